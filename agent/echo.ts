@@ -1,0 +1,89 @@
+// `echo` mode: the target application. Every HTTP answer is JSON carrying the request's nonce, its headers (XFCC
+// included) and this pod's identity, so the harness can prove a request reached the app and who sent it.
+import http from 'node:http';
+import net from 'node:net';
+import { NONCE_HEADER } from './protocol.js';
+import type { EchoPayload } from './protocol.js';
+
+export interface EchoOptions {
+  httpPort: number;
+  tcpPort: number;
+  /** Bind address; the lab binds loopback with ephemeral ports and reports them. */
+  host: string;
+  pod: string;
+  namespace: string;
+  serviceAccount: string;
+}
+
+export interface EchoServers {
+  ports: { http: number; tcp: number };
+  close(): Promise<void>;
+}
+
+const MAX_DELAY_MS = 60_000;
+
+export async function startEcho(o: EchoOptions): Promise<EchoServers> {
+  let inFlight = 0;
+  let peakInFlight = 0;
+  let requests = 0;
+  const httpServer = http.createServer((req, res) => {
+    inFlight++;
+    requests++;
+    peakInFlight = Math.max(peakInFlight, inFlight);
+    let finished = false;
+    const done = () => {
+      if (!finished) {
+        finished = true;
+        inFlight--;
+      }
+    };
+    res.on('close', done);
+    const url = new URL(req.url ?? '/', 'http://echo');
+    const nonce = url.searchParams.get('nonce') ?? (req.headers[NONCE_HEADER] as string | undefined) ?? null;
+    const payload: EchoPayload = {
+      nonce,
+      pod: o.pod,
+      namespace: o.namespace,
+      serviceAccount: o.serviceAccount,
+      method: req.method ?? 'GET',
+      path: url.pathname,
+      headers: req.headers,
+    };
+    const send = (status: number, body: unknown) => {
+      const text = JSON.stringify(body);
+      res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
+      res.end(text);
+    };
+    req.resume();
+    const status = /^\/status\/(\d{3})$/.exec(url.pathname);
+    const delay = /^\/delay\/(\d+)$/.exec(url.pathname);
+    if (url.pathname === '/stats') {
+      send(200, { ...payload, stats: { peakInFlight, inFlight: inFlight - 1, requests } });
+    } else if (status) {
+      send(Number(status[1]), payload);
+    } else if (delay) {
+      const t = setTimeout(() => send(200, payload), Math.min(Number(delay[1]), MAX_DELAY_MS));
+      res.on('close', () => clearTimeout(t));
+    } else {
+      send(200, payload);
+    }
+  });
+  httpServer.keepAliveTimeout = 5_000;
+  const tcpServer = net.createServer((s) => {
+    s.on('error', () => s.destroy());
+    s.pipe(s);
+  });
+  const listen = (srv: net.Server, port: number) =>
+    new Promise<number>((resolve, reject) => {
+      srv.once('error', reject);
+      srv.listen(port, o.host, () => resolve((srv.address() as net.AddressInfo).port));
+    });
+  const ports = { http: await listen(httpServer, o.httpPort), tcp: await listen(tcpServer, o.tcpPort) };
+  return {
+    ports,
+    close: async () => {
+      httpServer.closeAllConnections();
+      await Promise.all([httpServer, tcpServer].map((s) => new Promise((r) => s.close(() => r(undefined)))));
+    },
+  };
+}

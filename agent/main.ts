@@ -1,0 +1,76 @@
+// The meshproof agent: one file, two modes. `echo` is the target app; `probe` runs attacks.
+//   node agent.mjs echo [--http-port 8080] [--tcp-port 9000]
+//   node agent.mjs probe '<json batch>'      (or the batch on stdin)
+//   node agent.mjs probe --idle               (keeps a probe pod alive between execs)
+// In the lab, MESHPROOF_LAB=1 binds loopback ephemeral ports, prints them, and exits when stdin closes so that
+// no process outlives the lab.
+import { startEcho } from './echo.js';
+import { runAttacks } from './probe.js';
+import type { Attack, ProbeReport } from './protocol.js';
+
+export const AGENT_VERSION = '0.1.0';
+
+function flag(args: string[], name: string, fallback: number): number {
+  const i = args.indexOf(name);
+  if (i < 0) return fallback;
+  const v = Number(args[i + 1]);
+  if (!Number.isInteger(v) || v < 0 || v > 65535) throw new Error(`${name} needs a port number`);
+  return v;
+}
+
+async function readStdin(): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const c of process.stdin) chunks.push(c as Buffer);
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+async function main(argv: string[]): Promise<number> {
+  const [mode, ...args] = argv;
+  const lab = process.env.MESHPROOF_LAB === '1';
+  if (mode === 'echo') {
+    const servers = await startEcho({
+      httpPort: lab ? 0 : flag(args, '--http-port', 8080),
+      tcpPort: lab ? 0 : flag(args, '--tcp-port', 9000),
+      host: lab ? '127.0.0.1' : '0.0.0.0',
+      pod: process.env.POD_NAME ?? 'unknown',
+      namespace: process.env.POD_NAMESPACE ?? 'unknown',
+      serviceAccount: process.env.SERVICE_ACCOUNT ?? 'unknown',
+    });
+    // Declared container ports, so the lab can map them to the ephemeral ones actually bound.
+    const declared = { http: flag(args, '--http-port', 8080), tcp: flag(args, '--tcp-port', 9000) };
+    process.stdout.write(
+      `${JSON.stringify({ ready: { [declared.http]: servers.ports.http, [declared.tcp]: servers.ports.tcp } })}\n`,
+    );
+    if (lab) process.stdin.on('end', () => process.exit(0)).resume();
+    for (const sig of ['SIGTERM', 'SIGINT'] as const) process.on(sig, () => void servers.close().then(() => process.exit(0)));
+    return -1; // keep running
+  }
+  if (mode === 'probe') {
+    if (args[0] === '--idle') {
+      if (lab) process.stdin.on('end', () => process.exit(0)).resume();
+      setInterval(() => {}, 1 << 30);
+      return -1;
+    }
+    const text = args[0] ?? (await readStdin());
+    const batch = JSON.parse(text) as { attacks: Attack[] };
+    if (!Array.isArray(batch.attacks)) throw new Error('probe input must be {"attacks": [...]}');
+    const report: ProbeReport = {
+      agent: { version: AGENT_VERSION, pod: process.env.POD_NAME ?? 'unknown', uid: process.getuid?.() ?? null },
+      observations: await runAttacks(batch.attacks),
+    };
+    process.stdout.write(`${JSON.stringify(report)}\n`);
+    return 0;
+  }
+  process.stderr.write('usage: agent.mjs echo [--http-port N] [--tcp-port N] | probe [JSON|--idle]\n');
+  return 2;
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    if (code >= 0) process.exitCode = code;
+  },
+  (e: unknown) => {
+    process.stderr.write(`agent: ${e instanceof Error ? e.message : String(e)}\n`);
+    process.exitCode = 2;
+  },
+);

@@ -1,0 +1,82 @@
+// The wire contract between the harness and the agent. Attacks are declarative data; observations are what the
+// wire showed, never a judgement (ARCHITECTURE.md "Observation"). Both sides import only types from here.
+
+export const NONCE_HEADER = 'x-meshproof-nonce';
+
+interface AttackBase {
+  /** Caller-chosen id, echoed in the observation so a batch can be matched up. */
+  id: string;
+  /** host:port to connect to (a Service DNS name in a cluster, a loopback port in the lab). */
+  dial: string;
+  /** Hard limit for the whole attempt, connect to last byte. */
+  timeoutMs: number;
+}
+
+export interface HttpAttack extends AttackBase {
+  kind: 'http';
+  /** Host header; defaults to `dial`. */
+  authority?: string;
+  method?: string;
+  /** Path without the nonce; the agent appends `nonce=<fresh>` to the query. */
+  path?: string;
+  headers?: Record<string, string>;
+}
+
+export interface TcpAttack extends AttackBase {
+  kind: 'tcp';
+  /** How long to wait for the echo after sending the nonce line. */
+  readMs?: number;
+}
+
+export type Attack = HttpAttack | TcpAttack;
+
+/** How a connection failed, as precisely as the socket API tells it. */
+export type FailureClass =
+  | 'reset'
+  | 'eof'
+  | 'refused'
+  | 'timeout'
+  | 'dns'
+  | 'closed-after-handshake'
+  | `tls-alert:${string}`
+  | 'other';
+
+/** What the echo workload answers to every HTTP request. */
+export interface EchoPayload {
+  nonce: string | null;
+  pod: string;
+  namespace: string;
+  serviceAccount: string;
+  method: string;
+  path: string;
+  headers: Record<string, string | string[] | undefined>;
+}
+
+export interface Observation {
+  id: string;
+  kind: Attack['kind'];
+  dial: string;
+  /** Fresh per attack; proof of reaching the echo app is getting it back. */
+  nonce: string;
+  startedAt: string;
+  durationMs: number;
+  /** The probe's side of the connection (ip:port), to match the destination's access-log record. */
+  localAddress?: string;
+  /** Bytes read from the socket, whatever they were. */
+  bytesReceived: number;
+  failure?: { class: FailureClass; code?: string; message: string };
+  http?: {
+    status: number;
+    headers: Record<string, string | string[] | undefined>;
+    /** First 4 KiB of the body. */
+    body: string;
+    /** Parsed when the body is the echo app's JSON. */
+    echo?: EchoPayload;
+  };
+  tcp?: { received: string; nonceEchoed: boolean };
+}
+
+export interface ProbeReport {
+  agent: { version: string; pod: string; uid: number | null };
+  observations: Observation[];
+}

@@ -1,0 +1,130 @@
+// The lab's certificate authority: an ECDSA P-256 root and workload certificates shaped like istiod's (empty
+// subject, a critical URI SAN `spiffe://<td>/ns/<ns>/sa/<sa>`, server+client auth), istio-behaviours.md §3–§4.
+import 'reflect-metadata';
+import { X509Certificate as NodeX509 } from 'node:crypto';
+import { webcrypto } from 'node:crypto';
+import * as x509 from '@peculiar/x509';
+
+type KeyPair = webcrypto.CryptoKeyPair;
+// biome-ignore lint/suspicious/noExplicitAny: @peculiar/x509 is typed against the DOM's Crypto
+x509.cryptoProvider.set(webcrypto as any);
+
+const ALG = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' } as const;
+/** istiod backdates NotBefore by two minutes for clock skew (security/pkg/pki/util/generate_cert.go). */
+const BACKDATE_MS = 2 * 60_000;
+
+export const DEFAULT_TRUST_DOMAIN = 'cluster.local';
+export const DEFAULT_WORKLOAD_TTL_MS = 24 * 3600_000;
+export const DEFAULT_ROOT_TTL_MS = 10 * 365 * 24 * 3600_000;
+
+export interface IssuedCert {
+  /** Leaf first, then the root (what Envoy presents). */
+  chainPem: string;
+  keyPem: string;
+  certPem: string;
+  serialNumber: string;
+  spiffeId: string;
+  notBefore: Date;
+  notAfter: Date;
+}
+
+export function spiffeId(trustDomain: string, namespace: string, serviceAccount: string): string {
+  return `spiffe://${trustDomain}/ns/${namespace}/sa/${serviceAccount}`;
+}
+
+async function keyPem(key: webcrypto.CryptoKey): Promise<string> {
+  const der = await webcrypto.subtle.exportKey('pkcs8', key);
+  return x509.PemConverter.encode(der, 'PRIVATE KEY');
+}
+
+function serial(): string {
+  // 16 random bytes with the high bit clear: a positive DER INTEGER, like istiod's 128-bit serials.
+  const b = webcrypto.getRandomValues(new Uint8Array(16));
+  b[0] = (b[0] ?? 0) & 0x7f;
+  return Buffer.from(b).toString('hex');
+}
+
+export class LabCa {
+  private constructor(
+    readonly trustDomain: string,
+    private readonly rootKeys: KeyPair,
+    readonly root: x509.X509Certificate,
+  ) {}
+
+  static async create(opts: { trustDomain?: string; rootTtlMs?: number; now?: Date } = {}): Promise<LabCa> {
+    const trustDomain = opts.trustDomain ?? DEFAULT_TRUST_DOMAIN;
+    const now = opts.now ?? new Date();
+    const keys = (await webcrypto.subtle.generateKey(ALG, true, ['sign', 'verify'])) as KeyPair;
+    const root = await x509.X509CertificateGenerator.createSelfSigned({
+      serialNumber: serial(),
+      name: `O=${trustDomain}`,
+      notBefore: new Date(now.getTime() - BACKDATE_MS),
+      notAfter: new Date(now.getTime() + (opts.rootTtlMs ?? DEFAULT_ROOT_TTL_MS)),
+      keys,
+      signingAlgorithm: ALG,
+      extensions: [
+        new x509.BasicConstraintsExtension(true, undefined, true),
+        new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign, true),
+        await x509.SubjectKeyIdentifierExtension.create(keys.publicKey),
+      ],
+    });
+    return new LabCa(trustDomain, keys, root);
+  }
+
+  get rootPem(): string {
+    return root2pem(this.root);
+  }
+
+  async issue(
+    namespace: string,
+    serviceAccount: string,
+    opts: { ttlMs?: number; now?: Date; uri?: string } = {},
+  ): Promise<IssuedCert> {
+    const now = opts.now ?? new Date();
+    const keys = (await webcrypto.subtle.generateKey(ALG, true, ['sign', 'verify'])) as KeyPair;
+    const id = opts.uri ?? spiffeId(this.trustDomain, namespace, serviceAccount);
+    const notBefore = new Date(now.getTime() - BACKDATE_MS);
+    const notAfter = new Date(now.getTime() + (opts.ttlMs ?? DEFAULT_WORKLOAD_TTL_MS));
+    const sn = serial();
+    const cert = await x509.X509CertificateGenerator.create({
+      serialNumber: sn,
+      subject: '',
+      issuer: this.root.subject,
+      notBefore,
+      notAfter,
+      signingKey: this.rootKeys.privateKey,
+      publicKey: keys.publicKey,
+      signingAlgorithm: ALG,
+      extensions: [
+        new x509.BasicConstraintsExtension(false, undefined, true),
+        new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature | x509.KeyUsageFlags.keyEncipherment, true),
+        new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.serverAuth, x509.ExtendedKeyUsage.clientAuth]),
+        await x509.AuthorityKeyIdentifierExtension.create(this.root, false),
+        new x509.SubjectAlternativeNameExtension([{ type: 'url', value: id }], true),
+      ],
+    });
+    const certPem = root2pem(cert);
+    return {
+      certPem,
+      chainPem: certPem + this.rootPem,
+      keyPem: await keyPem(keys.privateKey),
+      serialNumber: sn,
+      spiffeId: id,
+      notBefore,
+      notAfter,
+    };
+  }
+}
+
+function root2pem(c: x509.X509Certificate): string {
+  return `${c.toString('pem').trim()}\n`;
+}
+
+/** Reads the URI SANs of a PEM or DER certificate with node:crypto (what a verifier would see). */
+export function uriSans(cert: string | Buffer): string[] {
+  const c = new NodeX509(cert);
+  return (c.subjectAltName ?? '')
+    .split(/,\s*/)
+    .filter((s) => s.startsWith('URI:'))
+    .map((s) => s.slice(4));
+}

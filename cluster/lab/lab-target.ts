@@ -1,0 +1,405 @@
+// LabTarget: the built-in local lab. Every workload replica is a real process (the agent), every injected pod
+// gets a lab sidecar, every socket is real TCP/TLS on loopback, every certificate is real X.509 from the lab CA.
+// It is the harness's test bed and zero-setup demo; it is not a mesh.
+import { type ChildProcess, spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import http from 'node:http';
+import { createInterface } from 'node:readline';
+import type { Attack, ProbeReport } from '../../agent/protocol.js';
+import { parseStats } from '../../harness/access-log.js';
+import { ConfigError, InfraError } from '../../harness/errors.js';
+import { AGENT_BUNDLE } from '../../harness/paths.js';
+import type { Posture } from '../../harness/posture/load.js';
+import type { Dial, PodRef, ProbeHandle, Ref, Target, TargetDescription } from '../../harness/target.js';
+import { LabCa, spiffeId } from './ca.js';
+import { accessLoggingOn, buildModel, type DeploymentModel, effectiveMtls, type LabModel, selects, type ServiceModel } from './model.js';
+import { type MeshView, Sidecar, type UpstreamEndpoint } from './sidecar.js';
+
+/** How long a lab pod may take to print its ready line. */
+const READY_TIMEOUT_MS = 15_000;
+/** Slack on top of a batch's own attack timeouts before an exec is abandoned. */
+const EXEC_SLACK_MS = 10_000;
+
+interface LabPod extends PodRef {
+  deployment: DeploymentModel;
+  spiffeId: string;
+  process?: ChildProcess;
+  /** containerPort → the loopback port the app really bound. */
+  appPorts: Map<number, number>;
+  /** containerPort → the sidecar's inbound listener (what "podIP:containerPort" means in the lab). */
+  inboundPorts: Map<number, number>;
+  sidecar?: Sidecar;
+  adminPort?: number;
+  alive: boolean;
+}
+
+export interface LabOptions {
+  agentPath?: string;
+  /** Called with each line a lab process writes to stderr (for --verbose). */
+  onProcessLog?: (pod: string, line: string) => void;
+}
+
+export class LabTarget implements Target, MeshView {
+  readonly kind = 'lab' as const;
+  private model?: LabModel;
+  private ca?: LabCa;
+  private readonly pods: LabPod[] = [];
+  private readonly children = new Set<ChildProcess>();
+  private readonly outbound = new Map<string, Promise<number>>();
+  private readonly rr = new Map<string, number>();
+  private disposed = false;
+  private readonly agentPath: string;
+  private readonly killOnExit = () => {
+    for (const c of this.children) c.kill('SIGKILL');
+  };
+
+  constructor(private readonly opts: LabOptions = {}) {
+    this.agentPath = opts.agentPath ?? AGENT_BUNDLE;
+    // Children also exit when their stdin closes; this covers a normal exit that skipped dispose().
+    process.once('exit', this.killOnExit);
+  }
+
+  // ------------------------------------------------------------ MeshView (what istiod would push to sidecars)
+
+  rootPem(): string {
+    return this.requireCa().rootPem;
+  }
+
+  private backends(namespace: string, service: string, port: number): { pod: LabPod; address: string; ep: UpstreamEndpoint }[] {
+    const svc = this.service({ namespace, name: service });
+    const sp = svc.ports.find((p) => p.port === port);
+    if (!sp) throw new ConfigError(`Service ${namespace}/${service} has no port ${port}`);
+    const out: { pod: LabPod; address: string; ep: UpstreamEndpoint }[] = [];
+    for (const pod of this.pods) {
+      if (!pod.alive || pod.namespace !== namespace || !selects(svc.selector, pod.deployment.podLabels)) continue;
+      const inbound = pod.inboundPorts.get(sp.targetPort);
+      const app = pod.appPorts.get(sp.targetPort);
+      const local = pod.sidecar ? inbound : app;
+      if (local === undefined) continue;
+      const address = `127.0.0.1:${local}`;
+      const mtls = pod.sidecar !== undefined && effectiveMtls(this.requireModel(), pod.deployment, sp.targetPort) !== 'DISABLE';
+      out.push({ pod, address, ep: { pod: pod.name, address, mtls, spiffeId: pod.spiffeId } });
+    }
+    return out;
+  }
+
+  upstreams(namespace: string, service: string, port: number): UpstreamEndpoint[] {
+    return this.backends(namespace, service, port).map((e) => e.ep);
+  }
+
+  // ------------------------------------------------------------ Target
+
+  validate(posture: Posture): void {
+    buildModel(posture);
+  }
+
+  async apply(posture: Posture): Promise<void> {
+    if (this.model) throw new Error('the lab applies one posture per run');
+    if (!existsSync(this.agentPath)) throw new InfraError(`agent bundle ${this.agentPath} is missing: run \`npm run build\``);
+    const model = buildModel(posture);
+    this.model = model;
+    this.ca = await LabCa.create();
+    const starts: Promise<void>[] = [];
+    for (const d of model.deployments) {
+      for (let i = 0; i < d.replicas; i++) starts.push(this.startPod(d, i));
+    }
+    await Promise.all(starts);
+  }
+
+  private async startPod(d: DeploymentModel, i: number): Promise<void> {
+    const ca = this.requireCa();
+    const name = `${d.name}-${i}`;
+    const pod: LabPod = {
+      namespace: d.namespace,
+      name,
+      workload: d.name,
+      deployment: d,
+      spiffeId: spiffeId(ca.trustDomain, d.namespace, d.serviceAccount),
+      appPorts: new Map(),
+      inboundPorts: new Map(),
+      alive: true,
+    };
+    this.pods.push(pod);
+    const child = this.spawnAgent(pod, [d.mode, ...d.args]);
+    pod.process = child;
+    const ready = await this.awaitReady(pod, child, d.mode === 'echo');
+    for (const [k, v] of Object.entries(ready)) pod.appPorts.set(Number(k), v);
+    if (d.injected) {
+      const sidecar = new Sidecar({
+        namespace: d.namespace,
+        pod: name,
+        cert: await ca.issue(d.namespace, d.serviceAccount),
+        mesh: this,
+        accessLogging: accessLoggingOn(this.requireModel(), d.namespace),
+      });
+      pod.sidecar = sidecar;
+      pod.adminPort = await sidecar.admin();
+      for (const containerPort of d.containerPorts) {
+        const appPort = pod.appPorts.get(containerPort);
+        if (appPort === undefined) throw new InfraError(`lab pod ${d.namespace}/${name} did not bind container port ${containerPort}`);
+        const protocol = this.protocolOf(d, containerPort);
+        const port = await sidecar.inbound({ containerPort, appPort, protocol, mode: () => effectiveMtls(this.requireModel(), d, containerPort) });
+        pod.inboundPorts.set(containerPort, port);
+      }
+    }
+  }
+
+  /** Protocol selection by Service port name (I: protocol sniffing is not emulated; schema.ts requires names). */
+  private protocolOf(d: DeploymentModel, containerPort: number): 'http' | 'tcp' {
+    for (const s of this.requireModel().services) {
+      if (s.namespace !== d.namespace || !selects(s.selector, d.podLabels)) continue;
+      const p = s.ports.find((x) => x.targetPort === containerPort);
+      if (p) return p.protocol;
+    }
+    return 'tcp';
+  }
+
+  private spawnAgent(pod: LabPod, args: string[]): ChildProcess {
+    const child = spawn(process.execPath, [this.agentPath, ...args], {
+      stdio: ['pipe', 'pipe', 'pipe'],
+      env: {
+        PATH: process.env.PATH,
+        MESHPROOF_LAB: '1',
+        // Lets a sweep (and the tests) find every process a lab started, even after a crash re-parents them.
+        MESHPROOF_LAB_OWNER: String(process.pid),
+        POD_NAME: pod.name,
+        POD_NAMESPACE: pod.namespace,
+        SERVICE_ACCOUNT: pod.deployment.serviceAccount,
+      },
+    });
+    this.children.add(child);
+    child.once('exit', () => this.children.delete(child));
+    child.stdin?.on('error', () => {});
+    if (child.stderr) {
+      createInterface({ input: child.stderr }).on('line', (l) => this.opts.onProcessLog?.(`${pod.namespace}/${pod.name}`, l));
+    }
+    return child;
+  }
+
+  private awaitReady(pod: LabPod, child: ChildProcess, expectPorts: boolean): Promise<Record<string, number>> {
+    if (!expectPorts) return Promise.resolve({});
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new InfraError(`lab pod ${pod.namespace}/${pod.name} not ready after ${READY_TIMEOUT_MS / 1000}s`)), READY_TIMEOUT_MS);
+      const lines = createInterface({ input: child.stdout! });
+      lines.once('line', (l) => {
+        clearTimeout(timer);
+        try {
+          resolve((JSON.parse(l) as { ready: Record<string, number> }).ready);
+        } catch {
+          reject(new InfraError(`lab pod ${pod.namespace}/${pod.name} printed ${JSON.stringify(l.slice(0, 200))} instead of its ready line`));
+        }
+      });
+      child.once('exit', (code) => {
+        clearTimeout(timer);
+        reject(new InfraError(`lab pod ${pod.namespace}/${pod.name} exited with code ${code} before it was ready`));
+      });
+    });
+  }
+
+  async probe(workload: Ref): Promise<ProbeHandle> {
+    const pod = this.pods.find((p) => p.namespace === workload.namespace && p.workload === workload.name && p.alive);
+    if (!pod) throw new ConfigError(`the posture has no running probe ${workload.namespace}/${workload.name}`);
+    if (pod.deployment.mode !== 'probe') throw new ConfigError(`${workload.namespace}/${workload.name} is not a probe (agent mode ${pod.deployment.mode})`);
+    return {
+      workload,
+      pod: podRef(pod),
+      sidecar: pod.sidecar !== undefined,
+      spiffeId: pod.spiffeId,
+      run: (attacks) => this.exec(pod, attacks),
+    };
+  }
+
+  /** Like `kubectl exec`: a fresh agent process in the pod, the batch on stdin, one JSON report on stdout. */
+  private exec(pod: LabPod, attacks: Attack[]): Promise<ProbeReport> {
+    const limit = attacks.reduce((n, a) => n + a.timeoutMs, 0) + EXEC_SLACK_MS;
+    return new Promise((resolve, reject) => {
+      const child = this.spawnAgent(pod, ['probe']);
+      let out = '';
+      let err = '';
+      child.stdout!.on('data', (d: Buffer) => {
+        out += d.toString();
+      });
+      child.stderr!.on('data', (d: Buffer) => {
+        err += d.toString();
+      });
+      const timer = setTimeout(() => {
+        child.kill('SIGKILL');
+        reject(new InfraError(`exec in lab pod ${pod.namespace}/${pod.name} did not finish within ${limit} ms`));
+      }, limit);
+      child.once('exit', (code) => {
+        clearTimeout(timer);
+        if (code !== 0) {
+          reject(new InfraError(`exec in lab pod ${pod.namespace}/${pod.name} exited ${code}: ${err.trim().split('\n').pop() ?? ''}`));
+          return;
+        }
+        try {
+          resolve(JSON.parse(out) as ProbeReport);
+        } catch {
+          reject(new InfraError(`exec in lab pod ${pod.namespace}/${pod.name} printed no report`));
+        }
+      });
+      child.stdin!.end(JSON.stringify({ attacks }));
+    });
+  }
+
+  async address(service: Ref, port: number, from: ProbeHandle): Promise<Dial> {
+    const svc = this.service(service);
+    const sp = svc.ports.find((p) => p.port === port);
+    if (!sp) throw new ConfigError(`Service ${service.namespace}/${service.name} has no port ${port}`);
+    const authority = `${service.name}.${service.namespace}.svc.cluster.local:${port}`;
+    const fromPod = this.pods.find((p) => p.namespace === from.pod.namespace && p.name === from.pod.name);
+    if (fromPod?.sidecar) {
+      // The client's sidecar captures the connection: in the lab, a per-destination outbound listener.
+      const key = `${fromPod.namespace}/${fromPod.name}->${service.namespace}/${service.name}:${port}`;
+      let p = this.outbound.get(key);
+      if (!p) {
+        p = fromPod.sidecar.outbound(service.namespace, service.name, port, sp.protocol);
+        this.outbound.set(key, p);
+      }
+      return { dial: `127.0.0.1:${await p}`, authority };
+    }
+    // No sidecar: the Service resolves to one endpoint per connection, round-robin (kube-proxy's job). Resolving
+    // per call instead of proxying keeps a dead endpoint visible as a refused connection, never as a reset.
+    const eps = this.backends(service.namespace, service.name, port);
+    if (eps.length === 0) return { dial: '127.0.0.1:1', authority }; // nothing listening: refused, inconclusive
+    const key = `${service.namespace}/${service.name}:${port}`;
+    const i = this.rr.get(key) ?? 0;
+    this.rr.set(key, i + 1);
+    return { dial: eps[i % eps.length]!.address, authority };
+  }
+
+  async endpoints(service: Ref, port: number): Promise<{ pod: PodRef; dial: string }[]> {
+    return this.backends(service.namespace, service.name, port).map((e) => ({ pod: podRef(e.pod), dial: e.address }));
+  }
+
+  async servicePods(service: Ref): Promise<PodRef[]> {
+    const svc = this.service(service);
+    return this.pods.filter((p) => p.namespace === svc.namespace && selects(svc.selector, p.deployment.podLabels)).map(podRef);
+  }
+
+  private pod(ref: PodRef): LabPod {
+    const p = this.pods.find((x) => x.namespace === ref.namespace && x.name === ref.name);
+    if (!p) throw new ConfigError(`no lab pod ${ref.namespace}/${ref.name}`);
+    return p;
+  }
+
+  async accessLog(ref: PodRef, since: Date): Promise<string[]> {
+    const iso = since.toISOString();
+    return (this.pod(ref).sidecar?.accessLog ?? []).filter((l) => l.slice(1, 25) >= iso);
+  }
+
+  private async admin(ref: PodRef, path: string): Promise<string> {
+    const p = this.pod(ref);
+    if (!p.adminPort || !p.alive) throw new InfraError(`lab pod ${ref.namespace}/${ref.name} has no live sidecar admin port`);
+    return new Promise((resolve, reject) => {
+      http
+        .get({ host: '127.0.0.1', port: p.adminPort, path, timeout: 5_000 }, (res) => {
+          let body = '';
+          res.on('data', (d: Buffer) => {
+            body += d.toString();
+          });
+          res.on('end', () => resolve(body));
+        })
+        .on('error', (e) => reject(new InfraError(`admin ${path} of ${ref.namespace}/${ref.name}: ${e.message}`)));
+    });
+  }
+
+  async stats(ref: PodRef): Promise<Record<string, number>> {
+    return parseStats(await this.admin(ref, '/stats'));
+  }
+
+  async workloadCert(ref: PodRef): Promise<unknown> {
+    return JSON.parse(await this.admin(ref, '/certs')) as unknown;
+  }
+
+  async accessLogging(namespace: string): Promise<boolean> {
+    return accessLoggingOn(this.requireModel(), namespace);
+  }
+
+  identity(namespace: string, serviceAccount: string): string {
+    return spiffeId(this.ca?.trustDomain ?? 'cluster.local', namespace, serviceAccount);
+  }
+
+  async describe(): Promise<TargetDescription> {
+    const m = this.requireModel();
+    return {
+      kind: 'lab',
+      summary: 'built-in lab (a local emulation of sidecar behaviour for testing the harness; not a mesh)',
+      trustDomain: this.ca?.trustDomain ?? 'cluster.local',
+      versions: { node: process.version, emulates: 'Istio 1.22–1.30 sidecar mode (istio-behaviours.md)' },
+      namespaces: Object.fromEntries([...m.namespaces.keys()].map((n) => [n, n])),
+      notes: ['The lab is a test bed for meshproof itself. Its verdicts say nothing about any real mesh.'],
+    };
+  }
+
+  // ------------------------------------------------------------ test hooks (not part of Target)
+
+  /** Kills a workload's processes and, unless `keepSidecar`, its sidecar: a dead target. */
+  async kill(workload: Ref, opts: { keepSidecar?: boolean } = {}): Promise<void> {
+    for (const p of this.pods.filter((x) => x.namespace === workload.namespace && x.workload === workload.name)) {
+      p.process?.kill('SIGKILL');
+      if (!opts.keepSidecar) {
+        p.alive = false;
+        await p.sidecar?.close();
+      }
+    }
+  }
+
+  sidecarOf(ref: PodRef): Sidecar | undefined {
+    return this.pod(ref).sidecar;
+  }
+
+  // ------------------------------------------------------------ lifecycle
+
+  async dispose(): Promise<void> {
+    if (this.disposed) return;
+    this.disposed = true;
+    const errors: unknown[] = [];
+    // Last in, first out; collect errors instead of stopping at the first (STYLE.md 8).
+    for (const p of [...this.pods].reverse()) {
+      try {
+        await p.sidecar?.close();
+      } catch (e) {
+        errors.push(e);
+      }
+    }
+    const exits = [...this.children].map((c) => new Promise((r) => (c.exitCode !== null || c.signalCode !== null ? r(undefined) : c.once('exit', r))));
+    for (const c of this.children) {
+      c.stdin?.destroy();
+      c.kill('SIGTERM');
+    }
+    const grace = setTimeout(() => this.killOnExit(), 2_000);
+    await Promise.all(exits);
+    clearTimeout(grace);
+    process.off('exit', this.killOnExit);
+    if (errors.length > 0) throw new InfraError(`lab teardown: ${errors.length} error(s), first: ${String(errors[0])}`);
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.dispose();
+  }
+
+  get liveProcesses(): number {
+    return this.children.size;
+  }
+
+  private service(ref: Ref): ServiceModel {
+    const s = this.requireModel().services.find((x) => x.namespace === ref.namespace && x.name === ref.name);
+    if (!s) throw new ConfigError(`the posture has no Service ${ref.namespace}/${ref.name}`);
+    return s;
+  }
+
+  private requireModel(): LabModel {
+    if (!this.model) throw new Error('no posture applied to the lab yet');
+    return this.model;
+  }
+
+  private requireCa(): LabCa {
+    if (!this.ca) throw new Error('lab CA not created yet');
+    return this.ca;
+  }
+}
+
+function podRef(p: LabPod): PodRef {
+  return { namespace: p.namespace, name: p.name, workload: p.workload };
+}

@@ -1,0 +1,168 @@
+// What the lab implements, as strict schemas. A kind or field outside them is refused with an error naming the
+// file, the object and the field: silently ignoring one would make a posture look stronger than it is.
+import { z } from 'zod';
+import { ConfigError } from '../../harness/errors.js';
+import { describeObject, type PostureObject } from '../../harness/posture/load.js';
+
+/** Where the agent bundle is mounted in pods (from a ConfigMap in a cluster). */
+export const AGENT_PATH = '/opt/meshproof/agent.mjs';
+
+const stringMap = z.record(z.string(), z.string());
+const matchLabels = z.strictObject({ matchLabels: stringMap });
+
+/** Istio annotations and labels the lab understands; any other `*.istio.io/*` key is refused. */
+const ISTIO_KEYS = new Set(['sidecar.istio.io/inject']);
+const istioKeysOnly = (m: Record<string, string> | undefined, ctx: z.RefinementCtx, where: string[]) => {
+  for (const k of Object.keys(m ?? {})) {
+    if (/(^|\.)istio\.io\//.test(k) && !ISTIO_KEYS.has(k)) {
+      ctx.addIssue({ code: 'custom', path: [...where, k], message: 'unsupported Istio annotation or label' });
+    }
+  }
+};
+
+const metadata = z.strictObject({
+  name: z.string().min(1),
+  namespace: z.string().min(1).optional(),
+  labels: stringMap.optional(),
+  annotations: stringMap.optional(),
+});
+
+const namespace = z
+  .strictObject({ apiVersion: z.literal('v1'), kind: z.literal('Namespace'), metadata })
+  .superRefine((o, ctx) => {
+    for (const k of Object.keys(o.metadata.labels ?? {})) {
+      if (k === 'istio.io/rev' || k === 'istio.io/dataplane-mode' || (/istio\.io\//.test(k) && k !== 'istio-injection')) {
+        ctx.addIssue({ code: 'custom', path: ['metadata', 'labels', k], message: 'unsupported Istio label' });
+      }
+    }
+  });
+
+const serviceAccount = z.strictObject({ apiVersion: z.literal('v1'), kind: z.literal('ServiceAccount'), metadata });
+
+const container = z.strictObject({
+  name: z.string(),
+  image: z.string().optional(),
+  command: z.tuple([z.literal('node'), z.literal(AGENT_PATH)], {
+    error: `the lab runs only the meshproof agent: command must be ["node", "${AGENT_PATH}"]`,
+  }),
+  args: z.union([
+    z.tuple([z.literal('echo')]).rest(z.string()),
+    z.tuple([z.literal('probe'), z.literal('--idle')]),
+  ]),
+  ports: z.array(z.strictObject({ containerPort: z.number().int().min(1).max(65535), name: z.string().optional(), protocol: z.literal('TCP').optional() })).optional(),
+});
+
+const deployment = z
+  .strictObject({
+    apiVersion: z.literal('apps/v1'),
+    kind: z.literal('Deployment'),
+    metadata,
+    spec: z.strictObject({
+      replicas: z.number().int().min(0).max(8).optional(),
+      selector: matchLabels,
+      template: z.strictObject({
+        metadata: z.strictObject({ labels: stringMap, annotations: stringMap.optional() }),
+        spec: z.strictObject({
+          serviceAccountName: z.string().optional(),
+          containers: z.array(container).length(1, 'the lab runs exactly one container per pod (plus its sidecar)'),
+        }),
+      }),
+    }),
+  })
+  .superRefine((o, ctx) => {
+    istioKeysOnly(o.spec.template.metadata.annotations, ctx, ['spec', 'template', 'metadata', 'annotations']);
+    istioKeysOnly(o.spec.template.metadata.labels, ctx, ['spec', 'template', 'metadata', 'labels']);
+    istioKeysOnly(o.metadata.annotations, ctx, ['metadata', 'annotations']);
+    for (const [k, v] of Object.entries(o.spec.selector.matchLabels)) {
+      if (o.spec.template.metadata.labels[k] !== v) {
+        ctx.addIssue({ code: 'custom', path: ['spec', 'selector', 'matchLabels', k], message: 'does not match the pod template labels' });
+      }
+    }
+  });
+
+const service = z.strictObject({
+  apiVersion: z.literal('v1'),
+  kind: z.literal('Service'),
+  metadata,
+  spec: z.strictObject({
+    type: z.literal('ClusterIP').optional(),
+    selector: stringMap,
+    ports: z
+      .array(
+        z.strictObject({
+          name: z.string().regex(/^(http|tcp)(-.*)?$/, 'the lab selects the protocol by port name: http[-*] or tcp[-*]'),
+          port: z.number().int().min(1).max(65535),
+          targetPort: z.number().int().min(1).max(65535).optional(),
+          protocol: z.literal('TCP').optional(),
+        }),
+      )
+      .min(1),
+  }),
+});
+
+export const MTLS_MODES = ['UNSET', 'DISABLE', 'PERMISSIVE', 'STRICT'] as const;
+export type MtlsMode = (typeof MTLS_MODES)[number];
+const mode = z.strictObject({ mode: z.enum(MTLS_MODES).optional() });
+
+const peerAuthentication = z.strictObject({
+  apiVersion: z.enum(['security.istio.io/v1', 'security.istio.io/v1beta1']),
+  kind: z.literal('PeerAuthentication'),
+  metadata,
+  spec: z.strictObject({
+    selector: matchLabels.optional(),
+    mtls: mode.optional(),
+    portLevelMtls: z.record(z.string().regex(/^\d+$/, 'port numbers only'), mode).optional(),
+  }),
+});
+
+const telemetry = z.strictObject({
+  apiVersion: z.enum(['telemetry.istio.io/v1', 'telemetry.istio.io/v1alpha1']),
+  kind: z.literal('Telemetry'),
+  metadata,
+  spec: z.strictObject({
+    accessLogging: z
+      .array(
+        z.strictObject({
+          providers: z.array(z.strictObject({ name: z.literal('envoy', 'the lab implements only the built-in envoy provider') })).optional(),
+          disabled: z.boolean().optional(),
+        }),
+      )
+      .optional(),
+  }),
+});
+
+const SCHEMAS = {
+  Namespace: namespace,
+  ServiceAccount: serviceAccount,
+  Deployment: deployment,
+  Service: service,
+  PeerAuthentication: peerAuthentication,
+  Telemetry: telemetry,
+} as const;
+
+export type LabKinds = { [K in keyof typeof SCHEMAS]: z.infer<(typeof SCHEMAS)[K]> };
+export type LabObject = { [K in keyof LabKinds]: { kind: K; source: string; value: LabKinds[K] } }[keyof LabKinds];
+
+function pathOf(p: PropertyKey[]): string {
+  return p.map((s) => (typeof s === 'number' ? `[${s}]` : String(s))).join('.').replace(/\.\[/g, '[');
+}
+
+/** Validates one posture object against what the lab implements. Throws a ConfigError naming file, object, field. */
+export function validateForLab(o: PostureObject): LabObject {
+  const m = o.manifest;
+  const where = `${o.source}: ${describeObject(m)}`;
+  const schema = (SCHEMAS as Record<string, z.ZodType>)[m.kind];
+  if (!schema) {
+    throw new ConfigError(`${where}: kind ${m.kind} (${m.apiVersion}) is not implemented by the lab`);
+  }
+  const r = schema.safeParse(m);
+  if (!r.success) {
+    const issue = r.error.issues[0]!;
+    if (issue.code === 'unrecognized_keys') {
+      const field = pathOf([...issue.path, issue.keys[0]!]);
+      throw new ConfigError(`${where}: field ${field} is not implemented by the lab`);
+    }
+    throw new ConfigError(`${where}: ${pathOf(issue.path) || '(object)'}: ${issue.message}`);
+  }
+  return { kind: m.kind, source: o.source, value: r.data } as LabObject;
+}

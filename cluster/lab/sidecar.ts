@@ -1,0 +1,483 @@
+// One lab sidecar: emulates the observable behaviour of an injected Envoy as istio-behaviours.md describes it.
+// - inbound listener per container port with PeerAuthentication semantics (§1): STRICT resets plaintext with an
+//   `NR filter_chain_not_found` record; PERMISSIVE sniffs the first flight; DISABLE is plaintext only;
+// - XFCC set as Envoy's APPEND_FORWARD does, only for mTLS peers with a certificate (§3);
+// - outbound listeners that originate mTLS with this workload's identity (auto-mTLS) and sanitise app XFCC;
+// - a loopback admin port with `/certs` in Envoy's JSON shape and `/stats` counters.
+// It is a test bed for the harness, not a mesh.
+import { createHash, randomUUID, X509Certificate } from 'node:crypto';
+import http from 'node:http';
+import https from 'node:https';
+import net from 'node:net';
+import tls from 'node:tls';
+import { formatAccessLog } from '../../harness/access-log.js';
+import type { AccessLogRecord } from '../../harness/access-log.js';
+import { uriSans } from './ca.js';
+import type { IssuedCert } from './ca.js';
+import { ISTIO_ALPNS, sniff } from './client-hello.js';
+import type { PortProtocol } from './model.js';
+import type { MtlsMode } from './schema.js';
+
+/** Envoy's virtual inbound listener; its stats carry this prefix. */
+const INBOUND_STATS = 'listener.0.0.0.0_15006';
+/** Like Envoy's listener_filters_timeout: how long the inspector waits for a first flight. */
+const SNIFF_TIMEOUT_MS = 5_000;
+const UPSTREAM_TIMEOUT_MS = 15_000;
+const XFCC = 'x-forwarded-client-cert';
+
+export interface UpstreamEndpoint {
+  pod: string;
+  /** 127.0.0.1:port of the destination pod's inbound listener (or its app port when it has no sidecar). */
+  address: string;
+  /** Auto-mTLS: the destination has a sidecar and its port is not DISABLE. */
+  mtls: boolean;
+  /** The SPIFFE ID the destination must present. */
+  spiffeId: string;
+}
+
+export interface MeshView {
+  rootPem(): string;
+  upstreams(namespace: string, service: string, port: number): UpstreamEndpoint[];
+}
+
+interface Peer {
+  mtls: boolean;
+  peerUri?: string;
+  peerHash?: string;
+  peerSubject?: string;
+  sni?: string;
+}
+
+export interface SidecarOptions {
+  namespace: string;
+  pod: string;
+  cert: IssuedCert;
+  mesh: MeshView;
+  accessLogging: boolean;
+}
+
+const STATUS_ROUTE = 'default';
+
+export class Sidecar {
+  readonly accessLog: string[] = [];
+  private readonly counters = new Map<string, number>();
+  private readonly servers = new Set<net.Server>();
+  private readonly sockets = new Set<net.Socket>();
+  private readonly peers = new WeakMap<net.Socket, Peer>();
+  private cert: IssuedCert;
+  private readonly tlsServers = new Set<tls.Server>();
+  private readonly rr = new Map<string, number>();
+  private closed = false;
+
+  constructor(private readonly o: SidecarOptions) {
+    this.cert = o.cert;
+  }
+
+  get namespace(): string {
+    return this.o.namespace;
+  }
+
+  get currentCert(): IssuedCert {
+    return this.cert;
+  }
+
+  /** Rotation: new handshakes use the new certificate; established connections keep theirs, as in Envoy. */
+  setCert(cert: IssuedCert): void {
+    this.cert = cert;
+    for (const ts of this.tlsServers) ts.setSecureContext(this.contextOptions());
+  }
+
+  private contextOptions(): tls.SecureContextOptions {
+    return { cert: this.cert.chainPem, key: this.cert.keyPem, ca: this.o.mesh.rootPem(), minVersion: 'TLSv1.2' };
+  }
+
+  bump(name: string, by = 1): void {
+    this.counters.set(name, (this.counters.get(name) ?? 0) + by);
+  }
+
+  /** Test hook: drop records although logging is configured on (an audit gap the checks must catch). */
+  muted = false;
+
+  private log(r: Partial<AccessLogRecord>): void {
+    if (!this.o.accessLogging || this.muted) return;
+    this.accessLog.push(formatAccessLog({ startTime: new Date().toISOString(), ...r }));
+  }
+
+  private track(s: net.Socket): void {
+    this.sockets.add(s);
+    s.once('close', () => this.sockets.delete(s));
+  }
+
+  private async listen(server: net.Server): Promise<number> {
+    if (this.closed) throw new Error(`sidecar ${this.o.pod} is closed`);
+    this.servers.add(server);
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(0, '127.0.0.1', () => resolve());
+    });
+    return (server.address() as net.AddressInfo).port;
+  }
+
+  // ---------------------------------------------------------------- inbound
+
+  /** Starts the inbound listener for one container port; returns the loopback port standing for podIP:port. */
+  async inbound(p: { containerPort: number; appPort: number; protocol: PortProtocol; mode: () => Exclude<MtlsMode, 'UNSET'> }): Promise<number> {
+    const httpServer = http.createServer((req, res) => this.inboundHttp(p.appPort, p.containerPort, req, res));
+    httpServer.on('clientError', (_e, s) => s.destroy());
+    const tlsServer = this.tlsServer(p.protocol, httpServer, p.appPort, p.containerPort);
+    const server = net.createServer((socket) => {
+      this.track(socket);
+      socket.on('error', () => socket.destroy());
+      const local = `${socket.localAddress}:${socket.localPort}`;
+      const remote = `${socket.remoteAddress}:${socket.remotePort}`;
+      let first = Buffer.alloc(0);
+      const timer = setTimeout(() => decide(true), SNIFF_TIMEOUT_MS);
+      const onData = (d: Buffer) => {
+        first = Buffer.concat([first, d]);
+        decide(false);
+      };
+      socket.on('data', onData);
+      socket.once('end', () => decide(true));
+      let decided = false;
+      const decide = (final: boolean) => {
+        if (decided) return;
+        const s = sniff(first);
+        if (s.kind === 'incomplete' && !final && first.length < 16_384) return;
+        decided = true;
+        clearTimeout(timer);
+        socket.off('data', onData);
+        socket.pause();
+        if (first.length > 0) socket.unshift(first);
+        const mode = p.mode();
+        const isTls = s.kind === 'tls';
+        const istioAlpn = isTls && s.alpn.some((a) => ISTIO_ALPNS.includes(a));
+        // Filter-chain match (I: filterchain_options.go): STRICT has TLS chains only; PERMISSIVE terminates TLS
+        // carrying an Istio ALPN and passes everything else through; DISABLE has a plaintext chain only.
+        const terminate = mode === 'STRICT' ? isTls : mode === 'PERMISSIVE' ? istioAlpn : false;
+        if (mode === 'STRICT' && !isTls) {
+          this.bump(`${INBOUND_STATS}.no_filter_chain_match`);
+          this.log({
+            method: '',
+            responseFlags: 'NR',
+            responseCodeDetails: 'filter_chain_not_found',
+            bytesReceived: 0,
+            downstreamLocalAddress: local,
+            downstreamRemoteAddress: remote,
+          });
+          socket.resetAndDestroy();
+          return;
+        }
+        if (terminate) tlsServer.emit('connection', socket);
+        else this.plaintext(socket, p.protocol, httpServer, p.appPort, p.containerPort, local, remote);
+      };
+    });
+    return this.listen(server);
+  }
+
+  /** A non-listening tls.Server per inbound port: it runs OpenSSL's verification of the client chain. */
+  private tlsServer(protocol: PortProtocol, httpServer: http.Server, appPort: number, containerPort: number): tls.Server {
+    const ts = tls.createServer({
+      ...this.contextOptions(),
+      requestCert: true,
+      // node:tls verifies client certificates after the handshake and cannot send Envoy's alerts; we check below
+      // and close instead (istio-behaviours.md §4c).
+      rejectUnauthorized: false,
+      ALPNProtocols: ['istio-http/1.1', 'istio', 'istio-peer-exchange', 'istio-http/1.0', 'istio-h2', 'http/1.1'],
+    });
+    this.tlsServers.add(ts);
+    ts.on('tlsClientError', (_e, t) => {
+      this.bump(`${INBOUND_STATS}.ssl.connection_error`);
+      t.destroy();
+    });
+    ts.on('secureConnection', (t: tls.TLSSocket) => {
+      this.track(t);
+      t.on('error', () => t.destroy());
+      const local = `${t.localAddress}:${t.localPort}`;
+      const remote = `${t.remoteAddress}:${t.remotePort}`;
+      const peer = t.getPeerCertificate(true);
+      if (!peer?.raw) {
+        this.bump(`${INBOUND_STATS}.ssl.fail_verify_no_cert`);
+        this.log({ upstreamTransportFailureReason: 'no_peer_certificate', downstreamLocalAddress: local, downstreamRemoteAddress: remote });
+        t.destroy();
+        return;
+      }
+      if (!t.authorized) {
+        this.bump(`${INBOUND_STATS}.ssl.fail_verify_error`);
+        this.log({ upstreamTransportFailureReason: `verify_failed:${String(t.authorizationError)}`, downstreamLocalAddress: local, downstreamRemoteAddress: remote });
+        t.destroy();
+        return;
+      }
+      const der = peer.raw;
+      this.peers.set(t, {
+        mtls: true,
+        peerUri: uriSans(der)[0],
+        peerHash: createHash('sha256').update(der).digest('hex'),
+        peerSubject: (new X509Certificate(der).subject ?? '').replace(/\n/g, ','),
+        sni: (t as tls.TLSSocket & { servername?: string | false }).servername || undefined,
+      });
+      if (protocol === 'http') httpServer.emit('connection', t);
+      else this.tcpToApp(t, appPort, containerPort, local, remote, true);
+    });
+    return ts;
+  }
+
+  private plaintext(
+    socket: net.Socket,
+    protocol: PortProtocol,
+    httpServer: http.Server,
+    appPort: number,
+    containerPort: number,
+    local: string,
+    remote: string,
+  ): void {
+    this.peers.set(socket, { mtls: false });
+    if (protocol === 'http') {
+      httpServer.emit('connection', socket);
+      socket.resume();
+    } else this.tcpToApp(socket, appPort, containerPort, local, remote, false);
+  }
+
+  private tcpToApp(down: net.Socket, appPort: number, containerPort: number, local: string, remote: string, mtls: boolean): void {
+    const started = Date.now();
+    const up = net.connect({ host: '127.0.0.1', port: appPort });
+    this.track(up);
+    let failed = false;
+    up.on('error', () => {
+      failed = true;
+      down.destroy();
+    });
+    down.on('error', () => up.destroy());
+    down.pipe(up);
+    up.pipe(down);
+    down.resume();
+    down.once('close', () => {
+      up.destroy();
+      this.log({
+        responseFlags: failed ? 'UF' : '',
+        bytesReceived: down.bytesRead,
+        bytesSent: down.bytesWritten,
+        durationMs: Date.now() - started,
+        upstreamHost: `127.0.0.1:${appPort}`,
+        upstreamCluster: `inbound|${containerPort}||`,
+        downstreamLocalAddress: local,
+        downstreamRemoteAddress: remote,
+        requestedServerName: mtls ? this.peers.get(down)?.sni : undefined,
+      });
+    });
+  }
+
+  private xfccElement(peer: Peer): string {
+    // Envoy order: By, Hash, Subject, URI (E: conn_manager_utility.cc); Subject is empty for istiod certificates.
+    return `By=${this.cert.spiffeId};Hash=${peer.peerHash};Subject="${peer.peerSubject ?? ''}";URI=${peer.peerUri ?? ''}`;
+  }
+
+  private inboundHttp(appPort: number, containerPort: number, req: http.IncomingMessage, res: http.ServerResponse): void {
+    const started = Date.now();
+    const sock = req.socket;
+    const peer = this.peers.get(sock) ?? { mtls: false };
+    const headers: http.OutgoingHttpHeaders = { ...req.headers };
+    if (peer.mtls && peer.peerHash) {
+      // APPEND_FORWARD: keep what the client's proxy forwarded, append this hop. Trust only the last element.
+      const prior = req.headers[XFCC];
+      headers[XFCC] = prior ? `${prior},${this.xfccElement(peer)}` : this.xfccElement(peer);
+    } else {
+      delete headers[XFCC]; // not mTLS: Envoy removes the header rather than forward a client's claim
+    }
+    headers['x-forwarded-proto'] = peer.mtls ? 'https' : 'http';
+    headers['x-request-id'] ??= randomUUID();
+    const base: Partial<AccessLogRecord> = {
+      method: req.method,
+      path: req.url,
+      protocol: `HTTP/${req.httpVersion}`,
+      userAgent: req.headers['user-agent'],
+      requestId: String(headers['x-request-id']),
+      authority: req.headers.host,
+      xForwardedFor: req.headers['x-forwarded-for'] as string | undefined,
+      upstreamCluster: `inbound|${containerPort}||`,
+      upstreamHost: `127.0.0.1:${appPort}`,
+      downstreamLocalAddress: `${sock.localAddress}:${sock.localPort}`,
+      downstreamRemoteAddress: `${sock.remoteAddress}:${sock.remotePort}`,
+      requestedServerName: peer.sni,
+      routeName: STATUS_ROUTE,
+    };
+    this.forward(
+      { req, res, started, base, headers },
+      (h, cb) => http.request({ host: '127.0.0.1', port: appPort, method: req.method, path: req.url, headers: h, agent: false }, cb),
+    );
+  }
+
+  /** Relays one request upstream and the answer back, with Envoy's local replies on upstream failure. */
+  private forward(
+    x: { req: http.IncomingMessage; res: http.ServerResponse; started: number; base: Partial<AccessLogRecord>; headers: http.OutgoingHttpHeaders },
+    open: (h: http.OutgoingHttpHeaders, cb: (r: http.IncomingMessage) => void) => http.ClientRequest,
+  ): void {
+    const { req, res, started, base } = x;
+    let answered = false;
+    const up = open(x.headers, (ur) => {
+      answered = true;
+      const h = { ...ur.headers, server: 'istio-envoy', 'x-envoy-upstream-service-time': String(Date.now() - started) };
+      res.writeHead(ur.statusCode ?? 502, h);
+      ur.pipe(res);
+      ur.on('end', () =>
+        this.log({ ...base, responseCode: ur.statusCode, responseCodeDetails: 'via_upstream', bytesReceived: req.socket.bytesRead, bytesSent: Number(ur.headers['content-length'] ?? 0), durationMs: Date.now() - started, upstreamServiceTime: String(Date.now() - started) }),
+      );
+    });
+    up.setTimeout(UPSTREAM_TIMEOUT_MS, () => up.destroy(Object.assign(new Error('upstream timeout'), { code: 'ETIMEDOUT' })));
+    up.on('error', (e: NodeJS.ErrnoException) => {
+      if (process.env.MESHPROOF_LAB_DEBUG) console.error('upstream error', e);
+      if (answered) {
+        res.destroy();
+        return;
+      }
+      const refused = e.code === 'ECONNREFUSED' || e.code === 'ETIMEDOUT' || /certificate|SSL|TLS|SAN/i.test(e.message);
+      const reason = refused ? 'connection failure' : 'connection termination';
+      const flag = refused ? 'UF' : 'UC';
+      this.localReply(res, 503, `upstream connect error or disconnect/reset before headers. reset reason: ${reason}`, {
+        ...base,
+        responseFlags: flag,
+        responseCodeDetails: `upstream_reset_before_response_started{${reason.replace(' ', '_')}}`,
+        upstreamTransportFailureReason: refused && e.code !== 'ECONNREFUSED' ? e.message : undefined,
+        durationMs: Date.now() - started,
+      });
+    });
+    req.pipe(up);
+  }
+
+  private localReply(res: http.ServerResponse, status: number, body: string, record: Partial<AccessLogRecord>): void {
+    if (!res.headersSent) {
+      res.writeHead(status, { 'content-type': 'text/plain', 'content-length': Buffer.byteLength(body), server: 'istio-envoy' });
+    }
+    res.end(body);
+    this.log({ ...record, responseCode: status, bytesSent: Buffer.byteLength(body) });
+  }
+
+  // ---------------------------------------------------------------- outbound
+
+  private pick(namespace: string, service: string, port: number): UpstreamEndpoint | undefined {
+    const eps = this.o.mesh.upstreams(namespace, service, port);
+    if (eps.length === 0) return undefined;
+    const key = `${namespace}/${service}:${port}`;
+    const i = this.rr.get(key) ?? 0;
+    this.rr.set(key, i + 1);
+    return eps[i % eps.length];
+  }
+
+  private tlsOptions(ep: UpstreamEndpoint, fqdn: string, port: number, alpn: string): tls.ConnectionOptions {
+    return {
+      cert: this.cert.chainPem,
+      key: this.cert.keyPem,
+      ca: this.o.mesh.rootPem(),
+      ALPNProtocols: [alpn],
+      servername: `outbound_.${port}_._.${fqdn}`,
+      // Istio verifies the server's SPIFFE ID, not a DNS name.
+      checkServerIdentity: (_host, cert) =>
+        cert.raw && uriSans(cert.raw).includes(ep.spiffeId)
+          ? undefined
+          : Object.assign(new Error(`SAN mismatch: expected ${ep.spiffeId}`), { code: 'ERR_TLS_CERT_ALTNAME_INVALID' }),
+    };
+  }
+
+  /** An outbound listener for one Service port, standing for this pod's capture of `<svc>.<ns>:<port>`. */
+  async outbound(namespace: string, service: string, port: number, protocol: PortProtocol): Promise<number> {
+    const fqdn = `${service}.${namespace}.svc.cluster.local`;
+    const cluster = `outbound|${port}||${fqdn}`;
+    if (protocol === 'tcp') {
+      const server = net.createServer((down) => {
+        this.track(down);
+        const started = Date.now();
+        const ep = this.pick(namespace, service, port);
+        down.on('error', () => down.destroy());
+        if (!ep) {
+          this.log({ responseFlags: 'UH', upstreamCluster: cluster });
+          down.destroy();
+          return;
+        }
+        const [host, p] = ep.address.split(':') as [string, string];
+        const up = ep.mtls ? tls.connect({ host, port: Number(p), ...this.tlsOptions(ep, fqdn, port, 'istio') }) : net.connect({ host, port: Number(p) });
+        this.track(up);
+        let failed = false;
+        up.on('error', () => {
+          failed = true;
+          down.destroy();
+        });
+        down.on('close', () => {
+          up.destroy();
+          this.log({ responseFlags: failed ? 'UF' : '', bytesReceived: down.bytesRead, bytesSent: down.bytesWritten, durationMs: Date.now() - started, upstreamHost: ep.address, upstreamCluster: cluster, downstreamRemoteAddress: `${down.remoteAddress}:${down.remotePort}` });
+        });
+        down.pipe(up);
+        up.pipe(down);
+      });
+      return this.listen(server);
+    }
+    const server = http.createServer((req, res) => {
+      const started = Date.now();
+      const headers: http.OutgoingHttpHeaders = { ...req.headers };
+      delete headers[XFCC]; // outbound sanitises app-supplied XFCC (istio-behaviours.md §3)
+      headers['x-request-id'] ??= randomUUID();
+      headers['x-forwarded-proto'] = 'http';
+      const base: Partial<AccessLogRecord> = {
+        method: req.method,
+        path: req.url,
+        protocol: `HTTP/${req.httpVersion}`,
+        userAgent: req.headers['user-agent'],
+        requestId: String(headers['x-request-id']),
+        authority: req.headers.host,
+        upstreamCluster: cluster,
+        downstreamRemoteAddress: `${req.socket.remoteAddress}:${req.socket.remotePort}`,
+        routeName: STATUS_ROUTE,
+      };
+      const ep = this.pick(namespace, service, port);
+      if (!ep) {
+        this.localReply(res, 503, 'no healthy upstream', { ...base, responseFlags: 'UH', responseCodeDetails: 'no_healthy_upstream' });
+        return;
+      }
+      base.upstreamHost = ep.address;
+      const [host, p] = ep.address.split(':') as [string, string];
+      this.forward({ req, res, started, base, headers }, (h, cb) =>
+        ep.mtls
+          ? https.request({ host, port: Number(p), method: req.method, path: req.url, headers: h, agent: false, ...this.tlsOptions(ep, fqdn, port, 'istio-http/1.1') }, cb)
+          : http.request({ host, port: Number(p), method: req.method, path: req.url, headers: h, agent: false }, cb),
+      );
+    });
+    server.on('connection', (s: net.Socket) => this.track(s));
+    return this.listen(server);
+  }
+
+  // ---------------------------------------------------------------- admin
+
+  /** Envoy's admin API on loopback: `/certs` (E: api/envoy/admin/v3/certs.proto) and `/stats`. */
+  async admin(): Promise<number> {
+    const server = http.createServer((req, res) => {
+      if (req.url === '/certs') {
+        const body = JSON.stringify({ certificates: [{ ca_cert: [certDetails(this.o.mesh.rootPem())], cert_chain: [certDetails(this.cert.certPem)] }] }, null, 2);
+        res.writeHead(200, { 'content-type': 'application/json' }).end(body);
+      } else if (req.url === '/stats') {
+        const lines = [...this.counters.entries()].sort(([a], [b]) => a.localeCompare(b)).map(([k, v]) => `${k}: ${v}`);
+        res.writeHead(200, { 'content-type': 'text/plain' }).end(`${lines.join('\n')}\n`);
+      } else {
+        res.writeHead(404).end();
+      }
+    });
+    return this.listen(server);
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    for (const s of this.sockets) s.destroy();
+    await Promise.all([...this.servers].map((s) => new Promise((r) => s.close(() => r(undefined)))));
+    this.servers.clear();
+  }
+}
+
+function certDetails(pem: string) {
+  const c = new X509Certificate(pem);
+  const notAfter = new Date(c.validTo);
+  return {
+    path: '<inline>',
+    serial_number: c.serialNumber.toLowerCase(),
+    subject_alt_names: uriSans(pem).map((uri) => ({ uri })),
+    days_until_expiration: String(Math.max(0, Math.floor((notAfter.getTime() - Date.now()) / 86_400_000))),
+    valid_from: new Date(c.validFrom).toISOString(),
+    expiration_time: notAfter.toISOString(),
+  };
+}

@@ -1,0 +1,202 @@
+// meshproof's command line. Exit codes: 0 all pass (not-applicable allowed), 1 any check failed, 2 usage or
+// configuration error, 3 infrastructure error or an inconclusive check. User mistakes get one line, no stack.
+import { accessSync, constants, existsSync, mkdirSync } from 'node:fs';
+import path from 'node:path';
+import { Command, CommanderError, Option } from 'commander';
+import { Listr } from 'listr2';
+import { LabTarget } from '../cluster/lab/lab-target.js';
+import { SUITES } from '../suites/index.js';
+import type { Check } from './check.js';
+import { CATALOG, claimsFor } from './controls.js';
+import { ConfigError, InfraError, messageOf } from './errors.js';
+import { SECURE_POSTURE, VERSION } from './paths.js';
+import { loadPosture } from './posture/load.js';
+import { writeEvidence } from './report/evidence.js';
+import { writeJunit } from './report/junit.js';
+import { summaryTable } from './report/summary.js';
+import { type RunResult, RunSession } from './run.js';
+import type { Target } from './target.js';
+import { LAB_TIMEOUTS } from './timeouts.js';
+
+const TARGETS = ['lab'] as const;
+
+interface RunOptions {
+  target: string;
+  suite?: string;
+  posture: string;
+  overlay: string[];
+  out?: string;
+  verbose?: boolean;
+}
+
+function selectChecks(suiteList: string | undefined): Check[] {
+  const names = suiteList ? suiteList.split(',').map((s) => s.trim()).filter(Boolean) : Object.keys(SUITES);
+  const unknown = names.filter((n) => !(n in SUITES));
+  if (unknown.length > 0) throw new ConfigError(`unknown suite ${unknown.join(', ')} (known: ${Object.keys(SUITES).join(', ')})`);
+  return names.flatMap((n) => SUITES[n]!);
+}
+
+/** mkdir -p one level at a time: node's recursive mkdir spins forever under /proc (seen on Node 20). */
+function mkdirs(abs: string): void {
+  if (existsSync(abs)) return;
+  mkdirs(path.dirname(abs));
+  mkdirSync(abs);
+}
+
+function prepareOut(dir: string): string {
+  const abs = path.resolve(dir);
+  try {
+    mkdirs(abs);
+    accessSync(abs, constants.W_OK);
+  } catch (e) {
+    throw new ConfigError(`--out ${dir}: not a writable directory (${(e as NodeJS.ErrnoException).code ?? messageOf(e)})`);
+  }
+  return abs;
+}
+
+function makeTarget(name: string, verbose: boolean): Target {
+  if (!(TARGETS as readonly string[]).includes(name)) {
+    throw new ConfigError(`unknown target ${name} (available: ${TARGETS.join(', ')})`);
+  }
+  return new LabTarget({ onProcessLog: verbose ? (pod, line) => process.stderr.write(`[${pod}] ${line}\n`) : undefined });
+}
+
+async function run(o: RunOptions, argv: string[]): Promise<number> {
+  // Everything a user can get wrong is checked before anything starts.
+  const checks = selectChecks(o.suite);
+  const posture = loadPosture(o.posture, o.overlay);
+  const runId = crypto.randomUUID();
+  const outDir = prepareOut(o.out ?? path.join('reports', runId));
+  const target = makeTarget(o.target, Boolean(o.verbose));
+  target.validate(posture);
+
+  let interrupted = false;
+  const onSignal = (sig: NodeJS.Signals) => {
+    if (interrupted) return;
+    interrupted = true;
+    process.stderr.write(`\nmeshproof: ${sig}: tearing down the ${o.target} target…\n`);
+    void target.dispose().finally(() => process.exit(sig === 'SIGINT' ? 130 : 143));
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+
+  const session = new RunSession({ target, posture, timeouts: LAB_TIMEOUTS, command: ['meshproof', ...argv], runId });
+  let applyError: unknown;
+  let result: RunResult;
+  try {
+    const tasks = new Listr(
+      [
+        {
+          title: `Applying ${posture.origin.map((p) => path.relative(process.cwd(), p) || p).join(' + ')} to the ${o.target}`,
+          task: async (_ctx, task) => {
+            try {
+              await session.apply();
+            } catch (e) {
+              applyError = e;
+              throw e;
+            }
+            task.title = `Applied ${posture.objects.length} objects to the ${o.target}`;
+          },
+          exitOnError: true,
+        },
+        ...checks.map((c) => ({
+          title: `${c.id} ${c.title}`,
+          task: async (_ctx: unknown, task: { title: string; skip: (m: string) => void }) => {
+            if (applyError) return task.skip(`${c.id} not run: the posture was not applied`);
+            const r = await session.check(c);
+            if (r.verdict === 'not-applicable') task.skip(`${c.id} not applicable: ${r.reason}`);
+            else if (r.verdict !== 'pass') throw new Error(`${c.id} ${r.verdict.toUpperCase()}: ${r.reason}`);
+            else task.title = `${c.id} pass — ${c.title}`;
+          },
+        })),
+      ],
+      {
+        concurrent: false,
+        exitOnError: false,
+        registerSignalListeners: false,
+        collectErrors: false,
+        rendererOptions: { collapseErrors: false, collapseSkips: false },
+      },
+    );
+    await tasks.run().catch((e: unknown) => {
+      applyError ??= e;
+    });
+    if (applyError) throw applyError;
+    result = await session.finish();
+  } finally {
+    if (!interrupted) await target.dispose();
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+  const r = result;
+  writeEvidence(outDir, r);
+  const junit = writeJunit(outDir, r);
+  process.stdout.write(`\n${summaryTable(r, path.relative(process.cwd(), outDir) || '.')}\n`);
+  if (o.verbose) process.stdout.write(`junit: ${junit}\n`);
+  return r.exitCode;
+}
+
+export function program(): Command {
+  const cmd = new Command('meshproof')
+    .description('Proves, by attacking it, that an Istio mesh refuses what it must — and writes evidence an auditor can use.')
+    .version(VERSION)
+    .showHelpAfterError('(run with --help for usage)')
+    .exitOverride();
+  cmd
+    .command('run')
+    .description('run conformance checks against a target and write junit.xml and evidence/')
+    .addOption(new Option('--target <name>', 'where to run: lab (the built-in test bed; not a mesh)').default('lab'))
+    .option('--suite <list>', `comma-separated suites (${Object.keys(SUITES).join(', ')}); default all`)
+    .addOption(new Option('--posture <dir|file>', 'fixtures to apply').default(SECURE_POSTURE, 'the bundled fixtures/secure/'))
+    .option('--overlay <file>', 'fixtures replacing posture objects of the same kind/namespace/name (repeatable)', (v: string, a: string[]) => [...a, v], [] as string[])
+    .option('--out <dir>', 'write this run\'s reports into DIR (default reports/<run-id>/)')
+    .option('-v, --verbose', 'print lab process output and report paths')
+    .addHelpText(
+      'after',
+      '\nExit codes: 0 all checks pass, 1 a check failed, 2 usage or configuration error, 3 infrastructure error or inconclusive.\n' +
+        '\nExamples:\n  meshproof run --target lab\n  meshproof run --target lab --overlay fixtures/weakened/permissive-mtls.yaml --out out/weak',
+    )
+    .action(async (o: RunOptions) => {
+      process.exitCode = await run(o, process.argv.slice(2));
+    });
+  cmd
+    .command('list')
+    .description('list the checks, their suites and the weakened postures that must make them fail')
+    .action(() => {
+      for (const [suite, checks] of Object.entries(SUITES)) {
+        process.stdout.write(`${suite}\n`);
+        for (const c of checks) process.stdout.write(`  ${c.id}  ${c.title}\n          fails under: ${c.weakenedBy.join(', ')}\n`);
+      }
+    });
+  cmd
+    .command('controls')
+    .description('print the control catalog: the ids checks may claim, with caveats')
+    .action(() => {
+      for (const c of CATALOG) process.stdout.write(`${c.id.padEnd(28)} ${c.title}${c.caveat ? ` — ${c.caveat}` : ''}\n`);
+      process.stdout.write('\nClaims per check:\n');
+      for (const check of Object.values(SUITES).flat()) {
+        const claims = claimsFor(check.categories).map((x) => (x.relation === 'supports' ? `${x.id} (supports)` : x.id));
+        process.stdout.write(`  ${check.id}: ${claims.join(', ')}\n`);
+      }
+    });
+  return cmd;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  try {
+    await program().parseAsync(argv, { from: 'user' });
+    return typeof process.exitCode === 'number' ? process.exitCode : 0;
+  } catch (e) {
+    if (e instanceof CommanderError) return e.exitCode === 0 ? 0 : 2;
+    if (e instanceof ConfigError || e instanceof InfraError) {
+      process.stderr.write(`meshproof: ${e.message}\n`);
+      return e.exitCode;
+    }
+    process.stderr.write(`meshproof: internal error: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
+    return 3;
+  }
+}
+
+main(process.argv.slice(2)).then((code) => {
+  process.exitCode = code;
+});

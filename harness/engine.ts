@@ -1,0 +1,204 @@
+// Runs a check's cases against a Target: verify the attacker, converge the positive control, attack, corroborate
+// from the destination's access log and counters, judge. All I/O lives here; all judgement in classify.ts,
+// expect.ts and verdict.ts.
+import type { Attack, Observation } from '../agent/protocol.js';
+import { type AccessLogRecord, parseAccessLog, sumStat } from './access-log.js';
+import type { Case, Check, CheckContext, Step, Verdict } from './check.js';
+import type { Judgement } from './classify.js';
+import { messageOf } from './errors.js';
+import type { PodRef, ProbeHandle } from './target.js';
+import { judgeCase, worst } from './verdict.js';
+
+/** The UID Istio's iptables rules exempt from capture (I: tools/istio-iptables/pkg/constants/constants.go). */
+const PROXY_UID = 1337;
+
+export interface CaseResult {
+  label: string;
+  verdict: Exclude<Verdict, 'not-applicable'>;
+  reason: string;
+  attacker: { pod: string; sidecar: boolean; uid: number | null; problem?: string };
+  control: { from: string; to: string; proves: string; ok: boolean; reason?: string; attempts: number; observations: Observation[] };
+  attack: { from: string; to: string; via: string; observations: Observation[]; judgements: Judgement[] };
+  corroboration: {
+    describe: string;
+    accessLogging: boolean;
+    records: string[];
+    unmatched: string[];
+    counter: string;
+    counterDelta: number | null;
+  };
+}
+
+export interface CheckResult {
+  id: string;
+  title: string;
+  suite: string;
+  claim: string;
+  controls: string[];
+  method: Check['method'];
+  weakenedBy: string[];
+  verdict: Verdict;
+  reason: string;
+  startedAt: string;
+  durationMs: number;
+  cases: CaseResult[];
+}
+
+const refText = (s: Step) => `${s.to.name}.${s.to.namespace}:${s.port}`;
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+export async function runCheck(check: Check, ctx: CheckContext): Promise<CheckResult> {
+  const started = new Date();
+  const base = {
+    id: check.id,
+    title: check.title,
+    suite: check.suite,
+    claim: check.claim,
+    controls: check.controls,
+    method: check.method,
+    weakenedBy: check.weakenedBy,
+    startedAt: started.toISOString(),
+  };
+  const plan = check.plan(ctx);
+  if ('notApplicable' in plan) {
+    return { ...base, verdict: 'not-applicable', reason: plan.notApplicable, durationMs: Date.now() - started.getTime(), cases: [] };
+  }
+  const cases: CaseResult[] = [];
+  for (const c of plan.cases) cases.push(await runCase(c, ctx));
+  const verdict = worst(cases.map((c) => c.verdict));
+  const decisive = cases.find((c) => c.verdict === verdict);
+  const reason = verdict === 'pass' ? `${cases.length} case(s) passed` : `${decisive?.label}: ${decisive?.reason}`;
+  return { ...base, verdict, reason, durationMs: Date.now() - started.getTime(), cases };
+}
+
+function attackOf(s: Step, dial: { dial: string; authority: string }, id: string, timeoutMs: number): Attack {
+  return s.kind === 'http'
+    ? { kind: 'http', id, dial: dial.dial, authority: dial.authority, method: s.method, path: s.path, timeoutMs }
+    : { kind: 'tcp', id, dial: dial.dial, timeoutMs };
+}
+
+async function runCase(c: Case, ctx: CheckContext): Promise<CaseResult> {
+  const { target, timeouts } = ctx;
+  const attacker = await target.probe(c.attack.from);
+  const controller = await target.probe(c.control.from);
+
+  // 1. The positive control, through the same destination: N consecutive successes (§9.10).
+  const control = await converge(c, controller, ctx);
+
+  // 2. Counters before, so only this attack's effect is counted.
+  const destPods = await target.servicePods(c.attack.to);
+  const before = await counters(ctx, destPods, c.corroborate.counter);
+
+  // 3. The attack. A deny must hold on every attempt.
+  const since = new Date(Date.now() - 1_000);
+  const attacks: Attack[] = [];
+  if (c.attack.via === 'endpoints') {
+    const eps = await target.endpoints(c.attack.to, c.attack.port);
+    for (const [i, e] of eps.entries()) {
+      attacks.push(attackOf(c.attack, { dial: e.dial, authority: e.dial }, `attack-${e.pod.name}-${i}`, timeouts.attackMs));
+    }
+  } else {
+    for (let i = 0; i < timeouts.attackAttempts; i++) {
+      attacks.push(attackOf(c.attack, await target.address(c.attack.to, c.attack.port, attacker), `attack-${i}`, timeouts.attackMs));
+    }
+  }
+  let observations: Observation[] = [];
+  let uid: number | null = null;
+  let execProblem: string | undefined;
+  try {
+    const report = await attacker.run(attacks);
+    observations = report.observations;
+    uid = report.agent.uid;
+  } catch (e) {
+    execProblem = `the attack could not be run: ${messageOf(e)}`;
+  }
+  const judgements = observations.map(c.attack.classify);
+
+  // 4. Corroboration: the destination's own record of each block (§6, §9.11) and its counter.
+  await sleep(timeouts.accessLogDelayMs);
+  const after = await counters(ctx, destPods, c.corroborate.counter);
+  const logging = await target.accessLogging(c.attack.to.namespace);
+  const records: { line: string; r: AccessLogRecord }[] = [];
+  for (const p of destPods) {
+    for (const line of await target.accessLog(p, since).catch(() => [] as string[])) {
+      const r = parseAccessLog(line);
+      if (r) records.push({ line, r });
+    }
+  }
+  const matched: string[] = [];
+  const unmatched: string[] = [];
+  observations.forEach((o, i) => {
+    if (judgements[i]?.outcome !== 'blocked') return;
+    const hit = records.find((x) => c.corroborate.matches(x.r, o));
+    if (hit) matched.push(hit.line);
+    else unmatched.push(`${o.id} from ${o.localAddress ?? '?'}`);
+  });
+  const counterDelta = before === null || after === null ? null : after - before;
+  const unaudited =
+    logging && unmatched.length > 0
+      ? `access logging is on but ${unmatched.length} blocked attempt(s) left no ${c.corroborate.describe} record (${unmatched.join(', ')})`
+      : undefined;
+
+  const problem = execProblem ?? attackerProblem(c, attacker, uid);
+  const judged = judgeCase({ attackerProblem: problem, attacks: judgements, control, unaudited });
+  return {
+    label: c.label,
+    ...judged,
+    attacker: { pod: `${attacker.pod.namespace}/${attacker.pod.name}`, sidecar: attacker.sidecar, uid, ...(problem ? { problem } : {}) },
+    control: {
+      from: `${c.control.from.namespace}/${c.control.from.name}`,
+      to: refText(c.control),
+      proves: c.control.proves,
+      ok: control.ok,
+      reason: control.reason,
+      attempts: control.attempts,
+      observations: control.observations,
+    },
+    attack: { from: `${c.attack.from.namespace}/${c.attack.from.name}`, to: refText(c.attack), via: c.attack.via, observations, judgements },
+    corroboration: { describe: c.corroborate.describe, accessLogging: logging, records: matched, unmatched, counter: c.corroborate.counter, counterDelta },
+  };
+}
+
+function attackerProblem(c: Case, a: ProbeHandle, uid: number | null): string | undefined {
+  if (c.attack.attacker === 'no-sidecar') {
+    if (a.sidecar) return `${a.pod.namespace}/${a.pod.name} has an istio-proxy, which would upgrade its traffic to mTLS (§9.1)`;
+    if (uid === PROXY_UID) return `${a.pod.namespace}/${a.pod.name} runs as UID ${PROXY_UID}, which skips capture (§9.1)`;
+  } else if (!a.sidecar) {
+    return `${a.pod.namespace}/${a.pod.name} has no istio-proxy`;
+  }
+  return undefined;
+}
+
+async function converge(c: Case, probe: ProbeHandle, ctx: CheckContext) {
+  const { target, timeouts } = ctx;
+  const deadline = Date.now() + timeouts.convergenceMs;
+  let attempts = 0;
+  let last: { ok: boolean; reason?: string; observations: Observation[] } = { ok: false, reason: 'not attempted', observations: [] };
+  do {
+    attempts++;
+    const batch: Attack[] = [];
+    for (let i = 0; i < timeouts.controlConsecutive; i++) {
+      batch.push(attackOf(c.control, await target.address(c.control.to, c.control.port, probe), `control-${attempts}-${i}`, timeouts.attackMs));
+    }
+    try {
+      const { observations } = await probe.run(batch);
+      const reasons = observations.map(c.control.expect).filter((r): r is string => r !== undefined);
+      last = { ok: reasons.length === 0 && observations.length === batch.length, reason: reasons[0], observations };
+    } catch (e) {
+      last = { ok: false, reason: `the control could not be run: ${messageOf(e)}`, observations: [] };
+    }
+    if (last.ok) break;
+    await sleep(timeouts.retryIntervalMs);
+  } while (Date.now() < deadline);
+  return { ...last, attempts };
+}
+
+async function counters(ctx: CheckContext, pods: PodRef[], suffix: string): Promise<number | null> {
+  try {
+    let n = 0;
+    for (const p of pods) n += sumStat(await ctx.target.stats(p), suffix);
+    return n;
+  } catch {
+    return null; // counters are optional corroboration: a pod without a reachable admin port yields none
+  }
+}

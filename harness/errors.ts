@@ -1,0 +1,18 @@
+// Error kinds map one-to-one to exit codes (ARCHITECTURE.md "Data flow"): the CLI prints the message on one line,
+// never a stack trace, for anything the user can fix.
+
+/** Bad flags, files or fixtures: the user can fix it. Exit 2. */
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+  readonly exitCode = 2;
+}
+
+/** The target could not be built or driven (processes, sockets, API). Exit 3. */
+export class InfraError extends Error {
+  override readonly name = 'InfraError';
+  readonly exitCode = 3;
+}
+
+export function messageOf(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
+}

@@ -1,0 +1,72 @@
+// One conformance run: apply the posture to a target, run the checks, collect a result model for the reporters.
+import { randomUUID } from 'node:crypto';
+import type { Check, CheckContext } from './check.js';
+import { type CheckResult, runCheck } from './engine.js';
+import type { Posture } from './posture/load.js';
+import { PostureView } from './posture/view.js';
+import type { Target, TargetDescription } from './target.js';
+import type { Timeouts } from './timeouts.js';
+import { exitCodeOf } from './verdict.js';
+
+export interface RunResult {
+  runId: string;
+  startedAt: string;
+  finishedAt: string;
+  command: string[];
+  posture: string[];
+  target: TargetDescription;
+  results: CheckResult[];
+  exitCode: 0 | 1 | 3;
+}
+
+export interface RunOptions {
+  target: Target;
+  posture: Posture;
+  timeouts: Timeouts;
+  command?: string[];
+  runId?: string;
+}
+
+/** The phases of a run as separate steps, so the CLI can show progress per check. */
+export class RunSession {
+  readonly runId: string;
+  private readonly startedAt = new Date().toISOString();
+  private readonly results: CheckResult[] = [];
+  private readonly ctx: CheckContext;
+
+  constructor(private readonly o: RunOptions) {
+    this.runId = o.runId ?? randomUUID();
+    this.ctx = { view: new PostureView(o.posture), target: o.target, timeouts: o.timeouts };
+  }
+
+  apply(): Promise<void> {
+    return this.o.target.apply(this.o.posture);
+  }
+
+  async check(c: Check): Promise<CheckResult> {
+    const r = await runCheck(c, this.ctx);
+    this.results.push(r);
+    return r;
+  }
+
+  async finish(): Promise<RunResult> {
+    return {
+      runId: this.runId,
+      startedAt: this.startedAt,
+      finishedAt: new Date().toISOString(),
+      command: this.o.command ?? [],
+      posture: this.o.posture.origin,
+      target: await this.o.target.describe(),
+      results: this.results,
+      exitCode: exitCodeOf(this.results.map((r) => r.verdict)),
+    };
+  }
+}
+
+/** A whole run without progress display (tests, programmatic use). */
+export async function conformanceRun(o: RunOptions & { checks: Check[] }): Promise<RunResult> {
+  const s = new RunSession(o);
+  await s.apply();
+  for (const c of o.checks) await s.check(c);
+  return s.finish();
+}

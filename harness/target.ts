@@ -1,0 +1,68 @@
+// The seam between the harness and a mesh (ARCHITECTURE.md "Target"). Suites and the harness speak only in the
+// fixtures' logical names (namespace `mesh`, workload `echo`); each Target maps them to what it really runs.
+import type { Attack, ProbeReport } from '../agent/protocol.js';
+import type { Posture } from './posture/load.js';
+
+/** A Deployment or Service by its logical (fixture) namespace and name. */
+export interface Ref {
+  namespace: string;
+  name: string;
+}
+
+/** One pod (lab process group) of a workload. */
+export interface PodRef extends Ref {
+  /** The Deployment it belongs to. */
+  workload: string;
+}
+
+export interface ProbeHandle {
+  workload: Ref;
+  pod: PodRef;
+  /** Whether an `istio-proxy` runs beside the probe (containers or native-sidecar initContainers). */
+  sidecar: boolean;
+  /** The probe's SPIFFE ID (meaningful only with a sidecar). */
+  spiffeId: string;
+  /** Runs one batch of attacks in the probe (one exec in a cluster, one child process in the lab). */
+  run(attacks: Attack[]): Promise<ProbeReport>;
+}
+
+/** Where a probe connects for a Service port, and the Host header it sends. */
+export interface Dial {
+  dial: string;
+  authority: string;
+}
+
+export interface TargetDescription {
+  kind: 'lab' | 'kubernetes';
+  summary: string;
+  trustDomain: string;
+  versions: Record<string, string>;
+  namespaces: Record<string, string>;
+  notes: string[];
+}
+
+export interface Target {
+  readonly kind: TargetDescription['kind'];
+  /** Refuses, with a ConfigError naming file, object and field, a posture this target cannot apply faithfully. */
+  validate(posture: Posture): void;
+  apply(posture: Posture): Promise<void>;
+  probe(workload: Ref): Promise<ProbeHandle>;
+  /** The address `from` dials for `service:port` (a Service name in a cluster; the lab resolves per call). */
+  address(service: Ref, port: number, from: ProbeHandle): Promise<Dial>;
+  /** Each ready endpoint of `service:port`, dialled directly (pod IP:targetPort). */
+  endpoints(service: Ref, port: number): Promise<{ pod: PodRef; dial: string }[]>;
+  /** The pods a Service selects. */
+  servicePods(service: Ref): Promise<PodRef[]>;
+  /** Raw access-log lines of the pod's sidecar since `since` (pod logs of `istio-proxy` in a cluster). */
+  accessLog(pod: PodRef, since: Date): Promise<string[]>;
+  /** The pod sidecar's counters (`pilot-agent request GET stats` in a cluster). */
+  stats(pod: PodRef): Promise<Record<string, number>>;
+  /** The pod sidecar's live certificates in Envoy's `/certs` JSON shape. */
+  workloadCert(pod: PodRef): Promise<unknown>;
+  /** Whether the mesh writes access logs for workloads in this (logical) namespace. */
+  accessLogging(namespace: string): Promise<boolean>;
+  /** The SPIFFE ID a workload with this logical namespace and service account must carry. */
+  identity(namespace: string, serviceAccount: string): string;
+  describe(): Promise<TargetDescription>;
+  dispose(): Promise<void>;
+}

@@ -1,0 +1,35 @@
+// One typed table of waits and repetitions (STYLE.md 7), per kind of target. No other file holds a magic number
+// for how long to wait on the mesh.
+
+export interface Timeouts {
+  /** One attack attempt, connect to last byte. */
+  attackMs: number;
+  /** Allow results need this many consecutive successes (istio-behaviours.md §9.10). */
+  controlConsecutive: number;
+  /** How long a positive control may take to converge after the posture is applied. */
+  convergenceMs: number;
+  /** Pause between convergence attempts. */
+  retryIntervalMs: number;
+  /** A deny must hold for every one of these attempts (§9.10). */
+  attackAttempts: number;
+  /** Envoy writes access logs in batches: read them this long after the attack (§6). */
+  accessLogDelayMs: number;
+}
+
+export const LAB_TIMEOUTS: Timeouts = {
+  attackMs: 3_000,
+  controlConsecutive: 3,
+  convergenceMs: 10_000,
+  retryIntervalMs: 250,
+  attackAttempts: 3,
+  accessLogDelayMs: 50,
+};
+
+export const KUBE_TIMEOUTS: Timeouts = {
+  attackMs: 5_000,
+  controlConsecutive: 3,
+  convergenceMs: 60_000,
+  retryIntervalMs: 2_000,
+  attackAttempts: 3,
+  accessLogDelayMs: 3_000,
+};

@@ -1,0 +1,35 @@
+import { defineCheck } from '../../harness/check.js';
+import { plaintextRefused } from '../../harness/classify.js';
+import { AUTHORIZED, filterChainNotFound, missing, OUTSIDE, reachEchoControl } from './shared.js';
+
+const ECHO = { namespace: 'mesh', name: 'echo' };
+
+export const mtls001 = defineCheck({
+  id: 'MTLS-001',
+  title: 'Plaintext from outside the mesh to a STRICT workload is refused',
+  suite: 'mtls',
+  claim: 'A client without a sidecar cannot reach mesh/echo in plaintext: the connection is reset with no response bytes, and the destination records NR filter_chain_not_found.',
+  categories: ['a'],
+  weakenedBy: ['permissive-mtls.yaml'],
+  method: 'TEST',
+  plan: ({ view, target }) => {
+    const absent = missing(view, [
+      { kind: 'Service', ref: ECHO },
+      { kind: 'Deployment', ref: AUTHORIZED },
+      { kind: 'Deployment', ref: OUTSIDE },
+    ]);
+    if (absent) return { notApplicable: absent };
+    const http = view.services(ECHO.namespace).find((s) => s.name === ECHO.name)?.ports.find((p) => p.protocol === 'http');
+    if (!http) return { notApplicable: 'Service mesh/echo has no HTTP port' };
+    return {
+      cases: [
+        {
+          label: `outside → echo.mesh:${http.port} (${http.name})`,
+          control: reachEchoControl(target, ECHO, http),
+          attack: { from: OUTSIDE, to: ECHO, port: http.port, kind: 'http', via: 'service', classify: plaintextRefused, attacker: 'no-sidecar' },
+          corroborate: filterChainNotFound,
+        },
+      ],
+    };
+  },
+});

@@ -1,0 +1,114 @@
+// Table tests for every classifier rule of istio-behaviours.md §9 that the mTLS checks apply, and for the
+// expectation combinators and the order of judgement.
+import { describe, expect, it } from 'vitest';
+import { plaintextRefused } from '../harness/classify.js';
+import { allOf, anyOf, identityIs, lastXfccUri, nonceBack, parseXfcc, reachedEcho } from '../harness/expect.js';
+import { exitCodeOf, judgeCase, worst } from '../harness/verdict.js';
+import { failed, httpAnswer, NONCE, obs } from './support/observations.js';
+
+const AUTHZ = 'spiffe://cluster.local/ns/mesh/sa/authorized';
+const xfccFor = (uri: string) => `By=spiffe://cluster.local/ns/mesh/sa/echo;Hash=ab12;Subject="";URI=${uri}`;
+
+describe('plaintextRefused (§9.3, §9.8)', () => {
+  it.each([
+    ['reset with zero bytes', failed('reset'), 'blocked'],
+    ['EOF with zero bytes', failed('eof'), 'blocked'],
+    ['TCP reset with zero bytes', failed('reset', 0, 'tcp'), 'blocked'],
+    ['HTTP 200 from the app', httpAnswer(200, '{}', {}, NONCE), 'allowed'],
+    ['HTTP 403 (any status line means not blocked by mTLS)', httpAnswer(403, 'RBAC: access denied'), 'allowed'],
+    ['HTTP 503', httpAnswer(503, 'upstream connect error'), 'allowed'],
+    ['TCP nonce echoed', obs({ kind: 'tcp', bytesReceived: 37, tcp: { received: `${NONCE}\n`, nonceEchoed: true } }), 'allowed'],
+    ['reset after some bytes', failed('reset', 12), 'allowed'],
+    ['EOF after some bytes', failed('eof', 5), 'allowed'],
+    ['timeout', failed('timeout'), 'inconclusive'],
+    ['connection refused (dead target)', failed('refused'), 'inconclusive'],
+    ['DNS failure', failed('dns'), 'inconclusive'],
+    ['other socket error', failed('other'), 'inconclusive'],
+    ['a TLS alert to plaintext is not an mTLS refusal shape', failed('tls-alert:unknown_ca'), 'inconclusive'],
+    ['neither answer nor failure', obs(), 'inconclusive'],
+  ] as const)('%s → %s', (_name, o, outcome) => {
+    expect(plaintextRefused(o).outcome).toBe(outcome);
+  });
+
+  it('cites the rule it applied', () => {
+    expect(plaintextRefused(failed('reset')).rule).toBe('§9.3');
+    expect(plaintextRefused(failed('timeout')).rule).toBe('§9.8');
+  });
+});
+
+describe('positive-control expectations (§9.2)', () => {
+  it('nonceBack needs a 200 from the echo app carrying this attack\'s nonce', () => {
+    expect(nonceBack(httpAnswer(200, '{}', {}, NONCE))).toBeUndefined();
+    expect(nonceBack(httpAnswer(200, '{}', {}, 'another-nonce'))).toMatch(/not this attack/);
+    expect(nonceBack(httpAnswer(200, 'hello'))).toMatch(/not the echo app/);
+    expect(nonceBack(httpAnswer(403, 'RBAC: access denied', {}, NONCE))).toMatch(/HTTP 403/);
+    expect(nonceBack(failed('reset'))).toMatch(/no HTTP answer/);
+    expect(nonceBack(obs({ kind: 'tcp', tcp: { received: '', nonceEchoed: false }, failure: { class: 'eof', message: 'x' } }))).toMatch(/TCP/);
+  });
+
+  it('identity is the LAST XFCC element: a forged earlier element does not count', () => {
+    const forged = `By=x;URI=${AUTHZ},${xfccFor('spiffe://cluster.local/ns/mesh/sa/unauthorized')}`;
+    expect(identityIs(AUTHZ)(httpAnswer(200, '{}', {}, NONCE, forged))).toMatch(/last XFCC URI is .*unauthorized/);
+    expect(identityIs(AUTHZ)(httpAnswer(200, '{}', {}, NONCE, xfccFor(AUTHZ)))).toBeUndefined();
+    expect(identityIs(AUTHZ)(httpAnswer(200, '{}', {}, NONCE))).toMatch(/not mTLS/);
+  });
+
+  it('reachedEcho needs both the nonce and the identity over HTTP', () => {
+    expect(reachedEcho(AUTHZ)(httpAnswer(200, '{}', {}, NONCE, xfccFor(AUTHZ)))).toBeUndefined();
+    expect(reachedEcho(AUTHZ)(httpAnswer(200, '{}', {}, 'old', xfccFor(AUTHZ)))).toBeDefined();
+    expect(reachedEcho(AUTHZ)(httpAnswer(200, '{}', {}, NONCE))).toBeDefined();
+  });
+
+  it('parses XFCC with quoted subjects containing separators', () => {
+    const h = 'By=spiffe://a;Hash=1;Subject="CN=x,O=y;z";URI=spiffe://b,By=spiffe://c;Hash=2;Subject="";URI=spiffe://d';
+    expect(parseXfcc(h)).toEqual([
+      { By: 'spiffe://a', Hash: '1', Subject: '"CN=x,O=y;z"', URI: 'spiffe://b' },
+      { By: 'spiffe://c', Hash: '2', Subject: '""', URI: 'spiffe://d' },
+    ]);
+    expect(lastXfccUri(h)).toBe('spiffe://d');
+    expect(lastXfccUri(undefined)).toBeUndefined();
+  });
+});
+
+describe('combinators (istio once shipped an Or with And\'s body)', () => {
+  const yes = () => undefined;
+  const no = (r: string) => () => r;
+  it('allOf reports the first unmet reason and passes only when all pass', () => {
+    expect(allOf(yes, yes)(obs())).toBeUndefined();
+    expect(allOf(yes, no('b'), no('c'))(obs())).toBe('b');
+    expect(allOf()(obs())).toBeUndefined();
+  });
+  it('anyOf passes when one passes and reports all reasons otherwise', () => {
+    expect(anyOf(no('a'), yes)(obs())).toBeUndefined();
+    expect(anyOf(no('a'), no('b'))(obs())).toBe('a; and b');
+  });
+});
+
+describe('order of judgement (ARCHITECTURE.md "Verdict")', () => {
+  const blocked = { outcome: 'blocked' as const, rule: '§9.3', reason: 'reset' };
+  const allowed = { outcome: 'allowed' as const, rule: '§9.3', reason: 'HTTP 200' };
+  const unsure = { outcome: 'inconclusive' as const, rule: '§9.8', reason: 'timeout' };
+  const ok = { ok: true };
+  const bad = { ok: false, reason: 'HTTP 503' };
+  it.each([
+    ['all blocked, control ok', { attacks: [blocked, blocked], control: ok }, 'pass'],
+    ['an attack got through, whatever the control did', { attacks: [blocked, allowed], control: bad }, 'fail'],
+    ['blocked but control failed', { attacks: [blocked], control: bad }, 'error'],
+    ['inconclusive attempt', { attacks: [blocked, unsure], control: ok }, 'error'],
+    ['attacker has a sidecar', { attackerProblem: 'has istio-proxy', attacks: [allowed], control: ok }, 'error'],
+    ['blocked, but no audit record with logging on', { attacks: [blocked], control: ok, unaudited: 'no NR record' }, 'fail'],
+    ['no attack made', { attacks: [], control: ok }, 'error'],
+  ] as const)('%s → %s', (_n, inputs, verdict) => {
+    expect(judgeCase(inputs).verdict).toBe(verdict);
+  });
+
+  it('fail outranks error outranks pass; exit codes follow', () => {
+    expect(worst(['pass', 'error', 'fail'])).toBe('fail');
+    expect(worst(['pass', 'error'])).toBe('error');
+    expect(worst(['pass', 'not-applicable'])).toBe('pass');
+    expect(worst([])).toBe('not-applicable');
+    expect(exitCodeOf(['pass', 'not-applicable'])).toBe(0);
+    expect(exitCodeOf(['error', 'fail'])).toBe(1);
+    expect(exitCodeOf(['pass', 'error'])).toBe(3);
+  });
+});

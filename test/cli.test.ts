@@ -1,0 +1,102 @@
+// The CLI as a user runs it: the bundled dist/cli.js in a child process, real exit codes, real files.
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+
+const CLI = path.resolve('dist/cli.js');
+const tmp = mkdtempSync(path.join(tmpdir(), 'meshproof-cli-'));
+
+function cli(args: string[], opts: { killAfterMs?: number; onStart?: (pid: number) => void } = {}): Promise<{ code: number | null; stdout: string; stderr: string; pid: number }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => {
+      stdout += d.toString();
+    });
+    child.stderr.on('data', (d: Buffer) => {
+      stderr += d.toString();
+    });
+    opts.onStart?.(child.pid!);
+    if (opts.killAfterMs) setTimeout(() => child.kill('SIGINT'), opts.killAfterMs);
+    child.on('exit', (code) => resolve({ code, stdout, stderr, pid: child.pid! }));
+  });
+}
+
+/** Live processes a lab started for this CLI process (they carry its pid, even once re-parented). */
+function agentsOf(pid: number): string[] {
+  const marker = `MESHPROOF_LAB_OWNER=${pid}\0`;
+  return readdirSync('/proc')
+    .filter((d) => /^\d+$/.test(d))
+    .filter((d) => {
+      try {
+        return readFileSync(`/proc/${d}/environ`, 'latin1').includes(marker);
+      } catch {
+        return false; // exited meanwhile
+      }
+    });
+}
+
+describe('meshproof run', () => {
+  it('secure posture: exit 0, a summary per check, junit.xml and evidence written into --out', async () => {
+    const out = path.join(tmp, 'secure');
+    const r = await cli(['run', '--target', 'lab', '--out', out]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/MTLS-001\s+PASS/);
+    expect(r.stdout).toMatch(/3 passed, 0 failed, 0 inconclusive/);
+    const junit = readFileSync(path.join(out, 'junit.xml'), 'utf8');
+    expect(junit.match(/<testcase /g)).toHaveLength(3);
+    expect(junit).toContain('<property name="check.id" value="MTLS-001"/>');
+    expect(junit).toContain('<property name="check.evidence" value="evidence/MTLS-001.json"/>');
+    expect(junit).not.toContain('<failure');
+    const ev = JSON.parse(readFileSync(path.join(out, 'evidence', 'MTLS-001.json'), 'utf8')) as { verdict: string; controls: { id: string; caveat?: string }[] };
+    expect(ev.verdict).toBe('pass');
+    expect(ev.controls.find((c) => c.id === 'PCI-DSS-4.0.1:4.2.1')?.caveat).toMatch(/does not require in-mesh mTLS/);
+    expect(agentsOf(r.pid)).toEqual([]);
+  });
+
+  it('a weakened overlay: exit 1, MTLS-001 failed in junit.xml with the claim and the observation', async () => {
+    const out = path.join(tmp, 'weak');
+    const r = await cli(['run', '--target', 'lab', '--overlay', 'fixtures/weakened/permissive-mtls.yaml', '--out', out]);
+    expect(r.code).toBe(1);
+    const junit = readFileSync(path.join(out, 'junit.xml'), 'utf8');
+    expect(junit).toMatch(/<testcase classname="mtls" name="MTLS-001[^"]*"[^>]*>[\s\S]*?<failure message="A client without a sidecar cannot reach mesh\/echo in plaintext[^"]*observed: [^"]*HTTP 200/);
+  });
+
+  it.each([
+    ['an unknown suite', ['run', '--suite', 'nope'], /^meshproof: unknown suite nope \(known: mtls\)\n$/],
+    ['an unknown target', ['run', '--target', 'minikube'], /^meshproof: unknown target minikube/],
+    ['a missing posture', ['run', '--posture', '/nonexistent/posture'], /^meshproof: posture \/nonexistent\/posture: no such file or directory\n$/],
+    ['a malformed overlay', ['run', '--overlay', 'package.json'], /^meshproof: package\.json#1: /],
+    ['an unsupported Istio field', ['run', '--overlay', 'test/fixtures/unsupported-field.yaml'], /^meshproof: test\/fixtures\/unsupported-field\.yaml#1: PeerAuthentication mesh\/default: field spec\.targetRefs is not implemented by the lab\n$/],
+    ['an unwritable --out', ['run', '--out', '/proc/meshproof'], /^meshproof: --out \/proc\/meshproof: not a writable directory/],
+    ['an unknown flag', ['run', '--frobnicate'], /unknown option '--frobnicate'/],
+  ])('%s: one line, exit 2, no stack trace, nothing left running', async (_n, args, re) => {
+    const r = await cli(args);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(re);
+    expect(r.stderr).not.toMatch(/\n\s+at /);
+    expect(agentsOf(r.pid)).toEqual([]);
+  });
+
+  it('Ctrl-C mid-run tears the lab down and exits 130', async () => {
+    const out = path.join(tmp, 'interrupted');
+    let seenRunning = 0;
+    const r = await cli(['run', '--out', out], { killAfterMs: 1_200, onStart: (pid) => setTimeout(() => (seenRunning = agentsOf(pid).length), 1_000) });
+    expect(seenRunning).toBeGreaterThan(3); // the sweep below can see lab processes at all
+    expect(r.code).toBe(130);
+    expect(r.stderr).toMatch(/SIGINT: tearing down/);
+    await new Promise((res) => setTimeout(res, 300));
+    expect(agentsOf(r.pid)).toEqual([]);
+    expect(existsSync(path.join(out, 'junit.xml'))).toBe(false);
+  });
+
+  it('--help documents the run command and exit codes', async () => {
+    const r = await cli(['run', '--help']);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/--overlay <file>/);
+    expect(r.stdout).toMatch(/Exit codes: 0 all checks pass, 1 a check failed, 2 usage/);
+  });
+});

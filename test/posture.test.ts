@@ -1,0 +1,89 @@
+// Posture loading, overlays, and the lab's refusal of anything it does not implement.
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { buildModel, effectiveMtls } from '../cluster/lab/model.js';
+import { ConfigError } from '../harness/errors.js';
+import { loadPosture, overlay, parseManifests } from '../harness/posture/load.js';
+
+const dir = mkdtempSync(path.join(tmpdir(), 'meshproof-posture-'));
+const file = (name: string, text: string) => {
+  const p = path.join(dir, name);
+  writeFileSync(p, text);
+  return p;
+};
+const secure = () => loadPosture('fixtures/secure');
+const withOverlay = (yaml: string) => loadPosture('fixtures/secure', [file(`o-${Math.random()}.yaml`, yaml)]);
+
+describe('loadPosture', () => {
+  it('loads the secure posture in file order', () => {
+    const p = secure();
+    expect(p.objects.length).toBeGreaterThan(10);
+    expect(p.objects[0]!.source).toMatch(/00-namespaces\.yaml#1$/);
+  });
+
+  it('overlays replace by group/kind/namespace/name and add the rest', () => {
+    const [a, b] = parseManifests('apiVersion: security.istio.io/v1\nkind: PeerAuthentication\nmetadata: {name: default, namespace: mesh}\nspec: {mtls: {mode: STRICT}}\n---\napiVersion: v1\nkind: ServiceAccount\nmetadata: {name: x, namespace: mesh}\n', 'base.yaml');
+    // v1beta1 and v1 are the same object: overlays key on the API group, not the version.
+    const [c] = parseManifests('apiVersion: security.istio.io/v1beta1\nkind: PeerAuthentication\nmetadata: {name: default, namespace: mesh}\nspec: {mtls: {mode: PERMISSIVE}}\n', 'ov.yaml');
+    const [d] = parseManifests('apiVersion: v1\nkind: ServiceAccount\nmetadata: {name: y, namespace: mesh}\n', 'ov2.yaml');
+    const merged = overlay([a!, b!], [c!, d!]);
+    expect(merged.map((o) => o.source)).toEqual(['ov.yaml#1', 'base.yaml#2', 'ov2.yaml#1']);
+  });
+
+  it.each([
+    ['malformed YAML', 'kind: [unclosed\n', /#1: malformed YAML/],
+    ['no kind', 'apiVersion: v1\nmetadata: {name: x}\n', /#1: missing kind/],
+    ['no name', 'apiVersion: v1\nkind: ServiceAccount\nmetadata: {namespace: mesh}\n', /ServiceAccount has no metadata.name/],
+    ['no namespace', 'apiVersion: v1\nkind: ServiceAccount\nmetadata: {name: x}\n', /has no metadata.namespace/],
+    ['a scalar', 'hello\n', /must be a mapping/],
+  ])('refuses %s with the file and document number', (_n, text, re) => {
+    expect(() => loadPosture(file(`bad-${Math.random()}.yaml`, text))).toThrow(re);
+    expect(() => loadPosture(file(`bad-${Math.random()}.yaml`, text))).toThrow(ConfigError);
+  });
+
+  it('refuses duplicates inside one posture and a missing path', () => {
+    const p = file('dup.yaml', 'apiVersion: v1\nkind: Namespace\nmetadata: {name: a}\n---\napiVersion: v1\nkind: Namespace\nmetadata: {name: a}\n');
+    expect(() => loadPosture(p)).toThrow(/dup\.yaml#2: Namespace a is already defined at .*dup\.yaml#1/);
+    expect(() => loadPosture(path.join(dir, 'nope'))).toThrow(/no such file/);
+  });
+});
+
+describe('the lab refuses what it does not implement (never silently ignored)', () => {
+  it.each([
+    ['an unknown field', 'apiVersion: security.istio.io/v1\nkind: PeerAuthentication\nmetadata: {name: default, namespace: mesh}\nspec:\n  mtls: {mode: STRICT}\n  targetRefs: [{kind: Service, name: echo}]\n', /PeerAuthentication mesh\/default: field spec\.targetRefs is not implemented by the lab/],
+    ['an unknown kind', 'apiVersion: networking.istio.io/v1\nkind: EnvoyFilter\nmetadata: {name: f, namespace: mesh}\nspec: {}\n', /EnvoyFilter mesh\/f: kind EnvoyFilter .* not implemented/],
+    ['an unknown mode', 'apiVersion: security.istio.io/v1\nkind: PeerAuthentication\nmetadata: {name: default, namespace: mesh}\nspec: {mtls: {mode: STRICTISH}}\n', /spec\.mtls\.mode/],
+    ['portLevelMtls without a selector', 'apiVersion: security.istio.io/v1\nkind: PeerAuthentication\nmetadata: {name: default, namespace: mesh}\nspec:\n  portLevelMtls: {"9000": {mode: DISABLE}}\n', /portLevelMtls only takes effect with a workload selector/],
+    ['an Istio annotation it does not emulate', 'apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: echo, namespace: mesh}\nspec:\n  selector: {matchLabels: {app: echo}}\n  template:\n    metadata:\n      labels: {app: echo}\n      annotations: {traffic.sidecar.istio.io/excludeInboundPorts: "9000"}\n    spec:\n      serviceAccountName: echo\n      containers: [{name: a, command: [node, /opt/meshproof/agent.mjs], args: [echo], ports: [{containerPort: 8080}, {containerPort: 9000}]}]\n', /annotations\.traffic\.sidecar\.istio\.io\/excludeInboundPorts: unsupported Istio annotation/],
+    ['a container that is not the agent', 'apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: echo, namespace: mesh}\nspec:\n  selector: {matchLabels: {app: echo}}\n  template:\n    metadata: {labels: {app: echo}}\n    spec:\n      containers: [{name: a, command: [nginx], args: [echo]}]\n', /runs only the meshproof agent/],
+    ['an ambient namespace', 'apiVersion: v1\nkind: Namespace\nmetadata: {name: mesh, labels: {istio.io/dataplane-mode: ambient}}\n', /istio\.io\/dataplane-mode: unsupported Istio label/],
+  ])('%s', (_n, yaml, re) => {
+    expect(() => buildModel(withOverlay(yaml))).toThrow(re);
+  });
+
+  it('names the file and the document in the error', () => {
+    expect(() => buildModel(withOverlay('apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c, namespace: mesh}\n'))).toThrow(/o-[\d.]+\.yaml#1: ConfigMap mesh\/c/);
+  });
+});
+
+describe('effective mTLS mode (PeerAuthentication precedence)', () => {
+  const modeOf = (yamls: string[], ns: string, name: string, port: number) => {
+    const m = buildModel(loadPosture('fixtures/secure', yamls.map((y, i) => file(`pa-${i}-${Math.random()}.yaml`, y))));
+    return effectiveMtls(m, m.deployments.find((d) => d.namespace === ns && d.name === name)!, port);
+  };
+  const pa = (ns: string, name: string, spec: string) => `apiVersion: security.istio.io/v1\nkind: PeerAuthentication\nmetadata: {name: ${name}, namespace: ${ns}}\nspec: ${spec}\n`;
+  it.each([
+    ['secure posture', [], 'mesh', 8080, 'STRICT'],
+    ['namespace PERMISSIVE beats mesh-wide STRICT', [pa('mesh', 'default', '{mtls: {mode: PERMISSIVE}}')], 'mesh', 8080, 'PERMISSIVE'],
+    ['bare inherits mesh-wide STRICT', [], 'bare', 8080, 'STRICT'],
+    ['mesh-wide PERMISSIVE reaches bare', [pa('istio-system', 'default', '{mtls: {mode: PERMISSIVE}}')], 'bare', 8080, 'PERMISSIVE'],
+    ['UNSET inherits', [pa('mesh', 'default', '{mtls: {mode: UNSET}}'), pa('istio-system', 'default', '{mtls: {mode: DISABLE}}')], 'mesh', 8080, 'DISABLE'],
+    ['portLevelMtls keys on the container port', [pa('mesh', 'p', '{selector: {matchLabels: {app: echo}}, portLevelMtls: {"9000": {mode: DISABLE}}}')], 'mesh', 9000, 'DISABLE'],
+    ['portLevelMtls leaves other ports alone', [pa('mesh', 'p', '{selector: {matchLabels: {app: echo}}, portLevelMtls: {"9000": {mode: DISABLE}}}')], 'mesh', 8080, 'STRICT'],
+    ['no policy anywhere is PERMISSIVE (Istio default)', [pa('istio-system', 'default', '{mtls: {mode: UNSET}}')], 'bare', 8080, 'PERMISSIVE'],
+  ] as const)('%s', (_n, yamls, ns, port, mode) => {
+    expect(modeOf([...yamls], ns, 'echo', port)).toBe(mode);
+  });
+});
