@@ -103,6 +103,7 @@ async function run(o: RunOptions, argv: string[]): Promise<number> {
           title: `${c.id} ${c.title}`,
           task: async (_ctx: unknown, task: { title: string; skip: (m: string) => void }) => {
             if (applyError) return task.skip(`${c.id} not run: the posture was not applied`);
+            if (interrupted) return task.skip(`${c.id} not run: interrupted`);
             const r = await session.check(c);
             if (r.verdict === 'not-applicable') task.skip(`${c.id} not applicable: ${r.reason}`);
             else if (r.verdict !== 'pass') throw new Error(`${c.id} ${r.verdict.toUpperCase()}: ${r.reason}`);
@@ -121,6 +122,8 @@ async function run(o: RunOptions, argv: string[]): Promise<number> {
     await tasks.run().catch((e: unknown) => {
       applyError ??= e;
     });
+    // Interrupted: the signal handler tears down and exits; write no reports of a partial run.
+    if (interrupted) await new Promise(() => {});
     if (applyError) throw applyError;
     result = await session.finish();
   } finally {
