@@ -3,8 +3,9 @@
 import { randomUUID } from 'node:crypto';
 import http from 'node:http';
 import net from 'node:net';
+import tls from 'node:tls';
 import { NONCE_HEADER } from './protocol.js';
-import type { Attack, EchoPayload, FailureClass, HttpAttack, Observation, TcpAttack } from './protocol.js';
+import type { Attack, EchoPayload, FailureClass, HttpAttack, Observation, TcpAttack, TlsAttack } from './protocol.js';
 
 const BODY_LIMIT = 4096;
 
@@ -179,11 +180,82 @@ export function tcpAttack(a: TcpAttack): Promise<Observation> {
   });
 }
 
+/** `ERR_SSL_TLSV1_ALERT_UNKNOWN_CA` → `unknown_ca`: the alert the server sent, as OpenSSL names it. */
+export function alertOf(code: string | undefined): string | undefined {
+  const m = /^ERR_SSL_(?:SSLV3|TLSV1|TLSV13)_ALERT_([A-Z_]+)$/.exec(code ?? '');
+  return m ? m[1]!.toLowerCase() : undefined;
+}
+
+export function tlsAttack(a: TlsAttack): Promise<Observation> {
+  const nonce = randomUUID();
+  const started = new Date();
+  const { host, port } = splitHostPort(a.dial);
+  return new Promise((resolve) => {
+    let done = false;
+    let handshake = false;
+    let received = Buffer.alloc(0);
+    const raw = net.connect({ host, port });
+    const t = trace(raw);
+    const s = tls.connect({
+      socket: raw,
+      cert: a.certChainPem,
+      key: a.keyPem,
+      ALPNProtocols: a.alpn ?? ['istio-http/1.1'],
+      servername: a.servername,
+      // The attacker does not care who the server is; the point is what the server does with our certificate.
+      rejectUnauthorized: false,
+      // A fresh handshake every time: no session resumption may carry an earlier verdict.
+      session: undefined,
+    });
+    const finish = (failure?: Observation['failure']) => {
+      if (done) return;
+      done = true;
+      clearTimeout(timer);
+      s.destroy();
+      raw.destroy();
+      const text = received.toString('utf8');
+      const status = /^HTTP\/1\.[01] (\d{3})/.exec(text);
+      resolve({
+        id: a.id,
+        kind: 'tls',
+        dial: a.dial,
+        nonce,
+        startedAt: started.toISOString(),
+        durationMs: Date.now() - started.getTime(),
+        localAddress: t.localAddress,
+        bytesReceived: received.length,
+        tls: { handshake, protocol: s.getProtocol() ?? undefined, alpn: s.alpnProtocol || undefined, alert: failure?.class.startsWith('tls-alert:') ? failure.class.slice(10) : undefined },
+        ...(status ? { http: { status: Number(status[1]), headers: {}, body: text.slice(text.indexOf('\r\n\r\n') + 4, BODY_LIMIT) } } : {}),
+        ...(failure ? { failure } : {}),
+      });
+    };
+    const timer = setTimeout(() => finish({ class: 'timeout', message: `no verdict within ${a.timeoutMs} ms` }), a.timeoutMs);
+    s.on('secureConnect', () => {
+      handshake = true;
+      s.write(`GET /?nonce=${nonce} HTTP/1.1\r\nhost: ${a.authority ?? a.dial}\r\n${NONCE_HEADER}: ${nonce}\r\nconnection: close\r\n\r\n`);
+    });
+    s.on('data', (d: Buffer) => {
+      received = Buffer.concat([received, d]).subarray(0, BODY_LIMIT);
+    });
+    s.on('end', () => {
+      if (received.length > 0) finish();
+      else finish({ class: handshake ? 'closed-after-handshake' : 'eof', message: handshake ? 'closed after the handshake, no application bytes' : 'closed during the handshake' });
+    });
+    s.on('error', (e: NodeJS.ErrnoException) => {
+      const alert = alertOf(e.code);
+      if (alert) finish({ class: `tls-alert:${alert}`, code: e.code, message: e.message });
+      else if (handshake && (e.code === 'ECONNRESET' || e.code === 'EPIPE') && received.length === 0) {
+        finish({ class: 'closed-after-handshake', code: e.code, message: 'reset after the handshake, no application bytes' });
+      } else finish(socketFailure(t, e));
+    });
+  });
+}
+
 export async function runAttacks(attacks: Attack[]): Promise<Observation[]> {
   const out: Observation[] = [];
   // Sequential on purpose: attempts in a batch are repetitions (convergence), not load.
   for (const a of attacks) {
-    out.push(a.kind === 'http' ? await httpAttack(a) : await tcpAttack(a));
+    out.push(a.kind === 'http' ? await httpAttack(a) : a.kind === 'tcp' ? await tcpAttack(a) : await tlsAttack(a));
   }
   return out;
 }

@@ -28,7 +28,23 @@ export interface TcpAttack extends AttackBase {
   readMs?: number;
 }
 
-export type Attack = HttpAttack | TcpAttack;
+/**
+ * Direct TLS to a pod's inbound port with a given client certificate, sending an Istio ALPN so a PERMISSIVE
+ * workload cannot route it to its passthrough chain (istio-behaviours.md §4b), then one HTTP request: with TLS
+ * 1.3 the server's verdict on the client certificate only arrives after the client has sent data (§4c).
+ */
+export interface TlsAttack extends AttackBase {
+  kind: 'tls';
+  /** Leaf first; PEM. Crafted or minted by the harness, never a workload's own key. */
+  certChainPem: string;
+  keyPem: string;
+  alpn?: string[];
+  servername?: string;
+  /** Host header of the request sent after the handshake. */
+  authority?: string;
+}
+
+export type Attack = HttpAttack | TcpAttack | TlsAttack;
 
 /** How a connection failed, as precisely as the socket API tells it. */
 export type FailureClass =
@@ -74,6 +90,7 @@ export interface Observation {
     echo?: EchoPayload;
   };
   tcp?: { received: string; nonceEchoed: boolean };
+  tls?: { handshake: boolean; protocol?: string; alpn?: string; alert?: string };
 }
 
 export interface ProbeReport {

@@ -1,13 +1,13 @@
 // A check is one conformance claim, declared as data (STYLE.md 1, after gateway-api conformance): which probe
 // attacks what, which positive control must succeed through the same path, how to classify, how to corroborate.
 // Adding an attack is adding a check; the engine (engine.ts) runs them all the same way.
-import type { Observation } from '../agent/protocol.js';
+import type { Attack, Observation } from '../agent/protocol.js';
 import type { AccessLogRecord } from './access-log.js';
 import { type Category, controlsFor } from './controls.js';
 import type { Classifier } from './classify.js';
 import type { Expectation } from './expect.js';
 import type { PostureView } from './posture/view.js';
-import type { Ref, Target } from './target.js';
+import type { ProbeHandle, Ref, Target } from './target.js';
 import type { Timeouts } from './timeouts.js';
 
 export type Verdict = 'pass' | 'fail' | 'error' | 'not-applicable';
@@ -21,8 +21,17 @@ export interface Step {
   method?: string;
 }
 
+/** Builds a step's attacks itself (direct TLS with crafted certificates, waits for expiry, …). */
+export type BuildAttacks = (probe: ProbeHandle, attempt: number) => Promise<Attack[]>;
+
 export interface ControlStep extends Step {
   expect: Expectation;
+  /**
+   * Where every call is denied by design (mesh-wide allow-nothing), a mesh denial also proves the path: the
+   * destination's sidecar accepted mTLS and its RBAC answered, corroborated by its `rbac.denied` counter.
+   */
+  orMeshDenial?: boolean;
+  build?: BuildAttacks;
   /** What a success proves, for the evidence (e.g. "reached echo; last XFCC URI = …"). */
   proves: string;
 }
@@ -33,6 +42,7 @@ export interface AttackStep extends Step {
   classify: Classifier;
   /** The attacker must not have a sidecar (§9.1): a sidecar would upgrade its traffic to mTLS. */
   attacker: 'no-sidecar' | 'sidecar';
+  build?: BuildAttacks;
 }
 
 export interface Corroboration {
@@ -42,6 +52,16 @@ export interface Corroboration {
   matches(r: AccessLogRecord, o: Observation): boolean;
   /** Counter (suffix) at the destination whose rise corroborates the blocks. */
   counter: string;
+  /**
+   * `record-or-counter`: a block counts only with a matching record or a counter rise of at least the number
+   * of blocks (§9.4, §9.5: only those are outside the app's control). Otherwise the block is unproven (error).
+   */
+  require?: 'record-or-counter';
+  /**
+   * Whether the destination writes an access-log record for this kind of block. Failed TLS handshakes leave
+   * none in Istio's default format, so certificate checks set false and rely on the counter.
+   */
+  expectRecord?: boolean;
 }
 
 export interface Case {
@@ -51,13 +71,32 @@ export interface Case {
   corroborate: Corroboration;
 }
 
+/** Thresholds a user may tighten or loosen (`meshproof run --max-cert-lifetime …`). */
+export interface Settings {
+  /** CERT-001: longest acceptable workload certificate lifetime (istiod's default SECRET_TTL is 24h). */
+  maxCertLifetimeMs: number;
+  /** CERT-005: the mesh root must stay valid at least this many days. */
+  rootHorizonDays: number;
+}
+
+export const DEFAULT_SETTINGS: Settings = { maxCertLifetimeMs: 24 * 3_600_000, rootHorizonDays: 90 };
+
 export interface CheckContext {
   view: PostureView;
   target: Target;
   timeouts: Timeouts;
+  settings: Settings;
 }
 
 export type Plan = { cases: Case[] } | { notApplicable: string };
+
+/** The result of one examined item (EXAMINE checks read state rather than attack). */
+export interface Examined {
+  label: string;
+  verdict: Exclude<Verdict, 'not-applicable'>;
+  reason: string;
+  observed: unknown;
+}
 
 export interface Check {
   id: string;
@@ -72,11 +111,15 @@ export interface Check {
   /** Overlays under fixtures/weakened/ that must make this check FAIL (self-verification). */
   weakenedBy: string[];
   method: 'TEST' | 'EXAMINE';
-  plan(ctx: CheckContext): Plan;
+  /** Attack cases, run by the engine the same way for every check. */
+  plan?(ctx: CheckContext): Plan | Promise<Plan>;
+  /** For checks whose procedure is not attack-versus-control (certificate inventory, rotation). */
+  examine?(ctx: CheckContext): Promise<Examined[] | { notApplicable: string }>;
 }
 
 export function defineCheck(c: Omit<Check, 'controls'>): Check {
   if (!/^[A-Z]+-\d{3}$/.test(c.id)) throw new Error(`check id ${c.id} must look like MTLS-001`);
   if (c.weakenedBy.length === 0) throw new Error(`${c.id}: every check names a weakened posture that makes it fail`);
+  if (!c.plan === !c.examine) throw new Error(`${c.id}: a check has either a plan or an examine procedure`);
   return { ...c, controls: controlsFor(c.categories) };
 }

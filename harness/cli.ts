@@ -8,6 +8,7 @@ import { LabTarget } from '../cluster/lab/lab-target.js';
 import { SUITES } from '../suites/index.js';
 import type { Check } from './check.js';
 import { CATALOG, claimsFor } from './controls.js';
+import { parseGoDuration } from './duration.js';
 import { ConfigError, InfraError, messageOf } from './errors.js';
 import { SECURE_POSTURE, VERSION } from './paths.js';
 import { loadPosture } from './posture/load.js';
@@ -22,6 +23,8 @@ const TARGETS = ['lab'] as const;
 
 interface RunOptions {
   target: string;
+  maxCertLifetime: string;
+  rootHorizonDays: string;
   suite?: string;
   posture: string;
   overlay: string[];
@@ -64,6 +67,10 @@ function makeTarget(name: string, verbose: boolean): Target {
 async function run(o: RunOptions, argv: string[]): Promise<number> {
   // Everything a user can get wrong is checked before anything starts.
   const checks = selectChecks(o.suite);
+  const maxCertLifetimeMs = parseGoDuration(o.maxCertLifetime);
+  if (maxCertLifetimeMs === undefined) throw new ConfigError(`--max-cert-lifetime ${o.maxCertLifetime}: not a duration (e.g. 24h, 90m)`);
+  const rootHorizonDays = Number(o.rootHorizonDays);
+  if (!Number.isInteger(rootHorizonDays) || rootHorizonDays < 0) throw new ConfigError(`--root-horizon-days ${o.rootHorizonDays}: not a whole number of days`);
   const posture = loadPosture(o.posture, o.overlay);
   const runId = crypto.randomUUID();
   const outDir = prepareOut(o.out ?? path.join('reports', runId));
@@ -80,7 +87,14 @@ async function run(o: RunOptions, argv: string[]): Promise<number> {
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
 
-  const session = new RunSession({ target, posture, timeouts: LAB_TIMEOUTS, command: ['meshproof', ...argv], runId });
+  const session = new RunSession({
+    target,
+    posture,
+    timeouts: LAB_TIMEOUTS,
+    command: ['meshproof', ...argv],
+    runId,
+    settings: { maxCertLifetimeMs, rootHorizonDays },
+  });
   let applyError: unknown;
   let result: RunResult;
   try {
@@ -153,6 +167,8 @@ export function program(): Command {
     .addOption(new Option('--posture <dir|file>', 'fixtures to apply').default(SECURE_POSTURE, 'the bundled fixtures/secure/'))
     .option('--overlay <file>', 'fixtures replacing posture objects of the same kind/namespace/name (repeatable)', (v: string, a: string[]) => [...a, v], [] as string[])
     .option('--out <dir>', 'write this run\'s reports into DIR (default reports/<run-id>/)')
+    .option('--max-cert-lifetime <duration>', 'CERT-001: longest acceptable workload certificate lifetime', '24h')
+    .option('--root-horizon-days <days>', 'CERT-005: the mesh root must stay valid at least this long', '90')
     .option('-v, --verbose', 'print lab process output and report paths')
     .addHelpText(
       'after',

@@ -3,8 +3,9 @@
 // expect.ts and verdict.ts.
 import type { Attack, Observation } from '../agent/protocol.js';
 import { type AccessLogRecord, parseAccessLog, sumStat } from './access-log.js';
-import type { Case, Check, CheckContext, Step, Verdict } from './check.js';
+import type { Case, Check, CheckContext, Examined, Step, Verdict } from './check.js';
 import type { Judgement } from './classify.js';
+import { meshDenialShape } from './expect.js';
 import { messageOf } from './errors.js';
 import type { PodRef, ProbeHandle } from './target.js';
 import { judgeCase, worst } from './verdict.js';
@@ -17,7 +18,17 @@ export interface CaseResult {
   verdict: Exclude<Verdict, 'not-applicable'>;
   reason: string;
   attacker: { pod: string; sidecar: boolean; uid: number | null; problem?: string };
-  control: { from: string; to: string; proves: string; ok: boolean; reason?: string; attempts: number; observations: Observation[] };
+  control: {
+    from: string;
+    to: string;
+    proves: string;
+    ok: boolean;
+    /** `reached-echo`: the nonce (and identity) came back; `mesh-denial`: the path was proven by a corroborated mesh denial. */
+    kind?: 'reached-echo' | 'mesh-denial';
+    reason?: string;
+    attempts: number;
+    observations: Observation[];
+  };
   attack: { from: string; to: string; via: string; observations: Observation[]; judgements: Judgement[] };
   corroboration: {
     describe: string;
@@ -41,7 +52,7 @@ export interface CheckResult {
   reason: string;
   startedAt: string;
   durationMs: number;
-  cases: CaseResult[];
+  cases: (CaseResult | Examined)[];
 }
 
 const refText = (s: Step) => `${s.to.name}.${s.to.namespace}:${s.port}`;
@@ -59,12 +70,18 @@ export async function runCheck(check: Check, ctx: CheckContext): Promise<CheckRe
     weakenedBy: check.weakenedBy,
     startedAt: started.toISOString(),
   };
-  const plan = check.plan(ctx);
-  if ('notApplicable' in plan) {
-    return { ...base, verdict: 'not-applicable', reason: plan.notApplicable, durationMs: Date.now() - started.getTime(), cases: [] };
+  const cases: (CaseResult | Examined)[] = [];
+  try {
+    const plan = check.plan ? await check.plan(ctx) : await check.examine!(ctx);
+    if ('notApplicable' in plan) {
+      return { ...base, verdict: 'not-applicable', reason: plan.notApplicable, durationMs: Date.now() - started.getTime(), cases: [] };
+    }
+    if (Array.isArray(plan)) cases.push(...plan);
+    else for (const c of plan.cases) cases.push(await runCase(c, ctx));
+  } catch (e) {
+    // The target failed us mid-check: inconclusive, never a pass.
+    return { ...base, verdict: 'error', reason: `the check could not be carried out: ${messageOf(e)}`, durationMs: Date.now() - started.getTime(), cases };
   }
-  const cases: CaseResult[] = [];
-  for (const c of plan.cases) cases.push(await runCase(c, ctx));
   const verdict = worst(cases.map((c) => c.verdict));
   const decisive = cases.find((c) => c.verdict === verdict);
   const reason = verdict === 'pass' ? `${cases.length} case(s) passed` : `${decisive?.label}: ${decisive?.reason}`;
@@ -92,7 +109,9 @@ async function runCase(c: Case, ctx: CheckContext): Promise<CaseResult> {
   // 3. The attack. A deny must hold on every attempt.
   const since = new Date(Date.now() - 1_000);
   const attacks: Attack[] = [];
-  if (c.attack.via === 'endpoints') {
+  if (c.attack.build) {
+    attacks.push(...(await c.attack.build(attacker, 0)));
+  } else if (c.attack.via === 'endpoints') {
     const eps = await target.endpoints(c.attack.to, c.attack.port);
     for (const [i, e] of eps.entries()) {
       attacks.push(attackOf(c.attack, { dial: e.dial, authority: e.dial }, `attack-${e.pod.name}-${i}`, timeouts.attackMs));
@@ -129,18 +148,24 @@ async function runCase(c: Case, ctx: CheckContext): Promise<CaseResult> {
   const unmatched: string[] = [];
   observations.forEach((o, i) => {
     if (judgements[i]?.outcome !== 'blocked') return;
-    const hit = records.find((x) => c.corroborate.matches(x.r, o));
-    if (hit) matched.push(hit.line);
+    // Each record corroborates one attempt only.
+    const at = records.findIndex((x) => c.corroborate.matches(x.r, o));
+    if (at >= 0) matched.push(records.splice(at, 1)[0]!.line);
     else unmatched.push(`${o.id} from ${o.localAddress ?? '?'}`);
   });
   const counterDelta = before === null || after === null ? null : after - before;
+  const blocks = judgements.filter((j) => j.outcome === 'blocked').length;
   const unaudited =
-    logging && unmatched.length > 0
+    logging && c.corroborate.expectRecord !== false && unmatched.length > 0
       ? `access logging is on but ${unmatched.length} blocked attempt(s) left no ${c.corroborate.describe} record (${unmatched.join(', ')})`
+      : undefined;
+  const unproven =
+    c.corroborate.require === 'record-or-counter' && matched.length < blocks && (counterDelta ?? 0) < blocks
+      ? `${unmatched.length} block(s) without a ${c.corroborate.describe} record, and ${c.corroborate.counter} rose by ${counterDelta ?? 'n/a'} for ${blocks} block(s)`
       : undefined;
 
   const problem = execProblem ?? attackerProblem(c, attacker, uid);
-  const judged = judgeCase({ attackerProblem: problem, attacks: judgements, control, unaudited });
+  const judged = judgeCase({ attackerProblem: problem, attacks: judgements, control, unaudited, unproven });
   return {
     label: c.label,
     ...judged,
@@ -150,6 +175,7 @@ async function runCase(c: Case, ctx: CheckContext): Promise<CaseResult> {
       to: refText(c.control),
       proves: c.control.proves,
       ok: control.ok,
+      kind: control.kind,
       reason: control.reason,
       attempts: control.attempts,
       observations: control.observations,
@@ -172,18 +198,40 @@ function attackerProblem(c: Case, a: ProbeHandle, uid: number | null): string | 
 async function converge(c: Case, probe: ProbeHandle, ctx: CheckContext) {
   const { target, timeouts } = ctx;
   const deadline = Date.now() + timeouts.convergenceMs;
+  const pods = c.control.orMeshDenial ? await target.servicePods(c.control.to) : [];
   let attempts = 0;
-  let last: { ok: boolean; reason?: string; observations: Observation[] } = { ok: false, reason: 'not attempted', observations: [] };
+  let last: { ok: boolean; kind?: 'reached-echo' | 'mesh-denial'; reason?: string; observations: Observation[] } = {
+    ok: false,
+    reason: 'not attempted',
+    observations: [],
+  };
   do {
     attempts++;
     const batch: Attack[] = [];
-    for (let i = 0; i < timeouts.controlConsecutive; i++) {
-      batch.push(attackOf(c.control, await target.address(c.control.to, c.control.port, probe), `control-${attempts}-${i}`, timeouts.attackMs));
+    if (c.control.build) batch.push(...(await c.control.build(probe, attempts)));
+    else {
+      for (let i = 0; i < timeouts.controlConsecutive; i++) {
+        batch.push(attackOf(c.control, await target.address(c.control.to, c.control.port, probe), `control-${attempts}-${i}`, timeouts.attackMs));
+      }
     }
     try {
+      const before = c.control.orMeshDenial ? await counters(ctx, pods, 'rbac.denied') : null;
       const { observations } = await probe.run(batch);
       const reasons = observations.map(c.control.expect).filter((r): r is string => r !== undefined);
-      last = { ok: reasons.length === 0 && observations.length === batch.length, reason: reasons[0], observations };
+      const complete = observations.length === batch.length;
+      if (complete && reasons.length === 0) {
+        last = { ok: true, kind: 'reached-echo', observations };
+      } else if (complete && c.control.orMeshDenial && observations.every((o) => meshDenialShape(o) === undefined)) {
+        await sleep(timeouts.accessLogDelayMs);
+        const after = await counters(ctx, pods, 'rbac.denied');
+        const delta = before === null || after === null ? null : after - before;
+        last =
+          delta !== null && delta >= observations.length
+            ? { ok: true, kind: 'mesh-denial', observations }
+            : { ok: false, reason: `mesh denials without a matching rise of rbac.denied (rose by ${delta ?? 'n/a'})`, observations };
+      } else {
+        last = { ok: false, reason: reasons[0] ?? 'incomplete batch', observations };
+      }
     } catch (e) {
       last = { ok: false, reason: `the control could not be run: ${messageOf(e)}`, observations: [] };
     }

@@ -95,3 +95,17 @@ export const identityIs =
 /** Reached the echo app with the nonce and, over HTTP, with the expected identity proven by XFCC. */
 export const reachedEcho = (spiffeId: string): Expectation =>
   (o) => (o.kind === 'tcp' ? nonceBack(o) : allOf(nonceBack, identityIs(spiffeId))(o));
+
+/** The TLS handshake with this certificate was accepted: an HTTP answer of any status came back over it. */
+export const handshakeAccepted: Expectation = (o) =>
+  o.http ? undefined : `no HTTP answer over TLS (${o.failure ? `${o.failure.class}: ${o.failure.message}` : 'nothing'})`;
+
+/**
+ * The shape of a mesh denial (403 `RBAC: access denied` over HTTP; a close with no bytes over TCP). Used for
+ * positive controls where every call is denied by design (a namespace under mesh-wide allow-nothing): the
+ * engine also requires the destination's `rbac.denied` counter or log to rise, proving mTLS was accepted.
+ */
+export const meshDenialShape: Expectation = (o) => {
+  if (o.kind === 'http') return o.http?.status === 403 && o.http.body === 'RBAC: access denied' ? undefined : 'not a mesh 403';
+  return !o.tcp?.nonceEchoed && o.bytesReceived === 0 && (o.failure?.class === 'eof' || o.failure?.class === 'reset') ? undefined : 'not a TCP close';
+};

@@ -1,6 +1,6 @@
 // One conformance run: apply the posture to a target, run the checks, collect a result model for the reporters.
 import { randomUUID } from 'node:crypto';
-import type { Check, CheckContext } from './check.js';
+import { type Check, type CheckContext, DEFAULT_SETTINGS, type Settings } from './check.js';
 import { type CheckResult, runCheck } from './engine.js';
 import type { Posture } from './posture/load.js';
 import { PostureView } from './posture/view.js';
@@ -25,6 +25,7 @@ export interface RunOptions {
   timeouts: Timeouts;
   command?: string[];
   runId?: string;
+  settings?: Settings;
 }
 
 /** The phases of a run as separate steps, so the CLI can show progress per check. */
@@ -36,7 +37,7 @@ export class RunSession {
 
   constructor(private readonly o: RunOptions) {
     this.runId = o.runId ?? randomUUID();
-    this.ctx = { view: new PostureView(o.posture), target: o.target, timeouts: o.timeouts };
+    this.ctx = { view: new PostureView(o.posture), target: o.target, timeouts: o.timeouts, settings: o.settings ?? DEFAULT_SETTINGS };
   }
 
   apply(): Promise<void> {

@@ -26,6 +26,15 @@ export interface ProbeHandle {
   run(attacks: Attack[]): Promise<ProbeReport>;
 }
 
+export interface MintedCert {
+  chainPem: string;
+  keyPem: string;
+  serialNumber: string;
+  spiffeId: string;
+  notBefore: Date;
+  notAfter: Date;
+}
+
 /** Where a probe connects for a Service port, and the Host header it sends. */
 export interface Dial {
   dial: string;
@@ -51,6 +60,13 @@ export interface Target {
   address(service: Ref, port: number, from: ProbeHandle): Promise<Dial>;
   /** Each ready endpoint of `service:port`, dialled directly (pod IP:targetPort). */
   endpoints(service: Ref, port: number): Promise<{ pod: PodRef; dial: string }[]>;
+  /** Every pod that runs a sidecar (what the certificate inventory covers). */
+  meshPods(): Promise<PodRef[]>;
+  /**
+   * A genuine mesh certificate for the probe's OWN identity, obtained as a real attacker in that pod could
+   * (istiod's CreateCertificate with the pod's token, istio-behaviours.md §4b). Never written to evidence.
+   */
+  mintCertificate(probe: ProbeHandle, ttlMs: number): Promise<MintedCert>;
   /** The pods a Service selects. */
   servicePods(service: Ref): Promise<PodRef[]>;
   /** Raw access-log lines of the pod's sidecar since `since` (pod logs of `istio-proxy` in a cluster). */

@@ -14,6 +14,12 @@ export interface Timeouts {
   attackAttempts: number;
   /** Envoy writes access logs in batches: read them this long after the attack (§6). */
   accessLogDelayMs: number;
+  /** Clock skew allowed past a certificate's notAfter before replaying it (§4b: 30 s on a cluster). */
+  certSkewMs: number;
+  /** Lifetime of the genuine certificate the rogue keeps for the expired-certificate replay (CERT-004). */
+  replayCertTtlMs: number;
+  /** Longest CERT-002 will watch a certificate for its rotation. */
+  rotationWatchMaxMs: number;
 }
 
 export const LAB_TIMEOUTS: Timeouts = {
@@ -23,6 +29,9 @@ export const LAB_TIMEOUTS: Timeouts = {
   retryIntervalMs: 250,
   attackAttempts: 3,
   accessLogDelayMs: 50,
+  certSkewMs: 1_000,
+  replayCertTtlMs: 2_000,
+  rotationWatchMaxMs: 30_000,
 };
 
 export const KUBE_TIMEOUTS: Timeouts = {
@@ -32,4 +41,7 @@ export const KUBE_TIMEOUTS: Timeouts = {
   retryIntervalMs: 2_000,
   attackAttempts: 3,
   accessLogDelayMs: 3_000,
+  certSkewMs: 30_000,
+  replayCertTtlMs: 60_000,
+  rotationWatchMaxMs: 15 * 60_000,
 };

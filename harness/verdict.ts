@@ -11,6 +11,8 @@ export interface CaseInputs {
   control: { ok: boolean; reason?: string };
   /** Set when blocks left no audit record although access logging is on (§9.11). */
   unaudited?: string;
+  /** Set when a block needs a record or counter to count as the mesh's and has neither (§9.4, §9.5). */
+  unproven?: string;
 }
 
 export interface Judged {
@@ -27,6 +29,7 @@ export function judgeCase(i: CaseInputs): Judged {
   if (unsure) return { verdict: 'error', reason: `inconclusive attack: ${unsure.reason} (${unsure.rule})` };
   if (!i.control.ok) return { verdict: 'error', reason: `positive control failed, so the block proves nothing: ${i.control.reason ?? 'unknown'} (§9.9)` };
   if (i.unaudited) return { verdict: 'fail', reason: `unaudited: ${i.unaudited} (§9.11)` };
+  if (i.unproven) return { verdict: 'error', reason: `block not proven to be the mesh's: ${i.unproven}` };
   return { verdict: 'pass', reason: `${i.attacks.length} attempt(s) blocked: ${i.attacks[0]!.reason}; positive control succeeded` };
 }
 

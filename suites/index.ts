@@ -1,11 +1,23 @@
 // Every suite and its checks, in run order. Adding a check is adding it here.
 import type { Check } from '../harness/check.js';
+import { authz005 } from './authz/deny-sidecarless.js';
+import { authz004 } from './authz/mesh-wide-deny.js';
+import { authz002 } from './authz/outside-grant.js';
+import { authz003 } from './authz/tcp-denied.js';
+import { authz001 } from './authz/unauthorized-denied.js';
+import { cert004 } from './certificates/expired-replay.js';
+import { cert003 } from './certificates/foreign-ca.js';
+import { cert001 } from './certificates/lifetime-and-identity.js';
+import { cert005 } from './certificates/root-horizon.js';
+import { cert002 } from './certificates/rotation.js';
 import { mtls002 } from './mtls/every-port.js';
 import { mtls003 } from './mtls/mesh-wide-default.js';
 import { mtls001 } from './mtls/plaintext-refused.js';
 
 export const SUITES: Record<string, Check[]> = {
   mtls: [mtls001, mtls002, mtls003],
+  authz: [authz001, authz002, authz003, authz004, authz005],
+  certificates: [cert001, cert002, cert003, cert004, cert005],
 };
 
 export const ALL_CHECKS: Check[] = Object.values(SUITES).flat();

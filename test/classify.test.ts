@@ -1,7 +1,7 @@
 // Table tests for every classifier rule of istio-behaviours.md §9 that the mTLS checks apply, and for the
 // expectation combinators and the order of judgement.
 import { describe, expect, it } from 'vitest';
-import { plaintextRefused } from '../harness/classify.js';
+import { deniedByMesh, either, plaintextRefused, tcpDenied } from '../harness/classify.js';
 import { allOf, anyOf, identityIs, lastXfccUri, nonceBack, parseXfcc, reachedEcho } from '../harness/expect.js';
 import { exitCodeOf, judgeCase, worst } from '../harness/verdict.js';
 import { failed, httpAnswer, NONCE, obs } from './support/observations.js';
@@ -33,6 +33,45 @@ describe('plaintextRefused (§9.3, §9.8)', () => {
   it('cites the rule it applied', () => {
     expect(plaintextRefused(failed('reset')).rule).toBe('§9.3');
     expect(plaintextRefused(failed('timeout')).rule).toBe('§9.8');
+  });
+});
+
+describe('deniedByMesh (§9.4)', () => {
+  it.each([
+    ['403 with the exact RBAC body', httpAnswer(403, 'RBAC: access denied'), 'blocked'],
+    ['403 with an app body (an app 403 means the request got through)', httpAnswer(403, '{"nonce":"x"}', {}, NONCE), 'allowed'],
+    ['403 with a near-miss body', httpAnswer(403, 'RBAC: access denied\n'), 'allowed'],
+    ['200', httpAnswer(200, '{}', {}, NONCE), 'allowed'],
+    ['503 from the proxy', httpAnswer(503, 'upstream connect error'), 'allowed'],
+    ['reset', failed('reset'), 'inconclusive'],
+    ['timeout', failed('timeout'), 'inconclusive'],
+  ] as const)('%s → %s', (_n, o, outcome) => {
+    expect(deniedByMesh(o).outcome).toBe(outcome);
+  });
+});
+
+describe('tcpDenied (§9.5)', () => {
+  const tcp = (cls: 'eof' | 'reset' | 'refused' | 'timeout', connected = true) =>
+    obs({ kind: 'tcp', localAddress: connected ? '127.0.0.1:5000' : undefined, tcp: { received: '', nonceEchoed: false }, failure: { class: cls, message: cls } });
+  it.each([
+    ['closed after our bytes, no nonce', tcp('eof'), 'blocked'],
+    ['reset after our bytes', tcp('reset'), 'blocked'],
+    ['closed before a connection existed', tcp('eof', false), 'inconclusive'],
+    ['nonce echoed', obs({ kind: 'tcp', localAddress: '127.0.0.1:1', tcp: { received: NONCE, nonceEchoed: true } }), 'allowed'],
+    ['refused (dead target)', tcp('refused', false), 'inconclusive'],
+    ['timeout (held open)', tcp('timeout'), 'inconclusive'],
+  ] as const)('%s → %s', (_n, o, outcome) => {
+    expect(tcpDenied(o).outcome).toBe(outcome);
+  });
+});
+
+describe('either', () => {
+  const c = either(plaintextRefused, deniedByMesh);
+  it('is blocked when one layer blocked, allowed only when all let it through', () => {
+    expect(c(failed('reset')).outcome).toBe('blocked');
+    expect(c(httpAnswer(403, 'RBAC: access denied')).outcome).toBe('blocked');
+    expect(c(httpAnswer(200, '{}', {}, NONCE)).outcome).toBe('allowed');
+    expect(c(failed('timeout')).outcome).toBe('inconclusive');
   });
 });
 
@@ -98,6 +137,7 @@ describe('order of judgement (ARCHITECTURE.md "Verdict")', () => {
     ['attacker has a sidecar', { attackerProblem: 'has istio-proxy', attacks: [allowed], control: ok }, 'error'],
     ['blocked, but no audit record with logging on', { attacks: [blocked], control: ok, unaudited: 'no NR record' }, 'fail'],
     ['no attack made', { attacks: [], control: ok }, 'error'],
+    ['blocked, but neither a record nor a counter proves it was the mesh', { attacks: [blocked], control: ok, unproven: 'no record' }, 'error'],
   ] as const)('%s → %s', (_n, inputs, verdict) => {
     expect(judgeCase(inputs).verdict).toBe(verdict);
   });

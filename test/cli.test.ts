@@ -1,5 +1,5 @@
 // The CLI as a user runs it: the bundled dist/cli.js in a child process, real exit codes, real files.
-import { spawn } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest';
 const CLI = path.resolve('dist/cli.js');
 const tmp = mkdtempSync(path.join(tmpdir(), 'meshproof-cli-'));
 
-function cli(args: string[], opts: { killAfterMs?: number; onStart?: (pid: number) => void } = {}): Promise<{ code: number | null; stdout: string; stderr: string; pid: number }> {
+function cli(args: string[], opts: { onStart?: (child: ChildProcess) => void } = {}): Promise<{ code: number | null; stdout: string; stderr: string; pid: number }> {
   return new Promise((resolve) => {
     const child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
@@ -19,8 +19,7 @@ function cli(args: string[], opts: { killAfterMs?: number; onStart?: (pid: numbe
     child.stderr.on('data', (d: Buffer) => {
       stderr += d.toString();
     });
-    opts.onStart?.(child.pid!);
-    if (opts.killAfterMs) setTimeout(() => child.kill('SIGINT'), opts.killAfterMs);
+    opts.onStart?.(child);
     child.on('exit', (code) => resolve({ code, stdout, stderr, pid: child.pid! }));
   });
 }
@@ -45,9 +44,9 @@ describe('meshproof run', () => {
     const r = await cli(['run', '--target', 'lab', '--out', out]);
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/MTLS-001\s+PASS/);
-    expect(r.stdout).toMatch(/3 passed, 0 failed, 0 inconclusive/);
+    expect(r.stdout).toMatch(/13 passed, 0 failed, 0 inconclusive/);
     const junit = readFileSync(path.join(out, 'junit.xml'), 'utf8');
-    expect(junit.match(/<testcase /g)).toHaveLength(3);
+    expect(junit.match(/<testcase /g)).toHaveLength(13);
     expect(junit).toContain('<property name="check.id" value="MTLS-001"/>');
     expect(junit).toContain('<property name="check.evidence" value="evidence/MTLS-001.json"/>');
     expect(junit).not.toContain('<failure');
@@ -59,14 +58,15 @@ describe('meshproof run', () => {
 
   it('a weakened overlay: exit 1, MTLS-001 failed in junit.xml with the claim and the observation', async () => {
     const out = path.join(tmp, 'weak');
-    const r = await cli(['run', '--target', 'lab', '--overlay', 'fixtures/weakened/permissive-mtls.yaml', '--out', out]);
+    const r = await cli(['run', '--target', 'lab', '--suite', 'mtls', '--overlay', 'fixtures/weakened/permissive-mtls.yaml', '--out', out]);
     expect(r.code).toBe(1);
     const junit = readFileSync(path.join(out, 'junit.xml'), 'utf8');
-    expect(junit).toMatch(/<testcase classname="mtls" name="MTLS-001[^"]*"[^>]*>[\s\S]*?<failure message="A client without a sidecar cannot reach mesh\/echo in plaintext[^"]*observed: [^"]*HTTP 200/);
+    expect(junit).toMatch(/<testcase classname="mtls" name="MTLS-001[^"]*"[^>]*>[\s\S]*?<failure message="A client without a sidecar cannot reach mesh\/echo in plaintext[^"]*observed: [^"]*HTTP 403 answer/);
   });
 
   it.each([
-    ['an unknown suite', ['run', '--suite', 'nope'], /^meshproof: unknown suite nope \(known: mtls\)\n$/],
+    ['an unknown suite', ['run', '--suite', 'nope'], /^meshproof: unknown suite nope \(known: mtls, authz, certificates\)\n$/],
+    ['a bad --max-cert-lifetime', ['run', '--max-cert-lifetime', 'a day'], /^meshproof: --max-cert-lifetime a day: not a duration/],
     ['an unknown target', ['run', '--target', 'minikube'], /^meshproof: unknown target minikube/],
     ['a missing posture', ['run', '--posture', '/nonexistent/posture'], /^meshproof: posture \/nonexistent\/posture: no such file or directory\n$/],
     ['a malformed overlay', ['run', '--overlay', 'package.json'], /^meshproof: package\.json#1: /],
@@ -84,7 +84,19 @@ describe('meshproof run', () => {
   it('Ctrl-C mid-run tears the lab down and exits 130', async () => {
     const out = path.join(tmp, 'interrupted');
     let seenRunning = 0;
-    const r = await cli(['run', '--out', out], { killAfterMs: 1_200, onStart: (pid) => setTimeout(() => (seenRunning = agentsOf(pid).length), 1_000) });
+    // Interrupt once the lab is up (its processes are visible), whatever the machine's load.
+    const r = await cli(['run', '--out', out], {
+      onStart: (child) => {
+        const poll = setInterval(() => {
+          seenRunning = agentsOf(child.pid!).length;
+          if (seenRunning > 3) {
+            clearInterval(poll);
+            child.kill('SIGINT');
+          }
+        }, 50);
+        child.once('exit', () => clearInterval(poll));
+      },
+    });
     expect(seenRunning).toBeGreaterThan(3); // the sweep below can see lab processes at all
     expect(r.code).toBe(130);
     expect(r.stderr).toMatch(/SIGINT: tearing down/);

@@ -97,9 +97,9 @@ describe('lab on the secure posture', () => {
   });
 });
 
-describe('lab under PERMISSIVE', () => {
+describe('lab under PERMISSIVE, without authorization policies', () => {
   const lab = new LabTarget();
-  beforeAll(() => lab.apply(loadPosture('fixtures/secure', ['fixtures/weakened/permissive-mtls.yaml'])));
+  beforeAll(() => lab.apply(loadPosture('fixtures/secure', ['fixtures/weakened/permissive-mtls.yaml', 'fixtures/weakened/no-allow-policy.yaml'])));
   afterAll(() => lab.dispose());
 
   it('plaintext reaches the app and a forged XFCC is stripped (plaintext never carries XFCC)', async () => {
@@ -124,6 +124,7 @@ describe('lab under PERMISSIVE', () => {
       const raw = net.connect({ host, port: Number(port) }, () => raw.write(hello));
       raw.once('data', (d: Buffer) => { resolve(d); raw.destroy(); });
       raw.on('error', reject);
+      setTimeout(() => reject(new Error('no bytes back within 3s')), 3_000);
     });
     expect(first.equals(hello.subarray(0, first.length))).toBe(true);
     expect(first[0]).toBe(0x16); // our own ClientHello, echoed by the app: nobody terminated TLS

@@ -11,14 +11,23 @@ import { ConfigError, InfraError } from '../../harness/errors.js';
 import { AGENT_BUNDLE } from '../../harness/paths.js';
 import type { Posture } from '../../harness/posture/load.js';
 import type { Dial, PodRef, ProbeHandle, Ref, Target, TargetDescription } from '../../harness/target.js';
-import { LabCa, spiffeId } from './ca.js';
+import { BACKDATE_MS, CertificateAuthority, type IssuedCert, spiffeId } from '../../harness/pki.js';
+import { applicable } from './authz.js';
 import { accessLoggingOn, buildModel, type DeploymentModel, effectiveMtls, type LabModel, selects, type ServiceModel } from './model.js';
 import { type MeshView, Sidecar, type UpstreamEndpoint } from './sidecar.js';
 
 /** How long a lab pod may take to print its ready line. */
 const READY_TIMEOUT_MS = 15_000;
+/** setTimeout's ceiling (2^31 - 1 ms, about 24.8 days). */
+const MAX_TIMER_MS = 2 ** 31 - 1;
 /** Slack on top of a batch's own attack timeouts before an exec is abandoned. */
 const EXEC_SLACK_MS = 10_000;
+
+/** One process-exit hook for every live lab in this process. */
+const LIVE_LABS = new Set<() => void>();
+function killAllLabs(): void {
+  for (const kill of LIVE_LABS) kill();
+}
 
 interface LabPod extends PodRef {
   deployment: DeploymentModel;
@@ -42,11 +51,12 @@ export interface LabOptions {
 export class LabTarget implements Target, MeshView {
   readonly kind = 'lab' as const;
   private model?: LabModel;
-  private ca?: LabCa;
+  private ca?: CertificateAuthority;
   private readonly pods: LabPod[] = [];
   private readonly children = new Set<ChildProcess>();
   private readonly outbound = new Map<string, Promise<number>>();
   private readonly rr = new Map<string, number>();
+  private readonly timers = new Set<NodeJS.Timeout>();
   private disposed = false;
   private readonly agentPath: string;
   private readonly killOnExit = () => {
@@ -56,7 +66,8 @@ export class LabTarget implements Target, MeshView {
   constructor(private readonly opts: LabOptions = {}) {
     this.agentPath = opts.agentPath ?? AGENT_BUNDLE;
     // Children also exit when their stdin closes; this covers a normal exit that skipped dispose().
-    process.once('exit', this.killOnExit);
+    LIVE_LABS.add(this.killOnExit);
+    if (LIVE_LABS.size === 1) process.once('exit', killAllLabs);
   }
 
   // ------------------------------------------------------------ MeshView (what istiod would push to sidecars)
@@ -98,7 +109,7 @@ export class LabTarget implements Target, MeshView {
     if (!existsSync(this.agentPath)) throw new InfraError(`agent bundle ${this.agentPath} is missing: run \`npm run build\``);
     const model = buildModel(posture);
     this.model = model;
-    this.ca = await LabCa.create();
+    this.ca = await CertificateAuthority.create({ rootTtlMs: model.faults.rootCertTtlMs });
     const starts: Promise<void>[] = [];
     for (const d of model.deployments) {
       for (let i = 0; i < d.replicas; i++) starts.push(this.startPod(d, i));
@@ -125,14 +136,18 @@ export class LabTarget implements Target, MeshView {
     const ready = await this.awaitReady(pod, child, d.mode === 'echo');
     for (const [k, v] of Object.entries(ready)) pod.appPorts.set(Number(k), v);
     if (d.injected) {
+      const model = this.requireModel();
       const sidecar = new Sidecar({
         namespace: d.namespace,
         pod: name,
-        cert: await ca.issue(d.namespace, d.serviceAccount),
+        cert: await ca.issue(d.namespace, d.serviceAccount, { ttlMs: d.secretTtlMs }),
         mesh: this,
-        accessLogging: accessLoggingOn(this.requireModel(), d.namespace),
+        accessLogging: accessLoggingOn(model, d.namespace),
+        policies: () => applicable(model.authorizationPolicies, d.namespace, d.podLabels),
+        faults: () => model.faults,
       });
       pod.sidecar = sidecar;
+      this.scheduleRotation(pod, sidecar);
       pod.adminPort = await sidecar.admin();
       for (const containerPort of d.containerPorts) {
         const appPort = pod.appPorts.get(containerPort);
@@ -142,6 +157,31 @@ export class LabTarget implements Target, MeshView {
         pod.inboundPorts.set(containerPort, port);
       }
     }
+  }
+
+  /**
+   * The agent's rotation: a new certificate at about half the lifetime, SECRET_GRACE_PERIOD_RATIO 0.5 with
+   * ±0.01 jitter (I: security/pkg/nodeagent/cache/secretcache.go).
+   */
+  private scheduleRotation(pod: LabPod, sidecar: Sidecar): void {
+    if (this.requireModel().faults.disableRotation) return;
+    const cert = sidecar.currentCert;
+    const lifetime = cert.notAfter.getTime() - (cert.notBefore.getTime() + BACKDATE_MS);
+    const at = lifetime * (0.5 + (Math.random() * 0.02 - 0.01));
+    if (at > MAX_TIMER_MS) return; // a 90-day certificate rotates long after any lab run has ended
+    const timer = setTimeout(() => {
+      this.timers.delete(timer);
+      if (this.disposed || !pod.alive) return;
+      void this.requireCa()
+        .issue(pod.namespace, pod.deployment.serviceAccount, { ttlMs: pod.deployment.secretTtlMs })
+        .then((next) => {
+          if (this.disposed || !pod.alive) return;
+          sidecar.setCert(next);
+          this.scheduleRotation(pod, sidecar);
+        });
+    }, at);
+    timer.unref();
+    this.timers.add(timer);
   }
 
   /** Protocol selection by Service port name (I: protocol sniffing is not emulated; schema.ts requires names). */
@@ -226,7 +266,8 @@ export class LabTarget implements Target, MeshView {
         child.kill('SIGKILL');
         reject(new InfraError(`exec in lab pod ${pod.namespace}/${pod.name} did not finish within ${limit} ms`));
       }, limit);
-      child.once('exit', (code) => {
+      // 'close', not 'exit': stdout may still hold the report when the process has exited.
+      child.once('close', (code) => {
         clearTimeout(timer);
         if (code !== 0) {
           reject(new InfraError(`exec in lab pod ${pod.namespace}/${pod.name} exited ${code}: ${err.trim().split('\n').pop() ?? ''}`));
@@ -270,6 +311,20 @@ export class LabTarget implements Target, MeshView {
 
   async endpoints(service: Ref, port: number): Promise<{ pod: PodRef; dial: string }[]> {
     return this.backends(service.namespace, service.name, port).map((e) => ({ pod: podRef(e.pod), dial: e.address }));
+  }
+
+  /** Every pod with a sidecar. */
+  async meshPods(): Promise<PodRef[]> {
+    return this.pods.filter((p) => p.sidecar && p.alive).map(podRef);
+  }
+
+  /**
+   * A genuine mesh certificate for the probe's own identity, as a sidecar-less pod gets one from istiod with its
+   * own service-account token (istio-behaviours.md §4b). The lab CA stands for istiod's.
+   */
+  async mintCertificate(probe: ProbeHandle, ttlMs: number): Promise<Pick<IssuedCert, 'chainPem' | 'keyPem' | 'notBefore' | 'notAfter' | 'serialNumber' | 'spiffeId'>> {
+    const pod = this.pod(probe.pod);
+    return this.requireCa().issue(pod.namespace, pod.deployment.serviceAccount, { ttlMs });
   }
 
   async servicePods(service: Ref): Promise<PodRef[]> {
@@ -354,6 +409,7 @@ export class LabTarget implements Target, MeshView {
   async dispose(): Promise<void> {
     if (this.disposed) return;
     this.disposed = true;
+    for (const t of this.timers) clearTimeout(t);
     const errors: unknown[] = [];
     // Last in, first out; collect errors instead of stopping at the first (STYLE.md 8).
     for (const p of [...this.pods].reverse()) {
@@ -371,7 +427,8 @@ export class LabTarget implements Target, MeshView {
     const grace = setTimeout(() => this.killOnExit(), 2_000);
     await Promise.all(exits);
     clearTimeout(grace);
-    process.off('exit', this.killOnExit);
+    LIVE_LABS.delete(this.killOnExit);
+    if (LIVE_LABS.size === 0) process.off('exit', killAllLabs);
     if (errors.length > 0) throw new InfraError(`lab teardown: ${errors.length} error(s), first: ${String(errors[0])}`);
   }
 
@@ -394,7 +451,7 @@ export class LabTarget implements Target, MeshView {
     return this.model;
   }
 
-  private requireCa(): LabCa {
+  private requireCa(): CertificateAuthority {
     if (!this.ca) throw new Error('lab CA not created yet');
     return this.ca;
   }

@@ -1,7 +1,8 @@
 // The lab's reading of a posture: the Kubernetes and Istio objects it implements, resolved the way istiod would.
 import { ConfigError } from '../../harness/errors.js';
 import type { Posture } from '../../harness/posture/load.js';
-import { type LabKinds, type MtlsMode, validateForLab } from './schema.js';
+import { parseGoDuration } from '../../harness/duration.js';
+import { type LabKinds, type MtlsMode, secretTtlOf, validateForLab } from './schema.js';
 
 export const ROOT_NAMESPACE = 'istio-system';
 
@@ -18,7 +19,27 @@ export interface DeploymentModel {
   args: string[];
   containerPorts: number[];
   injected: boolean;
+  /** proxyMetadata.SECRET_TTL from `proxy.istio.io/config`, in ms; undefined means istiod's 24h default. */
+  secretTtlMs?: number;
   source: string;
+}
+
+export type AuthzRule = NonNullable<LabKinds['AuthorizationPolicy']['spec']['rules']>[number];
+
+export interface AuthzPolicyModel {
+  namespace: string;
+  name: string;
+  selector?: Record<string, string>;
+  action: 'ALLOW' | 'DENY';
+  /** undefined = `spec: {}` (ALLOW: allow-nothing); [{}] = allow-all. */
+  rules: AuthzRule[];
+}
+
+export interface LabFaults {
+  acceptUntrustedChain: boolean;
+  allowExpiredCertificate: boolean;
+  disableRotation: boolean;
+  rootCertTtlMs?: number;
 }
 
 export interface ServicePortModel {
@@ -51,6 +72,8 @@ export interface LabModel {
   services: ServiceModel[];
   peerAuthentications: PeerAuthnModel[];
   telemetry: { namespace: string; name: string; accessLogging: boolean }[];
+  authorizationPolicies: AuthzPolicyModel[];
+  faults: LabFaults;
 }
 
 export function selects(selector: Record<string, string>, labels: Record<string, string>): boolean {
@@ -73,6 +96,8 @@ export function buildModel(posture: Posture): LabModel {
     services: [],
     peerAuthentications: [],
     telemetry: [],
+    authorizationPolicies: [],
+    faults: { acceptUntrustedChain: false, allowExpiredCertificate: false, disableRotation: false },
   };
   const objects = posture.objects.map(validateForLab);
   for (const o of objects) {
@@ -114,6 +139,7 @@ export function buildModel(posture: Posture): LabModel {
           args: c.args.slice(1),
           containerPorts: (c.ports ?? []).map((p) => p.containerPort),
           injected: injectionOf(model.namespaces.get(ns), o.value),
+          secretTtlMs: secretTtlOf(o.value.spec.template.metadata.annotations),
           source: o.source,
         });
         break;
@@ -150,6 +176,23 @@ export function buildModel(posture: Posture): LabModel {
           portLevel: new Map(Object.entries(spec.portLevelMtls ?? {}).map(([p, v]) => [Number(p), v.mode ?? 'UNSET'])),
           source: o.source,
         });
+        break;
+      }
+      case 'AuthorizationPolicy':
+        model.authorizationPolicies.push({
+          namespace: requireNs(m.namespace, o.source, what),
+          name: m.name,
+          selector: o.value.spec.selector?.matchLabels,
+          action: o.value.spec.action ?? 'ALLOW',
+          rules: o.value.spec.rules ?? [],
+        });
+        break;
+      case 'LabFault': {
+        const f = o.value.spec;
+        if (f.acceptUntrustedChain) model.faults.acceptUntrustedChain = true;
+        if (f.allowExpiredCertificate) model.faults.allowExpiredCertificate = true;
+        if (f.disableRotation) model.faults.disableRotation = true;
+        if (f.rootCertTtl) model.faults.rootCertTtlMs = parseGoDuration(f.rootCertTtl);
         break;
       }
       case 'Telemetry': {

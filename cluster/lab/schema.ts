@@ -1,6 +1,8 @@
 // What the lab implements, as strict schemas. A kind or field outside them is refused with an error naming the
 // file, the object and the field: silently ignoring one would make a posture look stronger than it is.
+import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
+import { parseGoDuration } from '../../harness/duration.js';
 import { ConfigError } from '../../harness/errors.js';
 import { describeObject, type PostureObject } from '../../harness/posture/load.js';
 
@@ -11,7 +13,7 @@ const stringMap = z.record(z.string(), z.string());
 const matchLabels = z.strictObject({ matchLabels: stringMap });
 
 /** Istio annotations and labels the lab understands; any other `*.istio.io/*` key is refused. */
-const ISTIO_KEYS = new Set(['sidecar.istio.io/inject']);
+const ISTIO_KEYS = new Set(['sidecar.istio.io/inject', 'proxy.istio.io/config']);
 const istioKeysOnly = (m: Record<string, string> | undefined, ctx: z.RefinementCtx, where: string[]) => {
   for (const k of Object.keys(m ?? {})) {
     if (/(^|\.)istio\.io\//.test(k) && !ISTIO_KEYS.has(k)) {
@@ -52,6 +54,32 @@ const container = z.strictObject({
   ports: z.array(z.strictObject({ containerPort: z.number().int().min(1).max(65535), name: z.string().optional(), protocol: z.literal('TCP').optional() })).optional(),
 });
 
+/** proxy.istio.io/config: only proxyMetadata.SECRET_TTL is emulated (istio-behaviours.md §4). */
+const proxyConfigSchema = z.strictObject({
+  proxyMetadata: z
+    .strictObject({
+      SECRET_TTL: z.string().refine((v) => parseGoDuration(v) !== undefined, 'SECRET_TTL must be a Go duration such as 24h or 10m'),
+    })
+    .optional(),
+});
+
+/** The annotation holds JSON (or YAML); either parses as YAML. */
+function parseYamlish(text: string): unknown {
+  try {
+    return parseYaml(text);
+  } catch {
+    return text;
+  }
+}
+
+export function secretTtlOf(annotations: Record<string, string> | undefined): number | undefined {
+  const raw = annotations?.['proxy.istio.io/config'];
+  if (raw === undefined) return undefined;
+  const v = parseYamlish(raw) as { proxyMetadata?: { SECRET_TTL?: string } } | undefined;
+  const ttl = v?.proxyMetadata?.SECRET_TTL;
+  return ttl === undefined ? undefined : parseGoDuration(ttl);
+}
+
 const deployment = z
   .strictObject({
     apiVersion: z.literal('apps/v1'),
@@ -70,6 +98,15 @@ const deployment = z
     }),
   })
   .superRefine((o, ctx) => {
+    const proxyConfig = o.spec.template.metadata.annotations?.['proxy.istio.io/config'];
+    if (proxyConfig !== undefined) {
+      const r = proxyConfigSchema.safeParse(parseYamlish(proxyConfig));
+      if (!r.success) {
+        const i = r.error.issues[0]!;
+        const field = i.code === 'unrecognized_keys' ? [...i.path, i.keys[0]!].join('.') : i.path.join('.');
+        ctx.addIssue({ code: 'custom', path: ['spec', 'template', 'metadata', 'annotations', 'proxy.istio.io/config'], message: `${field || 'value'}: ${i.code === 'unrecognized_keys' ? 'not implemented by the lab' : i.message}` });
+      }
+    }
     istioKeysOnly(o.spec.template.metadata.annotations, ctx, ['spec', 'template', 'metadata', 'annotations']);
     istioKeysOnly(o.spec.template.metadata.labels, ctx, ['spec', 'template', 'metadata', 'labels']);
     istioKeysOnly(o.metadata.annotations, ctx, ['metadata', 'annotations']);
@@ -131,6 +168,68 @@ const telemetry = z.strictObject({
   }),
 });
 
+const stringList = z.array(z.string().min(1)).min(1);
+
+const authorizationPolicy = z.strictObject({
+  apiVersion: z.enum(['security.istio.io/v1', 'security.istio.io/v1beta1']),
+  kind: z.literal('AuthorizationPolicy'),
+  metadata,
+  spec: z.strictObject({
+    selector: matchLabels.optional(),
+    action: z.enum(['ALLOW', 'DENY'], 'the lab implements ALLOW and DENY; CUSTOM and AUDIT are not implemented').optional(),
+    rules: z
+      .array(
+        z.strictObject({
+          from: z
+            .array(
+              z.strictObject({
+                source: z.strictObject({
+                  principals: stringList.optional(),
+                  notPrincipals: stringList.optional(),
+                  namespaces: stringList.optional(),
+                  notNamespaces: stringList.optional(),
+                }),
+              }),
+            )
+            .optional(),
+          to: z
+            .array(
+              z.strictObject({
+                operation: z.strictObject({
+                  methods: stringList.optional(),
+                  notMethods: stringList.optional(),
+                  paths: stringList.optional(),
+                  notPaths: stringList.optional(),
+                  ports: z.array(z.string().regex(/^\d+$/, 'ports are strings of digits')).min(1).optional(),
+                  notPorts: z.array(z.string().regex(/^\d+$/, 'ports are strings of digits')).min(1).optional(),
+                }),
+              }),
+            )
+            .optional(),
+        }),
+      )
+      .optional(),
+  }),
+});
+
+/**
+ * Lab-only faults, for self-verification of the certificate checks. They mirror Envoy's
+ * CertificateValidationContext fields (trust_chain_verification ACCEPT_UNTRUSTED, allow_expired_certificate)
+ * and istiod's self-signed root lifetime; a cluster target refuses this kind.
+ */
+const labFault = z.strictObject({
+  apiVersion: z.literal('lab.meshproof.dev/v1'),
+  kind: z.literal('LabFault'),
+  metadata,
+  spec: z.strictObject({
+    acceptUntrustedChain: z.boolean().optional(),
+    allowExpiredCertificate: z.boolean().optional(),
+    /** The agent cannot reach its CA (istiod down): certificates are never rotated (istio/istio#38081). */
+    disableRotation: z.boolean().optional(),
+    rootCertTtl: z.string().refine((v) => parseGoDuration(v) !== undefined, 'a Go duration such as 720h').optional(),
+  }),
+});
+
 const SCHEMAS = {
   Namespace: namespace,
   ServiceAccount: serviceAccount,
@@ -138,6 +237,8 @@ const SCHEMAS = {
   Service: service,
   PeerAuthentication: peerAuthentication,
   Telemetry: telemetry,
+  AuthorizationPolicy: authorizationPolicy,
+  LabFault: labFault,
 } as const;
 
 export type LabKinds = { [K in keyof typeof SCHEMAS]: z.infer<(typeof SCHEMAS)[K]> };

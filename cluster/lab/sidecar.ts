@@ -12,10 +12,11 @@ import net from 'node:net';
 import tls from 'node:tls';
 import { formatAccessLog } from '../../harness/access-log.js';
 import type { AccessLogRecord } from '../../harness/access-log.js';
-import { uriSans } from './ca.js';
-import type { IssuedCert } from './ca.js';
+import { uriSans } from '../../harness/pki.js';
+import type { IssuedCert } from '../../harness/pki.js';
 import { ISTIO_ALPNS, sniff } from './client-hello.js';
-import type { PortProtocol } from './model.js';
+import { type AuthzRequest, evaluate } from './authz.js';
+import type { AuthzPolicyModel, LabFaults, PortProtocol } from './model.js';
 import type { MtlsMode } from './schema.js';
 
 /** Envoy's virtual inbound listener; its stats carry this prefix. */
@@ -54,6 +55,25 @@ export interface SidecarOptions {
   cert: IssuedCert;
   mesh: MeshView;
   accessLogging: boolean;
+  /** AuthorizationPolicies that apply to this workload, as istiod would push them. */
+  policies: () => AuthzPolicyModel[];
+  faults: () => LabFaults;
+}
+
+/** OpenSSL verify errors meaning "not chained to a root we trust" (what a foreign CA produces). */
+const UNTRUSTED_CHAIN = new Set([
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'UNABLE_TO_GET_ISSUER_CERT',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'CERT_SIGNATURE_FAILURE',
+]);
+
+function principalOf(peer: Peer): Pick<AuthzRequest, 'principal' | 'namespace'> {
+  if (!peer.mtls || !peer.peerUri?.startsWith('spiffe://')) return {};
+  const principal = peer.peerUri.slice('spiffe://'.length);
+  return { principal, namespace: /\/ns\/([^/]+)\//.exec(principal)?.[1] };
 }
 
 const STATUS_ROUTE = 'default';
@@ -201,7 +221,10 @@ export class Sidecar {
         t.destroy();
         return;
       }
-      if (!t.authorized) {
+      const code = String(t.authorizationError ?? '');
+      const faults = this.o.faults();
+      const excused = (code === 'CERT_HAS_EXPIRED' && faults.allowExpiredCertificate) || (UNTRUSTED_CHAIN.has(code) && faults.acceptUntrustedChain);
+      if (!t.authorized && !excused) {
         this.bump(`${INBOUND_STATS}.ssl.fail_verify_error`);
         this.log({ upstreamTransportFailureReason: `verify_failed:${String(t.authorizationError)}`, downstreamLocalAddress: local, downstreamRemoteAddress: remote });
         t.destroy();
@@ -239,6 +262,25 @@ export class Sidecar {
 
   private tcpToApp(down: net.Socket, appPort: number, containerPort: number, local: string, remote: string, mtls: boolean): void {
     const started = Date.now();
+    const decision = evaluate(this.o.policies(), { ...principalOf(this.peers.get(down) ?? { mtls: false }), port: containerPort, http: false });
+    if (!decision.allowed) {
+      // The connection is accepted; the RBAC network filter closes it on the first client bytes (§2).
+      down.once('data', () => {
+        this.bump('tcp.rbac.denied');
+        this.log({
+          connectionTerminationDetails: `rbac_access_denied_matched_policy[${decision.policy}]`,
+          bytesReceived: down.bytesRead,
+          durationMs: Date.now() - started,
+          upstreamCluster: `inbound|${containerPort}||`,
+          downstreamLocalAddress: local,
+          downstreamRemoteAddress: remote,
+          requestedServerName: this.peers.get(down)?.sni,
+        });
+        down.end();
+      });
+      down.resume();
+      return;
+    }
     const up = net.connect({ host: '127.0.0.1', port: appPort });
     this.track(up);
     let failed = false;
@@ -285,6 +327,13 @@ export class Sidecar {
     }
     headers['x-forwarded-proto'] = peer.mtls ? 'https' : 'http';
     headers['x-request-id'] ??= randomUUID();
+    const decision = evaluate(this.o.policies(), {
+      ...principalOf(peer),
+      method: req.method,
+      path: (req.url ?? '/').split('?')[0],
+      port: containerPort,
+      http: true,
+    });
     const base: Partial<AccessLogRecord> = {
       method: req.method,
       path: req.url,
@@ -300,6 +349,13 @@ export class Sidecar {
       requestedServerName: peer.sni,
       routeName: STATUS_ROUTE,
     };
+    if (!decision.allowed) {
+      // E: rbac_filter.cc: 403, body exactly `RBAC: access denied`, details name the deciding policy (§2).
+      this.bump(`http.inbound_0.0.0.0_${containerPort}.rbac.denied`);
+      req.resume();
+      this.localReply(res, 403, 'RBAC: access denied', { ...base, upstreamHost: undefined, upstreamCluster: undefined, responseCodeDetails: `rbac_access_denied_matched_policy[${decision.policy}]` });
+      return;
+    }
     this.forward(
       { req, res, started, base, headers },
       (h, cb) => http.request({ host: '127.0.0.1', port: appPort, method: req.method, path: req.url, headers: h, agent: false }, cb),

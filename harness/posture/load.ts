@@ -93,13 +93,25 @@ function loadFiles(p: string): PostureObject[] {
   });
 }
 
-/** Replaces objects of the same group/kind/namespace/name, appends the rest, keeping the posture's order. */
+/** An overlay object with this annotation set to `delete` removes the posture's object instead of replacing it. */
+export const OVERLAY_ANNOTATION = 'meshproof.dev/overlay';
+
+/**
+ * Replaces objects of the same group/kind/namespace/name, appends the rest, keeping the posture's order; an
+ * object annotated `meshproof.dev/overlay: delete` removes its match (and must have one).
+ */
 export function overlay(base: PostureObject[], extra: PostureObject[]): PostureObject[] {
   const out = [...base];
   for (const o of extra) {
     const k = objectKey(o.manifest);
     const i = out.findIndex((b) => objectKey(b.manifest) === k);
-    if (i >= 0) out[i] = o;
+    const marker = o.manifest.metadata.annotations?.[OVERLAY_ANNOTATION];
+    if (marker === 'delete') {
+      if (i < 0) throw new ConfigError(`${o.source}: ${describeObject(o.manifest)} is marked for deletion but the posture has no such object`);
+      out.splice(i, 1);
+    } else if (marker !== undefined) {
+      throw new ConfigError(`${o.source}: ${OVERLAY_ANNOTATION} must be "delete", got ${JSON.stringify(marker)}`);
+    } else if (i >= 0) out[i] = o;
     else out.push(o);
   }
   return out;

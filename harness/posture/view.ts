@@ -58,6 +58,18 @@ export class PostureView {
     return this.all('PeerAuthentication').filter((p) => p.metadata.namespace === namespace);
   }
 
+  authorizationPolicies(namespace?: string): Manifest[] {
+    return this.all('AuthorizationPolicy').filter((p) => namespace === undefined || p.metadata.namespace === namespace);
+  }
+
+  /** The service account a Deployment's pods run as (`default` when unset). */
+  serviceAccountOf(deployment: Ref): string | undefined {
+    const d = this.all('Deployment').find((m) => m.metadata.namespace === deployment.namespace && m.metadata.name === deployment.name);
+    if (!d) return undefined;
+    const spec = d.spec as { template?: { spec?: { serviceAccountName?: string } } } | undefined;
+    return spec?.template?.spec?.serviceAccountName ?? 'default';
+  }
+
   has(kind: string, ref: Ref): boolean {
     return this.all(kind).some((m) => m.metadata.namespace === ref.namespace && m.metadata.name === ref.name);
   }

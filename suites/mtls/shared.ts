@@ -32,7 +32,10 @@ export function reachEchoControl(target: Target, to: Ref, p: ServicePort): Contr
     port: p.port,
     kind: p.protocol,
     expect: reachedEcho(id),
-    proves: p.protocol === 'http' ? `reached the echo app with its nonce; last XFCC URI = ${id}` : 'reached the echo app: the nonce came back over TCP',
+    orMeshDenial: true,
+    proves:
+      (p.protocol === 'http' ? `reached the echo app with its nonce; last XFCC URI = ${id}` : 'reached the echo app: the nonce came back over TCP') +
+      ' (or, where every call is denied by design, a mesh denial with a rising rbac.denied at the destination)',
   };
 }
 

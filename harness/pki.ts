@@ -1,4 +1,4 @@
-// The lab's certificate authority: an ECDSA P-256 root and workload certificates shaped like istiod's (empty
+// A small X.509 CA (the lab's, and the harness's foreign CA for attacks): an ECDSA P-256 root and workload certificates shaped like istiod's (empty
 // subject, a critical URI SAN `spiffe://<td>/ns/<ns>/sa/<sa>`, server+client auth), istio-behaviours.md §3–§4.
 import 'reflect-metadata';
 import { X509Certificate as NodeX509 } from 'node:crypto';
@@ -11,7 +11,7 @@ x509.cryptoProvider.set(webcrypto as any);
 
 const ALG = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' } as const;
 /** istiod backdates NotBefore by two minutes for clock skew (security/pkg/pki/util/generate_cert.go). */
-const BACKDATE_MS = 2 * 60_000;
+export const BACKDATE_MS = 2 * 60_000;
 
 export const DEFAULT_TRUST_DOMAIN = 'cluster.local';
 export const DEFAULT_WORKLOAD_TTL_MS = 24 * 3600_000;
@@ -44,14 +44,14 @@ function serial(): string {
   return Buffer.from(b).toString('hex');
 }
 
-export class LabCa {
+export class CertificateAuthority {
   private constructor(
     readonly trustDomain: string,
     private readonly rootKeys: KeyPair,
     readonly root: x509.X509Certificate,
   ) {}
 
-  static async create(opts: { trustDomain?: string; rootTtlMs?: number; now?: Date } = {}): Promise<LabCa> {
+  static async create(opts: { trustDomain?: string; rootTtlMs?: number; now?: Date } = {}): Promise<CertificateAuthority> {
     const trustDomain = opts.trustDomain ?? DEFAULT_TRUST_DOMAIN;
     const now = opts.now ?? new Date();
     const keys = (await webcrypto.subtle.generateKey(ALG, true, ['sign', 'verify'])) as KeyPair;
@@ -68,7 +68,7 @@ export class LabCa {
         await x509.SubjectKeyIdentifierExtension.create(keys.publicKey),
       ],
     });
-    return new LabCa(trustDomain, keys, root);
+    return new CertificateAuthority(trustDomain, keys, root);
   }
 
   get rootPem(): string {

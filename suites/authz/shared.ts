@@ -1,0 +1,26 @@
+// Pieces the authorization checks share: actors and the RBAC corroborations (istio-behaviours.md §2, §6).
+import type { Corroboration } from '../../harness/check.js';
+import type { Ref } from '../../harness/target.js';
+
+export const ECHO: Ref = { namespace: 'mesh', name: 'echo' };
+export const BARE_ECHO: Ref = { namespace: 'bare', name: 'echo' };
+export const UNAUTHORIZED: Ref = { namespace: 'mesh', name: 'unauthorized' };
+
+/** The destination's record of an HTTP denial, matched to the attempt by its nonce in the logged path. */
+export const rbacDeniedHttp: Corroboration = {
+  describe: '403 rbac_access_denied_matched_policy',
+  counter: 'rbac.denied',
+  require: 'record-or-counter',
+  matches: (r, o) => r.responseCode === 403 && r.responseCodeDetails.startsWith('rbac_access_denied_matched_policy[') && r.path.includes(o.nonce),
+};
+
+/**
+ * The destination's record of a TCP denial. The inbound sees the client's sidecar, not the probe, so records
+ * are matched by kind within the attack window, one record per attempt.
+ */
+export const rbacDeniedTcp: Corroboration = {
+  describe: 'rbac_access_denied_matched_policy connection termination',
+  counter: 'tcp.rbac.denied',
+  require: 'record-or-counter',
+  matches: (r) => r.connectionTerminationDetails.startsWith('rbac_access_denied_matched_policy['),
+};

@@ -1,0 +1,54 @@
+import { defineCheck } from '../../harness/check.js';
+import { certRejected } from '../../harness/classify.js';
+import { handshakeAccepted } from '../../harness/expect.js';
+import { ECHO, failVerify, ROGUE, tlsAttack } from './shared.js';
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+export const cert004 = defineCheck({
+  id: 'CERT-004',
+  title: 'An expired, genuinely mesh-signed certificate is rejected',
+  suite: 'certificates',
+  claim: 'A certificate the rogue legitimately obtained from the mesh CA is accepted while valid and rejected (certificate_expired) when replayed after its notAfter, on a fresh TLS connection.',
+  categories: ['c'],
+  weakenedBy: ['lab-allow-expired.yaml'],
+  method: 'TEST',
+  plan: async ({ view, target, timeouts }) => {
+    if (!view.has('Deployment', ROGUE) || !view.has('Service', ECHO)) return { notApplicable: 'the posture lacks outside/rogue or mesh/echo' };
+    const rogue = await target.probe(ROGUE);
+    // Obtained as a real attacker could: a short-lived certificate for the rogue's own identity, kept after use.
+    const kept = await target.mintCertificate(rogue, timeouts.replayCertTtlMs);
+    const [e] = await target.endpoints(ECHO, 8080);
+    if (!e) return { notApplicable: 'mesh/echo has no ready endpoint' };
+    return {
+      cases: [
+        {
+          label: `rogue replays its own certificate (serial ${kept.serialNumber}, notAfter ${kept.notAfter.toISOString()}) to ${e.pod.namespace}/${e.pod.name}:8080 after expiry`,
+          control: {
+            from: ROGUE,
+            to: ECHO,
+            port: 8080,
+            kind: 'http' as const,
+            expect: handshakeAccepted,
+            proves: 'the same certificate was accepted on the same path while it was valid',
+            build: async (_p, n) => [tlsAttack(`valid-${n}`, e.dial, kept, timeouts.attackMs)],
+          },
+          attack: {
+            from: ROGUE,
+            to: ECHO,
+            port: 8080,
+            kind: 'http' as const,
+            via: 'endpoints' as const,
+            classify: certRejected(['certificate_expired']),
+            attacker: 'no-sidecar' as const,
+            build: async () => {
+              await sleep(Math.max(0, kept.notAfter.getTime() + timeouts.certSkewMs - Date.now()));
+              return [tlsAttack('expired', e.dial, kept, timeouts.attackMs)];
+            },
+          },
+          corroborate: failVerify,
+        },
+      ],
+    };
+  },
+});

@@ -1,0 +1,67 @@
+import { defineCheck } from '../../harness/check.js';
+import { reachedEcho } from '../../harness/expect.js';
+import { messageOf } from '../../harness/errors.js';
+import type { Observation } from '../../agent/protocol.js';
+import { readCerts } from './shared.js';
+
+const ROTATING = { namespace: 'mesh', name: 'rotating' };
+const ECHO = { namespace: 'mesh', name: 'echo' };
+const POLL_MS = 250;
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+export const cert002 = defineCheck({
+  id: 'CERT-002',
+  title: 'Workload certificates rotate before they expire, without breaking traffic',
+  suite: 'certificates',
+  claim: 'The short-lived probe mesh/rotating gets a new certificate (a new serial) before its current one expires, and its mTLS traffic to mesh/echo flows before and after the rotation.',
+  categories: ['c'],
+  weakenedBy: ['lab-no-rotation.yaml'],
+  method: 'TEST',
+  examine: async ({ target, view, timeouts }) => {
+    if (!view.has('Deployment', ROTATING)) return { notApplicable: 'the posture has no short-lived probe mesh/rotating' };
+    const probe = await target.probe(ROTATING);
+    const pod = probe.pod;
+    const label = `${pod.namespace}/${pod.name}`;
+    const sa = view.serviceAccountOf(ROTATING) ?? 'default';
+    const expect = reachedEcho(target.identity(ROTATING.namespace, sa));
+    const traffic = async (phase: string): Promise<{ ok: boolean; reason?: string; observations: Observation[] }> => {
+      const d = await target.address(ECHO, 8080, probe);
+      const { observations } = await probe.run([{ kind: 'http', id: `${phase}-0`, dial: d.dial, authority: d.authority, timeoutMs: timeouts.attackMs }]);
+      const reason = observations.map(expect).find((r) => r !== undefined);
+      return { ok: reason === undefined && observations.length === 1, reason, observations };
+    };
+    const first = readCerts(await target.workloadCert(pod)).leaves[0];
+    if (!first?.expiration_time) return [{ label, verdict: 'error', reason: 'no workload certificate in /certs', observed: {} }];
+    const expires = Date.parse(first.expiration_time);
+    if (expires - Date.now() > timeouts.rotationWatchMaxMs * 2) {
+      return { notApplicable: `mesh/rotating's certificate lives until ${first.expiration_time}: too long to watch (set a short SECRET_TTL)` };
+    }
+    if (Date.now() >= expires + timeouts.certSkewMs) {
+      return [{ label, verdict: 'fail', reason: `the live certificate (serial ${first.serial_number}) expired at ${first.expiration_time} and was never rotated`, observed: { first } }];
+    }
+    const before = await traffic('before');
+    if (!before.ok) return [{ label, verdict: 'error', reason: `traffic failed before rotation, so nothing can be said: ${before.reason}`, observed: { first, before } }];
+    // Watch until the serial changes or the certificate is past its expiry (plus skew).
+    const deadline = Math.min(expires + timeouts.certSkewMs, Date.now() + timeouts.rotationWatchMaxMs);
+    let next = first;
+    while (Date.now() < deadline) {
+      await sleep(POLL_MS);
+      try {
+        next = readCerts(await target.workloadCert(pod)).leaves[0] ?? next;
+      } catch (e) {
+        return [{ label, verdict: 'error', reason: `cannot read /certs: ${messageOf(e)}`, observed: { first } }];
+      }
+      if (next.serial_number !== first.serial_number) break;
+    }
+    const rotatedAt = new Date().toISOString();
+    if (next.serial_number === first.serial_number) {
+      const expired = Date.now() >= expires;
+      return [{ label, verdict: expired ? 'fail' : 'error', reason: expired ? `serial ${first.serial_number} expired at ${first.expiration_time} without rotation` : 'stopped watching before expiry', observed: { first } }];
+    }
+    const after = await traffic('after');
+    const observed = { first, next, rotatedAt, rotatedBeforeExpiry: Date.parse(rotatedAt) < expires, before: before.observations, after: after.observations };
+    if (!after.ok) return [{ label, verdict: 'fail', reason: `traffic stopped after the rotation: ${after.reason}`, observed }];
+    return [{ label, verdict: 'pass', reason: `serial ${first.serial_number} → ${next.serial_number} before expiry ${first.expiration_time}; traffic flowed before and after`, observed }];
+  },
+});
+

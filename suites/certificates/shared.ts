@@ -1,0 +1,41 @@
+// Pieces the certificate checks share: reading Envoy's /certs, the rogue's direct TLS attacks, the counter.
+import type { TlsAttack } from '../../agent/protocol.js';
+import type { Corroboration } from '../../harness/check.js';
+import type { Ref } from '../../harness/target.js';
+
+export const ROGUE: Ref = { namespace: 'outside', name: 'rogue' };
+export const ECHO: Ref = { namespace: 'mesh', name: 'echo' };
+
+/** The fields of Envoy's admin `/certs` (E: api/envoy/admin/v3/certs.proto) the checks read. */
+export interface CertDetail {
+  serial_number: string;
+  subject_alt_names?: { uri?: string; dns?: string }[];
+  valid_from?: string;
+  expiration_time?: string;
+}
+
+export interface CertsDump {
+  certificates?: { ca_cert?: CertDetail[]; cert_chain?: CertDetail[] }[];
+}
+
+/** The workload's own leaf and the roots it trusts, from a `/certs` dump. */
+export function readCerts(dump: unknown): { leaves: CertDetail[]; roots: CertDetail[] } {
+  const d = dump as CertsDump;
+  const all = d.certificates ?? [];
+  return { leaves: all.flatMap((c) => c.cert_chain?.slice(0, 1) ?? []), roots: all.flatMap((c) => c.ca_cert ?? []) };
+}
+
+/**
+ * Failed handshakes leave no record in Istio's default access-log format; `ssl.fail_verify_error` is kept only
+ * when the proxy's stats matcher includes `ssl` (istio-behaviours.md §4b), so it is optional corroboration.
+ */
+export const failVerify: Corroboration = {
+  describe: 'ssl.fail_verify_error',
+  counter: 'ssl.fail_verify_error',
+  expectRecord: false,
+  matches: () => false,
+};
+
+export function tlsAttack(id: string, dial: string, cert: { chainPem: string; keyPem: string }, timeoutMs: number): TlsAttack {
+  return { kind: 'tls', id, dial, certChainPem: cert.chainPem, keyPem: cert.keyPem, alpn: ['istio-http/1.1'], timeoutMs };
+}

@@ -1,0 +1,93 @@
+// AuthorizationPolicy semantics (istio-behaviours.md §2) as the lab evaluates them, and the mesh-vs-app 403
+// distinction over real sockets.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { applicable, evaluate, stringMatch } from '../cluster/lab/authz.js';
+import { LabTarget } from '../cluster/lab/lab-target.js';
+import type { AuthzPolicyModel } from '../cluster/lab/model.js';
+import { deniedByMesh } from '../harness/classify.js';
+import { loadPosture } from '../harness/posture/load.js';
+
+const AUTHZ = 'cluster.local/ns/mesh/sa/authorized';
+const OTHER = 'cluster.local/ns/mesh/sa/unauthorized';
+const allow = (rules: AuthzPolicyModel['rules'], name = 'a'): AuthzPolicyModel => ({ namespace: 'mesh', name, action: 'ALLOW', rules });
+const deny = (rules: AuthzPolicyModel['rules'], name = 'd'): AuthzPolicyModel => ({ namespace: 'mesh', name, action: 'DENY', rules });
+const req = (o: Partial<Parameters<typeof evaluate>[1]> = {}) => ({ principal: AUTHZ, namespace: 'mesh', method: 'GET', path: '/', port: 8080, http: true, ...o });
+
+describe('AuthorizationPolicy evaluation', () => {
+  it.each([
+    ['no policy at all allows', [], req(), true],
+    ['spec: {} (ALLOW, no rules) allows nothing', [allow([])], req(), false],
+    ['rules: [{}] allows everything', [allow([{}])], req({ principal: undefined, namespace: undefined }), true],
+    ['ALLOW by principal', [allow([{ from: [{ source: { principals: [AUTHZ] } }] }])], req(), true],
+    ['ALLOW by principal refuses another', [allow([{ from: [{ source: { principals: [AUTHZ] } }] }])], req({ principal: OTHER }), false],
+    ['DENY before ALLOW', [allow([{}]), deny([{ from: [{ source: { principals: [AUTHZ] } }] }])], req(), false],
+    ['principals never match plaintext (ALLOW)', [allow([{ from: [{ source: { principals: ['*'] } }] }])], req({ principal: undefined, namespace: undefined }), false],
+    ['notPrincipals never match plaintext (DENY does not fire)', [deny([{ from: [{ source: { notPrincipals: [AUTHZ] } }] }])], req({ principal: undefined, namespace: undefined }), true],
+    ['DENY by principal is bypassed by plaintext (ISTIO-SECURITY-2021-004)', [deny([{ from: [{ source: { principals: [OTHER] } }] }])], req({ principal: undefined, namespace: undefined }), true],
+    ['namespaces match the peer namespace', [allow([{ from: [{ source: { namespaces: ['mesh'] } }] }])], req(), true],
+    ['notNamespaces exclude it', [allow([{ from: [{ source: { notNamespaces: ['mesh'] } }] }])], req(), false],
+    ['methods', [allow([{ to: [{ operation: { methods: ['GET'] } }] }])], req({ method: 'POST' }), false],
+    ['paths exact', [allow([{ to: [{ operation: { paths: ['/'] } }] }])], req({ path: '/x' }), false],
+    ['paths prefix*', [allow([{ to: [{ operation: { paths: ['/status/*'] } }] }])], req({ path: '/status/403' }), true],
+    ['paths *suffix', [allow([{ to: [{ operation: { paths: ['*.json'] } }] }])], req({ path: '/a/b.json' }), true],
+    ['notPaths', [allow([{ to: [{ operation: { notPaths: ['/admin*'] } }] }])], req({ path: '/admin/x' }), false],
+    ['ports', [allow([{ to: [{ operation: { ports: ['9000'] } }] }])], req({ port: 8080 }), false],
+    ['HTTP-only fields drop an ALLOW rule on a TCP port (narrower)', [allow([{ to: [{ operation: { methods: ['GET'], ports: ['9000'] } }] }])], req({ port: 9000, http: false }), false],
+    ['HTTP-only fields are ignored in a DENY rule on a TCP port (wider)', [deny([{ to: [{ operation: { methods: ['POST'], ports: ['9000'] } }] }])], req({ port: 9000, http: false }), false],
+  ] as const)('%s', (_n, policies, r, allowed) => {
+    expect(evaluate([...policies] as AuthzPolicyModel[], r).allowed).toBe(allowed);
+  });
+
+  it('names the deciding policy as Envoy does', () => {
+    expect(evaluate([deny([{}, { from: [{ source: { principals: [AUTHZ] } }] }], 'deny-x')], req()).policy).toBe('ns[mesh]-policy[deny-x]-rule[0]');
+    expect(evaluate([allow([])], req()).policy).toBe('none');
+  });
+
+  it('root-namespace policies apply everywhere; selectors narrow', () => {
+    const root: AuthzPolicyModel = { namespace: 'istio-system', name: 'allow-nothing', action: 'ALLOW', rules: [] };
+    const sel: AuthzPolicyModel = { namespace: 'mesh', name: 's', action: 'ALLOW', rules: [], selector: { app: 'echo' } };
+    expect(applicable([root, sel], 'bare', { app: 'echo' }).map((p) => p.name)).toEqual(['allow-nothing']);
+    expect(applicable([root, sel], 'mesh', { app: 'other' }).map((p) => p.name)).toEqual(['allow-nothing']);
+    expect(applicable([root, sel], 'mesh', { app: 'echo' }).map((p) => p.name)).toEqual(['allow-nothing', 's']);
+  });
+
+  it('matches strings like Istio', () => {
+    expect(stringMatch('*', 'x')).toBe(true);
+    expect(stringMatch('/a*', '/abc')).toBe(true);
+    expect(stringMatch('*c', '/abc')).toBe(true);
+    expect(stringMatch('/a', '/ab')).toBe(false);
+  });
+});
+
+describe('mesh denials over real sockets', () => {
+  const lab = new LabTarget();
+  beforeAll(() => lab.apply(loadPosture('fixtures/secure')));
+  afterAll(() => lab.dispose());
+  const ECHO = { namespace: 'mesh', name: 'echo' };
+
+  it('an application 403 (/status/403 on echo) is never counted as a mesh denial', async () => {
+    const authorized = await lab.probe({ namespace: 'mesh', name: 'authorized' });
+    const d = await lab.address(ECHO, 8080, authorized);
+    const { observations } = await authorized.run([{ kind: 'http', id: 'app403', dial: d.dial, authority: d.authority, path: '/status/403', timeoutMs: 2_000 }]);
+    const o = observations[0]!;
+    expect(o.http?.status).toBe(403);
+    expect(o.http?.echo?.nonce).toBe(o.nonce); // the app answered
+    expect(deniedByMesh(o).outcome).toBe('allowed');
+  });
+
+  it('a mesh denial is 403 with exactly "RBAC: access denied", a log record naming the policy, and a counter', async () => {
+    const unauthorized = await lab.probe({ namespace: 'mesh', name: 'unauthorized' });
+    const d = await lab.address(ECHO, 8080, unauthorized);
+    const since = new Date(Date.now() - 1_000);
+    const { observations } = await unauthorized.run([{ kind: 'http', id: 'deny', dial: d.dial, authority: d.authority, timeoutMs: 2_000 }]);
+    const o = observations[0]!;
+    expect(o.http?.status).toBe(403);
+    expect(o.http?.body).toBe('RBAC: access denied');
+    expect(deniedByMesh(o).outcome).toBe('blocked');
+    const pods = await lab.servicePods(ECHO);
+    const lines = (await Promise.all(pods.map((p) => lab.accessLog(p, since)))).flat();
+    expect(lines.find((l) => l.includes(o.nonce))).toMatch(/" 403 - rbac_access_denied_matched_policy\[none\] /);
+    const denied = (await Promise.all(pods.map((p) => lab.stats(p)))).reduce((n, s) => n + (s['http.inbound_0.0.0.0_8080.rbac.denied'] ?? 0), 0);
+    expect(denied).toBeGreaterThanOrEqual(1);
+  });
+});
