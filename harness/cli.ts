@@ -1,19 +1,20 @@
 // meshproof's command line. Exit codes: 0 all pass (not-applicable allowed), 1 any check failed, 2 usage or
 // configuration error, 3 infrastructure error or an inconclusive check. User mistakes get one line, no stack.
-import { accessSync, constants, existsSync, mkdirSync } from 'node:fs';
+import { accessSync, constants, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { Command, CommanderError, Option } from 'commander';
 import { Listr } from 'listr2';
 import { LabTarget } from '../cluster/lab/lab-target.js';
-import { SUITES } from '../suites/index.js';
+import { ALL_CHECKS, SUITES } from '../suites/index.js';
 import type { Check } from './check.js';
+import { compareBundles, comparisonTable } from './compare.js';
 import { CATALOG, claimsFor } from './controls.js';
 import { parseGoDuration } from './duration.js';
 import { ConfigError, InfraError, messageOf } from './errors.js';
 import { SECURE_POSTURE, VERSION } from './paths.js';
 import { loadPosture } from './posture/load.js';
-import { writeEvidence } from './report/evidence.js';
-import { writeJunit } from './report/junit.js';
+import { writeBundle } from './report/bundle.js';
+import { verifyBundle } from './report/manifest.js';
 import { summaryTable } from './report/summary.js';
 import { type RunResult, RunSession } from './run.js';
 import type { Target } from './target.js';
@@ -29,7 +30,16 @@ interface RunOptions {
   posture: string;
   overlay: string[];
   out?: string;
+  signKey?: string;
   verbose?: boolean;
+}
+
+function readKey(file: string, flag: string): string {
+  try {
+    return readFileSync(file, 'utf8');
+  } catch (e) {
+    throw new ConfigError(`${flag} ${file}: cannot read (${(e as NodeJS.ErrnoException).code ?? messageOf(e)})`);
+  }
 }
 
 function selectChecks(suiteList: string | undefined): Check[] {
@@ -73,6 +83,7 @@ async function run(o: RunOptions, argv: string[]): Promise<number> {
   if (!Number.isInteger(rootHorizonDays) || rootHorizonDays < 0) throw new ConfigError(`--root-horizon-days ${o.rootHorizonDays}: not a whole number of days`);
   const posture = loadPosture(o.posture, o.overlay);
   const runId = crypto.randomUUID();
+  const signKeyPem = o.signKey ? readKey(o.signKey, '--sign-key') : undefined;
   const outDir = prepareOut(o.out ?? path.join('reports', runId));
   const target = makeTarget(o.target, Boolean(o.verbose));
   target.validate(posture);
@@ -146,10 +157,9 @@ async function run(o: RunOptions, argv: string[]): Promise<number> {
     process.off('SIGTERM', onSignal);
   }
   const r = result;
-  writeEvidence(outDir, r);
-  const junit = writeJunit(outDir, r);
+  const { files } = writeBundle({ outDir, run: r, posture, allChecks: ALL_CHECKS, signKeyPem });
   process.stdout.write(`\n${summaryTable(r, path.relative(process.cwd(), outDir) || '.')}\n`);
-  if (o.verbose) process.stdout.write(`junit: ${junit}\n`);
+  if (o.verbose) process.stdout.write(`bundle: ${files.length} files hashed in ${path.join(outDir, 'manifest.sha256')}${signKeyPem ? ', signed' : ''}\n`);
   return r.exitCode;
 }
 
@@ -169,6 +179,7 @@ export function program(): Command {
     .option('--out <dir>', 'write this run\'s reports into DIR (default reports/<run-id>/)')
     .option('--max-cert-lifetime <duration>', 'CERT-001: longest acceptable workload certificate lifetime', '24h')
     .option('--root-horizon-days <days>', 'CERT-005: the mesh root must stay valid at least this long', '90')
+    .option('--sign-key <pem>', 'sign manifest.sha256 with this Ed25519 private key (the key is never written)')
     .option('-v, --verbose', 'print lab process output and report paths')
     .addHelpText(
       'after',
@@ -177,6 +188,35 @@ export function program(): Command {
     )
     .action(async (o: RunOptions) => {
       process.exitCode = await run(o, process.argv.slice(2));
+    });
+  cmd
+    .command('verify')
+    .description('re-check every hash of a bundle and its signature; exit 1 on any mismatch')
+    .argument('<dir>', 'a bundle written by meshproof run')
+    .option('--public-key <pem>', 'the Ed25519 public key the bundle must be signed with')
+    .action((dir: string, o: { publicKey?: string }) => {
+      const report = verifyBundle(dir, o.publicKey ? readKey(o.publicKey, '--public-key') : undefined);
+      for (const p of report.problems) process.stdout.write(`MISMATCH ${p}\n`);
+      process.stdout.write(
+        `${report.ok ? 'OK' : 'FAILED'}: ${report.checked} files checked, signature ${report.signature}${report.signer && report.signature !== 'absent' ? ` (${report.signer})` : ''}\n`,
+      );
+      process.exitCode = report.ok ? 0 : 1;
+    });
+  cmd
+    .command('compare')
+    .description('the upgrade gate: per-check verdict diff of two bundles; exit 1 when any check regressed')
+    .argument('<baseline>', 'bundle of the run before (e.g. before an Istio upgrade)')
+    .argument('<candidate>', 'bundle of the run after')
+    .option('--out <file>', 'where to write compare.json', 'compare.json')
+    .action((baseline: string, candidate: string, o: { out: string }) => {
+      const c = compareBundles(baseline, candidate);
+      try {
+        writeFileSync(o.out, `${JSON.stringify(c, null, 2)}\n`);
+      } catch (e) {
+        throw new ConfigError(`--out ${o.out}: cannot write (${(e as NodeJS.ErrnoException).code ?? messageOf(e)})`);
+      }
+      process.stdout.write(`${comparisonTable(c)}\n`);
+      process.exitCode = c.regressions > 0 ? 1 : 0;
     });
   cmd
     .command('list')

@@ -46,6 +46,7 @@ export interface CheckResult {
   suite: string;
   claim: string;
   controls: string[];
+  categories: Check['categories'];
   method: Check['method'];
   weakenedBy: string[];
   verdict: Verdict;
@@ -66,6 +67,7 @@ export async function runCheck(check: Check, ctx: CheckContext): Promise<CheckRe
     suite: check.suite,
     claim: check.claim,
     controls: check.controls,
+    categories: check.categories,
     method: check.method,
     weakenedBy: check.weakenedBy,
     startedAt: started.toISOString(),

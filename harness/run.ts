@@ -1,15 +1,20 @@
 // One conformance run: apply the posture to a target, run the checks, collect a result model for the reporters.
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { type Check, type CheckContext, DEFAULT_SETTINGS, type Settings } from './check.js';
 import { type CheckResult, runCheck } from './engine.js';
 import type { Posture } from './posture/load.js';
+import { toolCommit, VERSION } from './paths.js';
 import { PostureView } from './posture/view.js';
+import { canonicalJson } from './report/canonical.js';
 import type { Target, TargetDescription } from './target.js';
 import type { Timeouts } from './timeouts.js';
 import { exitCodeOf } from './verdict.js';
 
 export interface RunResult {
   runId: string;
+  tool: { name: 'meshproof'; version: string; commit: string };
+  /** SHA-256 of the canonical JSON of everything that decides the outcome: posture, checks, timeouts, settings. */
+  configHash: string;
   startedAt: string;
   finishedAt: string;
   command: string[];
@@ -51,8 +56,17 @@ export class RunSession {
   }
 
   async finish(): Promise<RunResult> {
+    const config = {
+      target: this.o.target.kind,
+      posture: this.o.posture.objects.map((o) => o.manifest),
+      checks: this.results.map((r) => r.id),
+      timeouts: this.o.timeouts,
+      settings: this.ctx.settings,
+    };
     return {
       runId: this.runId,
+      tool: { name: 'meshproof', version: VERSION, commit: toolCommit() },
+      configHash: createHash('sha256').update(canonicalJson(config)).digest('hex'),
       startedAt: this.startedAt,
       finishedAt: new Date().toISOString(),
       command: this.o.command ?? [],

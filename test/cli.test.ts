@@ -47,10 +47,10 @@ describe('meshproof run', () => {
     expect(r.stdout).toMatch(/13 passed, 0 failed, 0 inconclusive/);
     const junit = readFileSync(path.join(out, 'junit.xml'), 'utf8');
     expect(junit.match(/<testcase /g)).toHaveLength(13);
-    expect(junit).toContain('<property name="check.id" value="MTLS-001"/>');
-    expect(junit).toContain('<property name="check.evidence" value="evidence/MTLS-001.json"/>');
+    expect(junit).toContain('<property name="MTLS-001.evidence" value="checks/MTLS-001.json"/>');
     expect(junit).not.toContain('<failure');
-    const ev = JSON.parse(readFileSync(path.join(out, 'evidence', 'MTLS-001.json'), 'utf8')) as { verdict: string; controls: { id: string; caveat?: string }[] };
+    for (const f of ['run.json', 'report.html', 'oscal-assessment-results.json', 'manifest.sha256']) expect(existsSync(path.join(out, f)), f).toBe(true);
+    const ev = JSON.parse(readFileSync(path.join(out, 'checks', 'MTLS-001.json'), 'utf8')) as { verdict: string; controls: { id: string; caveat?: string }[] };
     expect(ev.verdict).toBe('pass');
     expect(ev.controls.find((c) => c.id === 'PCI-DSS-4.0.1:4.2.1')?.caveat).toMatch(/does not require in-mesh mTLS/);
     expect(agentsOf(r.pid)).toEqual([]);
@@ -66,6 +66,7 @@ describe('meshproof run', () => {
 
   it.each([
     ['an unknown suite', ['run', '--suite', 'nope'], /^meshproof: unknown suite nope \(known: mtls, authz, certificates\)\n$/],
+    ['an unreadable --sign-key', ['run', '--sign-key', '/nonexistent/key.pem'], /^meshproof: --sign-key \/nonexistent\/key\.pem: cannot read \(ENOENT\)\n$/],
     ['a bad --max-cert-lifetime', ['run', '--max-cert-lifetime', 'a day'], /^meshproof: --max-cert-lifetime a day: not a duration/],
     ['an unknown target', ['run', '--target', 'minikube'], /^meshproof: unknown target minikube/],
     ['a missing posture', ['run', '--posture', '/nonexistent/posture'], /^meshproof: posture \/nonexistent\/posture: no such file or directory\n$/],

@@ -1,7 +1,7 @@
 // The per-check table printed at the end of a run.
 import path from 'node:path';
 import type { RunResult } from '../run.js';
-import { evidencePath } from './evidence.js';
+import { checkFile } from './checks.js';
 
 const VERDICT_LABEL = { pass: 'PASS', fail: 'FAIL', error: 'ERROR', 'not-applicable': 'N/A' } as const;
 
@@ -10,7 +10,7 @@ export function summaryTable(run: RunResult, outDir: string, width = process.std
     r.id,
     VERDICT_LABEL[r.verdict],
     `${(r.durationMs / 1000).toFixed(1)}s`,
-    path.join(outDir, evidencePath(r.id)),
+    path.join(outDir, checkFile(r.id)),
     r.verdict === 'pass' ? r.title : r.reason,
   ]);
   const head = ['CHECK', 'VERDICT', 'TIME', 'EVIDENCE', 'DETAIL'];

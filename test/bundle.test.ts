@@ -1,0 +1,238 @@
+// The evidence bundle as auditors and CI receive it: JUnit against the Jenkins XSD, OSCAL against NIST's schema,
+// the HTML report in headless Chromium, the manifest and signature through `meshproof verify` (tampering
+// included), the upgrade gate through `meshproof compare`, and a scan for secrets.
+import { execFileSync, spawn } from 'node:child_process';
+import { generateKeyPairSync } from 'node:crypto';
+import { appendFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { Ajv } from 'ajv';
+import addFormatsModule from 'ajv-formats';
+import { chromium } from 'playwright-core';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { CATALOG, FORBIDDEN } from '../harness/controls.js';
+import { ALL_CHECKS } from '../suites/index.js';
+
+const CLI = path.resolve('dist/cli.js');
+const tmp = mkdtempSync(path.join(tmpdir(), 'meshproof-bundle-'));
+const secure = path.join(tmp, 'secure');
+const weak = path.join(tmp, 'weak');
+const keys = generateKeyPairSync('ed25519');
+const privPem = keys.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
+const pubPem = keys.publicKey.export({ type: 'spki', format: 'pem' }).toString();
+const keyFile = path.join(tmp, 'sign.pem');
+const pubFile = path.join(tmp, 'sign.pub.pem');
+writeFileSync(keyFile, privPem);
+writeFileSync(pubFile, pubPem);
+
+function cli(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => {
+      stdout += d.toString();
+    });
+    child.stderr.on('data', (d: Buffer) => {
+      stderr += d.toString();
+    });
+    child.on('exit', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+function files(dir: string, rel = ''): string[] {
+  return readdirSync(path.join(dir, rel)).flatMap((n) => (statSync(path.join(dir, rel, n)).isDirectory() ? files(dir, path.join(rel, n)) : [path.join(rel, n)]));
+}
+
+beforeAll(async () => {
+  // A secure baseline and a weakened candidate with fails, a not-applicable check and the certificate attacks
+  // (which hand crafted keys to the agent), signed.
+  const [a, b] = await Promise.all([
+    cli(['run', '--suite', 'mtls,authz', '--out', secure]),
+    cli(['run', '--suite', 'mtls,authz,certificates', '--overlay', 'fixtures/weakened/no-allow-policy.yaml', '--sign-key', keyFile, '--out', weak]),
+  ]);
+  expect(a.code, a.stderr).toBe(0);
+  expect(b.code, b.stderr).toBe(1);
+}, 120_000);
+
+describe('run.json', () => {
+  it('records the run id, tool, command, configuration hash, UTC times, scope and exclusions', () => {
+    const run = JSON.parse(readFileSync(path.join(weak, 'run.json'), 'utf8'));
+    expect(run.runId).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+    expect(run.tool).toMatchObject({ name: 'meshproof', version: expect.any(String), commit: expect.stringMatching(/^([0-9a-f]{40}(-dirty)?|unknown)$/) });
+    expect(run.command).toContain('--overlay');
+    expect(run.repeat).toMatch(/^meshproof run --suite mtls,authz,certificates --overlay/);
+    expect(run.configHash).toMatch(/^[0-9a-f]{64}$/);
+    expect(run.startedAt).toMatch(/Z$/);
+    expect(run.finishedAt).toMatch(/Z$/);
+    expect(run.scope.spiffeIdsTested).toContain('spiffe://cluster.local/ns/mesh/sa/authorized');
+    expect(run.scope.excluded).toContainEqual(expect.objectContaining({ check: 'AUTHZ-004', reason: expect.stringMatching(/^not applicable: /) }));
+    expect(run.posture.policies.length).toBeGreaterThan(10);
+    expect(run.results.find((r: { id: string }) => r.id === 'AUTHZ-001')).toMatchObject({ verdict: 'fail', evidence: 'checks/AUTHZ-001.json', sha256: expect.stringMatching(/^[0-9a-f]{64}$/) });
+    const secureRun = JSON.parse(readFileSync(path.join(secure, 'run.json'), 'utf8'));
+    expect(secureRun.scope.excluded).toContainEqual(expect.objectContaining({ check: 'CERT-001', reason: 'not selected for this run (--suite)' }));
+  });
+});
+
+describe('junit.xml', () => {
+  it('validates against the Jenkins xUnit junit-10.xsd and stays far below GitLab\'s 30 MB', () => {
+    for (const dir of [secure, weak]) {
+      const out = execFileSync('xmllint', ['--noout', '--schema', 'test/data/junit-10.xsd', path.join(dir, 'junit.xml')], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+      expect(out).toBe('');
+      expect(statSync(path.join(dir, 'junit.xml')).size).toBeLessThan(1024 * 1024);
+    }
+  });
+
+  it('carries controls, verdict, evidence and its hash; failure, error and skipped as JUnit expects', () => {
+    const xml = readFileSync(path.join(weak, 'junit.xml'), 'utf8');
+    const sha = execFileSync('sha256sum', [path.join(weak, 'checks/AUTHZ-001.json')], { encoding: 'utf8' }).split(' ')[0];
+    expect(xml).toContain(`<property name="AUTHZ-001.evidence.sha256" value="${sha}"/>`);
+    expect(xml).toContain('<property name="AUTHZ-001.verdict" value="fail"/>');
+    expect(xml).toMatch(/<property name="AUTHZ-001.controls" value="[^"]*NIST-800-53r5:AC-3/);
+    expect(xml).toMatch(/<testcase classname="authz" name="AUTHZ-001 [^"]+"[^>]*>\s*<failure message="mesh\/unauthorized[^"]*observed: /);
+    expect(xml).toMatch(/<testcase classname="authz" name="AUTHZ-004 [^"]+"[^>]*>\s*<skipped message="not applicable: /);
+  });
+});
+
+describe('oscal-assessment-results.json', () => {
+  const schema = JSON.parse(readFileSync('test/data/oscal-complete-1.1.2.schema.json', 'utf8'));
+  const ajv = new Ajv({ strict: false, unicodeRegExp: true, allErrors: true });
+  // ajv-formats is CommonJS: under NodeNext its default export is the module object.
+  (addFormatsModule as unknown as { default: (a: Ajv) => void }).default(ajv);
+  const validate = ajv.compile(schema);
+  const doc = () => JSON.parse(readFileSync(path.join(weak, 'oscal-assessment-results.json'), 'utf8'));
+
+  it('validates against the official OSCAL 1.1.2 schema (and the validator does reject an extra property)', () => {
+    const d = doc();
+    expect(validate(d), JSON.stringify(validate.errors?.slice(0, 3))).toBe(true);
+    d['assessment-results'].results[0].verdicts = [];
+    expect(validate(d)).toBe(false);
+  });
+
+  it('has findings per control, evidence hashed in back-matter, and not-applicable checks as observations', () => {
+    const ar = doc()['assessment-results'];
+    expect(ar.metadata['oscal-version']).toBe('1.1.2');
+    const result = ar.results[0];
+    const ac3 = result.findings.find((f: { target: { 'target-id': string } }) => f.target['target-id'] === 'ac-3');
+    expect(ac3.target.status.state).toBe('not-satisfied');
+    const sc81 = result.findings.find((f: { target: { 'target-id': string } }) => f.target['target-id'] === 'sc-8.1');
+    expect(sc81.target.status.state).toBe('satisfied');
+    for (const r of ar['back-matter'].resources) {
+      const link = r.rlinks[0];
+      const sha = execFileSync('sha256sum', [path.join(weak, link.href)], { encoding: 'utf8' }).split(' ')[0];
+      expect(link.hashes[0]).toEqual({ algorithm: 'SHA-256', value: sha });
+    }
+    const na = result.observations.find((o: { title: string }) => o.title.startsWith('AUTHZ-004'));
+    expect(na.remarks).toMatch(/^Not tested: /);
+  });
+});
+
+describe('report.html', () => {
+  it('renders in headless Chromium without console errors or external requests, and shows the summary', async () => {
+    expect(existsSync('/usr/bin/chromium'), 'Debian chromium is needed (.ci/run installs it)').toBe(true);
+    const browser = await chromium.launch({
+      executablePath: '/usr/bin/chromium',
+      args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
+    });
+    try {
+      const page = await browser.newPage({ viewport: { width: 1200, height: 1400 } });
+      const errors: string[] = [];
+      const requests: string[] = [];
+      page.on('console', (m) => {
+        if (m.type() === 'error') errors.push(m.text());
+      });
+      page.on('pageerror', (e) => errors.push(e.message));
+      page.on('request', (r) => requests.push(r.url()));
+      await page.goto(`file://${path.join(weak, 'report.html')}`);
+      expect(errors).toEqual([]);
+      expect(requests.filter((u) => !u.startsWith('file://'))).toEqual([]);
+      const summary = await page.locator('#summary + p.totals').innerText();
+      expect(summary).toMatch(/\d+ passed\s*3 failed\s*0 inconclusive\s*1 not applicable/);
+      expect(await page.locator('#not-tested + table').innerText()).toMatch(/AUTHZ-004/);
+      expect(await page.locator('#AUTHZ-001').innerText()).toMatch(/Claim\.[\s\S]*Method\. TEST[\s\S]*Result\.[\s\S]*Evidence\. checks\/AUTHZ-001\.json/);
+      const shot = path.join(tmp, 'report.png');
+      await page.screenshot({ path: shot });
+      expect(statSync(shot).size).toBeGreaterThan(10_000);
+    } finally {
+      await browser.close();
+    }
+  });
+});
+
+describe('meshproof verify', () => {
+  it('accepts an intact signed bundle with the right public key', async () => {
+    const r = await cli(['verify', weak, '--public-key', pubFile]);
+    expect(r.stdout).toMatch(/^OK: \d+ files checked, signature valid/m);
+    expect(r.code).toBe(0);
+  });
+
+  it('exits 1 on a tampered file, an added file, or another signer', async () => {
+    const copy = path.join(tmp, 'tampered');
+    execFileSync('cp', ['-r', weak, copy]);
+    const other = generateKeyPairSync('ed25519').publicKey.export({ type: 'spki', format: 'pem' }).toString();
+    writeFileSync(path.join(tmp, 'other.pub.pem'), other);
+    expect((await cli(['verify', copy, '--public-key', path.join(tmp, 'other.pub.pem')])).code).toBe(1);
+    appendFileSync(path.join(copy, 'checks', 'AUTHZ-001.json'), ' ');
+    writeFileSync(path.join(copy, 'checks', 'EXTRA.json'), '{}');
+    const r = await cli(['verify', copy]);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toContain('MISMATCH changed: checks/AUTHZ-001.json');
+    expect(r.stdout).toContain('MISMATCH not in the manifest: checks/EXTRA.json');
+  });
+
+  it('a directory that is not a bundle is a usage error', async () => {
+    const r = await cli(['verify', tmpdir()]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/no manifest\.sha256: not a meshproof bundle/);
+  });
+});
+
+describe('meshproof compare (the upgrade gate)', () => {
+  it('exits 1 when a check regressed, with a per-check diff and compare.json', async () => {
+    const out = path.join(tmp, 'compare.json');
+    const r = await cli(['compare', secure, weak, '--out', out]);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toMatch(/AUTHZ-001\s+pass\s+fail\s+REGRESSED/);
+    expect(r.stdout).toMatch(/CERT-001\s+-\s+pass\s+added/);
+    const c = JSON.parse(readFileSync(out, 'utf8'));
+    expect(c.regressions).toBe(3);
+  });
+
+  it('exits 0 when nothing regressed (improvements and not-applicable changes included)', async () => {
+    const r = await cli(['compare', weak, secure, '--out', path.join(tmp, 'compare2.json')]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/AUTHZ-001\s+fail\s+pass\s+improved/);
+  });
+});
+
+describe('no secrets in the bundle', () => {
+  it('holds no private key, no signing key and no token', () => {
+    const signingKeyBody = privPem.split('\n').slice(1, -2).join('');
+    for (const f of files(weak)) {
+      const text = readFileSync(path.join(weak, f), 'utf8');
+      expect(text, f).not.toMatch(/PRIVATE KEY/);
+      expect(text, f).not.toMatch(/eyJ[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,}\./); // JWT (service-account tokens)
+      expect(text, f).not.toContain(signingKeyBody);
+    }
+  });
+});
+
+describe('control catalog', () => {
+  it('every check claims only ids the catalog grants, and none that must never be cited', () => {
+    const ids = new Set(CATALOG.map((c) => c.id));
+    for (const c of ALL_CHECKS) {
+      expect(c.controls.length).toBeGreaterThan(0);
+      for (const id of c.controls) {
+        expect(ids.has(id), `${c.id} claims ${id}`).toBe(true);
+        expect(FORBIDDEN).not.toContain(id);
+      }
+    }
+  });
+
+  it('`meshproof controls` prints the catalog with caveats and each check\'s claims', async () => {
+    const r = await cli(['controls']);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/PCI-DSS-4\.0\.1:4\.2\.1\s+Strong cryptography .* — Public networks only/);
+    expect(r.stdout).toMatch(/MTLS-001: .*PCI-DSS-4\.0\.1:4\.2\.1 \(supports\)/);
+  });
+});
