@@ -13,6 +13,11 @@ export interface EchoOptions {
   pod: string;
   namespace: string;
   serviceAccount: string;
+  /**
+   * Enables `/admin/fail?on=1|0` (answer 500 to everything else) and `/admin/reset-stats` for requests carrying
+   * `x-meshproof-admin: <token>`. Only the harness knows the token; without one the endpoints do not exist.
+   */
+  adminToken?: string;
 }
 
 export interface EchoServers {
@@ -26,6 +31,7 @@ export async function startEcho(o: EchoOptions): Promise<EchoServers> {
   let inFlight = 0;
   let peakInFlight = 0;
   let requests = 0;
+  let failing = false;
   const httpServer = http.createServer((req, res) => {
     inFlight++;
     requests++;
@@ -55,6 +61,21 @@ export async function startEcho(o: EchoOptions): Promise<EchoServers> {
       res.end(text);
     };
     req.resume();
+    if (url.pathname.startsWith('/admin/') && o.adminToken && req.headers['x-meshproof-admin'] === o.adminToken) {
+      // Answers the state as it was before this call, so a reset also reads the peak of what came before.
+      const before = { failing, peakInFlight, requests: requests - 1 };
+      if (url.pathname === '/admin/fail') failing = url.searchParams.get('on') === '1';
+      else if (url.pathname === '/admin/reset-stats') {
+        peakInFlight = inFlight;
+        requests = 0;
+      }
+      send(200, { ...payload, admin: before });
+      return;
+    }
+    if (failing) {
+      send(500, { ...payload, failing: true });
+      return;
+    }
     const status = /^\/status\/(\d{3})$/.exec(url.pathname);
     const delay = /^\/delay\/(\d+)$/.exec(url.pathname);
     if (url.pathname === '/stats') {

@@ -35,6 +35,7 @@ async function main(argv: string[]): Promise<number> {
       pod: process.env.POD_NAME ?? 'unknown',
       namespace: process.env.POD_NAMESPACE ?? 'unknown',
       serviceAccount: process.env.SERVICE_ACCOUNT ?? 'unknown',
+      adminToken: process.env.MESHPROOF_ADMIN_TOKEN || undefined,
     });
     // Declared container ports, so the lab can map them to the ephemeral ones actually bound.
     const declared = { http: flag(args, '--http-port', 8080), tcp: flag(args, '--tcp-port', 9000) };

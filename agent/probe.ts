@@ -4,6 +4,7 @@ import { randomUUID } from 'node:crypto';
 import http from 'node:http';
 import net from 'node:net';
 import tls from 'node:tls';
+import { floodAttack } from './flood.js';
 import { NONCE_HEADER } from './protocol.js';
 import type { Attack, EchoPayload, FailureClass, HttpAttack, Observation, TcpAttack, TlsAttack } from './protocol.js';
 
@@ -255,7 +256,10 @@ export async function runAttacks(attacks: Attack[]): Promise<Observation[]> {
   const out: Observation[] = [];
   // Sequential on purpose: attempts in a batch are repetitions (convergence), not load.
   for (const a of attacks) {
-    out.push(a.kind === 'http' ? await httpAttack(a) : a.kind === 'tcp' ? await tcpAttack(a) : await tlsAttack(a));
+    if (a.kind === 'http') out.push(await httpAttack(a));
+    else if (a.kind === 'tcp') out.push(await tcpAttack(a));
+    else if (a.kind === 'tls') out.push(await tlsAttack(a));
+    else out.push(await floodAttack(a));
   }
   return out;
 }

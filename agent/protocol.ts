@@ -44,7 +44,36 @@ export interface TlsAttack extends AttackBase {
   authority?: string;
 }
 
-export type Attack = HttpAttack | TcpAttack | TlsAttack;
+/**
+ * N requests at concurrency C, bounded by count AND by time (it stops by itself at `timeoutMs`). Runs inside
+ * probe pods, so it stays lean: one keep-alive agent, no per-request allocation beyond the request itself.
+ */
+export interface FloodAttack extends AttackBase {
+  kind: 'flood';
+  authority?: string;
+  path?: string;
+  requests: number;
+  concurrency: number;
+  /** Per request; the whole flood is bounded by `timeoutMs`. */
+  requestTimeoutMs: number;
+}
+
+export type Attack = HttpAttack | TcpAttack | TlsAttack | FloodAttack;
+
+export interface FloodResult {
+  sent: number;
+  /** Status code → count; failures by class under `failures`. */
+  statuses: Record<string, number>;
+  /** 503s carrying Envoy's overflow marks: `x-envoy-overloaded: true` or the overflow body (§5). */
+  overflow: { header: number; body: number; either: number };
+  /** 503 `no healthy upstream` (every host ejected, §5). */
+  noHealthyUpstream: number;
+  failures: Record<string, number>;
+  /** Which pod answered the 200s (from the echo JSON), to see where traffic went. */
+  pods: Record<string, number>;
+  latencyMs: { p50: number; p90: number; p99: number; max: number };
+  stoppedByDeadline: boolean;
+}
 
 /** How a connection failed, as precisely as the socket API tells it. */
 export type FailureClass =
@@ -91,6 +120,7 @@ export interface Observation {
   };
   tcp?: { received: string; nonceEchoed: boolean };
   tls?: { handshake: boolean; protocol?: string; alpn?: string; alert?: string };
+  flood?: FloodResult;
 }
 
 export interface ProbeReport {

@@ -73,6 +73,11 @@ export interface Target {
   accessLog(pod: PodRef, since: Date): Promise<string[]>;
   /** The pod sidecar's counters (`pilot-agent request GET stats` in a cluster). */
   stats(pod: PodRef): Promise<Record<string, number>>;
+  /**
+   * The echo app's harness-only control endpoint (`/admin/fail?on=1`, `/admin/reset-stats`), reached from
+   * inside the pod with a token only the harness knows (kubectl exec in a cluster). Answers the echo JSON.
+   */
+  appAdmin(pod: PodRef, path: string): Promise<unknown>;
   /** The pod sidecar's live certificates in Envoy's `/certs` JSON shape. */
   workloadCert(pod: PodRef): Promise<unknown>;
   /** Whether the mesh writes access logs for workloads in this (logical) namespace. */

@@ -13,11 +13,14 @@ import { cert002 } from './certificates/rotation.js';
 import { mtls002 } from './mtls/every-port.js';
 import { mtls003 } from './mtls/mesh-wide-default.js';
 import { mtls001 } from './mtls/plaintext-refused.js';
+import { res001 } from './resilience/breaker.js';
+import { res002 } from './resilience/ejection.js';
 
 export const SUITES: Record<string, Check[]> = {
   mtls: [mtls001, mtls002, mtls003],
   authz: [authz001, authz002, authz003, authz004, authz005],
   certificates: [cert001, cert002, cert003, cert004, cert005],
+  resilience: [res001, res002],
 };
 
 export const ALL_CHECKS: Check[] = Object.values(SUITES).flat();

@@ -2,6 +2,7 @@
 // gets a lab sidecar, every socket is real TCP/TLS on loopback, every certificate is real X.509 from the lab CA.
 // It is the harness's test bed and zero-setup demo; it is not a mesh.
 import { type ChildProcess, spawn } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import http from 'node:http';
 import { createInterface } from 'node:readline';
@@ -13,7 +14,7 @@ import type { Posture } from '../../harness/posture/load.js';
 import type { Dial, PodRef, ProbeHandle, Ref, Target, TargetDescription } from '../../harness/target.js';
 import { BACKDATE_MS, CertificateAuthority, type IssuedCert, spiffeId } from '../../harness/pki.js';
 import { applicable } from './authz.js';
-import { accessLoggingOn, buildModel, type DeploymentModel, effectiveMtls, type LabModel, selects, type ServiceModel } from './model.js';
+import { accessLoggingOn, buildModel, destinationRuleFor, type TrafficPolicy, type DeploymentModel, effectiveMtls, type LabModel, selects, type ServiceModel } from './model.js';
 import { type MeshView, Sidecar, type UpstreamEndpoint } from './sidecar.js';
 
 /** How long a lab pod may take to print its ready line. */
@@ -57,6 +58,8 @@ export class LabTarget implements Target, MeshView {
   private readonly outbound = new Map<string, Promise<number>>();
   private readonly rr = new Map<string, number>();
   private readonly timers = new Set<NodeJS.Timeout>();
+  /** Gates the echo app's /admin endpoints: only the harness knows it. */
+  private readonly adminToken = randomUUID();
   private disposed = false;
   private readonly agentPath: string;
   private readonly killOnExit = () => {
@@ -74,6 +77,10 @@ export class LabTarget implements Target, MeshView {
 
   rootPem(): string {
     return this.requireCa().rootPem;
+  }
+
+  trafficPolicy(clientNamespace: string, namespace: string, service: string): TrafficPolicy | undefined {
+    return destinationRuleFor(this.requireModel(), clientNamespace, namespace, service)?.policy;
   }
 
   private backends(namespace: string, service: string, port: number): { pod: LabPod; address: string; ep: UpstreamEndpoint }[] {
@@ -205,6 +212,7 @@ export class LabTarget implements Target, MeshView {
         POD_NAME: pod.name,
         POD_NAMESPACE: pod.namespace,
         SERVICE_ACCOUNT: pod.deployment.serviceAccount,
+        MESHPROOF_ADMIN_TOKEN: this.adminToken,
       },
     });
     this.children.add(child);
@@ -356,6 +364,29 @@ export class LabTarget implements Target, MeshView {
           res.on('end', () => resolve(body));
         })
         .on('error', (e) => reject(new InfraError(`admin ${path} of ${ref.namespace}/${ref.name}: ${e.message}`)));
+    });
+  }
+
+  async appAdmin(ref: PodRef, path: string): Promise<unknown> {
+    const p = this.pod(ref);
+    const port = p.appPorts.get(p.deployment.containerPorts[0] ?? 8080);
+    if (!port || !p.alive) throw new InfraError(`lab pod ${ref.namespace}/${ref.name} has no live app`);
+    return new Promise((resolve, reject) => {
+      http
+        .get({ host: '127.0.0.1', port, path, headers: { 'x-meshproof-admin': this.adminToken }, timeout: 5_000 }, (res) => {
+          let body = '';
+          res.on('data', (d: Buffer) => {
+            body += d.toString();
+          });
+          res.on('end', () => {
+            try {
+              resolve(JSON.parse(body) as unknown);
+            } catch {
+              reject(new InfraError(`app admin ${path} of ${ref.namespace}/${ref.name} answered ${res.statusCode}`));
+            }
+          });
+        })
+        .on('error', (e) => reject(new InfraError(`app admin ${path} of ${ref.namespace}/${ref.name}: ${e.message}`)));
     });
   }
 

@@ -35,6 +35,25 @@ export interface AuthzPolicyModel {
   rules: AuthzRule[];
 }
 
+/** The client-side traffic policy for one destination (I: pilot/pkg/networking/core/cluster_traffic_policy.go). */
+export interface TrafficPolicy {
+  /** Which DestinationRule it came from, for evidence. */
+  source: string;
+  maxConnections?: number;
+  maxPendingRequests?: number;
+  maxRequests?: number;
+  maxRequestsPerConnection?: number;
+  outlier?: { consecutive5xx: number; intervalMs: number; baseEjectionMs: number; maxEjectionPercent: number };
+}
+
+export interface DestinationRuleModel {
+  namespace: string;
+  name: string;
+  /** The FQDN the host resolves to. */
+  fqdn: string;
+  policy: TrafficPolicy;
+}
+
 export interface LabFaults {
   acceptUntrustedChain: boolean;
   allowExpiredCertificate: boolean;
@@ -73,6 +92,7 @@ export interface LabModel {
   peerAuthentications: PeerAuthnModel[];
   telemetry: { namespace: string; name: string; accessLogging: boolean }[];
   authorizationPolicies: AuthzPolicyModel[];
+  destinationRules: DestinationRuleModel[];
   faults: LabFaults;
 }
 
@@ -97,6 +117,7 @@ export function buildModel(posture: Posture): LabModel {
     peerAuthentications: [],
     telemetry: [],
     authorizationPolicies: [],
+    destinationRules: [],
     faults: { acceptUntrustedChain: false, allowExpiredCertificate: false, disableRotation: false },
   };
   const objects = posture.objects.map(validateForLab);
@@ -187,6 +208,36 @@ export function buildModel(posture: Posture): LabModel {
           rules: o.value.spec.rules ?? [],
         });
         break;
+      case 'DestinationRule': {
+        const ns = requireNs(m.namespace, o.source, what);
+        const h = o.value.spec.host;
+        const tp = o.value.spec.trafficPolicy;
+        const od = tp?.outlierDetection;
+        const dur = (v: string | undefined, d: number) => (v ? (parseGoDuration(v) ?? d) : d);
+        model.destinationRules.push({
+          namespace: ns,
+          name: m.name,
+          // A short name is relative to the rule's own namespace.
+          fqdn: h.includes('.') ? h : `${h}.${ns}.svc.cluster.local`,
+          policy: {
+            source: `${ns}/${m.name}`,
+            maxConnections: tp?.connectionPool?.tcp?.maxConnections,
+            maxPendingRequests: tp?.connectionPool?.http?.http1MaxPendingRequests,
+            maxRequests: tp?.connectionPool?.http?.http2MaxRequests,
+            maxRequestsPerConnection: tp?.connectionPool?.http?.maxRequestsPerConnection,
+            // Envoy defaults: interval 10s, base ejection 30s, max ejection 10% (but at least one host).
+            outlier: od
+              ? {
+                  consecutive5xx: od.consecutive5xxErrors ?? 5,
+                  intervalMs: dur(od.interval, 10_000),
+                  baseEjectionMs: dur(od.baseEjectionTime, 30_000),
+                  maxEjectionPercent: od.maxEjectionPercent ?? 10,
+                }
+              : undefined,
+          },
+        });
+        break;
+      }
       case 'LabFault': {
         const f = o.value.spec;
         if (f.acceptUntrustedChain) model.faults.acceptUntrustedChain = true;
@@ -242,6 +293,13 @@ export function effectiveMtls(model: LabModel, d: DeploymentModel, containerPort
   ];
   const found = chain.find((m) => m !== 'UNSET');
   return (found ?? 'PERMISSIVE') as Exclude<MtlsMode, 'UNSET'>;
+}
+
+/** The DestinationRule in force for a client: its own namespace's, then the service's, then the root's. */
+export function destinationRuleFor(model: LabModel, clientNamespace: string, namespace: string, service: string): DestinationRuleModel | undefined {
+  const fqdn = `${service}.${namespace}.svc.cluster.local`;
+  const rules = model.destinationRules.filter((d) => d.fqdn === fqdn);
+  return rules.find((d) => d.namespace === clientNamespace) ?? rules.find((d) => d.namespace === namespace) ?? rules.find((d) => d.namespace === ROOT_NAMESPACE);
 }
 
 /** Access logging from the Telemetry API: a namespace's own policy wins over the root namespace's. */

@@ -230,6 +230,41 @@ const labFault = z.strictObject({
   }),
 });
 
+const goDuration = z.string().refine((v) => parseGoDuration(v) !== undefined, 'a duration such as 10s or 1m');
+
+const destinationRule = z.strictObject({
+  apiVersion: z.enum(['networking.istio.io/v1', 'networking.istio.io/v1beta1', 'networking.istio.io/v1alpha3']),
+  kind: z.literal('DestinationRule'),
+  metadata,
+  spec: z.strictObject({
+    host: z.string().regex(/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/, 'the lab implements exact hosts (short name or FQDN), no wildcards'),
+    trafficPolicy: z
+      .strictObject({
+        connectionPool: z
+          .strictObject({
+            tcp: z.strictObject({ maxConnections: z.number().int().min(1).optional() }).optional(),
+            http: z
+              .strictObject({
+                http1MaxPendingRequests: z.number().int().min(1).optional(),
+                http2MaxRequests: z.number().int().min(1).optional(),
+                maxRequestsPerConnection: z.number().int().min(0).optional(),
+              })
+              .optional(),
+          })
+          .optional(),
+        outlierDetection: z
+          .strictObject({
+            consecutive5xxErrors: z.number().int().min(0).optional(),
+            interval: goDuration.optional(),
+            baseEjectionTime: goDuration.optional(),
+            maxEjectionPercent: z.number().int().min(0).max(100).optional(),
+          })
+          .optional(),
+      })
+      .optional(),
+  }),
+});
+
 const SCHEMAS = {
   Namespace: namespace,
   ServiceAccount: serviceAccount,
@@ -239,6 +274,7 @@ const SCHEMAS = {
   Telemetry: telemetry,
   AuthorizationPolicy: authorizationPolicy,
   LabFault: labFault,
+  DestinationRule: destinationRule,
 } as const;
 
 export type LabKinds = { [K in keyof typeof SCHEMAS]: z.infer<(typeof SCHEMAS)[K]> };

@@ -16,7 +16,7 @@ import { uriSans } from '../../harness/pki.js';
 import type { IssuedCert } from '../../harness/pki.js';
 import { ISTIO_ALPNS, sniff } from './client-hello.js';
 import { type AuthzRequest, evaluate } from './authz.js';
-import type { AuthzPolicyModel, LabFaults, PortProtocol } from './model.js';
+import type { AuthzPolicyModel, LabFaults, PortProtocol, TrafficPolicy } from './model.js';
 import type { MtlsMode } from './schema.js';
 
 /** Envoy's virtual inbound listener; its stats carry this prefix. */
@@ -36,7 +36,29 @@ export interface UpstreamEndpoint {
   spiffeId: string;
 }
 
+interface ClusterState {
+  /** Upstream requests in flight (one connection each). */
+  inflight: number;
+  /** Requests waiting for a connection (http1MaxPendingRequests bounds this queue). */
+  pending: (() => void)[];
+  consecutive5xx: Map<string, number>;
+  ejectedUntil: Map<string, number>;
+  ejections: Map<string, number>;
+  release(): void;
+}
+
+/** `outbound|8080||echo.mesh.svc.cluster.local` → namespace, service, port. */
+function clusterTarget(cluster: string): [string, string, number] {
+  const [, port, , fqdn] = cluster.split('|') as [string, string, string, string];
+  const [svc, ns] = fqdn.split('.') as [string, string];
+  return [ns, svc, Number(port)];
+}
+
+/** Envoy's local reply when a circuit breaker overflows (E: source/common/router/router.cc). */
+export const OVERFLOW_BODY = 'upstream connect error or disconnect/reset before headers. reset reason: overflow';
+
 export interface MeshView {
+  trafficPolicy(clientNamespace: string, namespace: string, service: string): TrafficPolicy | undefined;
   rootPem(): string;
   upstreams(namespace: string, service: string, port: number): UpstreamEndpoint[];
 }
@@ -87,6 +109,7 @@ export class Sidecar {
   private cert: IssuedCert;
   private readonly tlsServers = new Set<tls.Server>();
   private readonly rr = new Map<string, number>();
+  private readonly clusters = new Map<string, ClusterState>();
   private closed = false;
 
   constructor(private readonly o: SidecarOptions) {
@@ -364,13 +387,21 @@ export class Sidecar {
 
   /** Relays one request upstream and the answer back, with Envoy's local replies on upstream failure. */
   private forward(
-    x: { req: http.IncomingMessage; res: http.ServerResponse; started: number; base: Partial<AccessLogRecord>; headers: http.OutgoingHttpHeaders },
+    x: {
+      req: http.IncomingMessage;
+      res: http.ServerResponse;
+      started: number;
+      base: Partial<AccessLogRecord>;
+      headers: http.OutgoingHttpHeaders;
+      onStatus?: (status: number) => void;
+    },
     open: (h: http.OutgoingHttpHeaders, cb: (r: http.IncomingMessage) => void) => http.ClientRequest,
   ): void {
     const { req, res, started, base } = x;
     let answered = false;
     const up = open(x.headers, (ur) => {
       answered = true;
+      x.onStatus?.(ur.statusCode ?? 502);
       const h = { ...ur.headers, server: 'istio-envoy', 'x-envoy-upstream-service-time': String(Date.now() - started) };
       res.writeHead(ur.statusCode ?? 502, h);
       ur.pipe(res);
@@ -388,6 +419,7 @@ export class Sidecar {
       const refused = e.code === 'ECONNREFUSED' || e.code === 'ETIMEDOUT' || /certificate|SSL|TLS|SAN/i.test(e.message);
       const reason = refused ? 'connection failure' : 'connection termination';
       const flag = refused ? 'UF' : 'UC';
+      x.onStatus?.(503);
       this.localReply(res, 503, `upstream connect error or disconnect/reset before headers. reset reason: ${reason}`, {
         ...base,
         responseFlags: flag,
@@ -409,8 +441,9 @@ export class Sidecar {
 
   // ---------------------------------------------------------------- outbound
 
-  private pick(namespace: string, service: string, port: number): UpstreamEndpoint | undefined {
-    const eps = this.o.mesh.upstreams(namespace, service, port);
+  private pick(namespace: string, service: string, port: number, state?: ClusterState): UpstreamEndpoint | undefined {
+    const now = Date.now();
+    const eps = this.o.mesh.upstreams(namespace, service, port).filter((e) => !state || (state.ejectedUntil.get(e.address) ?? 0) <= now);
     if (eps.length === 0) return undefined;
     const key = `${namespace}/${service}:${port}`;
     const i = this.rr.get(key) ?? 0;
@@ -482,21 +515,101 @@ export class Sidecar {
         downstreamRemoteAddress: `${req.socket.remoteAddress}:${req.socket.remotePort}`,
         routeName: STATUS_ROUTE,
       };
-      const ep = this.pick(namespace, service, port);
-      if (!ep) {
-        this.localReply(res, 503, 'no healthy upstream', { ...base, responseFlags: 'UH', responseCodeDetails: 'no_healthy_upstream' });
-        return;
+      const policy = this.o.mesh.trafficPolicy(this.o.namespace, namespace, service);
+      const state = this.clusterState(cluster);
+      const dispatch = () => {
+        const ep = this.pick(namespace, service, port, state);
+        if (!ep) {
+          state.release();
+          this.localReply(res, 503, 'no healthy upstream', { ...base, responseFlags: 'UH', responseCodeDetails: 'no_healthy_upstream' });
+          return;
+        }
+        base.upstreamHost = ep.address;
+        const [host, p] = ep.address.split(':') as [string, string];
+        // One upstream connection per request (as with maxRequestsPerConnection: 1), so connections in use equal
+        // requests in flight: the bound an HTTP/1.1 pool enforces either way.
+        res.once('close', () => state.release());
+        this.forward(
+          { req, res, started, base, headers, onStatus: (code) => this.outlierResult(cluster, state, ep.address, code, policy) },
+          (h, cb) =>
+            ep.mtls
+              ? https.request({ host, port: Number(p), method: req.method, path: req.url, headers: h, agent: false, ...this.tlsOptions(ep, fqdn, port, 'istio-http/1.1') }, cb)
+              : http.request({ host, port: Number(p), method: req.method, path: req.url, headers: h, agent: false }, cb),
+        );
+      };
+      // Circuit breaking, enforced here in the CLIENT's sidecar (istio-behaviours.md §5).
+      const limit = Math.min(policy?.maxConnections ?? Number.POSITIVE_INFINITY, policy?.maxRequests ?? Number.POSITIVE_INFINITY);
+      const pendingLimit = policy?.maxPendingRequests ?? Number.POSITIVE_INFINITY;
+      if (state.inflight < limit) {
+        state.inflight++;
+        dispatch();
+      } else if (state.pending.length < pendingLimit) {
+        if (policy?.maxConnections !== undefined && state.inflight >= policy.maxConnections) this.bump(`cluster.${cluster}.upstream_cx_overflow`);
+        state.pending.push(dispatch);
+        res.once('close', () => {
+          const i = state.pending.indexOf(dispatch);
+          if (i >= 0) state.pending.splice(i, 1);
+        });
+      } else {
+        this.bump(`cluster.${cluster}.upstream_rq_pending_overflow`);
+        res.setHeader('x-envoy-overloaded', 'true');
+        this.localReply(res, 503, OVERFLOW_BODY, { ...base, responseFlags: 'UO', responseCodeDetails: 'upstream_reset_before_response_started{overflow}' });
       }
-      base.upstreamHost = ep.address;
-      const [host, p] = ep.address.split(':') as [string, string];
-      this.forward({ req, res, started, base, headers }, (h, cb) =>
-        ep.mtls
-          ? https.request({ host, port: Number(p), method: req.method, path: req.url, headers: h, agent: false, ...this.tlsOptions(ep, fqdn, port, 'istio-http/1.1') }, cb)
-          : http.request({ host, port: Number(p), method: req.method, path: req.url, headers: h, agent: false }, cb),
-      );
     });
     server.on('connection', (s: net.Socket) => this.track(s));
     return this.listen(server);
+  }
+
+  private clusterState(name: string): ClusterState {
+    let st = this.clusters.get(name);
+    if (!st) {
+      const created: ClusterState = {
+        inflight: 0,
+        pending: [],
+        consecutive5xx: new Map(),
+        ejectedUntil: new Map(),
+        ejections: new Map(),
+        release: () => {
+          created.inflight--;
+          const next = created.pending.shift();
+          if (next) {
+            created.inflight++;
+            next();
+          }
+        },
+      };
+      st = created;
+      this.clusters.set(name, st);
+    }
+    return st;
+  }
+
+  /**
+   * Outlier detection, consecutive 5xx (Envoy: ejection as soon as the count is reached, for baseEjectionTime
+   * times the number of ejections; at most maxEjectionPercent of hosts, but at least one).
+   */
+  private outlierResult(cluster: string, st: ClusterState, host: string, status: number, policy: TrafficPolicy | undefined): void {
+    const od = policy?.outlier;
+    if (status < 500) {
+      st.consecutive5xx.set(host, 0);
+      return;
+    }
+    const n = (st.consecutive5xx.get(host) ?? 0) + 1;
+    st.consecutive5xx.set(host, n);
+    if (!od || od.consecutive5xx === 0 || n < od.consecutive5xx) return;
+    const now = Date.now();
+    const total = Math.max(1, this.o.mesh.upstreams(...clusterTarget(cluster)).length);
+    const active = [...st.ejectedUntil.values()].filter((t) => t > now).length;
+    if (active >= Math.max(1, Math.floor((total * od.maxEjectionPercent) / 100))) {
+      this.bump(`cluster.${cluster}.outlier_detection.ejections_overflow`);
+      return;
+    }
+    const times = (st.ejections.get(host) ?? 0) + 1;
+    st.ejections.set(host, times);
+    st.ejectedUntil.set(host, now + od.baseEjectionMs * times);
+    st.consecutive5xx.set(host, 0);
+    this.bump(`cluster.${cluster}.outlier_detection.ejections_enforced_consecutive_5xx`);
+    this.bump(`cluster.${cluster}.outlier_detection.ejections_enforced_total`);
   }
 
   // ---------------------------------------------------------------- admin
@@ -508,7 +621,11 @@ export class Sidecar {
         const body = JSON.stringify({ certificates: [{ ca_cert: [certDetails(this.o.mesh.rootPem())], cert_chain: [certDetails(this.cert.certPem)] }] }, null, 2);
         res.writeHead(200, { 'content-type': 'application/json' }).end(body);
       } else if (req.url === '/stats') {
-        const lines = [...this.counters.entries()].sort(([a], [b]) => a.localeCompare(b)).map(([k, v]) => `${k}: ${v}`);
+        const gauges: [string, number][] = [...this.clusters.entries()].map(([name, st]) => [
+          `cluster.${name}.outlier_detection.ejections_active`,
+          [...st.ejectedUntil.values()].filter((t) => t > Date.now()).length,
+        ]);
+        const lines = [...this.counters.entries(), ...gauges].sort(([a], [b]) => a.localeCompare(b)).map(([k, v]) => `${k}: ${v}`);
         res.writeHead(200, { 'content-type': 'text/plain' }).end(`${lines.join('\n')}\n`);
       } else {
         res.writeHead(404).end();

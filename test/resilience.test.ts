@@ -1,0 +1,91 @@
+// Circuit breaking and outlier detection on the lab (istio-behaviours.md §5): the overflow reply's exact shape,
+// verdict stability under a varying 503 ratio, and "no DestinationRule → not applicable, never pass".
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { OVERFLOW_BODY } from '../agent/flood.js';
+import { LabTarget } from '../cluster/lab/lab-target.js';
+import { parseAccessLog } from '../harness/access-log.js';
+import type { Examined } from '../harness/check.js';
+import { DEFAULT_SETTINGS } from '../harness/check.js';
+import { runCheck } from '../harness/engine.js';
+import { loadPosture } from '../harness/posture/load.js';
+import { PostureView } from '../harness/posture/view.js';
+import { conformanceRun } from '../harness/run.js';
+import { LAB_TIMEOUTS } from '../harness/timeouts.js';
+import { SUITES } from '../suites/index.js';
+import { res001 } from '../suites/resilience/breaker.js';
+
+const ECHO = { namespace: 'mesh', name: 'echo' };
+
+describe('the lab\'s circuit breaker (secure posture)', () => {
+  const lab = new LabTarget();
+  const posture = loadPosture('fixtures/secure');
+  beforeAll(() => lab.apply(posture));
+  afterAll(() => lab.dispose());
+
+  it('overflow is a 503 with x-envoy-overloaded and the exact body, logged UO and counted in the client', async () => {
+    const client = await lab.probe({ namespace: 'mesh', name: 'authorized' });
+    const d = await lab.address(ECHO, 8080, client);
+    const since = new Date(Date.now() - 1_000);
+    const { observations } = await client.run([{ kind: 'flood', id: 'f', dial: d.dial, authority: d.authority, path: '/delay/100', requests: 20, concurrency: 8, requestTimeoutMs: 3_000, timeoutMs: 10_000 }]);
+    const f = observations[0]!.flood!;
+    expect(f.sent).toBe(20);
+    expect(f.overflow.header).toBeGreaterThan(0);
+    expect(f.overflow.body).toBe(f.overflow.header);
+    expect(f.statuses['200']).toBeGreaterThan(0);
+    const stats = await lab.stats(client.pod);
+    expect(stats['cluster.outbound|8080||echo.mesh.svc.cluster.local.upstream_rq_pending_overflow']).toBe(f.overflow.either);
+    const records = (await lab.accessLog(client.pod, since)).map((l) => parseAccessLog(l)!);
+    expect(records.filter((r) => r.responseCode === 503 && r.responseFlags === 'UO')).toHaveLength(f.overflow.either);
+    expect(OVERFLOW_BODY).toBe('upstream connect error or disconnect/reset before headers. reset reason: overflow');
+  });
+
+  it('a sidecar-less client is never limited (the breaker lives in the client\'s sidecar)', async () => {
+    const outside = await lab.probe({ namespace: 'outside', name: 'outside' });
+    const [ep] = await lab.endpoints(ECHO, 8080);
+    const { observations } = await outside.run([{ kind: 'flood', id: 'f', dial: ep!.dial, path: '/delay/50', requests: 12, concurrency: 6, requestTimeoutMs: 3_000, timeoutMs: 10_000 }]);
+    // STRICT refuses the plaintext outright: resets, never an overflow 503.
+    expect(observations[0]!.flood!.overflow.either).toBe(0);
+  });
+
+  it('the echo admin endpoints answer only the harness\'s token', async () => {
+    const client = await lab.probe({ namespace: 'mesh', name: 'authorized' });
+    const d = await lab.address(ECHO, 8080, client);
+    const { observations } = await client.run([{ kind: 'http', id: 'a', dial: d.dial, authority: d.authority, path: '/admin/fail', headers: { 'x-meshproof-admin': 'guess' }, timeoutMs: 2_000 }]);
+    // Not granted by echo-allow (paths), and without the token the app would not act on it either.
+    expect(observations[0]!.http?.status).toBe(403);
+    const [pod] = await lab.servicePods(ECHO);
+    const r = (await lab.appAdmin(pod!, '/admin/reset-stats')) as { admin: { failing: boolean } };
+    expect(r.admin.failing).toBe(false);
+  });
+
+  it('RES-001 run 30 times gives 30 identical verdicts, while the 503 ratio varies', async () => {
+    const ctx = { view: new PostureView(posture), target: lab, timeouts: LAB_TIMEOUTS, settings: DEFAULT_SETTINGS };
+    const verdicts: string[] = [];
+    const okCounts: number[] = [];
+    for (let i = 0; i < 30; i++) {
+      const r = await runCheck(res001, ctx);
+      verdicts.push(r.verdict);
+      const attack = ((r.cases[0] as Examined).observed as { attack: { statuses: Record<string, number> } }).attack;
+      okCounts.push(attack.statuses['200'] ?? 0);
+    }
+    expect(verdicts).toEqual(Array(30).fill('pass'));
+    // Every run saw both outcomes, whatever their ratio (which the verdict must not depend on).
+    expect(okCounts.every((n) => n > 0 && n < 60)).toBe(true);
+  }, 180_000);
+});
+
+describe('RES-003: no DestinationRule in scope for the target', () => {
+  it('makes the resilience checks not-applicable, with the reason, never pass', async () => {
+    const lab = new LabTarget();
+    try {
+      const r = await conformanceRun({ target: lab, posture: loadPosture('fixtures/secure', ['test/fixtures/no-destination-rule.yaml']), checks: SUITES.resilience!, timeouts: LAB_TIMEOUTS });
+      for (const c of r.results) {
+        expect(c.verdict).toBe('not-applicable');
+        expect(c.reason).toMatch(/no DestinationRule in scope for mesh\/echo/);
+      }
+      expect(r.exitCode).toBe(0);
+    } finally {
+      await lab.dispose();
+    }
+  });
+});
