@@ -1,7 +1,7 @@
 // The evidence bundle as auditors and CI receive it: JUnit against the Jenkins XSD, OSCAL against NIST's schema,
 // the HTML report in headless Chromium, the manifest and signature through `meshproof verify` (tampering
 // included), the upgrade gate through `meshproof compare`, and a scan for secrets.
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { generateKeyPairSync } from 'node:crypto';
 import { appendFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -12,8 +12,8 @@ import { chromium } from 'playwright-core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { CATALOG, FORBIDDEN } from '../harness/controls.js';
 import { ALL_CHECKS } from '../suites/index.js';
+import { cli } from './support/cli.js';
 
-const CLI = path.resolve('dist/cli.js');
 const tmp = mkdtempSync(path.join(tmpdir(), 'meshproof-bundle-'));
 const secure = path.join(tmp, 'secure');
 const weak = path.join(tmp, 'weak');
@@ -24,21 +24,6 @@ const keyFile = path.join(tmp, 'sign.pem');
 const pubFile = path.join(tmp, 'sign.pub.pem');
 writeFileSync(keyFile, privPem);
 writeFileSync(pubFile, pubPem);
-
-function cli(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => {
-      stdout += d.toString();
-    });
-    child.stderr.on('data', (d: Buffer) => {
-      stderr += d.toString();
-    });
-    child.on('exit', (code) => resolve({ code, stdout, stderr }));
-  });
-}
 
 function files(dir: string, rel = ''): string[] {
   return readdirSync(path.join(dir, rel)).flatMap((n) => (statSync(path.join(dir, rel, n)).isDirectory() ? files(dir, path.join(rel, n)) : [path.join(rel, n)]));

@@ -1,28 +1,11 @@
 // The CLI as a user runs it: the bundled dist/cli.js in a child process, real exit codes, real files.
-import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { cli } from './support/cli.js';
 
-const CLI = path.resolve('dist/cli.js');
 const tmp = mkdtempSync(path.join(tmpdir(), 'meshproof-cli-'));
-
-function cli(args: string[], opts: { onStart?: (child: ChildProcess) => void } = {}): Promise<{ code: number | null; stdout: string; stderr: string; pid: number }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => {
-      stdout += d.toString();
-    });
-    child.stderr.on('data', (d: Buffer) => {
-      stderr += d.toString();
-    });
-    opts.onStart?.(child);
-    child.on('exit', (code) => resolve({ code, stdout, stderr, pid: child.pid! }));
-  });
-}
 
 /** Live processes a lab started for this CLI process (they carry its pid, even once re-parented). */
 function agentsOf(pid: number): string[] {

@@ -1,9 +1,7 @@
 import { defineCheck } from '../../harness/check.js';
-import { certRejected } from '../../harness/classify.js';
-import { handshakeAccepted } from '../../harness/expect.js';
-import { ECHO, failVerify, ROGUE, tlsAttack } from './shared.js';
+import { directTlsCase, ECHO, ROGUE } from './shared.js';
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 export const cert004 = defineCheck({
   id: 'CERT-004',
@@ -22,32 +20,16 @@ export const cert004 = defineCheck({
     if (!e) return { notApplicable: 'mesh/echo has no ready endpoint' };
     return {
       cases: [
-        {
+        directTlsCase({
           label: `rogue replays its own certificate (serial ${kept.serialNumber}, notAfter ${kept.notAfter.toISOString()}) to ${e.pod.namespace}/${e.pod.name}:8080 after expiry`,
-          control: {
-            from: ROGUE,
-            to: ECHO,
-            port: 8080,
-            kind: 'http' as const,
-            expect: handshakeAccepted,
-            proves: 'the same certificate was accepted on the same path while it was valid',
-            build: async (_p, n) => [tlsAttack(`valid-${n}`, e.dial, kept, timeouts.attackMs)],
-          },
-          attack: {
-            from: ROGUE,
-            to: ECHO,
-            port: 8080,
-            kind: 'http' as const,
-            via: 'endpoints' as const,
-            classify: certRejected(['certificate_expired']),
-            attacker: 'no-sidecar' as const,
-            build: async () => {
-              await sleep(Math.max(0, kept.notAfter.getTime() + timeouts.certSkewMs - Date.now()));
-              return [tlsAttack('expired', e.dial, kept, timeouts.attackMs)];
-            },
-          },
-          corroborate: failVerify,
-        },
+          dial: e.dial,
+          genuine: kept,
+          proves: 'the same certificate was accepted on the same path while it was valid',
+          bad: kept,
+          expectedAlerts: ['certificate_expired'],
+          timeoutMs: timeouts.attackMs,
+          beforeAttack: () => sleep(Math.max(0, kept.notAfter.getTime() + timeouts.certSkewMs - Date.now())),
+        }),
       ],
     };
   },

@@ -1,9 +1,7 @@
 import { defineCheck } from '../../harness/check.js';
-import { certRejected } from '../../harness/classify.js';
-import { handshakeAccepted } from '../../harness/expect.js';
 import { CertificateAuthority } from '../../harness/pki.js';
 import { AUTHORIZED_SA } from '../mtls/shared.js';
-import { ECHO, failVerify, ROGUE, tlsAttack } from './shared.js';
+import { directTlsCase, ECHO, ROGUE } from './shared.js';
 
 const ONE_HOUR = 3_600_000;
 
@@ -24,29 +22,17 @@ export const cert003 = defineCheck({
     const forged = await foreignCa.issue(ECHO.namespace, AUTHORIZED_SA, { uri: target.identity(ECHO.namespace, AUTHORIZED_SA) });
     const endpoints = await target.endpoints(ECHO, 8080);
     return {
-      cases: endpoints.map((e) => ({
-        label: `rogue → ${e.pod.namespace}/${e.pod.name}:8080 with a foreign-CA certificate for ${forged.spiffeId}`,
-        control: {
-          from: ROGUE,
-          to: ECHO,
-          port: 8080,
-          kind: 'http' as const,
-          expect: handshakeAccepted,
+      cases: endpoints.map((e) =>
+        directTlsCase({
+          label: `rogue → ${e.pod.namespace}/${e.pod.name}:8080 with a foreign-CA certificate for ${forged.spiffeId}`,
+          dial: e.dial,
+          genuine,
           proves: `the genuine mesh certificate of ${genuine.spiffeId} is accepted on the same direct path`,
-          build: async (_p, n) => [tlsAttack(`control-${n}`, e.dial, genuine, timeouts.attackMs)],
-        },
-        attack: {
-          from: ROGUE,
-          to: ECHO,
-          port: 8080,
-          kind: 'http' as const,
-          via: 'endpoints' as const,
-          classify: certRejected(['unknown_ca']),
-          attacker: 'no-sidecar' as const,
-          build: async () => [tlsAttack('forged', e.dial, forged, timeouts.attackMs)],
-        },
-        corroborate: failVerify,
-      })),
+          bad: forged,
+          expectedAlerts: ['unknown_ca'],
+          timeoutMs: timeouts.attackMs,
+        }),
+      ),
     };
   },
 });

@@ -1,6 +1,8 @@
 // Pieces the certificate checks share: reading Envoy's /certs, the rogue's direct TLS attacks, the counter.
 import type { TlsAttack } from '../../agent/protocol.js';
-import type { Corroboration } from '../../harness/check.js';
+import type { Case, Corroboration } from '../../harness/check.js';
+import { certRejected } from '../../harness/classify.js';
+import { handshakeAccepted } from '../../harness/expect.js';
 import type { Ref } from '../../harness/target.js';
 
 export const ROGUE: Ref = { namespace: 'outside', name: 'rogue' };
@@ -38,4 +40,38 @@ export const failVerify: Corroboration = {
 
 export function tlsAttack(id: string, dial: string, cert: { chainPem: string; keyPem: string }, timeoutMs: number): TlsAttack {
   return { kind: 'tls', id, dial, certChainPem: cert.chainPem, keyPem: cert.keyPem, alpn: ['istio-http/1.1'], timeoutMs };
+}
+
+type Pem = { chainPem: string; keyPem: string };
+
+/**
+ * The rogue's direct TLS to one echo pod (no sidecar of its own): a genuine certificate as the positive control,
+ * a bad one as the attack, through the same path. `beforeAttack` may wait (for an expiry, say).
+ */
+export function directTlsCase(o: {
+  label: string;
+  dial: string;
+  genuine: Pem;
+  proves: string;
+  bad: Pem;
+  expectedAlerts: string[];
+  timeoutMs: number;
+  beforeAttack?: () => Promise<void>;
+}): Case {
+  const step = { from: ROGUE, to: ECHO, port: 8080, kind: 'http' as const };
+  return {
+    label: o.label,
+    control: { ...step, expect: handshakeAccepted, proves: o.proves, build: async (_p, n) => [tlsAttack(`control-${n}`, o.dial, o.genuine, o.timeoutMs)] },
+    attack: {
+      ...step,
+      via: 'endpoints',
+      classify: certRejected(o.expectedAlerts),
+      attacker: 'no-sidecar',
+      build: async () => {
+        await o.beforeAttack?.();
+        return [tlsAttack('attack', o.dial, o.bad, o.timeoutMs)];
+      },
+    },
+    corroborate: failVerify,
+  };
 }
