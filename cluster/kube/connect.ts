@@ -1,0 +1,53 @@
+// Where a cluster run connects: --kubeconfig, then KUBECONFIG, then the in-cluster service account, then
+// ~/.kube/config; --context picks a context. Every mistake is one ConfigError line (exit 2).
+import { existsSync } from 'node:fs';
+import { homedir } from 'node:os';
+import path from 'node:path';
+import { KubeConfig } from '@kubernetes/client-node';
+import { ConfigError, messageOf } from '../../harness/errors.js';
+
+export interface ConnectOptions {
+  kubeconfig?: string;
+  context?: string;
+  env?: NodeJS.ProcessEnv;
+}
+
+export function loadKubeConfig(o: ConnectOptions): { kc: KubeConfig; source: string } {
+  const env = o.env ?? process.env;
+  const kc = new KubeConfig();
+  let source: string;
+  try {
+    if (o.kubeconfig) {
+      if (!existsSync(o.kubeconfig)) throw new ConfigError(`--kubeconfig ${o.kubeconfig}: no such file`);
+      kc.loadFromFile(o.kubeconfig);
+      source = o.kubeconfig;
+    } else if (env.KUBECONFIG) {
+      const first = env.KUBECONFIG.split(path.delimiter)[0]!;
+      if (!existsSync(first)) throw new ConfigError(`KUBECONFIG ${env.KUBECONFIG}: no such file`);
+      kc.loadFromFile(first);
+      source = `KUBECONFIG=${env.KUBECONFIG}`;
+    } else if (env.KUBERNETES_SERVICE_HOST) {
+      kc.loadFromCluster();
+      source = 'the in-cluster service account';
+    } else if (existsSync(path.join(env.HOME ?? homedir(), '.kube', 'config'))) {
+      kc.loadFromFile(path.join(env.HOME ?? homedir(), '.kube', 'config'));
+      source = '~/.kube/config';
+    } else {
+      throw new ConfigError('no kubeconfig: pass --kubeconfig, set KUBECONFIG, or run inside a cluster');
+    }
+  } catch (e) {
+    if (e instanceof ConfigError) throw e;
+    throw new ConfigError(`kubeconfig ${o.kubeconfig ?? env.KUBECONFIG ?? ''}: cannot be read: ${messageOf(e).split('\n')[0]}`.replace(/ {2}/g, ' '));
+  }
+  if (o.context) {
+    const names = kc.getContexts().map((c) => c.name);
+    if (!names.includes(o.context)) {
+      throw new ConfigError(`context ${o.context} is not in ${source} (available: ${names.join(', ') || 'none'})`);
+    }
+    kc.setCurrentContext(o.context);
+  }
+  const cluster = kc.getCurrentCluster();
+  if (!kc.getCurrentContext() || !cluster) throw new ConfigError(`${source}: no current context with a cluster (use --context)`);
+  if (!/^https?:\/\//.test(cluster.server)) throw new ConfigError(`${source}: cluster ${cluster.name} has no usable server URL (${JSON.stringify(cluster.server)})`);
+  return { kc, source };
+}

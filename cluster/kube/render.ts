@@ -1,0 +1,160 @@
+// Renders a posture for a real cluster (ARCHITECTURE.md "Names in a real cluster"): fixture namespaces become
+// run-scoped (`mp-<short run id>-<name>`), EVERY reference to them is rewritten (principals, namespaces lists,
+// DestinationRule hosts, Service FQDNs), every object is labelled with the run, and the agent is delivered to
+// stock Node images from a ConfigMap with a locked-down security context. Pure: no API calls.
+import { ConfigError } from '../../harness/errors.js';
+import type { Manifest, Posture } from '../../harness/posture/load.js';
+import { ROOT_NAMESPACE } from '../../harness/posture/view.js';
+
+export const RUN_LABEL = 'meshproof.dev/run';
+export const FIELD_MANAGER = 'meshproof';
+export const AGENT_CONFIGMAP = 'meshproof-agent';
+export const AGENT_MOUNT = '/opt/meshproof';
+/** A current Node image; overridable with --image (and --image-registry for mirrors). */
+export const DEFAULT_IMAGE = 'node:22-alpine';
+
+export interface RenderOptions {
+  runId: string;
+  /** Read from the mesh config; `cluster.local` by default. */
+  trustDomain: string;
+  /** Root-namespace fixtures are applied only on clusters meshproof provisioned. */
+  provisioned: boolean;
+  image?: string;
+  imageRegistry?: string;
+  imagePullSecret?: string;
+  /** The agent bundle's text, shipped in one ConfigMap per namespace that runs the agent. */
+  agentBundle: string;
+  /** Token for the echo app's /admin endpoints. */
+  adminToken: string;
+}
+
+export interface Rendered {
+  /** In apply order: namespaces first. */
+  objects: Manifest[];
+  /** Logical namespace → cluster namespace. */
+  namespaces: Record<string, string>;
+  /** Fixtures not applied, with the reason (evidence: what was excluded and why). */
+  skipped: { object: string; reason: string }[];
+}
+
+export function shortRunId(runId: string): string {
+  return runId.replace(/-/g, '').slice(0, 8).toLowerCase();
+}
+
+export class NamespaceMap {
+  readonly prefix: string;
+  constructor(
+    runId: string,
+    private readonly logical: Set<string>,
+  ) {
+    this.prefix = `mp-${shortRunId(runId)}-`;
+  }
+
+  /** The cluster name of a logical namespace; the root namespace and unknown ones stay as they are. */
+  ns(name: string): string {
+    return this.logical.has(name) ? `${this.prefix}${name}` : name;
+  }
+
+  /** `cluster.local/ns/<ns>/sa/<sa>` (or with another trust domain, or a `*` pattern) with the namespace mapped. */
+  principal(p: string, trustDomain: string): string {
+    const m = /^([^/]+)\/ns\/([^/]+)\/sa\/(.+)$/.exec(p);
+    if (!m) return p;
+    const td = m[1] === 'cluster.local' ? trustDomain : m[1]!;
+    return `${td}/ns/${this.ns(m[2]!)}/sa/${m[3]}`;
+  }
+
+  /** `svc`, `svc.ns`, `svc.ns.svc`, `svc.ns.svc.cluster.local` with the namespace mapped; short names stay. */
+  host(h: string): string {
+    const parts = h.split('.');
+    if (parts.length < 2) return h;
+    parts[1] = this.ns(parts[1]!);
+    return parts.join('.');
+  }
+}
+
+type Obj = Record<string, unknown>;
+const clone = <T>(v: T): T => structuredClone(v);
+
+function label(m: Manifest, runId: string): void {
+  m.metadata.labels = { ...m.metadata.labels, [RUN_LABEL]: runId };
+}
+
+function rewriteAuthz(spec: Obj, map: NamespaceMap, td: string): void {
+  for (const rule of (spec.rules as Obj[] | undefined) ?? []) {
+    for (const f of (rule.from as { source?: Obj }[] | undefined) ?? []) {
+      const s = f.source;
+      if (!s) continue;
+      for (const k of ['principals', 'notPrincipals']) if (Array.isArray(s[k])) s[k] = (s[k] as string[]).map((p) => map.principal(p, td));
+      for (const k of ['namespaces', 'notNamespaces']) if (Array.isArray(s[k])) s[k] = (s[k] as string[]).map((n) => map.ns(n));
+    }
+  }
+}
+
+function renderDeployment(m: Manifest, o: RenderOptions): void {
+  const spec = m.spec as { template: { metadata: Obj; spec: Obj } };
+  const tmpl = spec.template;
+  tmpl.metadata.labels = { ...(tmpl.metadata.labels as Obj), [RUN_LABEL]: o.runId };
+  const pod = tmpl.spec;
+  const image = o.image ?? DEFAULT_IMAGE;
+  const registry = o.imageRegistry ? `${o.imageRegistry.replace(/\/$/, '')}/` : '';
+  pod.automountServiceAccountToken = false;
+  pod.securityContext = { runAsNonRoot: true, runAsUser: 10001, runAsGroup: 10001, seccompProfile: { type: 'RuntimeDefault' } };
+  pod.volumes = [{ name: 'meshproof-agent', configMap: { name: AGENT_CONFIGMAP } }];
+  if (o.imagePullSecret) pod.imagePullSecrets = [{ name: o.imagePullSecret }];
+  const env = [
+    { name: 'POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
+    { name: 'POD_NAMESPACE', valueFrom: { fieldRef: { fieldPath: 'metadata.namespace' } } },
+    { name: 'SERVICE_ACCOUNT', valueFrom: { fieldRef: { fieldPath: 'spec.serviceAccountName' } } },
+    { name: 'MESHPROOF_ADMIN_TOKEN', value: o.adminToken },
+  ];
+  pod.containers = (pod.containers as Obj[]).map((c) => ({
+    ...c,
+    image: `${registry}${image}`,
+    env,
+    volumeMounts: [{ name: 'meshproof-agent', mountPath: AGENT_MOUNT, readOnly: true }],
+    securityContext: { allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'] } },
+    resources: { requests: { cpu: '10m', memory: '48Mi' }, limits: { memory: '192Mi' } },
+  }));
+}
+
+/**
+ * Renders the posture for a cluster. Throws a ConfigError for kinds that only the lab understands.
+ */
+export function renderForCluster(posture: Posture, o: RenderOptions): Rendered {
+  const logical = new Set(posture.objects.filter((x) => x.manifest.kind === 'Namespace').map((x) => x.manifest.metadata.name));
+  const map = new NamespaceMap(o.runId, logical);
+  const skipped: Rendered['skipped'] = [];
+  const out: Manifest[] = [];
+  const agentNamespaces = new Set<string>();
+  for (const { manifest, source } of posture.objects) {
+    const what = `${manifest.kind} ${manifest.metadata.namespace ? `${manifest.metadata.namespace}/` : ''}${manifest.metadata.name}`;
+    if (manifest.apiVersion.startsWith('lab.meshproof.dev/')) {
+      throw new ConfigError(`${source}: ${what}: ${manifest.kind} is a lab-only fault and cannot be applied to a cluster`);
+    }
+    if (manifest.metadata.namespace === ROOT_NAMESPACE && !o.provisioned) {
+      skipped.push({ object: what, reason: `meshproof never writes to ${ROOT_NAMESPACE} on a cluster it did not provision; checks depending on mesh-wide posture test what the cluster has` });
+      continue;
+    }
+    const m = clone(manifest);
+    if (m.kind === 'Namespace') m.metadata.name = map.ns(m.metadata.name);
+    else if (m.metadata.namespace) m.metadata.namespace = map.ns(m.metadata.namespace);
+    label(m, o.runId);
+    const spec = m.spec as Obj | undefined;
+    if (m.kind === 'AuthorizationPolicy' && spec) rewriteAuthz(spec, map, o.trustDomain);
+    if (m.kind === 'DestinationRule' && spec && typeof spec.host === 'string') spec.host = map.host(spec.host);
+    if (m.kind === 'Deployment') {
+      renderDeployment(m, o);
+      agentNamespaces.add(m.metadata.namespace!);
+    }
+    out.push(m);
+  }
+  const configMaps: Manifest[] = [...agentNamespaces].map((ns) => ({
+    apiVersion: 'v1',
+    kind: 'ConfigMap',
+    metadata: { name: AGENT_CONFIGMAP, namespace: ns, labels: { [RUN_LABEL]: o.runId } },
+    data: { 'agent.mjs': o.agentBundle },
+  }));
+  const namespaces = Object.fromEntries([...logical].map((n) => [n, map.ns(n)]));
+  const isNs = (m: Manifest) => m.kind === 'Namespace';
+  return { objects: [...out.filter(isNs), ...configMaps, ...out.filter((m) => !isNs(m))], namespaces, skipped };
+}

@@ -1,0 +1,129 @@
+// The Kubernetes path's pure parts: rendering fixtures for a cluster (no logical name survives the mapping),
+// least-privilege RBAC equal to what the preflight checks, and connection errors as one-line usage errors.
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { parseAllDocuments } from 'yaml';
+import { describe, expect, it } from 'vitest';
+import { loadKubeConfig } from '../cluster/kube/connect.js';
+import { REQUIRED } from '../cluster/kube/permissions.js';
+import { NamespaceMap, RUN_LABEL, renderForCluster } from '../cluster/kube/render.js';
+import { ConfigError } from '../harness/errors.js';
+import { loadPosture } from '../harness/posture/load.js';
+
+const RUN = '4f1c2a9e-7b3d-4c2e-9a1f-0123456789ab';
+const base = { runId: RUN, trustDomain: 'cluster.local', agentBundle: '/* agent */', adminToken: 't0k3n' };
+
+describe('rendering the posture for a cluster', () => {
+  const r = renderForCluster(loadPosture('fixtures/secure'), { ...base, provisioned: true });
+  const text = JSON.stringify(r.objects);
+
+  it('maps every fixture namespace to a run-scoped one', () => {
+    expect(r.namespaces).toEqual({ mesh: 'mp-4f1c2a9e-mesh', bare: 'mp-4f1c2a9e-bare', outside: 'mp-4f1c2a9e-outside' });
+  });
+
+  it('leaves no logical name anywhere: namespaces, principals, hosts', () => {
+    for (const logical of ['mesh', 'bare', 'outside']) {
+      expect(text).not.toMatch(new RegExp(`"namespace":"${logical}"`));
+      expect(text).not.toMatch(new RegExp(`/ns/${logical}/`));
+      expect(text).not.toMatch(new RegExp(`\\.${logical}\\.svc`));
+      expect(text).not.toMatch(new RegExp(`"name":"${logical}"[^}]*"labels":\\{"istio-injection"`));
+    }
+    expect(text).toContain('cluster.local/ns/mp-4f1c2a9e-mesh/sa/authorized');
+    expect(text).toContain('cluster.local/ns/mp-4f1c2a9e-outside/sa/rogue');
+    expect(text).toContain('"host":"echo.mp-4f1c2a9e-mesh.svc.cluster.local"');
+  });
+
+  it('uses the mesh\'s trust domain in principals', () => {
+    const other = renderForCluster(loadPosture('fixtures/secure'), { ...base, provisioned: true, trustDomain: 'bank.example' });
+    expect(JSON.stringify(other.objects)).toContain('bank.example/ns/mp-4f1c2a9e-mesh/sa/authorized');
+    expect(JSON.stringify(other.objects)).not.toContain('cluster.local/ns/');
+  });
+
+  it('labels every object and pod template with the run', () => {
+    for (const m of r.objects) expect(m.metadata.labels?.[RUN_LABEL], `${m.kind} ${m.metadata.name}`).toBe(RUN);
+    const d = r.objects.find((m) => m.kind === 'Deployment')!;
+    expect((d.spec as { template: { metadata: { labels: Record<string, string> } } }).template.metadata.labels[RUN_LABEL]).toBe(RUN);
+  });
+
+  it('delivers the agent from a ConfigMap to a stock Node image, non-root, read-only, no capabilities', () => {
+    const cm = r.objects.filter((m) => m.kind === 'ConfigMap');
+    expect(cm.map((m) => m.metadata.namespace).sort()).toEqual(['mp-4f1c2a9e-bare', 'mp-4f1c2a9e-mesh', 'mp-4f1c2a9e-outside']);
+    const pod = (r.objects.find((m) => m.kind === 'Deployment')!.spec as { template: { spec: Record<string, unknown> } }).template.spec as {
+      securityContext: { runAsNonRoot: boolean };
+      containers: { image: string; command: string[]; securityContext: Record<string, unknown>; volumeMounts: { mountPath: string }[] }[];
+      automountServiceAccountToken: boolean;
+    };
+    expect(pod.securityContext.runAsNonRoot).toBe(true);
+    expect(pod.automountServiceAccountToken).toBe(false);
+    const c = pod.containers[0]!;
+    expect(c.image).toBe('node:22-alpine');
+    expect(c.command).toEqual(['node', '/opt/meshproof/agent.mjs']);
+    expect(c.securityContext).toEqual({ allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'] } });
+    expect(c.volumeMounts[0]!.mountPath).toBe('/opt/meshproof');
+    const mirrored = renderForCluster(loadPosture('fixtures/secure'), { ...base, provisioned: true, imageRegistry: 'registry.bank.internal/mirror/', image: 'node:20-alpine' });
+    expect(JSON.stringify(mirrored.objects)).toContain('"image":"registry.bank.internal/mirror/node:20-alpine"');
+  });
+
+  it('applies namespaces first', () => {
+    const kinds = r.objects.map((m) => m.kind);
+    expect(kinds.lastIndexOf('Namespace')).toBeLessThan(kinds.indexOf('ConfigMap'));
+  });
+
+  it('on a cluster it did not provision, never writes to istio-system and says so', () => {
+    const existing = renderForCluster(loadPosture('fixtures/secure'), { ...base, provisioned: false });
+    expect(existing.objects.some((m) => m.metadata.namespace === 'istio-system')).toBe(false);
+    expect(existing.skipped.map((s) => s.object)).toEqual(['PeerAuthentication istio-system/default', 'Telemetry istio-system/mesh-default', 'AuthorizationPolicy istio-system/allow-nothing']);
+  });
+
+  it('refuses lab-only faults', () => {
+    expect(() => renderForCluster(loadPosture('fixtures/secure', ['fixtures/weakened/lab-allow-expired.yaml']), { ...base, provisioned: true })).toThrow(/LabFault is a lab-only fault/);
+  });
+
+  it('maps hosts and principals in every form', () => {
+    const map = new NamespaceMap(RUN, new Set(['mesh']));
+    expect(map.host('echo')).toBe('echo');
+    expect(map.host('echo.mesh')).toBe('echo.mp-4f1c2a9e-mesh');
+    expect(map.host('echo.mesh.svc.cluster.local')).toBe('echo.mp-4f1c2a9e-mesh.svc.cluster.local');
+    expect(map.host('echo.other.svc.cluster.local')).toBe('echo.other.svc.cluster.local');
+    expect(map.principal('cluster.local/ns/mesh/sa/*', 'cluster.local')).toBe('cluster.local/ns/mp-4f1c2a9e-mesh/sa/*');
+    expect(map.principal('*', 'cluster.local')).toBe('*');
+  });
+});
+
+describe('least privilege', () => {
+  it('deploy/rbac.yaml grants exactly what the preflight checks', () => {
+    const docs = parseAllDocuments(readFileSync('deploy/rbac.yaml', 'utf8')).map((d) => d.toJS() as { kind: string; rules?: { apiGroups: string[]; resources: string[]; verbs: string[] }[] });
+    const role = docs.find((d) => d.kind === 'ClusterRole')!;
+    const granted = new Set(role.rules!.flatMap((r) => r.apiGroups.flatMap((g) => r.resources.flatMap((res) => r.verbs.map((v) => `${g}|${res}|${v}`)))));
+    const required = new Set(REQUIRED.flatMap((p) => p.verbs.map((v) => `${p.group}|${p.resource}${p.subresource ? `/${p.subresource}` : ''}|${v}`)));
+    expect([...granted].sort()).toEqual([...required].sort());
+  });
+});
+
+describe('connecting', () => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'meshproof-kube-'));
+  const good = path.join(dir, 'good.yaml');
+  writeFileSync(
+    good,
+    'apiVersion: v1\nkind: Config\nclusters: [{name: c1, cluster: {server: "https://127.0.0.1:6443"}}]\nusers: [{name: u1, user: {token: abc}}]\ncontexts: [{name: ctx1, context: {cluster: c1, user: u1}}]\ncurrent-context: ctx1\n',
+  );
+  it('loads a kubeconfig and picks a context', () => {
+    const { kc } = loadKubeConfig({ kubeconfig: good, context: 'ctx1', env: {} });
+    expect(kc.getCurrentCluster()?.server).toBe('https://127.0.0.1:6443');
+  });
+  it.each([
+    ['a missing file', { kubeconfig: path.join(dir, 'nope.yaml') }, /--kubeconfig .*nope\.yaml: no such file/],
+    ['an unknown context', { kubeconfig: good, context: 'prod' }, /context prod is not in .*good\.yaml \(available: ctx1\)/],
+    ['nothing to connect with', {}, /no kubeconfig: pass --kubeconfig, set KUBECONFIG, or run inside a cluster/],
+  ])('%s is a one-line ConfigError', (_n, o, re) => {
+    const call = () => loadKubeConfig({ ...o, env: { HOME: dir } });
+    expect(call).toThrow(ConfigError);
+    expect(call).toThrow(re);
+  });
+  it('a malformed kubeconfig is a ConfigError', () => {
+    const bad = path.join(dir, 'bad.yaml');
+    writeFileSync(bad, 'clusters: [unclosed\n');
+    expect(() => loadKubeConfig({ kubeconfig: bad, env: {} })).toThrow(ConfigError);
+  });
+});
