@@ -166,8 +166,10 @@ async function runCase(c: Case, ctx: CheckContext): Promise<CaseResult> {
       ? `${unmatched.length} block(s) without a ${c.corroborate.describe} record, and ${c.corroborate.counter} rose by ${counterDelta ?? 'n/a'} for ${blocks} block(s)`
       : undefined;
 
-  const problem = execProblem ?? attackerProblem(c, attacker, uid);
-  const judged = judgeCase({ attackerProblem: problem, attacks: judgements, control, unaudited, unproven });
+  const problem = attackerProblem(c, attacker, uid);
+  const judged = execProblem
+    ? { verdict: 'error' as const, reason: execProblem }
+    : judgeCase({ attackerProblem: problem, attacks: judgements, control, unaudited, unproven });
   return {
     label: c.label,
     ...judged,

@@ -103,6 +103,12 @@ describe('inconclusive is never a pass', () => {
     expect(r.results[0]!.reason).toMatch(/positive control failed.*503/);
   });
 
+  it('an attacker that cannot be run makes the check error, not pass', async () => {
+    const r = await runLab([], mtls001, (lab) => lab.kill({ namespace: 'outside', name: 'outside' }), QUICK);
+    expect(r.results[0]!.verdict).toBe('error');
+    expect(r.results[0]!.reason).toMatch(/could not be carried out: .*no running probe outside\/outside/);
+  });
+
   it('an attacker with a sidecar is refused as an attacker (§9.1)', async () => {
     const injectOutside = 'test/fixtures/outside-injected.yaml';
     const r = await runLab([injectOutside], mtls001);

@@ -1,5 +1,4 @@
 // The per-check table printed at the end of a run.
-import path from 'node:path';
 import type { RunResult } from '../run.js';
 import { checkFile } from './checks.js';
 
@@ -10,7 +9,7 @@ export function summaryTable(run: RunResult, outDir: string, width = process.std
     r.id,
     VERDICT_LABEL[r.verdict],
     `${(r.durationMs / 1000).toFixed(1)}s`,
-    path.join(outDir, checkFile(r.id)),
+    checkFile(r.id),
     r.verdict === 'pass' ? r.title : r.reason,
   ]);
   const head = ['CHECK', 'VERDICT', 'TIME', 'EVIDENCE', 'DETAIL'];
