@@ -4,6 +4,9 @@ import { accessSync, constants, existsSync, mkdirSync, readFileSync, writeFileSy
 import path from 'node:path';
 import { Command, CommanderError, Option } from 'commander';
 import { Listr } from 'listr2';
+import { sweep } from '../cluster/kube/cleanup.js';
+import { loadKubeConfig } from '../cluster/kube/connect.js';
+import { preflight } from '../cluster/kube/preflight.js';
 import { LabTarget } from '../cluster/lab/lab-target.js';
 import { ALL_CHECKS, SUITES } from '../suites/index.js';
 import type { Check } from './check.js';
@@ -217,6 +220,40 @@ export function program(): Command {
       }
       process.stdout.write(`${comparisonTable(c)}\n`);
       process.exitCode = c.regressions > 0 ? 1 : 0;
+    });
+  cmd
+    .command('preflight')
+    .description('check a cluster is ready for meshproof: API, permissions, Istio CRDs, istiod, injection webhook')
+    .option('--kubeconfig <file>', 'kubeconfig file (default: KUBECONFIG, in-cluster, ~/.kube/config)')
+    .option('--context <name>', 'kubeconfig context')
+    .option('--istio-namespace <ns>', 'where istiod runs', 'istio-system')
+    .addHelpText('after', '\nExit codes: 0 ready, 2 configuration to fix (permissions, CRDs, webhook), 3 cluster unreachable or unhealthy.')
+    .action(async (o: { kubeconfig?: string; context?: string; istioNamespace: string }) => {
+      const { kc, source } = loadKubeConfig(o);
+      const r = await preflight(kc, { istioNamespace: o.istioNamespace });
+      process.stdout.write(
+        `ready: ${r.server} (${source}), Kubernetes ${r.kubernetes}, istiod ${r.istiod.image} ${r.istiod.ready} ready, webhooks ${r.webhooks.join(', ')}, ${r.permissions} permissions granted\n`,
+      );
+    });
+  cmd
+    .command('cleanup')
+    .description('delete what meshproof runs left behind, by their meshproof.dev/run label (nothing else is touched)')
+    .option('--run <id>', 'the run whose namespaces to delete')
+    .option('--stale', 'every run-labelled namespace older than --older-than')
+    .option('--older-than <duration>', 'with --stale', '1h')
+    .option('--kubeconfig <file>', 'kubeconfig file (default: KUBECONFIG, in-cluster, ~/.kube/config)')
+    .option('--context <name>', 'kubeconfig context')
+    .action(async (o: { run?: string; stale?: boolean; olderThan: string; kubeconfig?: string; context?: string }) => {
+      if (!o.run === !o.stale) throw new ConfigError('cleanup needs exactly one of --run <id> or --stale');
+      const olderThanMs = parseGoDuration(o.olderThan);
+      if (olderThanMs === undefined) throw new ConfigError(`--older-than ${o.olderThan}: not a duration (e.g. 1h, 30m)`);
+      const { kc } = loadKubeConfig(o);
+      const r = await sweep(kc, { runId: o.run, olderThanMs }).catch((e: unknown) => {
+        throw new InfraError(`cleanup against ${kc.getCurrentCluster()?.server}: ${messageOf(e).split('\n')[0]}`);
+      });
+      for (const n of r.deleted) process.stdout.write(`deleted namespace ${n}\n`);
+      for (const n of r.kept) process.stdout.write(`kept namespace ${n} (younger than ${o.olderThan})\n`);
+      process.stdout.write(`${r.deleted.length} deleted, ${r.kept.length} kept\n`);
     });
   cmd
     .command('list')

@@ -1,0 +1,97 @@
+// Preflight: everything a cluster run needs, checked before anything is created. Each failure is one line
+// saying what is wrong and what to do: a ConfigError (exit 2) when the user can fix it by configuration, an
+// InfraError (exit 3) when the cluster is not in a state to test.
+import {
+  AdmissionregistrationV1Api,
+  ApiextensionsV1Api,
+  AppsV1Api,
+  AuthorizationV1Api,
+  type KubeConfig,
+  VersionApi,
+} from '@kubernetes/client-node';
+import { ConfigError, InfraError, messageOf } from '../../harness/errors.js';
+import { REQUIRED } from './permissions.js';
+
+/** The Istio kinds a run applies and reads (istio-behaviours.md §8). */
+export const ISTIO_CRDS = [
+  'peerauthentications.security.istio.io',
+  'authorizationpolicies.security.istio.io',
+  'destinationrules.networking.istio.io',
+  'telemetries.telemetry.istio.io',
+];
+
+export interface PreflightReport {
+  server: string;
+  kubernetes: string;
+  istiod: { image: string; ready: string };
+  webhooks: string[];
+  permissions: number;
+}
+
+function status(e: unknown): number | undefined {
+  return (e as { code?: number }).code;
+}
+
+export async function preflight(kc: KubeConfig, o: { istioNamespace?: string } = {}): Promise<PreflightReport> {
+  const server = kc.getCurrentCluster()?.server ?? '?';
+  const istioNs = o.istioNamespace ?? 'istio-system';
+
+  // 1. The API answers at all.
+  let kubernetes: string;
+  try {
+    kubernetes = (await kc.makeApiClient(VersionApi).getCode()).gitVersion;
+  } catch (e) {
+    throw new InfraError(`cannot reach the Kubernetes API at ${server}: ${messageOf(e).split('\n')[0]}. Is the cluster running and the kubeconfig current?`);
+  }
+
+  // 2. Every permission the run needs (deploy/rbac.yaml grants exactly these).
+  const authz = kc.makeApiClient(AuthorizationV1Api);
+  const missing: string[] = [];
+  for (const p of REQUIRED) {
+    for (const verb of p.verbs) {
+      const r = await authz.createSelfSubjectAccessReview({
+        body: { apiVersion: 'authorization.k8s.io/v1', kind: 'SelfSubjectAccessReview', spec: { resourceAttributes: { group: p.group, resource: p.resource, subresource: p.subresource, verb } } },
+      });
+      if (!r.status?.allowed) missing.push(`${verb} ${p.group || 'core'}/${p.resource}${p.subresource ? `/${p.subresource}` : ''}`);
+    }
+  }
+  if (missing.length > 0) {
+    throw new ConfigError(`missing permissions: ${missing.join(', ')}. Apply deploy/rbac.yaml and bind it to this identity, or use one that has them`);
+  }
+
+  // 3. Istio's CRDs.
+  const crds = kc.makeApiClient(ApiextensionsV1Api);
+  for (const name of ISTIO_CRDS) {
+    try {
+      await crds.readCustomResourceDefinition({ name });
+    } catch (e) {
+      if (status(e) === 404) throw new ConfigError(`Istio CRD ${name} is not installed: install Istio (the base chart) or use --target kind to provision one`);
+      throw new InfraError(`reading CRD ${name}: ${messageOf(e).split('\n')[0]}`);
+    }
+  }
+
+  // 4. istiod is up.
+  let image = '?';
+  let ready = '0/0';
+  try {
+    const d = await kc.makeApiClient(AppsV1Api).readNamespacedDeployment({ name: 'istiod', namespace: istioNs });
+    image = d.spec?.template.spec?.containers[0]?.image ?? '?';
+    const want = d.spec?.replicas ?? 1;
+    const have = d.status?.readyReplicas ?? 0;
+    ready = `${have}/${want}`;
+    if (have < 1) throw new InfraError(`istiod in ${istioNs} has ${ready} replicas ready: sidecars cannot get certificates or configuration. Check \`kubectl -n ${istioNs} get pods\``);
+  } catch (e) {
+    if (e instanceof InfraError) throw e;
+    if (status(e) === 404) throw new ConfigError(`no istiod Deployment in ${istioNs}: install Istio or pass the namespace it runs in`);
+    throw new InfraError(`reading istiod: ${messageOf(e).split('\n')[0]}`);
+  }
+
+  // 5. The sidecar injector webhook.
+  const hooks = await kc.makeApiClient(AdmissionregistrationV1Api).listMutatingWebhookConfiguration();
+  const injectors = hooks.items.map((h) => h.metadata?.name ?? '').filter((n) => n.startsWith('istio-sidecar-injector') || n.startsWith('istio-revision-tag'));
+  if (injectors.length === 0) {
+    throw new ConfigError('no sidecar injection webhook (MutatingWebhookConfiguration istio-sidecar-injector*): is istiod\'s webhook installed? Without it no pod gets an istio-proxy');
+  }
+
+  return { server, kubernetes, istiod: { image, ready }, webhooks: injectors, permissions: REQUIRED.reduce((n, p) => n + p.verbs.length, 0) };
+}

@@ -1,0 +1,100 @@
+// Preflight and cleanup through the real client library against a small Kubernetes API, and through the CLI.
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { loadKubeConfig } from '../cluster/kube/connect.js';
+import { preflight } from '../cluster/kube/preflight.js';
+import { RUN_LABEL } from '../cluster/kube/render.js';
+import { cli } from './support/cli.js';
+import { type KubeApi, startKubeApi } from './support/kube-api.js';
+
+const dir = mkdtempSync(path.join(tmpdir(), 'meshproof-preflight-'));
+let api: KubeApi | undefined;
+afterEach(async () => {
+  await api?.close();
+  api = undefined;
+});
+
+async function ready(): Promise<KubeApi> {
+  api = await startKubeApi();
+  return api;
+}
+
+describe('preflight', () => {
+  it('passes on a ready cluster and reports what it found', async () => {
+    const a = await ready();
+    const { kc } = loadKubeConfig({ kubeconfig: a.kubeconfig(dir), env: {} });
+    const r = await preflight(kc);
+    expect(r).toMatchObject({ kubernetes: 'v1.33.1', istiod: { image: 'docker.io/istio/pilot:1.30.1', ready: '1/1' }, webhooks: ['istio-sidecar-injector'] });
+    expect(a.calls.filter((c) => c.includes('selfsubjectaccessreviews')).length).toBe(r.permissions);
+  });
+
+  it.each([
+    ['a missing permission', (a: KubeApi): void => void a.state.denied.add('create /pods/exec'), 2, /^meshproof: missing permissions: create core\/pods\/exec\. Apply deploy\/rbac\.yaml/],
+    ['a missing Istio CRD', (a: KubeApi): void => void a.state.crds.delete('destinationrules.networking.istio.io'), 2, /^meshproof: Istio CRD destinationrules\.networking\.istio\.io is not installed/],
+    ['no istiod', (a: KubeApi): void => {
+      a.state.istiod = undefined;
+    }, 2, /^meshproof: no istiod Deployment in istio-system/],
+    ['istiod not ready', (a: KubeApi): void => {
+      a.state.istiod = { image: 'x', replicas: 1, ready: 0 };
+    }, 3, /^meshproof: istiod in istio-system has 0\/1 replicas ready/],
+    ['no injection webhook', (a: KubeApi): void => {
+      a.state.webhooks = [];
+    }, 2, /^meshproof: no sidecar injection webhook/],
+  ] as const)('%s: one line, exit %s', async (_n, bend, code, re) => {
+    const a = await ready();
+    bend(a);
+    const r = await cli(['preflight', '--kubeconfig', a.kubeconfig(dir)]);
+    expect(r.code).toBe(code);
+    expect(r.stderr).toMatch(re);
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
+  });
+
+  it('an unreachable API is an infrastructure error (exit 3)', async () => {
+    const a = await ready();
+    const file = a.kubeconfig(dir);
+    await a.close();
+    api = undefined;
+    const r = await cli(['preflight', '--kubeconfig', file]);
+    expect(r.code).toBe(3);
+    expect(r.stderr).toMatch(/^meshproof: cannot reach the Kubernetes API at http:\/\/127\.0\.0\.1:\d+: .*Is the cluster running/);
+  });
+
+  it('a malformed kubeconfig or an unknown context is a usage error (exit 2)', async () => {
+    const a = await ready();
+    const r1 = await cli(['preflight', '--kubeconfig', a.kubeconfig(dir), '--context', 'prod']);
+    expect(r1.code).toBe(2);
+    expect(r1.stderr).toMatch(/^meshproof: context prod is not in .* \(available: facade\)\n$/);
+    const r2 = await cli(['preflight', '--kubeconfig', 'package.json']);
+    expect(r2.code).toBe(2);
+    expect(r2.stderr).not.toMatch(/\n\s+at /);
+  });
+});
+
+describe('cleanup', () => {
+  it('--run deletes only that run\'s namespaces; --stale only run-labelled ones past the age', async () => {
+    const a = await ready();
+    const old = '2026-01-01T00:00:00Z';
+    const fresh = new Date().toISOString();
+    a.state.namespaces.set('mp-aaaa-mesh', { labels: { [RUN_LABEL]: 'run-a' }, created: old });
+    a.state.namespaces.set('mp-aaaa-bare', { labels: { [RUN_LABEL]: 'run-a' }, created: old });
+    a.state.namespaces.set('mp-bbbb-mesh', { labels: { [RUN_LABEL]: 'run-b' }, created: fresh });
+    a.state.namespaces.set('payments', { labels: { team: 'pay' }, created: old });
+    const file = a.kubeconfig(dir);
+    const r1 = await cli(['cleanup', '--run', 'run-a', '--kubeconfig', file]);
+    expect(r1.code).toBe(0);
+    expect([...a.state.namespaces.keys()].sort()).toEqual(['default', 'mp-bbbb-mesh', 'payments']);
+    const r2 = await cli(['cleanup', '--stale', '--older-than', '1h', '--kubeconfig', file]);
+    expect(r2.stdout).toMatch(/kept namespace mp-bbbb-mesh/);
+    expect([...a.state.namespaces.keys()].sort()).toEqual(['default', 'mp-bbbb-mesh', 'payments']);
+    await cli(['cleanup', '--stale', '--older-than', '0s', '--kubeconfig', file]);
+    expect([...a.state.namespaces.keys()].sort()).toEqual(['default', 'payments']);
+  });
+
+  it('needs exactly one of --run or --stale', async () => {
+    const r = await cli(['cleanup']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/^meshproof: cleanup needs exactly one of --run <id> or --stale\n$/);
+  });
+});
