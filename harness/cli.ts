@@ -20,6 +20,7 @@ import { writeBundle } from './report/bundle.js';
 import { verifyBundle } from './report/manifest.js';
 import { summaryTable } from './report/summary.js';
 import { type RunResult, RunSession } from './run.js';
+import { selfVerify } from './self-verify.js';
 import type { Target } from './target.js';
 import { LAB_TIMEOUTS } from './timeouts.js';
 
@@ -191,6 +192,45 @@ export function program(): Command {
     )
     .action(async (o: RunOptions) => {
       process.exitCode = await run(o, process.argv.slice(2));
+    });
+  cmd
+    .command('self-verify')
+    .description('prove every check can fail: the secure posture passes, each weakened posture fails the checks that name it')
+    .addOption(new Option('--target <name>', 'where to run: lab').default('lab'))
+    .option('--suite <list>', `comma-separated suites (${Object.keys(SUITES).join(', ')}); default all`)
+    .option('--out <file>', 'where to write the matrix as JSON', 'self-verification.json')
+    .option('--concurrency <n>', 'postures run at once', '2')
+    .addHelpText('after', '\nExit codes: 0 every check failed under its weakness and the secure posture passed, 1 otherwise, 2 usage error.')
+    .action(async (o: { target: string; suite?: string; out: string; concurrency: string }) => {
+      const checks = selectChecks(o.suite);
+      const concurrency = Number(o.concurrency);
+      if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 8) throw new ConfigError(`--concurrency ${o.concurrency}: a whole number from 1 to 8`);
+      makeTarget(o.target, false);
+      const labs = new Set<Target>();
+      const onSignal = () => {
+        process.stderr.write('\nmeshproof: interrupted: tearing down…\n');
+        void Promise.allSettled([...labs].map((l) => l.dispose())).finally(() => process.exit(130));
+      };
+      process.once('SIGINT', onSignal);
+      const rows = await selfVerify({
+        checks,
+        securePosture: SECURE_POSTURE,
+        weakenedDir: path.join(path.dirname(SECURE_POSTURE), 'weakened'),
+        timeouts: LAB_TIMEOUTS,
+        concurrency,
+        makeTarget: () => {
+          const t = makeTarget(o.target, false);
+          labs.add(t);
+          return t;
+        },
+        onStart: (p) => process.stderr.write(`running ${p}…\n`),
+        onRow: (r) => process.stdout.write(`${r.problems.length === 0 ? 'ok  ' : 'FAIL'} ${r.posture.padEnd(34)} ${r.targets.length ? `fails ${r.targets.join(', ')}` : 'all pass'}${r.problems.length ? ` — ${r.problems.join('; ')}` : ''}\n`),
+      });
+      process.off('SIGINT', onSignal);
+      writeFileSync(o.out, `${JSON.stringify({ checks: checks.map((c) => c.id), rows }, null, 2)}\n`);
+      const bad = rows.filter((r) => r.problems.length > 0).length;
+      process.stdout.write(`${rows.length - bad} of ${rows.length} postures as expected; matrix in ${o.out}\n`);
+      process.exitCode = bad > 0 ? 1 : 0;
     });
   cmd
     .command('verify')

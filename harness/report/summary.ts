@@ -21,5 +21,6 @@ export function summaryTable(run: RunResult, outDir: string, width = process.std
     r.map((c, i) => (i === r.length - 1 ? (c.length > room ? `${c.slice(0, room - 1)}…` : c) : c.padEnd(widths[i]!))).join('  ');
   const n = (v: string) => run.results.filter((r) => r.verdict === v).length;
   const total = `${n('pass')} passed, ${n('fail')} failed, ${n('error')} inconclusive, ${n('not-applicable')} not applicable`;
-  return [line(head), ...rows.map(line), '', `${total} — reports in ${outDir}`].join('\n');
+  const note = run.target.kind === 'lab' ? ['Lab run: a test bed for meshproof itself; its verdicts say nothing about any real mesh.'] : [];
+  return [line(head), ...rows.map(line), '', `${total} — reports in ${outDir}`, ...note].join('\n');
 }

@@ -1,0 +1,38 @@
+// Self-verification as users run it: the matrix says which weakness each check must catch, and flags a check
+// that cannot fail.
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { judgeRow, weakenedOverlays } from '../harness/self-verify.js';
+import { SUITES } from '../suites/index.js';
+import { cli } from './support/cli.js';
+
+describe('judging a self-verification row', () => {
+  it('a targeted check that does not fail is a check that cannot fail', () => {
+    const r = judgeRow('permissive-mtls.yaml', ['MTLS-001', 'MTLS-002'], { 'MTLS-001': 'pass', 'MTLS-002': 'fail', 'MTLS-003': 'pass' });
+    expect(r.problems).toEqual(['MTLS-001 is pass under permissive-mtls.yaml, expected fail: it cannot detect this weakness']);
+  });
+  it('an inconclusive targeted check is not a proof either', () => {
+    expect(judgeRow('x.yaml', ['RES-001'], { 'RES-001': 'error' }).problems).toHaveLength(1);
+  });
+  it('the secure posture must pass (not-applicable allowed)', () => {
+    expect(judgeRow('secure', [], { 'MTLS-001': 'pass', 'MTLS-003': 'not-applicable' }).problems).toEqual([]);
+    expect(judgeRow('secure', [], { 'MTLS-001': 'fail' }).problems).toEqual(['MTLS-001 is fail on the secure posture']);
+  });
+  it('runs each overlay a selected check names, once', () => {
+    expect(weakenedOverlays(SUITES.mtls!)).toEqual(['deny-principal-permissive.yaml', 'mesh-wide-permissive.yaml', 'permissive-mtls.yaml', 'port-level-disable.yaml']);
+  });
+});
+
+describe('meshproof self-verify', () => {
+  it('proves the mtls checks can fail, writes the matrix, exits 0', async () => {
+    const out = path.join(mkdtempSync(path.join(tmpdir(), 'meshproof-sv-')), 'matrix.json');
+    const r = await cli(['self-verify', '--suite', 'mtls', '--out', out]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/^ok {3}port-level-disable\.yaml\s+fails MTLS-002$/m);
+    expect(r.stdout).toMatch(/5 of 5 postures as expected/);
+    const m = JSON.parse(readFileSync(out, 'utf8')) as { rows: { posture: string; verdicts: Record<string, string> }[] };
+    expect(m.rows.find((x) => x.posture === 'permissive-mtls.yaml')?.verdicts).toEqual({ 'MTLS-001': 'fail', 'MTLS-002': 'fail', 'MTLS-003': 'pass' });
+  }, 120_000);
+});
