@@ -411,7 +411,6 @@ export class Sidecar {
     });
     up.setTimeout(UPSTREAM_TIMEOUT_MS, () => up.destroy(Object.assign(new Error('upstream timeout'), { code: 'ETIMEDOUT' })));
     up.on('error', (e: NodeJS.ErrnoException) => {
-      if (process.env.MESHPROOF_LAB_DEBUG) console.error('upstream error', e);
       if (answered) {
         res.destroy();
         return;
