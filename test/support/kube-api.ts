@@ -5,6 +5,7 @@
 import { writeFileSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { WebSocketServer } from 'ws';
 
 export interface KubeApiState {
   version: string;
@@ -14,6 +15,16 @@ export interface KubeApiState {
   istiod?: { image: string; replicas: number; ready: number };
   webhooks: string[];
   namespaces: Map<string, { labels: Record<string, string>; created: string }>;
+  /** Serves pod exec: what the command prints and its exit code. */
+  exec?: (call: ExecCall) => Promise<{ stdout?: string; stderr?: string; exitCode: number }>;
+}
+
+export interface ExecCall {
+  namespace: string;
+  pod: string;
+  container: string;
+  command: string[];
+  stdin: string;
 }
 
 export function defaultState(): KubeApiState {
@@ -96,6 +107,46 @@ export async function startKubeApi(state: KubeApiState = defaultState()): Promis
       notFound(res, `${req.method} ${p}`);
     });
   });
+  // Exec over the v5.channel.k8s.io websocket protocol: channel 0 stdin, 255 close (of stdin), 1 stdout,
+  // 2 stderr, 3 the V1Status.
+  const wss = new WebSocketServer({ noServer: true, handleProtocols: (p) => (p.has('v5.channel.k8s.io') ? 'v5.channel.k8s.io' : false) });
+  server.on('upgrade', (req, socket, head) => {
+    const url = new URL(req.url ?? '/', 'http://kube');
+    const m = /^\/api\/v1\/namespaces\/([^/]+)\/pods\/([^/]+)\/exec$/.exec(url.pathname);
+    calls.push(`EXEC ${url.pathname}`);
+    if (!m || !state.exec) {
+      socket.destroy();
+      return;
+    }
+    wss.handleUpgrade(req, socket, head, (ws) => {
+      const call: ExecCall = { namespace: m[1]!, pod: m[2]!, container: url.searchParams.get('container') ?? '', command: url.searchParams.getAll('command'), stdin: '' };
+      const wantsStdin = url.searchParams.get('stdin') === 'true';
+      let started = false;
+      const run = () => {
+        if (started) return;
+        started = true;
+        void state.exec!(call).then((r) => {
+          const frame = (ch: number, text: string) => ws.send(Buffer.concat([Buffer.from([ch]), Buffer.from(text)]));
+          if (r.stdout) frame(1, r.stdout);
+          if (r.stderr) frame(2, r.stderr);
+          frame(
+            3,
+            JSON.stringify(
+              r.exitCode === 0
+                ? { metadata: {}, status: 'Success' }
+                : { metadata: {}, status: 'Failure', reason: 'NonZeroExitCode', message: `command terminated with non-zero exit code: ${r.exitCode}`, details: { causes: [{ reason: 'ExitCode', message: String(r.exitCode) }] } },
+            ),
+          );
+          ws.close();
+        });
+      };
+      ws.on('message', (data: Buffer) => {
+        if (data[0] === 0) call.stdin += data.subarray(1).toString('utf8');
+        else if (data[0] === 255 && data[1] === 0) run();
+      });
+      if (!wantsStdin) run();
+    });
+  });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   return {
@@ -108,6 +159,11 @@ export async function startKubeApi(state: KubeApiState = defaultState()): Promis
       writeFileSync(file, text);
       return file;
     },
-    close: () => new Promise((r) => server.close(() => r())),
+    close: () =>
+      new Promise((r) => {
+        for (const c of wss.clients) c.terminate();
+        server.closeAllConnections();
+        server.close(() => r());
+      }),
   };
 }

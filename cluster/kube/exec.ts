@@ -1,0 +1,69 @@
+// One command in a pod's container over the exec websocket (v5.channel.k8s.io: stdin is closed explicitly, so a
+// batch read from stdin ends). Bounded by a timeout, with a fallback for sockets that close without a status
+// (client-node #714); the exit code comes from the V1Status on channel 3.
+import { PassThrough, Readable, Writable } from 'node:stream';
+import { Exec, type KubeConfig, type V1Status } from '@kubernetes/client-node';
+import { InfraError, messageOf } from '../../harness/errors.js';
+
+export interface ExecResult {
+  stdout: string;
+  stderr: string;
+  exitCode: number;
+}
+
+/** V1Status → exit code: Success is 0; NonZeroExitCode carries it in details.causes[ExitCode]. */
+export function exitCodeOf(s: V1Status): number {
+  if (s.status === 'Success') return 0;
+  const cause = s.details?.causes?.find((c) => c.reason === 'ExitCode');
+  const n = Number(cause?.message);
+  return Number.isInteger(n) ? n : -1;
+}
+
+function sink(): { stream: Writable; text: () => string } {
+  const chunks: Buffer[] = [];
+  const stream = new Writable({
+    write(chunk: Buffer, _enc, cb) {
+      chunks.push(Buffer.from(chunk));
+      cb();
+    },
+  });
+  return { stream, text: () => Buffer.concat(chunks).toString('utf8') };
+}
+
+export async function execInPod(
+  kc: KubeConfig,
+  o: { namespace: string; pod: string; container: string; command: string[]; stdin?: string; timeoutMs: number },
+): Promise<ExecResult> {
+  const out = sink();
+  const err = sink();
+  const where = `exec in ${o.namespace}/${o.pod} (${o.container}): ${o.command.join(' ')}`;
+  return new Promise<ExecResult>((resolve, reject) => {
+    let status: V1Status | undefined;
+    let settled = false;
+    const settle = (f: () => void) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      f();
+    };
+    const stdin = o.stdin === undefined ? null : Readable.from([Buffer.from(o.stdin)]).pipe(new PassThrough());
+    let socket: { close(): void } | undefined;
+    const timer = setTimeout(() => {
+      socket?.close();
+      settle(() => reject(new InfraError(`${where}: no result within ${o.timeoutMs} ms`)));
+    }, o.timeoutMs);
+    new Exec(kc)
+      .exec(o.namespace, o.pod, o.container, o.command, out.stream, err.stream, stdin, false, (s) => {
+        status = s;
+        settle(() => resolve({ stdout: out.text(), stderr: err.text(), exitCode: exitCodeOf(s) }));
+      })
+      .then((ws) => {
+        socket = ws;
+        ws.on('close', () => {
+          // The fallback: a socket that closed without a status has no trustworthy result.
+          if (!status) settle(() => reject(new InfraError(`${where}: the connection closed without an exit status`)));
+        });
+      })
+      .catch((e: unknown) => settle(() => reject(new InfraError(`${where}: ${messageOf(e).split('\n')[0]}`))));
+  });
+}
