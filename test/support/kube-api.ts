@@ -15,6 +15,14 @@ export interface KubeApiState {
   istiod?: { image: string; replicas: number; ready: number };
   webhooks: string[];
   namespaces: Map<string, { labels: Record<string, string>; created: string }>;
+  /** Objects applied with server-side apply, by API path. */
+  objects: Map<string, Record<string, unknown>>;
+  /** Field managers seen per path (to check that meshproof applied with its own). */
+  managers: Map<string, string>;
+  /** Emulates a broken injection webhook: pods never get an istio-proxy. */
+  injectionBroken: boolean;
+  /** Pods report Ready only after this many listings (readiness takes a while on a real cluster). */
+  readyAfterPolls: number;
   /** Serves pod exec: what the command prints and its exit code. */
   exec?: (call: ExecCall) => Promise<{ stdout?: string; stderr?: string; exitCode: number }>;
 }
@@ -35,6 +43,10 @@ export function defaultState(): KubeApiState {
     istiod: { image: 'docker.io/istio/pilot:1.30.1', replicas: 1, ready: 1 },
     webhooks: ['istio-sidecar-injector'],
     namespaces: new Map([['default', { labels: {}, created: '2026-01-01T00:00:00Z' }]]),
+    objects: new Map(),
+    managers: new Map(),
+    injectionBroken: false,
+    readyAfterPolls: 0,
   };
 }
 
@@ -54,8 +66,55 @@ function selects(selector: string | null, labels: Record<string, string>): boole
   });
 }
 
+/** API discovery for the kinds meshproof applies: kind → plural, namespaced. */
+const RESOURCES: Record<string, [string, string, boolean][]> = {
+  v1: [
+    ['Namespace', 'namespaces', false],
+    ['ServiceAccount', 'serviceaccounts', true],
+    ['Service', 'services', true],
+    ['ConfigMap', 'configmaps', true],
+    ['Pod', 'pods', true],
+  ],
+  'apps/v1': [['Deployment', 'deployments', true]],
+  'security.istio.io/v1': [
+    ['PeerAuthentication', 'peerauthentications', true],
+    ['AuthorizationPolicy', 'authorizationpolicies', true],
+  ],
+  'networking.istio.io/v1': [['DestinationRule', 'destinationrules', true]],
+  'telemetry.istio.io/v1': [['Telemetry', 'telemetries', true]],
+};
+
+type Obj = Record<string, unknown> & { kind: string; metadata: { name: string; namespace?: string; labels?: Record<string, string>; annotations?: Record<string, string> }; spec?: Record<string, unknown> };
+
+/** Pods as a ReplicaSet and the injection webhook would make them from the applied Deployments. */
+function podsOf(state: KubeApiState, namespace: string, selector: string | null, polls: number): unknown[] {
+  const ns = [...state.objects.values()].find((o) => (o as Obj).kind === 'Namespace' && (o as Obj).metadata.name === namespace) as Obj | undefined;
+  const injected = ns?.metadata.labels?.['istio-injection'] === 'enabled';
+  const out: unknown[] = [];
+  let ip = 10;
+  for (const o of state.objects.values()) {
+    const d = o as Obj;
+    if (d.kind !== 'Deployment' || d.metadata.namespace !== namespace) continue;
+    const spec = d.spec as { replicas?: number; template: { metadata: { labels: Record<string, string>; annotations?: Record<string, string> }; spec: { containers: { name: string }[] } } };
+    const labels = spec.template.metadata.labels;
+    const optOut = labels['sidecar.istio.io/inject'] === 'false';
+    for (let i = 0; i < (spec.replicas ?? 1); i++) {
+      if (!selects(selector, labels)) continue;
+      const sidecar = injected && !optOut && !state.injectionBroken;
+      const ready = polls > state.readyAfterPolls;
+      out.push({
+        metadata: { name: `${d.metadata.name}-${i}`, namespace, labels },
+        spec: { containers: [...spec.template.spec.containers, ...(sidecar ? [{ name: 'istio-proxy' }] : [])] },
+        status: { phase: 'Running', podIP: `10.244.0.${ip++}`, conditions: [{ type: 'Ready', status: ready ? 'True' : 'False' }] },
+      });
+    }
+  }
+  return out;
+}
+
 export async function startKubeApi(state: KubeApiState = defaultState()): Promise<KubeApi> {
   const calls: string[] = [];
+  let polls = 0;
   const json = (res: http.ServerResponse, code: number, body: unknown) => {
     res.writeHead(code, { 'content-type': 'application/json' }).end(JSON.stringify(body));
   };
@@ -93,6 +152,27 @@ export async function startKubeApi(state: KubeApiState = defaultState()): Promis
           status: { readyReplicas: d.ready },
         });
       }
+      const disc = p === '/api/v1' ? 'v1' : /^\/apis\/([^/]+\/[^/]+)$/.exec(p)?.[1];
+      if (req.method === 'GET' && disc && RESOURCES[disc]) {
+        return json(res, 200, {
+          kind: 'APIResourceList',
+          apiVersion: 'v1',
+          groupVersion: disc,
+          resources: RESOURCES[disc]!.map(([kind, name, namespaced]) => ({ kind, name, namespaced, singularName: kind.toLowerCase(), verbs: ['get', 'list', 'patch', 'delete'] })),
+        });
+      }
+      if (req.method === 'PATCH' && req.headers['content-type']?.startsWith('application/apply-patch')) {
+        const obj = JSON.parse(body) as Obj;
+        state.objects.set(p, obj);
+        state.managers.set(p, url.searchParams.get('fieldManager') ?? '');
+        if (obj.kind === 'Namespace') state.namespaces.set(obj.metadata.name, { labels: obj.metadata.labels ?? {}, created: new Date().toISOString() });
+        return json(res, 200, { ...obj, metadata: { ...obj.metadata, uid: `uid-${state.objects.size}` } });
+      }
+      const pods = /^\/api\/v1\/namespaces\/([^/]+)\/pods$/.exec(p);
+      if (req.method === 'GET' && pods) {
+        polls++;
+        return json(res, 200, { apiVersion: 'v1', kind: 'PodList', metadata: {}, items: podsOf(state, pods[1]!, url.searchParams.get('labelSelector'), polls) });
+      }
       if (req.method === 'GET' && p === '/api/v1/namespaces') {
         const items = [...state.namespaces]
           .filter(([, n]) => selects(url.searchParams.get('labelSelector'), n.labels))
@@ -102,6 +182,11 @@ export async function startKubeApi(state: KubeApiState = defaultState()): Promis
       m = /^\/api\/v1\/namespaces\/([^/]+)$/.exec(p);
       if (req.method === 'DELETE' && m) {
         if (!state.namespaces.delete(m[1]!)) return notFound(res, `namespace ${m[1]}`);
+        // Namespace deletion cascades to everything in it.
+        for (const [k, o] of [...state.objects]) {
+          const meta = (o as Obj).metadata;
+          if (meta.namespace === m[1] || ((o as Obj).kind === 'Namespace' && meta.name === m[1])) state.objects.delete(k);
+        }
         return json(res, 200, { apiVersion: 'v1', kind: 'Status', status: 'Success' });
       }
       notFound(res, `${req.method} ${p}`);

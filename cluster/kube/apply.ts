@@ -1,0 +1,113 @@
+// Applies a rendered posture to a cluster and waits until it can be attacked; sweeps it away on dispose. The
+// KubeTarget (issue 5) is built on this. Server-side apply with field manager `meshproof`; a disposer is
+// registered the moment each namespace is created (STYLE.md 8), so an interrupted apply still cleans up.
+import { CoreV1Api, type KubeConfig, KubernetesObjectApi, PatchStrategy, type V1Pod } from '@kubernetes/client-node';
+import { InfraError, messageOf } from '../../harness/errors.js';
+import type { Manifest } from '../../harness/posture/load.js';
+import { FIELD_MANAGER, RUN_LABEL, type Rendered } from './render.js';
+
+export interface ReadyPod {
+  namespace: string;
+  name: string;
+  workload: string;
+  podIP: string;
+  sidecar: boolean;
+}
+
+/** `istio-proxy` as a container, or (native sidecars, Istio ≥ 1.27) an init container that keeps running. */
+export function hasSidecar(pod: V1Pod): boolean {
+  const spec = pod.spec;
+  return Boolean(
+    spec?.containers.some((c) => c.name === 'istio-proxy') || spec?.initContainers?.some((c) => c.name === 'istio-proxy' && c.restartPolicy === 'Always'),
+  );
+}
+
+function isReady(pod: V1Pod): boolean {
+  return pod.status?.phase === 'Running' && (pod.status.conditions ?? []).some((c) => c.type === 'Ready' && c.status === 'True');
+}
+
+function injectionExpected(ns: Manifest | undefined, podLabels: Record<string, string>, podAnnotations: Record<string, string>): boolean {
+  const opt = podLabels['sidecar.istio.io/inject'] ?? podAnnotations['sidecar.istio.io/inject'];
+  if (opt === 'false') return false;
+  const labels = ns?.metadata.labels ?? {};
+  return labels['istio-injection'] === 'enabled' || (labels['istio-injection'] === undefined && labels['istio.io/rev'] !== undefined);
+}
+
+export class KubeApplier {
+  private readonly createdNamespaces: string[] = [];
+  private disposed = false;
+
+  constructor(
+    private readonly kc: KubeConfig,
+    private readonly o: { runId: string; readyTimeoutMs: number; pollMs?: number; keep?: boolean; log?: (line: string) => void },
+  ) {}
+
+  async apply(rendered: Rendered): Promise<void> {
+    const api = KubernetesObjectApi.makeApiClient(this.kc);
+    for (const m of rendered.objects) {
+      try {
+        await api.patch(m as never, undefined, undefined, FIELD_MANAGER, true, PatchStrategy.ServerSideApply);
+      } catch (e) {
+        throw new InfraError(`server-side apply of ${m.kind} ${m.metadata.namespace ? `${m.metadata.namespace}/` : ''}${m.metadata.name} failed: ${messageOf(e).split('\n')[0]}`);
+      }
+      if (m.kind === 'Namespace') this.createdNamespaces.push(m.metadata.name);
+      this.o.log?.(`applied ${m.kind} ${m.metadata.namespace ?? ''}/${m.metadata.name}`);
+    }
+  }
+
+  /**
+   * Every Deployment's replicas Ready, with `istio-proxy` exactly where injection is expected. A missing sidecar
+   * is a clear error, never a silent run without one.
+   */
+  async waitReady(rendered: Rendered): Promise<ReadyPod[]> {
+    const core = this.kc.makeApiClient(CoreV1Api);
+    const deployments = rendered.objects.filter((m) => m.kind === 'Deployment');
+    const namespaces = new Map(rendered.objects.filter((m) => m.kind === 'Namespace').map((m) => [m.metadata.name, m]));
+    const deadline = Date.now() + this.o.readyTimeoutMs;
+    let waitingFor = '';
+    while (Date.now() < deadline) {
+      const ready: ReadyPod[] = [];
+      waitingFor = '';
+      for (const d of deployments) {
+        const spec = d.spec as { replicas?: number; selector: { matchLabels: Record<string, string> }; template: { metadata: { labels?: Record<string, string>; annotations?: Record<string, string> } } };
+        const selector = Object.entries({ ...spec.selector.matchLabels, [RUN_LABEL]: this.o.runId }).map(([k, v]) => `${k}=${v}`).join(',');
+        const pods = (await core.listNamespacedPod({ namespace: d.metadata.namespace!, labelSelector: selector })).items;
+        const want = spec.replicas ?? 1;
+        const up = pods.filter(isReady);
+        const expected = injectionExpected(namespaces.get(d.metadata.namespace!), spec.template.metadata.labels ?? {}, spec.template.metadata.annotations ?? {});
+        for (const p of up) {
+          const name = `${p.metadata?.namespace}/${p.metadata?.name}`;
+          if (expected && !hasSidecar(p)) {
+            throw new InfraError(`namespace ${d.metadata.namespace} is labelled for injection but pod ${p.metadata?.name} has no istio-proxy: is istiod's webhook installed?`);
+          }
+          if (!expected && hasSidecar(p)) {
+            throw new InfraError(`pod ${name} got an istio-proxy although its namespace is not labelled for injection: a sidecar-less attacker would be upgraded to mTLS`);
+          }
+        }
+        if (up.length < want) waitingFor = `${d.metadata.namespace}/${d.metadata.name} (${up.length}/${want} ready)`;
+        for (const p of up.slice(0, want)) {
+          ready.push({ namespace: p.metadata!.namespace!, name: p.metadata!.name!, workload: d.metadata.name, podIP: p.status?.podIP ?? '', sidecar: hasSidecar(p) });
+        }
+      }
+      if (!waitingFor) return ready;
+      await new Promise((r) => setTimeout(r, this.o.pollMs ?? 1_000));
+    }
+    throw new InfraError(`pods not Ready after ${this.o.readyTimeoutMs / 1000}s: ${waitingFor}. Check images (--image, --image-registry) and \`kubectl get pods -n <namespace>\``);
+  }
+
+  /** Deletes the run's namespaces (last created first), collecting errors instead of stopping at the first. */
+  async dispose(): Promise<void> {
+    if (this.disposed || this.o.keep) return;
+    this.disposed = true;
+    const core = this.kc.makeApiClient(CoreV1Api);
+    const errors: string[] = [];
+    for (const name of [...this.createdNamespaces].reverse()) {
+      try {
+        await core.deleteNamespace({ name });
+      } catch (e) {
+        if ((e as { code?: number }).code !== 404) errors.push(`${name}: ${messageOf(e).split('\n')[0]}`);
+      }
+    }
+    if (errors.length > 0) throw new InfraError(`cleanup left namespaces behind (run \`meshproof cleanup --run ${this.o.runId}\`): ${errors.join('; ')}`);
+  }
+}
