@@ -4,6 +4,7 @@
 //   node agent.mjs probe --idle               (keeps a probe pod alive between execs)
 // In the lab, MESHPROOF_LAB=1 binds loopback ephemeral ports, prints them, and exits when stdin closes so that
 // no process outlives the lab.
+import http from 'node:http';
 import { startEcho } from './echo.js';
 import { runAttacks } from './probe.js';
 import type { Attack, ProbeReport } from './protocol.js';
@@ -62,7 +63,26 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(`${JSON.stringify(report)}\n`);
     return 0;
   }
-  process.stderr.write('usage: agent.mjs echo [--http-port N] [--tcp-port N] | probe [JSON|--idle]\n');
+  if (mode === 'admin') {
+    // Inside an echo pod: the harness-only control endpoint, with the pod's own token (kubectl exec).
+    const path = args[0] ?? '';
+    if (!path.startsWith('/admin/')) throw new Error('admin needs a path under /admin/');
+    const port = flag(args, '--port', 8080);
+    const body = await new Promise<string>((resolve, reject) => {
+      http
+        .get({ host: '127.0.0.1', port, path, headers: { 'x-meshproof-admin': process.env.MESHPROOF_ADMIN_TOKEN ?? '' }, timeout: 5_000 }, (res) => {
+          let b = '';
+          res.on('data', (d: Buffer) => {
+            b += d.toString();
+          });
+          res.on('end', () => resolve(b));
+        })
+        .on('error', reject);
+    });
+    process.stdout.write(`${body}\n`);
+    return 0;
+  }
+  process.stderr.write('usage: agent.mjs echo [--http-port N] [--tcp-port N] | probe [JSON|--idle] | admin /admin/<op> [--port N]\n');
   return 2;
 }
 

@@ -335,6 +335,13 @@ export class LabTarget implements Target, MeshView {
     return this.requireCa().issue(pod.namespace, pod.deployment.serviceAccount, { ttlMs });
   }
 
+  /** What "podIP:containerPort" reaches in the lab: the pod's inbound listener, or its app without a sidecar. */
+  podAddress(ref: PodRef, containerPort: number): string {
+    const p = this.pod(ref);
+    const port = p.sidecar ? p.inboundPorts.get(containerPort) : p.appPorts.get(containerPort);
+    return port === undefined || !p.alive ? '127.0.0.1:1' : `127.0.0.1:${port}`;
+  }
+
   async servicePods(service: Ref): Promise<PodRef[]> {
     const svc = this.service(service);
     return this.pods.filter((p) => p.namespace === svc.namespace && selects(svc.selector, p.deployment.podLabels)).map(podRef);

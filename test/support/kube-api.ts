@@ -23,6 +23,14 @@ export interface KubeApiState {
   injectionBroken: boolean;
   /** Pods report Ready only after this many listings (readiness takes a while on a real cluster). */
   readyAfterPolls: number;
+  /** Bumped on every write, so a backing lab knows when to rebuild. */
+  generation: number;
+  /** Stable pod IPs: `ns/pod` → 10.244.x.y. */
+  podIPs: Map<string, string>;
+  /** Called before pods are listed (a lab-backed API starts its lab here). */
+  beforePods?: () => Promise<void>;
+  /** Serves pod logs. */
+  logs?: (namespace: string, pod: string, container: string, since?: string) => Promise<string>;
   /** Serves pod exec: what the command prints and its exit code. */
   exec?: (call: ExecCall) => Promise<{ stdout?: string; stderr?: string; exitCode: number }>;
 }
@@ -47,6 +55,8 @@ export function defaultState(): KubeApiState {
     managers: new Map(),
     injectionBroken: false,
     readyAfterPolls: 0,
+    generation: 0,
+    podIPs: new Map(),
   };
 }
 
@@ -91,7 +101,15 @@ function podsOf(state: KubeApiState, namespace: string, selector: string | null,
   const ns = [...state.objects.values()].find((o) => (o as Obj).kind === 'Namespace' && (o as Obj).metadata.name === namespace) as Obj | undefined;
   const injected = ns?.metadata.labels?.['istio-injection'] === 'enabled';
   const out: unknown[] = [];
-  let ip = 10;
+  const ipOf = (key: string) => {
+    let ip = state.podIPs.get(key);
+    if (!ip) {
+      const n = state.podIPs.size + 10;
+      ip = `10.244.${Math.floor(n / 250)}.${n % 250}`;
+      state.podIPs.set(key, ip);
+    }
+    return ip;
+  };
   for (const o of state.objects.values()) {
     const d = o as Obj;
     if (d.kind !== 'Deployment' || d.metadata.namespace !== namespace) continue;
@@ -105,7 +123,7 @@ function podsOf(state: KubeApiState, namespace: string, selector: string | null,
       out.push({
         metadata: { name: `${d.metadata.name}-${i}`, namespace, labels },
         spec: { containers: [...spec.template.spec.containers, ...(sidecar ? [{ name: 'istio-proxy' }] : [])] },
-        status: { phase: 'Running', podIP: `10.244.0.${ip++}`, conditions: [{ type: 'Ready', status: ready ? 'True' : 'False' }] },
+        status: { phase: 'Running', podIP: ipOf(`${namespace}/${d.metadata.name}-${i}`), conditions: [{ type: 'Ready', status: ready ? 'True' : 'False' }] },
       });
     }
   }
@@ -164,6 +182,7 @@ export async function startKubeApi(state: KubeApiState = defaultState()): Promis
       if (req.method === 'PATCH' && req.headers['content-type']?.startsWith('application/apply-patch')) {
         const obj = JSON.parse(body) as Obj;
         state.objects.set(p, obj);
+        state.generation++;
         state.managers.set(p, url.searchParams.get('fieldManager') ?? '');
         if (obj.kind === 'Namespace') state.namespaces.set(obj.metadata.name, { labels: obj.metadata.labels ?? {}, created: new Date().toISOString() });
         return json(res, 200, { ...obj, metadata: { ...obj.metadata, uid: `uid-${state.objects.size}` } });
@@ -171,7 +190,28 @@ export async function startKubeApi(state: KubeApiState = defaultState()): Promis
       const pods = /^\/api\/v1\/namespaces\/([^/]+)\/pods$/.exec(p);
       if (req.method === 'GET' && pods) {
         polls++;
+        if (state.beforePods) {
+          state.beforePods().then(
+            () => json(res, 200, { apiVersion: 'v1', kind: 'PodList', metadata: {}, items: podsOf(state, pods[1]!, url.searchParams.get('labelSelector'), polls) }),
+            (e: Error) => json(res, 500, { kind: 'Status', status: 'Failure', code: 500, message: e.message }),
+          );
+          return;
+        }
         return json(res, 200, { apiVersion: 'v1', kind: 'PodList', metadata: {}, items: podsOf(state, pods[1]!, url.searchParams.get('labelSelector'), polls) });
+      }
+      const log = /^\/api\/v1\/namespaces\/([^/]+)\/pods\/([^/]+)\/log$/.exec(p);
+      if (req.method === 'GET' && log && state.logs) {
+        state.logs(log[1]!, log[2]!, url.searchParams.get('container') ?? '', url.searchParams.get('sinceTime') ?? undefined).then(
+          (text) => res.writeHead(200, { 'content-type': 'text/plain' }).end(text),
+          (e: Error) => json(res, 500, { kind: 'Status', status: 'Failure', code: 500, message: e.message }),
+        );
+        return;
+      }
+      const list = /^\/apis\/([^/]+)\/([^/]+)\/namespaces\/([^/]+)\/([^/]+)$/.exec(p);
+      if (req.method === 'GET' && list) {
+        const prefix = `${p}/`;
+        const items = [...state.objects].filter(([k]) => k.startsWith(prefix)).map(([, o]) => o);
+        return json(res, 200, { apiVersion: `${list[1]}/${list[2]}`, kind: 'List', metadata: {}, items });
       }
       if (req.method === 'GET' && p === '/api/v1/namespaces') {
         const items = [...state.namespaces]
@@ -182,6 +222,7 @@ export async function startKubeApi(state: KubeApiState = defaultState()): Promis
       m = /^\/api\/v1\/namespaces\/([^/]+)$/.exec(p);
       if (req.method === 'DELETE' && m) {
         if (!state.namespaces.delete(m[1]!)) return notFound(res, `namespace ${m[1]}`);
+        state.generation++;
         // Namespace deletion cascades to everything in it.
         for (const [k, o] of [...state.objects]) {
           const meta = (o as Obj).metadata;

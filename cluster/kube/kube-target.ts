@@ -1,0 +1,215 @@
+// KubeTarget: a real cluster through kubeconfig (client-node). Suites speak logical names; this maps them to
+// the run's namespaces, applies the rendered posture, and runs attacks with one exec per batch in probe pods.
+// Corroboration: istio-proxy pod logs, `pilot-agent request GET stats|certs` in istio-proxy.
+import { CoreV1Api, CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node';
+import type { Attack, ProbeReport } from '../../agent/protocol.js';
+import { parseStats } from '../../harness/access-log.js';
+import { ConfigError, InfraError } from '../../harness/errors.js';
+import type { Manifest, Posture } from '../../harness/posture/load.js';
+import { spiffeId } from '../../harness/pki.js';
+import type { Dial, MintedCert, PodRef, ProbeHandle, Ref, Target, TargetDescription } from '../../harness/target.js';
+import { KubeApplier, type ReadyPod } from './apply.js';
+import { execInPod } from './exec.js';
+import { AGENT_MOUNT, type Rendered, renderForCluster } from './render.js';
+
+export interface KubeTargetOptions {
+  kc: KubeConfig;
+  runId: string;
+  agentBundle: string;
+  adminToken: string;
+  /** True for clusters meshproof provisioned (kind, k3s): only then are root-namespace fixtures applied. */
+  provisioned: boolean;
+  trustDomain?: string;
+  image?: string;
+  imageRegistry?: string;
+  imagePullSecret?: string;
+  readyTimeoutMs?: number;
+  execSlackMs?: number;
+  keep?: boolean;
+  /** Counts API calls and execs, for --verbose. */
+  onCall?: (what: string) => void;
+}
+
+const AGENT = `${AGENT_MOUNT}/agent.mjs`;
+
+export class KubeTarget implements Target {
+  readonly kind = 'kubernetes' as const;
+  private rendered?: Rendered;
+  private posture?: Posture;
+  private pods: ReadyPod[] = [];
+  private readonly applier: KubeApplier;
+  private readonly trustDomain: string;
+
+  constructor(private readonly o: KubeTargetOptions) {
+    this.trustDomain = o.trustDomain ?? 'cluster.local';
+    this.applier = new KubeApplier(o.kc, { runId: o.runId, readyTimeoutMs: o.readyTimeoutMs ?? 180_000, keep: o.keep, log: (l) => o.onCall?.(l) });
+  }
+
+  private render(posture: Posture): Rendered {
+    return renderForCluster(posture, {
+      runId: this.o.runId,
+      trustDomain: this.trustDomain,
+      provisioned: this.o.provisioned,
+      image: this.o.image,
+      imageRegistry: this.o.imageRegistry,
+      imagePullSecret: this.o.imagePullSecret,
+      agentBundle: this.o.agentBundle,
+      adminToken: this.o.adminToken,
+    });
+  }
+
+  validate(posture: Posture): void {
+    this.render(posture);
+  }
+
+  async apply(posture: Posture): Promise<void> {
+    this.posture = posture;
+    this.rendered = this.render(posture);
+    await this.applier.apply(this.rendered);
+    this.pods = await this.applier.waitReady(this.rendered);
+  }
+
+  /** Logical namespace → the run's namespace (the root namespace and unknown ones stay). */
+  ns(logical: string): string {
+    return this.rendered?.namespaces[logical] ?? logical;
+  }
+
+  private logical(clusterNs: string): string {
+    const hit = Object.entries(this.rendered?.namespaces ?? {}).find(([, v]) => v === clusterNs);
+    return hit ? hit[0] : clusterNs;
+  }
+
+  private podRef(p: ReadyPod): PodRef {
+    return { namespace: this.logical(p.namespace), name: p.name, workload: p.workload };
+  }
+
+  private pod(ref: PodRef): ReadyPod {
+    const p = this.pods.find((x) => x.namespace === this.ns(ref.namespace) && x.name === ref.name);
+    if (!p) throw new ConfigError(`no ready pod ${ref.namespace}/${ref.name} in this run`);
+    return p;
+  }
+
+  private manifest(kind: string, ref: Ref): Manifest | undefined {
+    return this.posture?.objects.map((o) => o.manifest).find((m) => m.kind === kind && m.metadata.namespace === ref.namespace && m.metadata.name === ref.name);
+  }
+
+  private async exec(p: ReadyPod, container: string, command: string[], stdin?: string, timeoutMs = 30_000) {
+    this.o.onCall?.(`exec ${p.namespace}/${p.name} ${container}: ${command.join(' ')}`);
+    const r = await execInPod(this.o.kc, { namespace: p.namespace, pod: p.name, container, command, stdin, timeoutMs });
+    if (r.exitCode !== 0) throw new InfraError(`exec in ${p.namespace}/${p.name} (${container}) exited ${r.exitCode}: ${r.stderr.trim().split('\n').pop() ?? ''}`);
+    return r.stdout;
+  }
+
+  async probe(workload: Ref): Promise<ProbeHandle> {
+    const p = this.pods.find((x) => x.namespace === this.ns(workload.namespace) && x.workload === workload.name);
+    if (!p) throw new ConfigError(`the posture has no running probe ${workload.namespace}/${workload.name}`);
+    const sa = ((this.manifest('Deployment', workload)?.spec as { template?: { spec?: { serviceAccountName?: string } } } | undefined)?.template?.spec?.serviceAccountName) ?? 'default';
+    return {
+      workload,
+      pod: this.podRef(p),
+      sidecar: p.sidecar,
+      spiffeId: this.identity(workload.namespace, sa),
+      run: async (attacks: Attack[]) => {
+        const limit = attacks.reduce((n, a) => n + a.timeoutMs, 0) + (this.o.execSlackMs ?? 15_000);
+        const out = await this.exec(p, 'agent', ['node', AGENT, 'probe'], JSON.stringify({ attacks }), limit);
+        try {
+          return JSON.parse(out) as ProbeReport;
+        } catch {
+          throw new InfraError(`probe in ${p.namespace}/${p.name} printed no report`);
+        }
+      },
+    };
+  }
+
+  async address(service: Ref, port: number): Promise<Dial> {
+    // Through the Service name, as any client: the sidecar captures it; kube-proxy balances it.
+    const authority = `${service.name}.${this.ns(service.namespace)}.svc.cluster.local:${port}`;
+    return { dial: authority, authority };
+  }
+
+  private service(ref: Ref): { selector: Record<string, string>; ports: { port: number; targetPort?: number }[] } {
+    const m = this.manifest('Service', ref);
+    if (!m) throw new ConfigError(`the posture has no Service ${ref.namespace}/${ref.name}`);
+    return m.spec as { selector: Record<string, string>; ports: { port: number; targetPort?: number }[] };
+  }
+
+  private selected(ref: Ref): ReadyPod[] {
+    const svc = this.service(ref);
+    return this.pods.filter((p) => {
+      if (p.namespace !== this.ns(ref.namespace)) return false;
+      const labels = ((this.manifest('Deployment', { namespace: ref.namespace, name: p.workload })?.spec as { template: { metadata: { labels: Record<string, string> } } } | undefined)?.template.metadata.labels) ?? {};
+      return Object.entries(svc.selector).every(([k, v]) => labels[k] === v);
+    });
+  }
+
+  async endpoints(service: Ref, port: number): Promise<{ pod: PodRef; dial: string }[]> {
+    const sp = this.service(service).ports.find((p) => p.port === port);
+    if (!sp) throw new ConfigError(`Service ${service.namespace}/${service.name} has no port ${port}`);
+    return this.selected(service).map((p) => ({ pod: this.podRef(p), dial: `${p.podIP}:${sp.targetPort ?? sp.port}` }));
+  }
+
+  async servicePods(service: Ref): Promise<PodRef[]> {
+    return this.selected(service).map((p) => this.podRef(p));
+  }
+
+  async meshPods(): Promise<PodRef[]> {
+    return this.pods.filter((p) => p.sidecar).map((p) => this.podRef(p));
+  }
+
+  async mintCertificate(_probe: ProbeHandle, _ttlMs: number): Promise<MintedCert> {
+    throw new InfraError("minting a certificate from istiod's CreateCertificate in a probe pod is not implemented yet (istio-behaviours.md §4b)");
+  }
+
+  async accessLog(ref: PodRef, since: Date): Promise<string[]> {
+    const p = this.pod(ref);
+    this.o.onCall?.(`logs ${p.namespace}/${p.name} istio-proxy`);
+    const text = await this.o.kc.makeApiClient(CoreV1Api).readNamespacedPodLog({ name: p.name, namespace: p.namespace, container: 'istio-proxy', sinceTime: since.toISOString() } as never);
+    return String(text).split('\n').filter(Boolean);
+  }
+
+  async stats(ref: PodRef): Promise<Record<string, number>> {
+    return parseStats(await this.exec(this.pod(ref), 'istio-proxy', ['pilot-agent', 'request', 'GET', 'stats']));
+  }
+
+  async workloadCert(ref: PodRef): Promise<unknown> {
+    return JSON.parse(await this.exec(this.pod(ref), 'istio-proxy', ['pilot-agent', 'request', 'GET', 'certs'])) as unknown;
+  }
+
+  async appAdmin(ref: PodRef, path: string): Promise<unknown> {
+    return JSON.parse(await this.exec(this.pod(ref), 'agent', ['node', AGENT, 'admin', path])) as unknown;
+  }
+
+  async accessLogging(namespace: string): Promise<boolean> {
+    // What the cluster has (Telemetry API): the namespace's own policy wins over the root namespace's.
+    const api = this.o.kc.makeApiClient(CustomObjectsApi);
+    const read = async (ns: string) => {
+      this.o.onCall?.(`list telemetries in ${ns}`);
+      const r = (await api.listNamespacedCustomObject({ group: 'telemetry.istio.io', version: 'v1', namespace: ns, plural: 'telemetries' })) as {
+        items?: { spec?: { selector?: unknown; accessLogging?: { disabled?: boolean }[] } }[];
+      };
+      return (r.items ?? []).find((t) => !t.spec?.selector && t.spec?.accessLogging);
+    };
+    const t = (await read(this.ns(namespace))) ?? (await read('istio-system'));
+    return (t?.spec?.accessLogging ?? []).some((a) => !a.disabled);
+  }
+
+  identity(namespace: string, serviceAccount: string): string {
+    return spiffeId(this.trustDomain, this.ns(namespace), serviceAccount);
+  }
+
+  async describe(): Promise<TargetDescription> {
+    const server = this.o.kc.getCurrentCluster()?.server ?? '?';
+    return {
+      kind: 'kubernetes',
+      summary: `Kubernetes cluster at ${server} (context ${this.o.kc.getCurrentContext()})`,
+      trustDomain: this.trustDomain,
+      versions: {},
+      namespaces: this.rendered?.namespaces ?? {},
+      notes: (this.rendered?.skipped ?? []).map((s) => `not applied: ${s.object}: ${s.reason}`),
+    };
+  }
+
+  async dispose(): Promise<void> {
+    await this.applier.dispose();
+  }
+}

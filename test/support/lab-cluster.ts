@@ -1,0 +1,112 @@
+// The Kubernetes API façade over the lab (test support, not product): what KubeTarget applies through the real
+// client library becomes a lab posture; pods are the lab's processes; exec runs the agent inside the lab pod;
+// pod logs are the lab sidecar's access log; `pilot-agent request GET stats|certs` reads the lab's admin port.
+// Cluster networking is emulated at exec time: a batch's Service FQDNs and pod IPs are rewritten to the lab
+// listeners that DNS, kube-proxy and the sidecar's capture would route them to.
+import { readFileSync } from 'node:fs';
+import type { Attack } from '../../agent/protocol.js';
+import { RUN_LABEL } from '../../cluster/kube/render.js';
+import { LabTarget } from '../../cluster/lab/lab-target.js';
+import type { Manifest, PostureObject } from '../../harness/posture/load.js';
+import { parseManifests } from '../../harness/posture/load.js';
+import type { PodRef } from '../../harness/target.js';
+import { type KubeApi, startKubeApi } from './kube-api.js';
+
+type Obj = Manifest & { spec?: Record<string, unknown>; data?: unknown };
+
+/** Strips what only a cluster needs (delivery, security context, run labels) so the lab sees the fixture. */
+function unrender(o: Obj): Obj | undefined {
+  if (o.kind === 'ConfigMap') return undefined;
+  const m = structuredClone(o);
+  const strip = (labels?: Record<string, string>) => {
+    if (!labels) return undefined;
+    const { [RUN_LABEL]: _run, ...rest } = labels;
+    return Object.keys(rest).length ? rest : undefined;
+  };
+  m.metadata = { name: m.metadata.name, ...(m.metadata.namespace ? { namespace: m.metadata.namespace } : {}), ...(strip(m.metadata.labels) ? { labels: strip(m.metadata.labels) } : {}), ...(m.metadata.annotations ? { annotations: m.metadata.annotations } : {}) };
+  if (m.kind === 'Deployment') {
+    const t = (m.spec as { template: { metadata: { labels: Record<string, string>; annotations?: Record<string, string> }; spec: Record<string, unknown> } }).template;
+    t.metadata = { labels: strip(t.metadata.labels) ?? {}, ...(t.metadata.annotations ? { annotations: t.metadata.annotations } : {}) };
+    const containers = (t.spec.containers as Record<string, unknown>[]).map((c) => ({ name: c.name, command: c.command, args: c.args, ...(c.ports ? { ports: c.ports } : {}) }));
+    t.spec = { ...(t.spec.serviceAccountName ? { serviceAccountName: t.spec.serviceAccountName } : {}), containers };
+  }
+  return m;
+}
+
+export interface LabCluster {
+  api: KubeApi;
+  lab(): LabTarget | undefined;
+  close(): Promise<void>;
+}
+
+export async function startLabCluster(o: { meshWide?: string } = {}): Promise<LabCluster> {
+  const api = await startKubeApi();
+  // The cluster's own mesh-wide posture, as its operators applied it (meshproof never writes to istio-system).
+  const meshWide: PostureObject[] = o.meshWide ? parseManifests(readFileSync(o.meshWide, 'utf8'), o.meshWide) : [];
+  for (const x of meshWide) {
+    const plural = { PeerAuthentication: 'peerauthentications', AuthorizationPolicy: 'authorizationpolicies', Telemetry: 'telemetries' }[x.manifest.kind as 'Telemetry'];
+    api.state.objects.set(`/apis/${x.manifest.apiVersion}/namespaces/istio-system/${plural}/${x.manifest.metadata.name}`, x.manifest as unknown as Record<string, unknown>);
+  }
+  let lab: LabTarget | undefined;
+  let builtAt = -1;
+  let building: Promise<void> | undefined;
+  const rebuild = async () => {
+    if (builtAt === api.state.generation) return;
+    const gen = api.state.generation;
+    await lab?.dispose();
+    const objects = [...api.state.objects.values()].map((v) => unrender(v as Obj)).filter((x): x is Obj => x !== undefined);
+    lab = new LabTarget();
+    await lab.apply({ origin: ['kube-api'], objects: objects.map((manifest, i) => ({ manifest, source: `kube-api#${i + 1}` })) });
+    builtAt = gen;
+  };
+  api.state.beforePods = () => {
+    building ??= rebuild().finally(() => {
+      building = undefined;
+    });
+    return building;
+  };
+  const podOf = (namespace: string, name: string): PodRef => ({ namespace, name, workload: name.replace(/-\d+$/, '') });
+  const ipToPod = (ip: string) => [...api.state.podIPs].find(([, v]) => v === ip)?.[0];
+  api.state.logs = async (ns, pod, container, since) => {
+    if (container !== 'istio-proxy' || !lab) return '';
+    return (await lab.accessLog(podOf(ns, pod), since ? new Date(since) : new Date(0))).join('\n');
+  };
+  api.state.exec = async (c) => {
+    if (!lab) return { stderr: 'no lab', exitCode: 1 };
+    const pod = podOf(c.namespace, c.pod);
+    try {
+      if (c.container === 'istio-proxy' && c.command[0] === 'pilot-agent') {
+        const what = c.command[3];
+        if (what === 'stats') return { stdout: Object.entries(await lab.stats(pod)).map(([k, v]) => `${k}: ${v}`).join('\n'), exitCode: 0 };
+        if (what === 'certs') return { stdout: JSON.stringify(await lab.workloadCert(pod)), exitCode: 0 };
+      }
+      if (c.container === 'agent' && c.command[2] === 'admin') return { stdout: JSON.stringify(await lab.appAdmin(pod, c.command[3]!)), exitCode: 0 };
+      if (c.container === 'agent' && c.command[2] === 'probe') {
+        const probe = await lab.probe({ namespace: c.namespace, name: pod.workload });
+        const batch = JSON.parse(c.stdin) as { attacks: Attack[] };
+        for (const a of batch.attacks) {
+          const svc = /^([^.]+)\.([^.]+)\.svc\.cluster\.local:(\d+)$/.exec(a.dial);
+          const ip = /^(10\.244\.\d+\.\d+):(\d+)$/.exec(a.dial);
+          if (svc) a.dial = (await lab.address({ namespace: svc[2]!, name: svc[1]! }, Number(svc[3]), probe)).dial;
+          else if (ip) {
+            const key = ipToPod(ip[1]!);
+            a.dial = key ? lab.podAddress(podOf(key.split('/')[0]!, key.split('/')[1]!), Number(ip[2])) : '127.0.0.1:1';
+          }
+        }
+        return { stdout: JSON.stringify(await probe.run(batch.attacks)), exitCode: 0 };
+      }
+      return { stderr: `unknown command ${c.command.join(' ')}`, exitCode: 127 };
+    } catch (e) {
+      return { stderr: (e as Error).message, exitCode: 1 };
+    }
+  };
+  return {
+    api,
+    lab: () => lab,
+    close: async () => {
+      await building?.catch(() => {});
+      await lab?.dispose();
+      await api.close();
+    },
+  };
+}
