@@ -5,6 +5,7 @@ import path from 'node:path';
 import { Command, CommanderError, Option } from 'commander';
 import { Listr } from 'listr2';
 import { sweep } from '../cluster/kube/cleanup.js';
+import { KubeTarget } from '../cluster/kube/kube-target.js';
 import { loadKubeConfig } from '../cluster/kube/connect.js';
 import { preflight } from '../cluster/kube/preflight.js';
 import { LabTarget } from '../cluster/lab/lab-target.js';
@@ -14,7 +15,7 @@ import { compareBundles, comparisonTable } from './compare.js';
 import { CATALOG, claimsFor } from './controls.js';
 import { parseGoDuration } from './duration.js';
 import { ConfigError, InfraError, messageOf } from './errors.js';
-import { SECURE_POSTURE, VERSION } from './paths.js';
+import { AGENT_BUNDLE, SECURE_POSTURE, VERSION } from './paths.js';
 import { loadPosture } from './posture/load.js';
 import { writeBundle } from './report/bundle.js';
 import { verifyBundle } from './report/manifest.js';
@@ -22,12 +23,18 @@ import { summaryTable } from './report/summary.js';
 import { type RunResult, RunSession } from './run.js';
 import { selfVerify } from './self-verify.js';
 import type { Target } from './target.js';
-import { LAB_TIMEOUTS } from './timeouts.js';
+import { KUBE_TIMEOUTS, LAB_TIMEOUTS } from './timeouts.js';
 
-const TARGETS = ['lab'] as const;
+const TARGETS = ['lab', 'kubeconfig'] as const;
 
 interface RunOptions {
   target: string;
+  kubeconfig?: string;
+  context?: string;
+  image?: string;
+  imageRegistry?: string;
+  imagePullSecret?: string;
+  keep?: boolean;
   maxCertLifetime: string;
   rootHorizonDays: string;
   suite?: string;
@@ -75,6 +82,7 @@ function makeTarget(name: string, verbose: boolean): Target {
   if (!(TARGETS as readonly string[]).includes(name)) {
     throw new ConfigError(`unknown target ${name} (available: ${TARGETS.join(', ')})`);
   }
+  if (name !== 'lab') throw new ConfigError(`target ${name} is not available for this command`);
   return new LabTarget({ onProcessLog: verbose ? (pod, line) => process.stderr.write(`[${pod}] ${line}\n`) : undefined });
 }
 
@@ -89,7 +97,30 @@ async function run(o: RunOptions, argv: string[]): Promise<number> {
   const runId = crypto.randomUUID();
   const signKeyPem = o.signKey ? readKey(o.signKey, '--sign-key') : undefined;
   const outDir = prepareOut(o.out ?? path.join('reports', runId));
-  const target = makeTarget(o.target, Boolean(o.verbose));
+  const calls = new Map<string, number>();
+  let current = 'apply';
+  let target: Target;
+  let timeouts = LAB_TIMEOUTS;
+  if (o.target === 'kubeconfig') {
+    // A cluster meshproof did not provision: preflight first, nothing is created before it passes.
+    const { kc } = loadKubeConfig(o);
+    await preflight(kc);
+    timeouts = process.env.MESHPROOF_TIMEOUTS === 'lab' ? LAB_TIMEOUTS : KUBE_TIMEOUTS; // 'lab': the test façade only
+    target = new KubeTarget({
+      kc,
+      runId,
+      provisioned: false,
+      agentBundle: readFileSync(AGENT_BUNDLE, 'utf8'),
+      adminToken: crypto.randomUUID(),
+      image: o.image,
+      imageRegistry: o.imageRegistry,
+      imagePullSecret: o.imagePullSecret,
+      keep: o.keep,
+      onCall: () => calls.set(current, (calls.get(current) ?? 0) + 1),
+    });
+  } else {
+    target = makeTarget(o.target, Boolean(o.verbose));
+  }
   target.validate(posture);
 
   let interrupted = false;
@@ -105,7 +136,7 @@ async function run(o: RunOptions, argv: string[]): Promise<number> {
   const session = new RunSession({
     target,
     posture,
-    timeouts: LAB_TIMEOUTS,
+    timeouts,
     command: ['meshproof', ...argv],
     runId,
     settings: { maxCertLifetimeMs, rootHorizonDays },
@@ -133,6 +164,7 @@ async function run(o: RunOptions, argv: string[]): Promise<number> {
           task: async (_ctx: unknown, task: { title: string; skip: (m: string) => void }) => {
             if (applyError) return task.skip(`${c.id} not run: the posture was not applied`);
             if (interrupted) return task.skip(`${c.id} not run: interrupted`);
+            current = c.id;
             const r = await session.check(c);
             if (r.verdict === 'not-applicable') task.skip(`${c.id} not applicable: ${r.reason}`);
             else if (r.verdict !== 'pass') throw new Error(`${c.id} ${r.verdict.toUpperCase()}: ${r.reason}`);
@@ -163,6 +195,9 @@ async function run(o: RunOptions, argv: string[]): Promise<number> {
   const r = result;
   const { files } = writeBundle({ outDir, run: r, posture, allChecks: ALL_CHECKS, signKeyPem });
   process.stdout.write(`\n${summaryTable(r, path.relative(process.cwd(), outDir) || '.')}\n`);
+  if (o.verbose && calls.size > 0) {
+    process.stdout.write(`API calls and execs: ${[...calls].map(([k, v]) => `${k} ${v}`).join(', ')}\n`);
+  }
   if (o.verbose) process.stdout.write(`bundle: ${files.length} files hashed in ${path.join(outDir, 'manifest.sha256')}${signKeyPem ? ', signed' : ''}\n`);
   return r.exitCode;
 }
@@ -176,7 +211,13 @@ export function program(): Command {
   cmd
     .command('run')
     .description('run conformance checks against a target and write junit.xml and evidence/')
-    .addOption(new Option('--target <name>', 'where to run: lab (the built-in test bed; not a mesh)').default('lab'))
+    .addOption(new Option('--target <name>', 'where to run: lab (the built-in test bed; not a mesh) or kubeconfig (an existing cluster)').default('lab'))
+    .option('--kubeconfig <file>', 'with --target kubeconfig: kubeconfig file (default: KUBECONFIG, in-cluster, ~/.kube/config)')
+    .option('--context <name>', 'with --target kubeconfig: kubeconfig context')
+    .option('--image <image>', 'Node image for probe and echo pods', 'node:22-alpine')
+    .option('--image-registry <prefix>', 'pull images through this registry mirror (air-gapped clusters)')
+    .option('--image-pull-secret <name>', 'image pull secret for the run\'s pods')
+    .option('--keep', 'keep the run\'s namespaces for debugging (delete later with meshproof cleanup --run <id>)')
     .option('--suite <list>', `comma-separated suites (${Object.keys(SUITES).join(', ')}); default all`)
     .addOption(new Option('--posture <dir|file>', 'fixtures to apply').default(SECURE_POSTURE, 'the bundled fixtures/secure/'))
     .option('--overlay <file>', 'fixtures replacing posture objects of the same kind/namespace/name (repeatable)', (v: string, a: string[]) => [...a, v], [] as string[])
