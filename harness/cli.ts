@@ -6,6 +6,10 @@ import { Command, CommanderError, Option } from 'commander';
 import { Listr } from 'listr2';
 import { sweep } from '../cluster/kube/cleanup.js';
 import { KubeTarget } from '../cluster/kube/kube-target.js';
+import { shortRunId } from '../cluster/kube/render.js';
+import { DEFAULT_ISTIO_VERSION, installIstio } from '../cluster/istio/install.js';
+import { createK3sCluster } from '../cluster/providers/k3s.js';
+import { createKindCluster, type Provisioned } from '../cluster/providers/kind.js';
 import { loadKubeConfig } from '../cluster/kube/connect.js';
 import { preflight } from '../cluster/kube/preflight.js';
 import { LabTarget } from '../cluster/lab/lab-target.js';
@@ -25,10 +29,12 @@ import { selfVerify } from './self-verify.js';
 import type { Target } from './target.js';
 import { KUBE_TIMEOUTS, LAB_TIMEOUTS } from './timeouts.js';
 
-const TARGETS = ['lab', 'kubeconfig'] as const;
+const TARGETS = ['lab', 'kubeconfig', 'kind', 'k3s'] as const;
 
 interface RunOptions {
   target: string;
+  istioVersion: string;
+  installer: string;
   kubeconfig?: string;
   context?: string;
   image?: string;
@@ -86,7 +92,7 @@ function makeTarget(name: string, verbose: boolean): Target {
   return new LabTarget({ onProcessLog: verbose ? (pod, line) => process.stderr.write(`[${pod}] ${line}\n`) : undefined });
 }
 
-async function run(o: RunOptions, argv: string[]): Promise<number> {
+async function run(o: RunOptions, argv: string[], provided?: { cluster: Provisioned }): Promise<number> {
   // Everything a user can get wrong is checked before anything starts.
   const checks = selectChecks(o.suite);
   const maxCertLifetimeMs = parseGoDuration(o.maxCertLifetime);
@@ -101,15 +107,29 @@ async function run(o: RunOptions, argv: string[]): Promise<number> {
   let current = 'apply';
   let target: Target;
   let timeouts = LAB_TIMEOUTS;
-  if (o.target === 'kubeconfig') {
-    // A cluster meshproof did not provision: preflight first, nothing is created before it passes.
-    const { kc } = loadKubeConfig(o);
+  if (!(TARGETS as readonly string[]).includes(o.target)) throw new ConfigError(`unknown target ${o.target} (available: ${TARGETS.join(', ')})`);
+  if (o.installer !== 'helm' && o.installer !== 'istioctl') throw new ConfigError(`--installer ${o.installer}: helm or istioctl`);
+  let cluster: Provisioned | undefined = provided?.cluster;
+  if (!cluster && (o.target === 'kind' || o.target === 'k3s')) {
+    // Provision, then install Istio: the root-namespace fixtures are applied because this cluster is ours.
+    process.stderr.write(`meshproof: provisioning a ${o.target} cluster and installing Istio ${o.istioVersion} with ${o.installer}…\n`);
+    cluster = o.target === 'kind' ? await createKindCluster({ name: `meshproof-${shortRunId(runId)}`, keep: o.keep }) : await createK3sCluster({ keep: o.keep });
+    try {
+      await installIstio({ version: o.istioVersion, installer: o.installer as 'helm' | 'istioctl', kubeconfig: cluster.kubeconfig });
+    } catch (e) {
+      await cluster.dispose().catch(() => {});
+      throw e;
+    }
+  }
+  if (o.target !== 'lab') {
+    // Preflight first: nothing is created before it passes.
+    const { kc } = loadKubeConfig(cluster ? { kubeconfig: cluster.kubeconfig } : o);
     await preflight(kc);
     timeouts = process.env.MESHPROOF_TIMEOUTS === 'lab' ? LAB_TIMEOUTS : KUBE_TIMEOUTS; // 'lab': the test façade only
     target = new KubeTarget({
       kc,
       runId,
-      provisioned: false,
+      provisioned: cluster !== undefined,
       agentBundle: readFileSync(AGENT_BUNDLE, 'utf8'),
       adminToken: crypto.randomUUID(),
       image: o.image,
@@ -128,7 +148,10 @@ async function run(o: RunOptions, argv: string[]): Promise<number> {
     if (interrupted) return;
     interrupted = true;
     process.stderr.write(`\nmeshproof: ${sig}: tearing down the ${o.target} target…\n`);
-    void target.dispose().finally(() => process.exit(sig === 'SIGINT' ? 130 : 143));
+    void target
+      .dispose()
+      .then(() => (provided ? undefined : cluster?.dispose()))
+      .finally(() => process.exit(sig === 'SIGINT' ? 130 : 143));
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
@@ -188,7 +211,10 @@ async function run(o: RunOptions, argv: string[]): Promise<number> {
     if (applyError) throw applyError;
     result = await session.finish();
   } finally {
-    if (!interrupted) await target.dispose();
+    if (!interrupted) {
+      await target.dispose();
+      if (!provided) await cluster?.dispose();
+    }
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
   }
@@ -211,9 +237,13 @@ export function program(): Command {
   cmd
     .command('run')
     .description('run conformance checks against a target and write junit.xml and evidence/')
-    .addOption(new Option('--target <name>', 'where to run: lab (the built-in test bed; not a mesh) or kubeconfig (an existing cluster)').default('lab'))
+    .addOption(
+      new Option('--target <name>', 'lab (the built-in test bed; not a mesh), kubeconfig (an existing cluster), kind or k3s (provisioned with Istio, torn down after)').default('lab'),
+    )
     .option('--kubeconfig <file>', 'with --target kubeconfig: kubeconfig file (default: KUBECONFIG, in-cluster, ~/.kube/config)')
     .option('--context <name>', 'with --target kubeconfig: kubeconfig context')
+    .option('--istio-version <v>', 'with --target kind or k3s: Istio to install (a Helm chart version or range)', DEFAULT_ISTIO_VERSION)
+    .option('--installer <helm|istioctl>', 'with --target kind or k3s: how to install Istio', 'helm')
     .option('--image <image>', 'Node image for probe and echo pods', 'node:22-alpine')
     .option('--image-registry <prefix>', 'pull images through this registry mirror (air-gapped clusters)')
     .option('--image-pull-secret <name>', 'image pull secret for the run\'s pods')
@@ -233,6 +263,37 @@ export function program(): Command {
     )
     .action(async (o: RunOptions) => {
       process.exitCode = await run(o, process.argv.slice(2));
+    });
+  cmd
+    .command('upgrade-gate')
+    .description('gate an Istio upgrade: provision, install --from, run, upgrade to --to, run again, compare; exit 1 on any regression')
+    .requiredOption('--from <version>', 'Istio version installed first')
+    .requiredOption('--to <version>', 'Istio version to upgrade to')
+    .addOption(new Option('--target <name>', 'kind or k3s').default('kind'))
+    .option('--installer <helm|istioctl>', 'how to install and upgrade Istio', 'helm')
+    .option('--suite <list>', `comma-separated suites (${Object.keys(SUITES).join(', ')}); default all`)
+    .option('--out <dir>', 'bundles go to DIR/from and DIR/to, the diff to DIR/compare.json', 'reports/upgrade-gate')
+    .option('--keep', 'keep the cluster')
+    .action(async (o: { from: string; to: string; target: string; installer: string; suite?: string; out: string; keep?: boolean }) => {
+      if (o.target !== 'kind' && o.target !== 'k3s') throw new ConfigError(`--target ${o.target}: the upgrade gate provisions its own cluster (kind or k3s)`);
+      if (o.installer !== 'helm' && o.installer !== 'istioctl') throw new ConfigError(`--installer ${o.installer}: helm or istioctl`);
+      selectChecks(o.suite);
+      const outDir = prepareOut(o.out);
+      const name = `meshproof-gate-${shortRunId(crypto.randomUUID())}`;
+      const cluster = o.target === 'kind' ? await createKindCluster({ name, keep: o.keep }) : await createK3sCluster({ keep: o.keep });
+      try {
+        const base = { target: 'kubeconfig', posture: SECURE_POSTURE, overlay: [], suite: o.suite, istioVersion: o.from, installer: o.installer, maxCertLifetime: '24h', rootHorizonDays: '90', keep: o.keep } as RunOptions;
+        await installIstio({ version: o.from, installer: o.installer as 'helm' | 'istioctl', kubeconfig: cluster.kubeconfig });
+        await run({ ...base, out: path.join(outDir, 'from') }, ['upgrade-gate', 'from', o.from], { cluster });
+        await installIstio({ version: o.to, installer: o.installer as 'helm' | 'istioctl', kubeconfig: cluster.kubeconfig }, 'upgrade');
+        await run({ ...base, istioVersion: o.to, out: path.join(outDir, 'to') }, ['upgrade-gate', 'to', o.to], { cluster });
+        const c = compareBundles(path.join(outDir, 'from'), path.join(outDir, 'to'));
+        writeFileSync(path.join(outDir, 'compare.json'), `${JSON.stringify(c, null, 2)}\n`);
+        process.stdout.write(`\nIstio ${o.from} → ${o.to}\n${comparisonTable(c)}\n`);
+        process.exitCode = c.regressions > 0 ? 1 : 0;
+      } finally {
+        await cluster.dispose();
+      }
     });
   cmd
     .command('self-verify')
