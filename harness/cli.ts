@@ -124,7 +124,7 @@ async function run(o: RunOptions, argv: string[], provided?: { cluster: Provisio
   if (o.target !== 'lab') {
     // Preflight first: nothing is created before it passes.
     const { kc } = loadKubeConfig(cluster ? { kubeconfig: cluster.kubeconfig } : o);
-    await preflight(kc);
+    const pre = await preflight(kc);
     timeouts = process.env.MESHPROOF_TIMEOUTS === 'lab' ? LAB_TIMEOUTS : KUBE_TIMEOUTS; // 'lab': the test façade only
     target = new KubeTarget({
       kc,
@@ -136,6 +136,7 @@ async function run(o: RunOptions, argv: string[], provided?: { cluster: Provisio
       imageRegistry: o.imageRegistry,
       imagePullSecret: o.imagePullSecret,
       keep: o.keep,
+      versions: { kubernetes: pre.kubernetes, istiod: pre.istiod.image, 'istiod ready': pre.istiod.ready },
       onCall: () => calls.set(current, (calls.get(current) ?? 0) + 1),
     });
   } else {

@@ -4,7 +4,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { KubeApplier } from '../cluster/kube/apply.js';
+import { hasSidecar, KubeApplier } from '../cluster/kube/apply.js';
 import { loadKubeConfig } from '../cluster/kube/connect.js';
 import { RUN_LABEL, renderForCluster } from '../cluster/kube/render.js';
 import { loadPosture } from '../harness/posture/load.js';
@@ -24,6 +24,15 @@ async function applier(o: { readyTimeoutMs?: number } = {}) {
   const { kc } = loadKubeConfig({ kubeconfig: api.kubeconfig(dir), env: {} });
   return new KubeApplier(kc, { runId: RUN, readyTimeoutMs: o.readyTimeoutMs ?? 5_000, pollMs: 20 });
 }
+
+describe('sidecar presence', () => {
+  it('counts istio-proxy as a container or as a native sidecar (initContainer with restartPolicy Always)', () => {
+    expect(hasSidecar({ spec: { containers: [{ name: 'agent' }, { name: 'istio-proxy' }] } })).toBe(true);
+    expect(hasSidecar({ spec: { containers: [{ name: 'agent' }], initContainers: [{ name: 'istio-proxy', restartPolicy: 'Always' }] } })).toBe(true);
+    expect(hasSidecar({ spec: { containers: [{ name: 'agent' }], initContainers: [{ name: 'istio-init' }, { name: 'istio-proxy' }] } })).toBe(false);
+    expect(hasSidecar({ spec: { containers: [{ name: 'agent' }] } })).toBe(false);
+  });
+});
 
 describe('applying to a cluster', () => {
   it('server-side applies every object with field manager meshproof, then waits for Ready pods with sidecars where injected', async () => {

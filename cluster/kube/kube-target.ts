@@ -26,6 +26,8 @@ export interface KubeTargetOptions {
   readyTimeoutMs?: number;
   execSlackMs?: number;
   keep?: boolean;
+  /** What preflight found (Kubernetes version, istiod image), for the evidence. */
+  versions?: Record<string, string>;
   /** Counts API calls and execs, for --verbose. */
   onCall?: (what: string) => void;
 }
@@ -203,7 +205,7 @@ export class KubeTarget implements Target {
       kind: 'kubernetes',
       summary: `Kubernetes cluster at ${server} (context ${this.o.kc.getCurrentContext()})`,
       trustDomain: this.trustDomain,
-      versions: {},
+      versions: this.o.versions ?? {},
       namespaces: this.rendered?.namespaces ?? {},
       notes: (this.rendered?.skipped ?? []).map((s) => `not applied: ${s.object}: ${s.reason}`),
     };
