@@ -6,6 +6,7 @@
 // no process outlives the lab.
 import http from 'node:http';
 import { startEcho } from './echo.js';
+import { type MintRequest, mint } from './mint.js';
 import { runAttacks } from './probe.js';
 import type { Attack, ProbeReport } from './protocol.js';
 
@@ -61,6 +62,12 @@ async function main(argv: string[]): Promise<number> {
       observations: await runAttacks(batch.attacks),
     };
     process.stdout.write(`${JSON.stringify(report)}\n`);
+    return 0;
+  }
+  if (mode === 'mint') {
+    // A genuine certificate for this pod's own identity from istiod's CA; the request (with its token) on stdin.
+    const req = JSON.parse(await readStdin()) as MintRequest;
+    process.stdout.write(`${JSON.stringify(await mint(req))}\n`);
     return 0;
   }
   if (mode === 'admin') {

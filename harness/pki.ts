@@ -78,10 +78,13 @@ export class CertificateAuthority {
   async issue(
     namespace: string,
     serviceAccount: string,
-    opts: { ttlMs?: number; now?: Date; uri?: string } = {},
+    opts: { ttlMs?: number; now?: Date; uri?: string; dns?: string[]; publicKeySpki?: Buffer } = {},
   ): Promise<IssuedCert> {
     const now = opts.now ?? new Date();
-    const keys = (await webcrypto.subtle.generateKey(ALG, true, ['sign', 'verify'])) as KeyPair;
+    // With a CSR's public key (a CA signing a request), no private key is made or returned.
+    const keys = opts.publicKeySpki
+      ? ({ publicKey: await webcrypto.subtle.importKey('spki', opts.publicKeySpki, ALG, true, ['verify']) } as KeyPair)
+      : ((await webcrypto.subtle.generateKey(ALG, true, ['sign', 'verify'])) as KeyPair);
     const id = opts.uri ?? spiffeId(this.trustDomain, namespace, serviceAccount);
     const notBefore = new Date(now.getTime() - BACKDATE_MS);
     const notAfter = new Date(now.getTime() + (opts.ttlMs ?? DEFAULT_WORKLOAD_TTL_MS));
@@ -100,14 +103,14 @@ export class CertificateAuthority {
         new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature | x509.KeyUsageFlags.keyEncipherment, true),
         new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.serverAuth, x509.ExtendedKeyUsage.clientAuth]),
         await x509.AuthorityKeyIdentifierExtension.create(this.root, false),
-        new x509.SubjectAlternativeNameExtension([{ type: 'url', value: id }], true),
+        new x509.SubjectAlternativeNameExtension([{ type: 'url', value: id }, ...(opts.dns ?? []).map((value) => ({ type: 'dns' as const, value }))], true),
       ],
     });
     const certPem = root2pem(cert);
     return {
       certPem,
       chainPem: certPem + this.rootPem,
-      keyPem: await keyPem(keys.privateKey),
+      keyPem: opts.publicKeySpki ? '' : await keyPem(keys.privateKey),
       serialNumber: sn,
       spiffeId: id,
       notBefore,

@@ -342,6 +342,16 @@ export class LabTarget implements Target, MeshView {
     return port === undefined || !p.alive ? '127.0.0.1:1' : `127.0.0.1:${port}`;
   }
 
+  /** The lab CA signing a request's public key for an identity (what istiod's CA does for a valid token). */
+  async signForIdentity(publicKeySpki: Buffer, namespace: string, serviceAccount: string, ttlMs: number): Promise<IssuedCert> {
+    return this.requireCa().issue(namespace, serviceAccount, { ttlMs, publicKeySpki });
+  }
+
+  /** A serving certificate from the lab CA (the façade's istiod). */
+  async serverCert(dns: string[]): Promise<IssuedCert> {
+    return this.requireCa().issue('istio-system', 'istiod', { dns });
+  }
+
   async servicePods(service: Ref): Promise<PodRef[]> {
     const svc = this.service(service);
     return this.pods.filter((p) => p.namespace === svc.namespace && selects(svc.selector, p.deployment.podLabels)).map(podRef);

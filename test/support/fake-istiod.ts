@@ -1,0 +1,116 @@
+// istiod's CA for tests: gRPC CreateCertificate over HTTP/2 + TLS, the identity taken from the bearer token
+// (never from the CSR), the certificate issued for the CSR's public key by a CertificateAuthority.
+import http2 from 'node:http2';
+import type { AddressInfo } from 'node:net';
+import { decodeResponse, grpcFrame } from '../../agent/mint.js';
+
+/** Reads a DER TLV at `at`: tag, header length, body length. */
+function tlvAt(b: Buffer, at: number): { tag: number; start: number; end: number } {
+  const tag = b[at]!;
+  let len = b[at + 1]!;
+  let start = at + 2;
+  if (len & 0x80) {
+    const n = len & 0x7f;
+    len = 0;
+    for (let i = 0; i < n; i++) len = len * 256 + b[at + 2 + i]!;
+    start += n;
+  }
+  return { tag, start, end: start + len };
+}
+
+/** The SubjectPublicKeyInfo of a PKCS#10 request (CertificationRequest → info → [version, subject, spki]). */
+export function csrPublicKey(csrPem: string): Buffer {
+  const der = Buffer.from(csrPem.replace(/-----[^-]+-----/g, '').replace(/\s+/g, ''), 'base64');
+  const req = tlvAt(der, 0);
+  const info = tlvAt(der, req.start);
+  const version = tlvAt(der, info.start);
+  const subject = tlvAt(der, version.end);
+  const spki = tlvAt(der, subject.end);
+  return der.subarray(subject.end, spki.end);
+}
+
+/** IstioCertificateRequest fields 1 (csr) and 3 (validity_duration). */
+function decodeRequest(msg: Buffer): { csr: string; ttl: number } {
+  let i = 0;
+  let csr = '';
+  let ttl = 0;
+  const v = () => {
+    let n = 0;
+    let m = 1;
+    for (;;) {
+      const b = msg[i++]!;
+      n += (b & 0x7f) * m;
+      if (b < 0x80) return n;
+      m *= 128;
+    }
+  };
+  while (i < msg.length) {
+    const key = v();
+    if ((key & 7) === 2) {
+      const len = v();
+      if (key >> 3 === 1) csr = msg.subarray(i, i + len).toString('utf8');
+      i += len;
+    } else ttl = key >> 3 === 3 ? v() : (v(), ttl);
+  }
+  return { csr, ttl };
+}
+
+export interface FakeIstiod {
+  address: string;
+  servername: string;
+  tokens: Map<string, { namespace: string; serviceAccount: string }>;
+  close(): Promise<void>;
+}
+
+export async function startFakeIstiod(o: {
+  cert: { chainPem: string; keyPem: string };
+  sign: (spki: Buffer, namespace: string, serviceAccount: string, ttlMs: number) => Promise<{ certPem: string; chainPem: string }>;
+}): Promise<FakeIstiod> {
+  const tokens = new Map<string, { namespace: string; serviceAccount: string }>();
+  const server = http2.createSecureServer({ cert: o.cert.chainPem, key: o.cert.keyPem, allowHTTP1: false });
+  server.on('stream', (stream, headers) => {
+    const chunks: Buffer[] = [];
+    stream.on('data', (c: Buffer) => chunks.push(c));
+    stream.on('end', () => {
+      const fail = (code: number, message: string) => {
+        stream.respond({ ':status': 200, 'content-type': 'application/grpc' }, { waitForTrailers: true });
+        stream.on('wantTrailers', () => stream.sendTrailers({ 'grpc-status': String(code), 'grpc-message': encodeURIComponent(message) }));
+        stream.end();
+      };
+      if (headers[':path'] !== '/istio.v1.auth.IstioCertificateService/CreateCertificate') return fail(12, 'unimplemented');
+      const who = tokens.get(String(headers.authorization ?? '').replace(/^Bearer /, ''));
+      // I: security/pkg/server/ca/server.go — the caller's identity comes from its token.
+      if (!who) return fail(16, 'request authenticate failure');
+      const body = Buffer.concat(chunks);
+      const req = decodeRequest(body.subarray(5, 5 + body.readUInt32BE(1)));
+      void o.sign(csrPublicKey(req.csr), who.namespace, who.serviceAccount, req.ttl * 1000).then((c) => {
+        const leaf = Buffer.from(c.certPem);
+        const root = Buffer.from(c.chainPem.slice(c.certPem.length));
+        const msg = Buffer.concat([Buffer.from([0x0a, ...varintBytes(leaf.length)]), leaf, Buffer.from([0x0a, ...varintBytes(root.length)]), root]);
+        stream.respond({ ':status': 200, 'content-type': 'application/grpc' }, { waitForTrailers: true });
+        stream.on('wantTrailers', () => stream.sendTrailers({ 'grpc-status': '0' }));
+        stream.end(grpcFrame(msg));
+      });
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+  return {
+    address: `127.0.0.1:${(server.address() as AddressInfo).port}`,
+    servername: 'istiod.istio-system.svc',
+    tokens,
+    close: () => new Promise((r) => server.close(() => r())),
+  };
+}
+
+function varintBytes(n: number): number[] {
+  const out: number[] = [];
+  let v = n;
+  while (v > 0x7f) {
+    out.push((v & 0x7f) | 0x80);
+    v = Math.floor(v / 128);
+  }
+  out.push(v);
+  return out;
+}
+
+export { decodeResponse };
