@@ -50,7 +50,10 @@ function decodeRequest(msg: Buffer): { csr: string; ttl: number } {
       const len = v();
       if (key >> 3 === 1) csr = msg.subarray(i, i + len).toString('utf8');
       i += len;
-    } else ttl = key >> 3 === 3 ? v() : (v(), ttl);
+    } else {
+      const value = v();
+      if (key >> 3 === 3) ttl = value;
+    }
   }
   return { csr, ttl };
 }
