@@ -17,6 +17,7 @@ export const REQUIRED: Permission[] = [
   { group: '', resource: 'services', verbs: MANAGE, why: 'fixture Services' },
   { group: '', resource: 'configmaps', verbs: MANAGE, why: 'the agent bundle; reading istio-system/istio (mesh config) and istio-ca-root-cert' },
   { group: 'apps', resource: 'deployments', verbs: MANAGE, why: 'echo and probe workloads; reading istiod\'s image' },
+  { group: '', resource: 'serviceaccounts', subresource: 'token', verbs: ['create'], why: 'a token (audience istio-ca) for the rogue probe to get its own certificate from istiod' },
   { group: '', resource: 'pods', verbs: ['get', 'list', 'watch'], why: 'readiness and sidecar presence' },
   { group: '', resource: 'pods', subresource: 'log', verbs: ['get'], why: 'istio-proxy access logs (corroboration)' },
   { group: '', resource: 'pods', subresource: 'exec', verbs: ['create', 'get'], why: 'running attacks in probe pods; pilot-agent certs and stats' },

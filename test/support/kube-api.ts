@@ -29,6 +29,10 @@ export interface KubeApiState {
   podIPs: Map<string, string>;
   /** Called before pods are listed (a lab-backed API starts its lab here). */
   beforePods?: () => Promise<void>;
+  /** Issues a service-account token (TokenRequest). */
+  issueToken?: (namespace: string, serviceAccount: string) => string;
+  /** The mesh root, as istiod distributes it in ConfigMap istio-ca-root-cert. */
+  rootPem?: () => string | undefined;
   /** Serves pod logs. */
   logs?: (namespace: string, pod: string, container: string, since?: string) => Promise<string>;
   /** Serves pod exec: what the command prints and its exit code. */
@@ -198,6 +202,15 @@ export async function startKubeApi(state: KubeApiState = defaultState()): Promis
           return;
         }
         return json(res, 200, { apiVersion: 'v1', kind: 'PodList', metadata: {}, items: podsOf(state, pods[1]!, url.searchParams.get('labelSelector'), polls) });
+      }
+      const tok = /^\/api\/v1\/namespaces\/([^/]+)\/serviceaccounts\/([^/]+)\/token$/.exec(p);
+      if (req.method === 'POST' && tok && state.issueToken) {
+        return json(res, 201, { apiVersion: 'authentication.k8s.io/v1', kind: 'TokenRequest', spec: JSON.parse(body).spec, status: { token: state.issueToken(tok[1]!, tok[2]!), expirationTimestamp: new Date(Date.now() + 600_000).toISOString() } });
+      }
+      const rootCm = /^\/api\/v1\/namespaces\/([^/]+)\/configmaps\/istio-ca-root-cert$/.exec(p);
+      const root = state.rootPem?.();
+      if (req.method === 'GET' && rootCm && root) {
+        return json(res, 200, { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'istio-ca-root-cert', namespace: rootCm[1] }, data: { 'root-cert.pem': root } });
       }
       const log = /^\/api\/v1\/namespaces\/([^/]+)\/pods\/([^/]+)\/log$/.exec(p);
       if (req.method === 'GET' && log && state.logs) {

@@ -3,13 +3,17 @@
 // pod logs are the lab sidecar's access log; `pilot-agent request GET stats|certs` reads the lab's admin port.
 // Cluster networking is emulated at exec time: a batch's Service FQDNs and pod IPs are rewritten to the lab
 // listeners that DNS, kube-proxy and the sidecar's capture would route them to.
+import { spawn } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { Attack } from '../../agent/protocol.js';
 import { RUN_LABEL } from '../../cluster/kube/render.js';
 import { LabTarget } from '../../cluster/lab/lab-target.js';
 import type { Manifest, PostureObject } from '../../harness/posture/load.js';
 import { parseManifests } from '../../harness/posture/load.js';
+import { AGENT_BUNDLE } from '../../harness/paths.js';
 import type { PodRef } from '../../harness/target.js';
+import { type FakeIstiod, startFakeIstiod } from './fake-istiod.js';
 import { type KubeApi, startKubeApi } from './kube-api.js';
 
 type Obj = Manifest & { spec?: Record<string, unknown>; data?: unknown };
@@ -31,6 +35,26 @@ function unrender(o: Obj): Obj | undefined {
     t.spec = { ...(t.spec.serviceAccountName ? { serviceAccountName: t.spec.serviceAccountName } : {}), containers };
   }
   return m;
+}
+
+function execFileAsync(cmd: string, args: string[], input: string): Promise<{ stdout: string; stderr: string; exitCode: number }> {
+  return new Promise((resolve) => {
+    const child = spawn(cmd, args, { stdio: ['pipe', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => {
+      stdout += d.toString();
+    });
+    child.stderr.on('data', (d: Buffer) => {
+      stderr += d.toString();
+    });
+    const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ stdout, stderr, exitCode: code ?? 1 });
+    });
+    child.stdin.end(input);
+  });
 }
 
 export interface LabCluster {
@@ -57,8 +81,22 @@ export async function startLabCluster(o: { meshWide?: string } = {}): Promise<La
     const objects = [...api.state.objects.values()].map((v) => unrender(v as Obj)).filter((x): x is Obj => x !== undefined);
     lab = new LabTarget();
     await lab.apply({ origin: ['kube-api'], objects: objects.map((manifest, i) => ({ manifest, source: `kube-api#${i + 1}` })) });
+    // istiod's CA for this lab: CreateCertificate over gRPC, identities from the tokens this API issued.
+    await istiod?.close();
+    const l = lab;
+    istiod = await startFakeIstiod({ cert: await l.serverCert(['istiod.istio-system.svc']), sign: (spki, ns, sa, ttl) => l.signForIdentity(spki, ns, sa, ttl) });
+    for (const [t, who] of tokens) istiod.tokens.set(t, who);
     builtAt = gen;
   };
+  let istiod: FakeIstiod | undefined;
+  const tokens = new Map<string, { namespace: string; serviceAccount: string }>();
+  api.state.issueToken = (namespace, serviceAccount) => {
+    const t = `token-${randomUUID()}`;
+    tokens.set(t, { namespace, serviceAccount });
+    istiod?.tokens.set(t, { namespace, serviceAccount });
+    return t;
+  };
+  api.state.rootPem = () => lab?.rootPem();
   api.state.beforePods = () => {
     building ??= rebuild().finally(() => {
       building = undefined;
@@ -79,6 +117,13 @@ export async function startLabCluster(o: { meshWide?: string } = {}): Promise<La
         const what = c.command[3];
         if (what === 'stats') return { stdout: Object.entries(await lab.stats(pod)).map(([k, v]) => `${k}: ${v}`).join('\n'), exitCode: 0 };
         if (what === 'certs') return { stdout: JSON.stringify(await lab.workloadCert(pod)), exitCode: 0 };
+      }
+      if (c.container === 'agent' && c.command[2] === 'mint') {
+        // The real agent's mint, with istiod's address resolved to the fake CA (what cluster DNS would do).
+        const req = { ...(JSON.parse(c.stdin) as Record<string, unknown>), address: istiod!.address };
+        // Asynchronously: the fake CA answers from this same process.
+        const r = await execFileAsync(process.execPath, [AGENT_BUNDLE, 'mint'], JSON.stringify(req));
+        return r;
       }
       if (c.container === 'agent' && c.command[2] === 'admin') return { stdout: JSON.stringify(await lab.appAdmin(pod, c.command[3]!)), exitCode: 0 };
       if (c.container === 'agent' && c.command[2] === 'probe') {
@@ -106,6 +151,7 @@ export async function startLabCluster(o: { meshWide?: string } = {}): Promise<La
     close: async () => {
       await building?.catch(() => {});
       await lab?.dispose();
+      await istiod?.close();
       await api.close();
     },
   };
