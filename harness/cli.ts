@@ -9,7 +9,7 @@ import { KubeTarget } from '../cluster/kube/kube-target.js';
 import { shortRunId } from '../cluster/kube/render.js';
 import { DEFAULT_ISTIO_VERSION, installIstio } from '../cluster/istio/install.js';
 import { createK3sCluster } from '../cluster/providers/k3s.js';
-import { createKindCluster, type Provisioned } from '../cluster/providers/kind.js';
+import { createKindCluster, deleteKindCluster, type Provisioned } from '../cluster/providers/kind.js';
 import { loadKubeConfig } from '../cluster/kube/connect.js';
 import { preflight } from '../cluster/kube/preflight.js';
 import { LabTarget } from '../cluster/lab/lab-target.js';
@@ -105,60 +105,77 @@ async function run(o: RunOptions, argv: string[], provided?: { cluster: Provisio
   const outDir = prepareOut(o.out ?? path.join('reports', runId));
   const calls = new Map<string, number>();
   let current = 'apply';
-  let target: Target;
   let timeouts = LAB_TIMEOUTS;
   if (!(TARGETS as readonly string[]).includes(o.target)) throw new ConfigError(`unknown target ${o.target} (available: ${TARGETS.join(', ')})`);
   if (o.installer !== 'helm' && o.installer !== 'istioctl') throw new ConfigError(`--installer ${o.installer}: helm or istioctl`);
   let cluster: Provisioned | undefined = provided?.cluster;
-  if (!cluster && (o.target === 'kind' || o.target === 'k3s')) {
-    // Provision, then install Istio: the root-namespace fixtures are applied because this cluster is ours.
-    process.stderr.write(`meshproof: provisioning a ${o.target} cluster and installing Istio ${o.istioVersion} with ${o.installer}…\n`);
-    cluster = o.target === 'kind' ? await createKindCluster({ name: `meshproof-${shortRunId(runId)}`, keep: o.keep }) : await createK3sCluster({ keep: o.keep });
-    try {
-      await installIstio({ version: o.istioVersion, installer: o.installer as 'helm' | 'istioctl', kubeconfig: cluster.kubeconfig });
-    } catch (e) {
-      await cluster.dispose().catch(() => {});
-      throw e;
-    }
-  }
-  if (o.target !== 'lab') {
-    // Preflight first: nothing is created before it passes.
-    const { kc } = loadKubeConfig(cluster ? { kubeconfig: cluster.kubeconfig } : o);
-    const pre = await preflight(kc);
-    timeouts = process.env.MESHPROOF_TIMEOUTS === 'lab' ? LAB_TIMEOUTS : KUBE_TIMEOUTS; // 'lab': the test façade only
-    target = new KubeTarget({
-      kc,
-      runId,
-      provisioned: cluster !== undefined,
-      agentBundle: readFileSync(AGENT_BUNDLE, 'utf8'),
-      adminToken: crypto.randomUUID(),
-      image: o.image,
-      imageRegistry: o.imageRegistry,
-      imagePullSecret: o.imagePullSecret,
-      keep: o.keep,
-      versions: { kubernetes: pre.kubernetes, istiod: pre.istiod.image, 'istiod ready': pre.istiod.ready },
-      onCall: () => calls.set(current, (calls.get(current) ?? 0) + 1),
-    });
-  } else {
-    target = makeTarget(o.target, Boolean(o.verbose));
-  }
-  target.validate(posture);
-
+  let target: Target | undefined;
+  // From here on something may exist to tear down: Ctrl-C removes it whatever stage the run is in.
+  const kindName = `meshproof-${shortRunId(runId)}`;
   let interrupted = false;
   const onSignal = (sig: NodeJS.Signals) => {
     if (interrupted) return;
     interrupted = true;
     process.stderr.write(`\nmeshproof: ${sig}: tearing down the ${o.target} target…\n`);
-    void target
-      .dispose()
-      .then(() => (provided ? undefined : cluster?.dispose()))
+    const dropCluster = async () => {
+      if (provided || o.keep) return;
+      if (cluster) await cluster.dispose();
+      else if (o.target === 'kind') await deleteKindCluster(kindName).catch(() => {}); // interrupted mid-creation
+    };
+    void Promise.resolve(target?.dispose())
+      .catch(() => {})
+      .then(dropCluster)
       .finally(() => process.exit(sig === 'SIGINT' ? 130 : 143));
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
+  const stopListening = () => {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  };
+  try {
+    if (!cluster && (o.target === 'kind' || o.target === 'k3s')) {
+      // Provision, then install Istio: the root-namespace fixtures are applied because this cluster is ours.
+      process.stderr.write(`meshproof: provisioning a ${o.target} cluster and installing Istio ${o.istioVersion} with ${o.installer}…\n`);
+      cluster = o.target === 'kind' ? await createKindCluster({ name: kindName, keep: o.keep }) : await createK3sCluster({ keep: o.keep });
+      try {
+        await installIstio({ version: o.istioVersion, installer: o.installer as 'helm' | 'istioctl', kubeconfig: cluster.kubeconfig });
+      } catch (e) {
+        await cluster.dispose().catch(() => {});
+        throw e;
+      }
+    }
+    if (o.target !== 'lab') {
+      // Preflight first: nothing is created before it passes.
+      const { kc } = loadKubeConfig(cluster ? { kubeconfig: cluster.kubeconfig } : o);
+      const pre = await preflight(kc);
+      timeouts = process.env.MESHPROOF_TIMEOUTS === 'lab' ? LAB_TIMEOUTS : KUBE_TIMEOUTS; // 'lab': the test façade only
+      target = new KubeTarget({
+        kc,
+        runId,
+        provisioned: cluster !== undefined,
+        agentBundle: readFileSync(AGENT_BUNDLE, 'utf8'),
+        adminToken: crypto.randomUUID(),
+        image: o.image,
+        imageRegistry: o.imageRegistry,
+        imagePullSecret: o.imagePullSecret,
+        keep: o.keep,
+        versions: { kubernetes: pre.kubernetes, istiod: pre.istiod.image, 'istiod ready': pre.istiod.ready },
+        onCall: () => calls.set(current, (calls.get(current) ?? 0) + 1),
+      });
+    } else {
+      target = makeTarget(o.target, Boolean(o.verbose));
+    }
+    target.validate(posture);
+  } catch (e) {
+    stopListening();
+    if (!provided) await cluster?.dispose().catch(() => {});
+    throw e;
+  }
+  const theTarget = target;
 
   const session = new RunSession({
-    target,
+    target: theTarget,
     posture,
     timeouts,
     command: ['meshproof', ...argv],
@@ -213,11 +230,10 @@ async function run(o: RunOptions, argv: string[], provided?: { cluster: Provisio
     result = await session.finish();
   } finally {
     if (!interrupted) {
-      await target.dispose();
+      await theTarget.dispose();
       if (!provided) await cluster?.dispose();
     }
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
+    stopListening();
   }
   const r = result;
   const { files } = writeBundle({ outDir, run: r, posture, allChecks: ALL_CHECKS, signKeyPem });

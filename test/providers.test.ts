@@ -1,6 +1,6 @@
 // Provisioned targets where no container engine exists: every missing piece is one line naming the tool and
 // how to install it, exit 2, before anything is created.
-import { chmodSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -29,6 +29,29 @@ describe('--target kind and k3s without their tools', () => {
     expect(r.code).toBe(2);
     expect(r.stderr.split('\n').filter((l) => l.startsWith('meshproof: ') && !l.includes('provisioning'))[0]).toMatch(re);
     expect(r.stderr).not.toMatch(/\n\s+at /);
+  });
+
+  it('Ctrl-C while kind is still creating the cluster deletes it', async () => {
+    const env = pathWith({ docker: 0 });
+    const bin = env.PATH!.split(':')[0]!;
+    const log = path.join(bin, 'kind.log');
+    const kind = path.join(bin, 'kind');
+    writeFileSync(kind, `#!/bin/sh\necho "$*" >> ${log}\ncase "$1" in create) sleep 5 ;; esac\nexit 0\n`);
+    chmodSync(kind, 0o755);
+    const r = await cli(['run', '--target', 'kind'], {
+      env,
+      onStart: (child) => {
+        const poll = setInterval(() => {
+          if (existsSync(log) && readFileSync(log, 'utf8').includes('create cluster')) {
+            clearInterval(poll);
+            child.kill('SIGINT');
+          }
+        }, 50);
+        child.once('exit', () => clearInterval(poll));
+      },
+    });
+    expect(r.code).toBe(130);
+    expect(readFileSync(log, 'utf8')).toMatch(/^delete cluster --name meshproof-[0-9a-f]{8}$/m);
   });
 
   it('bad gate and installer flags are usage errors', async () => {

@@ -30,8 +30,12 @@ export async function createKindCluster(o: { name: string; keep?: boolean; log?:
     name: o.name,
     kubeconfig,
     dispose: async () => {
-      if (o.keep) return;
-      await run('kind', ['delete', 'cluster', '--name', o.name], { timeoutMs: 5 * 60_000 });
+      if (!o.keep) await deleteKindCluster(o.name);
     },
   };
+}
+
+/** Also used when a run is interrupted while `kind create cluster` is still running. */
+export async function deleteKindCluster(name: string): Promise<void> {
+  await run('kind', ['delete', 'cluster', '--name', name], { timeoutMs: 5 * 60_000 });
 }
