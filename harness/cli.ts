@@ -154,13 +154,14 @@ async function run(o: RunOptions, argv: string[], provided?: { cluster: Provisio
         kc,
         runId,
         provisioned: cluster !== undefined,
+        trustDomain: pre.trustDomain,
         agentBundle: readFileSync(AGENT_BUNDLE, 'utf8'),
         adminToken: crypto.randomUUID(),
         image: o.image,
         imageRegistry: o.imageRegistry,
         imagePullSecret: o.imagePullSecret,
         keep: o.keep,
-        versions: { kubernetes: pre.kubernetes, istiod: pre.istiod.image, 'istiod ready': pre.istiod.ready },
+        versions: { kubernetes: pre.kubernetes, istiod: pre.istiod.image, 'istiod ready': pre.istiod.ready, 'trust domain': pre.trustDomain },
         onCall: () => calls.set(current, (calls.get(current) ?? 0) + 1),
       });
     } else {
@@ -391,7 +392,7 @@ export function program(): Command {
       const { kc, source } = loadKubeConfig(o);
       const r = await preflight(kc, { istioNamespace: o.istioNamespace });
       process.stdout.write(
-        `ready: ${r.server} (${source}), Kubernetes ${r.kubernetes}, istiod ${r.istiod.image} ${r.istiod.ready} ready, webhooks ${r.webhooks.join(', ')}, ${r.permissions} permissions granted\n`,
+        `ready: ${r.server} (${source}), Kubernetes ${r.kubernetes}, trust domain ${r.trustDomain}, istiod ${r.istiod.image} ${r.istiod.ready} ready, webhooks ${r.webhooks.join(', ')}, ${r.permissions} permissions granted\n`,
       );
     });
   cmd

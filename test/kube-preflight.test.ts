@@ -30,6 +30,14 @@ describe('preflight', () => {
     expect(a.calls.filter((c) => c.includes('selfsubjectaccessreviews')).length).toBe(r.permissions);
   });
 
+  it('reads the trust domain from the mesh config', async () => {
+    const a = await ready();
+    const { kc } = loadKubeConfig({ kubeconfig: a.kubeconfig(dir), env: {} });
+    expect((await preflight(kc)).trustDomain).toBe('cluster.local');
+    a.state.meshConfig = 'trustDomain: bank.example\naccessLogFile: /dev/stdout\n';
+    expect((await preflight(kc)).trustDomain).toBe('bank.example');
+  });
+
   it.each([
     ['a missing permission', (a: KubeApi): void => void a.state.denied.add('create /pods/exec'), 2, /^meshproof: missing permissions: create core\/pods\/exec\. Apply deploy\/rbac\.yaml/],
     ['a missing Istio CRD', (a: KubeApi): void => void a.state.crds.delete('destinationrules.networking.istio.io'), 2, /^meshproof: Istio CRD destinationrules\.networking\.istio\.io is not installed/],

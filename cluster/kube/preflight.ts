@@ -6,9 +6,11 @@ import {
   ApiextensionsV1Api,
   AppsV1Api,
   AuthorizationV1Api,
+  CoreV1Api,
   type KubeConfig,
   VersionApi,
 } from '@kubernetes/client-node';
+import { parse as parseYaml } from 'yaml';
 import { ConfigError, InfraError, messageOf } from '../../harness/errors.js';
 import { REQUIRED } from './permissions.js';
 
@@ -22,6 +24,8 @@ export const ISTIO_CRDS = [
 
 export interface PreflightReport {
   server: string;
+  /** From the mesh config (ConfigMap `istio`, key `mesh`); `cluster.local` when unset. */
+  trustDomain: string;
   kubernetes: string;
   istiod: { image: string; ready: string };
   webhooks: string[];
@@ -93,5 +97,15 @@ export async function preflight(kc: KubeConfig, o: { istioNamespace?: string } =
     throw new ConfigError('no sidecar injection webhook (MutatingWebhookConfiguration istio-sidecar-injector*): is istiod\'s webhook installed? Without it no pod gets an istio-proxy');
   }
 
-  return { server, kubernetes, istiod: { image, ready }, webhooks: injectors, permissions: REQUIRED.reduce((n, p) => n + p.verbs.length, 0) };
+  // 6. The mesh config: the trust domain principals and expected SPIFFE IDs must use.
+  let trustDomain = 'cluster.local';
+  try {
+    const cm = await kc.makeApiClient(CoreV1Api).readNamespacedConfigMap({ name: 'istio', namespace: istioNs });
+    const mesh = parseYaml(cm.data?.mesh ?? '') as { trustDomain?: string } | null;
+    if (mesh?.trustDomain) trustDomain = mesh.trustDomain;
+  } catch (e) {
+    if (status(e) !== 404) throw new InfraError(`reading the mesh config (ConfigMap ${istioNs}/istio): ${messageOf(e).split('\n')[0]}`);
+  }
+
+  return { server, trustDomain, kubernetes, istiod: { image, ready }, webhooks: injectors, permissions: REQUIRED.reduce((n, p) => n + p.verbs.length, 0) };
 }

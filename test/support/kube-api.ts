@@ -29,6 +29,8 @@ export interface KubeApiState {
   podIPs: Map<string, string>;
   /** Called before pods are listed (a lab-backed API starts its lab here). */
   beforePods?: () => Promise<void>;
+  /** The `mesh` key of ConfigMap istio-system/istio, when set. */
+  meshConfig?: string;
   /** Issues a service-account token (TokenRequest). */
   issueToken?: (namespace: string, serviceAccount: string) => string;
   /** The mesh root, as istiod distributes it in ConfigMap istio-ca-root-cert. */
@@ -202,6 +204,10 @@ export async function startKubeApi(state: KubeApiState = defaultState()): Promis
           return;
         }
         return json(res, 200, { apiVersion: 'v1', kind: 'PodList', metadata: {}, items: podsOf(state, pods[1]!, url.searchParams.get('labelSelector'), polls) });
+      }
+      if (req.method === 'GET' && p === '/api/v1/namespaces/istio-system/configmaps/istio') {
+        if (state.meshConfig === undefined) return notFound(res, 'configmap istio');
+        return json(res, 200, { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'istio', namespace: 'istio-system' }, data: { mesh: state.meshConfig } });
       }
       const tok = /^\/api\/v1\/namespaces\/([^/]+)\/serviceaccounts\/([^/]+)\/token$/.exec(p);
       if (req.method === 'POST' && tok && state.issueToken) {
