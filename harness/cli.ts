@@ -254,7 +254,7 @@ export function program(): Command {
     .exitOverride();
   cmd
     .command('run')
-    .description('run conformance checks against a target and write junit.xml and evidence/')
+    .description('attack a target with the conformance checks and write the evidence bundle')
     .addOption(
       new Option('--target <name>', 'lab (the built-in test bed; not a mesh), kubeconfig (an existing cluster), kind or k3s (provisioned with Istio, torn down after)').default('lab'),
     )
@@ -452,6 +452,11 @@ export async function main(argv: string[]): Promise<number> {
     return 3;
   }
 }
+
+// `meshproof list | head`: a closed pipe ends the output quietly, as with any Unix tool.
+process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+  if (e.code === 'EPIPE') process.exit(0);
+});
 
 main(process.argv.slice(2)).then((code) => {
   process.exitCode = code;
