@@ -52,7 +52,7 @@ export function createCsr(): { csrPem: string; keyPem: string } {
 }
 
 // ---- protobuf, as little as the CA service needs (istio/api security/v1alpha1/ca.proto)
-function varint(n: number): Buffer {
+export function varint(n: number): Buffer {
   const out: number[] = [];
   let v = n;
   while (v > 0x7f) {
@@ -62,14 +62,10 @@ function varint(n: number): Buffer {
   out.push(v);
   return Buffer.from(out);
 }
-/** IstioCertificateRequest { string csr = 1; int64 validity_duration = 3; } */
-export function encodeRequest(csrPem: string, ttlSeconds: number): Buffer {
-  const csr = Buffer.from(csrPem);
-  return Buffer.concat([Buffer.from([0x0a]), varint(csr.length), csr, Buffer.from([0x18]), varint(ttlSeconds)]);
-}
-/** IstioCertificateResponse { repeated string cert_chain = 1; } (leaf first, root last) */
-export function decodeResponse(msg: Buffer): string[] {
-  const out: string[] = [];
+
+/** The fields of a message: varints as numbers, length-delimited ones as bytes. */
+export function readFields(msg: Buffer): { field: number; value: number | Buffer }[] {
+  const out: { field: number; value: number | Buffer }[] = [];
   let i = 0;
   const readVarint = () => {
     let v = 0;
@@ -86,12 +82,29 @@ export function decodeResponse(msg: Buffer): string[] {
     const wire = key & 7;
     if (wire === 2) {
       const len = readVarint();
-      if (key >> 3 === 1) out.push(msg.subarray(i, i + len).toString('utf8'));
+      out.push({ field: key >> 3, value: msg.subarray(i, i + len) });
       i += len;
-    } else if (wire === 0) readVarint();
+    } else if (wire === 0) out.push({ field: key >> 3, value: readVarint() });
     else throw new Error(`unexpected protobuf wire type ${wire}`);
   }
   return out;
+}
+
+/** A length-delimited field. */
+export function bytesField(field: number, b: Buffer): Buffer {
+  return Buffer.concat([varint((field << 3) | 2), varint(b.length), b]);
+}
+
+/** IstioCertificateRequest { string csr = 1; int64 validity_duration = 3; } */
+export function encodeRequest(csrPem: string, ttlSeconds: number): Buffer {
+  return Buffer.concat([bytesField(1, Buffer.from(csrPem)), varint((3 << 3) | 0), varint(ttlSeconds)]);
+}
+
+/** IstioCertificateResponse { repeated string cert_chain = 1; } (leaf first, root last) */
+export function decodeResponse(msg: Buffer): string[] {
+  return readFields(msg)
+    .filter((f) => f.field === 1 && Buffer.isBuffer(f.value))
+    .map((f) => (f.value as Buffer).toString('utf8'));
 }
 
 /** gRPC framing: a 1-byte compression flag and a 4-byte big-endian length. */

@@ -2,7 +2,7 @@
 // (never from the CSR), the certificate issued for the CSR's public key by a CertificateAuthority.
 import http2 from 'node:http2';
 import type { AddressInfo } from 'node:net';
-import { decodeResponse, grpcFrame } from '../../agent/mint.js';
+import { bytesField, decodeResponse, grpcFrame, readFields } from '../../agent/mint.js';
 
 /** Reads a DER TLV at `at`: tag, header length, body length. */
 function tlvAt(b: Buffer, at: number): { tag: number; start: number; end: number } {
@@ -31,31 +31,10 @@ export function csrPublicKey(csrPem: string): Buffer {
 
 /** IstioCertificateRequest fields 1 (csr) and 3 (validity_duration). */
 function decodeRequest(msg: Buffer): { csr: string; ttl: number } {
-  let i = 0;
-  let csr = '';
-  let ttl = 0;
-  const v = () => {
-    let n = 0;
-    let m = 1;
-    for (;;) {
-      const b = msg[i++]!;
-      n += (b & 0x7f) * m;
-      if (b < 0x80) return n;
-      m *= 128;
-    }
-  };
-  while (i < msg.length) {
-    const key = v();
-    if ((key & 7) === 2) {
-      const len = v();
-      if (key >> 3 === 1) csr = msg.subarray(i, i + len).toString('utf8');
-      i += len;
-    } else {
-      const value = v();
-      if (key >> 3 === 3) ttl = value;
-    }
-  }
-  return { csr, ttl };
+  const fields = readFields(msg);
+  const csr = fields.find((f) => f.field === 1)?.value;
+  const ttl = fields.find((f) => f.field === 3)?.value;
+  return { csr: Buffer.isBuffer(csr) ? csr.toString('utf8') : '', ttl: typeof ttl === 'number' ? ttl : 0 };
 }
 
 export interface FakeIstiod {
@@ -89,7 +68,7 @@ export async function startFakeIstiod(o: {
       void o.sign(csrPublicKey(req.csr), who.namespace, who.serviceAccount, req.ttl * 1000).then((c) => {
         const leaf = Buffer.from(c.certPem);
         const root = Buffer.from(c.chainPem.slice(c.certPem.length));
-        const msg = Buffer.concat([Buffer.from([0x0a, ...varintBytes(leaf.length)]), leaf, Buffer.from([0x0a, ...varintBytes(root.length)]), root]);
+        const msg = Buffer.concat([bytesField(1, leaf), bytesField(1, root)]);
         stream.respond({ ':status': 200, 'content-type': 'application/grpc' }, { waitForTrailers: true });
         stream.on('wantTrailers', () => stream.sendTrailers({ 'grpc-status': '0' }));
         stream.end(grpcFrame(msg));
@@ -103,17 +82,6 @@ export async function startFakeIstiod(o: {
     tokens,
     close: () => new Promise((r) => server.close(() => r())),
   };
-}
-
-function varintBytes(n: number): number[] {
-  const out: number[] = [];
-  let v = n;
-  while (v > 0x7f) {
-    out.push((v & 0x7f) | 0x80);
-    v = Math.floor(v / 128);
-  }
-  out.push(v);
-  return out;
 }
 
 export { decodeResponse };
