@@ -151,6 +151,14 @@ export async function startKubeApi(state: KubeApiState = defaultState()): Promis
       body += d.toString();
     });
     req.on('end', () => {
+      try {
+        route();
+      } catch (e) {
+        // A bug in a handler must answer, not hang the client: a real API server answers 500.
+        if (!res.headersSent) json(res, 500, { kind: 'Status', status: 'Failure', code: 500, message: (e as Error).message });
+      }
+    });
+    const route = () => {
       const p = url.pathname;
       if (req.method === 'GET' && p === '/version') return json(res, 200, { major: '1', minor: '33', gitVersion: state.version });
       if (req.method === 'POST' && p === '/apis/authorization.k8s.io/v1/selfsubjectaccessreviews') {
@@ -214,8 +222,8 @@ export async function startKubeApi(state: KubeApiState = defaultState()): Promis
         return json(res, 201, { apiVersion: 'authentication.k8s.io/v1', kind: 'TokenRequest', spec: JSON.parse(body).spec, status: { token: state.issueToken(tok[1]!, tok[2]!), expirationTimestamp: new Date(Date.now() + 600_000).toISOString() } });
       }
       const rootCm = /^\/api\/v1\/namespaces\/([^/]+)\/configmaps\/istio-ca-root-cert$/.exec(p);
-      const root = state.rootPem?.();
-      if (req.method === 'GET' && rootCm && root) {
+      const root = req.method === 'GET' && rootCm ? state.rootPem?.() : undefined;
+      if (rootCm && root) {
         return json(res, 200, { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'istio-ca-root-cert', namespace: rootCm[1] }, data: { 'root-cert.pem': root } });
       }
       const log = /^\/api\/v1\/namespaces\/([^/]+)\/pods\/([^/]+)\/log$/.exec(p);
@@ -250,7 +258,7 @@ export async function startKubeApi(state: KubeApiState = defaultState()): Promis
         return json(res, 200, { apiVersion: 'v1', kind: 'Status', status: 'Success' });
       }
       notFound(res, `${req.method} ${p}`);
-    });
+    };
   });
   // Exec over the v5.channel.k8s.io websocket protocol: channel 0 stdin, 255 close (of stdin), 1 stdout,
   // 2 stderr, 3 the V1Status.

@@ -96,7 +96,14 @@ export async function startLabCluster(o: { meshWide?: string } = {}): Promise<La
     istiod?.tokens.set(t, { namespace, serviceAccount });
     return t;
   };
-  api.state.rootPem = () => lab?.rootPem();
+  // Before the lab's CA exists (the lab is still starting) there is no root to distribute yet.
+  api.state.rootPem = () => {
+    try {
+      return lab?.rootPem();
+    } catch {
+      return undefined;
+    }
+  };
   api.state.beforePods = () => {
     building ??= rebuild().finally(() => {
       building = undefined;
