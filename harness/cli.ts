@@ -203,12 +203,12 @@ async function run(o: RunOptions, argv: string[], provided?: { cluster: Provisio
         },
         ...checks.map((c) => ({
           title: `${c.id} ${c.title}`,
-          task: async (_ctx: unknown, task: { title: string; skip: (m: string) => void }) => {
-            if (applyError) return task.skip(`${c.id} not run: the posture was not applied`);
-            if (interrupted) return task.skip(`${c.id} not run: interrupted`);
+          // Decided when the task starts: nothing to run after a failed apply or an interrupt.
+          skip: () => (applyError ? `${c.id} not run: the posture was not applied` : interrupted ? `${c.id} not run: interrupted` : false),
+          task: async (_ctx: unknown, task: { title: string }) => {
             current = c.id;
             const r = await session.check(c);
-            if (r.verdict === 'not-applicable') task.skip(`${c.id} not applicable: ${r.reason}`);
+            if (r.verdict === 'not-applicable') task.title = `${c.id} not applicable — ${r.reason}`;
             else if (r.verdict !== 'pass') throw new Error(`${c.id} ${r.verdict.toUpperCase()}: ${r.reason}`);
             else task.title = `${c.id} pass — ${c.title}`;
           },
