@@ -2,10 +2,12 @@
 // the run's namespaces, applies the rendered posture, and runs attacks with one exec per batch in probe pods.
 // Corroboration: istio-proxy pod logs, `pilot-agent request GET stats|certs` in istio-proxy.
 import { CoreV1Api, CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node';
+import type { MintRequest, MintResult } from '../../agent/mint.js';
 import type { Attack, ProbeReport } from '../../agent/protocol.js';
 import { parseStats } from '../../harness/access-log.js';
 import { ConfigError, InfraError } from '../../harness/errors.js';
 import type { Manifest, Posture } from '../../harness/posture/load.js';
+import { PostureView } from '../../harness/posture/view.js';
 import { spiffeId } from '../../harness/pki.js';
 import type { Dial, MintedCert, PodRef, ProbeHandle, Ref, Target, TargetDescription } from '../../harness/target.js';
 import { KubeApplier, type ReadyPod } from './apply.js';
@@ -175,20 +177,13 @@ export class KubeTarget implements Target {
     const cm = await core.readNamespacedConfigMap({ name: 'istio-ca-root-cert', namespace: p.namespace });
     const rootPem = cm.data?.['root-cert.pem'];
     if (!rootPem) throw new InfraError(`ConfigMap ${p.namespace}/istio-ca-root-cert has no root-cert.pem: is istiod distributing its root?`);
-    const request = { address: 'istiod.istio-system.svc:15012', servername: 'istiod.istio-system.svc', rootPem, token, ttlSeconds: Math.max(1, Math.ceil(ttlMs / 1000)), timeoutMs: 15_000 };
-    const r = JSON.parse(await this.exec(p, 'agent', ['node', AGENT, 'mint'], JSON.stringify(request))) as {
-      chainPem: string;
-      keyPem: string;
-      serialNumber: string;
-      spiffeId: string;
-      notBefore: string;
-      notAfter: string;
-    };
+    const request: MintRequest = { address: 'istiod.istio-system.svc:15012', servername: 'istiod.istio-system.svc', rootPem, token, ttlSeconds: Math.max(1, Math.ceil(ttlMs / 1000)), timeoutMs: 15_000 };
+    const r = JSON.parse(await this.exec(p, 'agent', ['node', AGENT, 'mint'], JSON.stringify(request))) as MintResult;
     return { ...r, notBefore: new Date(r.notBefore), notAfter: new Date(r.notAfter) };
   }
 
   private serviceAccountOf(workload: Ref): string {
-    return ((this.manifest('Deployment', workload)?.spec as { template?: { spec?: { serviceAccountName?: string } } } | undefined)?.template?.spec?.serviceAccountName) ?? 'default';
+    return (this.posture && new PostureView(this.posture).serviceAccountOf(workload)) ?? 'default';
   }
 
   async accessLog(ref: PodRef, since: Date): Promise<string[]> {

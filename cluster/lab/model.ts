@@ -4,7 +4,9 @@ import type { Posture } from '../../harness/posture/load.js';
 import { parseGoDuration } from '../../harness/duration.js';
 import { type LabKinds, type MtlsMode, secretTtlOf, validateForLab } from './schema.js';
 
-export const ROOT_NAMESPACE = 'istio-system';
+import { ROOT_NAMESPACE } from '../../harness/posture/view.js';
+
+export { ROOT_NAMESPACE };
 
 export type PortProtocol = 'http' | 'tcp';
 

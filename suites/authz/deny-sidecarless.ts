@@ -1,7 +1,7 @@
 import type { Corroboration } from '../../harness/check.js';
 import { defineCheck } from '../../harness/check.js';
 import { deniedByMesh, either, plaintextRefused } from '../../harness/classify.js';
-import { AUTHORIZED, filterChainNotFound, missing, OUTSIDE, reachEchoControl } from '../mtls/shared.js';
+import { AUTHORIZED, filterChainNotFound, missing, OUTSIDE, portOf, reachEchoControl } from '../mtls/shared.js';
 import { ECHO, rbacDeniedHttp } from './shared.js';
 
 /** Whichever layer stopped it, the destination recorded it. */
@@ -32,12 +32,14 @@ export const authz005 = defineCheck({
       return spec?.action === 'DENY' && (spec.rules ?? []).some((r) => (r.from ?? []).some((f) => f.source && ['principals', 'namespaces'].some((k) => k in f.source!)));
     });
     if (byIdentity.length === 0) return { notApplicable: 'mesh has no DENY policy by principal or namespace' };
+    const http = portOf(view, ECHO, 'http');
+    if (!http) return { notApplicable: 'Service mesh/echo has no HTTP port' };
     return {
       cases: [
         {
-          label: `outside (no sidecar) → echo.mesh:8080 despite DENY ${byIdentity.map((p) => p.metadata.name).join(', ')}`,
-          control: reachEchoControl(target, ECHO, { name: 'http', port: 8080, protocol: 'http' }),
-          attack: { from: OUTSIDE, to: ECHO, port: 8080, kind: 'http', via: 'service', classify: either(plaintextRefused, deniedByMesh), attacker: 'no-sidecar' },
+          label: `outside (no sidecar) → echo.mesh:${http.port} despite DENY ${byIdentity.map((p) => p.metadata.name).join(', ')}`,
+          control: reachEchoControl(target, ECHO, http),
+          attack: { from: OUTSIDE, to: ECHO, port: http.port, kind: 'http', via: 'service', classify: either(plaintextRefused, deniedByMesh), attacker: 'no-sidecar' },
           corroborate: refusedOrDenied,
         },
       ],

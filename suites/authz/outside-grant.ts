@@ -1,6 +1,6 @@
 import { defineCheck } from '../../harness/check.js';
 import { deniedByMesh } from '../../harness/classify.js';
-import { AUTHORIZED, missing, reachEchoControl } from '../mtls/shared.js';
+import { AUTHORIZED, missing, portOf, reachEchoControl } from '../mtls/shared.js';
 import { ECHO, rbacDeniedHttp } from './shared.js';
 
 /** A method and a path the secure posture's grant does not include. */
@@ -23,7 +23,8 @@ export const authz002 = defineCheck({
       { kind: 'Deployment', ref: AUTHORIZED },
     ]);
     if (absent) return { notApplicable: absent };
-    const http = { name: 'http', port: 8080, protocol: 'http' as const };
+    const http = portOf(view, ECHO, 'http');
+    if (!http) return { notApplicable: 'Service mesh/echo has no HTTP port' };
     return {
       cases: OUTSIDE_GRANT.map((g) => ({
         label: `authorized → echo.mesh:${http.port} ${g.label}`,

@@ -1,6 +1,6 @@
 import { defineCheck } from '../../harness/check.js';
 import { tcpDenied } from '../../harness/classify.js';
-import { AUTHORIZED, missing, reachEchoControl } from '../mtls/shared.js';
+import { AUTHORIZED, missing, portOf, reachEchoControl } from '../mtls/shared.js';
 import { ECHO, rbacDeniedTcp, UNAUTHORIZED } from './shared.js';
 
 export const authz003 = defineCheck({
@@ -18,7 +18,7 @@ export const authz003 = defineCheck({
       { kind: 'Deployment', ref: UNAUTHORIZED },
     ]);
     if (absent) return { notApplicable: absent };
-    const tcp = view.services(ECHO.namespace).find((s) => s.name === ECHO.name)?.ports.find((p) => p.protocol === 'tcp');
+    const tcp = portOf(view, ECHO, 'tcp');
     if (!tcp) return { notApplicable: 'Service mesh/echo has no TCP port' };
     return {
       cases: [

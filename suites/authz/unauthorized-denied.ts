@@ -1,6 +1,6 @@
 import { defineCheck } from '../../harness/check.js';
 import { deniedByMesh } from '../../harness/classify.js';
-import { AUTHORIZED, missing, reachEchoControl } from '../mtls/shared.js';
+import { AUTHORIZED, missing, portOf, reachEchoControl } from '../mtls/shared.js';
 import { ECHO, rbacDeniedHttp, UNAUTHORIZED } from './shared.js';
 
 export const authz001 = defineCheck({
@@ -18,7 +18,8 @@ export const authz001 = defineCheck({
       { kind: 'Deployment', ref: UNAUTHORIZED },
     ]);
     if (absent) return { notApplicable: absent };
-    const http = { name: 'http', port: 8080, protocol: 'http' as const };
+    const http = portOf(view, ECHO, 'http');
+    if (!http) return { notApplicable: 'Service mesh/echo has no HTTP port' };
     return {
       cases: [
         {

@@ -1,6 +1,6 @@
 import { defineCheck } from '../../harness/check.js';
 import { plaintextRefused } from '../../harness/classify.js';
-import { AUTHORIZED, filterChainNotFound, missing, OUTSIDE, reachEchoControl } from './shared.js';
+import { AUTHORIZED, filterChainNotFound, missing, OUTSIDE, portOf, reachEchoControl } from './shared.js';
 
 const ECHO = { namespace: 'mesh', name: 'echo' };
 
@@ -19,7 +19,7 @@ export const mtls001 = defineCheck({
       { kind: 'Deployment', ref: OUTSIDE },
     ]);
     if (absent) return { notApplicable: absent };
-    const http = view.services(ECHO.namespace).find((s) => s.name === ECHO.name)?.ports.find((p) => p.protocol === 'http');
+    const http = portOf(view, ECHO, 'http');
     if (!http) return { notApplicable: 'Service mesh/echo has no HTTP port' };
     return {
       cases: [

@@ -43,3 +43,8 @@ export function missing(view: PostureView, refs: { kind: string; ref: Ref }[]): 
   const absent = refs.filter((x) => !view.has(x.kind, x.ref)).map((x) => `${x.kind} ${x.ref.namespace}/${x.ref.name}`);
   return absent.length > 0 ? `the posture lacks ${absent.join(', ')}` : undefined;
 }
+
+/** The first port of `protocol` the posture declares for a Service. */
+export function portOf(view: PostureView, service: Ref, protocol: ServicePort['protocol']): ServicePort | undefined {
+  return view.services(service.namespace).find((s) => s.name === service.name)?.ports.find((p) => p.protocol === protocol);
+}

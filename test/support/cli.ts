@@ -11,18 +11,28 @@ export interface CliResult {
   pid: number;
 }
 
-export function cli(args: string[], opts: { onStart?: (child: ChildProcess) => void; env?: NodeJS.ProcessEnv } = {}): Promise<CliResult> {
+/** Runs a process to its end, capturing output; optional stdin, environment, and a hook on start. */
+export function runProcess(
+  cmd: string,
+  args: string[],
+  opts: { onStart?: (child: ChildProcess) => void; env?: NodeJS.ProcessEnv; input?: string } = {},
+): Promise<CliResult> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: opts.env ?? process.env });
+    const child = spawn(cmd, args, { stdio: [opts.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'], env: opts.env ?? process.env });
     let stdout = '';
     let stderr = '';
-    child.stdout.on('data', (d: Buffer) => {
+    child.stdout!.on('data', (d: Buffer) => {
       stdout += d.toString();
     });
-    child.stderr.on('data', (d: Buffer) => {
+    child.stderr!.on('data', (d: Buffer) => {
       stderr += d.toString();
     });
     opts.onStart?.(child);
-    child.on('exit', (code) => resolve({ code, stdout, stderr, pid: child.pid! }));
+    child.stdin?.end(opts.input);
+    child.on('close', (code) => resolve({ code, stdout, stderr, pid: child.pid! }));
   });
+}
+
+export function cli(args: string[], opts: { onStart?: (child: ChildProcess) => void; env?: NodeJS.ProcessEnv } = {}): Promise<CliResult> {
+  return runProcess(process.execPath, [CLI, ...args], opts);
 }

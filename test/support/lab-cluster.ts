@@ -3,7 +3,6 @@
 // pod logs are the lab sidecar's access log; `pilot-agent request GET stats|certs` reads the lab's admin port.
 // Cluster networking is emulated at exec time: a batch's Service FQDNs and pod IPs are rewritten to the lab
 // listeners that DNS, kube-proxy and the sidecar's capture would route them to.
-import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { Attack } from '../../agent/protocol.js';
@@ -13,6 +12,7 @@ import type { Manifest, PostureObject } from '../../harness/posture/load.js';
 import { parseManifests } from '../../harness/posture/load.js';
 import { AGENT_BUNDLE } from '../../harness/paths.js';
 import type { PodRef } from '../../harness/target.js';
+import { runProcess } from './cli.js';
 import { type FakeIstiod, startFakeIstiod } from './fake-istiod.js';
 import { type KubeApi, startKubeApi } from './kube-api.js';
 
@@ -35,26 +35,6 @@ function unrender(o: Obj): Obj | undefined {
     t.spec = { ...(t.spec.serviceAccountName ? { serviceAccountName: t.spec.serviceAccountName } : {}), containers };
   }
   return m;
-}
-
-function execFileAsync(cmd: string, args: string[], input: string): Promise<{ stdout: string; stderr: string; exitCode: number }> {
-  return new Promise((resolve) => {
-    const child = spawn(cmd, args, { stdio: ['pipe', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => {
-      stdout += d.toString();
-    });
-    child.stderr.on('data', (d: Buffer) => {
-      stderr += d.toString();
-    });
-    const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ stdout, stderr, exitCode: code ?? 1 });
-    });
-    child.stdin.end(input);
-  });
 }
 
 export interface LabCluster {
@@ -129,8 +109,8 @@ export async function startLabCluster(o: { meshWide?: string } = {}): Promise<La
         // The real agent's mint, with istiod's address resolved to the fake CA (what cluster DNS would do).
         const req = { ...(JSON.parse(c.stdin) as Record<string, unknown>), address: istiod!.address };
         // Asynchronously: the fake CA answers from this same process.
-        const r = await execFileAsync(process.execPath, [AGENT_BUNDLE, 'mint'], JSON.stringify(req));
-        return r;
+        const r = await runProcess(process.execPath, [AGENT_BUNDLE, 'mint'], { input: JSON.stringify(req) });
+        return { stdout: r.stdout, stderr: r.stderr, exitCode: r.code ?? 1 };
       }
       if (c.container === 'agent' && c.command[2] === 'admin') return { stdout: JSON.stringify(await lab.appAdmin(pod, c.command[3]!)), exitCode: 0 };
       if (c.container === 'agent' && c.command[2] === 'probe') {
