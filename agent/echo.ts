@@ -26,24 +26,26 @@ export interface EchoServers {
 }
 
 const MAX_DELAY_MS = 60_000;
+/**
+ * Longer than Envoy's upstream idle timeout (1 h by default; Istio's connectionPool.http.idleTimeout), so the
+ * sidecar always closes an idle pooled connection first and never reuses one the app is closing under it (which
+ * would be a spurious 503 UC). Node's default of 5 s is far shorter.
+ */
+export const KEEP_ALIVE_TIMEOUT_MS = 65 * 60_000;
+/** Bounds the per-request intervals kept between two reads (RES-001 reads them after each flood). */
+const MAX_INTERVALS = 20_000;
+
+/** Epoch milliseconds with sub-millisecond resolution, comparable across pods. */
+const now = () => performance.timeOrigin + performance.now();
 
 export async function startEcho(o: EchoOptions): Promise<EchoServers> {
   let inFlight = 0;
   let peakInFlight = 0;
   let requests = 0;
   let failing = false;
+  /** [start, end] of every application request since the last read, to merge in-flight counts across replicas. */
+  let intervals: [number, number][] = [];
   const httpServer = http.createServer((req, res) => {
-    inFlight++;
-    requests++;
-    peakInFlight = Math.max(peakInFlight, inFlight);
-    let finished = false;
-    const done = () => {
-      if (!finished) {
-        finished = true;
-        inFlight--;
-      }
-    };
-    res.on('close', done);
     const url = new URL(req.url ?? '/', 'http://echo');
     const nonce = url.searchParams.get('nonce') ?? (req.headers[NONCE_HEADER] as string | undefined) ?? null;
     const payload: EchoPayload = {
@@ -62,16 +64,35 @@ export async function startEcho(o: EchoOptions): Promise<EchoServers> {
     };
     req.resume();
     if (url.pathname.startsWith('/admin/') && o.adminToken && req.headers['x-meshproof-admin'] === o.adminToken) {
-      // Answers the state as it was before this call, so a reset also reads the peak of what came before.
-      const before = { failing, peakInFlight, requests: requests - 1 };
+      // The harness's own calls are not load: they count in no statistic. Answers the state as it was before
+      // this call, so a reset also reads the peak of what came before.
+      const before = { failing, peakInFlight, requests };
       if (url.pathname === '/admin/fail') failing = url.searchParams.get('on') === '1';
       else if (url.pathname === '/admin/reset-stats') {
         peakInFlight = inFlight;
         requests = 0;
+      } else if (url.pathname === '/admin/intervals') {
+        const taken = intervals;
+        intervals = [];
+        send(200, { ...payload, admin: before, intervals: taken, now: now() });
+        return;
       }
       send(200, { ...payload, admin: before });
       return;
     }
+    inFlight++;
+    requests++;
+    peakInFlight = Math.max(peakInFlight, inFlight);
+    const start = now();
+    let finished = false;
+    const done = () => {
+      if (!finished) {
+        finished = true;
+        inFlight--;
+        if (intervals.length < MAX_INTERVALS) intervals.push([start, now()]);
+      }
+    };
+    res.on('close', done);
     if (failing) {
       send(500, { ...payload, failing: true });
       return;
@@ -89,7 +110,7 @@ export async function startEcho(o: EchoOptions): Promise<EchoServers> {
       send(200, payload);
     }
   });
-  httpServer.keepAliveTimeout = 5_000;
+  httpServer.keepAliveTimeout = KEEP_ALIVE_TIMEOUT_MS;
   const tcpServer = net.createServer((s) => {
     s.on('error', () => s.destroy());
     s.pipe(s);

@@ -36,6 +36,11 @@ export function failureClassOf(code: string | undefined): FailureClass {
   }
 }
 
+/** `ip:port`, with IPv6 in brackets as Envoy writes it. */
+export function formatAddress(ip: string | undefined, port: number | undefined): string {
+  return ip?.includes(':') ? `[${ip}]:${port}` : `${ip}:${port}`;
+}
+
 interface SocketTrace {
   localAddress?: string;
   ended: boolean;
@@ -45,7 +50,8 @@ interface SocketTrace {
 function trace(sock: net.Socket): SocketTrace {
   const t: SocketTrace = { ended: false };
   sock.on('connect', () => {
-    t.localAddress = `${sock.localAddress}:${sock.localPort}`;
+    // The form Envoy writes in access logs: `[fd00::c]:54616` for IPv6 (istio-behaviours.md §10).
+    t.localAddress = formatAddress(sock.localAddress, sock.localPort);
   });
   sock.on('end', () => {
     t.ended = true;

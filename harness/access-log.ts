@@ -64,17 +64,23 @@ export function formatAccessLog(r: Partial<AccessLogRecord> & { startTime: strin
 }
 
 function tokens(line: string): string[] {
+  // Only the first field is bracketed ([%START_TIME%]); later brackets belong to IPv6 addresses, which Envoy
+  // writes unquoted as `[fd00::c]:54616` (istio-behaviours.md §10), so they stay part of their token.
   const out: string[] = [];
-  const re = /\[([^\]]*)\]|"((?:[^"\\]|\\.)*)"|(\S+)/g;
-  for (let m = re.exec(line); m; m = re.exec(line)) out.push(m[1] ?? m[2] ?? m[3] ?? '');
+  const start = /^\[([^\]]*)\]\s*/.exec(line);
+  if (start) out.push(start[1]!);
+  const rest = start ? line.slice(start[0].length) : line;
+  const re = /"((?:[^"\\]|\\.)*)"|(\S+)/g;
+  for (let m = re.exec(rest); m; m = re.exec(rest)) out.push(m[1] ?? m[2] ?? '');
   return out;
 }
 
 const undash = (v: string | undefined): string => (v === undefined || v === '-' ? '' : v);
 const num = (v: string | undefined): number => (v === undefined || v === '-' ? 0 : Number(v) || 0);
 
-/** Parses one TEXT-format record; undefined for lines that are not access-log records (proxy logs interleave). */
+/** Parses one record in the default TEXT or default JSON format; undefined for lines that are neither (proxy logs interleave). */
 export function parseAccessLog(line: string): AccessLogRecord | undefined {
+  if (line.startsWith('{')) return parseJsonAccessLog(line);
   if (!/^\[\d{4}-\d\d-\d\dT/.test(line)) return undefined;
   const t = tokens(line.trim());
   if (t.length < 21) return undefined;
@@ -122,4 +128,92 @@ export function sumStat(stats: Record<string, number>, suffix: string): number {
   let n = 0;
   for (const [k, v] of Object.entries(stats)) if (k === suffix || k.endsWith(`.${suffix}`)) n += v;
   return n;
+}
+
+/**
+ * Istio's default JSON keys (I: pilot/pkg/model/telemetry_logging.go EnvoyJSONLogFormatIstio), each with the
+ * record field it carries. Envoy writes numbers for numeric operators and null for empty values.
+ */
+export const JSON_LOG_KEYS: [string, keyof AccessLogRecord][] = [
+  ['start_time', 'startTime'],
+  ['route_name', 'routeName'],
+  ['method', 'method'],
+  ['path', 'path'],
+  ['protocol', 'protocol'],
+  ['response_code', 'responseCode'],
+  ['response_flags', 'responseFlags'],
+  ['response_code_details', 'responseCodeDetails'],
+  ['connection_termination_details', 'connectionTerminationDetails'],
+  ['bytes_received', 'bytesReceived'],
+  ['bytes_sent', 'bytesSent'],
+  ['duration', 'durationMs'],
+  ['upstream_service_time', 'upstreamServiceTime'],
+  ['x_forwarded_for', 'xForwardedFor'],
+  ['user_agent', 'userAgent'],
+  ['request_id', 'requestId'],
+  ['authority', 'authority'],
+  ['upstream_host', 'upstreamHost'],
+  ['upstream_cluster', 'upstreamCluster'],
+  ['upstream_local_address', 'upstreamLocalAddress'],
+  ['downstream_local_address', 'downstreamLocalAddress'],
+  ['downstream_remote_address', 'downstreamRemoteAddress'],
+  ['requested_server_name', 'requestedServerName'],
+  ['upstream_transport_failure_reason', 'upstreamTransportFailureReason'],
+];
+
+const NUMERIC = new Set<keyof AccessLogRecord>(['responseCode', 'bytesReceived', 'bytesSent', 'durationMs']);
+
+export function formatJsonAccessLog(r: Partial<AccessLogRecord> & { startTime: string }): string {
+  const out: Record<string, string | number | null> = {};
+  for (const [key, field] of JSON_LOG_KEYS) {
+    const v = r[field];
+    if (NUMERIC.has(field)) out[key] = typeof v === 'number' ? v : 0;
+    else out[key] = v === undefined || v === '' ? null : String(v);
+  }
+  return JSON.stringify(out);
+}
+
+function parseJsonAccessLog(line: string): AccessLogRecord | undefined {
+  let o: Record<string, unknown>;
+  try {
+    o = JSON.parse(line) as Record<string, unknown>;
+  } catch {
+    return undefined;
+  }
+  if (typeof o.start_time !== 'string' || !('response_code' in o)) return undefined;
+  const r = {} as Record<keyof AccessLogRecord, string | number>;
+  for (const [key, field] of JSON_LOG_KEYS) {
+    const v = o[key];
+    r[field] = NUMERIC.has(field) ? Number(v ?? 0) || 0 : v === null || v === undefined || v === '-' ? '' : String(v);
+  }
+  return r as unknown as AccessLogRecord;
+}
+
+/**
+ * `ip:port` split for IPv4 and for IPv6 as Envoy writes it (`[fd00::c]:54616`); the probe reports its own address
+ * in the same form, so the two compare as strings once normalised.
+ */
+export function splitAddress(a: string): { ip: string; port: number } | undefined {
+  const m = /^\[([^\]]+)\]:(\d+)$/.exec(a) ?? /^([^:]+):(\d+)$/.exec(a);
+  return m ? { ip: m[1]!.toLowerCase(), port: Number(m[2]) } : undefined;
+}
+
+export function sameAddress(a: string | undefined, b: string | undefined): boolean {
+  if (!a || !b) return false;
+  const x = splitAddress(a);
+  const y = splitAddress(b);
+  if (!x || !y) return false;
+  const ip = (s: string) => s.replace(/^::ffff:/, '');
+  return x.port === y.port && ip(x.ip) === ip(y.ip);
+}
+
+/** Whether a record started at or after `since` (records carry Envoy's START_TIME, ISO-8601 with milliseconds). */
+export function startedSince(r: AccessLogRecord, since: Date): boolean {
+  const t = Date.parse(r.startTime);
+  return Number.isFinite(t) && t >= since.getTime();
+}
+
+/** `address: present` / `absent` for a stat suffix: Envoy's `/stats` has no line for a stat it does not keep. */
+export function statPresent(stats: Record<string, number>, suffix: string): boolean {
+  return Object.keys(stats).some((k) => k === suffix || k.endsWith(`.${suffix}`));
 }

@@ -48,8 +48,11 @@ export interface AttackStep extends Step {
 export interface Corroboration {
   /** What record proves the block, in words for the evidence. */
   describe: string;
-  /** Does this destination access-log record belong to this blocked attempt? */
-  matches(r: AccessLogRecord, o: Observation): boolean;
+  /**
+   * Does this destination access-log record belong to this blocked attempt? `hop` is the address the attempt
+   * left its client sidecar from (from the client's own record), when the attacker has a sidecar.
+   */
+  matches(r: AccessLogRecord, o: Observation, hop?: string): boolean;
   /** Counter (suffix) at the destination whose rise corroborates the blocks. */
   counter: string;
   /**

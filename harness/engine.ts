@@ -2,7 +2,8 @@
 // from the destination's access log and counters, judge. All I/O lives here; all judgement in classify.ts,
 // expect.ts and verdict.ts.
 import type { Attack, Observation } from '../agent/protocol.js';
-import { type AccessLogRecord, parseAccessLog, sumStat } from './access-log.js';
+import { type AccessLogRecord, parseAccessLog, startedSince, statPresent, sumStat } from './access-log.js';
+import { auditable, type LogSetup } from './mesh-logging.js';
 import type { Case, Check, CheckContext, Examined, Step, Verdict } from './check.js';
 import type { Judgement } from './classify.js';
 import { meshDenialShape } from './expect.js';
@@ -32,11 +33,16 @@ export interface CaseResult {
   attack: { from: string; to: string; via: string; observations: Observation[]; judgements: Judgement[] };
   corroboration: {
     describe: string;
-    accessLogging: boolean;
+    /** Per destination pod: whether its records can be read back, and why (§10). */
+    accessLog: { pod: string; mode: LogSetup['mode']; reason: string }[];
     records: string[];
     unmatched: string[];
+    /** How records were tied to attempts: by the attempt's own address, or its client sidecar's hop. */
+    keyedBy: string;
     counter: string;
     counterDelta: number | null;
+    /** `false`: the destination's proxy does not export the counter at all (absent, not zero; §10). */
+    counterExported: boolean | null;
   };
 }
 
@@ -109,7 +115,7 @@ async function runCase(c: Case, ctx: CheckContext): Promise<CaseResult> {
   const before = await counters(ctx, destPods, c.corroborate.counter);
 
   // 3. The attack. A deny must hold on every attempt.
-  const since = new Date(Date.now() - 1_000);
+  const since = new Date(Date.now() - timeouts.logWindowSkewMs);
   const attacks: Attack[] = [];
   if (c.attack.build) {
     attacks.push(...(await c.attack.build(attacker, 0)));
@@ -138,32 +144,38 @@ async function runCase(c: Case, ctx: CheckContext): Promise<CaseResult> {
   // 4. Corroboration: the destination's own record of each block (§6, §9.11) and its counter.
   await sleep(timeouts.accessLogDelayMs);
   const after = await counters(ctx, destPods, c.corroborate.counter);
-  const logging = await target.accessLogging(c.attack.to.namespace);
-  const records: { line: string; r: AccessLogRecord }[] = [];
-  for (const p of destPods) {
-    for (const line of await target.accessLog(p, since).catch(() => [] as string[])) {
-      const r = parseAccessLog(line);
-      if (r) records.push({ line, r });
-    }
-  }
+  const setups = await Promise.all(
+    destPods.map(async (p) => {
+      const s = await target.accessLogSetup(p).catch((e): LogSetup => ({ mode: 'not-verifiable', reason: `the logging setup could not be read: ${messageOf(e)}`, source: '?' }));
+      return { pod: `${p.namespace}/${p.name}`, mode: s.mode, reason: s.reason };
+    }),
+  );
+  const readable = setups.length > 0 && setups.every(auditable);
+  const records = await readRecords(ctx, destPods, since);
+  // Through a client sidecar the destination sees the sidecar's hop, not the probe: the client's own record
+  // (downstream = the probe, upstream local = the hop) ties the destination's record to the attempt.
+  const hops = attacker.sidecar ? await clientHops(ctx, attacker.pod, since) : new Map<string, string>();
   const matched: string[] = [];
   const unmatched: string[] = [];
   observations.forEach((o, i) => {
     if (judgements[i]?.outcome !== 'blocked') return;
     // Each record corroborates one attempt only.
-    const at = records.findIndex((x) => c.corroborate.matches(x.r, o));
+    const hop = o.localAddress ? hops.get(o.localAddress) : undefined;
+    const at = records.findIndex((x) => c.corroborate.matches(x.r, o, hop));
     if (at >= 0) matched.push(records.splice(at, 1)[0]!.line);
     else unmatched.push(`${o.id} from ${o.localAddress ?? '?'}`);
   });
-  const counterDelta = before === null || after === null ? null : after - before;
+  const counterDelta = typeof before === 'number' && typeof after === 'number' ? after - before : null;
+  const counterExported = before === 'absent' || after === 'absent' ? false : before === null || after === null ? null : true;
   const blocks = judgements.filter((j) => j.outcome === 'blocked').length;
   const unaudited =
-    logging && c.corroborate.expectRecord !== false && unmatched.length > 0
+    readable && c.corroborate.expectRecord !== false && unmatched.length > 0
       ? `access logging is on but ${unmatched.length} blocked attempt(s) left no ${c.corroborate.describe} record (${unmatched.join(', ')})`
       : undefined;
+  const counterText = counterExported === false ? `${c.corroborate.counter} is not exported by the destination's proxy (add it to proxyStatsMatcher)` : `${c.corroborate.counter} rose by ${counterDelta ?? 'n/a'}`;
   const unproven =
     c.corroborate.require === 'record-or-counter' && matched.length < blocks && (counterDelta ?? 0) < blocks
-      ? `${unmatched.length} block(s) without a ${c.corroborate.describe} record, and ${c.corroborate.counter} rose by ${counterDelta ?? 'n/a'} for ${blocks} block(s)`
+      ? `${unmatched.length} block(s) without a ${c.corroborate.describe} record, and ${counterText} for ${blocks} block(s)`
       : undefined;
 
   const problem = attackerProblem(c, attacker, uid);
@@ -185,7 +197,16 @@ async function runCase(c: Case, ctx: CheckContext): Promise<CaseResult> {
       observations: control.observations,
     },
     attack: { from: `${c.attack.from.namespace}/${c.attack.from.name}`, to: refText(c.attack), via: c.attack.via, observations, judgements },
-    corroboration: { describe: c.corroborate.describe, accessLogging: logging, records: matched, unmatched, counter: c.corroborate.counter, counterDelta },
+    corroboration: {
+      describe: c.corroborate.describe,
+      accessLog: setups,
+      records: matched,
+      unmatched,
+      keyedBy: attacker.sidecar ? `the client sidecar's hop (${hops.size} client record(s))` : "the attacker's own address",
+      counter: c.corroborate.counter,
+      counterDelta,
+      counterExported,
+    },
   };
 }
 
@@ -220,6 +241,7 @@ async function converge(c: Case, probe: ProbeHandle, ctx: CheckContext) {
     }
     try {
       const before = c.control.orMeshDenial ? await counters(ctx, pods, 'rbac.denied') : null;
+      const num = (v: number | 'absent' | null) => (typeof v === 'number' ? v : null);
       const { observations } = await probe.run(batch);
       const reasons = observations.map(c.control.expect).filter((r): r is string => r !== undefined);
       const complete = observations.length === batch.length;
@@ -228,7 +250,7 @@ async function converge(c: Case, probe: ProbeHandle, ctx: CheckContext) {
       } else if (complete && c.control.orMeshDenial && observations.every((o) => meshDenialShape(o) === undefined)) {
         await sleep(timeouts.accessLogDelayMs);
         const after = await counters(ctx, pods, 'rbac.denied');
-        const delta = before === null || after === null ? null : after - before;
+        const delta = num(before) === null || num(after) === null ? null : num(after)! - num(before)!;
         last =
           delta !== null && delta >= observations.length
             ? { ok: true, kind: 'mesh-denial', observations }
@@ -245,12 +267,38 @@ async function converge(c: Case, probe: ProbeHandle, ctx: CheckContext) {
   return { ...last, attempts };
 }
 
-async function counters(ctx: CheckContext, pods: PodRef[], suffix: string): Promise<number | null> {
+/** Sum of a counter over pods; `absent` when a pod's proxy does not export it at all; null when unreadable. */
+async function counters(ctx: CheckContext, pods: PodRef[], suffix: string): Promise<number | 'absent' | null> {
   try {
     let n = 0;
-    for (const p of pods) n += sumStat(await ctx.target.stats(p), suffix);
+    for (const p of pods) {
+      const stats = await ctx.target.stats(p);
+      if (!statPresent(stats, suffix)) return 'absent';
+      n += sumStat(stats, suffix);
+    }
     return n;
   } catch {
     return null; // counters are optional corroboration: a pod without a reachable admin port yields none
   }
+}
+
+/** Parsed access-log records of these pods' sidecars that started at or after `since`. */
+export async function readRecords(ctx: CheckContext, pods: PodRef[], since: Date): Promise<{ line: string; r: AccessLogRecord; pod: PodRef }[]> {
+  const out: { line: string; r: AccessLogRecord; pod: PodRef }[] = [];
+  for (const pod of pods) {
+    for (const line of await ctx.target.accessLog(pod, since).catch(() => [] as string[])) {
+      const r = parseAccessLog(line);
+      if (r && startedSince(r, since)) out.push({ line, r, pod });
+    }
+  }
+  return out;
+}
+
+/** The client sidecar's records: probe address → the hop address its upstream connection came from. */
+async function clientHops(ctx: CheckContext, pod: PodRef, since: Date): Promise<Map<string, string>> {
+  const hops = new Map<string, string>();
+  for (const { r } of await readRecords(ctx, [pod], since)) {
+    if (r.downstreamRemoteAddress && r.upstreamLocalAddress) hops.set(r.downstreamRemoteAddress, r.upstreamLocalAddress);
+  }
+  return hops;
 }

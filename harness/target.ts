@@ -1,6 +1,7 @@
 // The seam between the harness and a mesh (ARCHITECTURE.md "Target"). Suites and the harness speak only in the
 // fixtures' logical names (namespace `mesh`, workload `echo`); each Target maps them to what it really runs.
 import type { Attack, ProbeReport } from '../agent/protocol.js';
+import type { LogSetup } from './mesh-logging.js';
 import type { Posture } from './posture/load.js';
 
 /** A Deployment or Service by its logical (fixture) namespace and name. */
@@ -80,8 +81,13 @@ export interface Target {
   appAdmin(pod: PodRef, path: string): Promise<unknown>;
   /** The pod sidecar's live certificates in Envoy's `/certs` JSON shape. */
   workloadCert(pod: PodRef): Promise<unknown>;
-  /** Whether the mesh writes access logs for workloads in this (logical) namespace. */
-  accessLogging(namespace: string): Promise<boolean>;
+  /**
+   * Whether this pod's sidecar writes destination records meshproof can read back, from the mesh config and the
+   * Telemetry objects that apply to it, read as istiod reads them (harness/mesh-logging.ts, §10).
+   */
+  accessLogSetup(pod: PodRef): Promise<LogSetup>;
+  /** Every certificate in the mesh's trust bundle (ConfigMap `istio-ca-root-cert` on a cluster), as PEM. */
+  meshRoots(): Promise<string[]>;
   /** The SPIFFE ID a workload with this logical namespace and service account must carry. */
   identity(namespace: string, serviceAccount: string): string;
   describe(): Promise<TargetDescription>;

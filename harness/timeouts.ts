@@ -20,6 +20,11 @@ export interface Timeouts {
   replayCertTtlMs: number;
   /** Longest CERT-002 will watch a certificate for its rotation. */
   rotationWatchMaxMs: number;
+  /**
+   * How far before an attack the access-log window opens: records carry the node's clock, the window this
+   * machine's, so the window allows for skew between them (records are tied to attempts by nonce or address).
+   */
+  logWindowSkewMs: number;
 }
 
 export const LAB_TIMEOUTS: Timeouts = {
@@ -32,6 +37,7 @@ export const LAB_TIMEOUTS: Timeouts = {
   certSkewMs: 1_000,
   replayCertTtlMs: 2_000,
   rotationWatchMaxMs: 30_000,
+  logWindowSkewMs: 1_000,
 };
 
 export const KUBE_TIMEOUTS: Timeouts = {
@@ -44,4 +50,5 @@ export const KUBE_TIMEOUTS: Timeouts = {
   certSkewMs: 30_000,
   replayCertTtlMs: 60_000,
   rotationWatchMaxMs: 15 * 60_000,
+  logWindowSkewMs: 30_000,
 };

@@ -44,7 +44,8 @@ describe('the secure posture', () => {
     const r = await runLab([]);
     expect(verdicts(r)).toEqual({ 'MTLS-001': 'pass', 'MTLS-002': 'pass', 'MTLS-003': 'pass' });
     const c = attackCase(r, 0, 0);
-    expect(c.corroboration.accessLogging).toBe(true);
+    expect(c.corroboration.accessLog.map((a) => a.mode)).toEqual(c.corroboration.accessLog.map(() => 'text'));
+    expect(c.corroboration.accessLog.length).toBeGreaterThan(0);
     expect(c.corroboration.records).toHaveLength(LAB_TIMEOUTS.attackAttempts);
     expect(c.corroboration.counterDelta).toBe(LAB_TIMEOUTS.attackAttempts);
     expect(c.control.ok).toBe(true);

@@ -5,6 +5,8 @@ import { CoreV1Api, CustomObjectsApi, type KubeConfig } from '@kubernetes/client
 import type { MintRequest, MintResult } from '../../agent/mint.js';
 import type { Attack, ProbeReport } from '../../agent/protocol.js';
 import { parseStats } from '../../harness/access-log.js';
+import { effectiveLogging, type LogSetup, type MeshLoggingConfig, rootNamespaceOf, serverLogSetup, type TelemetryObject } from '../../harness/mesh-logging.js';
+import { parse as parseYaml } from 'yaml';
 import { ConfigError, InfraError } from '../../harness/errors.js';
 import type { Manifest, Posture } from '../../harness/posture/load.js';
 import { PostureView } from '../../harness/posture/view.js';
@@ -35,6 +37,9 @@ export interface KubeTargetOptions {
 }
 
 const AGENT = `${AGENT_MOUNT}/agent.mjs`;
+const ISTIO_NAMESPACE = 'istio-system';
+/** Added to a log window's whole seconds: clock skew between this machine and the node, and Envoy's 1 s flush. */
+const LOG_WINDOW_MARGIN_S = 5;
 
 export class KubeTarget implements Target {
   readonly kind = 'kubernetes' as const;
@@ -186,10 +191,16 @@ export class KubeTarget implements Target {
     return (this.posture && new PostureView(this.posture).serviceAccountOf(workload)) ?? 'default';
   }
 
+  /**
+   * The sidecar's records since `since`. client-node 1.4's readNamespacedPodLog has `sinceSeconds`, not
+   * `sinceTime` (istio-behaviours.md §10; an unknown parameter is dropped silently), so the window is whole seconds
+   * with a margin for clock skew; the caller filters records by their own start time.
+   */
   async accessLog(ref: PodRef, since: Date): Promise<string[]> {
     const p = this.pod(ref);
     this.o.onCall?.(`logs ${p.namespace}/${p.name} istio-proxy`);
-    const text = await this.o.kc.makeApiClient(CoreV1Api).readNamespacedPodLog({ name: p.name, namespace: p.namespace, container: 'istio-proxy', sinceTime: since.toISOString() } as never);
+    const sinceSeconds = Math.max(1, Math.ceil((Date.now() - since.getTime()) / 1000) + LOG_WINDOW_MARGIN_S);
+    const text = await this.o.kc.makeApiClient(CoreV1Api).readNamespacedPodLog({ name: p.name, namespace: p.namespace, container: 'istio-proxy', sinceSeconds });
     return String(text).split('\n').filter(Boolean);
   }
 
@@ -205,18 +216,58 @@ export class KubeTarget implements Target {
     return JSON.parse(await this.exec(this.pod(ref), 'agent', ['node', AGENT, 'admin', path])) as unknown;
   }
 
-  async accessLogging(namespace: string): Promise<boolean> {
-    // What the cluster has (Telemetry API): the namespace's own policy wins over the root namespace's.
-    const api = this.o.kc.makeApiClient(CustomObjectsApi);
-    const read = async (ns: string) => {
-      this.o.onCall?.(`list telemetries in ${ns}`);
-      const r = (await api.listNamespacedCustomObject({ group: 'telemetry.istio.io', version: 'v1', namespace: ns, plural: 'telemetries' })) as {
-        items?: { spec?: { selector?: unknown; accessLogging?: { disabled?: boolean }[] } }[];
-      };
-      return (r.items ?? []).find((t) => !t.spec?.selector && t.spec?.accessLogging);
-    };
-    const t = (await read(this.ns(namespace))) ?? (await read('istio-system'));
-    return (t?.spec?.accessLogging ?? []).some((a) => !a.disabled);
+  /** The mesh config's logging fields (ConfigMap `istio` of the Istio namespace), read once per run. */
+  private meshConfig?: Promise<MeshLoggingConfig>;
+  private readonly telemetries = new Map<string, Promise<TelemetryObject[]>>();
+
+  private readMeshConfig(): Promise<MeshLoggingConfig> {
+    this.meshConfig ??= (async () => {
+      this.o.onCall?.('get configmap istio-system/istio');
+      try {
+        const cm = await this.o.kc.makeApiClient(CoreV1Api).readNamespacedConfigMap({ name: 'istio', namespace: ISTIO_NAMESPACE });
+        return (parseYaml(cm.data?.mesh ?? '') ?? {}) as MeshLoggingConfig;
+      } catch (e) {
+        if ((e as { code?: number }).code === 404) return {};
+        throw e;
+      }
+    })();
+    return this.meshConfig;
+  }
+
+  private readTelemetries(ns: string): Promise<TelemetryObject[]> {
+    let p = this.telemetries.get(ns);
+    if (!p) {
+      p = (async () => {
+        this.o.onCall?.(`list telemetries in ${ns}`);
+        const r = (await this.o.kc.makeApiClient(CustomObjectsApi).listNamespacedCustomObject({ group: 'telemetry.istio.io', version: 'v1', namespace: ns, plural: 'telemetries' })) as {
+          items?: { metadata?: { name?: string }; spec?: { selector?: { matchLabels?: Record<string, string> }; accessLogging?: TelemetryObject['accessLogging'] } }[];
+        };
+        return (r.items ?? []).map((t) => ({ namespace: ns, name: t.metadata?.name ?? '', selector: t.spec?.selector?.matchLabels, accessLogging: t.spec?.accessLogging }));
+      })();
+      this.telemetries.set(ns, p);
+    }
+    return p;
+  }
+
+  /** What the cluster has (mesh config and Telemetry API), resolved for this pod as istiod does (§10). */
+  async accessLogSetup(ref: PodRef): Promise<LogSetup> {
+    const p = this.pod(ref);
+    const mesh = await this.readMeshConfig();
+    const root = rootNamespaceOf(mesh);
+    const telemetries = [...(await this.readTelemetries(root)), ...(p.namespace === root ? [] : await this.readTelemetries(p.namespace))];
+    const labels = (this.manifest('Deployment', { namespace: ref.namespace, name: p.workload })?.spec as { template?: { metadata?: { labels?: Record<string, string> } } } | undefined)?.template?.metadata?.labels ?? {};
+    return serverLogSetup(effectiveLogging(mesh, telemetries, { namespace: p.namespace, labels }));
+  }
+
+  /** Every certificate of the trust bundle istiod distributes (a root rotation holds more than one, §10). */
+  async meshRoots(): Promise<string[]> {
+    const ns = Object.values(this.rendered?.namespaces ?? {})[0] ?? ISTIO_NAMESPACE;
+    this.o.onCall?.(`get configmap ${ns}/istio-ca-root-cert`);
+    const cm = await this.o.kc.makeApiClient(CoreV1Api).readNamespacedConfigMap({ name: 'istio-ca-root-cert', namespace: ns });
+    const bundle = cm.data?.['root-cert.pem'] ?? '';
+    const pems = bundle.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? [];
+    if (pems.length === 0) throw new InfraError(`ConfigMap ${ns}/istio-ca-root-cert has no certificate in root-cert.pem`);
+    return pems.map((x) => `${x}\n`);
   }
 
   identity(namespace: string, serviceAccount: string): string {

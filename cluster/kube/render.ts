@@ -2,6 +2,7 @@
 // run-scoped (`mp-<short run id>-<name>`), EVERY reference to them is rewritten (principals, namespaces lists,
 // DestinationRule hosts, Service FQDNs), every object is labelled with the run, and the agent is delivered to
 // stock Node images from a ConfigMap with a locked-down security context. Pure: no API calls.
+import { parse as parseYaml } from 'yaml';
 import { ConfigError } from '../../harness/errors.js';
 import type { Manifest, Posture } from '../../harness/posture/load.js';
 import { ROOT_NAMESPACE } from '../../harness/posture/view.js';
@@ -90,10 +91,30 @@ function rewriteAuthz(spec: Obj, map: NamespaceMap, td: string): void {
   }
 }
 
+/**
+ * The stats meshproof reads from its own pods' sidecars, which Istio's default stats matcher drops
+ * (istio-behaviours.md §10): the client's circuit-breaker and outlier counters (RES-001, RES-002) and the
+ * destination's listener counters (NR and TLS-verification corroboration). Istio adds these to its defaults.
+ */
+export const MESHPROOF_STATS_MATCHER = {
+  inclusionRegexps: ['.*upstream_rq_pending_overflow', '.*upstream_cx_overflow', '.*outlier_detection\\..*', '.*no_filter_chain_match', '.*ssl\\.fail_verify_.*', '.*ssl\\.connection_error'],
+};
+
+/** Merges MESHPROOF_STATS_MATCHER into a pod's `proxy.istio.io/config`, keeping what is there (SECRET_TTL, overlays). */
+export function withStatsMatcher(annotation: string | undefined): string {
+  const cfg = (annotation ? (parseYaml(annotation) ?? {}) : {}) as { proxyStatsMatcher?: Record<string, string[] | undefined> } & Record<string, unknown>;
+  const sm = { ...(cfg.proxyStatsMatcher ?? {}) };
+  sm.inclusionRegexps = [...new Set([...(sm.inclusionRegexps ?? []), ...MESHPROOF_STATS_MATCHER.inclusionRegexps])];
+  return JSON.stringify({ ...cfg, proxyStatsMatcher: sm });
+}
+
 function renderDeployment(m: Manifest, o: RenderOptions): void {
   const spec = m.spec as { template: { metadata: Obj; spec: Obj } };
   const tmpl = spec.template;
   tmpl.metadata.labels = { ...(tmpl.metadata.labels as Obj), [RUN_LABEL]: o.runId };
+  const annotations = { ...((tmpl.metadata.annotations as Record<string, string> | undefined) ?? {}) };
+  annotations['proxy.istio.io/config'] = withStatsMatcher(annotations['proxy.istio.io/config']);
+  tmpl.metadata.annotations = annotations;
   const pod = tmpl.spec;
   const image = o.image ?? DEFAULT_IMAGE;
   const registry = o.imageRegistry ? `${o.imageRegistry.replace(/\/$/, '')}/` : '';

@@ -14,8 +14,9 @@ import type { Posture } from '../../harness/posture/load.js';
 import type { Dial, PodRef, ProbeHandle, Ref, Target, TargetDescription } from '../../harness/target.js';
 import { BACKDATE_MS, CertificateAuthority, type IssuedCert, spiffeId } from '../../harness/pki.js';
 import { applicable } from './authz.js';
-import { accessLoggingOn, buildModel, destinationRuleFor, type TrafficPolicy, type DeploymentModel, effectiveMtls, type LabModel, selects, type ServiceModel } from './model.js';
+import { buildModel, loggingFor, destinationRuleFor, type TrafficPolicy, type DeploymentModel, effectiveMtls, type LabModel, selects, type ServiceModel } from './model.js';
 import { type MeshView, Sidecar, type UpstreamEndpoint } from './sidecar.js';
+import { type LogSetup, serverLogSetup } from '../../harness/mesh-logging.js';
 
 /** How long a lab pod may take to print its ready line. */
 const READY_TIMEOUT_MS = 15_000;
@@ -149,11 +150,14 @@ export class LabTarget implements Target, MeshView {
         pod: name,
         cert: await ca.issue(d.namespace, d.serviceAccount, { ttlMs: d.secretTtlMs }),
         mesh: this,
-        accessLogging: accessLoggingOn(model, d.namespace),
+        logging: loggingFor(model, d),
+        statsMatcher: d.statsMatcher,
         policies: () => applicable(model.authorizationPolicies, d.namespace, d.podLabels),
         faults: () => model.faults,
       });
       pod.sidecar = sidecar;
+      // istiod pushes every Service of the mesh as an outbound cluster; Envoy creates its stats there and then.
+      for (const s of model.services) for (const sp of s.ports) sidecar.cluster(s.namespace, s.name, sp.port);
       this.scheduleRotation(pod, sidecar);
       pod.adminPort = await sidecar.admin();
       for (const containerPort of d.containerPorts) {
@@ -364,8 +368,8 @@ export class LabTarget implements Target, MeshView {
   }
 
   async accessLog(ref: PodRef, since: Date): Promise<string[]> {
-    const iso = since.toISOString();
-    return (this.pod(ref).sidecar?.accessLog ?? []).filter((l) => l.slice(1, 25) >= iso);
+    // Like `kubectl logs --since`: by when the line was written, not by what it says.
+    return (this.pod(ref).sidecar?.log.entries ?? []).filter((e) => e.at >= since.getTime()).map((e) => e.line);
   }
 
   private async admin(ref: PodRef, path: string): Promise<string> {
@@ -415,8 +419,12 @@ export class LabTarget implements Target, MeshView {
     return JSON.parse(await this.admin(ref, '/certs')) as unknown;
   }
 
-  async accessLogging(namespace: string): Promise<boolean> {
-    return accessLoggingOn(this.requireModel(), namespace);
+  async accessLogSetup(ref: PodRef): Promise<LogSetup> {
+    return serverLogSetup(loggingFor(this.requireModel(), this.pod(ref).deployment));
+  }
+
+  async meshRoots(): Promise<string[]> {
+    return [this.requireCa().rootPem];
   }
 
   identity(namespace: string, serviceAccount: string): string {
@@ -445,6 +453,13 @@ export class LabTarget implements Target, MeshView {
         p.alive = false;
         await p.sidecar?.close();
       }
+    }
+  }
+
+  /** Resets every outbound connection of a workload's sidecars: a client whose path is broken. */
+  breakOutbound(workload: Ref, broken = true): void {
+    for (const p of this.pods.filter((x) => x.namespace === workload.namespace && x.workload === workload.name)) {
+      if (p.sidecar) p.sidecar.outboundBroken = broken;
     }
   }
 

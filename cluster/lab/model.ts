@@ -2,7 +2,9 @@
 import { ConfigError } from '../../harness/errors.js';
 import type { Posture } from '../../harness/posture/load.js';
 import { parseGoDuration } from '../../harness/duration.js';
-import { type LabKinds, type MtlsMode, secretTtlOf, validateForLab } from './schema.js';
+import { effectiveLogging, type EffectiveLogging, type MeshLoggingConfig, type TelemetryObject } from '../../harness/mesh-logging.js';
+import type { ProxyStatsMatcher } from './envoy/stats.js';
+import { type LabKinds, meshConfigOf, type MtlsMode, proxyConfigOf, secretTtlOf, validateForLab } from './schema.js';
 
 import { ROOT_NAMESPACE } from '../../harness/posture/view.js';
 
@@ -23,6 +25,8 @@ export interface DeploymentModel {
   injected: boolean;
   /** proxyMetadata.SECRET_TTL from `proxy.istio.io/config`, in ms; undefined means istiod's 24h default. */
   secretTtlMs?: number;
+  /** proxyStatsMatcher from `proxy.istio.io/config`: stats kept beyond Istio's defaults (§10). */
+  statsMatcher?: ProxyStatsMatcher;
   source: string;
 }
 
@@ -92,7 +96,9 @@ export interface LabModel {
   deployments: DeploymentModel[];
   services: ServiceModel[];
   peerAuthentications: PeerAuthnModel[];
-  telemetry: { namespace: string; name: string; accessLogging: boolean }[];
+  telemetry: TelemetryObject[];
+  /** The logging fields of the mesh config (ConfigMap istio-system/istio), `{}` when the posture has none. */
+  meshConfig: MeshLoggingConfig;
   authorizationPolicies: AuthzPolicyModel[];
   destinationRules: DestinationRuleModel[];
   faults: LabFaults;
@@ -118,6 +124,7 @@ export function buildModel(posture: Posture): LabModel {
     services: [],
     peerAuthentications: [],
     telemetry: [],
+    meshConfig: {},
     authorizationPolicies: [],
     destinationRules: [],
     faults: { acceptUntrustedChain: false, allowExpiredCertificate: false, disableRotation: false },
@@ -163,6 +170,7 @@ export function buildModel(posture: Posture): LabModel {
           containerPorts: (c.ports ?? []).map((p) => p.containerPort),
           injected: injectionOf(model.namespaces.get(ns), o.value),
           secretTtlMs: secretTtlOf(o.value.spec.template.metadata.annotations),
+          statsMatcher: proxyConfigOf(o.value.spec.template.metadata.annotations).proxyStatsMatcher,
           source: o.source,
         });
         break;
@@ -250,9 +258,23 @@ export function buildModel(posture: Posture): LabModel {
       }
       case 'Telemetry': {
         const ns = requireNs(m.namespace, o.source, what);
-        const al = o.value.spec.accessLogging ?? [];
-        model.telemetry.push({ namespace: ns, name: m.name, accessLogging: al.some((a) => !a.disabled) });
+        if (ns === ROOT_NAMESPACE && o.value.spec.selector) {
+          throw new ConfigError(`${o.source}: ${what}: a selector in the root namespace is not implemented by the lab`);
+        }
+        model.telemetry.push({ namespace: ns, name: m.name, selector: o.value.spec.selector?.matchLabels, accessLogging: o.value.spec.accessLogging, source: o.source } as TelemetryObject);
         break;
+      }
+      case 'ConfigMap':
+        model.meshConfig = meshConfigOf(o.value);
+        break;
+    }
+  }
+  // A provider name istiod cannot resolve is skipped with only a log line in istiod: logging silently absent.
+  const providers = new Set(['envoy', ...(model.meshConfig.extensionProviders ?? []).map((p) => p.name)]);
+  for (const t of model.telemetry as (TelemetryObject & { source: string })[]) {
+    for (const e of t.accessLogging ?? []) {
+      for (const p of e.providers ?? []) {
+        if (!providers.has(p.name)) throw new ConfigError(`${t.source}: Telemetry ${t.namespace}/${t.name}: provider ${p.name} is neither \`envoy\` nor an extensionProvider of the mesh config`);
       }
     }
   }
@@ -304,9 +326,7 @@ export function destinationRuleFor(model: LabModel, clientNamespace: string, nam
   return rules.find((d) => d.namespace === clientNamespace) ?? rules.find((d) => d.namespace === namespace) ?? rules.find((d) => d.namespace === ROOT_NAMESPACE);
 }
 
-/** Access logging from the Telemetry API: a namespace's own policy wins over the root namespace's. */
-export function accessLoggingOn(model: LabModel, namespace: string): boolean {
-  const own = model.telemetry.find((t) => t.namespace === namespace);
-  if (own) return own.accessLogging;
-  return model.telemetry.find((t) => t.namespace === ROOT_NAMESPACE)?.accessLogging ?? false;
+/** Where a workload's access logs go, as istiod resolves mesh config and Telemetry (harness/mesh-logging.ts). */
+export function loggingFor(model: LabModel, d: DeploymentModel): EffectiveLogging {
+  return effectiveLogging(model.meshConfig, model.telemetry, { namespace: d.namespace, labels: d.podLabels });
 }

@@ -5,6 +5,7 @@ import { z } from 'zod';
 import { parseGoDuration } from '../../harness/duration.js';
 import { ConfigError } from '../../harness/errors.js';
 import { describeObject, type PostureObject } from '../../harness/posture/load.js';
+import { compileFilter } from './envoy/access-log.js';
 
 /** Where the agent bundle is mounted in pods (from a ConfigMap in a cluster). */
 export const AGENT_PATH = '/opt/meshproof/agent.mjs';
@@ -29,15 +30,7 @@ const metadata = z.strictObject({
   annotations: stringMap.optional(),
 });
 
-const namespace = z
-  .strictObject({ apiVersion: z.literal('v1'), kind: z.literal('Namespace'), metadata })
-  .superRefine((o, ctx) => {
-    for (const k of Object.keys(o.metadata.labels ?? {})) {
-      if (k === 'istio.io/rev' || k === 'istio.io/dataplane-mode' || (/istio\.io\//.test(k) && k !== 'istio-injection')) {
-        ctx.addIssue({ code: 'custom', path: ['metadata', 'labels', k], message: 'unsupported Istio label' });
-      }
-    }
-  });
+const namespace = z.strictObject({ apiVersion: z.literal('v1'), kind: z.literal('Namespace'), metadata });
 
 const serviceAccount = z.strictObject({ apiVersion: z.literal('v1'), kind: z.literal('ServiceAccount'), metadata });
 
@@ -54,13 +47,30 @@ const container = z.strictObject({
   ports: z.array(z.strictObject({ containerPort: z.number().int().min(1).max(65535), name: z.string().optional(), protocol: z.literal('TCP').optional() })).optional(),
 });
 
-/** proxy.istio.io/config: only proxyMetadata.SECRET_TTL is emulated (istio-behaviours.md §4). */
+const validRegexp = (v: string) => {
+  try {
+    new RegExp(v);
+    return true;
+  } catch {
+    return false;
+  }
+};
+
+/** `proxyStatsMatcher` (API: mesh/v1alpha1/proxy.proto): what the sidecar keeps beyond Istio's defaults (§10). */
+const statsMatcherSchema = z.strictObject({
+  inclusionPrefixes: z.array(z.string().min(1)).optional(),
+  inclusionSuffixes: z.array(z.string().min(1)).optional(),
+  inclusionRegexps: z.array(z.string().min(1).refine(validRegexp, 'not a valid regular expression')).optional(),
+});
+
+/** proxy.istio.io/config: proxyMetadata.SECRET_TTL (§4) and proxyStatsMatcher (§10) are emulated. */
 const proxyConfigSchema = z.strictObject({
   proxyMetadata: z
     .strictObject({
       SECRET_TTL: z.string().refine((v) => parseGoDuration(v) !== undefined, 'SECRET_TTL must be a Go duration such as 24h or 10m'),
     })
     .optional(),
+  proxyStatsMatcher: statsMatcherSchema.optional(),
 });
 
 /** The annotation holds JSON (or YAML); either parses as YAML. */
@@ -72,11 +82,16 @@ function parseYamlish(text: string): unknown {
   }
 }
 
-export function secretTtlOf(annotations: Record<string, string> | undefined): number | undefined {
+export type ProxyConfig = z.infer<typeof proxyConfigSchema>;
+
+/** The pod's `proxy.istio.io/config`, already validated by the Deployment schema. */
+export function proxyConfigOf(annotations: Record<string, string> | undefined): ProxyConfig {
   const raw = annotations?.['proxy.istio.io/config'];
-  if (raw === undefined) return undefined;
-  const v = parseYamlish(raw) as { proxyMetadata?: { SECRET_TTL?: string } } | undefined;
-  const ttl = v?.proxyMetadata?.SECRET_TTL;
+  return raw === undefined ? {} : ((parseYamlish(raw) ?? {}) as ProxyConfig);
+}
+
+export function secretTtlOf(annotations: Record<string, string> | undefined): number | undefined {
+  const ttl = proxyConfigOf(annotations).proxyMetadata?.SECRET_TTL;
   return ttl === undefined ? undefined : parseGoDuration(ttl);
 }
 
@@ -109,7 +124,6 @@ const deployment = z
     }
     istioKeysOnly(o.spec.template.metadata.annotations, ctx, ['spec', 'template', 'metadata', 'annotations']);
     istioKeysOnly(o.spec.template.metadata.labels, ctx, ['spec', 'template', 'metadata', 'labels']);
-    istioKeysOnly(o.metadata.annotations, ctx, ['metadata', 'annotations']);
     for (const [k, v] of Object.entries(o.spec.selector.matchLabels)) {
       if (o.spec.template.metadata.labels[k] !== v) {
         ctx.addIssue({ code: 'custom', path: ['spec', 'selector', 'matchLabels', k], message: 'does not match the pod template labels' });
@@ -157,16 +171,80 @@ const telemetry = z.strictObject({
   kind: z.literal('Telemetry'),
   metadata,
   spec: z.strictObject({
+    selector: matchLabels.optional(),
     accessLogging: z
       .array(
         z.strictObject({
-          providers: z.array(z.strictObject({ name: z.literal('envoy', 'the lab implements only the built-in envoy provider') })).optional(),
+          providers: z.array(z.strictObject({ name: z.string().min(1) })).optional(),
           disabled: z.boolean().optional(),
+          match: z.strictObject({ mode: z.enum(['CLIENT', 'SERVER', 'CLIENT_AND_SERVER']).optional() }).optional(),
+          filter: z
+            .strictObject({
+              expression: z.string().refine((e) => compileFilter(e) !== undefined, 'the lab implements filters of the form `response.code >= 400` only'),
+            })
+            .optional(),
         }),
       )
       .optional(),
   }),
 });
+
+/**
+ * The mesh config (ConfigMap `istio` in the root namespace, key `mesh`): the fields that decide access logging
+ * (istio-behaviours.md §10). Any other field is refused, as everywhere in the lab.
+ */
+const meshConfigSchema = z.strictObject({
+  accessLogFile: z.string().optional(),
+  accessLogEncoding: z.enum(['TEXT', 'JSON']).optional(),
+  accessLogFormat: z.string().optional(),
+  disableEnvoyListenerLog: z.boolean().optional(),
+  rootNamespace: z.literal('istio-system', 'the lab\'s root namespace is istio-system').optional(),
+  trustDomain: z.literal('cluster.local', 'the lab\'s trust domain is cluster.local').optional(),
+  defaultProviders: z.strictObject({ accessLogging: z.array(z.string().min(1)).optional() }).optional(),
+  extensionProviders: z
+    .array(
+      z.strictObject({
+        name: z.string().min(1),
+        envoyFileAccessLog: z
+          .strictObject({
+            path: z.string().optional(),
+            logFormat: z.strictObject({ text: z.string().optional(), labels: z.record(z.string(), z.unknown()).optional() }).optional(),
+          })
+          .optional(),
+        envoyOtelAls: z.strictObject({ service: z.string(), port: z.number().int() }).optional(),
+      }),
+    )
+    .optional(),
+});
+
+export type MeshConfig = z.infer<typeof meshConfigSchema>;
+
+const configMap = z
+  .strictObject({
+    apiVersion: z.literal('v1'),
+    kind: z.literal('ConfigMap'),
+    metadata: metadata.refine((m) => m.name === 'istio' && m.namespace === 'istio-system', 'the lab implements only ConfigMap istio-system/istio (the mesh config)'),
+    data: z.strictObject({ mesh: z.string() }),
+  })
+  .superRefine((o, ctx) => {
+    let parsed: unknown;
+    try {
+      parsed = parseYaml(o.data.mesh) ?? {};
+    } catch (e) {
+      ctx.addIssue({ code: 'custom', path: ['data', 'mesh'], message: `not YAML: ${(e as Error).message.split('\n')[0]}` });
+      return;
+    }
+    const r = meshConfigSchema.safeParse(parsed);
+    if (!r.success) {
+      const i = r.error.issues[0]!;
+      const field = i.code === 'unrecognized_keys' ? [...i.path, i.keys[0]!].join('.') : i.path.join('.');
+      ctx.addIssue({ code: 'custom', path: ['data', 'mesh'], message: `${field || 'value'}: ${i.code === 'unrecognized_keys' ? 'not implemented by the lab' : i.message}` });
+    }
+  });
+
+export function meshConfigOf(o: { data: { mesh: string } }): MeshConfig {
+  return (parseYaml(o.data.mesh) ?? {}) as MeshConfig;
+}
 
 const stringList = z.array(z.string().min(1)).min(1);
 
@@ -275,6 +353,7 @@ const SCHEMAS = {
   AuthorizationPolicy: authorizationPolicy,
   LabFault: labFault,
   DestinationRule: destinationRule,
+  ConfigMap: configMap,
 } as const;
 
 export type LabKinds = { [K in keyof typeof SCHEMAS]: z.infer<(typeof SCHEMAS)[K]> };
@@ -291,6 +370,13 @@ export function validateForLab(o: PostureObject): LabObject {
   const schema = (SCHEMAS as Record<string, z.ZodType>)[m.kind];
   if (!schema) {
     throw new ConfigError(`${where}: kind ${m.kind} (${m.apiVersion}) is not implemented by the lab`);
+  }
+  // Istio annotations and labels change enforcement as much as spec fields do: refuse every one the lab does not
+  // implement (Namespace `istio-injection` is not under istio.io; pod-template keys are checked per kind).
+  for (const part of ['labels', 'annotations'] as const) {
+    for (const k of Object.keys(m.metadata?.[part] ?? {})) {
+      if (/(^|\.)istio\.io\//.test(k)) throw new ConfigError(`${where}: metadata.${part}.${k}: unsupported Istio ${part === 'labels' ? 'label' : 'annotation'} (not implemented by the lab)`);
+    }
   }
   const r = schema.safeParse(m);
   if (!r.success) {

@@ -48,6 +48,11 @@ export class PostureView {
       });
   }
 
+  /** The first port of `protocol` a Service declares (what checks dial: the Service port, never a container port). */
+  port(service: Ref, protocol: ServicePort['protocol']): ServicePort | undefined {
+    return this.services(service.namespace).find((s) => s.name === service.name)?.ports.find((p) => p.protocol === protocol);
+  }
+
   /** Services in namespaces labelled for injection: what "in-mesh" means for the checks. */
   inMeshServices(): ServiceView[] {
     const ns = new Set(this.injectedNamespaces());

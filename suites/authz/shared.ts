@@ -1,4 +1,5 @@
 // Pieces the authorization checks share: actors and the RBAC corroborations (istio-behaviours.md §2, §6).
+import { sameAddress } from '../../harness/access-log.js';
 import type { Corroboration } from '../../harness/check.js';
 import type { Ref } from '../../harness/target.js';
 
@@ -15,12 +16,13 @@ export const rbacDeniedHttp: Corroboration = {
 };
 
 /**
- * The destination's record of a TCP denial. The inbound sees the client's sidecar, not the probe, so records
- * are matched by kind within the attack window, one record per attempt.
+ * The destination's record of a TCP denial, keyed to the attempt: the inbound sees the client sidecar's hop, not
+ * the probe, so the client's own record (downstream = the probe, upstream local = the hop) names the hop. Without
+ * a client record (client-side logging off) records are matched by kind within the attack window.
  */
 export const rbacDeniedTcp: Corroboration = {
   describe: 'rbac_access_denied_matched_policy connection termination',
   counter: 'tcp.rbac.denied',
   require: 'record-or-counter',
-  matches: (r) => r.connectionTerminationDetails.startsWith('rbac_access_denied_matched_policy['),
+  matches: (r, _o, hop) => r.connectionTerminationDetails.startsWith('rbac_access_denied_matched_policy[') && (hop === undefined || sameAddress(r.downstreamRemoteAddress, hop)),
 };

@@ -13,16 +13,19 @@ export const cert004 = defineCheck({
   method: 'TEST',
   plan: async ({ view, target, timeouts }) => {
     if (!view.has('Deployment', ROGUE) || !view.has('Service', ECHO)) return { notApplicable: 'the posture lacks outside/rogue or mesh/echo' };
+    const http = view.port(ECHO, 'http');
+    if (!http) return { notApplicable: 'mesh/echo declares no HTTP port' };
     const rogue = await target.probe(ROGUE);
     // Obtained as a real attacker could: a short-lived certificate for the rogue's own identity, kept after use.
     const kept = await target.mintCertificate(rogue, timeouts.replayCertTtlMs);
-    const [e] = await target.endpoints(ECHO, 8080);
+    const [e] = await target.endpoints(ECHO, http.port);
     if (!e) return { notApplicable: 'mesh/echo has no ready endpoint' };
     return {
       cases: [
         directTlsCase({
-          label: `rogue replays its own certificate (serial ${kept.serialNumber}, notAfter ${kept.notAfter.toISOString()}) to ${e.pod.namespace}/${e.pod.name}:8080 after expiry`,
+          label: `rogue replays its own certificate (serial ${kept.serialNumber}, notAfter ${kept.notAfter.toISOString()}) to ${e.pod.namespace}/${e.pod.name} (Service port ${http.port}) after expiry`,
           dial: e.dial,
+          port: http.port,
           genuine: kept,
           proves: 'the same certificate was accepted on the same path while it was valid',
           bad: kept,

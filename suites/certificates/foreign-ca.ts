@@ -15,17 +15,20 @@ export const cert003 = defineCheck({
   method: 'TEST',
   plan: async ({ view, target, timeouts }) => {
     if (!view.has('Deployment', ROGUE) || !view.has('Service', ECHO)) return { notApplicable: 'the posture lacks outside/rogue or mesh/echo' };
+    const http = view.port(ECHO, 'http');
+    if (!http) return { notApplicable: 'mesh/echo declares no HTTP port' };
     const rogue = await target.probe(ROGUE);
     const genuine = await target.mintCertificate(rogue, ONE_HOUR);
     // The forgery: a CA of our own with the mesh's trust domain, issuing the authorized identity.
     const foreignCa = await CertificateAuthority.create({ trustDomain: 'cluster.local' });
     const forged = await foreignCa.issue(ECHO.namespace, AUTHORIZED_SA, { uri: target.identity(ECHO.namespace, AUTHORIZED_SA) });
-    const endpoints = await target.endpoints(ECHO, 8080);
+    const endpoints = await target.endpoints(ECHO, http.port);
     return {
       cases: endpoints.map((e) =>
         directTlsCase({
-          label: `rogue → ${e.pod.namespace}/${e.pod.name}:8080 with a foreign-CA certificate for ${forged.spiffeId}`,
+          label: `rogue → ${e.pod.namespace}/${e.pod.name} (Service port ${http.port}) with a foreign-CA certificate for ${forged.spiffeId}`,
           dial: e.dial,
+          port: http.port,
           genuine,
           proves: `the genuine mesh certificate of ${genuine.spiffeId} is accepted on the same direct path`,
           bad: forged,

@@ -19,13 +19,15 @@ export const cert002 = defineCheck({
   method: 'TEST',
   examine: async ({ target, view, timeouts }) => {
     if (!view.has('Deployment', ROTATING)) return { notApplicable: 'the posture has no short-lived probe mesh/rotating' };
+    const http = view.port(ECHO, 'http');
+    if (!http) return { notApplicable: 'mesh/echo declares no HTTP port' };
     const probe = await target.probe(ROTATING);
     const pod = probe.pod;
     const label = `${pod.namespace}/${pod.name}`;
     const sa = view.serviceAccountOf(ROTATING) ?? 'default';
     const expect = reachedEcho(target.identity(ROTATING.namespace, sa));
     const traffic = async (phase: string): Promise<{ ok: boolean; reason?: string; observations: Observation[] }> => {
-      const d = await target.address(ECHO, 8080, probe);
+      const d = await target.address(ECHO, http.port, probe);
       const { observations } = await probe.run([{ kind: 'http', id: `${phase}-0`, dial: d.dial, authority: d.authority, timeoutMs: timeouts.attackMs }]);
       const reason = observations.map(expect).find((r) => r !== undefined);
       return { ok: reason === undefined && observations.length === 1, reason, observations };
@@ -37,8 +39,10 @@ export const cert002 = defineCheck({
       return { notApplicable: `mesh/rotating's certificate lives until ${first.expiration_time}: too long to watch (set a short SECRET_TTL)` };
     }
     if (Date.now() >= expires + timeouts.certSkewMs) {
+      // Observed directly in /certs: the sidecar serves an expired certificate. That is the violation itself.
       return [{ label, verdict: 'fail', reason: `the live certificate (serial ${first.serial_number}) expired at ${first.expiration_time} and was never rotated`, observed: { first } }];
     }
+    // The path must work before anything can fail: traffic first (judgement order, ARCHITECTURE.md "Verdict").
     const before = await traffic('before');
     if (!before.ok) return [{ label, verdict: 'error', reason: `traffic failed before rotation, so nothing can be said: ${before.reason}`, observed: { first, before } }];
     // Watch until the serial changes or the certificate is past its expiry (plus skew).

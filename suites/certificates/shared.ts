@@ -51,6 +51,8 @@ type Pem = { chainPem: string; keyPem: string };
 export function directTlsCase(o: {
   label: string;
   dial: string;
+  /** The Service port the endpoint stands behind (for the evidence; the dial is the pod's own address). */
+  port: number;
   genuine: Pem;
   proves: string;
   bad: Pem;
@@ -58,7 +60,7 @@ export function directTlsCase(o: {
   timeoutMs: number;
   beforeAttack?: () => Promise<void>;
 }): Case {
-  const step = { from: ROGUE, to: ECHO, port: 8080, kind: 'http' as const };
+  const step = { from: ROGUE, to: ECHO, port: o.port, kind: 'http' as const };
   return {
     label: o.label,
     control: { ...step, expect: handshakeAccepted, proves: o.proves, build: async (_p, n) => [tlsAttack(`control-${n}`, o.dial, o.genuine, o.timeoutMs)] },

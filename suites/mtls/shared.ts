@@ -1,4 +1,5 @@
 // Pieces the mTLS checks share: the fixture topology's actors and the `NR` corroboration.
+import { sameAddress } from '../../harness/access-log.js';
 import type { ControlStep, Corroboration } from '../../harness/check.js';
 import { reachedEcho } from '../../harness/expect.js';
 import type { PostureView, ServicePort } from '../../harness/posture/view.js';
@@ -19,8 +20,7 @@ export const filterChainNotFound: Corroboration = {
   matches: (r, o) =>
     r.responseFlags.split(',').includes('NR') &&
     r.responseCodeDetails === 'filter_chain_not_found' &&
-    o.localAddress !== undefined &&
-    r.downstreamRemoteAddress === o.localAddress,
+    sameAddress(r.downstreamRemoteAddress, o.localAddress),
 };
 
 /** The positive control: the authorized in-mesh probe reaches the echo app through the same Service port. */
@@ -46,5 +46,5 @@ export function missing(view: PostureView, refs: { kind: string; ref: Ref }[]): 
 
 /** The first port of `protocol` the posture declares for a Service. */
 export function portOf(view: PostureView, service: Ref, protocol: ServicePort['protocol']): ServicePort | undefined {
-  return view.services(service.namespace).find((s) => s.name === service.name)?.ports.find((p) => p.protocol === protocol);
+  return view.port(service, protocol);
 }

@@ -1,50 +1,77 @@
-import { defineCheck } from '../../harness/check.js';
+import { defineCheck, type Examined } from '../../harness/check.js';
 import { messageOf } from '../../harness/errors.js';
-import { CLIENT, clientCounter, ECHO, echoPeaks, flood, ruleInScope } from './shared.js';
+import { maxConcurrent } from '../../harness/intervals.js';
+import { CLIENT, clientCounter, ECHO, echoIntervals, flood, MAX_FLOOD_CONCURRENCY, rise, ruleInScope } from './shared.js';
 
-/** The overload: far more concurrency than any sane limit for one echo, each request held 100 ms. */
-const FLOOD = { requests: 60, concurrency: 12, path: '/delay/100' };
+/** Each request holds its slot this long, so the flood's concurrency is really concurrent. */
+const HOLD_PATH = '/delay/100';
+/** How far beyond the pool (connections + pending queue) the overload goes. */
+const OVERLOAD_MARGIN = 8;
+/** Requests per concurrent slot in the overload. */
+const ROUNDS = 5;
+/** Concurrency of the overload when the pool declares no limit at all (Istio's defaults are effectively unlimited). */
+const UNLIMITED_PROBE_CONCURRENCY = 12;
 
 export const res001 = defineCheck({
   id: 'RES-001',
   title: 'Overload trips the circuit breaker and the backend stays protected',
   suite: 'resilience',
-  claim: 'A flood from mesh/authorized to mesh/echo beyond the DestinationRule\'s connection pool gets both 200s and overflow 503s (x-envoy-overloaded or the overflow body, with overflow counters in the client sidecar), and echo never holds more requests in flight than the limit; the same flood below the limit gets only 200s.',
+  claim:
+    "A flood from mesh/authorized to mesh/echo beyond the DestinationRule's connection pool (connections plus pending queue) gets both 200s and overflow 503s (x-envoy-overloaded or the overflow body, with upstream_rq_pending_overflow rising in the client sidecar), and echo, all replicas together, never holds more requests in flight than the limit; the same path below the limit gets only 200s.",
   categories: ['d'],
-  weakenedBy: ['dr-no-connection-pool.yaml', 'dr-limits-too-high.yaml'],
+  weakenedBy: ['dr-no-connection-pool.yaml', 'dr-pending-unbounded.yaml'],
   method: 'TEST',
   examine: async (ctx) => {
     const limits = ruleInScope(ctx, ECHO, CLIENT.namespace);
-    if (!limits) return { notApplicable: 'no DestinationRule in scope for mesh/echo: nothing to trip (Envoy\'s defaults are effectively unlimited)' };
+    if (!limits) return { notApplicable: "no DestinationRule in scope for mesh/echo: nothing to trip (Envoy's defaults are effectively unlimited)" };
     if (!ctx.view.has('Deployment', CLIENT)) return { notApplicable: 'the posture lacks mesh/authorized' };
-    const probe = await ctx.target.probe(CLIENT);
+    const http = ctx.view.port(ECHO, 'http');
+    if (!http) return { notApplicable: 'mesh/echo declares no HTTP port' };
     const limit = Math.min(limits.maxConnections ?? Number.POSITIVE_INFINITY, limits.maxRequests ?? Number.POSITIVE_INFINITY);
-    const label = `authorized floods echo.mesh:8080 (${limits.rule}: maxConnections ${limits.maxConnections ?? '∞'}, http1MaxPendingRequests ${limits.maxPending ?? '∞'}, http2MaxRequests ${limits.maxRequests ?? '∞'})`;
+    const pending = limits.maxPending ?? Number.POSITIVE_INFINITY;
+    // Exceed whatever the posture declares; an unset value is Istio's default (MaxUint32): unbounded, a weakness.
+    const declared = (Number.isFinite(limit) ? limit : 0) + (Number.isFinite(pending) ? pending : 0);
+    if (declared + OVERLOAD_MARGIN > MAX_FLOOD_CONCURRENCY) {
+      return { notApplicable: `${limits.rule} admits ${declared} requests (connections + pending) before tripping; a bounded flood of at most ${MAX_FLOOD_CONCURRENCY} cannot exceed it` };
+    }
+    const concurrency = Number.isFinite(limit) ? declared + OVERLOAD_MARGIN : UNLIMITED_PROBE_CONCURRENCY;
+    const overload = { requests: concurrency * ROUNDS, concurrency, path: HOLD_PATH };
+    const probe = await ctx.target.probe(CLIENT);
+    const label = `authorized floods echo.mesh:${http.port} at concurrency ${concurrency} (${limits.rule}: maxConnections ${limits.maxConnections ?? 'unset'}, http1MaxPendingRequests ${limits.maxPending ?? 'unset'}, http2MaxRequests ${limits.maxRequests ?? 'unset'})`;
+    const one = (verdict: Examined['verdict'], reason: string, observed: unknown): Examined[] => [{ label, verdict, reason, observed }];
     try {
-      // Positive control: the same flood at a concurrency the pool admits gets only 200s.
-      const belowConcurrency = Number.isFinite(limit) ? Math.min(limit, FLOOD.concurrency) : 2;
-      await echoPeaks(ctx);
-      const control = await flood(ctx, probe, { id: 'below-limit', requests: FLOOD.concurrency, concurrency: belowConcurrency, path: FLOOD.path });
-      const controlOk = control.statuses['200'] === control.sent && control.sent === FLOOD.concurrency;
-      await echoPeaks(ctx);
+      // Positive control: the same path at a concurrency the pool admits gets only 200s.
+      const belowConcurrency = Number.isFinite(limit) ? Math.min(limit, 4) : 2;
+      const control = await flood(ctx, probe, http.port, { id: 'below-limit', requests: belowConcurrency * 3, concurrency: belowConcurrency, path: HOLD_PATH });
+      const controlOk = control.sent === belowConcurrency * 3 && control.statuses['200'] === control.sent;
+      await echoIntervals(ctx); // the control's requests are not the overload's
       const before = await clientCounter(ctx, probe, 'upstream_rq_pending_overflow');
-      const attack = await flood(ctx, probe, { id: 'overload', ...FLOOD });
+      const attack = await flood(ctx, probe, http.port, { id: 'overload', ...overload });
       const after = await clientCounter(ctx, probe, 'upstream_rq_pending_overflow');
-      const peaks = await echoPeaks(ctx);
-      const peakTotal = Object.values(peaks).reduce((a, b) => a + b, 0);
-      const counterDelta = before === null || after === null ? null : after - before;
-      const observed = { limits, control, attack, counterDelta, echoPeakInFlight: peaks, echoPeakTotal: peakTotal };
+      const intervals = await echoIntervals(ctx);
+      const inFlight = maxConcurrent(Object.values(intervals).flat());
+      const counter = rise(before, after);
+      const observed = { limits, overload, control, attack, counter, echoMaxInFlight: inFlight, echoRequests: Object.fromEntries(Object.entries(intervals).map(([k, v]) => [k, v.length])) };
       const ok200 = attack.statuses['200'] ?? 0;
+      // Judgement order: a violation seen at the backend fails whatever else happened; then the path must be
+      // proven (control, something served) before "never tripped" can fail.
+      if (Number.isFinite(limit) && inFlight > limit) return one('fail', `the backend was not protected: echo (all replicas) held ${inFlight} requests in flight, the limit is ${limit}`, observed);
+      if (!controlOk) return one('error', `positive control failed: the flood below the limit got ${JSON.stringify(control.statuses)} ${JSON.stringify(control.failures)}`, observed);
+      if (ok200 === 0) return one('error', `no request of the overload was served (${JSON.stringify(attack.statuses)} ${JSON.stringify(attack.failures)}): the flood proves nothing`, observed);
+      if (attack.overflow.either === 0) {
+        const why = !Number.isFinite(limit)
+          ? `${limits.rule} sets no connection-pool limit`
+          : !Number.isFinite(pending)
+            ? `${limits.rule} sets no http1MaxPendingRequests, so the overload queued (Istio's default is unbounded)`
+            : 'the pool was exceeded';
+        return one('fail', `the breaker never tripped: ${why}; ${JSON.stringify(attack.statuses)} for ${attack.sent} requests at concurrency ${concurrency}`, observed);
+      }
       // §9.7: tripped only on 503 + x-envoy-overloaded or the overflow body, corroborated by the overflow counters.
-      if (attack.overflow.either === 0) return [{ label, verdict: 'fail', reason: `the breaker never tripped: ${JSON.stringify(attack.statuses)} for ${attack.sent} requests at concurrency ${FLOOD.concurrency}`, observed }];
-      if (!Number.isFinite(limit)) return [{ label, verdict: 'fail', reason: `${limits.rule} sets no connection-pool limit, yet overflows came back`, observed }];
-      if (peakTotal > limit) return [{ label, verdict: 'fail', reason: `the backend was not protected: echo held ${peakTotal} requests in flight, the limit is ${limit}`, observed }];
-      if (!controlOk) return [{ label, verdict: 'error', reason: `positive control failed: the flood below the limit got ${JSON.stringify(control.statuses)} ${JSON.stringify(control.failures)}`, observed }];
-      if (ok200 === 0) return [{ label, verdict: 'error', reason: 'no request got through the overload: the flood proves no protection', observed }];
-      if (!counterDelta || counterDelta <= 0) return [{ label, verdict: 'error', reason: `overflow 503s without a rise of upstream_rq_pending_overflow in the client sidecar (rose by ${counterDelta ?? 'n/a'}): not proven to be the mesh`, observed }];
-      return [{ label, verdict: 'pass', reason: `${ok200}×200 and ${attack.overflow.either} overflow 503s (counter +${counterDelta}); echo peak in flight ${peakTotal} ≤ ${limit}; below the limit ${control.sent}×200`, observed }];
+      if ('problem' in counter) return one('error', `overflow 503s came back, but ${counter.problem}`, observed);
+      if (counter.delta <= 0) return one('error', `overflow 503s without a rise of upstream_rq_pending_overflow in the client sidecar (rose by ${counter.delta}): not proven to be the mesh`, observed);
+      return one('pass', `${ok200}×200 and ${attack.overflow.either} overflow 503s (counter +${counter.delta}); echo held at most ${inFlight} ≤ ${limit} in flight; below the limit ${control.sent}×200`, observed);
     } catch (e) {
-      return [{ label, verdict: 'error', reason: `the flood could not be carried out: ${messageOf(e)}`, observed: {} }];
+      return one('error', `the flood could not be carried out: ${messageOf(e)}`, {});
     }
   },
 });

@@ -1,49 +1,72 @@
-import { defineCheck } from '../../harness/check.js';
+import type { FloodResult } from '../../agent/protocol.js';
+import { defineCheck, type Examined } from '../../harness/check.js';
 import { messageOf } from '../../harness/errors.js';
-import { CLIENT, clientCounter, ECHO, flood, ruleInScope } from './shared.js';
+import { CLIENT, clientCounter, ECHO, flood, rise, ruleInScope } from './shared.js';
+
+/** Upper bound on trip rounds: with random host choice the failing replica is picked about 1/n of the time. */
+const MAX_TRIP_ROUNDS = 20;
+const EJECTION_COUNTER = 'outlier_detection.ejections_enforced_consecutive_5xx';
 
 export const res002 = defineCheck({
   id: 'RES-002',
   title: 'A failing replica is ejected and traffic continues on the healthy ones',
   suite: 'resilience',
-  claim: 'When one echo replica answers only 5xx, the client sidecar ejects it (outlier_detection ejection counters rise) and the following requests all succeed on the healthy replicas.',
+  claim:
+    'When one echo replica answers only 5xx, the client sidecar ejects it once it has answered the configured number of consecutive 5xx (outlier_detection ejection counters rise) and the following requests all succeed on the healthy replicas.',
   categories: ['d'],
   weakenedBy: ['dr-no-outlier-detection.yaml'],
   method: 'TEST',
   examine: async (ctx) => {
     const limits = ruleInScope(ctx, ECHO, CLIENT.namespace);
     if (!limits) return { notApplicable: 'no DestinationRule in scope for mesh/echo: no outlier detection to test' };
+    const http = ctx.view.port(ECHO, 'http');
+    if (!http) return { notApplicable: 'mesh/echo declares no HTTP port' };
     const pods = await ctx.target.servicePods(ECHO);
     if (pods.length < 2) return { notApplicable: 'mesh/echo needs at least two replicas to eject one and keep serving' };
     const probe = await ctx.target.probe(CLIENT);
     const bad = pods[0]!;
-    const label = `authorized → echo.mesh:8080 while ${bad.namespace}/${bad.name} answers 500`;
+    const label = `authorized → echo.mesh:${http.port} while ${bad.namespace}/${bad.name} answers 500`;
+    const one = (verdict: Examined['verdict'], reason: string, observed: unknown): Examined[] => [{ label, verdict, reason, observed }];
     const threshold = limits.outlier?.consecutive5xxErrors ?? 5;
     try {
-      const control = await flood(ctx, probe, { id: 'healthy', requests: 2 * pods.length, concurrency: 1, path: '/' });
-      const controlOk = control.statuses['200'] === control.sent;
-      const before = await clientCounter(ctx, probe, 'outlier_detection.ejections_enforced_consecutive_5xx');
+      const control = await flood(ctx, probe, http.port, { id: 'healthy', requests: 2 * pods.length, concurrency: 1, path: '/' });
+      const controlOk = control.sent === 2 * pods.length && control.statuses['200'] === control.sent;
+      if (!controlOk) return one('error', `positive control failed: healthy echo answered ${JSON.stringify(control.statuses)} ${JSON.stringify(control.failures)}`, { limits, control });
+      const before = await clientCounter(ctx, probe, EJECTION_COUNTER);
       await ctx.target.appAdmin(bad, '/admin/fail?on=1');
-      let trip: Awaited<ReturnType<typeof flood>>;
-      let afterwards: Awaited<ReturnType<typeof flood>>;
+      const trips: FloodResult[] = [];
+      let answered500 = 0;
+      let afterwards: FloodResult;
       try {
-        trip = await flood(ctx, probe, { id: 'trip', requests: threshold * pods.length * 2, concurrency: 1, path: '/' });
-        afterwards = await flood(ctx, probe, { id: 'afterwards', requests: 10, concurrency: 1, path: '/' });
+        // Envoy picks hosts at random (LEAST_REQUEST, §10): keep sending, bounded, until the failing replica has
+        // answered the threshold's consecutive 5xx. Only it answers 500, so every 500 is one of its answers.
+        for (let round = 0; round < MAX_TRIP_ROUNDS && answered500 < threshold; round++) {
+          const t = await flood(ctx, probe, http.port, { id: `trip-${round}`, requests: threshold, concurrency: 1, path: '/' });
+          trips.push(t);
+          answered500 += t.statuses['500'] ?? 0;
+        }
+        afterwards = await flood(ctx, probe, http.port, { id: 'afterwards', requests: 10, concurrency: 1, path: '/' });
       } finally {
         await ctx.target.appAdmin(bad, '/admin/fail?on=0');
       }
-      const after = await clientCounter(ctx, probe, 'outlier_detection.ejections_enforced_consecutive_5xx');
-      const ejections = before === null || after === null ? null : after - before;
-      const observed = { limits, failingPod: `${bad.namespace}/${bad.name}`, control, trip, afterwards, ejections };
+      const after = await clientCounter(ctx, probe, EJECTION_COUNTER);
+      const counter = rise(before, after);
+      const observed = { limits, failingPod: `${bad.namespace}/${bad.name}`, threshold, control, trips, answered500, afterwards, counter };
       const stillFailing = afterwards.statuses['500'] ?? 0;
-      if (!controlOk) return [{ label, verdict: 'error', reason: `positive control failed: healthy echo answered ${JSON.stringify(control.statuses)}`, observed }];
-      if (stillFailing > 0) return [{ label, verdict: 'fail', reason: `no ejection: ${stillFailing} of ${afterwards.sent} later requests still reached the failing replica (ejections +${ejections ?? 'n/a'})`, observed }];
-      if (afterwards.statuses['200'] !== afterwards.sent) return [{ label, verdict: 'fail', reason: `traffic did not continue on the healthy replicas: ${JSON.stringify(afterwards.statuses)}`, observed }];
+      if (answered500 < threshold) {
+        if (stillFailing > 0) return one('fail', `no ejection: the failing replica kept answering (${stillFailing} of ${afterwards.sent} later requests got its 500)`, observed);
+        return one('error', `the failing replica answered only ${answered500} of the ${threshold} consecutive 5xx needed within ${trips.length} rounds: nothing can be said`, observed);
+      }
+      if (stillFailing > 0) return one('fail', `no ejection: after ${answered500} consecutive 500s, ${stillFailing} of ${afterwards.sent} later requests still reached the failing replica`, observed);
+      const served = afterwards.statuses['200'] ?? 0;
+      if (served === 0 && Object.keys(afterwards.statuses).length === 0) return one('error', `the requests after the trip all failed on the wire (${JSON.stringify(afterwards.failures)}): nothing can be said`, observed);
+      if (served !== afterwards.sent) return one('fail', `traffic did not continue on the healthy replicas: ${JSON.stringify(afterwards.statuses)} ${JSON.stringify(afterwards.failures)}`, observed);
       // §9.7: an ejection is proven by the ejection counters (or UH), never by a bare 503.
-      if (!ejections || ejections <= 0) return [{ label, verdict: 'error', reason: 'the failing replica stopped getting traffic, but no ejection counter rose: not proven to be outlier detection', observed }];
-      return [{ label, verdict: 'pass', reason: `ejected after ${trip.statuses['500'] ?? 0} 500s (ejections +${ejections}); the next ${afterwards.sent} requests all 200 on ${Object.keys(afterwards.pods).join(', ')}`, observed }];
+      if ('problem' in counter) return one('error', `the failing replica stopped getting traffic, but ${counter.problem}`, observed);
+      if (counter.delta <= 0) return one('error', 'the failing replica stopped getting traffic, but no ejection counter rose: not proven to be outlier detection', observed);
+      return one('pass', `ejected after ${answered500} 500s (ejections +${counter.delta}); the next ${afterwards.sent} requests all 200 on ${Object.keys(afterwards.pods).join(', ')}`, observed);
     } catch (e) {
-      return [{ label, verdict: 'error', reason: `could not be carried out: ${messageOf(e)}`, observed: {} }];
+      return one('error', `could not be carried out: ${messageOf(e)}`, {});
     }
   },
 });

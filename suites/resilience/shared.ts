@@ -1,12 +1,21 @@
-// Pieces the resilience checks share: the DestinationRule in scope, floods, the client's counters.
+// Pieces the resilience checks share: the DestinationRule in scope, floods, the client's counters, the backend's
+// request intervals.
 import type { FloodAttack, FloodResult } from '../../agent/protocol.js';
+import { statPresent, sumStat } from '../../harness/access-log.js';
 import type { CheckContext } from '../../harness/check.js';
+import { messageOf } from '../../harness/errors.js';
 import type { Manifest } from '../../harness/posture/load.js';
 import { ROOT_NAMESPACE } from '../../harness/posture/view.js';
 import type { ProbeHandle, Ref } from '../../harness/target.js';
 
 export const ECHO: Ref = { namespace: 'mesh', name: 'echo' };
 export const CLIENT: Ref = { namespace: 'mesh', name: 'authorized' };
+
+/**
+ * The most requests the agent holds in flight in one flood (measured in `npm run bench`: RSS stays small at this
+ * concurrency). A pool the flood cannot exceed cannot be shown to trip: not-applicable, with the reason.
+ */
+export const MAX_FLOOD_CONCURRENCY = 512;
 
 export interface Limits {
   rule: string;
@@ -41,8 +50,8 @@ export function ruleInScope(ctx: CheckContext, svc: Ref, clientNs: string): Limi
   };
 }
 
-export async function flood(ctx: CheckContext, probe: ProbeHandle, o: { id: string; requests: number; concurrency: number; path: string }): Promise<FloodResult> {
-  const d = await ctx.target.address(ECHO, 8080, probe);
+export async function flood(ctx: CheckContext, probe: ProbeHandle, port: number, o: { id: string; requests: number; concurrency: number; path: string }): Promise<FloodResult> {
+  const d = await ctx.target.address(ECHO, port, probe);
   const a: FloodAttack = {
     kind: 'flood',
     id: o.id,
@@ -60,22 +69,40 @@ export async function flood(ctx: CheckContext, probe: ProbeHandle, o: { id: stri
   return f;
 }
 
+/** A client-sidecar counter: its sum, or why there is none. Absent is not zero (istio-behaviours.md §10). */
+export type Counter = { value: number } | { absent: string } | { unreadable: string };
+
 /** Sum of the client sidecar's counters with this suffix (the breaker lives in the client, §5). */
-export async function clientCounter(ctx: CheckContext, probe: ProbeHandle, suffix: string): Promise<number | null> {
+export async function clientCounter(ctx: CheckContext, probe: ProbeHandle, suffix: string): Promise<Counter> {
   try {
     const stats = await ctx.target.stats(probe.pod);
-    return Object.entries(stats).reduce((n, [k, v]) => (k.endsWith(`.${suffix}`) ? n + v : n), 0);
-  } catch {
-    return null;
+    if (!statPresent(stats, suffix)) {
+      return {
+        absent: `${probe.pod.namespace}/${probe.pod.name}'s sidecar does not export ${suffix} (Istio's default stats matcher drops cluster stats): add proxy.istio.io/config {"proxyStatsMatcher":{"inclusionRegexps":[".*${suffix.replace(/\./g, '\\\\.')}"]}} to its pod template`,
+      };
+    }
+    return { value: sumStat(stats, suffix) };
+  } catch (e) {
+    return { unreadable: `the client sidecar's stats could not be read: ${messageOf(e)}` };
   }
 }
 
-/** Reads and resets each echo pod's peak in-flight, from inside the pod. */
-export async function echoPeaks(ctx: CheckContext): Promise<Record<string, number>> {
-  const out: Record<string, number> = {};
+/** The rise between two readings, or the one-line reason there is none. */
+export function rise(before: Counter, after: Counter): { delta: number } | { problem: string } {
+  for (const c of [before, after]) {
+    if ('absent' in c) return { problem: c.absent };
+    if ('unreadable' in c) return { problem: c.unreadable };
+  }
+  return { delta: (after as { value: number }).value - (before as { value: number }).value };
+}
+
+/** Reads and clears each echo pod's request intervals ([start, end], epoch ms), from inside the pod. */
+export async function echoIntervals(ctx: CheckContext): Promise<Record<string, [number, number][]>> {
+  const out: Record<string, [number, number][]> = {};
   for (const pod of await ctx.target.servicePods(ECHO)) {
-    const r = (await ctx.target.appAdmin(pod, '/admin/reset-stats')) as { admin?: { peakInFlight?: number } };
-    out[`${pod.namespace}/${pod.name}`] = r.admin?.peakInFlight ?? Number.NaN;
+    const r = (await ctx.target.appAdmin(pod, '/admin/intervals')) as { intervals?: [number, number][] };
+    if (!Array.isArray(r.intervals)) throw new Error(`${pod.namespace}/${pod.name} reported no request intervals`);
+    out[`${pod.namespace}/${pod.name}`] = r.intervals;
   }
   return out;
 }

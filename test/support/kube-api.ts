@@ -36,7 +36,9 @@ export interface KubeApiState {
   /** The mesh root, as istiod distributes it in ConfigMap istio-ca-root-cert. */
   rootPem?: () => string | undefined;
   /** Serves pod logs. */
-  logs?: (namespace: string, pod: string, container: string, since?: string) => Promise<string>;
+  logs?: (namespace: string, pod: string, container: string, since?: Date) => Promise<string>;
+  /** Every pod-log request's query string, as sent (what the client really asked for). */
+  logQueries: string[];
   /** Serves pod exec: what the command prints and its exit code. */
   exec?: (call: ExecCall) => Promise<{ stdout?: string; stderr?: string; exitCode: number }>;
 }
@@ -63,6 +65,7 @@ export function defaultState(): KubeApiState {
     readyAfterPolls: 0,
     generation: 0,
     podIPs: new Map(),
+    logQueries: [],
   };
 }
 
@@ -228,7 +231,16 @@ export async function startKubeApi(state: KubeApiState = defaultState()): Promis
       }
       const log = /^\/api\/v1\/namespaces\/([^/]+)\/pods\/([^/]+)\/log$/.exec(p);
       if (req.method === 'GET' && log && state.logs) {
-        state.logs(log[1]!, log[2]!, url.searchParams.get('container') ?? '', url.searchParams.get('sinceTime') ?? undefined).then(
+        // PodLogOptions (K8s API: core/v1 PodLogOptions) travel as query parameters. A parameter this façade does
+        // not honour is refused rather than silently ignored, so a client relying on one is caught here.
+        state.logQueries.push(url.search);
+        const unknown = [...url.searchParams.keys()].find((k) => !['container', 'sinceSeconds', 'sinceTime', 'timestamps', 'tailLines'].includes(k));
+        if (unknown) return json(res, 400, { kind: 'Status', apiVersion: 'v1', status: 'Failure', reason: 'BadRequest', code: 400, message: `unsupported query parameter ${unknown}` });
+        if (url.searchParams.has('timestamps') || url.searchParams.has('tailLines')) return json(res, 400, { kind: 'Status', apiVersion: 'v1', status: 'Failure', reason: 'BadRequest', code: 400, message: 'timestamps and tailLines are not implemented by the test API' });
+        const ss = url.searchParams.get('sinceSeconds');
+        const st = url.searchParams.get('sinceTime');
+        const since = ss !== null ? new Date(Date.now() - Number(ss) * 1000) : st !== null ? new Date(st) : undefined;
+        state.logs(log[1]!, log[2]!, url.searchParams.get('container') ?? '', since).then(
           (text) => res.writeHead(200, { 'content-type': 'text/plain' }).end(text),
           (e: Error) => json(res, 500, { kind: 'Status', status: 'Failure', code: 500, message: e.message }),
         );

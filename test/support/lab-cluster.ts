@@ -18,8 +18,11 @@ import { type KubeApi, startKubeApi } from './kube-api.js';
 
 type Obj = Manifest & { spec?: Record<string, unknown>; data?: unknown };
 
-/** Strips what only a cluster needs (delivery, security context, run labels) so the lab sees the fixture. */
-function unrender(o: Obj): Obj | undefined {
+/**
+ * Strips what only a cluster needs (delivery, security context, run labels) so the lab sees the fixture.
+ * `stripStatsMatcher` removes the proxyStatsMatcher render added: a cluster whose pods keep only Istio's defaults.
+ */
+function unrender(o: Obj, opts: { stripStatsMatcher?: boolean } = {}): Obj | undefined {
   if (o.kind === 'ConfigMap') return undefined;
   const m = structuredClone(o);
   const strip = (labels?: Record<string, string>) => {
@@ -30,7 +33,13 @@ function unrender(o: Obj): Obj | undefined {
   m.metadata = { name: m.metadata.name, ...(m.metadata.namespace ? { namespace: m.metadata.namespace } : {}), ...(strip(m.metadata.labels) ? { labels: strip(m.metadata.labels) } : {}), ...(m.metadata.annotations ? { annotations: m.metadata.annotations } : {}) };
   if (m.kind === 'Deployment') {
     const t = (m.spec as { template: { metadata: { labels: Record<string, string>; annotations?: Record<string, string> }; spec: Record<string, unknown> } }).template;
-    t.metadata = { labels: strip(t.metadata.labels) ?? {}, ...(t.metadata.annotations ? { annotations: t.metadata.annotations } : {}) };
+    const annotations = { ...(t.metadata.annotations ?? {}) };
+    if (opts.stripStatsMatcher && annotations['proxy.istio.io/config']) {
+      const { proxyStatsMatcher: _gone, ...rest } = JSON.parse(annotations['proxy.istio.io/config']) as Record<string, unknown>;
+      if (Object.keys(rest).length > 0) annotations['proxy.istio.io/config'] = JSON.stringify(rest);
+      else delete annotations['proxy.istio.io/config'];
+    }
+    t.metadata = { labels: strip(t.metadata.labels) ?? {}, ...(Object.keys(annotations).length ? { annotations } : {}) };
     const containers = (t.spec.containers as Record<string, unknown>[]).map((c) => ({ name: c.name, command: c.command, args: c.args, ...(c.ports ? { ports: c.ports } : {}) }));
     t.spec = { ...(t.spec.serviceAccountName ? { serviceAccountName: t.spec.serviceAccountName } : {}), containers };
   }
@@ -43,8 +52,9 @@ export interface LabCluster {
   close(): Promise<void>;
 }
 
-export async function startLabCluster(o: { meshWide?: string } = {}): Promise<LabCluster> {
+export async function startLabCluster(o: { meshWide?: string; stripStatsMatcher?: boolean; meshConfig?: string } = {}): Promise<LabCluster> {
   const api = await startKubeApi();
+  if (o.meshConfig !== undefined) api.state.meshConfig = o.meshConfig;
   // The cluster's own mesh-wide posture, as its operators applied it (meshproof never writes to istio-system).
   const meshWide: PostureObject[] = o.meshWide ? parseManifests(readFileSync(o.meshWide, 'utf8'), o.meshWide) : [];
   for (const x of meshWide) {
@@ -58,7 +68,9 @@ export async function startLabCluster(o: { meshWide?: string } = {}): Promise<La
     if (builtAt === api.state.generation) return;
     const gen = api.state.generation;
     await lab?.dispose();
-    const objects = [...api.state.objects.values()].map((v) => unrender(v as Obj)).filter((x): x is Obj => x !== undefined);
+    const objects = [...api.state.objects.values()].map((v) => unrender(v as Obj, o)).filter((x): x is Obj => x !== undefined);
+    // The cluster's mesh config, which istiod (and so the lab's sidecars) reads for access logging.
+    if (api.state.meshConfig !== undefined) objects.push({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'istio', namespace: 'istio-system' }, data: { mesh: api.state.meshConfig } });
     lab = new LabTarget();
     await lab.apply({ origin: ['kube-api'], objects: objects.map((manifest, i) => ({ manifest, source: `kube-api#${i + 1}` })) });
     // istiod's CA for this lab: CreateCertificate over gRPC, identities from the tokens this API issued.
@@ -94,7 +106,7 @@ export async function startLabCluster(o: { meshWide?: string } = {}): Promise<La
   const ipToPod = (ip: string) => [...api.state.podIPs].find(([, v]) => v === ip)?.[0];
   api.state.logs = async (ns, pod, container, since) => {
     if (container !== 'istio-proxy' || !lab) return '';
-    return (await lab.accessLog(podOf(ns, pod), since ? new Date(since) : new Date(0))).join('\n');
+    return (await lab.accessLog(podOf(ns, pod), since ?? new Date(0))).join('\n');
   };
   api.state.exec = async (c) => {
     if (!lab) return { stderr: 'no lab', exitCode: 1 };

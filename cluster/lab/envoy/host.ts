@@ -1,0 +1,49 @@
+// What the sidecar's parts share: the workload's identity and certificate, its stats and access loggers, and the
+// sockets and listeners it must close. Each Envoy subsystem (inbound, outbound, admin) is a room of its own and
+// reaches the rest only through this.
+import type net from 'node:net';
+import type tls from 'node:tls';
+import type { IssuedCert } from '../../../harness/pki.js';
+import type { AuthzPolicyModel, LabFaults, TrafficPolicy } from '../model.js';
+import type { AccessLogger } from './access-log.js';
+import type { Stats } from './stats.js';
+
+export interface UpstreamEndpoint {
+  pod: string;
+  /** 127.0.0.1:port of the destination pod's inbound listener (or its app port when it has no sidecar). */
+  address: string;
+  /** Auto-mTLS: the destination has a sidecar and its port is not DISABLE. */
+  mtls: boolean;
+  /** The SPIFFE ID the destination must present. */
+  spiffeId: string;
+}
+
+/** What istiod pushes to every sidecar: endpoints, traffic policies, the root of trust. */
+export interface MeshView {
+  trafficPolicy(clientNamespace: string, namespace: string, service: string): TrafficPolicy | undefined;
+  rootPem(): string;
+  upstreams(namespace: string, service: string, port: number): UpstreamEndpoint[];
+}
+
+export interface SidecarHost {
+  readonly namespace: string;
+  readonly pod: string;
+  readonly mesh: MeshView;
+  readonly stats: Stats;
+  readonly log: AccessLogger;
+  /** AuthorizationPolicies that apply to this workload, as istiod would push them. */
+  policies(): AuthzPolicyModel[];
+  faults(): LabFaults;
+  cert(): IssuedCert;
+  /** TLS options with this workload's current certificate and the mesh root. */
+  contextOptions(): tls.SecureContextOptions;
+  /** Registers a TLS server whose context must follow certificate rotation. */
+  rotates(ts: tls.Server): void;
+  track(s: net.Socket): void;
+  listen(server: net.Server): Promise<number>;
+}
+
+/** `ip:port` as Envoy writes it (IPv6 in brackets). */
+export function addr(ip: string | undefined, port: number | undefined): string {
+  return ip?.includes(':') ? `[${ip}]:${port}` : `${ip}:${port}`;
+}

@@ -1,0 +1,285 @@
+// The inbound side of a lab sidecar, along Envoy's own seams (istio-behaviours.md §1–§4):
+// - filter chains: one listener per container port with PeerAuthentication semantics. STRICT resets plaintext
+//   with an `NR filter_chain_not_found` listener record; PERMISSIVE sniffs the first flight; DISABLE is plaintext;
+// - the mTLS gate: the client chain verified against the mesh root (a node:tls server closes instead of alerting, §4c);
+// - RBAC: AuthorizationPolicy on HTTP (403 `RBAC: access denied`) and TCP (close on the first bytes);
+// - XFCC set as Envoy's APPEND_FORWARD does, only for mTLS peers with a certificate (§3).
+import { createHash, randomUUID, X509Certificate } from 'node:crypto';
+import http from 'node:http';
+import net from 'node:net';
+import tls from 'node:tls';
+import type { AccessLogRecord } from '../../../harness/access-log.js';
+import { uriSans } from '../../../harness/pki.js';
+import { type AuthzRequest, evaluate } from '../authz.js';
+import { ISTIO_ALPNS, sniff } from '../client-hello.js';
+import type { PortProtocol } from '../model.js';
+import type { MtlsMode } from '../schema.js';
+import { addr, type SidecarHost } from './host.js';
+import { forward, localReply } from './relay.js';
+
+/** Envoy's virtual inbound listener; its stats carry this prefix. */
+export const INBOUND_STATS = 'listener.0.0.0.0_15006';
+/** Like Envoy's listener_filters_timeout: how long the inspector waits for a first flight. */
+const SNIFF_TIMEOUT_MS = 5_000;
+const XFCC = 'x-forwarded-client-cert';
+const STATUS_ROUTE = 'default';
+
+/** OpenSSL verify errors meaning "not chained to a root we trust" (what a foreign CA produces). */
+const UNTRUSTED_CHAIN = new Set([
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'UNABLE_TO_GET_ISSUER_CERT',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'CERT_SIGNATURE_FAILURE',
+]);
+
+interface Peer {
+  mtls: boolean;
+  peerUri?: string;
+  peerHash?: string;
+  peerSubject?: string;
+  sni?: string;
+}
+
+function principalOf(peer: Peer): Pick<AuthzRequest, 'principal' | 'namespace'> {
+  if (!peer.mtls || !peer.peerUri?.startsWith('spiffe://')) return {};
+  const principal = peer.peerUri.slice('spiffe://'.length);
+  return { principal, namespace: /\/ns\/([^/]+)\//.exec(principal)?.[1] };
+}
+
+export interface InboundPort {
+  containerPort: number;
+  appPort: number;
+  protocol: PortProtocol;
+  mode: () => Exclude<MtlsMode, 'UNSET'>;
+}
+
+export class Inbound {
+  private readonly peers = new WeakMap<net.Socket, Peer>();
+
+  constructor(private readonly host: SidecarHost) {
+    for (const s of ['no_filter_chain_match', 'ssl.connection_error', 'ssl.fail_verify_error', 'ssl.fail_verify_no_cert']) host.stats.declare(`${INBOUND_STATS}.${s}`);
+  }
+
+  /** Starts the inbound listener for one container port; returns the loopback port standing for podIP:port. */
+  async listen(p: InboundPort): Promise<number> {
+    const { host } = this;
+    if (p.protocol === 'http') {
+      host.stats.declare(`http.inbound_0.0.0.0_${p.containerPort}.rbac.allowed`);
+      host.stats.declare(`http.inbound_0.0.0.0_${p.containerPort}.rbac.denied`);
+    } else {
+      host.stats.declare('tcp.rbac.allowed');
+      host.stats.declare('tcp.rbac.denied');
+    }
+    const httpServer = http.createServer((req, res) => this.http(p.appPort, p.containerPort, req, res));
+    httpServer.on('clientError', (_e, s) => s.destroy());
+    const tlsServer = this.tlsServer(p.protocol, httpServer, p.appPort, p.containerPort);
+    const server = net.createServer((socket) => {
+      host.track(socket);
+      socket.on('error', () => socket.destroy());
+      const local = addr(socket.localAddress, socket.localPort);
+      const remote = addr(socket.remoteAddress, socket.remotePort);
+      let first = Buffer.alloc(0);
+      const timer = setTimeout(() => decide(true), SNIFF_TIMEOUT_MS);
+      const onData = (d: Buffer) => {
+        first = Buffer.concat([first, d]);
+        decide(false);
+      };
+      socket.on('data', onData);
+      socket.once('end', () => decide(true));
+      let decided = false;
+      const decide = (final: boolean) => {
+        if (decided) return;
+        const s = sniff(first);
+        if (s.kind === 'incomplete' && !final && first.length < 16_384) return;
+        decided = true;
+        clearTimeout(timer);
+        socket.off('data', onData);
+        socket.pause();
+        if (first.length > 0) socket.unshift(first);
+        const mode = p.mode();
+        const isTls = s.kind === 'tls';
+        const istioAlpn = isTls && s.alpn.some((a) => ISTIO_ALPNS.includes(a));
+        // Filter-chain match (I: filterchain_options.go): STRICT has TLS chains only; PERMISSIVE terminates TLS
+        // carrying an Istio ALPN and passes everything else through; DISABLE has a plaintext chain only.
+        const terminate = mode === 'STRICT' ? isTls : mode === 'PERMISSIVE' ? istioAlpn : false;
+        if (mode === 'STRICT' && !isTls) {
+          host.stats.inc(`${INBOUND_STATS}.no_filter_chain_match`);
+          host.log.write('listener', {
+            method: '',
+            responseFlags: 'NR',
+            responseCodeDetails: 'filter_chain_not_found',
+            bytesReceived: 0,
+            downstreamLocalAddress: local,
+            downstreamRemoteAddress: remote,
+          });
+          socket.resetAndDestroy();
+          return;
+        }
+        if (terminate) tlsServer.emit('connection', socket);
+        else this.plaintext(socket, p.protocol, httpServer, p.appPort, p.containerPort, local, remote);
+      };
+    });
+    return host.listen(server);
+  }
+
+  /** A non-listening tls.Server per inbound port: it runs OpenSSL's verification of the client chain. */
+  private tlsServer(protocol: PortProtocol, httpServer: http.Server, appPort: number, containerPort: number): tls.Server {
+    const { host } = this;
+    const ts = tls.createServer({
+      ...host.contextOptions(),
+      requestCert: true,
+      // node:tls verifies client certificates after the handshake and cannot send Envoy's alerts; we check below
+      // and close instead (istio-behaviours.md §4c).
+      rejectUnauthorized: false,
+      ALPNProtocols: ['istio-http/1.1', 'istio', 'istio-peer-exchange', 'istio-http/1.0', 'istio-h2', 'http/1.1'],
+    });
+    host.rotates(ts);
+    ts.on('tlsClientError', (_e, t) => {
+      host.stats.inc(`${INBOUND_STATS}.ssl.connection_error`);
+      t.destroy();
+    });
+    ts.on('secureConnection', (t: tls.TLSSocket) => {
+      host.track(t);
+      t.on('error', () => t.destroy());
+      const local = addr(t.localAddress, t.localPort);
+      const remote = addr(t.remoteAddress, t.remotePort);
+      const peer = t.getPeerCertificate(true);
+      if (!peer?.raw) {
+        host.stats.inc(`${INBOUND_STATS}.ssl.fail_verify_no_cert`);
+        t.destroy();
+        return;
+      }
+      const code = String(t.authorizationError ?? '');
+      const faults = host.faults();
+      const excused = (code === 'CERT_HAS_EXPIRED' && faults.allowExpiredCertificate) || (UNTRUSTED_CHAIN.has(code) && faults.acceptUntrustedChain);
+      if (!t.authorized && !excused) {
+        // A failed handshake leaves no access-log record in Istio's default setup (istio-behaviours.md §4); the
+        // listener stat is the only trace, and a default stats matcher drops it (§10).
+        host.stats.inc(`${INBOUND_STATS}.ssl.fail_verify_error`);
+        t.destroy();
+        return;
+      }
+      const der = peer.raw;
+      this.peers.set(t, {
+        mtls: true,
+        peerUri: uriSans(der)[0],
+        peerHash: createHash('sha256').update(der).digest('hex'),
+        peerSubject: (new X509Certificate(der).subject ?? '').replace(/\n/g, ','),
+        sni: (t as tls.TLSSocket & { servername?: string | false }).servername || undefined,
+      });
+      if (protocol === 'http') httpServer.emit('connection', t);
+      else this.tcpToApp(t, appPort, containerPort, local, remote, true);
+    });
+    return ts;
+  }
+
+  private plaintext(socket: net.Socket, protocol: PortProtocol, httpServer: http.Server, appPort: number, containerPort: number, local: string, remote: string): void {
+    this.peers.set(socket, { mtls: false });
+    if (protocol === 'http') {
+      httpServer.emit('connection', socket);
+      socket.resume();
+    } else this.tcpToApp(socket, appPort, containerPort, local, remote, false);
+  }
+
+  private tcpToApp(down: net.Socket, appPort: number, containerPort: number, local: string, remote: string, mtls: boolean): void {
+    const { host } = this;
+    const started = Date.now();
+    const sni = mtls ? this.peers.get(down)?.sni : undefined;
+    const decision = evaluate(host.policies(), { ...principalOf(this.peers.get(down) ?? { mtls: false }), port: containerPort, http: false });
+    if (!decision.allowed) {
+      // The connection is accepted; the RBAC network filter closes it on the first client bytes (§2).
+      down.once('data', () => {
+        host.stats.inc('tcp.rbac.denied');
+        host.log.write('server', {
+          connectionTerminationDetails: `rbac_access_denied_matched_policy[${decision.policy}]`,
+          bytesReceived: down.bytesRead,
+          durationMs: Date.now() - started,
+          upstreamCluster: `inbound|${containerPort}||`,
+          downstreamLocalAddress: local,
+          downstreamRemoteAddress: remote,
+          requestedServerName: sni,
+        });
+        down.end();
+      });
+      down.resume();
+      return;
+    }
+    host.stats.inc('tcp.rbac.allowed');
+    const up = net.connect({ host: '127.0.0.1', port: appPort });
+    host.track(up);
+    let failed = false;
+    up.on('error', () => {
+      failed = true;
+      down.destroy();
+    });
+    down.on('error', () => up.destroy());
+    down.pipe(up);
+    up.pipe(down);
+    down.resume();
+    down.once('close', () => {
+      up.destroy();
+      host.log.write('server', {
+        responseFlags: failed ? 'UF' : '',
+        bytesReceived: down.bytesRead,
+        bytesSent: down.bytesWritten,
+        durationMs: Date.now() - started,
+        upstreamHost: `127.0.0.1:${appPort}`,
+        upstreamCluster: `inbound|${containerPort}||`,
+        downstreamLocalAddress: local,
+        downstreamRemoteAddress: remote,
+        requestedServerName: sni,
+      });
+    });
+  }
+
+  private xfccElement(peer: Peer): string {
+    // Envoy order: By, Hash, Subject, URI (E: conn_manager_utility.cc); Subject is empty for istiod certificates.
+    return `By=${this.host.cert().spiffeId};Hash=${peer.peerHash};Subject="${peer.peerSubject ?? ''}";URI=${peer.peerUri ?? ''}`;
+  }
+
+  private http(appPort: number, containerPort: number, req: http.IncomingMessage, res: http.ServerResponse): void {
+    const { host } = this;
+    const started = Date.now();
+    const sock = req.socket;
+    const peer = this.peers.get(sock) ?? { mtls: false };
+    const headers: http.OutgoingHttpHeaders = { ...req.headers };
+    if (peer.mtls && peer.peerHash) {
+      // APPEND_FORWARD: keep what the client's proxy forwarded, append this hop. Trust only the last element.
+      const prior = req.headers[XFCC];
+      headers[XFCC] = prior ? `${prior},${this.xfccElement(peer)}` : this.xfccElement(peer);
+    } else {
+      delete headers[XFCC]; // not mTLS: Envoy removes the header rather than forward a client's claim
+    }
+    headers['x-forwarded-proto'] = peer.mtls ? 'https' : 'http';
+    headers['x-request-id'] ??= randomUUID();
+    const decision = evaluate(host.policies(), { ...principalOf(peer), method: req.method, path: (req.url ?? '/').split('?')[0], port: containerPort, http: true });
+    const base: Partial<AccessLogRecord> = {
+      method: req.method,
+      path: req.url,
+      protocol: `HTTP/${req.httpVersion}`,
+      userAgent: req.headers['user-agent'],
+      requestId: String(headers['x-request-id']),
+      authority: req.headers.host,
+      xForwardedFor: req.headers['x-forwarded-for'] as string | undefined,
+      upstreamCluster: `inbound|${containerPort}||`,
+      upstreamHost: `127.0.0.1:${appPort}`,
+      downstreamLocalAddress: addr(sock.localAddress, sock.localPort),
+      downstreamRemoteAddress: addr(sock.remoteAddress, sock.remotePort),
+      requestedServerName: peer.sni,
+      routeName: STATUS_ROUTE,
+    };
+    if (!decision.allowed) {
+      // E: rbac_filter.cc: 403, body exactly `RBAC: access denied`, details name the deciding policy (§2).
+      host.stats.inc(`http.inbound_0.0.0.0_${containerPort}.rbac.denied`);
+      req.resume();
+      localReply(host, 'server', res, 403, 'RBAC: access denied', { ...base, upstreamHost: undefined, upstreamCluster: undefined, responseCodeDetails: `rbac_access_denied_matched_policy[${decision.policy}]` });
+      return;
+    }
+    host.stats.inc(`http.inbound_0.0.0.0_${containerPort}.rbac.allowed`);
+    forward(host, { req, res, started, base, headers, side: 'server' }, (h, cb) =>
+      http.request({ host: '127.0.0.1', port: appPort, method: req.method, path: req.url, headers: h, agent: false }, cb),
+    );
+  }
+}

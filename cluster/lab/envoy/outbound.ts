@@ -1,0 +1,271 @@
+// The outbound side of a lab sidecar, along Envoy's own seams (istio-behaviours.md §3, §5, §10):
+// - listeners: one per captured `<svc>.<ns>:<port>`, originating mTLS with this workload's identity (auto-mTLS)
+//   and sanitising app-supplied XFCC;
+// - clusters: `outbound|<port>||<fqdn>`, their stats created with the cluster (as Envoy does on CDS);
+// - load balancing: Istio's default LEAST_REQUEST, two random choices with replacement (E:
+//   source/extensions/load_balancing_policies/least_request; I: cluster_traffic_policy.go);
+// - circuit breakers from the DestinationRule's connection pool (503 + `x-envoy-overloaded`, flag UO);
+// - outlier detection, consecutive 5xx; with `outlierDetection` set Istio sets the panic threshold to
+//   minHealthPercent (default 0), so an ejected host gets no traffic back by panic routing (§10).
+import { randomUUID } from 'node:crypto';
+import http from 'node:http';
+import https from 'node:https';
+import net from 'node:net';
+import tls from 'node:tls';
+import type { AccessLogRecord } from '../../../harness/access-log.js';
+import { uriSans } from '../../../harness/pki.js';
+import type { PortProtocol, TrafficPolicy } from '../model.js';
+import { addr, type SidecarHost, type UpstreamEndpoint } from './host.js';
+import { forward, localReply } from './relay.js';
+
+const XFCC = 'x-forwarded-client-cert';
+const STATUS_ROUTE = 'default';
+
+/** Envoy's local reply when a circuit breaker overflows (E: source/common/router/router.cc). */
+export const OVERFLOW_BODY = 'upstream connect error or disconnect/reset before headers. reset reason: overflow';
+
+interface ClusterState {
+  /** Upstream requests in flight (one connection each). */
+  inflight: number;
+  /** Requests waiting for a connection (http1MaxPendingRequests bounds this queue). */
+  pending: (() => void)[];
+  /** Active requests per host address: what LEAST_REQUEST compares. */
+  active: Map<string, number>;
+  consecutive5xx: Map<string, number>;
+  ejectedUntil: Map<string, number>;
+  ejections: Map<string, number>;
+  release(): void;
+}
+
+/** The stats Envoy creates for every outbound cluster (kept only if the stats matcher includes them, §10). */
+const CLUSTER_COUNTERS = ['upstream_rq_pending_overflow', 'upstream_cx_overflow', 'upstream_rq_total'];
+const OUTLIER_COUNTERS = ['outlier_detection.ejections_enforced_consecutive_5xx', 'outlier_detection.ejections_enforced_total', 'outlier_detection.ejections_overflow'];
+
+/**
+ * LEAST_REQUEST with choice_count 2: draw two hosts at random WITH replacement and keep the one with fewer active
+ * requests; on a tie the first draw stays (E: least_request_lb.cc unweightedHostPick).
+ */
+export function leastRequest<T>(hosts: T[], active: (h: T) => number, random: () => number = Math.random): T | undefined {
+  if (hosts.length === 0) return undefined;
+  let candidate: T | undefined;
+  for (let i = 0; i < 2; i++) {
+    const h = hosts[Math.floor(random() * hosts.length)]!;
+    if (candidate === undefined || active(h) < active(candidate)) candidate = h;
+  }
+  return candidate;
+}
+
+export class Outbound {
+  private readonly clusters = new Map<string, ClusterState>();
+  /** Test hook: every outbound connection is reset before it reaches a peer (a client whose path is broken). */
+  broken = false;
+
+  constructor(private readonly host: SidecarHost) {}
+
+  /** Creates a cluster's stats, as Envoy does when CDS pushes it. */
+  declareCluster(namespace: string, service: string, port: number): void {
+    const cluster = `outbound|${port}||${service}.${namespace}.svc.cluster.local`;
+    for (const c of CLUSTER_COUNTERS) this.host.stats.declare(`cluster.${cluster}.${c}`);
+    if (this.host.mesh.trafficPolicy(this.host.namespace, namespace, service)?.outlier) {
+      for (const c of OUTLIER_COUNTERS) this.host.stats.declare(`cluster.${cluster}.${c}`);
+      const st = this.state(cluster);
+      this.host.stats.gauge(`cluster.${cluster}.outlier_detection.ejections_active`, () => [...st.ejectedUntil.values()].filter((t) => t > Date.now()).length);
+    }
+  }
+
+  private pick(namespace: string, service: string, port: number, st: ClusterState): UpstreamEndpoint | undefined {
+    const now = Date.now();
+    const healthy = this.host.mesh.upstreams(namespace, service, port).filter((e) => (st.ejectedUntil.get(e.address) ?? 0) <= now);
+    return leastRequest(healthy, (e) => st.active.get(e.address) ?? 0);
+  }
+
+  private tlsOptions(ep: UpstreamEndpoint, fqdn: string, port: number, alpn: string): tls.ConnectionOptions {
+    const cert = this.host.cert();
+    return {
+      cert: cert.chainPem,
+      key: cert.keyPem,
+      ca: this.host.mesh.rootPem(),
+      ALPNProtocols: [alpn],
+      servername: `outbound_.${port}_._.${fqdn}`,
+      // Istio verifies the server's SPIFFE ID, not a DNS name.
+      checkServerIdentity: (_host, c) =>
+        c.raw && uriSans(c.raw).includes(ep.spiffeId) ? undefined : Object.assign(new Error(`SAN mismatch: expected ${ep.spiffeId}`), { code: 'ERR_TLS_CERT_ALTNAME_INVALID' }),
+    };
+  }
+
+  /** An outbound listener for one Service port, standing for this pod's capture of `<svc>.<ns>:<port>`. */
+  async listen(namespace: string, service: string, port: number, protocol: PortProtocol): Promise<number> {
+    const fqdn = `${service}.${namespace}.svc.cluster.local`;
+    const cluster = `outbound|${port}||${fqdn}`;
+    const { host } = this;
+    this.declareCluster(namespace, service, port);
+    const st = this.state(cluster);
+    if (protocol === 'tcp') {
+      const server = net.createServer((down) => {
+        host.track(down);
+        const started = Date.now();
+        down.on('error', () => down.destroy());
+        if (this.broken) {
+          down.resetAndDestroy();
+          return;
+        }
+        const ep = this.pick(namespace, service, port, st);
+        const remote = addr(down.remoteAddress, down.remotePort);
+        if (!ep) {
+          host.log.write('client', { responseFlags: 'UH', upstreamCluster: cluster, downstreamRemoteAddress: remote });
+          down.destroy();
+          return;
+        }
+        const [h, p] = ep.address.split(':') as [string, string];
+        const up = ep.mtls ? tls.connect({ host: h, port: Number(p), ...this.tlsOptions(ep, fqdn, port, 'istio') }) : net.connect({ host: h, port: Number(p) });
+        host.track(up);
+        let upstreamLocal: string | undefined;
+        up.once('connect', () => {
+          upstreamLocal = addr(up.localAddress, up.localPort);
+        });
+        let failed = false;
+        up.on('error', () => {
+          failed = true;
+          down.destroy();
+        });
+        down.on('close', () => {
+          up.destroy();
+          host.log.write('client', {
+            responseFlags: failed ? 'UF' : '',
+            bytesReceived: down.bytesRead,
+            bytesSent: down.bytesWritten,
+            durationMs: Date.now() - started,
+            upstreamHost: ep.address,
+            upstreamCluster: cluster,
+            upstreamLocalAddress: upstreamLocal,
+            downstreamRemoteAddress: remote,
+          });
+        });
+        down.pipe(up);
+        up.pipe(down);
+      });
+      return host.listen(server);
+    }
+    const server = http.createServer((req, res) => {
+      if (this.broken) {
+        req.socket.resetAndDestroy();
+        return;
+      }
+      const started = Date.now();
+      const headers: http.OutgoingHttpHeaders = { ...req.headers };
+      delete headers[XFCC]; // outbound sanitises app-supplied XFCC (istio-behaviours.md §3)
+      headers['x-request-id'] ??= randomUUID();
+      headers['x-forwarded-proto'] = 'http';
+      const base: Partial<AccessLogRecord> = {
+        method: req.method,
+        path: req.url,
+        protocol: `HTTP/${req.httpVersion}`,
+        userAgent: req.headers['user-agent'],
+        requestId: String(headers['x-request-id']),
+        authority: req.headers.host,
+        upstreamCluster: cluster,
+        downstreamRemoteAddress: addr(req.socket.remoteAddress, req.socket.remotePort),
+        routeName: STATUS_ROUTE,
+      };
+      const policy = host.mesh.trafficPolicy(host.namespace, namespace, service);
+      host.stats.inc(`cluster.${cluster}.upstream_rq_total`);
+      const dispatch = () => {
+        const ep = this.pick(namespace, service, port, st);
+        if (!ep) {
+          st.release();
+          localReply(host, 'client', res, 503, 'no healthy upstream', { ...base, responseFlags: 'UH', responseCodeDetails: 'no_healthy_upstream' });
+          return;
+        }
+        base.upstreamHost = ep.address;
+        st.active.set(ep.address, (st.active.get(ep.address) ?? 0) + 1);
+        const [h, p] = ep.address.split(':') as [string, string];
+        // One upstream connection per request (as with maxRequestsPerConnection: 1), so connections in use equal
+        // requests in flight: the bound an HTTP/1.1 pool enforces either way.
+        res.once('close', () => {
+          st.active.set(ep.address, (st.active.get(ep.address) ?? 1) - 1);
+          st.release();
+        });
+        forward(host, { req, res, started, base, headers, side: 'client', onStatus: (code) => this.outlierResult(cluster, st, ep.address, code, policy) }, (hd, cb) =>
+          ep.mtls
+            ? https.request({ host: h, port: Number(p), method: req.method, path: req.url, headers: hd, agent: false, ...this.tlsOptions(ep, fqdn, port, 'istio-http/1.1') }, cb)
+            : http.request({ host: h, port: Number(p), method: req.method, path: req.url, headers: hd, agent: false }, cb),
+        );
+      };
+      // Circuit breaking, enforced here in the CLIENT's sidecar (istio-behaviours.md §5).
+      const limit = Math.min(policy?.maxConnections ?? Number.POSITIVE_INFINITY, policy?.maxRequests ?? Number.POSITIVE_INFINITY);
+      const pendingLimit = policy?.maxPendingRequests ?? Number.POSITIVE_INFINITY;
+      if (st.inflight < limit) {
+        st.inflight++;
+        dispatch();
+      } else if (st.pending.length < pendingLimit) {
+        if (policy?.maxConnections !== undefined && st.inflight >= policy.maxConnections) host.stats.inc(`cluster.${cluster}.upstream_cx_overflow`);
+        st.pending.push(dispatch);
+        res.once('close', () => {
+          const i = st.pending.indexOf(dispatch);
+          if (i >= 0) st.pending.splice(i, 1);
+        });
+      } else {
+        host.stats.inc(`cluster.${cluster}.upstream_rq_pending_overflow`);
+        res.setHeader('x-envoy-overloaded', 'true');
+        localReply(host, 'client', res, 503, OVERFLOW_BODY, { ...base, responseFlags: 'UO', responseCodeDetails: 'upstream_reset_before_response_started{overflow}' });
+      }
+    });
+    server.on('connection', (s: net.Socket) => host.track(s));
+    return host.listen(server);
+  }
+
+  private state(name: string): ClusterState {
+    let st = this.clusters.get(name);
+    if (!st) {
+      const created: ClusterState = {
+        inflight: 0,
+        pending: [],
+        active: new Map(),
+        consecutive5xx: new Map(),
+        ejectedUntil: new Map(),
+        ejections: new Map(),
+        release: () => {
+          created.inflight--;
+          const next = created.pending.shift();
+          if (next) {
+            created.inflight++;
+            next();
+          }
+        },
+      };
+      st = created;
+      this.clusters.set(name, st);
+    }
+    return st;
+  }
+
+  /**
+   * Outlier detection, consecutive 5xx (Envoy: ejection as soon as the count is reached, for baseEjectionTime
+   * times the number of ejections; at most maxEjectionPercent of hosts, but the first ejection is always allowed).
+   */
+  private outlierResult(cluster: string, st: ClusterState, hostAddress: string, status: number, policy: TrafficPolicy | undefined): void {
+    const od = policy?.outlier;
+    if (status < 500) {
+      st.consecutive5xx.set(hostAddress, 0);
+      return;
+    }
+    const n = (st.consecutive5xx.get(hostAddress) ?? 0) + 1;
+    st.consecutive5xx.set(hostAddress, n);
+    if (!od || od.consecutive5xx === 0 || n < od.consecutive5xx) return;
+    const now = Date.now();
+    const [, port, , fqdn] = cluster.split('|') as [string, string, string, string];
+    const [svc, ns] = fqdn.split('.') as [string, string];
+    const total = Math.max(1, this.host.mesh.upstreams(ns, svc, Number(port)).length);
+    const active = [...st.ejectedUntil.values()].filter((t) => t > now).length;
+    if (active >= Math.max(1, Math.floor((total * od.maxEjectionPercent) / 100))) {
+      this.host.stats.inc(`cluster.${cluster}.outlier_detection.ejections_overflow`);
+      return;
+    }
+    const times = (st.ejections.get(hostAddress) ?? 0) + 1;
+    st.ejections.set(hostAddress, times);
+    st.ejectedUntil.set(hostAddress, now + od.baseEjectionMs * times);
+    st.consecutive5xx.set(hostAddress, 0);
+    this.host.stats.inc(`cluster.${cluster}.outlier_detection.ejections_enforced_consecutive_5xx`);
+    this.host.stats.inc(`cluster.${cluster}.outlier_detection.ejections_enforced_total`);
+  }
+}

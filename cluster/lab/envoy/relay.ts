@@ -1,0 +1,72 @@
+// Relaying one HTTP request upstream and the answer back, with Envoy's local replies when the upstream fails
+// (E: source/common/router/router.cc): shared by the inbound (to the app) and outbound (to a peer) routers.
+import type http from 'node:http';
+import type { AccessLogRecord } from '../../../harness/access-log.js';
+import type { Side } from './access-log.js';
+import type { SidecarHost } from './host.js';
+
+const UPSTREAM_TIMEOUT_MS = 15_000;
+
+export interface Exchange {
+  req: http.IncomingMessage;
+  res: http.ServerResponse;
+  started: number;
+  base: Partial<AccessLogRecord>;
+  headers: http.OutgoingHttpHeaders;
+  side: Side;
+  onStatus?: (status: number) => void;
+}
+
+export function localReply(host: SidecarHost, side: Side, res: http.ServerResponse, status: number, body: string, record: Partial<AccessLogRecord>): void {
+  if (!res.headersSent) {
+    res.writeHead(status, { 'content-type': 'text/plain', 'content-length': Buffer.byteLength(body), server: 'istio-envoy' });
+  }
+  res.end(body);
+  host.log.write(side, { ...record, responseCode: status, bytesSent: Buffer.byteLength(body) });
+}
+
+export function forward(host: SidecarHost, x: Exchange, open: (h: http.OutgoingHttpHeaders, cb: (r: http.IncomingMessage) => void) => http.ClientRequest): void {
+  const { req, res, started, base } = x;
+  let answered = false;
+  const up = open(x.headers, (ur) => {
+    answered = true;
+    x.onStatus?.(ur.statusCode ?? 502);
+    const h = { ...ur.headers, server: 'istio-envoy', 'x-envoy-upstream-service-time': String(Date.now() - started) };
+    res.writeHead(ur.statusCode ?? 502, h);
+    ur.pipe(res);
+    ur.on('end', () =>
+      host.log.write(x.side, {
+        ...base,
+        responseCode: ur.statusCode,
+        responseCodeDetails: 'via_upstream',
+        bytesReceived: req.socket.bytesRead,
+        bytesSent: Number(ur.headers['content-length'] ?? 0),
+        durationMs: Date.now() - started,
+        upstreamServiceTime: String(Date.now() - started),
+      }),
+    );
+  });
+  up.on('socket', (s) => {
+    s.once('connect', () => {
+      base.upstreamLocalAddress = `${s.localAddress}:${s.localPort}`;
+    });
+  });
+  up.setTimeout(UPSTREAM_TIMEOUT_MS, () => up.destroy(Object.assign(new Error('upstream timeout'), { code: 'ETIMEDOUT' })));
+  up.on('error', (e: NodeJS.ErrnoException) => {
+    if (answered) {
+      res.destroy();
+      return;
+    }
+    const refused = e.code === 'ECONNREFUSED' || e.code === 'ETIMEDOUT' || /certificate|SSL|TLS|SAN/i.test(e.message);
+    const reason = refused ? 'connection failure' : 'connection termination';
+    x.onStatus?.(503);
+    localReply(host, x.side, res, 503, `upstream connect error or disconnect/reset before headers. reset reason: ${reason}`, {
+      ...base,
+      responseFlags: refused ? 'UF' : 'UC',
+      responseCodeDetails: `upstream_reset_before_response_started{${reason.replace(' ', '_')}}`,
+      upstreamTransportFailureReason: refused && e.code !== 'ECONNREFUSED' ? e.message : undefined,
+      durationMs: Date.now() - started,
+    });
+  });
+  req.pipe(up);
+}
