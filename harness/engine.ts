@@ -2,8 +2,9 @@
 // from the destination's access log and counters, judge. All I/O lives here; all judgement in classify.ts,
 // expect.ts and verdict.ts.
 import type { Attack, Observation } from '../agent/protocol.js';
-import { type AccessLogRecord, parseAccessLog, startedSince, statPresent, sumStat } from './access-log.js';
+import { statPresent, sumStat } from './access-log.js';
 import { auditable, type LogSetup } from './mesh-logging.js';
+import { clientHops, readRecords } from './records.js';
 import type { Case, Check, CheckContext, Examined, Step, Verdict } from './check.js';
 import type { Judgement } from './classify.js';
 import { meshDenialShape } from './expect.js';
@@ -280,25 +281,4 @@ async function counters(ctx: CheckContext, pods: PodRef[], suffix: string): Prom
   } catch {
     return null; // counters are optional corroboration: a pod without a reachable admin port yields none
   }
-}
-
-/** Parsed access-log records of these pods' sidecars that started at or after `since`. */
-export async function readRecords(ctx: CheckContext, pods: PodRef[], since: Date): Promise<{ line: string; r: AccessLogRecord; pod: PodRef }[]> {
-  const out: { line: string; r: AccessLogRecord; pod: PodRef }[] = [];
-  for (const pod of pods) {
-    for (const line of await ctx.target.accessLog(pod, since).catch(() => [] as string[])) {
-      const r = parseAccessLog(line);
-      if (r && startedSince(r, since)) out.push({ line, r, pod });
-    }
-  }
-  return out;
-}
-
-/** The client sidecar's records: probe address → the hop address its upstream connection came from. */
-async function clientHops(ctx: CheckContext, pod: PodRef, since: Date): Promise<Map<string, string>> {
-  const hops = new Map<string, string>();
-  for (const { r } of await readRecords(ctx, [pod], since)) {
-    if (r.downstreamRemoteAddress && r.upstreamLocalAddress) hops.set(r.downstreamRemoteAddress, r.upstreamLocalAddress);
-  }
-  return hops;
 }

@@ -1,5 +1,6 @@
 // Every suite and its checks, in run order. Adding a check is adding it here.
 import type { Check } from '../harness/check.js';
+import { audit001 } from './audit/trail.js';
 import { authz005 } from './authz/deny-sidecarless.js';
 import { authz004 } from './authz/mesh-wide-deny.js';
 import { authz002 } from './authz/outside-grant.js';
@@ -21,6 +22,7 @@ export const SUITES: Record<string, Check[]> = {
   authz: [authz001, authz002, authz003, authz004, authz005],
   certificates: [cert001, cert002, cert003, cert004, cert005],
   resilience: [res001, res002],
+  audit: [audit001],
 };
 
 export const ALL_CHECKS: Check[] = Object.values(SUITES).flat();
