@@ -456,6 +456,11 @@ export class LabTarget implements Target, MeshView {
     }
   }
 
+  /** Forgets a workload's outlier ejections (test hook: repeated RES-002 runs on one lab). */
+  async resetOutlierDetection(workload: Ref): Promise<void> {
+    for (const p of this.pods.filter((x) => x.namespace === workload.namespace && x.workload === workload.name)) p.sidecar?.resetOutlierDetection();
+  }
+
   /** Resets every outbound connection of a workload's sidecars: a client whose path is broken. */
   breakOutbound(workload: Ref, broken = true): void {
     for (const p of this.pods.filter((x) => x.namespace === workload.namespace && x.workload === workload.name)) {

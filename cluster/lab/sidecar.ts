@@ -80,6 +80,11 @@ export class Sidecar implements SidecarHost {
     this.outboundRoom.broken = v;
   }
 
+  /** Test hook: forget every ejection, as if baseEjectionTime had passed. */
+  resetOutlierDetection(): void {
+    this.outboundRoom.resetOutlierDetection();
+  }
+
   policies(): AuthzPolicyModel[] {
     return this.o.policies();
   }

@@ -214,6 +214,13 @@ export class Outbound {
     return host.listen(server);
   }
 
+  resetOutlierDetection(): void {
+    for (const st of this.clusters.values()) {
+      st.ejectedUntil.clear();
+      st.consecutive5xx.clear();
+    }
+  }
+
   private state(name: string): ClusterState {
     let st = this.clusters.get(name);
     if (!st) {
