@@ -6,6 +6,8 @@ import { createInterface } from 'node:readline';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { httpAttack, runAttacks, tcpAttack } from '../agent/probe.js';
 import type { ProbeReport } from '../agent/protocol.js';
+import { KEEP_ALIVE_TIMEOUT_MS } from '../agent/echo.js';
+import { sameAddress } from '../harness/access-log.js';
 import { AGENT_BUNDLE } from '../harness/paths.js';
 
 const servers: net.Server[] = [];
@@ -114,4 +116,47 @@ describe('echo mode', () => {
     expect(report.observations[0]?.tcp?.nonceEchoed).toBe(true);
     expect(report.agent.uid).toBe(process.getuid!());
   });
+});
+
+describe('addresses in the form Envoy writes them (istio-behaviours.md §10)', () => {
+  it('the probe reports its own IPv6 address as [::1]:port, which matches the record a destination would write', async () => {
+    let remote = '';
+    const srv = net.createServer((s) => {
+      remote = `[${s.remoteAddress}]:${s.remotePort}`;
+      s.destroy();
+    });
+    servers.push(srv);
+    await new Promise<void>((r) => srv.listen(0, '::1', () => r()));
+    const o = await tcpAttack({ kind: 'tcp', id: 'v6', dial: `[::1]:${(srv.address() as net.AddressInfo).port}`, timeoutMs: 2_000 });
+    expect(o.localAddress).toMatch(/^\[::1\]:\d+$/);
+    expect(sameAddress(o.localAddress, remote)).toBe(true);
+  });
+});
+
+describe('echo keep-alive outlives the sidecar\'s upstream idle timeout', () => {
+  it('an idle pooled connection is still served after Node\'s 5 s default would have closed it', async () => {
+    expect(KEEP_ALIVE_TIMEOUT_MS).toBeGreaterThan(60 * 60_000); // Envoy's upstream idle timeout defaults to 1 h
+    const sock = net.connect({ host: '127.0.0.1', port: ports['8080']! });
+    await new Promise((r) => sock.once('connect', r));
+    const ask = () =>
+      new Promise<string>((resolve, reject) => {
+        let got = '';
+        const onData = (d: Buffer) => {
+          got += d.toString();
+          const m = /content-length: (\d+)\r\n/i.exec(got);
+          const end = got.indexOf('\r\n\r\n');
+          if (m && end >= 0 && Buffer.byteLength(got) >= end + 4 + Number(m[1])) {
+            sock.off('data', onData);
+            resolve(got);
+          }
+        };
+        sock.on('data', onData);
+        sock.once('close', () => reject(new Error('the app closed the kept-alive connection')));
+        sock.write('GET /?nonce=k HTTP/1.1\r\nhost: echo\r\nconnection: keep-alive\r\n\r\n');
+      });
+    expect(await ask()).toMatch(/^HTTP\/1\.1 200/);
+    await new Promise((r) => setTimeout(r, 6_000));
+    expect(await ask()).toMatch(/^HTTP\/1\.1 200/);
+    sock.destroy();
+  }, 15_000);
 });

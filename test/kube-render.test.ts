@@ -7,7 +7,7 @@ import { parseAllDocuments } from 'yaml';
 import { describe, expect, it } from 'vitest';
 import { loadKubeConfig } from '../cluster/kube/connect.js';
 import { REQUIRED } from '../cluster/kube/permissions.js';
-import { NamespaceMap, RUN_LABEL, renderForCluster } from '../cluster/kube/render.js';
+import { MESHPROOF_STATS_MATCHER, NamespaceMap, RUN_LABEL, renderForCluster, withStatsMatcher } from '../cluster/kube/render.js';
 import { ConfigError } from '../harness/errors.js';
 import { loadPosture } from '../harness/posture/load.js';
 
@@ -63,6 +63,19 @@ describe('rendering the posture for a cluster', () => {
     expect(c.volumeMounts[0]!.mountPath).toBe('/opt/meshproof');
     const mirrored = renderForCluster(loadPosture('fixtures/secure'), { ...base, provisioned: true, imageRegistry: 'registry.bank.internal/mirror/', image: 'node:20-alpine' });
     expect(JSON.stringify(mirrored.objects)).toContain('"image":"registry.bank.internal/mirror/node:20-alpine"');
+  });
+
+  it('adds the stats meshproof reads to every pod it owns, keeping what proxy.istio.io/config already says', () => {
+    const deployments = r.objects.filter((o) => o.kind === 'Deployment');
+    for (const d of deployments) {
+      const tmpl = (d.spec as { template: { metadata: { annotations?: Record<string, string> } } }).template;
+      const cfg = JSON.parse(tmpl.metadata.annotations?.['proxy.istio.io/config'] ?? '{}') as { proxyStatsMatcher?: { inclusionRegexps?: string[] }; proxyMetadata?: Record<string, string> };
+      expect(cfg.proxyStatsMatcher?.inclusionRegexps).toEqual(expect.arrayContaining(MESHPROOF_STATS_MATCHER.inclusionRegexps));
+      if (d.metadata.name === 'rotating') expect(cfg.proxyMetadata).toEqual({ SECRET_TTL: '6s' });
+    }
+    const merged = JSON.parse(withStatsMatcher('{"proxyStatsMatcher":{"inclusionPrefixes":["cluster.outbound"],"inclusionRegexps":[".*upstream_cx_overflow"]}}'));
+    expect(merged.proxyStatsMatcher.inclusionPrefixes).toEqual(['cluster.outbound']);
+    expect(merged.proxyStatsMatcher.inclusionRegexps.filter((x: string) => x === '.*upstream_cx_overflow')).toHaveLength(1);
   });
 
   it('applies namespaces first', () => {

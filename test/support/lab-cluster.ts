@@ -52,7 +52,7 @@ export interface LabCluster {
   close(): Promise<void>;
 }
 
-export async function startLabCluster(o: { meshWide?: string; stripStatsMatcher?: boolean; meshConfig?: string } = {}): Promise<LabCluster> {
+export async function startLabCluster(o: { meshWide?: string; stripStatsMatcher?: boolean; meshConfig?: string; extraRootPem?: string } = {}): Promise<LabCluster> {
   const api = await startKubeApi();
   if (o.meshConfig !== undefined) api.state.meshConfig = o.meshConfig;
   // The cluster's own mesh-wide posture, as its operators applied it (meshproof never writes to istio-system).
@@ -91,7 +91,9 @@ export async function startLabCluster(o: { meshWide?: string; stripStatsMatcher?
   // Before the lab's CA exists (the lab is still starting) there is no root to distribute yet.
   api.state.rootPem = () => {
     try {
-      return lab?.rootPem();
+      // During a root rotation istiod distributes both roots in one bundle (istio-behaviours.md §10).
+      const root = lab?.rootPem();
+      return root && o.extraRootPem ? `${root.trimEnd()}\n${o.extraRootPem}` : root;
     } catch {
       return undefined;
     }

@@ -1,0 +1,100 @@
+// What the cluster path reads back, through KubeTarget and client-node against the lab-backed API façade:
+// stats that a cluster's pods do not export, pod-log windows as client-node can ask for them, and the whole
+// root bundle (istio-behaviours.md §10).
+import { X509Certificate } from 'node:crypto';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { loadKubeConfig } from '../cluster/kube/connect.js';
+import { KubeTarget } from '../cluster/kube/kube-target.js';
+import type { Check } from '../harness/check.js';
+import { AGENT_BUNDLE } from '../harness/paths.js';
+import { CertificateAuthority } from '../harness/pki.js';
+import { loadPosture } from '../harness/posture/load.js';
+import { conformanceRun } from '../harness/run.js';
+import { LAB_TIMEOUTS } from '../harness/timeouts.js';
+import { SUITES } from '../suites/index.js';
+import { type LabCluster, startLabCluster } from './support/lab-cluster.js';
+
+const dir = mkdtempSync(path.join(tmpdir(), 'meshproof-kube-obs-'));
+const DAY = 86_400_000;
+
+async function kubeRun(cluster: LabCluster, checks: Check[], overlays: string[] = []) {
+  const { kc } = loadKubeConfig({ kubeconfig: cluster.api.kubeconfig(dir), env: {} });
+  const target = new KubeTarget({ kc, runId: crypto.randomUUID(), agentBundle: readFileSync(AGENT_BUNDLE, 'utf8'), adminToken: 'token', provisioned: true, readyTimeoutMs: 30_000 });
+  try {
+    return await conformanceRun({ target, posture: loadPosture('fixtures/secure', overlays), checks, timeouts: LAB_TIMEOUTS });
+  } finally {
+    await target.dispose();
+  }
+}
+
+describe.concurrent('KubeTarget reads what a real cluster has', () => {
+  it('without the proxyStatsMatcher that rendering adds, RES-001 and RES-002 are error naming the missing stat', { timeout: 120_000 }, async () => {
+    const cluster = await startLabCluster({ stripStatsMatcher: true });
+    try {
+      // The posture's own matcher annotation is removed too: the pods keep only Istio's defaults.
+      const r = await kubeRun(cluster, SUITES.resilience!, ['test/fixtures/no-stats-matcher.yaml']);
+      expect(r.results.map((x) => x.verdict)).toEqual(['error', 'error']);
+      expect(r.results[0]!.reason).toMatch(/does not export upstream_rq_pending_overflow .*proxyStatsMatcher/);
+      expect(r.results[1]!.reason).toMatch(/does not export outlier_detection\.ejections_enforced_consecutive_5xx/);
+    } finally {
+      await cluster.close();
+    }
+  });
+
+  it('with it (rendered even when the posture has none), they pass', { timeout: 120_000 }, async () => {
+    const cluster = await startLabCluster();
+    try {
+      const r = await kubeRun(cluster, SUITES.resilience!, ['test/fixtures/no-stats-matcher.yaml']);
+      expect(r.results.map((x) => x.verdict)).toEqual(['pass', 'pass']);
+    } finally {
+      await cluster.close();
+    }
+  });
+
+  it('pod logs are asked for with sinceSeconds (client-node 1.4 has no sinceTime), never the whole log', { timeout: 120_000 }, async () => {
+    const cluster = await startLabCluster();
+    try {
+      const r = await kubeRun(cluster, SUITES.mtls!.slice(0, 1));
+      expect(r.results[0]!.verdict).toBe('pass');
+      const queries = cluster.api.state.logQueries;
+      expect(queries.length).toBeGreaterThan(0);
+      for (const q of queries) {
+        const p = new URLSearchParams(q);
+        expect(p.get('container')).toBe('istio-proxy');
+        expect(Number(p.get('sinceSeconds'))).toBeGreaterThan(0);
+        expect(p.has('sinceTime')).toBe(false);
+      }
+    } finally {
+      await cluster.close();
+    }
+  });
+
+  it('CERT-005 reads every root of the istio-ca-root-cert bundle: a second root that expires soon fails the check', { timeout: 120_000 }, async () => {
+    const retiring = await CertificateAuthority.create({ rootTtlMs: 30 * DAY });
+    const cluster = await startLabCluster({ extraRootPem: retiring.rootPem });
+    try {
+      const r = await kubeRun(cluster, [SUITES.certificates!.find((c) => c.id === 'CERT-005')!]);
+      expect(r.results[0]!.verdict).toBe('fail');
+      const serial = new X509Certificate(retiring.rootPem).serialNumber.toLowerCase();
+      expect(r.results[0]!.reason).toContain(serial);
+    } finally {
+      await cluster.close();
+    }
+  });
+
+  it('CERT-005 passes with two long-lived roots and inventories both', { timeout: 120_000 }, async () => {
+    const next = await CertificateAuthority.create();
+    const cluster = await startLabCluster({ extraRootPem: next.rootPem });
+    try {
+      const r = await kubeRun(cluster, [SUITES.certificates!.find((c) => c.id === 'CERT-005')!]);
+      expect(r.results[0]!.verdict).toBe('pass');
+      const observed = (r.results[0]!.cases[0] as { observed: { bundle: unknown[] } }).observed;
+      expect(observed.bundle).toHaveLength(2);
+    } finally {
+      await cluster.close();
+    }
+  });
+});
