@@ -17,7 +17,7 @@ export const audit001 = defineCheck({
   title: 'Every attempt on an in-mesh workload leaves a complete record at the destination',
   suite: 'audit',
   claim:
-    'For every in-mesh Service the run touches, a refused plaintext connection and an in-mesh call (allowed, or denied by the mesh where nothing is granted) each leave a record in the destination sidecar\'s own access log carrying time, source address, destination address and port, protocol (HTTP) and response code or termination reason; a destination whose access logging is off fails.',
+    'For every in-mesh Service the run touches, a plaintext attempt (refused, or served where a posture allows it) and an in-mesh call (allowed, or denied by the mesh where nothing is granted) each leave a record in the destination sidecar\'s own access log carrying time, source address, destination address and port, protocol (HTTP) and response code or termination reason; a destination whose access logging is off fails.',
   categories: ['g'],
   weakenedBy: ['logging-off-mesh.yaml'],
   method: 'TEST',
@@ -63,9 +63,12 @@ export const audit001 = defineCheck({
           results.push({ label, verdict: 'error', reason: `positive control failed: the in-mesh call was neither served nor denied by the mesh (${controlProblem})`, observed });
           continue;
         }
-        const notRefused = refused.filter((o) => plaintextRefused(o).outcome !== 'blocked');
-        if (notRefused.length > 0) {
-          results.push({ label, verdict: 'error', reason: `${notRefused.length} plaintext attempt(s) were not refused (MTLS checks judge that); no refusal to audit`, observed });
+        // A plaintext attempt is audited whether it was refused (NR record) or served (an HTTP record, under a
+        // PERMISSIVE posture the MTLS checks fail): every attempt must leave a record. Only an inconclusive
+        // attempt (timeout, refused connection) leaves nothing to look for.
+        const inconclusive = refused.filter((o) => plaintextRefused(o).outcome !== 'blocked' && !o.http);
+        if (inconclusive.length > 0) {
+          results.push({ label, verdict: 'error', reason: `${inconclusive.length} plaintext attempt(s) were inconclusive (${inconclusive[0]!.failure?.class ?? 'no answer'}): nothing to audit`, observed });
           continue;
         }
         const off = setups.filter((s) => s.setup.mode === 'off');
@@ -90,7 +93,10 @@ export const audit001 = defineCheck({
           if (g.length > 0) gaps.push(`${o.id} (${podName(hit!.pod)}): ${g.join(', ')}`);
         };
         for (const o of allowed) take(o, 'http', (x) => x.r.path.includes(o.nonce));
-        for (const o of refused) take(o, 'connection', (x) => x.r.responseFlags.split(',').includes('NR') && sameAddress(x.r.downstreamRemoteAddress, o.localAddress));
+        for (const o of refused) {
+          if (o.http) take(o, 'http', (x) => x.r.path.includes(o.nonce));
+          else take(o, 'connection', (x) => x.r.responseFlags.split(',').includes('NR') && sameAddress(x.r.downstreamRemoteAddress, o.localAddress));
+        }
         results.push(
           gaps.length > 0
             ? { label, verdict: 'fail', reason: `unaudited or incomplete: ${gaps.join('; ')}`, observed }
