@@ -5,6 +5,9 @@ import { deniedByMesh, either, plaintextRefused, tcpDenied } from '../harness/cl
 import { allOf, anyOf, identityIs, lastXfccUri, nonceBack, parseXfcc, reachedEcho } from '../harness/expect.js';
 import { exitCodeOf, judgeCase, worst } from '../harness/verdict.js';
 import { failed, httpAnswer, NONCE, obs } from './support/observations.js';
+import { parseAccessLog } from '../harness/access-log.js';
+import { rbacDeniedTcp } from '../suites/authz/shared.js';
+import { filterChainNotFound } from '../suites/mtls/shared.js';
 
 const AUTHZ = 'spiffe://cluster.local/ns/mesh/sa/authorized';
 const xfccFor = (uri: string) => `By=spiffe://cluster.local/ns/mesh/sa/echo;Hash=ab12;Subject="";URI=${uri}`;
@@ -150,5 +153,21 @@ describe('order of judgement (ARCHITECTURE.md "Verdict")', () => {
     expect(exitCodeOf(['pass', 'not-applicable'])).toBe(0);
     expect(exitCodeOf(['error', 'fail'])).toBe(1);
     expect(exitCodeOf(['pass', 'error'])).toBe(3);
+  });
+});
+
+describe('corroboration matching over IPv6 records (istio-behaviours.md §10: `[fd00::c]:54616`)', () => {
+  const nr = (remote: string) =>
+    parseAccessLog(`[2026-11-28T10:00:00.000Z] "- - -" 0 NR filter_chain_not_found - "-" 0 0 0 - "-" "-" "-" "-" "-" - - [fd00::c]:8080 ${remote} - -`)!;
+  const tcpDeny = (remote: string) =>
+    parseAccessLog(`[2026-11-28T10:00:00.000Z] "- - -" 0 - - rbac_access_denied_matched_policy[none] "-" 37 0 0 - "-" "-" "-" "-" "-" inbound|9000|| - [fd00::c]:9000 ${remote} outbound_.9000_._.echo.mesh.svc.cluster.local -`)!;
+  it.each([
+    { name: 'NR record from the attacker\'s own IPv6 address', ok: filterChainNotFound.matches(nr('[fd00::1f]:54616'), { ...failed('reset'), localAddress: '[fd00::1f]:54616' }), want: true },
+    { name: 'NR record from another port of that address', ok: filterChainNotFound.matches(nr('[fd00::1f]:54617'), { ...failed('reset'), localAddress: '[fd00::1f]:54616' }), want: false },
+    { name: 'NR record for an attempt whose address is unknown', ok: filterChainNotFound.matches(nr('[fd00::1f]:54616'), failed('reset')), want: false },
+    { name: 'TCP denial from the client sidecar\'s hop', ok: rbacDeniedTcp.matches(tcpDeny('[fd00::2a]:40100'), failed('eof', 0, 'tcp'), '[fd00::2a]:40100'), want: true },
+    { name: 'TCP denial from another hop (another attempt)', ok: rbacDeniedTcp.matches(tcpDeny('[fd00::2a]:40101'), failed('eof', 0, 'tcp'), '[fd00::2a]:40100'), want: false },
+  ])('$name → $want', ({ ok, want }) => {
+    expect(ok).toBe(want);
   });
 });
