@@ -15,7 +15,7 @@ import { ISTIO_ALPNS, sniff } from '../client-hello.js';
 import type { PortProtocol } from '../model.js';
 import type { MtlsMode } from '../schema.js';
 import { addr, type SidecarHost } from './host.js';
-import { forward, localReply } from './relay.js';
+import { forward, localReply, proxyTcp } from './relay.js';
 
 /** Envoy's virtual inbound listener; its stats carry this prefix. */
 export const INBOUND_STATS = 'listener.0.0.0.0_15006';
@@ -207,31 +207,13 @@ export class Inbound {
       return;
     }
     host.stats.inc('tcp.rbac.allowed');
-    const up = net.connect({ host: '127.0.0.1', port: appPort });
-    host.track(up);
-    let failed = false;
-    up.on('error', () => {
-      failed = true;
-      down.destroy();
-    });
-    down.on('error', () => up.destroy());
-    down.pipe(up);
-    up.pipe(down);
-    down.resume();
-    down.once('close', () => {
-      up.destroy();
-      host.log.write('server', {
-        responseFlags: failed ? 'UF' : '',
-        bytesReceived: down.bytesRead,
-        bytesSent: down.bytesWritten,
-        durationMs: Date.now() - started,
-        upstreamHost: `127.0.0.1:${appPort}`,
-        upstreamCluster: `inbound|${containerPort}||`,
-        downstreamLocalAddress: local,
-        downstreamRemoteAddress: remote,
-        requestedServerName: sni,
-      });
-    });
+    proxyTcp(host, 'server', down, net.connect({ host: '127.0.0.1', port: appPort }), () => ({
+      upstreamHost: `127.0.0.1:${appPort}`,
+      upstreamCluster: `inbound|${containerPort}||`,
+      downstreamLocalAddress: local,
+      downstreamRemoteAddress: remote,
+      requestedServerName: sni,
+    }));
   }
 
   private xfccElement(peer: Peer): string {

@@ -16,7 +16,7 @@ import type { AccessLogRecord } from '../../../harness/access-log.js';
 import { uriSans } from '../../../harness/pki.js';
 import type { PortProtocol, TrafficPolicy } from '../model.js';
 import { addr, type SidecarHost, type UpstreamEndpoint } from './host.js';
-import { forward, localReply } from './relay.js';
+import { forward, localReply, proxyTcp } from './relay.js';
 
 const XFCC = 'x-forwarded-client-cert';
 const STATUS_ROUTE = 'default';
@@ -103,7 +103,6 @@ export class Outbound {
     if (protocol === 'tcp') {
       const server = net.createServer((down) => {
         host.track(down);
-        const started = Date.now();
         down.on('error', () => down.destroy());
         if (this.broken) {
           down.resetAndDestroy();
@@ -118,31 +117,11 @@ export class Outbound {
         }
         const [h, p] = ep.address.split(':') as [string, string];
         const up = ep.mtls ? tls.connect({ host: h, port: Number(p), ...this.tlsOptions(ep, fqdn, port, 'istio') }) : net.connect({ host: h, port: Number(p) });
-        host.track(up);
         let upstreamLocal: string | undefined;
         up.once('connect', () => {
           upstreamLocal = addr(up.localAddress, up.localPort);
         });
-        let failed = false;
-        up.on('error', () => {
-          failed = true;
-          down.destroy();
-        });
-        down.on('close', () => {
-          up.destroy();
-          host.log.write('client', {
-            responseFlags: failed ? 'UF' : '',
-            bytesReceived: down.bytesRead,
-            bytesSent: down.bytesWritten,
-            durationMs: Date.now() - started,
-            upstreamHost: ep.address,
-            upstreamCluster: cluster,
-            upstreamLocalAddress: upstreamLocal,
-            downstreamRemoteAddress: remote,
-          });
-        });
-        down.pipe(up);
-        up.pipe(down);
+        proxyTcp(host, 'client', down, up, () => ({ upstreamHost: ep.address, upstreamCluster: cluster, upstreamLocalAddress: upstreamLocal, downstreamRemoteAddress: remote }));
       });
       return host.listen(server);
     }

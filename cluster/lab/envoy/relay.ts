@@ -1,6 +1,7 @@
 // Relaying one HTTP request upstream and the answer back, with Envoy's local replies when the upstream fails
 // (E: source/common/router/router.cc): shared by the inbound (to the app) and outbound (to a peer) routers.
 import type http from 'node:http';
+import type net from 'node:net';
 import type { AccessLogRecord } from '../../../harness/access-log.js';
 import type { Side } from './access-log.js';
 import type { SidecarHost } from './host.js';
@@ -69,4 +70,23 @@ export function forward(host: SidecarHost, x: Exchange, open: (h: http.OutgoingH
     });
   });
   req.pipe(up);
+}
+
+/** Relays a TCP connection both ways and writes one record when the downstream closes (tcp_proxy's access log). */
+export function proxyTcp(host: SidecarHost, side: Side, down: net.Socket, up: net.Socket, record: () => Partial<AccessLogRecord>): void {
+  const started = Date.now();
+  host.track(up);
+  let failed = false;
+  up.on('error', () => {
+    failed = true;
+    down.destroy();
+  });
+  down.on('error', () => up.destroy());
+  down.pipe(up);
+  up.pipe(down);
+  down.resume();
+  down.once('close', () => {
+    up.destroy();
+    host.log.write(side, { responseFlags: failed ? 'UF' : '', bytesReceived: down.bytesRead, bytesSent: down.bytesWritten, durationMs: Date.now() - started, ...record() });
+  });
 }
