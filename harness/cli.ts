@@ -1,5 +1,6 @@
 // meshproof's command line. Exit codes: 0 all pass (not-applicable allowed), 1 any check failed, 2 usage or
 // configuration error, 3 infrastructure error or an inconclusive check. User mistakes get one line, no stack.
+import { createPrivateKey, createPublicKey } from 'node:crypto';
 import { accessSync, constants, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { Command, CommanderError, Option } from 'commander';
@@ -51,12 +52,22 @@ interface RunOptions {
   verbose?: boolean;
 }
 
-function readKey(file: string, flag: string): string {
+function readKey(file: string, flag: string, kind: 'private' | 'public' = 'private'): string {
+  let pem: string;
   try {
-    return readFileSync(file, 'utf8');
+    pem = readFileSync(file, 'utf8');
   } catch (e) {
     throw new ConfigError(`${flag} ${file}: cannot read (${(e as NodeJS.ErrnoException).code ?? messageOf(e)})`);
   }
+  // Refused before anything starts, not after a whole run.
+  let type: string | undefined;
+  try {
+    type = (kind === 'private' ? createPrivateKey(pem) : createPublicKey(pem)).asymmetricKeyType;
+  } catch (e) {
+    throw new ConfigError(`${flag} ${file}: not a PEM ${kind} key (${messageOf(e).split('\n')[0]})`);
+  }
+  if (type !== 'ed25519') throw new ConfigError(`${flag} ${file}: an ${type ?? 'unknown'} key; meshproof signs with Ed25519`);
+  return pem;
 }
 
 function selectChecks(suiteList: string | undefined): Check[] {
@@ -358,7 +369,7 @@ export function program(): Command {
     .argument('<dir>', 'a bundle written by meshproof run')
     .option('--public-key <pem>', 'the Ed25519 public key the bundle must be signed with')
     .action((dir: string, o: { publicKey?: string }) => {
-      const report = verifyBundle(dir, o.publicKey ? readKey(o.publicKey, '--public-key') : undefined);
+      const report = verifyBundle(dir, o.publicKey ? readKey(o.publicKey, '--public-key', 'public') : undefined);
       for (const p of report.problems) process.stdout.write(`MISMATCH ${p}\n`);
       process.stdout.write(
         `${report.ok ? 'OK' : 'FAILED'}: ${report.checked} files checked, signature ${report.signature}${report.signer && report.signature !== 'absent' ? ` (${report.signer})` : ''}\n`,

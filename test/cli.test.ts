@@ -1,11 +1,14 @@
 // The CLI as a user runs it: the bundled dist/cli.js in a child process, real exit codes, real files.
-import { existsSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import { generateKeyPairSync } from 'node:crypto';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { cli } from './support/cli.js';
 
 const tmp = mkdtempSync(path.join(tmpdir(), 'meshproof-cli-'));
+const rsaKey = path.join(tmp, 'rsa.pem');
+writeFileSync(rsaKey, generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({ type: 'pkcs8', format: 'pem' }));
 
 /** Live processes a lab started for this CLI process (they carry its pid, even once re-parented). */
 function agentsOf(pid: number): string[] {
@@ -50,6 +53,8 @@ describe('meshproof run', () => {
   it.each([
     ['an unknown suite', ['run', '--suite', 'nope'], /^meshproof: unknown suite nope \(known: mtls, authz, certificates, resilience, audit\)\n$/],
     ['an unreadable --sign-key', ['run', '--sign-key', '/nonexistent/key.pem'], /^meshproof: --sign-key \/nonexistent\/key\.pem: cannot read \(ENOENT\)\n$/],
+    ['a --sign-key that is no key, refused before the run', ['run', '--sign-key', 'README.md'], /^meshproof: --sign-key README\.md: not a PEM private key/],
+    ['a --sign-key that is not Ed25519', ['run', '--sign-key', rsaKey], /^meshproof: --sign-key .*rsa\.pem: an rsa key; meshproof signs with Ed25519\n$/],
     ['a bad --max-cert-lifetime', ['run', '--max-cert-lifetime', 'a day'], /^meshproof: --max-cert-lifetime a day: not a duration/],
     ['an unknown target', ['run', '--target', 'minikube'], /^meshproof: unknown target minikube/],
     ['a missing posture', ['run', '--posture', '/nonexistent/posture'], /^meshproof: posture \/nonexistent\/posture: no such file or directory\n$/],

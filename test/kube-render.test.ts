@@ -1,6 +1,6 @@
 // The Kubernetes path's pure parts: rendering fixtures for a cluster (no logical name survives the mapping),
 // least-privilege RBAC equal to what the preflight checks, and connection errors as one-line usage errors.
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { parseAllDocuments } from 'yaml';
@@ -93,6 +93,19 @@ describe('rendering the posture for a cluster', () => {
     expect(() => renderForCluster(loadPosture('fixtures/secure', ['fixtures/weakened/lab-allow-expired.yaml']), { ...base, provisioned: true })).toThrow(/LabFault is a lab-only fault/);
   });
 
+  it.each([
+    ['an object in a namespace the posture does not declare', 'apiVersion: v1\nkind: ServiceAccount\nmetadata: {name: x, namespace: default}\n', /ServiceAccount default\/x: namespace default is not declared in the posture; meshproof writes only into namespaces it creates/],
+    ['a namespaced kind without a namespace', 'apiVersion: v1\nkind: ServiceAccount\nmetadata: {name: x}\n', /ServiceAccount x has no metadata.namespace/],
+    ['a cluster-scoped kind', 'apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRole\nmetadata: {name: everything}\nrules: []\n', /ClusterRole everything: no namespace: meshproof writes no cluster-scoped object/],
+  ])('refuses %s, naming file and object (exit 2)', (_n, yaml, re) => {
+    const f = path.join(mkdtempSync(path.join(tmpdir(), 'meshproof-overlay-')), 'overlay.yaml');
+    writeFileSync(f, yaml);
+    const render = () => renderForCluster(loadPosture('fixtures/secure', [f]), { ...base, provisioned: false });
+    expect(render).toThrow(ConfigError);
+    expect(render).toThrow(re);
+    expect(render).toThrow(/overlay\.yaml#1: /);
+  });
+
   it('maps hosts and principals in every form', () => {
     const map = new NamespaceMap(RUN, new Set(['mesh']));
     expect(map.host('echo')).toBe('echo');
@@ -134,6 +147,16 @@ describe('connecting', () => {
     expect(call).toThrow(ConfigError);
     expect(call).toThrow(re);
   });
+  it('connects in kubectl\'s order: --kubeconfig, KUBECONFIG, ~/.kube/config, and only then in-cluster', () => {
+    const home = mkdtempSync(path.join(tmpdir(), 'meshproof-home-'));
+    mkdirSync(path.join(home, '.kube'));
+    writeFileSync(path.join(home, '.kube', 'config'), readFileSync(good, 'utf8'));
+    const inPod = { HOME: home, KUBERNETES_SERVICE_HOST: '10.96.0.1', KUBERNETES_SERVICE_PORT: '443' };
+    expect(loadKubeConfig({ env: inPod }).source).toBe('~/.kube/config');
+    expect(loadKubeConfig({ env: { ...inPod, KUBECONFIG: good } }).source).toBe(`KUBECONFIG=${good}`);
+    expect(loadKubeConfig({ kubeconfig: good, env: { ...inPod, KUBECONFIG: path.join(dir, 'nope.yaml') } }).source).toBe(good);
+  });
+
   it('a malformed kubeconfig is a ConfigError', () => {
     const bad = path.join(dir, 'bad.yaml');
     writeFileSync(bad, 'clusters: [unclosed\n');

@@ -1,5 +1,5 @@
-// Where a cluster run connects: --kubeconfig, then KUBECONFIG, then the in-cluster service account, then
-// ~/.kube/config; --context picks a context. Every mistake is one ConfigError line (exit 2).
+// Where a cluster run connects, in kubectl's order: --kubeconfig, then KUBECONFIG, then ~/.kube/config, then the
+// in-cluster service account; --context picks a context. Every mistake is one ConfigError line (exit 2).
 import { existsSync } from 'node:fs';
 import { homedir } from 'node:os';
 import path from 'node:path';
@@ -26,12 +26,12 @@ export function loadKubeConfig(o: ConnectOptions): { kc: KubeConfig; source: str
       if (!existsSync(first)) throw new ConfigError(`KUBECONFIG ${env.KUBECONFIG}: no such file`);
       kc.loadFromFile(first);
       source = `KUBECONFIG=${env.KUBECONFIG}`;
-    } else if (env.KUBERNETES_SERVICE_HOST) {
-      kc.loadFromCluster();
-      source = 'the in-cluster service account';
     } else if (existsSync(path.join(env.HOME ?? homedir(), '.kube', 'config'))) {
       kc.loadFromFile(path.join(env.HOME ?? homedir(), '.kube', 'config'));
       source = '~/.kube/config';
+    } else if (env.KUBERNETES_SERVICE_HOST) {
+      kc.loadFromCluster();
+      source = 'the in-cluster service account';
     } else {
       throw new ConfigError('no kubeconfig: pass --kubeconfig, set KUBECONFIG, or run inside a cluster');
     }

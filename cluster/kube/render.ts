@@ -156,6 +156,14 @@ export function renderForCluster(posture: Posture, o: RenderOptions): Rendered {
       skipped.push({ object: what, reason: `meshproof never writes to ${ROOT_NAMESPACE} on a cluster it did not provision; checks depending on mesh-wide posture test what the cluster has` });
       continue;
     }
+    // Writes stay inside what the run creates (ARCHITECTURE.md "Kubernetes path"): no cluster-scoped object but
+    // its own Namespaces, nothing in a namespace the posture does not declare (it would be the user's).
+    if (manifest.kind !== 'Namespace' && !manifest.metadata.namespace) {
+      throw new ConfigError(`${source}: ${what}: no namespace: meshproof writes no cluster-scoped object but the Namespaces it creates (a namespaced kind without one would land in the context's namespace)`);
+    }
+    if (manifest.metadata.namespace && manifest.metadata.namespace !== ROOT_NAMESPACE && !logical.has(manifest.metadata.namespace)) {
+      throw new ConfigError(`${source}: ${what}: namespace ${manifest.metadata.namespace} is not declared in the posture; meshproof writes only into namespaces it creates`);
+    }
     const m = clone(manifest);
     if (m.kind === 'Namespace') m.metadata.name = map.ns(m.metadata.name);
     else if (m.metadata.namespace) m.metadata.namespace = map.ns(m.metadata.namespace);
