@@ -5,7 +5,8 @@ import { accessSync, constants, existsSync, mkdirSync, readFileSync, writeFileSy
 import path from 'node:path';
 import { Command, CommanderError, Option } from 'commander';
 import { Listr } from 'listr2';
-import { sweep } from '../cluster/kube/cleanup.js';
+import { describeApiError } from '../cluster/kube/api-errors.js';
+import { leftBehind, sweep } from '../cluster/kube/cleanup.js';
 import { KubeTarget } from '../cluster/kube/kube-target.js';
 import { shortRunId } from '../cluster/kube/render.js';
 import { DEFAULT_ISTIO_VERSION, installIstio } from '../cluster/istio/install.js';
@@ -172,6 +173,7 @@ async function run(o: RunOptions, argv: string[], provided?: { cluster: Provisio
         imageRegistry: o.imageRegistry,
         imagePullSecret: o.imagePullSecret,
         keep: o.keep,
+        deleteTimeoutMs: timeouts.namespaceDeleteMs,
         versions: { kubernetes: pre.kubernetes, istiod: pre.istiod.image, 'istiod ready': pre.istiod.ready, 'trust domain': pre.trustDomain },
         onCall: () => calls.set(current, (calls.get(current) ?? 0) + 1),
       });
@@ -196,6 +198,7 @@ async function run(o: RunOptions, argv: string[], provided?: { cluster: Provisio
   });
   let applyError: unknown;
   let result: RunResult;
+  const teardownErrors: string[] = [];
   try {
     const tasks = new Listr(
       [
@@ -241,19 +244,26 @@ async function run(o: RunOptions, argv: string[], provided?: { cluster: Provisio
     if (applyError) throw applyError;
     result = await session.finish();
   } finally {
+    // Each step of the teardown runs whatever the one before did: a provisioned cluster is deleted even when the
+    // target's teardown threw.
     if (!interrupted) {
-      await theTarget.dispose();
-      if (!provided) await cluster?.dispose();
+      await theTarget.dispose().catch((e: unknown) => teardownErrors.push(messageOf(e)));
+      if (!provided) await cluster?.dispose().catch((e: unknown) => teardownErrors.push(`deleting the ${o.target} cluster: ${messageOf(e)}`));
     }
     stopListening();
   }
   const r = result;
+  // The checks finished: their bundle is written even when teardown failed.
   const { files } = writeBundle({ outDir, run: r, posture, allChecks: ALL_CHECKS, signKeyPem });
   process.stdout.write(`\n${summaryTable(r, path.relative(process.cwd(), outDir) || '.')}\n`);
   if (o.verbose && calls.size > 0) {
     process.stdout.write(`API calls and execs: ${[...calls].map(([k, v]) => `${k} ${v}`).join(', ')}\n`);
   }
   if (o.verbose) process.stdout.write(`bundle: ${files.length} files hashed in ${path.join(outDir, 'manifest.sha256')}${signKeyPem ? ', signed' : ''}\n`);
+  if (teardownErrors.length > 0) {
+    process.stderr.write(`meshproof: teardown: ${teardownErrors.join('; ')}\n`);
+    return r.exitCode === 0 ? 3 : r.exitCode;
+  }
   return r.exitCode;
 }
 
@@ -419,12 +429,14 @@ export function program(): Command {
       const olderThanMs = parseGoDuration(o.olderThan);
       if (olderThanMs === undefined) throw new ConfigError(`--older-than ${o.olderThan}: not a duration (e.g. 1h, 30m)`);
       const { kc } = loadKubeConfig(o);
-      const r = await sweep(kc, { runId: o.run, olderThanMs }).catch((e: unknown) => {
-        throw new InfraError(`cleanup against ${kc.getCurrentCluster()?.server}: ${messageOf(e).split('\n')[0]}`);
+      const r = await sweep(kc, { runId: o.run, olderThanMs, timeoutMs: process.env.MESHPROOF_TIMEOUTS === 'lab' ? 5_000 : 120_000 }).catch((e: unknown) => {
+        throw new InfraError(`cleanup against ${kc.getCurrentCluster()?.server}: ${describeApiError(e)}`);
       });
-      for (const n of r.deleted) process.stdout.write(`deleted namespace ${n}\n`);
+      for (const n of r.gone) process.stdout.write(`deleted namespace ${n}\n`);
       for (const n of r.kept) process.stdout.write(`kept namespace ${n} (younger than ${o.olderThan})\n`);
-      process.stdout.write(`${r.deleted.length} deleted, ${r.kept.length} kept\n`);
+      process.stdout.write(`${r.gone.length} deleted, ${r.kept.length} kept${r.stuck.length + r.errors.length ? `, ${r.stuck.length + r.errors.length} left behind` : ''}\n`);
+      const problem = leftBehind(r, 'see `kubectl get namespace <name> -o yaml`');
+      if (problem) throw new InfraError(problem);
     });
   cmd
     .command('list')

@@ -25,6 +25,8 @@ export interface Timeouts {
    * machine's, so the window allows for skew between them (records are tied to attempts by nonce or address).
    */
   logWindowSkewMs: number;
+  /** How long teardown waits for a deleted namespace to be gone (finalizers; istio-behaviours.md §10). */
+  namespaceDeleteMs: number;
 }
 
 export const LAB_TIMEOUTS: Timeouts = {
@@ -38,6 +40,7 @@ export const LAB_TIMEOUTS: Timeouts = {
   replayCertTtlMs: 2_000,
   rotationWatchMaxMs: 30_000,
   logWindowSkewMs: 1_000,
+  namespaceDeleteMs: 5_000,
 };
 
 export const KUBE_TIMEOUTS: Timeouts = {
@@ -51,4 +54,5 @@ export const KUBE_TIMEOUTS: Timeouts = {
   replayCertTtlMs: 60_000,
   rotationWatchMaxMs: 15 * 60_000,
   logWindowSkewMs: 30_000,
+  namespaceDeleteMs: 120_000,
 };

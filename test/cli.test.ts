@@ -70,6 +70,19 @@ describe('meshproof run', () => {
     expect(agentsOf(r.pid)).toEqual([]);
   });
 
+  it('an apply failure ends the process with exit 3 within seconds, nothing left running (6 runs: a race once left a listener open)', async () => {
+    const t0 = Date.now();
+    const runs = await Promise.all(
+      Array.from({ length: 6 }, (_, i) => cli(['run', '--target', 'lab', '--overlay', 'test/fixtures/echo-wrong-port.yaml', '--out', path.join(tmp, `apply-failed-${i}`)])),
+    );
+    for (const r of runs) {
+      expect(r.code).toBe(3);
+      expect(r.stderr).toMatch(/lab pod bare\/echo-0 did not bind container port 8080/);
+      expect(agentsOf(r.pid)).toEqual([]);
+    }
+    expect(Date.now() - t0).toBeLessThan(20_000);
+  }, 40_000);
+
   it('Ctrl-C mid-run tears the lab down and exits 130', async () => {
     const out = path.join(tmp, 'interrupted');
     let seenRunning = 0;

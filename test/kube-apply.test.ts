@@ -7,6 +7,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { hasSidecar, KubeApplier } from '../cluster/kube/apply.js';
 import { loadKubeConfig } from '../cluster/kube/connect.js';
 import { RUN_LABEL, renderForCluster } from '../cluster/kube/render.js';
+import { ConfigError } from '../harness/errors.js';
 import { loadPosture } from '../harness/posture/load.js';
 import { type KubeApi, startKubeApi } from './support/kube-api.js';
 
@@ -19,10 +20,10 @@ afterEach(async () => {
   api = undefined;
 });
 
-async function applier(o: { readyTimeoutMs?: number } = {}) {
+async function applier(o: { readyTimeoutMs?: number; deleteTimeoutMs?: number } = {}) {
   api = await startKubeApi();
   const { kc } = loadKubeConfig({ kubeconfig: api.kubeconfig(dir), env: {} });
-  return new KubeApplier(kc, { runId: RUN, readyTimeoutMs: o.readyTimeoutMs ?? 5_000, pollMs: 20 });
+  return new KubeApplier(kc, { runId: RUN, readyTimeoutMs: o.readyTimeoutMs ?? 5_000, deleteTimeoutMs: o.deleteTimeoutMs ?? 5_000, pollMs: 20 });
 }
 
 describe('sidecar presence', () => {
@@ -42,7 +43,8 @@ describe('applying to a cluster', () => {
     expect(api!.state.objects.size).toBe(rendered.objects.length);
     expect(new Set(api!.state.managers.values())).toEqual(new Set(['meshproof']));
     for (const o of api!.state.objects.values()) expect((o as { metadata: { labels: Record<string, string> } }).metadata.labels[RUN_LABEL]).toBe(RUN);
-    expect(api!.calls).toContain('PATCH /api/v1/namespaces/mp-4f1c2a9e-mesh');
+    expect(api!.calls).toContain('POST /api/v1/namespaces');
+    expect(api!.calls).not.toContain('PATCH /api/v1/namespaces/mp-4f1c2a9e-mesh');
     expect(api!.calls).toContain('PATCH /apis/security.istio.io/v1/namespaces/mp-4f1c2a9e-mesh/authorizationpolicies/echo-allow');
     const pods = await a.waitReady(rendered);
     expect(pods.filter((p) => p.namespace === 'mp-4f1c2a9e-mesh' && p.workload === 'echo')).toHaveLength(2);
@@ -68,7 +70,45 @@ describe('applying to a cluster', () => {
     const a = await applier();
     await a.apply(rendered);
     await a.dispose();
-    expect([...api!.state.namespaces.keys()]).toEqual(['default']);
+    expect([...api!.state.namespaces.keys()]).toEqual(['default', 'istio-system']);
     expect(api!.state.objects.size).toBe(0);
+  });
+
+  it('a run namespace that already exists stops the run (exit 2) and is never adopted nor deleted', async () => {
+    const a = await applier();
+    api!.state.namespaces.set('mp-4f1c2a9e-bare', { labels: { owner: 'someone' }, created: '2026-01-01T00:00:00Z' });
+    const err = await a.apply(rendered).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ConfigError);
+    expect(String(err)).toMatch(/namespace mp-4f1c2a9e-bare already exists: meshproof creates its run's namespaces and never adopts one/);
+    await a.dispose();
+    expect(api!.state.namespaces.get('mp-4f1c2a9e-bare')?.labels).toEqual({ owner: 'someone' });
+    expect(api!.state.namespaces.has('mp-4f1c2a9e-mesh')).toBe(false); // created before the stop, deleted
+  });
+
+  it('server-side apply never forces: a field another manager owns is a conflict naming that manager', async () => {
+    const a = await applier();
+    const sa = rendered.objects.find((o) => o.kind === 'Service')!;
+    const apiPath = `/api/v1/namespaces/${sa.metadata.namespace}/services/${sa.metadata.name}`;
+    await a.apply({ ...rendered, objects: rendered.objects.filter((o) => o.kind === 'Namespace') });
+    api!.state.objects.set(apiPath, { ...sa, spec: { ...(sa.spec as object), selector: { app: 'theirs' } } } as never);
+    api!.state.managers.set(apiPath, 'helm');
+    await expect(a.apply({ ...rendered, objects: [sa] })).rejects.toThrow(/server-side apply of Service mp-4f1c2a9e-\w+\/echo conflicts with field manager "helm": meshproof never forces/);
+    expect(api!.calls.some((c) => c.startsWith('PATCH') && c.includes('/services/'))).toBe(true);
+  });
+
+  it('deletion is asynchronous: teardown waits until the namespaces are gone', async () => {
+    const a = await applier();
+    api!.state.terminateAfterMs = 300;
+    await a.apply(rendered);
+    await a.dispose();
+    expect([...api!.state.namespaces.keys()]).toEqual(['default', 'istio-system']);
+  });
+
+  it('a namespace held by a finalizer is named with it after a bounded wait, and the others still go', async () => {
+    const a = await applier({ deleteTimeoutMs: 300 });
+    api!.state.stuckFinalizers.set('mp-4f1c2a9e-mesh', 'example.com/backup-in-progress');
+    await a.apply(rendered);
+    await expect(a.dispose()).rejects.toThrow(/cleanup left namespaces behind \(run `meshproof cleanup --run 4f1c2a9e-[^`]+`\): mp-4f1c2a9e-mesh still Terminating \(finalizers: kubernetes, example\.com\/backup-in-progress\)/);
+    expect([...api!.state.namespaces.keys()].sort()).toEqual(['default', 'istio-system', 'mp-4f1c2a9e-mesh']);
   });
 });

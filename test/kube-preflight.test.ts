@@ -92,13 +92,31 @@ describe('cleanup', () => {
     const file = a.kubeconfig(dir);
     const r1 = await cli(['cleanup', '--run', 'run-a', '--kubeconfig', file]);
     expect(r1.code).toBe(0);
-    expect([...a.state.namespaces.keys()].sort()).toEqual(['default', 'mp-bbbb-mesh', 'payments']);
+    expect([...a.state.namespaces.keys()].sort()).toEqual(['default', 'istio-system', 'mp-bbbb-mesh', 'payments']);
     const r2 = await cli(['cleanup', '--stale', '--older-than', '1h', '--kubeconfig', file]);
     expect(r2.stdout).toMatch(/kept namespace mp-bbbb-mesh/);
-    expect([...a.state.namespaces.keys()].sort()).toEqual(['default', 'mp-bbbb-mesh', 'payments']);
+    expect([...a.state.namespaces.keys()].sort()).toEqual(['default', 'istio-system', 'mp-bbbb-mesh', 'payments']);
     await cli(['cleanup', '--stale', '--older-than', '0s', '--kubeconfig', file]);
-    expect([...a.state.namespaces.keys()].sort()).toEqual(['default', 'payments']);
+    expect([...a.state.namespaces.keys()].sort()).toEqual(['default', 'istio-system', 'payments']);
   });
+
+  it('--stale needs both marks (the run label and the mp- name), carries on past a stuck namespace and names it', async () => {
+    const a = await ready();
+    const old = '2026-01-01T00:00:00Z';
+    a.state.namespaces.set('payments-mirror', { labels: { [RUN_LABEL]: 'copied-by-hand' }, created: old });
+    a.state.namespaces.set('mp-cccc-mesh', { labels: { [RUN_LABEL]: 'run-c' }, created: old });
+    a.state.namespaces.set('mp-cccc-bare', { labels: { [RUN_LABEL]: 'run-c' }, created: old });
+    a.state.stuckFinalizers.set('mp-cccc-mesh', 'example.com/stuck');
+    const r = await cli(['cleanup', '--stale', '--older-than', '0s', '--kubeconfig', a.kubeconfig(dir)], { env: { ...process.env, MESHPROOF_TIMEOUTS: 'lab' } });
+    expect(r.code).toBe(3);
+    expect(r.stdout).toMatch(/deleted namespace mp-cccc-bare/);
+    expect(r.stderr).toMatch(/^meshproof: cleanup left namespaces behind .*mp-cccc-mesh still Terminating \(finalizers: kubernetes, example\.com\/stuck\)\n$/);
+    expect(a.state.namespaces.has('payments-mirror')).toBe(true);
+    // Run again: the stuck one answers 409 to a second delete, which is "in progress", not an error.
+    const again = await cli(['cleanup', '--run', 'run-c', '--kubeconfig', a.kubeconfig(dir)], { env: { ...process.env, MESHPROOF_TIMEOUTS: 'lab' } });
+    expect(again.stderr).not.toMatch(/409|Conflict/);
+    expect(again.stderr).toMatch(/mp-cccc-mesh still Terminating/);
+  }, 30_000);
 
   it('needs exactly one of --run or --stale', async () => {
     const r = await cli(['cleanup']);

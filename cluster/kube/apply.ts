@@ -2,7 +2,9 @@
 // KubeTarget (issue 5) is built on this. Server-side apply with field manager `meshproof`; a disposer is
 // registered the moment each namespace is created (STYLE.md 8), so an interrupted apply still cleans up.
 import { CoreV1Api, type KubeConfig, KubernetesObjectApi, PatchStrategy, type V1Pod } from '@kubernetes/client-node';
-import { InfraError, messageOf } from '../../harness/errors.js';
+import { ConfigError, InfraError } from '../../harness/errors.js';
+import { codeOf, conflictManagers, describeApiError } from './api-errors.js';
+import { deleteNamespaces, leftBehind } from './cleanup.js';
 import type { Manifest } from '../../harness/posture/load.js';
 import { FIELD_MANAGER, RUN_LABEL, type Rendered } from './render.js';
 
@@ -39,19 +41,41 @@ export class KubeApplier {
 
   constructor(
     private readonly kc: KubeConfig,
-    private readonly o: { runId: string; readyTimeoutMs: number; pollMs?: number; keep?: boolean; log?: (line: string) => void },
+    private readonly o: { runId: string; readyTimeoutMs: number; deleteTimeoutMs?: number; pollMs?: number; keep?: boolean; log?: (line: string) => void },
   ) {}
 
+  /**
+   * Namespaces with a plain create: one that exists already belongs to someone else and is never adopted (nor
+   * later deleted). Everything else with server-side apply WITHOUT force, so another manager's fields are never
+   * taken over; a conflict names that manager.
+   */
   async apply(rendered: Rendered): Promise<void> {
     const api = KubernetesObjectApi.makeApiClient(this.kc);
+    const core = this.kc.makeApiClient(CoreV1Api);
     for (const m of rendered.objects) {
-      try {
-        await api.patch(m as never, undefined, undefined, FIELD_MANAGER, true, PatchStrategy.ServerSideApply);
-      } catch (e) {
-        throw new InfraError(`server-side apply of ${m.kind} ${m.metadata.namespace ? `${m.metadata.namespace}/` : ''}${m.metadata.name} failed: ${messageOf(e).split('\n')[0]}`);
+      const what = `${m.kind} ${m.metadata.namespace ? `${m.metadata.namespace}/` : ''}${m.metadata.name}`;
+      if (m.kind === 'Namespace') {
+        try {
+          await core.createNamespace({ body: m as never, fieldManager: FIELD_MANAGER });
+        } catch (e) {
+          if (codeOf(e) === 409) {
+            throw new ConfigError(`namespace ${m.metadata.name} already exists: meshproof creates its run's namespaces and never adopts one (is another run using run id ${this.o.runId}?)`);
+          }
+          throw new InfraError(`creating namespace ${m.metadata.name} failed: ${describeApiError(e)}`);
+        }
+        this.createdNamespaces.push(m.metadata.name);
+      } else {
+        try {
+          await api.patch(m as never, undefined, undefined, FIELD_MANAGER, false, PatchStrategy.ServerSideApply);
+        } catch (e) {
+          const others = conflictManagers(e);
+          if (codeOf(e) === 409 && others.length > 0) {
+            throw new InfraError(`server-side apply of ${what} conflicts with field manager ${others.map((x) => `"${x}"`).join(', ')}: meshproof never forces: ${describeApiError(e)}`);
+          }
+          throw new InfraError(`server-side apply of ${what} failed: ${describeApiError(e)}`);
+        }
       }
-      if (m.kind === 'Namespace') this.createdNamespaces.push(m.metadata.name);
-      this.o.log?.(`applied ${m.kind} ${m.metadata.namespace ?? ''}/${m.metadata.name}`);
+      this.o.log?.(`applied ${what}`);
     }
   }
 
@@ -95,19 +119,15 @@ export class KubeApplier {
     throw new InfraError(`pods not Ready after ${this.o.readyTimeoutMs / 1000}s: ${waitingFor}. Check images (--image, --image-registry) and \`kubectl get pods -n <namespace>\``);
   }
 
-  /** Deletes the run's namespaces (last created first), collecting errors instead of stopping at the first. */
+  /**
+   * Deletes the run's namespaces (last created first) and waits, bounded, until they are gone; names any that stay
+   * with their finalizers. Carries on past one failure.
+   */
   async dispose(): Promise<void> {
     if (this.disposed || this.o.keep) return;
     this.disposed = true;
-    const core = this.kc.makeApiClient(CoreV1Api);
-    const errors: string[] = [];
-    for (const name of [...this.createdNamespaces].reverse()) {
-      try {
-        await core.deleteNamespace({ name });
-      } catch (e) {
-        if ((e as { code?: number }).code !== 404) errors.push(`${name}: ${messageOf(e).split('\n')[0]}`);
-      }
-    }
-    if (errors.length > 0) throw new InfraError(`cleanup left namespaces behind (run \`meshproof cleanup --run ${this.o.runId}\`): ${errors.join('; ')}`);
+    const d = await deleteNamespaces(this.kc, [...this.createdNamespaces].reverse(), { timeoutMs: this.o.deleteTimeoutMs ?? 120_000, pollMs: this.o.pollMs });
+    const problem = leftBehind(d, `run \`meshproof cleanup --run ${this.o.runId}\``);
+    if (problem) throw new InfraError(problem);
   }
 }

@@ -28,6 +28,8 @@ export interface KubeTargetOptions {
   imageRegistry?: string;
   imagePullSecret?: string;
   readyTimeoutMs?: number;
+  /** How long teardown waits for the run's namespaces to be gone (deletion is asynchronous). */
+  deleteTimeoutMs?: number;
   execSlackMs?: number;
   keep?: boolean;
   /** What preflight found (Kubernetes version, istiod image), for the evidence. */
@@ -51,7 +53,7 @@ export class KubeTarget implements Target {
 
   constructor(private readonly o: KubeTargetOptions) {
     this.trustDomain = o.trustDomain ?? 'cluster.local';
-    this.applier = new KubeApplier(o.kc, { runId: o.runId, readyTimeoutMs: o.readyTimeoutMs ?? 180_000, keep: o.keep, log: (l) => o.onCall?.(l) });
+    this.applier = new KubeApplier(o.kc, { runId: o.runId, readyTimeoutMs: o.readyTimeoutMs ?? 180_000, deleteTimeoutMs: o.deleteTimeoutMs, keep: o.keep, log: (l) => o.onCall?.(l) });
   }
 
   private render(posture: Posture): Rendered {

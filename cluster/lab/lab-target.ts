@@ -122,7 +122,10 @@ export class LabTarget implements Target, MeshView {
     for (const d of model.deployments) {
       for (let i = 0; i < d.replicas; i++) starts.push(this.startPod(d, i));
     }
-    await Promise.all(starts);
+    // Every start settles before the first failure is reported: a start still in flight when teardown runs would
+    // open its listeners after it, and a listener left open keeps the process from ever exiting.
+    const failed = (await Promise.allSettled(starts)).find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failed) throw failed.reason;
   }
 
   private async startPod(d: DeploymentModel, i: number): Promise<void> {

@@ -14,7 +14,14 @@ export interface KubeApiState {
   crds: Set<string>;
   istiod?: { image: string; replicas: number; ready: number };
   webhooks: string[];
-  namespaces: Map<string, { labels: Record<string, string>; created: string }>;
+  namespaces: Map<string, { labels: Record<string, string>; created: string; phase?: 'Active' | 'Terminating'; finalizers?: string[] }>;
+  /**
+   * Namespace deletion is asynchronous (istio-behaviours.md §10): a deleted namespace stays Terminating this long,
+   * answering 409 to a second DELETE, before it and its objects go.
+   */
+  terminateAfterMs: number;
+  /** Namespaces whose finalizer never finishes (they stay Terminating forever, as with a stuck finalizer). */
+  stuckFinalizers: Map<string, string>;
   /** Objects applied with server-side apply, by API path. */
   objects: Map<string, Record<string, unknown>>;
   /** Field managers seen per path (to check that meshproof applied with its own). */
@@ -58,7 +65,11 @@ export function defaultState(): KubeApiState {
     crds: new Set(['peerauthentications.security.istio.io', 'authorizationpolicies.security.istio.io', 'destinationrules.networking.istio.io', 'telemetries.telemetry.istio.io']),
     istiod: { image: 'docker.io/istio/pilot:1.30.1', replicas: 1, ready: 1 },
     webhooks: ['istio-sidecar-injector'],
-    namespaces: new Map([['default', { labels: {}, created: '2026-01-01T00:00:00Z' }]]),
+    // A cluster with Istio installed: its own namespaces exist before any run.
+    namespaces: new Map([
+      ['default', { labels: {}, created: '2026-01-01T00:00:00Z' }],
+      ['istio-system', { labels: {}, created: '2026-01-01T00:00:00Z' }],
+    ]),
     objects: new Map(),
     managers: new Map(),
     injectionBroken: false,
@@ -66,6 +77,8 @@ export function defaultState(): KubeApiState {
     generation: 0,
     podIPs: new Map(),
     logQueries: [],
+    terminateAfterMs: 150,
+    stuckFinalizers: new Map(),
   };
 }
 
@@ -196,12 +209,39 @@ export async function startKubeApi(state: KubeApiState = defaultState()): Promis
           resources: RESOURCES[disc]!.map(([kind, name, namespaced]) => ({ kind, name, namespaced, singularName: kind.toLowerCase(), verbs: ['get', 'list', 'patch', 'delete'] })),
         });
       }
+      const status = (code: number, reason: string, message: string, causes?: { reason?: string; message: string; field?: string }[]) =>
+        json(res, code, { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', reason, message, code, ...(causes ? { details: { causes } } : {}) });
+      if (req.method === 'POST' && p === '/api/v1/namespaces') {
+        // A plain create (K8s API conventions: create of an existing name is 409 AlreadyExists).
+        const obj = JSON.parse(body) as Obj;
+        const name = obj.metadata.name;
+        if (state.namespaces.has(name)) return status(409, 'AlreadyExists', `namespaces "${name}" already exists`);
+        state.namespaces.set(name, { labels: obj.metadata.labels ?? {}, created: new Date().toISOString(), phase: 'Active' });
+        state.objects.set(`${p}/${name}`, obj);
+        state.managers.set(`${p}/${name}`, url.searchParams.get('fieldManager') ?? 'create');
+        state.generation++;
+        return json(res, 201, { ...obj, metadata: { ...obj.metadata, uid: `uid-${state.objects.size}` }, status: { phase: 'Active' } });
+      }
       if (req.method === 'PATCH' && req.headers['content-type']?.startsWith('application/apply-patch')) {
         const obj = JSON.parse(body) as Obj;
+        const ns = obj.metadata.namespace;
+        // A namespaced object needs its namespace to exist, and not be terminating.
+        const nsState = ns ? state.namespaces.get(ns) : undefined;
+        if (ns && !nsState) return status(404, 'NotFound', `namespaces "${ns}" not found`);
+        if (nsState?.phase === 'Terminating') return status(403, 'Forbidden', `unable to create new content in namespace ${ns} because it is being terminated`);
+        // Server-side apply without force never takes fields another manager owns (K8s: server-side apply, conflicts).
+        const manager = url.searchParams.get('fieldManager') ?? '';
+        const owner = state.managers.get(p);
+        const existing = state.objects.get(p);
+        if (existing && owner && owner !== manager && url.searchParams.get('force') !== 'true' && JSON.stringify(existing.spec ?? existing.data) !== JSON.stringify(obj.spec ?? obj.data)) {
+          return status(409, 'Conflict', `Apply failed with 1 conflict: conflict with "${owner}" using ${obj.apiVersion}: .${obj.spec ? 'spec' : 'data'}`, [
+            { reason: 'FieldManagerConflict', message: `conflict with "${owner}" using ${obj.apiVersion}`, field: `.${obj.spec ? 'spec' : 'data'}` },
+          ]);
+        }
         state.objects.set(p, obj);
         state.generation++;
-        state.managers.set(p, url.searchParams.get('fieldManager') ?? '');
-        if (obj.kind === 'Namespace') state.namespaces.set(obj.metadata.name, { labels: obj.metadata.labels ?? {}, created: new Date().toISOString() });
+        if (!owner) state.managers.set(p, manager);
+        if (obj.kind === 'Namespace') state.namespaces.set(obj.metadata.name, { labels: obj.metadata.labels ?? {}, created: new Date().toISOString(), phase: 'Active' });
         return json(res, 200, { ...obj, metadata: { ...obj.metadata, uid: `uid-${state.objects.size}` } });
       }
       const pods = /^\/api\/v1\/namespaces\/([^/]+)\/pods$/.exec(p);
@@ -252,22 +292,43 @@ export async function startKubeApi(state: KubeApiState = defaultState()): Promis
         const items = [...state.objects].filter(([k]) => k.startsWith(prefix)).map(([, o]) => o);
         return json(res, 200, { apiVersion: `${list[1]}/${list[2]}`, kind: 'List', metadata: {}, items });
       }
+      const nsView = (name: string, n: { labels: Record<string, string>; created: string; phase?: string; finalizers?: string[] }) => ({
+        apiVersion: 'v1',
+        kind: 'Namespace',
+        metadata: { name, labels: n.labels, creationTimestamp: n.created, ...(n.finalizers ? { finalizers: n.finalizers } : {}) },
+        spec: { finalizers: ['kubernetes'] },
+        status: { phase: n.phase ?? 'Active' },
+      });
       if (req.method === 'GET' && p === '/api/v1/namespaces') {
-        const items = [...state.namespaces]
-          .filter(([, n]) => selects(url.searchParams.get('labelSelector'), n.labels))
-          .map(([name, n]) => ({ metadata: { name, labels: n.labels, creationTimestamp: n.created } }));
+        const items = [...state.namespaces].filter(([, n]) => selects(url.searchParams.get('labelSelector'), n.labels)).map(([name, n]) => nsView(name, n));
         return json(res, 200, { apiVersion: 'v1', kind: 'NamespaceList', metadata: {}, items });
       }
       m = /^\/api\/v1\/namespaces\/([^/]+)$/.exec(p);
+      if (req.method === 'GET' && m) {
+        const n = state.namespaces.get(m[1]!);
+        return n ? json(res, 200, nsView(m[1]!, n)) : status(404, 'NotFound', `namespaces "${m[1]}" not found`);
+      }
       if (req.method === 'DELETE' && m) {
-        if (!state.namespaces.delete(m[1]!)) return notFound(res, `namespace ${m[1]}`);
-        state.generation++;
-        // Namespace deletion cascades to everything in it.
-        for (const [k, o] of [...state.objects]) {
-          const meta = (o as Obj).metadata;
-          if (meta.namespace === m[1] || ((o as Obj).kind === 'Namespace' && meta.name === m[1])) state.objects.delete(k);
+        const name = m[1]!;
+        const n = state.namespaces.get(name);
+        if (!n) return status(404, 'NotFound', `namespaces "${name}" not found`);
+        // Asynchronous (istio-behaviours.md §10): Terminating first; a second DELETE is 409 until it is gone.
+        if (n.phase === 'Terminating') return status(409, 'Conflict', `Operation cannot be fulfilled on namespaces "${name}": The system is ensuring all content is removed from this namespace.  Upon completion, this namespace will automatically be purged by the system.`);
+        n.phase = 'Terminating';
+        const stuck = state.stuckFinalizers.get(name);
+        if (stuck) n.finalizers = [stuck];
+        else {
+          setTimeout(() => {
+            state.namespaces.delete(name);
+            state.generation++;
+            // Namespace deletion cascades to everything in it.
+            for (const [k, o] of [...state.objects]) {
+              const meta = (o as Obj).metadata;
+              if (meta.namespace === name || ((o as Obj).kind === 'Namespace' && meta.name === name)) state.objects.delete(k);
+            }
+          }, state.terminateAfterMs).unref();
         }
-        return json(res, 200, { apiVersion: 'v1', kind: 'Status', status: 'Success' });
+        return json(res, 200, nsView(name, n));
       }
       notFound(res, `${req.method} ${p}`);
     };
