@@ -4,9 +4,10 @@
 //   node agent.mjs probe --idle               (keeps a probe pod alive between execs)
 // In the lab, MESHPROOF_LAB=1 binds loopback ephemeral ports, prints them, and exits when stdin closes so that
 // no process outlives the lab.
+import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import { startEcho } from './echo.js';
-import { type MintRequest, mint } from './mint.js';
+import { type MintExecRequest, mint } from './mint.js';
 import { runAttacks } from './probe.js';
 import type { Attack, ProbeReport } from './protocol.js';
 
@@ -65,9 +66,10 @@ async function main(argv: string[]): Promise<number> {
     return 0;
   }
   if (mode === 'mint') {
-    // A genuine certificate for this pod's own identity from istiod's CA; the request (with its token) on stdin.
-    const req = JSON.parse(await readStdin()) as MintRequest;
-    process.stdout.write(`${JSON.stringify(await mint(req))}\n`);
+    // A genuine certificate for this pod's own identity from istiod's CA, with the pod's own projected token.
+    const { tokenPath, ...req } = JSON.parse(await readStdin()) as MintExecRequest;
+    const token = readFileSync(tokenPath, 'utf8').trim();
+    process.stdout.write(`${JSON.stringify(await mint({ ...req, token }))}\n`);
     return 0;
   }
   if (mode === 'admin') {

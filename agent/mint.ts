@@ -17,6 +17,14 @@ export interface MintRequest {
   timeoutMs: number;
 }
 
+/**
+ * What the harness sends by exec: the token is not in it. The pod reads its own projected service-account token
+ * (audience istio-ca) from the file the kubelet keeps fresh, as any pod can; it never travels on the exec stream.
+ */
+export interface MintExecRequest extends Omit<MintRequest, 'token'> {
+  tokenPath: string;
+}
+
 export interface MintResult {
   chainPem: string;
   keyPem: string;

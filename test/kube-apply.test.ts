@@ -111,4 +111,12 @@ describe('applying to a cluster', () => {
     await expect(a.dispose()).rejects.toThrow(/cleanup left namespaces behind \(run `meshproof cleanup --run 4f1c2a9e-[^`]+`\): mp-4f1c2a9e-mesh still Terminating \(finalizers: kubernetes, example\.com\/backup-in-progress\)/);
     expect([...api!.state.namespaces.keys()].sort()).toEqual(['default', 'istio-system', 'mp-4f1c2a9e-mesh']);
   });
+
+  it('an API failure says what the Status says (reason, message, causes), not client-node\'s HTTP-Code dump', async () => {
+    const a = await applier();
+    const broken = rendered.objects.map((o) => (o.kind === 'Deployment' && o.metadata.name === 'echo' ? { ...o, spec: { ...(o.spec as object), replicas: 'two' } } : o));
+    const err = String(await a.apply({ ...rendered, objects: broken }).catch((e: unknown) => e));
+    expect(err).toMatch(/server-side apply of Deployment mp-4f1c2a9e-\w+\/echo failed: Invalid: Deployment "echo" is invalid: .*replicas/);
+    expect(err).not.toMatch(/HTTP-Code|Body:/);
+  });
 });

@@ -118,12 +118,15 @@ describe('rendering the posture for a cluster', () => {
 });
 
 describe('least privilege', () => {
-  it('deploy/rbac.yaml grants exactly what the preflight checks', () => {
-    const docs = parseAllDocuments(readFileSync('deploy/rbac.yaml', 'utf8')).map((d) => d.toJS() as { kind: string; rules?: { apiGroups: string[]; resources: string[]; verbs: string[] }[] });
+  it('deploy/rbac.yaml grants exactly what the preflight checks, names included', () => {
+    type Rule = { apiGroups: string[]; resources: string[]; verbs: string[]; resourceNames?: string[] };
+    const docs = parseAllDocuments(readFileSync('deploy/rbac.yaml', 'utf8')).map((d) => d.toJS() as { kind: string; rules?: Rule[] });
     const role = docs.find((d) => d.kind === 'ClusterRole')!;
-    const granted = new Set(role.rules!.flatMap((r) => r.apiGroups.flatMap((g) => r.resources.flatMap((res) => r.verbs.map((v) => `${g}|${res}|${v}`)))));
-    const required = new Set(REQUIRED.flatMap((p) => p.verbs.map((v) => `${p.group}|${p.resource}${p.subresource ? `/${p.subresource}` : ''}|${v}`)));
-    expect([...granted].sort()).toEqual([...required].sort());
+    const key = (g: string, res: string, v: string, names?: string[]) => `${g}|${res}|${v}|${(names ?? []).slice().sort().join(',')}`;
+    const granted = role.rules!.flatMap((r) => r.apiGroups.flatMap((g) => r.resources.flatMap((res) => r.verbs.map((v) => key(g, res, v, r.resourceNames)))));
+    const required = REQUIRED.flatMap((p) => p.verbs.map((v) => key(p.group, `${p.resource}${p.subresource ? `/${p.subresource}` : ''}`, v, p.names)));
+    expect(granted.sort()).toEqual(required.sort());
+    expect(granted.some((g) => g.includes('secrets') || g.includes('serviceaccounts/token') || g.includes('|*|'))).toBe(false);
   });
 });
 

@@ -2,7 +2,7 @@
 // the run's namespaces, applies the rendered posture, and runs attacks with one exec per batch in probe pods.
 // Corroboration: istio-proxy pod logs, `pilot-agent request GET stats|certs` in istio-proxy.
 import { CoreV1Api, CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node';
-import type { MintRequest, MintResult } from '../../agent/mint.js';
+import type { MintExecRequest, MintResult } from '../../agent/mint.js';
 import type { Attack, ProbeReport } from '../../agent/protocol.js';
 import { parseStats } from '../../harness/access-log.js';
 import { effectiveLogging, type LogSetup, type MeshLoggingConfig, rootNamespaceOf, serverLogSetup, type TelemetryObject } from '../../harness/mesh-logging.js';
@@ -14,7 +14,7 @@ import { spiffeId } from '../../harness/pki.js';
 import type { Dial, MintedCert, PodRef, ProbeHandle, Ref, Target, TargetDescription } from '../../harness/target.js';
 import { KubeApplier, type ReadyPod } from './apply.js';
 import { execInPod } from './exec.js';
-import { AGENT_MOUNT, type Rendered, renderForCluster } from './render.js';
+import { AGENT_MOUNT, ISTIO_CA_TOKEN_PATH, type Rendered, renderForCluster } from './render.js';
 
 export interface KubeTargetOptions {
   kc: KubeConfig;
@@ -168,23 +168,19 @@ export class KubeTarget implements Target {
   }
 
   /**
-   * A genuine certificate for the probe's own identity, obtained as any pod can (istio-behaviours.md §4b): a
-   * TokenRequest for its service account with audience `istio-ca`, the mesh root from `istio-ca-root-cert`, and
-   * the agent's `mint` calling istiod's CreateCertificate from inside the probe pod. The token travels on the
-   * exec's stdin only; neither it nor the key is logged or written.
+   * A genuine certificate for the probe's own identity, obtained as any pod can (istio-behaviours.md §4b): the
+   * pod's own projected service-account token (audience `istio-ca`, mounted by rendering), the mesh root from
+   * `istio-ca-root-cert`, and the agent's `mint` calling istiod's CreateCertificate from inside the probe pod. No
+   * token is requested by meshproof and none travels on the exec stream; the key is never logged or written.
    */
   async mintCertificate(probe: ProbeHandle, ttlMs: number): Promise<MintedCert> {
     const p = this.pod(probe.pod);
-    const sa = this.serviceAccountOf(probe.workload);
     const core = this.o.kc.makeApiClient(CoreV1Api);
-    this.o.onCall?.(`token for ${p.namespace}/${sa} (audience istio-ca)`);
-    const tr = await core.createNamespacedServiceAccountToken({ name: sa, namespace: p.namespace, body: { spec: { audiences: ['istio-ca'], expirationSeconds: 600 } } });
-    const token = tr.status?.token;
-    if (!token) throw new InfraError(`no token for service account ${p.namespace}/${sa}`);
+    this.o.onCall?.(`get configmap ${p.namespace}/istio-ca-root-cert`);
     const cm = await core.readNamespacedConfigMap({ name: 'istio-ca-root-cert', namespace: p.namespace });
     const rootPem = cm.data?.['root-cert.pem'];
     if (!rootPem) throw new InfraError(`ConfigMap ${p.namespace}/istio-ca-root-cert has no root-cert.pem: is istiod distributing its root?`);
-    const request: MintRequest = { address: 'istiod.istio-system.svc:15012', servername: 'istiod.istio-system.svc', rootPem, token, ttlSeconds: Math.max(1, Math.ceil(ttlMs / 1000)), timeoutMs: 15_000 };
+    const request: MintExecRequest = { address: 'istiod.istio-system.svc:15012', servername: 'istiod.istio-system.svc', rootPem, tokenPath: ISTIO_CA_TOKEN_PATH, ttlSeconds: Math.max(1, Math.ceil(ttlMs / 1000)), timeoutMs: 15_000 };
     const r = JSON.parse(await this.exec(p, 'agent', ['node', AGENT, 'mint'], JSON.stringify(request))) as MintResult;
     return { ...r, notBefore: new Date(r.notBefore), notAfter: new Date(r.notAfter) };
   }

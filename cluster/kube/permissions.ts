@@ -1,31 +1,48 @@
-// Every API permission a cluster run needs: the preflight asks a SelfSubjectAccessReview for each, and
-// deploy/rbac.yaml grants exactly these (a test keeps the two equal).
+// Every API permission a cluster run needs, no more: the preflight asks a SelfSubjectAccessReview for each, and
+// deploy/rbac.yaml grants exactly these (a test keeps the two equal; the API façade authorizes every request the
+// tests make against deploy/rbac.yaml and a test proves every grant is used).
+//
+// What RBAC cannot confine: the run's namespaces do not exist before the run, so writes into them are granted
+// cluster-wide. deploy/confine.yaml (a ValidatingAdmissionPolicy) confines them to namespaces labelled with a run.
 
 export interface Permission {
   group: string;
   resource: string;
   subresource?: string;
   verbs: string[];
+  /** resourceNames: the grant covers only these objects. */
+  names?: string[];
   why: string;
 }
 
-const MANAGE = ['get', 'list', 'create', 'patch', 'delete'];
+/** The Istio kinds a run applies and reads (istio-behaviours.md §8). */
+export const ISTIO_CRDS = [
+  'peerauthentications.security.istio.io',
+  'authorizationpolicies.security.istio.io',
+  'destinationrules.networking.istio.io',
+  'telemetries.telemetry.istio.io',
+];
+
+/** Server-side apply creates what does not exist yet and patches what does: both verbs. */
+const APPLY = ['create', 'patch'];
 
 export const REQUIRED: Permission[] = [
-  { group: '', resource: 'namespaces', verbs: MANAGE, why: 'run-scoped namespaces (mp-<run>-*), labelled and swept by meshproof.dev/run' },
-  { group: '', resource: 'serviceaccounts', verbs: MANAGE, why: 'fixture identities' },
-  { group: '', resource: 'services', verbs: MANAGE, why: 'fixture Services' },
-  { group: '', resource: 'configmaps', verbs: MANAGE, why: 'the agent bundle; reading istio-system/istio (mesh config) and istio-ca-root-cert' },
-  { group: 'apps', resource: 'deployments', verbs: MANAGE, why: 'echo and probe workloads; reading istiod\'s image' },
-  { group: '', resource: 'serviceaccounts', subresource: 'token', verbs: ['create'], why: 'a token (audience istio-ca) for the rogue probe to get its own certificate from istiod' },
-  { group: '', resource: 'pods', verbs: ['get', 'list', 'watch'], why: 'readiness and sidecar presence' },
+  { group: '', resource: 'namespaces', verbs: ['create', 'get', 'list', 'delete'], why: 'run-scoped namespaces (mp-<run>-*): created, waited for on deletion, swept by meshproof.dev/run' },
+  { group: '', resource: 'serviceaccounts', verbs: APPLY, why: 'fixture identities' },
+  { group: '', resource: 'services', verbs: APPLY, why: 'fixture Services' },
+  { group: '', resource: 'configmaps', verbs: ['create'], why: 'the agent bundle (ConfigMap meshproof-agent in each run namespace)' },
+  { group: '', resource: 'configmaps', verbs: ['patch'], names: ['meshproof-agent'], why: 'the agent bundle, applied again' },
+  { group: '', resource: 'configmaps', verbs: ['get'], names: ['istio', 'istio-ca-root-cert'], why: 'the mesh config (trust domain, access logging) and the mesh root bundle' },
+  { group: 'apps', resource: 'deployments', verbs: APPLY, why: 'echo and probe workloads' },
+  { group: 'apps', resource: 'deployments', verbs: ['get'], names: ['istiod'], why: 'preflight: istiod ready, its image' },
+  { group: '', resource: 'pods', verbs: ['list'], why: 'readiness and sidecar presence' },
   { group: '', resource: 'pods', subresource: 'log', verbs: ['get'], why: 'istio-proxy access logs (corroboration)' },
-  { group: '', resource: 'pods', subresource: 'exec', verbs: ['create', 'get'], why: 'running attacks in probe pods; pilot-agent certs and stats' },
-  { group: 'security.istio.io', resource: 'peerauthentications', verbs: MANAGE, why: 'fixture policies; reading the policies in scope' },
-  { group: 'security.istio.io', resource: 'authorizationpolicies', verbs: MANAGE, why: 'fixture policies; reading the policies in scope' },
-  { group: 'networking.istio.io', resource: 'destinationrules', verbs: MANAGE, why: 'fixture traffic policies; reading the rules in scope' },
-  { group: 'telemetry.istio.io', resource: 'telemetries', verbs: MANAGE, why: 'access logging on for the run' },
-  { group: 'apiextensions.k8s.io', resource: 'customresourcedefinitions', verbs: ['get', 'list'], why: 'preflight: Istio CRDs present' },
-  { group: 'admissionregistration.k8s.io', resource: 'mutatingwebhookconfigurations', verbs: ['get', 'list'], why: 'preflight: the injection webhook is installed' },
+  { group: '', resource: 'pods', subresource: 'exec', verbs: ['create', 'get'], why: 'running attacks in probe pods; pilot-agent certs and stats (websocket exec needs both from Kubernetes 1.31)' },
+  { group: 'security.istio.io', resource: 'peerauthentications', verbs: APPLY, why: 'fixture policies' },
+  { group: 'security.istio.io', resource: 'authorizationpolicies', verbs: APPLY, why: 'fixture policies' },
+  { group: 'networking.istio.io', resource: 'destinationrules', verbs: APPLY, why: 'fixture traffic policies' },
+  { group: 'telemetry.istio.io', resource: 'telemetries', verbs: [...APPLY, 'list'], why: 'fixture logging; reading the Telemetry in force for each destination' },
+  { group: 'apiextensions.k8s.io', resource: 'customresourcedefinitions', verbs: ['get'], names: ISTIO_CRDS, why: 'preflight: Istio CRDs present' },
+  { group: 'admissionregistration.k8s.io', resource: 'mutatingwebhookconfigurations', verbs: ['list'], why: 'preflight: the injection webhook is installed' },
   { group: 'authorization.k8s.io', resource: 'selfsubjectaccessreviews', verbs: ['create'], why: 'preflight: these permissions' },
 ];

@@ -12,15 +12,9 @@ import {
 } from '@kubernetes/client-node';
 import { parse as parseYaml } from 'yaml';
 import { ConfigError, InfraError, messageOf } from '../../harness/errors.js';
-import { REQUIRED } from './permissions.js';
+import { ISTIO_CRDS, REQUIRED } from './permissions.js';
 
-/** The Istio kinds a run applies and reads (istio-behaviours.md §8). */
-export const ISTIO_CRDS = [
-  'peerauthentications.security.istio.io',
-  'authorizationpolicies.security.istio.io',
-  'destinationrules.networking.istio.io',
-  'telemetries.telemetry.istio.io',
-];
+export { ISTIO_CRDS };
 
 export interface PreflightReport {
   server: string;
@@ -53,10 +47,12 @@ export async function preflight(kc: KubeConfig, o: { istioNamespace?: string } =
   const missing: string[] = [];
   for (const p of REQUIRED) {
     for (const verb of p.verbs) {
-      const r = await authz.createSelfSubjectAccessReview({
-        body: { apiVersion: 'authorization.k8s.io/v1', kind: 'SelfSubjectAccessReview', spec: { resourceAttributes: { group: p.group, resource: p.resource, subresource: p.subresource, verb } } },
-      });
-      if (!r.status?.allowed) missing.push(`${verb} ${p.group || 'core'}/${p.resource}${p.subresource ? `/${p.subresource}` : ''}`);
+      for (const name of p.names ?? [undefined]) {
+        const r = await authz.createSelfSubjectAccessReview({
+          body: { apiVersion: 'authorization.k8s.io/v1', kind: 'SelfSubjectAccessReview', spec: { resourceAttributes: { group: p.group, resource: p.resource, subresource: p.subresource, verb, name } } },
+        });
+        if (!r.status?.allowed) missing.push(`${verb} ${p.group || 'core'}/${p.resource}${p.subresource ? `/${p.subresource}` : ''}${name ? ` ${name}` : ''}`);
+      }
     }
   }
   if (missing.length > 0) {
@@ -107,5 +103,5 @@ export async function preflight(kc: KubeConfig, o: { istioNamespace?: string } =
     if (status(e) !== 404) throw new InfraError(`reading the mesh config (ConfigMap ${istioNs}/istio): ${messageOf(e).split('\n')[0]}`);
   }
 
-  return { server, trustDomain, kubernetes, istiod: { image, ready }, webhooks: injectors, permissions: REQUIRED.reduce((n, p) => n + p.verbs.length, 0) };
+  return { server, trustDomain, kubernetes, istiod: { image, ready }, webhooks: injectors, permissions: REQUIRED.reduce((n, p) => n + p.verbs.length * (p.names?.length ?? 1), 0) };
 }

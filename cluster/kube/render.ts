@@ -13,6 +13,12 @@ export const AGENT_CONFIGMAP = 'meshproof-agent';
 export const AGENT_MOUNT = '/opt/meshproof';
 /** A current Node image; overridable with --image (and --image-registry for mirrors). */
 export const DEFAULT_IMAGE = 'node:22-alpine';
+/**
+ * Where a sidecar-less probe finds its own projected service-account token for audience `istio-ca` (the kubelet
+ * keeps it fresh), to ask istiod for a certificate of its own identity as any pod can (istio-behaviours.md §4b).
+ */
+export const ISTIO_CA_TOKEN_DIR = '/var/run/secrets/meshproof/istio-ca';
+export const ISTIO_CA_TOKEN_PATH = `${ISTIO_CA_TOKEN_DIR}/token`;
 
 export interface RenderOptions {
   runId: string;
@@ -108,7 +114,7 @@ export function withStatsMatcher(annotation: string | undefined): string {
   return JSON.stringify({ ...cfg, proxyStatsMatcher: sm });
 }
 
-function renderDeployment(m: Manifest, o: RenderOptions): void {
+function renderDeployment(m: Manifest, o: RenderOptions, sidecarLess: boolean): void {
   const spec = m.spec as { template: { metadata: Obj; spec: Obj } };
   const tmpl = spec.template;
   tmpl.metadata.labels = { ...(tmpl.metadata.labels as Obj), [RUN_LABEL]: o.runId };
@@ -120,7 +126,12 @@ function renderDeployment(m: Manifest, o: RenderOptions): void {
   const registry = o.imageRegistry ? `${o.imageRegistry.replace(/\/$/, '')}/` : '';
   pod.automountServiceAccountToken = false;
   pod.securityContext = { runAsNonRoot: true, runAsUser: 10001, runAsGroup: 10001, seccompProfile: { type: 'RuntimeDefault' } };
-  pod.volumes = [{ name: 'meshproof-agent', configMap: { name: AGENT_CONFIGMAP } }];
+  const probe = ((pod.containers as Obj[])[0]?.args as string[] | undefined)?.[0] === 'probe';
+  const tokenVolume = probe && sidecarLess;
+  pod.volumes = [
+    { name: 'meshproof-agent', configMap: { name: AGENT_CONFIGMAP } },
+    ...(tokenVolume ? [{ name: 'istio-ca-token', projected: { sources: [{ serviceAccountToken: { audience: 'istio-ca', expirationSeconds: 3600, path: 'token' } }] } }] : []),
+  ];
   if (o.imagePullSecret) pod.imagePullSecrets = [{ name: o.imagePullSecret }];
   const env = [
     { name: 'POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
@@ -132,7 +143,10 @@ function renderDeployment(m: Manifest, o: RenderOptions): void {
     ...c,
     image: `${registry}${image}`,
     env,
-    volumeMounts: [{ name: 'meshproof-agent', mountPath: AGENT_MOUNT, readOnly: true }],
+    volumeMounts: [
+      { name: 'meshproof-agent', mountPath: AGENT_MOUNT, readOnly: true },
+      ...(tokenVolume ? [{ name: 'istio-ca-token', mountPath: ISTIO_CA_TOKEN_DIR, readOnly: true }] : []),
+    ],
     securityContext: { allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'] } },
     resources: { requests: { cpu: '10m', memory: '48Mi' }, limits: { memory: '192Mi' } },
   }));
@@ -144,6 +158,7 @@ function renderDeployment(m: Manifest, o: RenderOptions): void {
 export function renderForCluster(posture: Posture, o: RenderOptions): Rendered {
   const logical = new Set(posture.objects.filter((x) => x.manifest.kind === 'Namespace').map((x) => x.manifest.metadata.name));
   const map = new NamespaceMap(o.runId, logical);
+  const injected = new Set(posture.objects.filter((x) => x.manifest.kind === 'Namespace' && x.manifest.metadata.labels?.['istio-injection'] === 'enabled').map((x) => x.manifest.metadata.name));
   const skipped: Rendered['skipped'] = [];
   const out: Manifest[] = [];
   const agentNamespaces = new Set<string>();
@@ -172,7 +187,7 @@ export function renderForCluster(posture: Posture, o: RenderOptions): Rendered {
     if (m.kind === 'AuthorizationPolicy' && spec) rewriteAuthz(spec, map, o.trustDomain);
     if (m.kind === 'DestinationRule' && spec && typeof spec.host === 'string') spec.host = map.host(spec.host);
     if (m.kind === 'Deployment') {
-      renderDeployment(m, o);
+      renderDeployment(m, o, !injected.has(manifest.metadata.namespace ?? ''));
       agentNamespaces.add(m.metadata.namespace!);
     }
     out.push(m);

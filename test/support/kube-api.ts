@@ -6,8 +6,19 @@ import { writeFileSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { WebSocketServer } from 'ws';
+import { modelFor, validateWith } from './schemas.js';
+import { type Attributes, attributesOf, authorize, forbiddenMessage, loadClusterRole, type Rule } from './rbac.js';
 
 export interface KubeApiState {
+  /**
+   * The ClusterRole every request is authorized against (deploy/rbac.yaml unless a test says otherwise), as
+   * kube-apiserver's RBAC authorizer would; undefined authorizes everything.
+   */
+  rbac?: Rule[];
+  /** The grants allowed requests used (see rbac.ts grantsOf). */
+  rbacUsed: Set<string>;
+  /** Requests refused with 403, for a test to assert none happened. */
+  forbidden: string[];
   version: string;
   /** `verb group/resource[/sub]` entries that are denied. */
   denied: Set<string>;
@@ -58,8 +69,13 @@ export interface ExecCall {
   stdin: string;
 }
 
+export const MESHPROOF_USER = 'system:serviceaccount:meshproof:meshproof';
+
 export function defaultState(): KubeApiState {
   return {
+    rbac: loadClusterRole('deploy/rbac.yaml'),
+    rbacUsed: new Set(),
+    forbidden: [],
     version: 'v1.33.1',
     denied: new Set(),
     crds: new Set(['peerauthentications.security.istio.io', 'authorizationpolicies.security.istio.io', 'destinationrules.networking.istio.io', 'telemetries.telemetry.istio.io']),
@@ -154,12 +170,42 @@ function podsOf(state: KubeApiState, namespace: string, selector: string | null,
 
 export async function startKubeApi(state: KubeApiState = defaultState()): Promise<KubeApi> {
   const calls: string[] = [];
+  // The real schemas for every kind this API serves: an object they refuse is a 422 with causes, as a real server's.
+  const models = new Map<string, Awaited<ReturnType<typeof modelFor>>>();
+  for (const [gv, kinds] of Object.entries(RESOURCES)) for (const [kind] of kinds) models.set(`${gv}/${kind}`, await modelFor(gv, kind));
   let polls = 0;
   const json = (res: http.ServerResponse, code: number, body: unknown) => {
     res.writeHead(code, { 'content-type': 'application/json' }).end(JSON.stringify(body));
   };
   const notFound = (res: http.ServerResponse, what: string) => json(res, 404, { kind: 'Status', apiVersion: 'v1', status: 'Failure', reason: 'NotFound', code: 404, message: `${what} not found` });
+  /** RBAC, as kube-apiserver's authorizer: 403 with a Status naming what was refused. */
+  const check = (needs: Attributes[]): Attributes | undefined => {
+    if (!state.rbac) return undefined;
+    for (const a of needs) {
+      const key = `${a.verb} ${a.group}/${a.resource}`;
+      const grant = state.denied.has(key) ? undefined : authorize(state.rbac, a);
+      if (!grant) return a;
+    }
+    for (const a of needs) state.rbacUsed.add(authorize(state.rbac, a)!);
+    return undefined;
+  };
+  const needsOf = (req: http.IncomingMessage, url: URL): Attributes[] => {
+    const a = attributesOf(req.method ?? 'GET', url.pathname, url.searchParams);
+    if (!a) return [];
+    // Server-side apply of an object that does not exist yet creates it: RBAC asks for create too.
+    if (a.verb === 'patch' && req.headers['content-type']?.startsWith('application/apply-patch') && !state.objects.has(url.pathname)) return [a, { ...a, verb: 'create' }];
+    return [a];
+  };
+  const authorized = (req: http.IncomingMessage & { res?: http.ServerResponse }, url: URL): boolean => {
+    const refused = check(needsOf(req, url));
+    if (!refused) return true;
+    const message = forbiddenMessage(refused, MESHPROOF_USER);
+    state.forbidden.push(message);
+    req.res!.writeHead(403, { 'content-type': 'application/json' }).end(JSON.stringify({ kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', reason: 'Forbidden', message, code: 403 }));
+    return false;
+  };
   const server = http.createServer((req, res) => {
+    (req as http.IncomingMessage & { res?: http.ServerResponse }).res = res;
     const url = new URL(req.url ?? '/', 'http://kube');
     calls.push(`${req.method} ${url.pathname}`);
     let body = '';
@@ -168,6 +214,7 @@ export async function startKubeApi(state: KubeApiState = defaultState()): Promis
     });
     req.on('end', () => {
       try {
+        if (!authorized(req, url)) return;
         route();
       } catch (e) {
         // A bug in a handler must answer, not hang the client: a real API server answers 500.
@@ -180,7 +227,10 @@ export async function startKubeApi(state: KubeApiState = defaultState()): Promis
       if (req.method === 'POST' && p === '/apis/authorization.k8s.io/v1/selfsubjectaccessreviews') {
         const ra = (JSON.parse(body) as { spec: { resourceAttributes: { verb: string; group?: string; resource: string; subresource?: string } } }).spec.resourceAttributes;
         const key = `${ra.verb} ${ra.group ?? ''}/${ra.resource}${ra.subresource ? `/${ra.subresource}` : ''}`;
-        return json(res, 201, { apiVersion: 'authorization.k8s.io/v1', kind: 'SelfSubjectAccessReview', spec: { resourceAttributes: ra }, status: { allowed: !state.denied.has(key) } });
+        const attrs = { verb: ra.verb, group: ra.group ?? '', resource: `${ra.resource}${ra.subresource ? `/${ra.subresource}` : ''}`, name: (ra as { name?: string }).name };
+        // Answered from the same role the requests are authorized against (and never counted as a use of it).
+        const allowed = !state.denied.has(key) && (!state.rbac || authorize(state.rbac, attrs) !== undefined);
+        return json(res, 201, { apiVersion: 'authorization.k8s.io/v1', kind: 'SelfSubjectAccessReview', spec: { resourceAttributes: ra }, status: { allowed } });
       }
       let m = /^\/apis\/apiextensions\.k8s\.io\/v1\/customresourcedefinitions\/([^/]+)$/.exec(p);
       if (req.method === 'GET' && m) {
@@ -229,6 +279,11 @@ export async function startKubeApi(state: KubeApiState = defaultState()): Promis
         const nsState = ns ? state.namespaces.get(ns) : undefined;
         if (ns && !nsState) return status(404, 'NotFound', `namespaces "${ns}" not found`);
         if (nsState?.phase === 'Terminating') return status(403, 'Forbidden', `unable to create new content in namespace ${ns} because it is being terminated`);
+        const model = models.get(`${obj.apiVersion}/${obj.kind}`);
+        const causes = model ? validateWith(model, obj) : [{ field: 'kind', message: `no ${obj.kind} in ${obj.apiVersion}` }];
+        if (causes.length > 0) {
+          return status(422, 'Invalid', `${obj.kind} "${obj.metadata.name}" is invalid: ${causes.map((c) => `${c.field}: ${c.message}`).join(', ')}`, causes.map((c) => ({ reason: 'FieldValueInvalid', ...c })));
+        }
         // Server-side apply without force never takes fields another manager owns (K8s: server-side apply, conflicts).
         const manager = url.searchParams.get('fieldManager') ?? '';
         const owner = state.managers.get(p);
@@ -342,6 +397,18 @@ export async function startKubeApi(state: KubeApiState = defaultState()): Promis
     calls.push(`EXEC ${url.pathname}`);
     if (!m || !state.exec) {
       socket.destroy();
+      return;
+    }
+    // A websocket exec is a GET; from Kubernetes 1.31 it needs create on pods/exec as well
+    // (AuthorizePodWebsocketUpgradeCreatePermission).
+    const exec = { group: '', resource: 'pods/exec', namespace: m[1], name: m[2] };
+    const refused = check([
+      { ...exec, verb: 'get' },
+      { ...exec, verb: 'create' },
+    ]);
+    if (refused) {
+      state.forbidden.push(forbiddenMessage(refused, MESHPROOF_USER));
+      socket.end('HTTP/1.1 403 Forbidden\r\ncontent-type: application/json\r\n\r\n');
       return;
     }
     wss.handleUpgrade(req, socket, head, (ws) => {

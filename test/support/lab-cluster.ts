@@ -4,7 +4,9 @@
 // Cluster networking is emulated at exec time: a batch's Service FQDNs and pod IPs are rewritten to the lab
 // listeners that DNS, kube-proxy and the sidecar's capture would route them to.
 import { randomUUID } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import type { Attack } from '../../agent/protocol.js';
 import { RUN_LABEL } from '../../cluster/kube/render.js';
 import { LabTarget } from '../../cluster/lab/lab-target.js';
@@ -17,6 +19,20 @@ import { type FakeIstiod, startFakeIstiod } from './fake-istiod.js';
 import { type KubeApi, startKubeApi } from './kube-api.js';
 
 type Obj = Manifest & { spec?: Record<string, unknown>; data?: unknown };
+
+interface PodSpecLike {
+  serviceAccountName?: string;
+  volumes?: { name: string; projected?: { sources: { serviceAccountToken?: { audience?: string; path: string } }[] } }[];
+  containers: { volumeMounts?: { name: string; mountPath: string }[] }[];
+}
+
+/** Where the pod's projected token for `audience` is mounted, if it has one. */
+function projectedTokenDir(spec: PodSpecLike | undefined, audience: string): string | undefined {
+  const vol = spec?.volumes?.find((v) => v.projected?.sources.some((s) => s.serviceAccountToken?.audience === audience && s.serviceAccountToken.path === 'token'));
+  return vol && spec?.containers[0]?.volumeMounts?.find((m) => m.name === vol.name)?.mountPath;
+}
+
+const tokenDir = mkdtempSync(path.join(tmpdir(), 'meshproof-kubelet-'));
 
 /**
  * Strips what only a cluster needs (delivery, security context, run labels) so the lab sees the fixture.
@@ -120,8 +136,17 @@ export async function startLabCluster(o: { meshWide?: string; stripStatsMatcher?
         if (what === 'certs') return { stdout: JSON.stringify(await lab.workloadCert(pod)), exitCode: 0 };
       }
       if (c.container === 'agent' && c.command[2] === 'mint') {
+        // The kubelet's projected service-account token: only a pod whose spec mounts one (audience istio-ca) at
+        // the path asked for has the file; its identity is the pod's own service account.
+        const asked = JSON.parse(c.stdin) as { tokenPath: string };
+        const deployment = [...api.state.objects.values()].find((o) => (o as Obj).kind === 'Deployment' && (o as Obj).metadata.namespace === c.namespace && (o as Obj).metadata.name === pod.workload) as Obj | undefined;
+        const spec = (deployment?.spec as { template: { spec: PodSpecLike } } | undefined)?.template.spec;
+        const dir = projectedTokenDir(spec, 'istio-ca');
+        if (!spec || !dir || `${dir}/token` !== asked.tokenPath) return { stderr: `open ${asked.tokenPath}: no such file or directory`, exitCode: 1 };
+        const tokenFile = path.join(tokenDir, `${c.namespace}-${c.pod}.token`);
+        writeFileSync(tokenFile, api.state.issueToken!(c.namespace, spec.serviceAccountName ?? 'default'), { mode: 0o600 });
         // The real agent's mint, with istiod's address resolved to the fake CA (what cluster DNS would do).
-        const req = { ...(JSON.parse(c.stdin) as Record<string, unknown>), address: istiod!.address };
+        const req = { ...(JSON.parse(c.stdin) as Record<string, unknown>), address: istiod!.address, tokenPath: tokenFile };
         // Asynchronously: the fake CA answers from this same process.
         const r = await runProcess(process.execPath, [AGENT_BUNDLE, 'mint'], { input: JSON.stringify(req) });
         return { stdout: r.stdout, stderr: r.stderr, exitCode: r.code ?? 1 };

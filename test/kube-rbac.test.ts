@@ -1,0 +1,87 @@
+// Least privilege, proven: the API façade authorizes every request against deploy/rbac.yaml as kube-apiserver's
+// RBAC authorizer would (403 when a rule is missing). Preflight, whole runs, Ctrl-C mid-run and cleanup all run
+// under that role with no request refused, and together they use every grant the role makes: nothing in
+// deploy/rbac.yaml is there for nothing.
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { RUN_LABEL } from '../cluster/kube/render.js';
+import { cli } from './support/cli.js';
+import { startLabCluster } from './support/lab-cluster.js';
+import { grantsOf, loadClusterRole } from './support/rbac.js';
+
+const dir = mkdtempSync(path.join(tmpdir(), 'meshproof-rbac-'));
+const MESH_WIDE = 'fixtures/secure/10-mesh-wide.yaml';
+const env = { ...process.env, MESHPROOF_TIMEOUTS: 'lab' };
+
+describe('deploy/rbac.yaml', () => {
+  it('is enough for preflight, runs, Ctrl-C and cleanup, and every grant in it is used', async () => {
+    const used = new Set<string>();
+    const forbidden: string[] = [];
+
+    // 1. Preflight, a whole run kept for debugging (--keep), then cleanup of that run by its id.
+    const a = await startLabCluster({ meshWide: MESH_WIDE });
+    try {
+      const kubeconfig = a.api.kubeconfig(dir);
+      const pre = await cli(['preflight', '--kubeconfig', kubeconfig], { env });
+      expect(pre.code, pre.stderr).toBe(0);
+      const out = path.join(dir, 'kept');
+      const run = await cli(['run', '--target', 'kubeconfig', '--kubeconfig', kubeconfig, '--keep', '--out', out], { env });
+      expect(run.code, run.stderr).toBe(0);
+      const runId = (JSON.parse(readFileSync(path.join(out, 'run.json'), 'utf8')) as { runId: string }).runId;
+      expect([...a.api.state.namespaces.values()].some((n) => n.labels[RUN_LABEL] === runId)).toBe(true);
+      const clean = await cli(['cleanup', '--run', runId, '--kubeconfig', kubeconfig], { env });
+      expect(clean.code, clean.stderr).toBe(0);
+      expect([...a.api.state.namespaces.values()].some((n) => RUN_LABEL in n.labels)).toBe(false);
+      // A posture with a Telemetry of its own (logging switched off for the mesh namespace).
+      const audit = await cli(['run', '--target', 'kubeconfig', '--kubeconfig', kubeconfig, '--suite', 'audit', '--overlay', 'fixtures/weakened/logging-off-mesh.yaml', '--out', path.join(dir, 'audit')], { env });
+      expect(audit.code, audit.stderr).toBe(1);
+      for (const g of a.api.state.rbacUsed) used.add(g);
+      forbidden.push(...a.api.state.forbidden);
+    } finally {
+      await a.close();
+    }
+
+    // 2. Ctrl-C mid-run, and a stale sweep.
+    const b = await startLabCluster({ meshWide: MESH_WIDE });
+    try {
+      const kubeconfig = b.api.kubeconfig(dir);
+      const r = await cli(['run', '--target', 'kubeconfig', '--kubeconfig', kubeconfig, '--out', path.join(dir, 'int')], {
+        env,
+        onStart: (child) => {
+          const poll = setInterval(() => {
+            if ([...b.api.state.namespaces.values()].some((n) => RUN_LABEL in n.labels) && b.lab()) {
+              clearInterval(poll);
+              child.kill('SIGINT');
+            }
+          }, 50);
+          child.once('exit', () => clearInterval(poll));
+        },
+      });
+      expect(r.code).toBe(130);
+      const sweep = await cli(['cleanup', '--stale', '--older-than', '0s', '--kubeconfig', kubeconfig], { env });
+      expect(sweep.code, sweep.stderr).toBe(0);
+      for (const g of b.api.state.rbacUsed) used.add(g);
+      forbidden.push(...b.api.state.forbidden);
+    } finally {
+      await b.close();
+    }
+
+    expect(forbidden).toEqual([]);
+    const grants = grantsOf(loadClusterRole('deploy/rbac.yaml'));
+    expect(grants.filter((g) => !used.has(g))).toEqual([]);
+  }, 240_000);
+
+  it('a missing rule is a 403 from the façade, and the run says what was refused', async () => {
+    const c = await startLabCluster({ meshWide: MESH_WIDE });
+    try {
+      c.api.state.rbac = loadClusterRole('deploy/rbac.yaml').filter((r) => !r.resources.includes('pods/log'));
+      const r = await cli(['run', '--target', 'kubeconfig', '--kubeconfig', c.api.kubeconfig(dir), '--suite', 'mtls', '--out', path.join(dir, 'nolog')], { env });
+      expect(r.code).toBe(2);
+      expect(r.stderr).toMatch(/missing permissions: get core\/pods\/log/);
+    } finally {
+      await c.close();
+    }
+  }, 120_000);
+});
