@@ -119,4 +119,33 @@ describe('applying to a cluster', () => {
     expect(err).toMatch(/server-side apply of Deployment mp-4f1c2a9e-\w+\/echo failed: Invalid: Deployment "echo" is invalid: .*replicas/);
     expect(err).not.toMatch(/HTTP-Code|Body:/);
   });
+
+  it('pods that Pod Security refuses (istio-init) are explained at once from the ReplicaSet, naming istio-cni', async () => {
+    const a = await applier({ readyTimeoutMs: 60_000 });
+    const psa = rendered.objects.map((o) =>
+      o.kind === 'Namespace' && o.metadata.name === 'mp-4f1c2a9e-mesh' ? { ...o, metadata: { ...o.metadata, labels: { ...o.metadata.labels, 'pod-security.kubernetes.io/enforce': 'baseline' } } } : o,
+    );
+    await a.apply({ ...rendered, objects: psa });
+    const t0 = Date.now();
+    await expect(a.waitReady({ ...rendered, objects: psa })).rejects.toThrow(
+      /pods of mp-4f1c2a9e-mesh\/\w+ are never created: ReplicaSet mp-4f1c2a9e-mesh\/\w+-7d4b9c6f5 cannot create pods: Error creating: pods .* is forbidden: violates PodSecurity "baseline:latest".*istio-init.* — Pod Security rejects istio-init .*install istio-cni/,
+    );
+    expect(Date.now() - t0).toBeLessThan(5_000);
+  });
+
+  it('an image the nodes cannot pull is named, with the flags that fix it', async () => {
+    const a = await applier({ readyTimeoutMs: 300 });
+    api!.state.unpullable.add('node:22-alpine');
+    await a.apply(rendered);
+    await expect(a.waitReady(rendered)).rejects.toThrow(/pods not Ready after 0\.3s: .*: ImagePullBackOff for image node:22-alpine \(Back-off pulling image "node:22-alpine"\)\. Is the registry reachable from the nodes\? See --image, --image-registry, --image-pull-secret/);
+  });
+
+  it('a crash-looping app is explained with the last line it wrote', async () => {
+    const a = await applier({ readyTimeoutMs: 300 });
+    for (const ns of ['mesh', 'bare', 'outside']) {
+      for (const d of ['echo', 'authorized', 'unauthorized', 'rotating', 'outside', 'rogue']) api!.state.crashing.set(`mp-4f1c2a9e-${ns}/${d}`, "Error: Cannot find module '/opt/meshproof/agent.mjs'");
+    }
+    await a.apply(rendered);
+    await expect(a.waitReady(rendered)).rejects.toThrow(/CrashLoopBackOff after 3 restarts; last log line: Error: Cannot find module '\/opt\/meshproof\/agent\.mjs'/);
+  });
 });

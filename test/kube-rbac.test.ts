@@ -60,6 +60,10 @@ describe('deploy/rbac.yaml', () => {
         },
       });
       expect(r.code).toBe(130);
+      // Pods Pod Security refuses: explained from ReplicaSets and events, exit 3 at once.
+      const psa = await cli(['run', '--target', 'kubeconfig', '--kubeconfig', kubeconfig, '--suite', 'mtls', '--overlay', 'test/fixtures/pod-security-baseline.yaml', '--out', path.join(dir, 'psa')], { env });
+      expect(psa.code).toBe(3);
+      expect(psa.stderr).toMatch(/are never created: ReplicaSet mp-\w+-mesh\/[\w-]+ cannot create pods: .*PodSecurity "baseline:latest".*install istio-cni/);
       const sweep = await cli(['cleanup', '--stale', '--older-than', '0s', '--kubeconfig', kubeconfig], { env });
       expect(sweep.code, sweep.stderr).toBe(0);
       for (const g of b.api.state.rbacUsed) used.add(g);

@@ -5,6 +5,7 @@ import { CoreV1Api, type KubeConfig, KubernetesObjectApi, PatchStrategy, type V1
 import { ConfigError, InfraError } from '../../harness/errors.js';
 import { codeOf, conflictManagers, describeApiError } from './api-errors.js';
 import { deleteNamespaces, leftBehind } from './cleanup.js';
+import { whyNoPods, whyNotReady } from './readiness.js';
 import type { Manifest } from '../../harness/posture/load.js';
 import { FIELD_MANAGER, RUN_LABEL, type Rendered } from './render.js';
 
@@ -89,6 +90,8 @@ export class KubeApplier {
     const namespaces = new Map(rendered.objects.filter((m) => m.kind === 'Namespace').map((m) => [m.metadata.name, m]));
     const deadline = Date.now() + this.o.readyTimeoutMs;
     let waitingFor = '';
+    let lastPods: V1Pod[] = [];
+    let lastSelector = { namespace: '', selector: '' };
     while (Date.now() < deadline) {
       const ready: ReadyPod[] = [];
       waitingFor = '';
@@ -108,7 +111,16 @@ export class KubeApplier {
             throw new InfraError(`pod ${name} got an istio-proxy although its namespace is not labelled for injection: a sidecar-less attacker would be upgraded to mTLS`);
           }
         }
-        if (up.length < want) waitingFor = `${d.metadata.namespace}/${d.metadata.name} (${up.length}/${want} ready)`;
+        if (up.length < want && !waitingFor) {
+          waitingFor = `${d.metadata.namespace}/${d.metadata.name} (${up.length}/${want} ready)`;
+          lastPods = pods;
+          lastSelector = { namespace: d.metadata.namespace!, selector };
+          // Pods refused at admission never come: say why now rather than after the whole wait.
+          if (pods.length === 0) {
+            const none = await whyNoPods(this.kc, d.metadata.namespace!, selector);
+            if (none?.final) throw new InfraError(`pods of ${d.metadata.namespace}/${d.metadata.name} are never created: ${none.reason}`);
+          }
+        }
         for (const p of up.slice(0, want)) {
           ready.push({ namespace: p.metadata!.namespace!, name: p.metadata!.name!, workload: d.metadata.name, podIP: p.status?.podIP ?? '', sidecar: hasSidecar(p) });
         }
@@ -116,7 +128,8 @@ export class KubeApplier {
       if (!waitingFor) return ready;
       await new Promise((r) => setTimeout(r, this.o.pollMs ?? 1_000));
     }
-    throw new InfraError(`pods not Ready after ${this.o.readyTimeoutMs / 1000}s: ${waitingFor}. Check images (--image, --image-registry) and \`kubectl get pods -n <namespace>\``);
+    const why = lastPods.length > 0 ? await whyNotReady(this.kc, lastPods) : (await whyNoPods(this.kc, lastSelector.namespace, lastSelector.selector))?.reason;
+    throw new InfraError(`pods not Ready after ${this.o.readyTimeoutMs / 1000}s: ${waitingFor}${why ? `: ${why}` : `. See \`kubectl get pods -n ${lastSelector.namespace}\``}`);
   }
 
   /**

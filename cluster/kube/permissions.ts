@@ -36,6 +36,8 @@ export const REQUIRED: Permission[] = [
   { group: 'apps', resource: 'deployments', verbs: APPLY, why: 'echo and probe workloads' },
   { group: 'apps', resource: 'deployments', verbs: ['get'], names: ['istiod'], why: 'preflight: istiod ready, its image' },
   { group: '', resource: 'pods', verbs: ['list'], why: 'readiness and sidecar presence' },
+  { group: 'apps', resource: 'replicasets', verbs: ['list'], why: 'why pods are never created (ReplicaFailure: Pod Security, quotas)' },
+  { group: '', resource: 'events', verbs: ['list'], why: 'why pods are never created (FailedCreate events)' },
   { group: '', resource: 'pods', subresource: 'log', verbs: ['get'], why: 'istio-proxy access logs (corroboration)' },
   { group: '', resource: 'pods', subresource: 'exec', verbs: ['create', 'get'], why: 'running attacks in probe pods; pilot-agent certs and stats (websocket exec needs both from Kubernetes 1.31)' },
   { group: 'security.istio.io', resource: 'peerauthentications', verbs: APPLY, why: 'fixture policies' },

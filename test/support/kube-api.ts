@@ -41,6 +41,17 @@ export interface KubeApiState {
   injectionBroken: boolean;
   /** Pods report Ready only after this many listings (readiness takes a while on a real cluster). */
   readyAfterPolls: number;
+  /**
+   * Pod Security admission (K8s: pod-security.kubernetes.io/enforce on the namespace): under `baseline` or
+   * `restricted`, istio-init (NET_ADMIN, NET_RAW, UID 0) is rejected unless istio-cni replaces it
+   * (istio-behaviours.md §10). Rejected pods never appear; the ReplicaSet says ReplicaFailure and a FailedCreate
+   * event carries the reason.
+   */
+  istioCni: boolean;
+  /** Images the nodes cannot pull: their pods stay Pending in ImagePullBackOff. */
+  unpullable: Set<string>;
+  /** Workloads (`ns/deployment`) whose app exits at start: CrashLoopBackOff, with this last log line. */
+  crashing: Map<string, string>;
   /** Bumped on every write, so a backing lab knows when to rebuild. */
   generation: number;
   /** Stable pod IPs: `ns/pod` → 10.244.x.y. */
@@ -94,6 +105,9 @@ export function defaultState(): KubeApiState {
     podIPs: new Map(),
     logQueries: [],
     terminateAfterMs: 150,
+    istioCni: false,
+    unpullable: new Set(),
+    crashing: new Map(),
     stuckFinalizers: new Map(),
   };
 }
@@ -154,18 +168,61 @@ function podsOf(state: KubeApiState, namespace: string, selector: string | null,
     const spec = d.spec as { replicas?: number; template: { metadata: { labels: Record<string, string>; annotations?: Record<string, string> }; spec: { containers: { name: string }[] } } };
     const labels = spec.template.metadata.labels;
     const optOut = labels['sidecar.istio.io/inject'] === 'false';
+    if (podSecurityRejects(state, ns, injected && !optOut)) continue; // never created: see replicaSetsOf
     for (let i = 0; i < (spec.replicas ?? 1); i++) {
       if (!selects(selector, labels)) continue;
       const sidecar = injected && !optOut && !state.injectionBroken;
-      const ready = polls > state.readyAfterPolls;
+      const image = (spec.template.spec.containers[0] as { image?: string } | undefined)?.image ?? '';
+      const crash = state.crashing.get(`${namespace}/${d.metadata.name}`);
+      const waiting = state.unpullable.has(image)
+        ? { reason: 'ImagePullBackOff', message: `Back-off pulling image "${image}"` }
+        : crash !== undefined
+          ? { reason: 'CrashLoopBackOff', message: `back-off 40s restarting failed container=agent pod=${d.metadata.name}-${i}` }
+          : undefined;
+      const ready = !waiting && polls > state.readyAfterPolls;
       out.push({
         metadata: { name: `${d.metadata.name}-${i}`, namespace, labels },
         spec: { containers: [...spec.template.spec.containers, ...(sidecar ? [{ name: 'istio-proxy' }] : [])] },
-        status: { phase: 'Running', podIP: ipOf(`${namespace}/${d.metadata.name}-${i}`), conditions: [{ type: 'Ready', status: ready ? 'True' : 'False' }] },
+        status: {
+          phase: waiting?.reason === 'ImagePullBackOff' ? 'Pending' : 'Running',
+          podIP: ipOf(`${namespace}/${d.metadata.name}-${i}`),
+          conditions: [{ type: 'Ready', status: ready ? 'True' : 'False' }],
+          containerStatuses: [{ name: 'agent', image, ready, restartCount: crash !== undefined ? 3 : 0, state: waiting ? { waiting } : { running: {} } }],
+        },
       });
     }
   }
   return out;
+}
+
+function podSecurityRejects(state: KubeApiState, ns: Obj | undefined, injected: boolean): boolean {
+  const level = ns?.metadata.labels?.['pod-security.kubernetes.io/enforce'];
+  return injected && !state.istioCni && (level === 'baseline' || level === 'restricted');
+}
+
+const PSA_MESSAGE = (level: string) =>
+  `violates PodSecurity "${level}:latest": non-default capabilities (container "istio-init" must not include "NET_ADMIN", "NET_RAW" in securityContext.capabilities.add)`;
+
+/** ReplicaSets of the applied Deployments, with ReplicaFailure where Pod Security rejected their pods. */
+function replicaSetsOf(state: KubeApiState, namespace: string): { items: unknown[]; events: unknown[] } {
+  const ns = [...state.objects.values()].find((o) => (o as Obj).kind === 'Namespace' && (o as Obj).metadata.name === namespace) as Obj | undefined;
+  const injected = ns?.metadata.labels?.['istio-injection'] === 'enabled';
+  const items: unknown[] = [];
+  const events: unknown[] = [];
+  for (const o of state.objects.values()) {
+    const d = o as Obj;
+    if (d.kind !== 'Deployment' || d.metadata.namespace !== namespace) continue;
+    const labels = (d.spec as { template: { metadata: { labels: Record<string, string> } } }).template.metadata.labels;
+    const rs = `${d.metadata.name}-7d4b9c6f5`;
+    const rejected = podSecurityRejects(state, ns, injected && labels['sidecar.istio.io/inject'] !== 'false');
+    const message = `pods "${rs}-x2x7q" is forbidden: ${PSA_MESSAGE(ns?.metadata.labels?.['pod-security.kubernetes.io/enforce'] ?? '')}`;
+    items.push({
+      metadata: { name: rs, namespace, labels, ownerReferences: [{ kind: 'Deployment', name: d.metadata.name }] },
+      status: { replicas: 0, conditions: rejected ? [{ type: 'ReplicaFailure', status: 'True', reason: 'FailedCreate', message }] : [] },
+    });
+    if (rejected) events.push({ metadata: { name: `${rs}.1`, namespace }, involvedObject: { kind: 'ReplicaSet', name: rs, namespace }, reason: 'FailedCreate', type: 'Warning', message: `Error creating: ${message}` });
+  }
+  return { items, events };
 }
 
 export async function startKubeApi(state: KubeApiState = defaultState()): Promise<KubeApi> {
@@ -324,19 +381,38 @@ export async function startKubeApi(state: KubeApiState = defaultState()): Promis
       if (rootCm && root) {
         return json(res, 200, { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'istio-ca-root-cert', namespace: rootCm[1] }, data: { 'root-cert.pem': root } });
       }
+      const rsList = /^\/apis\/apps\/v1\/namespaces\/([^/]+)\/replicasets$/.exec(p);
+      if (req.method === 'GET' && rsList) {
+        const items = (replicaSetsOf(state, rsList[1]!).items as Obj[]).filter((r) => selects(url.searchParams.get('labelSelector'), r.metadata.labels ?? {}));
+        return json(res, 200, { apiVersion: 'apps/v1', kind: 'ReplicaSetList', metadata: {}, items });
+      }
+      const evList = /^\/api\/v1\/namespaces\/([^/]+)\/events$/.exec(p);
+      if (req.method === 'GET' && evList) {
+        const reason = /reason=([^,]+)/.exec(url.searchParams.get('fieldSelector') ?? '')?.[1];
+        const items = (replicaSetsOf(state, evList[1]!).events as { reason: string }[]).filter((e) => !reason || e.reason === reason);
+        return json(res, 200, { apiVersion: 'v1', kind: 'EventList', metadata: {}, items });
+      }
       const log = /^\/api\/v1\/namespaces\/([^/]+)\/pods\/([^/]+)\/log$/.exec(p);
-      if (req.method === 'GET' && log && state.logs) {
+      if (req.method === 'GET' && log) {
         // PodLogOptions (K8s API: core/v1 PodLogOptions) travel as query parameters. A parameter this façade does
         // not honour is refused rather than silently ignored, so a client relying on one is caught here.
         state.logQueries.push(url.search);
-        const unknown = [...url.searchParams.keys()].find((k) => !['container', 'sinceSeconds', 'sinceTime', 'timestamps', 'tailLines'].includes(k));
+        const unknown = [...url.searchParams.keys()].find((k) => !['container', 'sinceSeconds', 'sinceTime', 'tailLines', 'previous'].includes(k));
         if (unknown) return json(res, 400, { kind: 'Status', apiVersion: 'v1', status: 'Failure', reason: 'BadRequest', code: 400, message: `unsupported query parameter ${unknown}` });
-        if (url.searchParams.has('timestamps') || url.searchParams.has('tailLines')) return json(res, 400, { kind: 'Status', apiVersion: 'v1', status: 'Failure', reason: 'BadRequest', code: 400, message: 'timestamps and tailLines are not implemented by the test API' });
+        if (url.searchParams.get('previous') === 'true') {
+          // The crashed container's last words.
+          const crash = [...state.crashing].find(([k]) => k.startsWith(`${log[1]}/`) && log[2]!.startsWith(`${k.split('/')[1]}-`))?.[1];
+          if (crash === undefined) return json(res, 400, { kind: 'Status', apiVersion: 'v1', status: 'Failure', reason: 'BadRequest', code: 400, message: `previous terminated container "agent" in pod "${log[2]}" not found` });
+          return res.writeHead(200, { 'content-type': 'text/plain' }).end(`${crash}\n`);
+        }
+        if (!state.logs) return notFound(res, `pod ${log[2]}`);
         const ss = url.searchParams.get('sinceSeconds');
         const st = url.searchParams.get('sinceTime');
         const since = ss !== null ? new Date(Date.now() - Number(ss) * 1000) : st !== null ? new Date(st) : undefined;
-        state.logs(log[1]!, log[2]!, url.searchParams.get('container') ?? '', since).then(
-          (text) => res.writeHead(200, { 'content-type': 'text/plain' }).end(text),
+        const tail = url.searchParams.get('tailLines');
+        const logs = state.logs;
+        logs(log[1]!, log[2]!, url.searchParams.get('container') ?? '', since).then(
+          (text) => res.writeHead(200, { 'content-type': 'text/plain' }).end(tail === null ? text : text.split('\n').filter(Boolean).slice(-Number(tail)).join('\n')),
           (e: Error) => json(res, 500, { kind: 'Status', status: 'Failure', code: 500, message: e.message }),
         );
         return;
