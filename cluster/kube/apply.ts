@@ -6,6 +6,7 @@ import { ConfigError, InfraError } from '../../harness/errors.js';
 import { codeOf, conflictManagers, describeApiError } from './api-errors.js';
 import { deleteNamespaces, leftBehind } from './cleanup.js';
 import { whyNoPods, whyNotReady } from './readiness.js';
+import { retrying } from './retry.js';
 import type { Manifest } from '../../harness/posture/load.js';
 import { FIELD_MANAGER, RUN_LABEL, type Rendered } from './render.js';
 
@@ -57,7 +58,16 @@ export class KubeApplier {
       const what = `${m.kind} ${m.metadata.namespace ? `${m.metadata.namespace}/` : ''}${m.metadata.name}`;
       if (m.kind === 'Namespace') {
         try {
-          await core.createNamespace({ body: m as never, fieldManager: FIELD_MANAGER });
+          await retrying(() => core.createNamespace({ body: m as never, fieldManager: FIELD_MANAGER }), {
+            // A create whose answer was lost may have happened: read back before trying again.
+            beforeRetry: async () => {
+              const ns = await core.readNamespace({ name: m.metadata.name }).catch((e: unknown) => {
+                if (codeOf(e) === 404) return undefined;
+                throw e;
+              });
+              return ns?.metadata?.labels?.[RUN_LABEL] === this.o.runId ? ns : undefined;
+            },
+          });
         } catch (e) {
           if (codeOf(e) === 409) {
             throw new ConfigError(`namespace ${m.metadata.name} already exists: meshproof creates its run's namespaces and never adopts one (is another run using run id ${this.o.runId}?)`);
@@ -67,7 +77,7 @@ export class KubeApplier {
         this.createdNamespaces.push(m.metadata.name);
       } else {
         try {
-          await api.patch(m as never, undefined, undefined, FIELD_MANAGER, false, PatchStrategy.ServerSideApply);
+          await retrying(() => api.patch(m as never, undefined, undefined, FIELD_MANAGER, false, PatchStrategy.ServerSideApply)); // idempotent
         } catch (e) {
           const others = conflictManagers(e);
           if (codeOf(e) === 409 && others.length > 0) {
@@ -98,7 +108,7 @@ export class KubeApplier {
       for (const d of deployments) {
         const spec = d.spec as { replicas?: number; selector: { matchLabels: Record<string, string> }; template: { metadata: { labels?: Record<string, string>; annotations?: Record<string, string> } } };
         const selector = Object.entries({ ...spec.selector.matchLabels, [RUN_LABEL]: this.o.runId }).map(([k, v]) => `${k}=${v}`).join(',');
-        const pods = (await core.listNamespacedPod({ namespace: d.metadata.namespace!, labelSelector: selector })).items;
+        const pods = (await retrying(() => core.listNamespacedPod({ namespace: d.metadata.namespace!, labelSelector: selector }))).items;
         const want = spec.replicas ?? 1;
         const up = pods.filter(isReady);
         const expected = injectionExpected(namespaces.get(d.metadata.namespace!), spec.template.metadata.labels ?? {}, spec.template.metadata.annotations ?? {});

@@ -6,6 +6,7 @@
 import { CoreV1Api, type KubeConfig } from '@kubernetes/client-node';
 import { codeOf, describeApiError } from './api-errors.js';
 import { RUN_LABEL } from './render.js';
+import { retrying } from './retry.js';
 
 const NAME_PREFIX = 'mp-';
 
@@ -24,7 +25,7 @@ export async function deleteNamespaces(kc: KubeConfig, names: string[], o: { tim
   const pending = new Set<string>();
   for (const name of names) {
     try {
-      await core.deleteNamespace({ name });
+      await retrying(() => core.deleteNamespace({ name }));
       pending.add(name);
     } catch (e) {
       const code = codeOf(e);
@@ -38,7 +39,7 @@ export async function deleteNamespaces(kc: KubeConfig, names: string[], o: { tim
   while (pending.size > 0) {
     for (const name of [...pending]) {
       try {
-        const ns = await core.readNamespace({ name });
+        const ns = await retrying(() => core.readNamespace({ name }));
         last.set(name, { phase: ns.status?.phase ?? '?', finalizers: [...(ns.spec?.finalizers ?? []), ...(ns.metadata?.finalizers ?? [])] });
       } catch (e) {
         if (codeOf(e) === 404) {
@@ -71,7 +72,7 @@ export interface Swept extends Deletion {
 export async function sweep(kc: KubeConfig, o: { runId?: string; olderThanMs?: number; now?: Date; timeoutMs?: number; pollMs?: number }): Promise<Swept> {
   const core = kc.makeApiClient(CoreV1Api);
   const selector = o.runId ? `${RUN_LABEL}=${o.runId}` : RUN_LABEL;
-  const list = await core.listNamespace({ labelSelector: selector });
+  const list = await retrying(() => core.listNamespace({ labelSelector: selector }));
   const now = (o.now ?? new Date()).getTime();
   const kept: string[] = [];
   const doomed: string[] = [];

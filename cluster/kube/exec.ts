@@ -4,6 +4,7 @@
 import { PassThrough, Readable, Writable } from 'node:stream';
 import { Exec, type KubeConfig, type V1Status } from '@kubernetes/client-node';
 import { InfraError, messageOf } from '../../harness/errors.js';
+import { retrying } from './retry.js';
 
 export interface ExecResult {
   stdout: string;
@@ -30,10 +31,39 @@ function sink(): { stream: Writable; text: () => string } {
   return { stream, text: () => Buffer.concat(chunks).toString('utf8') };
 }
 
-export async function execInPod(
-  kc: KubeConfig,
-  o: { namespace: string; pod: string; container: string; command: string[]; stdin?: string; timeoutMs: number },
-): Promise<ExecResult> {
+type ExecOptions = { namespace: string; pod: string; container: string; command: string[]; stdin?: string; timeoutMs: number };
+
+/** The websocket never opened: the command did not start, so trying again cannot run it twice. */
+class NotStarted extends Error {
+  constructor(readonly reason: unknown) {
+    super(messageOf(reason));
+  }
+}
+
+/**
+ * One exec. A connection refused or throttled before the command started (429, 5xx, reset on the upgrade) is
+ * retried (bounded, with backoff); once the command may have run, nothing is retried.
+ */
+export async function execInPod(kc: KubeConfig, o: ExecOptions): Promise<ExecResult> {
+  const where = `exec in ${o.namespace}/${o.pod} (${o.container}): ${o.command.join(' ')}`;
+  let started: unknown;
+  try {
+    return await retrying(async () => {
+      try {
+        return await execOnce(kc, o);
+      } catch (e) {
+        if (e instanceof NotStarted) throw e.reason; // retried when transient
+        started = e;
+        throw new Error('the command started: not retried');
+      }
+    });
+  } catch (e) {
+    if (started !== undefined) throw started;
+    throw new InfraError(`${where}: ${messageOf(e).split('\n')[0]}`);
+  }
+}
+
+function execOnce(kc: KubeConfig, o: ExecOptions): Promise<ExecResult> {
   const out = sink();
   const err = sink();
   const where = `exec in ${o.namespace}/${o.pod} (${o.container}): ${o.command.join(' ')}`;
@@ -64,6 +94,6 @@ export async function execInPod(
           if (!status) settle(() => reject(new InfraError(`${where}: the connection closed without an exit status`)));
         });
       })
-      .catch((e: unknown) => settle(() => reject(new InfraError(`${where}: ${messageOf(e).split('\n')[0]}`))));
+      .catch((e: unknown) => settle(() => reject(new NotStarted(e))));
   });
 }

@@ -14,6 +14,7 @@ import { spiffeId } from '../../harness/pki.js';
 import type { Dial, MintedCert, PodRef, ProbeHandle, Ref, Target, TargetDescription } from '../../harness/target.js';
 import { KubeApplier, type ReadyPod } from './apply.js';
 import { execInPod } from './exec.js';
+import { retrying } from './retry.js';
 import { AGENT_MOUNT, ISTIO_CA_TOKEN_PATH, type Rendered, renderForCluster } from './render.js';
 
 export interface KubeTargetOptions {
@@ -177,7 +178,7 @@ export class KubeTarget implements Target {
     const p = this.pod(probe.pod);
     const core = this.o.kc.makeApiClient(CoreV1Api);
     this.o.onCall?.(`get configmap ${p.namespace}/istio-ca-root-cert`);
-    const cm = await core.readNamespacedConfigMap({ name: 'istio-ca-root-cert', namespace: p.namespace });
+    const cm = await retrying(() => core.readNamespacedConfigMap({ name: 'istio-ca-root-cert', namespace: p.namespace }));
     const rootPem = cm.data?.['root-cert.pem'];
     if (!rootPem) throw new InfraError(`ConfigMap ${p.namespace}/istio-ca-root-cert has no root-cert.pem: is istiod distributing its root?`);
     const request: MintExecRequest = { address: 'istiod.istio-system.svc:15012', servername: 'istiod.istio-system.svc', rootPem, tokenPath: ISTIO_CA_TOKEN_PATH, ttlSeconds: Math.max(1, Math.ceil(ttlMs / 1000)), timeoutMs: 15_000 };
@@ -198,7 +199,7 @@ export class KubeTarget implements Target {
     const p = this.pod(ref);
     this.o.onCall?.(`logs ${p.namespace}/${p.name} istio-proxy`);
     const sinceSeconds = Math.max(1, Math.ceil((Date.now() - since.getTime()) / 1000) + LOG_WINDOW_MARGIN_S);
-    const text = await this.o.kc.makeApiClient(CoreV1Api).readNamespacedPodLog({ name: p.name, namespace: p.namespace, container: 'istio-proxy', sinceSeconds });
+    const text = await retrying(() => this.o.kc.makeApiClient(CoreV1Api).readNamespacedPodLog({ name: p.name, namespace: p.namespace, container: 'istio-proxy', sinceSeconds }));
     return String(text).split('\n').filter(Boolean);
   }
 
@@ -222,7 +223,7 @@ export class KubeTarget implements Target {
     this.meshConfig ??= (async () => {
       this.o.onCall?.('get configmap istio-system/istio');
       try {
-        const cm = await this.o.kc.makeApiClient(CoreV1Api).readNamespacedConfigMap({ name: 'istio', namespace: ISTIO_NAMESPACE });
+        const cm = await retrying(() => this.o.kc.makeApiClient(CoreV1Api).readNamespacedConfigMap({ name: 'istio', namespace: ISTIO_NAMESPACE }));
         return (parseYaml(cm.data?.mesh ?? '') ?? {}) as MeshLoggingConfig;
       } catch (e) {
         if ((e as { code?: number }).code === 404) return {};
@@ -237,7 +238,7 @@ export class KubeTarget implements Target {
     if (!p) {
       p = (async () => {
         this.o.onCall?.(`list telemetries in ${ns}`);
-        const r = (await this.o.kc.makeApiClient(CustomObjectsApi).listNamespacedCustomObject({ group: 'telemetry.istio.io', version: 'v1', namespace: ns, plural: 'telemetries' })) as {
+        const r = (await retrying(() => this.o.kc.makeApiClient(CustomObjectsApi).listNamespacedCustomObject({ group: 'telemetry.istio.io', version: 'v1', namespace: ns, plural: 'telemetries' }))) as {
           items?: { metadata?: { name?: string }; spec?: { selector?: { matchLabels?: Record<string, string> }; accessLogging?: TelemetryObject['accessLogging'] } }[];
         };
         return (r.items ?? []).map((t) => ({ namespace: ns, name: t.metadata?.name ?? '', selector: t.spec?.selector?.matchLabels, accessLogging: t.spec?.accessLogging }));
@@ -261,7 +262,7 @@ export class KubeTarget implements Target {
   async meshRoots(): Promise<string[]> {
     const ns = Object.values(this.rendered?.namespaces ?? {})[0] ?? ISTIO_NAMESPACE;
     this.o.onCall?.(`get configmap ${ns}/istio-ca-root-cert`);
-    const cm = await this.o.kc.makeApiClient(CoreV1Api).readNamespacedConfigMap({ name: 'istio-ca-root-cert', namespace: ns });
+    const cm = await retrying(() => this.o.kc.makeApiClient(CoreV1Api).readNamespacedConfigMap({ name: 'istio-ca-root-cert', namespace: ns }));
     const bundle = cm.data?.['root-cert.pem'] ?? '';
     const pems = bundle.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? [];
     if (pems.length === 0) throw new InfraError(`ConfigMap ${ns}/istio-ca-root-cert has no certificate in root-cert.pem`);

@@ -13,6 +13,7 @@ import {
 import { parse as parseYaml } from 'yaml';
 import { ConfigError, InfraError, messageOf } from '../../harness/errors.js';
 import { ISTIO_CRDS, REQUIRED } from './permissions.js';
+import { retrying } from './retry.js';
 
 export { ISTIO_CRDS };
 
@@ -48,9 +49,9 @@ export async function preflight(kc: KubeConfig, o: { istioNamespace?: string } =
   for (const p of REQUIRED) {
     for (const verb of p.verbs) {
       for (const name of p.names ?? [undefined]) {
-        const r = await authz.createSelfSubjectAccessReview({
+        const r = await retrying(() => authz.createSelfSubjectAccessReview({
           body: { apiVersion: 'authorization.k8s.io/v1', kind: 'SelfSubjectAccessReview', spec: { resourceAttributes: { group: p.group, resource: p.resource, subresource: p.subresource, verb, name } } },
-        });
+        }));
         if (!r.status?.allowed) missing.push(`${verb} ${p.group || 'core'}/${p.resource}${p.subresource ? `/${p.subresource}` : ''}${name ? ` ${name}` : ''}`);
       }
     }
@@ -63,7 +64,7 @@ export async function preflight(kc: KubeConfig, o: { istioNamespace?: string } =
   const crds = kc.makeApiClient(ApiextensionsV1Api);
   for (const name of ISTIO_CRDS) {
     try {
-      await crds.readCustomResourceDefinition({ name });
+      await retrying(() => crds.readCustomResourceDefinition({ name }));
     } catch (e) {
       if (status(e) === 404) throw new ConfigError(`Istio CRD ${name} is not installed: install Istio (the base chart) or use --target kind to provision one`);
       throw new InfraError(`reading CRD ${name}: ${messageOf(e).split('\n')[0]}`);
@@ -74,7 +75,7 @@ export async function preflight(kc: KubeConfig, o: { istioNamespace?: string } =
   let image = '?';
   let ready = '0/0';
   try {
-    const d = await kc.makeApiClient(AppsV1Api).readNamespacedDeployment({ name: 'istiod', namespace: istioNs });
+    const d = await retrying(() => kc.makeApiClient(AppsV1Api).readNamespacedDeployment({ name: 'istiod', namespace: istioNs }));
     image = d.spec?.template.spec?.containers[0]?.image ?? '?';
     const want = d.spec?.replicas ?? 1;
     const have = d.status?.readyReplicas ?? 0;
@@ -87,7 +88,7 @@ export async function preflight(kc: KubeConfig, o: { istioNamespace?: string } =
   }
 
   // 5. The sidecar injector webhook.
-  const hooks = await kc.makeApiClient(AdmissionregistrationV1Api).listMutatingWebhookConfiguration();
+  const hooks = await retrying(() => kc.makeApiClient(AdmissionregistrationV1Api).listMutatingWebhookConfiguration());
   const injectors = hooks.items.map((h) => h.metadata?.name ?? '').filter((n) => n.startsWith('istio-sidecar-injector') || n.startsWith('istio-revision-tag'));
   if (injectors.length === 0) {
     throw new ConfigError('no sidecar injection webhook (MutatingWebhookConfiguration istio-sidecar-injector*): is istiod\'s webhook installed? Without it no pod gets an istio-proxy');
@@ -96,7 +97,7 @@ export async function preflight(kc: KubeConfig, o: { istioNamespace?: string } =
   // 6. The mesh config: the trust domain principals and expected SPIFFE IDs must use.
   let trustDomain = 'cluster.local';
   try {
-    const cm = await kc.makeApiClient(CoreV1Api).readNamespacedConfigMap({ name: 'istio', namespace: istioNs });
+    const cm = await retrying(() => kc.makeApiClient(CoreV1Api).readNamespacedConfigMap({ name: 'istio', namespace: istioNs }));
     const mesh = parseYaml(cm.data?.mesh ?? '') as { trustDomain?: string } | null;
     if (mesh?.trustDomain) trustDomain = mesh.trustDomain;
   } catch (e) {

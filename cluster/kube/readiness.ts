@@ -3,6 +3,7 @@
 // istio-behaviours.md §10), containers waiting (ImagePullBackOff with the image, CrashLoopBackOff with the last
 // line the container wrote), or simply how many are ready.
 import { AppsV1Api, CoreV1Api, type KubeConfig, type V1Pod } from '@kubernetes/client-node';
+import { retrying } from './retry.js';
 
 export interface NotReady {
   /** Nothing will change by waiting (pods are refused at admission): stop now. */
@@ -15,11 +16,11 @@ const PSA_FIX = 'Pod Security rejects istio-init (NET_ADMIN, NET_RAW): install i
 /** Pods were never created: what the ReplicaSet and its FailedCreate events say. */
 export async function whyNoPods(kc: KubeConfig, namespace: string, selector: string): Promise<NotReady | undefined> {
   const apps = kc.makeApiClient(AppsV1Api);
-  const failure = (await apps.listNamespacedReplicaSet({ namespace, labelSelector: selector })).items
+  const failure = (await retrying(() => apps.listNamespacedReplicaSet({ namespace, labelSelector: selector }))).items
     .flatMap((rs) => (rs.status?.conditions ?? []).filter((c) => c.type === 'ReplicaFailure' && c.status === 'True').map((c) => ({ rs: rs.metadata?.name, message: c.message ?? c.reason ?? '' })))
     .at(0);
   if (!failure) return undefined;
-  const events = (await kc.makeApiClient(CoreV1Api).listNamespacedEvent({ namespace, fieldSelector: 'reason=FailedCreate' })).items;
+  const events = (await retrying(() => kc.makeApiClient(CoreV1Api).listNamespacedEvent({ namespace, fieldSelector: 'reason=FailedCreate' }))).items;
   const event = events.find((e) => e.involvedObject?.name === failure.rs)?.message;
   const message = event ?? failure.message;
   const hint = /istio-init/.test(message) && /PodSecurity/.test(message) ? ` — ${PSA_FIX}` : '';

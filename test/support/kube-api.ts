@@ -52,6 +52,12 @@ export interface KubeApiState {
   unpullable: Set<string>;
   /** Workloads (`ns/deployment`) whose app exits at start: CrashLoopBackOff, with this last log line. */
   crashing: Map<string, string>;
+  /**
+   * Transient failures a real API server gives (429 with Retry-After under priority and fairness, 503 while it
+   * restarts, a reset connection, or an answer lost after the request took effect): every `every`-th request
+   * gets the next kind. `injected` records what was done to which request.
+   */
+  faults?: { every: number; kinds: ('429' | '503' | 'reset' | 'lost')[]; injected: string[] };
   /** Bumped on every write, so a backing lab knows when to rebuild. */
   generation: number;
   /** Stable pod IPs: `ns/pod` → 10.244.x.y. */
@@ -261,6 +267,18 @@ export async function startKubeApi(state: KubeApiState = defaultState()): Promis
     req.res!.writeHead(403, { 'content-type': 'application/json' }).end(JSON.stringify({ kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', reason: 'Forbidden', message, code: 403 }));
     return false;
   };
+  let requests = 0;
+  const nextFault = (what: string): string | undefined => {
+    const f = state.faults;
+    if (!f) return undefined;
+    requests++;
+    if (requests % f.every !== 0) return undefined;
+    const kind = f.kinds[Math.floor(requests / f.every) % f.kinds.length]!;
+    // An answer lost after the request took effect is what makes a blind retry of a create dangerous.
+    if (kind === 'lost' && !what.startsWith('POST') && !what.startsWith('PATCH') && !what.startsWith('DELETE')) return undefined;
+    f.injected.push(`${kind} ${what}`);
+    return kind;
+  };
   const server = http.createServer((req, res) => {
     (req as http.IncomingMessage & { res?: http.ServerResponse }).res = res;
     const url = new URL(req.url ?? '/', 'http://kube');
@@ -271,6 +289,19 @@ export async function startKubeApi(state: KubeApiState = defaultState()): Promis
     });
     req.on('end', () => {
       try {
+        const fault = nextFault(`${req.method} ${url.pathname}`);
+        if (fault === '429') res.setHeader('retry-after', '1');
+        if (fault === '429') return json(res, 429, { kind: 'Status', apiVersion: 'v1', status: 'Failure', reason: 'TooManyRequests', message: 'too many requests, please try again later', code: 429 });
+        if (fault === '503') return json(res, 503, { kind: 'Status', apiVersion: 'v1', status: 'Failure', reason: 'ServiceUnavailable', message: 'the server is currently unable to handle the request', code: 503 });
+        if (fault === 'reset') return void req.socket.destroy();
+        if (fault === 'lost') {
+          // The request takes effect; its answer never arrives.
+          res.end = (() => {
+            req.socket.destroy();
+            return res;
+          }) as typeof res.end;
+          res.writeHead = (() => res) as unknown as typeof res.writeHead;
+        }
         if (!authorized(req, url)) return;
         route();
       } catch (e) {
@@ -473,6 +504,12 @@ export async function startKubeApi(state: KubeApiState = defaultState()): Promis
     calls.push(`EXEC ${url.pathname}`);
     if (!m || !state.exec) {
       socket.destroy();
+      return;
+    }
+    const fault = nextFault(`EXEC ${url.pathname}`);
+    if (fault === '429' || fault === '503' || fault === 'reset') {
+      if (fault === 'reset') socket.destroy();
+      else socket.end(`HTTP/1.1 ${fault === '429' ? '429 Too Many Requests\r\nretry-after: 1' : '503 Service Unavailable'}\r\ncontent-length: 0\r\n\r\n`);
       return;
     }
     // A websocket exec is a GET; from Kubernetes 1.31 it needs create on pods/exec as well
