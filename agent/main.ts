@@ -21,9 +21,23 @@ function flag(args: string[], name: string, fallback: number): number {
   return v;
 }
 
+/**
+ * The request on stdin is self-delimiting: one line of JSON. The agent stops reading at the newline (or at EOF),
+ * so the caller never has to close stdin: over `v4.channel.k8s.io` (Kubernetes < 1.30) closing stdin makes
+ * client-node close the whole exec and lose its exit status (istio-behaviours.md §10).
+ */
 async function readStdin(): Promise<string> {
   const chunks: Buffer[] = [];
-  for await (const c of process.stdin) chunks.push(c as Buffer);
+  for await (const c of process.stdin) {
+    const b = c as Buffer;
+    const nl = b.indexOf(0x0a);
+    if (nl >= 0) {
+      chunks.push(b.subarray(0, nl));
+      process.stdin.destroy();
+      break;
+    }
+    chunks.push(b);
+  }
   return Buffer.concat(chunks).toString('utf8');
 }
 

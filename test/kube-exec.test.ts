@@ -17,12 +17,12 @@ afterEach(async () => {
 });
 
 describe('exec in a pod', () => {
-  it('sends stdin, closes it, and returns stdout with exit code 0', async () => {
+  it('sends the request as one line on stdin and returns stdout with exit code 0', async () => {
     api = await startKubeApi();
     api.state.exec = async (c) => ({ stdout: `${c.container}:${c.command.join(' ')}:${c.stdin.toUpperCase()}`, exitCode: 0 });
     const { kc } = loadKubeConfig({ kubeconfig: api.kubeconfig(dir), env: {} });
     const r = await execInPod(kc, { namespace: 'mp-x-mesh', pod: 'authorized-0', container: 'agent', command: ['node', '/opt/meshproof/agent.mjs', 'probe'], stdin: '{"attacks":[]}', timeoutMs: 5_000 });
-    expect(r).toEqual({ stdout: 'agent:node /opt/meshproof/agent.mjs probe:{"ATTACKS":[]}', stderr: '', exitCode: 0 });
+    expect(r).toEqual({ stdout: 'agent:node /opt/meshproof/agent.mjs probe:{"ATTACKS":[]}\n', stderr: '', exitCode: 0 });
     expect(api.calls).toContain('EXEC /api/v1/namespaces/mp-x-mesh/pods/authorized-0/exec');
   });
 
@@ -43,6 +43,15 @@ describe('exec in a pod', () => {
     await expect(p).rejects.toThrow(InfraError);
     await expect(p).rejects.toThrow(/exec in ns\/p \(agent\): sleep: no result within 500 ms/);
     expect(Date.now() - t0).toBeLessThan(3_000);
+  });
+
+  it('works against an API server that speaks only v4.channel.k8s.io (Kubernetes < 1.30): stdin is never closed early', async () => {
+    api = await startKubeApi();
+    api.state.v4Only = true;
+    api.state.exec = async (c) => ({ stdout: c.stdin.trim(), stderr: 'note', exitCode: 3 });
+    const { kc } = loadKubeConfig({ kubeconfig: api.kubeconfig(dir), env: {} });
+    const r = await execInPod(kc, { namespace: 'ns', pod: 'p', container: 'agent', command: ['node', '/opt/meshproof/agent.mjs', 'probe'], stdin: '{"attacks":[]}', timeoutMs: 5_000 });
+    expect(r).toEqual({ stdout: '{"attacks":[]}', stderr: 'note', exitCode: 3 });
   });
 
   it('maps V1Status to exit codes', () => {

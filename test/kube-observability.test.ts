@@ -14,7 +14,7 @@ import { CertificateAuthority } from '../harness/pki.js';
 import { loadPosture } from '../harness/posture/load.js';
 import { conformanceRun } from '../harness/run.js';
 import { LAB_TIMEOUTS } from '../harness/timeouts.js';
-import { SUITES } from '../suites/index.js';
+import { ALL_CHECKS, SUITES } from '../suites/index.js';
 import { type LabCluster, startLabCluster } from './support/lab-cluster.js';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'meshproof-kube-obs-'));
@@ -49,6 +49,18 @@ describe.concurrent('KubeTarget reads what a real cluster has', () => {
     try {
       const r = await kubeRun(cluster, SUITES.resilience!, ['test/fixtures/no-stats-matcher.yaml']);
       expect(r.results.map((x) => x.verdict)).toEqual(['pass', 'pass']);
+    } finally {
+      await cluster.close();
+    }
+  });
+
+  it('an API server that speaks only v4.channel.k8s.io (Kubernetes < 1.30): the whole run passes', { timeout: 180_000 }, async () => {
+    const cluster = await startLabCluster();
+    cluster.api.state.v4Only = true;
+    try {
+      const r = await kubeRun(cluster, ALL_CHECKS);
+      expect(Object.fromEntries(r.results.map((x) => [x.id, x.verdict]))).toEqual(Object.fromEntries(ALL_CHECKS.map((c) => [c.id, 'pass'])));
+      expect(cluster.api.calls.filter((c) => c.startsWith('EXEC')).length).toBeGreaterThan(10);
     } finally {
       await cluster.close();
     }

@@ -1,7 +1,7 @@
-// One command in a pod's container over the exec websocket (v5.channel.k8s.io: stdin is closed explicitly, so a
-// batch read from stdin ends). Bounded by a timeout, with a fallback for sockets that close without a status
+// One command in a pod's container over the exec websocket (v5.channel.k8s.io, or v4 on Kubernetes < 1.30): the
+// request is one line on stdin, which stays open until the exit status has arrived. Bounded by a timeout, with a fallback for sockets that close without a status
 // (client-node #714); the exit code comes from the V1Status on channel 3.
-import { PassThrough, Readable, Writable } from 'node:stream';
+import { PassThrough, Writable } from 'node:stream';
 import { Exec, type KubeConfig, type V1Status } from '@kubernetes/client-node';
 import { InfraError, messageOf } from '../../harness/errors.js';
 import { retrying } from './retry.js';
@@ -74,9 +74,13 @@ function execOnce(kc: KubeConfig, o: ExecOptions): Promise<ExecResult> {
       if (settled) return;
       settled = true;
       clearTimeout(timer);
+      stdin?.end();
       f();
     };
-    const stdin = o.stdin === undefined ? null : Readable.from([Buffer.from(o.stdin)]).pipe(new PassThrough());
+    // One line, and stdin left open: the agent reads to the newline. Ending stdin would make client-node close
+    // a v4.channel.k8s.io exec (Kubernetes < 1.30) before the exit status arrives; it is ended once we have it.
+    const stdin = o.stdin === undefined ? null : new PassThrough();
+    stdin?.write(`${o.stdin}\n`);
     let socket: { close(): void } | undefined;
     const timer = setTimeout(() => {
       socket?.close();

@@ -57,6 +57,8 @@ export interface KubeApiState {
    * restarts, a reset connection, or an answer lost after the request took effect): every `every`-th request
    * gets the next kind. `injected` records what was done to which request.
    */
+  /** An API server older than Kubernetes 1.30: exec speaks only v4.channel.k8s.io (no stdin close). */
+  v4Only?: boolean;
   faults?: { every: number; kinds: ('429' | '503' | 'reset' | 'lost')[]; injected: string[] };
   /** Bumped on every write, so a backing lab knows when to rebuild. */
   generation: number;
@@ -497,7 +499,11 @@ export async function startKubeApi(state: KubeApiState = defaultState()): Promis
   });
   // Exec over the v5.channel.k8s.io websocket protocol: channel 0 stdin, 255 close (of stdin), 1 stdout,
   // 2 stderr, 3 the V1Status.
-  const wss = new WebSocketServer({ noServer: true, handleProtocols: (p) => (p.has('v5.channel.k8s.io') ? 'v5.channel.k8s.io' : false) });
+  // v5.channel.k8s.io from Kubernetes 1.30 (stdin closed on channel 255); v4 only before (istio-behaviours.md §10).
+  const wss = new WebSocketServer({
+    noServer: true,
+    handleProtocols: (p) => (state.v4Only ? (p.has('v4.channel.k8s.io') ? 'v4.channel.k8s.io' : false) : p.has('v5.channel.k8s.io') ? 'v5.channel.k8s.io' : p.has('v4.channel.k8s.io') ? 'v4.channel.k8s.io' : false),
+  });
   server.on('upgrade', (req, socket, head) => {
     const url = new URL(req.url ?? '/', 'http://kube');
     const m = /^\/api\/v1\/namespaces\/([^/]+)\/pods\/([^/]+)\/exec$/.exec(url.pathname);
@@ -547,8 +553,11 @@ export async function startKubeApi(state: KubeApiState = defaultState()): Promis
         });
       };
       ws.on('message', (data: Buffer) => {
-        if (data[0] === 0) call.stdin += data.subarray(1).toString('utf8');
-        else if (data[0] === 255 && data[1] === 0) run();
+        // The process in the pod (the agent) reads one line of stdin and starts; v5 can also close stdin.
+        if (data[0] === 0) {
+          call.stdin += data.subarray(1).toString('utf8');
+          if (call.stdin.includes('\n')) run();
+        } else if (data[0] === 255 && data[1] === 0 && ws.protocol === 'v5.channel.k8s.io') run();
       });
       if (!wantsStdin) run();
     });
