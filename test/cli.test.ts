@@ -4,7 +4,7 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } fro
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { cli } from './support/cli.js';
+import { cli, runProcess } from './support/cli.js';
 
 const tmp = mkdtempSync(path.join(tmpdir(), 'meshproof-cli-'));
 const rsaKey = path.join(tmp, 'rsa.pem');
@@ -82,6 +82,15 @@ describe('meshproof run', () => {
     }
     expect(Date.now() - t0).toBeLessThan(20_000);
   }, 40_000);
+
+  it('the README\'s way to run the CLI from a checkout works (`npx meshproof` finds no bin there)', async () => {
+    const readme = readFileSync('README.md', 'utf8');
+    expect(readme).toContain('`npm run --silent meshproof -- …`');
+    const r = await runProcess('npm', ['run', '--silent', 'meshproof', '--', '--version']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout.trim()).toMatch(/^\d+\.\d+\.\d+/);
+    for (const example of ['examples/github-actions.yml', 'examples/gitlab-ci.yml']) expect(readFileSync(example, 'utf8')).not.toContain('npx meshproof');
+  });
 
   it('Ctrl-C mid-run tears the lab down and exits 130', async () => {
     const out = path.join(tmp, 'interrupted');
