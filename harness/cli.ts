@@ -35,6 +35,8 @@ const TARGETS = ['lab', 'kubeconfig', 'kind', 'k3s'] as const;
 
 interface RunOptions {
   target: string;
+  istioNamespace: string;
+  revision?: string;
   istioVersion: string;
   installer: string;
   kubeconfig?: string;
@@ -160,7 +162,7 @@ async function run(o: RunOptions, argv: string[], provided?: { cluster: Provisio
     if (o.target !== 'lab') {
       // Preflight first: nothing is created before it passes.
       const { kc } = loadKubeConfig(cluster ? { kubeconfig: cluster.kubeconfig } : o);
-      const pre = await preflight(kc);
+      const pre = await preflight(kc, { istioNamespace: o.istioNamespace, revision: o.revision });
       timeouts = process.env.MESHPROOF_TIMEOUTS === 'lab' ? LAB_TIMEOUTS : KUBE_TIMEOUTS; // 'lab': the test façade only
       target = new KubeTarget({
         kc,
@@ -174,7 +176,8 @@ async function run(o: RunOptions, argv: string[], provided?: { cluster: Provisio
         imagePullSecret: o.imagePullSecret,
         keep: o.keep,
         deleteTimeoutMs: timeouts.namespaceDeleteMs,
-        versions: { kubernetes: pre.kubernetes, istiod: pre.istiod.image, 'istiod ready': pre.istiod.ready, 'trust domain': pre.trustDomain },
+        istio: { namespace: o.istioNamespace, caAddress: pre.caAddress, caServername: pre.caServername, meshConfigName: pre.meshConfigName, rootNamespace: pre.rootNamespace, revision: o.revision },
+        versions: { kubernetes: pre.kubernetes, istiod: pre.istiod.image, 'istiod ready': pre.istiod.ready, 'istiod revision': `${pre.istiod.name} (${pre.istiod.revision})`, 'trust domain': pre.trustDomain },
         onCall: () => calls.set(current, (calls.get(current) ?? 0) + 1),
       });
     } else {
@@ -281,6 +284,8 @@ export function program(): Command {
     )
     .option('--kubeconfig <file>', 'with --target kubeconfig: kubeconfig file (default: KUBECONFIG, in-cluster, ~/.kube/config)')
     .option('--context <name>', 'with --target kubeconfig: kubeconfig context')
+    .option('--istio-namespace <ns>', 'with --target kubeconfig: where istiod runs', 'istio-system')
+    .option('--revision <rev>', 'with --target kubeconfig: the control-plane revision to test (istiod-<rev>; run namespaces get istio.io/rev=<rev>)')
     .option('--istio-version <v>', 'with --target kind or k3s: Istio to install (a Helm chart version or range)', DEFAULT_ISTIO_VERSION)
     .option('--installer <helm|istioctl>', 'with --target kind or k3s: how to install Istio', 'helm')
     .option('--image <image>', 'Node image for probe and echo pods', 'node:22-alpine')
@@ -321,7 +326,7 @@ export function program(): Command {
       const name = `meshproof-gate-${shortRunId(crypto.randomUUID())}`;
       const cluster = o.target === 'kind' ? await createKindCluster({ name, keep: o.keep }) : await createK3sCluster({ keep: o.keep });
       try {
-        const base = { target: 'kubeconfig', posture: SECURE_POSTURE, overlay: [], suite: o.suite, istioVersion: o.from, installer: o.installer, maxCertLifetime: '24h', rootHorizonDays: '90', keep: o.keep } as RunOptions;
+        const base = { target: 'kubeconfig', istioNamespace: 'istio-system', posture: SECURE_POSTURE, overlay: [], suite: o.suite, istioVersion: o.from, installer: o.installer, maxCertLifetime: '24h', rootHorizonDays: '90', keep: o.keep } as RunOptions;
         await installIstio({ version: o.from, installer: o.installer as 'helm' | 'istioctl', kubeconfig: cluster.kubeconfig });
         await run({ ...base, out: path.join(outDir, 'from') }, ['upgrade-gate', 'from', o.from], { cluster });
         await installIstio({ version: o.to, installer: o.installer as 'helm' | 'istioctl', kubeconfig: cluster.kubeconfig }, 'upgrade');
@@ -408,10 +413,11 @@ export function program(): Command {
     .option('--kubeconfig <file>', 'kubeconfig file (default: KUBECONFIG, in-cluster, ~/.kube/config)')
     .option('--context <name>', 'kubeconfig context')
     .option('--istio-namespace <ns>', 'where istiod runs', 'istio-system')
+    .option('--revision <rev>', 'the control-plane revision to check (istiod-<rev>, ConfigMap istio-<rev>)')
     .addHelpText('after', '\nExit codes: 0 ready, 2 configuration to fix (permissions, CRDs, webhook), 3 cluster unreachable or unhealthy.')
-    .action(async (o: { kubeconfig?: string; context?: string; istioNamespace: string }) => {
+    .action(async (o: { kubeconfig?: string; context?: string; istioNamespace: string; revision?: string }) => {
       const { kc, source } = loadKubeConfig(o);
-      const r = await preflight(kc, { istioNamespace: o.istioNamespace });
+      const r = await preflight(kc, { istioNamespace: o.istioNamespace, revision: o.revision });
       process.stdout.write(
         `ready: ${r.server} (${source}), Kubernetes ${r.kubernetes}, trust domain ${r.trustDomain}, istiod ${r.istiod.image} ${r.istiod.ready} ready, webhooks ${r.webhooks.join(', ')}, ${r.permissions} permissions granted\n`,
       );

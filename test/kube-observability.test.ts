@@ -8,6 +8,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadKubeConfig } from '../cluster/kube/connect.js';
 import { KubeTarget } from '../cluster/kube/kube-target.js';
+import { preflight } from '../cluster/kube/preflight.js';
 import type { Check } from '../harness/check.js';
 import { AGENT_BUNDLE } from '../harness/paths.js';
 import { CertificateAuthority } from '../harness/pki.js';
@@ -15,7 +16,9 @@ import { loadPosture } from '../harness/posture/load.js';
 import { conformanceRun } from '../harness/run.js';
 import { LAB_TIMEOUTS } from '../harness/timeouts.js';
 import { ALL_CHECKS, SUITES } from '../suites/index.js';
+import { cli } from './support/cli.js';
 import { type LabCluster, startLabCluster } from './support/lab-cluster.js';
+import { loadClusterRole } from './support/rbac.js';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'meshproof-kube-obs-'));
 const DAY = 86_400_000;
@@ -105,6 +108,46 @@ describe.concurrent('KubeTarget reads what a real cluster has', () => {
       expect(r.results[0]!.verdict).toBe('pass');
       const observed = (r.results[0]!.cases[0] as { observed: { bundle: unknown[] } }).observed;
       expect(observed.bundle).toHaveLength(2);
+    } finally {
+      await cluster.close();
+    }
+  });
+});
+
+describe('a revisioned control plane (istiod-canary, istio.io/rev=canary)', () => {
+  const canaryRole = () => loadClusterRole('deploy/rbac.yaml').map((r) => (r.resourceNames?.includes('istio') ? { ...r, resourceNames: [...r.resourceNames, 'istio-canary'] } : r));
+
+  it('preflight without --revision names the revision it found; with it, istiod-canary and ConfigMap istio-canary', { timeout: 60_000 }, async () => {
+    const cluster = await startLabCluster();
+    cluster.api.state.istiod = { image: 'docker.io/istio/pilot:1.30.1', replicas: 1, ready: 1, revision: 'canary' };
+    cluster.api.state.rbac = canaryRole();
+    try {
+      const kubeconfig = cluster.api.kubeconfig(dir);
+      const bare = await cli(['preflight', '--kubeconfig', kubeconfig]);
+      expect(bare.code).toBe(2);
+      expect(bare.stderr).toMatch(/^meshproof: no istiod in istio-system; found istiod-canary \(revision canary\): pass --revision\n$/);
+      const { kc } = loadKubeConfig({ kubeconfig, env: {} });
+      const pre = await preflight(kc, { revision: 'canary' });
+      expect(pre).toMatchObject({ istiod: { name: 'istiod-canary', revision: 'canary' }, caAddress: 'istiod-canary.istio-system.svc:15012', caServername: 'istiod.istio-system.svc', meshConfigName: 'istio-canary' });
+    } finally {
+      await cluster.close();
+    }
+  });
+
+  it('a run with --revision canary passes: run namespaces get istio.io/rev, the rogue mints from istiod-canary', { timeout: 180_000 }, async () => {
+    const cluster = await startLabCluster({ meshWide: 'fixtures/secure/10-mesh-wide.yaml' });
+    cluster.api.state.istiod = { image: 'docker.io/istio/pilot:1.30.1', replicas: 1, ready: 1, revision: 'canary' };
+    cluster.api.state.rbac = canaryRole();
+    try {
+      const out = path.join(dir, 'canary');
+      const r = await cli(['run', '--target', 'kubeconfig', '--kubeconfig', cluster.api.kubeconfig(dir), '--revision', 'canary', '--suite', 'mtls,certificates', '--keep', '--out', out], { env: { ...process.env, MESHPROOF_TIMEOUTS: 'lab' } });
+      expect(r.code, r.stderr).toBe(0);
+      const run = JSON.parse(readFileSync(path.join(out, 'run.json'), 'utf8')) as { target: { versions: Record<string, string> } };
+      expect(run.target.versions['istiod revision']).toBe('istiod-canary (canary)');
+      const mesh = [...cluster.api.state.namespaces].find(([n]) => n.endsWith('-mesh'))!;
+      expect(mesh[1].labels['istio.io/rev']).toBe('canary');
+      expect(mesh[1].labels['istio-injection']).toBeUndefined();
+      expect(cluster.api.state.forbidden).toEqual([]);
     } finally {
       await cluster.close();
     }

@@ -43,7 +43,7 @@ describe('preflight', () => {
     ['a missing Istio CRD', (a: KubeApi): void => void a.state.crds.delete('destinationrules.networking.istio.io'), 2, /^meshproof: Istio CRD destinationrules\.networking\.istio\.io is not installed/],
     ['no istiod', (a: KubeApi): void => {
       a.state.istiod = undefined;
-    }, 2, /^meshproof: no istiod Deployment in istio-system/],
+    }, 2, /^meshproof: no istiod in istio-system: install Istio or pass --istio-namespace/],
     ['istiod not ready', (a: KubeApi): void => {
       a.state.istiod = { image: 'x', replicas: 1, ready: 0 };
     }, 3, /^meshproof: istiod in istio-system has 0\/1 replicas ready/],

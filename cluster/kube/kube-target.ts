@@ -5,7 +5,7 @@ import { CoreV1Api, CustomObjectsApi, type KubeConfig } from '@kubernetes/client
 import type { MintExecRequest, MintResult } from '../../agent/mint.js';
 import type { Attack, ProbeReport } from '../../agent/protocol.js';
 import { parseStats } from '../../harness/access-log.js';
-import { effectiveLogging, type LogSetup, type MeshLoggingConfig, rootNamespaceOf, serverLogSetup, type TelemetryObject } from '../../harness/mesh-logging.js';
+import { effectiveLogging, type LogSetup, type MeshLoggingConfig, serverLogSetup, type TelemetryObject } from '../../harness/mesh-logging.js';
 import { parse as parseYaml } from 'yaml';
 import { ConfigError, InfraError } from '../../harness/errors.js';
 import type { Manifest, Posture } from '../../harness/posture/load.js';
@@ -33,6 +33,12 @@ export interface KubeTargetOptions {
   deleteTimeoutMs?: number;
   execSlackMs?: number;
   keep?: boolean;
+  /**
+   * Where the control plane is, as preflight found it (defaults: istiod in istio-system, ConfigMap `istio`):
+   * istiod's CA address and TLS name, the mesh config's ConfigMap, the root namespace, the revision whose
+   * injection label run namespaces get.
+   */
+  istio?: { namespace: string; caAddress: string; caServername: string; meshConfigName: string; rootNamespace: string; revision?: string };
   /** What preflight found (Kubernetes version, istiod image), for the evidence. */
   versions?: Record<string, string>;
   /** Counts API calls and execs, for --verbose. */
@@ -40,7 +46,6 @@ export interface KubeTargetOptions {
 }
 
 const AGENT = `${AGENT_MOUNT}/agent.mjs`;
-const ISTIO_NAMESPACE = 'istio-system';
 /** Added to a log window's whole seconds: clock skew between this machine and the node, and Envoy's 1 s flush. */
 const LOG_WINDOW_MARGIN_S = 5;
 
@@ -52,7 +57,10 @@ export class KubeTarget implements Target {
   private readonly applier: KubeApplier;
   private readonly trustDomain: string;
 
+  private readonly istio: NonNullable<KubeTargetOptions['istio']>;
+
   constructor(private readonly o: KubeTargetOptions) {
+    this.istio = o.istio ?? { namespace: 'istio-system', caAddress: 'istiod.istio-system.svc:15012', caServername: 'istiod.istio-system.svc', meshConfigName: 'istio', rootNamespace: 'istio-system' };
     this.trustDomain = o.trustDomain ?? 'cluster.local';
     this.applier = new KubeApplier(o.kc, { runId: o.runId, readyTimeoutMs: o.readyTimeoutMs ?? 180_000, deleteTimeoutMs: o.deleteTimeoutMs, keep: o.keep, log: (l) => o.onCall?.(l) });
   }
@@ -67,6 +75,7 @@ export class KubeTarget implements Target {
       imagePullSecret: this.o.imagePullSecret,
       agentBundle: this.o.agentBundle,
       adminToken: this.o.adminToken,
+      revision: this.o.istio?.revision,
     });
   }
 
@@ -181,7 +190,7 @@ export class KubeTarget implements Target {
     const cm = await retrying(() => core.readNamespacedConfigMap({ name: 'istio-ca-root-cert', namespace: p.namespace }));
     const rootPem = cm.data?.['root-cert.pem'];
     if (!rootPem) throw new InfraError(`ConfigMap ${p.namespace}/istio-ca-root-cert has no root-cert.pem: is istiod distributing its root?`);
-    const request: MintExecRequest = { address: 'istiod.istio-system.svc:15012', servername: 'istiod.istio-system.svc', rootPem, tokenPath: ISTIO_CA_TOKEN_PATH, ttlSeconds: Math.max(1, Math.ceil(ttlMs / 1000)), timeoutMs: 15_000 };
+    const request: MintExecRequest = { address: this.istio.caAddress, servername: this.istio.caServername, rootPem, tokenPath: ISTIO_CA_TOKEN_PATH, ttlSeconds: Math.max(1, Math.ceil(ttlMs / 1000)), timeoutMs: 15_000 };
     const r = JSON.parse(await this.exec(p, 'agent', ['node', AGENT, 'mint'], JSON.stringify(request))) as MintResult;
     return { ...r, notBefore: new Date(r.notBefore), notAfter: new Date(r.notAfter) };
   }
@@ -221,9 +230,9 @@ export class KubeTarget implements Target {
 
   private readMeshConfig(): Promise<MeshLoggingConfig> {
     this.meshConfig ??= (async () => {
-      this.o.onCall?.('get configmap istio-system/istio');
+      this.o.onCall?.(`get configmap ${this.istio.namespace}/${this.istio.meshConfigName}`);
       try {
-        const cm = await retrying(() => this.o.kc.makeApiClient(CoreV1Api).readNamespacedConfigMap({ name: 'istio', namespace: ISTIO_NAMESPACE }));
+        const cm = await retrying(() => this.o.kc.makeApiClient(CoreV1Api).readNamespacedConfigMap({ name: this.istio.meshConfigName, namespace: this.istio.namespace }));
         return (parseYaml(cm.data?.mesh ?? '') ?? {}) as MeshLoggingConfig;
       } catch (e) {
         if ((e as { code?: number }).code === 404) return {};
@@ -252,7 +261,7 @@ export class KubeTarget implements Target {
   async accessLogSetup(ref: PodRef): Promise<LogSetup> {
     const p = this.pod(ref);
     const mesh = await this.readMeshConfig();
-    const root = rootNamespaceOf(mesh);
+    const root = mesh.rootNamespace || this.istio.rootNamespace;
     const telemetries = [...(await this.readTelemetries(root)), ...(p.namespace === root ? [] : await this.readTelemetries(p.namespace))];
     const labels = (this.manifest('Deployment', { namespace: ref.namespace, name: p.workload })?.spec as { template?: { metadata?: { labels?: Record<string, string> } } } | undefined)?.template?.metadata?.labels ?? {};
     return serverLogSetup(effectiveLogging(mesh, telemetries, { namespace: p.namespace, labels }));
@@ -260,7 +269,7 @@ export class KubeTarget implements Target {
 
   /** Every certificate of the trust bundle istiod distributes (a root rotation holds more than one, §10). */
   async meshRoots(): Promise<string[]> {
-    const ns = Object.values(this.rendered?.namespaces ?? {})[0] ?? ISTIO_NAMESPACE;
+    const ns = Object.values(this.rendered?.namespaces ?? {})[0] ?? this.istio.namespace;
     this.o.onCall?.(`get configmap ${ns}/istio-ca-root-cert`);
     const cm = await retrying(() => this.o.kc.makeApiClient(CoreV1Api).readNamespacedConfigMap({ name: 'istio-ca-root-cert', namespace: ns }));
     const bundle = cm.data?.['root-cert.pem'] ?? '';

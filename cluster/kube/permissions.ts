@@ -26,15 +26,26 @@ export const ISTIO_CRDS = [
 /** Server-side apply creates what does not exist yet and patches what does: both verbs. */
 const APPLY = ['create', 'patch'];
 
+/** The mesh config's ConfigMap: `istio`, or `istio-<rev>` for a revisioned control plane (I: pkg/config/mesh). */
+export function meshConfigName(revision?: string): string {
+  return revision && revision !== 'default' ? `istio-${revision}` : 'istio';
+}
+
+/** REQUIRED for a given revision: the mesh config is read by its revisioned name. */
+export function requiredFor(revision?: string): Permission[] {
+  const name = meshConfigName(revision);
+  return REQUIRED.map((p) => (p.names?.includes('istio') ? { ...p, names: p.names.map((n) => (n === 'istio' ? name : n)) } : p));
+}
+
 export const REQUIRED: Permission[] = [
   { group: '', resource: 'namespaces', verbs: ['create', 'get', 'list', 'delete'], why: 'run-scoped namespaces (mp-<run>-*): created, waited for on deletion, swept by meshproof.dev/run' },
   { group: '', resource: 'serviceaccounts', verbs: APPLY, why: 'fixture identities' },
   { group: '', resource: 'services', verbs: APPLY, why: 'fixture Services' },
   { group: '', resource: 'configmaps', verbs: ['create'], why: 'the agent bundle (ConfigMap meshproof-agent in each run namespace)' },
   { group: '', resource: 'configmaps', verbs: ['patch'], names: ['meshproof-agent'], why: 'the agent bundle, applied again' },
-  { group: '', resource: 'configmaps', verbs: ['get'], names: ['istio', 'istio-ca-root-cert'], why: 'the mesh config (trust domain, access logging) and the mesh root bundle' },
+  { group: '', resource: 'configmaps', verbs: ['get'], names: ['istio', 'istio-ca-root-cert'], why: 'the mesh config (trust domain, access logging; `istio-<revision>` for a revisioned control plane) and the mesh root bundle' },
   { group: 'apps', resource: 'deployments', verbs: APPLY, why: 'echo and probe workloads' },
-  { group: 'apps', resource: 'deployments', verbs: ['get'], names: ['istiod'], why: 'preflight: istiod ready, its image' },
+  { group: 'apps', resource: 'deployments', verbs: ['list'], why: 'preflight: istiod found by its labels (app=istiod, istio.io/rev), ready, its image' },
   { group: '', resource: 'pods', verbs: ['list'], why: 'readiness and sidecar presence' },
   { group: 'apps', resource: 'replicasets', verbs: ['list'], why: 'why pods are never created (ReplicaFailure: Pod Security, quotas)' },
   { group: '', resource: 'events', verbs: ['list'], why: 'why pods are never created (FailedCreate events)' },

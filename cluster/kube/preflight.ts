@@ -8,11 +8,13 @@ import {
   AuthorizationV1Api,
   CoreV1Api,
   type KubeConfig,
+  type V1Deployment,
   VersionApi,
 } from '@kubernetes/client-node';
 import { parse as parseYaml } from 'yaml';
 import { ConfigError, InfraError, messageOf } from '../../harness/errors.js';
-import { ISTIO_CRDS, REQUIRED } from './permissions.js';
+import { describeApiError } from './api-errors.js';
+import { ISTIO_CRDS, meshConfigName, requiredFor } from './permissions.js';
 import { retrying } from './retry.js';
 
 export { ISTIO_CRDS };
@@ -22,7 +24,15 @@ export interface PreflightReport {
   /** From the mesh config (ConfigMap `istio`, key `mesh`); `cluster.local` when unset. */
   trustDomain: string;
   kubernetes: string;
-  istiod: { image: string; ready: string };
+  istiod: { name: string; revision: string; image: string; ready: string };
+  /** istiod's CA as a pod reaches it: its Service (named as its Deployment, istio-behaviours.md §10) on 15012. */
+  caAddress: string;
+  /** The name istiod's serving certificate always carries, whatever the revision (§10). */
+  caServername: string;
+  /** The ConfigMap holding the mesh config (`istio`, or `istio-<rev>`). */
+  meshConfigName: string;
+  /** meshConfig.rootNamespace, by default the Istio namespace. */
+  rootNamespace: string;
   webhooks: string[];
   permissions: number;
 }
@@ -31,9 +41,11 @@ function status(e: unknown): number | undefined {
   return (e as { code?: number }).code;
 }
 
-export async function preflight(kc: KubeConfig, o: { istioNamespace?: string } = {}): Promise<PreflightReport> {
+export async function preflight(kc: KubeConfig, o: { istioNamespace?: string; revision?: string } = {}): Promise<PreflightReport> {
   const server = kc.getCurrentCluster()?.server ?? '?';
   const istioNs = o.istioNamespace ?? 'istio-system';
+  const required = requiredFor(o.revision);
+  const meshCm = meshConfigName(o.revision);
 
   // 1. The API answers at all.
   let kubernetes: string;
@@ -46,7 +58,7 @@ export async function preflight(kc: KubeConfig, o: { istioNamespace?: string } =
   // 2. Every permission the run needs (deploy/rbac.yaml grants exactly these).
   const authz = kc.makeApiClient(AuthorizationV1Api);
   const missing: string[] = [];
-  for (const p of REQUIRED) {
+  for (const p of required) {
     for (const verb of p.verbs) {
       for (const name of p.names ?? [undefined]) {
         const r = await retrying(() => authz.createSelfSubjectAccessReview({
@@ -71,20 +83,31 @@ export async function preflight(kc: KubeConfig, o: { istioNamespace?: string } =
     }
   }
 
-  // 4. istiod is up.
-  let image = '?';
-  let ready = '0/0';
+  // 4. istiod is up: found by its labels, as revisioned installs name it istiod-<rev> (§10).
+  let istiod: V1Deployment | undefined;
   try {
-    const d = await retrying(() => kc.makeApiClient(AppsV1Api).readNamespacedDeployment({ name: 'istiod', namespace: istioNs }));
-    image = d.spec?.template.spec?.containers[0]?.image ?? '?';
-    const want = d.spec?.replicas ?? 1;
-    const have = d.status?.readyReplicas ?? 0;
-    ready = `${have}/${want}`;
-    if (have < 1) throw new InfraError(`istiod in ${istioNs} has ${ready} replicas ready: sidecars cannot get certificates or configuration. Check \`kubectl -n ${istioNs} get pods\``);
+    const selector = `app=istiod${o.revision ? `,istio.io/rev=${o.revision}` : ''}`;
+    const found = (await retrying(() => kc.makeApiClient(AppsV1Api).listNamespacedDeployment({ namespace: istioNs, labelSelector: selector }))).items;
+    // Without --revision: the default revision (label absent or `default`), else the one called istiod.
+    istiod = o.revision
+      ? found[0]
+      : (found.find((d) => ['default', undefined].includes(d.metadata?.labels?.['istio.io/rev'])) ?? found.find((d) => d.metadata?.name === 'istiod'));
+    if (!istiod) {
+      const others = found.map((d) => `${d.metadata?.name} (revision ${d.metadata?.labels?.['istio.io/rev'] ?? 'default'})`);
+      throw new ConfigError(
+        `no istiod${o.revision ? ` of revision ${o.revision}` : ''} in ${istioNs}${others.length ? `; found ${others.join(', ')}: pass --revision` : ': install Istio or pass --istio-namespace'}`,
+      );
+    }
   } catch (e) {
-    if (e instanceof InfraError) throw e;
-    if (status(e) === 404) throw new ConfigError(`no istiod Deployment in ${istioNs}: install Istio or pass the namespace it runs in`);
-    throw new InfraError(`reading istiod: ${messageOf(e).split('\n')[0]}`);
+    if (e instanceof ConfigError) throw e;
+    throw new InfraError(`looking for istiod in ${istioNs}: ${describeApiError(e)}`);
+  }
+  const istiodName = istiod.metadata?.name ?? 'istiod';
+  const revision = istiod.metadata?.labels?.['istio.io/rev'] ?? 'default';
+  const image = istiod.spec?.template.spec?.containers[0]?.image ?? '?';
+  const ready = `${istiod.status?.readyReplicas ?? 0}/${istiod.spec?.replicas ?? 1}`;
+  if ((istiod.status?.readyReplicas ?? 0) < 1) {
+    throw new InfraError(`${istiodName} in ${istioNs} has ${ready} replicas ready: sidecars cannot get certificates or configuration. Check \`kubectl -n ${istioNs} get pods\``);
   }
 
   // 5. The sidecar injector webhook.
@@ -96,13 +119,26 @@ export async function preflight(kc: KubeConfig, o: { istioNamespace?: string } =
 
   // 6. The mesh config: the trust domain principals and expected SPIFFE IDs must use.
   let trustDomain = 'cluster.local';
+  let rootNamespace = istioNs;
   try {
-    const cm = await retrying(() => kc.makeApiClient(CoreV1Api).readNamespacedConfigMap({ name: 'istio', namespace: istioNs }));
-    const mesh = parseYaml(cm.data?.mesh ?? '') as { trustDomain?: string } | null;
+    const cm = await retrying(() => kc.makeApiClient(CoreV1Api).readNamespacedConfigMap({ name: meshCm, namespace: istioNs }));
+    const mesh = parseYaml(cm.data?.mesh ?? '') as { trustDomain?: string; rootNamespace?: string } | null;
     if (mesh?.trustDomain) trustDomain = mesh.trustDomain;
+    if (mesh?.rootNamespace) rootNamespace = mesh.rootNamespace;
   } catch (e) {
-    if (status(e) !== 404) throw new InfraError(`reading the mesh config (ConfigMap ${istioNs}/istio): ${messageOf(e).split('\n')[0]}`);
+    if (status(e) !== 404) throw new InfraError(`reading the mesh config (ConfigMap ${istioNs}/${meshCm}): ${messageOf(e).split('\n')[0]}`);
   }
 
-  return { server, trustDomain, kubernetes, istiod: { image, ready }, webhooks: injectors, permissions: REQUIRED.reduce((n, p) => n + p.verbs.length * (p.names?.length ?? 1), 0) };
+  return {
+    server,
+    trustDomain,
+    kubernetes,
+    istiod: { name: istiodName, revision, image, ready },
+    caAddress: `${istiodName}.${istioNs}.svc:15012`,
+    caServername: `istiod.${istioNs}.svc`,
+    meshConfigName: meshCm,
+    rootNamespace,
+    webhooks: injectors,
+    permissions: required.reduce((n, p) => n + p.verbs.length * (p.names?.length ?? 1), 0),
+  };
 }

@@ -33,6 +33,11 @@ export interface RenderOptions {
   agentBundle: string;
   /** Token for the echo app's /admin endpoints. */
   adminToken: string;
+  /**
+   * A revisioned control plane: run namespaces are labelled `istio.io/rev=<rev>` instead of
+   * `istio-injection=enabled` (which would win over the revision label, istio-behaviours.md §8).
+   */
+  revision?: string;
 }
 
 export interface Rendered {
@@ -180,7 +185,13 @@ export function renderForCluster(posture: Posture, o: RenderOptions): Rendered {
       throw new ConfigError(`${source}: ${what}: namespace ${manifest.metadata.namespace} is not declared in the posture; meshproof writes only into namespaces it creates`);
     }
     const m = clone(manifest);
-    if (m.kind === 'Namespace') m.metadata.name = map.ns(m.metadata.name);
+    if (m.kind === 'Namespace') {
+      m.metadata.name = map.ns(m.metadata.name);
+      if (o.revision && m.metadata.labels?.['istio-injection'] === 'enabled') {
+        const { 'istio-injection': _injection, ...rest } = m.metadata.labels;
+        m.metadata.labels = { ...rest, 'istio.io/rev': o.revision };
+      }
+    }
     else if (m.metadata.namespace) m.metadata.namespace = map.ns(m.metadata.namespace);
     label(m, o.runId);
     const spec = m.spec as Obj | undefined;

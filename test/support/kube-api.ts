@@ -23,7 +23,8 @@ export interface KubeApiState {
   /** `verb group/resource[/sub]` entries that are denied. */
   denied: Set<string>;
   crds: Set<string>;
-  istiod?: { image: string; replicas: number; ready: number };
+  /** istiod's Deployment in istio-system: `istiod`, or `istiod-<rev>` labelled istio.io/rev for a revision (§10). */
+  istiod?: { image: string; replicas: number; ready: number; revision?: string };
   webhooks: string[];
   namespaces: Map<string, { labels: Record<string, string>; created: string; phase?: 'Active' | 'Terminating'; finalizers?: string[] }>;
   /**
@@ -159,7 +160,7 @@ type Obj = Record<string, unknown> & { kind: string; metadata: { name: string; n
 /** Pods as a ReplicaSet and the injection webhook would make them from the applied Deployments. */
 function podsOf(state: KubeApiState, namespace: string, selector: string | null, polls: number): unknown[] {
   const ns = [...state.objects.values()].find((o) => (o as Obj).kind === 'Namespace' && (o as Obj).metadata.name === namespace) as Obj | undefined;
-  const injected = ns?.metadata.labels?.['istio-injection'] === 'enabled';
+  const injected = injectedBy(state, ns);
   const out: unknown[] = [];
   const ipOf = (key: string) => {
     let ip = state.podIPs.get(key);
@@ -203,6 +204,13 @@ function podsOf(state: KubeApiState, namespace: string, selector: string | null,
   return out;
 }
 
+/** The injection webhook's namespace rule: istio-injection=enabled, or (without it) istio.io/rev naming istiod's revision (§8). */
+function injectedBy(state: KubeApiState, ns: Obj | undefined): boolean {
+  const labels = ns?.metadata.labels ?? {};
+  if (labels['istio-injection'] !== undefined) return labels['istio-injection'] === 'enabled';
+  return labels['istio.io/rev'] !== undefined && labels['istio.io/rev'] === (state.istiod?.revision ?? 'default');
+}
+
 function podSecurityRejects(state: KubeApiState, ns: Obj | undefined, injected: boolean): boolean {
   const level = ns?.metadata.labels?.['pod-security.kubernetes.io/enforce'];
   return injected && !state.istioCni && (level === 'baseline' || level === 'restricted');
@@ -214,7 +222,7 @@ const PSA_MESSAGE = (level: string) =>
 /** ReplicaSets of the applied Deployments, with ReplicaFailure where Pod Security rejected their pods. */
 function replicaSetsOf(state: KubeApiState, namespace: string): { items: unknown[]; events: unknown[] } {
   const ns = [...state.objects.values()].find((o) => (o as Obj).kind === 'Namespace' && (o as Obj).metadata.name === namespace) as Obj | undefined;
-  const injected = ns?.metadata.labels?.['istio-injection'] === 'enabled';
+  const injected = injectedBy(state, ns);
   const items: unknown[] = [];
   const events: unknown[] = [];
   for (const o of state.objects.values()) {
@@ -329,16 +337,19 @@ export async function startKubeApi(state: KubeApiState = defaultState()): Promis
       if (req.method === 'GET' && p === '/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations') {
         return json(res, 200, { apiVersion: 'admissionregistration.k8s.io/v1', kind: 'MutatingWebhookConfigurationList', metadata: {}, items: state.webhooks.map((name) => ({ metadata: { name } })) });
       }
-      if (req.method === 'GET' && p === '/apis/apps/v1/namespaces/istio-system/deployments/istiod') {
+      if (req.method === 'GET' && p === '/apis/apps/v1/namespaces/istio-system/deployments') {
         const d = state.istiod;
-        if (!d) return notFound(res, 'deployment istiod');
-        return json(res, 200, {
-          apiVersion: 'apps/v1',
-          kind: 'Deployment',
-          metadata: { name: 'istiod', namespace: 'istio-system' },
-          spec: { replicas: d.replicas, selector: {}, template: { spec: { containers: [{ name: 'discovery', image: d.image }] } } },
-          status: { readyReplicas: d.ready },
-        });
+        const labels: Record<string, string> = { app: 'istiod', ...(d?.revision ? { 'istio.io/rev': d.revision } : {}) };
+        const items = d && selects(url.searchParams.get('labelSelector'), labels)
+          ? [{
+              apiVersion: 'apps/v1',
+              kind: 'Deployment',
+              metadata: { name: d.revision ? `istiod-${d.revision}` : 'istiod', namespace: 'istio-system', labels },
+              spec: { replicas: d.replicas, selector: { matchLabels: labels }, template: { spec: { containers: [{ name: 'discovery', image: d.image }] } } },
+              status: { readyReplicas: d.ready },
+            }]
+          : [];
+        return json(res, 200, { apiVersion: 'apps/v1', kind: 'DeploymentList', metadata: {}, items });
       }
       const disc = p === '/api/v1' ? 'v1' : /^\/apis\/([^/]+\/[^/]+)$/.exec(p)?.[1];
       if (req.method === 'GET' && disc && RESOURCES[disc]) {
@@ -401,9 +412,11 @@ export async function startKubeApi(state: KubeApiState = defaultState()): Promis
         }
         return json(res, 200, { apiVersion: 'v1', kind: 'PodList', metadata: {}, items: podsOf(state, pods[1]!, url.searchParams.get('labelSelector'), polls) });
       }
-      if (req.method === 'GET' && p === '/api/v1/namespaces/istio-system/configmaps/istio') {
-        if (state.meshConfig === undefined) return notFound(res, 'configmap istio');
-        return json(res, 200, { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'istio', namespace: 'istio-system' }, data: { mesh: state.meshConfig } });
+      // The mesh config of the control plane: ConfigMap istio, or istio-<rev> for a revision.
+      const meshCm = state.istiod?.revision ? `istio-${state.istiod.revision}` : 'istio';
+      if (req.method === 'GET' && p === `/api/v1/namespaces/istio-system/configmaps/${meshCm}`) {
+        if (state.meshConfig === undefined) return notFound(res, `configmap ${meshCm}`);
+        return json(res, 200, { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: meshCm, namespace: 'istio-system' }, data: { mesh: state.meshConfig } });
       }
       const tok = /^\/api\/v1\/namespaces\/([^/]+)\/serviceaccounts\/([^/]+)\/token$/.exec(p);
       if (req.method === 'POST' && tok && state.issueToken) {

@@ -38,7 +38,7 @@ const tokenDir = mkdtempSync(path.join(tmpdir(), 'meshproof-kubelet-'));
  * Strips what only a cluster needs (delivery, security context, run labels) so the lab sees the fixture.
  * `stripStatsMatcher` removes the proxyStatsMatcher render added: a cluster whose pods keep only Istio's defaults.
  */
-function unrender(o: Obj, opts: { stripStatsMatcher?: boolean } = {}): Obj | undefined {
+function unrender(o: Obj, opts: { stripStatsMatcher?: boolean; revision?: string } = {}): Obj | undefined {
   if (o.kind === 'ConfigMap') return undefined;
   const m = structuredClone(o);
   const strip = (labels?: Record<string, string>) => {
@@ -47,6 +47,11 @@ function unrender(o: Obj, opts: { stripStatsMatcher?: boolean } = {}): Obj | und
     return Object.keys(rest).length ? rest : undefined;
   };
   m.metadata = { name: m.metadata.name, ...(m.metadata.namespace ? { namespace: m.metadata.namespace } : {}), ...(strip(m.metadata.labels) ? { labels: strip(m.metadata.labels) } : {}), ...(m.metadata.annotations ? { annotations: m.metadata.annotations } : {}) };
+  if (m.kind === 'Namespace' && m.metadata.labels?.['istio.io/rev'] !== undefined) {
+    // The façade's webhook decided injection by revision; the lab knows only istio-injection.
+    const { 'istio.io/rev': rev, ...rest } = m.metadata.labels;
+    m.metadata.labels = { ...rest, ...(rev === (opts.revision ?? 'default') ? { 'istio-injection': 'enabled' } : {}) };
+  }
   if (m.kind === 'Deployment') {
     const t = (m.spec as { template: { metadata: { labels: Record<string, string>; annotations?: Record<string, string> }; spec: Record<string, unknown> } }).template;
     const annotations = { ...(t.metadata.annotations ?? {}) };
@@ -84,7 +89,7 @@ export async function startLabCluster(o: { meshWide?: string; stripStatsMatcher?
     if (builtAt === api.state.generation) return;
     const gen = api.state.generation;
     await lab?.dispose();
-    const objects = [...api.state.objects.values()].map((v) => unrender(v as Obj, o)).filter((x): x is Obj => x !== undefined);
+    const objects = [...api.state.objects.values()].map((v) => unrender(v as Obj, { ...o, revision: api.state.istiod?.revision })).filter((x): x is Obj => x !== undefined);
     // The cluster's mesh config, which istiod (and so the lab's sidecars) reads for access logging.
     if (api.state.meshConfig !== undefined) objects.push({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'istio', namespace: 'istio-system' }, data: { mesh: api.state.meshConfig } });
     lab = new LabTarget();
@@ -146,6 +151,9 @@ export async function startLabCluster(o: { meshWide?: string; stripStatsMatcher?
         const tokenFile = path.join(tokenDir, `${c.namespace}-${c.pod}.token`);
         writeFileSync(tokenFile, api.state.issueToken!(c.namespace, spec.serviceAccountName ?? 'default'), { mode: 0o600 });
         // The real agent's mint, with istiod's address resolved to the fake CA (what cluster DNS would do).
+        // Cluster DNS: only istiod's own Service resolves (istiod, or istiod-<rev> for a revision).
+        const service = `${api.state.istiod?.revision ? `istiod-${api.state.istiod.revision}` : 'istiod'}.istio-system.svc:15012`;
+        if ((asked as { address?: string }).address !== service) return { stderr: `dial tcp: lookup ${(asked as { address?: string }).address}: no such host`, exitCode: 1 };
         const req = { ...(JSON.parse(c.stdin) as Record<string, unknown>), address: istiod!.address, tokenPath: tokenFile };
         // Asynchronously: the fake CA answers from this same process.
         const r = await runProcess(process.execPath, [AGENT_BUNDLE, 'mint'], { input: JSON.stringify(req) });
