@@ -6,6 +6,8 @@ import { writeFileSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { WebSocketServer } from 'ws';
+import { parse as parseYaml } from 'yaml';
+import { readFields } from '../../agent/mint.js';
 import { modelFor, validateWith } from './schemas.js';
 import { type Attributes, attributesOf, authorize, forbiddenMessage, loadClusterRole, type Rule } from './rbac.js';
 
@@ -145,14 +147,30 @@ const RESOURCES: Record<string, [string, string, boolean][]> = {
     ['Service', 'services', true],
     ['ConfigMap', 'configmaps', true],
     ['Pod', 'pods', true],
+    ['Event', 'events', true],
   ],
-  'apps/v1': [['Deployment', 'deployments', true]],
+  'apps/v1': [
+    ['Deployment', 'deployments', true],
+    ['ReplicaSet', 'replicasets', true],
+  ],
+  'authorization.k8s.io/v1': [['SelfSubjectAccessReview', 'selfsubjectaccessreviews', false]],
   'security.istio.io/v1': [
     ['PeerAuthentication', 'peerauthentications', true],
     ['AuthorizationPolicy', 'authorizationpolicies', true],
   ],
   'networking.istio.io/v1': [['DestinationRule', 'destinationrules', true]],
   'telemetry.istio.io/v1': [['Telemetry', 'telemetries', true]],
+};
+
+/** The verbs discovery advertises, where they differ from the usual. */
+const VERBS: Record<string, string[]> = { selfsubjectaccessreviews: ['create'], pods: ['get', 'list'], replicasets: ['list'], events: ['list'] };
+/** Short names as a real API server advertises them (`kubectl get sa`). */
+const SHORT: Record<string, string[]> = { namespaces: ['ns'], serviceaccounts: ['sa'], services: ['svc'], configmaps: ['cm'], pods: ['po'], events: ['ev'], deployments: ['deploy'], replicasets: ['rs'], peerauthentications: ['pa'], authorizationpolicies: ['ap'], destinationrules: ['dr'] };
+const SUBRESOURCES: Record<string, { name: string; kind: string; verbs: string[] }[]> = {
+  pods: [
+    { name: 'exec', kind: 'PodExecOptions', verbs: ['create', 'get'] },
+    { name: 'log', kind: 'Pod', verbs: ['get'] },
+  ],
 };
 
 type Obj = Record<string, unknown> & { kind: string; metadata: { name: string; namespace?: string; labels?: Record<string, string>; annotations?: Record<string, string> }; spec?: Record<string, unknown> };
@@ -209,6 +227,23 @@ function injectedBy(state: KubeApiState, ns: Obj | undefined): boolean {
   const labels = ns?.metadata.labels ?? {};
   if (labels['istio-injection'] !== undefined) return labels['istio-injection'] === 'enabled';
   return labels['istio.io/rev'] !== undefined && labels['istio.io/rev'] === (state.istiod?.revision ?? 'default');
+}
+
+/** A protobuf SelfSubjectAccessReview in the `k8s\0` envelope (runtime.Unknown: raw = field 2). */
+function decodeSsar(raw: Buffer): unknown {
+  if (raw.subarray(0, 4).toString('latin1') !== 'k8s\0') return undefined;
+  const field = (msg: Buffer, n: number) => readFields(msg).find((f) => f.field === n)?.value;
+  const text = (msg: Buffer, n: number) => {
+    const v = field(msg, n);
+    return Buffer.isBuffer(v) ? v.toString('utf8') : undefined;
+  };
+  const unknown = raw.subarray(4);
+  const obj = field(unknown, 2);
+  const spec = Buffer.isBuffer(obj) ? field(obj, 2) : undefined;
+  const ra = Buffer.isBuffer(spec) ? field(spec, 1) : undefined;
+  if (!Buffer.isBuffer(ra)) return undefined;
+  const attrs = { namespace: text(ra, 1), verb: text(ra, 2), group: text(ra, 3) ?? '', version: text(ra, 4), resource: text(ra, 5), subresource: text(ra, 6), name: text(ra, 7) };
+  return { apiVersion: 'authorization.k8s.io/v1', kind: 'SelfSubjectAccessReview', spec: { resourceAttributes: attrs } };
 }
 
 function podSecurityRejects(state: KubeApiState, ns: Obj | undefined, injected: boolean): boolean {
@@ -294,11 +329,23 @@ export async function startKubeApi(state: KubeApiState = defaultState()): Promis
     const url = new URL(req.url ?? '/', 'http://kube');
     calls.push(`${req.method} ${url.pathname}`);
     let body = '';
+    const chunks: Buffer[] = [];
     req.on('data', (d: Buffer) => {
-      body += d.toString();
+      chunks.push(d);
     });
     req.on('end', () => {
       try {
+        const raw = Buffer.concat(chunks);
+        body = raw.toString('utf8');
+        // kubectl sends built-in types as protobuf (K8s: the `k8s\0` envelope). This API decodes the one kubectl
+        // posts (SelfSubjectAccessReview, for `kubectl auth can-i`) and refuses other protobuf bodies with 415.
+        if (req.headers['content-type']?.startsWith('application/vnd.kubernetes.protobuf')) {
+          const ssar = url.pathname === '/apis/authorization.k8s.io/v1/selfsubjectaccessreviews' ? decodeSsar(raw) : undefined;
+          if (!ssar) return json(res, 415, { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', reason: 'UnsupportedMediaType', message: 'the body of the request was in an unknown format - accepted media types include: application/json, application/yaml, application/apply-patch+yaml', code: 415 });
+          body = JSON.stringify(ssar);
+        }
+        // Server-side apply from kubectl comes as YAML.
+        if (req.headers['content-type']?.startsWith('application/apply-patch+yaml')) body = JSON.stringify(parseYaml(body));
         const fault = nextFault(`${req.method} ${url.pathname}`);
         if (fault === '429') res.setHeader('retry-after', '1');
         if (fault === '429') return json(res, 429, { kind: 'Status', apiVersion: 'v1', status: 'Failure', reason: 'TooManyRequests', message: 'too many requests, please try again later', code: 429 });
@@ -351,13 +398,49 @@ export async function startKubeApi(state: KubeApiState = defaultState()): Promis
           : [];
         return json(res, 200, { apiVersion: 'apps/v1', kind: 'DeploymentList', metadata: {}, items });
       }
+      // Discovery (K8s API conventions: the legacy and the group discovery documents), as kubectl needs it to map
+      // kinds to resources. Unversioned JSON only: kubectl falls back from aggregated discovery.
+      if (req.method === 'GET' && p === '/api') {
+        return json(res, 200, { kind: 'APIVersions', versions: ['v1'], serverAddressByClientCIDRs: [{ clientCIDR: '0.0.0.0/0', serverAddress: req.headers.host ?? '' }] });
+      }
+      if (req.method === 'GET' && p === '/apis') {
+        const groups = Object.keys(RESOURCES)
+          .filter((gv) => gv.includes('/'))
+          .map((gv) => {
+            const [name, version] = gv.split('/') as [string, string];
+            return { name, versions: [{ groupVersion: gv, version }], preferredVersion: { groupVersion: gv, version } };
+          });
+        return json(res, 200, { kind: 'APIGroupList', apiVersion: 'v1', groups });
+      }
+      // OpenAPI v3, as far as kubectl reads it: the root, and per group-version the PATCH operations with their
+      // GVK and the `fieldValidation` parameter, so `kubectl apply --server-side` leaves validation to this server
+      // (which validates against the real schemas: 422 with causes).
+      if (req.method === 'GET' && p === '/openapi/v3') {
+        const paths = Object.fromEntries(Object.keys(RESOURCES).map((gv) => [gv === 'v1' ? 'api/v1' : `apis/${gv}`, { serverRelativeURL: `/openapi/v3/${gv === 'v1' ? 'api/v1' : `apis/${gv}`}?hash=${state.version}` }]));
+        return json(res, 200, { paths });
+      }
+      const oapi = /^\/openapi\/v3\/(api\/v1|apis\/[^/]+\/[^/]+)$/.exec(p);
+      if (req.method === 'GET' && oapi) {
+        const gv = oapi[1] === 'api/v1' ? 'v1' : oapi[1]!.slice('apis/'.length);
+        const [group, version] = gv.includes('/') ? (gv.split('/') as [string, string]) : ['', gv];
+        const paths = Object.fromEntries(
+          (RESOURCES[gv] ?? []).map(([kind, plural, namespaced]) => [
+            `/${oapi[1]}/${namespaced ? 'namespaces/{namespace}/' : ''}${plural}/{name}`,
+            { patch: { 'x-kubernetes-group-version-kind': { group, version, kind }, parameters: [{ name: 'fieldValidation', in: 'query', schema: { type: 'string', uniqueItems: true } }], responses: {} } },
+          ]),
+        );
+        return json(res, 200, { openapi: '3.0.0', info: { title: 'Kubernetes', version: state.version }, paths });
+      }
       const disc = p === '/api/v1' ? 'v1' : /^\/apis\/([^/]+\/[^/]+)$/.exec(p)?.[1];
       if (req.method === 'GET' && disc && RESOURCES[disc]) {
         return json(res, 200, {
           kind: 'APIResourceList',
           apiVersion: 'v1',
           groupVersion: disc,
-          resources: RESOURCES[disc]!.map(([kind, name, namespaced]) => ({ kind, name, namespaced, singularName: kind.toLowerCase(), verbs: ['get', 'list', 'patch', 'delete'] })),
+          resources: RESOURCES[disc]!.flatMap(([kind, name, namespaced]) => [
+            { kind, name, namespaced, singularName: kind.toLowerCase(), verbs: VERBS[name] ?? ['get', 'list', 'create', 'patch', 'delete'], ...(SHORT[name] ? { shortNames: SHORT[name] } : {}) },
+            ...(SUBRESOURCES[name] ?? []).map((sub) => ({ kind: sub.kind, name: `${name}/${sub.name}`, namespaced, singularName: '', verbs: sub.verbs })),
+          ]),
         });
       }
       const status = (code: number, reason: string, message: string, causes?: { reason?: string; message: string; field?: string }[]) =>
@@ -399,6 +482,11 @@ export async function startKubeApi(state: KubeApiState = defaultState()): Promis
         if (!owner) state.managers.set(p, manager);
         if (obj.kind === 'Namespace') state.namespaces.set(obj.metadata.name, { labels: obj.metadata.labels ?? {}, created: new Date().toISOString(), phase: 'Active' });
         return json(res, 200, { ...obj, metadata: { ...obj.metadata, uid: `uid-${state.objects.size}` } });
+      }
+      const onePod = /^\/api\/v1\/namespaces\/([^/]+)\/pods\/([^/]+)$/.exec(p);
+      if (req.method === 'GET' && onePod) {
+        const pod = (podsOf(state, onePod[1]!, null, polls) as Obj[]).find((x) => x.metadata.name === onePod[2]);
+        return pod ? json(res, 200, { ...pod, apiVersion: 'v1', kind: 'Pod' }) : notFound(res, `pods "${onePod[2]}"`);
       }
       const pods = /^\/api\/v1\/namespaces\/([^/]+)\/pods$/.exec(p);
       if (req.method === 'GET' && pods) {
@@ -463,11 +551,11 @@ export async function startKubeApi(state: KubeApiState = defaultState()): Promis
         );
         return;
       }
-      const list = /^\/apis\/([^/]+)\/([^/]+)\/namespaces\/([^/]+)\/([^/]+)$/.exec(p);
+      const list = /^\/apis\/([^/]+)\/([^/]+)\/namespaces\/([^/]+)\/([^/]+)$/.exec(p) ?? /^\/api\/(v1)()\/namespaces\/([^/]+)\/(serviceaccounts|services|configmaps)$/.exec(p);
       if (req.method === 'GET' && list) {
         const prefix = `${p}/`;
         const items = [...state.objects].filter(([k]) => k.startsWith(prefix)).map(([, o]) => o);
-        return json(res, 200, { apiVersion: `${list[1]}/${list[2]}`, kind: 'List', metadata: {}, items });
+        return json(res, 200, { apiVersion: list[2] ? `${list[1]}/${list[2]}` : 'v1', kind: 'List', metadata: {}, items });
       }
       const nsView = (name: string, n: { labels: Record<string, string>; created: string; phase?: string; finalizers?: string[] }) => ({
         apiVersion: 'v1',
@@ -477,7 +565,43 @@ export async function startKubeApi(state: KubeApiState = defaultState()): Promis
         status: { phase: n.phase ?? 'Active' },
       });
       if (req.method === 'GET' && p === '/api/v1/namespaces') {
-        const items = [...state.namespaces].filter(([, n]) => selects(url.searchParams.get('labelSelector'), n.labels)).map(([name, n]) => nsView(name, n));
+        const byName = /metadata\.name=([^,]+)/.exec(url.searchParams.get('fieldSelector') ?? '')?.[1];
+        const items = [...state.namespaces]
+          .filter(([name, n]) => selects(url.searchParams.get('labelSelector'), n.labels) && (!byName || name === byName))
+          .map(([name, n]) => nsView(name, n));
+        if (url.searchParams.get('watch') === 'true') {
+          // A watch (kubectl delete --wait): a DELETED event when the watched namespace is gone.
+          res.writeHead(200, { 'content-type': 'application/json' });
+          const seen = new Map(items.map((i) => [i.metadata.name, i]));
+          const tick = setInterval(() => {
+            for (const [name, view] of seen) {
+              if (state.namespaces.has(name)) continue;
+              res.write(`${JSON.stringify({ type: 'DELETED', object: view })}\n`);
+              seen.delete(name);
+            }
+            if (seen.size === 0) {
+              clearInterval(tick);
+              res.end();
+            }
+          }, 25);
+          req.on('close', () => clearInterval(tick));
+          return;
+        }
+        if (req.headers.accept?.includes('as=Table')) {
+          // Server-side printing, as kubectl asks for it (meta.k8s.io/v1 Table): NAME STATUS AGE.
+          const age = (t: string) => `${Math.max(0, Math.floor((Date.now() - Date.parse(t)) / 86_400_000))}d`;
+          return json(res, 200, {
+            kind: 'Table',
+            apiVersion: 'meta.k8s.io/v1',
+            metadata: {},
+            columnDefinitions: [
+              { name: 'Name', type: 'string', format: 'name', description: 'Name', priority: 0 },
+              { name: 'Status', type: 'string', format: '', description: 'The status of the namespace', priority: 0 },
+              { name: 'Age', type: 'string', format: '', description: 'Age', priority: 0 },
+            ],
+            rows: items.map((i) => ({ cells: [i.metadata.name, i.status.phase, age(i.metadata.creationTimestamp)], object: { kind: 'PartialObjectMetadata', apiVersion: 'meta.k8s.io/v1', metadata: i.metadata } })),
+          });
+        }
         return json(res, 200, { apiVersion: 'v1', kind: 'NamespaceList', metadata: {}, items });
       }
       m = /^\/api\/v1\/namespaces\/([^/]+)$/.exec(p);
@@ -562,7 +686,7 @@ export async function startKubeApi(state: KubeApiState = defaultState()): Promis
                 : { metadata: {}, status: 'Failure', reason: 'NonZeroExitCode', message: `command terminated with non-zero exit code: ${r.exitCode}`, details: { causes: [{ reason: 'ExitCode', message: String(r.exitCode) }] } },
             ),
           );
-          ws.close();
+          ws.close(1000); // normal closure, as a real server ends an exec
         });
       };
       ws.on('message', (data: Buffer) => {
