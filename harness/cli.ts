@@ -35,6 +35,7 @@ const TARGETS = ['lab', 'kubeconfig', 'kind', 'k3s'] as const;
 
 interface RunOptions {
   target: string;
+  istioctl?: string;
   istioNamespace: string;
   revision?: string;
   istioVersion: string;
@@ -43,7 +44,6 @@ interface RunOptions {
   context?: string;
   image?: string;
   imageRegistry?: string;
-  imagePullSecret?: string;
   keep?: boolean;
   maxCertLifetime: string;
   rootHorizonDays: string;
@@ -116,7 +116,8 @@ async function run(o: RunOptions, argv: string[], provided?: { cluster: Provisio
   const posture = loadPosture(o.posture, o.overlay);
   const runId = crypto.randomUUID();
   const signKeyPem = o.signKey ? readKey(o.signKey, '--sign-key') : undefined;
-  const outDir = prepareOut(o.out ?? path.join('reports', runId));
+  // `{run}` in --out stands for the run id: one directory per night under a fixed root (deploy/cronjob.yaml).
+  const outDir = prepareOut((o.out ?? path.join('reports', '{run}')).replaceAll('{run}', runId));
   const calls = new Map<string, number>();
   let current = 'apply';
   let timeouts = LAB_TIMEOUTS;
@@ -151,9 +152,9 @@ async function run(o: RunOptions, argv: string[], provided?: { cluster: Provisio
     if (!cluster && (o.target === 'kind' || o.target === 'k3s')) {
       // Provision, then install Istio: the root-namespace fixtures are applied because this cluster is ours.
       process.stderr.write(`meshproof: provisioning a ${o.target} cluster and installing Istio ${o.istioVersion} with ${o.installer}…\n`);
-      cluster = o.target === 'kind' ? await createKindCluster({ name: kindName, keep: o.keep }) : await createK3sCluster({ keep: o.keep });
+      cluster = o.target === 'kind' ? await createKindCluster({ name: kindName, istioVersion: o.istioVersion, keep: o.keep }) : await createK3sCluster({ keep: o.keep });
       try {
-        await installIstio({ version: o.istioVersion, installer: o.installer as 'helm' | 'istioctl', kubeconfig: cluster.kubeconfig });
+        await installIstio({ version: o.istioVersion, installer: o.installer as 'helm' | 'istioctl', kubeconfig: cluster.kubeconfig, istioctl: o.istioctl });
       } catch (e) {
         await cluster.dispose().catch(() => {});
         throw e;
@@ -173,7 +174,6 @@ async function run(o: RunOptions, argv: string[], provided?: { cluster: Provisio
         adminToken: crypto.randomUUID(),
         image: o.image,
         imageRegistry: o.imageRegistry,
-        imagePullSecret: o.imagePullSecret,
         keep: o.keep,
         deleteTimeoutMs: timeouts.namespaceDeleteMs,
         istio: { namespace: o.istioNamespace, caAddress: pre.caAddress, caServername: pre.caServername, meshConfigName: pre.meshConfigName, rootNamespace: pre.rootNamespace, revision: o.revision },
@@ -288,14 +288,14 @@ export function program(): Command {
     .option('--revision <rev>', 'with --target kubeconfig: the control-plane revision to test (istiod-<rev>; run namespaces get istio.io/rev=<rev>)')
     .option('--istio-version <v>', 'with --target kind or k3s: Istio to install (a Helm chart version or range)', DEFAULT_ISTIO_VERSION)
     .option('--installer <helm|istioctl>', 'with --target kind or k3s: how to install Istio', 'helm')
+    .option('--istioctl <path>', 'with --installer istioctl: the istioctl of --istio-version (default: istioctl on PATH)')
     .option('--image <image>', 'Node image for probe and echo pods', 'node:22-alpine')
     .option('--image-registry <prefix>', 'pull images through this registry mirror (air-gapped clusters)')
-    .option('--image-pull-secret <name>', 'image pull secret for the run\'s pods')
     .option('--keep', 'keep the run\'s namespaces for debugging (delete later with meshproof cleanup --run <id>)')
     .option('--suite <list>', `comma-separated suites (${Object.keys(SUITES).join(', ')}); default all`)
     .addOption(new Option('--posture <dir|file>', 'fixtures to apply').default(SECURE_POSTURE, 'the bundled fixtures/secure/'))
     .option('--overlay <file>', 'fixtures replacing posture objects of the same kind/namespace/name (repeatable)', (v: string, a: string[]) => [...a, v], [] as string[])
-    .option('--out <dir>', 'write this run\'s reports into DIR (default reports/<run-id>/)')
+    .option('--out <dir>', 'write this run\'s reports into DIR; {run} stands for the run id (default reports/{run}/)')
     .option('--max-cert-lifetime <duration>', 'CERT-001: longest acceptable workload certificate lifetime', '24h')
     .option('--root-horizon-days <days>', 'CERT-005: the mesh root must stay valid at least this long', '90')
     .option('--sign-key <pem>', 'sign manifest.sha256 with this Ed25519 private key (the key is never written)')
@@ -315,21 +315,23 @@ export function program(): Command {
     .requiredOption('--to <version>', 'Istio version to upgrade to')
     .addOption(new Option('--target <name>', 'kind or k3s').default('kind'))
     .option('--installer <helm|istioctl>', 'how to install and upgrade Istio', 'helm')
+    .option('--istioctl-from <path>', 'with --installer istioctl: the istioctl of --from (istioctl installs its own version)')
+    .option('--istioctl-to <path>', 'with --installer istioctl: the istioctl of --to')
     .option('--suite <list>', `comma-separated suites (${Object.keys(SUITES).join(', ')}); default all`)
     .option('--out <dir>', 'bundles go to DIR/from and DIR/to, the diff to DIR/compare.json', 'reports/upgrade-gate')
     .option('--keep', 'keep the cluster')
-    .action(async (o: { from: string; to: string; target: string; installer: string; suite?: string; out: string; keep?: boolean }) => {
+    .action(async (o: { from: string; to: string; target: string; installer: string; istioctlFrom?: string; istioctlTo?: string; suite?: string; out: string; keep?: boolean }) => {
       if (o.target !== 'kind' && o.target !== 'k3s') throw new ConfigError(`--target ${o.target}: the upgrade gate provisions its own cluster (kind or k3s)`);
       if (o.installer !== 'helm' && o.installer !== 'istioctl') throw new ConfigError(`--installer ${o.installer}: helm or istioctl`);
       selectChecks(o.suite);
       const outDir = prepareOut(o.out);
       const name = `meshproof-gate-${shortRunId(crypto.randomUUID())}`;
-      const cluster = o.target === 'kind' ? await createKindCluster({ name, keep: o.keep }) : await createK3sCluster({ keep: o.keep });
+      const cluster = o.target === 'kind' ? await createKindCluster({ name, istioVersion: o.to, keep: o.keep }) : await createK3sCluster({ keep: o.keep });
       try {
         const base = { target: 'kubeconfig', istioNamespace: 'istio-system', posture: SECURE_POSTURE, overlay: [], suite: o.suite, istioVersion: o.from, installer: o.installer, maxCertLifetime: '24h', rootHorizonDays: '90', keep: o.keep } as RunOptions;
-        await installIstio({ version: o.from, installer: o.installer as 'helm' | 'istioctl', kubeconfig: cluster.kubeconfig });
+        await installIstio({ version: o.from, installer: o.installer as 'helm' | 'istioctl', kubeconfig: cluster.kubeconfig, istioctl: o.istioctlFrom });
         await run({ ...base, out: path.join(outDir, 'from') }, ['upgrade-gate', 'from', o.from], { cluster });
-        await installIstio({ version: o.to, installer: o.installer as 'helm' | 'istioctl', kubeconfig: cluster.kubeconfig }, 'upgrade');
+        await installIstio({ version: o.to, installer: o.installer as 'helm' | 'istioctl', kubeconfig: cluster.kubeconfig, istioctl: o.istioctlTo }, 'upgrade');
         await run({ ...base, istioVersion: o.to, out: path.join(outDir, 'to') }, ['upgrade-gate', 'to', o.to], { cluster });
         const c = compareBundles(path.join(outDir, 'from'), path.join(outDir, 'to'));
         writeFileSync(path.join(outDir, 'compare.json'), `${JSON.stringify(c, null, 2)}\n`);

@@ -83,6 +83,15 @@ describe('meshproof run', () => {
     expect(Date.now() - t0).toBeLessThan(20_000);
   }, 40_000);
 
+  it('--out with {run} writes each run to its own directory named by its run id (the nightly CronJob\'s layout)', async () => {
+    const root = path.join(tmp, 'nightly');
+    const r = await cli(['run', '--target', 'lab', '--suite', 'audit', '--out', path.join(root, '{run}')]);
+    expect(r.code, r.stderr).toBe(0);
+    const [only] = readdirSync(root);
+    expect(only).toMatch(/^[0-9a-f-]{36}$/);
+    expect(JSON.parse(readFileSync(path.join(root, only!, 'run.json'), 'utf8')).runId).toBe(only);
+  });
+
   it('the README\'s way to run the CLI from a checkout works (`npx meshproof` finds no bin there)', async () => {
     const readme = readFileSync('README.md', 'utf8');
     expect(readme).toContain('`npm run --silent meshproof -- …`');

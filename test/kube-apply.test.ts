@@ -137,7 +137,7 @@ describe('applying to a cluster', () => {
     const a = await applier({ readyTimeoutMs: 300 });
     api!.state.unpullable.add('node:22-alpine');
     await a.apply(rendered);
-    await expect(a.waitReady(rendered)).rejects.toThrow(/pods not Ready after 0\.3s: .*: ImagePullBackOff for image node:22-alpine \(Back-off pulling image "node:22-alpine"\)\. Is the registry reachable from the nodes\? See --image, --image-registry, --image-pull-secret/);
+    await expect(a.waitReady(rendered)).rejects.toThrow(/pods not Ready after 0\.3s: .*: ImagePullBackOff for image node:22-alpine \(Back-off pulling image "node:22-alpine"\)\. Is the registry reachable from the nodes\? See --image and --image-registry \(pulls use the nodes' credentials\)/);
   });
 
   it('a crash-looping app is explained with the last line it wrote', async () => {

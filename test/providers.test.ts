@@ -4,6 +4,8 @@ import { chmodSync, existsSync, mkdtempSync, readFileSync, writeFileSync } from 
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { kindNodeImage } from '../cluster/providers/kind.js';
+import { parseIstioctlVersion, versionMatches } from '../cluster/istio/install.js';
 import { cli } from './support/cli.js';
 
 /** A PATH holding only node and the fake tools given (each a shell script with the given exit code). */
@@ -51,7 +53,9 @@ describe('--target kind and k3s without their tools', () => {
       },
     });
     expect(r.code).toBe(130);
-    expect(readFileSync(log, 'utf8')).toMatch(/^delete cluster --name meshproof-[0-9a-f]{8}$/m);
+    // kind works on its own kubeconfig file, never the user's (whose current context it would switch, §10).
+    expect(readFileSync(log, 'utf8')).toMatch(/^create cluster --name (meshproof-[0-9a-f]{8}) --config \S+ --kubeconfig \S+\/\1\.kubeconfig --image kindest\/node:v1\.33\.1 --wait 180s$/m);
+    expect(readFileSync(log, 'utf8')).toMatch(/^delete cluster --name (meshproof-[0-9a-f]{8}) --kubeconfig \S+\/\1\.kubeconfig$/m);
   });
 
   it('bad gate and installer flags are usage errors', async () => {
@@ -59,5 +63,37 @@ describe('--target kind and k3s without their tools', () => {
     const r = await cli(['run', '--target', 'kind', '--installer', 'kustomize']);
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/^meshproof: --installer kustomize: helm or istioctl\n$/);
+  });
+});
+
+describe('istioctl versions and kind node images', () => {
+  it.each([
+    { out: 'client version: 1.30.1\n', wanted: '1.30.1', ok: true },
+    { out: 'client version: 1.30.1\n', wanted: '~1.30.0', ok: true },
+    { out: 'client version: 1.29.2\n', wanted: '~1.30.0', ok: false },
+    { out: '1.30.0\n', wanted: '1.30', ok: true },
+    { out: 'client version: 1.30.1\n', wanted: '1.30.0', ok: false },
+  ])('istioctl printing $out for $wanted: $ok', ({ out, wanted, ok }) => {
+    const v = parseIstioctlVersion(out);
+    expect(v).toMatch(/^1\.\d+\.\d+$/);
+    expect(versionMatches(v!, wanted)).toBe(ok);
+  });
+
+  it('a node image each supported Istio runs on (Istio 1.30 needs Kubernetes >= 1.32)', () => {
+    expect(kindNodeImage('~1.30.0')).toBe('kindest/node:v1.33.1');
+    expect(kindNodeImage('1.29.2')).toMatch(/^kindest\/node:v1\.3[2-9]\./);
+    expect(kindNodeImage('2.0.0')).toBeUndefined();
+  });
+
+  it('--installer istioctl refuses an istioctl of another version, naming it and --istioctl', async () => {
+    const env = pathWith({ docker: 0 });
+    const bin = env.PATH!.split(':')[0]!;
+    writeFileSync(path.join(bin, 'kind'), '#!/bin/sh\nexit 0\n');
+    writeFileSync(path.join(bin, 'istioctl'), '#!/bin/sh\necho "client version: 1.29.2"\nexit 0\n');
+    chmodSync(path.join(bin, 'kind'), 0o755);
+    chmodSync(path.join(bin, 'istioctl'), 0o755);
+    const r = await cli(['run', '--target', 'kind', '--installer', 'istioctl', '--istio-version', '1.30.1'], { env });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/^meshproof: istioctl is 1\.29\.2, not 1\.30\.1: istioctl installs its own version; pass --istioctl with the right one or use --installer helm$/m);
   });
 });

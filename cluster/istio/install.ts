@@ -13,18 +13,34 @@ export interface IstioInstall {
   version: string;
   installer: 'helm' | 'istioctl';
   kubeconfig: string;
+  /** The istioctl binary of this version (istioctl installs its own version): `--istioctl`, per version in the gate. */
+  istioctl?: string;
+}
+
+/** `istioctl version --remote=false --short` prints `client version: 1.30.1` (istio-behaviours.md §10), older ones just `1.30.1`. */
+export function parseIstioctlVersion(out: string): string | undefined {
+  return /(?:client version:\s*)?(\d+\.\d+\.\d+(?:[-+.\w]*)?)/i.exec(out.trim())?.[1];
+}
+
+/** Whether a concrete version satisfies `1.30.1`, `~1.30.0` (same minor) or `1.30` as the user wrote it. */
+export function versionMatches(actual: string, wanted: string): boolean {
+  const w = wanted.replace(/^[~^]/, '');
+  const [a, b] = [actual.split('.'), w.split('.')];
+  if (wanted.startsWith('~') || w.split('.').length < 3) return a[0] === b[0] && a[1] === b[1];
+  return actual === w;
 }
 
 export async function installIstio(o: IstioInstall, mode: 'install' | 'upgrade' = 'install'): Promise<void> {
   const kc = ['--kubeconfig', o.kubeconfig];
   if (o.installer === 'istioctl') {
-    await requireTool('istioctl');
-    const v = await run('istioctl', ['version', '--remote=false', '--short'], { timeoutMs: 15_000 });
-    const wanted = o.version.replace(/^[~^]/, '');
-    if (!v.trim().startsWith(wanted.replace(/\.0$/, ''))) {
-      throw new ConfigError(`istioctl on PATH is ${v.trim()}, not ${o.version}: istioctl installs its own version; put the right one on PATH or use --installer helm`);
+    const istioctl = o.istioctl ?? 'istioctl';
+    await requireTool(istioctl);
+    const out = await run(istioctl, ['version', '--remote=false', '--short'], { timeoutMs: 15_000 });
+    const v = parseIstioctlVersion(out);
+    if (!v || !versionMatches(v, o.version)) {
+      throw new ConfigError(`${istioctl} is ${v ?? `unparseable (${out.trim().split('\n')[0]})`}, not ${o.version}: istioctl installs its own version; pass --istioctl with the right one or use --installer helm`);
     }
-    await run('istioctl', ['install', ...kc, '--set', 'profile=minimal', '--set', 'values.pilot.resources.requests.cpu=100m', '--set', 'values.pilot.resources.requests.memory=256Mi', '-y'], { timeoutMs: INSTALL_TIMEOUT_MS });
+    await run(istioctl, ['install', ...kc, '--set', 'profile=minimal', '--set', 'values.pilot.resources.requests.cpu=100m', '--set', 'values.pilot.resources.requests.memory=256Mi', '-y'], { timeoutMs: INSTALL_TIMEOUT_MS });
     return;
   }
   await requireTool('helm');

@@ -27,7 +27,6 @@ export interface KubeTargetOptions {
   trustDomain?: string;
   image?: string;
   imageRegistry?: string;
-  imagePullSecret?: string;
   readyTimeoutMs?: number;
   /** How long teardown waits for the run's namespaces to be gone (deletion is asynchronous). */
   deleteTimeoutMs?: number;
@@ -72,7 +71,6 @@ export class KubeTarget implements Target {
       provisioned: this.o.provisioned,
       image: this.o.image,
       imageRegistry: this.o.imageRegistry,
-      imagePullSecret: this.o.imagePullSecret,
       agentBundle: this.o.agentBundle,
       adminToken: this.o.adminToken,
       revision: this.o.istio?.revision,

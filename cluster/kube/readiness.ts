@@ -35,7 +35,7 @@ export async function whyNotReady(kc: KubeConfig, pods: V1Pod[]): Promise<string
       if (!w?.reason) continue;
       const where = `${p.metadata?.namespace}/${p.metadata?.name} (${c.name})`;
       if (w.reason === 'ImagePullBackOff' || w.reason === 'ErrImagePull') {
-        return `${where}: ${w.reason} for image ${c.image}${w.message ? ` (${w.message})` : ''}. Is the registry reachable from the nodes? See --image, --image-registry, --image-pull-secret`;
+        return `${where}: ${w.reason} for image ${c.image}${w.message ? ` (${w.message})` : ''}. Is the registry reachable from the nodes? See --image and --image-registry (pulls use the nodes' credentials)`;
       }
       if (w.reason === 'CrashLoopBackOff') {
         let last = '';

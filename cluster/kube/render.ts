@@ -28,7 +28,6 @@ export interface RenderOptions {
   provisioned: boolean;
   image?: string;
   imageRegistry?: string;
-  imagePullSecret?: string;
   /** The agent bundle's text, shipped in one ConfigMap per namespace that runs the agent. */
   agentBundle: string;
   /** Token for the echo app's /admin endpoints. */
@@ -137,7 +136,6 @@ function renderDeployment(m: Manifest, o: RenderOptions, sidecarLess: boolean): 
     { name: 'meshproof-agent', configMap: { name: AGENT_CONFIGMAP } },
     ...(tokenVolume ? [{ name: 'istio-ca-token', projected: { sources: [{ serviceAccountToken: { audience: 'istio-ca', expirationSeconds: 3600, path: 'token' } }] } }] : []),
   ];
-  if (o.imagePullSecret) pod.imagePullSecrets = [{ name: o.imagePullSecret }];
   const env = [
     { name: 'POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
     { name: 'POD_NAMESPACE', valueFrom: { fieldRef: { fieldPath: 'metadata.namespace' } } },

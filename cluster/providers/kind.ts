@@ -1,4 +1,6 @@
-// A throwaway kind cluster (`kind create cluster --name --config --wait`), torn down unless --keep.
+// A throwaway kind cluster (`kind create cluster --name --config --wait`), torn down unless --keep. It never
+// touches the user's kubeconfig: without --kubeconfig kind writes into it, switches its current context, and
+// `kind delete` then blanks current-context (istio-behaviours.md §10); every kind call here names its own file.
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -16,16 +18,37 @@ nodes:
   - role: control-plane
 `;
 
-export async function createKindCluster(o: { name: string; keep?: boolean; log?: (l: string) => void }): Promise<Provisioned> {
+/**
+ * kindest/node images by Istio minor: a Kubernetes version that Istio release supports (Istio 1.30 needs
+ * Kubernetes >= 1.32, istio-behaviours.md §8). Pinned by tag; kind's release notes list the digests to pin by.
+ */
+export const KIND_NODE_IMAGES: Record<string, string> = {
+  '1.28': 'kindest/node:v1.32.5',
+  '1.29': 'kindest/node:v1.33.1',
+  '1.30': 'kindest/node:v1.33.1',
+};
+
+/** The node image for an Istio version (`1.30.1`, `~1.30.0`); undefined lets kind choose its default. */
+export function kindNodeImage(istioVersion: string): string | undefined {
+  const minor = /(\d+\.\d+)/.exec(istioVersion)?.[1];
+  return minor ? KIND_NODE_IMAGES[minor] : undefined;
+}
+
+/** The kubeconfig a kind cluster of this name is written to: meshproof's own, never the user's. */
+export function kindKubeconfig(name: string): string {
+  return path.join(tmpdir(), `${name}.kubeconfig`);
+}
+
+export async function createKindCluster(o: { name: string; istioVersion?: string; image?: string; keep?: boolean; log?: (l: string) => void }): Promise<Provisioned> {
   await requireTool('docker');
   await requireTool('kind');
   const dir = mkdtempSync(path.join(tmpdir(), 'meshproof-kind-'));
   const config = path.join(dir, 'kind.yaml');
   writeFileSync(config, KIND_CONFIG);
+  const kubeconfig = kindKubeconfig(o.name);
+  const image = o.image ?? (o.istioVersion ? kindNodeImage(o.istioVersion) : undefined);
   o.log?.(`kind create cluster --name ${o.name}`);
-  await run('kind', ['create', 'cluster', '--name', o.name, '--config', config, '--wait', '180s'], { timeoutMs: 10 * 60_000 });
-  const kubeconfig = path.join(dir, 'kubeconfig');
-  writeFileSync(kubeconfig, await run('kind', ['get', 'kubeconfig', '--name', o.name], { timeoutMs: 60_000 }), { mode: 0o600 });
+  await run('kind', ['create', 'cluster', '--name', o.name, '--config', config, '--kubeconfig', kubeconfig, ...(image ? ['--image', image] : []), '--wait', '180s'], { timeoutMs: 10 * 60_000 });
   return {
     name: o.name,
     kubeconfig,
@@ -37,5 +60,5 @@ export async function createKindCluster(o: { name: string; keep?: boolean; log?:
 
 /** Also used when a run is interrupted while `kind create cluster` is still running. */
 export async function deleteKindCluster(name: string): Promise<void> {
-  await run('kind', ['delete', 'cluster', '--name', name], { timeoutMs: 5 * 60_000 });
+  await run('kind', ['delete', 'cluster', '--name', name, '--kubeconfig', kindKubeconfig(name)], { timeoutMs: 5 * 60_000 });
 }
