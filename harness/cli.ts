@@ -34,6 +34,9 @@ import { KUBE_TIMEOUTS, LAB_TIMEOUTS } from './timeouts.js';
 const TARGETS = ['lab', 'kubeconfig', 'kind', 'k3s'] as const;
 
 interface RunOptions {
+  /** The upgrade gate's stages share one run id and its namespaces. */
+  runId?: string;
+  stage?: 'apply' | 'resume' | 'restart';
   target: string;
   istioctl?: string;
   istioNamespace: string;
@@ -106,7 +109,7 @@ function makeTarget(name: string, verbose: boolean): Target {
   return new LabTarget({ onProcessLog: verbose ? (pod, line) => process.stderr.write(`[${pod}] ${line}\n`) : undefined });
 }
 
-async function run(o: RunOptions, argv: string[], provided?: { cluster: Provisioned }): Promise<number> {
+async function run(o: RunOptions, argv: string[], provided?: { cluster: Provisioned; deleteOnSignal?: boolean }): Promise<number> {
   // Everything a user can get wrong is checked before anything starts.
   const checks = selectChecks(o.suite);
   const maxCertLifetimeMs = parseGoDuration(o.maxCertLifetime);
@@ -114,7 +117,7 @@ async function run(o: RunOptions, argv: string[], provided?: { cluster: Provisio
   const rootHorizonDays = Number(o.rootHorizonDays);
   if (!Number.isInteger(rootHorizonDays) || rootHorizonDays < 0) throw new ConfigError(`--root-horizon-days ${o.rootHorizonDays}: not a whole number of days`);
   const posture = loadPosture(o.posture, o.overlay);
-  const runId = crypto.randomUUID();
+  const runId = o.runId ?? crypto.randomUUID();
   const signKeyPem = o.signKey ? readKey(o.signKey, '--sign-key') : undefined;
   // `{run}` in --out stands for the run id: one directory per night under a fixed root (deploy/cronjob.yaml).
   const outDir = prepareOut((o.out ?? path.join('reports', '{run}')).replaceAll('{run}', runId));
@@ -133,7 +136,9 @@ async function run(o: RunOptions, argv: string[], provided?: { cluster: Provisio
     interrupted = true;
     process.stderr.write(`\nmeshproof: ${sig}: tearing down the ${o.target} target…\n`);
     const dropCluster = async () => {
-      if (provided || o.keep) return;
+      if (provided && !provided.deleteOnSignal) return;
+      if (provided) return provided.cluster.dispose(); // the gate's cluster: its own --keep decides
+      if (o.keep) return;
       if (cluster) await cluster.dispose();
       else if (o.target === 'kind') await deleteKindCluster(kindName).catch(() => {}); // interrupted mid-creation
     };
@@ -176,6 +181,7 @@ async function run(o: RunOptions, argv: string[], provided?: { cluster: Provisio
         imageRegistry: o.imageRegistry,
         keep: o.keep,
         deleteTimeoutMs: timeouts.namespaceDeleteMs,
+        stage: o.stage,
         istio: { namespace: o.istioNamespace, caAddress: pre.caAddress, caServername: pre.caServername, meshConfigName: pre.meshConfigName, rootNamespace: pre.rootNamespace, revision: o.revision },
         versions: { kubernetes: pre.kubernetes, istiod: pre.istiod.image, 'istiod ready': pre.istiod.ready, 'istiod revision': `${pre.istiod.name} (${pre.istiod.revision})`, 'trust domain': pre.trustDomain },
         onCall: () => calls.set(current, (calls.get(current) ?? 0) + 1),
@@ -310,7 +316,7 @@ export function program(): Command {
     });
   cmd
     .command('upgrade-gate')
-    .description('gate an Istio upgrade: provision, install --from, run, upgrade to --to, run again, compare; exit 1 on any regression')
+    .description('gate an Istio upgrade: provision, install --from, run; upgrade the control plane, run against the old proxies; restart the workloads, run again; compare all three; exit 1 on any regression')
     .requiredOption('--from <version>', 'Istio version installed first')
     .requiredOption('--to <version>', 'Istio version to upgrade to')
     .addOption(new Option('--target <name>', 'kind or k3s').default('kind'))
@@ -318,25 +324,50 @@ export function program(): Command {
     .option('--istioctl-from <path>', 'with --installer istioctl: the istioctl of --from (istioctl installs its own version)')
     .option('--istioctl-to <path>', 'with --installer istioctl: the istioctl of --to')
     .option('--suite <list>', `comma-separated suites (${Object.keys(SUITES).join(', ')}); default all`)
-    .option('--out <dir>', 'bundles go to DIR/from and DIR/to, the diff to DIR/compare.json', 'reports/upgrade-gate')
+    .option('--out <dir>', 'bundles go to DIR/from, DIR/upgraded and DIR/to, the diffs to DIR/compare.json', 'reports/upgrade-gate')
     .option('--keep', 'keep the cluster')
     .action(async (o: { from: string; to: string; target: string; installer: string; istioctlFrom?: string; istioctlTo?: string; suite?: string; out: string; keep?: boolean }) => {
       if (o.target !== 'kind' && o.target !== 'k3s') throw new ConfigError(`--target ${o.target}: the upgrade gate provisions its own cluster (kind or k3s)`);
       if (o.installer !== 'helm' && o.installer !== 'istioctl') throw new ConfigError(`--installer ${o.installer}: helm or istioctl`);
       selectChecks(o.suite);
       const outDir = prepareOut(o.out);
-      const name = `meshproof-gate-${shortRunId(crypto.randomUUID())}`;
-      const cluster = o.target === 'kind' ? await createKindCluster({ name, istioVersion: o.to, keep: o.keep }) : await createK3sCluster({ keep: o.keep });
+      const runId = crypto.randomUUID();
+      const name = `meshproof-gate-${shortRunId(runId)}`;
+      // Ctrl-C between the runs (while Istio installs or upgrades) deletes the cluster; inside a run, the run's
+      // own handler tears down its namespaces and then the cluster.
+      const onSignal = () => {
+        process.stderr.write('\nmeshproof: interrupted: deleting the gate\'s cluster…\n');
+        const drop = gateCluster ? gateCluster.dispose() : o.target === 'kind' ? deleteKindCluster(name) : Promise.resolve();
+        void drop.catch(() => {}).finally(() => process.exit(130));
+      };
+      let gateCluster: Provisioned | undefined;
+      const between = <T>(f: () => Promise<T>) => {
+        process.on('SIGINT', onSignal);
+        process.on('SIGTERM', onSignal);
+        return f().finally(() => {
+          process.off('SIGINT', onSignal);
+          process.off('SIGTERM', onSignal);
+        });
+      };
+      const cluster = await between(() => (o.target === 'kind' ? createKindCluster({ name, istioVersion: o.to, keep: o.keep }) : createK3sCluster({ keep: o.keep })));
+      gateCluster = cluster;
       try {
-        const base = { target: 'kubeconfig', istioNamespace: 'istio-system', posture: SECURE_POSTURE, overlay: [], suite: o.suite, istioVersion: o.from, installer: o.installer, maxCertLifetime: '24h', rootHorizonDays: '90', keep: o.keep } as RunOptions;
-        await installIstio({ version: o.from, installer: o.installer as 'helm' | 'istioctl', kubeconfig: cluster.kubeconfig, istioctl: o.istioctlFrom });
-        await run({ ...base, out: path.join(outDir, 'from') }, ['upgrade-gate', 'from', o.from], { cluster });
-        await installIstio({ version: o.to, installer: o.installer as 'helm' | 'istioctl', kubeconfig: cluster.kubeconfig, istioctl: o.istioctlTo }, 'upgrade');
-        await run({ ...base, istioVersion: o.to, out: path.join(outDir, 'to') }, ['upgrade-gate', 'to', o.to], { cluster });
-        const c = compareBundles(path.join(outDir, 'from'), path.join(outDir, 'to'));
-        writeFileSync(path.join(outDir, 'compare.json'), `${JSON.stringify(c, null, 2)}\n`);
-        process.stdout.write(`\nIstio ${o.from} → ${o.to}\n${comparisonTable(c)}\n`);
-        process.exitCode = c.regressions > 0 ? 1 : 0;
+        const base = { runId, target: 'kubeconfig', istioNamespace: 'istio-system', posture: SECURE_POSTURE, overlay: [], suite: o.suite, istioVersion: o.from, installer: o.installer, maxCertLifetime: '24h', rootHorizonDays: '90' } as RunOptions;
+        const provided = { cluster, deleteOnSignal: true };
+        await between(() => installIstio({ version: o.from, installer: o.installer as 'helm' | 'istioctl', kubeconfig: cluster.kubeconfig, istioctl: o.istioctlFrom }));
+        // 1. Before: the posture applied under the old control plane, kept for the next stages.
+        await run({ ...base, stage: 'apply', keep: true, out: path.join(outDir, 'from') }, ['upgrade-gate', 'from', o.from], provided);
+        await between(() => installIstio({ version: o.to, installer: o.installer as 'helm' | 'istioctl', kubeconfig: cluster.kubeconfig, istioctl: o.istioctlTo }, 'upgrade'));
+        // 2. The control plane upgraded, the workloads not restarted: old proxies against the new istiod.
+        await run({ ...base, stage: 'resume', keep: true, istioVersion: o.to, out: path.join(outDir, 'upgraded') }, ['upgrade-gate', 'upgraded', o.to], provided);
+        // 3. The run's workloads restarted onto the new proxies.
+        await run({ ...base, stage: 'restart', keep: o.keep, istioVersion: o.to, out: path.join(outDir, 'to') }, ['upgrade-gate', 'to', o.to], provided);
+        const upgraded = compareBundles(path.join(outDir, 'from'), path.join(outDir, 'upgraded'));
+        const restarted = compareBundles(path.join(outDir, 'from'), path.join(outDir, 'to'));
+        writeFileSync(path.join(outDir, 'compare.json'), `${JSON.stringify({ upgraded, restarted }, null, 2)}\n`);
+        process.stdout.write(`\nIstio ${o.from} → ${o.to}, control plane upgraded, old proxies\n${comparisonTable(upgraded)}\n`);
+        process.stdout.write(`\nIstio ${o.from} → ${o.to}, workloads restarted\n${comparisonTable(restarted)}\n`);
+        process.exitCode = upgraded.regressions + restarted.regressions > 0 ? 1 : 0;
       } finally {
         await cluster.dispose();
       }

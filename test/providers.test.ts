@@ -6,7 +6,9 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { kindNodeImage } from '../cluster/providers/kind.js';
 import { parseIstioctlVersion, versionMatches } from '../cluster/istio/install.js';
+import { loadPosture } from '../harness/posture/load.js';
 import { cli } from './support/cli.js';
+import { startLabCluster } from './support/lab-cluster.js';
 
 /** A PATH holding only node and the fake tools given (each a shell script with the given exit code). */
 function pathWith(tools: Record<string, number>): NodeJS.ProcessEnv {
@@ -96,4 +98,45 @@ describe('istioctl versions and kind node images', () => {
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/^meshproof: istioctl is 1\.29\.2, not 1\.30\.1: istioctl installs its own version; pass --istioctl with the right one or use --installer helm$/m);
   });
+});
+
+describe('the upgrade gate, end to end through fake kind and helm against the API façade', () => {
+  it('runs before, between (old proxies, new istiod) and after the workload restart, compares all three, and deletes everything', async () => {
+    const cluster = await startLabCluster();
+    try {
+      const facadeConfig = cluster.api.kubeconfig(mkdtempSync(path.join(tmpdir(), 'meshproof-gate-kc-')));
+      const env = pathWith({ docker: 0, helm: 0 });
+      const bin = env.PATH!.split(':')[0]!;
+      const log = path.join(bin, 'calls.log');
+      // kind "creates" the cluster by writing the façade's kubeconfig where it is told to (its own file, never the user's).
+      writeFileSync(
+        path.join(bin, 'kind'),
+        `#!/bin/sh\necho "kind $*" >> ${log}\nif [ "$1" = create ]; then while [ $# -gt 0 ]; do if [ "$1" = --kubeconfig ]; then cp ${facadeConfig} "$2"; fi; shift; done; fi\nexit 0\n`,
+      );
+      writeFileSync(path.join(bin, 'helm'), `#!/bin/sh\necho "helm $*" >> ${log}\nexit 0\n`);
+      chmodSync(path.join(bin, 'kind'), 0o755);
+      chmodSync(path.join(bin, 'helm'), 0o755);
+      const out = mkdtempSync(path.join(tmpdir(), 'meshproof-gate-'));
+      const r = await cli(['upgrade-gate', '--from', '1.29.2', '--to', '1.30.1', '--suite', 'mtls,authz', '--out', out], { env: { ...env, MESHPROOF_TIMEOUTS: 'lab' } });
+      expect(r.code, r.stderr).toBe(0);
+      for (const stage of ['from', 'upgraded', 'to']) expect(JSON.parse(readFileSync(path.join(out, stage, 'run.json'), 'utf8')).exitCode).toBe(0);
+      const compare = JSON.parse(readFileSync(path.join(out, 'compare.json'), 'utf8')) as { upgraded: { regressions: number }; restarted: { regressions: number } };
+      expect([compare.upgraded.regressions, compare.restarted.regressions]).toEqual([0, 0]);
+      expect(r.stdout).toMatch(/control plane upgraded, old proxies/);
+      const calls = readFileSync(log, 'utf8');
+      expect(calls).toMatch(/helm upgrade --install istiod istiod .*--version 1\.29\.2/);
+      expect(calls).toMatch(/helm upgrade istiod istiod .*--version 1\.30\.1/);
+      expect(calls).toMatch(/kind delete cluster --name meshproof-gate-/);
+      // The stages shared one run: its namespaces were taken up, not re-created, and are gone at the end.
+      const runIds = ['from', 'upgraded', 'to'].map((s) => JSON.parse(readFileSync(path.join(out, s, 'run.json'), 'utf8')).runId);
+      expect(new Set(runIds).size).toBe(1);
+      expect(cluster.api.calls.filter((c) => c === 'POST /api/v1/namespaces')).toHaveLength(3); // created once, by the first stage
+      const deploymentPatches = cluster.api.calls.filter((c) => c.startsWith('PATCH') && c.includes('/deployments/'));
+      const deployments = loadPosture('fixtures/secure').objects.filter((o) => o.manifest.kind === 'Deployment').length;
+      expect(deploymentPatches.length).toBe(2 * deployments); // applied by the first stage, restarted by the last
+      expect([...cluster.api.state.namespaces.keys()].filter((n) => n.startsWith('mp-'))).toEqual([]);
+    } finally {
+      await cluster.close();
+    }
+  }, 180_000);
 });

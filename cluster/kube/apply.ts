@@ -37,6 +37,9 @@ function injectionExpected(ns: Manifest | undefined, podLabels: Record<string, s
   return labels['istio-injection'] === 'enabled' || (labels['istio-injection'] === undefined && labels['istio.io/rev'] !== undefined);
 }
 
+/** The annotation `kubectl rollout restart` sets on a pod template. */
+const RESTARTED_AT = 'kubectl.kubernetes.io/restartedAt';
+
 export class KubeApplier {
   private readonly createdNamespaces: string[] = [];
   private disposed = false;
@@ -91,10 +94,41 @@ export class KubeApplier {
   }
 
   /**
+   * Takes up the namespaces an earlier stage of the same run created (the upgrade gate's later runs): each must
+   * exist and carry this run's label, or nothing is touched. They are deleted at dispose like created ones.
+   */
+  async resume(rendered: Rendered): Promise<void> {
+    const core = this.kc.makeApiClient(CoreV1Api);
+    for (const m of rendered.objects.filter((x) => x.kind === 'Namespace')) {
+      const ns = await retrying(() => core.readNamespace({ name: m.metadata.name })).catch((e: unknown) => {
+        throw new InfraError(`resuming run ${this.o.runId}: namespace ${m.metadata.name}: ${describeApiError(e)}`);
+      });
+      if (ns.metadata?.labels?.[RUN_LABEL] !== this.o.runId) throw new ConfigError(`namespace ${m.metadata.name} is not run ${this.o.runId}'s: meshproof never adopts a namespace`);
+      this.createdNamespaces.push(m.metadata.name);
+    }
+  }
+
+  /**
+   * Restarts every Deployment of the run (what `kubectl rollout restart` does: a new template annotation), so its
+   * pods come back with the proxy the current istiod injects. Returns the annotation value to wait for.
+   */
+  async restart(rendered: Rendered): Promise<string> {
+    const api = KubernetesObjectApi.makeApiClient(this.kc);
+    const at = new Date().toISOString();
+    for (const d of rendered.objects.filter((x) => x.kind === 'Deployment')) {
+      const spec = structuredClone(d.spec) as { template: { metadata: { annotations?: Record<string, string> } } };
+      spec.template.metadata.annotations = { ...spec.template.metadata.annotations, [RESTARTED_AT]: at };
+      await retrying(() => api.patch({ ...d, spec } as never, undefined, undefined, FIELD_MANAGER, false, PatchStrategy.ServerSideApply));
+      this.o.log?.(`restarted Deployment ${d.metadata.namespace}/${d.metadata.name}`);
+    }
+    return at;
+  }
+
+  /**
    * Every Deployment's replicas Ready, with `istio-proxy` exactly where injection is expected. A missing sidecar
    * is a clear error, never a silent run without one.
    */
-  async waitReady(rendered: Rendered): Promise<ReadyPod[]> {
+  async waitReady(rendered: Rendered, restartedAt?: string): Promise<ReadyPod[]> {
     const core = this.kc.makeApiClient(CoreV1Api);
     const deployments = rendered.objects.filter((m) => m.kind === 'Deployment');
     const namespaces = new Map(rendered.objects.filter((m) => m.kind === 'Namespace').map((m) => [m.metadata.name, m]));
@@ -110,7 +144,8 @@ export class KubeApplier {
         const selector = Object.entries({ ...spec.selector.matchLabels, [RUN_LABEL]: this.o.runId }).map(([k, v]) => `${k}=${v}`).join(',');
         const pods = (await retrying(() => core.listNamespacedPod({ namespace: d.metadata.namespace!, labelSelector: selector }))).items;
         const want = spec.replicas ?? 1;
-        const up = pods.filter(isReady);
+        // After a restart only pods of the new template count (old ones may still be Ready while they drain).
+        const up = pods.filter((p) => isReady(p) && (!restartedAt || p.metadata?.annotations?.[RESTARTED_AT] === restartedAt));
         const expected = injectionExpected(namespaces.get(d.metadata.namespace!), spec.template.metadata.labels ?? {}, spec.template.metadata.annotations ?? {});
         for (const p of up) {
           const name = `${p.metadata?.namespace}/${p.metadata?.name}`;

@@ -28,6 +28,11 @@ export interface KubeTargetOptions {
   image?: string;
   imageRegistry?: string;
   readyTimeoutMs?: number;
+  /**
+   * The upgrade gate's later stages: take up the namespaces this run id created earlier instead of applying
+   * (`resume`), first restarting the workloads so they get the new proxies (`restart`).
+   */
+  stage?: 'apply' | 'resume' | 'restart';
   /** How long teardown waits for the run's namespaces to be gone (deletion is asynchronous). */
   deleteTimeoutMs?: number;
   execSlackMs?: number;
@@ -84,8 +89,15 @@ export class KubeTarget implements Target {
   async apply(posture: Posture): Promise<void> {
     this.posture = posture;
     this.rendered = this.render(posture);
-    await this.applier.apply(this.rendered);
-    this.pods = await this.applier.waitReady(this.rendered);
+    const stage = this.o.stage ?? 'apply';
+    if (stage === 'apply') {
+      await this.applier.apply(this.rendered);
+      this.pods = await this.applier.waitReady(this.rendered);
+      return;
+    }
+    await this.applier.resume(this.rendered);
+    const restartedAt = stage === 'restart' ? await this.applier.restart(this.rendered) : undefined;
+    this.pods = await this.applier.waitReady(this.rendered, restartedAt);
   }
 
   /** Logical namespace → the run's namespace (the root namespace and unknown ones stay). */

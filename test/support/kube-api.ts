@@ -208,7 +208,7 @@ function podsOf(state: KubeApiState, namespace: string, selector: string | null,
           : undefined;
       const ready = !waiting && polls > state.readyAfterPolls;
       out.push({
-        metadata: { name: `${d.metadata.name}-${i}`, namespace, labels },
+        metadata: { name: `${d.metadata.name}-${i}`, namespace, labels, ...(spec.template.metadata.annotations ? { annotations: spec.template.metadata.annotations } : {}) },
         spec: { containers: [...spec.template.spec.containers, ...(sidecar ? [{ name: 'istio-proxy' }] : [])] },
         status: {
           phase: waiting?.reason === 'ImagePullBackOff' ? 'Pending' : 'Running',
