@@ -15,7 +15,7 @@ import { ISTIO_ALPNS, sniff } from '../client-hello.js';
 import type { PortProtocol } from '../model.js';
 import type { MtlsMode } from '../schema.js';
 import { addr, type SidecarHost } from './host.js';
-import { forward, localReply, proxyTcp } from './relay.js';
+import { forward, localReply, proxyTcp, requestFields } from './relay.js';
 
 /** Envoy's virtual inbound listener; its stats carry this prefix. */
 export const INBOUND_STATS = 'listener.0.0.0.0_15006';
@@ -238,12 +238,7 @@ export class Inbound {
     headers['x-request-id'] ??= randomUUID();
     const decision = evaluate(host.policies(), { ...principalOf(peer), method: req.method, path: (req.url ?? '/').split('?')[0], port: containerPort, http: true });
     const base: Partial<AccessLogRecord> = {
-      method: req.method,
-      path: req.url,
-      protocol: `HTTP/${req.httpVersion}`,
-      userAgent: req.headers['user-agent'],
-      requestId: String(headers['x-request-id']),
-      authority: req.headers.host,
+      ...requestFields(req, headers),
       xForwardedFor: req.headers['x-forwarded-for'] as string | undefined,
       upstreamCluster: `inbound|${containerPort}||`,
       upstreamHost: `127.0.0.1:${appPort}`,

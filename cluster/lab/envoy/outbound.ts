@@ -16,7 +16,7 @@ import type { AccessLogRecord } from '../../../harness/access-log.js';
 import { uriSans } from '../../../harness/pki.js';
 import type { PortProtocol, TrafficPolicy } from '../model.js';
 import { addr, type SidecarHost, type UpstreamEndpoint } from './host.js';
-import { forward, localReply, proxyTcp } from './relay.js';
+import { forward, localReply, proxyTcp, requestFields } from './relay.js';
 
 const XFCC = 'x-forwarded-client-cert';
 const STATUS_ROUTE = 'default';
@@ -136,12 +136,7 @@ export class Outbound {
       headers['x-request-id'] ??= randomUUID();
       headers['x-forwarded-proto'] = 'http';
       const base: Partial<AccessLogRecord> = {
-        method: req.method,
-        path: req.url,
-        protocol: `HTTP/${req.httpVersion}`,
-        userAgent: req.headers['user-agent'],
-        requestId: String(headers['x-request-id']),
-        authority: req.headers.host,
+        ...requestFields(req, headers),
         upstreamCluster: cluster,
         downstreamRemoteAddress: addr(req.socket.remoteAddress, req.socket.remotePort),
         routeName: STATUS_ROUTE,

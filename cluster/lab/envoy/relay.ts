@@ -18,6 +18,18 @@ export interface Exchange {
   onStatus?: (status: number) => void;
 }
 
+/** The request's own fields of an HTTP record (method, path with query, protocol, agent, id, authority). */
+export function requestFields(req: http.IncomingMessage, headers: http.OutgoingHttpHeaders): Partial<AccessLogRecord> {
+  return {
+    method: req.method,
+    path: req.url,
+    protocol: `HTTP/${req.httpVersion}`,
+    userAgent: req.headers['user-agent'],
+    requestId: String(headers['x-request-id']),
+    authority: req.headers.host,
+  };
+}
+
 export function localReply(host: SidecarHost, side: Side, res: http.ServerResponse, status: number, body: string, record: Partial<AccessLogRecord>): void {
   if (!res.headersSent) {
     res.writeHead(status, { 'content-type': 'text/plain', 'content-length': Buffer.byteLength(body), server: 'istio-envoy' });
