@@ -39,18 +39,18 @@ describe('preflight', () => {
   });
 
   it.each([
-    ['a missing permission', (a: KubeApi): void => void a.state.denied.add('create /pods/exec'), 2, /^meshproof: missing permissions: create core\/pods\/exec\. Apply deploy\/rbac\.yaml/],
-    ['a missing Istio CRD', (a: KubeApi): void => void a.state.crds.delete('destinationrules.networking.istio.io'), 2, /^meshproof: Istio CRD destinationrules\.networking\.istio\.io is not installed/],
-    ['no istiod', (a: KubeApi): void => {
-      a.state.istiod = undefined;
-    }, 2, /^meshproof: no istiod in istio-system: install Istio or pass --istio-namespace/],
-    ['istiod not ready', (a: KubeApi): void => {
-      a.state.istiod = { image: 'x', replicas: 1, ready: 0 };
-    }, 3, /^meshproof: istiod in istio-system has 0\/1 replicas ready/],
-    ['no injection webhook', (a: KubeApi): void => {
-      a.state.webhooks = [];
-    }, 2, /^meshproof: no sidecar injection webhook/],
-  ] as const)('%s: one line, exit %s', async (_n, bend, code, re) => {
+    { name: 'a missing permission', code: 2, bend: (a: KubeApi): void => void a.state.denied.add('create /pods/exec'), re: /^meshproof: missing permissions: create core\/pods\/exec\. Apply deploy\/rbac\.yaml/ },
+    { name: 'a missing Istio CRD', code: 2, bend: (a: KubeApi): void => void a.state.crds.delete('destinationrules.networking.istio.io'), re: /^meshproof: Istio CRD destinationrules\.networking\.istio\.io is not installed/ },
+    { name: 'no istiod', code: 2, bend: (a: KubeApi): void => {
+        a.state.istiod = undefined;
+      }, re: /^meshproof: no istiod in istio-system: install Istio or pass --istio-namespace/ },
+    { name: 'istiod not ready', code: 3, bend: (a: KubeApi): void => {
+        a.state.istiod = { image: 'x', replicas: 1, ready: 0 };
+      }, re: /^meshproof: istiod in istio-system has 0\/1 replicas ready/ },
+    { name: 'no injection webhook', code: 2, bend: (a: KubeApi): void => {
+        a.state.webhooks = [];
+      }, re: /^meshproof: no sidecar injection webhook/ },
+  ])('$name: one line, exit $code', async ({ bend, code, re }) => {
     const a = await ready();
     bend(a);
     const r = await cli(['preflight', '--kubeconfig', a.kubeconfig(dir)]);
