@@ -34,6 +34,7 @@ import { KUBE_TIMEOUTS, LAB_TIMEOUTS } from './timeouts.js';
 const TARGETS = ['lab', 'kubeconfig', 'kind', 'k3s'] as const;
 
 interface RunOptions {
+  require?: string;
   /** The upgrade gate's stages share one run id and its namespaces. */
   runId?: string;
   stage?: 'apply' | 'resume' | 'restart';
@@ -76,6 +77,23 @@ function readKey(file: string, flag: string, kind: 'private' | 'public' = 'priva
   return pem;
 }
 
+/** `--require`: check ids or suite names, each of which must be among the checks this run selects. */
+function requiredChecks(list: string | undefined, selected: Check[]): string[] {
+  if (!list) return [];
+  const ids = list
+    .split(',')
+    .map((x) => x.trim())
+    .filter(Boolean)
+    .flatMap((x) => {
+      if (SUITES[x]) return SUITES[x]!.map((c) => c.id);
+      if (ALL_CHECKS.some((c) => c.id === x.toUpperCase())) return [x.toUpperCase()];
+      throw new ConfigError(`--require ${x}: no such check or suite (see meshproof list)`);
+    });
+  const missing = ids.filter((id) => !selected.some((c) => c.id === id));
+  if (missing.length > 0) throw new ConfigError(`--require ${missing.join(', ')}: not selected by --suite, so it could never be judged`);
+  return [...new Set(ids)];
+}
+
 function selectChecks(suiteList: string | undefined): Check[] {
   const names = suiteList ? suiteList.split(',').map((s) => s.trim()).filter(Boolean) : Object.keys(SUITES);
   const unknown = names.filter((n) => !(n in SUITES));
@@ -112,6 +130,7 @@ function makeTarget(name: string, verbose: boolean): Target {
 async function run(o: RunOptions, argv: string[], provided?: { cluster: Provisioned; deleteOnSignal?: boolean }): Promise<number> {
   // Everything a user can get wrong is checked before anything starts.
   const checks = selectChecks(o.suite);
+  const required = requiredChecks(o.require, checks);
   const maxCertLifetimeMs = parseGoDuration(o.maxCertLifetime);
   if (maxCertLifetimeMs === undefined) throw new ConfigError(`--max-cert-lifetime ${o.maxCertLifetime}: not a duration (e.g. 24h, 90m)`);
   const rootHorizonDays = Number(o.rootHorizonDays);
@@ -203,6 +222,7 @@ async function run(o: RunOptions, argv: string[], provided?: { cluster: Provisio
     timeouts,
     command: ['meshproof', ...argv],
     runId,
+    required,
     settings: { maxCertLifetimeMs, rootHorizonDays },
   });
   let applyError: unknown;
@@ -269,6 +289,7 @@ async function run(o: RunOptions, argv: string[], provided?: { cluster: Provisio
     process.stdout.write(`API calls and execs: ${[...calls].map(([k, v]) => `${k} ${v}`).join(', ')}\n`);
   }
   if (o.verbose) process.stdout.write(`bundle: ${files.length} files hashed in ${path.join(outDir, 'manifest.sha256')}${signKeyPem ? ', signed' : ''}\n`);
+  for (const u of r.requirements.unmet) process.stdout.write(`required check ${u.id} was not applicable, which fails the run: ${u.reason}\n`);
   if (teardownErrors.length > 0) {
     process.stderr.write(`meshproof: teardown: ${teardownErrors.join('; ')}\n`);
     return r.exitCode === 0 ? 3 : r.exitCode;
@@ -305,6 +326,7 @@ export function program(): Command {
     .option('--max-cert-lifetime <duration>', 'CERT-001: longest acceptable workload certificate lifetime', '24h')
     .option('--root-horizon-days <days>', 'CERT-005: the mesh root must stay valid at least this long', '90')
     .option('--sign-key <pem>', 'sign manifest.sha256 with this Ed25519 private key (the key is never written)')
+    .option('--require <list>', 'check ids or suites that must not be not-applicable: one that is fails the run (exit 1)')
     .option('-v, --verbose', 'print lab process output and report paths')
     .addHelpText(
       'after',
@@ -323,10 +345,11 @@ export function program(): Command {
     .option('--installer <helm|istioctl>', 'how to install and upgrade Istio', 'helm')
     .option('--istioctl-from <path>', 'with --installer istioctl: the istioctl of --from (istioctl installs its own version)')
     .option('--istioctl-to <path>', 'with --installer istioctl: the istioctl of --to')
+    .option('--allow-not-applicable', 'a check that passed and is now not-applicable is a change, not a regression')
     .option('--suite <list>', `comma-separated suites (${Object.keys(SUITES).join(', ')}); default all`)
     .option('--out <dir>', 'bundles go to DIR/from, DIR/upgraded and DIR/to, the diffs to DIR/compare.json', 'reports/upgrade-gate')
     .option('--keep', 'keep the cluster')
-    .action(async (o: { from: string; to: string; target: string; installer: string; istioctlFrom?: string; istioctlTo?: string; suite?: string; out: string; keep?: boolean }) => {
+    .action(async (o: { from: string; to: string; target: string; installer: string; istioctlFrom?: string; istioctlTo?: string; allowNotApplicable?: boolean; suite?: string; out: string; keep?: boolean }) => {
       if (o.target !== 'kind' && o.target !== 'k3s') throw new ConfigError(`--target ${o.target}: the upgrade gate provisions its own cluster (kind or k3s)`);
       if (o.installer !== 'helm' && o.installer !== 'istioctl') throw new ConfigError(`--installer ${o.installer}: helm or istioctl`);
       selectChecks(o.suite);
@@ -362,8 +385,8 @@ export function program(): Command {
         await run({ ...base, stage: 'resume', keep: true, istioVersion: o.to, out: path.join(outDir, 'upgraded') }, ['upgrade-gate', 'upgraded', o.to], provided);
         // 3. The run's workloads restarted onto the new proxies.
         await run({ ...base, stage: 'restart', keep: o.keep, istioVersion: o.to, out: path.join(outDir, 'to') }, ['upgrade-gate', 'to', o.to], provided);
-        const upgraded = compareBundles(path.join(outDir, 'from'), path.join(outDir, 'upgraded'));
-        const restarted = compareBundles(path.join(outDir, 'from'), path.join(outDir, 'to'));
+        const upgraded = compareBundles(path.join(outDir, 'from'), path.join(outDir, 'upgraded'), { allowNotApplicable: o.allowNotApplicable });
+        const restarted = compareBundles(path.join(outDir, 'from'), path.join(outDir, 'to'), { allowNotApplicable: o.allowNotApplicable });
         writeFileSync(path.join(outDir, 'compare.json'), `${JSON.stringify({ upgraded, restarted }, null, 2)}\n`);
         process.stdout.write(`\nIstio ${o.from} → ${o.to}, control plane upgraded, old proxies\n${comparisonTable(upgraded)}\n`);
         process.stdout.write(`\nIstio ${o.from} → ${o.to}, workloads restarted\n${comparisonTable(restarted)}\n`);
@@ -430,8 +453,9 @@ export function program(): Command {
     .argument('<baseline>', 'bundle of the run before (e.g. before an Istio upgrade)')
     .argument('<candidate>', 'bundle of the run after')
     .option('--out <file>', 'where to write compare.json', 'compare.json')
-    .action((baseline: string, candidate: string, o: { out: string }) => {
-      const c = compareBundles(baseline, candidate);
+    .option('--allow-not-applicable', 'a check that passed and is now not-applicable is a change, not a regression')
+    .action((baseline: string, candidate: string, o: { out: string; allowNotApplicable?: boolean }) => {
+      const c = compareBundles(baseline, candidate, { allowNotApplicable: o.allowNotApplicable });
       try {
         writeFileSync(o.out, `${JSON.stringify(c, null, 2)}\n`);
       } catch (e) {

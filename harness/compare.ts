@@ -1,4 +1,5 @@
-// The upgrade gate: compare two bundles' verdicts check by check. A regression is pass → fail or pass → error.
+// The upgrade gate: compare two bundles' verdicts check by check. A regression is pass → fail, pass → error, and
+// pass → not-applicable (a check that quietly stopped applying proves nothing any more) unless that is allowed.
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { ConfigError } from './errors.js';
@@ -40,7 +41,7 @@ function readRun(dir: string): { runId: string; results: RunJsonResult[] } {
 
 const RANK: Record<string, number> = { pass: 0, 'not-applicable': 0, error: 1, fail: 2 };
 
-export function compareBundles(baselineDir: string, candidateDir: string): Comparison {
+export function compareBundles(baselineDir: string, candidateDir: string, o: { allowNotApplicable?: boolean } = {}): Comparison {
   const a = readRun(baselineDir);
   const b = readRun(candidateDir);
   const before = new Map(a.results.map((r) => [r.id, r]));
@@ -53,7 +54,7 @@ export function compareBundles(baselineDir: string, candidateDir: string): Compa
     if (!x) return { id, title, baseline: '-', candidate: y!.verdict, change: 'added' };
     if (!y) return { id, title, baseline: x.verdict, candidate: '-', change: 'removed' };
     if (x.verdict === y.verdict) return { id, title, baseline: x.verdict, candidate: y.verdict, change: 'same' };
-    const regressed = x.verdict === 'pass' && (y.verdict === 'fail' || y.verdict === 'error');
+    const regressed = x.verdict === 'pass' && (y.verdict === 'fail' || y.verdict === 'error' || (y.verdict === 'not-applicable' && !o.allowNotApplicable));
     const change = regressed ? 'regressed' : (RANK[y.verdict] ?? 0) < (RANK[x.verdict] ?? 0) ? 'improved' : 'changed';
     return { id, title, baseline: x.verdict, candidate: y.verdict, change, reason: y.reason };
   });

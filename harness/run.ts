@@ -21,6 +21,11 @@ export interface RunResult {
   posture: string[];
   target: TargetDescription;
   results: CheckResult[];
+  /**
+   * Checks the run was required to judge (`--require`): one that was not-applicable fails the run, so a gate
+   * cannot go quietly green because its check stopped applying (a DestinationRule whose host no longer matches).
+   */
+  requirements: { required: string[]; unmet: { id: string; reason: string }[] };
   exitCode: 0 | 1 | 3;
 }
 
@@ -31,6 +36,8 @@ export interface RunOptions {
   command?: string[];
   runId?: string;
   settings?: Settings;
+  /** Check ids that must not be not-applicable (`--require`). */
+  required?: string[];
 }
 
 /** The phases of a run as separate steps, so the CLI can show progress per check. */
@@ -62,7 +69,10 @@ export class RunSession {
       checks: this.results.map((r) => r.id),
       timeouts: this.o.timeouts,
       settings: this.ctx.settings,
+      required: this.o.required ?? [],
     };
+    const unmet = this.results.filter((r) => this.o.required?.includes(r.id) && r.verdict === 'not-applicable').map((r) => ({ id: r.id, reason: r.reason }));
+    const judged = exitCodeOf(this.results.map((r) => r.verdict));
     return {
       runId: this.runId,
       tool: { name: 'meshproof', version: VERSION, commit: toolCommit() },
@@ -73,7 +83,9 @@ export class RunSession {
       posture: this.o.posture.origin,
       target: await this.o.target.describe(),
       results: this.results,
-      exitCode: exitCodeOf(this.results.map((r) => r.verdict)),
+      requirements: { required: this.o.required ?? [], unmet },
+      // A required check that did not apply fails the run, as a failed check does (fail wins over error).
+      exitCode: unmet.length > 0 ? 1 : judged,
     };
   }
 }

@@ -180,7 +180,16 @@ describe('meshproof compare (the upgrade gate)', () => {
     expect(r.stdout).toMatch(/AUTHZ-001\s+pass\s+fail\s+REGRESSED/);
     expect(r.stdout).toMatch(/CERT-001\s+-\s+pass\s+added/);
     const c = JSON.parse(readFileSync(out, 'utf8'));
-    expect(c.regressions).toBe(3);
+    // AUTHZ-001..003 fail, and AUTHZ-004 passed and stopped applying: a gate cannot go quietly green on it.
+    expect(r.stdout).toMatch(/AUTHZ-004\s+pass\s+not-applicable\s+REGRESSED/);
+    expect(c.regressions).toBe(4);
+  });
+
+  it('--allow-not-applicable makes pass → not-applicable a change, not a regression', async () => {
+    const out = path.join(tmp, 'compare-na.json');
+    const r = await cli(['compare', secure, weak, '--allow-not-applicable', '--out', out]);
+    expect(r.stdout).toMatch(/AUTHZ-004\s+pass\s+not-applicable\s+changed/);
+    expect(JSON.parse(readFileSync(out, 'utf8')).regressions).toBe(3);
   });
 
   it('exits 0 when nothing regressed (improvements and not-applicable changes included)', async () => {

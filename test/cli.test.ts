@@ -92,6 +92,27 @@ describe('meshproof run', () => {
     expect(JSON.parse(readFileSync(path.join(root, only!, 'run.json'), 'utf8')).runId).toBe(only);
   });
 
+  it('--require: a required check that is not applicable fails the run (exit 1) with its reason, in run.json too', async () => {
+    const out = path.join(tmp, 'required');
+    const r = await cli(['run', '--suite', 'resilience', '--overlay', 'test/fixtures/no-destination-rule.yaml', '--require', 'RES-001', '--out', out]);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toMatch(/required check RES-001 was not applicable, which fails the run: no DestinationRule in scope for mesh\/echo/);
+    const run = JSON.parse(readFileSync(path.join(out, 'run.json'), 'utf8'));
+    expect(run.exitCode).toBe(1);
+    expect(run.requirements.unmet.map((u: { id: string }) => u.id)).toEqual(['RES-001']);
+    // Without --require the same run is green: not-applicable alone never fails.
+    expect((await cli(['run', '--suite', 'resilience', '--overlay', 'test/fixtures/no-destination-rule.yaml', '--out', path.join(tmp, 'not-required')])).code).toBe(0);
+  });
+
+  it.each([
+    { name: 'an unknown check', arg: 'RES-999', re: /^meshproof: --require RES-999: no such check or suite \(see meshproof list\)\n$/ },
+    { name: 'a check the suites do not select', arg: 'CERT-001', re: /^meshproof: --require CERT-001: not selected by --suite, so it could never be judged\n$/ },
+  ])('--require with $name is a usage error', async ({ arg, re }) => {
+    const r = await cli(['run', '--suite', 'mtls', '--require', arg]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(re);
+  });
+
   it('the README\'s way to run the CLI from a checkout works (`npx meshproof` finds no bin there)', async () => {
     const readme = readFileSync('README.md', 'utf8');
     expect(readme).toContain('`npm run --silent meshproof -- …`');

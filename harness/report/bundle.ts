@@ -77,6 +77,7 @@ export function writeBundle(b: BundleInputs): { files: string[] } {
       evidence: checkFile(r.id),
       sha256: sha256File(path.join(outDir, checkFile(r.id))),
     })),
+    requirements: run.requirements,
     exitCode: run.exitCode,
   };
   writeFileSync(path.join(outDir, 'run.json'), `${JSON.stringify(runJson, null, 2)}\n`);
