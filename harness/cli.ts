@@ -1,7 +1,7 @@
 // meshproof's command line. Exit codes: 0 all pass (not-applicable allowed), 1 any check failed, 2 usage or
 // configuration error, 3 infrastructure error or an inconclusive check. User mistakes get one line, no stack.
 import { createPrivateKey, createPublicKey } from 'node:crypto';
-import { accessSync, constants, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { accessSync, appendFileSync, constants, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { Command, CommanderError, Option } from 'commander';
 import { Listr } from 'listr2';
@@ -25,6 +25,7 @@ import { AGENT_BUNDLE, SECURE_POSTURE, VERSION } from './paths.js';
 import { loadPosture } from './posture/load.js';
 import { writeBundle } from './report/bundle.js';
 import { verifyBundle } from './report/manifest.js';
+import { githubErrors, markdownSummary } from './report/ci-summary.js';
 import { summaryTable } from './report/summary.js';
 import { type RunResult, RunSession } from './run.js';
 import { selfVerify } from './self-verify.js';
@@ -35,6 +36,7 @@ const TARGETS = ['lab', 'kubeconfig', 'kind', 'k3s'] as const;
 
 interface RunOptions {
   require?: string;
+  summaryMd?: string;
   /** The upgrade gate's stages share one run id and its namespaces. */
   runId?: string;
   stage?: 'apply' | 'resume' | 'restart';
@@ -92,6 +94,24 @@ function requiredChecks(list: string | undefined, selected: Check[]): string[] {
   const missing = ids.filter((id) => !selected.some((c) => c.id === id));
   if (missing.length > 0) throw new ConfigError(`--require ${missing.join(', ')}: not selected by --suite, so it could never be judged`);
   return [...new Set(ids)];
+}
+
+/** The Markdown summary to `--summary-md` and GitHub's step summary, and `::error` lines under GitHub Actions. */
+function writeCiSummaries(r: RunResult, file: string | undefined): void {
+  const md = markdownSummary(r);
+  for (const [target, append] of [
+    [file, false],
+    [process.env.GITHUB_STEP_SUMMARY, true],
+  ] as const) {
+    if (!target) continue;
+    try {
+      if (append) appendFileSync(target, md);
+      else writeFileSync(target, md);
+    } catch (e) {
+      process.stderr.write(`meshproof: cannot write the summary to ${target}: ${messageOf(e)}\n`);
+    }
+  }
+  if (process.env.GITHUB_ACTIONS === 'true') for (const line of githubErrors(r)) process.stdout.write(`${line}\n`);
 }
 
 function selectChecks(suiteList: string | undefined): Check[] {
@@ -290,6 +310,7 @@ async function run(o: RunOptions, argv: string[], provided?: { cluster: Provisio
   }
   if (o.verbose) process.stdout.write(`bundle: ${files.length} files hashed in ${path.join(outDir, 'manifest.sha256')}${signKeyPem ? ', signed' : ''}\n`);
   for (const u of r.requirements.unmet) process.stdout.write(`required check ${u.id} was not applicable, which fails the run: ${u.reason}\n`);
+  writeCiSummaries(r, o.summaryMd);
   if (teardownErrors.length > 0) {
     process.stderr.write(`meshproof: teardown: ${teardownErrors.join('; ')}\n`);
     return r.exitCode === 0 ? 3 : r.exitCode;
@@ -326,6 +347,7 @@ export function program(): Command {
     .option('--max-cert-lifetime <duration>', 'CERT-001: longest acceptable workload certificate lifetime', '24h')
     .option('--root-horizon-days <days>', 'CERT-005: the mesh root must stay valid at least this long', '90')
     .option('--sign-key <pem>', 'sign manifest.sha256 with this Ed25519 private key (the key is never written)')
+    .option('--summary-md <file>', 'write a Markdown summary (verdicts, what broke) for CI job pages; under GitHub Actions it also goes to the step summary')
     .option('--require <list>', 'check ids or suites that must not be not-applicable: one that is fails the run (exit 1)')
     .option('-v, --verbose', 'print lab process output and report paths')
     .addHelpText(
