@@ -26,6 +26,7 @@ import { loadPosture } from './posture/load.js';
 import { writeBundle } from './report/bundle.js';
 import { verifyBundle } from './report/manifest.js';
 import { githubErrors, markdownSummary } from './report/ci-summary.js';
+import { pushMetrics, writeMetrics } from './report/metrics.js';
 import { summaryTable } from './report/summary.js';
 import { type RunResult, RunSession } from './run.js';
 import { selfVerify } from './self-verify.js';
@@ -36,6 +37,8 @@ const TARGETS = ['lab', 'kubeconfig', 'kind', 'k3s'] as const;
 
 interface RunOptions {
   require?: string;
+  metrics?: string;
+  pushgateway?: string;
   summaryMd?: string;
   /** The upgrade gate's stages share one run id and its namespaces. */
   runId?: string;
@@ -247,7 +250,8 @@ async function run(o: RunOptions, argv: string[], provided?: { cluster: Provisio
   });
   let applyError: unknown;
   let result: RunResult;
-  const teardownErrors: string[] = [];
+  /** What failed after the checks (teardown, metrics): reported, and exit 3 unless a check failed. */
+  const afterErrors: string[] = [];
   try {
     const tasks = new Listr(
       [
@@ -296,8 +300,8 @@ async function run(o: RunOptions, argv: string[], provided?: { cluster: Provisio
     // Each step of the teardown runs whatever the one before did: a provisioned cluster is deleted even when the
     // target's teardown threw.
     if (!interrupted) {
-      await theTarget.dispose().catch((e: unknown) => teardownErrors.push(messageOf(e)));
-      if (!provided) await cluster?.dispose().catch((e: unknown) => teardownErrors.push(`deleting the ${o.target} cluster: ${messageOf(e)}`));
+      await theTarget.dispose().catch((e: unknown) => afterErrors.push(`teardown: ${messageOf(e)}`));
+      if (!provided) await cluster?.dispose().catch((e: unknown) => afterErrors.push(`teardown: deleting the ${o.target} cluster: ${messageOf(e)}`));
     }
     stopListening();
   }
@@ -311,8 +315,16 @@ async function run(o: RunOptions, argv: string[], provided?: { cluster: Provisio
   if (o.verbose) process.stdout.write(`bundle: ${files.length} files hashed in ${path.join(outDir, 'manifest.sha256')}${signKeyPem ? ', signed' : ''}\n`);
   for (const u of r.requirements.unmet) process.stdout.write(`required check ${u.id} was not applicable, which fails the run: ${u.reason}\n`);
   writeCiSummaries(r, o.summaryMd);
-  if (teardownErrors.length > 0) {
-    process.stderr.write(`meshproof: teardown: ${teardownErrors.join('; ')}\n`);
+  if (o.metrics) {
+    try {
+      writeMetrics(o.metrics, r);
+    } catch (e) {
+      afterErrors.push(`writing --metrics ${o.metrics}: ${messageOf(e)}`);
+    }
+  }
+  if (o.pushgateway) await pushMetrics(o.pushgateway, r).catch((e: unknown) => afterErrors.push(`pushing to ${o.pushgateway}: ${messageOf(e)}`));
+  if (afterErrors.length > 0) {
+    process.stderr.write(`meshproof: ${afterErrors.join('; ')}\n`);
     return r.exitCode === 0 ? 3 : r.exitCode;
   }
   return r.exitCode;
@@ -347,6 +359,8 @@ export function program(): Command {
     .option('--max-cert-lifetime <duration>', 'CERT-001: longest acceptable workload certificate lifetime', '24h')
     .option('--root-horizon-days <days>', 'CERT-005: the mesh root must stay valid at least this long', '90')
     .option('--sign-key <pem>', 'sign manifest.sha256 with this Ed25519 private key (the key is never written)')
+    .option('--metrics <file>', 'write the verdicts as Prometheus metrics (for node_exporter\'s textfile collector)')
+    .option('--pushgateway <url>', 'push the verdicts as Prometheus metrics to a Pushgateway (job meshproof)')
     .option('--summary-md <file>', 'write a Markdown summary (verdicts, what broke) for CI job pages; under GitHub Actions it also goes to the step summary')
     .option('--require <list>', 'check ids or suites that must not be not-applicable: one that is fails the run (exit 1)')
     .option('-v, --verbose', 'print lab process output and report paths')
