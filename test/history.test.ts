@@ -1,0 +1,95 @@
+// The record over an audit period, from nightly bundles: each verified first (a tampered one is left out and
+// named), each check's verdict per night, the nights without a run, and the first night a check regressed.
+import { appendFileSync, mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { chromium } from 'playwright-core';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { LabTarget } from '../cluster/lab/lab-target.js';
+import { loadPosture } from '../harness/posture/load.js';
+import { writeBundle } from '../harness/report/bundle.js';
+import { conformanceRun, type RunResult } from '../harness/run.js';
+import { LAB_TIMEOUTS } from '../harness/timeouts.js';
+import { ALL_CHECKS, SUITES } from '../suites/index.js';
+import { cli } from './support/cli.js';
+
+const tmp = mkdtempSync(path.join(tmpdir(), 'meshproof-history-'));
+const posture = loadPosture('fixtures/secure');
+let run: RunResult;
+
+/** A real run's result, dated to another night (the bundle is hashed as written, so it verifies). */
+function bundleFor(nightIso: string, name: string, change?: (r: RunResult) => void): string {
+  const r = structuredClone(run);
+  r.startedAt = `${nightIso}T02:17:00.000Z`;
+  r.finishedAt = `${nightIso}T02:19:00.000Z`;
+  change?.(r);
+  const dir = path.join(tmp, name);
+  writeBundle({ outDir: dir, run: r, posture, allChecks: ALL_CHECKS });
+  return dir;
+}
+
+beforeAll(async () => {
+  const lab = new LabTarget();
+  try {
+    run = await conformanceRun({ target: lab, posture, checks: SUITES.mtls!, timeouts: LAB_TIMEOUTS });
+  } finally {
+    await lab.dispose();
+  }
+}, 60_000);
+
+describe('meshproof history', () => {
+  it('verdicts per night, gaps, the first regression; a tampered bundle is left out and named', async () => {
+    const dirs = [
+      bundleFor('2026-11-01', 'n1'),
+      // 2026-11-02: no run
+      bundleFor('2026-11-03', 'n3', (r) => {
+        r.results[0]!.verdict = 'fail';
+        r.results[0]!.reason = 'plaintext got an HTTP 200';
+      }),
+      bundleFor('2026-11-04', 'n4'),
+    ];
+    const tampered = bundleFor('2026-11-05', 'n5');
+    appendFileSync(path.join(tampered, 'run.json'), ' ');
+    const out = path.join(tmp, 'history');
+    const r = await cli(['history', ...dirs, tampered, '--out', out]);
+    expect(r.code).toBe(1);
+    const h = JSON.parse(readFileSync(path.join(out, 'history.json'), 'utf8'));
+    expect(h.nights).toEqual(['2026-11-01', '2026-11-02', '2026-11-03', '2026-11-04']);
+    expect(h.gaps).toEqual(['2026-11-02']);
+    expect(h.rejected).toEqual([{ dir: tampered, problems: ['changed: run.json'] }]);
+    const mtls001 = h.checks.find((c: { id: string }) => c.id === 'MTLS-001');
+    expect(mtls001.verdicts).toEqual({ '2026-11-01': 'pass', '2026-11-03': 'fail', '2026-11-04': 'pass' });
+    expect(mtls001.firstRegression).toBe('2026-11-03');
+    expect(h.checks.find((c: { id: string }) => c.id === 'MTLS-002').firstRegression).toBeUndefined();
+    expect(r.stdout).toMatch(/MTLS-001: first regressed 2026-11-03/);
+    expect(r.stdout).toMatch(/left out .*n5: changed: run\.json/);
+    const html = readFileSync(path.join(out, 'history.html'), 'utf8');
+    expect(html).not.toMatch(/<script|https?:\/\//);
+    // As a person sees it: headless Chromium, no console errors, no request leaving the file.
+    const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--no-first-run'] });
+    try {
+      const page = await browser.newPage();
+      const problems: string[] = [];
+      page.on('console', (m) => {
+        if (m.type() === 'error') problems.push(m.text());
+      });
+      page.on('request', (q) => {
+        if (!q.url().startsWith('file://')) problems.push(q.url());
+      });
+      await page.goto(`file://${path.join(out, 'history.html')}`);
+      expect(problems).toEqual([]);
+      const row = await page.locator('tr', { has: page.locator('th', { hasText: 'MTLS-001' }) }).innerText();
+      expect(row).toMatch(/first regressed 2026-11-03\s+✓\s+·\s+✗\s+✓/);
+      expect(await page.locator('thead th.gap').innerText()).toBe('11-02');
+    } finally {
+      await browser.close();
+    }
+  });
+
+  it('exits 0 when every bundle verifies and every check held every night', async () => {
+    const dirs = [bundleFor('2026-10-01', 'a1'), bundleFor('2026-10-02', 'a2')];
+    const r = await cli(['history', ...dirs, '--out', path.join(tmp, 'held')]);
+    expect(r.code, r.stdout).toBe(0);
+    expect(r.stdout).toMatch(/^2 verified run\(s\), 2 night\(s\) from 2026-10-01 to 2026-10-02, 0 without a run\n$/);
+  });
+});
