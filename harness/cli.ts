@@ -27,6 +27,8 @@ import { writeBundle } from './report/bundle.js';
 import { verifyBundle } from './report/manifest.js';
 import { githubErrors, markdownSummary } from './report/ci-summary.js';
 import { buildHistory, writeHistory } from './report/history.js';
+import { writeHtml } from './report/html.js';
+import { readBundle } from './report/rerender.js';
 import { pushMetrics, writeMetrics } from './report/metrics.js';
 import { summaryTable } from './report/summary.js';
 import { type RunResult, RunSession } from './run.js';
@@ -483,6 +485,19 @@ export function program(): Command {
         `${report.ok ? 'OK' : 'FAILED'}: ${report.checked} files checked, signature ${report.signature}${report.signer && report.signature !== 'absent' ? ` (${report.signer})` : ''}\n`,
       );
       process.exitCode = report.ok ? 0 : 1;
+    });
+  cmd
+    .command('report')
+    .description('render report.html and the Markdown summary again from a verified bundle (the bundle itself is not touched)')
+    .argument('<bundle>', 'a bundle directory')
+    .option('--out <dir>', 'where the pages go (default: <bundle>-report)')
+    .option('--public-key <pem>', 'also require the bundle\'s signature by this Ed25519 key')
+    .action((bundle: string, o: { out?: string; publicKey?: string }) => {
+      const { run: r, excluded } = readBundle(bundle, (id) => ALL_CHECKS.find((c) => c.id === id)?.categories ?? [], o.publicKey ? readKey(o.publicKey, '--public-key', 'public') : undefined);
+      const out = prepareOut(o.out ?? `${bundle.replace(/\/+$/, '')}-report`);
+      writeHtml(out, r, excluded);
+      writeFileSync(path.join(out, 'summary.md'), markdownSummary(r));
+      process.stdout.write(`${path.join(out, 'report.html')} and ${path.join(out, 'summary.md')} from run ${r.runId} (verified)\n`);
     });
   cmd
     .command('history')

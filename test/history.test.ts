@@ -93,3 +93,23 @@ describe('meshproof history', () => {
     expect(r.stdout).toMatch(/^2 verified run\(s\), 2 night\(s\) from 2026-10-01 to 2026-10-02, 0 without a run\n$/);
   });
 });
+
+describe('meshproof report', () => {
+  it('renders report.html and the summary again from a verified bundle, the same as the run wrote, without touching it', async () => {
+    const dir = bundleFor('2026-11-10', 'r1');
+    const out = path.join(tmp, 'r1-pages');
+    const r = await cli(['report', dir, '--out', out]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(readFileSync(path.join(out, 'report.html'), 'utf8')).toBe(readFileSync(path.join(dir, 'report.html'), 'utf8'));
+    expect(readFileSync(path.join(out, 'summary.md'), 'utf8')).toMatch(/^## meshproof passed\n/);
+    expect((await cli(['verify', dir])).code).toBe(0);
+  });
+
+  it('refuses a bundle that does not verify (exit 2), naming what changed', async () => {
+    const dir = bundleFor('2026-11-11', 'r2');
+    appendFileSync(path.join(dir, 'checks', 'MTLS-001.json'), ' ');
+    const r = await cli(['report', dir, '--out', path.join(tmp, 'r2-pages')]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/does not verify \(changed: checks\/MTLS-001\.json\): nothing is rendered from it/);
+  });
+});
