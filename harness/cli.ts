@@ -4,6 +4,8 @@ import { createPrivateKey, createPublicKey } from 'node:crypto';
 import { accessSync, appendFileSync, constants, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { Command, CommanderError, Option } from 'commander';
+import { parse as parseYaml } from 'yaml';
+import { z } from 'zod';
 import { Listr } from 'listr2';
 import { describeApiError } from '../cluster/kube/api-errors.js';
 import { leftBehind, sweep } from '../cluster/kube/cleanup.js';
@@ -118,6 +120,41 @@ function writeCiSummaries(r: RunResult, file: string | undefined): void {
     }
   }
   if (process.env.GITHUB_ACTIONS === 'true') for (const line of githubErrors(r)) process.stdout.write(`${line}\n`);
+}
+
+/** The run options a `--config` file may set: the same names as the flags, strictly (a typo is an error). */
+const RUN_CONFIG = z.strictObject({
+  require: z.union([z.string(), z.array(z.string())]).optional(),
+  suite: z.union([z.string(), z.array(z.string())]).optional(),
+  posture: z.string().optional(),
+  overlay: z.array(z.string()).optional(),
+  target: z.string().optional(),
+  maxCertLifetime: z.string().optional(),
+  rootHorizonDays: z.union([z.string(), z.number()]).optional(),
+  summaryMd: z.string().optional(),
+  metrics: z.string().optional(),
+  pushgateway: z.string().optional(),
+});
+
+function withConfig(o: RunOptions, command: Command, file: string): RunOptions {
+  let parsed: unknown;
+  try {
+    parsed = parseYaml(readFileSync(file, 'utf8')) ?? {};
+  } catch (e) {
+    throw new ConfigError(`--config ${file}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : messageOf(e).split('\n')[0]}`);
+  }
+  const r = RUN_CONFIG.safeParse(parsed);
+  if (!r.success) {
+    const i = r.error.issues[0]!;
+    const where = i.code === 'unrecognized_keys' ? `${i.keys[0]}: not a run option` : `${i.path.join('.')}: ${i.message}`;
+    throw new ConfigError(`--config ${file}: ${where}`);
+  }
+  const out: Record<string, unknown> = { ...o };
+  for (const [k, v] of Object.entries(r.data)) {
+    if (v === undefined || command.getOptionValueSource(k) === 'cli') continue;
+    out[k] = Array.isArray(v) && k !== 'overlay' ? v.join(',') : typeof v === 'number' ? String(v) : v;
+  }
+  return out as unknown as RunOptions;
 }
 
 function selectChecks(suiteList: string | undefined): Check[] {
@@ -372,8 +409,9 @@ export function program(): Command {
       '\nExit codes: 0 all checks pass, 1 a check failed, 2 usage or configuration error, 3 infrastructure error or inconclusive.\n' +
         '\nExamples:\n  meshproof run --target lab\n  meshproof run --target lab --overlay fixtures/weakened/permissive-mtls.yaml --out out/weak',
     )
-    .action(async (o: RunOptions) => {
-      process.exitCode = await run(o, process.argv.slice(2));
+    .option('--config <file>', 'run options from a YAML file (require, suite, posture, overlay, ...); flags given on the command line win')
+    .action(async (o: RunOptions & { config?: string }, command: Command) => {
+      process.exitCode = await run(o.config ? withConfig(o, command, o.config) : o, process.argv.slice(2));
     });
   cmd
     .command('upgrade-gate')

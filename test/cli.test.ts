@@ -104,6 +104,21 @@ describe('meshproof run', () => {
     expect((await cli(['run', '--suite', 'resilience', '--overlay', 'test/fixtures/no-destination-rule.yaml', '--out', path.join(tmp, 'not-required')])).code).toBe(0);
   });
 
+  it('--config: the same options from a YAML file, with flags given on the command line winning', async () => {
+    const config = path.join(tmp, 'nightly.yaml');
+    writeFileSync(config, 'suite: resilience\nrequire: [RES-001]\noverlay: [test/fixtures/no-destination-rule.yaml]\n');
+    const r = await cli(['run', '--config', config, '--out', path.join(tmp, 'configured')]);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toMatch(/required check RES-001 was not applicable/);
+    // The command line wins over the file: no requirement left, so not-applicable is not a failure.
+    const overridden = await cli(['run', '--config', config, '--require', '', '--out', path.join(tmp, 'configured-2')]);
+    expect(overridden.code, overridden.stderr).toBe(0);
+    writeFileSync(config, 'suites: mtls\n');
+    const typo = await cli(['run', '--config', config]);
+    expect(typo.code).toBe(2);
+    expect(typo.stderr).toMatch(/^meshproof: --config .*nightly\.yaml: suites: not a run option\n$/);
+  });
+
   it.each([
     { name: 'an unknown check', arg: 'RES-999', re: /^meshproof: --require RES-999: no such check or suite \(see meshproof list\)\n$/ },
     { name: 'a check the suites do not select', arg: 'CERT-001', re: /^meshproof: --require CERT-001: not selected by --suite, so it could never be judged\n$/ },
