@@ -26,6 +26,10 @@ export async function floodAttack(a: FloodAttack): Promise<Observation> {
     pods: {},
     latencyMs: { p50: 0, p90: 0, p99: 0, max: 0 },
     stoppedByDeadline: false,
+    timeline: [],
+  };
+  const mark = (what: string) => {
+    if (r.timeline!.length < 5_000) r.timeline!.push([Date.now() - started.getTime(), what]);
   };
   const latencies: number[] = [];
   let bytes = 0;
@@ -52,6 +56,7 @@ export async function floodAttack(a: FloodAttack): Promise<Observation> {
             r.pods[pod] = (r.pods[pod] ?? 0) + 1;
           }
           latencies.push(Date.now() - t0);
+          mark(code);
           resolve();
         });
         res.on('error', () => resolve());
@@ -60,6 +65,7 @@ export async function floodAttack(a: FloodAttack): Promise<Observation> {
       req.on('error', (e: NodeJS.ErrnoException) => {
         const k = e.code ?? 'other';
         r.failures[k] = (r.failures[k] ?? 0) + 1;
+        mark(k);
         resolve();
       });
     });

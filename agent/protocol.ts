@@ -73,6 +73,8 @@ export interface FloodResult {
   pods: Record<string, number>;
   latencyMs: { p50: number; p90: number; p99: number; max: number };
   stoppedByDeadline: boolean;
+  /** [ms since the flood started, HTTP status or failure class] per answer, the first 5,000 (the overload picture). */
+  timeline?: [number, string][];
 }
 
 /** How a connection failed, as precisely as the socket API tells it. */

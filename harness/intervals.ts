@@ -19,3 +19,21 @@ export function maxConcurrent(intervals: readonly (readonly [number, number])[])
   }
   return max;
 }
+
+/**
+ * The backend's in-flight count over time, as steps [ms since the first request started, count], for the overload
+ * picture (at most 2,000 steps).
+ */
+export function inFlightSeries(intervals: readonly (readonly [number, number])[]): [number, number][] {
+  const events: [number, number][] = [];
+  for (const [s, e] of intervals) if (e >= s) events.push([s, 1], [e, -1]);
+  events.sort((a, b) => a[0] - b[0] || a[1] - b[1]);
+  const t0 = events[0]?.[0] ?? 0;
+  let open = 0;
+  const out: [number, number][] = [];
+  for (const [t, d] of events) {
+    open += d;
+    if (out.length < 2_000) out.push([Math.round((t - t0) * 10) / 10, open]);
+  }
+  return out;
+}

@@ -7,6 +7,7 @@ import { CATALOG, claimsFor } from '../controls.js';
 import type { CheckResult } from '../engine.js';
 import type { RunResult } from '../run.js';
 import { checkFile } from './checks.js';
+import { picturesSection } from './pictures.js';
 
 const esc = (s: unknown) =>
   String(s).replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
@@ -22,6 +23,7 @@ th,td{border:1px solid #d0d7de;padding:.3rem .5rem;text-align:left;vertical-alig
 .caveat{color:#57606a;font-size:.9em}.banner{background:#fff8c5;border:1px solid #d4a72c;padding:.5rem .8rem;margin:1rem 0}
 .totals span{display:inline-block;margin-right:1.2rem;font-size:1.1rem}code{font-size:.9em}
 .check{border:1px solid #d0d7de;border-radius:6px;padding:.2rem .9rem .6rem;margin:.8rem 0;break-inside:avoid}
+figure{margin:1rem 0;overflow-x:auto;break-inside:avoid}svg text{fill:#1b1f23}
 @media print{body{margin:0;max-width:none}a{color:inherit;text-decoration:none}.check{page-break-inside:avoid}}
 `;
 
@@ -67,6 +69,7 @@ ${run.target.kind === 'lab' ? `<div class="banner"><b>Lab run.</b> ${esc(run.tar
 <table><tr><th>Check</th><th>Title</th><th>Method</th><th>Result</th></tr>
 ${run.results.map((r) => `<tr><td><a href="#${esc(r.id)}">${esc(r.id)}</a></td><td>${esc(r.title)}</td><td>${r.method}</td><td>${verdictCell(r.verdict)}</td></tr>`).join('\n')}
 </table>
+${picturesSection(run)}
 <h2 id="scope">Scope</h2>
 <table>
 <tr><th>Target</th><td>${esc(run.target.summary)}</td></tr>

@@ -29,7 +29,7 @@ export const cert001 = defineCheck({
       const sa = view.serviceAccountOf({ namespace: pod.namespace, name: pod.workload }) ?? 'default';
       const expected = target.identity(pod.namespace, sa);
       const uris = (leaf.subject_alt_names ?? []).flatMap((s) => (s.uri ? [s.uri] : []));
-      const observed = { serial: leaf.serial_number, validFrom: leaf.valid_from, expiration: leaf.expiration_time, lifetimeHours: +(lifetime / 3_600_000).toFixed(3), uriSans: uris, expected };
+      const observed = { serial: leaf.serial_number, validFrom: leaf.valid_from, expiration: leaf.expiration_time, lifetimeHours: +(lifetime / 3_600_000).toFixed(3), limitHours: settings.maxCertLifetimeMs / 3_600_000, uriSans: uris, expected };
       if (lifetime > settings.maxCertLifetimeMs + BACKDATE_TOLERANCE_MS) {
         out.push({ label, verdict: 'fail', reason: `certificate lives ${observed.lifetimeHours}h, more than ${settings.maxCertLifetimeMs / 3_600_000}h`, observed });
       } else if (uris.length !== 1 || uris[0] !== expected) {

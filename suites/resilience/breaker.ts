@@ -1,6 +1,6 @@
 import { defineCheck, type Examined } from '../../harness/check.js';
 import { messageOf } from '../../harness/errors.js';
-import { maxConcurrent } from '../../harness/intervals.js';
+import { inFlightSeries, maxConcurrent } from '../../harness/intervals.js';
 import { CLIENT, clientCounter, ECHO, echoIntervals, flood, MAX_FLOOD_CONCURRENCY, rise, ruleInScope } from './shared.js';
 
 /** Each request holds its slot this long, so the flood's concurrency is really concurrent. */
@@ -51,7 +51,17 @@ export const res001 = defineCheck({
       const intervals = await echoIntervals(ctx);
       const inFlight = maxConcurrent(Object.values(intervals).flat());
       const counter = rise(before, after);
-      const observed = { limits, overload, control, attack, counter, echoMaxInFlight: inFlight, echoRequests: Object.fromEntries(Object.entries(intervals).map(([k, v]) => [k, v.length])) };
+      const observed = {
+        limits,
+        limit: Number.isFinite(limit) ? limit : null,
+        overload,
+        control,
+        attack,
+        counter,
+        echoMaxInFlight: inFlight,
+        echoRequests: Object.fromEntries(Object.entries(intervals).map(([k, v]) => [k, v.length])),
+        echoInFlight: inFlightSeries(Object.values(intervals).flat()),
+      };
       const ok200 = attack.statuses['200'] ?? 0;
       // Judgement order: a violation seen at the backend fails whatever else happened; then the path must be
       // proven (control, something served) before "never tripped" can fail.

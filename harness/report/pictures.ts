@@ -1,0 +1,163 @@
+// The pictures in report.html, as inline SVG (self-contained, printable, readable in black and white: every
+// state has its own symbol and pattern, not only a colour), drawn from the run's own result model:
+// - the attack map: attackers × destinations, each cell blocked / got through / inconclusive / a positive
+//   control, linked to the check that tried it;
+// - the certificate timeline: each workload certificate's validity against the lifetime limit, the rotation
+//   seen, the root's horizon;
+// - the overload picture (RES-001): answers over time by status, and the backend's in-flight count against the
+//   DestinationRule's limit.
+// Each drawn mark carries data-* attributes, so a test can count what a browser shows against the bundle.
+import type { CaseResult, CheckResult } from '../engine.js';
+import type { RunResult } from '../run.js';
+
+const esc = (s: unknown) => String(s).replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
+
+const DEFS = `<defs>
+<pattern id="hatch" width="6" height="6" patternUnits="userSpaceOnUse" patternTransform="rotate(45)"><rect width="6" height="6" fill="#ffd8d3"/><line x1="0" y1="0" x2="0" y2="6" stroke="#a40e26" stroke-width="2"/></pattern>
+<pattern id="dots" width="6" height="6" patternUnits="userSpaceOnUse"><rect width="6" height="6" fill="#fff8c5"/><circle cx="3" cy="3" r="1.2" fill="#9a6700"/></pattern>
+</defs>`;
+
+type Outcome = 'got-through' | 'inconclusive' | 'blocked' | 'control' | 'control-failed';
+const RANK: Record<Outcome, number> = { 'got-through': 4, inconclusive: 3, 'control-failed': 2, blocked: 1, control: 0 };
+const CELL: Record<Outcome, { fill: string; symbol: string; label: string }> = {
+  blocked: { fill: '#dafbe1', symbol: '✓', label: 'blocked' },
+  'got-through': { fill: 'url(#hatch)', symbol: '✗', label: 'got through' },
+  inconclusive: { fill: 'url(#dots)', symbol: '?', label: 'inconclusive' },
+  control: { fill: '#ddf4ff', symbol: '●', label: 'positive control succeeded' },
+  'control-failed': { fill: 'url(#dots)', symbol: '○', label: 'positive control failed' },
+};
+
+const isCase = (c: CheckResult['cases'][number]): c is CaseResult => 'attack' in c && 'control' in c;
+
+/** Attackers × destinations from every attack case (and its positive control). */
+export function attackMap(run: RunResult): string {
+  const cells = new Map<string, { from: string; to: string; outcome: Outcome; check: string }>();
+  const put = (from: string, to: string, outcome: Outcome, check: string) => {
+    const key = `${from}\u0000${to}`;
+    const had = cells.get(key);
+    if (!had || RANK[outcome] > RANK[had.outcome]) cells.set(key, { from, to, outcome, check });
+  };
+  for (const r of run.results) {
+    for (const c of r.cases.filter(isCase)) {
+      const outcomes = c.attack.judgements.map((j) => j.outcome);
+      const attack: Outcome = outcomes.includes('allowed') ? 'got-through' : outcomes.length > 0 && outcomes.every((o) => o === 'blocked') ? 'blocked' : 'inconclusive';
+      put(c.attack.from, c.attack.to, attack, r.id);
+      put(c.control.from, c.control.to, c.control.ok ? 'control' : 'control-failed', r.id);
+    }
+  }
+  if (cells.size === 0) return '';
+  const rows = [...new Set([...cells.values()].map((c) => c.from))].sort();
+  const cols = [...new Set([...cells.values()].map((c) => c.to))].sort();
+  const left = 170;
+  const top = 120;
+  const size = 34;
+  const w = left + cols.length * size + 10;
+  const h = top + rows.length * size + 48;
+  const marks = [...cells.values()]
+    .map((c) => {
+      const x = left + cols.indexOf(c.to) * size;
+      const y = top + rows.indexOf(c.from) * size;
+      const s = CELL[c.outcome];
+      return `<a href="#${esc(c.check)}"><g class="cell" data-from="${esc(c.from)}" data-to="${esc(c.to)}" data-outcome="${c.outcome}" data-check="${esc(c.check)}"><title>${esc(`${c.from} → ${c.to}: ${s.label} (${c.check})`)}</title><rect x="${x}" y="${y}" width="${size - 2}" height="${size - 2}" fill="${s.fill}" stroke="#57606a"/><text x="${x + size / 2 - 1}" y="${y + size / 2 + 5}" text-anchor="middle" font-size="15">${s.symbol}</text></g></a>`;
+    })
+    .join('');
+  const rowLabels = rows.map((r, i) => `<text x="${left - 6}" y="${top + i * size + size / 2 + 4}" text-anchor="end" font-size="11">${esc(r)}</text>`).join('');
+  const colLabels = cols.map((c, i) => `<text transform="translate(${left + i * size + size / 2},${top - 6}) rotate(-45)" font-size="11">${esc(c)}</text>`).join('');
+  const legend = (Object.keys(CELL) as Outcome[]).map((k, i) => `<text x="${4 + (i % 3) * 200}" y="${h - 24 + Math.floor(i / 3) * 14}" font-size="11">${CELL[k].symbol} ${CELL[k].label}</text>`).join('');
+  return `<svg xmlns="http://www.w3.org/2000/svg" id="attack-map" role="img" aria-label="Attack map: attackers by destinations" width="${Math.max(w, 620)}" height="${h}" font-family="system-ui,sans-serif"><text x="4" y="14" font-size="12" font-weight="700">attacker ↓ · destination →</text>${rowLabels}${colLabels}${marks}${legend}</svg>`;
+}
+
+interface CertObserved {
+  serial?: string;
+  validFrom?: string;
+  expiration?: string;
+  lifetimeHours?: number;
+  limitHours?: number;
+}
+
+/** Workload certificates (CERT-001) against the lifetime limit, the rotation CERT-002 saw, the roots (CERT-005). */
+export function certTimeline(run: RunResult): string {
+  const c1 = run.results.find((r) => r.id === 'CERT-001');
+  const bars = (c1?.cases ?? [])
+    // Over the limit as CERT-001 judged it (istiod backdates notBefore, so the raw span is a little longer).
+    .map((c) => ({ label: c.label, over: c.verdict === 'fail', o: ('observed' in c ? c.observed : undefined) as CertObserved | undefined }))
+    .filter((b): b is { label: string; over: boolean; o: Required<Pick<CertObserved, 'validFrom' | 'expiration'>> & CertObserved } => Boolean(b.o?.validFrom && b.o.expiration));
+  if (bars.length === 0) return '';
+  const from = Math.min(...bars.map((b) => Date.parse(b.o.validFrom)));
+  const limitMs = (bars[0]!.o.limitHours ?? 24) * 3_600_000;
+  const to = Math.max(...bars.map((b) => Date.parse(b.o.expiration)), from + limitMs) + 0.05 * limitMs;
+  const left = 200;
+  const width = 560;
+  const x = (t: number) => left + ((t - from) / (to - from)) * width;
+  const row = 22;
+  const top = 30;
+  const marks = bars
+    .map((b, i) => {
+      const y = top + i * row;
+      const s = Date.parse(b.o.validFrom);
+      const e = Date.parse(b.o.expiration);
+      const { over } = b;
+      return `<g class="cert" data-serial="${esc(b.o.serial ?? '')}" data-over-limit="${over}"><title>${esc(`${b.label}: ${b.o.validFrom} → ${b.o.expiration} (${b.o.lifetimeHours}h)`)}</title><text x="${left - 6}" y="${y + 12}" text-anchor="end" font-size="11">${esc(b.label.slice(0, 32))}</text><rect x="${x(s)}" y="${y}" width="${Math.max(2, x(e) - x(s))}" height="14" fill="${over ? 'url(#hatch)' : '#8c959f'}" stroke="#24292f"/><line x1="${x(s + limitMs)}" y1="${y - 2}" x2="${x(s + limitMs)}" y2="${y + 16}" stroke="#a40e26" stroke-width="2" stroke-dasharray="3 2"/></g>`;
+    })
+    .join('');
+  const rotation = run.results.find((r) => r.id === 'CERT-002')?.cases[0];
+  const rot = rotation && 'observed' in rotation ? (rotation.observed as { first?: { serial_number?: string }; next?: { serial_number?: string }; rotatedAt?: string }) : undefined;
+  const roots = run.results.find((r) => r.id === 'CERT-005')?.cases[0];
+  const bundle = roots && 'observed' in roots ? ((roots.observed as { bundle?: { serial: string; notAfter: string }[] }).bundle ?? []) : [];
+  const y = top + bars.length * row + 16;
+  const notes = [
+    rot?.next?.serial_number ? `rotation seen: ${rot.first?.serial_number?.slice(0, 8)}… → ${rot.next.serial_number.slice(0, 8)}… at ${rot.rotatedAt}` : 'no rotation observed in this run',
+    ...bundle.map((r) => `root ${r.serial.slice(0, 8)}… valid until ${r.notAfter} (${Math.floor((Date.parse(r.notAfter) - Date.parse(run.finishedAt)) / 86_400_000)} days)`),
+  ];
+  const text = notes.map((n, i) => `<text class="note" x="4" y="${y + i * 16}" font-size="11">${esc(n)}</text>`).join('');
+  const h = y + notes.length * 16 + 8;
+  return `<svg xmlns="http://www.w3.org/2000/svg" id="cert-timeline" role="img" aria-label="Certificate timeline" width="${left + width + 20}" height="${h}" font-family="system-ui,sans-serif"><text x="4" y="14" font-size="12" font-weight="700">workload certificates: validity (bar) against the ${limitMs / 3_600_000}h limit (dashed); hatched = longer than the limit</text>${marks}${text}</svg>`;
+}
+
+/** RES-001: the overload's answers over time by status, and what the backend held in flight against the limit. */
+export function overloadPicture(run: RunResult): string {
+  const res = run.results.find((r) => r.id === 'RES-001')?.cases[0];
+  const o = res && 'observed' in res ? (res.observed as { attack?: { timeline?: [number, string][] }; echoInFlight?: [number, number][]; limit?: number | null }) : undefined;
+  const timeline = o?.attack?.timeline ?? [];
+  const series = o?.echoInFlight ?? [];
+  if (timeline.length === 0 && series.length === 0) return '';
+  const left = 50;
+  const width = 620;
+  const maxT = Math.max(1, ...timeline.map(([t]) => t));
+  const lanes = [...new Set(timeline.map(([, s]) => s))].sort();
+  const laneH = 18;
+  const dots = timeline
+    .map(([t, s]) => {
+      const cx = left + (t / maxT) * width;
+      const cy = 30 + lanes.indexOf(s) * laneH;
+      const shape = s === '200' ? `<circle cx="${cx}" cy="${cy}" r="3" fill="#116329"/>` : s === '503' ? `<path d="M${cx - 4} ${cy + 3}L${cx} ${cy - 4}L${cx + 4} ${cy + 3}Z" fill="#a40e26"/>` : `<rect x="${cx - 3}" y="${cy - 3}" width="6" height="6" fill="#9a6700"/>`;
+      return `<g class="answer" data-status="${esc(s)}">${shape}</g>`;
+    })
+    .join('');
+  const laneLabels = lanes.map((s, i) => `<text x="${left - 6}" y="${30 + i * laneH + 4}" text-anchor="end" font-size="11">${esc(s)}</text>`).join('');
+  const top2 = 40 + lanes.length * laneH + 20;
+  const h2 = 110;
+  const maxY = Math.max(1, ...series.map(([, n]) => n), o?.limit ?? 0);
+  const maxT2 = Math.max(1, ...series.map(([t]) => t));
+  const px = (t: number) => left + (t / maxT2) * width;
+  const py = (n: number) => top2 + h2 - (n / maxY) * h2;
+  let d = '';
+  for (const [i, [t, n]] of series.entries()) d += i === 0 ? `M${px(t)} ${py(0)}L${px(t)} ${py(n)}` : `H${px(t)}V${py(n)}`;
+  const limit = o?.limit ? `<line id="limit" data-limit="${o.limit}" x1="${left}" x2="${left + width}" y1="${py(o.limit)}" y2="${py(o.limit)}" stroke="#a40e26" stroke-dasharray="6 3"/><text x="${left + width + 4}" y="${py(o.limit) + 4}" font-size="11">limit ${o.limit}</text>` : '';
+  const peak = Math.max(0, ...series.map(([, n]) => n));
+  const h = top2 + h2 + 30;
+  return `<svg xmlns="http://www.w3.org/2000/svg" id="overload" role="img" aria-label="Overload: answers over time and the backend's in-flight requests" width="${left + width + 70}" height="${h}" font-family="system-ui,sans-serif"><text x="4" y="14" font-size="12" font-weight="700">RES-001: answers over time by status (● 200, ▲ 503, ■ other), ${timeline.length} shown</text>${laneLabels}${dots}<text x="4" y="${top2 - 6}" font-size="12" font-weight="700">the backend's requests in flight (all replicas), peak ${peak}</text><path id="in-flight" data-peak="${peak}" d="${d}" fill="none" stroke="#24292f" stroke-width="1.5"/>${limit}<line x1="${left}" x2="${left + width}" y1="${py(0)}" y2="${py(0)}" stroke="#8c959f"/></svg>`;
+}
+
+/** The pictures section, or nothing when the run drew none. */
+export function picturesSection(run: RunResult): string {
+  const figures = [
+    [attackMap(run), 'Attack map: every attacker against every destination it tried, with the check that tried it.'],
+    [certTimeline(run), 'Certificate timeline: workload certificates against the lifetime limit, the rotation seen, the roots.'],
+    [overloadPicture(run), 'Overload (RES-001): answers over time by status, and what the backend held in flight against the limit.'],
+  ].filter(([svg]) => svg);
+  if (figures.length === 0) return '';
+  // The patterns, once per page (ids must be unique in a document).
+  const defs = `<svg xmlns="http://www.w3.org/2000/svg" width="0" height="0" style="position:absolute" aria-hidden="true">${DEFS}</svg>`;
+  return `<h2 id="pictures">Pictures</h2>\n${defs}\n${figures.map(([svg, caption]) => `<figure>${svg}<figcaption class="caveat">${caption}</figcaption></figure>`).join('\n')}`;
+}
