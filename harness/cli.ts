@@ -7,7 +7,9 @@ import { Command, CommanderError, Option } from 'commander';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { Listr } from 'listr2';
+import type { KubeConfig } from '@kubernetes/client-node';
 import { describeApiError } from '../cluster/kube/api-errors.js';
+import { writePolicyReport } from '../cluster/kube/policy-report.js';
 import { leftBehind, sweep } from '../cluster/kube/cleanup.js';
 import { KubeTarget } from '../cluster/kube/kube-target.js';
 import { shortRunId } from '../cluster/kube/render.js';
@@ -42,6 +44,7 @@ const TARGETS = ['lab', 'kubeconfig', 'kind', 'k3s'] as const;
 
 interface RunOptions {
   require?: string;
+  policyReport?: boolean;
   metrics?: string;
   pushgateway?: string;
   summaryMd?: string;
@@ -209,6 +212,9 @@ async function run(o: RunOptions, argv: string[], provided?: { cluster: Provisio
   if (!(TARGETS as readonly string[]).includes(o.target)) throw new ConfigError(`unknown target ${o.target} (available: ${TARGETS.join(', ')})`);
   if (o.installer !== 'helm' && o.installer !== 'istioctl') throw new ConfigError(`--installer ${o.installer}: helm or istioctl`);
   let cluster: Provisioned | undefined = provided?.cluster;
+  if (o.policyReport && o.target === 'lab') throw new ConfigError('--policy-report writes into a cluster: use it with --target kubeconfig, kind or k3s');
+  /** Where the PolicyReport goes (--policy-report), once preflight has checked its CRD and permissions. */
+  let reportTo: KubeConfig | undefined;
   let target: Target | undefined;
   // From here on something may exist to tear down: Ctrl-C removes it whatever stage the run is in.
   const kindName = `meshproof-${shortRunId(runId)}`;
@@ -250,7 +256,8 @@ async function run(o: RunOptions, argv: string[], provided?: { cluster: Provisio
     if (o.target !== 'lab') {
       // Preflight first: nothing is created before it passes.
       const { kc } = loadKubeConfig(cluster ? { kubeconfig: cluster.kubeconfig } : o);
-      const pre = await preflight(kc, { istioNamespace: o.istioNamespace, revision: o.revision });
+      const pre = await preflight(kc, { istioNamespace: o.istioNamespace, revision: o.revision, policyReport: o.policyReport });
+      reportTo = o.policyReport ? kc : undefined;
       timeouts = process.env.MESHPROOF_TIMEOUTS === 'lab' ? LAB_TIMEOUTS : KUBE_TIMEOUTS; // 'lab': the test façade only
       target = new KubeTarget({
         kc,
@@ -363,6 +370,7 @@ async function run(o: RunOptions, argv: string[], provided?: { cluster: Provisio
     }
   }
   if (o.pushgateway) await pushMetrics(o.pushgateway, r).catch((e: unknown) => afterErrors.push(`pushing to ${o.pushgateway}: ${messageOf(e)}`));
+  if (reportTo) await writePolicyReport(reportTo, r).catch((e: unknown) => afterErrors.push(messageOf(e)));
   if (afterErrors.length > 0) {
     process.stderr.write(`meshproof: ${afterErrors.join('; ')}\n`);
     return r.exitCode === 0 ? 3 : r.exitCode;
@@ -399,6 +407,7 @@ export function program(): Command {
     .option('--max-cert-lifetime <duration>', 'CERT-001: longest acceptable workload certificate lifetime', '24h')
     .option('--root-horizon-days <days>', 'CERT-005: the mesh root must stay valid at least this long', '90')
     .option('--sign-key <pem>', 'sign manifest.sha256 with this Ed25519 private key (the key is never written)')
+    .option('--policy-report', 'with a cluster target: write the verdicts as a PolicyReport (wgpolicyk8s.io/v1alpha2) named meshproof in the meshproof namespace')
     .option('--metrics <file>', 'write the verdicts as Prometheus metrics (for node_exporter\'s textfile collector)')
     .option('--pushgateway <url>', 'push the verdicts as Prometheus metrics to a Pushgateway (job meshproof)')
     .option('--summary-md <file>', 'write a Markdown summary (verdicts, what broke) for CI job pages; under GitHub Actions it also goes to the step summary')

@@ -153,3 +153,36 @@ describe('a revisioned control plane (istiod-canary, istio.io/rev=canary)', () =
     }
   });
 });
+
+describe('--policy-report', () => {
+  it('writes the verdicts as a PolicyReport in meshproof\'s namespace, valid against the CRD\'s schema', { timeout: 120_000 }, async () => {
+    const cluster = await startLabCluster({ meshWide: 'fixtures/secure/10-mesh-wide.yaml' });
+    cluster.api.state.crds.add('policyreports.wgpolicyk8s.io');
+    cluster.api.state.namespaces.set('meshproof', { labels: {}, created: '2026-01-01T00:00:00Z' });
+    try {
+      const r = await cli(['run', '--target', 'kubeconfig', '--kubeconfig', cluster.api.kubeconfig(dir), '--suite', 'mtls', '--policy-report', '--out', path.join(dir, 'pr')], { env: { ...process.env, MESHPROOF_TIMEOUTS: 'lab' } });
+      expect(r.code, r.stderr).toBe(0);
+      const report = cluster.api.state.objects.get('/apis/wgpolicyk8s.io/v1alpha2/namespaces/meshproof/policyreports/meshproof') as { summary: Record<string, number>; results: { policy: string; result: string; properties: { controls: string } }[] };
+      expect(report.summary).toEqual({ pass: 3, fail: 0, warn: 0, error: 0, skip: 0 });
+      expect(report.results.map((x) => `${x.policy}:${x.result}`)).toEqual(['MTLS-001:pass', 'MTLS-002:pass', 'MTLS-003:pass']);
+      expect(report.results[0]!.properties.controls).toMatch(/NIST-800-53r5:SC-8/);
+      expect(cluster.api.state.forbidden).toEqual([]);
+    } finally {
+      await cluster.close();
+    }
+  });
+
+  it('is refused with one line when the CRD is absent (exit 2), and on the lab', async () => {
+    const cluster = await startLabCluster();
+    try {
+      const r = await cli(['run', '--target', 'kubeconfig', '--kubeconfig', cluster.api.kubeconfig(dir), '--suite', 'mtls', '--policy-report'], { env: { ...process.env, MESHPROOF_TIMEOUTS: 'lab' } });
+      expect(r.code).toBe(2);
+      expect(r.stderr).toMatch(/^meshproof: --policy-report: the PolicyReport CRD \(policyreports\.wgpolicyk8s\.io\) is not installed: install Policy Reporter or Kyverno/m);
+    } finally {
+      await cluster.close();
+    }
+    const lab = await cli(['run', '--policy-report']);
+    expect(lab.code).toBe(2);
+    expect(lab.stderr).toMatch(/^meshproof: --policy-report writes into a cluster/);
+  });
+});

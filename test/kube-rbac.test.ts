@@ -37,6 +37,13 @@ describe('deploy/rbac.yaml', () => {
       // A posture with a Telemetry of its own (logging switched off for the mesh namespace).
       const audit = await cli(['run', '--target', 'kubeconfig', '--kubeconfig', kubeconfig, '--suite', 'audit', '--overlay', 'fixtures/weakened/logging-off-mesh.yaml', '--out', path.join(dir, 'audit')], { env });
       expect(audit.code, audit.stderr).toBe(1);
+      // The verdicts as a PolicyReport, in meshproof's own namespace (the Role of deploy/rbac.yaml).
+      a.api.state.crds.add('policyreports.wgpolicyk8s.io');
+      a.api.state.namespaces.set('meshproof', { labels: {}, created: '2026-01-01T00:00:00Z' });
+      for (const n of [1, 2]) {
+        const pr = await cli(['run', '--target', 'kubeconfig', '--kubeconfig', kubeconfig, '--suite', 'mtls', '--policy-report', '--out', path.join(dir, `pr-${n}`)], { env });
+        expect(pr.code, pr.stderr).toBe(0); // the second run replaces the report (patch by name)
+      }
       for (const g of a.api.state.rbacUsed) used.add(g);
       forbidden.push(...a.api.state.forbidden);
     } finally {

@@ -142,7 +142,11 @@ export class KubeApplier {
       for (const d of deployments) {
         const spec = d.spec as { replicas?: number; selector: { matchLabels: Record<string, string> }; template: { metadata: { labels?: Record<string, string>; annotations?: Record<string, string> } } };
         const selector = Object.entries({ ...spec.selector.matchLabels, [RUN_LABEL]: this.o.runId }).map(([k, v]) => `${k}=${v}`).join(',');
-        const pods = (await retrying(() => core.listNamespacedPod({ namespace: d.metadata.namespace!, labelSelector: selector }))).items;
+        const pods = (
+          await retrying(() => core.listNamespacedPod({ namespace: d.metadata.namespace!, labelSelector: selector })).catch((e: unknown) => {
+            throw new InfraError(`listing the pods of ${d.metadata.namespace}/${d.metadata.name}: ${describeApiError(e)}`);
+          })
+        ).items;
         const want = spec.replicas ?? 1;
         // After a restart only pods of the new template count (old ones may still be Ready while they drain).
         const up = pods.filter((p) => isReady(p) && (!restartedAt || p.metadata?.annotations?.[RESTARTED_AT] === restartedAt));

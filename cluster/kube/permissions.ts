@@ -56,6 +56,16 @@ export const REQUIRED: Permission[] = [
   { group: 'networking.istio.io', resource: 'destinationrules', verbs: APPLY, why: 'fixture traffic policies' },
   { group: 'telemetry.istio.io', resource: 'telemetries', verbs: [...APPLY, 'list'], why: 'fixture logging; reading the Telemetry in force for each destination' },
   { group: 'apiextensions.k8s.io', resource: 'customresourcedefinitions', verbs: ['get'], names: ISTIO_CRDS, why: 'preflight: Istio CRDs present' },
+  { group: 'apiextensions.k8s.io', resource: 'customresourcedefinitions', verbs: ['get'], names: ['policyreports.wgpolicyk8s.io'], why: '--policy-report: the PolicyReport CRD is installed' },
   { group: 'admissionregistration.k8s.io', resource: 'mutatingwebhookconfigurations', verbs: ['list'], why: 'preflight: the injection webhook is installed' },
   { group: 'authorization.k8s.io', resource: 'selfsubjectaccessreviews', verbs: ['create'], why: 'preflight: these permissions' },
+];
+
+/** The namespace meshproof's own resources live in (deploy/rbac.yaml): PolicyReports go there. */
+export const MESHPROOF_NAMESPACE = 'meshproof';
+
+/** `--policy-report`: a Role in meshproof's namespace (deploy/rbac.yaml `meshproof-reports`), checked only then. */
+export const POLICY_REPORT_PERMISSIONS: (Permission & { namespace: string })[] = [
+  { group: 'wgpolicyk8s.io', resource: 'policyreports', verbs: ['create'], namespace: MESHPROOF_NAMESPACE, why: 'the verdicts as a PolicyReport' },
+  { group: 'wgpolicyk8s.io', resource: 'policyreports', verbs: ['patch'], names: ['meshproof'], namespace: MESHPROOF_NAMESPACE, why: 'the verdicts as a PolicyReport, replaced each run' },
 ];

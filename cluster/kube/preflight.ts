@@ -14,7 +14,7 @@ import {
 import { parse as parseYaml } from 'yaml';
 import { ConfigError, InfraError, messageOf } from '../../harness/errors.js';
 import { describeApiError } from './api-errors.js';
-import { ISTIO_CRDS, meshConfigName, requiredFor } from './permissions.js';
+import { ISTIO_CRDS, meshConfigName, POLICY_REPORT_PERMISSIONS, requiredFor } from './permissions.js';
 import { retrying } from './retry.js';
 
 export { ISTIO_CRDS };
@@ -41,7 +41,7 @@ function status(e: unknown): number | undefined {
   return (e as { code?: number }).code;
 }
 
-export async function preflight(kc: KubeConfig, o: { istioNamespace?: string; revision?: string } = {}): Promise<PreflightReport> {
+export async function preflight(kc: KubeConfig, o: { istioNamespace?: string; revision?: string; policyReport?: boolean } = {}): Promise<PreflightReport> {
   const server = kc.getCurrentCluster()?.server ?? '?';
   const istioNs = o.istioNamespace ?? 'istio-system';
   const required = requiredFor(o.revision);
@@ -70,6 +70,26 @@ export async function preflight(kc: KubeConfig, o: { istioNamespace?: string; re
   }
   if (missing.length > 0) {
     throw new ConfigError(`missing permissions: ${missing.join(', ')}. Apply deploy/rbac.yaml and bind it to this identity, or use one that has them`);
+  }
+
+  // 2b. --policy-report: the CRD, and the Role in meshproof's namespace.
+  if (o.policyReport) {
+    try {
+      await retrying(() => kc.makeApiClient(ApiextensionsV1Api).readCustomResourceDefinition({ name: 'policyreports.wgpolicyk8s.io' }));
+    } catch (e) {
+      if (status(e) === 404) throw new ConfigError('--policy-report: the PolicyReport CRD (policyreports.wgpolicyk8s.io) is not installed: install Policy Reporter or Kyverno, or run without --policy-report');
+      throw new InfraError(`reading the PolicyReport CRD: ${describeApiError(e)}`);
+    }
+    const refused: string[] = [];
+    for (const p of POLICY_REPORT_PERMISSIONS) {
+      for (const verb of p.verbs) {
+        for (const name of p.names ?? [undefined]) {
+          const r = await retrying(() => authz.createSelfSubjectAccessReview({ body: { apiVersion: 'authorization.k8s.io/v1', kind: 'SelfSubjectAccessReview', spec: { resourceAttributes: { group: p.group, resource: p.resource, verb, name, namespace: p.namespace } } } }));
+          if (!r.status?.allowed) refused.push(`${verb} ${p.group}/${p.resource}${name ? ` ${name}` : ''} in ${p.namespace}`);
+        }
+      }
+    }
+    if (refused.length > 0) throw new ConfigError(`--policy-report: missing permissions: ${refused.join(', ')}. Apply the meshproof-reports Role of deploy/rbac.yaml`);
   }
 
   // 3. Istio's CRDs.

@@ -160,6 +160,7 @@ const RESOURCES: Record<string, [string, string, boolean][]> = {
   ],
   'networking.istio.io/v1': [['DestinationRule', 'destinationrules', true]],
   'telemetry.istio.io/v1': [['Telemetry', 'telemetries', true]],
+  'wgpolicyk8s.io/v1alpha2': [['PolicyReport', 'policyreports', true]],
 };
 
 /** The verbs discovery advertises, where they differ from the usual. */
@@ -372,7 +373,7 @@ export async function startKubeApi(state: KubeApiState = defaultState()): Promis
       if (req.method === 'POST' && p === '/apis/authorization.k8s.io/v1/selfsubjectaccessreviews') {
         const ra = (JSON.parse(body) as { spec: { resourceAttributes: { verb: string; group?: string; resource: string; subresource?: string } } }).spec.resourceAttributes;
         const key = `${ra.verb} ${ra.group ?? ''}/${ra.resource}${ra.subresource ? `/${ra.subresource}` : ''}`;
-        const attrs = { verb: ra.verb, group: ra.group ?? '', resource: `${ra.resource}${ra.subresource ? `/${ra.subresource}` : ''}`, name: (ra as { name?: string }).name };
+        const attrs = { verb: ra.verb, group: ra.group ?? '', resource: `${ra.resource}${ra.subresource ? `/${ra.subresource}` : ''}`, name: (ra as { name?: string }).name, namespace: (ra as { namespace?: string }).namespace };
         // Answered from the same role the requests are authorized against (and never counted as a use of it).
         const allowed = !state.denied.has(key) && (!state.rbac || authorize(state.rbac, attrs) !== undefined);
         return json(res, 201, { apiVersion: 'authorization.k8s.io/v1', kind: 'SelfSubjectAccessReview', spec: { resourceAttributes: ra }, status: { allowed } });

@@ -39,7 +39,8 @@ const tokenDir = mkdtempSync(path.join(tmpdir(), 'meshproof-kubelet-'));
  * `stripStatsMatcher` removes the proxyStatsMatcher render added: a cluster whose pods keep only Istio's defaults.
  */
 function unrender(o: Obj, opts: { stripStatsMatcher?: boolean; revision?: string } = {}): Obj | undefined {
-  if (o.kind === 'ConfigMap') return undefined;
+  // Not posture: the agent's ConfigMap, meshproof's own PolicyReport.
+  if (o.kind === 'ConfigMap' || o.kind === 'PolicyReport') return undefined;
   const m = structuredClone(o);
   const strip = (labels?: Record<string, string>) => {
     if (!labels) return undefined;

@@ -10,6 +10,8 @@ export interface Rule {
   resources: string[];
   verbs: string[];
   resourceNames?: string[];
+  /** Set for a Role's rules: they hold only in its namespace (RoleBinding scope). */
+  namespace?: string;
 }
 
 export interface Attributes {
@@ -21,20 +23,22 @@ export interface Attributes {
   name?: string;
 }
 
+/** The ClusterRole's rules (cluster-wide) and every Role's (scoped to its namespace), as bound in the file. */
 export function loadClusterRole(file: string): Rule[] {
-  const docs = parseAllDocuments(readFileSync(file, 'utf8')).map((d) => d.toJS() as { kind: string; rules?: Rule[] });
+  const docs = parseAllDocuments(readFileSync(file, 'utf8')).map((d) => d.toJS() as { kind: string; metadata?: { namespace?: string }; rules?: Rule[] });
   const role = docs.find((d) => d.kind === 'ClusterRole');
   if (!role?.rules) throw new Error(`${file}: no ClusterRole with rules`);
-  return role.rules;
+  const roles = docs.filter((d) => d.kind === 'Role').flatMap((d) => (d.rules ?? []).map((r) => ({ ...r, namespace: d.metadata?.namespace })));
+  return [...role.rules, ...roles];
 }
 
 /** Every grant a role makes, one per (group, resource, verb, names): what "every rule used" counts. */
 export function grantsOf(rules: Rule[]): string[] {
-  return rules.flatMap((r) => r.apiGroups.flatMap((g) => r.resources.flatMap((res) => r.verbs.map((v) => grantKey(g, res, v, r.resourceNames)))));
+  return rules.flatMap((r) => r.apiGroups.flatMap((g) => r.resources.flatMap((res) => r.verbs.map((v) => grantKey(g, res, v, r.resourceNames, r.namespace)))));
 }
 
-function grantKey(group: string, resource: string, verb: string, names?: string[]): string {
-  return `${verb} ${group || 'core'}/${resource}${names ? ` [${[...names].sort().join(',')}]` : ''}`;
+function grantKey(group: string, resource: string, verb: string, names?: string[], namespace?: string): string {
+  return `${verb} ${group || 'core'}/${resource}${names ? ` [${[...names].sort().join(',')}]` : ''}${namespace ? ` in ${namespace}` : ''}`;
 }
 
 /** The grant that allows the request, or undefined (RBAC: a rule with resourceNames never matches a nameless request). */
@@ -45,7 +49,8 @@ export function authorize(rules: Rule[], a: Attributes): string | undefined {
     const verb = r.verbs.find((v) => v === '*' || v === a.verb);
     if (group === undefined || !resource || !verb) continue;
     if (r.resourceNames && (!a.name || !r.resourceNames.includes(a.name))) continue;
-    return grantKey(group, resource, verb, r.resourceNames);
+    if (r.namespace && r.namespace !== a.namespace) continue;
+    return grantKey(group, resource, verb, r.resourceNames, r.namespace);
   }
   return undefined;
 }
