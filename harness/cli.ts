@@ -595,7 +595,7 @@ export function program(): Command {
     });
   cmd
     .command('cleanup')
-    .description('delete what meshproof runs left behind, by their meshproof.dev/run label (nothing else is touched)')
+    .description('delete what meshproof runs left behind: namespaces with both the meshproof.dev/run label and an mp- name (nothing else is touched)')
     .option('--run <id>', 'the run whose namespaces to delete')
     .option('--stale', 'every run-labelled namespace older than --older-than')
     .option('--older-than <duration>', 'with --stale', '1h')
