@@ -67,9 +67,11 @@ describe.runIf(hasKubectl)('kubectl against the API façade', () => {
         await target.dispose();
       }
 
-      const deleted = await kubectl('delete', 'namespace', 'kubectl-test', '--wait=false');
+      // kubectl waits for the deletion (a watch for the DELETED event): the namespace is Terminating first.
+      cluster.api.state.terminateAfterMs = 500;
+      const deleted = await kubectl('delete', 'namespace', 'kubectl-test');
+      expect(deleted.code, deleted.stderr).toBe(0);
       expect(deleted.stdout).toBe('namespace "kubectl-test" deleted\n');
-      await new Promise((r) => setTimeout(r, 400));
       expect((await kubectl('get', 'namespaces', '-o', 'name')).stdout).not.toContain('kubectl-test');
     } finally {
       await cluster.close();

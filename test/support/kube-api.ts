@@ -561,7 +561,7 @@ export async function startKubeApi(state: KubeApiState = defaultState()): Promis
       const nsView = (name: string, n: { labels: Record<string, string>; created: string; phase?: string; finalizers?: string[] }) => ({
         apiVersion: 'v1',
         kind: 'Namespace',
-        metadata: { name, labels: n.labels, creationTimestamp: n.created, ...(n.finalizers ? { finalizers: n.finalizers } : {}) },
+        metadata: { name, labels: n.labels, creationTimestamp: n.created, resourceVersion: String(state.generation), ...(n.finalizers ? { finalizers: n.finalizers } : {}) },
         spec: { finalizers: ['kubernetes'] },
         status: { phase: n.phase ?? 'Active' },
       });
@@ -572,7 +572,8 @@ export async function startKubeApi(state: KubeApiState = defaultState()): Promis
           .map(([name, n]) => nsView(name, n));
         if (url.searchParams.get('watch') === 'true') {
           // A watch (kubectl delete --wait): a DELETED event when the watched namespace is gone.
-          res.writeHead(200, { 'content-type': 'application/json' });
+          res.writeHead(200, { 'content-type': 'application/json', 'transfer-encoding': 'chunked' });
+          res.flushHeaders(); // a watch answers at once and streams events as they happen
           const seen = new Map(items.map((i) => [i.metadata.name, i]));
           const tick = setInterval(() => {
             for (const [name, view] of seen) {
@@ -585,7 +586,7 @@ export async function startKubeApi(state: KubeApiState = defaultState()): Promis
               res.end();
             }
           }, 25);
-          req.on('close', () => clearInterval(tick));
+          res.on('close', () => clearInterval(tick)); // the client went away (a request's own 'close' fires once its body is read)
           return;
         }
         if (req.headers.accept?.includes('as=Table')) {
@@ -603,7 +604,7 @@ export async function startKubeApi(state: KubeApiState = defaultState()): Promis
             rows: items.map((i) => ({ cells: [i.metadata.name, i.status.phase, age(i.metadata.creationTimestamp)], object: { kind: 'PartialObjectMetadata', apiVersion: 'meta.k8s.io/v1', metadata: i.metadata } })),
           });
         }
-        return json(res, 200, { apiVersion: 'v1', kind: 'NamespaceList', metadata: {}, items });
+        return json(res, 200, { apiVersion: 'v1', kind: 'NamespaceList', metadata: { resourceVersion: String(state.generation) }, items });
       }
       m = /^\/api\/v1\/namespaces\/([^/]+)$/.exec(p);
       if (req.method === 'GET' && m) {
