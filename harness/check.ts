@@ -53,6 +53,11 @@ export interface Corroboration {
    * left its client sidecar from (from the client's own record), when the attacker has a sidecar.
    */
   matches(r: AccessLogRecord, o: Observation, hop?: string): boolean;
+  /**
+   * Records are tied to attempts through the client sidecar's hop (TCP denials, where neither a nonce nor the
+   * probe's address reaches the destination): only then is the client's own log read.
+   */
+  keyByHop?: boolean;
   /** Counter (suffix) at the destination whose rise corroborates the blocks. */
   counter: string;
   /**

@@ -155,7 +155,8 @@ async function runCase(c: Case, ctx: CheckContext): Promise<CaseResult> {
   const records = await readRecords(ctx, destPods, since);
   // Through a client sidecar the destination sees the sidecar's hop, not the probe: the client's own record
   // (downstream = the probe, upstream local = the hop) ties the destination's record to the attempt.
-  const hops = attacker.sidecar ? await clientHops(ctx, attacker.pod, since) : new Map<string, string>();
+  const byHop = Boolean(c.corroborate.keyByHop && attacker.sidecar);
+  const hops = byHop ? await clientHops(ctx, attacker.pod, since) : new Map<string, string>();
   const matched: string[] = [];
   const unmatched: string[] = [];
   observations.forEach((o, i) => {
@@ -203,7 +204,7 @@ async function runCase(c: Case, ctx: CheckContext): Promise<CaseResult> {
       accessLog: setups,
       records: matched,
       unmatched,
-      keyedBy: attacker.sidecar ? `the client sidecar's hop (${hops.size} client record(s))` : "the attacker's own address",
+      keyedBy: byHop ? `the client sidecar's hop (${hops.size} client record(s))` : 'the attempt itself (its nonce or its own address)',
       counter: c.corroborate.counter,
       counterDelta,
       counterExported,

@@ -45,6 +45,9 @@ describe('access-log setups through the lab', () => {
     const c = r.result.results[0]!.cases[0] as CaseResult;
     expect(modes(c)).toEqual(['json']);
     expect(c.corroboration.records.length).toBe(LAB_TIMEOUTS.attackAttempts);
+    // Only TCP denials are tied through the client sidecar's hop; HTTP ones by their nonce, reading no client log.
+    expect((r.result.results[2]!.cases[0] as CaseResult).corroboration.keyedBy).toMatch(/client sidecar's hop/);
+    expect((r.result.results[1]!.cases[0] as CaseResult).corroboration.keyedBy).toMatch(/the attempt itself/);
   });
 
   it('logging on through meshConfig.accessLogFile alone (no Telemetry): TEXT, and the unaudited rule applies', async () => {

@@ -24,5 +24,6 @@ export const rbacDeniedTcp: Corroboration = {
   describe: 'rbac_access_denied_matched_policy connection termination',
   counter: 'tcp.rbac.denied',
   require: 'record-or-counter',
+  keyByHop: true,
   matches: (r, _o, hop) => r.connectionTerminationDetails.startsWith('rbac_access_denied_matched_policy[') && (hop === undefined || sameAddress(r.downstreamRemoteAddress, hop)),
 };
