@@ -14,5 +14,7 @@ export class InfraError extends Error {
 }
 
 export function messageOf(e: unknown): string {
-  return e instanceof Error ? e.message : String(e);
+  if (e instanceof Error) return e.message;
+  const m = (e as { message?: unknown } | null)?.message; // an ErrorEvent or other error-like object
+  return typeof m === 'string' ? m : String(e);
 }

@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { loadKubeConfig } from '../cluster/kube/connect.js';
 import { KubeTarget } from '../cluster/kube/kube-target.js';
 import { preflight } from '../cluster/kube/preflight.js';
-import { transient } from '../cluster/kube/retry.js';
+import { retrying, transient } from '../cluster/kube/retry.js';
 import { AGENT_BUNDLE } from '../harness/paths.js';
 import { loadPosture } from '../harness/posture/load.js';
 import { conformanceRun } from '../harness/run.js';
@@ -32,6 +32,17 @@ describe('what counts as transient', () => {
     if (want === undefined) expect(t).toBeUndefined();
     else expect(t).toMatchObject(want.retryAfterMs ? want : {});
   });
+
+  // client-node's exec rejects with the websocket's ErrorEvent, not an Error; p-retry refuses non-Errors.
+  it('retries an error-like object that is not an Error, and fails with its message when it is not transient', async () => {
+    let calls = 0;
+    const ok = await retrying(async () => {
+      if (++calls < 2) throw { type: 'error', message: 'Unexpected server response: 503' };
+      return 'done';
+    });
+    expect([ok, calls]).toEqual(['done', 2]);
+    await expect(retrying(() => Promise.reject({ type: 'error', message: 'Unexpected server response: 403' }))).rejects.toThrow('Unexpected server response: 403');
+  });
 });
 
 describe('a run against an API that throttles, restarts and drops answers', () => {
@@ -48,7 +59,7 @@ describe('a run against an API that throttles, restarts and drops answers', () =
       } finally {
         await target.dispose();
       }
-      expect(Object.fromEntries(r.results.map((x) => [x.id, x.verdict]))).toEqual(Object.fromEntries(r.results.map((x) => [x.id, 'pass'])));
+      expect(Object.fromEntries(r.results.map((x) => [x.id, x.verdict])), JSON.stringify(r.results.filter((x) => x.verdict !== 'pass').map((x) => x.reason))).toEqual(Object.fromEntries(r.results.map((x) => [x.id, 'pass'])));
       const kinds = new Set(cluster.api.state.faults.injected.map((f) => f.split(' ')[0]));
       expect([...kinds].sort()).toEqual(['429', '503', 'lost', 'reset']);
       expect(cluster.api.state.faults.injected.some((f) => f.startsWith('lost POST /api/v1/namespaces') || f.startsWith('lost PATCH'))).toBe(true);

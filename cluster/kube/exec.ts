@@ -35,8 +35,14 @@ type ExecOptions = { namespace: string; pod: string; container: string; command:
 
 /** The websocket never opened: the command did not start, so trying again cannot run it twice. */
 class NotStarted extends Error {
-  constructor(readonly reason: unknown) {
-    super(messageOf(reason));
+  readonly reason: Error;
+  constructor(e: unknown) {
+    // client-node rejects with the websocket's ErrorEvent ({ message, error }), not an Error: keep the Error inside,
+    // whose message ("Unexpected server response: 503", "socket hang up") and code tell a transient failure.
+    const inner = (e as { error?: unknown })?.error;
+    const reason = e instanceof Error ? e : inner instanceof Error ? inner : new Error(messageOf(e));
+    super(reason.message);
+    this.reason = reason;
   }
 }
 

@@ -4,6 +4,7 @@
 // anything else fails at once. A create whose outcome is unknown is never retried blindly: the caller reads back
 // first (see KubeApplier).
 import pRetry, { AbortError } from 'p-retry';
+import { messageOf } from '../../harness/errors.js';
 import { statusOf } from './api-errors.js';
 
 /** How many times, and how long at most, one call is retried. */
@@ -41,8 +42,10 @@ export function retrying<T>(call: () => Promise<T>, o: { onRetry?: (error: unkno
       try {
         return await call();
       } catch (e) {
-        if (!transient(e)) throw new AbortError(e as Error);
-        throw e;
+        // p-retry accepts only Errors; a library that rejects with something else must still fail cleanly.
+        const error = e instanceof Error ? e : new Error(messageOf(e));
+        if (!transient(e)) throw new AbortError(error);
+        throw error;
       }
     },
     {
