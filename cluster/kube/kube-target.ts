@@ -195,11 +195,7 @@ export class KubeTarget implements Target {
    */
   async mintCertificate(probe: ProbeHandle, ttlMs: number): Promise<MintedCert> {
     const p = this.pod(probe.pod);
-    const core = this.o.kc.makeApiClient(CoreV1Api);
-    this.o.onCall?.(`get configmap ${p.namespace}/istio-ca-root-cert`);
-    const cm = await retrying(() => core.readNamespacedConfigMap({ name: 'istio-ca-root-cert', namespace: p.namespace }));
-    const rootPem = cm.data?.['root-cert.pem'];
-    if (!rootPem) throw new InfraError(`ConfigMap ${p.namespace}/istio-ca-root-cert has no root-cert.pem: is istiod distributing its root?`);
+    const rootPem = (await this.rootBundle(p.namespace)).join('');
     const request: MintExecRequest = { address: this.istio.caAddress, servername: this.istio.caServername, rootPem, tokenPath: ISTIO_CA_TOKEN_PATH, ttlSeconds: Math.max(1, Math.ceil(ttlMs / 1000)), timeoutMs: 15_000 };
     const r = JSON.parse(await this.exec(p, 'agent', ['node', AGENT, 'mint'], JSON.stringify(request))) as MintResult;
     return { ...r, notBefore: new Date(r.notBefore), notAfter: new Date(r.notAfter) };
@@ -279,12 +275,15 @@ export class KubeTarget implements Target {
 
   /** Every certificate of the trust bundle istiod distributes (a root rotation holds more than one, §10). */
   async meshRoots(): Promise<string[]> {
-    const ns = Object.values(this.rendered?.namespaces ?? {})[0] ?? this.istio.namespace;
+    return this.rootBundle(Object.values(this.rendered?.namespaces ?? {})[0] ?? this.istio.namespace);
+  }
+
+  /** The trust bundle istiod distributes into a namespace (ConfigMap istio-ca-root-cert), one PEM per root. */
+  private async rootBundle(ns: string): Promise<string[]> {
     this.o.onCall?.(`get configmap ${ns}/istio-ca-root-cert`);
     const cm = await retrying(() => this.o.kc.makeApiClient(CoreV1Api).readNamespacedConfigMap({ name: 'istio-ca-root-cert', namespace: ns }));
-    const bundle = cm.data?.['root-cert.pem'] ?? '';
-    const pems = bundle.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? [];
-    if (pems.length === 0) throw new InfraError(`ConfigMap ${ns}/istio-ca-root-cert has no certificate in root-cert.pem`);
+    const pems = cm.data?.['root-cert.pem']?.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? [];
+    if (pems.length === 0) throw new InfraError(`ConfigMap ${ns}/istio-ca-root-cert has no certificate in root-cert.pem: is istiod distributing its root?`);
     return pems.map((x) => `${x}\n`);
   }
 
