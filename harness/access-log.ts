@@ -213,7 +213,7 @@ export function startedSince(r: AccessLogRecord, since: Date): boolean {
   return Number.isFinite(t) && t >= since.getTime();
 }
 
-/** `address: present` / `absent` for a stat suffix: Envoy's `/stats` has no line for a stat it does not keep. */
+/** Whether `/stats` has a line for a stat suffix at all: Envoy prints none for a stat it does not keep (absent ≠ 0). */
 export function statPresent(stats: Record<string, number>, suffix: string): boolean {
   return Object.keys(stats).some((k) => k === suffix || k.endsWith(`.${suffix}`));
 }

@@ -183,7 +183,8 @@ export function serverLogSetup(eff: EffectiveLogging): LogSetup {
   const { source } = eff;
   if (server.length === 0) {
     if (eff.sinks.length > 0) return { mode: 'not-verifiable', reason: 'access logging writes client-side records only (match.mode CLIENT): destinations keep none', source };
-    return { mode: 'off', reason: `access logging is off for this workload (${source})`, source };
+    const unknown = eff.unknownProviders.length > 0 ? `; istiod skips provider(s) ${eff.unknownProviders.join(', ')}, not in meshConfig.extensionProviders` : '';
+    return { mode: 'off', reason: `access logging is off for this workload (${source}${unknown})`, source };
   }
   const readable = server.filter((s) => s.path === STDOUT && !s.filter && (s.shape.kind === 'text' || s.shape.kind === 'json'));
   if (readable.length === 0) {

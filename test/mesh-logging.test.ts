@@ -40,6 +40,7 @@ const rows: { name: string; mesh?: MeshLoggingConfig; telemetry?: TelemetryObjec
   { name: 'defaultProviders alone turn logging on', mesh: { defaultProviders: { accessLogging: ['envoy'] } }, mode: 'text' },
   { name: 'a custom root namespace', mesh: { rootNamespace: 'istio-config' }, telemetry: [{ ...rootEnvoy, namespace: 'istio-config' }], mode: 'text' },
   { name: 'a Telemetry in istio-system when the root is elsewhere', mesh: { rootNamespace: 'istio-config' }, telemetry: [rootEnvoy], mode: 'off' },
+  { name: 'a provider name that is not in extensionProviders (istiod skips it)', telemetry: [{ ...rootEnvoy, accessLogging: [{ providers: [{ name: 'splunk' }] }] }], mode: 'off', why: /skips provider\(s\) splunk/ },
   { name: 'text and OpenTelemetry together: stdout still has every record', mesh: { extensionProviders: [{ name: 'otel', envoyOtelAls: {} }] }, telemetry: [{ ...rootEnvoy, accessLogging: [{ providers: [{ name: 'envoy' }, { name: 'otel' }] }] }], mode: 'text' },
 ];
 
