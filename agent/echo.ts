@@ -14,8 +14,8 @@ export interface EchoOptions {
   namespace: string;
   serviceAccount: string;
   /**
-   * Enables `/admin/fail?on=1|0` (answer 500 to everything else) and `/admin/reset-stats` for requests carrying
-   * `x-meshproof-admin: <token>`. Only the harness knows the token; without one the endpoints do not exist.
+   * Enables `/admin/fail?on=1|0` (answer 500 to everything else) and `/admin/intervals` (RES-001's read of the
+   * request intervals) for requests carrying `x-meshproof-admin: <token>`. Only the harness knows the token; without one the endpoints do not exist.
    */
   adminToken?: string;
 }
@@ -64,14 +64,10 @@ export async function startEcho(o: EchoOptions): Promise<EchoServers> {
     };
     req.resume();
     if (url.pathname.startsWith('/admin/') && o.adminToken && req.headers['x-meshproof-admin'] === o.adminToken) {
-      // The harness's own calls are not load: they count in no statistic. Answers the state as it was before
-      // this call, so a reset also reads the peak of what came before.
-      const before = { failing, peakInFlight, requests };
+      // The harness's own calls are not load: they count in no statistic. Answers the state as it was before this call.
+      const before = { failing };
       if (url.pathname === '/admin/fail') failing = url.searchParams.get('on') === '1';
-      else if (url.pathname === '/admin/reset-stats') {
-        peakInFlight = inFlight;
-        requests = 0;
-      } else if (url.pathname === '/admin/intervals') {
+      else if (url.pathname === '/admin/intervals') {
         const taken = intervals;
         intervals = [];
         send(200, { ...payload, admin: before, intervals: taken, now: now() });

@@ -75,7 +75,7 @@ export interface Target {
   /** The pod sidecar's counters (`pilot-agent request GET stats` in a cluster). */
   stats(pod: PodRef): Promise<Record<string, number>>;
   /**
-   * The echo app's harness-only control endpoint (`/admin/fail?on=1`, `/admin/reset-stats`), reached from
+   * The echo app's harness-only control endpoint (`/admin/fail?on=1`, `/admin/intervals`), reached from
    * inside the pod with a token only the harness knows (kubectl exec in a cluster). Answers the echo JSON.
    */
   appAdmin(pod: PodRef, path: string): Promise<unknown>;
