@@ -290,12 +290,14 @@ export async function startKubeApi(state: KubeApiState = defaultState()): Promis
   /** RBAC, as kube-apiserver's authorizer: 403 with a Status naming what was refused. */
   const check = (needs: Attributes[]): Attributes | undefined => {
     if (!state.rbac) return undefined;
+    const grants: string[] = [];
     for (const a of needs) {
-      const key = `${a.verb} ${a.group}/${a.resource}`;
-      const grant = state.denied.has(key) ? undefined : authorize(state.rbac, a);
+      const grant = state.denied.has(`${a.verb} ${a.group}/${a.resource}`) ? undefined : authorize(state.rbac, a);
       if (!grant) return a;
+      grants.push(grant);
     }
-    for (const a of needs) state.rbacUsed.add(authorize(state.rbac, a)!);
+    // A rule counts as used only when the whole request was allowed.
+    for (const g of grants) state.rbacUsed.add(g);
     return undefined;
   };
   const needsOf = (req: http.IncomingMessage, url: URL): Attributes[] => {
