@@ -9,7 +9,8 @@ import http from 'node:http';
 import { startEcho } from './echo.js';
 import { type MintExecRequest, mint } from './mint.js';
 import { runAttacks } from './probe.js';
-import type { Attack, ProbeReport } from './protocol.js';
+import { createInterface } from 'node:readline';
+import type { ProbeBatch, ProbeReport } from './protocol.js';
 
 export const AGENT_VERSION = '0.1.0';
 
@@ -63,6 +64,26 @@ async function main(argv: string[]): Promise<number> {
     for (const sig of ['SIGTERM', 'SIGINT'] as const) process.on(sig, () => void servers.close().then(() => process.exit(0)));
     return -1; // keep running
   }
+  if (mode === 'echo-host' && lab) {
+    // The lab only: one process serving the echo app of many pods (a sweep's estate), each on its own loopback
+    // ports with its own identity, so a thousand-pod estate fits one machine. The first stdin line lists the pods;
+    // the process exits when stdin closes, like every lab process.
+    const lines = createInterface({ input: process.stdin });
+    const first = await new Promise<string>((resolve) => lines.once('line', resolve));
+    const pods = JSON.parse(first) as { name: string; namespace: string; serviceAccount: string; httpPort: number; tcpPort: number }[];
+    const ready: Record<string, Record<number, number>> = {};
+    const servers = await Promise.all(
+      pods.map(async (p) => {
+        const s = await startEcho({ httpPort: 0, tcpPort: 0, host: '127.0.0.1', pod: p.name, namespace: p.namespace, serviceAccount: p.serviceAccount, adminToken: process.env.MESHPROOF_ADMIN_TOKEN || undefined });
+        ready[`${p.namespace}/${p.name}`] = { [p.httpPort]: s.ports.http, [p.tcpPort]: s.ports.tcp };
+        return s;
+      }),
+    );
+    process.stdout.write(`${JSON.stringify({ ready })}\n`);
+    lines.once('close', () => process.exit(0));
+    for (const sig of ['SIGTERM', 'SIGINT'] as const) process.on(sig, () => void Promise.all(servers.map((s) => s.close())).then(() => process.exit(0)));
+    return -1;
+  }
   if (mode === 'probe') {
     if (args[0] === '--idle') {
       if (lab) process.stdin.on('end', () => process.exit(0)).resume();
@@ -70,11 +91,11 @@ async function main(argv: string[]): Promise<number> {
       return -1;
     }
     const text = args[0] ?? (await readStdin());
-    const batch = JSON.parse(text) as { attacks: Attack[] };
+    const batch = JSON.parse(text) as ProbeBatch;
     if (!Array.isArray(batch.attacks)) throw new Error('probe input must be {"attacks": [...]}');
     const report: ProbeReport = {
       agent: { version: AGENT_VERSION, pod: process.env.POD_NAME ?? 'unknown', uid: process.getuid?.() ?? null },
-      observations: await runAttacks(batch.attacks),
+      observations: await runAttacks(batch.attacks, { concurrency: batch.concurrency, ratePerSec: batch.ratePerSec }),
     };
     process.stdout.write(`${JSON.stringify(report)}\n`);
     return 0;

@@ -6,7 +6,8 @@ import net from 'node:net';
 import tls from 'node:tls';
 import { floodAttack } from './flood.js';
 import { NONCE_HEADER } from './protocol.js';
-import type { Attack, EchoPayload, FailureClass, HttpAttack, Observation, TcpAttack, TlsAttack } from './protocol.js';
+import { MAX_PROBE_CONCURRENCY } from './protocol.js';
+import type { Attack, EchoPayload, FailureClass, HttpAttack, Observation, ProbeBatch, TcpAttack, TlsAttack } from './protocol.js';
 
 const BODY_LIMIT = 4096;
 
@@ -201,6 +202,7 @@ export function tlsAttack(a: TlsAttack): Promise<Observation> {
     let done = false;
     let handshake = false;
     let received = Buffer.alloc(0);
+    let peerChainPem: string[] | undefined;
     const raw = net.connect({ host, port });
     const t = trace(raw);
     const s = tls.connect({
@@ -231,7 +233,13 @@ export function tlsAttack(a: TlsAttack): Promise<Observation> {
         durationMs: Date.now() - started.getTime(),
         localAddress: t.localAddress,
         bytesReceived: received.length,
-        tls: { handshake, protocol: s.getProtocol() ?? undefined, alpn: s.alpnProtocol || undefined, alert: failure?.class.startsWith('tls-alert:') ? failure.class.slice(10) : undefined },
+        tls: {
+          handshake,
+          protocol: s.getProtocol() ?? undefined,
+          alpn: s.alpnProtocol || undefined,
+          alert: failure?.class.startsWith('tls-alert:') ? failure.class.slice(10) : undefined,
+          ...(peerChainPem ? { peerChainPem } : {}),
+        },
         ...(status ? { http: { status: Number(status[1]), headers: {}, body: text.slice(text.indexOf('\r\n\r\n') + 4, BODY_LIMIT) } } : {}),
         ...(failure ? { failure } : {}),
       });
@@ -239,6 +247,7 @@ export function tlsAttack(a: TlsAttack): Promise<Observation> {
     const timer = setTimeout(() => finish({ class: 'timeout', message: `no verdict within ${a.timeoutMs} ms` }), a.timeoutMs);
     s.on('secureConnect', () => {
       handshake = true;
+      if (a.capturePeer) peerChainPem = peerChain(s);
       s.write(`GET /?nonce=${nonce} HTTP/1.1\r\nhost: ${a.authority ?? a.dial}\r\n${NONCE_HEADER}: ${nonce}\r\nconnection: close\r\n\r\n`);
     });
     s.on('data', (d: Buffer) => {
@@ -258,14 +267,51 @@ export function tlsAttack(a: TlsAttack): Promise<Observation> {
   });
 }
 
-export async function runAttacks(attacks: Attack[]): Promise<Observation[]> {
-  const out: Observation[] = [];
-  // Sequential on purpose: attempts in a batch are repetitions (convergence), not load.
-  for (const a of attacks) {
-    if (a.kind === 'http') out.push(await httpAttack(a));
-    else if (a.kind === 'tcp') out.push(await tcpAttack(a));
-    else if (a.kind === 'tls') out.push(await tlsAttack(a));
-    else out.push(await floodAttack(a));
+/** The server's chain as it sent it, leaf first, PEM (what SWEEP-CERT judges). */
+function peerChain(s: tls.TLSSocket): string[] {
+  const out: string[] = [];
+  let c: tls.DetailedPeerCertificate | undefined = s.getPeerCertificate(true);
+  const seen = new Set<string>();
+  while (c?.raw && !seen.has(c.fingerprint256)) {
+    seen.add(c.fingerprint256);
+    const b64 = c.raw.toString('base64').replace(/(.{64})/g, '$1\n');
+    out.push(`-----BEGIN CERTIFICATE-----\n${b64.replace(/\n$/, '')}\n-----END CERTIFICATE-----\n`);
+    c = c.issuerCertificate;
   }
+  return out;
+}
+
+function runOne(a: Attack): Promise<Observation> {
+  if (a.kind === 'http') return httpAttack(a);
+  if (a.kind === 'tcp') return tcpAttack(a);
+  if (a.kind === 'tls') return tlsAttack(a);
+  return floodAttack(a);
+}
+
+/**
+ * Runs a batch. By default one attempt after another: attempts in a check's batch are repetitions (convergence),
+ * not load. A sweep's batch spans many endpoints and asks for bounded concurrency and a rate cap; the order of
+ * the observations is always the order of the attacks.
+ */
+export async function runAttacks(attacks: Attack[], opts: Omit<ProbeBatch, 'attacks'> = {}): Promise<Observation[]> {
+  const concurrency = Math.max(1, Math.min(MAX_PROBE_CONCURRENCY, Math.floor(opts.concurrency ?? 1)));
+  const gapMs = opts.ratePerSec && opts.ratePerSec > 0 ? 1000 / opts.ratePerSec : 0;
+  const out: Observation[] = new Array(attacks.length);
+  let next = 0;
+  let nextStart = Date.now();
+  const worker = async () => {
+    while (next < attacks.length) {
+      const i = next++;
+      if (gapMs > 0) {
+        // Each attempt takes the next start slot: the whole batch never starts more than ratePerSec per second.
+        const at = nextStart;
+        nextStart = Math.max(Date.now(), at) + gapMs;
+        const wait = at - Date.now();
+        if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+      }
+      out[i] = await runOne(attacks[i]!);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(concurrency, attacks.length) }, worker));
   return out;
 }

@@ -42,6 +42,8 @@ export interface TlsAttack extends AttackBase {
   servername?: string;
   /** Host header of the request sent after the handshake. */
   authority?: string;
+  /** Keep the server's certificate chain (PEM, leaf first) in the observation (the sweep's SWEEP-CERT). */
+  capturePeer?: boolean;
 }
 
 /**
@@ -121,9 +123,22 @@ export interface Observation {
     echo?: EchoPayload;
   };
   tcp?: { received: string; nonceEchoed: boolean };
-  tls?: { handshake: boolean; protocol?: string; alpn?: string; alert?: string };
+  tls?: { handshake: boolean; protocol?: string; alpn?: string; alert?: string; peerChainPem?: string[] };
   flood?: FloodResult;
 }
+
+/**
+ * One exec's input. Attempts run one after another unless `concurrency` says otherwise (a sweep's batch spans many
+ * endpoints); `ratePerSec` caps how many attempts start per second across the whole batch. Both are bounded.
+ */
+export interface ProbeBatch {
+  attacks: Attack[];
+  concurrency?: number;
+  ratePerSec?: number;
+}
+
+/** The largest `concurrency` a probe accepts (each attempt holds one socket). */
+export const MAX_PROBE_CONCURRENCY = 256;
 
 export interface ProbeReport {
   agent: { version: string; pod: string; uid: number | null };

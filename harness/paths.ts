@@ -19,6 +19,8 @@ function findRoot(): string {
 export const PACKAGE_ROOT = findRoot();
 export const AGENT_BUNDLE = path.join(PACKAGE_ROOT, 'dist', 'agent.mjs');
 export const SECURE_POSTURE = path.join(PACKAGE_ROOT, 'fixtures', 'secure');
+/** meshproof's own namespace for a sweep: the attacker and the canary. */
+export const SWEEP_FIXTURES = path.join(PACKAGE_ROOT, 'fixtures', 'sweep');
 export const VERSION = (JSON.parse(readFileSync(path.join(PACKAGE_ROOT, 'package.json'), 'utf8')) as { version: string }).version;
 
 /** The git commit meshproof runs from (`-dirty` with local changes), or `unknown` outside a checkout. */

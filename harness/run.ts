@@ -6,6 +6,7 @@ import type { Posture } from './posture/load.js';
 import { toolCommit, VERSION } from './paths.js';
 import { PostureView } from './posture/view.js';
 import { canonicalJson } from './report/canonical.js';
+import type { SweepReport } from './sweep/sweep.js';
 import type { Target, TargetDescription } from './target.js';
 import type { Timeouts } from './timeouts.js';
 import { exitCodeOf } from './verdict.js';
@@ -27,6 +28,8 @@ export interface RunResult {
    */
   requirements: { required: string[]; unmet: { id: string; reason: string }[] };
   exitCode: 0 | 1 | 3;
+  /** A sweep's per-endpoint results (written to sweep.json; JUnit and HTML show them per Service and namespace). */
+  sweep?: SweepReport;
 }
 
 export interface RunOptions {

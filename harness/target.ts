@@ -1,6 +1,7 @@
 // The seam between the harness and a mesh (ARCHITECTURE.md "Target"). Suites and the harness speak only in the
 // fixtures' logical names (namespace `mesh`, workload `echo`); each Target maps them to what it really runs.
-import type { Attack, ProbeReport } from '../agent/protocol.js';
+import type { Attack, ProbeBatch, ProbeReport } from '../agent/protocol.js';
+import type { Estate, SweepScope } from './sweep/estate.js';
 import type { LogSetup } from './mesh-logging.js';
 import type { Posture } from './posture/load.js';
 
@@ -23,8 +24,11 @@ export interface ProbeHandle {
   sidecar: boolean;
   /** The probe's SPIFFE ID (meaningful only with a sidecar). */
   spiffeId: string;
-  /** Runs one batch of attacks in the probe (one exec in a cluster, one child process in the lab). */
-  run(attacks: Attack[]): Promise<ProbeReport>;
+  /**
+   * Runs one batch of attacks in the probe (one exec in a cluster, one child process in the lab), one after
+   * another unless the options ask for bounded concurrency and a rate cap (a sweep's batch).
+   */
+  run(attacks: Attack[], opts?: Omit<ProbeBatch, 'attacks'>): Promise<ProbeReport>;
 }
 
 export interface MintedCert {
@@ -57,6 +61,14 @@ export interface Target {
   validate(posture: Posture): void;
   apply(posture: Posture): Promise<void>;
   probe(workload: Ref): Promise<ProbeHandle>;
+  /** Every ready pod of a probe Deployment (a sweep shards its endpoints across them). */
+  probes(workload: Ref): Promise<ProbeHandle[]>;
+  /**
+   * The estate a sweep covers: namespaces in scope, their Services and ready pods with ports, protocols, service
+   * accounts and sidecar presence, and a snapshot of the policies in scope and in the root namespace. Read-only.
+   * Pods are named as the cluster names them (real namespaces); the run namespace's own pods carry their role.
+   */
+  discover(scope: SweepScope): Promise<Estate>;
   /** The address `from` dials for `service:port` (a Service name in a cluster; the lab resolves per call). */
   address(service: Ref, port: number, from: ProbeHandle): Promise<Dial>;
   /** Each ready endpoint of `service:port`, dialled directly (pod IP:targetPort). */

@@ -4,7 +4,7 @@ import { build } from 'esbuild';
 
 const common = { bundle: true, platform: 'node', format: 'esm', target: 'node20', sourcemap: false, logLevel: 'warning' };
 await Promise.all([
-  build({ ...common, entryPoints: ['harness/cli.ts'], outfile: 'dist/cli.js', packages: 'external',
+  build({ ...common, entryPoints: ['cli/main.ts'], outfile: 'dist/cli.js', packages: 'external',
     banner: { js: '#!/usr/bin/env node' } }),
   build({ ...common, entryPoints: ['agent/main.ts'], outfile: 'dist/agent.mjs', minify: true }),
 ]);

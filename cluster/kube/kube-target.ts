@@ -3,7 +3,9 @@
 // Corroboration: istio-proxy pod logs, `pilot-agent request GET stats|certs` in istio-proxy.
 import { CoreV1Api, CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node';
 import type { MintExecRequest, MintResult } from '../../agent/mint.js';
-import type { Attack, ProbeReport } from '../../agent/protocol.js';
+import type { Attack, ProbeBatch, ProbeReport } from '../../agent/protocol.js';
+import type { Estate, SweepScope } from '../../harness/sweep/estate.js';
+import { discoverEstate } from './discover.js';
 import { parseStats } from '../../harness/access-log.js';
 import { effectiveLogging, type LogSetup, type MeshLoggingConfig, serverLogSetup, type TelemetryObject } from '../../harness/mesh-logging.js';
 import { parse as parseYaml } from 'yaml';
@@ -58,6 +60,8 @@ export class KubeTarget implements Target {
   private rendered?: Rendered;
   private posture?: Posture;
   private pods: ReadyPod[] = [];
+  /** The user's pods a sweep discovered, by real `namespace/name`, with their own labels. */
+  private readonly estatePods = new Map<string, ReadyPod & { labels: Record<string, string> }>();
   private readonly applier: KubeApplier;
   private readonly trustDomain: string;
 
@@ -115,7 +119,7 @@ export class KubeTarget implements Target {
   }
 
   private pod(ref: PodRef): ReadyPod {
-    const p = this.pods.find((x) => x.namespace === this.ns(ref.namespace) && x.name === ref.name);
+    const p = this.pods.find((x) => x.namespace === this.ns(ref.namespace) && x.name === ref.name) ?? this.estatePods.get(`${ref.namespace}/${ref.name}`);
     if (!p) throw new ConfigError(`no ready pod ${ref.namespace}/${ref.name} in this run`);
     return p;
   }
@@ -132,24 +136,52 @@ export class KubeTarget implements Target {
   }
 
   async probe(workload: Ref): Promise<ProbeHandle> {
-    const p = this.pods.find((x) => x.namespace === this.ns(workload.namespace) && x.workload === workload.name);
-    if (!p) throw new ConfigError(`the posture has no running probe ${workload.namespace}/${workload.name}`);
+    const [first] = await this.probes(workload);
+    return first!;
+  }
+
+  async probes(workload: Ref): Promise<ProbeHandle[]> {
+    const ps = this.pods.filter((x) => x.namespace === this.ns(workload.namespace) && x.workload === workload.name);
+    if (ps.length === 0) throw new ConfigError(`the posture has no running probe ${workload.namespace}/${workload.name}`);
     const sa = this.serviceAccountOf(workload);
-    return {
+    return ps.map((p) => ({
       workload,
       pod: this.podRef(p),
       sidecar: p.sidecar,
       spiffeId: this.identity(workload.namespace, sa),
-      run: async (attacks: Attack[]) => {
-        const limit = attacks.reduce((n, a) => n + a.timeoutMs, 0) + (this.o.execSlackMs ?? 15_000);
-        const out = await this.exec(p, 'agent', ['node', AGENT, 'probe'], JSON.stringify({ attacks }), limit);
+      run: async (attacks: Attack[], opts: Omit<ProbeBatch, 'attacks'> = {}) => {
+        // One exec per batch. Serial attempts may take the sum of their timeouts; concurrent ones a share of it.
+        const serialMs = attacks.reduce((n, a) => n + a.timeoutMs, 0);
+        const c = Math.max(1, opts.concurrency ?? 1);
+        const spacingMs = opts.ratePerSec ? (attacks.length / opts.ratePerSec) * 1000 : 0;
+        const limit = Math.ceil(serialMs / c) + (c > 1 ? Math.max(...attacks.map((a) => a.timeoutMs)) : 0) + spacingMs + (this.o.execSlackMs ?? 15_000);
+        // One line of JSON: the agent reads stdin up to the newline (v4 exec cannot close stdin, §10).
+        const out = await this.exec(p, 'agent', ['node', AGENT, 'probe'], `${JSON.stringify({ attacks, ...opts })}\n`, limit);
         try {
           return JSON.parse(out) as ProbeReport;
         } catch {
           throw new InfraError(`probe in ${p.namespace}/${p.name} printed no report`);
         }
       },
-    };
+    }));
+  }
+
+  /** The user's estate, read-only (cluster/kube/discover.ts); its pods become addressable for log reads. */
+  async discover(scope: SweepScope): Promise<Estate> {
+    const mesh = await this.readMeshConfig();
+    const estate = await discoverEstate({
+      kc: this.o.kc,
+      scope,
+      runNamespace: this.ns(scope.runNamespace),
+      rootNamespace: mesh.rootNamespace || this.istio.rootNamespace,
+      trustDomain: this.trustDomain,
+      onCall: this.o.onCall,
+    });
+    for (const p of estate.pods) {
+      const ip = p.ports[0]?.dial.replace(/^\[?([^\]]+?)\]?:\d+$/, '$1') ?? '';
+      this.estatePods.set(`${p.namespace}/${p.name}`, { namespace: p.namespace, name: p.name, workload: p.labels.app ?? p.name, podIP: ip, sidecar: p.sidecar, labels: p.labels });
+    }
+    return estate;
   }
 
   async address(service: Ref, port: number): Promise<Dial> {
@@ -269,7 +301,10 @@ export class KubeTarget implements Target {
     const mesh = await this.readMeshConfig();
     const root = mesh.rootNamespace || this.istio.rootNamespace;
     const telemetries = [...(await this.readTelemetries(root)), ...(p.namespace === root ? [] : await this.readTelemetries(p.namespace))];
-    const labels = (this.manifest('Deployment', { namespace: ref.namespace, name: p.workload })?.spec as { template?: { metadata?: { labels?: Record<string, string> } } } | undefined)?.template?.metadata?.labels ?? {};
+    const labels =
+      this.estatePods.get(`${ref.namespace}/${ref.name}`)?.labels ??
+      (this.manifest('Deployment', { namespace: ref.namespace, name: p.workload })?.spec as { template?: { metadata?: { labels?: Record<string, string> } } } | undefined)?.template?.metadata?.labels ??
+      {};
     return serverLogSetup(effectiveLogging(mesh, telemetries, { namespace: p.namespace, labels }));
   }
 

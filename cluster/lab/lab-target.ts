@@ -6,15 +6,16 @@ import { randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import http from 'node:http';
 import { createInterface } from 'node:readline';
-import type { Attack, ProbeReport } from '../../agent/protocol.js';
+import type { Attack, ProbeBatch, ProbeReport } from '../../agent/protocol.js';
 import { parseStats } from '../../harness/access-log.js';
 import { ConfigError, InfraError } from '../../harness/errors.js';
 import { AGENT_BUNDLE } from '../../harness/paths.js';
-import type { Posture } from '../../harness/posture/load.js';
+import type { Manifest, Posture } from '../../harness/posture/load.js';
+import { type Estate, type EstatePod, namespaceInjected, resolveScope, type SweepScope } from '../../harness/sweep/estate.js';
 import type { Dial, PodRef, ProbeHandle, Ref, Target, TargetDescription } from '../../harness/target.js';
 import { BACKDATE_MS, CertificateAuthority, type IssuedCert, spiffeId } from '../../harness/pki.js';
 import { applicable } from './authz.js';
-import { buildModel, loggingFor, destinationRuleFor, type TrafficPolicy, type DeploymentModel, effectiveMtls, type LabModel, selects, type ServiceModel } from './model.js';
+import { ROOT_NAMESPACE, buildModel, loggingFor, destinationRuleFor, type TrafficPolicy, type DeploymentModel, effectiveMtls, type LabModel, selects, type ServiceModel } from './model.js';
 import { type MeshView, Sidecar, type UpstreamEndpoint } from './sidecar.js';
 import { type LogSetup, serverLogSetup } from '../../harness/mesh-logging.js';
 
@@ -46,6 +47,12 @@ interface LabPod extends PodRef {
 
 export interface LabOptions {
   agentPath?: string;
+  /**
+   * Serve the echo app of many pods from one process (`echo-host`), each pod on its own loopback ports with its
+   * own identity and sidecar, so a sweep's estate of a thousand pods fits one machine. Killing one such pod
+   * (a test hook) kills its whole host process, so the conformance run keeps one process per pod.
+   */
+  podsPerProcess?: number;
   /** Called with each line a lab process writes to stderr (for --verbose). */
   onProcessLog?: (pod: string, line: string) => void;
 }
@@ -53,6 +60,7 @@ export interface LabOptions {
 export class LabTarget implements Target, MeshView {
   readonly kind = 'lab' as const;
   private model?: LabModel;
+  private posture?: Posture;
   private ca?: CertificateAuthority;
   private readonly pods: LabPod[] = [];
   private readonly children = new Set<ChildProcess>();
@@ -117,35 +125,73 @@ export class LabTarget implements Target, MeshView {
     if (!existsSync(this.agentPath)) throw new InfraError(`agent bundle ${this.agentPath} is missing: run \`npm run build\``);
     const model = buildModel(posture);
     this.model = model;
+    this.posture = posture;
     this.ca = await CertificateAuthority.create({ rootTtlMs: model.faults.rootCertTtlMs });
     const starts: Promise<void>[] = [];
+    const hosted: [DeploymentModel, number][] = [];
+    const perProcess = this.opts.podsPerProcess ?? 1;
     for (const d of model.deployments) {
-      for (let i = 0; i < d.replicas; i++) starts.push(this.startPod(d, i));
+      for (let i = 0; i < d.replicas; i++) {
+        if (perProcess > 1 && d.mode === 'echo') hosted.push([d, i]);
+        else starts.push(this.startPod(d, i));
+      }
     }
+    for (let i = 0; i < hosted.length; i += perProcess) starts.push(this.startHosted(hosted.slice(i, i + perProcess)));
     // Every start settles before the first failure is reported: a start still in flight when teardown runs would
     // open its listeners after it, and a listener left open keeps the process from ever exiting.
     const failed = (await Promise.allSettled(starts)).find((r): r is PromiseRejectedResult => r.status === 'rejected');
     if (failed) throw failed.reason;
   }
 
-  private async startPod(d: DeploymentModel, i: number): Promise<void> {
-    const ca = this.requireCa();
-    const name = `${d.name}-${i}`;
+  private newPod(d: DeploymentModel, i: number): LabPod {
     const pod: LabPod = {
       namespace: d.namespace,
-      name,
+      name: `${d.name}-${i}`,
       workload: d.name,
       deployment: d,
-      spiffeId: spiffeId(ca.trustDomain, d.namespace, d.serviceAccount),
+      spiffeId: spiffeId(this.requireCa().trustDomain, d.namespace, d.serviceAccount),
       appPorts: new Map(),
       inboundPorts: new Map(),
       alive: true,
     };
     this.pods.push(pod);
+    return pod;
+  }
+
+  private async startPod(d: DeploymentModel, i: number): Promise<void> {
+    const pod = this.newPod(d, i);
     const child = this.spawnAgent(pod, [d.mode, ...d.args]);
     pod.process = child;
     const ready = await this.awaitReady(pod, child, d.mode === 'echo');
     for (const [k, v] of Object.entries(ready)) pod.appPorts.set(Number(k), v);
+    await this.attachSidecar(pod);
+  }
+
+  /** Many echo pods in one `echo-host` process; each still gets its own ports, identity and sidecar. */
+  private async startHosted(group: [DeploymentModel, number][]): Promise<void> {
+    const pods = group.map(([d, i]) => this.newPod(d, i));
+    const host: LabPod = { ...pods[0]!, name: `echo-host(${pods[0]!.name}…)` };
+    const child = this.spawnAgent(host, ['echo-host']);
+    for (const p of pods) p.process = child;
+    const spec = pods.map((p) => ({
+      name: p.name,
+      namespace: p.namespace,
+      serviceAccount: p.deployment.serviceAccount,
+      httpPort: portArg(p.deployment.args, '--http-port', 8080),
+      tcpPort: portArg(p.deployment.args, '--tcp-port', 9000),
+    }));
+    child.stdin!.write(`${JSON.stringify(spec)}\n`);
+    const ready = (await this.awaitReady(host, child, true)) as unknown as Record<string, Record<string, number>>;
+    for (const p of pods) {
+      for (const [k, v] of Object.entries(ready[`${p.namespace}/${p.name}`] ?? {})) p.appPorts.set(Number(k), v);
+    }
+    for (const p of pods) await this.attachSidecar(p);
+  }
+
+  private async attachSidecar(pod: LabPod): Promise<void> {
+    const ca = this.requireCa();
+    const d = pod.deployment;
+    const name = pod.name;
     if (d.injected) {
       const model = this.requireModel();
       const sidecar = new Sidecar({
@@ -252,21 +298,93 @@ export class LabTarget implements Target, MeshView {
   }
 
   async probe(workload: Ref): Promise<ProbeHandle> {
-    const pod = this.pods.find((p) => p.namespace === workload.namespace && p.workload === workload.name && p.alive);
-    if (!pod) throw new ConfigError(`the posture has no running probe ${workload.namespace}/${workload.name}`);
-    if (pod.deployment.mode !== 'probe') throw new ConfigError(`${workload.namespace}/${workload.name} is not a probe (agent mode ${pod.deployment.mode})`);
+    const [first] = await this.probes(workload);
+    return first!;
+  }
+
+  async probes(workload: Ref): Promise<ProbeHandle[]> {
+    const pods = this.pods.filter((p) => p.namespace === workload.namespace && p.workload === workload.name && p.alive);
+    if (pods.length === 0) throw new ConfigError(`the posture has no running probe ${workload.namespace}/${workload.name}`);
+    return pods.map((pod) => {
+      if (pod.deployment.mode !== 'probe') throw new ConfigError(`${workload.namespace}/${workload.name} is not a probe (agent mode ${pod.deployment.mode})`);
+      return {
+        workload,
+        pod: podRef(pod),
+        sidecar: pod.sidecar !== undefined,
+        spiffeId: pod.spiffeId,
+        run: (attacks: Attack[], opts?: Omit<ProbeBatch, 'attacks'>) => this.exec(pod, attacks, opts),
+      };
+    });
+  }
+
+  /**
+   * The lab's estate, read as discovery reads a cluster: namespaces, Services, pods with ports and protocols by
+   * the Service port names (the lab requires names, schema.ts), sidecar presence, and the policy snapshot.
+   */
+  async discover(scope: SweepScope): Promise<Estate> {
+    const model = this.requireModel();
+    const all = [...model.namespaces.entries()].map(([name, n]) => ({ name, labels: n.labels, injected: namespaceInjected(n.labels) }));
+    if (!all.some((n) => n.name === ROOT_NAMESPACE)) all.push({ name: ROOT_NAMESPACE, labels: {}, injected: false });
+    if (!all.some((n) => n.name === scope.runNamespace)) throw new ConfigError(`the lab posture has no run namespace ${scope.runNamespace}`);
+    const { inScope, left } = resolveScope(all, scope, ROOT_NAMESPACE);
+    const within = new Set(inScope);
+    const services = model.services.filter((s) => within.has(s.namespace));
+    const pods: EstatePod[] = this.pods
+      .filter((p) => p.alive && within.has(p.namespace))
+      .map((p) => {
+        const labels = p.deployment.podLabels;
+        const ports = p.deployment.containerPorts.map((port) => {
+          const targeting = services.filter((s) => s.namespace === p.namespace && selects(s.selector, labels)).flatMap((s) => s.ports.filter((sp) => sp.targetPort === port).map((sp) => ({ s, sp })));
+          const first = targeting[0];
+          return {
+            port,
+            protocol: first ? first.sp.protocol : ('sniffed' as const),
+            protocolFrom: first ? `port name ${first.sp.name}` : 'no declaration (Istio detects the protocol)',
+            services: targeting.map(({ s, sp }) => `${s.namespace}/${s.name}:${sp.port}`),
+            dial: this.podAddress(podRef(p), port),
+          };
+        });
+        const role = labels['meshproof.dev/role'];
+        return {
+          namespace: p.namespace,
+          name: p.name,
+          serviceAccount: p.deployment.serviceAccount,
+          labels,
+          sidecar: p.sidecar !== undefined,
+          injectedNamespace: model.namespaces.get(p.namespace)?.injected ?? false,
+          optedOut: labels['sidecar.istio.io/inject'] === 'false',
+          ports,
+          ...(role === 'canary' || role === 'attacker' ? { role } : {}),
+        };
+      });
+    const kinds = new Set(['PeerAuthentication', 'AuthorizationPolicy', 'DestinationRule', 'Sidecar', 'Telemetry']);
+    const snapshot: Manifest[] = (this.posture?.objects ?? [])
+      .map((o) => o.manifest)
+      .filter((m) => kinds.has(m.kind) && (m.metadata.namespace === ROOT_NAMESPACE || within.has(m.metadata.namespace ?? '')));
     return {
-      workload,
-      pod: podRef(pod),
-      sidecar: pod.sidecar !== undefined,
-      spiffeId: pod.spiffeId,
-      run: (attacks) => this.exec(pod, attacks),
+      namespaces: all.filter((n) => within.has(n.name)),
+      services: services.map((s) => ({ namespace: s.namespace, name: s.name, selector: s.selector })),
+      pods,
+      snapshot,
+      rootNamespace: ROOT_NAMESPACE,
+      trustDomain: this.requireCa().trustDomain,
+      listings: [
+        { query: 'lab model: namespaces', items: all.length },
+        { query: 'lab model: services in scope', items: services.length },
+        { query: 'lab model: running pods in scope', items: pods.length },
+        { query: 'lab model: policies in scope and root namespace', items: snapshot.length },
+      ],
+      left,
+      skipped: [],
     };
   }
 
   /** Like `kubectl exec`: a fresh agent process in the pod, the batch on stdin, one JSON report on stdout. */
-  private exec(pod: LabPod, attacks: Attack[]): Promise<ProbeReport> {
-    const limit = attacks.reduce((n, a) => n + a.timeoutMs, 0) + EXEC_SLACK_MS;
+  private exec(pod: LabPod, attacks: Attack[], opts: Omit<ProbeBatch, 'attacks'> = {}): Promise<ProbeReport> {
+    // Serial attempts may take the sum of their timeouts; concurrent ones a share of it; a rate cap adds its spacing.
+    const serialMs = attacks.reduce((n, a) => n + a.timeoutMs, 0);
+    const spacingMs = opts.ratePerSec ? (attacks.length / opts.ratePerSec) * 1000 : 0;
+    const limit = Math.ceil(serialMs / Math.max(1, opts.concurrency ?? 1)) + (opts.concurrency && opts.concurrency > 1 ? Math.max(...attacks.map((a) => a.timeoutMs)) : 0) + spacingMs + EXEC_SLACK_MS;
     return new Promise((resolve, reject) => {
       const child = this.spawnAgent(pod, ['probe']);
       let out = '';
@@ -294,7 +412,7 @@ export class LabTarget implements Target, MeshView {
           reject(new InfraError(`exec in lab pod ${pod.namespace}/${pod.name} printed no report`));
         }
       });
-      child.stdin!.end(JSON.stringify({ attacks }));
+      child.stdin!.end(JSON.stringify({ attacks, ...opts }));
     });
   }
 
@@ -526,6 +644,11 @@ export class LabTarget implements Target, MeshView {
     if (!this.ca) throw new Error('lab CA not created yet');
     return this.ca;
   }
+}
+
+function portArg(args: string[], flag: string, fallback: number): number {
+  const i = args.indexOf(flag);
+  return i < 0 ? fallback : Number(args[i + 1]);
 }
 
 function podRef(p: LabPod): PodRef {

@@ -91,7 +91,7 @@ export interface PeerAuthnModel {
 }
 
 export interface LabModel {
-  namespaces: Map<string, { injected: boolean; source: string }>;
+  namespaces: Map<string, { injected: boolean; labels: Record<string, string>; source: string }>;
   serviceAccounts: Set<string>;
   deployments: DeploymentModel[];
   services: ServiceModel[];
@@ -132,7 +132,7 @@ export function buildModel(posture: Posture): LabModel {
   const objects = posture.objects.map(validateForLab);
   for (const o of objects) {
     if (o.kind === 'Namespace') {
-      model.namespaces.set(o.value.metadata.name, { injected: o.value.metadata.labels?.['istio-injection'] === 'enabled', source: o.source });
+      model.namespaces.set(o.value.metadata.name, { injected: o.value.metadata.labels?.['istio-injection'] === 'enabled', labels: { ...(o.value.metadata.labels ?? {}) }, source: o.source });
     }
   }
   const requireNs = (ns: string | undefined, source: string, what: string) => {

@@ -63,7 +63,9 @@ export function writeBundle(b: BundleInputs): { files: string[] } {
       spiffeIdsTested: spiffeIds,
       suites: [...new Set(run.results.map((r) => r.suite))],
       excluded,
-      population: 'every workload, Service port and endpoint the posture declares, as listed per check',
+      population: run.sweep
+        ? `every ready pod and port in the swept namespaces (${run.sweep.counts.endpoints} endpoints, ${run.sweep.counts.pods} pods), listed in sweep.json${run.sweep.incomplete ? '; INCOMPLETE: interrupted' : ''}`
+        : 'every workload, Service port and endpoint the posture declares, as listed per check',
     },
     posture: { origin: run.posture, policies },
     results: run.results.map((r) => ({
@@ -80,6 +82,10 @@ export function writeBundle(b: BundleInputs): { files: string[] } {
     requirements: run.requirements,
     exitCode: run.exitCode,
   };
+  if (run.sweep) {
+    // Per-endpoint results: every (pod, port), both attempts, the certificate seen, and why for every finding.
+    writeFileSync(path.join(outDir, 'sweep.json'), `${JSON.stringify({ schema: 'meshproof.dev/sweep/v1', runId: run.runId, ...run.sweep }, null, 2)}\n`);
+  }
   writeFileSync(path.join(outDir, 'run.json'), `${JSON.stringify(runJson, null, 2)}\n`);
   writeJunit(outDir, run);
   writeOscal(outDir, run);

@@ -6,6 +6,7 @@
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { create } from 'xmlbuilder2';
+import type { Examined } from '../check.js';
 import type { CheckResult } from '../engine.js';
 import type { RunResult } from '../run.js';
 import { sha256File } from './bundle.js';
@@ -13,7 +14,17 @@ import { checkFile } from './checks.js';
 
 const seconds = (ms: number) => (ms / 1000).toFixed(3);
 
-function counts(rs: CheckResult[]) {
+function counts(rs: CheckResult[], sweep = false) {
+  if (sweep) {
+    const cases = rs.flatMap((r) => r.cases);
+    const sweepWide = rs.filter((r) => r.verdict === 'error' && r.cases.every((c) => c.verdict !== 'error')).length;
+    return {
+      tests: String(cases.length + sweepWide),
+      failures: String(cases.filter((c) => c.verdict === 'fail').length),
+      errors: String(cases.filter((c) => c.verdict === 'error').length + sweepWide),
+      time: seconds(rs.reduce((n, r) => n + r.durationMs, 0)),
+    };
+  }
   return {
     tests: String(rs.length),
     failures: String(rs.filter((r) => r.verdict === 'fail').length),
@@ -24,13 +35,13 @@ function counts(rs: CheckResult[]) {
 
 export function junitXml(run: RunResult, outDir: string): string {
   const doc = create({ version: '1.0', encoding: 'UTF-8' });
-  const root = doc.ele('testsuites', { name: 'meshproof', ...counts(run.results) });
+  const root = doc.ele('testsuites', { name: 'meshproof', ...counts(run.results, run.sweep !== undefined) });
   for (const suite of [...new Set(run.results.map((r) => r.suite))]) {
     const rs = run.results.filter((r) => r.suite === suite);
     const ts = root.ele('testsuite', {
       name: suite,
-      ...counts(rs),
-      skipped: String(rs.filter((r) => r.verdict === 'not-applicable').length),
+      ...counts(rs, run.sweep !== undefined),
+      skipped: String(run.sweep ? 0 : rs.filter((r) => r.verdict === 'not-applicable').length),
       timestamp: run.startedAt.replace(/\.\d+Z$/, ''),
       id: run.runId,
     });
@@ -48,6 +59,21 @@ export function junitXml(run: RunResult, outDir: string): string {
       facts.set(r.id, Object.entries(f).map(([k, v]) => `${k}: ${v}`).join('\n'));
     }
     for (const r of rs) {
+      if (run.sweep && r.suite === 'sweep') {
+        // A sweep: one testcase per Service (or per pod without one); a failure lists its pods and ports.
+        for (const c of r.cases as Examined[]) {
+          const tc = ts.ele('testcase', { classname: `${suite}.${r.id}`, name: c.label, time: '0.000' });
+          const detail = `claim: ${r.claim}\nobserved: ${c.reason}\nevidence: ${checkFile(r.id)}, sweep.json`;
+          if (c.verdict === 'fail') tc.ele('failure', { message: `${r.id}: ${c.reason}`.slice(0, 1000), type: 'fail' }).txt(detail);
+          else if (c.verdict === 'error') tc.ele('error', { message: `inconclusive: ${c.reason}`.slice(0, 1000), type: 'inconclusive' }).txt(detail);
+          tc.ele('system-out').txt(`${facts.get(r.id)}\nreason: ${c.reason}`);
+        }
+        if (r.verdict === 'error' && r.cases.every((c) => c.verdict !== 'error')) {
+          // A sweep-wide error (the canary was not flagged, or it was interrupted) is its own testcase.
+          ts.ele('testcase', { classname: `${suite}.${r.id}`, name: `${r.id} sweep`, time: seconds(r.durationMs) }).ele('error', { message: `inconclusive: ${r.reason}`, type: 'inconclusive' });
+        }
+        continue;
+      }
       const tc = ts.ele('testcase', { classname: suite, name: `${r.id} ${r.title}`, time: seconds(r.durationMs) });
       const detail = `claim: ${r.claim}\nobserved: ${r.reason}\nevidence: ${checkFile(r.id)}`;
       if (r.verdict === 'fail') tc.ele('failure', { message: `${r.claim} — observed: ${r.reason}`, type: 'fail' }).txt(detail);

@@ -150,8 +150,54 @@ export function overloadPicture(run: RunResult): string {
 }
 
 /** The pictures section, or nothing when the run drew none. */
+/**
+ * For sweeps: namespaces × checks, each cell the number of endpoints (pods for SWEEP-INJECT) with a finding,
+ * shaded by count and hatched when non-zero, the count written in the cell; exempted and inconclusive counts
+ * follow in brackets. The canary's namespace is marked: its findings are expected.
+ */
+export function sweepHeatMap(run: RunResult): string {
+  const sw = run.sweep;
+  if (!sw) return '';
+  const checks = ['SWEEP-MTLS', 'SWEEP-INJECT', 'SWEEP-AUTHZ', 'SWEEP-CERT'];
+  const namespaces = [...new Set([...sw.endpoints.map((e) => e.namespace), ...sw.pods.map((p) => p.namespace)])].sort();
+  const count = (ns: string, check: string, outcome: string) =>
+    check === 'SWEEP-INJECT'
+      ? sw.pods.filter((p) => p.namespace === ns && p.verdict.outcome === outcome).length
+      : sw.endpoints.filter((e) => e.namespace === ns && e.verdicts.some((v) => v.check === check && v.outcome === outcome)).length;
+  const max = Math.max(1, ...namespaces.flatMap((ns) => checks.map((c) => count(ns, c, 'finding'))));
+  const cw = 130;
+  const ch = 26;
+  const left = 190;
+  const top = 40;
+  const width = left + checks.length * cw + 10;
+  const height = top + namespaces.length * ch + 10;
+  const canaryNs = new Set(sw.pods.filter((p) => p.role === 'canary').map((p) => p.namespace));
+  const cells: string[] = [];
+  namespaces.forEach((ns, row) => {
+    cells.push(`<text x="${left - 8}" y="${top + row * ch + 17}" text-anchor="end" font-size="12">${esc(ns)}${canaryNs.has(ns) ? ' (canary)' : ''}</text>`);
+    checks.forEach((c, col) => {
+      const n = count(ns, c, 'finding');
+      const exempt = count(ns, c, 'exempt');
+      const inconclusive = count(ns, c, 'inconclusive');
+      const x = left + col * cw;
+      const y = top + row * ch;
+      const shade = n === 0 ? '#ffffff' : `rgb(255,${Math.round(220 - (150 * n) / max)},${Math.round(210 - (150 * n) / max)})`;
+      const extra = [exempt ? `${exempt} exempt` : '', inconclusive ? `${inconclusive} ?` : ''].filter(Boolean).join(', ');
+      cells.push(
+        `<g class="heat" data-namespace="${esc(ns)}" data-check="${c}" data-findings="${n}" data-exempt="${exempt}" data-inconclusive="${inconclusive}">` +
+          `<rect x="${x}" y="${y}" width="${cw - 4}" height="${ch - 4}" fill="${shade}" stroke="#57606a"/>` +
+          (n > 0 ? `<rect x="${x}" y="${y}" width="${cw - 4}" height="${ch - 4}" fill="url(#hatch)" opacity="0.35"/>` : '') +
+          `<text x="${x + (cw - 4) / 2}" y="${y + 16}" text-anchor="middle" font-size="12" font-weight="${n > 0 ? 'bold' : 'normal'}">${n}${extra ? ` (${esc(extra)})` : ''}</text></g>`,
+      );
+    });
+  });
+  const heads = checks.map((c, col) => `<text x="${left + col * cw + (cw - 4) / 2}" y="${top - 10}" text-anchor="middle" font-size="12" font-weight="bold">${c}</text>`).join('');
+  return `<svg xmlns="http://www.w3.org/2000/svg" class="sweep-heat-map" role="img" aria-label="Sweep findings by namespace and check" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}">${heads}${cells.join('')}</svg>`;
+}
+
 export function picturesSection(run: RunResult): string {
   const figures = [
+    [sweepHeatMap(run), 'Sweep: findings per namespace and check (endpoints; pods for SWEEP-INJECT). Exempted and inconclusive in brackets.'],
     [attackMap(run), 'Attack map: every attacker against every destination it tried, with the check that tried it.'],
     [certTimeline(run), 'Certificate timeline: workload certificates against the lifetime limit, the rotation seen, the roots.'],
     [overloadPicture(run), 'Overload (RES-001): answers over time by status, and what the backend held in flight against the limit.'],

@@ -1,7 +1,7 @@
 // meshproof's command line. Exit codes: 0 all pass (not-applicable allowed), 1 any check failed, 2 usage or
 // configuration error, 3 infrastructure error or an inconclusive check. User mistakes get one line, no stack.
 import { createPrivateKey, createPublicKey } from 'node:crypto';
-import { accessSync, appendFileSync, constants, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { appendFileSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { Command, CommanderError, Option } from 'commander';
 import { parse as parseYaml } from 'yaml';
@@ -20,25 +20,27 @@ import { loadKubeConfig } from '../cluster/kube/connect.js';
 import { preflight } from '../cluster/kube/preflight.js';
 import { LabTarget } from '../cluster/lab/lab-target.js';
 import { ALL_CHECKS, SUITES } from '../suites/index.js';
-import type { Check } from './check.js';
-import { compareBundles, comparisonTable } from './compare.js';
-import { CATALOG, claimsFor } from './controls.js';
-import { parseGoDuration } from './duration.js';
-import { ConfigError, InfraError, messageOf } from './errors.js';
-import { AGENT_BUNDLE, SECURE_POSTURE, VERSION } from './paths.js';
-import { loadPosture } from './posture/load.js';
-import { writeBundle } from './report/bundle.js';
-import { verifyBundle } from './report/manifest.js';
-import { githubErrors, markdownSummary } from './report/ci-summary.js';
-import { buildHistory, writeHistory } from './report/history.js';
-import { writeHtml } from './report/html.js';
-import { readBundle } from './report/rerender.js';
-import { pushMetrics, writeMetrics } from './report/metrics.js';
-import { summaryTable } from './report/summary.js';
-import { type RunResult, RunSession } from './run.js';
-import { selfVerify } from './self-verify.js';
-import type { Target } from './target.js';
-import { KUBE_TIMEOUTS, LAB_TIMEOUTS } from './timeouts.js';
+import type { Check } from '../harness/check.js';
+import { compareBundles, comparisonTable } from '../harness/compare.js';
+import { CATALOG, claimsFor } from '../harness/controls.js';
+import { parseGoDuration } from '../harness/duration.js';
+import { ConfigError, InfraError, messageOf } from '../harness/errors.js';
+import { AGENT_BUNDLE, SECURE_POSTURE, VERSION } from '../harness/paths.js';
+import { loadPosture } from '../harness/posture/load.js';
+import { writeBundle } from '../harness/report/bundle.js';
+import { verifyBundle } from '../harness/report/manifest.js';
+import { githubErrors, markdownSummary } from '../harness/report/ci-summary.js';
+import { buildHistory, writeHistory } from '../harness/report/history.js';
+import { writeHtml } from '../harness/report/html.js';
+import { readBundle } from '../harness/report/rerender.js';
+import { pushMetrics, writeMetrics } from '../harness/report/metrics.js';
+import { summaryTable } from '../harness/report/summary.js';
+import { type RunResult, RunSession } from '../harness/run.js';
+import { selfVerify } from '../harness/self-verify.js';
+import type { Target } from '../harness/target.js';
+import { KUBE_TIMEOUTS, LAB_TIMEOUTS } from '../harness/timeouts.js';
+import { prepareOut } from './common.js';
+import { sweepCommand } from './sweep.js';
 
 const TARGETS = ['lab', 'kubeconfig', 'kind', 'k3s'] as const;
 
@@ -165,24 +167,6 @@ function selectChecks(suiteList: string | undefined): Check[] {
   const unknown = names.filter((n) => !(n in SUITES));
   if (unknown.length > 0) throw new ConfigError(`unknown suite ${unknown.join(', ')} (known: ${Object.keys(SUITES).join(', ')})`);
   return names.flatMap((n) => SUITES[n]!);
-}
-
-/** mkdir -p one level at a time: node's recursive mkdir spins forever under /proc (seen on Node 20). */
-function mkdirs(abs: string): void {
-  if (existsSync(abs)) return;
-  mkdirs(path.dirname(abs));
-  mkdirSync(abs);
-}
-
-function prepareOut(dir: string): string {
-  const abs = path.resolve(dir);
-  try {
-    mkdirs(abs);
-    accessSync(abs, constants.W_OK);
-  } catch (e) {
-    throw new ConfigError(`--out ${dir}: not a writable directory (${(e as NodeJS.ErrnoException).code ?? messageOf(e)})`);
-  }
-  return abs;
 }
 
 function makeTarget(name: string, verbose: boolean): Target {
@@ -422,6 +406,7 @@ export function program(): Command {
     .action(async (o: RunOptions & { config?: string }, command: Command) => {
       process.exitCode = await run(o.config ? withConfig(o, command, o.config) : o, process.argv.slice(2));
     });
+  sweepCommand(cmd);
   cmd
     .command('upgrade-gate')
     .description('gate an Istio upgrade: provision, install --from, run; upgrade the control plane, run against the old proxies; restart the workloads, run again; compare all three; exit 1 on any regression')

@@ -1,0 +1,242 @@
+// `meshproof sweep`: the user's own estate, every pod and port, attacked from meshproof's run namespace.
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { type Command, Option } from 'commander';
+import { parse as parseYaml } from 'yaml';
+import { KubeTarget } from '../cluster/kube/kube-target.js';
+import { loadKubeConfig } from '../cluster/kube/connect.js';
+import { preflight } from '../cluster/kube/preflight.js';
+import { estatePosture, parseEstate } from '../cluster/lab/estate.js';
+import { LabTarget } from '../cluster/lab/lab-target.js';
+import { parseGoDuration } from '../harness/duration.js';
+import { ConfigError, messageOf } from '../harness/errors.js';
+import { AGENT_BUNDLE, SWEEP_FIXTURES } from '../harness/paths.js';
+import { loadPosture, type Posture } from '../harness/posture/load.js';
+import { writeBundle } from '../harness/report/bundle.js';
+import { summaryTable } from '../harness/report/summary.js';
+import { parseExemptions, sweep, type Exemption } from '../harness/sweep/sweep.js';
+import type { Target } from '../harness/target.js';
+import { KUBE_TIMEOUTS, LAB_TIMEOUTS } from '../harness/timeouts.js';
+import { prepareOut } from './common.js';
+
+const RUN_NAMESPACE = 'sweep';
+
+interface SweepOptions {
+  target: string;
+  kubeconfig?: string;
+  context?: string;
+  istioNamespace: string;
+  revision?: string;
+  image?: string;
+  imageRegistry?: string;
+  keep?: boolean;
+  namespaces?: string;
+  namespaceSelector?: string;
+  excludeNamespaces?: string;
+  excludePorts?: string;
+  exemptions?: string;
+  probes?: string;
+  concurrency: string;
+  rate: string;
+  attemptTimeout: string;
+  batch: string;
+  maxCertLifetime: string;
+  estate: string;
+  out?: string;
+  verbose?: boolean;
+}
+
+const list = (v: string | undefined) => (v ? v.split(',').map((s) => s.trim()).filter(Boolean) : []);
+
+function positive(v: string, flag: string, max: number): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1 || n > max) throw new ConfigError(`${flag} ${v}: a whole number from 1 to ${max}`);
+  return n;
+}
+
+function readExemptions(file: string | undefined): Exemption[] {
+  if (!file) return [];
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (e) {
+    throw new ConfigError(`--exemptions ${file}: cannot read (${(e as NodeJS.ErrnoException).code ?? messageOf(e)})`);
+  }
+  let doc: unknown;
+  try {
+    doc = parseYaml(text);
+  } catch (e) {
+    throw new ConfigError(`--exemptions ${file}: malformed YAML: ${messageOf(e).split('\n')[0]}`);
+  }
+  return parseExemptions(doc, file);
+}
+
+/** The run namespace's posture with the attacker scaled to the number of probes. */
+function sweepPosture(probes: number): Posture {
+  const p = loadPosture(SWEEP_FIXTURES, []);
+  for (const o of p.objects) {
+    if (o.manifest.kind === 'Deployment' && o.manifest.metadata.name === 'sweeper') (o.manifest.spec as { replicas: number }).replicas = probes;
+  }
+  return p;
+}
+
+async function runSweep(o: SweepOptions, argv: string[]): Promise<number> {
+  // Everything a user can get wrong is checked before anything starts.
+  if (!['lab', 'kubeconfig', 'kind', 'k3s'].includes(o.target)) throw new ConfigError(`unknown target ${o.target} (available: lab, kubeconfig, kind, k3s)`);
+  if (o.target === 'kind' || o.target === 'k3s') {
+    throw new ConfigError(`--target ${o.target}: a cluster meshproof provisions holds no estate of yours; sweep an existing cluster with --target kubeconfig, or the lab's generated estate with --target lab --estate 200x3`);
+  }
+  if (o.namespaces && o.namespaceSelector) throw new ConfigError('--namespaces and --namespace-selector: give one of them');
+  const maxCertLifetimeMs = parseGoDuration(o.maxCertLifetime);
+  if (maxCertLifetimeMs === undefined) throw new ConfigError(`--max-cert-lifetime ${o.maxCertLifetime}: not a duration (e.g. 24h, 90m)`);
+  const attemptTimeoutMs = parseGoDuration(o.attemptTimeout);
+  if (attemptTimeoutMs === undefined || attemptTimeoutMs < 100 || attemptTimeoutMs > 60_000) throw new ConfigError(`--attempt-timeout ${o.attemptTimeout}: a duration from 100ms to 60s`);
+  const excludePorts = list(o.excludePorts).map((p) => positive(p, '--exclude-ports', 65_535));
+  const concurrency = positive(o.concurrency, '--concurrency', 256);
+  const rate = positive(o.rate, '--rate', 10_000);
+  const batch = positive(o.batch, '--batch', 2_000);
+  const probes = o.probes ? positive(o.probes, '--probes', 64) : 2;
+  const exemptions = readExemptions(o.exemptions);
+  const estate = o.target === 'lab' ? parseEstate(o.estate) : undefined;
+  const runId = crypto.randomUUID();
+  const outDir = prepareOut((o.out ?? path.join('reports', '{run}')).replaceAll('{run}', runId));
+  const posture = sweepPosture(probes);
+
+  let target: Target;
+  let timeouts = LAB_TIMEOUTS;
+  let calls = 0;
+  if (o.target === 'lab') {
+    target = new LabTarget({ podsPerProcess: 250, onProcessLog: o.verbose ? (pod, line) => process.stderr.write(`[${pod}] ${line}\n`) : undefined });
+  } else {
+    const { kc } = loadKubeConfig(o);
+    const pre = await preflight(kc, { istioNamespace: o.istioNamespace, revision: o.revision });
+    timeouts = process.env.MESHPROOF_TIMEOUTS === 'lab' ? LAB_TIMEOUTS : KUBE_TIMEOUTS; // 'lab': the test façade only
+    target = new KubeTarget({
+      kc,
+      runId,
+      provisioned: false,
+      trustDomain: pre.trustDomain,
+      agentBundle: readFileSync(AGENT_BUNDLE, 'utf8'),
+      adminToken: crypto.randomUUID(),
+      image: o.image,
+      imageRegistry: o.imageRegistry,
+      keep: o.keep,
+      deleteTimeoutMs: timeouts.namespaceDeleteMs,
+      istio: { namespace: o.istioNamespace, caAddress: pre.caAddress, caServername: pre.caServername, meshConfigName: pre.meshConfigName, rootNamespace: pre.rootNamespace, revision: o.revision },
+      versions: { kubernetes: pre.kubernetes, istiod: pre.istiod.image, 'trust domain': pre.trustDomain },
+      onCall: () => {
+        calls++;
+      },
+    });
+  }
+  const applied: Posture = estate ? { origin: [`generated estate ${o.estate}`, SWEEP_FIXTURES], objects: [...estatePosture(estate), ...posture.objects] } : posture;
+  target.validate(applied);
+
+  // Ctrl-C: the first stops new batches, judges what came back, writes it marked incomplete, and tears down.
+  const abort = new AbortController();
+  let signals = 0;
+  const onSignal = (sig: NodeJS.Signals) => {
+    signals++;
+    if (signals === 1) {
+      process.stderr.write(`\nmeshproof: ${sig}: stopping the sweep; writing what was judged and tearing down…\n`);
+      abort.abort();
+      return;
+    }
+    process.stderr.write('meshproof: tearing down now\n');
+    void Promise.resolve(target.dispose())
+      .catch(() => {})
+      .finally(() => process.exit(sig === 'SIGINT' ? 130 : 143));
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  const started = Date.now();
+  const progress = (p: { done: number; total: number }) => {
+    const elapsed = (Date.now() - started) / 1000;
+    const eta = p.done > 0 ? Math.round((elapsed / p.done) * (p.total - p.done)) : undefined;
+    process.stderr.write(`meshproof: swept ${p.done}/${p.total} endpoints${eta !== undefined && p.done < p.total ? `, about ${eta}s left` : ''}\n`);
+  };
+  let exitCode: number;
+  let teardownError: unknown;
+  try {
+    process.stderr.write(o.target === 'lab' ? `meshproof: starting the lab estate ${o.estate} and meshproof's sweep namespace…\n` : `meshproof: creating the run namespace (attackers and canary)…\n`);
+    await target.apply(applied);
+    const result = await sweep({
+      target,
+      scope: { namespaces: o.namespaces ? list(o.namespaces) : undefined, selector: o.namespaceSelector, exclude: list(o.excludeNamespaces), excludePorts, runNamespace: RUN_NAMESPACE },
+      attacker: { namespace: RUN_NAMESPACE, name: 'sweeper' },
+      maxCertLifetimeMs,
+      attemptTimeoutMs,
+      concurrency,
+      ratePerSec: rate,
+      batchEndpoints: batch,
+      accessLogDelayMs: timeouts.accessLogDelayMs,
+      exemptions,
+      onProgress: progress,
+      signal: abort.signal,
+      command: ['meshproof', ...argv],
+      runId,
+    });
+    writeBundle({ outDir, run: result.run, posture: result.snapshot, allChecks: [] });
+    process.stdout.write(`\n${summaryTable(result.run, path.relative(process.cwd(), outDir) || ".")}\n`);
+    const c = result.report.counts;
+    process.stdout.write(
+      `swept ${c.judged}/${c.endpoints} endpoints (${c.pods} pods, ${c.namespaces} namespaces) with ${c.probes} probes in ${c.execs} execs; canary ${result.report.canary.flagged ? 'flagged' : 'NOT flagged'}${result.report.incomplete ? '; INCOMPLETE (interrupted)' : ''}\n`,
+    );
+    if (o.target !== 'lab') process.stdout.write(`API calls and execs: ${calls}\n`);
+    process.stdout.write(`reports: ${outDir}\n`);
+    exitCode = result.report.incomplete ? Math.max(3, result.run.exitCode) : result.run.exitCode;
+    if (result.run.exitCode === 1) exitCode = 1;
+  } finally {
+    try {
+      await target.dispose();
+    } catch (e) {
+      teardownError = e;
+    }
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+  if (teardownError) {
+    process.stderr.write(`meshproof: teardown: ${messageOf(teardownError)}\n`);
+    if (exitCode === 0) exitCode = 3;
+  }
+  return exitCode;
+}
+
+export function sweepCommand(cmd: Command): void {
+  cmd
+    .command('sweep')
+    .description("attack every pod and port of your own estate (read-only towards it) from meshproof's run namespace")
+    .addOption(new Option('--target <name>', 'lab (a generated estate on the built-in test bed; not a mesh) or kubeconfig (an existing cluster)').default('lab'))
+    .option('--kubeconfig <file>', 'with --target kubeconfig: kubeconfig file (default: KUBECONFIG, in-cluster, ~/.kube/config)')
+    .option('--context <name>', 'with --target kubeconfig: kubeconfig context')
+    .option('--istio-namespace <ns>', 'with --target kubeconfig: where istiod runs', 'istio-system')
+    .option('--revision <rev>', 'with --target kubeconfig: the control-plane revision (the run namespace gets istio.io/rev=<rev>)')
+    .option('--image <image>', 'Node image for the probe and canary pods', 'node:22-alpine')
+    .option('--image-registry <prefix>', 'pull images through this registry mirror (air-gapped clusters)')
+    .option('--keep', "keep the run namespace for debugging (delete later with meshproof cleanup --run <id>)")
+    .option('--namespaces <list>', 'sweep exactly these namespaces (system namespaces only when named here)')
+    .option('--namespace-selector <query>', 'sweep namespaces matching this label query (e.g. team=payments,env!=dev)')
+    .option('--exclude-namespaces <list>', 'leave these namespaces out')
+    .option('--exclude-ports <list>', 'leave these container ports out (e.g. 15020,9090)')
+    .option('--exemptions <file>', 'YAML list of SWEEP-AUTHZ findings you accept, each with namespace, optional service/pod/port, and a reason')
+    .option('--probes <n>', 'attacker pods to shard across (default 2)')
+    .option('--concurrency <n>', 'attempts in flight per probe', '32')
+    .option('--rate <n>', 'attempts started per second across all probes', '500')
+    .option('--attempt-timeout <duration>', 'per attempt, connect to last byte', '5s')
+    .option('--batch <n>', 'endpoints per exec', '200')
+    .option('--max-cert-lifetime <duration>', 'SWEEP-CERT: longest acceptable workload certificate lifetime', '24h')
+    .option('--estate <SxR>', 'with --target lab: generate S services of R pods each, with planted holes', '200x3')
+    .option('--out <dir>', "write the sweep's reports into DIR; {run} stands for the run id (default reports/{run}/)")
+    .option('-v, --verbose', 'print lab process output')
+    .addHelpText(
+      'after',
+      '\nScope: --namespaces, or --namespace-selector, or (default) every namespace with istio-injection=enabled or istio.io/rev.\n' +
+        'Each (pod, port) gets two attempts: plaintext, and mTLS with a genuine certificate for a fresh identity no policy grants.\n' +
+        'A canary (a pod without a sidecar and a PERMISSIVE port, in the run namespace) must be flagged, or the sweep is an error.\n' +
+        '\nExit codes: 0 no finding, 1 a finding, 2 usage or configuration error, 3 infrastructure error, inconclusive or interrupted.\n' +
+        '\nExamples:\n  meshproof sweep --target lab --estate 200x3\n  meshproof sweep --target kubeconfig --namespace-selector team=payments --exemptions exemptions.yaml',
+    )
+    .action(async (o: SweepOptions) => {
+      process.exitCode = await runSweep(o, process.argv.slice(2));
+    });
+}

@@ -1,0 +1,140 @@
+// Discovery of a user's estate for `meshproof sweep`, read-only: namespaces (one list), then per namespace in
+// scope its Services and Pods and the Istio policies (PeerAuthentication, AuthorizationPolicy, DestinationRule,
+// Sidecar, Telemetry), plus the root namespace's policies. Every read is a list call scoped to a namespace in
+// scope, so what the role must allow is get/list in scope (deploy/rbac-sweep.yaml).
+import { CoreV1Api, CustomObjectsApi, type KubeConfig, type V1Pod, type V1Service } from '@kubernetes/client-node';
+import type { Manifest } from '../../harness/posture/load.js';
+import { type Estate, type EstatePod, type EstatePort, namespaceInjected, resolveScope, selectProtocol, type SweepScope } from '../../harness/sweep/estate.js';
+import { hasSidecar } from './apply.js';
+import { retrying } from './retry.js';
+
+/** The Istio kinds the snapshot holds, by API group, version and plural. */
+const POLICY_KINDS: { group: string; version: string; plural: string; kind: string }[] = [
+  { group: 'security.istio.io', version: 'v1', plural: 'peerauthentications', kind: 'PeerAuthentication' },
+  { group: 'security.istio.io', version: 'v1', plural: 'authorizationpolicies', kind: 'AuthorizationPolicy' },
+  { group: 'networking.istio.io', version: 'v1', plural: 'destinationrules', kind: 'DestinationRule' },
+  { group: 'networking.istio.io', version: 'v1', plural: 'sidecars', kind: 'Sidecar' },
+  { group: 'telemetry.istio.io', version: 'v1', plural: 'telemetries', kind: 'Telemetry' },
+];
+
+export interface DiscoverOptions {
+  kc: KubeConfig;
+  scope: SweepScope;
+  /** The run namespace's real name (the scope names it logically). */
+  runNamespace: string;
+  rootNamespace: string;
+  trustDomain: string;
+  onCall?: (what: string) => void;
+}
+
+function ready(p: V1Pod): boolean {
+  return p.status?.phase === 'Running' && (p.status.conditions ?? []).some((c) => c.type === 'Ready' && c.status === 'True') && Boolean(p.status.podIP);
+}
+
+function selects(selector: Record<string, string> | undefined, labels: Record<string, string>): boolean {
+  return selector !== undefined && Object.keys(selector).length > 0 && Object.entries(selector).every(([k, v]) => labels[k] === v);
+}
+
+/** `[fd00::c]:8080` for IPv6, as the probe dials and Envoy logs it. */
+const dialOf = (ip: string, port: number) => (ip.includes(':') ? `[${ip}]:${port}` : `${ip}:${port}`);
+
+export function podPorts(pod: V1Pod, services: V1Service[]): EstatePort[] {
+  const labels = pod.metadata?.labels ?? {};
+  const ip = pod.status?.podIP ?? '';
+  const app = (pod.spec?.containers ?? []).filter((c) => c.name !== 'istio-proxy');
+  const byPort = new Map<number, EstatePort>();
+  const named = new Map(app.flatMap((c) => (c.ports ?? []).filter((p) => p.name).map((p) => [p.name!, p.containerPort] as const)));
+  for (const c of app) {
+    for (const cp of c.ports ?? []) {
+      if ((cp.protocol ?? 'TCP') !== 'TCP') continue; // UDP and SCTP are not proxied (IO: protocol-selection)
+      const sel = selectProtocol(undefined, cp.name, 'container port name');
+      byPort.set(cp.containerPort, { port: cp.containerPort, protocol: sel.protocol, protocolFrom: sel.from, services: [], dial: dialOf(ip, cp.containerPort) });
+    }
+  }
+  for (const s of services) {
+    if (!selects(s.spec?.selector, labels)) continue;
+    for (const sp of s.spec?.ports ?? []) {
+      if ((sp.protocol ?? 'TCP') !== 'TCP') continue;
+      const tp = sp.targetPort ?? sp.port;
+      const port = typeof tp === 'number' ? tp : /^\d+$/.test(String(tp)) ? Number(tp) : named.get(String(tp));
+      if (port === undefined) continue; // a named targetPort this pod does not declare: no endpoint here
+      const sel = selectProtocol(sp.appProtocol, sp.name);
+      const prev = byPort.get(port);
+      const svc = `${s.metadata?.namespace}/${s.metadata?.name}:${sp.port}`;
+      // The Service port decides the protocol (appProtocol, then its name) over the container port's own name.
+      const decided = sel.protocol !== 'sniffed' || !prev ? { protocol: sel.protocol, protocolFrom: sel.from } : { protocol: prev.protocol, protocolFrom: prev.protocolFrom };
+      byPort.set(port, { port, ...decided, services: [...(prev?.services ?? []), svc], dial: dialOf(ip, port) });
+    }
+  }
+  return [...byPort.values()].sort((a, b) => a.port - b.port);
+}
+
+export async function discoverEstate(o: DiscoverOptions): Promise<Estate> {
+  const core = o.kc.makeApiClient(CoreV1Api);
+  const custom = o.kc.makeApiClient(CustomObjectsApi);
+  const listings: Estate['listings'] = [];
+  const call = async <T>(query: string, f: () => Promise<T>, count: (t: T) => number): Promise<T> => {
+    o.onCall?.(query);
+    const r = await retrying(f);
+    listings.push({ query, items: count(r) });
+    return r;
+  };
+  const nsList = await call('GET /api/v1/namespaces', () => core.listNamespace(), (r) => r.items.length);
+  const all = nsList.items.map((n) => {
+    const labels = n.metadata?.labels ?? {};
+    return { name: n.metadata?.name ?? '', labels, injected: namespaceInjected(labels) };
+  });
+  const { inScope, left } = resolveScope(all, { ...o.scope, runNamespace: o.runNamespace }, o.rootNamespace);
+  const pods: EstatePod[] = [];
+  const services: Estate['services'] = [];
+  const skipped: Estate['skipped'] = [];
+  const snapshot: Manifest[] = [];
+  const readPolicies = async (ns: string) => {
+    for (const k of POLICY_KINDS) {
+      const r = (await call(`GET /apis/${k.group}/${k.version}/namespaces/${ns}/${k.plural}`, () => custom.listNamespacedCustomObject({ group: k.group, version: k.version, namespace: ns, plural: k.plural }), (x) => ((x as { items?: unknown[] }).items ?? []).length)) as { items?: Manifest[] };
+      for (const m of r.items ?? []) {
+        const { managedFields: _mf, ...metadata } = m.metadata as Manifest['metadata'] & { managedFields?: unknown };
+        snapshot.push({ ...m, apiVersion: `${k.group}/${k.version}`, kind: k.kind, metadata });
+      }
+    }
+  };
+  await readPolicies(o.rootNamespace);
+  for (const ns of inScope) {
+    const nsInfo = all.find((n) => n.name === ns)!;
+    const svcs = await call(`GET /api/v1/namespaces/${ns}/services`, () => core.listNamespacedService({ namespace: ns }), (r) => r.items.length);
+    const podList = await call(`GET /api/v1/namespaces/${ns}/pods`, () => core.listNamespacedPod({ namespace: ns }), (r) => r.items.length);
+    if (ns !== o.rootNamespace) await readPolicies(ns);
+    for (const s of svcs.items) services.push({ namespace: ns, name: s.metadata?.name ?? '', selector: s.spec?.selector ?? {} });
+    for (const p of podList.items) {
+      const name = p.metadata?.name ?? '';
+      if (!ready(p)) {
+        skipped.push({ pod: `${ns}/${name}`, reason: `not ready (${p.status?.phase ?? 'unknown phase'})` });
+        continue;
+      }
+      const labels = p.metadata?.labels ?? {};
+      const role = ns === o.runNamespace ? labels['meshproof.dev/role'] : undefined;
+      pods.push({
+        namespace: ns,
+        name,
+        serviceAccount: p.spec?.serviceAccountName ?? 'default',
+        labels,
+        sidecar: hasSidecar(p),
+        injectedNamespace: nsInfo.injected,
+        optedOut: (labels['sidecar.istio.io/inject'] ?? p.metadata?.annotations?.['sidecar.istio.io/inject']) === 'false',
+        ports: podPorts(p, svcs.items),
+        ...(role === 'canary' || role === 'attacker' ? { role } : {}),
+      });
+    }
+  }
+  return {
+    namespaces: all.filter((n) => inScope.includes(n.name)),
+    services,
+    pods,
+    snapshot,
+    rootNamespace: o.rootNamespace,
+    trustDomain: o.trustDomain,
+    listings,
+    left,
+    skipped,
+  };
+}

@@ -1,0 +1,229 @@
+// What a sweep attacks: the user's estate as discovered by a Target (ARCHITECTURE.md "Sweeping a user's estate").
+// Pure data and pure functions: scope resolution, protocol selection as Istio does it, and the explanation of a
+// finding from the policy snapshot. Targets fill these types; nothing here knows which Target it has.
+import { ConfigError } from '../errors.js';
+import type { Manifest } from '../posture/load.js';
+
+/** How Istio treats a port: `sniffed` when neither appProtocol nor the port name declares it. */
+export type SweepProtocol = 'http' | 'tcp' | 'sniffed';
+
+export interface EstatePort {
+  /** The container port (what pod IP:port reaches, and what portLevelMtls keys on). */
+  port: number;
+  protocol: SweepProtocol;
+  /** Why that protocol: `appProtocol http`, `port name http-web`, `container port name tcp`, `no declaration`. */
+  protocolFrom: string;
+  /** Services that target this port, `ns/name:servicePort`. */
+  services: string[];
+  /** Where a probe dials it: `podIP:port` in a cluster, the pod's loopback listener in the lab. */
+  dial: string;
+}
+
+export interface EstatePod {
+  namespace: string;
+  name: string;
+  serviceAccount: string;
+  labels: Record<string, string>;
+  /** An `istio-proxy` among the containers or the native-sidecar initContainers. */
+  sidecar: boolean;
+  /** Whether the pod's namespace asks for injection (so a pod without a sidecar there is a finding). */
+  injectedNamespace: boolean;
+  /** Set by `sidecar.istio.io/inject: "false"` on the pod: it opted out (still a finding in an injected namespace). */
+  optedOut: boolean;
+  ports: EstatePort[];
+  /** meshproof's own pods in the run namespace: the canary is judged separately, attackers not at all. */
+  role?: 'canary' | 'attacker';
+}
+
+export interface EstateNamespace {
+  name: string;
+  labels: Record<string, string>;
+  injected: boolean;
+}
+
+export interface EstateService {
+  namespace: string;
+  name: string;
+  selector: Record<string, string>;
+}
+
+export interface Estate {
+  namespaces: EstateNamespace[];
+  services: EstateService[];
+  pods: EstatePod[];
+  /** Every PeerAuthentication, AuthorizationPolicy, DestinationRule, Sidecar and Telemetry in scope and in the root namespace. */
+  snapshot: Manifest[];
+  rootNamespace: string;
+  trustDomain: string;
+  /** What discovery read, for the evidence: the query and how many items it returned. */
+  listings: { query: string; items: number }[];
+  /** Namespaces left out of scope, with why. */
+  left: { namespace: string; reason: string }[];
+  /** Pods seen but not swept, with why (not ready, no IP, excluded port …). */
+  skipped: { pod: string; reason: string }[];
+}
+
+export interface SweepScope {
+  /** `--namespaces a,b`: exactly these. */
+  namespaces?: string[];
+  /** `--namespace-selector`: a Kubernetes label query over namespaces. */
+  selector?: string;
+  exclude: string[];
+  excludePorts: number[];
+  /** meshproof's own run namespace (attackers and canary): always in scope. */
+  runNamespace: string;
+}
+
+/** Never swept unless named with `--namespaces`: the control plane and Kubernetes' own. */
+export function isSystemNamespace(name: string, rootNamespace: string): boolean {
+  return name === rootNamespace || name === 'istio-system' || name === 'kube-system' || name === 'kube-public' || name === 'kube-node-lease' || name === 'local-path-storage';
+}
+
+/** Injection asked for by `istio-injection=enabled`, or `istio.io/rev` when that label is absent (istio-behaviours.md §8). */
+export function namespaceInjected(labels: Record<string, string>): boolean {
+  const legacy = labels['istio-injection'];
+  if (legacy !== undefined) return legacy === 'enabled';
+  return labels['istio.io/rev'] !== undefined;
+}
+
+type Requirement = (labels: Record<string, string>) => boolean;
+
+/** A Kubernetes label query: `k=v`, `k==v`, `k!=v`, `k`, `!k`, `k in (a,b)`, `k notin (a,b)`, comma-joined. */
+export function parseLabelSelector(text: string): Requirement {
+  const parts: string[] = [];
+  let depth = 0;
+  let cur = '';
+  for (const ch of text) {
+    if (ch === '(') depth++;
+    if (ch === ')') depth--;
+    if (ch === ',' && depth === 0) {
+      parts.push(cur);
+      cur = '';
+    } else cur += ch;
+  }
+  parts.push(cur);
+  const key = '([A-Za-z0-9][-A-Za-z0-9_./]*)';
+  const eq = new RegExp(`^${key}\\s*(==|=|!=)\\s*([-A-Za-z0-9_.]*)$`);
+  const set = new RegExp(`^${key}\\s+(in|notin)\\s*\\(([^)]*)\\)$`);
+  const absent = new RegExp(`^!${key}$`);
+  const present = new RegExp(`^${key}$`);
+  const reqs = parts.map((raw): Requirement => {
+    const p = raw.trim();
+    const e = eq.exec(p);
+    if (e) {
+      const [, k, op, v] = e as unknown as [string, string, string, string];
+      return op === '!=' ? (l) => l[k] !== v : (l) => l[k] === v;
+    }
+    const s = set.exec(p);
+    if (s) {
+      const [, k, op, list] = s as unknown as [string, string, string, string];
+      const values = new Set(list.split(',').map((x) => x.trim()));
+      return op === 'in' ? (l) => l[k] !== undefined && values.has(l[k]) : (l) => l[k] === undefined || !values.has(l[k]);
+    }
+    const a = absent.exec(p);
+    if (a) {
+      const k = a[1]!;
+      return (l) => l[k] === undefined;
+    }
+    const h = present.exec(p);
+    if (h) {
+      const k = h[1]!;
+      return (l) => l[k] !== undefined;
+    }
+    throw new ConfigError(`--namespace-selector: cannot read ${JSON.stringify(p)} (use k=v, k!=v, k, !k, k in (a,b))`);
+  });
+  return (labels) => reqs.every((r) => r(labels));
+}
+
+/** Which namespaces a sweep covers, and why each other one is left out. */
+export function resolveScope(all: EstateNamespace[], scope: SweepScope, rootNamespace: string): { inScope: string[]; left: { namespace: string; reason: string }[] } {
+  const byName = new Map(all.map((n) => [n.name, n]));
+  const left: { namespace: string; reason: string }[] = [];
+  let chosen: string[];
+  if (scope.namespaces && scope.namespaces.length > 0) {
+    for (const n of scope.namespaces) if (!byName.has(n)) throw new ConfigError(`--namespaces: namespace ${n} does not exist`);
+    chosen = [...scope.namespaces];
+  } else {
+    const match = scope.selector ? parseLabelSelector(scope.selector) : (l: Record<string, string>) => namespaceInjected(l);
+    chosen = [];
+    for (const n of all) {
+      if (n.name === scope.runNamespace) continue;
+      if (isSystemNamespace(n.name, rootNamespace)) {
+        left.push({ namespace: n.name, reason: 'system namespace (name it with --namespaces to sweep it)' });
+      } else if (match(n.labels)) chosen.push(n.name);
+      else left.push({ namespace: n.name, reason: scope.selector ? `does not match ${scope.selector}` : 'injection not enabled' });
+    }
+  }
+  const excluded = new Set(scope.exclude);
+  for (const n of chosen.filter((c) => excluded.has(c))) left.push({ namespace: n, reason: '--exclude-namespaces' });
+  const inScope = [...new Set([...chosen.filter((c) => !excluded.has(c)), scope.runNamespace])].sort();
+  return { inScope, left };
+}
+
+/**
+ * The protocol Istio selects for a port: the Service port's `appProtocol`, then its name `<protocol>[-<suffix>]`,
+ * else detection (IO: ops/configuration/traffic-management/protocol-selection; I: pkg/config/protocol/instance.go).
+ * A container port no Service targets has only its own name (Istio's inbound treats it like an undeclared port).
+ */
+export function selectProtocol(appProtocol: string | undefined, name: string | undefined, source = 'port name'): { protocol: SweepProtocol; from: string } {
+  const classify = (p: string): SweepProtocol | undefined => {
+    const v = p.toLowerCase();
+    if (['http', 'http2', 'grpc', 'grpc-web', 'h2c'].includes(v)) return 'http';
+    if (['tcp', 'tls', 'https', 'mongo', 'mysql', 'redis'].includes(v)) return 'tcp';
+    return undefined;
+  };
+  if (appProtocol) {
+    const p = classify(appProtocol);
+    if (p) return { protocol: p, from: `appProtocol ${appProtocol}` };
+  }
+  if (name) {
+    const p = classify(name.split('-')[0]!);
+    if (p) return { protocol: p, from: `${source} ${name}` };
+  }
+  return { protocol: 'sniffed', from: 'no declaration (Istio detects the protocol)' };
+}
+
+function selectsLabels(selector: Record<string, string> | undefined, labels: Record<string, string>): boolean {
+  return selector !== undefined && Object.entries(selector).every(([k, v]) => labels[k] === v);
+}
+
+const specOf = (m: Manifest) => (m.spec ?? {}) as Record<string, unknown>;
+const selectorOf = (m: Manifest) => (specOf(m).selector as { matchLabels?: Record<string, string> } | undefined)?.matchLabels;
+const ref = (m: Manifest) => `${m.kind} ${m.metadata.namespace}/${m.metadata.name}`;
+
+/**
+ * The PeerAuthentication mode in force on one pod port, and the object that set it: workload policy (its port
+ * level first), then namespace-wide, then the root namespace's mesh-wide one; none → Istio's default PERMISSIVE
+ * (API: security/v1beta1/peer_authentication.proto; `UNSET` inherits from the next level up).
+ */
+export function effectivePeerAuthentication(snapshot: Manifest[], rootNamespace: string, pod: Pick<EstatePod, 'namespace' | 'labels'>, port: number): { mode: string; setBy: string } {
+  const pas = snapshot.filter((m) => m.kind === 'PeerAuthentication');
+  const levels: { m: Manifest; port: boolean }[] = [];
+  const workload = pas
+    .filter((m) => m.metadata.namespace === pod.namespace && selectsLabels(selectorOf(m), pod.labels))
+    .sort((a, b) => a.metadata.name.localeCompare(b.metadata.name))[0];
+  if (workload) levels.push({ m: workload, port: true }, { m: workload, port: false });
+  const nsWide = pas.find((m) => m.metadata.namespace === pod.namespace && !selectorOf(m));
+  if (nsWide) levels.push({ m: nsWide, port: false });
+  const meshWide = pas.find((m) => m.metadata.namespace === rootNamespace && !selectorOf(m));
+  if (meshWide) levels.push({ m: meshWide, port: false });
+  for (const l of levels) {
+    const spec = specOf(l.m);
+    const mode = l.port
+      ? (spec.portLevelMtls as Record<string, { mode?: string }> | undefined)?.[String(port)]?.mode
+      : (spec.mtls as { mode?: string } | undefined)?.mode;
+    if (mode && mode !== 'UNSET') return { mode, setBy: `${ref(l.m)}${l.port ? ` portLevelMtls ${port}` : ''}` };
+  }
+  return { mode: 'PERMISSIVE', setBy: 'no PeerAuthentication applies: Istio defaults to PERMISSIVE' };
+}
+
+/** The AuthorizationPolicies that select a workload: the root namespace's and its own namespace's, by selector. */
+export function selectingPolicies(snapshot: Manifest[], rootNamespace: string, pod: Pick<EstatePod, 'namespace' | 'labels'>): string[] {
+  return snapshot
+    .filter((m) => m.kind === 'AuthorizationPolicy' && (m.metadata.namespace === rootNamespace || m.metadata.namespace === pod.namespace))
+    .filter((m) => {
+      const sel = selectorOf(m);
+      return sel === undefined || selectsLabels(sel, pod.labels);
+    })
+    .map((m) => `${ref(m)} (${(specOf(m).action as string | undefined) ?? 'ALLOW'}${specOf(m).rules === undefined ? ', no rules: allows nothing' : ''})`);
+}

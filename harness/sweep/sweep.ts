@@ -1,0 +1,476 @@
+// `meshproof sweep`: every (pod, port) of the user's estate attacked from meshproof's own run namespace, sharded
+// across probe pods (one exec per batch), judged per endpoint with the conformance classifiers, corroborated by the
+// destination's own access-log records, and proven able to fail by a canary on every run.
+import { createHash, randomUUID } from 'node:crypto';
+import type { Attack, Observation, TlsAttack } from '../../agent/protocol.js';
+import { parseAccessLog, sameAddress, startedSince } from '../access-log.js';
+import { controlsFor, type Category } from '../controls.js';
+import type { CheckResult } from '../engine.js';
+import { ConfigError, InfraError, messageOf } from '../errors.js';
+import { auditable } from '../mesh-logging.js';
+import { toolCommit, VERSION } from '../paths.js';
+import type { Posture } from '../posture/load.js';
+import { canonicalJson } from '../report/canonical.js';
+import type { RunResult } from '../run.js';
+import type { MintedCert, PodRef, ProbeHandle, Ref, Target } from '../target.js';
+import { exitCodeOf } from '../verdict.js';
+import type { Verdict } from '../check.js';
+import { type Estate, type EstatePod, type EstatePort, effectivePeerAuthentication, type SweepScope, selectingPolicies } from './estate.js';
+import { type CertFacts, certFacts, type EndpointVerdict, judgeEndpoint, judgeInjection, SWEEP_CHECK_IDS, type SweepCheckId } from './judge.js';
+
+/** An AuthorizationPolicy finding the user accepts, with the reason that goes into the evidence. */
+export interface Exemption {
+  check: 'SWEEP-AUTHZ';
+  namespace: string;
+  service?: string;
+  pod?: string;
+  port?: number;
+  reason: string;
+}
+
+export interface SweepOptions {
+  target: Target;
+  scope: SweepScope;
+  /** meshproof's sidecar-less attacker Deployment in the run namespace (fresh service account, granted nothing). */
+  attacker: Ref;
+  maxCertLifetimeMs: number;
+  attemptTimeoutMs: number;
+  /** Attempts in flight per probe. */
+  concurrency: number;
+  /** Attempts started per second, across all probes. */
+  ratePerSec: number;
+  /** Endpoints per exec. */
+  batchEndpoints: number;
+  /** How long after the last attempt the destination access logs are read (Envoy flushes every second, §10). */
+  accessLogDelayMs: number;
+  exemptions: Exemption[];
+  onProgress?: (p: { done: number; total: number }) => void;
+  signal?: AbortSignal;
+  command?: string[];
+  runId?: string;
+}
+
+interface AttemptSummary {
+  dial: string;
+  startedAt: string;
+  durationMs: number;
+  bytesReceived: number;
+  status?: number;
+  failure?: string;
+  tls?: { handshake: boolean; protocol?: string; alpn?: string };
+}
+
+export interface EndpointResult {
+  namespace: string;
+  pod: string;
+  port: number;
+  protocol: EstatePort['protocol'];
+  protocolFrom: string;
+  services: string[];
+  serviceAccount: string;
+  sidecar: boolean;
+  role?: EstatePod['role'];
+  verdicts: EndpointVerdict[];
+  plaintext?: AttemptSummary;
+  mtls?: AttemptSummary & { cert?: CertFacts };
+  /** Why, from the policy snapshot: present on every endpoint with a finding. */
+  explanation?: { peerAuthentication: { mode: string; setBy: string }; authorizationPolicies: string[] };
+}
+
+export interface SweepReport {
+  scope: { inScope: string[]; left: { namespace: string; reason: string }[]; excludePorts: number[] };
+  counts: { namespaces: number; services: number; pods: number; endpoints: number; judged: number; probes: number; execs: number; logReads: number };
+  endpoints: EndpointResult[];
+  pods: { namespace: string; pod: string; verdict: EndpointVerdict; role?: EstatePod['role'] }[];
+  canary: { flagged: boolean; expected: string[]; missing: string[] };
+  exemptions: Exemption[];
+  incomplete: boolean;
+  listings: Estate['listings'];
+  skipped: Estate['skipped'];
+  settings: { attemptTimeoutMs: number; concurrency: number; ratePerSec: number; batchEndpoints: number; maxCertLifetimeHours: number };
+}
+
+export interface SweepResult {
+  run: RunResult;
+  report: SweepReport;
+  /** The policy snapshot, as a posture for the bundle's policies/ directory. */
+  snapshot: Posture;
+}
+
+interface CheckMeta {
+  id: SweepCheckId;
+  title: string;
+  claim: string;
+  categories: Category[];
+}
+
+export const SWEEP_CHECKS: CheckMeta[] = [
+  { id: 'SWEEP-MTLS', title: 'Every workload port refuses plaintext', claim: 'Every (pod, port) in scope refuses a plaintext connection (reset or EOF, zero bytes) while answering mTLS with a mesh certificate.', categories: ['a'] },
+  { id: 'SWEEP-INJECT', title: 'Every pod in an injected namespace has its sidecar', claim: 'Every pod in a namespace with injection enabled runs an istio-proxy.', categories: ['a'] },
+  { id: 'SWEEP-AUTHZ', title: 'No port is open to any mesh identity', claim: 'A fresh mesh identity that no policy grants is denied on every (pod, port) in scope (403 RBAC: access denied on HTTP, close on TCP), and the destination records the denial.', categories: ['b'] },
+  { id: 'SWEEP-CERT', title: 'Every workload certificate is short-lived, exact and chained', claim: 'The certificate each port presents lives no longer than the limit, carries exactly spiffe://<trust domain>/ns/<ns>/sa/<pod service account>, and chains to the mesh root.', categories: ['c'] },
+];
+
+/** What the canary workloads (fixtures/sweep) must be flagged for, by their `app` label: `check@port` or `check`. */
+const CANARY_EXPECTS: Record<string, string[]> = {
+  'canary-bare': ['SWEEP-INJECT', 'SWEEP-MTLS@8080'],
+  'canary-permissive': ['SWEEP-MTLS@8080'],
+};
+
+const summarize = (o: Observation): AttemptSummary => ({
+  dial: o.dial,
+  startedAt: o.startedAt,
+  durationMs: o.durationMs,
+  bytesReceived: o.bytesReceived,
+  ...(o.http ? { status: o.http.status } : {}),
+  ...(o.failure ? { failure: `${o.failure.class}${o.failure.code ? ` (${o.failure.code})` : ''}` } : {}),
+  ...(o.tls ? { tls: { handshake: o.tls.handshake, protocol: o.tls.protocol, alpn: o.tls.alpn } } : {}),
+});
+
+interface Endpoint {
+  pod: EstatePod;
+  port: EstatePort;
+  plaintext?: Observation;
+  mtls?: Observation;
+}
+
+function attacksFor(e: Endpoint, i: number, cert: MintedCert, timeoutMs: number): Attack[] {
+  const authority = e.port.services[0]?.replace(/^([^/]+)\/([^:]+):(\d+)$/, '$2.$1.svc.cluster.local:$3') ?? e.port.dial;
+  const plain: Attack = e.port.protocol === 'tcp' ? { kind: 'tcp', id: `p${i}`, dial: e.port.dial, timeoutMs } : { kind: 'http', id: `p${i}`, dial: e.port.dial, authority, path: '/', timeoutMs };
+  const mtls: TlsAttack = {
+    kind: 'tls',
+    id: `m${i}`,
+    dial: e.port.dial,
+    certChainPem: cert.chainPem,
+    keyPem: cert.keyPem,
+    // An Istio ALPN, so a PERMISSIVE port cannot route the handshake to its passthrough chain (§4b).
+    alpn: e.port.protocol === 'tcp' ? ['istio'] : ['istio-http/1.1'],
+    authority,
+    capturePeer: true,
+    timeoutMs,
+  };
+  return [plain, mtls];
+}
+
+function exemptionFor(ex: Exemption[], e: Endpoint): Exemption | undefined {
+  return ex.find(
+    (x) =>
+      x.namespace === e.pod.namespace &&
+      (x.pod === undefined || x.pod === e.pod.name) &&
+      (x.port === undefined || x.port === e.port.port) &&
+      (x.service === undefined || e.port.services.some((s) => s.startsWith(`${e.pod.namespace}/${x.service}:`))),
+  );
+}
+
+const serviceKey = (r: { namespace: string; pod: string; services: string[] }) => {
+  const s = r.services[0];
+  return s ? s.replace(/:\d+$/, '') : `${r.namespace}/${r.pod} (no Service)`;
+};
+
+export async function sweep(o: SweepOptions): Promise<SweepResult> {
+  const started = new Date();
+  const runId = o.runId ?? randomUUID();
+  const estate = await o.target.discover(o.scope);
+  const probes = await o.target.probes(o.attacker);
+  if (probes.length === 0) throw new InfraError(`no ready attacker pod ${o.attacker.namespace}/${o.attacker.name}`);
+  const withSidecar = probes.find((p) => p.sidecar);
+  // §9.1: a plaintext attacker must have no sidecar, or its traffic would be upgraded to mTLS.
+  if (withSidecar) throw new InfraError(`attacker pod ${withSidecar.pod.name} runs a sidecar; the sweep needs a sidecar-less attacker`);
+  const expectedRun = o.scope.runNamespace;
+  const cert = await o.target.mintCertificate(probes[0]!, Math.max(3_600_000, o.attemptTimeoutMs * 10));
+  const roots = await o.target.meshRoots();
+
+  const excludedPorts = new Set(o.scope.excludePorts);
+  const skipped = [...estate.skipped];
+  const endpoints: Endpoint[] = [];
+  for (const pod of estate.pods) {
+    if (pod.role === 'attacker') continue;
+    for (const port of pod.ports) {
+      if (excludedPorts.has(port.port)) skipped.push({ pod: `${pod.namespace}/${pod.name}:${port.port}`, reason: '--exclude-ports' });
+      else endpoints.push({ pod, port });
+    }
+  }
+
+  // Batches of endpoints, pulled by one worker per probe: the cluster is the distributed engine.
+  const batches: number[][] = [];
+  for (let i = 0; i < endpoints.length; i += o.batchEndpoints) batches.push(endpoints.slice(i, i + o.batchEndpoints).map((_, k) => i + k));
+  const since = new Date(Date.now() - 1_000);
+  let done = 0;
+  let execs = 0;
+  let next = 0;
+  let incomplete = false;
+  const perProbeRate = o.ratePerSec / probes.length;
+  o.onProgress?.({ done: 0, total: endpoints.length });
+  const worker = async (probe: ProbeHandle) => {
+    while (next < batches.length) {
+      if (o.signal?.aborted) {
+        incomplete = true;
+        return;
+      }
+      const batch = batches[next++]!;
+      const attacks = batch.flatMap((i) => attacksFor(endpoints[i]!, i, cert, o.attemptTimeoutMs));
+      execs++;
+      const report = await probe.run(attacks, { concurrency: o.concurrency, ratePerSec: perProbeRate });
+      for (const ob of report.observations) {
+        const i = Number(ob.id.slice(1));
+        if (ob.id.startsWith('p')) endpoints[i]!.plaintext = ob;
+        else endpoints[i]!.mtls = ob;
+      }
+      done += batch.length;
+      o.onProgress?.({ done, total: endpoints.length });
+    }
+  };
+  await Promise.all(probes.map(worker));
+  if (next < batches.length) incomplete = true;
+
+  // Corroboration (§9.4, §9.5): the destination's own record of each denial, one log read per pod that denied.
+  const judged = endpoints.filter((e) => e.plaintext && e.mtls);
+  const denying = new Map<string, Endpoint[]>();
+  for (const e of judged) {
+    const m = e.mtls!;
+    const looksDenied = (m.http?.status === 403) || (!m.http && m.tls?.handshake && m.bytesReceived === 0);
+    if (!looksDenied || !e.pod.sidecar) continue;
+    const key = `${e.pod.namespace}/${e.pod.name}`;
+    denying.set(key, [...(denying.get(key) ?? []), e]);
+  }
+  if (denying.size > 0 && o.accessLogDelayMs > 0) await new Promise((r) => setTimeout(r, o.accessLogDelayMs));
+  const recorded = new Set<Endpoint>();
+  const logProblems = new Map<Endpoint, string>();
+  let logReads = 0;
+  const pending = [...denying.values()];
+  const readOne = async (group: Endpoint[]) => {
+    const ref: PodRef = { namespace: group[0]!.pod.namespace, name: group[0]!.pod.name, workload: group[0]!.pod.labels.app ?? group[0]!.pod.name };
+    try {
+      const setup = await o.target.accessLogSetup(ref);
+      if (!auditable(setup)) {
+        for (const e of group) logProblems.set(e, `the destination's access log cannot be read back (${setup.reason})`);
+        return;
+      }
+      logReads++;
+      const records = (await o.target.accessLog(ref, since)).map(parseAccessLog).filter((r) => r !== undefined && startedSince(r, since));
+      for (const e of group) {
+        const m = e.mtls!;
+        const hit = records.some(
+          (r) =>
+            r !== undefined &&
+            (m.http
+              ? r.responseCode === 403 && r.responseCodeDetails.startsWith('rbac_access_denied_matched_policy[') && r.path.includes(m.nonce)
+              : r.connectionTerminationDetails.startsWith('rbac_access_denied_matched_policy[') && sameAddress(r.downstreamRemoteAddress, m.localAddress)),
+        );
+        if (hit) recorded.add(e);
+      }
+    } catch (err) {
+      for (const e of group) logProblems.set(e, `reading the destination's access log failed: ${messageOf(err)}`);
+    }
+  };
+  const readers = Array.from({ length: Math.min(8, pending.length) }, async () => {
+    for (let g = pending.shift(); g; g = pending.shift()) await readOne(g);
+  });
+  await Promise.all(readers);
+
+  // Judge every endpoint and pod.
+  const maxCertLifetimeHours = o.maxCertLifetimeMs / 3_600_000;
+  const results: EndpointResult[] = judged.map((e) => {
+    let verdicts = judgeEndpoint({
+      pod: e.pod,
+      port: e.port,
+      plaintext: e.plaintext,
+      mtls: e.mtls,
+      denialRecorded: recorded.has(e),
+      logProblem: logProblems.get(e),
+      expectedSpiffeId: `spiffe://${estate.trustDomain}/ns/${e.pod.namespace}/sa/${e.pod.serviceAccount}`,
+      maxCertLifetimeHours,
+      roots,
+    });
+    const ex = exemptionFor(o.exemptions, e);
+    if (ex) verdicts = verdicts.map((v) => (v.check === ex.check && v.outcome === 'finding' ? { ...v, outcome: 'exempt', reason: `${v.reason} — exempted: ${ex.reason}` } : v));
+    const finding = verdicts.some((v) => v.outcome === 'finding' || v.outcome === 'exempt');
+    const chain = e.mtls?.tls?.peerChainPem;
+    return {
+      namespace: e.pod.namespace,
+      pod: e.pod.name,
+      port: e.port.port,
+      protocol: e.port.protocol,
+      protocolFrom: e.port.protocolFrom,
+      services: e.port.services,
+      serviceAccount: e.pod.serviceAccount,
+      sidecar: e.pod.sidecar,
+      ...(e.pod.role ? { role: e.pod.role } : {}),
+      verdicts,
+      plaintext: e.plaintext ? summarize(e.plaintext) : undefined,
+      mtls: e.mtls ? { ...summarize(e.mtls), ...(chain && chain.length > 0 ? { cert: certFacts(chain, roots) } : {}) } : undefined,
+      ...(finding
+        ? { explanation: { peerAuthentication: effectivePeerAuthentication(estate.snapshot, estate.rootNamespace, e.pod, e.port.port), authorizationPolicies: selectingPolicies(estate.snapshot, estate.rootNamespace, e.pod) } }
+        : {}),
+    };
+  });
+  const pods = estate.pods.filter((p) => p.role !== 'attacker').map((p) => ({ namespace: p.namespace, pod: p.name, verdict: judgeInjection(p), ...(p.role ? { role: p.role } : {}) }));
+
+  // The canary: meshproof's own weak workloads must be flagged, or nothing this sweep says can be trusted.
+  const expected: string[] = [];
+  const missing: string[] = [];
+  for (const [app, expects] of Object.entries(CANARY_EXPECTS)) {
+    const canaryPods = estate.pods.filter((p) => p.role === 'canary' && p.namespace === expectedRunNamespace(estate, expectedRun) && p.labels.app === app);
+    for (const want of expects) {
+      expected.push(`${app}: ${want}`);
+      const [check, port] = want.split('@') as [SweepCheckId, string | undefined];
+      const flagged =
+        canaryPods.length > 0 &&
+        canaryPods.every((p) =>
+          check === 'SWEEP-INJECT'
+            ? pods.find((x) => x.namespace === p.namespace && x.pod === p.name)?.verdict.outcome === 'finding'
+            : results.some((r) => r.namespace === p.namespace && r.pod === p.name && r.port === Number(port) && r.verdicts.some((v) => v.check === check && v.outcome === 'finding')),
+        );
+      if (!flagged) missing.push(`${app}: ${want}${canaryPods.length === 0 ? ' (canary pod not found in scope)' : ''}`);
+    }
+  }
+  const canary = { flagged: missing.length === 0, expected, missing };
+
+  const checkResults: CheckResult[] = SWEEP_CHECKS.map((meta) => judgeCheck(meta, results, pods, canary, incomplete, endpoints.length, started));
+  const snapshot: Posture = { origin: ['cluster snapshot (discovery)'], objects: estate.snapshot.map((m, i) => ({ manifest: m, source: `snapshot#${i + 1}` })) };
+  const description = await o.target.describe();
+  const config = { kind: 'sweep', target: o.target.kind, scope: o.scope, exemptions: o.exemptions, snapshot: estate.snapshot, settings: { maxCertLifetimeHours, attemptTimeoutMs: o.attemptTimeoutMs } };
+  const run: RunResult = {
+    runId,
+    tool: { name: 'meshproof', version: VERSION, commit: toolCommit() },
+    configHash: createHash('sha256').update(canonicalJson(config)).digest('hex'),
+    startedAt: started.toISOString(),
+    finishedAt: new Date().toISOString(),
+    command: o.command ?? [],
+    posture: snapshot.origin,
+    target: description,
+    results: checkResults,
+    requirements: { required: [], unmet: [] },
+    exitCode: exitCodeOf(checkResults.map((r) => r.verdict)),
+  };
+  const report: SweepReport = {
+    scope: { inScope: estate.namespaces.map((n) => n.name), left: estate.left, excludePorts: o.scope.excludePorts },
+    counts: {
+      namespaces: estate.namespaces.length,
+      services: estate.services.length,
+      pods: pods.length,
+      endpoints: endpoints.length,
+      judged: judged.length,
+      probes: probes.length,
+      execs,
+      logReads,
+    },
+    endpoints: results,
+    pods,
+    canary,
+    exemptions: o.exemptions,
+    incomplete,
+    listings: estate.listings,
+    skipped,
+    settings: { attemptTimeoutMs: o.attemptTimeoutMs, concurrency: o.concurrency, ratePerSec: o.ratePerSec, batchEndpoints: o.batchEndpoints, maxCertLifetimeHours },
+  };
+  run.sweep = report;
+  return { run, report, snapshot };
+}
+
+function expectedRunNamespace(estate: Estate, logical: string): string {
+  // Targets report real namespace names; the run namespace is the one whose pods carry a meshproof role.
+  return estate.pods.find((p) => p.role === 'attacker')?.namespace ?? logical;
+}
+
+function judgeCheck(
+  meta: CheckMeta,
+  results: EndpointResult[],
+  pods: SweepReport['pods'],
+  canary: SweepReport['canary'],
+  incomplete: boolean,
+  total: number,
+  started: Date,
+): CheckResult {
+  // Per Service (or per pod without one): the unit JUnit and the HTML show.
+  const groups = new Map<string, { verdicts: { where: string; v: EndpointVerdict }[] }>();
+  const add = (key: string, where: string, v: EndpointVerdict) => {
+    const g = groups.get(key) ?? { verdicts: [] };
+    g.verdicts.push({ where, v });
+    groups.set(key, g);
+  };
+  if (meta.id === 'SWEEP-INJECT') {
+    for (const p of pods) if (p.role !== 'canary') add(serviceKey({ namespace: p.namespace, pod: p.pod, services: results.find((r) => r.namespace === p.namespace && r.pod === p.pod)?.services ?? [] }), p.pod, p.verdict);
+  } else {
+    for (const r of results) {
+      if (r.role === 'canary') continue;
+      for (const v of r.verdicts) if (v.check === meta.id) add(serviceKey(r), `${r.pod}:${r.port}`, v);
+    }
+  }
+  const cases = [...groups.entries()]
+    .sort(([a], [b]) => a.localeCompare(b))
+    .map(([label, g]) => {
+      const findings = g.verdicts.filter((x) => x.v.outcome === 'finding');
+      const inconclusive = g.verdicts.filter((x) => x.v.outcome === 'inconclusive');
+      const exempt = g.verdicts.filter((x) => x.v.outcome === 'exempt');
+      const verdict: 'pass' | 'fail' | 'error' = findings.length > 0 ? 'fail' : inconclusive.length > 0 ? 'error' : 'pass';
+      const pick = findings.length > 0 ? findings : inconclusive.length > 0 ? inconclusive : exempt.length > 0 ? exempt : g.verdicts.slice(0, 1);
+      const reason = pick
+        .slice(0, 5)
+        .map((x) => `${x.where}: ${x.v.reason}`)
+        .join('; ')
+        .concat(pick.length > 5 ? `; … ${pick.length - 5} more` : '');
+      return { label, verdict, reason, observed: g.verdicts.map((x) => ({ where: x.where, outcome: x.v.outcome, reason: x.v.reason })) };
+    });
+  const fails = cases.filter((c) => c.verdict === 'fail');
+  const errors = cases.filter((c) => c.verdict === 'error');
+  let verdict: Verdict;
+  let reason: string;
+  if (!canary.flagged) {
+    verdict = 'error';
+    reason = `the canary was not flagged (${canary.missing.join('; ')}): this sweep cannot show a failure, so none of its passes count`;
+  } else if (fails.length > 0) {
+    verdict = 'fail';
+    reason = `${fails.length} of ${cases.length} services: ${fails
+      .slice(0, 3)
+      .map((c) => `${c.label} (${c.reason})`)
+      .join('; ')}${fails.length > 3 ? '; …' : ''}`;
+  } else if (incomplete) {
+    verdict = 'error';
+    reason = `incomplete: interrupted with ${results.length} of ${total} endpoints judged`;
+  } else if (errors.length > 0) {
+    verdict = 'error';
+    reason = `${errors.length} of ${cases.length} services inconclusive: ${errors[0]!.label} (${errors[0]!.reason})`;
+  } else if (cases.length === 0) {
+    verdict = 'not-applicable';
+    reason = 'no workload in scope';
+  } else {
+    verdict = 'pass';
+    reason = `${cases.length} services, ${cases.reduce((n, c) => n + c.observed.length, 0)} ${meta.id === 'SWEEP-INJECT' ? 'pods' : 'endpoints'}; canary flagged`;
+  }
+  return {
+    id: meta.id,
+    title: meta.title,
+    suite: 'sweep',
+    claim: meta.claim,
+    controls: controlsFor(meta.categories),
+    categories: meta.categories,
+    method: meta.id === 'SWEEP-INJECT' ? 'EXAMINE' : 'TEST',
+    weakenedBy: ['the canary (fixtures/sweep)'],
+    verdict,
+    reason,
+    startedAt: started.toISOString(),
+    durationMs: Date.now() - started.getTime(),
+    cases,
+  };
+}
+
+export function parseExemptions(doc: unknown, file: string): Exemption[] {
+  const list = (doc as { exemptions?: unknown } | null)?.exemptions;
+  if (!Array.isArray(list)) throw new ConfigError(`${file}: expected a mapping with a list under \`exemptions\``);
+  return list.map((x, i) => {
+    const e = x as Partial<Exemption>;
+    const where = `${file}: exemptions[${i}]`;
+    if (typeof e !== 'object' || e === null) throw new ConfigError(`${where}: must be a mapping`);
+    for (const k of Object.keys(e)) if (!['check', 'namespace', 'service', 'pod', 'port', 'reason'].includes(k)) throw new ConfigError(`${where}: unknown field ${k}`);
+    if ((e.check ?? 'SWEEP-AUTHZ') !== 'SWEEP-AUTHZ') throw new ConfigError(`${where}: only SWEEP-AUTHZ findings can be exempted (plaintext, missing sidecars and bad certificates cannot)`);
+    if (typeof e.namespace !== 'string' || e.namespace === '') throw new ConfigError(`${where}: namespace is required`);
+    if (typeof e.reason !== 'string' || e.reason.trim().length < 10) throw new ConfigError(`${where}: a reason of at least 10 characters is required (it goes into the evidence)`);
+    if (e.port !== undefined && (!Number.isInteger(e.port) || e.port < 1 || e.port > 65535)) throw new ConfigError(`${where}: port must be a port number`);
+    if (e.service !== undefined && typeof e.service !== 'string') throw new ConfigError(`${where}: service must be a name`);
+    if (e.pod !== undefined && typeof e.pod !== 'string') throw new ConfigError(`${where}: pod must be a name`);
+    return { check: 'SWEEP-AUTHZ', namespace: e.namespace, reason: e.reason.trim(), ...(e.service ? { service: e.service } : {}), ...(e.pod ? { pod: e.pod } : {}), ...(e.port ? { port: e.port } : {}) };
+  });
+}
+
+export { SWEEP_CHECK_IDS };

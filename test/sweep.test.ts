@@ -1,0 +1,218 @@
+// `meshproof sweep` on the lab's generated estate: every planted hole is found with the right explanation and
+// nothing else is flagged; the canary is flagged on every sweep, and a sweep whose canary is not flagged is
+// `error`; exemptions, scope and the bundle (sweep.json, JUnit per Service against the XSD, OSCAL, HTML).
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { estateHoles, estatePosture, parseEstate } from '../cluster/lab/estate.js';
+import { LabTarget } from '../cluster/lab/lab-target.js';
+import type { Examined } from '../harness/check.js';
+import { ConfigError } from '../harness/errors.js';
+import { SWEEP_FIXTURES } from '../harness/paths.js';
+import { loadPosture } from '../harness/posture/load.js';
+import { effectivePeerAuthentication, parseLabelSelector, resolveScope, selectProtocol } from '../harness/sweep/estate.js';
+import { type Exemption, parseExemptions, type SweepOptions, sweep } from '../harness/sweep/sweep.js';
+import { cli } from './support/cli.js';
+
+const SPEC = { services: 20, replicas: 2 };
+let lab: LabTarget;
+
+function options(over: Partial<SweepOptions> = {}): SweepOptions {
+  return {
+    target: lab,
+    scope: { exclude: [], excludePorts: [], runNamespace: 'sweep' },
+    attacker: { namespace: 'sweep', name: 'sweeper' },
+    maxCertLifetimeMs: 24 * 3_600_000,
+    attemptTimeoutMs: 3_000,
+    concurrency: 16,
+    ratePerSec: 2_000,
+    batchEndpoints: 30,
+    accessLogDelayMs: 50,
+    exemptions: [],
+    ...over,
+  };
+}
+
+/** `check ns/pod:port` (or `check ns/pod` for SWEEP-INJECT) for every finding outside the canary. */
+function findingsOf(r: Awaited<ReturnType<typeof sweep>>): string[] {
+  const out: string[] = [];
+  for (const e of r.report.endpoints) {
+    if (e.role === 'canary') continue;
+    for (const v of e.verdicts) if (v.outcome === 'finding') out.push(`${v.check} ${e.namespace}/${e.pod}:${e.port}`);
+  }
+  for (const p of r.report.pods) if (p.role !== 'canary' && p.verdict.outcome === 'finding') out.push(`SWEEP-INJECT ${p.namespace}/${p.pod}`);
+  return out.sort();
+}
+
+function expectedFindings(): string[] {
+  const out: string[] = [];
+  for (const h of estateHoles(SPEC)) {
+    for (let i = 0; i < SPEC.replicas; i++) {
+      const pod = `${h.namespace}/${h.service}-${i}`;
+      for (const [check, ports] of Object.entries(h.findings)) {
+        if (ports.length === 0) out.push(`${check} ${pod}`);
+        for (const port of ports) out.push(`${check} ${pod}:${port}`);
+      }
+    }
+  }
+  return out.sort();
+}
+
+describe('sweep of the lab estate', () => {
+  beforeAll(async () => {
+    lab = new LabTarget({ podsPerProcess: 250 });
+    await lab.apply({ origin: ['test estate'], objects: [...estatePosture(SPEC), ...loadPosture(SWEEP_FIXTURES, []).objects] });
+  }, 60_000);
+  afterAll(async () => {
+    await lab?.dispose();
+  });
+
+  it('finds exactly the planted holes, each with the explanation from the snapshot, and flags the canary', async () => {
+    const r = await sweep(options());
+    expect(r.report.counts.endpoints).toBe(SPEC.services * SPEC.replicas * 2 + 4); // + the canary's two pods
+    expect(r.report.canary).toMatchObject({ flagged: true, missing: [] });
+    expect(findingsOf(r)).toEqual(expectedFindings());
+    for (const c of r.run.results) expect(c.verdict, `${c.id}: ${c.reason}`).toBe('fail');
+    // Nothing inconclusive: every denial was corroborated by the destination's own record.
+    const inconclusive = r.report.endpoints.flatMap((e) => e.verdicts.filter((v) => v.outcome === 'inconclusive').map((v) => `${e.pod}:${e.port} ${v.check} ${v.reason}`));
+    expect(inconclusive).toEqual([]);
+    const holes = Object.fromEntries(estateHoles(SPEC).map((h) => [h.kind, h]));
+    const at = (kind: string, port: number) => r.report.endpoints.find((e) => e.pod === `${holes[kind]!.service}-0` && e.port === port)!;
+    expect(at('permissive-port', 8080).explanation?.peerAuthentication).toEqual({ mode: 'PERMISSIVE', setBy: `PeerAuthentication ${holes['permissive-port']!.namespace}/${holes['permissive-port']!.service}-legacy-port portLevelMtls 8080` });
+    expect(at('permissive-port', 9000).verdicts.every((v) => v.outcome === 'ok')).toBe(true);
+    expect(at('open-to-any-identity', 8080).verdicts.find((v) => v.check === 'SWEEP-AUTHZ')?.reason).toMatch(/open to any mesh identity: HTTP 200/);
+    expect(at('open-to-any-identity', 9000).verdicts.find((v) => v.check === 'SWEEP-AUTHZ')?.reason).toMatch(/open to any mesh identity/);
+    expect(at('open-to-any-identity', 8080).explanation?.authorizationPolicies).toContain(`AuthorizationPolicy ${holes['open-to-any-identity']!.namespace}/${holes['open-to-any-identity']!.service}-callers (ALLOW)`);
+    expect(at('long-lived-cert', 8080).verdicts.find((v) => v.check === 'SWEEP-CERT')?.reason).toMatch(/lives 2160 h, longer than 24 h/);
+    expect(at('long-lived-cert', 8080).mtls?.cert?.uriSans).toEqual([`spiffe://cluster.local/ns/${holes['long-lived-cert']!.namespace}/sa/${holes['long-lived-cert']!.service}`]);
+    expect(at('no-sidecar', 8080).explanation?.peerAuthentication.mode).toBe('STRICT'); // the policy says STRICT; nothing enforces it
+    // A secure endpoint: refused plaintext, denied the stranger (recorded), presented an exact 24 h certificate.
+    const ok = r.report.endpoints.find((e) => e.pod === 'svc-0000-0' && e.port === 8080)!;
+    expect(ok.verdicts.map((v) => [v.check, v.outcome])).toEqual([
+      ['SWEEP-MTLS', 'ok'],
+      ['SWEEP-AUTHZ', 'ok'],
+      ['SWEEP-CERT', 'ok'],
+    ]);
+    expect(ok.explanation).toBeUndefined();
+    // Sharded: both probes worked, one exec per batch.
+    expect(r.report.counts.execs).toBe(Math.ceil(r.report.counts.endpoints / 30));
+  }, 120_000);
+
+  it('is `error` when its canary is not flagged: a sweep that cannot show a failure proves nothing', async () => {
+    // Leaving out port 8080 hides the canary's PERMISSIVE port from the sweep.
+    const r = await sweep(options({ scope: { exclude: [], excludePorts: [8080], runNamespace: 'sweep' } }));
+    expect(r.report.canary.flagged).toBe(false);
+    expect(r.report.canary.missing).toEqual(['canary-bare: SWEEP-MTLS@8080', 'canary-permissive: SWEEP-MTLS@8080']);
+    for (const c of r.run.results) {
+      expect(c.verdict).toBe('error');
+      expect(c.reason).toMatch(/canary was not flagged/);
+    }
+    expect(r.run.exitCode).toBe(3);
+  }, 120_000);
+
+  it('turns an exempted SWEEP-AUTHZ finding into `exempt` with its reason, and scopes by namespace', async () => {
+    const open = estateHoles(SPEC).find((h) => h.kind === 'open-to-any-identity')!;
+    const bare = estateHoles(SPEC).find((h) => h.kind === 'no-sidecar')!;
+    const exemptions: Exemption[] = [
+      { check: 'SWEEP-AUTHZ', namespace: open.namespace, service: open.service, reason: 'health aggregator, reviewed in CHG-1234' },
+      { check: 'SWEEP-AUTHZ', namespace: bare.namespace, service: bare.service, reason: 'legacy batch job, decommissioned in Q1' },
+    ];
+    const r = await sweep(options({ exemptions, scope: { namespaces: [open.namespace], exclude: [], excludePorts: [], runNamespace: 'sweep' } }));
+    const authz = r.run.results.find((c) => c.id === 'SWEEP-AUTHZ')!;
+    expect(authz.verdict, authz.reason).toBe('pass');
+    const c = authz.cases.find((x) => x.label === `${open.namespace}/${open.service}`)!;
+    expect(c.verdict).toBe('pass');
+    expect(JSON.stringify((c as Examined).observed)).toContain('exempted: health aggregator, reviewed in CHG-1234');
+    expect(new Set(r.report.endpoints.map((e) => e.namespace))).toEqual(new Set([open.namespace, 'sweep']));
+    // Exemptions cover authorization only: the bare service still fails SWEEP-MTLS.
+    expect(r.run.results.find((x) => x.id === 'SWEEP-MTLS')!.verdict).toBe('fail');
+  }, 120_000);
+});
+
+describe('sweep scope, protocol and policy resolution', () => {
+  const ns = (name: string, labels: Record<string, string> = {}) => ({ name, labels, injected: labels['istio-injection'] === 'enabled' || labels['istio.io/rev'] !== undefined });
+  const all = [ns('payments', { 'istio-injection': 'enabled', team: 'pay' }), ns('ledger', { 'istio.io/rev': 'canary', team: 'pay' }), ns('legacy', { 'istio-injection': 'disabled', team: 'pay' }), ns('istio-system'), ns('kube-system'), ns('mp-x-sweep', { 'istio-injection': 'enabled' })];
+  const scope = { exclude: [], excludePorts: [], runNamespace: 'mp-x-sweep' };
+
+  it('defaults to injected namespaces, never system ones unless named, always the run namespace', () => {
+    expect(resolveScope(all, scope, 'istio-system').inScope).toEqual(['ledger', 'mp-x-sweep', 'payments']);
+    expect(resolveScope(all, { ...scope, selector: 'team=pay,istio-injection!=disabled' }, 'istio-system').inScope).toEqual(['ledger', 'mp-x-sweep', 'payments']);
+    expect(resolveScope(all, { ...scope, namespaces: ['kube-system'] }, 'istio-system').inScope).toEqual(['kube-system', 'mp-x-sweep']);
+    expect(resolveScope(all, { ...scope, exclude: ['ledger'] }, 'istio-system').inScope).toEqual(['mp-x-sweep', 'payments']);
+    expect(() => resolveScope(all, { ...scope, namespaces: ['nope'] }, 'istio-system')).toThrow(ConfigError);
+    expect(() => parseLabelSelector('team=')).not.toThrow();
+    expect(() => parseLabelSelector('a b c')).toThrow(/cannot read/);
+    expect(parseLabelSelector('tier in (web, api),!legacy')({ tier: 'api' })).toBe(true);
+    expect(parseLabelSelector('tier notin (web)')({ tier: 'web' })).toBe(false);
+  });
+
+  it('selects the protocol as Istio does: appProtocol, then the port name, else detection', () => {
+    expect(selectProtocol('http', 'tcp-x')).toEqual({ protocol: 'http', from: 'appProtocol http' });
+    expect(selectProtocol(undefined, 'grpc-api')).toEqual({ protocol: 'http', from: 'port name grpc-api' });
+    expect(selectProtocol(undefined, 'mysql')).toMatchObject({ protocol: 'tcp' });
+    expect(selectProtocol(undefined, 'web')).toMatchObject({ protocol: 'sniffed' });
+  });
+
+  it('resolves the PeerAuthentication in force: workload port level, workload, namespace, mesh, default PERMISSIVE', () => {
+    const pa = (namespace: string, name: string, spec: Record<string, unknown>) => ({ apiVersion: 'security.istio.io/v1', kind: 'PeerAuthentication', metadata: { namespace, name }, spec });
+    const snap = [pa('istio-system', 'default', { mtls: { mode: 'STRICT' } }), pa('pay', 'ns', { mtls: { mode: 'PERMISSIVE' } }), pa('pay', 'api', { selector: { matchLabels: { app: 'api' } }, mtls: { mode: 'UNSET' }, portLevelMtls: { '9000': { mode: 'DISABLE' } } })];
+    const api = { namespace: 'pay', labels: { app: 'api' } };
+    expect(effectivePeerAuthentication(snap, 'istio-system', api, 9000)).toEqual({ mode: 'DISABLE', setBy: 'PeerAuthentication pay/api portLevelMtls 9000' });
+    expect(effectivePeerAuthentication(snap, 'istio-system', api, 8080)).toEqual({ mode: 'PERMISSIVE', setBy: 'PeerAuthentication pay/ns' });
+    expect(effectivePeerAuthentication(snap, 'istio-system', { namespace: 'other', labels: {} }, 8080)).toEqual({ mode: 'STRICT', setBy: 'PeerAuthentication istio-system/default' });
+    expect(effectivePeerAuthentication([], 'istio-system', api, 8080).mode).toBe('PERMISSIVE');
+  });
+
+  it('refuses exemptions without a reason, for other checks, or with unknown fields', () => {
+    expect(() => parseExemptions({ exemptions: [{ namespace: 'a', reason: 'short' }] }, 'x.yaml')).toThrow(/reason of at least 10/);
+    expect(() => parseExemptions({ exemptions: [{ namespace: 'a', check: 'SWEEP-MTLS', reason: 'long enough reason' }] }, 'x.yaml')).toThrow(/only SWEEP-AUTHZ/);
+    expect(() => parseExemptions({ exemptions: [{ namespace: 'a', services: 'b', reason: 'long enough reason' }] }, 'x.yaml')).toThrow(/unknown field services/);
+    expect(parseExemptions({ exemptions: [{ namespace: 'a', port: 8080, reason: 'long enough reason' }] }, 'x.yaml')).toEqual([{ check: 'SWEEP-AUTHZ', namespace: 'a', port: 8080, reason: 'long enough reason' }]);
+    expect(() => parseEstate('3x1')).toThrow(/at least 6/);
+    expect(() => parseEstate('lots')).toThrow(/expected <services>x<replicas>/);
+  });
+});
+
+describe('meshproof sweep (CLI)', () => {
+  const tmp = mkdtempSync(path.join(tmpdir(), 'meshproof-sweep-'));
+
+  it('refuses what it cannot do with one line and exit 2', async () => {
+    for (const [args, msg] of [
+      [['--target', 'kind'], /holds no estate of yours/],
+      [['--estate', '2x1'], /at least 6 services/],
+      [['--exclude-ports', 'http'], /--exclude-ports http/],
+      [['--namespaces', 'a', '--namespace-selector', 'b=c'], /give one of them/],
+    ] as const) {
+      const r = await cli(['sweep', ...args, '--out', path.join(tmp, 'x')]);
+      expect(r.code, r.stderr).toBe(2);
+      expect(r.stderr.trim().split('\n')).toHaveLength(1);
+      expect(r.stderr).toMatch(msg);
+    }
+  });
+
+  it('writes a bundle: sweep.json per endpoint, JUnit one testcase per Service (valid against the XSD), the heat map', async () => {
+    const out = path.join(tmp, 'bundle');
+    const exemptions = path.join(tmp, 'exemptions.yaml');
+    writeFileSync(exemptions, 'exemptions:\n  - namespace: estate-1\n    service: svc-0010\n    reason: health aggregator, reviewed in CHG-1234\n');
+    const r = await cli(['sweep', '--target', 'lab', '--estate', '12x1', '--exemptions', exemptions, '--attempt-timeout', '3s', '--out', out]);
+    expect(r.code, r.stderr).toBe(1);
+    expect(r.stdout).toMatch(/canary flagged/);
+    const sw = JSON.parse(readFileSync(path.join(out, 'sweep.json'), 'utf8')) as { endpoints: unknown[]; canary: { flagged: boolean }; exemptions: unknown[] };
+    expect(sw.endpoints).toHaveLength(12 * 2 + 4);
+    expect(sw.canary.flagged).toBe(true);
+    expect(sw.exemptions).toHaveLength(1);
+    execFileSync('xmllint', ['--noout', '--schema', 'test/data/junit-10.xsd', path.join(out, 'junit.xml')], { stdio: 'pipe' });
+    const junit = readFileSync(path.join(out, 'junit.xml'), 'utf8');
+    // Every Service of the estate is a testcase under each endpoint check (the canary is judged apart).
+    expect(junit.match(/classname="sweep\.SWEEP-MTLS"/g)).toHaveLength(12);
+    expect(junit).toMatch(/<testcase classname="sweep\.SWEEP-MTLS" name="estate-1\/svc-0003"[^>]*>\s*<failure/);
+    const html = readFileSync(path.join(out, 'report.html'), 'utf8');
+    expect(html).toContain('class="sweep-heat-map"');
+    expect(html).toMatch(/data-namespace="estate-1" data-check="SWEEP-INJECT" data-findings="1"/);
+    expect(existsSync(path.join(out, 'policies'))).toBe(true);
+    // The minted certificate's key never reaches the bundle.
+    for (const f of ['sweep.json', 'run.json', 'checks/SWEEP-AUTHZ.json']) expect(readFileSync(path.join(out, f), 'utf8')).not.toMatch(/PRIVATE KEY/);
+  }, 120_000);
+});
