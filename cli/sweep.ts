@@ -109,7 +109,7 @@ async function runSweep(o: SweepOptions, argv: string[]): Promise<number> {
     target = new LabTarget({ podsPerProcess: 250, onProcessLog: o.verbose ? (pod, line) => process.stderr.write(`[${pod}] ${line}\n`) : undefined });
   } else {
     const { kc } = loadKubeConfig(o);
-    const pre = await preflight(kc, { istioNamespace: o.istioNamespace, revision: o.revision });
+    const pre = await preflight(kc, { istioNamespace: o.istioNamespace, revision: o.revision, sweep: true });
     timeouts = process.env.MESHPROOF_TIMEOUTS === 'lab' ? LAB_TIMEOUTS : KUBE_TIMEOUTS; // 'lab': the test façade only
     target = new KubeTarget({
       kc,
@@ -135,8 +135,10 @@ async function runSweep(o: SweepOptions, argv: string[]): Promise<number> {
   // Ctrl-C: the first stops new batches, judges what came back, writes it marked incomplete, and tears down.
   const abort = new AbortController();
   let signals = 0;
+  let signalSeen: NodeJS.Signals | undefined;
   const onSignal = (sig: NodeJS.Signals) => {
     signals++;
+    signalSeen ??= sig;
     if (signals === 1) {
       process.stderr.write(`\nmeshproof: ${sig}: stopping the sweep; writing what was judged and tearing down…\n`);
       abort.abort();
@@ -184,8 +186,8 @@ async function runSweep(o: SweepOptions, argv: string[]): Promise<number> {
     );
     if (o.target !== 'lab') process.stdout.write(`API calls and execs: ${calls}\n`);
     process.stdout.write(`reports: ${outDir}\n`);
-    exitCode = result.report.incomplete ? Math.max(3, result.run.exitCode) : result.run.exitCode;
-    if (result.run.exitCode === 1) exitCode = 1;
+    // Interrupted: what was judged is written (marked incomplete), and the exit code is Ctrl-C's, as for `run`.
+    exitCode = abort.signal.aborted ? (signalSeen === 'SIGTERM' ? 143 : 130) : result.run.exitCode;
   } finally {
     try {
       await target.dispose();

@@ -6,7 +6,7 @@ import path from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import { describe, expect, it } from 'vitest';
 import { loadKubeConfig } from '../cluster/kube/connect.js';
-import { REQUIRED } from '../cluster/kube/permissions.js';
+import { REQUIRED, SWEEP_PERMISSIONS } from '../cluster/kube/permissions.js';
 import { MESHPROOF_STATS_MATCHER, NamespaceMap, RUN_LABEL, renderForCluster, withStatsMatcher } from '../cluster/kube/render.js';
 import { ConfigError } from '../harness/errors.js';
 import { loadPosture } from '../harness/posture/load.js';
@@ -127,6 +127,14 @@ describe('least privilege', () => {
     const required = REQUIRED.flatMap((p) => p.verbs.map((v) => key(p.group, `${p.resource}${p.subresource ? `/${p.subresource}` : ''}`, v, p.names)));
     expect(granted.sort()).toEqual(required.sort());
     expect(granted.some((g) => g.includes('secrets') || g.includes('serviceaccounts/token') || g.includes('|*|'))).toBe(false);
+  });
+
+  it('deploy/rbac-sweep.yaml grants exactly the sweep\'s read-only lists the preflight checks', () => {
+    type Rule = { apiGroups: string[]; resources: string[]; verbs: string[]; resourceNames?: string[] };
+    const role = parseAllDocuments(readFileSync('deploy/rbac-sweep.yaml', 'utf8')).map((d) => d.toJS() as { kind: string; rules?: Rule[] }).find((d) => d.kind === 'ClusterRole')!;
+    const granted = role.rules!.flatMap((r) => r.apiGroups.flatMap((g) => r.resources.flatMap((res) => r.verbs.map((v) => `${g}|${res}|${v}`))));
+    expect(granted.sort()).toEqual(SWEEP_PERMISSIONS.flatMap((p) => p.verbs.map((v) => `${p.group}|${p.resource}|${v}`)).sort());
+    expect(granted.every((g) => g.endsWith('|list'))).toBe(true);
   });
 });
 

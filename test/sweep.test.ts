@@ -2,7 +2,7 @@
 // nothing else is flagged; the canary is flagged on every sweep, and a sweep whose canary is not flagged is
 // `error`; exemptions, scope and the bundle (sweep.json, JUnit per Service against the XSD, OSCAL, HTML).
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -17,6 +17,20 @@ import { type Exemption, parseExemptions, type SweepOptions, sweep } from '../ha
 import { cli } from './support/cli.js';
 
 const SPEC = { services: 20, replicas: 2 };
+
+/** Live processes a lab started for this CLI process (they carry its pid, even once re-parented). */
+function agentsOf(pid: number): string[] {
+  const marker = `MESHPROOF_LAB_OWNER=${pid}\0`;
+  return readdirSync('/proc')
+    .filter((d) => /^\d+$/.test(d))
+    .filter((d) => {
+      try {
+        return readFileSync(`/proc/${d}/environ`, 'latin1').includes(marker);
+      } catch {
+        return false;
+      }
+    });
+}
 let lab: LabTarget;
 
 function options(over: Partial<SweepOptions> = {}): SweepOptions {
@@ -191,6 +205,30 @@ describe('meshproof sweep (CLI)', () => {
       expect(r.stderr).toMatch(msg);
     }
   });
+
+  it('Ctrl-C writes what was judged, marked incomplete, tears the lab down and exits 130', async () => {
+    const out = path.join(tmp, 'interrupted');
+    // Slow on purpose (a low rate, small batches), so the interrupt lands mid-sweep.
+    const r = await cli(['sweep', '--target', 'lab', '--estate', '30x2', '--rate', '40', '--batch', '10', '--probes', '1', '--out', out], {
+      onStart: (child) => {
+        let seen = '';
+        child.stderr?.on('data', (d: Buffer) => {
+          seen += d.toString();
+          if (/swept [1-9]\d*\/\d+ endpoints/.test(seen) && !child.killed) child.kill('SIGINT');
+        });
+      },
+    });
+    expect(r.code, r.stderr).toBe(130);
+    expect(r.stderr).toMatch(/SIGINT: stopping the sweep/);
+    const sw = JSON.parse(readFileSync(path.join(out, 'sweep.json'), 'utf8')) as { incomplete: boolean; counts: { judged: number; endpoints: number } };
+    expect(sw.incomplete).toBe(true);
+    expect(sw.counts.judged).toBeGreaterThan(0);
+    expect(sw.counts.judged).toBeLessThan(sw.counts.endpoints);
+    const run = JSON.parse(readFileSync(path.join(out, 'run.json'), 'utf8')) as { scope: { population: string } };
+    expect(run.scope.population).toMatch(/INCOMPLETE/);
+    await new Promise((res) => setTimeout(res, 300));
+    expect(agentsOf(r.pid)).toEqual([]);
+  }, 120_000);
 
   it('writes a bundle: sweep.json per endpoint, JUnit one testcase per Service (valid against the XSD), the heat map', async () => {
     const out = path.join(tmp, 'bundle');

@@ -65,6 +65,15 @@ export const REQUIRED: Permission[] = [
 export const MESHPROOF_NAMESPACE = 'meshproof';
 
 /** `--policy-report`: a Role in meshproof's namespace (deploy/rbac.yaml `meshproof-reports`), checked only then. */
+/** What `meshproof sweep` reads beyond a run, read-only (deploy/rbac-sweep.yaml grants exactly these). */
+export const SWEEP_PERMISSIONS: Permission[] = [
+  { group: '', resource: 'services', verbs: ['list'], why: 'sweep discovery: the Services in scope (which ports, which protocol)' },
+  { group: 'security.istio.io', resource: 'peerauthentications', verbs: ['list'], why: 'sweep snapshot: the mTLS mode in force, explaining each finding' },
+  { group: 'security.istio.io', resource: 'authorizationpolicies', verbs: ['list'], why: 'sweep snapshot: the policies selecting each workload' },
+  { group: 'networking.istio.io', resource: 'destinationrules', verbs: ['list'], why: 'sweep snapshot' },
+  { group: 'networking.istio.io', resource: 'sidecars', verbs: ['list'], why: 'sweep snapshot' },
+];
+
 export const POLICY_REPORT_PERMISSIONS: (Permission & { namespace: string })[] = [
   { group: 'wgpolicyk8s.io', resource: 'policyreports', verbs: ['create'], namespace: MESHPROOF_NAMESPACE, why: 'the verdicts as a PolicyReport' },
   { group: 'wgpolicyk8s.io', resource: 'policyreports', verbs: ['patch'], names: ['meshproof'], namespace: MESHPROOF_NAMESPACE, why: 'the verdicts as a PolicyReport, replaced each run' },

@@ -14,7 +14,7 @@ import {
 import { parse as parseYaml } from 'yaml';
 import { ConfigError, InfraError, messageOf } from '../../harness/errors.js';
 import { describeApiError } from './api-errors.js';
-import { ISTIO_CRDS, meshConfigName, POLICY_REPORT_PERMISSIONS, requiredFor } from './permissions.js';
+import { ISTIO_CRDS, meshConfigName, POLICY_REPORT_PERMISSIONS, requiredFor, SWEEP_PERMISSIONS } from './permissions.js';
 import { retrying } from './retry.js';
 
 export { ISTIO_CRDS };
@@ -41,7 +41,7 @@ function status(e: unknown): number | undefined {
   return (e as { code?: number }).code;
 }
 
-export async function preflight(kc: KubeConfig, o: { istioNamespace?: string; revision?: string; policyReport?: boolean } = {}): Promise<PreflightReport> {
+export async function preflight(kc: KubeConfig, o: { istioNamespace?: string; revision?: string; policyReport?: boolean; sweep?: boolean } = {}): Promise<PreflightReport> {
   const server = kc.getCurrentCluster()?.server ?? '?';
   const istioNs = o.istioNamespace ?? 'istio-system';
   const required = requiredFor(o.revision);
@@ -70,6 +70,18 @@ export async function preflight(kc: KubeConfig, o: { istioNamespace?: string; re
   }
   if (missing.length > 0) {
     throw new ConfigError(`missing permissions: ${missing.join(', ')}. Apply deploy/rbac.yaml and bind it to this identity, or use one that has them`);
+  }
+
+  // 2a. A sweep's read-only lists (deploy/rbac-sweep.yaml).
+  if (o.sweep) {
+    const refused: string[] = [];
+    for (const p of SWEEP_PERMISSIONS) {
+      for (const verb of p.verbs) {
+        const r = await retrying(() => authz.createSelfSubjectAccessReview({ body: { apiVersion: 'authorization.k8s.io/v1', kind: 'SelfSubjectAccessReview', spec: { resourceAttributes: { group: p.group, resource: p.resource, verb } } } }));
+        if (!r.status?.allowed) refused.push(`${verb} ${p.group || 'core'}/${p.resource}`);
+      }
+    }
+    if (refused.length > 0) throw new ConfigError(`sweep: missing permissions: ${refused.join(', ')}. Apply deploy/rbac-sweep.yaml and bind it to this identity`);
   }
 
   // 2b. --policy-report: the CRD, and the Role in meshproof's namespace.

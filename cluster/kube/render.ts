@@ -196,7 +196,9 @@ export function renderForCluster(posture: Posture, o: RenderOptions): Rendered {
     if (m.kind === 'AuthorizationPolicy' && spec) rewriteAuthz(spec, map, o.trustDomain);
     if (m.kind === 'DestinationRule' && spec && typeof spec.host === 'string') spec.host = map.host(spec.host);
     if (m.kind === 'Deployment') {
-      renderDeployment(m, o, !injected.has(manifest.metadata.namespace ?? ''));
+      // Sidecar-less: a namespace without injection, or a pod that opts out (istio-behaviours.md §8).
+      const labels = (manifest.spec as { template?: { metadata?: { labels?: Record<string, string> } } } | undefined)?.template?.metadata?.labels ?? {};
+      renderDeployment(m, o, !injected.has(manifest.metadata.namespace ?? '') || labels['sidecar.istio.io/inject'] === 'false');
       agentNamespaces.add(m.metadata.namespace!);
     }
     out.push(m);

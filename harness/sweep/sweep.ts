@@ -210,7 +210,17 @@ export async function sweep(o: SweepOptions): Promise<SweepResult> {
       const batch = batches[next++]!;
       const attacks = batch.flatMap((i) => attacksFor(endpoints[i]!, i, cert, o.attemptTimeoutMs));
       execs++;
-      const report = await probe.run(attacks, { concurrency: o.concurrency, ratePerSec: perProbeRate });
+      let report: Awaited<ReturnType<ProbeHandle['run']>>;
+      try {
+        report = await probe.run(attacks, { concurrency: o.concurrency, ratePerSec: perProbeRate });
+      } catch (e) {
+        // Ctrl-C in a terminal reaches the probes too: a batch cut short by it is simply not judged.
+        if (o.signal?.aborted) {
+          incomplete = true;
+          return;
+        }
+        throw e;
+      }
       for (const ob of report.observations) {
         const i = Number(ob.id.slice(1));
         if (ob.id.startsWith('p')) endpoints[i]!.plaintext = ob;

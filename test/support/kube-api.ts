@@ -210,7 +210,10 @@ function podsOf(state: KubeApiState, namespace: string, selector: string | null,
       const ready = !waiting && polls > state.readyAfterPolls;
       out.push({
         metadata: { name: `${d.metadata.name}-${i}`, namespace, labels, ...(spec.template.metadata.annotations ? { annotations: spec.template.metadata.annotations } : {}) },
-        spec: { containers: [...spec.template.spec.containers, ...(sidecar ? [{ name: 'istio-proxy' }] : [])] },
+        spec: {
+          ...((spec.template.spec as { serviceAccountName?: string }).serviceAccountName ? { serviceAccountName: (spec.template.spec as { serviceAccountName?: string }).serviceAccountName } : {}),
+          containers: [...spec.template.spec.containers, ...(sidecar ? [{ name: 'istio-proxy' }] : [])],
+        },
         status: {
           phase: waiting?.reason === 'ImagePullBackOff' ? 'Pending' : 'Running',
           podIP: ipOf(`${namespace}/${d.metadata.name}-${i}`),

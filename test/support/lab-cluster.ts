@@ -7,7 +7,7 @@ import { randomUUID } from 'node:crypto';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import type { Attack } from '../../agent/protocol.js';
+import type { ProbeBatch } from '../../agent/protocol.js';
 import { RUN_LABEL } from '../../cluster/kube/render.js';
 import { LabTarget } from '../../cluster/lab/lab-target.js';
 import type { Manifest, PostureObject } from '../../harness/posture/load.js';
@@ -74,11 +74,35 @@ export interface LabCluster {
   close(): Promise<void>;
 }
 
-export async function startLabCluster(o: { meshWide?: string; stripStatsMatcher?: boolean; meshConfig?: string; extraRootPem?: string } = {}): Promise<LabCluster> {
+/** The REST path an object lives at, for seeding objects a cluster's users applied (not meshproof). */
+function pathOf(m: Manifest): string {
+  const k = m.kind.toLowerCase();
+  const plural = k.endsWith('y') ? `${k.slice(0, -1)}ies` : `${k}s`; // authorizationpolicies, telemetries, deployments
+  const base = m.apiVersion.includes('/') ? `/apis/${m.apiVersion}` : `/api/${m.apiVersion}`;
+  return m.kind === 'Namespace' ? `${base}/namespaces/${m.metadata.name}` : `${base}/namespaces/${m.metadata.namespace}/${plural}/${m.metadata.name}`;
+}
+
+export async function startLabCluster(
+  o: {
+    meshWide?: string;
+    stripStatsMatcher?: boolean;
+    meshConfig?: string;
+    extraRootPem?: string;
+    /** Objects the cluster's own users applied before meshproof came (a sweep's estate). */
+    existing?: PostureObject[];
+    /** Echo pods per lab process (an estate of hundreds of pods); 1 keeps one process per pod. */
+    podsPerProcess?: number;
+  } = {},
+): Promise<LabCluster> {
   const api = await startKubeApi();
   if (o.meshConfig !== undefined) api.state.meshConfig = o.meshConfig;
   // The cluster's own mesh-wide posture, as its operators applied it (meshproof never writes to istio-system).
   const meshWide: PostureObject[] = o.meshWide ? parseManifests(readFileSync(o.meshWide, 'utf8'), o.meshWide) : [];
+  for (const x of o.existing ?? []) {
+    const m = x.manifest;
+    if (m.kind === 'Namespace') api.state.namespaces.set(m.metadata.name, { labels: m.metadata.labels ?? {}, created: '2026-01-01T00:00:00Z', phase: 'Active' });
+    api.state.objects.set(pathOf(m), m as unknown as Record<string, unknown>);
+  }
   for (const x of meshWide) {
     const plural = { PeerAuthentication: 'peerauthentications', AuthorizationPolicy: 'authorizationpolicies', Telemetry: 'telemetries' }[x.manifest.kind as 'Telemetry'];
     api.state.objects.set(`/apis/${x.manifest.apiVersion}/namespaces/istio-system/${plural}/${x.manifest.metadata.name}`, x.manifest as unknown as Record<string, unknown>);
@@ -93,7 +117,7 @@ export async function startLabCluster(o: { meshWide?: string; stripStatsMatcher?
     const objects = [...api.state.objects.values()].map((v) => unrender(v as Obj, { ...o, revision: api.state.istiod?.revision })).filter((x): x is Obj => x !== undefined);
     // The cluster's mesh config, which istiod (and so the lab's sidecars) reads for access logging.
     if (api.state.meshConfig !== undefined) objects.push({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'istio', namespace: 'istio-system' }, data: { mesh: api.state.meshConfig } });
-    lab = new LabTarget();
+    lab = new LabTarget({ podsPerProcess: o.podsPerProcess });
     await lab.apply({ origin: ['kube-api'], objects: objects.map((manifest, i) => ({ manifest, source: `kube-api#${i + 1}` })) });
     // istiod's CA for this lab: CreateCertificate over gRPC, identities from the tokens this API issued.
     await istiod?.close();
@@ -162,8 +186,10 @@ export async function startLabCluster(o: { meshWide?: string; stripStatsMatcher?
       }
       if (c.container === 'agent' && c.command[2] === 'admin') return { stdout: JSON.stringify(await lab.appAdmin(pod, c.command[3]!)), exitCode: 0 };
       if (c.container === 'agent' && c.command[2] === 'probe') {
-        const probe = await lab.probe({ namespace: c.namespace, name: pod.workload });
-        const batch = JSON.parse(c.stdin) as { attacks: Attack[] };
+        // The exec'd pod itself (a sweep shards across the replicas of its attacker).
+        const probe = (await lab.probes({ namespace: c.namespace, name: pod.workload })).find((p) => p.pod.name === c.pod);
+        if (!probe) return { stderr: `no probe pod ${c.namespace}/${c.pod}`, exitCode: 1 };
+        const batch = JSON.parse(c.stdin) as ProbeBatch;
         for (const a of batch.attacks) {
           const svc = /^([^.]+)\.([^.]+)\.svc\.cluster\.local:(\d+)$/.exec(a.dial);
           const ip = /^(10\.244\.\d+\.\d+):(\d+)$/.exec(a.dial);
@@ -173,7 +199,8 @@ export async function startLabCluster(o: { meshWide?: string; stripStatsMatcher?
             a.dial = key ? lab.podAddress(podOf(key.split('/')[0]!, key.split('/')[1]!), Number(ip[2])) : '127.0.0.1:1';
           }
         }
-        return { stdout: JSON.stringify(await probe.run(batch.attacks)), exitCode: 0 };
+        const { attacks: _a, ...opts } = batch;
+        return { stdout: JSON.stringify(await probe.run(batch.attacks, opts)), exitCode: 0 };
       }
       return { stderr: `unknown command ${c.command.join(' ')}`, exitCode: 127 };
     } catch (e) {

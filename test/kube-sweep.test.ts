@@ -1,0 +1,88 @@
+// `meshproof sweep --target kubeconfig` through the Kubernetes API façade over the lab: the user's estate is
+// there before meshproof comes (applied by its owners, never touched), discovery reads it with the real client
+// library under deploy/rbac.yaml + deploy/rbac-sweep.yaml (every request authorized as kube-apiserver would,
+// every grant of the sweep role used), attacks go out from probe pods by exec, denials are corroborated from the
+// destinations' pod logs, and the verdicts equal the lab sweep's: exactly the planted holes.
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { estateHoles, estatePosture } from '../cluster/lab/estate.js';
+import { RUN_LABEL } from '../cluster/kube/render.js';
+import { cli } from './support/cli.js';
+import { startLabCluster } from './support/lab-cluster.js';
+import { grantsOf, loadClusterRole } from './support/rbac.js';
+
+const dir = mkdtempSync(path.join(tmpdir(), 'meshproof-kube-sweep-'));
+const env = { ...process.env, MESHPROOF_TIMEOUTS: 'lab' };
+const SPEC = { services: 10, replicas: 2 };
+
+interface SweepJson {
+  endpoints: { namespace: string; pod: string; port: number; role?: string; verdicts: { check: string; outcome: string; reason: string }[] }[];
+  pods: { namespace: string; pod: string; role?: string; verdict: { outcome: string } }[];
+  canary: { flagged: boolean };
+  counts: { endpoints: number; execs: number; probes: number; logReads: number };
+}
+
+describe('meshproof sweep --target kubeconfig (façade over the lab)', () => {
+  it('finds exactly the planted holes in an estate it did not create, under the sweep role, and leaves nothing behind', async () => {
+    const c = await startLabCluster({ existing: estatePosture(SPEC), podsPerProcess: 100 });
+    const sweepRole = loadClusterRole('deploy/rbac-sweep.yaml');
+    c.api.state.rbac = [...loadClusterRole('deploy/rbac.yaml'), ...sweepRole];
+    const before = new Map([...c.api.state.objects].filter(([k]) => k.includes('/estate-')));
+    try {
+      const kubeconfig = c.api.kubeconfig(dir);
+      const out = path.join(dir, 'bundle');
+      const r = await cli(['sweep', '--target', 'kubeconfig', '--kubeconfig', kubeconfig, '--probes', '2', '--batch', '12', '--out', out], { env });
+      expect(r.code, r.stderr).toBe(1);
+      const sw = JSON.parse(readFileSync(path.join(out, 'sweep.json'), 'utf8')) as SweepJson;
+      expect(sw.canary.flagged).toBe(true);
+      const found: string[] = [];
+      for (const e of sw.endpoints) if (e.role !== 'canary') for (const v of e.verdicts) if (v.outcome === 'finding') found.push(`${v.check} ${e.namespace}/${e.pod}:${e.port}`);
+      for (const p of sw.pods) if (p.role !== 'canary' && p.verdict.outcome === 'finding') found.push(`SWEEP-INJECT ${p.namespace}/${p.pod}`);
+      const expected: string[] = [];
+      for (const h of estateHoles(SPEC)) {
+        for (let i = 0; i < SPEC.replicas; i++) {
+          for (const [check, ports] of Object.entries(h.findings)) {
+            if (ports.length === 0) expected.push(`${check} ${h.namespace}/${h.service}-${i}`);
+            for (const port of ports) expected.push(`${check} ${h.namespace}/${h.service}-${i}:${port}`);
+          }
+        }
+      }
+      expect(found.sort()).toEqual(expected.sort());
+      const inconclusive = sw.endpoints.flatMap((e) => e.verdicts.filter((v) => v.outcome === 'inconclusive').map((v) => `${e.pod}:${e.port} ${v.reason}`));
+      expect(inconclusive).toEqual([]);
+      // Sharded: one exec per batch of 12 endpoints, across both probes; no call per endpoint.
+      expect(sw.counts.probes).toBe(2);
+      expect(sw.counts.execs).toBe(Math.ceil(sw.counts.endpoints / 12));
+      const calls = Number(/API calls and execs: (\d+)/.exec(r.stdout)?.[1]);
+      expect(calls).toBeGreaterThan(0);
+      // Read-only towards the estate: every object its owners applied is exactly as it was.
+      for (const [k, v] of before) expect(c.api.state.objects.get(k), k).toEqual(v);
+      expect([...c.api.state.managers.keys()].filter((k) => k.includes('/estate-'))).toEqual([]);
+      // Least privilege: nothing refused, every grant of the sweep role used.
+      expect(c.api.state.forbidden).toEqual([]);
+      const used = new Set(c.api.state.rbacUsed);
+      expect(grantsOf(sweepRole).filter((g) => !used.has(g))).toEqual([]);
+      // The run namespace is gone afterwards.
+      await expect.poll(() => [...c.api.state.namespaces.values()].some((n) => RUN_LABEL in n.labels), { timeout: 5_000 }).toBe(false);
+    } finally {
+      await c.close();
+    }
+  }, 240_000);
+
+  it('stops at preflight, with one line naming what is missing, when the identity lacks the sweep role', async () => {
+    const c = await startLabCluster({ existing: estatePosture({ services: 6, replicas: 1 }) });
+    try {
+      const r = await cli(['sweep', '--target', 'kubeconfig', '--kubeconfig', c.api.kubeconfig(dir), '--out', path.join(dir, 'no-role')], { env });
+      expect(r.code).toBe(2);
+      expect(r.stderr.trim().split('\n')).toEqual([
+        'meshproof: sweep: missing permissions: list core/services, list security.istio.io/peerauthentications, list security.istio.io/authorizationpolicies, list networking.istio.io/destinationrules, list networking.istio.io/sidecars. Apply deploy/rbac-sweep.yaml and bind it to this identity',
+      ]);
+      // Nothing was created.
+      expect([...c.api.state.namespaces.values()].some((n) => RUN_LABEL in n.labels)).toBe(false);
+    } finally {
+      await c.close();
+    }
+  }, 60_000);
+});
