@@ -3,21 +3,20 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { type Command, Option } from 'commander';
 import { parse as parseYaml } from 'yaml';
-import { KubeTarget } from '../cluster/kube/kube-target.js';
 import { loadKubeConfig } from '../cluster/kube/connect.js';
 import { preflight } from '../cluster/kube/preflight.js';
 import { estatePosture, parseEstate } from '../cluster/lab/estate.js';
-import { LabTarget } from '../cluster/lab/lab-target.js';
 import { parseGoDuration } from '../harness/duration.js';
 import { ConfigError, messageOf } from '../harness/errors.js';
-import { AGENT_BUNDLE, SWEEP_FIXTURES } from '../harness/paths.js';
+import { SWEEP_FIXTURES } from '../harness/paths.js';
 import { loadPosture, type Posture } from '../harness/posture/load.js';
 import { writeBundle } from '../harness/report/bundle.js';
 import { summaryTable } from '../harness/report/summary.js';
 import { parseExemptions, sweep, type Exemption } from '../harness/sweep/sweep.js';
 import type { Target } from '../harness/target.js';
-import { KUBE_TIMEOUTS, LAB_TIMEOUTS } from '../harness/timeouts.js';
+import { LAB_TIMEOUTS } from '../harness/timeouts.js';
 import { prepareOut } from './common.js';
+import { kubeTarget, kubeTimeouts, labTarget } from './targets.js';
 
 const RUN_NAMESPACE = 'sweep';
 
@@ -106,24 +105,15 @@ async function runSweep(o: SweepOptions, argv: string[]): Promise<number> {
   let timeouts = LAB_TIMEOUTS;
   let calls = 0;
   if (o.target === 'lab') {
-    target = new LabTarget({ podsPerProcess: 250, onProcessLog: o.verbose ? (pod, line) => process.stderr.write(`[${pod}] ${line}\n`) : undefined });
+    target = labTarget(Boolean(o.verbose), 250);
   } else {
     const { kc } = loadKubeConfig(o);
     const pre = await preflight(kc, { istioNamespace: o.istioNamespace, revision: o.revision, sweep: true });
-    timeouts = process.env.MESHPROOF_TIMEOUTS === 'lab' ? LAB_TIMEOUTS : KUBE_TIMEOUTS; // 'lab': the test façade only
-    target = new KubeTarget({
-      kc,
+    timeouts = kubeTimeouts();
+    target = kubeTarget(kc, pre, {
+      ...o,
       runId,
       provisioned: false,
-      trustDomain: pre.trustDomain,
-      agentBundle: readFileSync(AGENT_BUNDLE, 'utf8'),
-      adminToken: crypto.randomUUID(),
-      image: o.image,
-      imageRegistry: o.imageRegistry,
-      keep: o.keep,
-      deleteTimeoutMs: timeouts.namespaceDeleteMs,
-      istio: { namespace: o.istioNamespace, caAddress: pre.caAddress, caServername: pre.caServername, meshConfigName: pre.meshConfigName, rootNamespace: pre.rootNamespace, revision: o.revision },
-      versions: { kubernetes: pre.kubernetes, istiod: pre.istiod.image, 'trust domain': pre.trustDomain },
       onCall: () => {
         calls++;
       },

@@ -7,6 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { judgeRow, weakenedOverlays } from '../harness/self-verify.js';
 import { SUITES } from '../suites/index.js';
 import { cli } from './support/cli.js';
+import { startLabCluster } from './support/lab-cluster.js';
 
 describe('judging a self-verification row', () => {
   it('a targeted check that does not fail is a check that cannot fail', () => {
@@ -35,4 +36,30 @@ describe('meshproof self-verify', () => {
     const m = JSON.parse(readFileSync(out, 'utf8')) as { rows: { posture: string; verdicts: Record<string, string> }[] };
     expect(m.rows.find((x) => x.posture === 'permissive-mtls.yaml')?.verdicts).toEqual({ 'MTLS-001': 'fail', 'MTLS-002': 'fail', 'MTLS-003': 'pass' });
   }, 120_000);
+});
+
+describe('meshproof self-verify --target kubeconfig (façade over the lab)', () => {
+  it("applies each namespace-scoped overlay in the run's own namespaces, proves its checks fail, and lists the rest as not verifiable", async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'meshproof-sv-kube-'));
+    const out = path.join(dir, 'matrix.json');
+    // The cluster's own mesh-wide posture, as its operators applied it (meshproof never writes it).
+    const c = await startLabCluster({ meshWide: 'fixtures/secure/10-mesh-wide.yaml' });
+    try {
+      const r = await cli(['self-verify', '--target', 'kubeconfig', '--kubeconfig', c.api.kubeconfig(dir), '--suite', 'mtls,certificates', '--out', out], { env: { ...process.env, MESHPROOF_TIMEOUTS: 'lab' } });
+      expect(r.code, `${r.stdout}\n${r.stderr}`).toBe(0);
+      expect(r.stdout).toMatch(/^ok {3}permissive-mtls\.yaml\s+fails MTLS-001, MTLS-002$/m);
+      expect(r.stdout).toMatch(/^ok {3}port-level-disable\.yaml\s+fails MTLS-002$/m);
+      expect(r.stdout).toMatch(/^ok {3}workload-cert-90d\.yaml\s+fails CERT-001$/m);
+      expect(r.stdout).toMatch(/^n\/a {2}mesh-wide-permissive\.yaml\s+not verifiable on this target: it changes the root namespace/m);
+      expect(r.stdout).toMatch(/^n\/a {2}lab-allow-expired\.yaml\s+not verifiable on this target: a lab fault/m);
+      expect(r.stdout).toMatch(/checks whose every weakness is unverifiable here .*: MTLS-003, CERT-002, CERT-003, CERT-004, CERT-005/);
+      const m = JSON.parse(readFileSync(out, 'utf8')) as { target: string; rows: { posture: string; notVerifiable?: string; verdicts: Record<string, string> }[] };
+      expect(m.target).toBe('kubeconfig');
+      expect(m.rows.find((x) => x.posture === 'secure')?.verdicts['MTLS-001']).toBe('pass');
+      // Every posture's namespaces are gone again.
+      expect([...c.api.state.namespaces.keys()].filter((n) => n.startsWith('mp-'))).toEqual([]);
+    } finally {
+      await c.close();
+    }
+  }, 600_000);
 });

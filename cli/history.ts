@@ -1,0 +1,23 @@
+// `meshproof history`: the record over an audit period, from many bundles.
+import type { Command } from 'commander';
+import { buildHistory, writeHistory } from '../harness/report/history.js';
+import { prepareOut } from './common.js';
+import { readKey } from './run.js';
+
+
+export function historyCommand(cmd: Command): void {
+  cmd
+    .command('history')
+    .description('the record over an audit period: each check\'s verdict every night from many bundles (each verified first), gaps and first regressions')
+    .argument('<bundles...>', 'bundle directories (nightly runs)')
+    .option('--out <dir>', 'where history.json and history.html go', 'history')
+    .option('--public-key <pem>', 'also require each bundle\'s signature by this Ed25519 key')
+    .addHelpText('after', '\nExit codes: 0 every bundle verified and every check held every night, 1 otherwise.')
+    .action((dirs: string[], o: { out: string; publicKey?: string }) => {
+      const h = buildHistory(dirs, o.publicKey ? readKey(o.publicKey, '--public-key', 'public') : undefined);
+      writeHistory(prepareOut(o.out), h);
+      process.stdout.write(`${h.runs.length} verified run(s), ${h.nights.length} night(s) from ${h.from || '-'} to ${h.to || '-'}, ${h.gaps.length} without a run\n`);
+      for (const c of h.checks.filter((x) => !x.heldEveryNight)) process.stdout.write(`  ${c.id}: ${c.firstRegression ? `first regressed ${c.firstRegression}` : 'not held every night'}\n`);
+      for (const r of h.rejected) process.stdout.write(`  left out ${r.dir}: ${r.problems.join('; ')}\n`);
+      process.exitCode = h.rejected.length > 0 || h.gaps.length > 0 || h.checks.some((c) => !c.heldEveryNight) ? 1 : 0;
+    });}

@@ -1,0 +1,373 @@
+// `meshproof run`: the conformance checks against a target, and the evidence bundle.
+import { createPrivateKey, createPublicKey } from 'node:crypto';
+import { appendFileSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { type Command, Option } from 'commander';
+import { parse as parseYaml } from 'yaml';
+import { z } from 'zod';
+import { Listr } from 'listr2';
+import type { KubeConfig } from '@kubernetes/client-node';
+import { writePolicyReport } from '../cluster/kube/policy-report.js';
+import { shortRunId } from '../cluster/kube/render.js';
+import { DEFAULT_ISTIO_VERSION, installIstio } from '../cluster/istio/install.js';
+import { createK3sCluster } from '../cluster/providers/k3s.js';
+import { createKindCluster, deleteKindCluster, type Provisioned } from '../cluster/providers/kind.js';
+import { loadKubeConfig } from '../cluster/kube/connect.js';
+import { preflight } from '../cluster/kube/preflight.js';
+import { ALL_CHECKS, SUITES } from '../suites/index.js';
+import type { Check } from '../harness/check.js';
+import { parseGoDuration } from '../harness/duration.js';
+import { ConfigError, messageOf } from '../harness/errors.js';
+import { SECURE_POSTURE } from '../harness/paths.js';
+import { loadPosture } from '../harness/posture/load.js';
+import { writeBundle } from '../harness/report/bundle.js';
+import { githubErrors, markdownSummary } from '../harness/report/ci-summary.js';
+import { pushMetrics, writeMetrics } from '../harness/report/metrics.js';
+import { summaryTable } from '../harness/report/summary.js';
+import { type RunResult, RunSession } from '../harness/run.js';
+import type { Target } from '../harness/target.js';
+import { LAB_TIMEOUTS } from '../harness/timeouts.js';
+import { prepareOut } from './common.js';
+import { checkTarget, kubeTarget, kubeTimeouts, labTarget, TARGETS } from './targets.js';
+
+export interface RunOptions {
+  require?: string;
+  policyReport?: boolean;
+  metrics?: string;
+  pushgateway?: string;
+  summaryMd?: string;
+  /** The upgrade gate's stages share one run id and its namespaces. */
+  runId?: string;
+  stage?: 'apply' | 'resume' | 'restart';
+  target: string;
+  istioctl?: string;
+  istioNamespace: string;
+  revision?: string;
+  istioVersion: string;
+  installer: string;
+  kubeconfig?: string;
+  context?: string;
+  image?: string;
+  imageRegistry?: string;
+  keep?: boolean;
+  maxCertLifetime: string;
+  rootHorizonDays: string;
+  suite?: string;
+  posture: string;
+  overlay: string[];
+  out?: string;
+  signKey?: string;
+  verbose?: boolean;
+}
+
+export function readKey(file: string, flag: string, kind: 'private' | 'public' = 'private'): string {
+  let pem: string;
+  try {
+    pem = readFileSync(file, 'utf8');
+  } catch (e) {
+    throw new ConfigError(`${flag} ${file}: cannot read (${(e as NodeJS.ErrnoException).code ?? messageOf(e)})`);
+  }
+  // Refused before anything starts, not after a whole run.
+  let type: string | undefined;
+  try {
+    type = (kind === 'private' ? createPrivateKey(pem) : createPublicKey(pem)).asymmetricKeyType;
+  } catch (e) {
+    throw new ConfigError(`${flag} ${file}: not a PEM ${kind} key (${messageOf(e).split('\n')[0]})`);
+  }
+  if (type !== 'ed25519') throw new ConfigError(`${flag} ${file}: an ${type ?? 'unknown'} key; meshproof signs with Ed25519`);
+  return pem;
+}
+
+/** `--require`: check ids or suite names, each of which must be among the checks this run selects. */
+function requiredChecks(list: string | undefined, selected: Check[]): string[] {
+  if (!list) return [];
+  const ids = list
+    .split(',')
+    .map((x) => x.trim())
+    .filter(Boolean)
+    .flatMap((x) => {
+      if (SUITES[x]) return SUITES[x]!.map((c) => c.id);
+      if (ALL_CHECKS.some((c) => c.id === x.toUpperCase())) return [x.toUpperCase()];
+      throw new ConfigError(`--require ${x}: no such check or suite (see meshproof list)`);
+    });
+  const missing = ids.filter((id) => !selected.some((c) => c.id === id));
+  if (missing.length > 0) throw new ConfigError(`--require ${missing.join(', ')}: not selected by --suite, so it could never be judged`);
+  return [...new Set(ids)];
+}
+
+/** The Markdown summary to `--summary-md` and GitHub's step summary, and `::error` lines under GitHub Actions. */
+function writeCiSummaries(r: RunResult, file: string | undefined): void {
+  const md = markdownSummary(r);
+  for (const [target, append] of [
+    [file, false],
+    [process.env.GITHUB_STEP_SUMMARY, true],
+  ] as const) {
+    if (!target) continue;
+    try {
+      if (append) appendFileSync(target, md);
+      else writeFileSync(target, md);
+    } catch (e) {
+      process.stderr.write(`meshproof: cannot write the summary to ${target}: ${messageOf(e)}\n`);
+    }
+  }
+  if (process.env.GITHUB_ACTIONS === 'true') for (const line of githubErrors(r)) process.stdout.write(`${line}\n`);
+}
+
+/** The run options a `--config` file may set: the same names as the flags, strictly (a typo is an error). */
+const RUN_CONFIG = z.strictObject({
+  require: z.union([z.string(), z.array(z.string())]).optional(),
+  suite: z.union([z.string(), z.array(z.string())]).optional(),
+  posture: z.string().optional(),
+  overlay: z.array(z.string()).optional(),
+  target: z.string().optional(),
+  maxCertLifetime: z.string().optional(),
+  rootHorizonDays: z.union([z.string(), z.number()]).optional(),
+  summaryMd: z.string().optional(),
+  metrics: z.string().optional(),
+  pushgateway: z.string().optional(),
+});
+
+function withConfig(o: RunOptions, command: Command, file: string): RunOptions {
+  let parsed: unknown;
+  try {
+    parsed = parseYaml(readFileSync(file, 'utf8')) ?? {};
+  } catch (e) {
+    throw new ConfigError(`--config ${file}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : messageOf(e).split('\n')[0]}`);
+  }
+  const r = RUN_CONFIG.safeParse(parsed);
+  if (!r.success) {
+    const i = r.error.issues[0]!;
+    const where = i.code === 'unrecognized_keys' ? `${i.keys[0]}: not a run option` : `${i.path.join('.')}: ${i.message}`;
+    throw new ConfigError(`--config ${file}: ${where}`);
+  }
+  const out: Record<string, unknown> = { ...o };
+  for (const [k, v] of Object.entries(r.data)) {
+    if (v === undefined || command.getOptionValueSource(k) === 'cli') continue;
+    out[k] = Array.isArray(v) && k !== 'overlay' ? v.join(',') : typeof v === 'number' ? String(v) : v;
+  }
+  return out as unknown as RunOptions;
+}
+
+export function selectChecks(suiteList: string | undefined): Check[] {
+  const names = suiteList ? suiteList.split(',').map((s) => s.trim()).filter(Boolean) : Object.keys(SUITES);
+  const unknown = names.filter((n) => !(n in SUITES));
+  if (unknown.length > 0) throw new ConfigError(`unknown suite ${unknown.join(', ')} (known: ${Object.keys(SUITES).join(', ')})`);
+  return names.flatMap((n) => SUITES[n]!);
+}
+
+export function makeTarget(name: string, verbose: boolean): Target {
+  checkTarget(name);
+  if (name !== 'lab') throw new ConfigError(`target ${name} is not available for this command`);
+  return labTarget(verbose);
+}
+
+export async function run(o: RunOptions, argv: string[], provided?: { cluster: Provisioned; deleteOnSignal?: boolean }): Promise<number> {
+  // Everything a user can get wrong is checked before anything starts.
+  const checks = selectChecks(o.suite);
+  const required = requiredChecks(o.require, checks);
+  const maxCertLifetimeMs = parseGoDuration(o.maxCertLifetime);
+  if (maxCertLifetimeMs === undefined) throw new ConfigError(`--max-cert-lifetime ${o.maxCertLifetime}: not a duration (e.g. 24h, 90m)`);
+  const rootHorizonDays = Number(o.rootHorizonDays);
+  if (!Number.isInteger(rootHorizonDays) || rootHorizonDays < 0) throw new ConfigError(`--root-horizon-days ${o.rootHorizonDays}: not a whole number of days`);
+  const posture = loadPosture(o.posture, o.overlay);
+  const runId = o.runId ?? crypto.randomUUID();
+  const signKeyPem = o.signKey ? readKey(o.signKey, '--sign-key') : undefined;
+  // `{run}` in --out stands for the run id: one directory per night under a fixed root (deploy/cronjob.yaml).
+  const outDir = prepareOut((o.out ?? path.join('reports', '{run}')).replaceAll('{run}', runId));
+  const calls = new Map<string, number>();
+  let current = 'apply';
+  let timeouts = LAB_TIMEOUTS;
+  if (!(TARGETS as readonly string[]).includes(o.target)) throw new ConfigError(`unknown target ${o.target} (available: ${TARGETS.join(', ')})`);
+  if (o.installer !== 'helm' && o.installer !== 'istioctl') throw new ConfigError(`--installer ${o.installer}: helm or istioctl`);
+  let cluster: Provisioned | undefined = provided?.cluster;
+  if (o.policyReport && o.target === 'lab') throw new ConfigError('--policy-report writes into a cluster: use it with --target kubeconfig, kind or k3s');
+  /** Where the PolicyReport goes (--policy-report), once preflight has checked its CRD and permissions. */
+  let reportTo: KubeConfig | undefined;
+  let target: Target | undefined;
+  // From here on something may exist to tear down: Ctrl-C removes it whatever stage the run is in.
+  const kindName = `meshproof-${shortRunId(runId)}`;
+  let interrupted = false;
+  const onSignal = (sig: NodeJS.Signals) => {
+    if (interrupted) return;
+    interrupted = true;
+    process.stderr.write(`\nmeshproof: ${sig}: tearing down the ${o.target} target…\n`);
+    const dropCluster = async () => {
+      if (provided && !provided.deleteOnSignal) return;
+      if (provided) return provided.cluster.dispose(); // the gate's cluster: its own --keep decides
+      if (o.keep) return;
+      if (cluster) await cluster.dispose();
+      else if (o.target === 'kind') await deleteKindCluster(kindName).catch(() => {}); // interrupted mid-creation
+    };
+    void Promise.resolve(target?.dispose())
+      .catch(() => {})
+      .then(dropCluster)
+      .finally(() => process.exit(sig === 'SIGINT' ? 130 : 143));
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  const stopListening = () => {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  };
+  try {
+    if (!cluster && (o.target === 'kind' || o.target === 'k3s')) {
+      // Provision, then install Istio: the root-namespace fixtures are applied because this cluster is ours.
+      process.stderr.write(`meshproof: provisioning a ${o.target} cluster and installing Istio ${o.istioVersion} with ${o.installer}…\n`);
+      cluster = o.target === 'kind' ? await createKindCluster({ name: kindName, istioVersion: o.istioVersion, keep: o.keep }) : await createK3sCluster({ keep: o.keep });
+      try {
+        await installIstio({ version: o.istioVersion, installer: o.installer as 'helm' | 'istioctl', kubeconfig: cluster.kubeconfig, istioctl: o.istioctl });
+      } catch (e) {
+        await cluster.dispose().catch(() => {});
+        throw e;
+      }
+    }
+    if (o.target !== 'lab') {
+      // Preflight first: nothing is created before it passes.
+      const { kc } = loadKubeConfig(cluster ? { kubeconfig: cluster.kubeconfig } : o);
+      const pre = await preflight(kc, { istioNamespace: o.istioNamespace, revision: o.revision, policyReport: o.policyReport });
+      reportTo = o.policyReport ? kc : undefined;
+      timeouts = kubeTimeouts();
+      target = kubeTarget(kc, pre, { ...o, runId, provisioned: cluster !== undefined, onCall: () => calls.set(current, (calls.get(current) ?? 0) + 1) });
+    } else {
+      target = makeTarget(o.target, Boolean(o.verbose));
+    }
+    target.validate(posture);
+  } catch (e) {
+    stopListening();
+    if (!provided) await cluster?.dispose().catch(() => {});
+    throw e;
+  }
+  const theTarget = target;
+
+  const session = new RunSession({
+    target: theTarget,
+    posture,
+    timeouts,
+    command: ['meshproof', ...argv],
+    runId,
+    required,
+    settings: { maxCertLifetimeMs, rootHorizonDays },
+  });
+  let applyError: unknown;
+  let result: RunResult;
+  /** What failed after the checks (teardown, metrics): reported, and exit 3 unless a check failed. */
+  const afterErrors: string[] = [];
+  try {
+    const tasks = new Listr(
+      [
+        {
+          title: `Applying ${posture.origin.map((p) => path.relative(process.cwd(), p) || p).join(' + ')} to the ${o.target}`,
+          task: async (_ctx, task) => {
+            try {
+              await session.apply();
+            } catch (e) {
+              applyError = e;
+              throw e;
+            }
+            task.title = `Applied ${posture.objects.length} objects to the ${o.target}`;
+          },
+          exitOnError: true,
+        },
+        ...checks.map((c) => ({
+          title: `${c.id} ${c.title}`,
+          // Decided when the task starts: nothing to run after a failed apply or an interrupt.
+          skip: () => (applyError ? `${c.id} not run: the posture was not applied` : interrupted ? `${c.id} not run: interrupted` : false),
+          task: async (_ctx: unknown, task: { title: string }) => {
+            current = c.id;
+            const r = await session.check(c);
+            if (r.verdict === 'not-applicable') task.title = `${c.id} not applicable — ${r.reason}`;
+            else if (r.verdict !== 'pass') throw new Error(`${c.id} ${r.verdict.toUpperCase()}: ${r.reason}`);
+            else task.title = `${c.id} pass — ${c.title}`;
+          },
+        })),
+      ],
+      {
+        concurrent: false,
+        exitOnError: false,
+        registerSignalListeners: false,
+        collectErrors: false,
+        rendererOptions: { collapseErrors: false, collapseSkips: false },
+      },
+    );
+    await tasks.run().catch((e: unknown) => {
+      applyError ??= e;
+    });
+    // Interrupted: the signal handler tears down and exits; write no reports of a partial run.
+    if (interrupted) await new Promise(() => {});
+    if (applyError) throw applyError;
+    result = await session.finish();
+  } finally {
+    // Each step of the teardown runs whatever the one before did: a provisioned cluster is deleted even when the
+    // target's teardown threw.
+    if (!interrupted) {
+      await theTarget.dispose().catch((e: unknown) => afterErrors.push(`teardown: ${messageOf(e)}`));
+      if (!provided) await cluster?.dispose().catch((e: unknown) => afterErrors.push(`teardown: deleting the ${o.target} cluster: ${messageOf(e)}`));
+    }
+    stopListening();
+  }
+  const r = result;
+  // The checks finished: their bundle is written even when teardown failed.
+  const { files } = writeBundle({ outDir, run: r, posture, allChecks: ALL_CHECKS, signKeyPem });
+  process.stdout.write(`\n${summaryTable(r, path.relative(process.cwd(), outDir) || '.')}\n`);
+  if (o.verbose && calls.size > 0) {
+    process.stdout.write(`API calls and execs: ${[...calls].map(([k, v]) => `${k} ${v}`).join(', ')}\n`);
+  }
+  if (o.verbose) process.stdout.write(`bundle: ${files.length} files hashed in ${path.join(outDir, 'manifest.sha256')}${signKeyPem ? ', signed' : ''}\n`);
+  for (const u of r.requirements.unmet) process.stdout.write(`required check ${u.id} was not applicable, which fails the run: ${u.reason}\n`);
+  writeCiSummaries(r, o.summaryMd);
+  if (o.metrics) {
+    try {
+      writeMetrics(o.metrics, r);
+    } catch (e) {
+      afterErrors.push(`writing --metrics ${o.metrics}: ${messageOf(e)}`);
+    }
+  }
+  if (o.pushgateway) await pushMetrics(o.pushgateway, r).catch((e: unknown) => afterErrors.push(`pushing to ${o.pushgateway}: ${messageOf(e)}`));
+  if (reportTo) await writePolicyReport(reportTo, r).catch((e: unknown) => afterErrors.push(messageOf(e)));
+  if (afterErrors.length > 0) {
+    process.stderr.write(`meshproof: ${afterErrors.join('; ')}\n`);
+    return r.exitCode === 0 ? 3 : r.exitCode;
+  }
+  return r.exitCode;
+}
+
+
+export function runCommand(cmd: Command): void {
+  cmd
+    .command('run')
+    .description('attack a target with the conformance checks and write the evidence bundle')
+    .addOption(
+      new Option('--target <name>', 'lab (the built-in test bed; not a mesh), kubeconfig (an existing cluster), kind or k3s (provisioned with Istio, torn down after)').default('lab'),
+    )
+    .option('--kubeconfig <file>', 'with --target kubeconfig: kubeconfig file (default: KUBECONFIG, in-cluster, ~/.kube/config)')
+    .option('--context <name>', 'with --target kubeconfig: kubeconfig context')
+    .option('--istio-namespace <ns>', 'with --target kubeconfig: where istiod runs', 'istio-system')
+    .option('--revision <rev>', 'with --target kubeconfig: the control-plane revision to test (istiod-<rev>; run namespaces get istio.io/rev=<rev>)')
+    .option('--istio-version <v>', 'with --target kind or k3s: Istio to install (a Helm chart version or range)', DEFAULT_ISTIO_VERSION)
+    .option('--installer <helm|istioctl>', 'with --target kind or k3s: how to install Istio', 'helm')
+    .option('--istioctl <path>', 'with --installer istioctl: the istioctl of --istio-version (default: istioctl on PATH)')
+    .option('--image <image>', 'Node image for probe and echo pods', 'node:22-alpine')
+    .option('--image-registry <prefix>', 'pull images through this registry mirror (air-gapped clusters)')
+    .option('--keep', 'keep the run\'s namespaces for debugging (delete later with meshproof cleanup --run <id>)')
+    .option('--suite <list>', `comma-separated suites (${Object.keys(SUITES).join(', ')}); default all`)
+    .addOption(new Option('--posture <dir|file>', 'fixtures to apply').default(SECURE_POSTURE, 'the bundled fixtures/secure/'))
+    .option('--overlay <file>', 'fixtures replacing posture objects of the same kind/namespace/name (repeatable)', (v: string, a: string[]) => [...a, v], [] as string[])
+    .option('--out <dir>', 'write this run\'s reports into DIR; {run} stands for the run id (default reports/{run}/)')
+    .option('--max-cert-lifetime <duration>', 'CERT-001: longest acceptable workload certificate lifetime', '24h')
+    .option('--root-horizon-days <days>', 'CERT-005: the mesh root must stay valid at least this long', '90')
+    .option('--sign-key <pem>', 'sign manifest.sha256 with this Ed25519 private key (the key is never written)')
+    .option('--policy-report', 'with a cluster target: write the verdicts as a PolicyReport (wgpolicyk8s.io/v1alpha2) named meshproof in the meshproof namespace')
+    .option('--metrics <file>', 'write the verdicts as Prometheus metrics (for node_exporter\'s textfile collector)')
+    .option('--pushgateway <url>', 'push the verdicts as Prometheus metrics to a Pushgateway (job meshproof)')
+    .option('--summary-md <file>', 'write a Markdown summary (verdicts, what broke) for CI job pages; under GitHub Actions it also goes to the step summary')
+    .option('--require <list>', 'check ids or suites that must not be not-applicable: one that is fails the run (exit 1)')
+    .option('-v, --verbose', 'print lab process output and report paths')
+    .addHelpText(
+      'after',
+      '\nExit codes: 0 all checks pass, 1 a check failed, 2 usage or configuration error, 3 infrastructure error or inconclusive.\n' +
+        '\nExamples:\n  meshproof run --target lab\n  meshproof run --target lab --overlay fixtures/weakened/permissive-mtls.yaml --out out/weak',
+    )
+    .option('--config <file>', 'run options from a YAML file (require, suite, posture, overlay, ...); flags given on the command line win')
+    .action(async (o: RunOptions & { config?: string }, command: Command) => {
+      process.exitCode = await run(o.config ? withConfig(o, command, o.config) : o, process.argv.slice(2));
+    });}

@@ -1,0 +1,54 @@
+// Building Targets for the commands (the CLI is the composition root: ARCHITECTURE.md).
+import { readFileSync } from 'node:fs';
+import type { KubeConfig } from '@kubernetes/client-node';
+import { KubeTarget } from '../cluster/kube/kube-target.js';
+import type { PreflightReport } from '../cluster/kube/preflight.js';
+import { LabTarget } from '../cluster/lab/lab-target.js';
+import { ConfigError } from '../harness/errors.js';
+import { AGENT_BUNDLE } from '../harness/paths.js';
+import type { Target } from '../harness/target.js';
+import { KUBE_TIMEOUTS, LAB_TIMEOUTS, type Timeouts } from '../harness/timeouts.js';
+
+export const TARGETS = ['lab', 'kubeconfig', 'kind', 'k3s'] as const;
+
+export function checkTarget(name: string): void {
+  if (!(TARGETS as readonly string[]).includes(name)) throw new ConfigError(`unknown target ${name} (available: ${TARGETS.join(', ')})`);
+}
+
+export function labTarget(verbose: boolean, podsPerProcess?: number): LabTarget {
+  return new LabTarget({ podsPerProcess, onProcessLog: verbose ? (pod, line) => process.stderr.write(`[${pod}] ${line}\n`) : undefined });
+}
+
+/** Waits on a cluster; MESHPROOF_TIMEOUTS=lab is for the test façade only. */
+export function kubeTimeouts(): Timeouts {
+  return process.env.MESHPROOF_TIMEOUTS === 'lab' ? LAB_TIMEOUTS : KUBE_TIMEOUTS;
+}
+
+export interface KubeTargetFlags {
+  istioNamespace: string;
+  revision?: string;
+  image?: string;
+  imageRegistry?: string;
+  keep?: boolean;
+  stage?: 'apply' | 'resume' | 'restart';
+}
+
+/** A KubeTarget for one run id, after preflight has passed. */
+export function kubeTarget(kc: KubeConfig, pre: PreflightReport, o: KubeTargetFlags & { runId: string; provisioned: boolean; onCall?: (what: string) => void }): Target {
+  return new KubeTarget({
+    kc,
+    runId: o.runId,
+    provisioned: o.provisioned,
+    trustDomain: pre.trustDomain,
+    agentBundle: readFileSync(AGENT_BUNDLE, 'utf8'),
+    adminToken: crypto.randomUUID(),
+    image: o.image,
+    imageRegistry: o.imageRegistry,
+    keep: o.keep,
+    deleteTimeoutMs: kubeTimeouts().namespaceDeleteMs,
+    stage: o.stage,
+    istio: { namespace: o.istioNamespace, caAddress: pre.caAddress, caServername: pre.caServername, meshConfigName: pre.meshConfigName, rootNamespace: pre.rootNamespace, revision: o.revision },
+    versions: { kubernetes: pre.kubernetes, istiod: pre.istiod.image, 'istiod ready': pre.istiod.ready, 'istiod revision': `${pre.istiod.name} (${pre.istiod.revision})`, 'trust domain': pre.trustDomain },
+    onCall: o.onCall,
+  });
+}
