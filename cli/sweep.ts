@@ -17,6 +17,7 @@ import type { Target } from '../harness/target.js';
 import { LAB_TIMEOUTS } from '../harness/timeouts.js';
 import { prepareOut } from './common.js';
 import { kubeTarget, kubeTimeouts, labTarget } from './targets.js';
+import { schedulableNodes } from '../cluster/kube/discover.js';
 
 const RUN_NAMESPACE = 'sweep';
 
@@ -70,11 +71,20 @@ function readExemptions(file: string | undefined): Exemption[] {
   return parseExemptions(doc, file);
 }
 
-/** The run namespace's posture with the attacker scaled to the number of probes. */
-function sweepPosture(probes: number): Posture {
+/**
+ * The run namespace's posture with the attacker scaled to the number of probes and, on a cluster, spread one per
+ * node (topology spread on kubernetes.io/hostname; ScheduleAnyway, so a small cluster still gets them all). The
+ * lab has one "node" and refuses scheduling fields, so it gets none.
+ */
+function sweepPosture(probes: number, spread: boolean): Posture {
   const p = loadPosture(SWEEP_FIXTURES, []);
   for (const o of p.objects) {
-    if (o.manifest.kind === 'Deployment' && o.manifest.metadata.name === 'sweeper') (o.manifest.spec as { replicas: number }).replicas = probes;
+    if (o.manifest.kind !== 'Deployment' || o.manifest.metadata.name !== 'sweeper') continue;
+    const spec = o.manifest.spec as { replicas: number; template: { spec: Record<string, unknown> } };
+    spec.replicas = probes;
+    if (spread) {
+      spec.template.spec.topologySpreadConstraints = [{ maxSkew: 1, topologyKey: 'kubernetes.io/hostname', whenUnsatisfiable: 'ScheduleAnyway', labelSelector: { matchLabels: { app: 'sweeper' } } }];
+    }
   }
   return p;
 }
@@ -94,12 +104,11 @@ async function runSweep(o: SweepOptions, argv: string[]): Promise<number> {
   const concurrency = positive(o.concurrency, '--concurrency', 256);
   const rate = positive(o.rate, '--rate', 10_000);
   const batch = positive(o.batch, '--batch', 2_000);
-  const probes = o.probes ? positive(o.probes, '--probes', 64) : 2;
+  let probes = o.probes ? positive(o.probes, '--probes', 64) : 2;
   const exemptions = readExemptions(o.exemptions);
   const estate = o.target === 'lab' ? parseEstate(o.estate) : undefined;
   const runId = crypto.randomUUID();
   const outDir = prepareOut((o.out ?? path.join('reports', '{run}')).replaceAll('{run}', runId));
-  const posture = sweepPosture(probes);
 
   let target: Target;
   let timeouts = LAB_TIMEOUTS;
@@ -109,6 +118,8 @@ async function runSweep(o: SweepOptions, argv: string[]): Promise<number> {
   } else {
     const { kc } = loadKubeConfig(o);
     const pre = await preflight(kc, { istioNamespace: o.istioNamespace, revision: o.revision, sweep: true });
+    // One attacker per schedulable node unless told otherwise, spread across them.
+    if (!o.probes) probes = Math.max(1, Math.min(64, await schedulableNodes(kc)));
     timeouts = kubeTimeouts();
     target = kubeTarget(kc, pre, {
       ...o,
@@ -119,6 +130,7 @@ async function runSweep(o: SweepOptions, argv: string[]): Promise<number> {
       },
     });
   }
+  const posture = sweepPosture(probes, o.target !== 'lab');
   const applied: Posture = estate ? { origin: [`generated estate ${o.estate}`, SWEEP_FIXTURES], objects: [...estatePosture(estate), ...posture.objects] } : posture;
   target.validate(applied);
 
@@ -211,7 +223,7 @@ export function sweepCommand(cmd: Command): void {
     .option('--exclude-namespaces <list>', 'leave these namespaces out')
     .option('--exclude-ports <list>', 'leave these container ports out (e.g. 15020,9090)')
     .option('--exemptions <file>', 'YAML list of SWEEP-AUTHZ findings you accept, each with namespace, optional service/pod/port, and a reason')
-    .option('--probes <n>', 'attacker pods to shard across (default 2)')
+    .option('--probes <n>', 'attacker pods to shard across (default: one per schedulable node, spread across them; 2 on the lab)')
     .option('--concurrency <n>', 'attempts in flight per probe', '32')
     .option('--rate <n>', 'attempts started per second across all probes', '500')
     .option('--attempt-timeout <duration>', 'per attempt, connect to last byte', '5s')

@@ -1,8 +1,9 @@
-// The upgrade gate: compare two bundles' verdicts check by check. A regression is pass → fail, pass → error, and
+// The upgrade gate: compare two bundles' verdicts check by check (and two sweeps finding by finding). A regression is pass → fail, pass → error, and
 // pass → not-applicable (a check that quietly stopped applying proves nothing any more) unless that is allowed.
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { ConfigError } from './errors.js';
+import { findingKeys, type SweepReport } from './sweep/sweep.js';
 
 interface RunJsonResult {
   id: string;
@@ -39,6 +40,14 @@ function readRun(dir: string): { runId: string; results: RunJsonResult[] } {
   }
 }
 
+function readSweep(dir: string): Pick<SweepReport, 'endpoints' | 'pods'> | undefined {
+  const file = path.join(dir, 'sweep.json');
+  if (!existsSync(file)) return undefined;
+  const v = JSON.parse(readFileSync(file, 'utf8')) as Partial<SweepReport>;
+  if (!Array.isArray(v.endpoints) || !Array.isArray(v.pods)) throw new ConfigError(`${file}: not a meshproof sweep record`);
+  return { endpoints: v.endpoints, pods: v.pods };
+}
+
 const RANK: Record<string, number> = { pass: 0, 'not-applicable': 0, error: 1, fail: 2 };
 
 export function compareBundles(baselineDir: string, candidateDir: string, o: { allowNotApplicable?: boolean } = {}): Comparison {
@@ -58,6 +67,15 @@ export function compareBundles(baselineDir: string, candidateDir: string, o: { a
     const change = regressed ? 'regressed' : (RANK[y.verdict] ?? 0) < (RANK[x.verdict] ?? 0) ? 'improved' : 'changed';
     return { id, title, baseline: x.verdict, candidate: y.verdict, change, reason: y.reason };
   });
+  // Two sweeps: finding by finding, so a new hole is a regression even when the check was already failing.
+  const sa = readSweep(baselineDir);
+  const sb = readSweep(candidateDir);
+  if (sa && sb) {
+    const before = findingKeys(sa);
+    const after = findingKeys(sb);
+    for (const [key, why] of after) if (!before.has(key)) rows.push({ id: key, title: 'new finding', baseline: 'ok', candidate: 'finding', change: 'regressed', reason: why });
+    for (const [key] of before) if (!after.has(key)) rows.push({ id: key, title: 'finding resolved', baseline: 'finding', candidate: 'ok', change: 'improved' });
+  }
   return {
     baseline: { dir: baselineDir, runId: a.runId },
     candidate: { dir: candidateDir, runId: b.runId },

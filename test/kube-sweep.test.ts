@@ -29,11 +29,26 @@ describe('meshproof sweep --target kubeconfig (façade over the lab)', () => {
     const c = await startLabCluster({ existing: estatePosture(SPEC), podsPerProcess: 100 });
     const sweepRole = loadClusterRole('deploy/rbac-sweep.yaml');
     c.api.state.rbac = [...loadClusterRole('deploy/rbac.yaml'), ...sweepRole];
+    c.api.state.nodes = new Map([
+      ['node-a', { ready: true }],
+      ['node-b', { ready: true }],
+      ['node-c', { ready: true, unschedulable: true }],
+    ]);
     const before = new Map([...c.api.state.objects].filter(([k]) => k.includes('/estate-')));
     try {
       const kubeconfig = c.api.kubeconfig(dir);
       const out = path.join(dir, 'bundle');
-      const r = await cli(['sweep', '--target', 'kubeconfig', '--kubeconfig', kubeconfig, '--probes', '2', '--batch', '12', '--out', out], { env });
+      // The attacker Deployment as applied (the run namespace is deleted at the end).
+      let sweeper: { spec: { replicas: number; template: { spec: { topologySpreadConstraints?: { topologyKey: string }[] } } } } | undefined;
+      const r = await cli(['sweep', '--target', 'kubeconfig', '--kubeconfig', kubeconfig, '--batch', '12', '--out', out], {
+        env,
+        onStart: (child) => {
+          const poll = setInterval(() => {
+            sweeper ??= [...c.api.state.objects.entries()].find(([k]) => k.endsWith('/deployments/sweeper'))?.[1] as typeof sweeper;
+          }, 20);
+          child.once('exit', () => clearInterval(poll));
+        },
+      });
       expect(r.code, r.stderr).toBe(1);
       const sw = JSON.parse(readFileSync(path.join(out, 'sweep.json'), 'utf8')) as SweepJson;
       expect(sw.canary.flagged).toBe(true);
@@ -52,8 +67,10 @@ describe('meshproof sweep --target kubeconfig (façade over the lab)', () => {
       expect(found.sort()).toEqual(expected.sort());
       const inconclusive = sw.endpoints.flatMap((e) => e.verdicts.filter((v) => v.outcome === 'inconclusive').map((v) => `${e.pod}:${e.port} ${v.reason}`));
       expect(inconclusive).toEqual([]);
-      // Sharded: one exec per batch of 12 endpoints, across both probes; no call per endpoint.
+      // One attacker per schedulable node, spread across them; one exec per batch of 12 endpoints, no call per endpoint.
       expect(sw.counts.probes).toBe(2);
+      expect(sweeper?.spec.replicas).toBe(2);
+      expect(sweeper?.spec.template.spec.topologySpreadConstraints?.[0]?.topologyKey).toBe('kubernetes.io/hostname');
       expect(sw.counts.execs).toBe(Math.ceil(sw.counts.endpoints / 12));
       const calls = Number(/API calls and execs: (\d+)/.exec(r.stdout)?.[1]);
       expect(calls).toBeGreaterThan(0);
@@ -77,7 +94,7 @@ describe('meshproof sweep --target kubeconfig (façade over the lab)', () => {
       const r = await cli(['sweep', '--target', 'kubeconfig', '--kubeconfig', c.api.kubeconfig(dir), '--out', path.join(dir, 'no-role')], { env });
       expect(r.code).toBe(2);
       expect(r.stderr.trim().split('\n')).toEqual([
-        'meshproof: sweep: missing permissions: list core/services, list security.istio.io/peerauthentications, list security.istio.io/authorizationpolicies, list networking.istio.io/destinationrules, list networking.istio.io/sidecars. Apply deploy/rbac-sweep.yaml and bind it to this identity',
+        'meshproof: sweep: missing permissions: list core/services, list core/nodes, list security.istio.io/peerauthentications, list security.istio.io/authorizationpolicies, list networking.istio.io/destinationrules, list networking.istio.io/sidecars. Apply deploy/rbac-sweep.yaml and bind it to this identity',
       ]);
       // Nothing was created.
       expect([...c.api.state.namespaces.values()].some((n) => RUN_LABEL in n.labels)).toBe(false);

@@ -65,3 +65,44 @@ describe('pictures in report.html', () => {
     }
   });
 });
+
+describe('the sweep heat map in report.html', () => {
+  it('draws one cell per namespace and check, with the counts of sweep.json, in Chromium', async () => {
+    const sweepOut = path.join(path.dirname(out), 'sweep');
+    const r = await cli(['sweep', '--target', 'lab', '--estate', '60x1', '--out', sweepOut]);
+    expect(r.code, r.stderr).toBe(1);
+    type Sw = { endpoints: { namespace: string; verdicts: { check: string; outcome: string }[] }[]; pods: { namespace: string; verdict: { outcome: string } }[] };
+    const sw = JSON.parse(readFileSync(path.join(sweepOut, 'sweep.json'), 'utf8')) as Sw;
+    const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--no-first-run'] });
+    try {
+      const page = await browser.newPage({ viewport: { width: 1100, height: 900 } });
+      const problems: string[] = [];
+      page.on('console', (m) => {
+        if (m.type() === 'error') problems.push(m.text());
+      });
+      page.on('pageerror', (e) => problems.push(e.message));
+      page.on('request', (q) => {
+        if (!q.url().startsWith('file://')) problems.push(q.url());
+      });
+      await page.goto(`file://${path.join(sweepOut, 'report.html')}`);
+      expect(problems).toEqual([]);
+      const namespaces = new Set([...sw.endpoints.map((e) => e.namespace), ...sw.pods.map((p) => p.namespace)]);
+      expect(namespaces.size).toBe(3); // estate-1, estate-2 and the run namespace with the canary
+      expect(await page.locator('svg.sweep-heat-map g.heat').count()).toBe(namespaces.size * 4);
+      for (const ns of namespaces) {
+        for (const check of ['SWEEP-MTLS', 'SWEEP-AUTHZ', 'SWEEP-CERT']) {
+          const want = sw.endpoints.filter((e) => e.namespace === ns && e.verdicts.some((v) => v.check === check && v.outcome === 'finding')).length;
+          expect(await page.locator(`g.heat[data-namespace="${ns}"][data-check="${check}"]`).getAttribute('data-findings'), `${ns} ${check}`).toBe(String(want));
+        }
+        const inject = sw.pods.filter((p) => p.namespace === ns && p.verdict.outcome === 'finding').length;
+        expect(await page.locator(`g.heat[data-namespace="${ns}"][data-check="SWEEP-INJECT"]`).getAttribute('data-findings')).toBe(String(inject));
+      }
+      const shot = path.join(path.dirname(out), 'sweep-heat-map.png');
+      await page.locator('svg.sweep-heat-map').screenshot({ path: shot });
+      expect(statSync(shot).size).toBeGreaterThan(5_000);
+      console.log(`sweep heat map screenshot: ${shot}`);
+    } finally {
+      await browser.close();
+    }
+  }, 120_000);
+});

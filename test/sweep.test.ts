@@ -5,6 +5,8 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { Ajv } from 'ajv';
+import addFormatsModule from 'ajv-formats';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { estateHoles, estatePosture, parseEstate } from '../cluster/lab/estate.js';
 import { LabTarget } from '../cluster/lab/lab-target.js';
@@ -250,7 +252,38 @@ describe('meshproof sweep (CLI)', () => {
     expect(html).toContain('class="sweep-heat-map"');
     expect(html).toMatch(/data-namespace="estate-1" data-check="SWEEP-INJECT" data-findings="1"/);
     expect(existsSync(path.join(out, 'policies'))).toBe(true);
+    // OSCAL: valid against NIST's schema, with findings per control for the sweep's checks.
+    const ajv = new Ajv({ strict: false, unicodeRegExp: true, allErrors: true });
+    (addFormatsModule as unknown as { default: (a: Ajv) => void }).default(ajv);
+    const validate = ajv.compile(JSON.parse(readFileSync('test/data/oscal-complete-1.1.2.schema.json', 'utf8')));
+    const oscal = JSON.parse(readFileSync(path.join(out, 'oscal-assessment-results.json'), 'utf8'));
+    expect(validate(oscal), JSON.stringify(validate.errors?.slice(0, 3))).toBe(true);
+    expect(JSON.stringify(oscal)).toContain('SWEEP-AUTHZ');
+    expect(JSON.stringify(oscal)).toContain('NIST-800-53r5:AC-3');
+    // The bundle verifies like any other, and re-renders with its heat map.
+    const v = await cli(['verify', out]);
+    expect(v.code, v.stdout).toBe(0);
+    const again = await cli(['report', out, '--out', path.join(tmp, 'rerendered')]);
+    expect(again.code, again.stderr).toBe(0);
+    expect(readFileSync(path.join(tmp, 'rerendered', 'report.html'), 'utf8')).toMatch(/data-namespace="estate-1" data-check="SWEEP-INJECT" data-findings="1"/);
     // The minted certificate's key never reaches the bundle.
     for (const f of ['sweep.json', 'run.json', 'checks/SWEEP-AUTHZ.json']) expect(readFileSync(path.join(out, f), 'utf8')).not.toMatch(/PRIVATE KEY/);
+  }, 120_000);
+
+  it('compare: a finding new in the candidate sweep is a regression, even when its check was failing already', async () => {
+    const base = path.join(tmp, 'bundle'); // the sweep above, with svc-0010 exempted
+    const cand = path.join(tmp, 'no-exemptions');
+    const r = await cli(['sweep', '--target', 'lab', '--estate', '12x1', '--attempt-timeout', '3s', '--out', cand]);
+    expect(r.code, r.stderr).toBe(1);
+    const c = await cli(['compare', base, cand, '--out', path.join(tmp, 'compare.json')]);
+    expect(c.code, c.stdout).toBe(1);
+    expect(c.stdout).toMatch(/^SWEEP-AUTHZ estate-1\/svc-0010:8080\s+ok\s+finding\s+REGRESSED$/m);
+    expect(c.stdout).toMatch(/^SWEEP-AUTHZ estate-1\/svc-0010:9000\s+ok\s+finding\s+REGRESSED$/m);
+    expect(c.stdout).toMatch(/^SWEEP-AUTHZ\s+fail\s+fail\s+same$/m);
+    expect(c.stdout).toMatch(/^2 regression\(s\)$/m);
+    // The other way round, those findings are resolved, nothing regressed.
+    const back = await cli(['compare', cand, base, '--out', path.join(tmp, 'compare-back.json')]);
+    expect(back.code, back.stdout).toBe(0);
+    expect(back.stdout).toMatch(/^SWEEP-AUTHZ estate-1\/svc-0010:8080\s+finding\s+ok\s+improved$/m);
   }, 120_000);
 });

@@ -69,6 +69,13 @@ export function podPorts(pod: V1Pod, services: V1Service[]): EstatePort[] {
   return [...byPort.values()].sort((a, b) => a.port - b.port);
 }
 
+/** Nodes a probe pod can land on: Ready and not cordoned (the default number of attacker pods). */
+export async function schedulableNodes(kc: KubeConfig, onCall?: (what: string) => void): Promise<number> {
+  onCall?.('GET /api/v1/nodes');
+  const nodes = await retrying(() => kc.makeApiClient(CoreV1Api).listNode());
+  return nodes.items.filter((n) => !n.spec?.unschedulable && (n.status?.conditions ?? []).some((c) => c.type === 'Ready' && c.status === 'True')).length;
+}
+
 export async function discoverEstate(o: DiscoverOptions): Promise<Estate> {
   const core = o.kc.makeApiClient(CoreV1Api);
   const custom = o.kc.makeApiClient(CustomObjectsApi);

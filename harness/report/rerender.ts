@@ -1,12 +1,13 @@
 // `meshproof report BUNDLE`: the human pages again from a verified bundle (a newer report layout for an old
 // night, a lost report.html). The bundle itself is never written to (its manifest would no longer match): the
 // pages go to another directory.
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Category } from '../controls.js';
 import type { CheckResult } from '../engine.js';
 import { ConfigError } from '../errors.js';
 import type { RunResult } from '../run.js';
+import type { SweepReport } from '../sweep/sweep.js';
 import { checkFile } from './checks.js';
 import { verifyBundle } from './manifest.js';
 
@@ -71,5 +72,11 @@ export function readBundle(dir: string, categoriesOf: (id: string) => Category[]
     requirements: runJson.requirements ?? { required: [], unmet: [] },
     exitCode: runJson.exitCode,
   };
+  // A sweep's per-endpoint results (the heat map, JUnit per Service) travel in sweep.json, covered by the manifest.
+  const sweepFile = path.join(dir, 'sweep.json');
+  if (existsSync(sweepFile)) {
+    const { schema: _s, runId: _r, ...sweep } = JSON.parse(readFileSync(sweepFile, 'utf8')) as SweepReport & { schema: string; runId: string };
+    run.sweep = sweep;
+  }
   return { run, excluded: runJson.scope.excluded };
 }

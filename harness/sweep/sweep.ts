@@ -81,7 +81,7 @@ export interface SweepReport {
   scope: { inScope: string[]; left: { namespace: string; reason: string }[]; excludePorts: number[] };
   counts: { namespaces: number; services: number; pods: number; endpoints: number; judged: number; probes: number; execs: number; logReads: number };
   endpoints: EndpointResult[];
-  pods: { namespace: string; pod: string; verdict: EndpointVerdict; role?: EstatePod['role'] }[];
+  pods: { namespace: string; pod: string; verdict: EndpointVerdict; role?: EstatePod['role']; service?: string }[];
   canary: { flagged: boolean; expected: string[]; missing: string[] };
   exemptions: Exemption[];
   incomplete: boolean;
@@ -314,7 +314,12 @@ export async function sweep(o: SweepOptions): Promise<SweepResult> {
         : {}),
     };
   });
-  const pods = estate.pods.filter((p) => p.role !== 'attacker').map((p) => ({ namespace: p.namespace, pod: p.name, verdict: judgeInjection(p), ...(p.role ? { role: p.role } : {}) }));
+  const pods = estate.pods
+    .filter((p) => p.role !== 'attacker')
+    .map((p) => {
+      const service = p.ports.flatMap((x) => x.services)[0]?.replace(/:\d+$/, '');
+      return { namespace: p.namespace, pod: p.name, verdict: judgeInjection(p), ...(p.role ? { role: p.role } : {}), ...(service ? { service } : {}) };
+    });
 
   // The canary: meshproof's own weak workloads must be flagged, or nothing this sweep says can be trusted.
   const expected: string[] = [];
@@ -400,7 +405,7 @@ function judgeCheck(
     groups.set(key, g);
   };
   if (meta.id === 'SWEEP-INJECT') {
-    for (const p of pods) if (p.role !== 'canary') add(serviceKey({ namespace: p.namespace, pod: p.pod, services: results.find((r) => r.namespace === p.namespace && r.pod === p.pod)?.services ?? [] }), p.pod, p.verdict);
+    for (const p of pods) if (p.role !== 'canary') add(p.service ?? `${p.namespace}/${p.pod} (no Service)`, p.pod, p.verdict);
   } else {
     for (const r of results) {
       if (r.role === 'canary') continue;
@@ -463,6 +468,22 @@ function judgeCheck(
     durationMs: Date.now() - started.getTime(),
     cases,
   };
+}
+
+/**
+ * A sweep's findings keyed so they compare across runs, where pod names change: `check ns/service:port` (pods
+ * without a Service by their name), the canary left out. `compare` counts a key new in the candidate as a regression.
+ */
+export function findingKeys(report: Pick<SweepReport, 'endpoints' | 'pods'>): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const e of report.endpoints) {
+    if (e.role === 'canary') continue;
+    for (const v of e.verdicts) if (v.outcome === 'finding') out.set(`${v.check} ${serviceKey(e)}:${e.port}`, `${e.pod}: ${v.reason}`);
+  }
+  for (const p of report.pods) {
+    if (p.role !== 'canary' && p.verdict.outcome === 'finding') out.set(`SWEEP-INJECT ${p.service ?? `${p.namespace}/${p.pod} (no Service)`}`, `${p.pod}: ${p.verdict.reason}`);
+  }
+  return out;
 }
 
 export function parseExemptions(doc: unknown, file: string): Exemption[] {

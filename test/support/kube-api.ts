@@ -65,6 +65,8 @@ export interface KubeApiState {
   faults?: { every: number; kinds: ('429' | '503' | 'reset' | 'lost')[]; injected: string[] };
   /** Bumped on every write, so a backing lab knows when to rebuild. */
   generation: number;
+  /** The cluster's nodes (name → schedulable and Ready). */
+  nodes: Map<string, { ready: boolean; unschedulable?: boolean }>;
   /** Stable pod IPs: `ns/pod` → 10.244.x.y. */
   podIPs: Map<string, string>;
   /** Called before pods are listed (a lab-backed API starts its lab here). */
@@ -114,6 +116,7 @@ export function defaultState(): KubeApiState {
     readyAfterPolls: 0,
     generation: 0,
     podIPs: new Map(),
+    nodes: new Map([['kind-control-plane', { ready: true }]]),
     logQueries: [],
     terminateAfterMs: 150,
     istioCni: false,
@@ -143,6 +146,7 @@ function selects(selector: string | null, labels: Record<string, string>): boole
 const RESOURCES: Record<string, [string, string, boolean][]> = {
   v1: [
     ['Namespace', 'namespaces', false],
+    ['Node', 'nodes', false],
     ['ServiceAccount', 'serviceaccounts', true],
     ['Service', 'services', true],
     ['ConfigMap', 'configmaps', true],
@@ -488,6 +492,14 @@ export async function startKubeApi(state: KubeApiState = defaultState()): Promis
         if (!owner) state.managers.set(p, manager);
         if (obj.kind === 'Namespace') state.namespaces.set(obj.metadata.name, { labels: obj.metadata.labels ?? {}, created: new Date().toISOString(), phase: 'Active' });
         return json(res, 200, { ...obj, metadata: { ...obj.metadata, uid: `uid-${state.objects.size}` } });
+      }
+      if (req.method === 'GET' && p === '/api/v1/nodes') {
+        const items = [...state.nodes].map(([name, n]) => ({
+          metadata: { name, labels: { 'kubernetes.io/hostname': name } },
+          spec: n.unschedulable ? { unschedulable: true } : {},
+          status: { conditions: [{ type: 'Ready', status: n.ready ? 'True' : 'False' }] },
+        }));
+        return json(res, 200, { apiVersion: 'v1', kind: 'NodeList', metadata: {}, items });
       }
       const onePod = /^\/api\/v1\/namespaces\/([^/]+)\/pods\/([^/]+)$/.exec(p);
       if (req.method === 'GET' && onePod) {
