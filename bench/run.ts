@@ -4,7 +4,9 @@
 //     read 10,000 req/s whatever it took), alternating, median of 3 → req/s ratio;
 //  2. the largest concurrency the agent holds (requests held open by echo) with its peak RSS at each level, up to
 //     the most RES-001 ever asks of it (MAX_FLOOD_CONCURRENCY);
-//  3. the wall time of a full lab run, by phase.
+//  3. the wall time of a full lab run, by phase;
+//  4. the sweep (bench/sweep.ts): lab memory per estate pod, a 1,000-endpoint sweep against one exec and one curl
+//     per endpoint, and API calls and execs per 100 endpoints through the Kubernetes API façade.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import http from 'node:http';
@@ -21,6 +23,7 @@ import { RunSession } from '../harness/run.js';
 import { LAB_TIMEOUTS } from '../harness/timeouts.js';
 import { MAX_FLOOD_CONCURRENCY } from '../suites/resilience/shared.js';
 import { ALL_CHECKS, SUITES } from '../suites/index.js';
+import { sweepBench } from './sweep.js';
 
 const RUN_SECONDS = 5;
 const CONCURRENCY = 16;
@@ -143,3 +146,4 @@ const total = Object.values(p).reduce((a, b) => a + b, 0);
 console.log('meshproof run --target lab, by phase:');
 for (const [k, v] of Object.entries(p)) console.log(`  ${k.padEnd(22)} ${(v / 1000).toFixed(2)} s  (${((v / total) * 100).toFixed(0)}%)`);
 console.log(`  ${'total'.padEnd(22)} ${(total / 1000).toFixed(2)} s`);
+await sweepBench();

@@ -28,9 +28,35 @@ export interface CertFacts {
 /** Lifetime as istiod sets it: NotBefore is back-dated 2 minutes (istio-behaviours.md §4b), so it is not counted. */
 const BACKDATE_MS = 2 * 60_000;
 
+/** Parsed once per distinct chain and root set: a sweep sees each pod's chain in several verdicts. */
+const factsCache = new Map<string, CertFacts>();
+const chainCache = new Map<string, boolean>();
+const x509Cache = new Map<string, X509Certificate>();
+const MAX_CACHED = 20_000;
+
+function x509(pem: string): X509Certificate {
+  let c = x509Cache.get(pem);
+  if (!c) {
+    if (x509Cache.size > MAX_CACHED) x509Cache.clear();
+    c = new X509Certificate(pem);
+    x509Cache.set(pem, c);
+  }
+  return c;
+}
+
 export function certFacts(chainPem: string[], roots: string[]): CertFacts | undefined {
   if (chainPem.length === 0) return undefined;
-  const leaf = new X509Certificate(chainPem[0]!);
+  const key = `${chainPem.join('')}\u0000${roots.join('')}`;
+  const hit = factsCache.get(key);
+  if (hit) return hit;
+  if (factsCache.size > MAX_CACHED) factsCache.clear();
+  const facts = computeFacts(chainPem, roots);
+  factsCache.set(key, facts);
+  return facts;
+}
+
+function computeFacts(chainPem: string[], roots: string[]): CertFacts {
+  const leaf = x509(chainPem[0]!);
   const notBefore = new Date(leaf.validFrom);
   const notAfter = new Date(leaf.validTo);
   const lifetimeMs = notAfter.getTime() - notBefore.getTime() - BACKDATE_MS;
@@ -46,8 +72,18 @@ export function certFacts(chainPem: string[], roots: string[]): CertFacts | unde
 
 /** Whether the chain as sent links the leaf, issuer by issuer, to one of the mesh's roots (signatures checked). */
 export function chainsTo(chainPem: string[], roots: string[]): boolean {
-  const certs = chainPem.map((p) => new X509Certificate(p));
-  const anchors = roots.map((p) => new X509Certificate(p));
+  const key = `${chainPem.join('')}\u0000${roots.join('')}`;
+  const hit = chainCache.get(key);
+  if (hit !== undefined) return hit;
+  if (chainCache.size > MAX_CACHED) chainCache.clear();
+  const ok = verifyChain(chainPem, roots);
+  chainCache.set(key, ok);
+  return ok;
+}
+
+function verifyChain(chainPem: string[], roots: string[]): boolean {
+  const certs = chainPem.map(x509);
+  const anchors = roots.map(x509);
   let cur = certs[0];
   for (let depth = 0; cur && depth < 8; depth++) {
     const anchor = anchors.find((r) => cur!.checkIssued(r) && cur!.verify(r.publicKey));
