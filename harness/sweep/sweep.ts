@@ -106,7 +106,9 @@ interface CheckMeta {
 
 export const SWEEP_CHECKS: CheckMeta[] = [
   { id: 'SWEEP-MTLS', title: 'Every workload port refuses plaintext', claim: 'Every (pod, port) in scope refuses a plaintext connection (reset or EOF, zero bytes) while answering mTLS with a mesh certificate.', categories: ['a'] },
-  { id: 'SWEEP-INJECT', title: 'Every pod in an injected namespace has its sidecar', claim: 'Every pod in a namespace with injection enabled runs an istio-proxy.', categories: ['a'] },
+  // Coverage, not proof: a sidecar's presence shows nothing by itself (SWEEP-MTLS attacks the same pods' ports), so
+  // this check claims no control of its own (controls.md: never overclaim).
+  { id: 'SWEEP-INJECT', title: 'Every pod in an injected namespace has its sidecar', claim: 'Every pod in a namespace with injection enabled runs an istio-proxy (coverage evidence; it claims no control of its own).', categories: [] },
   { id: 'SWEEP-AUTHZ', title: 'No port is open to any mesh identity', claim: 'A fresh mesh identity that no policy grants is denied on every (pod, port) in scope (403 RBAC: access denied on HTTP, close on TCP), and the destination records the denial.', categories: ['b'] },
   { id: 'SWEEP-CERT', title: 'Every workload certificate is short-lived, exact and chained', claim: 'The certificate each port presents lives no longer than the limit, carries exactly spiffe://<trust domain>/ns/<ns>/sa/<pod service account>, and chains to the mesh root.', categories: ['c'] },
 ];
