@@ -147,6 +147,45 @@ describe('sweep of the lab estate', () => {
   }, 120_000);
 });
 
+describe('sweep of an estate without holes', () => {
+  it('passes every check (nothing but the canary is flagged), so a pass is reachable and earned', async () => {
+    const clean = new LabTarget({ podsPerProcess: 250 });
+    try {
+      await clean.apply({ origin: ['clean estate'], objects: [...estatePosture({ services: 8, replicas: 2, holes: false }), ...loadPosture(SWEEP_FIXTURES, []).objects] });
+      const r = await sweep({ ...options(), target: clean });
+      for (const c of r.run.results) expect(c.verdict, `${c.id}: ${c.reason}`).toBe('pass');
+      expect(r.run.exitCode).toBe(0);
+      expect(r.report.canary.flagged).toBe(true);
+      expect(findingsOf(r)).toEqual([]);
+      // Every endpoint was judged on its own evidence: a corroborated denial and an exact, short certificate.
+      for (const e of r.report.endpoints.filter((x) => x.role !== 'canary')) {
+        expect(e.verdicts.map((v) => v.outcome), `${e.pod}:${e.port}`).toEqual(['ok', 'ok', 'ok']);
+        expect(e.mtls?.cert?.lifetimeHours).toBeLessThanOrEqual(24);
+      }
+    } finally {
+      await clean.dispose();
+    }
+  }, 120_000);
+});
+
+describe('sweep of an estate whose access logging is off', () => {
+  it('cannot corroborate a denial, so SWEEP-AUTHZ is inconclusive, never a pass (§9.4)', async () => {
+    const quiet = new LabTarget({ podsPerProcess: 250 });
+    try {
+      const objects = estatePosture({ services: 6, replicas: 1, holes: false }).filter((o) => o.manifest.kind !== 'Telemetry');
+      await quiet.apply({ origin: ['quiet estate'], objects: [...objects, ...loadPosture(SWEEP_FIXTURES, []).objects] });
+      const r = await sweep({ ...options(), target: quiet });
+      const authz = r.run.results.find((c) => c.id === 'SWEEP-AUTHZ')!;
+      expect(authz.verdict).toBe('error');
+      expect(authz.reason).toMatch(/denied \(403 "RBAC: access denied"\) but uncorroborated: the destination's access log cannot be read back/);
+      expect(r.run.results.find((c) => c.id === 'SWEEP-MTLS')!.verdict).toBe('pass');
+      expect(r.run.exitCode).toBe(3);
+    } finally {
+      await quiet.dispose();
+    }
+  }, 120_000);
+});
+
 describe('sweep scope, protocol and policy resolution', () => {
   const ns = (name: string, labels: Record<string, string> = {}) => ({ name, labels, injected: labels['istio-injection'] === 'enabled' || labels['istio.io/rev'] !== undefined });
   const all = [ns('payments', { 'istio-injection': 'enabled', team: 'pay' }), ns('ledger', { 'istio.io/rev': 'canary', team: 'pay' }), ns('legacy', { 'istio-injection': 'disabled', team: 'pay' }), ns('istio-system'), ns('kube-system'), ns('mp-x-sweep', { 'istio-injection': 'enabled' })];

@@ -10,6 +10,8 @@ import { ROOT_NAMESPACE } from '../../harness/posture/view.js';
 export interface EstateSpec {
   services: number;
   replicas: number;
+  /** false: the same estate with no planted hole (the sweep must pass it). */
+  holes?: boolean;
 }
 
 /** Services per namespace: a 200-service estate spreads over four namespaces. */
@@ -66,7 +68,7 @@ function obj(m: Manifest, i: number): PostureObject {
 
 /** The estate's objects: the root namespace's mesh-wide posture, then each namespace and service. */
 export function estatePosture(spec: EstateSpec): PostureObject[] {
-  const at = holeIndexes(spec.services);
+  const at = spec.holes === false ? { 'no-sidecar': -1, 'permissive-port': -1, 'open-to-any-identity': -1, 'long-lived-cert': -1 } : holeIndexes(spec.services);
   const out: Manifest[] = [
     { apiVersion: 'security.istio.io/v1', kind: 'PeerAuthentication', metadata: { name: 'default', namespace: ROOT_NAMESPACE }, spec: { mtls: { mode: 'STRICT' } } },
     { apiVersion: 'security.istio.io/v1', kind: 'AuthorizationPolicy', metadata: { name: 'allow-nothing', namespace: ROOT_NAMESPACE }, spec: {} },
