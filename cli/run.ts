@@ -148,8 +148,16 @@ function withConfig(o: RunOptions, command: Command, file: string): RunOptions {
   return out as unknown as RunOptions;
 }
 
-export function selectChecks(suiteList: string | undefined): Check[] {
-  const names = suiteList ? suiteList.split(',').map((s) => s.trim()).filter(Boolean) : Object.keys(SUITES);
+/**
+ * Suites run when none is named: all of them on the lab; on a cluster all but `chaos`, which takes the whole
+ * mesh's control plane down (and is implemented on the lab only so far).
+ */
+export function defaultSuites(target: string): string[] {
+  return Object.keys(SUITES).filter((s) => target === 'lab' || s !== 'chaos');
+}
+
+export function selectChecks(suiteList: string | undefined, target = 'lab'): Check[] {
+  const names = suiteList ? suiteList.split(',').map((s) => s.trim()).filter(Boolean) : defaultSuites(target);
   const unknown = names.filter((n) => !(n in SUITES));
   if (unknown.length > 0) throw new ConfigError(`unknown suite ${unknown.join(', ')} (known: ${Object.keys(SUITES).join(', ')})`);
   return names.flatMap((n) => SUITES[n]!);
@@ -163,7 +171,7 @@ export function makeTarget(name: string, verbose: boolean): Target {
 
 export async function run(o: RunOptions, argv: string[], provided?: { cluster: Provisioned; deleteOnSignal?: boolean }): Promise<number> {
   // Everything a user can get wrong is checked before anything starts.
-  const checks = selectChecks(o.suite);
+  const checks = selectChecks(o.suite, o.target);
   const required = requiredChecks(o.require, checks);
   const maxCertLifetimeMs = parseGoDuration(o.maxCertLifetime);
   if (maxCertLifetimeMs === undefined) throw new ConfigError(`--max-cert-lifetime ${o.maxCertLifetime}: not a duration (e.g. 24h, 90m)`);
@@ -349,7 +357,7 @@ export function runCommand(cmd: Command): void {
     .option('--image <image>', 'Node image for probe and echo pods', 'node:22-alpine')
     .option('--image-registry <prefix>', 'pull images through this registry mirror (air-gapped clusters)')
     .option('--keep', 'keep the run\'s namespaces for debugging (delete later with meshproof cleanup --run <id>)')
-    .option('--suite <list>', `comma-separated suites (${Object.keys(SUITES).join(', ')}); default all`)
+    .option('--suite <list>', `comma-separated suites (${Object.keys(SUITES).join(', ')}); default all on the lab, all but chaos on a cluster`)
     .addOption(new Option('--posture <dir|file>', 'fixtures to apply').default(SECURE_POSTURE, 'the bundled fixtures/secure/'))
     .option('--overlay <file>', 'fixtures replacing posture objects of the same kind/namespace/name (repeatable)', (v: string, a: string[]) => [...a, v], [] as string[])
     .option('--out <dir>', 'write this run\'s reports into DIR; {run} stands for the run id (default reports/{run}/)')

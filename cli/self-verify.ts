@@ -71,7 +71,7 @@ export function selfVerifyCommand(cmd: Command): void {
         '\nExit codes: 0 every check failed under its weakness and the secure posture passed, 1 otherwise, 2 usage error, 3 infrastructure error.',
     )
     .action(async (o: SelfVerifyFlags) => {
-      const checks = selectChecks(o.suite);
+      const checks = selectChecks(o.suite, o.target);
       checkTarget(o.target);
       const concurrency = Number(o.concurrency);
       if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 8) throw new ConfigError(`--concurrency ${o.concurrency}: a whole number from 1 to 8`);

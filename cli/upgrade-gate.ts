@@ -31,7 +31,7 @@ export function upgradeGateCommand(cmd: Command): void {
     .action(async (o: { from: string; to: string; target: string; installer: string; istioctlFrom?: string; istioctlTo?: string; allowNotApplicable?: boolean; suite?: string; out: string; keep?: boolean }) => {
       if (o.target !== 'kind' && o.target !== 'k3s') throw new ConfigError(`--target ${o.target}: the upgrade gate provisions its own cluster (kind or k3s)`);
       if (o.installer !== 'helm' && o.installer !== 'istioctl') throw new ConfigError(`--installer ${o.installer}: helm or istioctl`);
-      selectChecks(o.suite);
+      selectChecks(o.suite, o.target);
       const outDir = prepareOut(o.out);
       const runId = crypto.randomUUID();
       const name = `meshproof-gate-${shortRunId(runId)}`;

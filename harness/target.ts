@@ -46,6 +46,19 @@ export interface Dial {
   authority: string;
 }
 
+/** The control plane taken down (CHAOS): the restore is registered before the outage begins. */
+export interface Outage {
+  startedAt: Date;
+  /** Brings the control plane back (idempotent); resolves once it serves again. */
+  restore(): Promise<void>;
+}
+
+/** What became of a scale-up: the pods created, or why none was (what the cluster says). */
+export interface ScaleResult {
+  created: PodRef[];
+  refused?: string;
+}
+
 export interface TargetDescription {
   kind: 'lab' | 'kubernetes';
   summary: string;
@@ -102,6 +115,13 @@ export interface Target {
   meshRoots(): Promise<string[]>;
   /** The SPIFFE ID a workload with this logical namespace and service account must carry. */
   identity(namespace: string, serviceAccount: string): string;
+  /**
+   * Takes the control plane down (lab: the CA and the configuration source stop; sidecars keep their last config
+   * and certificates, as Envoy does). The outage lasts until `restore()`; the caller registers it before use.
+   */
+  controlPlaneOutage(): Promise<Outage>;
+  /** Scales a fixture Deployment (CHAOS-002: a workload started during an outage). */
+  scale(workload: Ref, replicas: number): Promise<ScaleResult>;
   describe(): Promise<TargetDescription>;
   dispose(): Promise<void>;
 }

@@ -11,6 +11,9 @@ import { cert003 } from './certificates/foreign-ca.js';
 import { cert001 } from './certificates/lifetime-and-identity.js';
 import { cert005 } from './certificates/root-horizon.js';
 import { cert002 } from './certificates/rotation.js';
+import { chaos003 } from './chaos/expiry-refused.js';
+import { chaos002 } from './chaos/no-unprotected-join.js';
+import { chaos001 } from './chaos/outage-holds.js';
 import { mtls002 } from './mtls/every-port.js';
 import { mtls003 } from './mtls/mesh-wide-default.js';
 import { mtls001 } from './mtls/plaintext-refused.js';
@@ -23,6 +26,8 @@ export const SUITES: Record<string, Check[]> = {
   certificates: [cert001, cert002, cert003, cert004, cert005],
   resilience: [res001, res002],
   audit: [audit001],
+  // Disturbs the whole mesh: on the lab and provisioned clusters by default, on an existing cluster only when named.
+  chaos: [chaos001, chaos002, chaos003],
 };
 
 export const ALL_CHECKS: Check[] = Object.values(SUITES).flat();

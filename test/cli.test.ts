@@ -30,9 +30,9 @@ describe('meshproof run', () => {
     const r = await cli(['run', '--target', 'lab', '--out', out]);
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/MTLS-001\s+PASS/);
-    expect(r.stdout).toMatch(/16 passed, 0 failed, 0 inconclusive/);
+    expect(r.stdout).toMatch(/19 passed, 0 failed, 0 inconclusive/);
     const junit = readFileSync(path.join(out, 'junit.xml'), 'utf8');
-    expect(junit.match(/<testcase /g)).toHaveLength(16);
+    expect(junit.match(/<testcase /g)).toHaveLength(19);
     expect(junit).toContain('<property name="MTLS-001.evidence" value="checks/MTLS-001.json"/>');
     expect(junit).not.toContain('<failure');
     for (const f of ['run.json', 'report.html', 'oscal-assessment-results.json', 'manifest.sha256']) expect(existsSync(path.join(out, f)), f).toBe(true);
@@ -51,7 +51,7 @@ describe('meshproof run', () => {
   });
 
   it.each([
-    ['an unknown suite', ['run', '--suite', 'nope'], /^meshproof: unknown suite nope \(known: mtls, authz, certificates, resilience, audit\)\n$/],
+    ['an unknown suite', ['run', '--suite', 'nope'], /^meshproof: unknown suite nope \(known: mtls, authz, certificates, resilience, audit, chaos\)\n$/],
     ['an unreadable --sign-key', ['run', '--sign-key', '/nonexistent/key.pem'], /^meshproof: --sign-key \/nonexistent\/key\.pem: cannot read \(ENOENT\)\n$/],
     ['a --sign-key that is no key, refused before the run', ['run', '--sign-key', 'README.md'], /^meshproof: --sign-key README\.md: not a PEM private key/],
     ['a --sign-key that is not Ed25519', ['run', '--sign-key', rsaKey], /^meshproof: --sign-key .*rsa\.pem: an rsa key; meshproof signs with Ed25519\n$/],

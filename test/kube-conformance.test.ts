@@ -21,6 +21,8 @@ const MESH_WIDE = 'fixtures/secure/10-mesh-wide.yaml';
 const NOT_APPLICABLE: Record<string, string[]> = { 'no-allow-policy.yaml': ['AUTHZ-004'], 'deny-principal-permissive.yaml': ['AUTHZ-004'] };
 // Every overlay a cluster accepts: all but the lab-only faults. As on a cluster meshproof provisioned (kind,
 // k3s), root-namespace fixtures are applied too.
+// The chaos suite takes the control plane down, which only the lab implements so far (issue 13).
+const CLUSTER_CHECKS = ALL_CHECKS.filter((c) => c.suite !== 'chaos');
 const overlays = readdirSync('fixtures/weakened').filter((f) => f.endsWith('.yaml') && !f.startsWith('lab-'));
 
 async function kubeRun(overlay?: string) {
@@ -28,7 +30,7 @@ async function kubeRun(overlay?: string) {
   const { kc } = loadKubeConfig({ kubeconfig: cluster.api.kubeconfig(dir), env: {} });
   const target = new KubeTarget({ kc, runId: crypto.randomUUID(), agentBundle: readFileSync(AGENT_BUNDLE, 'utf8'), adminToken: 'token', provisioned: true, readyTimeoutMs: 30_000 });
   try {
-    return await conformanceRun({ target, posture: loadPosture('fixtures/secure', overlay ? [`fixtures/weakened/${overlay}`] : []), checks: ALL_CHECKS, timeouts: LAB_TIMEOUTS });
+    return await conformanceRun({ target, posture: loadPosture('fixtures/secure', overlay ? [`fixtures/weakened/${overlay}`] : []), checks: CLUSTER_CHECKS, timeouts: LAB_TIMEOUTS });
   } finally {
     await target.dispose();
     await cluster.close();
@@ -40,7 +42,7 @@ describe.concurrent('KubeTarget against the lab-backed API: the same verdicts as
     const overlay = name === 'secure' ? undefined : name;
     const r = await kubeRun(overlay);
     const expected = Object.fromEntries(
-      ALL_CHECKS.map((c) => [
+      CLUSTER_CHECKS.map((c) => [
         c.id,
         overlay && c.weakenedBy.includes(overlay) ? 'fail' : overlay && NOT_APPLICABLE[overlay]?.includes(c.id) ? 'not-applicable' : 'pass',
       ]),

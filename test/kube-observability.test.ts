@@ -61,8 +61,10 @@ describe.concurrent('KubeTarget reads what a real cluster has', () => {
     const cluster = await startLabCluster();
     cluster.api.state.v4Only = true;
     try {
-      const r = await kubeRun(cluster, ALL_CHECKS);
-      expect(Object.fromEntries(r.results.map((x) => [x.id, x.verdict]))).toEqual(Object.fromEntries(ALL_CHECKS.map((c) => [c.id, 'pass'])));
+      // Every check a cluster runs (the chaos suite is on the lab only so far).
+      const checks = ALL_CHECKS.filter((c) => c.suite !== 'chaos');
+      const r = await kubeRun(cluster, checks);
+      expect(Object.fromEntries(r.results.map((x) => [x.id, x.verdict]))).toEqual(Object.fromEntries(checks.map((c) => [c.id, 'pass'])));
       expect(cluster.api.calls.filter((c) => c.startsWith('EXEC')).length).toBeGreaterThan(10);
     } finally {
       await cluster.close();

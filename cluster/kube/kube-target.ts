@@ -13,7 +13,7 @@ import { ConfigError, InfraError } from '../../harness/errors.js';
 import type { Manifest, Posture } from '../../harness/posture/load.js';
 import { PostureView } from '../../harness/posture/view.js';
 import { spiffeId } from '../../harness/pki.js';
-import type { Dial, MintedCert, PodRef, ProbeHandle, Ref, Target, TargetDescription } from '../../harness/target.js';
+import type { Dial, MintedCert, Outage, PodRef, ProbeHandle, Ref, ScaleResult, Target, TargetDescription } from '../../harness/target.js';
 import { KubeApplier, type ReadyPod } from './apply.js';
 import { execInPod } from './exec.js';
 import { retrying } from './retry.js';
@@ -336,6 +336,15 @@ export class KubeTarget implements Target {
       namespaces: this.rendered?.namespaces ?? {},
       notes: (this.rendered?.skipped ?? []).map((s) => `not applied: ${s.object}: ${s.reason}`),
     };
+  }
+
+  /** Not on clusters yet (issue 13): scaling istiod needs --allow-control-plane-outage and a proven restore. */
+  async controlPlaneOutage(): Promise<Outage> {
+    throw new InfraError('control-plane outages are implemented on the lab only so far: the chaos suite cannot run on a cluster yet');
+  }
+
+  async scale(): Promise<ScaleResult> {
+    throw new InfraError('scaling fixture workloads is implemented on the lab only so far');
   }
 
   async dispose(): Promise<void> {

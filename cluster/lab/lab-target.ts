@@ -12,7 +12,7 @@ import { ConfigError, InfraError } from '../../harness/errors.js';
 import { AGENT_BUNDLE } from '../../harness/paths.js';
 import type { Manifest, Posture } from '../../harness/posture/load.js';
 import { type Estate, type EstatePod, namespaceInjected, resolveScope, type SweepScope } from '../../harness/sweep/estate.js';
-import type { Dial, PodRef, ProbeHandle, Ref, Target, TargetDescription } from '../../harness/target.js';
+import type { Dial, Outage, PodRef, ProbeHandle, Ref, ScaleResult, Target, TargetDescription } from '../../harness/target.js';
 import { BACKDATE_MS, CertificateAuthority, type IssuedCert, spiffeId } from '../../harness/pki.js';
 import { applicable } from './authz.js';
 import { ROOT_NAMESPACE, buildModel, loggingFor, destinationRuleFor, type TrafficPolicy, type DeploymentModel, effectiveMtls, type LabModel, selects, type ServiceModel } from './model.js';
@@ -23,6 +23,8 @@ import { type LogSetup, serverLogSetup } from '../../harness/mesh-logging.js';
 const READY_TIMEOUT_MS = 15_000;
 /** setTimeout's ceiling (2^31 - 1 ms, about 24.8 days). */
 const MAX_TIMER_MS = 2 ** 31 - 1;
+/** How often an agent whose CSR failed tries again (the control plane is down). */
+const RETRY_CSR_MS = 500;
 /** Slack on top of a batch's own attack timeouts before an exec is abandoned. */
 const EXEC_SLACK_MS = 10_000;
 
@@ -70,6 +72,12 @@ export class LabTarget implements Target, MeshView {
   /** Gates the echo app's /admin endpoints: only the harness knows it. */
   private readonly adminToken = randomUUID();
   private disposed = false;
+  /** istiod is down: the CA refuses, the injection webhook cannot be called, sidecars keep what they have. */
+  private controlPlaneDown = false;
+  /** Scale-ups refused during an outage, created when it ends (the ReplicaSet controller retries). */
+  private readonly pendingScale = new Map<string, number>();
+  /** Pod-name suffixes for scaled-up pods, above any replica index a posture would use. */
+  private podSerial = 100;
   private readonly agentPath: string;
   private readonly killOnExit = () => {
     for (const c of this.children) c.kill('SIGKILL');
@@ -213,7 +221,7 @@ export class LabTarget implements Target, MeshView {
         const appPort = pod.appPorts.get(containerPort);
         if (appPort === undefined) throw new InfraError(`lab pod ${d.namespace}/${name} did not bind container port ${containerPort}`);
         const protocol = this.protocolOf(d, containerPort);
-        const port = await sidecar.inbound({ containerPort, appPort, protocol, mode: () => effectiveMtls(this.requireModel(), d, containerPort) });
+        const port = await sidecar.inbound({ containerPort, appPort, protocol, mode: () => this.inboundMode(d, containerPort) });
         pod.inboundPorts.set(containerPort, port);
       }
     }
@@ -229,9 +237,22 @@ export class LabTarget implements Target, MeshView {
     const lifetime = cert.notAfter.getTime() - (cert.notBefore.getTime() + BACKDATE_MS);
     const at = lifetime * (0.5 + (Math.random() * 0.02 - 0.01));
     if (at > MAX_TIMER_MS) return; // a 90-day certificate rotates long after any lab run has ended
+    this.rotateAt(pod, sidecar, at);
+  }
+
+  /**
+   * One rotation attempt. While the control plane is down the CSR fails and the agent keeps its certificate (even
+   * past expiry) and retries (I: security/pkg/nodeagent/cache/secretcache.go retries with backoff; the lab retries
+   * every RETRY_CSR_MS).
+   */
+  private rotateAt(pod: LabPod, sidecar: Sidecar, at: number): void {
     const timer = setTimeout(() => {
       this.timers.delete(timer);
       if (this.disposed || !pod.alive) return;
+      if (this.controlPlaneDown) {
+        this.rotateAt(pod, sidecar, RETRY_CSR_MS);
+        return;
+      }
       void this.requireCa()
         .issue(pod.namespace, pod.deployment.serviceAccount, { ttlMs: pod.deployment.secretTtlMs })
         .then((next) => {
@@ -242,6 +263,12 @@ export class LabTarget implements Target, MeshView {
     }, at);
     timer.unref();
     this.timers.add(timer);
+  }
+
+  /** The PeerAuthentication mode in force; the lab-only fault degrades it to PERMISSIVE while istiod is down. */
+  private inboundMode(d: DeploymentModel, containerPort: number): ReturnType<typeof effectiveMtls> {
+    const mode = effectiveMtls(this.requireModel(), d, containerPort);
+    return this.controlPlaneDown && this.requireModel().faults.plaintextOnControlPlaneOutage && mode === 'STRICT' ? 'PERMISSIVE' : mode;
   }
 
   /** Protocol selection by Service port name (I: protocol sniffing is not emulated; schema.ts requires names). */
@@ -456,6 +483,7 @@ export class LabTarget implements Target, MeshView {
    * own service-account token (istio-behaviours.md §4b). The lab CA stands for istiod's.
    */
   async mintCertificate(probe: ProbeHandle, ttlMs: number): Promise<Pick<IssuedCert, 'chainPem' | 'keyPem' | 'notBefore' | 'notAfter' | 'serialNumber' | 'spiffeId'>> {
+    if (this.controlPlaneDown) throw new InfraError('istiod is down: CreateCertificate is unreachable');
     const pod = this.pod(probe.pod);
     return this.requireCa().issue(pod.namespace, pod.deployment.serviceAccount, { ttlMs });
   }
@@ -562,6 +590,65 @@ export class LabTarget implements Target, MeshView {
       namespaces: Object.fromEntries([...m.namespaces.keys()].map((n) => [n, n])),
       notes: ['The lab is a test bed for meshproof itself. Its verdicts say nothing about any real mesh.'],
     };
+  }
+
+  async controlPlaneOutage(): Promise<Outage> {
+    this.requireModel();
+    this.controlPlaneDown = true;
+    const startedAt = new Date();
+    return {
+      startedAt,
+      restore: async () => {
+        if (!this.controlPlaneDown) return;
+        this.controlPlaneDown = false;
+        // The ReplicaSet controller retries the pods the webhook refused.
+        const pending = [...this.pendingScale];
+        this.pendingScale.clear();
+        for (const [key, replicas] of pending) {
+          const [namespace, name] = key.split('/') as [string, string];
+          await this.scale({ namespace, name }, replicas);
+        }
+      },
+    };
+  }
+
+  /**
+   * Scales a Deployment. Up: each new pod goes through the injection webhook, which istiod serves; while it is
+   * down the webhook call fails and Istio's `failurePolicy: Fail` refuses the pod (FailedCreate; istio/istio#3724,
+   * IO: ops/common-problems/injection), unless a lab fault makes the webhook fail open. Down: the newest pods go.
+   */
+  async scale(workload: Ref, replicas: number): Promise<ScaleResult> {
+    const model = this.requireModel();
+    const d = model.deployments.find((x) => x.namespace === workload.namespace && x.name === workload.name);
+    if (!d) throw new ConfigError(`the posture has no Deployment ${workload.namespace}/${workload.name}`);
+    const live = this.pods.filter((p) => p.namespace === d.namespace && p.workload === d.name && p.alive);
+    if (replicas < live.length) {
+      // Scaled-down pods are deleted: gone from every listing, their processes and sidecars stopped.
+      for (const p of live.slice(replicas)) {
+        p.alive = false;
+        p.process?.kill('SIGTERM');
+        await p.sidecar?.close();
+        this.pods.splice(this.pods.indexOf(p), 1);
+      }
+      return { created: [] };
+    }
+    if (replicas === live.length) return { created: [] };
+    if (this.controlPlaneDown && d.injected && !model.faults.injectionFailOpen) {
+      this.pendingScale.set(`${d.namespace}/${d.name}`, replicas);
+      return {
+        created: [],
+        refused: `ReplicaSet ${d.namespace}/${d.name}: FailedCreate: Internal error occurred: failed calling webhook "namespace.sidecar-injector.istio.io": failed to call webhook: Post "https://istiod.istio-system.svc:443/inject": no endpoints available for service "istiod"`,
+      };
+    }
+    const created: PodRef[] = [];
+    // A webhook that fails open lets the pod in uninjected: no sidecar, plaintext to its app.
+    const spec = this.controlPlaneDown && d.injected ? { ...d, injected: false } : d;
+    for (let i = 0; i < replicas - live.length; i++) {
+      // Fresh names: a deleted pod's name is not reused (Kubernetes gives each pod a new suffix).
+      await this.startPod(spec, this.podSerial++);
+      created.push(podRef(this.pods[this.pods.length - 1]!));
+    }
+    return { created };
   }
 
   // ------------------------------------------------------------ test hooks (not part of Target)

@@ -64,6 +64,8 @@ export interface LabFaults {
   acceptUntrustedChain: boolean;
   allowExpiredCertificate: boolean;
   disableRotation: boolean;
+  plaintextOnControlPlaneOutage: boolean;
+  injectionFailOpen: boolean;
   rootCertTtlMs?: number;
 }
 
@@ -127,7 +129,7 @@ export function buildModel(posture: Posture): LabModel {
     meshConfig: {},
     authorizationPolicies: [],
     destinationRules: [],
-    faults: { acceptUntrustedChain: false, allowExpiredCertificate: false, disableRotation: false },
+    faults: { acceptUntrustedChain: false, allowExpiredCertificate: false, disableRotation: false, plaintextOnControlPlaneOutage: false, injectionFailOpen: false },
   };
   const objects = posture.objects.map(validateForLab);
   for (const o of objects) {
@@ -253,6 +255,8 @@ export function buildModel(posture: Posture): LabModel {
         if (f.acceptUntrustedChain) model.faults.acceptUntrustedChain = true;
         if (f.allowExpiredCertificate) model.faults.allowExpiredCertificate = true;
         if (f.disableRotation) model.faults.disableRotation = true;
+        if (f.plaintextOnControlPlaneOutage) model.faults.plaintextOnControlPlaneOutage = true;
+        if (f.injectionFailOpen) model.faults.injectionFailOpen = true;
         if (f.rootCertTtl) model.faults.rootCertTtlMs = parseGoDuration(f.rootCertTtl);
         break;
       }

@@ -304,6 +304,16 @@ const labFault = z.strictObject({
     allowExpiredCertificate: z.boolean().optional(),
     /** The agent cannot reach its CA (istiod down): certificates are never rotated (istio/istio#38081). */
     disableRotation: z.boolean().optional(),
+    /**
+     * A misconfiguration no real Istio setting produces, stated as such: while the control plane is down, every
+     * sidecar falls back to accepting plaintext (CHAOS-001 must catch it).
+     */
+    plaintextOnControlPlaneOutage: z.boolean().optional(),
+    /**
+     * The injection webhook fails open (a MutatingWebhookConfiguration patched to `failurePolicy: Ignore`; Istio's
+     * chart sets Fail, istio/istio#3724): a pod created while istiod is down starts without a sidecar.
+     */
+    injectionFailOpen: z.boolean().optional(),
     rootCertTtl: z.string().refine((v) => parseGoDuration(v) !== undefined, 'a Go duration such as 720h').optional(),
   }),
 });
