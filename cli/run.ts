@@ -32,6 +32,7 @@ import { checkTarget, kubeTarget, kubeTimeouts, labTarget, TARGETS } from './tar
 
 export interface RunOptions {
   require?: string;
+  allowControlPlaneOutage?: boolean;
   policyReport?: boolean;
   metrics?: string;
   pushgateway?: string;
@@ -149,11 +150,11 @@ function withConfig(o: RunOptions, command: Command, file: string): RunOptions {
 }
 
 /**
- * Suites run when none is named: all of them on the lab; on a cluster all but `chaos`, which takes the whole
- * mesh's control plane down (and is implemented on the lab only so far).
+ * Suites run when none is named: all of them on the lab and on clusters meshproof provisions (kind, k3s); on an
+ * existing cluster all but `chaos`, which takes the whole mesh's control plane down.
  */
 export function defaultSuites(target: string): string[] {
-  return Object.keys(SUITES).filter((s) => target === 'lab' || s !== 'chaos');
+  return Object.keys(SUITES).filter((s) => target !== 'kubeconfig' || s !== 'chaos');
 }
 
 export function selectChecks(suiteList: string | undefined, target = 'lab'): Check[] {
@@ -172,6 +173,9 @@ export function makeTarget(name: string, verbose: boolean): Target {
 export async function run(o: RunOptions, argv: string[], provided?: { cluster: Provisioned; deleteOnSignal?: boolean }): Promise<number> {
   // Everything a user can get wrong is checked before anything starts.
   const checks = selectChecks(o.suite, o.target);
+  if (o.target === 'kubeconfig' && checks.some((c) => c.suite === 'chaos') && !o.allowControlPlaneOutage) {
+    throw new ConfigError('the chaos suite scales istiod to 0, disturbing the whole mesh: on an existing cluster pass --allow-control-plane-outage');
+  }
   const required = requiredChecks(o.require, checks);
   const maxCertLifetimeMs = parseGoDuration(o.maxCertLifetime);
   if (maxCertLifetimeMs === undefined) throw new ConfigError(`--max-cert-lifetime ${o.maxCertLifetime}: not a duration (e.g. 24h, 90m)`);
@@ -232,7 +236,8 @@ export async function run(o: RunOptions, argv: string[], provided?: { cluster: P
     if (o.target !== 'lab') {
       // Preflight first: nothing is created before it passes.
       const { kc } = loadKubeConfig(cluster ? { kubeconfig: cluster.kubeconfig } : o);
-      const pre = await preflight(kc, { istioNamespace: o.istioNamespace, revision: o.revision, policyReport: o.policyReport });
+      const chaos = checks.some((c) => c.suite === 'chaos');
+      const pre = await preflight(kc, { istioNamespace: o.istioNamespace, revision: o.revision, policyReport: o.policyReport, chaos });
       reportTo = o.policyReport ? kc : undefined;
       timeouts = kubeTimeouts();
       target = kubeTarget(kc, pre, { ...o, runId, provisioned: cluster !== undefined, onCall: () => calls.set(current, (calls.get(current) ?? 0) + 1) });
@@ -357,7 +362,11 @@ export function runCommand(cmd: Command): void {
     .option('--image <image>', 'Node image for probe and echo pods', 'node:22-alpine')
     .option('--image-registry <prefix>', 'pull images through this registry mirror (air-gapped clusters)')
     .option('--keep', 'keep the run\'s namespaces for debugging (delete later with meshproof cleanup --run <id>)')
-    .option('--suite <list>', `comma-separated suites (${Object.keys(SUITES).join(', ')}); default all on the lab, all but chaos on a cluster`)
+    .option('--suite <list>', `comma-separated suites (${Object.keys(SUITES).join(', ')}); default all, but chaos only on the lab, kind and k3s`)
+    .option(
+      '--allow-control-plane-outage',
+      'with --target kubeconfig and the chaos suite: scale istiod to 0 during the run (every workload of the mesh loses its control plane; meshproof restores the previous replica count on exit, Ctrl-C or failure)',
+    )
     .addOption(new Option('--posture <dir|file>', 'fixtures to apply').default(SECURE_POSTURE, 'the bundled fixtures/secure/'))
     .option('--overlay <file>', 'fixtures replacing posture objects of the same kind/namespace/name (repeatable)', (v: string, a: string[]) => [...a, v], [] as string[])
     .option('--out <dir>', 'write this run\'s reports into DIR; {run} stands for the run id (default reports/{run}/)')

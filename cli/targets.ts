@@ -31,6 +31,7 @@ export interface KubeTargetFlags {
   imageRegistry?: string;
   keep?: boolean;
   stage?: 'apply' | 'resume' | 'restart';
+  allowControlPlaneOutage?: boolean;
 }
 
 /** A KubeTarget for one run id, after preflight has passed. */
@@ -50,5 +51,7 @@ export function kubeTarget(kc: KubeConfig, pre: PreflightReport, o: KubeTargetFl
     istio: { namespace: o.istioNamespace, caAddress: pre.caAddress, caServername: pre.caServername, meshConfigName: pre.meshConfigName, rootNamespace: pre.rootNamespace, revision: o.revision },
     versions: { kubernetes: pre.kubernetes, istiod: pre.istiod.image, 'istiod ready': pre.istiod.ready, 'istiod revision': `${pre.istiod.name} (${pre.istiod.revision})`, 'trust domain': pre.trustDomain },
     onCall: o.onCall,
+    istiodDeployment: pre.istiod.name,
+    allowControlPlaneOutage: o.allowControlPlaneOutage,
   });
 }

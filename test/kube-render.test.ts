@@ -6,7 +6,7 @@ import path from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import { describe, expect, it } from 'vitest';
 import { loadKubeConfig } from '../cluster/kube/connect.js';
-import { REQUIRED, SWEEP_PERMISSIONS } from '../cluster/kube/permissions.js';
+import { CHAOS_PERMISSIONS, REQUIRED, SWEEP_PERMISSIONS } from '../cluster/kube/permissions.js';
 import { MESHPROOF_STATS_MATCHER, NamespaceMap, RUN_LABEL, renderForCluster, withStatsMatcher } from '../cluster/kube/render.js';
 import { ConfigError } from '../harness/errors.js';
 import { loadPosture } from '../harness/posture/load.js';
@@ -127,6 +127,15 @@ describe('least privilege', () => {
     const required = REQUIRED.flatMap((p) => p.verbs.map((v) => key(p.group, `${p.resource}${p.subresource ? `/${p.subresource}` : ''}`, v, p.names)));
     expect(granted.sort()).toEqual(required.sort());
     expect(granted.some((g) => g.includes('secrets') || g.includes('serviceaccounts/token') || g.includes('|*|'))).toBe(false);
+  });
+
+  it('deploy/rbac-chaos.yaml grants exactly the scale subresources the chaos suite uses, by name', () => {
+    type Rule = { apiGroups: string[]; resources: string[]; verbs: string[]; resourceNames?: string[] };
+    const role = parseAllDocuments(readFileSync('deploy/rbac-chaos.yaml', 'utf8')).map((d) => d.toJS() as { kind: string; rules?: Rule[] }).find((d) => d.kind === 'ClusterRole')!;
+    const key = (g: string, res: string, v: string, names?: string[]) => `${g}|${res}|${v}|${(names ?? []).slice().sort().join(',')}`;
+    const granted = role.rules!.flatMap((r) => r.apiGroups.flatMap((g) => r.resources.flatMap((res) => r.verbs.map((v) => key(g, res, v, r.resourceNames)))));
+    expect(granted.sort()).toEqual(CHAOS_PERMISSIONS.flatMap((p) => p.verbs.map((v) => key(p.group, `${p.resource}/${p.subresource}`, v, p.names))).sort());
+    expect(role.rules!.every((r) => (r.resourceNames ?? []).length > 0)).toBe(true);
   });
 
   it('deploy/rbac-sweep.yaml grants exactly the sweep\'s read-only lists the preflight checks', () => {

@@ -1,7 +1,7 @@
 // KubeTarget: a real cluster through kubeconfig (client-node). Suites speak logical names; this maps them to
 // the run's namespaces, applies the rendered posture, and runs attacks with one exec per batch in probe pods.
 // Corroboration: istio-proxy pod logs, `pilot-agent request GET stats|certs` in istio-proxy.
-import { CoreV1Api, CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node';
+import { AppsV1Api, CoreV1Api, CustomObjectsApi, type KubeConfig, PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
 import type { MintExecRequest, MintResult } from '../../agent/mint.js';
 import type { Attack, ProbeBatch, ProbeReport } from '../../agent/protocol.js';
 import type { Estate, SweepScope } from '../../harness/sweep/estate.js';
@@ -14,7 +14,8 @@ import type { Manifest, Posture } from '../../harness/posture/load.js';
 import { PostureView } from '../../harness/posture/view.js';
 import { spiffeId } from '../../harness/pki.js';
 import type { Dial, MintedCert, Outage, PodRef, ProbeHandle, Ref, ScaleResult, Target, TargetDescription } from '../../harness/target.js';
-import { KubeApplier, type ReadyPod } from './apply.js';
+import { hasSidecar, KubeApplier, type ReadyPod } from './apply.js';
+import { whyNoPods } from './readiness.js';
 import { execInPod } from './exec.js';
 import { retrying } from './retry.js';
 import { AGENT_MOUNT, ISTIO_CA_TOKEN_PATH, type Rendered, renderForCluster } from './render.js';
@@ -49,7 +50,16 @@ export interface KubeTargetOptions {
   versions?: Record<string, string>;
   /** Counts API calls and execs, for --verbose. */
   onCall?: (what: string) => void;
+  /** istiod's Deployment as preflight found it (istiod, or istiod-<rev>). */
+  istiodDeployment?: string;
+  /** `--allow-control-plane-outage`: the chaos suite may scale istiod to 0 on a cluster meshproof did not provision. */
+  allowControlPlaneOutage?: boolean;
 }
+
+/** How long an outage's restore waits for istiod to be ready again, and a scale for its pods. */
+const RESTORE_WAIT_MS = 180_000;
+const POLL_MS = 500;
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 const AGENT = `${AGENT_MOUNT}/agent.mjs`;
 /** Added to a log window's whole seconds: clock skew between this machine and the node, and Envoy's 1 s flush. */
@@ -338,16 +348,93 @@ export class KubeTarget implements Target {
     };
   }
 
-  /** Not on clusters yet (issue 13): scaling istiod needs --allow-control-plane-outage and a proven restore. */
-  async controlPlaneOutage(): Promise<Outage> {
-    throw new InfraError('control-plane outages are implemented on the lab only so far: the chaos suite cannot run on a cluster yet');
+  /** The restore of an outage in progress: dispose (Ctrl-C, a crashed run) runs it before anything else. */
+  private activeRestore?: () => Promise<void>;
+
+  private async istiodReady(): Promise<number> {
+    const name = this.o.istiodDeployment ?? 'istiod';
+    this.o.onCall?.(`list deployments ${this.istio.namespace} (${name})`);
+    const list = await retrying(() => this.o.kc.makeApiClient(AppsV1Api).listNamespacedDeployment({ namespace: this.istio.namespace, fieldSelector: `metadata.name=${name}` }));
+    return list.items[0]?.status?.readyReplicas ?? 0;
   }
 
-  async scale(): Promise<ScaleResult> {
-    throw new InfraError('scaling fixture workloads is implemented on the lab only so far');
+  private async patchScale(namespace: string, name: string, replicas: number): Promise<void> {
+    this.o.onCall?.(`patch deployments/scale ${namespace}/${name} replicas=${replicas}`);
+    await retrying(() =>
+      this.o.kc.makeApiClient(AppsV1Api).patchNamespacedDeploymentScale({ name, namespace, body: { spec: { replicas } } }, setHeaderOptions('Content-Type', PatchStrategy.MergePatch)),
+    );
+  }
+
+  /**
+   * istiod scaled to 0, its previous replica count restored by `restore()` — registered before the scale-down, so
+   * Ctrl-C (dispose), a crashed check or a failed run always bring it back. Only on a cluster meshproof provisioned,
+   * or with --allow-control-plane-outage: it disturbs the whole mesh.
+   */
+  async controlPlaneOutage(): Promise<Outage> {
+    if (!this.o.provisioned && !this.o.allowControlPlaneOutage) {
+      throw new ConfigError('the chaos suite scales istiod to 0: on a cluster meshproof did not provision, pass --allow-control-plane-outage');
+    }
+    const name = this.o.istiodDeployment ?? 'istiod';
+    const ns = this.istio.namespace;
+    this.o.onCall?.(`get deployments/scale ${ns}/${name}`);
+    const previous = (await retrying(() => this.o.kc.makeApiClient(AppsV1Api).readNamespacedDeploymentScale({ name, namespace: ns }))).spec?.replicas ?? 1;
+    if (previous < 1) throw new InfraError(`${ns}/${name} already has 0 replicas: the control plane is down before any outage`);
+    let restoring: Promise<void> | undefined;
+    const restore = () => {
+      restoring ??= (async () => {
+        await this.patchScale(ns, name, previous);
+        const deadline = Date.now() + RESTORE_WAIT_MS;
+        while ((await this.istiodReady()) < previous) {
+          if (Date.now() > deadline) throw new InfraError(`${ns}/${name} scaled back to ${previous} but not ready after ${RESTORE_WAIT_MS / 1000}s`);
+          await sleep(POLL_MS);
+        }
+        this.activeRestore = undefined;
+      })();
+      return restoring;
+    };
+    this.activeRestore = restore;
+    const startedAt = new Date();
+    await this.patchScale(ns, name, 0);
+    while ((await this.istiodReady()) > 0) await sleep(POLL_MS);
+    return { startedAt, restore };
+  }
+
+  /**
+   * Scales one of the run's Deployments and waits for the outcome: its new pods ready, or what the ReplicaSet says
+   * when none can be created (FailedCreate: the injection webhook refusing while istiod is down).
+   */
+  async scale(workload: Ref, replicas: number): Promise<ScaleResult> {
+    const ns = this.ns(workload.namespace);
+    const before = new Set(this.pods.filter((p) => p.namespace === ns && p.workload === workload.name).map((p) => p.name));
+    await this.patchScale(ns, workload.name, replicas);
+    const core = this.o.kc.makeApiClient(CoreV1Api);
+    const selector = `app=${workload.name}`;
+    const deadline = Date.now() + (this.o.readyTimeoutMs ?? RESTORE_WAIT_MS);
+    for (;;) {
+      this.o.onCall?.(`list pods ${ns} ${selector}`);
+      const pods = (await retrying(() => core.listNamespacedPod({ namespace: ns, labelSelector: selector }))).items;
+      const ready = pods.filter((p) => p.status?.phase === 'Running' && (p.status.conditions ?? []).some((c) => c.type === 'Ready' && c.status === 'True'));
+      if (ready.length === replicas && pods.length === replicas) {
+        this.pods = [
+          ...this.pods.filter((p) => !(p.namespace === ns && p.workload === workload.name)),
+          ...ready.map((p) => ({ namespace: ns, name: p.metadata!.name!, workload: workload.name, podIP: p.status?.podIP ?? '', sidecar: hasSidecar(p) })),
+        ];
+        return { created: ready.filter((p) => !before.has(p.metadata!.name!)).map((p) => this.podRef({ namespace: ns, name: p.metadata!.name!, workload: workload.name, podIP: '', sidecar: hasSidecar(p) })) };
+      }
+      if (pods.length < replicas) {
+        const why = await whyNoPods(this.o.kc, ns, selector);
+        if (why) return { created: [], refused: why.reason };
+      }
+      if (Date.now() > deadline) throw new InfraError(`${ns}/${workload.name} did not reach ${replicas} ready replicas within ${(this.o.readyTimeoutMs ?? RESTORE_WAIT_MS) / 1000}s`);
+      await sleep(POLL_MS);
+    }
   }
 
   async dispose(): Promise<void> {
+    // An outage in progress is ended first, whatever else fails.
+    let restoreError: unknown;
+    if (this.activeRestore) await this.activeRestore().catch((e: unknown) => (restoreError = e));
     await this.applier.dispose();
+    if (restoreError) throw restoreError;
   }
 }

@@ -75,6 +75,11 @@ export const SWEEP_PERMISSIONS: Permission[] = [
   { group: 'networking.istio.io', resource: 'sidecars', verbs: ['list'], why: 'sweep snapshot' },
 ];
 
+/** What the chaos suite needs (deploy/rbac-chaos.yaml grants exactly these): scale istiod and the run's bare/echo. */
+export const CHAOS_PERMISSIONS: Permission[] = [
+  { group: 'apps', resource: 'deployments', subresource: 'scale', verbs: ['get', 'patch'], names: ['istiod', 'echo'], why: 'chaos: istiod to 0 and back; a bare/echo replica started during the outage' },
+];
+
 export const POLICY_REPORT_PERMISSIONS: (Permission & { namespace: string })[] = [
   { group: 'wgpolicyk8s.io', resource: 'policyreports', verbs: ['create'], namespace: MESHPROOF_NAMESPACE, why: 'the verdicts as a PolicyReport' },
   { group: 'wgpolicyk8s.io', resource: 'policyreports', verbs: ['patch'], names: ['meshproof'], namespace: MESHPROOF_NAMESPACE, why: 'the verdicts as a PolicyReport, replaced each run' },

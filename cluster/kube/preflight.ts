@@ -14,7 +14,7 @@ import {
 import { parse as parseYaml } from 'yaml';
 import { ConfigError, InfraError, messageOf } from '../../harness/errors.js';
 import { describeApiError } from './api-errors.js';
-import { ISTIO_CRDS, meshConfigName, POLICY_REPORT_PERMISSIONS, requiredFor, SWEEP_PERMISSIONS } from './permissions.js';
+import { CHAOS_PERMISSIONS, ISTIO_CRDS, meshConfigName, POLICY_REPORT_PERMISSIONS, requiredFor, SWEEP_PERMISSIONS } from './permissions.js';
 import { retrying } from './retry.js';
 
 export { ISTIO_CRDS };
@@ -41,7 +41,7 @@ function status(e: unknown): number | undefined {
   return (e as { code?: number }).code;
 }
 
-export async function preflight(kc: KubeConfig, o: { istioNamespace?: string; revision?: string; policyReport?: boolean; sweep?: boolean } = {}): Promise<PreflightReport> {
+export async function preflight(kc: KubeConfig, o: { istioNamespace?: string; revision?: string; policyReport?: boolean; sweep?: boolean; chaos?: boolean } = {}): Promise<PreflightReport> {
   const server = kc.getCurrentCluster()?.server ?? '?';
   const istioNs = o.istioNamespace ?? 'istio-system';
   const required = requiredFor(o.revision);
@@ -82,6 +82,21 @@ export async function preflight(kc: KubeConfig, o: { istioNamespace?: string; re
       }
     }
     if (refused.length > 0) throw new ConfigError(`sweep: missing permissions: ${refused.join(', ')}. Apply deploy/rbac-sweep.yaml and bind it to this identity`);
+  }
+
+  // 2a'. The chaos suite's scale subresources (deploy/rbac-chaos.yaml), istiod's by its revisioned name.
+  if (o.chaos) {
+    const refused: string[] = [];
+    const istiodName = o.revision && o.revision !== 'default' ? `istiod-${o.revision}` : 'istiod';
+    for (const p of CHAOS_PERMISSIONS) {
+      for (const verb of p.verbs) {
+        for (const name of (p.names ?? []).map((n) => (n === 'istiod' ? istiodName : n))) {
+          const r = await retrying(() => authz.createSelfSubjectAccessReview({ body: { apiVersion: 'authorization.k8s.io/v1', kind: 'SelfSubjectAccessReview', spec: { resourceAttributes: { group: p.group, resource: p.resource, subresource: p.subresource, verb, name } } } }));
+          if (!r.status?.allowed) refused.push(`${verb} ${p.group}/${p.resource}/${p.subresource} ${name}`);
+        }
+      }
+    }
+    if (refused.length > 0) throw new ConfigError(`the chaos suite: missing permissions: ${refused.join(', ')}. Apply deploy/rbac-chaos.yaml and bind it to this identity`);
   }
 
   // 2b. --policy-report: the CRD, and the Role in meshproof's namespace.

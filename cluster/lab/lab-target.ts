@@ -76,8 +76,6 @@ export class LabTarget implements Target, MeshView {
   private controlPlaneDown = false;
   /** Scale-ups refused during an outage, created when it ends (the ReplicaSet controller retries). */
   private readonly pendingScale = new Map<string, number>();
-  /** Pod-name suffixes for scaled-up pods, above any replica index a posture would use. */
-  private podSerial = 100;
   private readonly agentPath: string;
   private readonly killOnExit = () => {
     for (const c of this.children) c.kill('SIGKILL');
@@ -497,6 +495,7 @@ export class LabTarget implements Target, MeshView {
 
   /** The lab CA signing a request's public key for an identity (what istiod's CA does for a valid token). */
   async signForIdentity(publicKeySpki: Buffer, namespace: string, serviceAccount: string, ttlMs: number): Promise<IssuedCert> {
+    if (this.controlPlaneDown) throw new InfraError('istiod is down: the CA does not answer');
     return this.requireCa().issue(namespace, serviceAccount, { ttlMs, publicKeySpki });
   }
 
@@ -644,8 +643,11 @@ export class LabTarget implements Target, MeshView {
     // A webhook that fails open lets the pod in uninjected: no sidecar, plaintext to its app.
     const spec = this.controlPlaneDown && d.injected ? { ...d, injected: false } : d;
     for (let i = 0; i < replicas - live.length; i++) {
-      // Fresh names: a deleted pod's name is not reused (Kubernetes gives each pod a new suffix).
-      await this.startPod(spec, this.podSerial++);
+      // The lowest free replica index, as the Kubernetes façade names pods (a real cluster gives random suffixes).
+      const used = new Set(this.pods.filter((p) => p.namespace === d.namespace && p.workload === d.name).map((p) => p.name));
+      let n = 0;
+      while (used.has(`${d.name}-${n}`)) n++;
+      await this.startPod(spec, n);
       created.push(podRef(this.pods[this.pods.length - 1]!));
     }
     return { created };

@@ -67,6 +67,14 @@ export interface KubeApiState {
   generation: number;
   /** The cluster's nodes (name → schedulable and Ready). */
   nodes: Map<string, { ready: boolean; unschedulable?: boolean }>;
+  /**
+   * Pods a Deployment really has while the injection webhook cannot be called (istiod at 0 replicas): the
+   * webhook fails closed (failurePolicy Fail, istio/istio#3724), so a scale-up in an injected namespace creates
+   * nothing and its ReplicaSet reports FailedCreate until istiod is back.
+   */
+  podLimit: Map<string, number>;
+  /** Called when a Deployment's scale changes (istiod's included), so a backing lab follows without a rebuild. */
+  onScale?: (namespace: string, name: string, replicas: number) => Promise<void>;
   /** Stable pod IPs: `ns/pod` → 10.244.x.y. */
   podIPs: Map<string, string>;
   /** Called before pods are listed (a lab-backed API starts its lab here). */
@@ -117,6 +125,7 @@ export function defaultState(): KubeApiState {
     generation: 0,
     podIPs: new Map(),
     nodes: new Map([['kind-control-plane', { ready: true }]]),
+    podLimit: new Map(),
     logQueries: [],
     terminateAfterMs: 150,
     istioCni: false,
@@ -176,6 +185,7 @@ const SUBRESOURCES: Record<string, { name: string; kind: string; verbs: string[]
     { name: 'exec', kind: 'PodExecOptions', verbs: ['create', 'get'] },
     { name: 'log', kind: 'Pod', verbs: ['get'] },
   ],
+  deployments: [{ name: 'scale', kind: 'Scale', verbs: ['get', 'patch', 'update'] }],
 };
 
 type Obj = Record<string, unknown> & { kind: string; metadata: { name: string; namespace?: string; labels?: Record<string, string>; annotations?: Record<string, string> }; spec?: Record<string, unknown> };
@@ -201,7 +211,8 @@ function podsOf(state: KubeApiState, namespace: string, selector: string | null,
     const labels = spec.template.metadata.labels;
     const optOut = labels['sidecar.istio.io/inject'] === 'false';
     if (podSecurityRejects(state, ns, injected && !optOut)) continue; // never created: see replicaSetsOf
-    for (let i = 0; i < (spec.replicas ?? 1); i++) {
+    const limit = state.podLimit.get(`${namespace}/${d.metadata.name}`);
+    for (let i = 0; i < Math.min(spec.replicas ?? 1, limit ?? Number.POSITIVE_INFINITY); i++) {
       if (!selects(selector, labels)) continue;
       const sidecar = injected && !optOut && !state.injectionBroken;
       const image = (spec.template.spec.containers[0] as { image?: string } | undefined)?.image ?? '';
@@ -275,11 +286,14 @@ function replicaSetsOf(state: KubeApiState, namespace: string): { items: unknown
     const rs = `${d.metadata.name}-7d4b9c6f5`;
     const rejected = podSecurityRejects(state, ns, injected && labels['sidecar.istio.io/inject'] !== 'false');
     const message = `pods "${rs}-x2x7q" is forbidden: ${PSA_MESSAGE(ns?.metadata.labels?.['pod-security.kubernetes.io/enforce'] ?? '')}`;
+    const webhookDown = state.podLimit.has(`${namespace}/${d.metadata.name}`);
+    const webhookMessage = 'Internal error occurred: failed calling webhook "namespace.sidecar-injector.istio.io": failed to call webhook: Post "https://istiod.istio-system.svc:443/inject?timeout=10s": no endpoints available for service "istiod"';
+    const failure = rejected ? message : webhookDown ? webhookMessage : undefined;
     items.push({
       metadata: { name: rs, namespace, labels, ownerReferences: [{ kind: 'Deployment', name: d.metadata.name }] },
-      status: { replicas: 0, conditions: rejected ? [{ type: 'ReplicaFailure', status: 'True', reason: 'FailedCreate', message }] : [] },
+      status: { replicas: 0, conditions: failure ? [{ type: 'ReplicaFailure', status: 'True', reason: 'FailedCreate', message: failure }] : [] },
     });
-    if (rejected) events.push({ metadata: { name: `${rs}.1`, namespace }, involvedObject: { kind: 'ReplicaSet', name: rs, namespace }, reason: 'FailedCreate', type: 'Warning', message: `Error creating: ${message}` });
+    if (failure) events.push({ metadata: { name: `${rs}.1`, namespace }, involvedObject: { kind: 'ReplicaSet', name: rs, namespace }, reason: 'FailedCreate', type: 'Warning', message: `Error creating: ${failure}` });
   }
   return { items, events };
 }
@@ -455,6 +469,42 @@ export async function startKubeApi(state: KubeApiState = defaultState()): Promis
       }
       const status = (code: number, reason: string, message: string, causes?: { reason?: string; message: string; field?: string }[]) =>
         json(res, code, { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', reason, message, code, ...(causes ? { details: { causes } } : {}) });
+      // The scale subresource (autoscaling/v1 Scale): istiod's, and the run's own Deployments'. A scale does not
+      // bump the generation: a backing lab follows it (onScale) instead of being rebuilt.
+      const scaleOf = /^\/apis\/apps\/v1\/namespaces\/([^/]+)\/deployments\/([^/]+)\/scale$/.exec(p);
+      if (scaleOf && (req.method === 'GET' || req.method === 'PATCH')) {
+        const [, ns, name] = scaleOf as unknown as [string, string, string];
+        const istiodName = state.istiod ? (state.istiod.revision ? `istiod-${state.istiod.revision}` : 'istiod') : undefined;
+        const isIstiod = ns === 'istio-system' && name === istiodName;
+        const key = `/apis/apps/v1/namespaces/${ns}/deployments/${name}`;
+        const d = isIstiod ? undefined : (state.objects.get(key) as Obj | undefined);
+        if (!isIstiod && !d) return notFound(res, `deployments.apps "${name}"`);
+        const current = isIstiod ? state.istiod!.replicas : ((d!.spec as { replicas?: number }).replicas ?? 1);
+        const view = (replicas: number) => ({ kind: 'Scale', apiVersion: 'autoscaling/v1', metadata: { name, namespace: ns }, spec: { replicas }, status: { replicas, selector: isIstiod ? 'app=istiod' : '' } });
+        if (req.method === 'GET') return json(res, 200, view(current));
+        if (!req.headers['content-type']?.startsWith('application/merge-patch+json')) return status(415, 'UnsupportedMediaType', `the body of the request was in an unknown format - accepted media types include: application/merge-patch+json`);
+        const replicas = (JSON.parse(body) as { spec?: { replicas?: number } }).spec?.replicas;
+        if (!Number.isInteger(replicas) || (replicas as number) < 0) return status(422, 'Invalid', 'Scale.autoscaling "x" is invalid: spec.replicas: Invalid value');
+        const want = replicas as number;
+        if (isIstiod) {
+          state.istiod!.replicas = want;
+          state.istiod!.ready = want;
+          // istiod back: the ReplicaSet controller retries what the webhook refused.
+          if (want > 0) state.podLimit.clear();
+        } else {
+          const nsObj = [...state.objects.values()].find((o) => (o as Obj).kind === 'Namespace' && (o as Obj).metadata.name === ns) as Obj | undefined;
+          const labels = (d!.spec as { template: { metadata: { labels: Record<string, string> } } }).template.metadata.labels;
+          const injected = injectedBy(state, nsObj) && labels['sidecar.istio.io/inject'] !== 'false';
+          if (want > current && injected && state.istiod?.replicas === 0 && !state.podLimit.has(`${ns}/${name}`)) state.podLimit.set(`${ns}/${name}`, current);
+          (d!.spec as { replicas: number }).replicas = want;
+        }
+        const done = state.onScale ? state.onScale(ns, name, want) : Promise.resolve();
+        done.then(
+          () => json(res, 200, view(want)),
+          (e: Error) => json(res, 500, { kind: 'Status', status: 'Failure', code: 500, message: e.message }),
+        );
+        return;
+      }
       if (req.method === 'POST' && p === '/api/v1/namespaces') {
         // A plain create (K8s API conventions: create of an existing name is 409 AlreadyExists).
         const obj = JSON.parse(body) as Obj;

@@ -13,7 +13,7 @@ import { LabTarget } from '../../cluster/lab/lab-target.js';
 import type { Manifest, PostureObject } from '../../harness/posture/load.js';
 import { parseManifests } from '../../harness/posture/load.js';
 import { AGENT_BUNDLE } from '../../harness/paths.js';
-import type { PodRef } from '../../harness/target.js';
+import type { Outage, PodRef } from '../../harness/target.js';
 import { runProcess } from './cli.js';
 import { type FakeIstiod, startFakeIstiod } from './fake-istiod.js';
 import { type KubeApi, startKubeApi } from './kube-api.js';
@@ -143,6 +143,21 @@ export async function startLabCluster(
     } catch {
       return undefined;
     }
+  };
+  // A scale follows into the lab without a rebuild: istiod to 0 is a control-plane outage (CA and webhook down,
+  // sidecars keep what they have), back up ends it; a run Deployment's scale adds or deletes lab pods.
+  let outage: Outage | undefined;
+  api.state.onScale = async (namespace, name, replicas) => {
+    if (!lab) return;
+    if (namespace === 'istio-system' && name.startsWith('istiod')) {
+      if (replicas === 0 && !outage) outage = await lab.controlPlaneOutage();
+      else if (replicas > 0 && outage) {
+        await outage.restore();
+        outage = undefined;
+      }
+      return;
+    }
+    await lab.scale({ namespace, name }, replicas);
   };
   api.state.beforePods = () => {
     building ??= rebuild().finally(() => {
