@@ -15,6 +15,7 @@ import { PostureView } from '../../harness/posture/view.js';
 import { spiffeId } from '../../harness/pki.js';
 import type { Dial, MintedCert, Outage, PodRef, ProbeHandle, Ref, ScaleResult, Target, TargetDescription } from '../../harness/target.js';
 import { hasSidecar, KubeApplier, type ReadyPod } from './apply.js';
+import { istioLocation } from './preflight.js';
 import { whyNoPods } from './readiness.js';
 import { execInPod } from './exec.js';
 import { retrying } from './retry.js';
@@ -78,7 +79,7 @@ export class KubeTarget implements Target {
   private readonly istio: NonNullable<KubeTargetOptions['istio']>;
 
   constructor(private readonly o: KubeTargetOptions) {
-    this.istio = o.istio ?? { namespace: 'istio-system', caAddress: 'istiod.istio-system.svc:15012', caServername: 'istiod.istio-system.svc', meshConfigName: 'istio', rootNamespace: 'istio-system' };
+    this.istio = o.istio ?? istioLocation();
     this.trustDomain = o.trustDomain ?? 'cluster.local';
     this.applier = new KubeApplier(o.kc, { runId: o.runId, readyTimeoutMs: o.readyTimeoutMs ?? 180_000, deleteTimeoutMs: o.deleteTimeoutMs, keep: o.keep, log: (l) => o.onCall?.(l) });
   }

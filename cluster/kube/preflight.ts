@@ -41,6 +41,15 @@ function status(e: unknown): number | undefined {
   return (e as { code?: number }).code;
 }
 
+/**
+ * Where the control plane is: istiod's CA as a pod reaches it (its Service, named as its Deployment, on 15012), the
+ * name istiod's certificate always carries (istio-behaviours.md §10), the mesh config's ConfigMap, the root
+ * namespace. With no arguments, Istio's defaults (what a KubeTarget assumes when no preflight ran).
+ */
+export function istioLocation(istioNs = 'istio-system', istiodName = 'istiod', meshConfigName = 'istio', rootNamespace = istioNs) {
+  return { namespace: istioNs, caAddress: `${istiodName}.${istioNs}.svc:15012`, caServername: `istiod.${istioNs}.svc`, meshConfigName, rootNamespace };
+}
+
 export async function preflight(kc: KubeConfig, o: { istioNamespace?: string; revision?: string; policyReport?: boolean; sweep?: boolean; chaos?: boolean } = {}): Promise<PreflightReport> {
   const server = kc.getCurrentCluster()?.server ?? '?';
   const istioNs = o.istioNamespace ?? 'istio-system';
@@ -181,8 +190,8 @@ export async function preflight(kc: KubeConfig, o: { istioNamespace?: string; re
     trustDomain,
     kubernetes,
     istiod: { name: istiodName, revision, image, ready },
-    caAddress: `${istiodName}.${istioNs}.svc:15012`,
-    caServername: `istiod.${istioNs}.svc`,
+    caAddress: istioLocation(istioNs, istiodName).caAddress,
+    caServername: istioLocation(istioNs, istiodName).caServername,
     meshConfigName: meshCm,
     rootNamespace,
     webhooks: injectors,
