@@ -136,7 +136,7 @@ export async function sweepBench(): Promise<void> {
     const logs = calls.filter((x) => x.endsWith('/log')).length;
     const lists = calls.filter((x) => x.startsWith('GET') && !x.endsWith('/log')).length;
     console.log(`through the Kubernetes API façade, ${sw.counts.endpoints} endpoints (100 per batch), per 100 endpoints:`);
-    console.log(`  ${per100(calls.length)} requests in all: ${per100(execs)} execs (attack batches, the mint, the canary), ${per100(logs)} pod-log reads (one per pod that denied: the §9.4 corroboration), ${per100(lists)} GETs (discovery, readiness, preflight)`);
+    console.log(`  ${per100(calls.length)} requests in all: ${per100(execs)} execs (attack batches and the mint), ${per100(logs)} pod-log reads (one per pod that denied: the §9.4 corroboration), ${per100(lists)} GETs (discovery, readiness, preflight)`);
     console.log(`  sweep role grants used: ${grantsOf(loadClusterRole('deploy/rbac-sweep.yaml')).filter((g) => c.api.state.rbacUsed.has(g)).length}/${grantsOf(loadClusterRole('deploy/rbac-sweep.yaml')).length}`);
   } finally {
     await c.close();
