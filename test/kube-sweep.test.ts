@@ -94,7 +94,7 @@ describe('meshproof sweep --target kubeconfig (façade over the lab)', () => {
       const r = await cli(['sweep', '--target', 'kubeconfig', '--kubeconfig', c.api.kubeconfig(dir), '--out', path.join(dir, 'no-role')], { env });
       expect(r.code).toBe(2);
       expect(r.stderr.trim().split('\n')).toEqual([
-        'meshproof: sweep: missing permissions: list core/services, list core/nodes, list security.istio.io/peerauthentications, list security.istio.io/authorizationpolicies, list networking.istio.io/destinationrules, list networking.istio.io/sidecars. Apply deploy/rbac-sweep.yaml and bind it to this identity',
+        'meshproof: sweep: missing permissions: list core/services, list discovery.k8s.io/endpointslices, list core/nodes, list security.istio.io/peerauthentications, list security.istio.io/authorizationpolicies, list networking.istio.io/destinationrules, list networking.istio.io/sidecars. Apply deploy/rbac-sweep.yaml and bind it to this identity',
       ]);
       // Nothing was created.
       expect([...c.api.state.namespaces.values()].some((n) => RUN_LABEL in n.labels)).toBe(false);

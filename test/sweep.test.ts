@@ -8,6 +8,7 @@ import path from 'node:path';
 import { Ajv } from 'ajv';
 import addFormatsModule from 'ajv-formats';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { podPorts } from '../cluster/kube/discover.js';
 import { estateHoles, estatePosture, parseEstate } from '../cluster/lab/estate.js';
 import { LabTarget } from '../cluster/lab/lab-target.js';
 import type { Examined } from '../harness/check.js';
@@ -208,6 +209,32 @@ describe('sweep scope, protocol and policy resolution', () => {
     expect(selectProtocol(undefined, 'grpc-api')).toEqual({ protocol: 'http', from: 'port name grpc-api' });
     expect(selectProtocol(undefined, 'mysql')).toMatchObject({ protocol: 'tcp' });
     expect(selectProtocol(undefined, 'web')).toMatchObject({ protocol: 'sniffed' });
+  });
+
+  it('reads a pod\'s ports from its containers and the EndpointSlices that list it, protocol from the Service port', () => {
+    const pod = {
+      metadata: { name: 'api-7f9-x', namespace: 'pay', labels: { app: 'api' } },
+      spec: { containers: [{ name: 'app', ports: [{ containerPort: 8443, name: 'web' }, { containerPort: 9090 }, { containerPort: 5353, protocol: 'UDP' }] }, { name: 'istio-proxy', ports: [{ containerPort: 15090 }] }] },
+      status: { podIP: 'fd00::c' },
+    };
+    const svc = { metadata: { name: 'api', namespace: 'pay' }, spec: { selector: { app: 'api' }, ports: [{ name: 'grpc-api', port: 443, targetPort: 'web' }, { name: 'metrics', port: 9090, appProtocol: 'http' }] } };
+    const slice = {
+      metadata: { labels: { 'kubernetes.io/service-name': 'api' } },
+      addressType: 'IPv6',
+      ports: [{ name: 'grpc-api', port: 8443, protocol: 'TCP' }, { name: 'metrics', port: 9090, protocol: 'TCP', appProtocol: 'http' }],
+      endpoints: [{ addresses: ['fd00::c'], conditions: { ready: true }, targetRef: { kind: 'Pod', name: 'api-7f9-x' } }],
+    };
+    const ports = podPorts(pod as never, [svc as never], [slice as never]);
+    expect(ports).toEqual([
+      { port: 8443, protocol: 'http', protocolFrom: 'port name grpc-api', services: ['pay/api:443'], dial: '[fd00::c]:8443' },
+      { port: 9090, protocol: 'http', protocolFrom: 'appProtocol http', services: ['pay/api:9090'], dial: '[fd00::c]:9090' },
+    ]);
+    // A pod no slice lists as ready keeps only its declared ports, with their own names.
+    const notReady = { ...slice, endpoints: [{ ...slice.endpoints[0], conditions: { ready: false } }] };
+    expect(podPorts(pod as never, [svc as never], [notReady as never]).map((p) => [p.port, p.protocol, p.services.length])).toEqual([
+      [8443, 'sniffed', 0],
+      [9090, 'sniffed', 0],
+    ]);
   });
 
   it('resolves the PeerAuthentication in force: workload port level, workload, namespace, mesh, default PERMISSIVE', () => {

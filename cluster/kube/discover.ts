@@ -1,8 +1,8 @@
 // Discovery of a user's estate for `meshproof sweep`, read-only: namespaces (one list), then per namespace in
-// scope its Services and Pods and the Istio policies (PeerAuthentication, AuthorizationPolicy, DestinationRule,
+// scope its Services, EndpointSlices and Pods and the Istio policies (PeerAuthentication, AuthorizationPolicy, DestinationRule,
 // Sidecar, Telemetry), plus the root namespace's policies. Every read is a list call scoped to a namespace in
 // scope, so what the role must allow is get/list in scope (deploy/rbac-sweep.yaml).
-import { CoreV1Api, CustomObjectsApi, type KubeConfig, type V1Pod, type V1Service } from '@kubernetes/client-node';
+import { CoreV1Api, CustomObjectsApi, DiscoveryV1Api, type KubeConfig, type V1EndpointSlice, type V1Pod, type V1Service } from '@kubernetes/client-node';
 import type { Manifest } from '../../harness/posture/load.js';
 import { type Estate, type EstatePod, type EstatePort, namespaceInjected, resolveScope, selectProtocol, type SweepScope } from '../../harness/sweep/estate.js';
 import { hasSidecar } from './apply.js';
@@ -31,19 +31,21 @@ function ready(p: V1Pod): boolean {
   return p.status?.phase === 'Running' && (p.status.conditions ?? []).some((c) => c.type === 'Ready' && c.status === 'True') && Boolean(p.status.podIP);
 }
 
-function selects(selector: Record<string, string> | undefined, labels: Record<string, string>): boolean {
-  return selector !== undefined && Object.keys(selector).length > 0 && Object.entries(selector).every(([k, v]) => labels[k] === v);
-}
 
 /** `[fd00::c]:8080` for IPv6, as the probe dials and Envoy logs it. */
 const dialOf = (ip: string, port: number) => (ip.includes(':') ? `[${ip}]:${port}` : `${ip}:${port}`);
 
-export function podPorts(pod: V1Pod, services: V1Service[]): EstatePort[] {
-  const labels = pod.metadata?.labels ?? {};
+/**
+ * A pod's ports: its app containers' declared ports, and every port an EndpointSlice gives for it — the slices are
+ * what istiod itself reads (I: pilot/pkg/serviceregistry/kube/controller/endpointslice.go), with named target
+ * ports already resolved by the EndpointSlice controller. The protocol is the Service port's (appProtocol, then
+ * its name), else the container port's name, else detected.
+ */
+export function podPorts(pod: V1Pod, services: V1Service[], slices: V1EndpointSlice[]): EstatePort[] {
   const ip = pod.status?.podIP ?? '';
+  const name = pod.metadata?.name;
   const app = (pod.spec?.containers ?? []).filter((c) => c.name !== 'istio-proxy');
   const byPort = new Map<number, EstatePort>();
-  const named = new Map(app.flatMap((c) => (c.ports ?? []).filter((p) => p.name).map((p) => [p.name!, p.containerPort] as const)));
   for (const c of app) {
     for (const cp of c.ports ?? []) {
       if ((cp.protocol ?? 'TCP') !== 'TCP') continue; // UDP and SCTP are not proxied (IO: protocol-selection)
@@ -51,19 +53,19 @@ export function podPorts(pod: V1Pod, services: V1Service[]): EstatePort[] {
       byPort.set(cp.containerPort, { port: cp.containerPort, protocol: sel.protocol, protocolFrom: sel.from, services: [], dial: dialOf(ip, cp.containerPort) });
     }
   }
-  for (const s of services) {
-    if (!selects(s.spec?.selector, labels)) continue;
-    for (const sp of s.spec?.ports ?? []) {
-      if ((sp.protocol ?? 'TCP') !== 'TCP') continue;
-      const tp = sp.targetPort ?? sp.port;
-      const port = typeof tp === 'number' ? tp : /^\d+$/.test(String(tp)) ? Number(tp) : named.get(String(tp));
-      if (port === undefined) continue; // a named targetPort this pod does not declare: no endpoint here
-      const sel = selectProtocol(sp.appProtocol, sp.name);
+  for (const slice of slices) {
+    const serviceName = slice.metadata?.labels?.['kubernetes.io/service-name'];
+    const svc = services.find((x) => x.metadata?.name === serviceName);
+    if (!svc || !slice.endpoints.some((e) => e.targetRef?.kind === 'Pod' && e.targetRef.name === name && e.conditions?.ready !== false)) continue;
+    for (const sp of slice.ports ?? []) {
+      if ((sp.protocol ?? 'TCP') !== 'TCP' || sp.port === undefined) continue;
+      const port = sp.port;
+      const servicePort = (svc.spec?.ports ?? []).find((x) => (x.name ?? '') === (sp.name ?? ''));
+      const sel = selectProtocol(sp.appProtocol ?? servicePort?.appProtocol, sp.name ?? servicePort?.name);
       const prev = byPort.get(port);
-      const svc = `${s.metadata?.namespace}/${s.metadata?.name}:${sp.port}`;
-      // The Service port decides the protocol (appProtocol, then its name) over the container port's own name.
+      const label = `${svc.metadata?.namespace}/${svc.metadata?.name}:${servicePort?.port ?? port}`;
       const decided = sel.protocol !== 'sniffed' || !prev ? { protocol: sel.protocol, protocolFrom: sel.from } : { protocol: prev.protocol, protocolFrom: prev.protocolFrom };
-      byPort.set(port, { port, ...decided, services: [...(prev?.services ?? []), svc], dial: dialOf(ip, port) });
+      byPort.set(port, { port, ...decided, services: [...(prev?.services ?? []).filter((x) => x !== label), label], dial: dialOf(ip, port) });
     }
   }
   return [...byPort.values()].sort((a, b) => a.port - b.port);
@@ -79,6 +81,7 @@ export async function schedulableNodes(kc: KubeConfig, onCall?: (what: string) =
 export async function discoverEstate(o: DiscoverOptions): Promise<Estate> {
   const core = o.kc.makeApiClient(CoreV1Api);
   const custom = o.kc.makeApiClient(CustomObjectsApi);
+  const discovery = o.kc.makeApiClient(DiscoveryV1Api);
   const listings: Estate['listings'] = [];
   const call = async <T>(query: string, f: () => Promise<T>, count: (t: T) => number): Promise<T> => {
     o.onCall?.(query);
@@ -109,6 +112,7 @@ export async function discoverEstate(o: DiscoverOptions): Promise<Estate> {
   for (const ns of inScope) {
     const nsInfo = all.find((n) => n.name === ns)!;
     const svcs = await call(`GET /api/v1/namespaces/${ns}/services`, () => core.listNamespacedService({ namespace: ns }), (r) => r.items.length);
+    const slices = await call(`GET /apis/discovery.k8s.io/v1/namespaces/${ns}/endpointslices`, () => discovery.listNamespacedEndpointSlice({ namespace: ns }), (r) => r.items.length);
     const podList = await call(`GET /api/v1/namespaces/${ns}/pods`, () => core.listNamespacedPod({ namespace: ns }), (r) => r.items.length);
     if (ns !== o.rootNamespace) await readPolicies(ns);
     for (const s of svcs.items) services.push({ namespace: ns, name: s.metadata?.name ?? '', selector: s.spec?.selector ?? {} });
@@ -128,7 +132,7 @@ export async function discoverEstate(o: DiscoverOptions): Promise<Estate> {
         sidecar: hasSidecar(p),
         injectedNamespace: nsInfo.injected,
         optedOut: (labels['sidecar.istio.io/inject'] ?? p.metadata?.annotations?.['sidecar.istio.io/inject']) === 'false',
-        ports: podPorts(p, svcs.items),
+        ports: podPorts(p, svcs.items, slices.items),
         ...(role === 'canary' || role === 'attacker' ? { role } : {}),
       });
     }

@@ -68,6 +68,7 @@ export const MESHPROOF_NAMESPACE = 'meshproof';
 /** What `meshproof sweep` reads beyond a run, read-only (deploy/rbac-sweep.yaml grants exactly these). */
 export const SWEEP_PERMISSIONS: Permission[] = [
   { group: '', resource: 'services', verbs: ['list'], why: 'sweep discovery: the Services in scope (which ports, which protocol)' },
+  { group: 'discovery.k8s.io', resource: 'endpointslices', verbs: ['list'], why: 'sweep discovery: which pods serve which Service port, target ports resolved (what istiod reads)' },
   { group: '', resource: 'nodes', verbs: ['list'], why: 'sweep: one attacker pod per schedulable node by default (--probes)' },
   { group: 'security.istio.io', resource: 'peerauthentications', verbs: ['list'], why: 'sweep snapshot: the mTLS mode in force, explaining each finding' },
   { group: 'security.istio.io', resource: 'authorizationpolicies', verbs: ['list'], why: 'sweep snapshot: the policies selecting each workload' },

@@ -44,14 +44,24 @@ export const chaos003 = defineCheck({
     const before = await call('before');
     if (!before.ok) return [{ label, verdict: 'error', reason: `traffic failed before the outage, so nothing can be said: ${before.reason}`, observed: { before: before.o } }];
     const { value, outage } = await duringOutage(target, async () => {
-      const leaf = readCerts(await target.workloadCert(probe.pod)).leaves[0];
-      const expires = leaf?.expiration_time ? Date.parse(leaf.expiration_time) : Number.NaN;
-      if (!Number.isFinite(expires) || expires - Date.now() > timeouts.rotationWatchMaxMs) return { tooLong: leaf?.expiration_time ?? 'unknown' };
-      // Past expiry (plus skew), with no CA to rotate against.
-      while (Date.now() < expires + timeouts.certSkewMs) await sleep(POLL_MS);
-      const attempts = [];
-      for (let i = 0; i < timeouts.attackAttempts; i++) attempts.push(await call(`expired-${i}`));
-      return { expiredAt: leaf!.expiration_time, attempts };
+      // A CSR already in flight when istiod went down may still land: wait for the certificate that is live once
+      // the outage has begun to expire, checking it is still the one serving when the attempts are made.
+      const watchUntil = Date.now() + timeouts.rotationWatchMaxMs;
+      for (;;) {
+        const leaf = readCerts(await target.workloadCert(probe.pod)).leaves[0];
+        const expires = leaf?.expiration_time ? Date.parse(leaf.expiration_time) : Number.NaN;
+        if (!Number.isFinite(expires) || expires - Date.now() > timeouts.rotationWatchMaxMs) return { tooLong: leaf?.expiration_time ?? 'unknown' };
+        // Past expiry (plus skew), with no CA to rotate against.
+        while (Date.now() < expires + timeouts.certSkewMs) await sleep(POLL_MS);
+        const still = readCerts(await target.workloadCert(probe.pod)).leaves[0];
+        if (still?.serial_number !== leaf!.serial_number) {
+          if (Date.now() > watchUntil) return { tooLong: `a rotation during the outage (serial ${still?.serial_number})` };
+          continue;
+        }
+        const attempts = [];
+        for (let i = 0; i < timeouts.attackAttempts; i++) attempts.push(await call(`expired-${i}`));
+        return { expiredAt: leaf!.expiration_time, serial: leaf!.serial_number, attempts };
+      }
     });
     if ('tooLong' in value) return { notApplicable: `mesh/rotating's certificate lives until ${value.tooLong}: too long to outlast in an outage (set a short SECRET_TTL)` };
     const through = value.attempts.find((a) => a.o.http?.echo);

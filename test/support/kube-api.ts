@@ -167,6 +167,7 @@ const RESOURCES: Record<string, [string, string, boolean][]> = {
     ['ReplicaSet', 'replicasets', true],
   ],
   'authorization.k8s.io/v1': [['SelfSubjectAccessReview', 'selfsubjectaccessreviews', false]],
+  'discovery.k8s.io/v1': [['EndpointSlice', 'endpointslices', true]],
   'security.istio.io/v1': [
     ['PeerAuthentication', 'peerauthentications', true],
     ['AuthorizationPolicy', 'authorizationpolicies', true],
@@ -618,6 +619,34 @@ export async function startKubeApi(state: KubeApiState = defaultState()): Promis
           (e: Error) => json(res, 500, { kind: 'Status', status: 'Failure', code: 500, message: e.message }),
         );
         return;
+      }
+      // EndpointSlices, as the EndpointSlice controller keeps them: one per Service, its ready and not-ready pods,
+      // named target ports resolved against each pod's container ports.
+      const slices = /^\/apis\/discovery\.k8s\.io\/v1\/namespaces\/([^/]+)\/endpointslices$/.exec(p);
+      if (req.method === 'GET' && slices) {
+        const ns = slices[1]!;
+        const pods = podsOf(state, ns, null, polls) as { metadata: { name: string; labels: Record<string, string> }; spec: { containers: { ports?: { name?: string; containerPort: number }[] }[] }; status: { podIP: string; conditions: { type: string; status: string }[] } }[];
+        const items = [...state.objects.values()]
+          .filter((o) => (o as Obj).kind === 'Service' && (o as Obj).metadata.namespace === ns)
+          .map((o) => {
+            const svc = o as Obj & { spec: { selector?: Record<string, string>; ports: { name?: string; port: number; targetPort?: number | string; appProtocol?: string }[] } };
+            const selected = pods.filter((pod) => svc.spec.selector && Object.entries(svc.spec.selector).every(([k, v]) => pod.metadata.labels[k] === v));
+            const resolve = (tp: number | string | undefined, port: number) =>
+              typeof tp === 'string' ? selected.flatMap((pod) => pod.spec.containers.flatMap((c) => c.ports ?? [])).find((cp) => cp.name === tp)?.containerPort : (tp ?? port);
+            return {
+              apiVersion: 'discovery.k8s.io/v1',
+              kind: 'EndpointSlice',
+              metadata: { name: `${svc.metadata.name}-abcde`, namespace: ns, labels: { 'kubernetes.io/service-name': svc.metadata.name } },
+              addressType: 'IPv4',
+              ports: svc.spec.ports.map((sp) => ({ ...(sp.name ? { name: sp.name } : {}), port: resolve(sp.targetPort, sp.port), protocol: 'TCP', ...(sp.appProtocol ? { appProtocol: sp.appProtocol } : {}) })),
+              endpoints: selected.map((pod) => ({
+                addresses: [pod.status.podIP],
+                conditions: { ready: pod.status.conditions.some((c) => c.type === 'Ready' && c.status === 'True') },
+                targetRef: { kind: 'Pod', name: pod.metadata.name, namespace: ns },
+              })),
+            };
+          });
+        return json(res, 200, { apiVersion: 'discovery.k8s.io/v1', kind: 'EndpointSliceList', metadata: {}, items });
       }
       const list = /^\/apis\/([^/]+)\/([^/]+)\/namespaces\/([^/]+)\/([^/]+)$/.exec(p) ?? /^\/api\/(v1)()\/namespaces\/([^/]+)\/(serviceaccounts|services|configmaps)$/.exec(p);
       if (req.method === 'GET' && list) {
