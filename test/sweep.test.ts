@@ -105,6 +105,9 @@ describe('sweep of the lab estate', () => {
     expect(at('long-lived-cert', 8080).verdicts.find((v) => v.check === 'SWEEP-CERT')?.reason).toMatch(/lives 2160 h, longer than 24 h/);
     expect(at('long-lived-cert', 8080).mtls?.cert?.uriSans).toEqual([`spiffe://cluster.local/ns/${holes['long-lived-cert']!.namespace}/sa/${holes['long-lived-cert']!.service}`]);
     expect(at('no-sidecar', 8080).explanation?.peerAuthentication.mode).toBe('STRICT'); // the policy says STRICT; nothing enforces it
+    // No sidecar, no certificate to judge: SWEEP-CERT makes no case of that Service (never a pass by default).
+    const bare = `${holes['no-sidecar']!.namespace}/${holes['no-sidecar']!.service}`;
+    expect(r.run.results.find((c) => c.id === 'SWEEP-CERT')!.cases.map((c) => c.label)).not.toContain(bare);
     // A secure endpoint: refused plaintext, denied the stranger (recorded), presented an exact 24 h certificate.
     const ok = r.report.endpoints.find((e) => e.pod === 'svc-0000-0' && e.port === 8080)!;
     expect(ok.verdicts.map((v) => [v.check, v.outcome])).toEqual([

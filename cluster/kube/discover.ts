@@ -143,6 +143,7 @@ export async function discoverEstate(o: DiscoverOptions): Promise<Estate> {
     pods,
     snapshot,
     rootNamespace: o.rootNamespace,
+    runNamespace: o.runNamespace,
     trustDomain: o.trustDomain,
     listings,
     left,

@@ -392,6 +392,7 @@ export class LabTarget implements Target, MeshView {
       pods,
       snapshot,
       rootNamespace: ROOT_NAMESPACE,
+      runNamespace: scope.runNamespace,
       trustDomain: this.requireCa().trustDomain,
       listings: [
         { query: 'lab model: namespaces', items: all.length },

@@ -54,6 +54,8 @@ export interface Estate {
   /** Every PeerAuthentication, AuthorizationPolicy, DestinationRule, Sidecar and Telemetry in scope and in the root namespace. */
   snapshot: Manifest[];
   rootNamespace: string;
+  /** meshproof's run namespace as the cluster names it (`mp-<run>-sweep`; `sweep` in the lab). */
+  runNamespace: string;
   trustDomain: string;
   /** What discovery read, for the evidence: the query and how many items it returned. */
   listings: { query: string; items: number }[];

@@ -178,7 +178,6 @@ export async function sweep(o: SweepOptions): Promise<SweepResult> {
   const withSidecar = probes.find((p) => p.sidecar);
   // §9.1: a plaintext attacker must have no sidecar, or its traffic would be upgraded to mTLS.
   if (withSidecar) throw new InfraError(`attacker pod ${withSidecar.pod.name} runs a sidecar; the sweep needs a sidecar-less attacker`);
-  const expectedRun = o.scope.runNamespace;
   const cert = await o.target.mintCertificate(probes[0]!, Math.max(3_600_000, o.attemptTimeoutMs * 10));
   const roots = await o.target.meshRoots();
 
@@ -327,7 +326,7 @@ export async function sweep(o: SweepOptions): Promise<SweepResult> {
   const expected: string[] = [];
   const missing: string[] = [];
   for (const [app, expects] of Object.entries(CANARY_EXPECTS)) {
-    const canaryPods = estate.pods.filter((p) => p.role === 'canary' && p.namespace === expectedRunNamespace(estate, expectedRun) && p.labels.app === app);
+    const canaryPods = estate.pods.filter((p) => p.role === 'canary' && p.namespace === estate.runNamespace && p.labels.app === app);
     for (const want of expects) {
       expected.push(`${app}: ${want}`);
       const [check, port] = want.split('@') as [SweepCheckId, string | undefined];
@@ -385,11 +384,6 @@ export async function sweep(o: SweepOptions): Promise<SweepResult> {
   return { run, report, snapshot };
 }
 
-function expectedRunNamespace(estate: Estate, logical: string): string {
-  // Targets report real namespace names; the run namespace is the one whose pods carry a meshproof role.
-  return estate.pods.find((p) => p.role === 'attacker')?.namespace ?? logical;
-}
-
 function judgeCheck(
   meta: CheckMeta,
   results: EndpointResult[],
@@ -411,7 +405,9 @@ function judgeCheck(
   } else {
     for (const r of results) {
       if (r.role === 'canary') continue;
-      for (const v of r.verdicts) if (v.check === meta.id) add(serviceKey(r), `${r.pod}:${r.port}`, v);
+      // A check that does not apply to an endpoint (no sidecar: no certificate to judge) makes no case of it: a
+      // Service whose every endpoint is not-applicable must not read as a pass.
+      for (const v of r.verdicts) if (v.check === meta.id && v.outcome !== 'not-applicable') add(serviceKey(r), `${r.pod}:${r.port}`, v);
     }
   }
   const cases = [...groups.entries()]
