@@ -31,6 +31,17 @@ export interface ProbeHandle {
   run(attacks: Attack[], opts?: Omit<ProbeBatch, 'attacks'>): Promise<ProbeReport>;
 }
 
+/**
+ * How long one exec of a batch may take before it is abandoned, slack aside: serial attempts the sum of their
+ * timeouts; concurrent ones their share of it plus the longest one; a rate cap adds its spacing.
+ */
+export function batchBudgetMs(attacks: Attack[], opts: Omit<ProbeBatch, 'attacks'> = {}): number {
+  const serialMs = attacks.reduce((n, a) => n + a.timeoutMs, 0);
+  const c = Math.max(1, opts.concurrency ?? 1);
+  const spacingMs = opts.ratePerSec ? (attacks.length / opts.ratePerSec) * 1000 : 0;
+  return Math.ceil(serialMs / c) + (c > 1 ? Math.max(...attacks.map((a) => a.timeoutMs)) : 0) + spacingMs;
+}
+
 export interface MintedCert {
   chainPem: string;
   keyPem: string;

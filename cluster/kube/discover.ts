@@ -3,6 +3,7 @@
 // Sidecar, Telemetry), plus the root namespace's policies. Every read is a list call scoped to a namespace in
 // scope, so what the role must allow is get/list in scope (deploy/rbac-sweep.yaml).
 import { CoreV1Api, CustomObjectsApi, DiscoveryV1Api, type KubeConfig, type V1EndpointSlice, type V1Pod, type V1Service } from '@kubernetes/client-node';
+import { formatAddress } from '../../agent/probe.js';
 import type { Manifest } from '../../harness/posture/load.js';
 import { type Estate, type EstatePod, type EstatePort, namespaceInjected, resolveScope, selectProtocol, type SweepScope } from '../../harness/sweep/estate.js';
 import { hasSidecar } from './apply.js';
@@ -32,8 +33,6 @@ function ready(p: V1Pod): boolean {
 }
 
 
-/** `[fd00::c]:8080` for IPv6, as the probe dials and Envoy logs it. */
-const dialOf = (ip: string, port: number) => (ip.includes(':') ? `[${ip}]:${port}` : `${ip}:${port}`);
 
 /**
  * A pod's ports: its app containers' declared ports, and every port an EndpointSlice gives for it — the slices are
@@ -50,7 +49,7 @@ export function podPorts(pod: V1Pod, services: V1Service[], slices: V1EndpointSl
     for (const cp of c.ports ?? []) {
       if ((cp.protocol ?? 'TCP') !== 'TCP') continue; // UDP and SCTP are not proxied (IO: protocol-selection)
       const sel = selectProtocol(undefined, cp.name, 'container port name');
-      byPort.set(cp.containerPort, { port: cp.containerPort, protocol: sel.protocol, protocolFrom: sel.from, services: [], dial: dialOf(ip, cp.containerPort) });
+      byPort.set(cp.containerPort, { port: cp.containerPort, protocol: sel.protocol, protocolFrom: sel.from, services: [], dial: formatAddress(ip, cp.containerPort) });
     }
   }
   for (const slice of slices) {
@@ -65,7 +64,7 @@ export function podPorts(pod: V1Pod, services: V1Service[], slices: V1EndpointSl
       const prev = byPort.get(port);
       const label = `${svc.metadata?.namespace}/${svc.metadata?.name}:${servicePort?.port ?? port}`;
       const decided = sel.protocol !== 'sniffed' || !prev ? { protocol: sel.protocol, protocolFrom: sel.from } : { protocol: prev.protocol, protocolFrom: prev.protocolFrom };
-      byPort.set(port, { port, ...decided, services: [...(prev?.services ?? []).filter((x) => x !== label), label], dial: dialOf(ip, port) });
+      byPort.set(port, { port, ...decided, services: [...(prev?.services ?? []).filter((x) => x !== label), label], dial: formatAddress(ip, port) });
     }
   }
   return [...byPort.values()].sort((a, b) => a.port - b.port);

@@ -13,7 +13,7 @@ import { ConfigError, InfraError } from '../../harness/errors.js';
 import type { Manifest, Posture } from '../../harness/posture/load.js';
 import { PostureView } from '../../harness/posture/view.js';
 import { spiffeId } from '../../harness/pki.js';
-import type { Dial, MintedCert, Outage, PodRef, ProbeHandle, Ref, ScaleResult, Target, TargetDescription } from '../../harness/target.js';
+import { batchBudgetMs, type Dial, type MintedCert, type Outage, type PodRef, type ProbeHandle, type Ref, type ScaleResult, type Target, type TargetDescription } from '../../harness/target.js';
 import { hasSidecar, KubeApplier, type ReadyPod } from './apply.js';
 import { istioLocation } from './preflight.js';
 import { whyNoPods } from './readiness.js';
@@ -161,11 +161,8 @@ export class KubeTarget implements Target {
       sidecar: p.sidecar,
       spiffeId: this.identity(workload.namespace, sa),
       run: async (attacks: Attack[], opts: Omit<ProbeBatch, 'attacks'> = {}) => {
-        // One exec per batch. Serial attempts may take the sum of their timeouts; concurrent ones a share of it.
-        const serialMs = attacks.reduce((n, a) => n + a.timeoutMs, 0);
-        const c = Math.max(1, opts.concurrency ?? 1);
-        const spacingMs = opts.ratePerSec ? (attacks.length / opts.ratePerSec) * 1000 : 0;
-        const limit = Math.ceil(serialMs / c) + (c > 1 ? Math.max(...attacks.map((a) => a.timeoutMs)) : 0) + spacingMs + (this.o.execSlackMs ?? 15_000);
+        // One exec per batch.
+        const limit = batchBudgetMs(attacks, opts) + (this.o.execSlackMs ?? 15_000);
         // One line of JSON: the agent reads stdin up to the newline (v4 exec cannot close stdin, §10).
         const out = await this.exec(p, 'agent', ['node', AGENT, 'probe'], `${JSON.stringify({ attacks, ...opts })}\n`, limit);
         try {

@@ -14,7 +14,7 @@ import {
 import { parse as parseYaml } from 'yaml';
 import { ConfigError, InfraError, messageOf } from '../../harness/errors.js';
 import { describeApiError } from './api-errors.js';
-import { CHAOS_PERMISSIONS, ISTIO_CRDS, meshConfigName, POLICY_REPORT_PERMISSIONS, requiredFor, SWEEP_PERMISSIONS } from './permissions.js';
+import { CHAOS_PERMISSIONS, ISTIO_CRDS, meshConfigName, type Permission, POLICY_REPORT_PERMISSIONS, requiredFor, SWEEP_PERMISSIONS } from './permissions.js';
 import { retrying } from './retry.js';
 
 export { ISTIO_CRDS };
@@ -64,47 +64,36 @@ export async function preflight(kc: KubeConfig, o: { istioNamespace?: string; re
     throw new InfraError(`cannot reach the Kubernetes API at ${server}: ${messageOf(e).split('\n')[0]}. Is the cluster running and the kubeconfig current?`);
   }
 
-  // 2. Every permission the run needs (deploy/rbac.yaml grants exactly these).
+  // 2. Every permission the run needs (deploy/rbac.yaml grants exactly these), one SelfSubjectAccessReview each.
   const authz = kc.makeApiClient(AuthorizationV1Api);
-  const missing: string[] = [];
-  for (const p of required) {
-    for (const verb of p.verbs) {
-      for (const name of p.names ?? [undefined]) {
-        const r = await retrying(() => authz.createSelfSubjectAccessReview({
-          body: { apiVersion: 'authorization.k8s.io/v1', kind: 'SelfSubjectAccessReview', spec: { resourceAttributes: { group: p.group, resource: p.resource, subresource: p.subresource, verb, name } } },
-        }));
-        if (!r.status?.allowed) missing.push(`${verb} ${p.group || 'core'}/${p.resource}${p.subresource ? `/${p.subresource}` : ''}${name ? ` ${name}` : ''}`);
+  const refusedOf = async (perms: (Permission & { namespace?: string })[], rename: (name: string) => string = (n) => n): Promise<string[]> => {
+    const refused: string[] = [];
+    for (const p of perms) {
+      for (const verb of p.verbs) {
+        for (const name of p.names?.map(rename) ?? [undefined]) {
+          const resourceAttributes = { group: p.group, resource: p.resource, subresource: p.subresource, verb, name, namespace: p.namespace };
+          const r = await retrying(() => authz.createSelfSubjectAccessReview({ body: { apiVersion: 'authorization.k8s.io/v1', kind: 'SelfSubjectAccessReview', spec: { resourceAttributes } } }));
+          if (!r.status?.allowed) refused.push(`${verb} ${p.group || 'core'}/${p.resource}${p.subresource ? `/${p.subresource}` : ''}${name ? ` ${name}` : ''}${p.namespace ? ` in ${p.namespace}` : ''}`);
+        }
       }
     }
-  }
+    return refused;
+  };
+  const missing = await refusedOf(required);
   if (missing.length > 0) {
     throw new ConfigError(`missing permissions: ${missing.join(', ')}. Apply deploy/rbac.yaml and bind it to this identity, or use one that has them`);
   }
 
   // 2a. A sweep's read-only lists (deploy/rbac-sweep.yaml).
   if (o.sweep) {
-    const refused: string[] = [];
-    for (const p of SWEEP_PERMISSIONS) {
-      for (const verb of p.verbs) {
-        const r = await retrying(() => authz.createSelfSubjectAccessReview({ body: { apiVersion: 'authorization.k8s.io/v1', kind: 'SelfSubjectAccessReview', spec: { resourceAttributes: { group: p.group, resource: p.resource, verb } } } }));
-        if (!r.status?.allowed) refused.push(`${verb} ${p.group || 'core'}/${p.resource}`);
-      }
-    }
+    const refused = await refusedOf(SWEEP_PERMISSIONS);
     if (refused.length > 0) throw new ConfigError(`sweep: missing permissions: ${refused.join(', ')}. Apply deploy/rbac-sweep.yaml and bind it to this identity`);
   }
 
   // 2a'. The chaos suite's scale subresources (deploy/rbac-chaos.yaml), istiod's by its revisioned name.
   if (o.chaos) {
-    const refused: string[] = [];
     const istiodName = o.revision && o.revision !== 'default' ? `istiod-${o.revision}` : 'istiod';
-    for (const p of CHAOS_PERMISSIONS) {
-      for (const verb of p.verbs) {
-        for (const name of (p.names ?? []).map((n) => (n === 'istiod' ? istiodName : n))) {
-          const r = await retrying(() => authz.createSelfSubjectAccessReview({ body: { apiVersion: 'authorization.k8s.io/v1', kind: 'SelfSubjectAccessReview', spec: { resourceAttributes: { group: p.group, resource: p.resource, subresource: p.subresource, verb, name } } } }));
-          if (!r.status?.allowed) refused.push(`${verb} ${p.group}/${p.resource}/${p.subresource} ${name}`);
-        }
-      }
-    }
+    const refused = await refusedOf(CHAOS_PERMISSIONS, (n) => (n === 'istiod' ? istiodName : n));
     if (refused.length > 0) throw new ConfigError(`the chaos suite: missing permissions: ${refused.join(', ')}. Apply deploy/rbac-chaos.yaml and bind it to this identity`);
   }
 
@@ -116,15 +105,7 @@ export async function preflight(kc: KubeConfig, o: { istioNamespace?: string; re
       if (status(e) === 404) throw new ConfigError('--policy-report: the PolicyReport CRD (policyreports.wgpolicyk8s.io) is not installed: install Policy Reporter or Kyverno, or run without --policy-report');
       throw new InfraError(`reading the PolicyReport CRD: ${describeApiError(e)}`);
     }
-    const refused: string[] = [];
-    for (const p of POLICY_REPORT_PERMISSIONS) {
-      for (const verb of p.verbs) {
-        for (const name of p.names ?? [undefined]) {
-          const r = await retrying(() => authz.createSelfSubjectAccessReview({ body: { apiVersion: 'authorization.k8s.io/v1', kind: 'SelfSubjectAccessReview', spec: { resourceAttributes: { group: p.group, resource: p.resource, verb, name, namespace: p.namespace } } } }));
-          if (!r.status?.allowed) refused.push(`${verb} ${p.group}/${p.resource}${name ? ` ${name}` : ''} in ${p.namespace}`);
-        }
-      }
-    }
+    const refused = await refusedOf(POLICY_REPORT_PERMISSIONS);
     if (refused.length > 0) throw new ConfigError(`--policy-report: missing permissions: ${refused.join(', ')}. Apply the meshproof-reports Role of deploy/rbac.yaml`);
   }
 

@@ -12,7 +12,7 @@ import { ConfigError, InfraError } from '../../harness/errors.js';
 import { AGENT_BUNDLE } from '../../harness/paths.js';
 import type { Manifest, Posture } from '../../harness/posture/load.js';
 import { type Estate, type EstatePod, namespaceInjected, resolveScope, type SweepScope } from '../../harness/sweep/estate.js';
-import type { Dial, Outage, PodRef, ProbeHandle, Ref, ScaleResult, Target, TargetDescription } from '../../harness/target.js';
+import { batchBudgetMs, type Dial, type Outage, type PodRef, type ProbeHandle, type Ref, type ScaleResult, type Target, type TargetDescription } from '../../harness/target.js';
 import { BACKDATE_MS, CertificateAuthority, type IssuedCert, spiffeId } from '../../harness/pki.js';
 import { applicable } from './authz.js';
 import { ROOT_NAMESPACE, buildModel, loggingFor, destinationRuleFor, type TrafficPolicy, type DeploymentModel, effectiveMtls, type LabModel, selects, type ServiceModel } from './model.js';
@@ -407,10 +407,7 @@ export class LabTarget implements Target, MeshView {
 
   /** Like `kubectl exec`: a fresh agent process in the pod, the batch on stdin, one JSON report on stdout. */
   private exec(pod: LabPod, attacks: Attack[], opts: Omit<ProbeBatch, 'attacks'> = {}): Promise<ProbeReport> {
-    // Serial attempts may take the sum of their timeouts; concurrent ones a share of it; a rate cap adds its spacing.
-    const serialMs = attacks.reduce((n, a) => n + a.timeoutMs, 0);
-    const spacingMs = opts.ratePerSec ? (attacks.length / opts.ratePerSec) * 1000 : 0;
-    const limit = Math.ceil(serialMs / Math.max(1, opts.concurrency ?? 1)) + (opts.concurrency && opts.concurrency > 1 ? Math.max(...attacks.map((a) => a.timeoutMs)) : 0) + spacingMs + EXEC_SLACK_MS;
+    const limit = batchBudgetMs(attacks, opts) + EXEC_SLACK_MS;
     return new Promise((resolve, reject) => {
       const child = this.spawnAgent(pod, ['probe']);
       let out = '';

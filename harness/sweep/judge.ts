@@ -3,7 +3,7 @@
 import { X509Certificate } from 'node:crypto';
 import type { Observation } from '../../agent/protocol.js';
 import { deniedByMesh, plaintextRefused, RBAC_DENIED_BODY, tcpDenied } from '../classify.js';
-import { uriSans } from '../pki.js';
+import { BACKDATE_MS, uriSans } from '../pki.js';
 import type { EstatePod, EstatePort } from './estate.js';
 
 export type SweepCheckId = 'SWEEP-MTLS' | 'SWEEP-INJECT' | 'SWEEP-AUTHZ' | 'SWEEP-CERT';
@@ -25,8 +25,6 @@ export interface CertFacts {
   chainsToMeshRoot: boolean;
 }
 
-/** Lifetime as istiod sets it: NotBefore is back-dated 2 minutes (istio-behaviours.md §4b), so it is not counted. */
-const BACKDATE_MS = 2 * 60_000;
 
 /** Parsed once per distinct chain and root set: a sweep sees each pod's chain in several verdicts. */
 const factsCache = new Map<string, CertFacts>();
@@ -59,6 +57,7 @@ function computeFacts(chainPem: string[], roots: string[]): CertFacts {
   const leaf = x509(chainPem[0]!);
   const notBefore = new Date(leaf.validFrom);
   const notAfter = new Date(leaf.validTo);
+  // istiod back-dates NotBefore by 2 minutes (istio-behaviours.md §4b): not part of the lifetime asked for.
   const lifetimeMs = notAfter.getTime() - notBefore.getTime() - BACKDATE_MS;
   return {
     subject: leaf.subject,

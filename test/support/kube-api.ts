@@ -181,6 +181,15 @@ const RESOURCES: Record<string, [string, string, boolean][]> = {
 const VERBS: Record<string, string[]> = { selfsubjectaccessreviews: ['create'], pods: ['get', 'list'], replicasets: ['list'], events: ['list'] };
 /** Short names as a real API server advertises them (`kubectl get sa`). */
 const SHORT: Record<string, string[]> = { namespaces: ['ns'], serviceaccounts: ['sa'], services: ['svc'], configmaps: ['cm'], pods: ['po'], events: ['ev'], deployments: ['deploy'], replicasets: ['rs'], peerauthentications: ['pa'], authorizationpolicies: ['ap'], destinationrules: ['dr'] };
+/** The REST path an object lives at, from the resources this API serves (objects a cluster's users applied). */
+export function pathFor(m: { apiVersion: string; kind: string; metadata: { name: string; namespace?: string } }): string {
+  const entry = RESOURCES[m.apiVersion]?.find(([kind]) => kind === m.kind);
+  if (!entry) throw new Error(`the façade serves no ${m.kind} in ${m.apiVersion}`);
+  const [, plural, namespaced] = entry;
+  const base = m.apiVersion.includes('/') ? `/apis/${m.apiVersion}` : `/api/${m.apiVersion}`;
+  return namespaced ? `${base}/namespaces/${m.metadata.namespace}/${plural}/${m.metadata.name}` : `${base}/${plural}/${m.metadata.name}`;
+}
+
 const SUBRESOURCES: Record<string, { name: string; kind: string; verbs: string[] }[]> = {
   pods: [
     { name: 'exec', kind: 'PodExecOptions', verbs: ['create', 'get'] },

@@ -16,7 +16,7 @@ import { AGENT_BUNDLE } from '../../harness/paths.js';
 import type { Outage, PodRef } from '../../harness/target.js';
 import { runProcess } from './cli.js';
 import { type FakeIstiod, startFakeIstiod } from './fake-istiod.js';
-import { type KubeApi, startKubeApi } from './kube-api.js';
+import { type KubeApi, pathFor, startKubeApi } from './kube-api.js';
 
 type Obj = Manifest & { spec?: Record<string, unknown>; data?: unknown };
 
@@ -74,14 +74,6 @@ export interface LabCluster {
   close(): Promise<void>;
 }
 
-/** The REST path an object lives at, for seeding objects a cluster's users applied (not meshproof). */
-function pathOf(m: Manifest): string {
-  const k = m.kind.toLowerCase();
-  const plural = k.endsWith('y') ? `${k.slice(0, -1)}ies` : `${k}s`; // authorizationpolicies, telemetries, deployments
-  const base = m.apiVersion.includes('/') ? `/apis/${m.apiVersion}` : `/api/${m.apiVersion}`;
-  return m.kind === 'Namespace' ? `${base}/namespaces/${m.metadata.name}` : `${base}/namespaces/${m.metadata.namespace}/${plural}/${m.metadata.name}`;
-}
-
 export async function startLabCluster(
   o: {
     meshWide?: string;
@@ -101,12 +93,9 @@ export async function startLabCluster(
   for (const x of o.existing ?? []) {
     const m = x.manifest;
     if (m.kind === 'Namespace') api.state.namespaces.set(m.metadata.name, { labels: m.metadata.labels ?? {}, created: '2026-01-01T00:00:00Z', phase: 'Active' });
-    api.state.objects.set(pathOf(m), m as unknown as Record<string, unknown>);
+    api.state.objects.set(pathFor(m), m as unknown as Record<string, unknown>);
   }
-  for (const x of meshWide) {
-    const plural = { PeerAuthentication: 'peerauthentications', AuthorizationPolicy: 'authorizationpolicies', Telemetry: 'telemetries' }[x.manifest.kind as 'Telemetry'];
-    api.state.objects.set(`/apis/${x.manifest.apiVersion}/namespaces/istio-system/${plural}/${x.manifest.metadata.name}`, x.manifest as unknown as Record<string, unknown>);
-  }
+  for (const x of meshWide) api.state.objects.set(pathFor(x.manifest), x.manifest as unknown as Record<string, unknown>);
   let lab: LabTarget | undefined;
   let builtAt = -1;
   let building: Promise<void> | undefined;
