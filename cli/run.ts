@@ -28,7 +28,7 @@ import { type RunResult, RunSession } from '../harness/run.js';
 import type { Target } from '../harness/target.js';
 import { LAB_TIMEOUTS } from '../harness/timeouts.js';
 import { prepareOut } from './common.js';
-import { checkTarget, kubeTarget, kubeTimeouts, labTarget, TARGETS } from './targets.js';
+import { checkTarget, clusterOptions, kubeTarget, kubeTimeouts, labTarget, TARGETS } from './targets.js';
 
 export interface RunOptions {
   require?: string;
@@ -346,21 +346,17 @@ export async function run(o: RunOptions, argv: string[], provided?: { cluster: P
 
 
 export function runCommand(cmd: Command): void {
-  cmd
-    .command('run')
-    .description('attack a target with the conformance checks and write the evidence bundle')
-    .addOption(
-      new Option('--target <name>', 'lab (the built-in test bed; not a mesh), kubeconfig (an existing cluster), kind or k3s (provisioned with Istio, torn down after)').default('lab'),
-    )
-    .option('--kubeconfig <file>', 'with --target kubeconfig: kubeconfig file (default: KUBECONFIG, in-cluster, ~/.kube/config)')
-    .option('--context <name>', 'with --target kubeconfig: kubeconfig context')
-    .option('--istio-namespace <ns>', 'with --target kubeconfig: where istiod runs', 'istio-system')
-    .option('--revision <rev>', 'with --target kubeconfig: the control-plane revision to test (istiod-<rev>; run namespaces get istio.io/rev=<rev>)')
+  clusterOptions(
+    cmd
+      .command('run')
+      .description('attack a target with the conformance checks and write the evidence bundle')
+      .addOption(
+        new Option('--target <name>', 'lab (the built-in test bed; not a mesh), kubeconfig (an existing cluster), kind or k3s (provisioned with Istio, torn down after)').default('lab'),
+      ),
+  )
     .option('--istio-version <v>', 'with --target kind or k3s: Istio to install (a Helm chart version or range)', DEFAULT_ISTIO_VERSION)
     .option('--installer <helm|istioctl>', 'with --target kind or k3s: how to install Istio', 'helm')
     .option('--istioctl <path>', 'with --installer istioctl: the istioctl of --istio-version (default: istioctl on PATH)')
-    .option('--image <image>', 'Node image for probe and echo pods', 'node:22-alpine')
-    .option('--image-registry <prefix>', 'pull images through this registry mirror (air-gapped clusters)')
     .option('--keep', 'keep the run\'s namespaces for debugging (delete later with meshproof cleanup --run <id>)')
     .option('--suite <list>', `comma-separated suites (${Object.keys(SUITES).join(', ')}); default all, but chaos only on the lab, kind and k3s`)
     .option(

@@ -19,7 +19,7 @@ import type { Target } from '../harness/target.js';
 import { LAB_TIMEOUTS } from '../harness/timeouts.js';
 import { SUITES } from '../suites/index.js';
 import { selectChecks } from './run.js';
-import { checkTarget, kubeTarget, kubeTimeouts, labTarget } from './targets.js';
+import { checkTarget, clusterOptions, kubeTarget, kubeTimeouts, labTarget } from './targets.js';
 
 /**
  * Why an overlay cannot be verified on a cluster meshproof did not provision: meshproof never writes the root
@@ -50,18 +50,14 @@ interface SelfVerifyFlags {
 }
 
 export function selfVerifyCommand(cmd: Command): void {
-  cmd
-    .command('self-verify')
-    .description('prove every check can fail: the secure posture passes, each weakened posture fails the checks that name it')
-    .addOption(new Option('--target <name>', 'lab, kubeconfig (your cluster: overlays in the run\'s own namespaces only), kind or k3s (provisioned, torn down after)').default('lab'))
-    .option('--kubeconfig <file>', 'with --target kubeconfig: kubeconfig file (default: KUBECONFIG, in-cluster, ~/.kube/config)')
-    .option('--context <name>', 'with --target kubeconfig: kubeconfig context')
-    .option('--istio-namespace <ns>', 'with --target kubeconfig: where istiod runs', 'istio-system')
-    .option('--revision <rev>', 'with --target kubeconfig: the control-plane revision to test')
+  clusterOptions(
+    cmd
+      .command('self-verify')
+      .description('prove every check can fail: the secure posture passes, each weakened posture fails the checks that name it')
+      .addOption(new Option('--target <name>', 'lab, kubeconfig (your cluster: overlays in the run\'s own namespaces only), kind or k3s (provisioned, torn down after)').default('lab')),
+  )
     .option('--istio-version <v>', 'with --target kind or k3s: Istio to install', DEFAULT_ISTIO_VERSION)
     .option('--installer <helm|istioctl>', 'with --target kind or k3s: how to install Istio', 'helm')
-    .option('--image <image>', 'Node image for probe and echo pods', 'node:22-alpine')
-    .option('--image-registry <prefix>', 'pull images through this registry mirror (air-gapped clusters)')
     .option('--suite <list>', `comma-separated suites (${Object.keys(SUITES).join(', ')}); default all`)
     .option('--out <file>', 'where to write the matrix as JSON', 'self-verification.json')
     .option('--concurrency <n>', 'postures run at once (a cluster target runs one at a time)', '2')

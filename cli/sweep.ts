@@ -16,7 +16,7 @@ import { parseExemptions, sweep, type Exemption } from '../harness/sweep/sweep.j
 import type { Target } from '../harness/target.js';
 import { LAB_TIMEOUTS } from '../harness/timeouts.js';
 import { prepareOut } from './common.js';
-import { kubeTarget, kubeTimeouts, labTarget } from './targets.js';
+import { clusterOptions, kubeTarget, kubeTimeouts, labTarget } from './targets.js';
 import { schedulableNodes } from '../cluster/kube/discover.js';
 
 const RUN_NAMESPACE = 'sweep';
@@ -207,16 +207,12 @@ async function runSweep(o: SweepOptions, argv: string[]): Promise<number> {
 }
 
 export function sweepCommand(cmd: Command): void {
-  cmd
-    .command('sweep')
-    .description("attack every pod and port of your own estate (read-only towards it) from meshproof's run namespace")
-    .addOption(new Option('--target <name>', 'lab (a generated estate on the built-in test bed; not a mesh) or kubeconfig (an existing cluster)').default('lab'))
-    .option('--kubeconfig <file>', 'with --target kubeconfig: kubeconfig file (default: KUBECONFIG, in-cluster, ~/.kube/config)')
-    .option('--context <name>', 'with --target kubeconfig: kubeconfig context')
-    .option('--istio-namespace <ns>', 'with --target kubeconfig: where istiod runs', 'istio-system')
-    .option('--revision <rev>', 'with --target kubeconfig: the control-plane revision (the run namespace gets istio.io/rev=<rev>)')
-    .option('--image <image>', 'Node image for the probe and canary pods', 'node:22-alpine')
-    .option('--image-registry <prefix>', 'pull images through this registry mirror (air-gapped clusters)')
+  clusterOptions(
+    cmd
+      .command('sweep')
+      .description("attack every pod and port of your own estate (read-only towards it) from meshproof's run namespace")
+      .addOption(new Option('--target <name>', 'lab (a generated estate on the built-in test bed; not a mesh) or kubeconfig (an existing cluster)').default('lab')),
+  )
     .option('--keep', "keep the run namespace for debugging (delete later with meshproof cleanup --run <id>)")
     .option('--namespaces <list>', 'sweep exactly these namespaces (system namespaces only when named here)')
     .option('--namespace-selector <query>', 'sweep namespaces matching this label query (e.g. team=payments,env!=dev)')

@@ -1,6 +1,7 @@
 // Building Targets for the commands (the CLI is the composition root: ARCHITECTURE.md).
 import { readFileSync } from 'node:fs';
 import type { KubeConfig } from '@kubernetes/client-node';
+import type { Command } from 'commander';
 import { KubeTarget } from '../cluster/kube/kube-target.js';
 import type { PreflightReport } from '../cluster/kube/preflight.js';
 import { LabTarget } from '../cluster/lab/lab-target.js';
@@ -54,4 +55,15 @@ export function kubeTarget(kc: KubeConfig, pre: PreflightReport, o: KubeTargetFl
     istiodDeployment: pre.istiod.name,
     allowControlPlaneOutage: o.allowControlPlaneOutage,
   });
+}
+
+/** The options every command that reaches an existing cluster shares (run, sweep, self-verify). */
+export function clusterOptions(cmd: Command): Command {
+  return cmd
+    .option('--kubeconfig <file>', 'with --target kubeconfig: kubeconfig file (default: KUBECONFIG, in-cluster, ~/.kube/config)')
+    .option('--context <name>', 'with --target kubeconfig: kubeconfig context')
+    .option('--istio-namespace <ns>', 'with --target kubeconfig: where istiod runs', 'istio-system')
+    .option('--revision <rev>', 'with --target kubeconfig: the control-plane revision to test (istiod-<rev>; run namespaces get istio.io/rev=<rev>)')
+    .option('--image <image>', "Node image for meshproof's pods", 'node:22-alpine')
+    .option('--image-registry <prefix>', 'pull images through this registry mirror (air-gapped clusters)');
 }

@@ -4,25 +4,12 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } fro
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { cli, runProcess } from './support/cli.js';
+import { agentsOf, cli, runProcess } from './support/cli.js';
 
 const tmp = mkdtempSync(path.join(tmpdir(), 'meshproof-cli-'));
 const rsaKey = path.join(tmp, 'rsa.pem');
 writeFileSync(rsaKey, generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({ type: 'pkcs8', format: 'pem' }));
 
-/** Live processes a lab started for this CLI process (they carry its pid, even once re-parented). */
-function agentsOf(pid: number): string[] {
-  const marker = `MESHPROOF_LAB_OWNER=${pid}\0`;
-  return readdirSync('/proc')
-    .filter((d) => /^\d+$/.test(d))
-    .filter((d) => {
-      try {
-        return readFileSync(`/proc/${d}/environ`, 'latin1').includes(marker);
-      } catch {
-        return false; // exited meanwhile
-      }
-    });
-}
 
 describe('meshproof run', () => {
   it('secure posture: exit 0, a summary per check, junit.xml and evidence written into --out', async () => {

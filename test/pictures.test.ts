@@ -13,6 +13,22 @@ const out = path.join(mkdtempSync(path.join(tmpdir(), 'meshproof-pictures-')), '
 type Case = { attack?: { from: string; to: string; judgements: { outcome: string }[] }; control?: { from: string; to: string; ok: boolean }; observed?: unknown; verdict: string };
 const checkDocs = () => readdirSync(path.join(out, 'checks')).map((f) => JSON.parse(readFileSync(path.join(out, 'checks', f), 'utf8')) as { check: { id: string }; cases: Case[] });
 
+/** A report opened in headless Chromium, with every console error, page error and non-file request collected. */
+async function openReport(file: string, height: number) {
+  const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--no-first-run'] });
+  const page = await browser.newPage({ viewport: { width: 1100, height } });
+  const problems: string[] = [];
+  page.on('console', (m) => {
+    if (m.type() === 'error') problems.push(m.text());
+  });
+  page.on('pageerror', (e) => problems.push(e.message));
+  page.on('request', (q) => {
+    if (!q.url().startsWith('file://')) problems.push(q.url());
+  });
+  await page.goto(`file://${file}`);
+  return { browser, page, problems };
+}
+
 beforeAll(async () => {
   // allow-all: the authorization attacks get through, so the map has cells of every common kind.
   const r = await cli(['run', '--suite', 'mtls,authz,certificates,resilience', '--overlay', 'fixtures/weakened/allow-all.yaml', '--out', out]);
@@ -21,18 +37,8 @@ beforeAll(async () => {
 
 describe('pictures in report.html', () => {
   it('draw what the bundle says, in Chromium, without errors or external requests', async () => {
-    const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--no-first-run'] });
+    const { browser, page, problems } = await openReport(path.join(out, 'report.html'), 1400);
     try {
-      const page = await browser.newPage({ viewport: { width: 1100, height: 1400 } });
-      const problems: string[] = [];
-      page.on('console', (m) => {
-        if (m.type() === 'error') problems.push(m.text());
-      });
-      page.on('pageerror', (e) => problems.push(e.message));
-      page.on('request', (q) => {
-        if (!q.url().startsWith('file://')) problems.push(q.url());
-      });
-      await page.goto(`file://${path.join(out, 'report.html')}`);
       expect(problems).toEqual([]);
 
       // Attack map: one cell per attacker and destination pair in the bundle; authorization got through.
@@ -73,18 +79,8 @@ describe('the sweep heat map in report.html', () => {
     expect(r.code, r.stderr).toBe(1);
     type Sw = { endpoints: { namespace: string; verdicts: { check: string; outcome: string }[] }[]; pods: { namespace: string; verdict: { outcome: string } }[] };
     const sw = JSON.parse(readFileSync(path.join(sweepOut, 'sweep.json'), 'utf8')) as Sw;
-    const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--no-first-run'] });
+    const { browser, page, problems } = await openReport(path.join(sweepOut, 'report.html'), 900);
     try {
-      const page = await browser.newPage({ viewport: { width: 1100, height: 900 } });
-      const problems: string[] = [];
-      page.on('console', (m) => {
-        if (m.type() === 'error') problems.push(m.text());
-      });
-      page.on('pageerror', (e) => problems.push(e.message));
-      page.on('request', (q) => {
-        if (!q.url().startsWith('file://')) problems.push(q.url());
-      });
-      await page.goto(`file://${path.join(sweepOut, 'report.html')}`);
       expect(problems).toEqual([]);
       const namespaces = new Set([...sw.endpoints.map((e) => e.namespace), ...sw.pods.map((p) => p.namespace)]);
       expect(namespaces.size).toBe(3); // estate-1, estate-2 and the run namespace with the canary

@@ -2,7 +2,7 @@
 // nothing else is flagged; the canary is flagged on every sweep, and a sweep whose canary is not flagged is
 // `error`; exemptions, scope and the bundle (sweep.json, JUnit per Service against the XSD, OSCAL, HTML).
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Ajv } from 'ajv';
@@ -17,23 +17,10 @@ import { SWEEP_FIXTURES } from '../harness/paths.js';
 import { loadPosture } from '../harness/posture/load.js';
 import { effectivePeerAuthentication, parseLabelSelector, resolveScope, selectProtocol } from '../harness/sweep/estate.js';
 import { type Exemption, parseExemptions, type SweepOptions, sweep } from '../harness/sweep/sweep.js';
-import { cli } from './support/cli.js';
+import { agentsOf, cli } from './support/cli.js';
 
 const SPEC = { services: 20, replicas: 2 };
 
-/** Live processes a lab started for this CLI process (they carry its pid, even once re-parented). */
-function agentsOf(pid: number): string[] {
-  const marker = `MESHPROOF_LAB_OWNER=${pid}\0`;
-  return readdirSync('/proc')
-    .filter((d) => /^\d+$/.test(d))
-    .filter((d) => {
-      try {
-        return readFileSync(`/proc/${d}/environ`, 'latin1').includes(marker);
-      } catch {
-        return false;
-      }
-    });
-}
 let lab: LabTarget;
 
 function options(over: Partial<SweepOptions> = {}): SweepOptions {

@@ -1,5 +1,6 @@
 // Runs the bundled CLI as a user would: a child process, real exit code, captured output.
 import { type ChildProcess, spawn } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 
 export const CLI = path.resolve('dist/cli.js');
@@ -35,4 +36,18 @@ export function runProcess(
 
 export function cli(args: string[], opts: { onStart?: (child: ChildProcess) => void; env?: NodeJS.ProcessEnv } = {}): Promise<CliResult> {
   return runProcess(process.execPath, [CLI, ...args], opts);
+}
+
+/** Live processes a lab started for this CLI process (they carry its pid in MESHPROOF_LAB_OWNER, even once re-parented). */
+export function agentsOf(pid: number): string[] {
+  const marker = `MESHPROOF_LAB_OWNER=${pid}\0`;
+  return readdirSync('/proc')
+    .filter((d) => /^\d+$/.test(d))
+    .filter((d) => {
+      try {
+        return readFileSync(`/proc/${d}/environ`, 'latin1').includes(marker);
+      } catch {
+        return false; // exited meanwhile
+      }
+    });
 }
