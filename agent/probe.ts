@@ -203,14 +203,17 @@ export function tlsAttack(a: TlsAttack): Promise<Observation> {
     let handshake = false;
     let received = Buffer.alloc(0);
     let peerChainPem: string[] | undefined;
+    let negotiated: { protocol?: string; cipher?: string } = {};
     const raw = net.connect({ host, port });
     const t = trace(raw);
     const s = tls.connect({
       socket: raw,
-      cert: a.certChainPem,
-      key: a.keyPem,
+      ...(a.certChainPem ? { cert: a.certChainPem, key: a.keyPem } : {}),
       ALPNProtocols: a.alpn ?? ['istio-http/1.1'],
       servername: a.servername,
+      ...(a.minVersion ? { minVersion: a.minVersion } : {}),
+      ...(a.maxVersion ? { maxVersion: a.maxVersion } : {}),
+      ...(a.ciphers ? { ciphers: a.ciphers } : {}),
       // The attacker does not care who the server is; the point is what the server does with our certificate.
       rejectUnauthorized: false,
       // A fresh handshake every time: no session resumption may carry an earlier verdict.
@@ -222,8 +225,7 @@ export function tlsAttack(a: TlsAttack): Promise<Observation> {
       clearTimeout(timer);
       s.destroy();
       raw.destroy();
-      const text = received.toString('utf8');
-      const status = /^HTTP\/1\.[01] (\d{3})/.exec(text);
+      const answer = parseHttpAnswer(received);
       resolve({
         id: a.id,
         kind: 'tls',
@@ -235,23 +237,26 @@ export function tlsAttack(a: TlsAttack): Promise<Observation> {
         bytesReceived: received.length,
         tls: {
           handshake,
-          protocol: s.getProtocol() ?? undefined,
+          protocol: negotiated.protocol ?? s.getProtocol() ?? undefined,
+          cipher: negotiated.cipher,
           alpn: s.alpnProtocol || undefined,
           alert: failure?.class.startsWith('tls-alert:') ? failure.class.slice(10) : undefined,
           ...(peerChainPem ? { peerChainPem } : {}),
         },
-        ...(status ? { http: { status: Number(status[1]), headers: {}, body: text.slice(text.indexOf('\r\n\r\n') + 4, BODY_LIMIT) } } : {}),
+        ...(answer ? { http: answer } : {}),
         ...(failure ? { failure } : {}),
       });
     };
     const timer = setTimeout(() => finish({ class: 'timeout', message: `no verdict within ${a.timeoutMs} ms` }), a.timeoutMs);
     s.on('secureConnect', () => {
       handshake = true;
+      negotiated = { protocol: s.getProtocol() ?? undefined, cipher: s.getCipher()?.name };
       if (a.capturePeer) peerChainPem = peerChain(s);
-      s.write(`GET /?nonce=${nonce} HTTP/1.1\r\nhost: ${a.authority ?? a.dial}\r\n${NONCE_HEADER}: ${nonce}\r\nconnection: close\r\n\r\n`);
+      const base = a.path ?? '/';
+      s.write(`GET ${base}${base.includes('?') ? '&' : '?'}nonce=${nonce} HTTP/1.1\r\nhost: ${a.authority ?? a.dial}\r\n${NONCE_HEADER}: ${nonce}\r\nconnection: close\r\n\r\n`);
     });
     s.on('data', (d: Buffer) => {
-      received = Buffer.concat([received, d]).subarray(0, BODY_LIMIT);
+      received = Buffer.concat([received, d]).subarray(0, 4 * BODY_LIMIT);
     });
     s.on('end', () => {
       if (received.length > 0) finish();
@@ -265,6 +270,38 @@ export function tlsAttack(a: TlsAttack): Promise<Observation> {
       } else finish(socketFailure(t, e));
     });
   });
+}
+
+/**
+ * The HTTP/1.1 answer read off a TLS socket: status, headers, the body de-chunked (Envoy re-chunks what it
+ * relays), and the echo JSON when the app answered. Undefined when no status line came back.
+ */
+export function parseHttpAnswer(raw: Buffer): Observation['http'] {
+  const text = raw.toString('utf8');
+  const status = /^HTTP\/1\.[01] (\d{3})/.exec(text);
+  if (!status) return undefined;
+  const split = text.indexOf('\r\n\r\n');
+  const head = split < 0 ? text : text.slice(0, split);
+  const headers: Record<string, string> = {};
+  for (const line of head.split('\r\n').slice(1)) {
+    const i = line.indexOf(':');
+    if (i > 0) headers[line.slice(0, i).trim().toLowerCase()] = line.slice(i + 1).trim();
+  }
+  let body = split < 0 ? '' : text.slice(split + 4);
+  if (/chunked/i.test(headers['transfer-encoding'] ?? '')) {
+    let out = '';
+    let rest = body;
+    for (;;) {
+      const nl = rest.indexOf('\r\n');
+      const size = nl < 0 ? Number.NaN : Number.parseInt(rest.slice(0, nl), 16);
+      if (!(size > 0)) break;
+      out += rest.slice(nl + 2, nl + 2 + size);
+      rest = rest.slice(nl + 2 + size + 2);
+    }
+    body = out;
+  }
+  body = body.slice(0, BODY_LIMIT);
+  return { status: Number(status[1]), headers, body, echo: parseEcho(body) };
 }
 
 /** The server's chain as it sent it, leaf first, PEM (what SWEEP-CERT judges). */

@@ -35,10 +35,17 @@ export interface TcpAttack extends AttackBase {
  */
 export interface TlsAttack extends AttackBase {
   kind: 'tls';
-  /** Leaf first; PEM. Crafted or minted by the harness, never a workload's own key. */
-  certChainPem: string;
-  keyPem: string;
+  /** Leaf first; PEM. Crafted or minted by the harness, never a workload's own key. None: no client certificate. */
+  certChainPem?: string;
+  keyPem?: string;
   alpn?: string[];
+  /** Protocol versions the client offers (an edge's TLS floor, EDGE-002); Node's defaults when unset. */
+  minVersion?: 'TLSv1' | 'TLSv1.1' | 'TLSv1.2' | 'TLSv1.3';
+  maxVersion?: 'TLSv1' | 'TLSv1.1' | 'TLSv1.2' | 'TLSv1.3';
+  /** OpenSSL cipher list the client offers for TLS ≤ 1.2 (weak suites, EDGE-002). */
+  ciphers?: string;
+  /** Path of the request sent after the handshake (the agent appends the nonce); `/` by default. */
+  path?: string;
   servername?: string;
   /** Host header of the request sent after the handshake. */
   authority?: string;
@@ -123,7 +130,7 @@ export interface Observation {
     echo?: EchoPayload;
   };
   tcp?: { received: string; nonceEchoed: boolean };
-  tls?: { handshake: boolean; protocol?: string; alpn?: string; alert?: string; peerChainPem?: string[] };
+  tls?: { handshake: boolean; protocol?: string; cipher?: string; alpn?: string; alert?: string; peerChainPem?: string[] };
   flood?: FloodResult;
 }
 

@@ -17,6 +17,8 @@ import { preflight } from '../cluster/kube/preflight.js';
 import { ALL_CHECKS, SUITES } from '../suites/index.js';
 import type { Check } from '../harness/check.js';
 import { parseGoDuration } from '../harness/duration.js';
+import { parseEdge } from './edge.js';
+import type { EdgeAuthority } from '../harness/pki.js';
 import { ConfigError, messageOf } from '../harness/errors.js';
 import { SECURE_POSTURE } from '../harness/paths.js';
 import { loadPosture } from '../harness/posture/load.js';
@@ -53,6 +55,14 @@ export interface RunOptions {
   keep?: boolean;
   maxCertLifetime: string;
   rootHorizonDays: string;
+  edgeCertHorizonDays?: string;
+  edge?: string;
+  edgeHost?: string;
+  edgeHttpPort?: string;
+  edgeCa?: string;
+  edgeUrl?: string;
+  /** The upgrade gate's stages share one run's edge CA. */
+  edgeAuthority?: { authority?: EdgeAuthority };
   suite?: string;
   posture: string;
   overlay: string[];
@@ -123,6 +133,12 @@ const RUN_CONFIG = z.strictObject({
   target: z.string().optional(),
   maxCertLifetime: z.string().optional(),
   rootHorizonDays: z.union([z.string(), z.number()]).optional(),
+  edgeCertHorizonDays: z.union([z.string(), z.number()]).optional(),
+  edge: z.string().optional(),
+  edgeHost: z.string().optional(),
+  edgeHttpPort: z.string().optional(),
+  edgeCa: z.string().optional(),
+  edgeUrl: z.string().optional(),
   summaryMd: z.string().optional(),
   metrics: z.string().optional(),
   pushgateway: z.string().optional(),
@@ -181,6 +197,9 @@ export async function run(o: RunOptions, argv: string[], provided?: { cluster: P
   if (maxCertLifetimeMs === undefined) throw new ConfigError(`--max-cert-lifetime ${o.maxCertLifetime}: not a duration (e.g. 24h, 90m)`);
   const rootHorizonDays = Number(o.rootHorizonDays);
   if (!Number.isInteger(rootHorizonDays) || rootHorizonDays < 0) throw new ConfigError(`--root-horizon-days ${o.rootHorizonDays}: not a whole number of days`);
+  const edgeCertHorizonDays = Number(o.edgeCertHorizonDays ?? 30);
+  if (!Number.isInteger(edgeCertHorizonDays) || edgeCertHorizonDays < 0) throw new ConfigError(`--edge-cert-horizon-days ${o.edgeCertHorizonDays}: not a whole number of days`);
+  const edge = parseEdge(o);
   const posture = loadPosture(o.posture, o.overlay);
   const runId = o.runId ?? crypto.randomUUID();
   const signKeyPem = o.signKey ? readKey(o.signKey, '--sign-key') : undefined;
@@ -259,7 +278,7 @@ export async function run(o: RunOptions, argv: string[], provided?: { cluster: P
     command: ['meshproof', ...argv],
     runId,
     required,
-    settings: { maxCertLifetimeMs, rootHorizonDays },
+    settings: { maxCertLifetimeMs, rootHorizonDays, edgeCertHorizonDays, ...(edge ? { edge } : {}) },
   });
   let applyError: unknown;
   let result: RunResult;
@@ -368,6 +387,12 @@ export function runCommand(cmd: Command): void {
     .option('--out <dir>', 'write this run\'s reports into DIR; {run} stands for the run id (default reports/{run}/)')
     .option('--max-cert-lifetime <duration>', 'CERT-001: longest acceptable workload certificate lifetime', '24h')
     .option('--root-horizon-days <days>', 'CERT-005: the mesh root must stay valid at least this long', '90')
+    .option('--edge-cert-horizon-days <days>', 'EDGE-003: every certificate the edge serves must stay valid at least this long', '30')
+    .option('--edge <namespace/service>', "EDGE-001..003 attack your own ingress gateway's Service (read-only) instead of the run's own gateway")
+    .option('--edge-host <host[:port]>', 'with --edge: the host your gateway serves (SNI and Host) and its HTTPS Service port (default 443)')
+    .option('--edge-http-port <port>', 'with --edge: the plaintext port EDGE-001 attacks (default 80)')
+    .option('--edge-ca <file>', "with --edge: PEM trust anchors EDGE-003 verifies the edge's chain against (default: Node.js's public roots)")
+    .option('--edge-url <url>', 'with --edge: https://address[:port] where the runner reaches the edge; EDGE-001..003 then also attack from the runner')
     .option('--sign-key <pem>', 'sign manifest.sha256 with this Ed25519 private key (the key is never written)')
     .option('--policy-report', 'with a cluster target: write the verdicts as a PolicyReport (wgpolicyk8s.io/v1alpha2) named meshproof in the meshproof namespace')
     .option('--metrics <file>', 'write the verdicts as Prometheus metrics (for node_exporter\'s textfile collector)')

@@ -1,4 +1,5 @@
 // Building Targets for the commands (the CLI is the composition root: ARCHITECTURE.md).
+import type { EdgeAuthority } from '../harness/pki.js';
 import { readFileSync } from 'node:fs';
 import type { KubeConfig } from '@kubernetes/client-node';
 import type { Command } from 'commander';
@@ -33,6 +34,8 @@ export interface KubeTargetFlags {
   keep?: boolean;
   stage?: 'apply' | 'resume' | 'restart';
   allowControlPlaneOutage?: boolean;
+  /** The upgrade gate's stages share one run's edge CA (KubeTargetOptions.edgeAuthority). */
+  edgeAuthority?: { authority?: EdgeAuthority };
 }
 
 /** A KubeTarget for one run id, after preflight has passed. */
@@ -49,6 +52,7 @@ export function kubeTarget(kc: KubeConfig, pre: PreflightReport, o: KubeTargetFl
     keep: o.keep,
     deleteTimeoutMs: kubeTimeouts().namespaceDeleteMs,
     stage: o.stage,
+    edgeAuthority: o.edgeAuthority,
     istio: { namespace: o.istioNamespace, caAddress: pre.caAddress, caServername: pre.caServername, meshConfigName: pre.meshConfigName, rootNamespace: pre.rootNamespace, revision: o.revision },
     versions: { kubernetes: pre.kubernetes, istiod: pre.istiod.image, 'istiod ready': pre.istiod.ready, 'istiod revision': `${pre.istiod.name} (${pre.istiod.revision})`, 'trust domain': pre.trustDomain },
     onCall: o.onCall,

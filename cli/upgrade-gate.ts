@@ -54,7 +54,7 @@ export function upgradeGateCommand(cmd: Command): void {
       const cluster = await between(() => (o.target === 'kind' ? createKindCluster({ name, istioVersion: o.to, keep: o.keep }) : createK3sCluster({ keep: o.keep })));
       gateCluster = cluster;
       try {
-        const base = { runId, target: 'kubeconfig', istioNamespace: 'istio-system', posture: SECURE_POSTURE, overlay: [], suite: o.suite, istioVersion: o.from, installer: o.installer, maxCertLifetime: '24h', rootHorizonDays: '90' } as RunOptions;
+        const base = { runId, target: 'kubeconfig', istioNamespace: 'istio-system', posture: SECURE_POSTURE, overlay: [], suite: o.suite, istioVersion: o.from, installer: o.installer, maxCertLifetime: '24h', rootHorizonDays: '90', edgeAuthority: {} } as RunOptions;
         const provided = { cluster, deleteOnSignal: true };
         await between(() => installIstio({ version: o.from, installer: o.installer as 'helm' | 'istioctl', kubeconfig: cluster.kubeconfig, istioctl: o.istioctlFrom }));
         // 1. Before: the posture applied under the old control plane, kept for the next stages.

@@ -6,7 +6,7 @@ import type { AccessLogRecord } from './access-log.js';
 import { type Category, controlsFor } from './controls.js';
 import type { Classifier } from './classify.js';
 import type { Expectation } from './expect.js';
-import type { PostureView } from './posture/view.js';
+import type { EdgeView, PostureView } from './posture/view.js';
 import type { ProbeHandle, Ref, Target } from './target.js';
 import type { Timeouts } from './timeouts.js';
 
@@ -85,9 +85,16 @@ export interface Settings {
   maxCertLifetimeMs: number;
   /** CERT-005: the mesh root must stay valid at least this many days. */
   rootHorizonDays: number;
+  /** EDGE-003: every certificate the edge serves must stay valid at least this many days. */
+  edgeCertHorizonDays: number;
+  /**
+   * The user's own edge (`--edge ns/svc --edge-host host[:port]`), attacked read-only by EDGE-001..003 instead of
+   * the posture's gateway; its trust anchors (`--edge-ca`, else the runner's public roots).
+   */
+  edge?: EdgeView & { trustPem?: string[] };
 }
 
-export const DEFAULT_SETTINGS: Settings = { maxCertLifetimeMs: 24 * 3_600_000, rootHorizonDays: 90 };
+export const DEFAULT_SETTINGS: Settings = { maxCertLifetimeMs: 24 * 3_600_000, rootHorizonDays: 90, edgeCertHorizonDays: 30 };
 
 export interface CheckContext {
   view: PostureView;

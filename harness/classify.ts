@@ -101,3 +101,62 @@ export const either =
     if (js.every((j) => j.outcome === 'allowed')) return js[0]!;
     return js.find((j) => j.outcome === 'inconclusive')!;
   };
+
+/**
+ * Plaintext HTTP at the edge (EDGE-001): blocked when redirected to https (`httpsRedirect` → Envoy `require_tls:
+ * ALL`, a 301 to the same host over https; I: pilot/pkg/networking/core/gateway.go) or refused with no byte back.
+ * Any other HTTP answer means the edge speaks plaintext for this host: served. Timeouts say nothing (§9.8).
+ */
+export const plaintextNotServed: Classifier = (o) => {
+  if (o.http) {
+    const location = String(o.http.headers.location ?? '');
+    if ([301, 302, 307, 308].includes(o.http.status) && location.startsWith('https://') && !o.http.echo) {
+      return { outcome: 'blocked', rule: 'edge', reason: `redirected to HTTPS (${o.http.status} → ${location.split('?')[0]})` };
+    }
+    if (o.http.status === 403 && o.http.body === RBAC_DENIED_BODY) {
+      // The edge's own authorization (its RBAC filter runs before the redirect), or a backend behind it that
+      // received the plaintext request: the wire cannot tell which without the gateway's log (§9.4).
+      return { outcome: 'inconclusive', rule: 'edge', reason: `403 "${RBAC_DENIED_BODY}" over plaintext: an authorization denial at the edge or behind it, not a redirect; allow the host at the gateway and set httpsRedirect` };
+    }
+    return { outcome: 'allowed', rule: 'edge', reason: `plaintext HTTP got ${o.http.status}${o.http.echo ? ' from the app behind the edge' : ''}: the edge serves plaintext` };
+  }
+  if (o.bytesReceived > 0) return { outcome: 'allowed', rule: 'edge', reason: `the edge answered plaintext with ${o.bytesReceived} bytes` };
+  const f = o.failure;
+  if (f && (f.class === 'reset' || f.class === 'eof' || f.class === 'refused')) {
+    return { outcome: 'blocked', rule: 'edge', reason: `plaintext refused (${f.class}, no byte back)` };
+  }
+  return { outcome: 'inconclusive', rule: '§9.8', reason: f ? `${f.class}${f.code ? ` (${f.code})` : ''}: says nothing about the edge` : 'no answer' };
+};
+
+/**
+ * A TLS client the edge must refuse (EDGE-002: TLS 1.0/1.1, or TLS 1.2 offering only weak suites): blocked only
+ * when no handshake completed and the server alerted `protocol_version` or `handshake_failure` or closed. Envoy's
+ * downstream defaults are a TLS 1.2 floor and ECDHE-GCM/CHACHA20 suites (E: api/envoy/extensions/transport_sockets/
+ * tls/v3/common.proto). A completed handshake is a violation whatever follows.
+ */
+export const legacyTlsRefused: Classifier = (o) => {
+  if (o.tls?.handshake) return { outcome: 'allowed', rule: 'edge', reason: `handshake completed with ${o.tls.protocol ?? '?'} ${o.tls.cipher ?? ''}`.trim() };
+  const f = o.failure;
+  if (f?.class === 'tls-alert:protocol_version' || f?.class === 'tls-alert:handshake_failure' || f?.class === 'tls-alert:insufficient_security') {
+    return { outcome: 'blocked', rule: 'edge', reason: `refused at the handshake (${f.class.slice(10)})` };
+  }
+  if (f && (f.class === 'eof' || f.class === 'reset') && o.bytesReceived === 0) return { outcome: 'blocked', rule: 'edge', reason: `closed during the handshake (${f.class})` };
+  return { outcome: 'inconclusive', rule: '§9.8', reason: f ? `${f.class}${f.code ? ` (${f.code})` : ''}: not a refusal at the handshake` : 'no answer' };
+};
+
+/**
+ * Egress to an unregistered destination from a sidecar under REGISTRY_ONLY (§7): HTTP → 502 with an empty body
+ * (the `block_all` direct response; I: pilot/pkg/networking/core/httproute.go); TCP → closed with no byte back
+ * (BlackHoleCluster). The nonce coming back means the destination was reached. Anything else is inconclusive.
+ */
+export const egressBlocked: Classifier = (o) => {
+  if (o.http) {
+    if (o.http.echo) return { outcome: 'allowed', rule: '§7', reason: `reached the unregistered destination (HTTP ${o.http.status} from its app)` };
+    if (o.http.status === 502 && o.http.body === '') return { outcome: 'blocked', rule: '§7', reason: '502 with an empty body (block_all)' };
+    return { outcome: 'inconclusive', rule: '§7', reason: `HTTP ${o.http.status} is neither block_all's 502 nor the destination's answer` };
+  }
+  if (o.tcp?.nonceEchoed) return { outcome: 'allowed', rule: '§7', reason: 'reached the unregistered destination over TCP: the nonce came back' };
+  const f = o.failure;
+  if (f && (f.class === 'eof' || f.class === 'reset') && o.bytesReceived === 0) return { outcome: 'blocked', rule: '§7', reason: `connection ${f.class === 'eof' ? 'closed' : 'reset'} with no byte back (BlackHoleCluster)` };
+  return { outcome: 'inconclusive', rule: '§9.8', reason: f ? `${f.class}${f.code ? ` (${f.code})` : ''}: says nothing about egress` : 'no answer' };
+};

@@ -179,10 +179,22 @@ export interface LogSetup {
 }
 
 export function serverLogSetup(eff: EffectiveLogging): LogSetup {
-  const server = eff.sinks.filter((s) => s.mode !== 'CLIENT');
+  return logSetup(eff, 'server');
+}
+
+/**
+ * The same question for one side of the proxy: `server` (a destination's inbound records) or `client` (a caller's
+ * outbound records: egress blocks are written there, §7). Telemetry `match.mode` picks the side.
+ */
+export function logSetup(eff: EffectiveLogging, side: 'server' | 'client'): LogSetup {
+  const server = eff.sinks.filter((s) => s.mode !== (side === 'server' ? 'CLIENT' : 'SERVER'));
   const { source } = eff;
   if (server.length === 0) {
-    if (eff.sinks.length > 0) return { mode: 'not-verifiable', reason: 'access logging writes client-side records only (match.mode CLIENT): destinations keep none', source };
+    if (eff.sinks.length > 0) {
+      return side === 'server'
+        ? { mode: 'not-verifiable', reason: 'access logging writes client-side records only (match.mode CLIENT): destinations keep none', source }
+        : { mode: 'not-verifiable', reason: 'access logging writes server-side records only (match.mode SERVER): callers keep none', source };
+    }
     const unknown = eff.unknownProviders.length > 0 ? `; istiod skips provider(s) ${eff.unknownProviders.join(', ')}, not in meshConfig.extensionProviders` : '';
     return { mode: 'off', reason: `access logging is off for this workload (${source}${unknown})`, source };
   }
@@ -199,7 +211,7 @@ export function serverLogSetup(eff: EffectiveLogging): LogSetup {
             : `provider ${s.provider} uses a custom format`;
     return { mode: 'not-verifiable', reason: `${why}: meshproof cannot read the destination's records back`, source };
   }
-  if (!eff.listenerLog) return { mode: 'not-verifiable', reason: 'meshConfig.disableEnvoyListenerLog drops the NR (listener) records that prove plaintext refusals', source };
+  if (side === 'server' && !eff.listenerLog) return { mode: 'not-verifiable', reason: 'meshConfig.disableEnvoyListenerLog drops the NR (listener) records that prove plaintext refusals', source };
   const mode = readable.some((s) => s.shape.kind === 'text') ? 'text' : 'json';
   return { mode, reason: `${mode === 'text' ? 'default TEXT' : 'default JSON'} format on the proxy's stdout (${source})`, source };
 }

@@ -131,3 +131,92 @@ export function uriSans(cert: string | Buffer): string[] {
     .filter((s) => s.startsWith('URI:'))
     .map((s) => s.slice(4));
 }
+
+/** A server certificate chain for an edge (ingress gateway) host, with its key and the root that anchors it. */
+export interface ServerChain {
+  /** Leaf first, then the intermediate unless left out. */
+  chainPem: string;
+  keyPem: string;
+  leafPem: string;
+  rootPem: string;
+  notAfter: Date;
+}
+
+/**
+ * A web-PKI-shaped CA for edge certificates: root → intermediate → leaf with DNS SANs (what a public or corporate
+ * CA issues for an ingress host). A fresh one per run; its root is the trust anchor EDGE-003 verifies against.
+ */
+export class EdgeAuthority {
+  private constructor(
+    readonly root: x509.X509Certificate,
+    private readonly intKeys: KeyPair,
+    readonly intermediate: x509.X509Certificate,
+  ) {}
+
+  static async create(now = new Date()): Promise<EdgeAuthority> {
+    const rootKeys = (await webcrypto.subtle.generateKey(ALG, true, ['sign', 'verify'])) as KeyPair;
+    const caExt = async (k: KeyPair) => [
+      new x509.BasicConstraintsExtension(true, undefined, true),
+      new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign, true),
+      await x509.SubjectKeyIdentifierExtension.create(k.publicKey),
+    ];
+    const root = await x509.X509CertificateGenerator.createSelfSigned({
+      serialNumber: serial(),
+      name: 'CN=meshproof edge root, O=meshproof run',
+      notBefore: new Date(now.getTime() - BACKDATE_MS),
+      notAfter: new Date(now.getTime() + DEFAULT_ROOT_TTL_MS),
+      keys: rootKeys,
+      signingAlgorithm: ALG,
+      extensions: await caExt(rootKeys),
+    });
+    const intKeys = (await webcrypto.subtle.generateKey(ALG, true, ['sign', 'verify'])) as KeyPair;
+    const intermediate = await x509.X509CertificateGenerator.create({
+      serialNumber: serial(),
+      subject: 'CN=meshproof edge intermediate, O=meshproof run',
+      issuer: root.subject,
+      notBefore: new Date(now.getTime() - BACKDATE_MS),
+      notAfter: new Date(now.getTime() + DEFAULT_ROOT_TTL_MS / 2),
+      signingKey: rootKeys.privateKey,
+      publicKey: intKeys.publicKey,
+      signingAlgorithm: ALG,
+      extensions: [...(await caExt(intKeys)), await x509.AuthorityKeyIdentifierExtension.create(root, false)],
+    });
+    // The root's key signs only the intermediate, here, and is dropped with this scope.
+    return new EdgeAuthority(root, intKeys, intermediate);
+  }
+
+  get rootPem(): string {
+    return root2pem(this.root);
+  }
+
+  async issue(hosts: string[], opts: { validDays: number; chain: 'complete' | 'leaf-only'; now?: Date }): Promise<ServerChain> {
+    const now = opts.now ?? new Date();
+    const keys = (await webcrypto.subtle.generateKey(ALG, true, ['sign', 'verify'])) as KeyPair;
+    const notAfter = new Date(now.getTime() + opts.validDays * 86_400_000);
+    const leaf = await x509.X509CertificateGenerator.create({
+      serialNumber: serial(),
+      subject: `CN=${hosts[0]}`,
+      issuer: this.intermediate.subject,
+      notBefore: new Date(now.getTime() - BACKDATE_MS),
+      notAfter,
+      signingKey: this.intKeys.privateKey,
+      publicKey: keys.publicKey,
+      signingAlgorithm: ALG,
+      extensions: [
+        new x509.BasicConstraintsExtension(false, undefined, true),
+        new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true),
+        new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.serverAuth]),
+        await x509.AuthorityKeyIdentifierExtension.create(this.intermediate, false),
+        new x509.SubjectAlternativeNameExtension(hosts.map((value) => ({ type: 'dns' as const, value }))),
+      ],
+    });
+    const leafPem = root2pem(leaf);
+    return {
+      leafPem,
+      chainPem: opts.chain === 'complete' ? leafPem + root2pem(this.intermediate) : leafPem,
+      keyPem: await keyPem(keys.privateKey),
+      rootPem: this.rootPem,
+      notAfter,
+    };
+  }
+}

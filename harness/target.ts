@@ -121,7 +121,14 @@ export interface Target {
    * Whether this pod's sidecar writes destination records meshproof can read back, from the mesh config and the
    * Telemetry objects that apply to it, read as istiod reads them (harness/mesh-logging.ts, §10).
    */
-  accessLogSetup(pod: PodRef): Promise<LogSetup>;
+  accessLogSetup(pod: PodRef, side?: 'server' | 'client'): Promise<LogSetup>;
+  /**
+   * Where `from` connects to reach a pod no Service stands for, by its pod IP (an "external" server of the egress
+   * fixtures, EGRESS-001): the probe's own sidecar captures it as it would any address. `authority` is `ip:port`.
+   */
+  external(workload: Ref, port: number, from: ProbeHandle): Promise<Dial>;
+  /** Roots of the edge certificates the Target generated (`meshproof.dev/generate: tls`): EDGE-003's anchors. */
+  edgeRoots(): Promise<string[]>;
   /** Every certificate in the mesh's trust bundle (ConfigMap `istio-ca-root-cert` on a cluster), as PEM. */
   meshRoots(): Promise<string[]>;
   /** The SPIFFE ID a workload with this logical namespace and service account must carry. */

@@ -11,6 +11,11 @@ import { cert003 } from './certificates/foreign-ca.js';
 import { cert001 } from './certificates/lifetime-and-identity.js';
 import { cert005 } from './certificates/root-horizon.js';
 import { cert002 } from './certificates/rotation.js';
+import { edge004 } from './boundary/edge-backend-mtls.js';
+import { edge003 } from './boundary/edge-cert.js';
+import { edge001 } from './boundary/edge-plaintext.js';
+import { edge002 } from './boundary/edge-tls.js';
+import { egress001 } from './boundary/egress-registry.js';
 import { chaos003 } from './chaos/expiry-refused.js';
 import { chaos002 } from './chaos/no-unprotected-join.js';
 import { chaos001 } from './chaos/outage-holds.js';
@@ -26,6 +31,8 @@ export const SUITES: Record<string, Check[]> = {
   certificates: [cert001, cert002, cert003, cert004, cert005],
   resilience: [res001, res002],
   audit: [audit001],
+  // The mesh boundary: the ingress gateway's TLS and the egress lock (issue 12).
+  boundary: [edge001, edge002, edge003, edge004, egress001],
   // Disturbs the whole mesh: on the lab and provisioned clusters by default, on an existing cluster only when named.
   chaos: [chaos001, chaos002, chaos003],
 };

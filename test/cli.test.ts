@@ -3,6 +3,7 @@ import { generateKeyPairSync } from 'node:crypto';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { ALL_CHECKS } from '../suites/index.js';
 import { describe, expect, it } from 'vitest';
 import { agentsOf, cli, runProcess } from './support/cli.js';
 
@@ -17,9 +18,9 @@ describe('meshproof run', () => {
     const r = await cli(['run', '--target', 'lab', '--out', out]);
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/MTLS-001\s+PASS/);
-    expect(r.stdout).toMatch(/19 passed, 0 failed, 0 inconclusive/);
+    expect(r.stdout).toMatch(new RegExp(`${ALL_CHECKS.length} passed, 0 failed, 0 inconclusive`));
     const junit = readFileSync(path.join(out, 'junit.xml'), 'utf8');
-    expect(junit.match(/<testcase /g)).toHaveLength(19);
+    expect(junit.match(/<testcase /g)).toHaveLength(ALL_CHECKS.length);
     expect(junit).toContain('<property name="MTLS-001.evidence" value="checks/MTLS-001.json"/>');
     expect(junit).not.toContain('<failure');
     for (const f of ['run.json', 'report.html', 'oscal-assessment-results.json', 'manifest.sha256']) expect(existsSync(path.join(out, f)), f).toBe(true);
@@ -38,12 +39,15 @@ describe('meshproof run', () => {
   });
 
   it.each([
-    ['an unknown suite', ['run', '--suite', 'nope'], /^meshproof: unknown suite nope \(known: mtls, authz, certificates, resilience, audit, chaos\)\n$/],
+    ['an unknown suite', ['run', '--suite', 'nope'], /^meshproof: unknown suite nope \(known: mtls, authz, certificates, resilience, audit, boundary, chaos\)\n$/],
     ['an unreadable --sign-key', ['run', '--sign-key', '/nonexistent/key.pem'], /^meshproof: --sign-key \/nonexistent\/key\.pem: cannot read \(ENOENT\)\n$/],
     ['a --sign-key that is no key, refused before the run', ['run', '--sign-key', 'README.md'], /^meshproof: --sign-key README\.md: not a PEM private key/],
     ['a --sign-key that is not Ed25519', ['run', '--sign-key', rsaKey], /^meshproof: --sign-key .*rsa\.pem: an rsa key; meshproof signs with Ed25519\n$/],
     ['a bad --max-cert-lifetime', ['run', '--max-cert-lifetime', 'a day'], /^meshproof: --max-cert-lifetime a day: not a duration/],
     ['an unknown target', ['run', '--target', 'minikube'], /^meshproof: unknown target minikube/],
+    ['--edge-host without --edge', ['run', '--edge-host', 'shop.example.com'], /^meshproof: --edge-host needs --edge <namespace>\/<service>\n$/],
+    ['--edge without --edge-host', ['run', '--edge', 'istio-ingress/gw'], /^meshproof: --edge needs --edge-host <host>\[:port\]/],
+    ['a bad --edge-cert-horizon-days', ['run', '--edge-cert-horizon-days', 'soon'], /^meshproof: --edge-cert-horizon-days soon: not a whole number of days\n$/],
     ['a missing posture', ['run', '--posture', '/nonexistent/posture'], /^meshproof: posture \/nonexistent\/posture: no such file or directory\n$/],
     ['a malformed overlay', ['run', '--overlay', 'package.json'], /^meshproof: package\.json#1: /],
     ['an unsupported Istio field', ['run', '--overlay', 'test/fixtures/unsupported-field.yaml'], /^meshproof: test\/fixtures\/unsupported-field\.yaml#1: PeerAuthentication mesh\/default: field spec\.targetRefs is not implemented by the lab\n$/],

@@ -6,7 +6,7 @@ import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { hasSidecar, KubeApplier } from '../cluster/kube/apply.js';
 import { loadKubeConfig } from '../cluster/kube/connect.js';
-import { RUN_LABEL, renderForCluster } from '../cluster/kube/render.js';
+import { generateSecrets, RUN_LABEL, renderForCluster } from '../cluster/kube/render.js';
 import { ConfigError } from '../harness/errors.js';
 import { loadPosture } from '../harness/posture/load.js';
 import { type KubeApi, startKubeApi } from './support/kube-api.js';
@@ -14,6 +14,8 @@ import { type KubeApi, startKubeApi } from './support/kube-api.js';
 const RUN = '4f1c2a9e-7b3d-4c2e-9a1f-0123456789ab';
 const dir = mkdtempSync(path.join(tmpdir(), 'meshproof-apply-'));
 const rendered = renderForCluster(loadPosture('fixtures/secure'), { runId: RUN, trustDomain: 'cluster.local', provisioned: false, agentBundle: '/* agent */', adminToken: 't' });
+// What KubeTarget does before applying: the edge certificate's Secret gets its data.
+await generateSecrets(rendered, {});
 let api: KubeApi | undefined;
 afterEach(async () => {
   await api?.close();

@@ -19,7 +19,7 @@ describe('rendering the posture for a cluster', () => {
   const text = JSON.stringify(r.objects);
 
   it('maps every fixture namespace to a run-scoped one', () => {
-    expect(r.namespaces).toEqual({ mesh: 'mp-4f1c2a9e-mesh', bare: 'mp-4f1c2a9e-bare', outside: 'mp-4f1c2a9e-outside' });
+    expect(r.namespaces).toEqual({ mesh: 'mp-4f1c2a9e-mesh', bare: 'mp-4f1c2a9e-bare', outside: 'mp-4f1c2a9e-outside', edge: 'mp-4f1c2a9e-edge' });
   });
 
   it('leaves no logical name anywhere: namespaces, principals, hosts', () => {
@@ -126,7 +126,9 @@ describe('least privilege', () => {
     const granted = role.rules!.flatMap((r) => r.apiGroups.flatMap((g) => r.resources.flatMap((res) => r.verbs.map((v) => key(g, res, v, r.resourceNames)))));
     const required = REQUIRED.flatMap((p) => p.verbs.map((v) => key(p.group, `${p.resource}${p.subresource ? `/${p.subresource}` : ''}`, v, p.names)));
     expect(granted.sort()).toEqual(required.sort());
-    expect(granted.some((g) => g.includes('secrets') || g.includes('serviceaccounts/token') || g.includes('|*|'))).toBe(false);
+    expect(granted.some((g) => g.includes('serviceaccounts/token') || g.includes('|*|'))).toBe(false);
+    // Secrets: create only (the run's own edge certificate); never get, list, watch or patch one.
+    expect(granted.filter((g) => g.includes('|secrets|'))).toEqual(['|secrets|create|']);
   });
 
   it('deploy/rbac-chaos.yaml grants exactly the scale subresources the chaos suite uses, by name', () => {

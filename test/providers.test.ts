@@ -130,7 +130,7 @@ describe('the upgrade gate, end to end through fake kind and helm against the AP
       // The stages shared one run: its namespaces were taken up, not re-created, and are gone at the end.
       const runIds = ['from', 'upgraded', 'to'].map((s) => JSON.parse(readFileSync(path.join(out, s, 'run.json'), 'utf8')).runId);
       expect(new Set(runIds).size).toBe(1);
-      expect(cluster.api.calls.filter((c) => c === 'POST /api/v1/namespaces')).toHaveLength(3); // created once, by the first stage
+      expect(cluster.api.calls.filter((c) => c === 'POST /api/v1/namespaces')).toHaveLength(4); // mesh, bare, outside, edge: created once, by the first stage
       const deploymentPatches = cluster.api.calls.filter((c) => c.startsWith('PATCH') && c.includes('/deployments/'));
       const deployments = loadPosture('fixtures/secure').objects.filter((o) => o.manifest.kind === 'Deployment').length;
       expect(deploymentPatches.length).toBe(2 * deployments); // applied by the first stage, restarted by the last

@@ -34,6 +34,9 @@ function injectionExpected(ns: Manifest | undefined, podLabels: Record<string, s
   const opt = podLabels['sidecar.istio.io/inject'] ?? podAnnotations['sidecar.istio.io/inject'];
   if (opt === 'false') return false;
   const labels = ns?.metadata.labels ?? {};
+  // Istio's object-selector webhook injects a pod labelled `sidecar.istio.io/inject: "true"` in a namespace that
+  // does not say otherwise (how gateway Deployments get their Envoy; IO: setup/additional-setup/gateway).
+  if (opt === 'true' && labels['istio-injection'] !== 'disabled') return true;
   return labels['istio-injection'] === 'enabled' || (labels['istio-injection'] === undefined && labels['istio.io/rev'] !== undefined);
 }
 
@@ -78,6 +81,15 @@ export class KubeApplier {
           throw new InfraError(`creating namespace ${m.metadata.name} failed: ${describeApiError(e)}`);
         }
         this.createdNamespaces.push(m.metadata.name);
+      } else if (m.kind === 'Secret') {
+        // A plain create, never apply: the role may create Secrets but never read or patch one (deploy/rbac.yaml).
+        // The namespace is the run's own, created just now, so a 409 can only be this same create retried after
+        // its answer was lost.
+        try {
+          await retrying(() => core.createNamespacedSecret({ namespace: m.metadata.namespace!, body: m as never, fieldManager: FIELD_MANAGER }));
+        } catch (e) {
+          if (codeOf(e) !== 409) throw new InfraError(`creating ${what} failed: ${describeApiError(e)}`);
+        }
       } else {
         try {
           await retrying(() => api.patch(m as never, undefined, undefined, FIELD_MANAGER, false, PatchStrategy.ServerSideApply)); // idempotent

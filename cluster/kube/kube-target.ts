@@ -7,19 +7,19 @@ import type { Attack, ProbeBatch, ProbeReport } from '../../agent/protocol.js';
 import type { Estate, SweepScope } from '../../harness/sweep/estate.js';
 import { discoverEstate } from './discover.js';
 import { parseStats } from '../../harness/access-log.js';
-import { effectiveLogging, type LogSetup, type MeshLoggingConfig, serverLogSetup, type TelemetryObject } from '../../harness/mesh-logging.js';
+import { effectiveLogging, type LogSetup, type MeshLoggingConfig, logSetup, type TelemetryObject } from '../../harness/mesh-logging.js';
 import { parse as parseYaml } from 'yaml';
 import { ConfigError, InfraError } from '../../harness/errors.js';
 import type { Manifest, Posture } from '../../harness/posture/load.js';
 import { PostureView } from '../../harness/posture/view.js';
-import { spiffeId } from '../../harness/pki.js';
+import { type EdgeAuthority, spiffeId } from '../../harness/pki.js';
 import { batchBudgetMs, type Dial, type MintedCert, type Outage, type PodRef, type ProbeHandle, type Ref, type ScaleResult, type Target, type TargetDescription } from '../../harness/target.js';
 import { hasSidecar, KubeApplier, type ReadyPod } from './apply.js';
 import { istioLocation } from './preflight.js';
 import { whyNoPods } from './readiness.js';
 import { execInPod } from './exec.js';
 import { retrying } from './retry.js';
-import { AGENT_MOUNT, ISTIO_CA_TOKEN_PATH, type Rendered, renderForCluster } from './render.js';
+import { ADDRESSES_OF, AGENT_MOUNT, generateSecrets, ISTIO_CA_TOKEN_PATH, type Rendered, renderForCluster } from './render.js';
 
 export interface KubeTargetOptions {
   kc: KubeConfig;
@@ -37,6 +37,11 @@ export interface KubeTargetOptions {
    * (`resume`), first restarting the workloads so they get the new proxies (`restart`).
    */
   stage?: 'apply' | 'resume' | 'restart';
+  /**
+   * Where the edge CA of this run id lives across the upgrade gate's stages: the later stages do not create the
+   * Secret again, so EDGE-003 needs the anchor the first stage generated it with.
+   */
+  edgeAuthority?: { authority?: EdgeAuthority };
   /** How long teardown waits for the run's namespaces to be gone (deletion is asynchronous). */
   deleteTimeoutMs?: number;
   execSlackMs?: number;
@@ -71,6 +76,11 @@ export class KubeTarget implements Target {
   private rendered?: Rendered;
   private posture?: Posture;
   private pods: ReadyPod[] = [];
+  /** The CA of the edge certificates this run generated (EDGE-003's anchor for the run's own gateway). */
+  private get edgeCa(): EdgeAuthority | undefined {
+    return this.edgeHolder.authority;
+  }
+  private readonly edgeHolder: { authority?: EdgeAuthority };
   /** The user's pods a sweep discovered, by real `namespace/name`, with their own labels. */
   private readonly estatePods = new Map<string, ReadyPod & { labels: Record<string, string> }>();
   private readonly applier: KubeApplier;
@@ -80,6 +90,7 @@ export class KubeTarget implements Target {
 
   constructor(private readonly o: KubeTargetOptions) {
     this.istio = o.istio ?? istioLocation();
+    this.edgeHolder = o.edgeAuthority ?? {};
     this.trustDomain = o.trustDomain ?? 'cluster.local';
     this.applier = new KubeApplier(o.kc, { runId: o.runId, readyTimeoutMs: o.readyTimeoutMs ?? 180_000, deleteTimeoutMs: o.deleteTimeoutMs, keep: o.keep, log: (l) => o.onCall?.(l) });
   }
@@ -105,14 +116,44 @@ export class KubeTarget implements Target {
     this.posture = posture;
     this.rendered = this.render(posture);
     const stage = this.o.stage ?? 'apply';
+    if (stage === 'apply') await generateSecrets(this.rendered, this.edgeHolder);
+    // A ServiceEntry naming a Deployment's pod IPs (meshproof.dev/addresses-of) goes in once those pods have IPs.
+    const later = (m: Manifest) => m.kind === 'ServiceEntry' && Boolean(m.metadata.annotations?.[ADDRESSES_OF]);
     if (stage === 'apply') {
-      await this.applier.apply(this.rendered);
+      await this.applier.apply({ ...this.rendered, objects: this.rendered.objects.filter((m) => !later(m)) });
       this.pods = await this.applier.waitReady(this.rendered);
+      const entries = this.rendered.objects.filter(later).map((m) => this.withAddresses(m));
+      if (entries.length > 0) {
+        await this.applier.apply({ ...this.rendered, objects: entries });
+        this.pods = await this.applier.waitReady(this.rendered);
+      }
       return;
     }
     await this.applier.resume(this.rendered);
     const restartedAt = stage === 'restart' ? await this.applier.restart(this.rendered) : undefined;
     this.pods = await this.applier.waitReady(this.rendered, restartedAt);
+  }
+
+  /** A ServiceEntry with the pod IPs of the Deployment its annotation names added to `addresses`. */
+  private withAddresses(m: Manifest): Manifest {
+    const [ns, name] = m.metadata.annotations![ADDRESSES_OF]!.split('/') as [string, string];
+    const ips = this.pods.filter((p) => p.namespace === ns && p.workload === name && p.podIP).map((p) => p.podIP);
+    if (ips.length === 0) throw new InfraError(`ServiceEntry ${m.metadata.namespace}/${m.metadata.name}: no ready pod of ${ns}/${name} has an IP to register`);
+    const spec = m.spec as { addresses?: string[] };
+    return { ...m, spec: { ...spec, addresses: [...new Set([...(spec.addresses ?? []), ...ips])] } } as Manifest;
+  }
+
+  async edgeRoots(): Promise<string[]> {
+    return this.edgeCa ? [this.edgeCa.rootPem] : [];
+  }
+
+  async external(workload: Ref, port: number, _from: ProbeHandle): Promise<Dial> {
+    const ns = this.ns(workload.namespace);
+    const pod = this.pods.find((p) => p.namespace === ns && p.workload === workload.name && p.podIP);
+    if (!pod) throw new ConfigError(`no ready pod of ${workload.namespace}/${workload.name} with an IP`);
+    // Dialled by pod IP from inside the probe pod: its sidecar (if any) captures it like any outbound address.
+    const dial = pod.podIP.includes(':') ? `[${pod.podIP}]:${port}` : `${pod.podIP}:${port}`;
+    return { dial, authority: dial };
   }
 
   /** Logical namespace → the run's namespace (the root namespace and unknown ones stay). */
@@ -304,7 +345,7 @@ export class KubeTarget implements Target {
   }
 
   /** What the cluster has (mesh config and Telemetry API), resolved for this pod as istiod does (§10). */
-  async accessLogSetup(ref: PodRef): Promise<LogSetup> {
+  async accessLogSetup(ref: PodRef, side: 'server' | 'client' = 'server'): Promise<LogSetup> {
     const p = this.pod(ref);
     const mesh = await this.readMeshConfig();
     const root = mesh.rootNamespace || this.istio.rootNamespace;
@@ -313,7 +354,7 @@ export class KubeTarget implements Target {
       this.estatePods.get(`${ref.namespace}/${ref.name}`)?.labels ??
       (this.manifest('Deployment', { namespace: ref.namespace, name: p.workload })?.spec as { template?: { metadata?: { labels?: Record<string, string> } } } | undefined)?.template?.metadata?.labels ??
       {};
-    return serverLogSetup(effectiveLogging(mesh, telemetries, { namespace: p.namespace, labels }));
+    return logSetup(effectiveLogging(mesh, telemetries, { namespace: p.namespace, labels }), side);
   }
 
   /** Every certificate of the trust bundle istiod distributes (a root rotation holds more than one, §10). */

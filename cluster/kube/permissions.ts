@@ -20,6 +20,10 @@ export const ISTIO_CRDS = [
   'peerauthentications.security.istio.io',
   'authorizationpolicies.security.istio.io',
   'destinationrules.networking.istio.io',
+  'gateways.networking.istio.io',
+  'virtualservices.networking.istio.io',
+  'sidecars.networking.istio.io',
+  'serviceentries.networking.istio.io',
   'telemetries.telemetry.istio.io',
 ];
 
@@ -54,6 +58,11 @@ export const REQUIRED: Permission[] = [
   { group: 'security.istio.io', resource: 'peerauthentications', verbs: APPLY, why: 'fixture policies' },
   { group: 'security.istio.io', resource: 'authorizationpolicies', verbs: APPLY, why: 'fixture policies' },
   { group: 'networking.istio.io', resource: 'destinationrules', verbs: APPLY, why: 'fixture traffic policies' },
+  { group: 'networking.istio.io', resource: 'gateways', verbs: APPLY, why: "the run's own ingress gateway (boundary suite)" },
+  { group: 'networking.istio.io', resource: 'virtualservices', verbs: APPLY, why: 'the route from the gateway to echo (boundary suite)' },
+  { group: 'networking.istio.io', resource: 'sidecars', verbs: APPLY, why: 'the egress lock of the mesh namespace (REGISTRY_ONLY, boundary suite)' },
+  { group: 'networking.istio.io', resource: 'serviceentries', verbs: APPLY, why: 'the one registered external destination (boundary suite)' },
+  { group: '', resource: 'secrets', verbs: ['create'], why: "the edge certificate meshproof generates for its own gateway: created only, never read or patched" },
   { group: 'telemetry.istio.io', resource: 'telemetries', verbs: [...APPLY, 'list'], why: 'fixture logging; reading the Telemetry in force for each destination' },
   { group: 'apiextensions.k8s.io', resource: 'customresourcedefinitions', verbs: ['get'], names: ISTIO_CRDS, why: 'preflight: Istio CRDs present' },
   { group: 'apiextensions.k8s.io', resource: 'customresourcedefinitions', verbs: ['get'], names: ['policyreports.wgpolicyk8s.io'], why: '--policy-report: the PolicyReport CRD is installed' },

@@ -4,8 +4,9 @@
 // stock Node images from a ConfigMap with a locked-down security context. Pure: no API calls.
 import { parse as parseYaml } from 'yaml';
 import { ConfigError } from '../../harness/errors.js';
+import { EdgeAuthority } from '../../harness/pki.js';
 import type { Manifest, Posture } from '../../harness/posture/load.js';
-import { ROOT_NAMESPACE } from '../../harness/posture/view.js';
+import { GATEWAY_API_REFUSAL, ROOT_NAMESPACE } from '../../harness/posture/view.js';
 
 export const RUN_LABEL = 'meshproof.dev/run';
 export const FIELD_MANAGER = 'meshproof';
@@ -155,6 +156,16 @@ function renderDeployment(m: Manifest, o: RenderOptions, sidecarLess: boolean): 
   }));
 }
 
+/** `<namespace>/<deployment>` whose pod IPs a ServiceEntry's `addresses` get once they are known (fixtures 50-edge). */
+export const ADDRESSES_OF = 'meshproof.dev/addresses-of';
+/** A Secret whose certificate the Target generates (`tls`): a posture never carries a key. */
+export const GENERATE = 'meshproof.dev/generate';
+
+/** A pod template injected with Istio's `gateway` template: Envoy is the whole pod. */
+export function isGatewayTemplate(m: Manifest): boolean {
+  return (m.spec as { template?: { metadata?: { annotations?: Record<string, string> } } } | undefined)?.template?.metadata?.annotations?.['inject.istio.io/templates'] === 'gateway';
+}
+
 /**
  * Renders the posture for a cluster. Throws a ConfigError for kinds that only the lab understands.
  */
@@ -167,6 +178,7 @@ export function renderForCluster(posture: Posture, o: RenderOptions): Rendered {
   const agentNamespaces = new Set<string>();
   for (const { manifest, source } of posture.objects) {
     const what = `${manifest.kind} ${manifest.metadata.namespace ? `${manifest.metadata.namespace}/` : ''}${manifest.metadata.name}`;
+    if (manifest.apiVersion.startsWith('gateway.networking.k8s.io/')) throw new ConfigError(`${source}: ${what}: ${GATEWAY_API_REFUSAL}`);
     if (manifest.apiVersion.startsWith('lab.meshproof.dev/')) {
       throw new ConfigError(`${source}: ${what}: ${manifest.kind} is a lab-only fault and cannot be applied to a cluster`);
     }
@@ -195,7 +207,28 @@ export function renderForCluster(posture: Posture, o: RenderOptions): Rendered {
     const spec = m.spec as Obj | undefined;
     if (m.kind === 'AuthorizationPolicy' && spec) rewriteAuthz(spec, map, o.trustDomain);
     if (m.kind === 'DestinationRule' && spec && typeof spec.host === 'string') spec.host = map.host(spec.host);
-    if (m.kind === 'Deployment') {
+    if (m.kind === 'Gateway' && spec) {
+      // A Gateway selects pods in every namespace (PILOT_SCOPE_GATEWAY_TO_NAMESPACE is off by default): the run
+      // label keeps it to this run's own gateway pods, never a user's or another run's.
+      spec.selector = { ...(spec.selector as Obj), [RUN_LABEL]: o.runId };
+    }
+    if (m.kind === 'VirtualService' && spec) {
+      const vsNs = manifest.metadata.namespace ?? '';
+      spec.gateways = ((spec.gateways as string[] | undefined) ?? []).map((g) => (g.includes('/') ? `${map.ns(g.split('/')[0]!)}/${g.split('/')[1]}` : `${map.ns(vsNs)}/${g}`));
+      for (const r of (spec.http as { route?: { destination: { host: string } }[] }[] | undefined) ?? []) for (const d of r.route ?? []) d.destination.host = map.host(d.destination.host);
+    }
+    if (m.kind === 'ServiceEntry' && m.metadata.annotations?.[ADDRESSES_OF]) {
+      const [ns, name] = m.metadata.annotations[ADDRESSES_OF].split('/') as [string, string];
+      m.metadata.annotations = { ...m.metadata.annotations, [ADDRESSES_OF]: `${map.ns(ns)}/${name}` };
+    }
+    if (m.kind === 'Deployment' && isGatewayTemplate(manifest)) {
+      // Istio's gateway injection fills in the istio-proxy container (IO: setup/additional-setup/gateway).
+      const tmpl = (m.spec as { template: { metadata: Obj } }).template;
+      tmpl.metadata.labels = { ...(tmpl.metadata.labels as Obj), [RUN_LABEL]: o.runId };
+      const annotations = { ...((tmpl.metadata.annotations as Record<string, string> | undefined) ?? {}) };
+      annotations['proxy.istio.io/config'] = withStatsMatcher(annotations['proxy.istio.io/config']);
+      tmpl.metadata.annotations = annotations;
+    } else if (m.kind === 'Deployment') {
       // Sidecar-less: a namespace without injection, or a pod that opts out (istio-behaviours.md §8).
       const labels = (manifest.spec as { template?: { metadata?: { labels?: Record<string, string> } } } | undefined)?.template?.metadata?.labels ?? {};
       renderDeployment(m, o, !injected.has(manifest.metadata.namespace ?? '') || labels['sidecar.istio.io/inject'] === 'false');
@@ -212,4 +245,20 @@ export function renderForCluster(posture: Posture, o: RenderOptions): Rendered {
   const namespaces = Object.fromEntries([...logical].map((n) => [n, map.ns(n)]));
   const isNs = (m: Manifest) => m.kind === 'Namespace';
   return { objects: [...out.filter(isNs), ...configMaps, ...out.filter((m) => !isNs(m))], namespaces, skipped };
+}
+
+/**
+ * Fills each `meshproof.dev/generate: tls` Secret with a certificate for its hosts from the run's edge CA (root →
+ * intermediate → leaf, as a public CA issues; created in `holder` on first use). The key lives only in the Secret:
+ * never logged, never in the evidence (the posture snapshot is the fixture, without data).
+ */
+export async function generateSecrets(rendered: Rendered, holder: { authority?: EdgeAuthority }): Promise<void> {
+  for (const m of rendered.objects) {
+    const a = m.metadata.annotations ?? {};
+    if (m.kind !== 'Secret' || a[GENERATE] !== 'tls') continue;
+    holder.authority ??= await EdgeAuthority.create();
+    const hosts = (a['meshproof.dev/tls-hosts'] ?? '').split(',').map((h) => h.trim()).filter(Boolean);
+    const c = await holder.authority.issue(hosts, { validDays: Number(a['meshproof.dev/tls-valid-days'] ?? 365), chain: a['meshproof.dev/tls-chain'] === 'leaf-only' ? 'leaf-only' : 'complete' });
+    (m as Manifest & { data?: Record<string, string> }).data = { 'tls.crt': Buffer.from(c.chainPem).toString('base64'), 'tls.key': Buffer.from(c.keyPem).toString('base64') };
+  }
 }

@@ -13,11 +13,12 @@ import { AGENT_BUNDLE } from '../../harness/paths.js';
 import type { Manifest, Posture } from '../../harness/posture/load.js';
 import { type Estate, type EstatePod, namespaceInjected, resolveScope, type SweepScope } from '../../harness/sweep/estate.js';
 import { batchBudgetMs, type Dial, type Outage, type PodRef, type ProbeHandle, type Ref, type ScaleResult, type Target, type TargetDescription } from '../../harness/target.js';
-import { BACKDATE_MS, CertificateAuthority, type IssuedCert, spiffeId } from '../../harness/pki.js';
+import { BACKDATE_MS, CertificateAuthority, EdgeAuthority, type IssuedCert, spiffeId } from '../../harness/pki.js';
+import { GatewayListeners, hostMatches, type ServerBinding } from './envoy/gateway.js';
 import { applicable } from './authz.js';
 import { ROOT_NAMESPACE, buildModel, loggingFor, destinationRuleFor, type TrafficPolicy, type DeploymentModel, effectiveMtls, type LabModel, selects, type ServiceModel } from './model.js';
 import { type MeshView, Sidecar, type UpstreamEndpoint } from './sidecar.js';
-import { type LogSetup, serverLogSetup } from '../../harness/mesh-logging.js';
+import { type LogSetup, logSetup } from '../../harness/mesh-logging.js';
 
 /** How long a lab pod may take to print its ready line. */
 const READY_TIMEOUT_MS = 15_000;
@@ -45,6 +46,8 @@ interface LabPod extends PodRef {
   sidecar?: Sidecar;
   adminPort?: number;
   alive: boolean;
+  /** The lab's own number for the pod's IP; `ipOf()` prefers the one a cluster gave it. */
+  ip: string;
 }
 
 export interface LabOptions {
@@ -57,6 +60,8 @@ export interface LabOptions {
   podsPerProcess?: number;
   /** Called with each line a lab process writes to stderr (for --verbose). */
   onProcessLog?: (pod: string, line: string) => void;
+  /** The pod IP a cluster gave a pod (the Kubernetes façade's); the lab numbers its own otherwise. */
+  podIp?: (namespace: string, name: string) => string | undefined;
 }
 
 export class LabTarget implements Target, MeshView {
@@ -67,6 +72,9 @@ export class LabTarget implements Target, MeshView {
   private readonly pods: LabPod[] = [];
   private readonly children = new Set<ChildProcess>();
   private readonly outbound = new Map<string, Promise<number>>();
+  /** A CA for the edge's certificates (meshproof.dev/generate: tls), created with the first one. */
+  private edgeCa?: EdgeAuthority;
+  private readonly credentials = new Map<string, { chainPem: string; keyPem: string; rootPem?: string }>();
   private readonly rr = new Map<string, number>();
   private readonly timers = new Set<NodeJS.Timeout>();
   /** Gates the echo app's /admin endpoints: only the harness knows it. */
@@ -110,7 +118,8 @@ export class LabTarget implements Target, MeshView {
       const local = pod.sidecar ? inbound : app;
       if (local === undefined) continue;
       const address = `127.0.0.1:${local}`;
-      const mtls = pod.sidecar !== undefined && effectiveMtls(this.requireModel(), pod.deployment, sp.targetPort) !== 'DISABLE';
+      // A gateway pod carries no `security.istio.io/tlsMode: istio` label: auto-mTLS sends it plaintext.
+      const mtls = pod.sidecar !== undefined && pod.deployment.mode !== 'gateway' && effectiveMtls(this.requireModel(), pod.deployment, sp.targetPort) !== 'DISABLE';
       out.push({ pod, address, ep: { pod: pod.name, address, mtls, spiffeId: pod.spiffeId } });
     }
     return out;
@@ -118,6 +127,44 @@ export class LabTarget implements Target, MeshView {
 
   upstreams(namespace: string, service: string, port: number): UpstreamEndpoint[] {
     return this.backends(namespace, service, port).map((e) => e.ep);
+  }
+
+  outboundPolicy(clientNamespace: string): 'REGISTRY_ONLY' | 'ALLOW_ANY' {
+    // A Sidecar in the client's namespace, else one in the root namespace, else the mesh default (§7).
+    const m = this.requireModel();
+    return m.outboundPolicy.get(clientNamespace) ?? m.outboundPolicy.get(ROOT_NAMESPACE) ?? 'ALLOW_ANY';
+  }
+
+  registered(ip: string, port: number, protocol: 'http' | 'tcp', hostHeader?: string): { host: string } | undefined {
+    for (const se of this.requireModel().serviceEntries) {
+      const p = se.ports.find((x) => x.number === port);
+      if (!p || (protocol === 'tcp' && p.protocol !== 'TCP') || (protocol === 'http' && p.protocol !== 'HTTP')) continue;
+      const addresses = [...se.addresses, ...this.addressesOf(se.addressesOf)];
+      const byAddress = addresses.some((a) => inCidr(ip, a));
+      // HTTP routes by the request's authority: a virtual host per registered host (and its addresses).
+      const byHost = protocol === 'http' && hostHeader !== undefined && (se.hosts.some((h) => hostMatches(h, hostHeader)) || addresses.some((a) => inCidr(hostHeader, a)));
+      if (protocol === 'tcp' ? byAddress : byHost) return { host: se.hosts[0]! };
+    }
+    return undefined;
+  }
+
+  original(ip: string, port: number): string | undefined {
+    const p = this.pods.find((x) => x.alive && this.ipOf(x) === ip);
+    if (!p) return undefined;
+    const local = p.sidecar ? p.inboundPorts.get(port) : p.appPorts.get(port);
+    return local === undefined ? undefined : `127.0.0.1:${local}`;
+  }
+
+  /** The pod IPs of `<ns>/<deployment>` (a ServiceEntry's meshproof.dev/addresses-of). */
+  private addressesOf(ref: string | undefined): string[] {
+    if (!ref) return [];
+    const [ns, name] = ref.split('/') as [string, string];
+    return this.pods.filter((p) => p.alive && p.namespace === ns && p.workload === name).map((p) => this.ipOf(p));
+  }
+
+  /** The pod's IP as the cluster would give it (what a ServiceEntry's `addresses` and an egress dial name). */
+  private ipOf(p: LabPod): string {
+    return this.opts.podIp?.(p.namespace, p.name) ?? p.ip;
   }
 
   // ------------------------------------------------------------ Target
@@ -159,6 +206,7 @@ export class LabTarget implements Target, MeshView {
       appPorts: new Map(),
       inboundPorts: new Map(),
       alive: true,
+      ip: `10.244.${Math.floor(this.pods.length / 250)}.${(this.pods.length % 250) + 2}`,
     };
     this.pods.push(pod);
     return pod;
@@ -166,6 +214,10 @@ export class LabTarget implements Target, MeshView {
 
   private async startPod(d: DeploymentModel, i: number): Promise<void> {
     const pod = this.newPod(d, i);
+    if (d.mode === 'gateway') {
+      await this.attachGateway(pod);
+      return;
+    }
     const child = this.spawnAgent(pod, [d.mode, ...d.args]);
     pod.process = child;
     const ready = await this.awaitReady(pod, child, d.mode === 'echo');
@@ -223,6 +275,84 @@ export class LabTarget implements Target, MeshView {
         pod.inboundPorts.set(containerPort, port);
       }
     }
+  }
+
+  /**
+   * An ingress gateway pod: Envoy only (the injector's gateway template), with its own identity, outbound clusters
+   * and access log as any sidecar, and listeners built from the Gateway servers that select it (envoy/gateway.ts).
+   */
+  private async attachGateway(pod: LabPod): Promise<void> {
+    const model = this.requireModel();
+    const d = pod.deployment;
+    const sidecar = new Sidecar({
+      namespace: d.namespace,
+      pod: pod.name,
+      cert: await this.requireCa().issue(d.namespace, d.serviceAccount, { ttlMs: d.secretTtlMs }),
+      mesh: this,
+      logging: loggingFor(model, d),
+      statsMatcher: d.statsMatcher,
+      policies: () => applicable(model.authorizationPolicies, d.namespace, d.podLabels),
+      faults: () => model.faults,
+    });
+    pod.sidecar = sidecar;
+    this.scheduleRotation(pod, sidecar);
+    pod.adminPort = await sidecar.admin();
+    const listeners = new GatewayListeners(sidecar, {
+      route: (gateways, host) => model.virtualServices.find((vs) => vs.gateways.some((g) => gateways.includes(g)) && vs.hosts.some((h) => hostMatches(h, host)))?.destination,
+      outbound: (namespace, service, port) => this.captureOf(pod, { namespace, name: service }, port),
+    });
+    // A Gateway server's port is the Service port in front of the pod; Envoy listens on its targetPort.
+    const services = model.services.filter((s) => s.namespace === d.namespace && selects(s.selector, d.podLabels));
+    const containerPortOf = (n: number) => services.flatMap((s) => s.ports).find((p) => p.port === n)?.targetPort ?? n;
+    const byPort = new Map<number, ServerBinding[]>();
+    for (const g of model.gateways.filter((x) => selects(x.selector, d.podLabels))) {
+      for (const server of g.servers) {
+        const cp = containerPortOf(server.port);
+        const credential = server.credentialName ? await this.credential(d.namespace, server.credentialName) : undefined;
+        byPort.set(cp, [...(byPort.get(cp) ?? []), { gateway: `${g.namespace}/${g.name}`, server, credential }]);
+      }
+    }
+    for (const [cp, bindings] of byPort) {
+      try {
+        pod.inboundPorts.set(cp, await listeners.listen(cp, bindings));
+      } catch (e) {
+        throw new ConfigError(`gateway pod ${d.namespace}/${pod.name}: ${(e as Error).message}`);
+      }
+    }
+  }
+
+  /** The certificate and key of a kubernetes.io/tls Secret: given, or generated by the lab's edge CA. */
+  private async credential(namespace: string, name: string): Promise<{ chainPem: string; keyPem: string }> {
+    const key = `${namespace}/${name}`;
+    const known = this.credentials.get(key);
+    if (known) return known;
+    const s = this.requireModel().tlsSecrets.find((x) => x.namespace === namespace && x.name === name)!;
+    if (s.given) {
+      this.credentials.set(key, { chainPem: s.given.certPem, keyPem: s.given.keyPem });
+    } else {
+      this.edgeCa ??= await EdgeAuthority.create();
+      const c = await this.edgeCa.issue(s.hosts, { validDays: s.validDays, chain: s.chain });
+      this.credentials.set(key, { chainPem: c.chainPem, keyPem: c.keyPem, rootPem: c.rootPem });
+    }
+    return this.credentials.get(key)!;
+  }
+
+  /** The roots of the edge certificates this Target generated (EDGE-003's trust anchors for the posture's edge). */
+  async edgeRoots(): Promise<string[]> {
+    return this.edgeCa ? [this.edgeCa.rootPem] : [];
+  }
+
+  /** A pod's sidecar listener for `service:port` (its capture of that Service), created once. */
+  private captureOf(fromPod: LabPod, service: Ref, port: number): Promise<number> {
+    const sp = this.service(service).ports.find((p) => p.port === port);
+    if (!sp) throw new ConfigError(`Service ${service.namespace}/${service.name} has no port ${port}`);
+    const key = `${fromPod.namespace}/${fromPod.name}->${service.namespace}/${service.name}:${port}`;
+    let p = this.outbound.get(key);
+    if (!p) {
+      p = fromPod.sidecar!.outbound(service.namespace, service.name, port, sp.protocol);
+      this.outbound.set(key, p);
+    }
+    return p;
   }
 
   /**
@@ -366,7 +496,7 @@ export class LabTarget implements Target, MeshView {
             protocol: first ? first.sp.protocol : ('sniffed' as const),
             protocolFrom: first ? `port name ${first.sp.name}` : 'no declaration (Istio detects the protocol)',
             services: targeting.map(({ s, sp }) => `${s.namespace}/${s.name}:${sp.port}`),
-            dial: this.podAddress(podRef(p), port),
+            dial: this.directAddress(p, port),
           };
         });
         const role = labels['meshproof.dev/role'];
@@ -447,13 +577,7 @@ export class LabTarget implements Target, MeshView {
     const fromPod = this.pods.find((p) => p.namespace === from.pod.namespace && p.name === from.pod.name);
     if (fromPod?.sidecar) {
       // The client's sidecar captures the connection: in the lab, a per-destination outbound listener.
-      const key = `${fromPod.namespace}/${fromPod.name}->${service.namespace}/${service.name}:${port}`;
-      let p = this.outbound.get(key);
-      if (!p) {
-        p = fromPod.sidecar.outbound(service.namespace, service.name, port, sp.protocol);
-        this.outbound.set(key, p);
-      }
-      return { dial: `127.0.0.1:${await p}`, authority };
+      return { dial: `127.0.0.1:${await this.captureOf(fromPod, service, port)}`, authority };
     }
     // No sidecar: the Service resolves to one endpoint per connection, round-robin (kube-proxy's job). Resolving
     // per call instead of proxying keeps a dead endpoint visible as a refused connection, never as a reset.
@@ -484,9 +608,43 @@ export class LabTarget implements Target, MeshView {
     return this.requireCa().issue(pod.namespace, pod.deployment.serviceAccount, { ttlMs });
   }
 
-  /** What "podIP:containerPort" reaches in the lab: the pod's inbound listener, or its app without a sidecar. */
-  podAddress(ref: PodRef, containerPort: number): string {
+  /**
+   * Where `from` connects to reach a pod no Service stands for, by its IP (egress, EGRESS-001): through the
+   * client sidecar's capture of that address when it has one (§7), else straight to the pod.
+   */
+  async external(workload: Ref, port: number, from: ProbeHandle): Promise<Dial> {
+    const pod = this.pods.find((p) => p.alive && p.namespace === workload.namespace && p.workload === workload.name);
+    if (!pod) throw new ConfigError(`the posture has no running ${workload.namespace}/${workload.name}`);
+    return { dial: await this.podAddress(podRef(pod), port, from), authority: `${this.ipOf(pod)}:${port}` };
+  }
+
+  /** Like `kubectl get pod -o jsonpath={.status.podIP}`. */
+  podIp(ref: PodRef): string {
+    return this.ipOf(this.pod(ref));
+  }
+
+  /**
+   * What "podIP:containerPort" reaches in the lab: the pod's inbound listener, or its app without a sidecar; from a
+   * probe with a sidecar, that sidecar's capture of the address.
+   */
+  async podAddress(ref: PodRef, containerPort: number, from?: ProbeHandle): Promise<string> {
+    const fromPod = from ? this.pods.find((p) => p.namespace === from.pod.namespace && p.name === from.pod.name) : undefined;
     const p = this.pod(ref);
+    if (fromPod?.sidecar) {
+      const key = `${fromPod.namespace}/${fromPod.name}->${this.ipOf(p)}:${containerPort}`;
+      let port = this.outbound.get(key);
+      if (!port) {
+        const model = this.requireModel();
+        const http = model.services.some((s) => s.ports.some((x) => x.port === containerPort && x.protocol === 'http')) || model.serviceEntries.some((se) => se.ports.some((x) => x.number === containerPort && x.protocol === 'HTTP'));
+        port = fromPod.sidecar.capture(this.ipOf(p), containerPort, http ? 'http' : 'tcp');
+        this.outbound.set(key, port);
+      }
+      return `127.0.0.1:${await port}`;
+    }
+    return this.directAddress(p, containerPort);
+  }
+
+  private directAddress(p: LabPod, containerPort: number): string {
     const port = p.sidecar ? p.inboundPorts.get(containerPort) : p.appPorts.get(containerPort);
     return port === undefined || !p.alive ? '127.0.0.1:1' : `127.0.0.1:${port}`;
   }
@@ -565,8 +723,8 @@ export class LabTarget implements Target, MeshView {
     return JSON.parse(await this.admin(ref, '/certs')) as unknown;
   }
 
-  async accessLogSetup(ref: PodRef): Promise<LogSetup> {
-    return serverLogSetup(loggingFor(this.requireModel(), this.pod(ref).deployment));
+  async accessLogSetup(ref: PodRef, side: 'server' | 'client' = 'server'): Promise<LogSetup> {
+    return logSetup(loggingFor(this.requireModel(), this.pod(ref).deployment), side);
   }
 
   async meshRoots(): Promise<string[]> {
@@ -731,6 +889,17 @@ export class LabTarget implements Target, MeshView {
     if (!this.ca) throw new Error('lab CA not created yet');
     return this.ca;
   }
+}
+
+/** Whether an IPv4 address (or a host header holding one) is `a` or inside CIDR `a`. */
+export function inCidr(ip: string, a: string): boolean {
+  const num = (x: string) => x.split('.').reduce((n, o) => n * 256 + Number(o), 0);
+  if (!/^\d+\.\d+\.\d+\.\d+$/.test(ip)) return false;
+  const [base, bits = '32'] = a.split('/') as [string, string?];
+  const b = Number(bits);
+  if (b === 0) return true;
+  const mask = 2 ** 32 - 2 ** (32 - b);
+  return (num(ip) & mask) >>> 0 === (num(base) & mask) >>> 0;
 }
 
 function portArg(args: string[], flag: string, fallback: number): number {

@@ -5,6 +5,7 @@ import { z } from 'zod';
 import { parseGoDuration } from '../../harness/duration.js';
 import { ConfigError } from '../../harness/errors.js';
 import { describeObject, type PostureObject } from '../../harness/posture/load.js';
+import { GATEWAY_API_REFUSAL } from '../../harness/posture/view.js';
 import { compileFilter } from './envoy/access-log.js';
 
 /** Where the agent bundle is mounted in pods (from a ConfigMap in a cluster). */
@@ -14,7 +15,7 @@ const stringMap = z.record(z.string(), z.string());
 const matchLabels = z.strictObject({ matchLabels: stringMap });
 
 /** Istio annotations and labels the lab understands; any other `*.istio.io/*` key is refused. */
-const ISTIO_KEYS = new Set(['sidecar.istio.io/inject', 'proxy.istio.io/config']);
+const ISTIO_KEYS = new Set(['sidecar.istio.io/inject', 'proxy.istio.io/config', 'inject.istio.io/templates']);
 const istioKeysOnly = (m: Record<string, string> | undefined, ctx: z.RefinementCtx, where: string[]) => {
   for (const k of Object.keys(m ?? {})) {
     if (/(^|\.)istio\.io\//.test(k) && !ISTIO_KEYS.has(k)) {
@@ -34,16 +35,21 @@ const namespace = z.strictObject({ apiVersion: z.literal('v1'), kind: z.literal(
 
 const serviceAccount = z.strictObject({ apiVersion: z.literal('v1'), kind: z.literal('ServiceAccount'), metadata });
 
+const AGENT_COMMAND = `the lab runs only the meshproof agent: command must be ["node", "${AGENT_PATH}"]`;
+/**
+ * The agent (echo or probe), or an Istio gateway: a pod annotated `inject.istio.io/templates: gateway` whose only
+ * container is `istio-proxy` with `image: auto`, which the injector turns into Envoy (IO: setup/additional-setup/gateway).
+ */
 const container = z.strictObject({
   name: z.string(),
   image: z.string().optional(),
-  command: z.tuple([z.literal('node'), z.literal(AGENT_PATH)], {
-    error: `the lab runs only the meshproof agent: command must be ["node", "${AGENT_PATH}"]`,
-  }),
-  args: z.union([
-    z.tuple([z.literal('echo')]).rest(z.string()),
-    z.tuple([z.literal('probe'), z.literal('--idle')]),
-  ]),
+  command: z.tuple([z.literal('node'), z.literal(AGENT_PATH)], { error: AGENT_COMMAND }).optional(),
+  args: z
+    .union([
+      z.tuple([z.literal('echo')]).rest(z.string()),
+      z.tuple([z.literal('probe'), z.literal('--idle')]),
+    ])
+    .optional(),
   ports: z.array(z.strictObject({ containerPort: z.number().int().min(1).max(65535), name: z.string().optional(), protocol: z.literal('TCP').optional() })).optional(),
 });
 
@@ -122,6 +128,17 @@ const deployment = z
         ctx.addIssue({ code: 'custom', path: ['spec', 'template', 'metadata', 'annotations', 'proxy.istio.io/config'], message: `${field || 'value'}: ${i.code === 'unrecognized_keys' ? 'not implemented by the lab' : i.message}` });
       }
     }
+    const c = o.spec.template.spec.containers[0];
+    const template = o.spec.template.metadata.annotations?.['inject.istio.io/templates'];
+    if (template !== undefined && template !== 'gateway') {
+      ctx.addIssue({ code: 'custom', path: ['spec', 'template', 'metadata', 'annotations', 'inject.istio.io/templates'], message: 'the lab implements only the `gateway` injection template' });
+    } else if (template === 'gateway') {
+      if (c && (c.name !== 'istio-proxy' || c.image !== 'auto' || c.command || c.args)) {
+        ctx.addIssue({ code: 'custom', path: ['spec', 'template', 'spec', 'containers', 0], message: 'a gateway pod has one container `istio-proxy` with `image: auto` and no command or args (the injector fills it in)' });
+      }
+    } else if (c && (!c.command || !c.args)) {
+      ctx.addIssue({ code: 'custom', path: ['spec', 'template', 'spec', 'containers', 0, c.command ? 'args' : 'command'], message: c.command ? 'the agent needs args: [echo, …] or [probe, --idle]' : AGENT_COMMAND });
+    }
     istioKeysOnly(o.spec.template.metadata.annotations, ctx, ['spec', 'template', 'metadata', 'annotations']);
     istioKeysOnly(o.spec.template.metadata.labels, ctx, ['spec', 'template', 'metadata', 'labels']);
     for (const [k, v] of Object.entries(o.spec.selector.matchLabels)) {
@@ -141,7 +158,7 @@ const service = z.strictObject({
     ports: z
       .array(
         z.strictObject({
-          name: z.string().regex(/^(http|tcp)(-.*)?$/, 'the lab selects the protocol by port name: http[-*] or tcp[-*]'),
+          name: z.string().regex(/^(http|http2|https|tcp|tls)(-.*)?$/, 'the lab selects the protocol by port name: http, http2, https, tcp or tls (optionally -suffix)'),
           port: z.number().int().min(1).max(65535),
           targetPort: z.number().int().min(1).max(65535).optional(),
           protocol: z.literal('TCP').optional(),
@@ -348,10 +365,124 @@ const destinationRule = z.strictObject({
             maxEjectionPercent: z.number().int().min(0).max(100).optional(),
           })
           .optional(),
+        tls: z.strictObject({ mode: z.enum(['DISABLE', 'ISTIO_MUTUAL'], 'the lab implements tls.mode DISABLE and ISTIO_MUTUAL') }).optional(),
       })
       .optional(),
   }),
 });
+
+const TLS_VERSIONS = ['TLS_AUTO', 'TLSV1_0', 'TLSV1_1', 'TLSV1_2', 'TLSV1_3'] as const;
+export type TlsVersion = (typeof TLS_VERSIONS)[number];
+const hostname = z.string().regex(/^(\*\.)?[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/, 'a DNS name, optionally starting with *.');
+
+/** Istio `Gateway` (API: networking/v1alpha3/gateway.proto): HTTP servers with or without redirect, HTTPS SIMPLE. */
+const gateway = z.strictObject({
+  apiVersion: z.enum(['networking.istio.io/v1', 'networking.istio.io/v1beta1', 'networking.istio.io/v1alpha3']),
+  kind: z.literal('Gateway'),
+  metadata,
+  spec: z.strictObject({
+    selector: stringMap,
+    servers: z
+      .array(
+        z
+          .strictObject({
+            port: z.strictObject({ number: z.number().int().min(1).max(65535), name: z.string().min(1), protocol: z.enum(['HTTP', 'HTTPS'], 'the lab implements HTTP and HTTPS servers') }),
+            hosts: z.array(hostname).min(1),
+            tls: z
+              .strictObject({
+                httpsRedirect: z.boolean().optional(),
+                mode: z.literal('SIMPLE', 'the lab implements tls.mode SIMPLE only').optional(),
+                credentialName: z.string().min(1).optional(),
+                minProtocolVersion: z.enum(TLS_VERSIONS).optional(),
+                maxProtocolVersion: z.enum(TLS_VERSIONS).optional(),
+                cipherSuites: z.array(z.string().regex(/^[A-Z0-9-]+$/, 'an OpenSSL/BoringSSL cipher name')).min(1).optional(),
+              })
+              .optional(),
+          })
+          .superRefine((s, ctx) => {
+            if (s.port.protocol === 'HTTPS' && (s.tls?.mode !== 'SIMPLE' || !s.tls.credentialName)) {
+              ctx.addIssue({ code: 'custom', path: ['tls'], message: 'an HTTPS server needs tls.mode SIMPLE and a credentialName' });
+            }
+            if (s.port.protocol === 'HTTP' && s.tls && Object.keys(s.tls).some((k) => k !== 'httpsRedirect')) {
+              ctx.addIssue({ code: 'custom', path: ['tls'], message: 'an HTTP server takes only tls.httpsRedirect' });
+            }
+          }),
+      )
+      .min(1),
+  }),
+});
+
+/** Istio `VirtualService` bound to gateways: one HTTP route to one destination, the shape the edge fixtures use. */
+const virtualService = z.strictObject({
+  apiVersion: z.enum(['networking.istio.io/v1', 'networking.istio.io/v1beta1', 'networking.istio.io/v1alpha3']),
+  kind: z.literal('VirtualService'),
+  metadata,
+  spec: z.strictObject({
+    hosts: z.array(hostname).min(1),
+    gateways: z.array(z.string().min(1)).min(1, 'the lab implements VirtualServices bound to gateways only'),
+    http: z
+      .array(
+        z.strictObject({
+          route: z.array(z.strictObject({ destination: z.strictObject({ host: z.string().min(1), port: z.strictObject({ number: z.number().int() }) }) })).length(1, 'the lab implements one destination per route'),
+        }),
+      )
+      .length(1, 'the lab implements one http route'),
+  }),
+});
+
+/** Istio `Sidecar` for a whole namespace: the outbound traffic policy (§7); egress must keep every host visible. */
+const sidecar = z.strictObject({
+  apiVersion: z.enum(['networking.istio.io/v1', 'networking.istio.io/v1beta1', 'networking.istio.io/v1alpha3']),
+  kind: z.literal('Sidecar'),
+  metadata,
+  spec: z.strictObject({
+    outboundTrafficPolicy: z.strictObject({ mode: z.enum(['REGISTRY_ONLY', 'ALLOW_ANY']) }).optional(),
+    egress: z.array(z.strictObject({ hosts: z.tuple([z.literal('*/*', 'the lab implements egress hosts ["*/*"] only')]) })).length(1),
+  }),
+});
+
+/**
+ * Istio `ServiceEntry` for destinations outside the mesh, by address (resolution NONE: the original destination).
+ * `meshproof.dev/addresses-of: <namespace>/<deployment>` asks the Target to add that Deployment's pod IPs to
+ * `addresses` when it applies the entry: the "external" servers of the fixtures have no fixed address.
+ */
+const serviceEntry = z.strictObject({
+  apiVersion: z.enum(['networking.istio.io/v1', 'networking.istio.io/v1beta1', 'networking.istio.io/v1alpha3']),
+  kind: z.literal('ServiceEntry'),
+  metadata,
+  spec: z.strictObject({
+    hosts: z.array(hostname.refine((h) => h !== '*', 'a full wildcard host is invalid in a ServiceEntry')).min(1),
+    addresses: z.array(z.string().regex(/^\d+\.\d+\.\d+\.\d+(\/\d+)?$/, 'an IPv4 address or CIDR')).optional(),
+    ports: z.array(z.strictObject({ number: z.number().int().min(1).max(65535), name: z.string().min(1), protocol: z.enum(['HTTP', 'TCP']) })).min(1),
+    location: z.literal('MESH_EXTERNAL', 'the lab implements MESH_EXTERNAL entries'),
+    resolution: z.literal('NONE', 'the lab implements resolution NONE (original destination)'),
+  }),
+});
+
+/**
+ * A `kubernetes.io/tls` Secret the Target generates (`meshproof.dev/generate: tls`): a posture never carries a
+ * private key. Annotations: `meshproof.dev/tls-hosts` (comma-separated DNS names), `meshproof.dev/tls-valid-days`,
+ * `meshproof.dev/tls-chain` (`complete`: leaf and intermediate; `leaf-only`: the intermediate left out).
+ */
+const secret = z
+  .strictObject({
+    apiVersion: z.literal('v1'),
+    kind: z.literal('Secret'),
+    metadata,
+    type: z.literal('kubernetes.io/tls', 'the lab implements kubernetes.io/tls Secrets only'),
+    /** Only as a Target wrote it after generating it (the Kubernetes façade); posture files never carry it. */
+    data: z.strictObject({ 'tls.crt': z.string().min(1), 'tls.key': z.string().min(1) }).optional(),
+  })
+  .superRefine((o, ctx) => {
+    const a = o.metadata.annotations ?? {};
+    if (o.data) return;
+    if (a['meshproof.dev/generate'] !== 'tls') ctx.addIssue({ code: 'custom', path: ['metadata', 'annotations', 'meshproof.dev/generate'], message: 'must be `tls`: the lab generates the certificate (a posture never carries a private key)' });
+    if (!a['meshproof.dev/tls-hosts']) ctx.addIssue({ code: 'custom', path: ['metadata', 'annotations', 'meshproof.dev/tls-hosts'], message: 'names the DNS names of the certificate' });
+    const days = a['meshproof.dev/tls-valid-days'];
+    if (days !== undefined && !/^\d+$/.test(days)) ctx.addIssue({ code: 'custom', path: ['metadata', 'annotations', 'meshproof.dev/tls-valid-days'], message: 'a whole number of days' });
+    const chain = a['meshproof.dev/tls-chain'];
+    if (chain !== undefined && chain !== 'complete' && chain !== 'leaf-only') ctx.addIssue({ code: 'custom', path: ['metadata', 'annotations', 'meshproof.dev/tls-chain'], message: 'complete or leaf-only' });
+  });
 
 const SCHEMAS = {
   Namespace: namespace,
@@ -364,6 +495,11 @@ const SCHEMAS = {
   LabFault: labFault,
   DestinationRule: destinationRule,
   ConfigMap: configMap,
+  Gateway: gateway,
+  VirtualService: virtualService,
+  Sidecar: sidecar,
+  ServiceEntry: serviceEntry,
+  Secret: secret,
 } as const;
 
 export type LabKinds = { [K in keyof typeof SCHEMAS]: z.infer<(typeof SCHEMAS)[K]> };
@@ -377,6 +513,7 @@ function pathOf(p: PropertyKey[]): string {
 export function validateForLab(o: PostureObject): LabObject {
   const m = o.manifest;
   const where = `${o.source}: ${describeObject(m)}`;
+  if (m.apiVersion.startsWith('gateway.networking.k8s.io/')) throw new ConfigError(`${where}: ${GATEWAY_API_REFUSAL}`);
   const schema = (SCHEMAS as Record<string, z.ZodType>)[m.kind];
   if (!schema) {
     throw new ConfigError(`${where}: kind ${m.kind} (${m.apiVersion}) is not implemented by the lab`);

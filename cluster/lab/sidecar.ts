@@ -145,6 +145,11 @@ export class Sidecar implements SidecarHost {
     return this.outboundRoom.listen(namespace, service, port, protocol);
   }
 
+  /** This pod's capture of an address no Service stands for (egress, §7). */
+  capture(ip: string, port: number, protocol: PortProtocol): Promise<number> {
+    return this.outboundRoom.capture(ip, port, protocol);
+  }
+
   /** Envoy's admin API on loopback: `/certs` (E: api/envoy/admin/v3/certs.proto) and `/stats`. */
   async admin(): Promise<number> {
     const server = http.createServer((req, res) => {

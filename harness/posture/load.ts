@@ -76,6 +76,10 @@ export function parseManifests(text: string, file: string): PostureObject[] {
     if (!CLUSTER_SCOPED.has(m.kind) && typeof m.metadata.namespace !== 'string') {
       throw new ConfigError(`${where}: ${m.kind} ${m.metadata.name} has no metadata.namespace (fixtures name it explicitly)`);
     }
+    if (m.kind === 'Secret' && ('data' in m || 'stringData' in m)) {
+      // Postures are snapshotted into the evidence bundle: a key in one would be written out (and committed).
+      throw new ConfigError(`${where}: Secret ${m.metadata.name} carries data: a posture never holds a private key; annotate it \`meshproof.dev/generate: tls\` and the Target generates the certificate`);
+    }
     out.push({ manifest: m as Manifest, source: where });
   });
   return out;

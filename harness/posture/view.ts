@@ -5,6 +5,15 @@ import type { Manifest, Posture } from './load.js';
 
 export const ROOT_NAMESPACE = 'istio-system';
 
+/**
+ * Kubernetes Gateway API objects in a posture. Istio builds the same Envoy listeners from them (an automated
+ * Deployment per Gateway, `gatewayClassName: istio`), but that adds a second way to make the gateway pod and its
+ * Service, and the lab's model is Istio's Gateway + VirtualService. A user's Gateway API edge is attacked as it is.
+ */
+export const GATEWAY_API_REFUSAL =
+  'Kubernetes Gateway API (gateway.networking.k8s.io) objects are not implemented in postures: write the edge as Istio networking.istio.io/v1 Gateway + VirtualService, or attack an existing Gateway API edge read-only with --edge <namespace>/<service> --edge-host <host>';
+
+
 export interface ServicePort {
   name: string;
   port: number;
@@ -16,6 +25,19 @@ export interface ServiceView extends Ref {
 }
 
 type Spec = Record<string, unknown> | undefined;
+
+/** An edge (ingress gateway) to attack: where it is, which host it serves, which Service ports. */
+export interface EdgeView {
+  gateway?: Ref;
+  /** The gateway's own Deployment (the posture's edge only): its service account is the identity EDGE-004 expects. */
+  workload?: Ref;
+  /** The gateway's Service, in logical names (or the user's own, `--edge`). */
+  service: Ref;
+  host: string;
+  httpsPort: number;
+  /** The plaintext port; undefined when the edge declares none (EDGE-001 then dials 80 and expects a refusal). */
+  httpPort?: number;
+}
 
 export class PostureView {
   constructor(readonly posture: Posture) {}
@@ -41,8 +63,8 @@ export class PostureView {
           ports: ports.map((p) => ({
             name: p.name ?? String(p.port),
             port: p.port,
-            // Istio's explicit protocol selection: port name prefix or appProtocol.
-            protocol: /^(http|grpc)/.test(p.appProtocol ?? p.name ?? '') ? ('http' as const) : ('tcp' as const),
+            // Istio's explicit protocol selection: port name prefix or appProtocol (`https` and `tls` are opaque).
+            protocol: /^(http|http2|grpc|grpc-web)(-|$)/.test(p.appProtocol ?? p.name ?? '') ? ('http' as const) : ('tcp' as const),
           })),
         };
       });
@@ -73,6 +95,45 @@ export class PostureView {
     if (!d) return undefined;
     const spec = d.spec as { template?: { spec?: { serviceAccountName?: string } } } | undefined;
     return spec?.template?.spec?.serviceAccountName ?? 'default';
+  }
+
+  /**
+   * The posture's own edge: the first Istio Gateway with an HTTPS server, the Service in front of the pods it
+   * selects, the Service ports of its HTTPS and HTTP servers and the host they serve. Undefined without one.
+   */
+  edge(): EdgeView | undefined {
+    for (const g of this.all('Gateway')) {
+      const spec = g.spec as { selector?: Record<string, string>; servers?: { port: { number: number; protocol: string }; hosts: string[]; tls?: { httpsRedirect?: boolean } }[] };
+      const https = spec.servers?.find((x) => x.port.protocol === 'HTTPS');
+      if (!https || !spec.selector) continue;
+      const selector = spec.selector;
+      const pods = this.all('Deployment').filter((d) => {
+        const labels = (d.spec as { template?: { metadata?: { labels?: Record<string, string> } } }).template?.metadata?.labels ?? {};
+        return Object.entries(selector).every(([k, v]) => labels[k] === v);
+      });
+      for (const d of pods) {
+        const labels = (d.spec as { template: { metadata: { labels: Record<string, string> } } }).template.metadata.labels;
+        const svc = this.all('Service').find((s) => {
+          const sel = (s.spec as { selector?: Record<string, string> }).selector ?? {};
+          return s.metadata.namespace === d.metadata.namespace && Object.keys(sel).length > 0 && Object.entries(sel).every(([k, v]) => labels[k] === v);
+        });
+        if (!svc) continue;
+        const ports = ((svc.spec as Spec)?.ports ?? []) as { port: number; targetPort?: number }[];
+        const servicePort = (n: number) => ports.find((p) => p.port === n || p.targetPort === n)?.port;
+        const httpsPort = servicePort(https.port.number);
+        if (httpsPort === undefined) continue;
+        const http = spec.servers?.find((x) => x.port.protocol === 'HTTP' && x.hosts.some((h) => https.hosts.includes(h)));
+        return {
+          gateway: { namespace: g.metadata.namespace ?? '', name: g.metadata.name },
+          workload: { namespace: d.metadata.namespace ?? '', name: d.metadata.name },
+          service: { namespace: svc.metadata.namespace ?? '', name: svc.metadata.name },
+          host: https.hosts[0]!,
+          httpsPort,
+          httpPort: http ? servicePort(http.port.number) : undefined,
+        };
+      }
+    }
+    return undefined;
   }
 
   has(kind: string, ref: Ref): boolean {

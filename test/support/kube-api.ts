@@ -110,7 +110,7 @@ export function defaultState(): KubeApiState {
     forbidden: [],
     version: 'v1.33.1',
     denied: new Set(),
-    crds: new Set(['peerauthentications.security.istio.io', 'authorizationpolicies.security.istio.io', 'destinationrules.networking.istio.io', 'telemetries.telemetry.istio.io']),
+    crds: new Set(['peerauthentications.security.istio.io', 'authorizationpolicies.security.istio.io', 'destinationrules.networking.istio.io', 'gateways.networking.istio.io', 'virtualservices.networking.istio.io', 'sidecars.networking.istio.io', 'serviceentries.networking.istio.io', 'telemetries.telemetry.istio.io']),
     istiod: { image: 'docker.io/istio/pilot:1.30.1', replicas: 1, ready: 1 },
     webhooks: ['istio-sidecar-injector'],
     // A cluster with Istio installed: its own namespaces exist before any run.
@@ -159,6 +159,7 @@ const RESOURCES: Record<string, [string, string, boolean][]> = {
     ['ServiceAccount', 'serviceaccounts', true],
     ['Service', 'services', true],
     ['ConfigMap', 'configmaps', true],
+    ['Secret', 'secrets', true],
     ['Pod', 'pods', true],
     ['Event', 'events', true],
   ],
@@ -172,7 +173,13 @@ const RESOURCES: Record<string, [string, string, boolean][]> = {
     ['PeerAuthentication', 'peerauthentications', true],
     ['AuthorizationPolicy', 'authorizationpolicies', true],
   ],
-  'networking.istio.io/v1': [['DestinationRule', 'destinationrules', true]],
+  'networking.istio.io/v1': [
+    ['DestinationRule', 'destinationrules', true],
+    ['Gateway', 'gateways', true],
+    ['VirtualService', 'virtualservices', true],
+    ['Sidecar', 'sidecars', true],
+    ['ServiceEntry', 'serviceentries', true],
+  ],
   'telemetry.istio.io/v1': [['Telemetry', 'telemetries', true]],
   'wgpolicyk8s.io/v1alpha2': [['PolicyReport', 'policyreports', true]],
 };
@@ -224,7 +231,9 @@ function podsOf(state: KubeApiState, namespace: string, selector: string | null,
     const limit = state.podLimit.get(`${namespace}/${d.metadata.name}`);
     for (let i = 0; i < Math.min(spec.replicas ?? 1, limit ?? Number.POSITIVE_INFINITY); i++) {
       if (!selects(selector, labels)) continue;
-      const sidecar = injected && !optOut && !state.injectionBroken;
+      // The object-selector webhook also injects a pod labelled `sidecar.istio.io/inject: "true"` (gateways).
+      const optIn = labels['sidecar.istio.io/inject'] === 'true' && (ns?.metadata.labels?.['istio-injection'] ?? '') !== 'disabled';
+      const sidecar = (injected || optIn) && !optOut && !state.injectionBroken;
       const image = (spec.template.spec.containers[0] as { image?: string } | undefined)?.image ?? '';
       const crash = state.crashing.get(`${namespace}/${d.metadata.name}`);
       const waiting = state.unpullable.has(image)
@@ -237,7 +246,8 @@ function podsOf(state: KubeApiState, namespace: string, selector: string | null,
         metadata: { name: `${d.metadata.name}-${i}`, namespace, labels, ...(spec.template.metadata.annotations ? { annotations: spec.template.metadata.annotations } : {}) },
         spec: {
           ...((spec.template.spec as { serviceAccountName?: string }).serviceAccountName ? { serviceAccountName: (spec.template.spec as { serviceAccountName?: string }).serviceAccountName } : {}),
-          containers: [...spec.template.spec.containers, ...(sidecar ? [{ name: 'istio-proxy' }] : [])],
+          // The gateway template fills in the pod's own istio-proxy container; the sidecar template adds one.
+          containers: [...spec.template.spec.containers, ...(sidecar && spec.template.metadata.annotations?.['inject.istio.io/templates'] !== 'gateway' ? [{ name: 'istio-proxy' }] : [])],
         },
         status: {
           phase: waiting?.reason === 'ImagePullBackOff' ? 'Pending' : 'Running',
@@ -525,6 +535,23 @@ export async function startKubeApi(state: KubeApiState = defaultState()): Promis
         state.managers.set(`${p}/${name}`, url.searchParams.get('fieldManager') ?? 'create');
         state.generation++;
         return json(res, 201, { ...obj, metadata: { ...obj.metadata, uid: `uid-${state.objects.size}` }, status: { phase: 'Active' } });
+      }
+      const secrets = /^\/api\/v1\/namespaces\/([^/]+)\/secrets$/.exec(p);
+      if (req.method === 'POST' && secrets) {
+        // A plain create: 409 on an existing name; a kubernetes.io/tls Secret must hold tls.crt and tls.key
+        // (K8s: pkg/apis/core/validation ValidateSecret for SecretTypeTLS).
+        const obj = JSON.parse(body) as Obj & { type?: string; data?: Record<string, string> };
+        const nsState = state.namespaces.get(secrets[1]!);
+        if (!nsState) return status(404, 'NotFound', `namespaces "${secrets[1]}" not found`);
+        const key = `${p}/${obj.metadata.name}`;
+        if (state.objects.has(key)) return status(409, 'AlreadyExists', `secrets "${obj.metadata.name}" already exists`);
+        const causes = validateWith(models.get('v1/Secret')!, obj);
+        if (obj.type === 'kubernetes.io/tls') for (const k of ['tls.crt', 'tls.key']) if (!obj.data?.[k]) causes.push({ field: `data[${k}]`, message: 'Required value' });
+        if (causes.length > 0) return status(422, 'Invalid', `Secret "${obj.metadata.name}" is invalid: ${causes.map((c) => `${c.field}: ${c.message}`).join(', ')}`, causes.map((c) => ({ reason: 'FieldValueInvalid', ...c })));
+        state.objects.set(key, obj);
+        state.managers.set(key, url.searchParams.get('fieldManager') ?? 'create');
+        state.generation++;
+        return json(res, 201, { ...obj, metadata: { ...obj.metadata, uid: `uid-${state.objects.size}` } });
       }
       if (req.method === 'PATCH' && req.headers['content-type']?.startsWith('application/apply-patch')) {
         const obj = JSON.parse(body) as Obj;

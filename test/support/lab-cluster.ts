@@ -62,8 +62,13 @@ function unrender(o: Obj, opts: { stripStatsMatcher?: boolean; revision?: string
       else delete annotations['proxy.istio.io/config'];
     }
     t.metadata = { labels: strip(t.metadata.labels) ?? {}, ...(Object.keys(annotations).length ? { annotations } : {}) };
-    const containers = (t.spec.containers as Record<string, unknown>[]).map((c) => ({ name: c.name, command: c.command, args: c.args, ...(c.ports ? { ports: c.ports } : {}) }));
+    const containers = (t.spec.containers as Record<string, unknown>[]).map((c) => ({ name: c.name, ...(c.image === 'auto' ? { image: 'auto' } : { command: c.command, args: c.args }), ...(c.ports ? { ports: c.ports } : {}) }));
     t.spec = { ...(t.spec.serviceAccountName ? { serviceAccountName: t.spec.serviceAccountName } : {}), containers };
+  }
+  if (m.kind === 'Gateway') {
+    // The run label render added to the selector (its pod template labels are stripped above as well).
+    const spec = m.spec as { selector: Record<string, string> };
+    spec.selector = strip(spec.selector) ?? {};
   }
   return m;
 }
@@ -106,7 +111,7 @@ export async function startLabCluster(
     const objects = [...api.state.objects.values()].map((v) => unrender(v as Obj, { ...o, revision: api.state.istiod?.revision })).filter((x): x is Obj => x !== undefined);
     // The cluster's mesh config, which istiod (and so the lab's sidecars) reads for access logging.
     if (api.state.meshConfig !== undefined) objects.push({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'istio', namespace: 'istio-system' }, data: { mesh: api.state.meshConfig } });
-    lab = new LabTarget({ podsPerProcess: o.podsPerProcess });
+    lab = new LabTarget({ podsPerProcess: o.podsPerProcess, podIp: (namespace, name) => api.state.podIPs.get(`${namespace}/${name}`) });
     await lab.apply({ origin: ['kube-api'], objects: objects.map((manifest, i) => ({ manifest, source: `kube-api#${i + 1}` })) });
     // istiod's CA for this lab: CreateCertificate over gRPC, identities from the tokens this API issued.
     await istiod?.close();
@@ -200,7 +205,8 @@ export async function startLabCluster(
           if (svc) a.dial = (await lab.address({ namespace: svc[2]!, name: svc[1]! }, Number(svc[3]), probe)).dial;
           else if (ip) {
             const key = ipToPod(ip[1]!);
-            a.dial = key ? lab.podAddress(podOf(key.split('/')[0]!, key.split('/')[1]!), Number(ip[2])) : '127.0.0.1:1';
+            // The probe's own sidecar captures a pod IP it dials (egress, §7); a sidecar-less probe reaches the pod.
+            a.dial = key ? await lab.podAddress(podOf(key.split('/')[0]!, key.split('/')[1]!), Number(ip[2]), probe) : '127.0.0.1:1';
           }
         }
         const { attacks: _a, ...opts } = batch;

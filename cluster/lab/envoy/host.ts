@@ -4,7 +4,7 @@
 import type net from 'node:net';
 import type tls from 'node:tls';
 import type { IssuedCert } from '../../../harness/pki.js';
-import type { AuthzPolicyModel, LabFaults, TrafficPolicy } from '../model.js';
+import type { AuthzPolicyModel, LabFaults, PortProtocol, TrafficPolicy } from '../model.js';
 import type { AccessLogger } from './access-log.js';
 import type { Stats } from './stats.js';
 
@@ -18,8 +18,23 @@ export interface UpstreamEndpoint {
   spiffeId: string;
 }
 
+/** A registered destination outside the Services: the ServiceEntry that names it (§7). */
+export interface RegistryEntry {
+  /** The entry's host for this port: the cluster is `outbound|<port>||<host>`. */
+  host: string;
+}
+
 /** What istiod pushes to every sidecar: endpoints, traffic policies, the root of trust. */
 export interface MeshView {
+  /** The client namespace's outbound traffic policy (Sidecar, else the mesh default ALLOW_ANY; §7). */
+  outboundPolicy(clientNamespace: string): 'REGISTRY_ONLY' | 'ALLOW_ANY';
+  /**
+   * The ServiceEntry that registers `ip:port` for this client: by address for TCP, by address or by the request's
+   * Host for HTTP (I: pilot/pkg/networking/core/httproute.go builds one virtual host per registered host).
+   */
+  registered(ip: string, port: number, protocol: PortProtocol, hostHeader?: string): RegistryEntry | undefined;
+  /** Where a connection to `ip:port` really lands (the original destination); undefined when nothing is there. */
+  original(ip: string, port: number): string | undefined;
   trafficPolicy(clientNamespace: string, namespace: string, service: string): TrafficPolicy | undefined;
   rootPem(): string;
   upstreams(namespace: string, service: string, port: number): UpstreamEndpoint[];

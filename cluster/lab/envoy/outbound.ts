@@ -116,7 +116,8 @@ export class Outbound {
           return;
         }
         const [h, p] = ep.address.split(':') as [string, string];
-        const up = ep.mtls ? tls.connect({ host: h, port: Number(p), ...this.tlsOptions(ep, fqdn, port, 'istio') }) : net.connect({ host: h, port: Number(p) });
+        const mtls = ep.mtls && host.mesh.trafficPolicy(host.namespace, namespace, service)?.tlsMode !== 'DISABLE';
+        const up = mtls ? tls.connect({ host: h, port: Number(p), ...this.tlsOptions(ep, fqdn, port, 'istio') }) : net.connect({ host: h, port: Number(p) });
         let upstreamLocal: string | undefined;
         up.once('connect', () => {
           upstreamLocal = addr(up.localAddress, up.localPort);
@@ -160,7 +161,7 @@ export class Outbound {
           st.release();
         });
         forward(host, { req, res, started, base, headers, side: 'client', onStatus: (code) => this.outlierResult(cluster, st, ep.address, code, policy) }, (hd, cb) =>
-          ep.mtls
+          ep.mtls && policy?.tlsMode !== 'DISABLE'
             ? https.request({ host: h, port: Number(p), method: req.method, path: req.url, headers: hd, agent: false, ...this.tlsOptions(ep, fqdn, port, 'istio-http/1.1') }, cb)
             : http.request({ host: h, port: Number(p), method: req.method, path: req.url, headers: hd, agent: false }, cb),
         );
@@ -183,6 +184,67 @@ export class Outbound {
         res.setHeader('x-envoy-overloaded', 'true');
         localReply(host, 'client', res, 503, OVERFLOW_BODY, { ...base, responseFlags: 'UO', responseCodeDetails: 'upstream_reset_before_response_started{overflow}' });
       }
+    });
+    server.on('connection', (s: net.Socket) => host.track(s));
+    return host.listen(server);
+  }
+
+  /**
+   * This pod's capture of `ip:port`, an address no Service stands for (§7). What Envoy does with it depends on the
+   * registry and the outbound traffic policy:
+   * - registered by a ServiceEntry: forwarded to the original destination, cluster `outbound|<port>||<host>`;
+   * - ALLOW_ANY: forwarded, cluster `PassthroughCluster` (route `allow_any` for HTTP);
+   * - REGISTRY_ONLY, HTTP: the `block_all` virtual host answers 502 with a direct response and no body
+   *   (I: pilot/pkg/networking/core/httproute.go; pilot/pkg/networking/util/util.go BlackHole = "block_all");
+   * - REGISTRY_ONLY, TCP: tcp_proxy to `BlackHoleCluster`, a cluster with no endpoints: the connection is closed
+   *   (I: pilot/pkg/networking/core/listener_builder.go), logged with flag UH.
+   * HTTP is chosen when some Service or ServiceEntry declares this port HTTP (the 0.0.0.0:<port> HTTP listener).
+   */
+  async capture(ip: string, port: number, protocol: PortProtocol): Promise<number> {
+    const { host } = this;
+    const dest = `${ip}:${port}`;
+    if (protocol === 'tcp') {
+      const server = net.createServer((down) => {
+        host.track(down);
+        down.on('error', () => down.destroy());
+        const remote = addr(down.remoteAddress, down.remotePort);
+        const entry = host.mesh.registered(ip, port, 'tcp');
+        const cluster = entry ? `outbound|${port}||${entry.host}` : host.mesh.outboundPolicy(host.namespace) === 'ALLOW_ANY' ? 'PassthroughCluster' : 'BlackHoleCluster';
+        const target = host.mesh.original(ip, port);
+        if (cluster === 'BlackHoleCluster' || !target) {
+          host.log.write('client', { responseFlags: 'UH', upstreamCluster: cluster, downstreamRemoteAddress: remote, downstreamLocalAddress: dest });
+          down.destroy();
+          return;
+        }
+        const [h, p] = target.split(':') as [string, string];
+        const up = net.connect({ host: h, port: Number(p) });
+        proxyTcp(host, 'client', down, up, () => ({ upstreamHost: dest, upstreamCluster: cluster, downstreamRemoteAddress: remote, downstreamLocalAddress: dest }));
+      });
+      return host.listen(server);
+    }
+    const server = http.createServer((req, res) => {
+      const started = Date.now();
+      const headers: http.OutgoingHttpHeaders = { ...req.headers };
+      delete headers[XFCC];
+      headers['x-request-id'] ??= randomUUID();
+      const hostHeader = (req.headers.host ?? '').replace(/:\d+$/, '');
+      const entry = host.mesh.registered(ip, port, 'http', hostHeader);
+      const allowAny = host.mesh.outboundPolicy(host.namespace) === 'ALLOW_ANY';
+      const base: Partial<AccessLogRecord> = {
+        ...requestFields(req, headers),
+        downstreamRemoteAddress: addr(req.socket.remoteAddress, req.socket.remotePort),
+        downstreamLocalAddress: dest,
+        routeName: entry ? `${entry.host}:${port}` : allowAny ? 'allow_any' : 'block_all',
+      };
+      if (!entry && !allowAny) {
+        localReply(host, 'client', res, 502, '', { ...base, responseCodeDetails: 'direct_response' });
+        return;
+      }
+      const target = host.mesh.original(ip, port);
+      base.upstreamCluster = entry ? `outbound|${port}||${entry.host}` : 'PassthroughCluster';
+      base.upstreamHost = dest;
+      const [h, p] = (target ?? '127.0.0.1:1').split(':') as [string, string];
+      forward(host, { req, res, started, base, headers, side: 'client' }, (hd, cb) => http.request({ host: h, port: Number(p), method: req.method, path: req.url, headers: hd, agent: false }, cb));
     });
     server.on('connection', (s: net.Socket) => host.track(s));
     return host.listen(server);

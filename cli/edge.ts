@@ -1,0 +1,59 @@
+// `--edge <namespace>/<service> --edge-host <host>[:port]`: the user's own ingress gateway, which EDGE-001..003
+// attack read-only instead of the run's own (`--edge-url` adds the runner as a vantage point, `--edge-ca` the trust
+// anchors, `--edge-http-port` the plaintext port).
+import { readFileSync } from 'node:fs';
+import type { Settings } from '../harness/check.js';
+import { ConfigError, messageOf } from '../harness/errors.js';
+
+export interface EdgeOptions {
+  edge?: string;
+  edgeHost?: string;
+  edgeHttpPort?: string;
+  edgeCa?: string;
+  edgeUrl?: string;
+}
+
+const port = (v: string, flag: string): number => {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1 || n > 65535) throw new ConfigError(`${flag} ${v}: not a port number`);
+  return n;
+};
+
+/** The user's edge as EDGE-001..003 see it, or undefined without `--edge`. Every mistake is a one-line ConfigError. */
+export function parseEdge(o: EdgeOptions): Settings['edge'] {
+  if (!o.edge) {
+    const stray = (['edgeHost', 'edgeHttpPort', 'edgeCa', 'edgeUrl'] as const).find((k) => o[k] !== undefined);
+    if (stray) throw new ConfigError(`--${stray.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)} needs --edge <namespace>/<service>`);
+    return undefined;
+  }
+  const ref = /^([a-z0-9]([-a-z0-9]*[a-z0-9])?)\/([a-z0-9]([-a-z0-9]*[a-z0-9])?)$/.exec(o.edge);
+  if (!ref) throw new ConfigError(`--edge ${o.edge}: expected <namespace>/<service> (the Service in front of your ingress gateway)`);
+  if (!o.edgeHost) throw new ConfigError('--edge needs --edge-host <host>[:port]: the host name your gateway serves (SNI and Host)');
+  const hp = /^([a-z0-9*]([-a-z0-9.]*[a-z0-9])?)(?::(\d+))?$/i.exec(o.edgeHost);
+  if (!hp) throw new ConfigError(`--edge-host ${o.edgeHost}: expected <host>[:port]`);
+  const httpsPort = hp[3] ? port(hp[3], '--edge-host') : 443;
+  const httpPort = o.edgeHttpPort ? port(o.edgeHttpPort, '--edge-http-port') : 80;
+  let trustPem: string[] | undefined;
+  if (o.edgeCa) {
+    let text: string;
+    try {
+      text = readFileSync(o.edgeCa, 'utf8');
+    } catch (e) {
+      throw new ConfigError(`--edge-ca ${o.edgeCa}: cannot read (${(e as NodeJS.ErrnoException).code ?? messageOf(e)})`);
+    }
+    trustPem = text.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? [];
+    if (trustPem.length === 0) throw new ConfigError(`--edge-ca ${o.edgeCa}: no PEM certificate in it`);
+  }
+  let url: { host: string; port: number; httpPort: number } | undefined;
+  if (o.edgeUrl) {
+    let u: URL;
+    try {
+      u = new URL(o.edgeUrl);
+    } catch {
+      throw new ConfigError(`--edge-url ${o.edgeUrl}: not a URL (e.g. https://203.0.113.10:443)`);
+    }
+    if (u.protocol !== 'https:') throw new ConfigError(`--edge-url ${o.edgeUrl}: must be https://`);
+    url = { host: u.hostname.replace(/^\[|\]$/g, ''), port: u.port ? Number(u.port) : 443, httpPort };
+  }
+  return { service: { namespace: ref[1]!, name: ref[3]! }, host: hp[1]!.toLowerCase(), httpsPort, httpPort, ...(trustPem ? { trustPem } : {}), ...(url ? { url } : {}) };
+}

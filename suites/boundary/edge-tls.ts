@@ -1,0 +1,75 @@
+import { X509Certificate } from 'node:crypto';
+import type { Attack, Observation } from '../../agent/protocol.js';
+import { defineCheck } from '../../harness/check.js';
+import { legacyTlsRefused } from '../../harness/classify.js';
+import { messageOf } from '../../harness/errors.js';
+import { dnsNameCovers, edgeAnswered, edgeControl, edgeOf, type EdgeTarget, httpsTo, judged, vantagesOf } from './shared.js';
+
+/**
+ * What a legacy or careless client offers: CBC-mode and non-forward-secret suites (and 3DES where the library still
+ * has it). None is in Envoy's default server list (E: api/envoy/extensions/transport_sockets/tls/v3/common.proto).
+ * SECLEVEL=0 lets OpenSSL 3 offer them at all.
+ */
+export const WEAK_SUITES =
+  'ECDHE-ECDSA-AES128-SHA:ECDHE-RSA-AES128-SHA:ECDHE-ECDSA-AES256-SHA:ECDHE-RSA-AES256-SHA:AES128-GCM-SHA256:AES256-GCM-SHA384:AES128-SHA256:AES128-SHA:AES256-SHA:DES-CBC3-SHA@SECLEVEL=0';
+
+/** The accepted handshake presented a certificate for the host, at the protocol version asked for. */
+function acceptedAs(edge: EdgeTarget, version: string) {
+  const answered = edgeAnswered(edge);
+  return (o: Observation): string | undefined => {
+    const why = answered(o);
+    if (why) return why;
+    if (o.tls?.protocol !== version) return `negotiated ${o.tls?.protocol ?? '?'} instead of ${version}`;
+    const leaf = o.tls.peerChainPem?.[0];
+    if (!leaf) return 'no server certificate was captured';
+    const sans = (new X509Certificate(leaf).subjectAltName ?? '').split(/,\s*/).filter((x) => x.startsWith('DNS:')).map((x) => x.slice(4));
+    return sans.some((s) => dnsNameCovers(s, edge.host)) ? undefined : `the certificate names ${sans.join(', ') || 'no DNS name'}, not ${edge.host}`;
+  };
+}
+
+export const edge002 = defineCheck({
+  id: 'EDGE-002',
+  title: 'The ingress gateway refuses TLS 1.0, TLS 1.1 and weak cipher suites at the handshake',
+  suite: 'boundary',
+  claim:
+    'At the edge, TLS 1.0 and TLS 1.1 clients and a TLS 1.2 client offering only CBC-mode or non-forward-secret suites are refused during the handshake (protocol_version or handshake_failure); TLS 1.2 and TLS 1.3 clients are accepted with a certificate for the host.',
+  categories: ['f'],
+  weakenedBy: ['edge-tls-legacy.yaml'],
+  method: 'TEST',
+  examine: async (ctx) => {
+    const edge = edgeOf(ctx);
+    if ('notApplicable' in edge) return edge;
+    const where = `https://${edge.host} at ${edge.service.namespace}/${edge.service.name}:${edge.httpsPort}`;
+    const vantages = await vantagesOf(ctx, edge);
+    if ('problem' in vantages) return [{ label: where, verdict: 'error', reason: `attacker not valid: ${vantages.problem}`, observed: {} }];
+    const { timeouts } = ctx;
+    // The positive control: TLS 1.2 and TLS 1.3, each alone, accepted with the host's certificate.
+    const expect12 = acceptedAs(edge, 'TLSv1.2');
+    const expect13 = acceptedAs(edge, 'TLSv1.3');
+    const items = [];
+    for (const v of vantages) {
+      const label = `${v.name} → ${where}`;
+      const control = await edgeControl(
+        ctx,
+        v.probe,
+        async (round) => [
+          httpsTo(edge, await v.https(), `tls12-${round}`, timeouts.attackMs, { minVersion: 'TLSv1.2', maxVersion: 'TLSv1.2', capturePeer: true }),
+          httpsTo(edge, await v.https(), `tls13-${round}`, timeouts.attackMs, { minVersion: 'TLSv1.3', maxVersion: 'TLSv1.3', capturePeer: true }),
+        ],
+        (o) => (o.id.startsWith('tls12') ? expect12(o) : expect13(o)),
+      );
+      try {
+        const attacks: Attack[] = [
+          httpsTo(edge, await v.https(), 'tls10', timeouts.attackMs, { minVersion: 'TLSv1', maxVersion: 'TLSv1', ciphers: WEAK_SUITES }),
+          httpsTo(edge, await v.https(), 'tls11', timeouts.attackMs, { minVersion: 'TLSv1.1', maxVersion: 'TLSv1.1', ciphers: WEAK_SUITES }),
+          httpsTo(edge, await v.https(), 'tls12-weak-suites', timeouts.attackMs, { minVersion: 'TLSv1.2', maxVersion: 'TLSv1.2', ciphers: WEAK_SUITES }),
+        ];
+        const { observations } = await v.probe.run(attacks);
+        items.push(judged(label, control, observations.map((o) => ({ observation: o, judgement: legacyTlsRefused(o) })), { observed: { edge, weakSuitesOffered: WEAK_SUITES } }));
+      } catch (e) {
+        items.push({ label, verdict: 'error' as const, reason: `the attack could not be run: ${messageOf(e)}`, observed: { edge } });
+      }
+    }
+    return items;
+  },
+});
