@@ -36,7 +36,7 @@ function e(framework: string, id: string, title: string, categories: Category[],
 }
 
 export const CATALOG: readonly ControlEntry[] = [
-  e(PCI, 'PCI-DSS-4.0.1:4.2.1', 'Strong cryptography for PAN over open, public networks', ['a', 'f'], 'Public networks only; it does not require in-mesh mTLS, which only supports it.', ['a']),
+  e(PCI, 'PCI-DSS-4.0.1:4.2.1', 'Strong cryptography for PAN over open, public networks', ['a', 'f'], 'Public networks only; it does not require in-mesh mTLS, which only supports it. Ingress evidence (EDGE-*) is about the edge that was attacked: the production edge only when --edge names it, otherwise the run\'s own gateway (the mesh\'s gateway mechanism).', ['a']),
   e(PCI, 'PCI-DSS-4.0.1:4.2.1.1', 'Inventory of trusted keys and certificates', ['c'], 'meshproof output feeds the inventory; it is not the inventory.'),
   e(PCI, 'PCI-DSS-4.0.1:12.3.3', 'Cipher suites and protocols reviewed at least yearly', ['a', 'f'], 'Input to the review.', ['a', 'f']),
   e(PCI, 'PCI-DSS-4.0.1:1.3.1', 'Inbound CDE traffic restricted', ['b', 'e'], 'Only where the mesh is a documented network security control.'),

@@ -71,7 +71,7 @@ export const edge003 = defineCheck({
   title: "The ingress gateway's certificate names the host, chains completely and stays valid beyond the horizon",
   suite: 'boundary',
   claim:
-    'The certificate the edge serves for its host names that host, the edge sends every intermediate needed to reach a trust anchor, and no certificate on that path expires within --edge-cert-horizon-days.',
+    "The certificate the edge (yours with --edge, else the run's own gateway) serves for its host names that host, the edge sends every intermediate needed to reach a trust anchor, and no certificate on that path expires within --edge-cert-horizon-days.",
   categories: ['f'],
   weakenedBy: ['edge-cert-incomplete-chain.yaml', 'edge-cert-expiring.yaml'],
   method: 'EXAMINE',

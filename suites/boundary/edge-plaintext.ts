@@ -8,7 +8,7 @@ export const edge001 = defineCheck({
   title: 'Plaintext HTTP to the ingress gateway is redirected to HTTPS or refused, never served',
   suite: 'boundary',
   claim:
-    "A client outside the mesh sending plaintext HTTP to the edge for its host gets a redirect to https:// or a refused connection, never the application's answer; HTTPS to the same edge and host is answered (positive control).",
+    "A client outside the mesh sending plaintext HTTP to the edge (yours with --edge, else the run's own gateway) for its host gets a redirect to https:// or a refused connection, never the application's answer; HTTPS to the same edge and host is answered (positive control).",
   categories: ['f'],
   weakenedBy: ['edge-no-redirect.yaml'],
   method: 'TEST',

@@ -32,7 +32,7 @@ export const edge002 = defineCheck({
   title: 'The ingress gateway refuses TLS 1.0, TLS 1.1 and weak cipher suites at the handshake',
   suite: 'boundary',
   claim:
-    'At the edge, TLS 1.0 and TLS 1.1 clients and a TLS 1.2 client offering only CBC-mode or non-forward-secret suites are refused during the handshake (protocol_version or handshake_failure); TLS 1.2 and TLS 1.3 clients are accepted with a certificate for the host.',
+    "At the edge (yours with --edge, else the run's own gateway), TLS 1.0 and TLS 1.1 clients and a TLS 1.2 client offering only CBC-mode or non-forward-secret suites are refused during the handshake (protocol_version or handshake_failure); TLS 1.2 and TLS 1.3 clients are accepted with a certificate for the host.",
   categories: ['f'],
   weakenedBy: ['edge-tls-legacy.yaml'],
   method: 'TEST',
