@@ -1,11 +1,7 @@
 import { defineCheck } from '../../harness/check.js';
-import { reachedEcho } from '../../harness/expect.js';
 import { messageOf } from '../../harness/errors.js';
-import type { Observation } from '../../agent/protocol.js';
-import { readCerts } from './shared.js';
+import { ECHO, readCerts, ROTATING, rotatingCall } from './shared.js';
 
-const ROTATING = { namespace: 'mesh', name: 'rotating' };
-const ECHO = { namespace: 'mesh', name: 'echo' };
 const POLL_MS = 250;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -17,20 +13,18 @@ export const cert002 = defineCheck({
   categories: ['c'],
   weakenedBy: ['lab-no-rotation.yaml'],
   method: 'TEST',
-  examine: async ({ target, view, timeouts }) => {
+  examine: async (ctx) => {
+    const { target, view, timeouts } = ctx;
     if (!view.has('Deployment', ROTATING)) return { notApplicable: 'the posture has no short-lived probe mesh/rotating' };
     const http = view.port(ECHO, 'http');
     if (!http) return { notApplicable: 'mesh/echo declares no HTTP port' };
     const probe = await target.probe(ROTATING);
     const pod = probe.pod;
     const label = `${pod.namespace}/${pod.name}`;
-    const sa = view.serviceAccountOf(ROTATING) ?? 'default';
-    const expect = reachedEcho(target.identity(ROTATING.namespace, sa));
-    const traffic = async (phase: string): Promise<{ ok: boolean; reason?: string; observations: Observation[] }> => {
-      const d = await target.address(ECHO, http.port, probe);
-      const { observations } = await probe.run([{ kind: 'http', id: `${phase}-0`, dial: d.dial, authority: d.authority, timeoutMs: timeouts.attackMs }]);
-      const reason = observations.map(expect).find((r) => r !== undefined);
-      return { ok: reason === undefined && observations.length === 1, reason, observations };
+    const call = rotatingCall(ctx, probe, http.port);
+    const traffic = async (phase: string) => {
+      const r = await call(`${phase}-0`);
+      return { ok: r.ok, reason: r.reason, observations: [r.o] };
     };
     const first = readCerts(await target.workloadCert(pod)).leaves[0];
     if (!first?.expiration_time) return [{ label, verdict: 'error', reason: 'no workload certificate in /certs', observed: {} }];

@@ -1,12 +1,28 @@
 // Pieces the certificate checks share: reading Envoy's /certs, the rogue's direct TLS attacks, the counter.
-import type { TlsAttack } from '../../agent/protocol.js';
-import type { Case, Corroboration } from '../../harness/check.js';
+import type { Observation, TlsAttack } from '../../agent/protocol.js';
+import type { Case, CheckContext, Corroboration } from '../../harness/check.js';
 import { certRejected } from '../../harness/classify.js';
-import { handshakeAccepted } from '../../harness/expect.js';
-import type { Ref } from '../../harness/target.js';
+import { handshakeAccepted, reachedEcho } from '../../harness/expect.js';
+import type { ProbeHandle, Ref } from '../../harness/target.js';
 
 export const ROGUE: Ref = { namespace: 'outside', name: 'rogue' };
 export const ECHO: Ref = { namespace: 'mesh', name: 'echo' };
+/** The short-lived probe (SECRET_TTL in seconds) whose rotation CERT-002 watches and CHAOS-003 outlasts. */
+export const ROTATING: Ref = { namespace: 'mesh', name: 'rotating' };
+
+/**
+ * One call from mesh/rotating through its sidecar to echo's HTTP port, judged by whether it reached echo as
+ * rotating's own identity (the last XFCC URI): what both rotation checks need before, during and after.
+ */
+export function rotatingCall(ctx: Pick<CheckContext, 'target' | 'view' | 'timeouts'>, probe: ProbeHandle, port: number) {
+  const expect = reachedEcho(ctx.target.identity(ROTATING.namespace, ctx.view.serviceAccountOf(ROTATING) ?? 'default'));
+  return async (id: string): Promise<{ ok: boolean; reason?: string; o: Observation }> => {
+    const d = await ctx.target.address(ECHO, port, probe);
+    const [o] = (await probe.run([{ kind: 'http', id, dial: d.dial, authority: d.authority, timeoutMs: ctx.timeouts.attackMs }])).observations;
+    const reason = expect(o!);
+    return { ok: reason === undefined, reason, o: o! };
+  };
+}
 
 /** The fields of Envoy's admin `/certs` (E: api/envoy/admin/v3/certs.proto) the checks read. */
 export interface CertDetail {

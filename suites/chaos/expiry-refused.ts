@@ -1,11 +1,8 @@
-import type { Observation } from '../../agent/protocol.js';
+
 import { defineCheck } from '../../harness/check.js';
-import { reachedEcho } from '../../harness/expect.js';
-import { readCerts } from '../certificates/shared.js';
+import { ECHO, readCerts, ROTATING, rotatingCall } from '../certificates/shared.js';
 import { duringOutage } from './shared.js';
 
-const ROTATING = { namespace: 'mesh', name: 'rotating' };
-const ECHO = { namespace: 'mesh', name: 'echo' };
 const POLL_MS = 250;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -22,19 +19,14 @@ export const chaos003 = defineCheck({
   categories: ['c'],
   weakenedBy: ['lab-allow-expired.yaml', 'lab-no-rotation.yaml'],
   method: 'TEST',
-  examine: async ({ target, view, timeouts }) => {
+  examine: async (ctx) => {
+    const { target, view, timeouts } = ctx;
     if (!view.has('Deployment', ROTATING)) return { notApplicable: 'the posture has no short-lived probe mesh/rotating' };
     const http = view.port(ECHO, 'http');
     if (!http) return { notApplicable: 'mesh/echo declares no HTTP port' };
     const probe = await target.probe(ROTATING);
     const label = `${probe.pod.namespace}/${probe.pod.name} → echo.mesh:${http.port}`;
-    const expect = reachedEcho(target.identity(ROTATING.namespace, view.serviceAccountOf(ROTATING) ?? 'default'));
-    const call = async (id: string): Promise<{ ok: boolean; reason?: string; o: Observation }> => {
-      const d = await target.address(ECHO, http.port, probe);
-      const [o] = (await probe.run([{ kind: 'http', id, dial: d.dial, authority: d.authority, timeoutMs: timeouts.attackMs }])).observations;
-      const reason = expect(o!);
-      return { ok: reason === undefined, reason, o: o! };
-    };
+    const call = rotatingCall(ctx, probe, http.port);
     // A certificate already expired before any outage: rotation is not happening at all (CERT-002's violation, and
     // this claim's too: nothing will recover when istiod returns).
     const live = readCerts(await target.workloadCert(probe.pod)).leaves[0];
