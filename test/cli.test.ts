@@ -30,6 +30,18 @@ describe('meshproof run', () => {
     expect(agentsOf(r.pid)).toEqual([]);
   });
 
+  it('--edge: EDGE-001..003 attack the named edge; with the public roots as anchors a private CA fails EDGE-003, never passes', async () => {
+    const out = path.join(tmp, 'edge');
+    const r = await cli(['run', '--target', 'lab', '--suite', 'boundary', '--edge', 'edge/ingressgateway', '--edge-host', 'edge.meshproof.test', '--out', out]);
+    expect(r.code).toBe(1);
+    const verdicts = Object.fromEntries(['EDGE-001', 'EDGE-002', 'EDGE-003', 'EDGE-004', 'EGRESS-001'].map((id) => [id, (JSON.parse(readFileSync(path.join(out, 'checks', `${id}.json`), 'utf8')) as { verdict: string }).verdict]));
+    expect(verdicts).toEqual({ 'EDGE-001': 'pass', 'EDGE-002': 'pass', 'EDGE-003': 'fail', 'EDGE-004': 'pass', 'EGRESS-001': 'pass' });
+    const e3 = readFileSync(path.join(out, 'checks', 'EDGE-003.json'), 'utf8');
+    expect(e3).toMatch(/public root store/);
+    expect(e3).toMatch(/do not lead to a trust anchor/);
+    expect(agentsOf(r.pid)).toEqual([]);
+  });
+
   it('a weakened overlay: exit 1, MTLS-001 failed in junit.xml with the claim and the observation', async () => {
     const out = path.join(tmp, 'weak');
     const r = await cli(['run', '--target', 'lab', '--suite', 'mtls', '--overlay', 'fixtures/weakened/permissive-mtls.yaml', '--out', out]);

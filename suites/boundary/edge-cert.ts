@@ -31,6 +31,8 @@ export function judgeChain(chainPem: string[], host: string, anchorsPem: string[
       return undefined;
     }
   }).filter((x): x is X509Certificate => x !== undefined);
+  /** Node prints distinguished names one attribute per line; evidence reads them on one. */
+  const dn = (name: string) => name.replace(/\n/g, ', ');
   const days = (c: X509Certificate) => Math.floor((new Date(c.validTo).getTime() - now) / DAY_MS);
   const leaf = certs[0];
   const problems: string[] = [];
@@ -49,18 +51,18 @@ export function judgeChain(chainPem: string[], host: string, anchorsPem: string[
     path.push(next);
     cur = next;
   }
-  if (!anchor) problems.push(`the certificates the edge sends do not lead to a trust anchor (${path.length} linked, issuer ${JSON.stringify(path[path.length - 1]!.issuer)} not sent): the chain is incomplete or untrusted`);
+  if (!anchor) problems.push(`the certificates the edge sends do not lead to a trust anchor (${path.length} linked, issuer "${dn(path[path.length - 1]!.issuer)}" not sent): the chain is incomplete or untrusted`);
   const onPath = anchor ? [...path, anchor].filter((c, i, a) => a.findIndex((x) => x.fingerprint256 === c.fingerprint256) === i) : path;
   const daysLeft = Math.min(...onPath.map(days));
   if (daysLeft < horizonDays) {
     const worst = onPath.find((c) => days(c) === daysLeft)!;
-    problems.push(`${worst === leaf ? 'the leaf' : JSON.stringify(worst.subject)} expires in ${daysLeft} day(s) (${worst.validTo}), inside the ${horizonDays}-day horizon`);
+    problems.push(`${worst === leaf ? 'the leaf' : `"${dn(worst.subject)}"`} expires in ${daysLeft} day(s) (${worst.validTo}), inside the ${horizonDays}-day horizon`);
   }
   return {
-    presented: certs.map((c) => ({ subject: c.subject, issuer: c.issuer, notAfter: new Date(c.validTo).toISOString(), daysLeft: days(c) })),
+    presented: certs.map((c) => ({ subject: dn(c.subject), issuer: dn(c.issuer), notAfter: new Date(c.validTo).toISOString(), daysLeft: days(c) })),
     names,
     coversHost,
-    ...(anchor ? { path: onPath.map((c) => c.subject) } : {}),
+    ...(anchor ? { path: onPath.map((c) => dn(c.subject)) } : {}),
     daysLeft,
     problems,
   };
