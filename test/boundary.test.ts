@@ -138,6 +138,13 @@ describe('the lab edge and egress lock, on the wire', () => {
       for (const p of await lab.probes(AUTH)) lab.sidecarOf(p.pod)!.muted = false;
     }
   }, 60_000);
+
+  it('a dead unregistered server makes EGRESS-001 error, never pass: a close looks the same as a block', async () => {
+    await lab.kill({ namespace: 'outside', name: 'ext-blocked' }, { keepSidecar: true }); // the pod stays listed, its server is gone
+    const r = await runOn(lab, [SUITES.boundary![4]!]);
+    expect(r.results[0]!.verdict).toBe('error');
+    expect(r.results[0]!.reason).toMatch(/ext-blocked does not answer even from outside the mesh/);
+  }, 60_000);
 });
 
 describe('a gateway whose authorization denies everything', () => {

@@ -1,6 +1,6 @@
 import { defineCheck } from '../../harness/check.js';
 import { lastXfccUri } from '../../harness/expect.js';
-import { clientProblem, EDGE_CLIENT, edgeAnswered, edgeControl, edgeOf, httpsTo } from './shared.js';
+import { clientProblem, EDGE_CLIENT, edgeAnswered, untilControlHolds, edgeOf, httpsTo } from './shared.js';
 
 export const edge004 = defineCheck({
   id: 'EDGE-004',
@@ -23,7 +23,7 @@ export const edge004 = defineCheck({
     const problem = clientProblem(probe);
     if (problem) return [{ label, verdict: 'error', reason: `attacker not valid: ${problem}`, observed: {} }];
     const { timeouts } = ctx;
-    const reached = await edgeControl(
+    const reached = await untilControlHolds(
       ctx,
       probe,
       async (round) => {

@@ -1,6 +1,6 @@
 import { X509Certificate } from 'node:crypto';
 import { defineCheck, type Examined } from '../../harness/check.js';
-import { dnsNameCovers, edgeAnchors, edgeControl, edgeOf, httpsTo, vantagesOf } from './shared.js';
+import { atEachVantage, dnsNameCovers, edgeAnchors, untilControlHolds, httpsTo } from './shared.js';
 
 const DAY_MS = 86_400_000;
 
@@ -77,37 +77,35 @@ export const edge003 = defineCheck({
   categories: ['f'],
   weakenedBy: ['edge-cert-incomplete-chain.yaml', 'edge-cert-expiring.yaml'],
   method: 'EXAMINE',
-  examine: async (ctx) => {
-    const edge = edgeOf(ctx);
-    if ('notApplicable' in edge) return edge;
-    const where = `https://${edge.host} at ${edge.service.namespace}/${edge.service.name}:${edge.httpsPort}`;
-    const vantages = await vantagesOf(ctx, edge);
-    if ('problem' in vantages) return [{ label: where, verdict: 'error', reason: `attacker not valid: ${vantages.problem}`, observed: {} }];
-    const anchors = await edgeAnchors(ctx, edge);
-    if (anchors.pem.length === 0) return [{ label: where, verdict: 'error', reason: `no trust anchor to verify the edge against (${anchors.source}): give --edge-ca`, observed: {} }];
-    const items: Examined[] = [];
-    for (const v of vantages) {
-      const label = `certificate of ${where}, as ${v.name} sees it`;
-      // The path: a handshake as any client makes it, keeping what the edge sent.
-      const shake = await edgeControl(
-        ctx,
-        v.probe,
-        async (round) => [httpsTo(edge, await v.https(), `chain-${round}`, ctx.timeouts.attackMs, { capturePeer: true })],
-        (o) => (o.tls?.handshake && o.tls.peerChainPem?.length ? undefined : `no handshake (${o.failure?.class ?? 'no failure recorded'})`),
-      );
-      const chain = shake.observations[0]?.tls?.peerChainPem;
-      if (!shake.ok || !chain) {
-        items.push({ label, verdict: 'error', reason: `the edge could not be reached over TLS: ${shake.reason ?? 'no chain captured'}`, observed: { edge } });
-        continue;
-      }
-      const report = judgeChain(chain, edge.host, anchors.pem, ctx.settings.edgeCertHorizonDays);
-      items.push({
-        label,
-        verdict: report.problems.length === 0 ? 'pass' : 'fail',
-        reason: report.problems.length === 0 ? `names ${edge.host}, chains to ${anchors.source} through what the edge sends, ${report.daysLeft} day(s) left (horizon ${ctx.settings.edgeCertHorizonDays})` : report.problems.join('; '),
-        observed: { edge, anchors: anchors.source, protocol: shake.observations[0]?.tls?.protocol, chainPem: chain, ...report },
-      });
-    }
-    return items;
+  examine: (ctx) => {
+    const horizon = ctx.settings.edgeCertHorizonDays;
+    // Read once, before any vantage: the anchors depend on the edge, not on where it is seen from.
+    let anchors = { pem: [] as string[], source: '' };
+    return atEachVantage(
+      ctx,
+      (edge) => `certificate of https://${edge.host} at ${edge.service.namespace}/${edge.service.name}:${edge.httpsPort}`,
+      async (edge, v, label): Promise<Examined> => {
+        // The path: a handshake as any client makes it, keeping what the edge sent.
+        const shake = await untilControlHolds(
+          ctx,
+          v.probe,
+          async (round) => [httpsTo(edge, await v.https(), `chain-${round}`, ctx.timeouts.attackMs, { capturePeer: true })],
+          (o) => (o.tls?.handshake && o.tls.peerChainPem?.length ? undefined : `no handshake (${o.failure?.class ?? 'no failure recorded'})`),
+        );
+        const chain = shake.observations[0]?.tls?.peerChainPem;
+        if (!shake.ok || !chain) return { label, verdict: 'error', reason: `the edge could not be reached over TLS: ${shake.reason ?? 'no chain captured'}`, observed: { edge } };
+        const report = judgeChain(chain, edge.host, anchors.pem, horizon);
+        return {
+          label,
+          verdict: report.problems.length === 0 ? 'pass' : 'fail',
+          reason: report.problems.length === 0 ? `names ${edge.host}, chains to ${anchors.source} through what the edge sends, ${report.daysLeft} day(s) left (horizon ${horizon})` : report.problems.join('; '),
+          observed: { edge, anchors: anchors.source, protocol: shake.observations[0]?.tls?.protocol, chainPem: chain, ...report },
+        };
+      },
+      async (edge) => {
+        anchors = await edgeAnchors(ctx, edge);
+        return anchors.pem.length === 0 ? `no trust anchor to verify the edge against (${anchors.source}): give --edge-ca` : undefined;
+      },
+    );
   },
 });

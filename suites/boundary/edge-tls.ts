@@ -2,8 +2,7 @@ import { X509Certificate } from 'node:crypto';
 import type { Attack, Observation } from '../../agent/protocol.js';
 import { defineCheck } from '../../harness/check.js';
 import { legacyTlsRefused } from '../../harness/classify.js';
-import { messageOf } from '../../harness/errors.js';
-import { dnsNameCovers, edgeAnswered, edgeControl, edgeOf, type EdgeTarget, httpsTo, judged, vantagesOf } from './shared.js';
+import { atEachVantage, dnsNameCovers, edgeAnswered, untilControlHolds, type EdgeTarget, httpsTo, judged } from './shared.js';
 
 /**
  * What a legacy or careless client offers: CBC-mode and non-forward-secret suites (and 3DES where the library still
@@ -36,40 +35,31 @@ export const edge002 = defineCheck({
   categories: ['f'],
   weakenedBy: ['edge-tls-legacy.yaml'],
   method: 'TEST',
-  examine: async (ctx) => {
-    const edge = edgeOf(ctx);
-    if ('notApplicable' in edge) return edge;
-    const where = `https://${edge.host} at ${edge.service.namespace}/${edge.service.name}:${edge.httpsPort}`;
-    const vantages = await vantagesOf(ctx, edge);
-    if ('problem' in vantages) return [{ label: where, verdict: 'error', reason: `attacker not valid: ${vantages.problem}`, observed: {} }];
-    const { timeouts } = ctx;
-    // The positive control: TLS 1.2 and TLS 1.3, each alone, accepted with the host's certificate.
-    const expect12 = acceptedAs(edge, 'TLSv1.2');
-    const expect13 = acceptedAs(edge, 'TLSv1.3');
-    const items = [];
-    for (const v of vantages) {
-      const label = `${v.name} → ${where}`;
-      const control = await edgeControl(
-        ctx,
-        v.probe,
-        async (round) => [
-          httpsTo(edge, await v.https(), `tls12-${round}`, timeouts.attackMs, { minVersion: 'TLSv1.2', maxVersion: 'TLSv1.2', capturePeer: true }),
-          httpsTo(edge, await v.https(), `tls13-${round}`, timeouts.attackMs, { minVersion: 'TLSv1.3', maxVersion: 'TLSv1.3', capturePeer: true }),
-        ],
-        (o) => (o.id.startsWith('tls12') ? expect12(o) : expect13(o)),
-      );
-      try {
+  examine: (ctx) =>
+    atEachVantage(
+      ctx,
+      (edge) => `https://${edge.host} at ${edge.service.namespace}/${edge.service.name}:${edge.httpsPort}`,
+      async (edge, v, label) => {
+        const { timeouts } = ctx;
+        // The positive control: TLS 1.2 and TLS 1.3, each alone, accepted with the host's certificate.
+        const expect12 = acceptedAs(edge, 'TLSv1.2');
+        const expect13 = acceptedAs(edge, 'TLSv1.3');
+        const control = await untilControlHolds(
+          ctx,
+          v.probe,
+          async (round) => [
+            httpsTo(edge, await v.https(), `tls12-${round}`, timeouts.attackMs, { minVersion: 'TLSv1.2', maxVersion: 'TLSv1.2', capturePeer: true }),
+            httpsTo(edge, await v.https(), `tls13-${round}`, timeouts.attackMs, { minVersion: 'TLSv1.3', maxVersion: 'TLSv1.3', capturePeer: true }),
+          ],
+          (o) => (o.id.startsWith('tls12') ? expect12(o) : expect13(o)),
+        );
         const attacks: Attack[] = [
           httpsTo(edge, await v.https(), 'tls10', timeouts.attackMs, { minVersion: 'TLSv1', maxVersion: 'TLSv1', ciphers: WEAK_SUITES }),
           httpsTo(edge, await v.https(), 'tls11', timeouts.attackMs, { minVersion: 'TLSv1.1', maxVersion: 'TLSv1.1', ciphers: WEAK_SUITES }),
           httpsTo(edge, await v.https(), 'tls12-weak-suites', timeouts.attackMs, { minVersion: 'TLSv1.2', maxVersion: 'TLSv1.2', ciphers: WEAK_SUITES }),
         ];
         const { observations } = await v.probe.run(attacks);
-        items.push(judged(label, control, observations.map((o) => ({ observation: o, judgement: legacyTlsRefused(o) })), { observed: { edge, weakSuitesOffered: WEAK_SUITES } }));
-      } catch (e) {
-        items.push({ label, verdict: 'error' as const, reason: `the attack could not be run: ${messageOf(e)}`, observed: { edge } });
-      }
-    }
-    return items;
-  },
+        return judged(label, control, observations.map((o) => ({ observation: o, judgement: legacyTlsRefused(o) })), { observed: { edge, weakSuitesOffered: WEAK_SUITES } });
+      },
+    ),
 });

@@ -7,8 +7,8 @@ import { nonceBack } from '../../harness/expect.js';
 import { auditable } from '../../harness/mesh-logging.js';
 import { readRecords } from '../../harness/records.js';
 import type { Ref } from '../../harness/target.js';
-import { AUTHORIZED, missing } from '../mtls/shared.js';
-import { edgeControl, judged } from './shared.js';
+import { AUTHORIZED, missing, OUTSIDE } from '../mtls/shared.js';
+import { untilControlHolds, judged } from './shared.js';
 
 /** The "external" servers of the fixtures: sidecar-less pods without a Service, one registered by a ServiceEntry. */
 export const EXT_ALLOWED: Ref = { namespace: 'outside', name: 'ext-allowed' };
@@ -32,7 +32,7 @@ export const egress001 = defineCheck({
   title: 'Egress from the mesh reaches only registered destinations',
   suite: 'boundary',
   claim:
-    "From an in-mesh client whose namespace is locked to the registry, HTTP and TCP to an unregistered address are blocked by its own sidecar (502 from block_all, a closed BlackHoleCluster connection) and recorded in its access log, while the registered destination is reached on the same ports.",
+    "From an in-mesh client whose namespace is locked to the registry, HTTP and TCP to an unregistered address are blocked by its own sidecar (502 from block_all, a closed BlackHoleCluster connection) and recorded in its access log, while the registered destination is reached on the same ports and the unregistered one answers a client outside the mesh.",
   categories: ['e'],
   weakenedBy: ['egress-allow-any.yaml', 'egress-wildcard-serviceentry.yaml'],
   method: 'TEST',
@@ -41,20 +41,32 @@ export const egress001 = defineCheck({
       { kind: 'Deployment', ref: AUTHORIZED },
       { kind: 'Deployment', ref: EXT_ALLOWED },
       { kind: 'Deployment', ref: EXT_BLOCKED },
+      { kind: 'Deployment', ref: OUTSIDE },
     ]);
     if (absent) return { notApplicable: absent };
     const { target, timeouts } = ctx;
     const probe = await target.probe(AUTHORIZED);
     const label = (port: number, kind: string) => `${AUTHORIZED.namespace}/${AUTHORIZED.name} → unregistered ${EXT_BLOCKED.name}:${port} (${kind}), registered ${EXT_ALLOWED.name}:${port}`;
     if (!probe.sidecar) return PORTS.map((p) => ({ label: label(p.port, p.kind), verdict: 'error' as const, reason: `attacker not valid: ${probe.pod.namespace}/${probe.pod.name} has no istio-proxy; REGISTRY_ONLY constrains sidecar pods only (§7)`, observed: {} }));
+    // Without a sidecar the registry constrains nothing: from there the unregistered server must answer, so a close
+    // from the attacker's own sidecar is the lock, not a dead destination (§9.8).
+    const outside = await target.probe(OUTSIDE);
     const setup = await target.accessLogSetup(probe.pod, 'client').catch((e) => ({ mode: 'not-verifiable' as const, reason: messageOf(e), source: '?' }));
     const items = [];
     for (const p of PORTS) {
-      const attack = (to: Ref, id: string) => async (): Promise<Attack> => {
-        const d = await target.external(to, p.port, probe);
+      const attack = (to: Ref, id: string, from = probe) => async (): Promise<Attack> => {
+        const d = await target.external(to, p.port, from);
         return p.kind === 'http' ? { kind: 'http', id, dial: d.dial, authority: d.authority, path: '/', timeoutMs: timeouts.attackMs } : { kind: 'tcp', id, dial: d.dial, timeoutMs: timeouts.attackMs };
       };
-      const control = await edgeControl(ctx, probe, async (round) => Promise.all(Array.from({ length: timeouts.controlConsecutive }, (_, i) => attack(EXT_ALLOWED, `registered-${round}-${i}`)())), nonceBack);
+      // Two positive controls: the registered server through the same sidecar and port, and the unregistered one
+      // itself, alive, from outside the mesh.
+      const registered = await untilControlHolds(ctx, probe, async (round) => Promise.all(Array.from({ length: timeouts.controlConsecutive }, (_, i) => attack(EXT_ALLOWED, `registered-${round}-${i}`)())), nonceBack);
+      const alive = await untilControlHolds(ctx, outside, async (round) => [await attack(EXT_BLOCKED, `alive-${round}`, outside)()], nonceBack);
+      const control = {
+        ok: registered.ok && alive.ok,
+        reason: registered.ok ? (alive.ok ? undefined : `${EXT_BLOCKED.name} does not answer even from outside the mesh: ${alive.reason}`) : registered.reason,
+        observations: [...registered.observations, ...alive.observations],
+      };
       try {
         const since = new Date(Date.now() - timeouts.logWindowSkewMs);
         const batch = await Promise.all(Array.from({ length: timeouts.attackAttempts }, (_, i) => attack(EXT_BLOCKED, `unregistered-${i}`)()));

@@ -8,6 +8,7 @@ import type { Expectation } from '../../harness/expect.js';
 import type { EdgeView } from '../../harness/posture/view.js';
 import type { ProbeHandle, Ref } from '../../harness/target.js';
 import { judgeCase } from '../../harness/verdict.js';
+import { messageOf } from '../../harness/errors.js';
 import { runAttacks } from '../../agent/probe.js';
 import { OUTSIDE } from '../mtls/shared.js';
 
@@ -74,10 +75,10 @@ export function judged(label: string, control: { ok: boolean; reason?: string; o
 }
 
 /**
- * The positive control of an edge check: `build(round)` makes the round's attempts, all of which must meet `expect`;
+ * The positive control of a boundary check: `build(round)` makes the round's attempts, all of which must meet `expect`;
  * rounds repeat until they do or convergence time runs out (a gateway's config and certificate arrive by push).
  */
-export async function edgeControl(ctx: CheckContext, probe: ProbeHandle, build: (round: number) => Promise<Attack[]>, expect: Expectation): Promise<{ ok: boolean; reason?: string; observations: Observation[]; rounds: number }> {
+export async function untilControlHolds(ctx: CheckContext, probe: ProbeHandle, build: (round: number) => Promise<Attack[]>, expect: Expectation): Promise<{ ok: boolean; reason?: string; observations: Observation[]; rounds: number }> {
   const deadline = Date.now() + ctx.timeouts.convergenceMs;
   let last: { ok: boolean; reason?: string; observations: Observation[] } = { ok: false, reason: 'not attempted', observations: [] };
   let rounds = 0;
@@ -152,4 +153,33 @@ export function runnerProbe(): ProbeHandle {
     spiffeId: '',
     run: async (attacks, opts) => ({ agent: { version: 'runner', pod: 'runner', uid: process.getuid?.() ?? null }, observations: await runAttacks(attacks, opts) }),
   };
+}
+
+/**
+ * The shape of EDGE-001..003: the edge they attack (not-applicable without one), a refusal `before` anything runs,
+ * then one judged item per vantage point. An exception while attacking from one vantage is that item's `error`.
+ */
+export async function atEachVantage(
+  ctx: CheckContext,
+  where: (edge: EdgeTarget) => string,
+  one: (edge: EdgeTarget, v: Vantage, label: string) => Promise<Examined>,
+  before?: (edge: EdgeTarget) => string | undefined | Promise<string | undefined>,
+): Promise<Examined[] | { notApplicable: string }> {
+  const edge = edgeOf(ctx);
+  if ('notApplicable' in edge) return edge;
+  const at = where(edge);
+  const refused = await before?.(edge);
+  if (refused) return [{ label: at, verdict: 'error', reason: refused, observed: { edge } }];
+  const vantages = await vantagesOf(ctx, edge);
+  if ('problem' in vantages) return [{ label: at, verdict: 'error', reason: `attacker not valid: ${vantages.problem}`, observed: {} }];
+  const items: Examined[] = [];
+  for (const v of vantages) {
+    const label = `${v.name} → ${at}`;
+    try {
+      items.push(await one(edge, v, label));
+    } catch (e) {
+      items.push({ label, verdict: 'error', reason: `the attack could not be run: ${messageOf(e)}`, observed: { edge } });
+    }
+  }
+  return items;
 }

@@ -55,6 +55,11 @@ export function leastRequest<T>(hosts: T[], active: (h: T) => number, random: ()
   return candidate;
 }
 
+/** Auto-mTLS to this endpoint, unless the DestinationRule in force says `tls.mode: DISABLE`. */
+function originatesMtls(ep: UpstreamEndpoint, policy: TrafficPolicy | undefined): boolean {
+  return ep.mtls && policy?.tlsMode !== 'DISABLE';
+}
+
 export class Outbound {
   private readonly clusters = new Map<string, ClusterState>();
   /** Test hook: every outbound connection is reset before it reaches a peer (a client whose path is broken). */
@@ -116,8 +121,7 @@ export class Outbound {
           return;
         }
         const [h, p] = ep.address.split(':') as [string, string];
-        const mtls = ep.mtls && host.mesh.trafficPolicy(host.namespace, namespace, service)?.tlsMode !== 'DISABLE';
-        const up = mtls ? tls.connect({ host: h, port: Number(p), ...this.tlsOptions(ep, fqdn, port, 'istio') }) : net.connect({ host: h, port: Number(p) });
+        const up = originatesMtls(ep, host.mesh.trafficPolicy(host.namespace, namespace, service)) ? tls.connect({ host: h, port: Number(p), ...this.tlsOptions(ep, fqdn, port, 'istio') }) : net.connect({ host: h, port: Number(p) });
         let upstreamLocal: string | undefined;
         up.once('connect', () => {
           upstreamLocal = addr(up.localAddress, up.localPort);
@@ -161,7 +165,7 @@ export class Outbound {
           st.release();
         });
         forward(host, { req, res, started, base, headers, side: 'client', onStatus: (code) => this.outlierResult(cluster, st, ep.address, code, policy) }, (hd, cb) =>
-          ep.mtls && policy?.tlsMode !== 'DISABLE'
+          originatesMtls(ep, policy)
             ? https.request({ host: h, port: Number(p), method: req.method, path: req.url, headers: hd, agent: false, ...this.tlsOptions(ep, fqdn, port, 'istio-http/1.1') }, cb)
             : http.request({ host: h, port: Number(p), method: req.method, path: req.url, headers: hd, agent: false }, cb),
         );
@@ -212,7 +216,8 @@ export class Outbound {
         const cluster = entry ? `outbound|${port}||${entry.host}` : host.mesh.outboundPolicy(host.namespace) === 'ALLOW_ANY' ? 'PassthroughCluster' : 'BlackHoleCluster';
         const target = host.mesh.original(ip, port);
         if (cluster === 'BlackHoleCluster' || !target) {
-          host.log.write('client', { responseFlags: 'UH', upstreamCluster: cluster, downstreamRemoteAddress: remote, downstreamLocalAddress: dest });
+          // No endpoint at all (UH), or an original destination nothing answers at (UF): closed either way.
+          host.log.write('client', { responseFlags: target || cluster === 'BlackHoleCluster' ? 'UH' : 'UF', upstreamCluster: cluster, downstreamRemoteAddress: remote, downstreamLocalAddress: dest });
           down.destroy();
           return;
         }
