@@ -44,6 +44,15 @@ function serial(): string {
   return Buffer.from(b).toString('hex');
 }
 
+/** What makes a certificate a CA's: basic constraints, certificate and CRL signing, a subject key id. */
+async function caExtensions(k: KeyPair): Promise<x509.Extension[]> {
+  return [
+    new x509.BasicConstraintsExtension(true, undefined, true),
+    new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign, true),
+    await x509.SubjectKeyIdentifierExtension.create(k.publicKey),
+  ];
+}
+
 export class CertificateAuthority {
   private constructor(
     readonly trustDomain: string,
@@ -62,11 +71,7 @@ export class CertificateAuthority {
       notAfter: new Date(now.getTime() + (opts.rootTtlMs ?? DEFAULT_ROOT_TTL_MS)),
       keys,
       signingAlgorithm: ALG,
-      extensions: [
-        new x509.BasicConstraintsExtension(true, undefined, true),
-        new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign, true),
-        await x509.SubjectKeyIdentifierExtension.create(keys.publicKey),
-      ],
+      extensions: await caExtensions(keys),
     });
     return new CertificateAuthority(trustDomain, keys, root);
   }
@@ -132,14 +137,11 @@ export function uriSans(cert: string | Buffer): string[] {
     .map((s) => s.slice(4));
 }
 
-/** A server certificate chain for an edge (ingress gateway) host, with its key and the root that anchors it. */
+/** A server certificate chain for an edge (ingress gateway) host, and its key. */
 export interface ServerChain {
   /** Leaf first, then the intermediate unless left out. */
   chainPem: string;
   keyPem: string;
-  leafPem: string;
-  rootPem: string;
-  notAfter: Date;
 }
 
 /**
@@ -155,11 +157,6 @@ export class EdgeAuthority {
 
   static async create(now = new Date()): Promise<EdgeAuthority> {
     const rootKeys = (await webcrypto.subtle.generateKey(ALG, true, ['sign', 'verify'])) as KeyPair;
-    const caExt = async (k: KeyPair) => [
-      new x509.BasicConstraintsExtension(true, undefined, true),
-      new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign, true),
-      await x509.SubjectKeyIdentifierExtension.create(k.publicKey),
-    ];
     const root = await x509.X509CertificateGenerator.createSelfSigned({
       serialNumber: serial(),
       name: 'CN=meshproof edge root, O=meshproof run',
@@ -167,7 +164,7 @@ export class EdgeAuthority {
       notAfter: new Date(now.getTime() + DEFAULT_ROOT_TTL_MS),
       keys: rootKeys,
       signingAlgorithm: ALG,
-      extensions: await caExt(rootKeys),
+      extensions: await caExtensions(rootKeys),
     });
     const intKeys = (await webcrypto.subtle.generateKey(ALG, true, ['sign', 'verify'])) as KeyPair;
     const intermediate = await x509.X509CertificateGenerator.create({
@@ -179,7 +176,7 @@ export class EdgeAuthority {
       signingKey: rootKeys.privateKey,
       publicKey: intKeys.publicKey,
       signingAlgorithm: ALG,
-      extensions: [...(await caExt(intKeys)), await x509.AuthorityKeyIdentifierExtension.create(root, false)],
+      extensions: [...(await caExtensions(intKeys)), await x509.AuthorityKeyIdentifierExtension.create(root, false)],
     });
     // The root's key signs only the intermediate, here, and is dropped with this scope.
     return new EdgeAuthority(root, intKeys, intermediate);
@@ -211,12 +208,6 @@ export class EdgeAuthority {
       ],
     });
     const leafPem = root2pem(leaf);
-    return {
-      leafPem,
-      chainPem: opts.chain === 'complete' ? leafPem + root2pem(this.intermediate) : leafPem,
-      keyPem: await keyPem(keys.privateKey),
-      rootPem: this.rootPem,
-      notAfter,
-    };
+    return { chainPem: opts.chain === 'complete' ? leafPem + root2pem(this.intermediate) : leafPem, keyPem: await keyPem(keys.privateKey) };
   }
 }

@@ -77,9 +77,6 @@ export class KubeTarget implements Target {
   private posture?: Posture;
   private pods: ReadyPod[] = [];
   /** The CA of the edge certificates this run generated (EDGE-003's anchor for the run's own gateway). */
-  private get edgeCa(): EdgeAuthority | undefined {
-    return this.edgeHolder.authority;
-  }
   private readonly edgeHolder: { authority?: EdgeAuthority };
   /** The user's pods a sweep discovered, by real `namespace/name`, with their own labels. */
   private readonly estatePods = new Map<string, ReadyPod & { labels: Record<string, string> }>();
@@ -144,7 +141,8 @@ export class KubeTarget implements Target {
   }
 
   async edgeRoots(): Promise<string[]> {
-    return this.edgeCa ? [this.edgeCa.rootPem] : [];
+    const ca = this.edgeHolder.authority;
+    return ca ? [ca.rootPem] : [];
   }
 
   async external(workload: Ref, port: number, _from: ProbeHandle): Promise<Dial> {

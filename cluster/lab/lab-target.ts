@@ -74,7 +74,7 @@ export class LabTarget implements Target, MeshView {
   private readonly outbound = new Map<string, Promise<number>>();
   /** A CA for the edge's certificates (meshproof.dev/generate: tls), created with the first one. */
   private edgeCa?: EdgeAuthority;
-  private readonly credentials = new Map<string, { chainPem: string; keyPem: string; rootPem?: string }>();
+  private readonly credentials = new Map<string, { chainPem: string; keyPem: string }>();
   private readonly rr = new Map<string, number>();
   private readonly timers = new Set<NodeJS.Timeout>();
   /** Gates the echo app's /admin endpoints: only the harness knows it. */
@@ -247,26 +247,10 @@ export class LabTarget implements Target, MeshView {
   }
 
   private async attachSidecar(pod: LabPod): Promise<void> {
-    const ca = this.requireCa();
     const d = pod.deployment;
     const name = pod.name;
     if (d.injected) {
-      const model = this.requireModel();
-      const sidecar = new Sidecar({
-        namespace: d.namespace,
-        pod: name,
-        cert: await ca.issue(d.namespace, d.serviceAccount, { ttlMs: d.secretTtlMs }),
-        mesh: this,
-        logging: loggingFor(model, d),
-        statsMatcher: d.statsMatcher,
-        policies: () => applicable(model.authorizationPolicies, d.namespace, d.podLabels),
-        faults: () => model.faults,
-      });
-      pod.sidecar = sidecar;
-      // istiod pushes every Service of the mesh as an outbound cluster; Envoy creates its stats there and then.
-      for (const s of model.services) for (const sp of s.ports) sidecar.cluster(s.namespace, s.name, sp.port);
-      this.scheduleRotation(pod, sidecar);
-      pod.adminPort = await sidecar.admin();
+      const sidecar = await this.startProxy(pod);
       for (const containerPort of d.containerPorts) {
         const appPort = pod.appPorts.get(containerPort);
         if (appPort === undefined) throw new InfraError(`lab pod ${d.namespace}/${name} did not bind container port ${containerPort}`);
@@ -278,10 +262,11 @@ export class LabTarget implements Target, MeshView {
   }
 
   /**
-   * An ingress gateway pod: Envoy only (the injector's gateway template), with its own identity, outbound clusters
-   * and access log as any sidecar, and listeners built from the Gateway servers that select it (envoy/gateway.ts).
+   * The pod's Envoy, as istiod configures it: its own identity (rotating), the access logging and stats in force
+   * for it, the AuthorizationPolicies that select it, every Service port as an outbound cluster (Envoy creates
+   * their stats on CDS), and its admin port. A sidecar and a gateway alike; the listeners are the caller's.
    */
-  private async attachGateway(pod: LabPod): Promise<void> {
+  private async startProxy(pod: LabPod): Promise<Sidecar> {
     const model = this.requireModel();
     const d = pod.deployment;
     const sidecar = new Sidecar({
@@ -295,8 +280,20 @@ export class LabTarget implements Target, MeshView {
       faults: () => model.faults,
     });
     pod.sidecar = sidecar;
+    for (const s of model.services) for (const sp of s.ports) sidecar.cluster(s.namespace, s.name, sp.port);
     this.scheduleRotation(pod, sidecar);
     pod.adminPort = await sidecar.admin();
+    return sidecar;
+  }
+
+  /**
+   * An ingress gateway pod: Envoy only (the injector's gateway template), with its own identity, outbound clusters
+   * and access log as any sidecar, and listeners built from the Gateway servers that select it (envoy/gateway.ts).
+   */
+  private async attachGateway(pod: LabPod): Promise<void> {
+    const model = this.requireModel();
+    const d = pod.deployment;
+    const sidecar = await this.startProxy(pod);
     const listeners = new GatewayListeners(sidecar, {
       route: (gateways, host) => model.virtualServices.find((vs) => vs.gateways.some((g) => gateways.includes(g)) && vs.hosts.some((h) => hostMatches(h, host)))?.destination,
       outbound: (namespace, service, port) => this.captureOf(pod, { namespace, name: service }, port),
@@ -332,7 +329,7 @@ export class LabTarget implements Target, MeshView {
     } else {
       this.edgeCa ??= await EdgeAuthority.create();
       const c = await this.edgeCa.issue(s.hosts, { validDays: s.validDays, chain: s.chain });
-      this.credentials.set(key, { chainPem: c.chainPem, keyPem: c.keyPem, rootPem: c.rootPem });
+      this.credentials.set(key, { chainPem: c.chainPem, keyPem: c.keyPem });
     }
     return this.credentials.get(key)!;
   }

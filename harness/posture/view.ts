@@ -39,6 +39,16 @@ export interface EdgeView {
   httpPort?: number;
 }
 
+/** Whether every label of `selector` is on `labels`. */
+function selects(selector: Record<string, string>, labels: Record<string, string>): boolean {
+  return Object.entries(selector).every(([k, v]) => labels[k] === v);
+}
+
+/** The pod template labels of a Deployment. */
+function podLabelsOf(d: Manifest): Record<string, string> {
+  return (d.spec as { template?: { metadata?: { labels?: Record<string, string> } } } | undefined)?.template?.metadata?.labels ?? {};
+}
+
 export class PostureView {
   constructor(readonly posture: Posture) {}
 
@@ -107,15 +117,10 @@ export class PostureView {
       const https = spec.servers?.find((x) => x.port.protocol === 'HTTPS');
       if (!https || !spec.selector) continue;
       const selector = spec.selector;
-      const pods = this.all('Deployment').filter((d) => {
-        const labels = (d.spec as { template?: { metadata?: { labels?: Record<string, string> } } }).template?.metadata?.labels ?? {};
-        return Object.entries(selector).every(([k, v]) => labels[k] === v);
-      });
-      for (const d of pods) {
-        const labels = (d.spec as { template: { metadata: { labels: Record<string, string> } } }).template.metadata.labels;
+      for (const d of this.all('Deployment').filter((x) => selects(selector, podLabelsOf(x)))) {
         const svc = this.all('Service').find((s) => {
           const sel = (s.spec as { selector?: Record<string, string> }).selector ?? {};
-          return s.metadata.namespace === d.metadata.namespace && Object.keys(sel).length > 0 && Object.entries(sel).every(([k, v]) => labels[k] === v);
+          return s.metadata.namespace === d.metadata.namespace && Object.keys(sel).length > 0 && selects(sel, podLabelsOf(d));
         });
         if (!svc) continue;
         const ports = ((svc.spec as Spec)?.ports ?? []) as { port: number; targetPort?: number }[];

@@ -132,7 +132,7 @@ export class GatewayListeners {
     // virtual host's require_tls): a gateway that denies a request answers 403 even on its plaintext port.
     const decision = evaluate(host.policies(), { method: req.method, path: (req.url ?? '/').split('?')[0], port: containerPort, http: true });
     if (!decision.allowed) {
-      host.stats.inc('http.gateway.rbac.denied');
+      host.stats.inc(`http.outbound_0.0.0.0_${containerPort}.rbac.denied`); // a gateway's HTTP stat prefix
       localReply(host, 'client', res, 403, RBAC_DENIED_BODY, { ...base, responseCodeDetails: `rbac_access_denied_matched_policy[${decision.policy ?? 'none'}]` });
       return;
     }
