@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { ALL_CHECKS } from '../suites/index.js';
 import { describe, expect, it } from 'vitest';
-import { agentsOf, cli, runProcess } from './support/cli.js';
+import { agentsOf, cli, interruptWhen, runProcess } from './support/cli.js';
 
 const tmp = mkdtempSync(path.join(tmpdir(), 'meshproof-cli-'));
 const rsaKey = path.join(tmp, 'rsa.pem');
@@ -144,18 +144,11 @@ describe('meshproof run', () => {
     const out = path.join(tmp, 'interrupted');
     let seenRunning = 0;
     // Interrupt once the lab is up (its processes are visible), whatever the machine's load.
-    const r = await cli(['run', '--out', out], {
-      onStart: (child) => {
-        const poll = setInterval(() => {
-          seenRunning = agentsOf(child.pid!).length;
-          if (seenRunning > 3) {
-            clearInterval(poll);
-            child.kill('SIGINT');
-          }
-        }, 50);
-        child.once('exit', () => clearInterval(poll));
-      },
+    const ctrlC = interruptWhen((child) => {
+      seenRunning = agentsOf(child.pid!).length;
+      return seenRunning > 3;
     });
+    const r = await cli(['run', '--out', out], { onStart: ctrlC.onStart });
     expect(seenRunning).toBeGreaterThan(3); // the sweep below can see lab processes at all
     expect(r.code).toBe(130);
     expect(r.stderr).toMatch(/SIGINT: tearing down/);

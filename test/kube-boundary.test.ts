@@ -1,14 +1,11 @@
 // The boundary through KubeTarget and the real client library: a user's own ingress gateway (`--edge`), already in
 // the cluster, attacked read-only by EDGE-001..003 while EDGE-004 and EGRESS-001 run in the run's own namespaces;
 // the user's objects are never written, and a weakness in the user's edge fails its check.
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { loadKubeConfig } from '../cluster/kube/connect.js';
-import { KubeTarget } from '../cluster/kube/kube-target.js';
 import { DEFAULT_SETTINGS } from '../harness/check.js';
-import { AGENT_BUNDLE } from '../harness/paths.js';
 import { EdgeAuthority } from '../harness/pki.js';
 import { loadPosture, parseManifests, type PostureObject } from '../harness/posture/load.js';
 import { conformanceRun } from '../harness/run.js';
@@ -114,8 +111,7 @@ async function edgeRun(redirect: boolean) {
   const user = await userEdge(redirect);
   const cluster = await startLabCluster({ existing: user.objects, meshWide: 'fixtures/secure/10-mesh-wide.yaml' });
   const before = new Map([...cluster.api.state.objects].filter(([p]) => /\/namespaces\/(istio-ingress|shop)\//.test(p)).map(([p, o]) => [p, JSON.stringify(o)]));
-  const { kc } = loadKubeConfig({ kubeconfig: cluster.api.kubeconfig(dir), env: {} });
-  const target = new KubeTarget({ kc, runId: crypto.randomUUID(), agentBundle: readFileSync(AGENT_BUNDLE, 'utf8'), adminToken: 'token', provisioned: false, readyTimeoutMs: 30_000 });
+  const target = cluster.kubeTarget(dir, { provisioned: false });
   try {
     const edge = { service: { namespace: 'istio-ingress', name: 'shop-gateway' }, host: HOST, httpsPort: 443, httpPort: 80, trustPem: [user.rootPem] };
     const r = await conformanceRun({ target, posture: loadPosture('fixtures/secure'), checks: SUITES.boundary!, timeouts: LAB_TIMEOUTS, settings: { ...DEFAULT_SETTINGS, edge } });

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { RUN_LABEL } from '../cluster/kube/render.js';
-import { cli } from './support/cli.js';
+import { cli, interruptWhen } from './support/cli.js';
 import { startLabCluster } from './support/lab-cluster.js';
 import { grantsOf, loadClusterRole } from './support/rbac.js';
 
@@ -66,21 +66,9 @@ describe('the chaos suite through the Kubernetes API façade', () => {
     const c = await startLabCluster({ meshWide: MESH_WIDE });
     c.api.state.rbac = [...loadClusterRole('deploy/rbac.yaml'), ...loadClusterRole('deploy/rbac-chaos.yaml')];
     try {
-      let interrupted = false;
-      const r = await cli(['run', '--target', 'kubeconfig', '--kubeconfig', c.api.kubeconfig(dir), '--suite', 'chaos', '--allow-control-plane-outage', '--out', path.join(dir, 'int')], {
-        env,
-        onStart: (child) => {
-          const poll = setInterval(() => {
-            if (c.api.state.istiod!.replicas === 0 && !interrupted) {
-              interrupted = true;
-              clearInterval(poll);
-              child.kill('SIGINT');
-            }
-          }, 10);
-          child.once('exit', () => clearInterval(poll));
-        },
-      });
-      expect(interrupted).toBe(true);
+      const ctrlC = interruptWhen(() => c.api.state.istiod!.replicas === 0, 10);
+      const r = await cli(['run', '--target', 'kubeconfig', '--kubeconfig', c.api.kubeconfig(dir), '--suite', 'chaos', '--allow-control-plane-outage', '--out', path.join(dir, 'int')], { env, onStart: ctrlC.onStart });
+      expect(ctrlC.sent()).toBe(true);
       expect(r.code).toBe(130);
       expect(c.api.state.istiod!.replicas).toBe(1);
       expect([...c.api.state.namespaces.values()].some((n) => RUN_LABEL in n.labels)).toBe(false);

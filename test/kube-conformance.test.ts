@@ -5,15 +5,12 @@ import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { loadKubeConfig } from '../cluster/kube/connect.js';
-import { KubeTarget } from '../cluster/kube/kube-target.js';
 import { RUN_LABEL } from '../cluster/kube/render.js';
-import { AGENT_BUNDLE } from '../harness/paths.js';
 import { loadPosture } from '../harness/posture/load.js';
 import { conformanceRun } from '../harness/run.js';
 import { LAB_TIMEOUTS } from '../harness/timeouts.js';
 import { ALL_CHECKS } from '../suites/index.js';
-import { cli } from './support/cli.js';
+import { cli, interruptWhen } from './support/cli.js';
 import { startLabCluster } from './support/lab-cluster.js';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'meshproof-kube-run-'));
@@ -27,8 +24,7 @@ const overlays = readdirSync('fixtures/weakened').filter((f) => f.endsWith('.yam
 
 async function kubeRun(overlay?: string) {
   const cluster = await startLabCluster();
-  const { kc } = loadKubeConfig({ kubeconfig: cluster.api.kubeconfig(dir), env: {} });
-  const target = new KubeTarget({ kc, runId: crypto.randomUUID(), agentBundle: readFileSync(AGENT_BUNDLE, 'utf8'), adminToken: 'token', provisioned: true, readyTimeoutMs: 30_000 });
+  const target = cluster.kubeTarget(dir);
   try {
     return await conformanceRun({ target, posture: loadPosture('fixtures/secure', overlay ? [`fixtures/weakened/${overlay}`] : []), checks: CLUSTER_CHECKS, timeouts: LAB_TIMEOUTS });
   } finally {
@@ -76,20 +72,9 @@ describe('meshproof run --target kubeconfig', () => {
     const cluster = await startLabCluster({ meshWide: MESH_WIDE });
     process.env.MESHPROOF_TIMEOUTS = 'lab';
     try {
-      let sawRunNamespaces = false;
-      const r = await cli(['run', '--target', 'kubeconfig', '--kubeconfig', cluster.api.kubeconfig(dir), '--out', path.join(dir, 'int')], {
-        onStart: (child) => {
-          const poll = setInterval(() => {
-            if ([...cluster.api.state.namespaces.values()].some((n) => RUN_LABEL in n.labels) && cluster.lab()) {
-              sawRunNamespaces = true;
-              clearInterval(poll);
-              child.kill('SIGINT');
-            }
-          }, 50);
-          child.once('exit', () => clearInterval(poll));
-        },
-      });
-      expect(sawRunNamespaces).toBe(true);
+      const ctrlC = interruptWhen(() => [...cluster.api.state.namespaces.values()].some((n) => RUN_LABEL in n.labels) && cluster.lab() !== undefined);
+      const r = await cli(['run', '--target', 'kubeconfig', '--kubeconfig', cluster.api.kubeconfig(dir), '--out', path.join(dir, 'int')], { onStart: ctrlC.onStart });
+      expect(ctrlC.sent()).toBe(true);
       expect(r.code).toBe(130);
       expect([...cluster.api.state.namespaces.values()].some((n) => RUN_LABEL in n.labels)).toBe(false);
     } finally {

@@ -7,10 +7,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadKubeConfig } from '../cluster/kube/connect.js';
-import { KubeTarget } from '../cluster/kube/kube-target.js';
 import { preflight } from '../cluster/kube/preflight.js';
 import type { Check } from '../harness/check.js';
-import { AGENT_BUNDLE } from '../harness/paths.js';
 import { CertificateAuthority } from '../harness/pki.js';
 import { loadPosture } from '../harness/posture/load.js';
 import { conformanceRun } from '../harness/run.js';
@@ -24,8 +22,7 @@ const dir = mkdtempSync(path.join(tmpdir(), 'meshproof-kube-obs-'));
 const DAY = 86_400_000;
 
 async function kubeRun(cluster: LabCluster, checks: Check[], overlays: string[] = []) {
-  const { kc } = loadKubeConfig({ kubeconfig: cluster.api.kubeconfig(dir), env: {} });
-  const target = new KubeTarget({ kc, runId: crypto.randomUUID(), agentBundle: readFileSync(AGENT_BUNDLE, 'utf8'), adminToken: 'token', provisioned: true, readyTimeoutMs: 30_000 });
+  const target = cluster.kubeTarget(dir);
   try {
     return await conformanceRun({ target, posture: loadPosture('fixtures/secure', overlays), checks, timeouts: LAB_TIMEOUTS });
   } finally {

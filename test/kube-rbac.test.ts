@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { RUN_LABEL } from '../cluster/kube/render.js';
-import { cli } from './support/cli.js';
+import { cli, interruptWhen } from './support/cli.js';
 import { startLabCluster } from './support/lab-cluster.js';
 import { grantsOf, loadClusterRole } from './support/rbac.js';
 
@@ -54,18 +54,8 @@ describe('deploy/rbac.yaml', () => {
     const b = await startLabCluster({ meshWide: MESH_WIDE });
     try {
       const kubeconfig = b.api.kubeconfig(dir);
-      const r = await cli(['run', '--target', 'kubeconfig', '--kubeconfig', kubeconfig, '--out', path.join(dir, 'int')], {
-        env,
-        onStart: (child) => {
-          const poll = setInterval(() => {
-            if ([...b.api.state.namespaces.values()].some((n) => RUN_LABEL in n.labels) && b.lab()) {
-              clearInterval(poll);
-              child.kill('SIGINT');
-            }
-          }, 50);
-          child.once('exit', () => clearInterval(poll));
-        },
-      });
+      const ctrlC = interruptWhen(() => [...b.api.state.namespaces.values()].some((n) => RUN_LABEL in n.labels) && b.lab() !== undefined);
+      const r = await cli(['run', '--target', 'kubeconfig', '--kubeconfig', kubeconfig, '--out', path.join(dir, 'int')], { env, onStart: ctrlC.onStart });
       expect(r.code).toBe(130);
       // Pods Pod Security refuses: explained from ReplicaSets and events, exit 3 at once.
       const psa = await cli(['run', '--target', 'kubeconfig', '--kubeconfig', kubeconfig, '--suite', 'mtls', '--overlay', 'test/fixtures/pod-security-baseline.yaml', '--out', path.join(dir, 'psa')], { env });

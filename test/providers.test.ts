@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { kindNodeImage } from '../cluster/providers/kind.js';
 import { parseIstioctlVersion, versionMatches } from '../cluster/istio/install.js';
 import { loadPosture } from '../harness/posture/load.js';
-import { cli } from './support/cli.js';
+import { cli, interruptWhen } from './support/cli.js';
 import { startLabCluster } from './support/lab-cluster.js';
 
 /** A PATH holding only node and the fake tools given (each a shell script with the given exit code). */
@@ -42,18 +42,8 @@ describe('--target kind and k3s without their tools', () => {
     const kind = path.join(bin, 'kind');
     writeFileSync(kind, `#!/bin/sh\necho "$*" >> ${log}\ncase "$1" in create) sleep 5 ;; esac\nexit 0\n`);
     chmodSync(kind, 0o755);
-    const r = await cli(['run', '--target', 'kind'], {
-      env,
-      onStart: (child) => {
-        const poll = setInterval(() => {
-          if (existsSync(log) && readFileSync(log, 'utf8').includes('create cluster')) {
-            clearInterval(poll);
-            child.kill('SIGINT');
-          }
-        }, 50);
-        child.once('exit', () => clearInterval(poll));
-      },
-    });
+    const ctrlC = interruptWhen(() => existsSync(log) && readFileSync(log, 'utf8').includes('create cluster'));
+    const r = await cli(['run', '--target', 'kind'], { env, onStart: ctrlC.onStart });
     expect(r.code).toBe(130);
     // kind works on its own kubeconfig file, never the user's (whose current context it would switch, §10).
     expect(readFileSync(log, 'utf8')).toMatch(/^create cluster --name (meshproof-[0-9a-f]{8}) --config \S+ --kubeconfig \S+\/\1\.kubeconfig --image kindest\/node:v1\.33\.1 --wait 180s$/m);

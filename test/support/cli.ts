@@ -51,3 +51,24 @@ export function agentsOf(pid: number): string[] {
       }
     });
 }
+
+/**
+ * Ctrl-C at the right moment: polls `when(child)` every `everyMs` and sends SIGINT the first time it holds. Pass
+ * `onStart` to the run; `sent()` tells whether the moment came.
+ */
+export function interruptWhen(when: (child: ChildProcess) => boolean, everyMs = 50): { onStart: (child: ChildProcess) => void; sent: () => boolean } {
+  let sent = false;
+  return {
+    sent: () => sent,
+    onStart: (child) => {
+      const poll = setInterval(() => {
+        if (!sent && when(child)) {
+          sent = true;
+          clearInterval(poll);
+          child.kill('SIGINT');
+        }
+      }, everyMs);
+      child.once('exit', () => clearInterval(poll));
+    },
+  };
+}

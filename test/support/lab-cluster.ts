@@ -8,6 +8,8 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { ProbeBatch } from '../../agent/protocol.js';
+import { loadKubeConfig } from '../../cluster/kube/connect.js';
+import { KubeTarget, type KubeTargetOptions } from '../../cluster/kube/kube-target.js';
 import { RUN_LABEL } from '../../cluster/kube/render.js';
 import { LabTarget } from '../../cluster/lab/lab-target.js';
 import type { Manifest, PostureObject } from '../../harness/posture/load.js';
@@ -76,6 +78,8 @@ function unrender(o: Obj, opts: { stripStatsMatcher?: boolean; revision?: string
 export interface LabCluster {
   api: KubeApi;
   lab(): LabTarget | undefined;
+  /** A KubeTarget for a fresh run id through this API (its kubeconfig written into `dir`), as the CLI would make one. */
+  kubeTarget(dir: string, o?: Partial<KubeTargetOptions>): KubeTarget;
   close(): Promise<void>;
 }
 
@@ -220,6 +224,10 @@ export async function startLabCluster(
   return {
     api,
     lab: () => lab,
+    kubeTarget: (dir, opts = {}) => {
+      const { kc } = loadKubeConfig({ kubeconfig: api.kubeconfig(dir), env: {} });
+      return new KubeTarget({ kc, runId: crypto.randomUUID(), agentBundle: readFileSync(AGENT_BUNDLE, 'utf8'), adminToken: 'token', provisioned: true, readyTimeoutMs: 30_000, ...opts });
+    },
     close: async () => {
       await building?.catch(() => {});
       await lab?.dispose();
