@@ -166,10 +166,38 @@ export function isGatewayTemplate(m: Manifest): boolean {
   return (m.spec as { template?: { metadata?: { annotations?: Record<string, string> } } } | undefined)?.template?.metadata?.annotations?.['inject.istio.io/templates'] === 'gateway';
 }
 
+/** The Istio kinds with `spec.exportTo` (a Sidecar has none: it applies to its own namespace's workloads). */
+const EXPORTED = new Set(['VirtualService', 'DestinationRule', 'ServiceEntry']);
+
+/**
+ * Writes stay inside what the run creates (ARCHITECTURE.md "Kubernetes path"; deploy/confine.yaml enforces it on
+ * the cluster): no cluster-scoped object but the run's own Namespaces, nothing in a namespace the posture does not
+ * declare (it would be the user's) except the mesh root (applied only on a cluster meshproof provisioned), and no
+ * Istio config exported beyond its namespace. Pure and cheap, so `run` calls it before contacting any cluster: a
+ * posture that would write elsewhere is a ConfigError (exit 2, one line), not a refusal halfway through an apply.
+ */
+export function confineWrites(posture: Posture): void {
+  const logical = new Set(posture.objects.filter((x) => x.manifest.kind === 'Namespace').map((x) => x.manifest.metadata.name));
+  for (const { manifest, source } of posture.objects) {
+    const what = `${manifest.kind} ${manifest.metadata.namespace ? `${manifest.metadata.namespace}/` : ''}${manifest.metadata.name}`;
+    if (manifest.kind !== 'Namespace' && !manifest.metadata.namespace) {
+      throw new ConfigError(`${source}: ${what}: no namespace: meshproof writes no cluster-scoped object but the Namespaces it creates (a namespaced kind without one would land in the context's namespace)`);
+    }
+    if (manifest.metadata.namespace && manifest.metadata.namespace !== ROOT_NAMESPACE && !logical.has(manifest.metadata.namespace)) {
+      throw new ConfigError(`${source}: ${what}: namespace ${manifest.metadata.namespace} is not declared in the posture; meshproof writes only into namespaces it creates`);
+    }
+    const exportTo = (manifest.spec as { exportTo?: unknown } | undefined)?.exportTo;
+    if (EXPORTED.has(manifest.kind) && exportTo !== undefined && JSON.stringify(exportTo) !== '["."]') {
+      throw new ConfigError(`${source}: ${what}: spec.exportTo ${JSON.stringify(exportTo)}: meshproof keeps Istio config in its own namespace (exportTo ["."]); it never exports a run's routing to the mesh`);
+    }
+  }
+}
+
 /**
  * Renders the posture for a cluster. Throws a ConfigError for kinds that only the lab understands.
  */
 export function renderForCluster(posture: Posture, o: RenderOptions): Rendered {
+  confineWrites(posture);
   const logical = new Set(posture.objects.filter((x) => x.manifest.kind === 'Namespace').map((x) => x.manifest.metadata.name));
   const map = new NamespaceMap(o.runId, logical);
   const injected = new Set(posture.objects.filter((x) => x.manifest.kind === 'Namespace' && x.manifest.metadata.labels?.['istio-injection'] === 'enabled').map((x) => x.manifest.metadata.name));
@@ -186,14 +214,6 @@ export function renderForCluster(posture: Posture, o: RenderOptions): Rendered {
       skipped.push({ object: what, reason: `meshproof never writes to ${ROOT_NAMESPACE} on a cluster it did not provision; checks depending on mesh-wide posture test what the cluster has` });
       continue;
     }
-    // Writes stay inside what the run creates (ARCHITECTURE.md "Kubernetes path"): no cluster-scoped object but
-    // its own Namespaces, nothing in a namespace the posture does not declare (it would be the user's).
-    if (manifest.kind !== 'Namespace' && !manifest.metadata.namespace) {
-      throw new ConfigError(`${source}: ${what}: no namespace: meshproof writes no cluster-scoped object but the Namespaces it creates (a namespaced kind without one would land in the context's namespace)`);
-    }
-    if (manifest.metadata.namespace && manifest.metadata.namespace !== ROOT_NAMESPACE && !logical.has(manifest.metadata.namespace)) {
-      throw new ConfigError(`${source}: ${what}: namespace ${manifest.metadata.namespace} is not declared in the posture; meshproof writes only into namespaces it creates`);
-    }
     const m = clone(manifest);
     if (m.kind === 'Namespace') {
       m.metadata.name = map.ns(m.metadata.name);
@@ -207,6 +227,13 @@ export function renderForCluster(posture: Posture, o: RenderOptions): Rendered {
     const spec = m.spec as Obj | undefined;
     if (m.kind === 'AuthorizationPolicy' && spec) rewriteAuthz(spec, map, o.trustDomain);
     if (m.kind === 'DestinationRule' && spec && typeof spec.host === 'string') spec.host = map.host(spec.host);
+    if (EXPORTED.has(m.kind) && spec) {
+      // Istio exports routing config to the whole mesh by default (istio pkg/config/mesh/mesh.go:
+      // DefaultVirtualServiceExportTo, DefaultDestinationRuleExportTo, DefaultServiceExportTo = ["*"]); a run's config
+      // stays in its own namespace, which deploy/confine.yaml enforces. Every consumer meshproof deploys is in the
+      // namespace of the config it relies on. A fixture that exports elsewhere was refused in confineWrites.
+      spec.exportTo = ['.'];
+    }
     if (m.kind === 'Gateway' && spec) {
       // A Gateway selects pods in every namespace (PILOT_SCOPE_GATEWAY_TO_NAMESPACE is off by default): the run
       // label keeps it to this run's own gateway pods, never a user's or another run's.

@@ -2,12 +2,13 @@
 // the sweep call, over plain HTTP on loopback (the kubeconfig says insecure-skip-tls-verify, as client-node
 // requires for http://), with state a test can bend (permissions, CRDs, istiod, webhook, namespaces). It records every
 // call. The lab-backed façade for whole conformance runs (issue 5) grows from this.
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { WebSocketServer } from 'ws';
-import { parse as parseYaml } from 'yaml';
+import { parseAllDocuments, parse as parseYaml } from 'yaml';
 import { readFields } from '../../agent/mint.js';
+import { type AdmissionAttributes, type AdmissionPolicy, admit, loadAdmissionPolicy, type Operation } from './admission.js';
 import { modelFor, validateWith } from './schemas.js';
 import { type Attributes, attributesOf, authorize, forbiddenMessage, loadClusterRole, type Rule } from './rbac.js';
 
@@ -91,6 +92,14 @@ export interface KubeApiState {
   logQueries: string[];
   /** Serves pod exec: what the command prints and its exit code. */
   exec?: (call: ExecCall) => Promise<{ stdout?: string; stderr?: string; exitCode: number }>;
+  /**
+   * The ValidatingAdmissionPolicy installed with its binding (deploy/confine.yaml unless a test says otherwise):
+   * evaluated with a real CEL engine on every write (test/support/admission.ts), and served read-only as the
+   * admissionregistration.k8s.io objects `docs`. Undefined: no policy installed.
+   */
+  admission?: { policy: AdmissionPolicy; docs: { kind: string; metadata: { name: string } }[] };
+  /** Writes the admission policy refused, with its message, for a test to assert on. */
+  admissionDenied: string[];
 }
 
 export interface ExecCall {
@@ -103,9 +112,16 @@ export interface ExecCall {
 
 export const MESHPROOF_USER = 'system:serviceaccount:meshproof:meshproof';
 
+/** deploy/confine.yaml, compiled (a CEL error throws here, failing whichever test starts a façade). */
+export function confinePolicy(file = 'deploy/confine.yaml'): NonNullable<KubeApiState['admission']> {
+  return { policy: loadAdmissionPolicy(file), docs: parseAllDocuments(readFileSync(file, 'utf8')).map((d) => d.toJS()) };
+}
+
 export function defaultState(): KubeApiState {
   return {
     rbac: loadClusterRole('deploy/rbac.yaml'),
+    admission: confinePolicy(),
+    admissionDenied: [],
     rbacUsed: new Set(),
     forbidden: [],
     version: 'v1.33.1',
@@ -182,10 +198,15 @@ const RESOURCES: Record<string, [string, string, boolean][]> = {
   ],
   'telemetry.istio.io/v1': [['Telemetry', 'telemetries', true]],
   'wgpolicyk8s.io/v1alpha2': [['PolicyReport', 'policyreports', true]],
+  'rbac.authorization.k8s.io/v1': [['RoleBinding', 'rolebindings', true]],
+  'admissionregistration.k8s.io/v1': [
+    ['ValidatingAdmissionPolicy', 'validatingadmissionpolicies', false],
+    ['ValidatingAdmissionPolicyBinding', 'validatingadmissionpolicybindings', false],
+  ],
 };
 
 /** The verbs discovery advertises, where they differ from the usual. */
-const VERBS: Record<string, string[]> = { selfsubjectaccessreviews: ['create'], pods: ['get', 'list'], replicasets: ['list'], events: ['list'] };
+const VERBS: Record<string, string[]> = { selfsubjectaccessreviews: ['create'], pods: ['get', 'list'], replicasets: ['list'], events: ['list'], validatingadmissionpolicies: ['get', 'list'], validatingadmissionpolicybindings: ['get', 'list'] };
 /** Short names as a real API server advertises them (`kubectl get sa`). */
 const SHORT: Record<string, string[]> = { namespaces: ['ns'], serviceaccounts: ['sa'], services: ['svc'], configmaps: ['cm'], pods: ['po'], events: ['ev'], deployments: ['deploy'], replicasets: ['rs'], peerauthentications: ['pa'], authorizationpolicies: ['ap'], destinationrules: ['dr'] };
 /** The REST path an object lives at, from the resources this API serves (objects a cluster's users applied). */
@@ -318,6 +339,25 @@ function replicaSetsOf(state: KubeApiState, namespace: string): { items: unknown
   return { items, events };
 }
 
+/** The resource a REST path names, as admission.Attributes carries it (kube-apiserver's RequestInfo). */
+export function requestInfoOf(pathname: string): { group: string; version: string; resource: string; subResource?: string; namespace?: string; name?: string } {
+  const parts = pathname.split('/').filter(Boolean);
+  const [group, version, rest] = parts[0] === 'api' ? ['', parts[1]!, parts.slice(2)] : [parts[1]!, parts[2]!, parts.slice(3)];
+  const [namespace, tail] = rest[0] === 'namespaces' && rest.length >= 3 ? [rest[1], rest.slice(2)] : [undefined, rest];
+  const [resource, name, subResource] = tail as [string, string | undefined, string | undefined];
+  return { group, version, resource, ...(subResource ? { subResource } : {}), ...(namespace ? { namespace } : {}), ...(name ? { name } : {}) };
+}
+
+/** The kind admission sees for a request (subresources have their own: Scale, PodExecOptions). */
+function kindOf(info: ReturnType<typeof requestInfoOf>): AdmissionAttributes['kind'] {
+  if (info.subResource === 'scale') return { group: 'autoscaling', version: 'v1', kind: 'Scale' };
+  if (info.subResource === 'exec') return { group: '', version: 'v1', kind: 'PodExecOptions' };
+  if (info.subResource === 'token') return { group: 'authentication.k8s.io', version: 'v1', kind: 'TokenRequest' };
+  const gv = info.group ? `${info.group}/${info.version}` : info.version;
+  const kind = RESOURCES[gv]?.find(([, plural]) => plural === info.resource)?.[0] ?? '';
+  return { group: info.group, version: info.version, kind };
+}
+
 export async function startKubeApi(state: KubeApiState = defaultState()): Promise<KubeApi> {
   const calls: string[] = [];
   // The real schemas for every kind this API serves: an object they refuse is a 422 with causes, as a real server's.
@@ -355,6 +395,34 @@ export async function startKubeApi(state: KubeApiState = defaultState()): Promis
     state.forbidden.push(message);
     req.res!.writeHead(403, { 'content-type': 'application/json' }).end(JSON.stringify({ kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', reason: 'Forbidden', message, code: 403 }));
     return false;
+  };
+  /**
+   * Validating admission (the ValidatingAdmissionPolicy plugin, after authorization, schema validation and SSA
+   * conflict detection, right before the object is stored): the denial's Status, or undefined when admitted.
+   */
+  const admission = (operation: Operation, pathname: string, object: unknown, oldObject: unknown): { code: number; status: unknown } | undefined => {
+    if (!state.admission) return undefined;
+    const info = requestInfoOf(pathname);
+    // A POST to a collection names the object in its body (a generated name stays empty).
+    const name = info.name ?? (object as { metadata?: { name?: string } } | null)?.metadata?.name;
+    const attrs: AdmissionAttributes = {
+      operation,
+      resource: { group: info.group, version: info.version, resource: info.resource },
+      ...(info.subResource ? { subResource: info.subResource } : {}),
+      kind: kindOf(info),
+      ...(name ? { name } : {}),
+      ...(info.namespace ? { namespace: info.namespace } : {}),
+      object,
+      oldObject,
+      username: MESHPROOF_USER,
+    };
+    const live = (ns: string) => {
+      const n = state.namespaces.get(ns);
+      return n && { apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns, labels: n.labels, creationTimestamp: n.created }, spec: { finalizers: ['kubernetes'] }, status: { phase: n.phase ?? 'Active' } };
+    };
+    const denial = admit(state.admission.policy, attrs, live);
+    if (denial) state.admissionDenied.push(denial.status.message);
+    return denial;
   };
   let requests = 0;
   const nextFault = (what: string): string | undefined => {
@@ -424,6 +492,14 @@ export async function startKubeApi(state: KubeApiState = defaultState()): Promis
       let m = /^\/apis\/apiextensions\.k8s\.io\/v1\/customresourcedefinitions\/([^/]+)$/.exec(p);
       if (req.method === 'GET' && m) {
         return state.crds.has(m[1]!) ? json(res, 200, { apiVersion: 'apiextensions.k8s.io/v1', kind: 'CustomResourceDefinition', metadata: { name: m[1] }, spec: {} }) : notFound(res, `crd ${m[1]}`);
+      }
+      const vap = /^\/apis\/admissionregistration\.k8s\.io\/v1\/(validatingadmissionpolicies|validatingadmissionpolicybindings)(?:\/([^/]+))?$/.exec(p);
+      if (req.method === 'GET' && vap) {
+        const kind = vap[1] === 'validatingadmissionpolicies' ? 'ValidatingAdmissionPolicy' : 'ValidatingAdmissionPolicyBinding';
+        const items = (state.admission?.docs ?? []).filter((d) => d.kind === kind);
+        if (!vap[2]) return json(res, 200, { apiVersion: 'admissionregistration.k8s.io/v1', kind: `${kind}List`, metadata: {}, items });
+        const one = items.find((d) => d.metadata.name === vap[2]);
+        return one ? json(res, 200, one) : json(res, 404, { kind: 'Status', apiVersion: 'v1', status: 'Failure', reason: 'NotFound', code: 404, message: `${vap[1]}.admissionregistration.k8s.io "${vap[2]}" not found` });
       }
       if (req.method === 'GET' && p === '/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations') {
         return json(res, 200, { apiVersion: 'admissionregistration.k8s.io/v1', kind: 'MutatingWebhookConfigurationList', metadata: {}, items: state.webhooks.map((name) => ({ metadata: { name } })) });
@@ -506,6 +582,8 @@ export async function startKubeApi(state: KubeApiState = defaultState()): Promis
         const replicas = (JSON.parse(body) as { spec?: { replicas?: number } }).spec?.replicas;
         if (!Number.isInteger(replicas) || (replicas as number) < 0) return status(422, 'Invalid', 'Scale.autoscaling "x" is invalid: spec.replicas: Invalid value');
         const want = replicas as number;
+        const denied = admission('UPDATE', p, { ...view(want), metadata: { name, namespace: ns } }, view(current));
+        if (denied) return json(res, denied.code, denied.status);
         if (isIstiod) {
           state.istiod!.replicas = want;
           state.istiod!.ready = want;
@@ -530,6 +608,10 @@ export async function startKubeApi(state: KubeApiState = defaultState()): Promis
         const obj = JSON.parse(body) as Obj;
         const name = obj.metadata.name;
         if (state.namespaces.has(name)) return status(409, 'AlreadyExists', `namespaces "${name}" already exists`);
+        // The namespace strategy labels every namespace with its name before admission sees it
+        // (kubernetes pkg/registry/core/namespace/strategy.go, kubernetes.io/metadata.name).
+        const denied = admission('CREATE', p, { ...obj, metadata: { ...obj.metadata, labels: { ...obj.metadata.labels, 'kubernetes.io/metadata.name': name } } }, null);
+        if (denied) return json(res, denied.code, denied.status);
         state.namespaces.set(name, { labels: obj.metadata.labels ?? {}, created: new Date().toISOString(), phase: 'Active' });
         state.objects.set(`${p}/${name}`, obj);
         state.managers.set(`${p}/${name}`, url.searchParams.get('fieldManager') ?? 'create');
@@ -548,6 +630,8 @@ export async function startKubeApi(state: KubeApiState = defaultState()): Promis
         const causes = validateWith(models.get('v1/Secret')!, obj);
         if (obj.type === 'kubernetes.io/tls') for (const k of ['tls.crt', 'tls.key']) if (!obj.data?.[k]) causes.push({ field: `data[${k}]`, message: 'Required value' });
         if (causes.length > 0) return status(422, 'Invalid', `Secret "${obj.metadata.name}" is invalid: ${causes.map((c) => `${c.field}: ${c.message}`).join(', ')}`, causes.map((c) => ({ reason: 'FieldValueInvalid', ...c })));
+        const denied = admission('CREATE', p, obj, null);
+        if (denied) return json(res, denied.code, denied.status);
         state.objects.set(key, obj);
         state.managers.set(key, url.searchParams.get('fieldManager') ?? 'create');
         state.generation++;
@@ -574,6 +658,10 @@ export async function startKubeApi(state: KubeApiState = defaultState()): Promis
             { reason: 'FieldManagerConflict', message: `conflict with "${owner}" using ${obj.apiVersion}`, field: `.${obj.spec ? 'spec' : 'data'}` },
           ]);
         }
+        // Server-side apply of an object that does not exist is a CREATE for admission, else an UPDATE.
+        const admitted = obj.kind === 'Namespace' ? { ...obj, metadata: { ...obj.metadata, labels: { ...obj.metadata.labels, 'kubernetes.io/metadata.name': obj.metadata.name } } } : obj;
+        const denied = admission(existing ? 'UPDATE' : 'CREATE', p, admitted, existing ?? null);
+        if (denied) return json(res, denied.code, denied.status);
         state.objects.set(p, obj);
         state.generation++;
         if (!owner) state.managers.set(p, manager);
@@ -613,6 +701,8 @@ export async function startKubeApi(state: KubeApiState = defaultState()): Promis
       }
       const tok = /^\/api\/v1\/namespaces\/([^/]+)\/serviceaccounts\/([^/]+)\/token$/.exec(p);
       if (req.method === 'POST' && tok && state.issueToken) {
+        const denied = admission('CREATE', p, JSON.parse(body), null);
+        if (denied) return json(res, denied.code, denied.status);
         return json(res, 201, { apiVersion: 'authentication.k8s.io/v1', kind: 'TokenRequest', spec: JSON.parse(body).spec, status: { token: state.issueToken(tok[1]!, tok[2]!), expirationTimestamp: new Date(Date.now() + 600_000).toISOString() } });
       }
       const rootCm = /^\/api\/v1\/namespaces\/([^/]+)\/configmaps\/istio-ca-root-cert$/.exec(p);
@@ -749,6 +839,8 @@ export async function startKubeApi(state: KubeApiState = defaultState()): Promis
         if (!n) return status(404, 'NotFound', `namespaces "${name}" not found`);
         // Asynchronous (istio-behaviours.md §10): Terminating first; a second DELETE is 409 until it is gone.
         if (n.phase === 'Terminating') return status(409, 'Conflict', `Operation cannot be fulfilled on namespaces "${name}": The system is ensuring all content is removed from this namespace.  Upon completion, this namespace will automatically be purged by the system.`);
+        const deniedDelete = admission('DELETE', p, null, nsView(name, n));
+        if (deniedDelete) return json(res, deniedDelete.code, deniedDelete.status);
         n.phase = 'Terminating';
         const stuck = state.stuckFinalizers.get(name);
         if (stuck) n.finalizers = [stuck];
@@ -799,6 +891,15 @@ export async function startKubeApi(state: KubeApiState = defaultState()): Promis
     if (refused) {
       state.forbidden.push(forbiddenMessage(refused, MESHPROOF_USER));
       socket.end('HTTP/1.1 403 Forbidden\r\ncontent-type: application/json\r\n\r\n');
+      return;
+    }
+    // CONNECT admission (pods/exec), after authorization, on the PodExecOptions the query carries.
+    const q = url.searchParams;
+    const options = { kind: 'PodExecOptions', apiVersion: 'v1', stdin: q.get('stdin') === 'true', stdout: q.get('stdout') === 'true', stderr: q.get('stderr') === 'true', tty: q.get('tty') === 'true', container: q.get('container') ?? '', command: q.getAll('command') };
+    const denied = admission('CONNECT', url.pathname, options, null);
+    if (denied) {
+      const text = JSON.stringify(denied.status);
+      socket.end(`HTTP/1.1 ${denied.code} ${denied.code === 403 ? 'Forbidden' : 'Unprocessable Entity'}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(text)}\r\n\r\n${text}`);
       return;
     }
     wss.handleUpgrade(req, socket, head, (ws) => {
