@@ -135,8 +135,9 @@ export class LabTarget implements Target, MeshView {
     return m.outboundPolicy.get(clientNamespace) ?? m.outboundPolicy.get(ROOT_NAMESPACE) ?? 'ALLOW_ANY';
   }
 
-  registered(ip: string, port: number, protocol: 'http' | 'tcp', hostHeader?: string): { host: string } | undefined {
+  registered(ip: string, port: number, protocol: 'http' | 'tcp', clientNamespace: string, hostHeader?: string): { host: string } | undefined {
     for (const se of this.requireModel().serviceEntries) {
+      if (se.local && se.namespace !== clientNamespace) continue; // exportTo ["."]: invisible elsewhere
       const p = se.ports.find((x) => x.number === port);
       if (!p || (protocol === 'tcp' && p.protocol !== 'TCP') || (protocol === 'http' && p.protocol !== 'HTTP')) continue;
       const addresses = [...se.addresses, ...this.addressesOf(se.addressesOf)];
@@ -295,7 +296,8 @@ export class LabTarget implements Target, MeshView {
     const d = pod.deployment;
     const sidecar = await this.startProxy(pod);
     const listeners = new GatewayListeners(sidecar, {
-      route: (gateways, host) => model.virtualServices.find((vs) => vs.gateways.some((g) => gateways.includes(g)) && vs.hosts.some((h) => hostMatches(h, host)))?.destination,
+      // A VirtualService exported only to its namespace (exportTo ["."]) configures only gateway pods there.
+      route: (gateways, host) => model.virtualServices.find((vs) => (!vs.local || vs.namespace === d.namespace) && vs.gateways.some((g) => gateways.includes(g)) && vs.hosts.some((h) => hostMatches(h, host)))?.destination,
       outbound: (namespace, service, port) => this.captureOf(pod, { namespace, name: service }, port),
     });
     // A Gateway server's port is the Service port in front of the pod; Envoy listens on its targetPort.

@@ -343,6 +343,7 @@ const destinationRule = z.strictObject({
   metadata,
   spec: z.strictObject({
     host: z.string().regex(/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/, 'the lab implements exact hosts (short name or FQDN), no wildcards'),
+    exportTo: z.tuple([z.literal('.', 'the lab implements exportTo ["."] only (visible in its own namespace)')]).optional(),
     trafficPolicy: z
       .strictObject({
         connectionPool: z
@@ -420,6 +421,7 @@ const virtualService = z.strictObject({
   spec: z.strictObject({
     hosts: z.array(hostname).min(1),
     gateways: z.array(z.string().min(1)).min(1, 'the lab implements VirtualServices bound to gateways only'),
+    exportTo: z.tuple([z.literal('.', 'the lab implements exportTo ["."] only (visible in its own namespace)')]).optional(),
     http: z
       .array(
         z.strictObject({
@@ -456,6 +458,7 @@ const serviceEntry = z.strictObject({
     ports: z.array(z.strictObject({ number: z.number().int().min(1).max(65535), name: z.string().min(1), protocol: z.enum(['HTTP', 'TCP']) })).min(1),
     location: z.literal('MESH_EXTERNAL', 'the lab implements MESH_EXTERNAL entries'),
     resolution: z.literal('NONE', 'the lab implements resolution NONE (original destination)'),
+    exportTo: z.tuple([z.literal('.', 'the lab implements exportTo ["."] only (visible in its own namespace)')]).optional(),
   }),
 });
 

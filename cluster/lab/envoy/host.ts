@@ -32,7 +32,7 @@ export interface MeshView {
    * The ServiceEntry that registers `ip:port` for this client: by address for TCP, by address or by the request's
    * Host for HTTP (I: pilot/pkg/networking/core/httproute.go builds one virtual host per registered host).
    */
-  registered(ip: string, port: number, protocol: PortProtocol, hostHeader?: string): RegistryEntry | undefined;
+  registered(ip: string, port: number, protocol: PortProtocol, clientNamespace: string, hostHeader?: string): RegistryEntry | undefined;
   /** Where a connection to `ip:port` really lands (the original destination); undefined when nothing is there. */
   original(ip: string, port: number): string | undefined;
   trafficPolicy(clientNamespace: string, namespace: string, service: string): TrafficPolicy | undefined;

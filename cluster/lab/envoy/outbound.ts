@@ -212,7 +212,7 @@ export class Outbound {
         host.track(down);
         down.on('error', () => down.destroy());
         const remote = addr(down.remoteAddress, down.remotePort);
-        const entry = host.mesh.registered(ip, port, 'tcp');
+        const entry = host.mesh.registered(ip, port, 'tcp', host.namespace);
         const cluster = entry ? `outbound|${port}||${entry.host}` : host.mesh.outboundPolicy(host.namespace) === 'ALLOW_ANY' ? 'PassthroughCluster' : 'BlackHoleCluster';
         const target = host.mesh.original(ip, port);
         if (cluster === 'BlackHoleCluster' || !target) {
@@ -233,7 +233,7 @@ export class Outbound {
       delete headers[XFCC];
       headers['x-request-id'] ??= randomUUID();
       const hostHeader = (req.headers.host ?? '').replace(/:\d+$/, '');
-      const entry = host.mesh.registered(ip, port, 'http', hostHeader);
+      const entry = host.mesh.registered(ip, port, 'http', host.namespace, hostHeader);
       const allowAny = host.mesh.outboundPolicy(host.namespace) === 'ALLOW_ANY';
       const base: Partial<AccessLogRecord> = {
         ...requestFields(req, headers),
