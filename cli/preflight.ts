@@ -17,6 +17,7 @@ export function preflightCommand(cmd: Command): void {
       const { kc, source } = loadKubeConfig(o);
       const r = await preflight(kc, { istioNamespace: o.istioNamespace, revision: o.revision });
       process.stdout.write(
-        `ready: ${r.server} (${source}), Kubernetes ${r.kubernetes}, trust domain ${r.trustDomain}, istiod ${r.istiod.image} ${r.istiod.ready} ready, webhooks ${r.webhooks.join(', ')}, ${r.permissions} permissions granted\n`,
+        `ready: ${r.server} (${source}), Kubernetes ${r.kubernetes}, trust domain ${r.trustDomain}, istiod ${r.istiod.image} ${r.istiod.ready} ready, webhooks ${r.webhooks.join(', ')}, ${r.permissions} permissions granted${r.confine ? `, confined by ValidatingAdmissionPolicy ${r.confine}` : ''}\n`,
       );
+      for (const w of r.warnings) process.stderr.write(`meshproof: warning: ${w}\n`);
     });}

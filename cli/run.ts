@@ -8,7 +8,7 @@ import { z } from 'zod';
 import { Listr } from 'listr2';
 import type { KubeConfig } from '@kubernetes/client-node';
 import { writePolicyReport } from '../cluster/kube/policy-report.js';
-import { shortRunId } from '../cluster/kube/render.js';
+import { confineWrites, shortRunId } from '../cluster/kube/render.js';
 import { DEFAULT_ISTIO_VERSION, installIstio } from '../cluster/istio/install.js';
 import { createK3sCluster } from '../cluster/providers/k3s.js';
 import { createKindCluster, deleteKindCluster, type Provisioned } from '../cluster/providers/kind.js';
@@ -241,6 +241,9 @@ export async function run(o: RunOptions, argv: string[], provided?: { cluster: P
     process.off('SIGTERM', onSignal);
   };
   try {
+    // A posture that would write outside the run's own namespaces is refused before any cluster is contacted (or
+    // provisioned): one line, exit 2, nothing created.
+    if (o.target !== 'lab') confineWrites(posture);
     if (!cluster && (o.target === 'kind' || o.target === 'k3s')) {
       // Provision, then install Istio: the root-namespace fixtures are applied because this cluster is ours.
       process.stderr.write(`meshproof: provisioning a ${o.target} cluster and installing Istio ${o.istioVersion} with ${o.installer}…\n`);
@@ -257,6 +260,8 @@ export async function run(o: RunOptions, argv: string[], provided?: { cluster: P
       const { kc } = loadKubeConfig(cluster ? { kubeconfig: cluster.kubeconfig } : o);
       const chaos = checks.some((c) => c.suite === 'chaos');
       const pre = await preflight(kc, { istioNamespace: o.istioNamespace, revision: o.revision, policyReport: o.policyReport, chaos });
+      // On a cluster meshproof provisioned, its identity is the cluster's admin anyway: nothing to confine.
+      if (!cluster) for (const w of pre.warnings) process.stderr.write(`meshproof: warning: ${w}\n`);
       reportTo = o.policyReport ? kc : undefined;
       timeouts = kubeTimeouts();
       target = kubeTarget(kc, pre, { ...o, runId, provisioned: cluster !== undefined, onCall: () => calls.set(current, (calls.get(current) ?? 0) + 1) });

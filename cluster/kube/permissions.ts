@@ -67,6 +67,8 @@ export const REQUIRED: Permission[] = [
   { group: 'apiextensions.k8s.io', resource: 'customresourcedefinitions', verbs: ['get'], names: ISTIO_CRDS, why: 'preflight: Istio CRDs present' },
   { group: 'apiextensions.k8s.io', resource: 'customresourcedefinitions', verbs: ['get'], names: ['policyreports.wgpolicyk8s.io'], why: '--policy-report: the PolicyReport CRD is installed' },
   { group: 'admissionregistration.k8s.io', resource: 'mutatingwebhookconfigurations', verbs: ['list'], why: 'preflight: the injection webhook is installed' },
+  { group: 'admissionregistration.k8s.io', resource: 'validatingadmissionpolicies', verbs: ['list'], why: 'preflight: deploy/confine.yaml (ValidatingAdmissionPolicy meshproof-confine) is installed' },
+  { group: 'admissionregistration.k8s.io', resource: 'validatingadmissionpolicybindings', verbs: ['list'], why: 'preflight: deploy/confine.yaml is bound, with validationActions Deny' },
   { group: 'authorization.k8s.io', resource: 'selfsubjectaccessreviews', verbs: ['create'], why: 'preflight: these permissions' },
 ];
 

@@ -35,7 +35,17 @@ export interface PreflightReport {
   rootNamespace: string;
   webhooks: string[];
   permissions: number;
+  /**
+   * The ValidatingAdmissionPolicy of deploy/confine.yaml, when it is installed and bound with Deny; else
+   * undefined, and `warnings` says so in one line.
+   */
+  confine?: string;
+  /** One line each: what is not wrong enough to stop, but the user must know (the confine policy absent). */
+  warnings: string[];
 }
+
+/** deploy/confine.yaml's policy: what keeps meshproof's cluster-wide grants to its own namespaces. */
+export const CONFINE_POLICY = 'meshproof-confine';
 
 function status(e: unknown): number | undefined {
   return (e as { code?: number }).code;
@@ -154,6 +164,11 @@ export async function preflight(kc: KubeConfig, o: { istioNamespace?: string; re
     throw new ConfigError('no sidecar injection webhook (MutatingWebhookConfiguration istio-sidecar-injector*): is istiod\'s webhook installed? Without it no pod gets an istio-proxy');
   }
 
+  // 5b. deploy/confine.yaml: without it, deploy/rbac.yaml's cluster-wide writes reach every namespace.
+  const warnings: string[] = [];
+  const confine = await confinePolicy(kc);
+  if (!confine.installed) warnings.push(`${confine.why}: meshproof's write grants reach every namespace. Apply it: kubectl apply -f deploy/confine.yaml`);
+
   // 6. The mesh config: the trust domain principals and expected SPIFFE IDs must use.
   let trustDomain = 'cluster.local';
   let rootNamespace = istioNs;
@@ -177,5 +192,21 @@ export async function preflight(kc: KubeConfig, o: { istioNamespace?: string; re
     rootNamespace,
     webhooks: injectors,
     permissions: required.reduce((n, p) => n + p.verbs.length * (p.names?.length ?? 1), 0),
+    ...(confine.installed ? { confine: CONFINE_POLICY } : {}),
+    warnings,
   };
+}
+
+/** Is the confine policy installed, and bound so that it denies (a binding with Warn or Audit only denies nothing)? */
+async function confinePolicy(kc: KubeConfig): Promise<{ installed: boolean; why: string }> {
+  const api = kc.makeApiClient(AdmissionregistrationV1Api);
+  try {
+    const policies = (await retrying(() => api.listValidatingAdmissionPolicy())).items;
+    if (!policies.some((p) => p.metadata?.name === CONFINE_POLICY)) return { installed: false, why: `ValidatingAdmissionPolicy ${CONFINE_POLICY} (deploy/confine.yaml) is not installed` };
+    const bindings = (await retrying(() => api.listValidatingAdmissionPolicyBinding())).items.filter((b) => b.spec?.policyName === CONFINE_POLICY);
+    if (!bindings.some((b) => b.spec?.validationActions?.includes('Deny'))) return { installed: false, why: `ValidatingAdmissionPolicy ${CONFINE_POLICY} has no binding with validationActions [Deny] (deploy/confine.yaml)` };
+    return { installed: true, why: '' };
+  } catch (e) {
+    throw new InfraError(`listing ValidatingAdmissionPolicies: ${describeApiError(e)}`);
+  }
 }
