@@ -1,5 +1,5 @@
 // Preflight and cleanup through the real client library against a small Kubernetes API, and through the CLI.
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -57,6 +57,43 @@ describe('preflight', () => {
     expect(r.code).toBe(code);
     expect(r.stderr).toMatch(re);
     expect(r.stderr.trim().split('\n')).toHaveLength(1);
+  });
+
+  it('K-M8: reports deploy/confine.yaml when it is installed and bound with Deny', async () => {
+    const a = await ready();
+    const { kc } = loadKubeConfig({ kubeconfig: a.kubeconfig(dir), env: {} });
+    const r = await preflight(kc);
+    expect(r.confine).toBe('meshproof-confine');
+    expect(r.warnings).toEqual([]);
+    const out = await cli(['preflight', '--kubeconfig', a.kubeconfig(dir)]);
+    expect(out.code).toBe(0);
+    expect(out.stdout).toMatch(/, confined by ValidatingAdmissionPolicy meshproof-confine\n$/);
+    expect(out.stderr).toBe('');
+  });
+
+  it.each([
+    ['absent', (a: KubeApi) => void (a.state.admission = undefined), /^meshproof: warning: ValidatingAdmissionPolicy meshproof-confine \(deploy\/confine\.yaml\) is not installed: meshproof's write grants reach every namespace\. Apply it: kubectl apply -f deploy\/confine\.yaml\n$/],
+    ['not bound to deny', (a: KubeApi) => {
+      const docs = a.state.admission!.docs.map((d) => (d.kind === 'ValidatingAdmissionPolicyBinding' ? { ...d, spec: { policyName: 'meshproof-confine', validationActions: ['Audit'] } } : d));
+      a.state.admission = { ...a.state.admission!, docs };
+    }, /^meshproof: warning: ValidatingAdmissionPolicy meshproof-confine has no binding with validationActions \[Deny\]/],
+  ])('K-M8: says in one line when the confine policy is %s', async (_name, bend, re) => {
+    const a = await ready();
+    bend(a);
+    const r = await cli(['preflight', '--kubeconfig', a.kubeconfig(dir)]);
+    expect(r.code).toBe(0);
+    expect(r.stderr).toMatch(re);
+    expect(r.stdout).not.toContain('confined by');
+  });
+
+  it('K-H4: a posture that writes outside its own namespaces is refused before the cluster is contacted (exit 2, one line)', async () => {
+    const a = await ready();
+    const overlay = path.join(dir, 'outside.yaml');
+    writeFileSync(overlay, 'apiVersion: v1\nkind: ServiceAccount\nmetadata: {name: x, namespace: default}\n');
+    const r = await cli(['run', '--target', 'kubeconfig', '--kubeconfig', a.kubeconfig(dir), '--overlay', overlay, '--out', path.join(dir, 'out')]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/^meshproof: .*outside\.yaml#1: ServiceAccount default\/x: namespace default is not declared in the posture; meshproof writes only into namespaces it creates\n$/);
+    expect(a.calls).toEqual([]);
   });
 
   it('an unreachable API is an infrastructure error (exit 3)', async () => {

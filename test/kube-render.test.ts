@@ -106,6 +106,21 @@ describe('rendering the posture for a cluster', () => {
     expect(render).toThrow(/overlay\.yaml#1: /);
   });
 
+  it('K-H4: keeps every VirtualService, DestinationRule and ServiceEntry in its namespace (exportTo ["."]), as confine.yaml demands', () => {
+    const all = renderForCluster(loadPosture('fixtures/secure', ['fixtures/weakened/dr-no-outlier-detection.yaml', 'fixtures/weakened/egress-wildcard-serviceentry.yaml']), { ...base, provisioned: true });
+    const exported = all.objects.filter((m) => ['VirtualService', 'DestinationRule', 'ServiceEntry'].includes(m.kind));
+    expect(new Set(exported.map((m) => m.kind))).toEqual(new Set(['VirtualService', 'DestinationRule', 'ServiceEntry']));
+    for (const m of exported) expect((m.spec as { exportTo?: string[] }).exportTo, `${m.kind} ${m.metadata.name}`).toEqual(['.']);
+  });
+
+  it('K-H4: refuses a fixture that exports Istio config beyond its namespace (exit 2)', () => {
+    const f = path.join(mkdtempSync(path.join(tmpdir(), 'meshproof-overlay-')), 'overlay.yaml');
+    writeFileSync(f, 'apiVersion: networking.istio.io/v1\nkind: DestinationRule\nmetadata: {name: echo, namespace: mesh}\nspec: {host: echo, exportTo: ["*"]}\n');
+    const render = () => renderForCluster(loadPosture('fixtures/secure', [f]), { ...base, provisioned: false });
+    expect(render).toThrow(ConfigError);
+    expect(render).toThrow(/overlay\.yaml#1: DestinationRule mesh\/echo: spec\.exportTo \["\*"\]: meshproof keeps Istio config in its own namespace/);
+  });
+
   it('maps hosts and principals in every form', () => {
     const map = new NamespaceMap(RUN, new Set(['mesh']));
     expect(map.host('echo')).toBe('echo');
