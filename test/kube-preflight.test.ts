@@ -72,7 +72,9 @@ describe('preflight', () => {
   });
 
   it.each([
-    ['absent', (a: KubeApi) => void (a.state.admission = undefined), /^meshproof: warning: ValidatingAdmissionPolicy meshproof-confine \(deploy\/confine\.yaml\) is not installed: meshproof's write grants reach every namespace\. Apply it: kubectl apply -f deploy\/confine\.yaml\n$/],
+    ['absent', (a: KubeApi) => {
+      a.state.admission = undefined;
+    }, /^meshproof: warning: ValidatingAdmissionPolicy meshproof-confine \(deploy\/confine\.yaml\) is not installed: meshproof's write grants reach every namespace\. Apply it: kubectl apply -f deploy\/confine\.yaml\n$/],
     ['not bound to deny', (a: KubeApi) => {
       const docs = a.state.admission!.docs.map((d) => (d.kind === 'ValidatingAdmissionPolicyBinding' ? { ...d, spec: { policyName: 'meshproof-confine', validationActions: ['Audit'] } } : d));
       a.state.admission = { ...a.state.admission!, docs };

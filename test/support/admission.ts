@@ -151,7 +151,8 @@ function checkExpr(e: Expr, declared: Set<string>, scope: Set<string>, variables
           }
         }
       }
-      return checkExpr(k.value.operand, declared, scope, variables, where);
+      checkExpr(k.value.operand, declared, scope, variables, where);
+      return;
     }
     case 'callExpr':
       if (!BUILTIN_OPERATORS.has(k.value.function) && env.funcs.find(k.value.function) === undefined) fail(`undeclared reference to '${k.value.function}'`);
