@@ -3,7 +3,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { buildModel, effectiveMtls } from '../cluster/lab/model.js';
+import { buildModel, destinationRuleFor, effectiveMtls } from '../cluster/lab/model.js';
 import { ConfigError } from '../harness/errors.js';
 import { loadPosture, overlay, parseManifests } from '../harness/posture/load.js';
 
@@ -91,5 +91,20 @@ describe('effective mTLS mode (PeerAuthentication precedence)', () => {
     ['no policy anywhere is PERMISSIVE (Istio default)', [pa('istio-system', 'default', '{mtls: {mode: UNSET}}')], 'bare', 8080, 'PERMISSIVE'],
   ] as const)('%s', (_n, yamls, ns, port, mode) => {
     expect(modeOf([...yamls], ns, 'echo', port)).toBe(mode);
+  });
+});
+
+describe('exportTo ["."] in the lab (K-H4: what a run renders for a cluster, modelled as Istio resolves it)', () => {
+  const dr = (ns: string, exportTo: string) => `apiVersion: networking.istio.io/v1\nkind: DestinationRule\nmetadata: {name: echo, namespace: ${ns}}\nspec: {host: echo.mesh.svc.cluster.local, ${exportTo}trafficPolicy: {connectionPool: {tcp: {maxConnections: 7}}}}\n`;
+  it('K-H4: a DestinationRule exported to "." applies to clients of its own namespace only; without exportTo, to every namespace', () => {
+    const local = buildModel(withOverlay(dr('mesh', 'exportTo: ["."], ')));
+    expect(destinationRuleFor(local, 'mesh', 'mesh', 'echo')?.policy.maxConnections).toBe(7);
+    expect(destinationRuleFor(local, 'outside', 'mesh', 'echo')).toBeUndefined();
+    const everywhere = buildModel(withOverlay(dr('mesh', '')));
+    expect(destinationRuleFor(everywhere, 'outside', 'mesh', 'echo')?.policy.maxConnections).toBe(7);
+  });
+
+  it('K-H4: any other exportTo is refused by the lab, naming the field', () => {
+    expect(() => buildModel(withOverlay(dr('mesh', 'exportTo: ["*"], ')))).toThrow(/DestinationRule mesh\/echo: .*exportTo.*the lab implements exportTo \["\."\] only/);
   });
 });
