@@ -10,6 +10,12 @@ import { InfraError } from '../harness/errors.js';
 import { type KubeApi, startKubeApi } from './support/kube-api.js';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'meshproof-exec-'));
+/** The façade, with a run's namespace to exec in (deploy/confine.yaml admits exec only there). */
+async function withRunNamespace(): Promise<KubeApi> {
+  const a = await startKubeApi();
+  a.state.namespaces.set('mp-x-mesh', { labels: { 'meshproof.dev/run': 'x' }, created: new Date().toISOString() });
+  return a;
+}
 let api: KubeApi | undefined;
 afterEach(async () => {
   await api?.close();
@@ -18,7 +24,7 @@ afterEach(async () => {
 
 describe('exec in a pod', () => {
   it('sends the request as one line on stdin and returns stdout with exit code 0', async () => {
-    api = await startKubeApi();
+    api = await withRunNamespace();
     api.state.exec = async (c) => ({ stdout: `${c.container}:${c.command.join(' ')}:${c.stdin.toUpperCase()}`, exitCode: 0 });
     const { kc } = loadKubeConfig({ kubeconfig: api.kubeconfig(dir), env: {} });
     const r = await execInPod(kc, { namespace: 'mp-x-mesh', pod: 'authorized-0', container: 'agent', command: ['node', '/opt/meshproof/agent.mjs', 'probe'], stdin: '{"attacks":[]}', timeoutMs: 5_000 });
@@ -27,30 +33,30 @@ describe('exec in a pod', () => {
   });
 
   it('reads a non-zero exit code from the V1Status', async () => {
-    api = await startKubeApi();
+    api = await withRunNamespace();
     api.state.exec = async () => ({ stderr: 'boom', exitCode: 7 });
     const { kc } = loadKubeConfig({ kubeconfig: api.kubeconfig(dir), env: {} });
-    const r = await execInPod(kc, { namespace: 'ns', pod: 'p', container: 'istio-proxy', command: ['pilot-agent', 'request', 'GET', 'stats'], timeoutMs: 5_000 });
+    const r = await execInPod(kc, { namespace: 'mp-x-mesh', pod: 'p', container: 'istio-proxy', command: ['pilot-agent', 'request', 'GET', 'stats'], timeoutMs: 5_000 });
     expect(r).toEqual({ stdout: '', stderr: 'boom', exitCode: 7 });
   });
 
   it('gives up after the timeout with an infrastructure error', async () => {
-    api = await startKubeApi();
+    api = await withRunNamespace();
     api.state.exec = () => new Promise(() => {});
     const { kc } = loadKubeConfig({ kubeconfig: api.kubeconfig(dir), env: {} });
     const t0 = Date.now();
-    const p = execInPod(kc, { namespace: 'ns', pod: 'p', container: 'agent', command: ['sleep'], stdin: '', timeoutMs: 500 });
+    const p = execInPod(kc, { namespace: 'mp-x-mesh', pod: 'p', container: 'agent', command: ['sleep'], stdin: '', timeoutMs: 500 });
     await expect(p).rejects.toThrow(InfraError);
-    await expect(p).rejects.toThrow(/exec in ns\/p \(agent\): sleep: no result within 500 ms/);
+    await expect(p).rejects.toThrow(/exec in mp-x-mesh\/p \(agent\): sleep: no result within 500 ms/);
     expect(Date.now() - t0).toBeLessThan(3_000);
   });
 
   it('works against an API server that speaks only v4.channel.k8s.io (Kubernetes < 1.30): stdin is never closed early', async () => {
-    api = await startKubeApi();
+    api = await withRunNamespace();
     api.state.v4Only = true;
     api.state.exec = async (c) => ({ stdout: c.stdin.trim(), stderr: 'note', exitCode: 3 });
     const { kc } = loadKubeConfig({ kubeconfig: api.kubeconfig(dir), env: {} });
-    const r = await execInPod(kc, { namespace: 'ns', pod: 'p', container: 'agent', command: ['node', '/opt/meshproof/agent.mjs', 'probe'], stdin: '{"attacks":[]}', timeoutMs: 5_000 });
+    const r = await execInPod(kc, { namespace: 'mp-x-mesh', pod: 'p', container: 'agent', command: ['node', '/opt/meshproof/agent.mjs', 'probe'], stdin: '{"attacks":[]}', timeoutMs: 5_000 });
     expect(r).toEqual({ stdout: '{"attacks":[]}', stderr: 'note', exitCode: 3 });
   });
 

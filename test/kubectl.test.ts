@@ -37,6 +37,7 @@ describe.runIf(hasKubectl)('kubectl against the API façade', () => {
 
       // An administrator from here on.
       cluster.api.state.rbac = undefined;
+      cluster.api.state.user = 'kubernetes-admin'; // deploy/confine.yaml binds meshproof's service account only
       const ns = await kubectl('get', 'namespaces');
       expect(ns.code, ns.stderr).toBe(0);
       expect(ns.stdout).toMatch(/^NAME\s+STATUS\s+AGE\n(default|istio-system)\s+Active\s+\d+d\n/);

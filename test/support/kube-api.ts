@@ -100,6 +100,8 @@ export interface KubeApiState {
   admission?: { policy: AdmissionPolicy; docs: { kind: string; metadata: { name: string } }[] };
   /** Writes the admission policy refused, with its message, for a test to assert on. */
   admissionDenied: string[];
+  /** Who the requests come from, as admission sees it: meshproof's service account unless a test is an administrator. */
+  user?: string;
 }
 
 export interface ExecCall {
@@ -414,7 +416,7 @@ export async function startKubeApi(state: KubeApiState = defaultState()): Promis
       ...(info.namespace ? { namespace: info.namespace } : {}),
       object,
       oldObject,
-      username: MESHPROOF_USER,
+      username: state.user ?? MESHPROOF_USER,
     };
     const live = (ns: string) => {
       const n = state.namespaces.get(ns);
