@@ -610,8 +610,8 @@ export async function startKubeApi(state: KubeApiState = defaultState()): Promis
         const obj = JSON.parse(body) as Obj;
         const name = obj.metadata.name;
         if (state.namespaces.has(name)) return status(409, 'AlreadyExists', `namespaces "${name}" already exists`);
-        // The namespace strategy labels every namespace with its name before admission sees it
-        // (kubernetes pkg/registry/core/namespace/strategy.go, kubernetes.io/metadata.name).
+        // Defaulting labels every namespace with its name at decode, before admission sees it
+        // (kubernetes pkg/apis/core/v1/defaults.go SetDefaults_Namespace: kubernetes.io/metadata.name).
         const denied = admission('CREATE', p, { ...obj, metadata: { ...obj.metadata, labels: { ...obj.metadata.labels, 'kubernetes.io/metadata.name': name } } }, null);
         if (denied) return json(res, denied.code, denied.status);
         state.namespaces.set(name, { labels: obj.metadata.labels ?? {}, created: new Date().toISOString(), phase: 'Active' });
