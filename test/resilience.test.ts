@@ -177,3 +177,49 @@ describe('RES-003: no DestinationRule in scope for the target', () => {
     }
   });
 });
+
+describe('I-1: the client sidecar pools upstream HTTP/1.1 connections as Envoy does', () => {
+  /** Ten sequential calls authorized → echo; per echo pod, the peer addresses its sidecar saw them come from. */
+  async function peersAtEcho(overlays: string[]) {
+    const lab = new LabTarget();
+    try {
+      await lab.apply(loadPosture('fixtures/secure', overlays));
+      const client = await lab.probe({ namespace: 'mesh', name: 'authorized' });
+      const d = await lab.address(ECHO, 8080, client);
+      const since = new Date(Date.now() - 1_000);
+      const attacks = Array.from({ length: 10 }, (_, i) => ({ kind: 'http' as const, id: `r${i}`, dial: d.dial, authority: d.authority, path: "/status/200", timeoutMs: 3_000 }));
+      const statuses = (await client.run(attacks)).observations.map((o) => o.http?.status);
+      const peers: Record<string, string[]> = {};
+      for (const pod of await lab.servicePods(ECHO)) {
+        const records = (await lab.accessLog(pod, since)).map((l) => parseAccessLog(l)!).filter((r) => r.path?.startsWith('/status/200?'));
+        peers[pod.name] = records.map((r) => r.downstreamRemoteAddress!);
+      }
+      const pooled = lab.sidecarOf(client.pod)!.pooledConnections();
+      const open = pooled.filter((s) => !s.destroyed).length;
+      await lab.dispose();
+      return { statuses, peers, open, closedOnDispose: pooled.every((s) => s.destroyed) };
+    } finally {
+      await lab.dispose();
+    }
+  }
+
+  it('with no maxRequestsPerConnection, sequential requests to a host reuse one connection (the same peer port at echo), closed when the lab stops', async () => {
+    const r = await peersAtEcho(['fixtures/weakened/dr-no-connection-pool.yaml']);
+    expect(r.statuses).toEqual(Array(10).fill(200));
+    const served = Object.values(r.peers).filter((p) => p.length > 0);
+    expect(served.flat()).toHaveLength(10);
+    // One connection per echo replica carried every request that replica served.
+    for (const p of served) expect(new Set(p).size).toBe(1);
+    expect(r.open).toBe(served.length);
+    expect(r.closedOnDispose).toBe(true);
+  });
+
+  it('with maxRequestsPerConnection: 1 (the secure DestinationRule), every request gets a new connection', async () => {
+    const r = await peersAtEcho([]);
+    expect(r.statuses).toEqual(Array(10).fill(200));
+    const all = Object.values(r.peers).flat();
+    expect(all).toHaveLength(10);
+    expect(new Set(all).size).toBe(10);
+    expect(r.open).toBe(0);
+  });
+});
