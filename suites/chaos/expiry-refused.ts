@@ -72,7 +72,11 @@ export const chaos003 = defineCheck({
     // be served, a false fail. Only maxRequestsPerConnection: 1 makes every call a new handshake.
     const rule = ruleInScope(ctx, ECHO, ROTATING.namespace);
     if (rule?.maxRequestsPerConnection !== 1) {
-      const which = rule ? `the DestinationRule in force (${rule.rule}) sets maxRequestsPerConnection ${rule.maxRequestsPerConnection ?? 'unset'}` : 'no DestinationRule is in force';
+      const which = !rule
+        ? 'no DestinationRule is in force'
+        : rule.maxRequestsPerConnection === undefined
+          ? `the DestinationRule in force (${rule.rule}) leaves maxRequestsPerConnection unset`
+          : `the DestinationRule in force (${rule.rule}) sets maxRequestsPerConnection ${rule.maxRequestsPerConnection}`;
       return { notApplicable: `for mesh/rotating → mesh/echo ${which}: Envoy may reuse a pooled connection opened before the certificate expired (certificates are checked only at the handshake), so an expired certificate is never presented; set connectionPool.http.maxRequestsPerConnection: 1` };
     }
     const probe = await target.probe(ROTATING);

@@ -99,7 +99,10 @@ class UpstreamPool {
     // Envoy's upstream idle timeout defaults to 1 h (E: api/envoy/config/core/v3/protocol.proto
     // HttpProtocolOptions.idle_timeout); nothing in a lab run lasts that long, so idle connections live until closed.
     this.http = new PoolAgent({ keepAlive: true, scheduling: 'lifo' });
-    this.https = new TlsPoolAgent({ keepAlive: true, scheduling: 'lifo' });
+    // No TLS session resumption: every new upstream connection is a full handshake, so the peer verifies the
+    // client certificate each time (as the lab did before it pooled). Whether Envoy's client (max_session_keys) and
+    // Istio's inbound (stateless tickets) resume sessions across a certificate's expiry was not verified here.
+    this.https = new TlsPoolAgent({ keepAlive: true, scheduling: 'lifo', maxCachedSessions: 0 });
     this.track = (req) =>
       req.on('socket', (s) => {
         host.track(s);
