@@ -121,7 +121,7 @@ describe('I-L10: outlier detection during the outage', () => {
   it('I-L10: when outlier detection ejected every echo host on the refused calls, CHAOS-003 waits for baseEjectionTime and says so', async () => {
     const r = await runOnLab(['test/fixtures/dr-eject-all.yaml'], [chaos003]);
     expect(r.results[0]!.verdict, r.results[0]!.reason).toBe('pass');
-    expect((r.results[0]!.cases[0] as Examined).reason).toMatch(/outlier detection \(mesh\/echo\) had ejected every echo host .* baseEjectionTime 3s: an effect of the posture/);
+    expect((r.results[0]!.cases[0] as Examined).reason).toMatch(/outlier detection \(mesh\/echo\) had ejected every echo host on the refused calls .* baseEjectionTime 3s per ejection: an effect of the posture/);
     const observed = (r.results[0]!.cases[0] as Examined).observed as { ejectedByOutlierDetection?: { boundMs: number; baseEjectionTime: string }; after: { http?: { status: number } } };
     // At most baseEjectionTime × the ejections the refused calls could cause (one each, consecutive5xxErrors 1).
     expect(observed.ejectedByOutlierDetection).toMatchObject({ baseEjectionTime: '3s', boundMs: 3_000 * LAB_TIMEOUTS.attackAttempts });

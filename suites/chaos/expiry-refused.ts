@@ -27,7 +27,8 @@ async function liveCertificate(target: Target, pod: PodRef, t: Timeouts): Promis
   const started = Date.now();
   for (;;) {
     const leaf = readCerts(await target.workloadCert(pod)).leaves[0];
-    if (leaf && !expired(leaf, t)) return { leaf, waitedMs: Date.now() - started, fresh: true };
+    // Fresh: it outlives a call made now (a certificate about to expire is replaced at the agent's next rotation).
+    if (leaf && expiry(leaf) - Date.now() > t.attackMs) return { leaf, waitedMs: Date.now() - started, fresh: true };
     if (Date.now() - started >= t.certRenewalMaxMs) return { leaf, waitedMs: Date.now() - started, fresh: false };
     await sleep(POLL_MS);
   }
@@ -90,7 +91,7 @@ export const chaos003 = defineCheck({
       return [{ label, verdict: 'fail', reason: `the live certificate expired at ${start.leaf?.expiration_time ?? 'unknown'} before this check's outage and no fresh one came within ${timeouts.certRenewalMaxMs} ms (the agent's retry back-off bound): it is not being rotated, so nothing can recover`, observed: { live: start.leaf, waitedMs: start.waitedMs } }];
     }
     const before = await call('before');
-    if (!before.ok) return [{ label, verdict: 'error', reason: `traffic failed before the outage, so nothing can be said: ${before.reason}`, observed: { before: before.o } }];
+    if (!before.ok) return [{ label, verdict: 'error', reason: `traffic failed before the outage, so nothing can be said: ${before.reason}`, observed: { before: before.o, live: start.leaf, at: new Date().toISOString() } }];
     const { value, outage } = await duringOutage(target, async () => {
       // A CSR already in flight when istiod went down may still land: wait for the certificate that is live once
       // the outage has begun to expire, checking it is still the one serving when the attempts are made.
@@ -143,7 +144,9 @@ async function recovery(
   }
   const certRenewedAfterRestoreMs = since();
   const ejection = ejectionBoundMs(r.rule, r.attempts.length);
-  let ejectedSeenAt: number | undefined;
+  // Ejected already during the outage (a refused call answered `no healthy upstream`), or seen after it.
+  const ejectedDuring = r.attempts.find((a) => noHealthyUpstream(a.o));
+  let ejectedSeenAt = ejectedDuring ? Date.parse(ejectedDuring.o.startedAt) : undefined;
   let after = await r.call('after-0');
   for (let i = 1; !after.ok; i++) {
     if (noHealthyUpstream(after.o)) ejectedSeenAt ??= Date.now();
@@ -153,9 +156,11 @@ async function recovery(
     after = await r.call(`after-${i}`);
   }
   const recoveryAfterRestoreMs = since();
-  const ejected = ejectedSeenAt !== undefined ? { seenAfterRestoreMs: ejectedSeenAt - restoredAt, baseEjectionTime: ejection?.base ?? 'none (no outlierDetection)', boundMs: ejection?.ms ?? 0 } : undefined;
+  const ejected = ejectedSeenAt !== undefined ? { seenAt: new Date(ejectedSeenAt).toISOString(), baseEjectionTime: ejection?.base ?? 'none (no outlierDetection)', boundMs: ejection?.ms ?? 0 } : undefined;
   const observed = { ...base, after: after.o, certRenewedAfterRestoreMs, recoveryAfterRestoreMs, ...(ejected ? { ejectedByOutlierDetection: ejected } : {}) };
-  const ejectionText = ejected ? `; outlier detection (${r.rule?.rule}) had ejected every echo host on the refused calls, so traffic waited for its baseEjectionTime ${ejected.baseEjectionTime}: an effect of the posture, not of rotation` : '';
+  const ejectionText = ejected
+    ? `; outlier detection (${r.rule?.rule}) had ejected every echo host on the refused calls ('no healthy upstream' at ${ejected.seenAt}), so traffic could wait up to its baseEjectionTime ${ejected.baseEjectionTime} per ejection: an effect of the posture, not of rotation`
+    : '';
   if (!after.ok) {
     return [{ label: r.label, verdict: 'fail' as const, reason: `refused while expired and a fresh certificate came ${certRenewedAfterRestoreMs} ms after istiod's return, but traffic did not recover: ${after.reason}${ejectionText}`, observed }];
   }
