@@ -125,13 +125,13 @@ describe('Envoy\'s LEAST_REQUEST in the client sidecar (istio-behaviours.md §10
 });
 
 describe('RES-001 measures what the backend held, not what the harness did', () => {
-  const run = async (overlays: string[], before?: (lab: LabTarget) => void) => {
+  const run = async (overlays: string[], before?: (lab: LabTarget) => void, settings = DEFAULT_SETTINGS) => {
     const lab = new LabTarget();
     try {
       const posture = loadPosture('fixtures/secure', overlays);
       await lab.apply(posture);
       before?.(lab);
-      const session = new RunSession({ target: lab, posture, timeouts: LAB_TIMEOUTS });
+      const session = new RunSession({ target: lab, posture, timeouts: LAB_TIMEOUTS, settings });
       for (const c of SUITES.resilience!) await session.check(c);
       return await session.finish();
     } finally {
@@ -148,10 +148,24 @@ describe('RES-001 measures what the backend held, not what the harness did', () 
     expect(Object.values(observed.echoRequests).reduce((a, b) => a + b, 0)).toBeLessThan(55);
   });
 
-  it('a pool no bounded flood can exceed is not-applicable with the reason, never pass', async () => {
-    const r = await run(['test/fixtures/dr-limits-beyond-flood.yaml']);
+  it('a pool within a raised --max-pool that no bounded flood can exceed is not-applicable with the reason, never pass', async () => {
+    const r = await run(['test/fixtures/dr-limits-beyond-flood.yaml'], undefined, { ...DEFAULT_SETTINGS, maxPool: 50_000 });
     expect(r.results[0]!.verdict).toBe('not-applicable');
-    expect(r.results[0]!.reason).toMatch(/admits 20000 requests .* cannot exceed it/);
+    expect(r.results[0]!.reason).toMatch(/admits 20000 requests .* within --max-pool 50000; .* cannot exceed it/);
+  });
+
+  it('item 11: a pool of 100,000 connections fails RES-001 with the --max-pool limit named (a run without --require exits 1)', async () => {
+    const r = await run(['fixtures/weakened/dr-pool-100000.yaml']);
+    expect(r.results[0]!.verdict).toBe('fail');
+    expect(r.results[0]!.reason).toMatch(/mesh\/echo admits 200000 requests .* more than the limit of 504 \(--max-pool\)/);
+    expect(r.exitCode).toBe(1);
+  });
+
+  it('item 11: outlier detection needing 1000 consecutive 5xx fails RES-002 with the --max-consecutive-5xx limit named', async () => {
+    const r = await run(['fixtures/weakened/dr-outlier-1000.yaml']);
+    expect(r.results[1]!.verdict).toBe('fail');
+    expect(r.results[1]!.reason).toMatch(/after 1000 consecutive 5xx .* more than the limit of 20 \(--max-consecutive-5xx\)/);
+    expect(r.exitCode).toBe(1);
   });
 
   it('a client whose every call is reset: RES-001 and RES-002 are error (the path is broken), never fail', async () => {
