@@ -15,7 +15,7 @@ import { createKindCluster, deleteKindCluster, type Provisioned } from '../clust
 import { loadKubeConfig } from '../cluster/kube/connect.js';
 import { preflight } from '../cluster/kube/preflight.js';
 import { ALL_CHECKS, SUITES } from '../suites/index.js';
-import type { Check } from '../harness/check.js';
+import { type Check, DEFAULT_SETTINGS } from '../harness/check.js';
 import { parseGoDuration } from '../harness/duration.js';
 import { parseEdge } from './edge.js';
 import type { EdgeAuthority } from '../harness/pki.js';
@@ -56,6 +56,8 @@ export interface RunOptions {
   maxCertLifetime: string;
   rootHorizonDays: string;
   edgeCertHorizonDays?: string;
+  maxConsecutive5xx?: string;
+  maxPool?: string;
   edge?: string;
   edgeHost?: string;
   edgeHttpPort?: string;
@@ -134,6 +136,8 @@ const RUN_CONFIG = z.strictObject({
   maxCertLifetime: z.string().optional(),
   rootHorizonDays: z.union([z.string(), z.number()]).optional(),
   edgeCertHorizonDays: z.union([z.string(), z.number()]).optional(),
+  maxConsecutive5xx: z.union([z.string(), z.number()]).optional(),
+  maxPool: z.union([z.string(), z.number()]).optional(),
   edge: z.string().optional(),
   edgeHost: z.string().optional(),
   edgeHttpPort: z.string().optional(),
@@ -199,6 +203,10 @@ export async function run(o: RunOptions, argv: string[], provided?: { cluster: P
   if (!Number.isInteger(rootHorizonDays) || rootHorizonDays < 0) throw new ConfigError(`--root-horizon-days ${o.rootHorizonDays}: not a whole number of days`);
   const edgeCertHorizonDays = Number(o.edgeCertHorizonDays ?? 30);
   if (!Number.isInteger(edgeCertHorizonDays) || edgeCertHorizonDays < 0) throw new ConfigError(`--edge-cert-horizon-days ${o.edgeCertHorizonDays}: not a whole number of days`);
+  const maxConsecutive5xx = Number(o.maxConsecutive5xx ?? DEFAULT_SETTINGS.maxConsecutive5xx);
+  if (!Number.isInteger(maxConsecutive5xx) || maxConsecutive5xx < 1) throw new ConfigError(`--max-consecutive-5xx ${o.maxConsecutive5xx}: not a whole number ≥ 1`);
+  const maxPool = Number(o.maxPool ?? DEFAULT_SETTINGS.maxPool);
+  if (!Number.isInteger(maxPool) || maxPool < 1) throw new ConfigError(`--max-pool ${o.maxPool}: not a whole number ≥ 1`);
   const edge = parseEdge(o);
   const posture = loadPosture(o.posture, o.overlay);
   const runId = o.runId ?? crypto.randomUUID();
@@ -283,7 +291,7 @@ export async function run(o: RunOptions, argv: string[], provided?: { cluster: P
     command: ['meshproof', ...argv],
     runId,
     required,
-    settings: { maxCertLifetimeMs, rootHorizonDays, edgeCertHorizonDays, ...(edge ? { edge } : {}) },
+    settings: { maxCertLifetimeMs, rootHorizonDays, edgeCertHorizonDays, maxConsecutive5xx, maxPool, ...(edge ? { edge } : {}) },
   });
   let applyError: unknown;
   let result: RunResult;
@@ -393,6 +401,8 @@ export function runCommand(cmd: Command): void {
     .option('--max-cert-lifetime <duration>', 'CERT-001: longest acceptable workload certificate lifetime', '24h')
     .option('--root-horizon-days <days>', 'CERT-005: the mesh root must stay valid at least this long', '90')
     .option('--edge-cert-horizon-days <days>', 'EDGE-003: every certificate the edge serves must stay valid at least this long', '30')
+    .option('--max-consecutive-5xx <n>', "RES-002: most consecutive 5xx echo's DestinationRule may need before ejecting a host (Istio's default is 5)", String(DEFAULT_SETTINGS.maxConsecutive5xx))
+    .option('--max-pool <n>', "RES-001: most requests (connections + pending) echo's connection pool may admit before tripping (default: what RES-001's flood can exceed)", String(DEFAULT_SETTINGS.maxPool))
     .option('--edge <namespace/service>', "EDGE-001..003 attack your own ingress gateway's Service (read-only) instead of the run's own gateway")
     .option('--edge-host <host[:port]>', 'with --edge: the host your gateway serves (SNI and Host) and its HTTPS Service port (default 443)')
     .option('--edge-http-port <port>', 'with --edge: the plaintext port EDGE-001 attacks (default 80)')

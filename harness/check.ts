@@ -88,13 +88,23 @@ export interface Settings {
   /** EDGE-003: every certificate the edge serves must stay valid at least this many days. */
   edgeCertHorizonDays: number;
   /**
+   * RES-002: most consecutive 5xx a DestinationRule may need before ejecting a host (Istio's default
+   * consecutive5xxErrors is 5; a breaker that needs 1000 protects nothing).
+   */
+  maxConsecutive5xx: number;
+  /**
+   * RES-001: most requests (connections + pending queue) the echo pool may admit before tripping. Default: what
+   * RES-001's bounded flood can exceed (its 512 concurrent requests less its overload margin of 8).
+   */
+  maxPool: number;
+  /**
    * The user's own edge (`--edge ns/svc --edge-host host[:port]`), attacked read-only by EDGE-001..003 instead of
    * the posture's gateway; its trust anchors (`--edge-ca`, else the runner's public roots).
    */
   edge?: EdgeView & { trustPem?: string[] };
 }
 
-export const DEFAULT_SETTINGS: Settings = { maxCertLifetimeMs: 24 * 3_600_000, rootHorizonDays: 90, edgeCertHorizonDays: 30 };
+export const DEFAULT_SETTINGS: Settings = { maxCertLifetimeMs: 24 * 3_600_000, rootHorizonDays: 90, edgeCertHorizonDays: 30, maxConsecutive5xx: 20, maxPool: 504 };
 
 export interface CheckContext {
   view: PostureView;

@@ -66,7 +66,12 @@ export interface CheckResult {
 const refText = (s: Step) => `${s.to.name}.${s.to.namespace}:${s.port}`;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-export async function runCheck(check: Check, ctx: CheckContext): Promise<CheckResult> {
+/** `stopAtFailedControl`: run no further case once one's positive control failed (CHAOS-001 ends its outage then). */
+export interface RunOptions {
+  stopAtFailedControl?: boolean;
+}
+
+export async function runCheck(check: Check, ctx: CheckContext, opts: RunOptions = {}): Promise<CheckResult> {
   const started = new Date();
   const base = {
     id: check.id,
@@ -86,7 +91,12 @@ export async function runCheck(check: Check, ctx: CheckContext): Promise<CheckRe
       return { ...base, verdict: 'not-applicable', reason: plan.notApplicable, durationMs: Date.now() - started.getTime(), cases: [] };
     }
     if (Array.isArray(plan)) cases.push(...plan);
-    else for (const c of plan.cases) cases.push(await runCase(c, ctx));
+    else
+      for (const c of plan.cases) {
+        const r = await runCase(c, ctx);
+        cases.push(r);
+        if (opts.stopAtFailedControl && !r.control.ok) break;
+      }
   } catch (e) {
     // The target failed us mid-check: inconclusive, never a pass.
     return { ...base, verdict: 'error', reason: `the check could not be carried out: ${messageOf(e)}`, durationMs: Date.now() - started.getTime(), cases };

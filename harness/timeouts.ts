@@ -21,6 +21,11 @@ export interface Timeouts {
   /** Longest CERT-002 will watch a certificate for its rotation. */
   rotationWatchMaxMs: number;
   /**
+   * After a control-plane outage, the longest the agent may take to get a fresh certificate: its retry back-off
+   * bound. A condition wait (CHAOS-003 stops waiting as soon as the certificate is fresh); only a failure waits it out.
+   */
+  certRenewalMaxMs: number;
+  /**
    * How far before an attack the access-log window opens: records carry the node's clock, the window this
    * machine's, so the window allows for skew between them (records are tied to attempts by nonce or address).
    */
@@ -39,6 +44,9 @@ export const LAB_TIMEOUTS: Timeouts = {
   certSkewMs: 1_000,
   replayCertTtlMs: 2_000,
   rotationWatchMaxMs: 30_000,
+  // The lab's agent retries its CSR every 500 ms (cluster/lab/lab-target.ts RETRY_CSR_MS); issuing takes well under
+  // a second even on a loaded machine.
+  certRenewalMaxMs: 10_000,
   logWindowSkewMs: 1_000,
   namespaceDeleteMs: 5_000,
 };
@@ -53,6 +61,11 @@ export const KUBE_TIMEOUTS: Timeouts = {
   certSkewMs: 30_000,
   replayCertTtlMs: 60_000,
   rotationWatchMaxMs: 15 * 60_000,
+  // pilot-agent retries with pkg/backoff's defaults, 500 ms doubling to at most 60 s (I: security/pkg/nodeagent/sds/
+  // sdsservice.go newSDSService; pkg/backoff/exponential.go DefaultOption), each CA call retried 5× from 100 ms
+  // (I: pkg/security/retry.go CARetryOptions, about 3 s in all); a failed SDS push is returned to Envoy, which
+  // re-requests with its own back-off (I: sdsservice.go generate; Envoy's bound not verified): twice the agent's cap.
+  certRenewalMaxMs: 120_000,
   logWindowSkewMs: 30_000,
   namespaceDeleteMs: 120_000,
 };

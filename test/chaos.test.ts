@@ -4,8 +4,16 @@
 // weaknesses by test/conformance.test.ts, which runs every overlay in fixtures/weakened.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LabTarget } from '../cluster/lab/lab-target.js';
+import { DEFAULT_SETTINGS, type Examined } from '../harness/check.js';
+import { runCheck } from '../harness/engine.js';
 import { loadPosture } from '../harness/posture/load.js';
+import { PostureView } from '../harness/posture/view.js';
+import { RunSession } from '../harness/run.js';
+import { LAB_TIMEOUTS } from '../harness/timeouts.js';
+import { readCerts, ROTATING } from '../suites/certificates/shared.js';
+import { chaos003 } from '../suites/chaos/expiry-refused.js';
 import { duringOutage } from '../suites/chaos/shared.js';
+import { SUITES } from '../suites/index.js';
 
 const BARE_ECHO = { namespace: 'bare', name: 'echo' };
 let lab: LabTarget;
@@ -50,4 +58,73 @@ describe('a control-plane outage on the lab', () => {
     await lab.scale(BARE_ECHO, before.length);
     expect(await lab.servicePods(BARE_ECHO)).toHaveLength(before.length);
   });
+});
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** A fresh lab with the secure posture plus overlays; the checks run as `meshproof run` runs them, then it is gone. */
+async function runOnLab(overlays: string[], checks = SUITES.chaos!) {
+  const fresh = new LabTarget();
+  try {
+    const posture = loadPosture('fixtures/secure', overlays);
+    await fresh.apply(posture);
+    const session = new RunSession({ target: fresh, posture, timeouts: LAB_TIMEOUTS });
+    for (const c of checks) await session.check(c);
+    return await session.finish();
+  } finally {
+    await fresh.dispose();
+  }
+}
+
+describe('one check\'s outage is not the next check\'s verdict (issue 19 item 10)', () => {
+  it('item 10: a certificate that expired during an earlier outage is renewed before CHAOS-003 judges rotation', async () => {
+    const rotating = await lab.probe(ROTATING);
+    // An earlier check's outage outlasts mesh/rotating's certificate (SECRET_TTL 6s).
+    await duringOutage(lab, async () => {
+      const leaf = readCerts(await lab.workloadCert(rotating.pod)).leaves[0]!;
+      while (Date.now() < Date.parse(leaf.expiration_time!) + LAB_TIMEOUTS.certSkewMs) await sleep(100);
+    });
+    // istiod is back, the agent has not retried yet: the live certificate is still the expired one.
+    const live = readCerts(await lab.workloadCert(rotating.pod)).leaves[0]!;
+    expect(Date.now()).toBeGreaterThan(Date.parse(live.expiration_time!));
+    const r = await runCheck(chaos003, { view: new PostureView(loadPosture('fixtures/secure')), target: lab, timeouts: LAB_TIMEOUTS, settings: DEFAULT_SETTINGS });
+    expect(r.verdict, r.reason).toBe('pass');
+    const observed = (r.cases[0] as Examined).observed as { outage: { endedAt: string; restoredAt: string }; certRenewedAfterRestoreMs: number; recoveryAfterRestoreMs: number };
+    // I-L10: recovery is measured from restore() returning, which comes after the outage was asked to end.
+    expect(Date.parse(observed.outage.restoredAt)).toBeGreaterThanOrEqual(Date.parse(observed.outage.endedAt));
+    expect(observed.recoveryAfterRestoreMs).toBeGreaterThanOrEqual(observed.certRenewedAfterRestoreMs);
+  }, 60_000);
+
+  it('item 10: with the authorized client\'s sidecar gone, CHAOS-001 ends its outage at its first failed control and CHAOS-003 still passes', async () => {
+    const r = await runOnLab(['test/fixtures/authorized-no-sidecar.yaml']);
+    const [c1, , c3] = r.results;
+    expect(c1!.verdict).toBe('error');
+    expect(c1!.reason).toMatch(/positive control failed/);
+    // Only MTLS-001's first case ran: its control failed, so the outage ended there.
+    const cases = c1!.cases as Examined[];
+    expect(cases).toHaveLength(1);
+    const inner = (cases[0]!.observed as { cases: unknown[] }).cases;
+    expect(inner).toHaveLength(1);
+    expect(c3!.verdict, c3!.reason).toBe('pass');
+  }, 120_000);
+});
+
+describe('I-M8: CHAOS-003 and pooled upstream connections', () => {
+  it('I-M8: a DestinationRule without maxRequestsPerConnection: 1 makes CHAOS-003 not-applicable with the reason, never a false fail', async () => {
+    const r = await runOnLab(['fixtures/weakened/dr-no-connection-pool.yaml'], [chaos003]);
+    expect(r.results[0]!.verdict).toBe('not-applicable');
+    expect(r.results[0]!.reason).toMatch(/DestinationRule in force \(mesh\/echo\) leaves maxRequestsPerConnection unset: Envoy may reuse a pooled connection opened before the certificate expired/);
+  }, 60_000);
+});
+
+describe('I-L10: outlier detection during the outage', () => {
+  it('I-L10: when outlier detection ejected every echo host on the refused calls, CHAOS-003 waits for baseEjectionTime and says so', async () => {
+    const r = await runOnLab(['test/fixtures/dr-eject-all.yaml'], [chaos003]);
+    expect(r.results[0]!.verdict, r.results[0]!.reason).toBe('pass');
+    expect((r.results[0]!.cases[0] as Examined).reason).toMatch(/outlier detection \(mesh\/echo\) had ejected every echo host on the refused calls .* baseEjectionTime 3s per ejection: an effect of the posture/);
+    const observed = (r.results[0]!.cases[0] as Examined).observed as { ejectedByOutlierDetection?: { boundMs: number; baseEjectionTime: string }; after: { http?: { status: number } } };
+    // At most baseEjectionTime × the ejections the refused calls could cause (one each, consecutive5xxErrors 1).
+    expect(observed.ejectedByOutlierDetection).toMatchObject({ baseEjectionTime: '3s', boundMs: 3_000 * LAB_TIMEOUTS.attackAttempts });
+    expect(observed.after.http?.status).toBe(200);
+  }, 60_000);
 });

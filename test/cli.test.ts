@@ -56,6 +56,8 @@ describe('meshproof run', () => {
     ['a --sign-key that is no key, refused before the run', ['run', '--sign-key', 'README.md'], /^meshproof: --sign-key README\.md: not a PEM private key/],
     ['a --sign-key that is not Ed25519', ['run', '--sign-key', rsaKey], /^meshproof: --sign-key .*rsa\.pem: an rsa key; meshproof signs with Ed25519\n$/],
     ['a bad --max-cert-lifetime', ['run', '--max-cert-lifetime', 'a day'], /^meshproof: --max-cert-lifetime a day: not a duration/],
+    ['a bad --max-pool (item 11)', ['run', '--max-pool', 'lots'], /^meshproof: --max-pool lots: not a whole number/],
+    ['a bad --max-consecutive-5xx (item 11)', ['run', '--max-consecutive-5xx', '0'], /^meshproof: --max-consecutive-5xx 0: not a whole number ≥ 1/],
     ['an unknown target', ['run', '--target', 'minikube'], /^meshproof: unknown target minikube/],
     ['--edge-host without --edge', ['run', '--edge-host', 'shop.example.com'], /^meshproof: --edge-host needs --edge <namespace>\/<service>\n$/],
     ['--edge without --edge-host', ['run', '--edge', 'istio-ingress/gw'], /^meshproof: --edge needs --edge-host <host>\[:port\]/],

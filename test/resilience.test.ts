@@ -125,13 +125,13 @@ describe('Envoy\'s LEAST_REQUEST in the client sidecar (istio-behaviours.md §10
 });
 
 describe('RES-001 measures what the backend held, not what the harness did', () => {
-  const run = async (overlays: string[], before?: (lab: LabTarget) => void) => {
+  const run = async (overlays: string[], before?: (lab: LabTarget) => void, settings = DEFAULT_SETTINGS) => {
     const lab = new LabTarget();
     try {
       const posture = loadPosture('fixtures/secure', overlays);
       await lab.apply(posture);
       before?.(lab);
-      const session = new RunSession({ target: lab, posture, timeouts: LAB_TIMEOUTS });
+      const session = new RunSession({ target: lab, posture, timeouts: LAB_TIMEOUTS, settings });
       for (const c of SUITES.resilience!) await session.check(c);
       return await session.finish();
     } finally {
@@ -148,10 +148,24 @@ describe('RES-001 measures what the backend held, not what the harness did', () 
     expect(Object.values(observed.echoRequests).reduce((a, b) => a + b, 0)).toBeLessThan(55);
   });
 
-  it('a pool no bounded flood can exceed is not-applicable with the reason, never pass', async () => {
-    const r = await run(['test/fixtures/dr-limits-beyond-flood.yaml']);
+  it('a pool within a raised --max-pool that no bounded flood can exceed is not-applicable with the reason, never pass', async () => {
+    const r = await run(['test/fixtures/dr-limits-beyond-flood.yaml'], undefined, { ...DEFAULT_SETTINGS, maxPool: 50_000 });
     expect(r.results[0]!.verdict).toBe('not-applicable');
-    expect(r.results[0]!.reason).toMatch(/admits 20000 requests .* cannot exceed it/);
+    expect(r.results[0]!.reason).toMatch(/admits 20000 requests .* within --max-pool 50000; .* cannot exceed it/);
+  });
+
+  it('item 11: a pool of 100,000 connections fails RES-001 with the --max-pool limit named (a run without --require exits 1)', async () => {
+    const r = await run(['fixtures/weakened/dr-pool-100000.yaml']);
+    expect(r.results[0]!.verdict).toBe('fail');
+    expect(r.results[0]!.reason).toMatch(/mesh\/echo admits 200000 requests .* more than the limit of 504 \(--max-pool\)/);
+    expect(r.exitCode).toBe(1);
+  });
+
+  it('item 11: outlier detection needing 1000 consecutive 5xx fails RES-002 with the --max-consecutive-5xx limit named', async () => {
+    const r = await run(['fixtures/weakened/dr-outlier-1000.yaml']);
+    expect(r.results[1]!.verdict).toBe('fail');
+    expect(r.results[1]!.reason).toMatch(/after 1000 consecutive 5xx .* more than the limit of 20 \(--max-consecutive-5xx\)/);
+    expect(r.exitCode).toBe(1);
   });
 
   it('a client whose every call is reset: RES-001 and RES-002 are error (the path is broken), never fail', async () => {
@@ -175,5 +189,51 @@ describe('RES-003: no DestinationRule in scope for the target', () => {
     } finally {
       await lab.dispose();
     }
+  });
+});
+
+describe('I-1: the client sidecar pools upstream HTTP/1.1 connections as Envoy does', () => {
+  /** Ten sequential calls authorized → echo; per echo pod, the peer addresses its sidecar saw them come from. */
+  async function peersAtEcho(overlays: string[]) {
+    const lab = new LabTarget();
+    try {
+      await lab.apply(loadPosture('fixtures/secure', overlays));
+      const client = await lab.probe({ namespace: 'mesh', name: 'authorized' });
+      const d = await lab.address(ECHO, 8080, client);
+      const since = new Date(Date.now() - 1_000);
+      const attacks = Array.from({ length: 10 }, (_, i) => ({ kind: 'http' as const, id: `r${i}`, dial: d.dial, authority: d.authority, path: "/status/200", timeoutMs: 3_000 }));
+      const statuses = (await client.run(attacks)).observations.map((o) => o.http?.status);
+      const peers: Record<string, string[]> = {};
+      for (const pod of await lab.servicePods(ECHO)) {
+        const records = (await lab.accessLog(pod, since)).map((l) => parseAccessLog(l)!).filter((r) => r.path?.startsWith('/status/200?'));
+        peers[pod.name] = records.map((r) => r.downstreamRemoteAddress!);
+      }
+      const pooled = lab.sidecarOf(client.pod)!.pooledConnections();
+      const open = pooled.filter((s) => !s.destroyed).length;
+      await lab.dispose();
+      return { statuses, peers, open, closedOnDispose: pooled.every((s) => s.destroyed) };
+    } finally {
+      await lab.dispose();
+    }
+  }
+
+  it('with no maxRequestsPerConnection, sequential requests to a host reuse one connection (the same peer port at echo), closed when the lab stops', async () => {
+    const r = await peersAtEcho(['fixtures/weakened/dr-no-connection-pool.yaml']);
+    expect(r.statuses).toEqual(Array(10).fill(200));
+    const served = Object.values(r.peers).filter((p) => p.length > 0);
+    expect(served.flat()).toHaveLength(10);
+    // One connection per echo replica carried every request that replica served.
+    for (const p of served) expect(new Set(p).size).toBe(1);
+    expect(r.open).toBe(served.length);
+    expect(r.closedOnDispose).toBe(true);
+  });
+
+  it('with maxRequestsPerConnection: 1 (the secure DestinationRule), every request gets a new connection', async () => {
+    const r = await peersAtEcho([]);
+    expect(r.statuses).toEqual(Array(10).fill(200));
+    const all = Object.values(r.peers).flat();
+    expect(all).toHaveLength(10);
+    expect(new Set(all).size).toBe(10);
+    expect(r.open).toBe(0);
   });
 });

@@ -145,6 +145,11 @@ export class Sidecar implements SidecarHost {
     return this.outboundRoom.listen(namespace, service, port, protocol);
   }
 
+  /** The outbound clusters' open upstream connections, busy and idle. */
+  pooledConnections(): net.Socket[] {
+    return this.outboundRoom.pooledConnections();
+  }
+
   /** This pod's capture of an address no Service stands for (egress, §7). */
   capture(ip: string, port: number, protocol: PortProtocol): Promise<number> {
     return this.outboundRoom.capture(ip, port, protocol);
@@ -169,6 +174,7 @@ export class Sidecar implements SidecarHost {
 
   async close(): Promise<void> {
     this.closed = true;
+    this.outboundRoom.close(); // pooled upstream connections, idle ones included: nothing is left behind
     for (const s of this.sockets) s.destroy();
     await Promise.all([...this.servers].map((s) => new Promise((r) => s.close(() => r(undefined)))));
     this.servers.clear();

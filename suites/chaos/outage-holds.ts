@@ -19,7 +19,17 @@ export const chaos001 = defineCheck({
   weakenedBy: ['lab-plaintext-on-cp-outage.yaml', 'permissive-mtls.yaml', 'deny-principal-permissive.yaml', 'allow-all.yaml', 'no-allow-policy.yaml'],
   method: 'TEST',
   examine: async (ctx) => {
-    const { value, outage } = await duringOutage(ctx.target, async () => [await runCheck(mtls001, ctx), await runCheck(authz001, ctx)]);
+    // A positive control that fails during the outage ends it at once: nothing after it could be judged, and a
+    // longer outage only lets certificates expire under the next check (issue 19 item 10).
+    const { value, outage } = await duringOutage(ctx.target, async () => {
+      const results = [];
+      for (const check of [mtls001, authz001]) {
+        const r = await runCheck(check, ctx, { stopAtFailedControl: true });
+        results.push(r);
+        if (r.cases.some((c) => 'control' in c && !c.control.ok)) break;
+      }
+      return results;
+    });
     const items: Examined[] = [];
     for (const r of value) {
       if (r.verdict === 'not-applicable') return { notApplicable: `${r.id} does not apply: ${r.reason}` };

@@ -19,7 +19,7 @@ export const res001 = defineCheck({
   claim:
     "A flood from mesh/authorized to mesh/echo beyond the DestinationRule's connection pool (connections plus pending queue) gets both 200s and overflow 503s (x-envoy-overloaded or the overflow body, with upstream_rq_pending_overflow rising in the client sidecar), and echo, all replicas together, never holds more requests in flight than the limit; the same path below the limit gets only 200s.",
   categories: ['d'],
-  weakenedBy: ['dr-no-connection-pool.yaml', 'dr-pending-unbounded.yaml'],
+  weakenedBy: ['dr-no-connection-pool.yaml', 'dr-pending-unbounded.yaml', 'dr-pool-100000.yaml'],
   method: 'TEST',
   examine: async (ctx) => {
     const limits = ruleInScope(ctx, ECHO, CLIENT.namespace);
@@ -31,8 +31,20 @@ export const res001 = defineCheck({
     const pending = limits.maxPending ?? Number.POSITIVE_INFINITY;
     // Exceed whatever the posture declares; an unset value is Istio's default (MaxUint32): unbounded, a weakness.
     const declared = (Number.isFinite(limit) ? limit : 0) + (Number.isFinite(pending) ? pending : 0);
+    // A pool so large it protects nothing fails on its configuration, as CERT-001 judges lifetimes: the limit is
+    // the user's (`--max-pool`, by default what the flood below can exceed).
+    if (declared > ctx.settings.maxPool) {
+      return [
+        {
+          label: `${limits.rule}: connection pool`,
+          verdict: 'fail',
+          reason: `${limits.rule} admits ${declared} requests (maxConnections ${limits.maxConnections ?? 'unset'}, http1MaxPendingRequests ${limits.maxPending ?? 'unset'}, http2MaxRequests ${limits.maxRequests ?? 'unset'}) before tripping, more than the limit of ${ctx.settings.maxPool} (--max-pool): a breaker that trips that late protects nothing`,
+          observed: { limits, admits: declared, maxPool: ctx.settings.maxPool },
+        },
+      ];
+    }
     if (declared + OVERLOAD_MARGIN > MAX_FLOOD_CONCURRENCY) {
-      return { notApplicable: `${limits.rule} admits ${declared} requests (connections + pending) before tripping; a bounded flood of at most ${MAX_FLOOD_CONCURRENCY} cannot exceed it` };
+      return { notApplicable: `${limits.rule} admits ${declared} requests (connections + pending) before tripping, within --max-pool ${ctx.settings.maxPool}; a bounded flood of at most ${MAX_FLOOD_CONCURRENCY} cannot exceed it` };
     }
     const concurrency = Number.isFinite(limit) ? declared + OVERLOAD_MARGIN : UNLIMITED_PROBE_CONCURRENCY;
     const overload = { requests: concurrency * ROUNDS, concurrency, path: HOLD_PATH };

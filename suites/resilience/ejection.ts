@@ -14,7 +14,7 @@ export const res002 = defineCheck({
   claim:
     'When one echo replica answers only 5xx, the client sidecar ejects it once it has answered the configured number of consecutive 5xx (outlier_detection ejection counters rise) and the following requests all succeed on the healthy replicas.',
   categories: ['d'],
-  weakenedBy: ['dr-no-outlier-detection.yaml'],
+  weakenedBy: ['dr-no-outlier-detection.yaml', 'dr-outlier-1000.yaml'],
   method: 'TEST',
   examine: async (ctx) => {
     const limits = ruleInScope(ctx, ECHO, CLIENT.namespace);
@@ -28,6 +28,18 @@ export const res002 = defineCheck({
     const label = `authorized → echo.mesh:${http.port} while ${bad.namespace}/${bad.name} answers 500`;
     const one = (verdict: Examined['verdict'], reason: string, observed: unknown): Examined[] => [{ label, verdict, reason, observed }];
     const threshold = limits.outlier?.consecutive5xxErrors ?? 5;
+    // A threshold so high the replica is never ejected in practice fails on its configuration, as CERT-001 judges
+    // lifetimes (`--max-consecutive-5xx`, a small multiple of Istio's default of 5).
+    if (limits.outlier && threshold > ctx.settings.maxConsecutive5xx) {
+      return [
+        {
+          label: `${limits.rule}: outlier detection`,
+          verdict: 'fail',
+          reason: `${limits.rule} ejects a replica only after ${threshold} consecutive 5xx (consecutive5xxErrors), more than the limit of ${ctx.settings.maxConsecutive5xx} (--max-consecutive-5xx): a failing replica keeps its share of traffic that long`,
+          observed: { limits, threshold, maxConsecutive5xx: ctx.settings.maxConsecutive5xx },
+        },
+      ];
+    }
     try {
       const control = await flood(ctx, probe, http.port, { id: 'healthy', requests: 2 * pods.length, concurrency: 1, path: '/' });
       const controlOk = control.sent === 2 * pods.length && control.statuses['200'] === control.sent;

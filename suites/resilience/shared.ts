@@ -22,7 +22,9 @@ export interface Limits {
   maxConnections?: number;
   maxPending?: number;
   maxRequests?: number;
-  outlier?: { consecutive5xxErrors?: number };
+  /** Unset or 0: Envoy reuses a pooled connection without limit (I: cluster_traffic_policy.go applyConnectionPool). */
+  maxRequestsPerConnection?: number;
+  outlier?: { consecutive5xxErrors?: number; baseEjectionTime?: string; maxEjectionPercent?: number };
 }
 
 /** The DestinationRule for `svc` as a client in `clientNs` gets it: its own namespace's, the service's, the root's. */
@@ -37,8 +39,8 @@ export function ruleInScope(ctx: CheckContext, svc: Ref, clientNs: string): Limi
   const m = [clientNs, svc.namespace, ROOT_NAMESPACE].map((ns) => matching.find((x) => x.metadata.namespace === ns)).find(Boolean);
   if (!m) return undefined;
   type Tp = {
-    connectionPool?: { tcp?: { maxConnections?: number }; http?: { http1MaxPendingRequests?: number; http2MaxRequests?: number } };
-    outlierDetection?: { consecutive5xxErrors?: number };
+    connectionPool?: { tcp?: { maxConnections?: number }; http?: { http1MaxPendingRequests?: number; http2MaxRequests?: number; maxRequestsPerConnection?: number } };
+    outlierDetection?: Limits['outlier'];
   };
   const tp = (m.spec as { trafficPolicy?: Tp }).trafficPolicy;
   return {
@@ -46,6 +48,7 @@ export function ruleInScope(ctx: CheckContext, svc: Ref, clientNs: string): Limi
     maxConnections: tp?.connectionPool?.tcp?.maxConnections,
     maxPending: tp?.connectionPool?.http?.http1MaxPendingRequests,
     maxRequests: tp?.connectionPool?.http?.http2MaxRequests,
+    maxRequestsPerConnection: tp?.connectionPool?.http?.maxRequestsPerConnection,
     outlier: tp?.outlierDetection,
   };
 }

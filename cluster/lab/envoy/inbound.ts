@@ -19,6 +19,8 @@ import { forward, localReply, proxyTcp, requestFields } from './relay.js';
 
 /** Envoy's virtual inbound listener; its stats carry this prefix. */
 export const INBOUND_STATS = 'listener.0.0.0.0_15006';
+/** Envoy's default idle timeout for HTTP connections (see `listen`). */
+const IDLE_TIMEOUT_MS = 3_600_000;
 /** Like Envoy's listener_filters_timeout: how long the inspector waits for a first flight. */
 const SNIFF_TIMEOUT_MS = 5_000;
 const XFCC = 'x-forwarded-client-cert';
@@ -74,6 +76,10 @@ export class Inbound {
     }
     const httpServer = http.createServer((req, res) => this.http(p.appPort, p.containerPort, req, res));
     httpServer.on('clientError', (_e, s) => s.destroy());
+    // Envoy keeps an idle downstream connection for the HTTP connection manager's idle_timeout, 1 h by default (E:
+    // api/envoy/config/core/v3/protocol.proto HttpProtocolOptions.idle_timeout), not Node's 5 s: a client sidecar's
+    // pooled connection stays usable for the whole of a lab run.
+    httpServer.keepAliveTimeout = IDLE_TIMEOUT_MS;
     const tlsServer = this.tlsServer(p.protocol, httpServer, p.appPort, p.containerPort);
     const server = net.createServer((socket) => {
       host.track(socket);

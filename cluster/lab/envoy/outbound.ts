@@ -6,7 +6,11 @@
 //   source/extensions/load_balancing_policies/least_request; I: cluster_traffic_policy.go);
 // - circuit breakers from the DestinationRule's connection pool (503 + `x-envoy-overloaded`, flag UO);
 // - outlier detection, consecutive 5xx; with `outlierDetection` set Istio sets the panic threshold to
-//   minHealthPercent (default 0), so an ejected host gets no traffic back by panic routing (§10).
+//   minHealthPercent (default 0), so an ejected host gets no traffic back by panic routing (§10);
+// - HTTP/1.1 upstream connection pooling: an idle connection to the chosen host is reused, unless the
+//   DestinationRule sets `maxRequestsPerConnection` (Istio sets Envoy's max_requests_per_connection only then:
+//   I: pilot/pkg/networking/core/cluster_traffic_policy.go applyConnectionPool). TLS certificates are checked only
+//   at the handshake, so a pooled mTLS connection opened before the client certificate expired keeps working.
 import { randomUUID } from 'node:crypto';
 import http from 'node:http';
 import https from 'node:https';
@@ -60,8 +64,69 @@ function originatesMtls(ep: UpstreamEndpoint, policy: TrafficPolicy | undefined)
   return ep.mtls && policy?.tlsMode !== 'DISABLE';
 }
 
+/**
+ * One outbound cluster's HTTP/1.1 connection pool (Envoy's per-host pools of a cluster). Node's Agent keeps one pool
+ * per host and TLS options; a connection goes back to it after its response unless it has carried
+ * `maxRequestsPerConnection` requests (0 or unset: unlimited, Envoy's default). In-flight requests, and so busy
+ * connections, stay bounded by the circuit-breaker gate in `listen` (an HTTP/1.1 connection carries one request at a
+ * time); idle connections are closed with the sidecar.
+ */
+class UpstreamPool {
+  private readonly served = new WeakMap<net.Socket, number>();
+  readonly http: http.Agent;
+  readonly https: https.Agent;
+
+  constructor(host: SidecarHost, maxRequestsPerConnection: () => number | undefined) {
+    const served = this.served;
+    const keep = (s: net.Socket) => {
+      const max = maxRequestsPerConnection();
+      return !(max !== undefined && max > 0 && (served.get(s) ?? 0) >= max);
+    };
+    class PoolAgent extends http.Agent {
+      override keepSocketAlive(s: net.Socket): boolean {
+        if (!keep(s)) return false;
+        super.keepSocketAlive(s); // Node's own: TCP keep-alive on, no timeout; it keeps the socket
+        return true;
+      }
+    }
+    class TlsPoolAgent extends https.Agent {
+      override keepSocketAlive(s: net.Socket): boolean {
+        if (!keep(s)) return false;
+        super.keepSocketAlive(s); // Node's own: TCP keep-alive on, no timeout; it keeps the socket
+        return true;
+      }
+    }
+    // Envoy's upstream idle timeout defaults to 1 h (E: api/envoy/config/core/v3/protocol.proto
+    // HttpProtocolOptions.idle_timeout); nothing in a lab run lasts that long, so idle connections live until closed.
+    this.http = new PoolAgent({ keepAlive: true, scheduling: 'lifo' });
+    // No TLS session resumption: every new upstream connection is a full handshake, so the peer verifies the
+    // client certificate each time (as the lab did before it pooled). Whether Envoy's client (max_session_keys) and
+    // Istio's inbound (stateless tickets) resume sessions across a certificate's expiry was not verified here.
+    this.https = new TlsPoolAgent({ keepAlive: true, scheduling: 'lifo', maxCachedSessions: 0 });
+    this.track = (req) =>
+      req.on('socket', (s) => {
+        host.track(s);
+        served.set(s, (served.get(s) ?? 0) + 1);
+      });
+  }
+
+  /** Counts a request against the connection it is given (new or reused), and tracks that connection. */
+  readonly track: (req: http.ClientRequest) => http.ClientRequest;
+
+  /** The pool's open connections, busy and idle (Node's documented `sockets` and `freeSockets`). */
+  connections(): net.Socket[] {
+    return [this.http, this.https].flatMap((a) => [...Object.values(a.sockets), ...Object.values(a.freeSockets)].flatMap((l) => l ?? []));
+  }
+
+  close(): void {
+    this.http.destroy();
+    this.https.destroy();
+  }
+}
+
 export class Outbound {
   private readonly clusters = new Map<string, ClusterState>();
+  private readonly pools = new Map<string, UpstreamPool>();
   /** Test hook: every outbound connection is reset before it reaches a peer (a client whose path is broken). */
   broken = false;
 
@@ -105,6 +170,7 @@ export class Outbound {
     const { host } = this;
     this.declareCluster(namespace, service, port);
     const st = this.state(cluster);
+    const pool = this.pool(cluster, () => host.mesh.trafficPolicy(host.namespace, namespace, service)?.maxRequestsPerConnection);
     if (protocol === 'tcp') {
       const server = net.createServer((down) => {
         host.track(down);
@@ -158,16 +224,18 @@ export class Outbound {
         base.upstreamHost = ep.address;
         st.active.set(ep.address, (st.active.get(ep.address) ?? 0) + 1);
         const [h, p] = ep.address.split(':') as [string, string];
-        // One upstream connection per request (as with maxRequestsPerConnection: 1), so connections in use equal
-        // requests in flight: the bound an HTTP/1.1 pool enforces either way.
+        // An HTTP/1.1 connection carries one request at a time, so busy connections equal requests in flight (the
+        // gate below); the pool reuses idle ones as Envoy does.
         res.once('close', () => {
           st.active.set(ep.address, (st.active.get(ep.address) ?? 1) - 1);
           st.release();
         });
         forward(host, { req, res, started, base, headers, side: 'client', onStatus: (code) => this.outlierResult(cluster, st, ep.address, code, policy) }, (hd, cb) =>
-          originatesMtls(ep, policy)
-            ? https.request({ host: h, port: Number(p), method: req.method, path: req.url, headers: hd, agent: false, ...this.tlsOptions(ep, fqdn, port, 'istio-http/1.1') }, cb)
-            : http.request({ host: h, port: Number(p), method: req.method, path: req.url, headers: hd, agent: false }, cb),
+          pool.track(
+            originatesMtls(ep, policy)
+              ? https.request({ host: h, port: Number(p), method: req.method, path: req.url, headers: hd, agent: pool.https, ...this.tlsOptions(ep, fqdn, port, 'istio-http/1.1') }, cb)
+              : http.request({ host: h, port: Number(p), method: req.method, path: req.url, headers: hd, agent: pool.http }, cb),
+          ),
         );
       };
       // Circuit breaking, enforced here in the CLIENT's sidecar (istio-behaviours.md §5).
@@ -253,6 +321,26 @@ export class Outbound {
     });
     server.on('connection', (s: net.Socket) => host.track(s));
     return host.listen(server);
+  }
+
+  private pool(cluster: string, maxRequestsPerConnection: () => number | undefined): UpstreamPool {
+    let p = this.pools.get(cluster);
+    if (!p) {
+      p = new UpstreamPool(this.host, maxRequestsPerConnection);
+      this.pools.set(cluster, p);
+    }
+    return p;
+  }
+
+  /** Every open pooled upstream connection (for tests: nothing may be left behind). */
+  pooledConnections(): net.Socket[] {
+    return [...this.pools.values()].flatMap((p) => p.connections());
+  }
+
+  /** Closes every pooled upstream connection, idle or not (the sidecar is going away). */
+  close(): void {
+    for (const p of this.pools.values()) p.close();
+    this.pools.clear();
   }
 
   resetOutlierDetection(): void {

@@ -7,6 +7,7 @@ import type { Side } from './access-log.js';
 import type { SidecarHost } from './host.js';
 
 const UPSTREAM_TIMEOUT_MS = 15_000;
+const HOP_BY_HOP = ['connection', 'keep-alive', 'proxy-connection'];
 
 export interface Exchange {
   req: http.IncomingMessage;
@@ -40,11 +41,16 @@ export function localReply(host: SidecarHost, side: Side, res: http.ServerRespon
 
 export function forward(host: SidecarHost, x: Exchange, open: (h: http.OutgoingHttpHeaders, cb: (r: http.IncomingMessage) => void) => http.ClientRequest): void {
   const { req, res, started, base } = x;
+  // Connection-specific headers are the downstream hop's, never forwarded (E: source/common/http/
+  // conn_manager_utility.cc mutateRequestHeaders removes Connection, Keep-Alive, Proxy-Connection): a client's
+  // `Connection: close` does not close the sidecar's pooled upstream connection.
+  for (const h of HOP_BY_HOP) delete x.headers[h];
   let answered = false;
   const up = open(x.headers, (ur) => {
     answered = true;
     x.onStatus?.(ur.statusCode ?? 502);
-    const h = { ...ur.headers, server: 'istio-envoy', 'x-envoy-upstream-service-time': String(Date.now() - started) };
+    const h: http.OutgoingHttpHeaders = { ...ur.headers, server: 'istio-envoy', 'x-envoy-upstream-service-time': String(Date.now() - started) };
+    for (const k of HOP_BY_HOP) delete h[k]; // the upstream hop's, as above: each hop keeps its own connection
     res.writeHead(ur.statusCode ?? 502, h);
     ur.pipe(res);
     ur.on('end', () =>
@@ -60,9 +66,12 @@ export function forward(host: SidecarHost, x: Exchange, open: (h: http.OutgoingH
     );
   });
   up.on('socket', (s) => {
-    s.once('connect', () => {
-      base.upstreamLocalAddress = `${s.localAddress}:${s.localPort}`;
-    });
+    // A pooled connection is already connected: its address is known at once.
+    if (!s.connecting && s.localPort !== undefined) base.upstreamLocalAddress = `${s.localAddress}:${s.localPort}`;
+    else
+      s.once('connect', () => {
+        base.upstreamLocalAddress = `${s.localAddress}:${s.localPort}`;
+      });
   });
   up.setTimeout(UPSTREAM_TIMEOUT_MS, () => up.destroy(Object.assign(new Error('upstream timeout'), { code: 'ETIMEDOUT' })));
   up.on('error', (e: NodeJS.ErrnoException) => {
