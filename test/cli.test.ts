@@ -124,7 +124,7 @@ describe('meshproof run', () => {
     expect(manifest).not.toMatch(/stray\.txt|AUDIT-/);
     expect(manifest).toMatch(/checks\/MTLS-001\.json/);
     expect(existsSync(path.join(out, 'stray.txt'))).toBe(false);
-  });
+  }, 300_000); // four CLI runs, each waiting on the lab: a loaded machine slows them, the assertions do not change
 
   it('21-2: refused, failed and interrupted runs leave no folder under reports/, so `history reports/*/` reads only bundles', async () => {
     const root = path.join(tmp, 'reports-root');
@@ -145,7 +145,7 @@ describe('meshproof run', () => {
     const h = await cli(['history', ...dirs, '--out', path.join(tmp, 'reports-history')]);
     expect(h.stdout).toMatch(/^1 verified run\(s\)/);
     expect(h.code, h.stdout + h.stderr).toBe(0);
-  });
+  }, 300_000); // five CLI runs and a history
 
   it('--require: a required check that is not applicable fails the run (exit 1) with its reason, in run.json too', async () => {
     const out = path.join(tmp, 'required');
