@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { ALL_CHECKS } from '../suites/index.js';
 import { describe, expect, it } from 'vitest';
-import { agentsOf, cli, interruptWhen, runProcess } from './support/cli.js';
+import { agentsOf, cli, eventually, interruptWhen, runProcess } from './support/cli.js';
 
 const tmp = mkdtempSync(path.join(tmpdir(), 'meshproof-cli-'));
 const rsaKey = path.join(tmp, 'rsa.pem');
@@ -204,7 +204,8 @@ describe('meshproof run', () => {
     expect(seenRunning).toBeGreaterThan(3); // the sweep below can see lab processes at all
     expect(r.code).toBe(130);
     expect(r.stderr).toMatch(/SIGINT: tearing down/);
-    await new Promise((res) => setTimeout(res, 300));
+    // Processes re-parented at exit take a moment to go: wait for that, bounded, then name any left.
+    await eventually(() => agentsOf(r.pid).length === 0, 5_000);
     expect(agentsOf(r.pid)).toEqual([]);
     expect(existsSync(path.join(out, 'junit.xml'))).toBe(false);
   });
