@@ -2,7 +2,7 @@
 // (not-applicable allowed), 1 any check failed, 2 usage or configuration error, 3 infrastructure error or an
 // inconclusive check. User mistakes get one line, no stack.
 import { Command, CommanderError } from 'commander';
-import { ConfigError, InfraError } from '../harness/errors.js';
+import { ConfigError, EvidenceError, InfraError } from '../harness/errors.js';
 import { VERSION } from '../harness/paths.js';
 import { cleanupCommand } from './cleanup.js';
 import { compareCommand } from './compare.js';
@@ -32,7 +32,7 @@ export async function main(argv: string[]): Promise<number> {
     return typeof process.exitCode === 'number' ? process.exitCode : 0;
   } catch (e) {
     if (e instanceof CommanderError) return e.exitCode === 0 ? 0 : 2;
-    if (e instanceof ConfigError || e instanceof InfraError) {
+    if (e instanceof ConfigError || e instanceof InfraError || e instanceof EvidenceError) {
       process.stderr.write(`meshproof: ${e.message}\n`);
       return e.exitCode;
     }

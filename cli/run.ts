@@ -29,7 +29,7 @@ import { summaryTable } from '../harness/report/summary.js';
 import { type RunResult, RunSession } from '../harness/run.js';
 import type { Target } from '../harness/target.js';
 import { LAB_TIMEOUTS } from '../harness/timeouts.js';
-import { prepareOut } from './common.js';
+import { claimOut, createOut } from './common.js';
 import { checkTarget, clusterOptions, kubeTarget, kubeTimeouts, labTarget, TARGETS } from './targets.js';
 
 export interface RunOptions {
@@ -69,6 +69,8 @@ export interface RunOptions {
   posture: string;
   overlay: string[];
   out?: string;
+  /** Empty a non-empty --out first (one run, one bundle). */
+  force?: boolean;
   signKey?: string;
   verbose?: boolean;
 }
@@ -181,6 +183,8 @@ export function selectChecks(suiteList: string | undefined, target = 'lab'): Che
   const names = suiteList ? suiteList.split(',').map((s) => s.trim()).filter(Boolean) : defaultSuites(target);
   const unknown = names.filter((n) => !(n in SUITES));
   if (unknown.length > 0) throw new ConfigError(`unknown suite ${unknown.join(', ')} (known: ${Object.keys(SUITES).join(', ')})`);
+  const twice = [...new Set(names.filter((n, i) => names.indexOf(n) !== i))];
+  if (twice.length > 0) throw new ConfigError(`--suite ${suiteList}: ${twice.join(', ')} named more than once`);
   return names.flatMap((n) => SUITES[n]!);
 }
 
@@ -211,8 +215,6 @@ export async function run(o: RunOptions, argv: string[], provided?: { cluster: P
   const posture = loadPosture(o.posture, o.overlay);
   const runId = o.runId ?? crypto.randomUUID();
   const signKeyPem = o.signKey ? readKey(o.signKey, '--sign-key') : undefined;
-  // `{run}` in --out stands for the run id: one directory per night under a fixed root (deploy/cronjob.yaml).
-  const outDir = prepareOut((o.out ?? path.join('reports', '{run}')).replaceAll('{run}', runId));
   const calls = new Map<string, number>();
   let current = 'apply';
   let timeouts = LAB_TIMEOUTS;
@@ -220,6 +222,9 @@ export async function run(o: RunOptions, argv: string[], provided?: { cluster: P
   if (o.installer !== 'helm' && o.installer !== 'istioctl') throw new ConfigError(`--installer ${o.installer}: helm or istioctl`);
   let cluster: Provisioned | undefined = provided?.cluster;
   if (o.policyReport && o.target === 'lab') throw new ConfigError('--policy-report writes into a cluster: use it with --target kubeconfig, kind or k3s');
+  // `{run}` in --out stands for the run id: one directory per night under a fixed root (deploy/cronjob.yaml).
+  // Claimed now (absent or empty, or emptied by --force), created only when the bundle is written.
+  const outDir = claimOut((o.out ?? path.join('reports', '{run}')).replaceAll('{run}', runId), o.force);
   /** Where the PolicyReport goes (--policy-report), once preflight has checked its CRD and permissions. */
   let reportTo: KubeConfig | undefined;
   let target: Target | undefined;
@@ -352,7 +357,7 @@ export async function run(o: RunOptions, argv: string[], provided?: { cluster: P
   }
   const r = result;
   // The checks finished: their bundle is written even when teardown failed.
-  const { files } = writeBundle({ outDir, run: r, posture, allChecks: ALL_CHECKS, signKeyPem });
+  const { files } = writeBundle({ outDir: createOut(outDir), run: r, posture, allChecks: ALL_CHECKS, signKeyPem });
   process.stdout.write(`\n${summaryTable(r, path.relative(process.cwd(), outDir) || '.')}\n`);
   if (o.verbose && calls.size > 0) {
     process.stdout.write(`API calls and execs: ${[...calls].map(([k, v]) => `${k} ${v}`).join(', ')}\n`);
@@ -397,7 +402,8 @@ export function runCommand(cmd: Command): void {
     )
     .addOption(new Option('--posture <dir|file>', 'fixtures to apply').default(SECURE_POSTURE, 'the bundled fixtures/secure/'))
     .option('--overlay <file>', 'fixtures replacing posture objects of the same kind/namespace/name (repeatable)', (v: string, a: string[]) => [...a, v], [] as string[])
-    .option('--out <dir>', 'write this run\'s reports into DIR; {run} stands for the run id (default reports/{run}/)')
+    .option('--out <dir>', 'write this run\'s reports into DIR, which must be absent or empty; {run} stands for the run id (default reports/{run}/)')
+    .option('--force', 'empty a non-empty --out first (its files would otherwise be sealed into this run\'s manifest)')
     .option('--max-cert-lifetime <duration>', 'CERT-001: longest acceptable workload certificate lifetime', '24h')
     .option('--root-horizon-days <days>', 'CERT-005: the mesh root must stay valid at least this long', '90')
     .option('--edge-cert-horizon-days <days>', 'EDGE-003: every certificate the edge serves must stay valid at least this long', '30')

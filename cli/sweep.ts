@@ -15,7 +15,7 @@ import { summaryTable } from '../harness/report/summary.js';
 import { parseExemptions, sweep, type Exemption } from '../harness/sweep/sweep.js';
 import type { Target } from '../harness/target.js';
 import { LAB_TIMEOUTS } from '../harness/timeouts.js';
-import { prepareOut } from './common.js';
+import { claimOut, createOut } from './common.js';
 import { clusterOptions, kubeTarget, kubeTimeouts, labTarget } from './targets.js';
 import { schedulableNodes } from '../cluster/kube/discover.js';
 
@@ -43,6 +43,7 @@ interface SweepOptions {
   maxCertLifetime: string;
   estate: string;
   out?: string;
+  force?: boolean;
   verbose?: boolean;
 }
 
@@ -108,7 +109,8 @@ async function runSweep(o: SweepOptions, argv: string[]): Promise<number> {
   const exemptions = readExemptions(o.exemptions);
   const estate = o.target === 'lab' ? parseEstate(o.estate) : undefined;
   const runId = crypto.randomUUID();
-  const outDir = prepareOut((o.out ?? path.join('reports', '{run}')).replaceAll('{run}', runId));
+  // Absent or empty (or emptied by --force); created only when the bundle is written (cli/common.ts claimOut).
+  const outDir = claimOut((o.out ?? path.join('reports', '{run}')).replaceAll('{run}', runId), o.force);
 
   let target: Target;
   let timeouts = LAB_TIMEOUTS;
@@ -180,7 +182,7 @@ async function runSweep(o: SweepOptions, argv: string[]): Promise<number> {
       command: ['meshproof', ...argv],
       runId,
     });
-    writeBundle({ outDir, run: result.run, posture: result.snapshot, allChecks: [] });
+    writeBundle({ outDir: createOut(outDir), run: result.run, posture: result.snapshot, allChecks: [] });
     process.stdout.write(`\n${summaryTable(result.run, path.relative(process.cwd(), outDir) || ".")}\n`);
     const c = result.report.counts;
     process.stdout.write(
@@ -226,7 +228,8 @@ export function sweepCommand(cmd: Command): void {
     .option('--batch <n>', 'endpoints per exec', '200')
     .option('--max-cert-lifetime <duration>', 'SWEEP-CERT: longest acceptable workload certificate lifetime', '24h')
     .option('--estate <SxR>', 'with --target lab: generate S services of R pods each, with planted holes', '200x3')
-    .option('--out <dir>', "write the sweep's reports into DIR; {run} stands for the run id (default reports/{run}/)")
+    .option('--out <dir>', "write the sweep's reports into DIR, which must be absent or empty; {run} stands for the run id (default reports/{run}/)")
+    .option('--force', 'empty a non-empty --out first')
     .option('-v, --verbose', 'print lab process output')
     .addHelpText(
       'after',

@@ -10,7 +10,7 @@ import { SUITES } from '../suites/index.js';
 import { compareBundles, comparisonTable } from '../harness/compare.js';
 import { ConfigError } from '../harness/errors.js';
 import { SECURE_POSTURE } from '../harness/paths.js';
-import { prepareOut } from './common.js';
+import { claimOut } from './common.js';
 import { run, type RunOptions, selectChecks } from './run.js';
 
 
@@ -26,13 +26,13 @@ export function upgradeGateCommand(cmd: Command): void {
     .option('--istioctl-to <path>', 'with --installer istioctl: the istioctl of --to')
     .option('--allow-not-applicable', 'a check that passed and is now not-applicable is a change, not a regression')
     .option('--suite <list>', `comma-separated suites (${Object.keys(SUITES).join(', ')}); default all`)
-    .option('--out <dir>', 'bundles go to DIR/from, DIR/upgraded and DIR/to, the diffs to DIR/compare.json', 'reports/upgrade-gate')
+    .option('--out <dir>', 'bundles go to DIR/from, DIR/upgraded and DIR/to, the diffs to DIR/compare.json; DIR must be absent or empty', 'reports/upgrade-gate')
     .option('--keep', 'keep the cluster')
     .action(async (o: { from: string; to: string; target: string; installer: string; istioctlFrom?: string; istioctlTo?: string; allowNotApplicable?: boolean; suite?: string; out: string; keep?: boolean }) => {
       if (o.target !== 'kind' && o.target !== 'k3s') throw new ConfigError(`--target ${o.target}: the upgrade gate provisions its own cluster (kind or k3s)`);
       if (o.installer !== 'helm' && o.installer !== 'istioctl') throw new ConfigError(`--installer ${o.installer}: helm or istioctl`);
       selectChecks(o.suite, o.target);
-      const outDir = prepareOut(o.out);
+      const outDir = claimOut(o.out); // each stage's run creates its own bundle directory under it
       const runId = crypto.randomUUID();
       const name = `meshproof-gate-${shortRunId(runId)}`;
       // Ctrl-C between the runs (while Istio installs or upgrades) deletes the cluster; inside a run, the run's

@@ -18,3 +18,9 @@ export function messageOf(e: unknown): string {
   const m = (e as { message?: unknown } | null)?.message; // an ErrorEvent or other error-like object
   return typeof m === 'string' ? m : String(e);
 }
+
+/** Evidence that cannot be trusted (a bundle that does not verify): a gate fails closed on it. Exit 1. */
+export class EvidenceError extends Error {
+  override readonly name = 'EvidenceError';
+  readonly exitCode = 1;
+}

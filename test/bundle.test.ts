@@ -11,12 +11,18 @@ import addFormatsModule from 'ajv-formats';
 import { chromium } from 'playwright-core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { CATALOG, FORBIDDEN } from '../harness/controls.js';
-import { ALL_CHECKS } from '../suites/index.js';
+import { reportHtml } from '../harness/report/html.js';
+import { signManifest, writeManifest } from '../harness/report/manifest.js';
+import { oscalDocument } from '../harness/report/oscal.js';
+import { readBundle } from '../harness/report/rerender.js';
+import { ALL_CHECKS, SUITES } from '../suites/index.js';
 import { cli } from './support/cli.js';
 
 const tmp = mkdtempSync(path.join(tmpdir(), 'meshproof-bundle-'));
 const secure = path.join(tmp, 'secure');
 const weak = path.join(tmp, 'weak');
+const mtlsOnly = path.join(tmp, 'mtls-only');
+const swept = path.join(tmp, 'swept');
 const keys = generateKeyPairSync('ed25519');
 const privPem = keys.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
 const pubPem = keys.publicKey.export({ type: 'spki', format: 'pem' }).toString();
@@ -38,7 +44,12 @@ beforeAll(async () => {
   ]);
   expect(a.code, a.stderr).toBe(0);
   expect(b.code, b.stderr).toBe(1);
-}, 120_000);
+  // A candidate that ran less (only --suite mtls), and a sweep: what a gate must not mistake for a run.
+  const [c, d] = await Promise.all([cli(['run', '--suite', 'mtls', '--out', mtlsOnly]), cli(['sweep', '--target', 'lab', '--estate', '6x1', '--out', swept])]);
+  expect(c.code, c.stderr).toBe(0);
+  expect(d.code, d.stderr).toBe(1); // the lab estate's planted holes are found
+  expect(existsSync(path.join(swept, 'sweep.json'))).toBe(true);
+}, 180_000);
 
 describe('run.json', () => {
   it('records the run id, tool, command, configuration hash, UTC times, scope and exclusions', () => {
@@ -94,21 +105,43 @@ describe('oscal-assessment-results.json', () => {
     expect(validate(d)).toBe(false);
   });
 
-  it('has findings per control, evidence hashed in back-matter, and not-applicable checks as observations', () => {
-    const ar = doc()['assessment-results'];
+  it('21-4: a lab run claims no control: every finding is not assessed against the framework, with the reason', () => {
+    const d = doc();
+    expect(validate(d), JSON.stringify(validate.errors?.slice(0, 3))).toBe(true);
+    const findings = d['assessment-results'].results[0].findings as { target: { 'target-id': string; status: { state: string; reason?: string; remarks?: string } }; props: { name: string; value: string }[] }[];
+    expect(findings.length).toBeGreaterThan(3);
+    for (const f of findings) {
+      expect(f.target.status.state, f.target['target-id']).not.toBe('satisfied');
+      expect(f.target.status.reason).toBe('not-assessed');
+      expect(f.target.status.remarks).toMatch(/^Not assessed against the framework: a lab run \(built-in lab/);
+      expect(f.props).toContainEqual(expect.objectContaining({ name: 'assessed', value: 'false' }));
+    }
+  });
+
+  it('has findings per control (on a cluster target), evidence hashed in back-matter, and not-applicable checks as observations', () => {
+    // The same verdicts as if a cluster had given them: only the target differs (the report's branch under test).
+    const { run } = readBundle(weak, (id) => ALL_CHECKS.find((c) => c.id === id)?.categories ?? []);
+    run.target = { ...run.target, kind: 'kubernetes', summary: 'Kubernetes cluster at https://127.0.0.1:6443 (context test)', notes: [] };
+    const cluster = oscalDocument(run, weak);
+    expect(validate(cluster), JSON.stringify(validate.errors?.slice(0, 3))).toBe(true);
+    const ar = cluster['assessment-results'];
     expect(ar.metadata['oscal-version']).toBe('1.1.2');
-    const result = ar.results[0];
-    const ac3 = result.findings.find((f: { target: { 'target-id': string } }) => f.target['target-id'] === 'ac-3');
+    const result = ar.results[0]!;
+    const findings = result.findings as { target: { 'target-id': string; status: { state: string } } }[];
+    const ac3 = findings.find((f) => f.target['target-id'] === 'ac-3')!;
     expect(ac3.target.status.state).toBe('not-satisfied');
-    const sc81 = result.findings.find((f: { target: { 'target-id': string } }) => f.target['target-id'] === 'sc-8.1');
-    expect(sc81.target.status.state).toBe('satisfied');
+    const sc81 = findings.find((f) => f.target['target-id'] === 'sc-8.1')!;
+    expect(sc81.target.status).toEqual({ state: 'satisfied' });
     for (const r of ar['back-matter'].resources) {
-      const link = r.rlinks[0];
+      const link = r.rlinks[0]!;
       const sha = execFileSync('sha256sum', [path.join(weak, link.href)], { encoding: 'utf8' }).split(' ')[0];
       expect(link.hashes[0]).toEqual({ algorithm: 'SHA-256', value: sha });
     }
-    const na = result.observations.find((o: { title: string }) => o.title.startsWith('AUTHZ-004'));
+    const na = (result.observations as { title: string; remarks?: string }[]).find((o) => o.title.startsWith('AUTHZ-004'))!;
     expect(na.remarks).toMatch(/^Not tested: /);
+    // And the HTML shows control results for a cluster, none for the lab.
+    expect(reportHtml(run, [])).toMatch(/<td><code>NIST-800-53r5:AC-3<\/code><\/td>[\s\S]*?<span class="v fail">FAIL<\/span>/);
+    expect(readFileSync(path.join(weak, 'report.html'), 'utf8')).not.toMatch(/<td><code>NIST-800-53r5:AC-3<\/code><\/td>/);
   });
 });
 
@@ -134,6 +167,8 @@ describe('report.html', () => {
       const summary = await page.locator('#summary + p.totals').innerText();
       expect(summary).toMatch(/\d+ passed\s*3 failed\s*0 inconclusive\s*1 not applicable/);
       expect(await page.locator('#not-tested + table').innerText()).toMatch(/AUTHZ-004/);
+      // 21-4: a lab run shows no control results, and says why.
+      expect(await page.locator('#controls-not-assessed').innerText()).toMatch(/^Not assessed against any framework\. This is a lab run/);
       expect(await page.locator('#AUTHZ-001').innerText()).toMatch(/Claim\.[\s\S]*Method\. TEST[\s\S]*Result\.[\s\S]*Evidence\. checks\/AUTHZ-001\.json/);
       const shot = path.join(tmp, 'report.png');
       await page.screenshot({ path: shot });
@@ -165,6 +200,30 @@ describe('meshproof verify', () => {
     expect(r.stdout).toContain('MISMATCH not in the manifest: checks/EXTRA.json');
   });
 
+  it('21-3: a bundle re-signed with another key is never "signature valid" without --public-key; --require-signature exits 1', async () => {
+    const copy = path.join(tmp, 're-signed');
+    execFileSync('cp', ['-r', weak, copy]);
+    // Whoever alters a bundle re-hashes it and signs with a key of their own, shipping that key in the bundle.
+    writeFileSync(path.join(copy, 'checks', 'AUTHZ-001.json'), readFileSync(path.join(copy, 'checks', 'AUTHZ-001.json'), 'utf8').replaceAll('"fail"', '"pass"'));
+    writeManifest(copy);
+    signManifest(copy, generateKeyPairSync('ed25519').privateKey.export({ type: 'pkcs8', format: 'pem' }).toString());
+    const plain = await cli(['verify', copy]);
+    expect(plain.stdout).toMatch(/^OK: \d+ files checked, signature present, not checked: no --public-key$/m);
+    expect(plain.stdout).not.toMatch(/signature valid/);
+    expect(plain.code).toBe(0);
+    const required = await cli(['verify', copy, '--require-signature']);
+    expect(required.stdout).toMatch(/^MISMATCH signature present, not checked: no --public-key \(--require-signature\)$/m);
+    expect(required.code).toBe(1);
+    const keyed = await cli(['verify', copy, '--public-key', pubFile]);
+    expect(keyed.stdout).toMatch(/^MISMATCH signature does not verify with the given --public-key$/m);
+    expect(keyed.code).toBe(1);
+    // The genuine bundle with its key passes --require-signature; an unsigned one does not.
+    expect((await cli(['verify', weak, '--public-key', pubFile, '--require-signature'])).code).toBe(0);
+    const unsigned = await cli(['verify', secure, '--require-signature']);
+    expect(unsigned.stdout).toMatch(/^MISMATCH the bundle is not signed \(--require-signature\)$/m);
+    expect(unsigned.code).toBe(1);
+  });
+
   it('a directory that is not a bundle is a usage error', async () => {
     const r = await cli(['verify', tmpdir()]);
     expect(r.code).toBe(2);
@@ -192,10 +251,48 @@ describe('meshproof compare (the upgrade gate)', () => {
     expect(JSON.parse(readFileSync(out, 'utf8')).regressions).toBe(3);
   });
 
-  it('exits 0 when nothing regressed (improvements and not-applicable changes included)', async () => {
-    const r = await cli(['compare', weak, secure, '--out', path.join(tmp, 'compare2.json')]);
-    expect(r.code).toBe(0);
+  it('exits 0 when nothing regressed (improvements and not-applicable changes included; the removed certificate checks named in --allow-removed)', async () => {
+    const certificates = SUITES.certificates!.map((c) => c.id);
+    const r = await cli(['compare', weak, secure, '--allow-removed', certificates.join(','), '--out', path.join(tmp, 'compare2.json')]);
+    expect(r.code, r.stdout + r.stderr).toBe(0);
     expect(r.stdout).toMatch(/AUTHZ-001\s+fail\s+pass\s+improved/);
+    expect(r.stdout).toMatch(/CERT-001\s+pass\s+-\s+removed/);
+  });
+
+  it('21-1: a candidate that ran only --suite mtls: every check it did not run is a regression, named (exit 1), and each side\'s suites are shown', async () => {
+    const out = path.join(tmp, 'compare-narrow.json');
+    const r = await cli(['compare', secure, mtlsOnly, '--out', out]);
+    expect(r.code).toBe(1);
+    const authz = SUITES.authz!.map((c) => c.id);
+    for (const id of authz) expect(r.stdout).toMatch(new RegExp(`^  ${id}: not run by the candidate \\(its suites: mtls\\); name it in --allow-removed to accept$`, 'm'));
+    expect(r.stdout).toMatch(/^baseline:\s+\S*secure: run [0-9a-f-]{36} on built-in lab .*; suites mtls, authz \(\d+ checks\)/m);
+    expect(r.stdout).toMatch(/^candidate:\s+\S*mtls-only: run [0-9a-f-]{36} on built-in lab .*; suites mtls \(\d+ checks\)/m);
+    expect(JSON.parse(readFileSync(out, 'utf8')).regressions).toBe(authz.length);
+    // Named in --allow-removed, they are accepted; naming one that is not removed is a usage error.
+    const allowed = await cli(['compare', secure, mtlsOnly, '--allow-removed', authz.join(','), '--out', out]);
+    expect(allowed.code, allowed.stdout).toBe(0);
+    const stale = await cli(['compare', secure, mtlsOnly, '--allow-removed', 'MTLS-001', '--out', out]);
+    expect(stale.code).toBe(2);
+    expect(stale.stderr).toMatch(/^meshproof: --allow-removed MTLS-001: not a check .*secure judged and .*mtls-only lacks\n$/);
+  });
+
+  it('21-1: a tampered candidate or baseline is not compared: exit 1, naming the bundle and the file', async () => {
+    const copy = path.join(tmp, 'tampered-candidate');
+    execFileSync('cp', ['-r', secure, copy]);
+    appendFileSync(path.join(copy, 'run.json'), ' ');
+    for (const args of [[secure, copy], [copy, secure]]) {
+      const r = await cli(['compare', ...args, '--out', path.join(tmp, 'compare-tampered.json')]);
+      expect(r.code).toBe(1);
+      expect(r.stderr).toMatch(/^meshproof: .*tampered-candidate does not verify \(changed: run\.json\): nothing is compared\n$/);
+    }
+  });
+
+  it('21-1: a run is never compared with a sweep (exit 2)', async () => {
+    for (const args of [[secure, swept], [swept, secure]]) {
+      const r = await cli(['compare', ...args, '--out', path.join(tmp, 'compare-sweep.json')]);
+      expect(r.code).toBe(2);
+      expect(r.stderr).toMatch(/^meshproof: cannot compare a (run|sweep) \(.*\) with a (sweep|run) \(.*\): their checks and populations differ\n$/);
+    }
   });
 });
 

@@ -5,10 +5,16 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { ALL_CHECKS } from '../suites/index.js';
 import { describe, expect, it } from 'vitest';
-import { agentsOf, cli, interruptWhen, runProcess } from './support/cli.js';
+import { agentsOf, cli, eventually, interruptWhen, runProcess } from './support/cli.js';
 
 const tmp = mkdtempSync(path.join(tmpdir(), 'meshproof-cli-'));
 const rsaKey = path.join(tmp, 'rsa.pem');
+const emptyFile = path.join(tmp, 'empty.yaml');
+const commentsOnly = path.join(tmp, 'comments.yaml');
+const templated = path.join(tmp, 'templated.yaml');
+writeFileSync(emptyFile, '');
+writeFileSync(commentsOnly, '# nothing here yet\n---\n# still nothing\n');
+writeFileSync(templated, 'apiVersion: security.istio.io/v1\nkind: PeerAuthentication\nmetadata:\n  name: default\n  namespace: {{ .Release.Namespace }}\nspec:\n  mtls:\n    mode: STRICT\n');
 writeFileSync(rsaKey, generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({ type: 'pkcs8', format: 'pem' }));
 
 
@@ -67,6 +73,11 @@ describe('meshproof run', () => {
     ['an unsupported Istio field', ['run', '--overlay', 'test/fixtures/unsupported-field.yaml'], /^meshproof: test\/fixtures\/unsupported-field\.yaml#1: PeerAuthentication mesh\/default: field spec\.targetRefs is not implemented by the lab\n$/],
     ['an unwritable --out', ['run', '--out', '/proc/meshproof'], /^meshproof: --out \/proc\/meshproof: not a writable directory/],
     ['an unknown flag', ['run', '--frobnicate'], /unknown option '--frobnicate'/],
+    ['21-6: --out that is a file', ['run', '--out', 'package.json'], /^meshproof: --out package\.json: a file, not a directory\n$/],
+    ['21-6: a suite named twice', ['run', '--suite', 'mtls,authz,mtls'], /^meshproof: --suite mtls,authz,mtls: mtls named more than once\n$/],
+    ['21-6: an empty overlay file', ['run', '--overlay', emptyFile], /^meshproof: .*empty\.yaml: holds no manifest \(empty, or only comments\)\n$/],
+    ['21-6: an overlay of comments only', ['run', '--overlay', commentsOnly], /^meshproof: .*comments\.yaml: holds no manifest \(empty, or only comments\)\n$/],
+    ['21-6: an unrendered template', ['run', '--posture', templated], /^meshproof: .*templated\.yaml:5: an unrendered template \(\{\{ … \}\}\): render it first/],
   ])('%s: one line, exit 2, no stack trace, nothing left running', async (_n, args, re) => {
     const r = await cli(args);
     expect(r.code).toBe(2);
@@ -80,10 +91,11 @@ describe('meshproof run', () => {
     const runs = await Promise.all(
       Array.from({ length: 6 }, (_, i) => cli(['run', '--target', 'lab', '--overlay', 'test/fixtures/echo-wrong-port.yaml', '--out', path.join(tmp, `apply-failed-${i}`)])),
     );
-    for (const r of runs) {
+    for (const [i, r] of runs.entries()) {
       expect(r.code).toBe(3);
       expect(r.stderr).toMatch(/lab pod bare\/echo-0 did not bind container port 8080/);
       expect(agentsOf(r.pid)).toEqual([]);
+      expect(existsSync(path.join(tmp, `apply-failed-${i}`)), '21-2: a failed run leaves no empty folder').toBe(false);
     }
     expect(Date.now() - t0).toBeLessThan(20_000);
   }, 40_000);
@@ -96,6 +108,46 @@ describe('meshproof run', () => {
     expect(only).toMatch(/^[0-9a-f-]{36}$/);
     expect(JSON.parse(readFileSync(path.join(root, only!, 'run.json'), 'utf8')).runId).toBe(only);
   });
+
+  it('21-2: one run, one bundle: a reused --out is refused before any work (exit 2); --force empties it, saying so, and the manifest seals only the new run', async () => {
+    const out = path.join(tmp, 'reused');
+    const first = await cli(['run', '--suite', 'audit', '--out', out]);
+    expect(first.code, first.stderr).toBe(0);
+    writeFileSync(path.join(out, 'stray.txt'), 'left over');
+    const again = await cli(['run', '--suite', 'audit', '--out', out]);
+    expect(again.code).toBe(2);
+    expect(again.stderr).toMatch(/^meshproof: --out .*reused: not empty \(\d+ entries, e\.g\. [^)]+\): one run, one bundle; use a new directory, \{run\}, or --force to empty it\n$/);
+    expect(agentsOf(again.pid)).toEqual([]);
+    expect(readFileSync(path.join(out, 'stray.txt'), 'utf8')).toBe('left over');
+    const forced = await cli(['run', '--suite', 'mtls', '--out', out, '--force']);
+    expect(forced.code, forced.stderr).toBe(0);
+    expect(forced.stderr).toMatch(/^meshproof: --force: emptied --out .*reused \(\d+ entries removed\)$/m);
+    const manifest = readFileSync(path.join(out, 'manifest.sha256'), 'utf8');
+    expect(manifest).not.toMatch(/stray\.txt|AUDIT-/);
+    expect(manifest).toMatch(/checks\/MTLS-001\.json/);
+    expect(existsSync(path.join(out, 'stray.txt'))).toBe(false);
+  }, 300_000); // four CLI runs, each waiting on the lab: a loaded machine slows them, the assertions do not change
+
+  it('21-2: refused, failed and interrupted runs leave no folder under reports/, so `history reports/*/` reads only bundles', async () => {
+    const root = path.join(tmp, 'reports-root');
+    const out = path.join(root, '{run}');
+    const refused = await cli(['run', '--suite', 'mtls,mtls', '--out', out]);
+    expect(refused.code).toBe(2);
+    const failed = await cli(['run', '--overlay', 'test/fixtures/echo-wrong-port.yaml', '--out', out]);
+    expect(failed.code).toBe(3);
+    const ctrlC = interruptWhen((child) => agentsOf(child.pid!).length > 3);
+    const interrupted = await cli(['run', '--out', out], { onStart: ctrlC.onStart });
+    expect(ctrlC.sent()).toBe(true);
+    expect(interrupted.code).toBe(130);
+    expect(existsSync(root) ? readdirSync(root) : []).toEqual([]);
+    const ok = await cli(['run', '--suite', 'audit', '--out', out]);
+    expect(ok.code, ok.stderr).toBe(0);
+    const dirs = readdirSync(root).map((d) => path.join(root, d));
+    expect(dirs).toHaveLength(1);
+    const h = await cli(['history', ...dirs, '--out', path.join(tmp, 'reports-history')]);
+    expect(h.stdout).toMatch(/^1 verified run\(s\)/);
+    expect(h.code, h.stdout + h.stderr).toBe(0);
+  }, 300_000); // five CLI runs and a history
 
   it('--require: a required check that is not applicable fails the run (exit 1) with its reason, in run.json too', async () => {
     const out = path.join(tmp, 'required');
@@ -154,7 +206,8 @@ describe('meshproof run', () => {
     expect(seenRunning).toBeGreaterThan(3); // the sweep below can see lab processes at all
     expect(r.code).toBe(130);
     expect(r.stderr).toMatch(/SIGINT: tearing down/);
-    await new Promise((res) => setTimeout(res, 300));
+    // Processes re-parented at exit take a moment to go: wait for that, bounded, then name any left.
+    await eventually(() => agentsOf(r.pid).length === 0, 5_000);
     expect(agentsOf(r.pid)).toEqual([]);
     expect(existsSync(path.join(out, 'junit.xml'))).toBe(false);
   });

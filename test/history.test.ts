@@ -90,7 +90,37 @@ describe('meshproof history', () => {
     const dirs = [bundleFor('2026-10-01', 'a1'), bundleFor('2026-10-02', 'a2')];
     const r = await cli(['history', ...dirs, '--out', path.join(tmp, 'held')]);
     expect(r.code, r.stdout).toBe(0);
-    expect(r.stdout).toMatch(/^2 verified run\(s\), 2 night\(s\) from 2026-10-01 to 2026-10-02, 0 without a run\n$/);
+    expect(r.stdout).toMatch(/^2 verified run\(s\), 2 night\(s\) from 2026-10-01 to 2026-10-02, 0 without a run\nrun on lab \(test bed, not a mesh\) \[LAB: evidence about no mesh\]\n$/);
+  });
+
+  it('21-1/21-4: a lab run and a cluster run never share a row; each row is labelled with its target, lab rows marked', async () => {
+    const cluster = 'Kubernetes cluster at https://127.0.0.1:6443 (context prod)';
+    const onCluster = (r: RunResult) => {
+      r.target = { ...r.target, kind: 'kubernetes', summary: cluster, notes: [] };
+    };
+    const dirs = [
+      bundleFor('2026-09-01', 'mix-lab-1', (r) => {
+        r.results[0]!.verdict = 'fail';
+      }),
+      bundleFor('2026-09-01', 'mix-cluster-1', onCluster),
+      bundleFor('2026-09-02', 'mix-lab-2'),
+      bundleFor('2026-09-02', 'mix-cluster-2', onCluster),
+    ];
+    const out = path.join(tmp, 'mixed');
+    const r = await cli(['history', ...dirs, '--out', out]);
+    const h = JSON.parse(readFileSync(path.join(out, 'history.json'), 'utf8'));
+    const rows = h.checks.filter((c: { id: string }) => c.id === 'MTLS-001');
+    expect(rows).toEqual([
+      expect.objectContaining({ kind: 'run', target: cluster, lab: false, verdicts: { '2026-09-01': 'pass', '2026-09-02': 'pass' }, heldEveryNight: true }),
+      expect.objectContaining({ kind: 'run', target: 'lab (test bed, not a mesh)', lab: true, verdicts: { '2026-09-01': 'fail', '2026-09-02': 'pass' }, heldEveryNight: false }),
+    ]);
+    // Mixed, the lab's failure would have been hidden by the cluster's pass of the same night (last run wins).
+    expect(r.code).toBe(1);
+    expect(r.stdout).toMatch(/^2 series, never mixed in one row: /m);
+    expect(r.stdout).toMatch(/^ {2}MTLS-001: not held every night \(run on lab \(test bed, not a mesh\)\)$/m);
+    const html = readFileSync(path.join(out, 'history.html'), 'utf8');
+    expect(html).toMatch(/<tr class="lab"><th>MTLS-001<\/th><td>[^<]+<\/td><td>run on lab \(test bed, not a mesh\) <b>LAB<\/b><\/td>/);
+    expect(html).toContain(`<tr><th>MTLS-001</th>`);
   });
 });
 

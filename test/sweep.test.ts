@@ -264,6 +264,19 @@ describe('meshproof sweep (CLI)', () => {
     }
   });
 
+  it('21-6: an exemption that matches nothing in scope is one line and exit 2, before any attack, and leaves no bundle', async () => {
+    const exemptions = path.join(tmp, 'stale-exemptions.yaml');
+    writeFileSync(exemptions, 'exemptions:\n  - namespace: estate-1\n    service: no-such-service\n    reason: reviewed in CHG-1234, service since renamed\n');
+    const out = path.join(tmp, 'stale');
+    const r = await cli(['sweep', '--target', 'lab', '--estate', '6x1', '--exemptions', exemptions, '--out', out]);
+    expect(r.code, r.stderr).toBe(2);
+    expect(r.stderr).toMatch(/\nmeshproof: --exemptions: SWEEP-AUTHZ estate-1 service no-such-service matches no endpoint in scope\n$/); // after the lab's start line
+    expect(r.stderr).not.toMatch(/\n\s+at /);
+    expect(r.stdout).not.toMatch(/swept/);
+    expect(existsSync(out)).toBe(false);
+    expect(agentsOf(r.pid)).toEqual([]);
+  });
+
   it('Ctrl-C writes what was judged, marked incomplete, tears the lab down and exits 130', async () => {
     const out = path.join(tmp, 'interrupted');
     // Slow on purpose (a low rate, small batches), so the interrupt lands mid-sweep.

@@ -93,7 +93,12 @@ function loadFiles(p: string): PostureObject[] {
     } catch (e) {
       throw new ConfigError(`${f}: cannot read: ${messageOf(e)}`);
     }
-    return parseManifests(text, f);
+    // A file that holds no manifest is a mistake (a wrong path, a template not rendered), never an empty posture.
+    const line = text.split('\n').findIndex((l) => /\{\{.*\}\}/.test(l));
+    if (line >= 0) throw new ConfigError(`${f}:${line + 1}: an unrendered template ({{ … }}): render it first (helm template, kustomize build)`);
+    const objects = parseManifests(text, f);
+    if (objects.length === 0) throw new ConfigError(`${f}: holds no manifest (empty, or only comments)`);
+    return objects;
   });
 }
 

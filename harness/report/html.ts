@@ -54,6 +54,8 @@ export function reportHtml(run: RunResult, excluded: { check: string; suite: str
     .map((c) => `<code>${esc(c.id)}</code>${c.relation === 'supports' ? ' (supports)' : ''}`)
     .join(', ')}. Fails by design under: ${r.weakenedBy.map(esc).join(', ')}.</p>
 </div>`;
+  // A lab run claims no control: the lab is a test bed for meshproof, not a mesh (OSCAL marks it not assessed too).
+  const labControls = `<p class="banner" id="controls-not-assessed"><b>Not assessed against any framework.</b> This is a lab run: its verdicts test meshproof itself and hold no control of any mesh. Control results are shown only for runs against a cluster. Controls the checks would address: ${controls.map((id) => `<code>${esc(id)}</code>`).join(', ')}.</p>`;
   const notTested = excluded.length
     ? `<table><tr><th>Check</th><th>Suite</th><th>Why not tested</th></tr>${excluded.map((e) => `<tr><td>${esc(e.check)}</td><td>${esc(e.suite)}</td><td>${esc(e.reason)}</td></tr>`).join('')}</table>`
     : '<p>Every check meshproof has was run and applied.</p>';
@@ -80,7 +82,7 @@ ${picturesSection(run)}
 <tr><th>Repeat with</th><td><code>${esc(run.command.join(' '))}</code></td></tr>
 </table>
 <h2 id="controls">Summary by framework and control</h2>
-${frameworks.map((fw) => `<h3>${esc(fw)}</h3><table><tr><th>Control</th><th>Title and caveat</th><th>Checks</th><th>Result</th></tr>${CATALOG.filter((c) => c.framework === fw && controls.includes(c.id)).map((c) => controlRow(c.id)).join('')}</table>`).join('\n')}
+${run.target.kind === 'lab' ? labControls : frameworks.map((fw) => `<h3>${esc(fw)}</h3><table><tr><th>Control</th><th>Title and caveat</th><th>Checks</th><th>Result</th></tr>${CATALOG.filter((c) => c.framework === fw && controls.includes(c.id)).map((c) => controlRow(c.id)).join('')}</table>`).join('\n')}
 <h2 id="checks">Checks</h2>
 ${run.results.map(checkBlock).join('\n')}
 <h2 id="not-tested">Not tested</h2>

@@ -45,12 +45,21 @@ export interface VerifyReport {
   ok: boolean;
   checked: number;
   problems: string[];
-  signature: 'valid' | 'invalid' | 'absent';
-  signer?: string;
+  /** `unchecked`: signed, but no key was given to check it against (the key in the bundle proves nothing). */
+  signature: 'valid' | 'invalid' | 'absent' | 'unchecked';
 }
 
-/** Re-checks every hash, looks for files the manifest does not list, and checks the signature if present. */
-export function verifyBundle(dir: string, publicKeyPem?: string): VerifyReport {
+/** How a report names the signature state, plainly. */
+export function signatureText(s: VerifyReport['signature']): string {
+  return s === 'unchecked' ? 'present, not checked: no --public-key' : s;
+}
+
+/**
+ * Re-checks every hash, looks for files the manifest does not list, and checks the signature against the key the
+ * user gives, never against the one shipped in the bundle (whoever re-signs a tampered bundle ships their own).
+ * `requireSignature`: a bundle whose signature is absent or was not checked does not verify.
+ */
+export function verifyBundle(dir: string, publicKeyPem?: string, o: { requireSignature?: boolean } = {}): VerifyReport {
   const manifestPath = path.join(dir, MANIFEST);
   if (!existsSync(manifestPath)) throw new ConfigError(`${dir}: no ${MANIFEST}: not a meshproof bundle`);
   const problems: string[] = [];
@@ -70,21 +79,23 @@ export function verifyBundle(dir: string, publicKeyPem?: string): VerifyReport {
   }
   for (const f of listFiles(dir)) if (!UNHASHED.has(f) && !listed.has(f)) problems.push(`not in the manifest: ${f}`);
   let signature: VerifyReport['signature'] = 'absent';
-  let signer: string | undefined;
   const sigPath = path.join(dir, SIGNATURE);
-  if (existsSync(sigPath)) {
-    const pem = publicKeyPem ?? (existsSync(path.join(dir, PUBLIC_KEY)) ? readFileSync(path.join(dir, PUBLIC_KEY), 'utf8') : undefined);
-    signer = publicKeyPem ? 'the given --public-key' : 'the public key shipped in the bundle (proves integrity, not who signed: pass --public-key)';
+  if (existsSync(sigPath) && publicKeyPem) {
     let ok = false;
     try {
-      ok = pem !== undefined && verify(null, readFileSync(manifestPath), createPublicKey(pem), Buffer.from(readFileSync(sigPath, 'utf8').trim(), 'base64'));
+      ok = verify(null, readFileSync(manifestPath), createPublicKey(publicKeyPem), Buffer.from(readFileSync(sigPath, 'utf8').trim(), 'base64'));
     } catch {
       ok = false;
     }
     signature = ok ? 'valid' : 'invalid';
-    if (!ok) problems.push(`signature does not verify with ${signer}`);
+    if (!ok) problems.push('signature does not verify with the given --public-key');
+  } else if (existsSync(sigPath)) {
+    signature = 'unchecked';
+    if (o.requireSignature) problems.push('signature present, not checked: no --public-key (--require-signature)');
   } else if (publicKeyPem) {
     problems.push('a --public-key was given but the bundle is not signed');
+  } else if (o.requireSignature) {
+    problems.push('the bundle is not signed (--require-signature)');
   }
-  return { ok: problems.length === 0, checked: listed.size, problems, signature, signer };
+  return { ok: problems.length === 0, checked: listed.size, problems, signature };
 }

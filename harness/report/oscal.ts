@@ -2,7 +2,10 @@
 // One observation per check (not-applicable ones included, with the reason: coverage is evidence), relevant
 // evidence pointing at back-matter resources that carry the SHA-256 of each bundle file, and one finding per
 // control: satisfied when every decisive check claiming it passed, not-satisfied otherwise. UUID v4, zoned
-// date-times, no empty arrays, no properties the schema does not define.
+// date-times, no empty arrays, no properties the schema does not define. A lab run claims no control: the lab
+// is a test bed for meshproof, not a mesh, so its findings are marked not assessed against the framework, with
+// the reason (OSCAL 1.1.2 finding-target status: `state` is only satisfied | not-satisfied and required, so the
+// state that claims nothing, with `reason` the token `not-assessed`; the schema's reason is any token).
 import { randomUUID } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -63,6 +66,8 @@ export function oscalDocument(run: RunResult, outDir: string) {
   });
 
   const controlIds = [...new Set(run.results.flatMap((r) => r.controls))];
+  const lab = run.target.kind === 'lab';
+  const labReason = `Not assessed against the framework: a lab run (${run.target.summary}). ${run.target.notes.join(' ')}`;
   const findings = controlIds.flatMap((id) => {
     const decisive = observations.filter((o) => o.check.controls.includes(id) && o.check.verdict !== 'not-applicable');
     if (decisive.length === 0) return [];
@@ -73,18 +78,20 @@ export function oscalDocument(run: RunResult, outDir: string) {
       {
         uuid: randomUUID(),
         title: `${id} ${entry?.title ?? ''}`.trim(),
-        description:
-          bad.length === 0
+        description: lab
+          ? `${labReason} Checks run against the lab: ${decisive.map((o) => `${o.check.id} ${o.check.verdict}`).join(', ')}.`
+          : bad.length === 0
             ? `Every check claiming this control passed: ${decisive.map((o) => o.check.id).join(', ')}.`
             : `Not satisfied: ${bad.map((o) => `${o.check.id} ${o.check.verdict} (${o.check.reason})`).join('; ')}.`,
         props: [
           { name: 'framework', ns: NS, value: entry?.framework ?? id.split(':')[0]! },
           { name: 'relation', ns: NS, value: relation },
+          { name: 'assessed', ns: NS, value: lab ? 'false' : 'true' },
         ],
         target: {
           type: 'objective-id',
           'target-id': oscalControlId(id),
-          status: { state: bad.length === 0 ? 'satisfied' : 'not-satisfied' },
+          status: lab ? { state: 'not-satisfied', reason: 'not-assessed', remarks: labReason } : { state: bad.length === 0 ? 'satisfied' : 'not-satisfied' },
           ...(entry?.caveat ? { remarks: `Caveat: ${entry.caveat}` } : {}),
         },
         'related-observations': decisive.map((o) => ({ 'observation-uuid': o.obs.uuid })),

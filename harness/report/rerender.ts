@@ -39,7 +39,7 @@ interface CheckJson {
 /** The run as it was, from a bundle that verifies; `categoriesOf` maps a check id to its evidence categories. */
 export function readBundle(dir: string, categoriesOf: (id: string) => Category[], publicKeyPem?: string): { run: RunResult; excluded: RunJson['scope']['excluded'] } {
   const v = verifyBundle(dir, publicKeyPem);
-  if (!v.ok) throw new ConfigError(`${dir} does not verify (${v.problems.join('; ') || `signature ${v.signature}`}): nothing is rendered from it`);
+  if (!v.ok) throw new ConfigError(`${dir} does not verify (${v.problems.join("; ")}): nothing is rendered from it`);
   const runJson = JSON.parse(readFileSync(path.join(dir, 'run.json'), 'utf8')) as RunJson;
   const results: CheckResult[] = runJson.results.map((r) => {
     const c = JSON.parse(readFileSync(path.join(dir, checkFile(r.id)), 'utf8')) as CheckJson;

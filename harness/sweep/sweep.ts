@@ -191,6 +191,13 @@ export async function sweep(o: SweepOptions): Promise<SweepResult> {
       else endpoints.push({ pod, port });
     }
   }
+  // An exemption that matches no endpoint in scope is a mistake (a typo, a Service renamed, a namespace outside the
+  // scope): refused before any attack, never silently ignored (it would hide the finding it was meant for later).
+  const unmatched = o.exemptions.find((x) => !endpoints.some((e) => exemptionFor([x], e)));
+  if (unmatched) {
+    const what = [unmatched.namespace, unmatched.service && `service ${unmatched.service}`, unmatched.pod && `pod ${unmatched.pod}`, unmatched.port && `port ${unmatched.port}`].filter(Boolean).join(' ');
+    throw new ConfigError(`--exemptions: ${unmatched.check} ${what} matches no endpoint in scope`);
+  }
 
   // Batches of endpoints, pulled by one worker per probe: the cluster is the distributed engine.
   const batches: number[][] = [];

@@ -72,3 +72,16 @@ export function interruptWhen(when: (child: ChildProcess) => boolean, everyMs = 
     },
   };
 }
+
+/**
+ * Waits for a condition rather than a fixed time: polls `cond` every `everyMs` until it holds or `withinMs` has
+ * passed (a bound, not a budget: a loaded machine takes longer, a broken one never gets there). Returns whether it held.
+ */
+export async function eventually(cond: () => boolean, withinMs: number, everyMs = 50): Promise<boolean> {
+  const until = Date.now() + withinMs;
+  for (;;) {
+    if (cond()) return true;
+    if (Date.now() >= until) return false;
+    await new Promise((res) => setTimeout(res, everyMs));
+  }
+}
