@@ -99,7 +99,8 @@ describe('the lab edge and egress lock, on the wire', () => {
     const records = (await lab.accessLog(auth.pod, since)).map(parseAccessLog);
     expect(records.find((r) => r?.downstreamRemoteAddress === o[0]!.localAddress)).toMatchObject({ responseCode: 502, responseCodeDetails: 'direct_response', routeName: 'block_all' });
     expect(records.find((r) => r?.downstreamRemoteAddress === o[1]!.localAddress)).toMatchObject({ responseFlags: 'UH', upstreamCluster: 'BlackHoleCluster' });
-    expect(records.find((r) => r?.downstreamRemoteAddress === o[2]!.localAddress)).toMatchObject({ responseCode: 200, upstreamCluster: 'outbound|8080||allowed.external.test' });
+    // I-L11: a registered host's route without a VirtualService is named `default` (route.go DefaultRouteName).
+    expect(records.find((r) => r?.downstreamRemoteAddress === o[2]!.localAddress)).toMatchObject({ responseCode: 200, upstreamCluster: 'outbound|8080||allowed.external.test', routeName: 'default' });
   });
 
   it('a sidecar-less client is not constrained by REGISTRY_ONLY (§7): it reaches the unregistered server', async () => {
@@ -145,6 +146,26 @@ describe('the lab edge and egress lock, on the wire', () => {
     expect(r.results[0]!.verdict).toBe('error');
     expect(r.results[0]!.reason).toMatch(/ext-blocked does not answer even from outside the mesh/);
   }, 60_000);
+});
+
+describe('a ServiceEntry registering a CIDR on an HTTP port', () => {
+  it('I-L2: HTTP by IP inside the CIDR is not registered (the CIDR is a vhost domain no Host equals): 502 block_all', { timeout: 60_000 }, async () => {
+    const lab = new LabTarget();
+    try {
+      await lab.apply(loadPosture('fixtures/secure', ['test/fixtures/cidr-http-serviceentry.yaml']));
+      const auth = await lab.probe(AUTH);
+      const since = new Date(Date.now() - 1_000);
+      const h = await lab.external({ namespace: 'outside', name: 'ext-blocked' }, 8080, auth);
+      expect(h.authority).toMatch(/^10\.244\./);
+      const { observations: [o] } = await auth.run([{ kind: 'http', id: 'h', dial: h.dial, authority: h.authority, timeoutMs: 3_000 }]);
+      expect(o!.http).toMatchObject({ status: 502, body: '' });
+      await new Promise((r) => setTimeout(r, 100));
+      const records = (await lab.accessLog(auth.pod, since)).map(parseAccessLog);
+      expect(records.find((r) => r?.downstreamRemoteAddress === o!.localAddress)).toMatchObject({ routeName: 'block_all', responseCodeDetails: 'direct_response' });
+    } finally {
+      await lab.dispose();
+    }
+  });
 });
 
 describe('a gateway whose authorization denies everything', () => {
