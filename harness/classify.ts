@@ -104,7 +104,8 @@ export const either =
 
 /**
  * Plaintext HTTP at the edge (EDGE-001): blocked when redirected to https (`httpsRedirect` → Envoy `require_tls:
- * ALL`, a 301 to the same host over https; I: pilot/pkg/networking/core/gateway.go) or refused with no byte back.
+ * ALL`, a 301 to the same host over https; I: pilot/pkg/networking/core/gateway.go), not routed (Envoy's own 404),
+ * or refused with no byte back.
  * Any other HTTP answer means the edge speaks plaintext for this host: served. Timeouts say nothing (§9.8).
  */
 export const plaintextNotServed: Classifier = (o) => {
@@ -112,6 +113,12 @@ export const plaintextNotServed: Classifier = (o) => {
     const location = String(o.http.headers.location ?? '');
     if ([301, 302, 307, 308].includes(o.http.status) && location.startsWith('https://') && !o.http.echo) {
       return { outcome: 'blocked', rule: 'edge', reason: `redirected to HTTPS (${o.http.status} → ${location.split('?')[0]})` };
+    }
+    if (o.http.status === 404 && o.http.body === '' && !o.http.echo && o.http.headers['x-envoy-upstream-service-time'] === undefined) {
+      // I-M9: Envoy's own route_not_found: no virtual host for this authority on the plaintext port, nothing upstream
+      // was called (no x-envoy-upstream-service-time; I: pilot/pkg/networking/core/gateway.go
+      // buildGatewayHTTPRouteConfig gives vhosts to the server's hosts only). The host is not served in plaintext.
+      return { outcome: 'blocked', rule: 'edge', reason: 'host not routed on the plaintext port (404 route_not_found, empty body, nothing upstream called)' };
     }
     if (o.http.status === 403 && o.http.body === RBAC_DENIED_BODY) {
       // The edge's own authorization (its RBAC filter runs before the redirect), or a backend behind it that
