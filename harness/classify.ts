@@ -163,6 +163,13 @@ export const egressBlocked: Classifier = (o) => {
     return { outcome: 'inconclusive', rule: '§7', reason: `HTTP ${o.http.status} is neither block_all's 502 nor the destination's answer` };
   }
   if (o.tcp?.nonceEchoed) return { outcome: 'allowed', rule: '§7', reason: 'reached the unregistered destination over TCP: the nonce came back' };
+  if (o.tcp && /^HTTP\/1\.[01] \d{3}/.test(o.tcp.received)) {
+    // I-L9: the sidecar has an explicit-HTTP listener on this port (a Service somewhere declares it HTTP and the
+    // Sidecar imports it), so the TCP bytes met an HTTP connection manager, not BlackHoleCluster (I:
+    // pilot/pkg/networking/core/listener.go buildSidecarOutboundListeners). Says nothing about the TCP lock.
+    const status = o.tcp.received.slice(9, 12);
+    return { outcome: 'inconclusive', rule: '§7', reason: `the TCP attempt got an HTTP ${status} answer: the client sidecar has an HTTP listener on this port (a Service declares it HTTP), so TCP egress cannot be tested here; use a port no Service declares HTTP` };
+  }
   const f = o.failure;
   if (f && (f.class === 'eof' || f.class === 'reset') && o.bytesReceived === 0) return { outcome: 'blocked', rule: '§7', reason: `connection ${f.class === 'eof' ? 'closed' : 'reset'} with no byte back (BlackHoleCluster)` };
   return { outcome: 'inconclusive', rule: '§9.8', reason: f ? `${f.class}${f.code ? ` (${f.code})` : ''}: says nothing about egress` : 'no answer' };

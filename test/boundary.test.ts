@@ -302,6 +302,9 @@ describe('classifiers of the boundary', () => {
     expect(egressBlocked(failed('eof', 0, 'tcp')).outcome).toBe('blocked');
     expect(egressBlocked(obs({ kind: 'tcp', tcp: { received: 'x', nonceEchoed: true } })).outcome).toBe('allowed');
     expect(egressBlocked(failed('refused', 0, 'tcp')).outcome).toBe('inconclusive');
+    // I-L9: an HTTP answer to the TCP nonce is an explicit-HTTP listener on that port, said so, never a pass.
+    const http400 = obs({ kind: 'tcp', bytesReceived: 60, tcp: { received: 'HTTP/1.1 400 Bad Request\r\ncontent-length: 11\r\n\r\nBad Request', nonceEchoed: false }, failure: { class: 'eof', message: 'eof' } });
+    expect(egressBlocked(http400)).toMatchObject({ outcome: 'inconclusive', reason: expect.stringMatching(/HTTP 400 answer: the client sidecar has an HTTP listener on this port/) });
   });
 });
 
