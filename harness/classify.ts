@@ -104,7 +104,8 @@ export const either =
 
 /**
  * Plaintext HTTP at the edge (EDGE-001): blocked when redirected to https (`httpsRedirect` → Envoy `require_tls:
- * ALL`, a 301 to the same host over https; I: pilot/pkg/networking/core/gateway.go) or refused with no byte back.
+ * ALL`, a 301 to the same host over https; I: pilot/pkg/networking/core/gateway.go), not routed (Envoy's own 404),
+ * or refused with no byte back.
  * Any other HTTP answer means the edge speaks plaintext for this host: served. Timeouts say nothing (§9.8).
  */
 export const plaintextNotServed: Classifier = (o) => {
@@ -112,6 +113,12 @@ export const plaintextNotServed: Classifier = (o) => {
     const location = String(o.http.headers.location ?? '');
     if ([301, 302, 307, 308].includes(o.http.status) && location.startsWith('https://') && !o.http.echo) {
       return { outcome: 'blocked', rule: 'edge', reason: `redirected to HTTPS (${o.http.status} → ${location.split('?')[0]})` };
+    }
+    if (o.http.status === 404 && o.http.body === '' && !o.http.echo && o.http.headers['x-envoy-upstream-service-time'] === undefined) {
+      // I-M9: Envoy's own route_not_found: no virtual host for this authority on the plaintext port, nothing upstream
+      // was called (no x-envoy-upstream-service-time; I: pilot/pkg/networking/core/gateway.go
+      // buildGatewayHTTPRouteConfig gives vhosts to the server's hosts only). The host is not served in plaintext.
+      return { outcome: 'blocked', rule: 'edge', reason: 'host not routed on the plaintext port (404 route_not_found, empty body, nothing upstream called)' };
     }
     if (o.http.status === 403 && o.http.body === RBAC_DENIED_BODY) {
       // The edge's own authorization (its RBAC filter runs before the redirect), or a backend behind it that
@@ -156,6 +163,13 @@ export const egressBlocked: Classifier = (o) => {
     return { outcome: 'inconclusive', rule: '§7', reason: `HTTP ${o.http.status} is neither block_all's 502 nor the destination's answer` };
   }
   if (o.tcp?.nonceEchoed) return { outcome: 'allowed', rule: '§7', reason: 'reached the unregistered destination over TCP: the nonce came back' };
+  if (o.tcp && /^HTTP\/1\.[01] \d{3}/.test(o.tcp.received)) {
+    // I-L9: the sidecar has an explicit-HTTP listener on this port (a Service somewhere declares it HTTP and the
+    // Sidecar imports it), so the TCP bytes met an HTTP connection manager, not BlackHoleCluster (I:
+    // pilot/pkg/networking/core/listener.go buildSidecarOutboundListeners). Says nothing about the TCP lock.
+    const status = o.tcp.received.slice(9, 12);
+    return { outcome: 'inconclusive', rule: '§7', reason: `the TCP attempt got an HTTP ${status} answer: the client sidecar has an HTTP listener on this port (a Service declares it HTTP), so TCP egress cannot be tested here; use a port no Service declares HTTP` };
+  }
   const f = o.failure;
   if (f && (f.class === 'eof' || f.class === 'reset') && o.bytesReceived === 0) return { outcome: 'blocked', rule: '§7', reason: `connection ${f.class === 'eof' ? 'closed' : 'reset'} with no byte back (BlackHoleCluster)` };
   return { outcome: 'inconclusive', rule: '§9.8', reason: f ? `${f.class}${f.code ? ` (${f.code})` : ''}: says nothing about egress` : 'no answer' };

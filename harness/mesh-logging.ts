@@ -1,55 +1,40 @@
-// Where a workload's access logs go and in what shape, read the way istiod reads it (istio-behaviours.md §10;
-// I: pilot/pkg/model/telemetry_logging.go telemetryAccessLog / FileAccessLogFromMeshConfig /
-// fileAccessLogFromTelemetry; pilot/pkg/networking/core/accesslog.go). Pure: both targets feed it what they read
-// (the posture in the lab, the cluster's ConfigMap `istio` and Telemetry objects on a cluster), and the lab
-// writes its sidecars' logs from the same resolution.
+// Where a workload's access logs go and in what shape, read the way istiod reads it (istio-behaviours.md §10).
+// Which providers apply to each side is harness/istio/access-logging.ts (a port of istiod's `applicableTelemetries`
+// and `mergeLogs`, the only copy); this module turns them into sinks and says whether meshproof can read them back.
+// Pure: both targets feed it what they read (the posture in the lab, the cluster's ConfigMap `istio` and Telemetry
+// objects on a cluster), and the lab writes its sidecars' logs from the same resolution.
 //
-// Resolution:
-// - Telemetry: the workload's (same namespace, selector matching its labels), else its namespace's (no selector),
-//   else the root namespace's (no selector); the first level that says anything about accessLogging wins.
-//   An entry without providers uses meshConfig.defaultProviders.accessLogging.
-// - No Telemetry says anything: meshConfig.defaultProviders.accessLogging, else meshConfig.accessLogFile (the
-//   built-in file logger with the mesh-config format), else off.
-// - Provider `envoy` (built-in, or an extension provider of that name without logFormat): /dev/stdout in
-//   accessLogEncoding (TEXT default) with accessLogFormat if set. An `envoyFileAccessLog` extension provider:
-//   its path (default /dev/stdout), default TEXT, or its `logFormat.text`, or JSON with `logFormat.labels`
-//   (default JSON keys when empty). Other providers (OpenTelemetry, gRPC ALS) write nothing to the proxy's stdout.
+// Sinks (I: pilot/pkg/model/telemetry_logging.go `telemetryAccessLog`, `FileAccessLogFromMeshConfig`,
+// `fileAccessLogFromTelemetry`; pilot/pkg/networking/core/accesslog.go):
+// - A side with no provider (none configured, all unknown, or none matching its mode) falls back to
+//   meshConfig.accessLogFile (the built-in file logger with the mesh-config format), else off.
+// - Provider `envoy` (built-in, or an extension provider of that name without logFormat and without
+//   omitEmptyValues): its path (default /dev/stdout) in accessLogEncoding (TEXT default) with accessLogFormat if set.
+//   Any other `envoyFileAccessLog` provider: its path, default TEXT, or its `logFormat.text`, or JSON with
+//   `logFormat.labels` (default JSON keys when empty); `omitEmptyValues` collapses empty fields, so the default TEXT
+//   token positions shift (not parseable as default TEXT). OpenTelemetry and gRPC ALS write nothing to the proxy.
 // - A Telemetry `filter.expression` is ANDed into every record, the listener (NR) records included;
-//   `match.mode: CLIENT` writes no server records; `disableEnvoyListenerLog` drops NR records.
+//   `disableEnvoyListenerLog` drops NR records.
+import {
+  type AccessLoggingEntry,
+  type AccessLoggingMesh,
+  accessLogging,
+  DEFAULT_ROOT_NAMESPACE,
+  type ExtensionProvider,
+  fallsBackToMeshConfig,
+  type LogMode,
+  type TelemetryObject,
+  type WorkloadMode,
+} from './istio/access-logging.js';
 
-export type LogMode = 'CLIENT' | 'SERVER' | 'CLIENT_AND_SERVER';
-
-export interface ExtensionProvider {
-  name: string;
-  envoyFileAccessLog?: { path?: string; logFormat?: { text?: string; labels?: Record<string, unknown> } };
-  envoyOtelAls?: Record<string, unknown>;
-  envoyHttpAls?: Record<string, unknown>;
-  envoyTcpAls?: Record<string, unknown>;
-}
+export type { AccessLoggingEntry, ExtensionProvider, LogMode, TelemetryObject };
 
 /** The fields of MeshConfig (ConfigMap `istio`, key `mesh`) that decide access logging. */
-export interface MeshLoggingConfig {
+export interface MeshLoggingConfig extends AccessLoggingMesh {
   accessLogFile?: string;
   accessLogEncoding?: 'TEXT' | 'JSON';
   accessLogFormat?: string;
   disableEnvoyListenerLog?: boolean;
-  rootNamespace?: string;
-  defaultProviders?: { accessLogging?: string[] };
-  extensionProviders?: ExtensionProvider[];
-}
-
-export interface AccessLoggingEntry {
-  providers?: { name: string }[];
-  disabled?: boolean;
-  match?: { mode?: LogMode };
-  filter?: { expression?: string };
-}
-
-export interface TelemetryObject {
-  namespace: string;
-  name: string;
-  selector?: Record<string, string>;
-  accessLogging?: AccessLoggingEntry[];
 }
 
 export type LogShape =
@@ -57,6 +42,8 @@ export type LogShape =
   | { kind: 'json' }
   | { kind: 'custom-text'; format: string }
   | { kind: 'custom-json'; labels: Record<string, unknown> }
+  /** `omitEmptyValues: true`: empty fields are left out, so the default TEXT token positions shift. */
+  | { kind: 'omit-empty' }
   /** OpenTelemetry or gRPC access-log services: nothing on the proxy's stdout. */
   | { kind: 'elsewhere'; what: string };
 
@@ -72,17 +59,19 @@ export interface EffectiveLogging {
   sinks: LogSink[];
   /** Whether NR (listener) records are written; meshConfig.disableEnvoyListenerLog turns them off. */
   listenerLog: boolean;
-  /** Which object decided, for the evidence. */
+  /** Which objects decided, for the evidence. */
   source: string;
   /** Provider names that resolve to nothing (istiod skips them). */
   unknownProviders: string[];
 }
 
 export const STDOUT = '/dev/stdout';
-const DEFAULT_ROOT = 'istio-system';
+/** The container's stderr: `kubectl logs` returns it with stdout, so records there are readable too. */
+export const STDERR = '/dev/stderr';
+export const readablePath = (path: string): boolean => path === STDOUT || path === STDERR;
 
 export function rootNamespaceOf(mesh: MeshLoggingConfig): string {
-  return mesh.rootNamespace || DEFAULT_ROOT;
+  return mesh.rootNamespace || DEFAULT_ROOT_NAMESPACE;
 }
 
 function builtinShape(mesh: MeshLoggingConfig): LogShape {
@@ -99,12 +88,11 @@ function builtinShape(mesh: MeshLoggingConfig): LogShape {
   return mesh.accessLogFormat ? { kind: 'custom-text', format: mesh.accessLogFormat } : { kind: 'text' };
 }
 
-function sinkFor(mesh: MeshLoggingConfig, name: string, mode: LogMode, filter: string | undefined): LogSink | undefined {
-  const ext = mesh.extensionProviders?.find((p) => p.name === name);
-  if (!ext) return name === 'envoy' ? { provider: name, path: STDOUT, shape: builtinShape(mesh), mode, filter } : undefined;
-  const f = ext.envoyFileAccessLog;
+function sinkFor(mesh: MeshLoggingConfig, p: ExtensionProvider, mode: LogMode, filter: string | undefined): LogSink {
+  const f = p.envoyFileAccessLog;
   if (f) {
-    if (name === 'envoy' && !f.logFormat) return { provider: name, path: f.path || STDOUT, shape: builtinShape(mesh), mode, filter };
+    // telemetryAccessLog: the provider named exactly `envoy` without logFormat/omitEmptyValues takes the mesh format.
+    if (p.name === 'envoy' && !f.logFormat && !f.omitEmptyValues) return { provider: p.name, path: f.path || STDOUT, shape: builtinShape(mesh), mode, filter };
     const lf = f.logFormat;
     const shape: LogShape = lf?.text
       ? { kind: 'custom-text', format: lf.text }
@@ -112,59 +100,53 @@ function sinkFor(mesh: MeshLoggingConfig, name: string, mode: LogMode, filter: s
         ? { kind: 'custom-json', labels: lf.labels }
         : lf?.labels
           ? { kind: 'json' }
-          : { kind: 'text' };
-    return { provider: name, path: f.path || STDOUT, shape, mode, filter };
+          : f.omitEmptyValues
+            ? { kind: 'omit-empty' }
+            : { kind: 'text' };
+    return { provider: p.name, path: f.path || STDOUT, shape, mode, filter };
   }
-  const what = ext.envoyOtelAls ? 'OpenTelemetry' : ext.envoyHttpAls || ext.envoyTcpAls ? 'gRPC access-log service' : 'a provider that writes no access log';
-  return { provider: name, path: '', shape: { kind: 'elsewhere', what }, mode, filter };
+  const what = p.envoyOtelAls ? 'OpenTelemetry' : 'gRPC access-log service';
+  return { provider: p.name, path: '', shape: { kind: 'elsewhere', what }, mode, filter };
 }
 
+interface SideSinks {
+  sinks: LogSink[];
+  source: string;
+  unknown: string[];
+}
+
+function sideSinks(mesh: MeshLoggingConfig, telemetries: TelemetryObject[], workload: { namespace: string; labels: Record<string, string> }, mode: WorkloadMode): SideSinks {
+  const s = accessLogging(mesh, telemetries, workload, mode);
+  const telemetrySource = s.levels.map((l) => l.source).join(' + ') || 'meshConfig.defaultProviders.accessLogging';
+  if (fallsBackToMeshConfig(s)) {
+    if (mesh.accessLogFile) {
+      return { sinks: [{ provider: 'meshConfig.accessLogFile', path: mesh.accessLogFile, shape: builtinShape(mesh), mode }], source: 'meshConfig.accessLogFile', unknown: s.unknown };
+    }
+    const source = s.configs === undefined ? 'no Telemetry accessLogging and no meshConfig.accessLogFile' : `${telemetrySource}: no provider for this side, and no meshConfig.accessLogFile`;
+    return { sinks: [], source, unknown: s.unknown };
+  }
+  const sinks = s.configs!.filter((c) => !c.disabled).map((c) => sinkFor(mesh, c.provider, mode, c.filter));
+  return { sinks, source: telemetrySource, unknown: s.unknown };
+}
+
+const sameSink = (a: LogSink, b: LogSink) => a.provider === b.provider && a.path === b.path && a.filter === b.filter && JSON.stringify(a.shape) === JSON.stringify(b.shape);
+
+/** Both sides of one workload's proxy, resolved separately and merged into sinks with a mode. */
 export function effectiveLogging(mesh: MeshLoggingConfig, telemetries: TelemetryObject[], workload: { namespace: string; labels: Record<string, string> }): EffectiveLogging {
-  const root = rootNamespaceOf(mesh);
-  const withLogging = telemetries.filter((t) => t.accessLogging !== undefined);
-  const selects = (sel: Record<string, string>) => Object.entries(sel).every(([k, v]) => workload.labels[k] === v);
-  const byName = (a: TelemetryObject, b: TelemetryObject) => a.name.localeCompare(b.name);
-  const decided =
-    withLogging.filter((t) => t.namespace === workload.namespace && t.selector && selects(t.selector)).sort(byName)[0] ??
-    withLogging.filter((t) => t.namespace === workload.namespace && !t.selector).sort(byName)[0] ??
-    withLogging.filter((t) => t.namespace === root && !t.selector).sort(byName)[0];
-  const listenerLog = mesh.disableEnvoyListenerLog !== true;
-  const unknownProviders: string[] = [];
+  const server = sideSinks(mesh, telemetries, workload, 'SERVER');
+  const client = sideSinks(mesh, telemetries, workload, 'CLIENT');
   const sinks: LogSink[] = [];
-  const add = (names: string[], mode: LogMode, filter?: string) => {
-    for (const n of names) {
-      const s = sinkFor(mesh, n, mode, filter);
-      if (s) sinks.push(s);
-      else unknownProviders.push(n);
-    }
-  };
-  if (decided) {
-    for (const e of decided.accessLogging ?? []) {
-      if (e.disabled) continue;
-      add(e.providers?.map((p) => p.name) ?? mesh.defaultProviders?.accessLogging ?? [], e.match?.mode ?? 'CLIENT_AND_SERVER', e.filter?.expression);
-    }
-    // A disabled entry turns logging off for its mode, whatever other entries say.
-    for (const e of decided.accessLogging ?? []) {
-      if (!e.disabled) continue;
-      const mode = e.match?.mode ?? 'CLIENT_AND_SERVER';
-      for (let i = sinks.length - 1; i >= 0; i--) {
-        const s = sinks[i]!;
-        if (mode === 'CLIENT_AND_SERVER') sinks.splice(i, 1);
-        else if (s.mode === mode) sinks.splice(i, 1);
-        else if (s.mode === 'CLIENT_AND_SERVER') s.mode = mode === 'CLIENT' ? 'SERVER' : 'CLIENT';
-      }
-    }
-    return { sinks, listenerLog, source: `Telemetry ${decided.namespace}/${decided.name}`, unknownProviders };
+  const clientLeft = [...client.sinks];
+  for (const s of server.sinks) {
+    const i = clientLeft.findIndex((c) => sameSink(c, s));
+    if (i >= 0) {
+      clientLeft.splice(i, 1);
+      sinks.push({ ...s, mode: 'CLIENT_AND_SERVER' });
+    } else sinks.push(s);
   }
-  if (mesh.defaultProviders?.accessLogging?.length) {
-    add(mesh.defaultProviders.accessLogging, 'CLIENT_AND_SERVER');
-    return { sinks, listenerLog, source: 'meshConfig.defaultProviders.accessLogging', unknownProviders };
-  }
-  if (mesh.accessLogFile) {
-    sinks.push({ provider: 'meshConfig.accessLogFile', path: mesh.accessLogFile, shape: builtinShape(mesh), mode: 'CLIENT_AND_SERVER' });
-    return { sinks, listenerLog, source: 'meshConfig.accessLogFile', unknownProviders };
-  }
-  return { sinks, listenerLog, source: 'no Telemetry accessLogging and no meshConfig.accessLogFile', unknownProviders };
+  sinks.push(...clientLeft);
+  const source = server.source === client.source ? server.source : `server: ${server.source}; client: ${client.source}`;
+  return { sinks, listenerLog: mesh.disableEnvoyListenerLog !== true, source, unknownProviders: [...new Set([...server.unknown, ...client.unknown])] };
 }
 
 /**
@@ -198,17 +180,19 @@ export function logSetup(eff: EffectiveLogging, side: 'server' | 'client'): LogS
     const unknown = eff.unknownProviders.length > 0 ? `; istiod skips provider(s) ${eff.unknownProviders.join(', ')}, not in meshConfig.extensionProviders` : '';
     return { mode: 'off', reason: `access logging is off for this workload (${source}${unknown})`, source };
   }
-  const readable = server.filter((s) => s.path === STDOUT && !s.filter && (s.shape.kind === 'text' || s.shape.kind === 'json'));
+  const readable = server.filter((s) => readablePath(s.path) && !s.filter && (s.shape.kind === 'text' || s.shape.kind === 'json'));
   if (readable.length === 0) {
     const s = server[0]!;
     const why =
       s.shape.kind === 'elsewhere'
         ? `provider ${s.provider} sends records to ${s.shape.what}, not the proxy's stdout`
-        : s.path !== STDOUT
-          ? `provider ${s.provider} writes to ${s.path}, not the proxy's stdout`
+        : !readablePath(s.path)
+          ? `provider ${s.provider} writes to ${s.path}, not the proxy's stdout or stderr`
           : s.filter
             ? `provider ${s.provider} filters records (${s.filter})`
-            : `provider ${s.provider} uses a custom format`;
+            : s.shape.kind === 'omit-empty'
+              ? `provider ${s.provider} sets omitEmptyValues (empty fields collapse, so the default TEXT token positions shift)`
+              : `provider ${s.provider} uses a custom format`;
     return { mode: 'not-verifiable', reason: `${why}: meshproof cannot read the destination's records back`, source };
   }
   if (side === 'server' && !eff.listenerLog) return { mode: 'not-verifiable', reason: 'meshConfig.disableEnvoyListenerLog drops the NR (listener) records that prove plaintext refusals', source };

@@ -22,7 +22,13 @@ describe('AuthorizationPolicy evaluation', () => {
     ['ALLOW by principal refuses another', [allow([{ from: [{ source: { principals: [AUTHZ] } }] }])], req({ principal: OTHER }), false],
     ['DENY before ALLOW', [allow([{}]), deny([{ from: [{ source: { principals: [AUTHZ] } }] }])], req(), false],
     ['principals never match plaintext (ALLOW)', [allow([{ from: [{ source: { principals: ['*'] } }] }])], req({ principal: undefined, namespace: undefined }), false],
-    ['notPrincipals never match plaintext (DENY does not fire)', [deny([{ from: [{ source: { notPrincipals: [AUTHZ] } }] }])], req({ principal: undefined, namespace: undefined }), true],
+    ['namespaces never match plaintext (ALLOW)', [allow([{ from: [{ source: { namespaces: ['*'] } }] }])], req({ principal: undefined, namespace: undefined }), false],
+    ['I-H2: notPrincipals MATCH plaintext (DENY fires): NOT(authenticated) is true without a peer cert', [deny([{ from: [{ source: { notPrincipals: [AUTHZ] } }] }])], req({ principal: undefined, namespace: undefined }), false],
+    ['I-H2: ISTIO-SECURITY-2021-004: ALLOW notNamespaces [foo] ALLOWS plaintext (from foo too)', [allow([{ from: [{ source: { notNamespaces: ['foo'] } }] }])], req({ principal: undefined, namespace: undefined }), true],
+    ['I-H2: ALLOW notNamespaces [foo] refuses mTLS from foo', [allow([{ from: [{ source: { notNamespaces: ['foo'] } }] }])], req({ principal: 'cluster.local/ns/foo/sa/x', namespace: 'foo' }), false],
+    ['I-H2: DENY notPrincipals ["*"] refuses plaintext (the documented way on a PERMISSIVE port)', [allow([{}]), deny([{ from: [{ source: { notPrincipals: ['*'] } }] }])], req({ principal: undefined, namespace: undefined }), false],
+    ['I-H2: DENY notPrincipals ["*"] lets an mTLS peer through', [allow([{}]), deny([{ from: [{ source: { notPrincipals: ['*'] } }] }])], req(), true],
+    ['I-H2: a positive field ANDed with a not* field still never matches plaintext', [allow([{ from: [{ source: { principals: ['*'], notNamespaces: ['foo'] } }] }])], req({ principal: undefined, namespace: undefined }), false],
     ['DENY by principal is bypassed by plaintext (ISTIO-SECURITY-2021-004)', [deny([{ from: [{ source: { principals: [OTHER] } }] }])], req({ principal: undefined, namespace: undefined }), true],
     ['namespaces match the peer namespace', [allow([{ from: [{ source: { namespaces: ['mesh'] } }] }])], req(), true],
     ['notNamespaces exclude it', [allow([{ from: [{ source: { notNamespaces: ['mesh'] } }] }])], req(), false],
@@ -34,6 +40,10 @@ describe('AuthorizationPolicy evaluation', () => {
     ['ports', [allow([{ to: [{ operation: { ports: ['9000'] } }] }])], req({ port: 8080 }), false],
     ['HTTP-only fields drop an ALLOW rule on a TCP port (narrower)', [allow([{ to: [{ operation: { methods: ['GET'], ports: ['9000'] } }] }])], req({ port: 9000, http: false }), false],
     ['HTTP-only fields are ignored in a DENY rule on a TCP port (wider)', [deny([{ to: [{ operation: { methods: ['POST'], ports: ['9000'] } }] }])], req({ port: 9000, http: false }), false],
+    ['I-L6: an ALLOW rule with ONE HTTP-only operation among several is skipped whole on a TCP port', [allow([{ to: [{ operation: { ports: ['9000'] } }, { operation: { methods: ['GET'] } }] }])], req({ port: 9000, http: false }), false],
+    ['I-L6: the same operations as separate rules: the TCP one still allows', [allow([{ to: [{ operation: { ports: ['9000'] } }] }, { to: [{ operation: { methods: ['GET'] } }] }])], req({ port: 9000, http: false }), true],
+    ['I-L6: a DENY operation left empty by HTTP-only fields matches any TCP request', [deny([{ to: [{ operation: { paths: ['/admin'] } }] }])], req({ port: 9000, http: false }), false],
+    ['I-L6: a DENY keeps its ports on TCP', [deny([{ to: [{ operation: { paths: ['/admin'], ports: ['8080'] } }] }])], req({ port: 9000, http: false }), true],
   ] as const)('%s', (_n, policies, r, allowed) => {
     expect(evaluate([...policies] as AuthzPolicyModel[], r).allowed).toBe(allowed);
   });

@@ -73,6 +73,17 @@ describe('the lab edge and egress lock, on the wire', () => {
     expect(o!.http?.echo).toBeUndefined();
   });
 
+  it('I-L4: the redirect keeps a non-default port and drops :80, as Envoy does', async () => {
+    const out = await lab.probe(OUT);
+    const d = (await lab.address(GW, 80, out)).dial;
+    const { observations: o } = await out.run([
+      { kind: 'http', id: 'p8080', dial: d, authority: `${HOST}:8080`, path: '/x', timeoutMs: 3_000 },
+      { kind: 'http', id: 'p80', dial: d, authority: `${HOST}:80`, path: '/x', timeoutMs: 3_000 },
+    ]);
+    expect(o[0]!.http?.headers.location).toMatch(new RegExp(`^https://${HOST}:8080/x`));
+    expect(o[1]!.http?.headers.location).toMatch(new RegExp(`^https://${HOST}/x`));
+  });
+
   it("echo sees the gateway's SPIFFE ID as the last XFCC URI: the gateway originates mTLS with its own identity", async () => {
     const out = await lab.probe(OUT);
     const d = (await lab.address(GW, 443, out)).dial;
@@ -99,7 +110,8 @@ describe('the lab edge and egress lock, on the wire', () => {
     const records = (await lab.accessLog(auth.pod, since)).map(parseAccessLog);
     expect(records.find((r) => r?.downstreamRemoteAddress === o[0]!.localAddress)).toMatchObject({ responseCode: 502, responseCodeDetails: 'direct_response', routeName: 'block_all' });
     expect(records.find((r) => r?.downstreamRemoteAddress === o[1]!.localAddress)).toMatchObject({ responseFlags: 'UH', upstreamCluster: 'BlackHoleCluster' });
-    expect(records.find((r) => r?.downstreamRemoteAddress === o[2]!.localAddress)).toMatchObject({ responseCode: 200, upstreamCluster: 'outbound|8080||allowed.external.test' });
+    // I-L11: a registered host's route without a VirtualService is named `default` (route.go DefaultRouteName).
+    expect(records.find((r) => r?.downstreamRemoteAddress === o[2]!.localAddress)).toMatchObject({ responseCode: 200, upstreamCluster: 'outbound|8080||allowed.external.test', routeName: 'default' });
   });
 
   it('a sidecar-less client is not constrained by REGISTRY_ONLY (§7): it reaches the unregistered server', async () => {
@@ -147,6 +159,63 @@ describe('the lab edge and egress lock, on the wire', () => {
   }, 60_000);
 });
 
+describe('I-M2: EDGE-002 on a stronger edge (one modern version refused on purpose)', () => {
+  it.each([
+    { fixture: 'test/fixtures/edge-tls13-only.yaml', refused: ['TLS 1.2'] },
+    { fixture: 'test/fixtures/edge-tls12-only.yaml', refused: ['TLS 1.3'] },
+  ])('$fixture: EDGE-002 passes, the refused version recorded as evidence', { timeout: 90_000 }, async ({ fixture, refused }) => {
+    const lab = new LabTarget();
+    try {
+      await lab.apply(loadPosture('fixtures/secure', [fixture]));
+      const r = await runOn(lab, [SUITES.boundary![1]!]);
+      expect(r.results[0]!.id).toBe('EDGE-002');
+      expect(r.results[0]!.verdict).toBe('pass');
+      expect((r.results[0]!.cases[0] as { observed?: { modernVersionsRefused?: string[] } }).observed?.modernVersionsRefused).toEqual(refused);
+    } finally {
+      await lab.dispose();
+    }
+  });
+});
+
+describe('I-M9: EDGE-001 when the port-80 server lacks the host', () => {
+  it("Envoy's own 404 (route_not_found, empty body, nothing upstream) is \"host not routed\", never \"plaintext served\"", { timeout: 90_000 }, async () => {
+    const lab = new LabTarget();
+    try {
+      await lab.apply(loadPosture('fixtures/secure', ['test/fixtures/edge-plaintext-other-host.yaml']));
+      const out = await lab.probe(OUT);
+      const d = (await lab.address(GW, 80, out)).dial;
+      const { observations: [o] } = await out.run([{ kind: 'http', id: 'p', dial: d, authority: HOST, timeoutMs: 3_000 }]);
+      expect(o!.http).toMatchObject({ status: 404, body: '' });
+      expect(o!.http?.headers['x-envoy-upstream-service-time']).toBeUndefined();
+      const r = await runOn(lab, [SUITES.boundary![0]!]);
+      expect(r.results[0]!.verdict).toBe('pass');
+      expect(JSON.stringify(r.results[0]!.cases[0])).toMatch(/host not routed/);
+    } finally {
+      await lab.dispose();
+    }
+  });
+});
+
+describe('a ServiceEntry registering a CIDR on an HTTP port', () => {
+  it('I-L2: HTTP by IP inside the CIDR is not registered (the CIDR is a vhost domain no Host equals): 502 block_all', { timeout: 60_000 }, async () => {
+    const lab = new LabTarget();
+    try {
+      await lab.apply(loadPosture('fixtures/secure', ['test/fixtures/cidr-http-serviceentry.yaml']));
+      const auth = await lab.probe(AUTH);
+      const since = new Date(Date.now() - 1_000);
+      const h = await lab.external({ namespace: 'outside', name: 'ext-blocked' }, 8080, auth);
+      expect(h.authority).toMatch(/^10\.244\./);
+      const { observations: [o] } = await auth.run([{ kind: 'http', id: 'h', dial: h.dial, authority: h.authority, timeoutMs: 3_000 }]);
+      expect(o!.http).toMatchObject({ status: 502, body: '' });
+      await new Promise((r) => setTimeout(r, 100));
+      const records = (await lab.accessLog(auth.pod, since)).map(parseAccessLog);
+      expect(records.find((r) => r?.downstreamRemoteAddress === o!.localAddress)).toMatchObject({ routeName: 'block_all', responseCodeDetails: 'direct_response' });
+    } finally {
+      await lab.dispose();
+    }
+  });
+});
+
 describe('a gateway whose authorization denies everything', () => {
   it('answers plaintext with 403 before any redirect, and EDGE-001 is error, never pass', { timeout: 60_000 }, async () => {
     const lab = new LabTarget();
@@ -156,6 +225,9 @@ describe('a gateway whose authorization denies everything', () => {
       const d = (await lab.address(GW, 80, out)).dial;
       const { observations: [o] } = await out.run([{ kind: 'http', id: 'p', dial: d, authority: HOST, timeoutMs: 3_000 }]);
       expect(o!.http).toMatchObject({ status: 403, body: 'RBAC: access denied' });
+      // I-L4: RBAC runs before the router, so an authority with no virtual host is denied too (403, not 404).
+      const { observations: [u] } = await out.run([{ kind: 'http', id: 'u', dial: d, authority: 'unknown.meshproof.test', timeoutMs: 3_000 }]);
+      expect(u!.http).toMatchObject({ status: 403, body: 'RBAC: access denied' });
       const r = await runOn(lab, [SUITES.boundary![0]!]);
       expect(r.results[0]!.verdict).toBe('error');
     } finally {
@@ -198,7 +270,11 @@ describe('classifiers of the boundary', () => {
     expect(plaintextNotServed(httpAnswer(308, '', { location: 'https://edge/x' })).outcome).toBe('blocked');
     expect(plaintextNotServed(httpAnswer(301, '', { location: 'http://edge/x' })).outcome).toBe('allowed');
     expect(plaintextNotServed(httpAnswer(200, '{}', {}, 'n')).outcome).toBe('allowed');
-    expect(plaintextNotServed(httpAnswer(404)).outcome).toBe('allowed');
+    // I-M9: Envoy's own route_not_found (empty body, nothing upstream) is "host not routed"; an app's 404 is served.
+    expect(plaintextNotServed(httpAnswer(404)).outcome).toBe('blocked');
+    expect(plaintextNotServed(httpAnswer(404)).reason).toMatch(/host not routed/);
+    expect(plaintextNotServed(httpAnswer(404, '', { 'x-envoy-upstream-service-time': '3' })).outcome).toBe('allowed');
+    expect(plaintextNotServed(httpAnswer(404, 'Not Found')).outcome).toBe('allowed');
     expect(plaintextNotServed(httpAnswer(403, 'Forbidden')).outcome).toBe('allowed');
     expect(plaintextNotServed(httpAnswer(403, 'RBAC: access denied')).outcome).toBe('inconclusive');
     expect(plaintextNotServed(failed('refused')).outcome).toBe('blocked');
@@ -226,6 +302,9 @@ describe('classifiers of the boundary', () => {
     expect(egressBlocked(failed('eof', 0, 'tcp')).outcome).toBe('blocked');
     expect(egressBlocked(obs({ kind: 'tcp', tcp: { received: 'x', nonceEchoed: true } })).outcome).toBe('allowed');
     expect(egressBlocked(failed('refused', 0, 'tcp')).outcome).toBe('inconclusive');
+    // I-L9: an HTTP answer to the TCP nonce is an explicit-HTTP listener on that port, said so, never a pass.
+    const http400 = obs({ kind: 'tcp', bytesReceived: 60, tcp: { received: 'HTTP/1.1 400 Bad Request\r\ncontent-length: 11\r\n\r\nBad Request', nonceEchoed: false }, failure: { class: 'eof', message: 'eof' } });
+    expect(egressBlocked(http400)).toMatchObject({ outcome: 'inconclusive', reason: expect.stringMatching(/HTTP 400 answer: the client sidecar has an HTTP listener on this port/) });
   });
 });
 

@@ -78,6 +78,17 @@ describe('rendering the posture for a cluster', () => {
     expect(merged.proxyStatsMatcher.inclusionRegexps.filter((x: string) => x === '.*upstream_cx_overflow')).toHaveLength(1);
   });
 
+  it('I-L5: a posture carrying sidecar.istio.io/statsInclusionRegexps (which replaces proxyStatsMatcher regexps) gets meshproof\'s regexps there too', () => {
+    const posture = loadPosture('fixtures/secure');
+    const echo = posture.objects.find((o) => o.manifest.kind === 'Deployment' && o.manifest.metadata.name === 'echo')!;
+    const tmpl = (echo.manifest.spec as { template: { metadata: { annotations?: Record<string, string> } } }).template;
+    tmpl.metadata.annotations = { ...tmpl.metadata.annotations, 'sidecar.istio.io/statsInclusionRegexps': '.*my_own_stat' };
+    const out = renderForCluster(posture, { ...base, provisioned: true });
+    const d = out.objects.find((o) => o.kind === 'Deployment' && o.metadata.name === 'echo')!;
+    const annotations = (d.spec as { template: { metadata: { annotations: Record<string, string> } } }).template.metadata.annotations;
+    expect(annotations['sidecar.istio.io/statsInclusionRegexps']!.split(',')).toEqual(['.*my_own_stat', ...MESHPROOF_STATS_MATCHER.inclusionRegexps]);
+  });
+
   it('applies namespaces first', () => {
     const kinds = r.objects.map((m) => m.kind);
     expect(kinds.lastIndexOf('Namespace')).toBeLessThan(kinds.indexOf('ConfigMap'));

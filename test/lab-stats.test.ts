@@ -24,6 +24,8 @@ describe("Istio's default stats inclusion list", () => {
     { stat: 'cluster.outbound|8080||echo.mesh.svc.cluster.local.outlier_detection.ejections_active', kept: false },
     { stat: 'listener.0.0.0.0_15006.no_filter_chain_match', kept: false },
     { stat: 'listener.0.0.0.0_15006.ssl.fail_verify_error', kept: false },
+    // I-L5: only with EXIT_ON_ZERO_ACTIVE_CONNECTIONS (pkg/bootstrap/config.go).
+    { stat: 'http.inbound_0.0.0.0_8080.downstream_cx_active', kept: false },
   ])('$stat kept: $kept', ({ stat, kept }) => {
     expect(keep(stat)).toBe(kept);
   });

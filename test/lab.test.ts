@@ -129,6 +129,30 @@ describe('lab under PERMISSIVE, without authorization policies', () => {
     expect(first.equals(hello.subarray(0, first.length))).toBe(true);
     expect(first[0]).toBe(0x16); // our own ClientHello, echoed by the app: nobody terminated TLS
   });
+
+  it('I-L7: TLS without an Istio ALPN on the explicit-HTTP port finds no filter chain: NR filter_chain_not_found, reset', async () => {
+    const [ep] = await lab.endpoints(ECHO, 8080);
+    const [host, port] = ep!.dial.split(':');
+    const since = new Date(Date.now() - 1000);
+    const before = (await lab.stats(ep!.pod))['listener.0.0.0.0_15006.no_filter_chain_match'] ?? 0;
+    const result = await new Promise<{ secure: boolean; bytes: number }>((resolve) => {
+      let secure = false;
+      let bytes = 0;
+      const s = tls.connect({ host, port: Number(port), rejectUnauthorized: false, ALPNProtocols: ['h2', 'http/1.1'] }, () => {
+        secure = true;
+      });
+      s.on('data', (d: Buffer) => {
+        bytes += d.length;
+      });
+      s.on('error', () => resolve({ secure, bytes }));
+      s.on('close', () => resolve({ secure, bytes }));
+      s.setTimeout(3_000, () => s.destroy());
+    });
+    expect(result).toEqual({ secure: false, bytes: 0 });
+    const records = (await lab.accessLog(ep!.pod, since)).map((l) => parseAccessLog(l)!);
+    expect(records).toContainEqual(expect.objectContaining({ responseFlags: 'NR', responseCodeDetails: 'filter_chain_not_found' }));
+    expect((await lab.stats(ep!.pod))['listener.0.0.0.0_15006.no_filter_chain_match']).toBe(before + 1);
+  });
 });
 
 describe('lab lifecycle', () => {

@@ -57,7 +57,68 @@ describe('access-log setups, per destination workload', () => {
   });
 
   it('a Telemetry takes over from meshConfig.accessLogFile (the legacy setting is only the fallback)', () => {
-    const setup = serverLogSetup(effectiveLogging({ accessLogFile: '/dev/stdout' }, [{ namespace: 'mesh', name: 'quiet', accessLogging: [{ disabled: true }] }], ECHO));
+    const setup = serverLogSetup(effectiveLogging({ accessLogFile: '/dev/stdout' }, [{ namespace: 'mesh', name: 'quiet', accessLogging: [{ providers: [{ name: 'envoy' }], disabled: true }] }], ECHO));
     expect(setup.mode).toBe('off');
+  });
+
+  it('I-M3: a disabled entry naming no provider, with no defaultProviders, disables nothing: accessLogFile stays on', () => {
+    // mergeLogs: no provider in scope → empty result → accesslog.go falls back to meshConfig.accessLogFile.
+    const setup = serverLogSetup(effectiveLogging({ accessLogFile: '/dev/stdout' }, [{ namespace: 'mesh', name: 'quiet', accessLogging: [{ disabled: true }] }], ECHO));
+    expect(setup.mode).toBe('text');
+  });
+});
+
+describe('I-M3/I-M4/I-L3: resolution as istiod merges it (telemetry.go mergeLogs, applicableTelemetries)', () => {
+  const at = (t: TelemetryObject, creationTimestamp: string): TelemetryObject => ({ ...t, creationTimestamp });
+  it.each([
+    {
+      name: 'I-M3: a namespace entry with only a filter inherits the root provider, unfiltered (filters are kept only for named providers)',
+      telemetry: [rootEnvoy, { namespace: 'mesh', name: 'errors', accessLogging: [{ filter: { expression: 'response.code >= 400' } }] }],
+      mode: 'text',
+    },
+    {
+      name: 'I-M3: a workload entry with only match CLIENT leaves the root provider on the server side',
+      telemetry: [rootEnvoy, { namespace: 'mesh', name: 'echo', selector: { app: 'echo' }, accessLogging: [{ match: { mode: 'CLIENT' as const } }] }],
+      mode: 'text',
+    },
+    {
+      name: 'I-M3: demo profile + a CLIENT-only Telemetry: server records still come from meshConfig.accessLogFile',
+      mesh: { accessLogFile: '/dev/stdout' },
+      telemetry: [{ ...rootEnvoy, accessLogging: [{ providers: [{ name: 'envoy' }], match: { mode: 'CLIENT' as const } }] }],
+      mode: 'text',
+    },
+    {
+      name: 'I-M4: a root Telemetry with targetRefs (the ambient waypoint pattern) is ignored by sidecars, whatever its name',
+      telemetry: [rootEnvoy, { namespace: 'istio-system', name: 'a-waypoints', targetRefs: [{ kind: 'GatewayClass', name: 'istio-waypoint' }], accessLogging: [{ disabled: true }] }],
+      mode: 'text',
+    },
+    {
+      name: 'I-M4: the legacy singular targetRef too',
+      telemetry: [rootEnvoy, { namespace: 'mesh', name: 'gw', targetRef: { kind: 'Gateway', name: 'gw' }, accessLogging: [{ providers: [{ name: 'envoy' }], disabled: true }] }],
+      mode: 'text',
+    },
+    {
+      name: 'I-M4: the OLDEST namespace-wide Telemetry is the one, even without accessLogging',
+      telemetry: [at({ namespace: 'istio-system', name: 'z-metrics' }, '2026-01-01T00:00:00Z'), at(rootEnvoy, '2026-02-01T00:00:00Z')],
+      mode: 'off',
+    },
+    {
+      name: 'I-M4: same creation time: by name',
+      telemetry: [at({ namespace: 'istio-system', name: 'z-metrics' }, '2026-01-01T00:00:00Z'), at(rootEnvoy, '2026-01-01T00:00:00Z')],
+      mode: 'text',
+    },
+    { name: 'I-L3: provider names match case-insensitively (fetchProvider, strings.EqualFold)', telemetry: [{ ...rootEnvoy, accessLogging: [{ providers: [{ name: 'Envoy' }] }] }], mode: 'text' },
+    {
+      name: 'I-L3: omitEmptyValues on the envoy provider is not the default TEXT format',
+      mesh: { extensionProviders: [{ name: 'envoy', envoyFileAccessLog: { path: '/dev/stdout', omitEmptyValues: true } }] },
+      telemetry: [rootEnvoy],
+      mode: 'not-verifiable',
+      why: /omitEmptyValues/,
+    },
+    { name: 'I-L3: accessLogFile /dev/stderr is in kubectl logs too', mesh: { accessLogFile: '/dev/stderr' }, mode: 'text' },
+  ] as { name: string; mesh?: MeshLoggingConfig; telemetry?: TelemetryObject[]; mode: string; why?: RegExp }[])('$name', ({ mesh, telemetry, mode, why }) => {
+    const setup = serverLogSetup(effectiveLogging(mesh ?? {}, telemetry ?? [], ECHO));
+    expect(setup.mode).toBe(mode);
+    if (why) expect(setup.reason).toMatch(why);
   });
 });

@@ -22,7 +22,7 @@ describe('judging a self-verification row', () => {
     expect(judgeRow('secure', [], { 'MTLS-001': 'fail' }).problems).toEqual(['MTLS-001 is fail on the secure posture']);
   });
   it('runs each overlay a selected check names, once', () => {
-    expect(weakenedOverlays(SUITES.mtls!)).toEqual(['deny-principal-permissive.yaml', 'mesh-wide-permissive.yaml', 'permissive-mtls.yaml', 'port-level-disable.yaml']);
+    expect(weakenedOverlays(SUITES.mtls!)).toEqual(['allow-notnamespaces-permissive.yaml', 'deny-principal-permissive.yaml', 'mesh-wide-permissive.yaml', 'permissive-mtls.yaml', 'port-level-disable.yaml']);
   });
 });
 

@@ -333,9 +333,22 @@ export class KubeTarget implements Target {
       p = (async () => {
         this.o.onCall?.(`list telemetries in ${ns}`);
         const r = (await retrying(() => this.o.kc.makeApiClient(CustomObjectsApi).listNamespacedCustomObject({ group: 'telemetry.istio.io', version: 'v1', namespace: ns, plural: 'telemetries' }))) as {
-          items?: { metadata?: { name?: string }; spec?: { selector?: { matchLabels?: Record<string, string> }; accessLogging?: TelemetryObject['accessLogging'] } }[];
+          items?: {
+            metadata?: { name?: string; creationTimestamp?: string };
+            spec?: { selector?: { matchLabels?: Record<string, string> }; targetRef?: unknown; targetRefs?: unknown[]; accessLogging?: TelemetryObject['accessLogging'] };
+          }[];
         };
-        return (r.items ?? []).map((t) => ({ namespace: ns, name: t.metadata?.name ?? '', selector: t.spec?.selector?.matchLabels, accessLogging: t.spec?.accessLogging }));
+        // creationTimestamp orders them and targetRef(s) excludes them for sidecars, as istiod does
+        // (harness/istio/access-logging.ts).
+        return (r.items ?? []).map((t) => ({
+          namespace: ns,
+          name: t.metadata?.name ?? '',
+          creationTimestamp: t.metadata?.creationTimestamp,
+          selector: t.spec?.selector?.matchLabels,
+          targetRef: t.spec?.targetRef,
+          targetRefs: t.spec?.targetRefs,
+          accessLogging: t.spec?.accessLogging,
+        }));
       })();
       this.telemetries.set(ns, p);
     }

@@ -119,12 +119,28 @@ export function withStatsMatcher(annotation: string | undefined): string {
   return JSON.stringify({ ...cfg, proxyStatsMatcher: sm });
 }
 
+/**
+ * I-L5: the `sidecar.istio.io/statsInclusion{Prefixes,Suffixes,Regexps}` annotations REPLACE, per dimension, what
+ * `proxyStatsMatcher` says ("only consider proxy config if annotation is not set instead of merging", I:
+ * pkg/bootstrap/config.go getStatsOptions). A posture carrying the Regexps annotation would silently discard the
+ * regexps meshproof adds through proxy.istio.io/config, so they are appended to the annotation as well
+ * (comma-separated, as getStatsOptions splits it; none of ours holds a comma).
+ */
+export const STATS_REGEXPS_ANNOTATION = 'sidecar.istio.io/statsInclusionRegexps';
+
+export function withStatsRegexpsAnnotation(value: string): string {
+  const own = value.split(',').filter((x) => x !== '');
+  return [...new Set([...own, ...MESHPROOF_STATS_MATCHER.inclusionRegexps])].join(',');
+}
+
 function renderDeployment(m: Manifest, o: RenderOptions, sidecarLess: boolean): void {
   const spec = m.spec as { template: { metadata: Obj; spec: Obj } };
   const tmpl = spec.template;
   tmpl.metadata.labels = { ...(tmpl.metadata.labels as Obj), [RUN_LABEL]: o.runId };
   const annotations = { ...((tmpl.metadata.annotations as Record<string, string> | undefined) ?? {}) };
   annotations['proxy.istio.io/config'] = withStatsMatcher(annotations['proxy.istio.io/config']);
+  const regexpsAnnotation = annotations[STATS_REGEXPS_ANNOTATION];
+  if (regexpsAnnotation !== undefined) annotations[STATS_REGEXPS_ANNOTATION] = withStatsRegexpsAnnotation(regexpsAnnotation);
   tmpl.metadata.annotations = annotations;
   const pod = tmpl.spec;
   const image = o.image ?? DEFAULT_IMAGE;

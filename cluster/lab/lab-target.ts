@@ -142,8 +142,10 @@ export class LabTarget implements Target, MeshView {
       if (!p || (protocol === 'tcp' && p.protocol !== 'TCP') || (protocol === 'http' && p.protocol !== 'HTTP')) continue;
       const addresses = [...se.addresses, ...this.addressesOf(se.addressesOf)];
       const byAddress = addresses.some((a) => inCidr(ip, a));
-      // HTTP routes by the request's authority: a virtual host per registered host (and its addresses).
-      const byHost = protocol === 'http' && hostHeader !== undefined && (se.hosts.some((h) => hostMatches(h, hostHeader)) || addresses.some((a) => inCidr(hostHeader, a)));
+      // HTTP routes by the request's authority: a virtual host per registered host, and per address VERBATIM: a
+      // CIDR address is a domain no Host header equals (I-L2; I: pilot/pkg/networking/core/httproute.go
+      // generateVirtualHostDomains, pilot/pkg/serviceregistry/serviceentry/conversion.go convertServices).
+      const byHost = protocol === 'http' && hostHeader !== undefined && (se.hosts.some((h) => hostMatches(h, hostHeader)) || addresses.includes(hostHeader));
       if (protocol === 'tcp' ? byAddress : byHost) return { host: se.hosts[0]! };
     }
     return undefined;

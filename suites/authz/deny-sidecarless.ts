@@ -17,7 +17,7 @@ export const authz005 = defineCheck({
   suite: 'authz',
   claim: 'A sidecar-less client cannot reach mesh/echo, which relies on a DENY policy by principal: plaintext carries no principal (ISTIO-SECURITY-2021-004), so STRICT mTLS or an ALLOW policy must stop it.',
   categories: ['a', 'b'],
-  weakenedBy: ['deny-principal-permissive.yaml'],
+  weakenedBy: ['deny-principal-permissive.yaml', 'allow-notnamespaces-permissive.yaml'],
   method: 'TEST',
   plan: ({ view, target }) => {
     const absent = missing(view, [

@@ -79,6 +79,16 @@ export function judged(label: string, control: { ok: boolean; reason?: string; o
  * rounds repeat until they do or convergence time runs out (a gateway's config and certificate arrive by push).
  */
 export async function untilControlHolds(ctx: CheckContext, probe: ProbeHandle, build: (round: number) => Promise<Attack[]>, expect: Expectation): Promise<{ ok: boolean; reason?: string; observations: Observation[]; rounds: number }> {
+  return untilRoundHolds(ctx, probe, build, (observations) => observations.map(expect).find((r) => r !== undefined));
+}
+
+/** The same, with one expectation over a whole round's observations (a control met by any one of them). */
+export async function untilRoundHolds(
+  ctx: CheckContext,
+  probe: ProbeHandle,
+  build: (round: number) => Promise<Attack[]>,
+  expectRound: (observations: Observation[]) => string | undefined,
+): Promise<{ ok: boolean; reason?: string; observations: Observation[]; rounds: number }> {
   const deadline = Date.now() + ctx.timeouts.convergenceMs;
   let last: { ok: boolean; reason?: string; observations: Observation[] } = { ok: false, reason: 'not attempted', observations: [] };
   let rounds = 0;
@@ -86,7 +96,7 @@ export async function untilControlHolds(ctx: CheckContext, probe: ProbeHandle, b
     rounds++;
     try {
       const { observations } = await probe.run(await build(rounds));
-      const why = observations.map(expect).find((r) => r !== undefined);
+      const why = expectRound(observations);
       last = { ok: why === undefined && observations.length > 0, reason: why, observations };
     } catch (e) {
       last = { ok: false, reason: `the control could not be run: ${(e as Error).message}`, observations: [] };

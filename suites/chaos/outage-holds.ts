@@ -16,7 +16,7 @@ export const chaos001 = defineCheck({
   claim: 'While istiod is down, plaintext to mesh/echo is refused, mesh/unauthorized is denied, and mesh/authorized is still served with its cached certificate.',
   categories: ['a', 'b'],
   // Its cases are MTLS-001's and AUTHZ-001's, so their weaknesses fail it too.
-  weakenedBy: ['lab-plaintext-on-cp-outage.yaml', 'permissive-mtls.yaml', 'deny-principal-permissive.yaml', 'allow-all.yaml', 'no-allow-policy.yaml'],
+  weakenedBy: ['lab-plaintext-on-cp-outage.yaml', 'permissive-mtls.yaml', 'deny-principal-permissive.yaml', 'allow-notnamespaces-permissive.yaml', 'allow-all.yaml', 'no-allow-policy.yaml'],
   method: 'TEST',
   examine: async (ctx) => {
     // A positive control that fails during the outage ends it at once: nothing after it could be judged, and a

@@ -8,7 +8,7 @@ export const mtls002 = defineCheck({
   suite: 'mtls',
   claim: 'Each port of each Service in an injected namespace refuses plaintext on every ready pod, while the same port serves the authorized in-mesh client.',
   categories: ['a'],
-  weakenedBy: ['permissive-mtls.yaml', 'port-level-disable.yaml', 'mesh-wide-permissive.yaml', 'deny-principal-permissive.yaml'],
+  weakenedBy: ['permissive-mtls.yaml', 'port-level-disable.yaml', 'mesh-wide-permissive.yaml', 'deny-principal-permissive.yaml', 'allow-notnamespaces-permissive.yaml'],
   method: 'TEST',
   plan: ({ view, target }) => {
     const absent = missing(view, [

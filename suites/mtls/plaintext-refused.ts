@@ -10,7 +10,7 @@ export const mtls001 = defineCheck({
   suite: 'mtls',
   claim: 'A client without a sidecar cannot reach mesh/echo in plaintext: the connection is reset with no response bytes, and the destination records NR filter_chain_not_found.',
   categories: ['a'],
-  weakenedBy: ['permissive-mtls.yaml', 'deny-principal-permissive.yaml'],
+  weakenedBy: ['permissive-mtls.yaml', 'deny-principal-permissive.yaml', 'allow-notnamespaces-permissive.yaml'],
   method: 'TEST',
   plan: ({ view, target }) => {
     const absent = missing(view, [

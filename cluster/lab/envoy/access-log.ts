@@ -3,7 +3,7 @@
 // istio-proxy` shows) only for sinks on /dev/stdout; OpenTelemetry and gRPC providers and other paths write
 // nothing there. A filter drops records for which it is false, NR records included; `match.mode` picks the side.
 import { type AccessLogRecord, formatAccessLog, formatJsonAccessLog } from '../../../harness/access-log.js';
-import { type EffectiveLogging, type LogShape, type LogSink, STDOUT } from '../../../harness/mesh-logging.js';
+import { type EffectiveLogging, type LogShape, type LogSink, readablePath } from '../../../harness/mesh-logging.js';
 
 /** Envoy command operators the lab fills in custom formats; any other operator prints `-`, as Envoy's empty value. */
 const OPERATORS: Record<string, keyof AccessLogRecord> = {
@@ -49,6 +49,8 @@ function render(shape: LogShape, r: Partial<AccessLogRecord> & { startTime: stri
       return substitute(shape.format, r).replace(/\n$/, '');
     case 'custom-json':
       return JSON.stringify(Object.fromEntries(Object.entries(shape.labels).map(([k, v]) => [k, typeof v === 'string' ? substitute(v, r) : v])));
+    case 'omit-empty': // Envoy leaves empty values out (the lab schema refuses omitEmptyValues; here for completeness)
+      return formatAccessLog(r).split(' ').filter((t) => t !== '-' && t !== '"-"').join(' ');
     case 'elsewhere':
       return undefined;
   }
@@ -98,7 +100,7 @@ export class AccessLogger {
     const record = { startTime: new Date().toISOString(), ...r };
     for (const { sink, filter } of this.sinks) {
       const wanted = side === 'client' ? sink.mode !== 'SERVER' : sink.mode !== 'CLIENT';
-      if (!wanted || sink.path !== STDOUT || (filter && !filter(record))) continue;
+      if (!wanted || !readablePath(sink.path) || (filter && !filter(record))) continue; // stdout and stderr: both in `kubectl logs`
       const line = render(sink.shape, record);
       if (line !== undefined) this.entries.push({ at: Date.now(), line });
     }

@@ -123,21 +123,29 @@ export class GatewayListeners {
       downstreamLocalAddress: addr(req.socket.localAddress, req.socket.localPort),
       requestedServerName: scheme === 'https' ? ((req.socket as tls.TLSSocket).servername || undefined) : undefined,
     };
-    const bound = bindings.filter((b) => b.server.hosts.some((h) => hostMatches(h, authority)));
-    if (bound.length === 0) {
-      localReply(host, 'client', res, 404, '', { ...base, responseFlags: 'NR', responseCodeDetails: 'route_not_found' });
-      return;
-    }
-    // The RBAC filter runs before the router, and the https redirect is the router's (a direct response of the
-    // virtual host's require_tls): a gateway that denies a request answers 403 even on its plaintext port.
+    // The RBAC filter runs before the router, and both the https redirect (a direct response of the virtual host's
+    // require_tls) and route_not_found are the router's: a gateway that denies a request answers 403 even on its
+    // plaintext port, and even for an authority it has no virtual host for (I-L4; I: listener_builder.go
+    // buildHTTPConnectionManager puts the router last).
     const decision = evaluate(host.policies(), { method: req.method, path: (req.url ?? '/').split('?')[0], port: containerPort, http: true });
     if (!decision.allowed) {
       host.stats.inc(`http.outbound_0.0.0.0_${containerPort}.rbac.denied`); // a gateway's HTTP stat prefix
       localReply(host, 'client', res, 403, RBAC_DENIED_BODY, { ...base, responseCodeDetails: `rbac_access_denied_matched_policy[${decision.policy ?? 'none'}]` });
       return;
     }
+    // No virtual host for the authority: Envoy's route_not_found, 404 with an empty body and nothing upstream called
+    // (I: pilot/pkg/networking/core/gateway.go buildGatewayHTTPRouteConfig: only the server's hosts get vhosts).
+    const bound = bindings.filter((b) => b.server.hosts.some((h) => hostMatches(h, authority)));
+    if (bound.length === 0) {
+      localReply(host, 'client', res, 404, '', { ...base, responseFlags: 'NR', responseCodeDetails: 'route_not_found' });
+      return;
+    }
     if (scheme === 'http' && bound.some((b) => b.server.httpsRedirect)) {
-      res.writeHead(301, { location: `https://${authority}${req.url ?? '/'}`, server: 'istio-envoy', 'content-length': 0 }).end();
+      // Envoy keeps the request's port unless it is the old scheme's default (:80) (I-L4; E:
+      // source/common/http/utility.cc processRequestHost).
+      const requestHost = req.headers.host ?? '';
+      const location = `https://${requestHost.endsWith(':80') ? requestHost.slice(0, -3) : requestHost}${req.url ?? '/'}`;
+      res.writeHead(301, { location, server: 'istio-envoy', 'content-length': 0 }).end();
       host.log.write('client', { ...base, responseCode: 301, responseCodeDetails: 'direct_response' });
       return;
     }
@@ -151,8 +159,10 @@ export class GatewayListeners {
     headers['x-forwarded-for'] = req.headers['x-forwarded-for'] ? `${req.headers['x-forwarded-for']}, ${client}` : client;
     void this.routing.outbound(to.namespace, to.service, to.port).then(
       (port) => {
+        const sent = Date.now();
         const up = http.request({ host: '127.0.0.1', port, method: req.method, path: req.url, headers, agent: false }, (ur) => {
-          res.writeHead(ur.statusCode ?? 502, ur.headers);
+          // The router's header on every upstream answer (E: source/common/router/router.cc, x-envoy-upstream-service-time).
+          res.writeHead(ur.statusCode ?? 502, { ...ur.headers, 'x-envoy-upstream-service-time': String(Date.now() - sent) });
           ur.pipe(res);
         });
         up.on('error', () => localReply(host, 'client', res, 503, 'upstream connect error or disconnect/reset before headers. reset reason: connection failure', { ...base, responseFlags: 'UF' }));

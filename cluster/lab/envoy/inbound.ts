@@ -57,6 +57,18 @@ export interface InboundPort {
   mode: () => Exclude<MtlsMode, 'UNSET'>;
 }
 
+/**
+ * No inbound filter chain matches (I: pilot/pkg/networking/core/filterchain_options.go): STRICT has TLS chains only;
+ * PERMISSIVE on an explicit-HTTP port has Istio-ALPN TLS and raw_buffer only (`inboundPermissiveHTTPFilterChainMatch
+ * WithMxcOptions`: "We do not need to handle other simple TLS"), so TLS without an Istio ALPN finds none (I-L7);
+ * PERMISSIVE TCP passes any TLS through. Envoy then logs NR filter_chain_not_found and closes.
+ */
+export function noFilterChain(mode: string, protocol: PortProtocol, isTls: boolean, istioAlpn: boolean): boolean {
+  if (mode === 'STRICT') return !isTls;
+  if (mode === 'PERMISSIVE') return protocol === 'http' && isTls && !istioAlpn;
+  return false;
+}
+
 export class Inbound {
   private readonly peers = new WeakMap<net.Socket, Peer>();
 
@@ -110,7 +122,7 @@ export class Inbound {
         // Filter-chain match (I: filterchain_options.go): STRICT has TLS chains only; PERMISSIVE terminates TLS
         // carrying an Istio ALPN and passes everything else through; DISABLE has a plaintext chain only.
         const terminate = mode === 'STRICT' ? isTls : mode === 'PERMISSIVE' ? istioAlpn : false;
-        if (mode === 'STRICT' && !isTls) {
+        if (noFilterChain(mode, p.protocol, isTls, istioAlpn)) {
           host.stats.inc(`${INBOUND_STATS}.no_filter_chain_match`);
           host.log.write('listener', {
             method: '',

@@ -307,7 +307,9 @@ export class Outbound {
         ...requestFields(req, headers),
         downstreamRemoteAddress: addr(req.socket.remoteAddress, req.socket.remotePort),
         downstreamLocalAddress: dest,
-        routeName: entry ? `${entry.host}:${port}` : allowAny ? 'allow_any' : 'block_all',
+        // A registered host's route, with no VirtualService, is named `default` (I-L11; I:
+        // pilot/pkg/networking/core/route/route.go DefaultRouteName).
+        routeName: entry ? 'default' : allowAny ? 'allow_any' : 'block_all',
       };
       if (!entry && !allowAny) {
         localReply(host, 'client', res, 502, '', { ...base, responseCodeDetails: 'direct_response' });

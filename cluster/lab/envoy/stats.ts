@@ -11,10 +11,14 @@ export interface ProxyStatsMatcher {
   inclusionRegexps?: string[];
 }
 
-/** What every Istio sidecar keeps whatever the pod says. */
+/**
+ * What every Istio sidecar keeps whatever the pod says. `downstream_cx_active` is added only when the agent runs with
+ * EXIT_ON_ZERO_ACTIVE_CONNECTIONS (I-L5; I: pkg/bootstrap/config.go getStatsOptions,
+ * requiredEnvoyStatsMatcherInclusionSuffixes), which the lab's proxyMetadata schema refuses: never kept here.
+ */
 export const ISTIO_DEFAULT_STATS: Required<ProxyStatsMatcher> = {
   inclusionPrefixes: ['reporter=', 'cluster_manager', 'listener_manager', 'server', 'cluster.xds-grpc', 'wasm', 'component', 'istio'],
-  inclusionSuffixes: ['rbac.allowed', 'rbac.denied', 'shadow_allowed', 'shadow_denied', 'downstream_cx_active'],
+  inclusionSuffixes: ['rbac.allowed', 'rbac.denied', 'shadow_allowed', 'shadow_denied'],
   inclusionRegexps: ['vhost\\..*\\.route\\..*'],
 };
 

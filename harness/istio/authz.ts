@@ -1,0 +1,143 @@
+// AuthorizationPolicy evaluation as Istio generates it for Envoy's RBAC filters, sidecar mode (istio-behaviours.md
+// §2). Pure: no I/O, no cluster/ import. The lab's sidecars and gateway evaluate requests with it.
+//
+// Sources (istio/istio 86c9f01fd735):
+// - pilot/pkg/security/authz/model/model.go `New`: each `from` source is one AND of its fields; each `to` operation
+//   one AND of its fields; a rule is OR(from) AND OR(to).
+// - model.go `rule.principal`: `values` → OR(matchers); `notValues` → NOT(OR(matchers)).
+// - generator.go `srcPrincipalGenerator.principal`, `srcNamespaceGenerator.principal` → `principalAuthenticated`:
+//   the `authenticated` principal is false without a peer certificate. So a positive `principals`/`namespaces` never
+//   matches plaintext, and the NOT of a `notPrincipals`/`notNamespaces` matcher DOES match plaintext
+//   (istio.io/latest/news/security/istio-security-2021-004: ALLOW `notNamespaces: ["foo"]` allows plaintext from foo).
+// - model.go `Generate` and `rule.checkError`: an HTTP-only field (methods, paths) cannot be generated for a TCP
+//   filter chain. For ALLOW the error is returned and `Generate` fails, so the WHOLE rule is skipped (builder.go
+//   "skipped rule … on TCP filter chain"); for DENY the field is ignored and the rest of the operation stays (an
+//   operation left empty matches any request: `generatePermission` → `permissionAny`).
+
+export interface AuthzSource {
+  principals?: string[];
+  notPrincipals?: string[];
+  namespaces?: string[];
+  notNamespaces?: string[];
+}
+
+export interface AuthzOperation {
+  methods?: string[];
+  notMethods?: string[];
+  paths?: string[];
+  notPaths?: string[];
+  ports?: string[];
+  notPorts?: string[];
+}
+
+export interface AuthzRule {
+  from?: { source: AuthzSource }[];
+  to?: { operation: AuthzOperation }[];
+}
+
+export interface AuthzPolicy {
+  namespace: string;
+  name: string;
+  action: 'ALLOW' | 'DENY';
+  /** [] = `spec: {}` (ALLOW: allow-nothing); [{}] = allow-all. */
+  rules: AuthzRule[];
+}
+
+export interface AuthzRequest {
+  /** Peer principal without `spiffe://` (`cluster.local/ns/mesh/sa/x`); undefined for plaintext. */
+  principal?: string;
+  /** Namespace from the peer's SPIFFE ID; undefined for plaintext. */
+  namespace?: string;
+  /** HTTP only. */
+  method?: string;
+  /** URL path without the query (Istio matches `paths` against the path, not the query string). */
+  path?: string;
+  port: number;
+  /** The request arrived on an HTTP filter chain (HTTP RBAC filter); false: a TCP chain (network RBAC filter). */
+  http: boolean;
+}
+
+export interface AuthzDecision {
+  allowed: boolean;
+  /** `ns[<ns>]-policy[<name>]-rule[<i>]` of the deciding DENY rule, or `none` when no ALLOW rule matched. */
+  policy?: string;
+}
+
+/** Istio string match: exact, `prefix*`, `*suffix`, or `*` (presence) (I: pilot/pkg/security/authz/matcher/string.go). */
+export function stringMatch(pattern: string, value: string): boolean {
+  if (pattern === '*') return true;
+  if (pattern.endsWith('*')) return value.startsWith(pattern.slice(0, -1));
+  if (pattern.startsWith('*')) return value.endsWith(pattern.slice(1));
+  return pattern === value;
+}
+
+const orMatch = (patterns: string[], value: string) => patterns.some((p) => stringMatch(p, value));
+
+/**
+ * One identity field: `values` → authenticated(OR), false without a peer identity; `notValues` →
+ * NOT(authenticated(OR)), TRUE without a peer identity (model.go `rule.principal`, generator.go).
+ */
+function identityMatches(values: string[] | undefined, notValues: string[] | undefined, peer: string | undefined): boolean {
+  if (values && (peer === undefined || !orMatch(values, peer))) return false;
+  if (notValues && peer !== undefined && orMatch(notValues, peer)) return false;
+  return true;
+}
+
+/** A rule's `from`: any source matches; within a source, every field matches (model.go `New`). */
+function fromMatches(rule: AuthzRule, r: AuthzRequest): boolean {
+  if (!rule.from) return true;
+  return rule.from.some(
+    ({ source: s }) => identityMatches(s.principals, s.notPrincipals, r.principal) && identityMatches(s.namespaces, s.notNamespaces, r.namespace),
+  );
+}
+
+const httpOnly = (o: AuthzOperation) => Boolean(o.methods || o.notMethods || o.paths || o.notPaths);
+
+/** An ALLOW rule naming an HTTP-only field in ANY of its operations is not generated on a TCP chain (model.go `Generate`). */
+export function skippedOnTcp(rule: AuthzRule, action: 'ALLOW' | 'DENY'): boolean {
+  return action === 'ALLOW' && (rule.to ?? []).some(({ operation }) => httpOnly(operation));
+}
+
+/** One operation. On a TCP chain a DENY rule's HTTP-only fields are ignored (`checkError`), the ports still count. */
+function operationMatches(o: AuthzOperation, r: AuthzRequest): boolean {
+  const port = String(r.port);
+  if (o.ports && !orMatch(o.ports, port)) return false;
+  if (o.notPorts && orMatch(o.notPorts, port)) return false;
+  if (!r.http) return true;
+  const method = r.method ?? '';
+  const path = r.path ?? '';
+  if (o.methods && !orMatch(o.methods, method)) return false;
+  if (o.notMethods && orMatch(o.notMethods, method)) return false;
+  if (o.paths && !orMatch(o.paths, path)) return false;
+  if (o.notPaths && orMatch(o.notPaths, path)) return false;
+  return true;
+}
+
+function toMatches(rule: AuthzRule, r: AuthzRequest): boolean {
+  if (!rule.to) return true;
+  return rule.to.some(({ operation }) => operationMatches(operation, r));
+}
+
+function ruleMatches(rule: AuthzRule, r: AuthzRequest, action: 'ALLOW' | 'DENY'): boolean {
+  if (!r.http && skippedOnTcp(rule, action)) return false;
+  return fromMatches(rule, r) && toMatches(rule, r);
+}
+
+/** Envoy's policy id (I: pilot/pkg/security/authz/builder/builder.go, policy name). */
+export function policyId(p: Pick<AuthzPolicy, 'namespace' | 'name'>, rule: number): string {
+  return `ns[${p.namespace}]-policy[${p.name}]-rule[${rule}]`;
+}
+
+/** DENY first, then ALLOW: with no ALLOW policy everything else is allowed; with any, one rule must match. */
+export function evaluate(policies: AuthzPolicy[], r: AuthzRequest): AuthzDecision {
+  for (const p of policies.filter((x) => x.action === 'DENY')) {
+    const i = p.rules.findIndex((rule) => ruleMatches(rule, r, 'DENY'));
+    if (i >= 0) return { allowed: false, policy: policyId(p, i) };
+  }
+  const allows = policies.filter((x) => x.action === 'ALLOW');
+  if (allows.length === 0) return { allowed: true };
+  for (const p of allows) {
+    if (p.rules.some((rule) => ruleMatches(rule, r, 'ALLOW'))) return { allowed: true };
+  }
+  return { allowed: false, policy: 'none' };
+}
