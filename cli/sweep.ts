@@ -4,7 +4,7 @@ import path from 'node:path';
 import { type Command, Option } from 'commander';
 import { parse as parseYaml } from 'yaml';
 import { loadKubeConfig } from '../cluster/kube/connect.js';
-import { preflight } from '../cluster/kube/preflight.js';
+import { preflight, sweepPreflight } from '../cluster/kube/preflight.js';
 import { estatePosture, parseEstate } from '../cluster/lab/estate.js';
 import { parseGoDuration } from '../harness/duration.js';
 import { ConfigError, messageOf } from '../harness/errors.js';
@@ -17,7 +17,7 @@ import type { Target } from '../harness/target.js';
 import { LAB_TIMEOUTS } from '../harness/timeouts.js';
 import { prepareOut } from './common.js';
 import { clusterOptions, kubeTarget, kubeTimeouts, labTarget } from './targets.js';
-import { schedulableNodes } from '../cluster/kube/discover.js';
+import { schedulableNodes, sweptNamespaces } from '../cluster/kube/discover.js';
 
 const RUN_NAMESPACE = 'sweep';
 
@@ -117,7 +117,11 @@ async function runSweep(o: SweepOptions, argv: string[]): Promise<number> {
     target = labTarget(Boolean(o.verbose), 250);
   } else {
     const { kc } = loadKubeConfig(o);
-    const pre = await preflight(kc, { istioNamespace: o.istioNamespace, revision: o.revision, sweep: true });
+    const pre = await preflight(kc, { istioNamespace: o.istioNamespace, revision: o.revision });
+    // The sweep role, asked in each namespace the sweep will read (RoleBindings per namespace pass); nodes only
+    // when one attacker per node is wanted (M7).
+    const swept = await sweptNamespaces(kc, { namespaces: o.namespaces ? list(o.namespaces) : undefined, selector: o.namespaceSelector, exclude: list(o.excludeNamespaces), excludePorts: [] }, pre.rootNamespace);
+    await sweepPreflight(kc, { namespaces: swept, nodes: !o.probes, istioNamespace: o.istioNamespace });
     // One attacker per schedulable node unless told otherwise, spread across them.
     if (!o.probes) probes = Math.max(1, Math.min(64, await schedulableNodes(kc)));
     timeouts = kubeTimeouts();

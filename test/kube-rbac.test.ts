@@ -9,7 +9,7 @@ import { describe, expect, it } from 'vitest';
 import { RUN_LABEL } from '../cluster/kube/render.js';
 import { cli, interruptWhen } from './support/cli.js';
 import { startLabCluster } from './support/lab-cluster.js';
-import { grantsOf, loadClusterRole } from './support/rbac.js';
+import { grantsOf, loadRoles } from './support/rbac.js';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'meshproof-rbac-'));
 const MESH_WIDE = 'fixtures/secure/10-mesh-wide.yaml';
@@ -70,14 +70,14 @@ describe('deploy/rbac.yaml', () => {
     }
 
     expect(forbidden).toEqual([]);
-    const grants = grantsOf(loadClusterRole('deploy/rbac.yaml'));
+    const grants = grantsOf(loadRoles('deploy/rbac.yaml'));
     expect(grants.filter((g) => !used.has(g))).toEqual([]);
   }, 240_000);
 
   it('a missing rule is a 403 from the façade, and the run says what was refused', async () => {
     const c = await startLabCluster({ meshWide: MESH_WIDE });
     try {
-      c.api.state.rbac = loadClusterRole('deploy/rbac.yaml').filter((r) => !r.resources.includes('pods/log'));
+      c.api.state.rbac = loadRoles('deploy/rbac.yaml').filter((r) => !r.resources.includes('pods/log'));
       const r = await cli(['run', '--target', 'kubeconfig', '--kubeconfig', c.api.kubeconfig(dir), '--suite', 'mtls', '--out', path.join(dir, 'nolog')], { env });
       expect(r.code).toBe(2);
       expect(r.stderr).toMatch(/missing permissions: get core\/pods\/log/);

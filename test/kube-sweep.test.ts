@@ -11,7 +11,7 @@ import { estateHoles, estatePosture } from '../cluster/lab/estate.js';
 import { RUN_LABEL } from '../cluster/kube/render.js';
 import { cli } from './support/cli.js';
 import { startLabCluster } from './support/lab-cluster.js';
-import { grantsOf, loadClusterRole } from './support/rbac.js';
+import { grantsOf, loadRoles } from './support/rbac.js';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'meshproof-kube-sweep-'));
 const env = { ...process.env, MESHPROOF_TIMEOUTS: 'lab' };
@@ -27,8 +27,8 @@ interface SweepJson {
 describe('meshproof sweep --target kubeconfig (façade over the lab)', () => {
   it('finds exactly the planted holes in an estate it did not create, under the sweep role, and leaves nothing behind', async () => {
     const c = await startLabCluster({ existing: estatePosture(SPEC), podsPerProcess: 100 });
-    const sweepRole = loadClusterRole('deploy/rbac-sweep.yaml');
-    c.api.state.rbac = [...loadClusterRole('deploy/rbac.yaml'), ...sweepRole];
+    const sweepRole = loadRoles('deploy/rbac-sweep.yaml');
+    c.api.state.rbac = [...loadRoles('deploy/rbac.yaml'), ...sweepRole];
     c.api.state.nodes = new Map([
       ['node-a', { ready: true }],
       ['node-b', { ready: true }],
