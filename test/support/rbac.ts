@@ -90,17 +90,15 @@ export function rulesFor(objects: RbacObject[], sa: ServiceAccountRef, clusterRo
 }
 
 /**
- * The rules meshproof's service account gets from a deploy/ file, as bound there. `bindIn`: the file's
- * ClusterRoleBindings replaced by RoleBindings of the same ClusterRoles in each of these namespaces (what a
- * cluster admin does to confine a role to some namespaces).
+ * The rules meshproof's service account gets from a deploy/ file, as bound there (ClusterRoleBindings: everywhere;
+ * RoleBindings: in their namespace). `rolebindingsIn`: each RoleBinding of the file copied into these namespaces
+ * too, as a cluster admin binds deploy/rbac-sweep.yaml in each namespace swept.
  */
-export function loadRoles(file: string, o: { bindIn?: string[]; sa?: ServiceAccountRef } = {}): Rule[] {
+export function loadRoles(file: string, o: { rolebindingsIn?: string[]; sa?: ServiceAccountRef } = {}): Rule[] {
   let objects = readObjects(file);
-  if (o.bindIn) {
-    const bindIn = o.bindIn;
-    objects = objects.flatMap((b) =>
-      b.kind === 'ClusterRoleBinding' ? bindIn.map((ns) => ({ ...b, kind: 'RoleBinding', metadata: { name: b.metadata.name, namespace: ns } })) : [b],
-    );
+  if (o.rolebindingsIn) {
+    const more = o.rolebindingsIn;
+    objects = objects.flatMap((b) => (b.kind === 'RoleBinding' ? [b, ...more.filter((ns) => ns !== b.metadata.namespace).map((ns) => ({ ...b, metadata: { ...b.metadata, namespace: ns } }))] : [b]));
   }
   return rulesFor(objects, o.sa ?? MESHPROOF_SA);
 }
