@@ -78,8 +78,8 @@ export async function schedulableNodes(kc: KubeConfig, onCall?: (what: string) =
 }
 
 /**
- * The namespaces a sweep will read, known before it starts (its preflight asks for the sweep role in each): the
- * estate namespaces in scope and the root namespace. The run namespace is not among them: it does not exist yet,
+ * The namespaces a sweep will sweep, known before it starts (its preflight asks for the sweep role in each, and
+ * for the policy lists in the root namespace). The run namespace is not among them: it does not exist yet,
  * and deploy/rbac.yaml's cluster-wide grants cover what the run creates.
  */
 export async function sweptNamespaces(kc: KubeConfig, scope: Omit<SweepScope, 'runNamespace'>, rootNamespace: string): Promise<string[]> {
@@ -87,7 +87,7 @@ export async function sweptNamespaces(kc: KubeConfig, scope: Omit<SweepScope, 'r
   const all = list.items.map((n) => ({ name: n.metadata?.name ?? '', labels: n.metadata?.labels ?? {}, injected: namespaceInjected(n.metadata?.labels ?? {}) }));
   const runNamespace = '\0run'; // no namespace has this name: the run's own is left out
   const { inScope } = resolveScope(all, { ...scope, runNamespace }, rootNamespace);
-  return [...new Set([rootNamespace, ...inScope.filter((n) => n !== runNamespace)])];
+  return inScope.filter((n) => n !== runNamespace);
 }
 
 export async function discoverEstate(o: DiscoverOptions): Promise<Estate> {

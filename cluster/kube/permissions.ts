@@ -104,6 +104,15 @@ export const SWEEP_PERMISSIONS: Permission[] = [
   { group: 'networking.istio.io', resource: 'sidecars', verbs: ['list'], why: 'sweep snapshot' },
 ];
 
+/**
+ * The sweep binds ClusterRole meshproof-sweep in its own run namespace to its own identity (that namespace cannot
+ * be bound beforehand): deploy/rbac-sweep.yaml meshproof-sweep-binder, cluster-wide, by name.
+ */
+export const SWEEP_BINDER_PERMISSIONS: Permission[] = [
+  { group: 'rbac.authorization.k8s.io', resource: 'rolebindings', verbs: APPLY, names: ['meshproof-sweep'], why: "sweep: the sweep role bound in its own run namespace (RoleBinding meshproof-sweep)" },
+  { group: 'rbac.authorization.k8s.io', resource: 'clusterroles', verbs: ['bind'], names: ['meshproof-sweep'], why: 'sweep: binding the sweep role without an escalation (RBAC escalation check)' },
+];
+
 /** Without --probes only: one attacker per schedulable node (deploy/rbac-sweep.yaml meshproof-sweep-nodes; cluster-scoped). */
 export const SWEEP_NODE_PERMISSIONS: Permission[] = [{ group: '', resource: 'nodes', verbs: ['list'], why: 'sweep: one attacker pod per schedulable node by default (without --probes)' }];
 
@@ -113,7 +122,7 @@ export const SWEEP_NODE_PERMISSIONS: Permission[] = [{ group: '', resource: 'nod
  */
 export const CHAOS_PERMISSIONS: Permission[] = [
   { group: 'apps', resource: 'deployments', subresource: 'scale', verbs: ['get', 'patch'], names: ['istiod'], scope: 'istio', why: 'chaos: istiod to 0 and back' },
-  { group: 'apps', resource: 'deployments', subresource: 'scale', verbs: ['get', 'patch'], names: ['echo'], why: 'chaos: a bare/echo replica started during the outage' },
+  { group: 'apps', resource: 'deployments', subresource: 'scale', verbs: ['patch'], names: ['echo'], why: 'chaos: a bare/echo replica started during the outage (patched only; its scale is never read)' },
 ];
 
 /** `--policy-report`: a Role in meshproof's namespace (deploy/rbac.yaml `meshproof-reports`), checked only then. */

@@ -5,6 +5,7 @@ import {
   AdmissionregistrationV1Api,
   ApiextensionsV1Api,
   AppsV1Api,
+  AuthenticationV1Api,
   AuthorizationV1Api,
   CoreV1Api,
   type KubeConfig,
@@ -14,7 +15,7 @@ import {
 import { parse as parseYaml } from 'yaml';
 import { ConfigError, InfraError, messageOf } from '../../harness/errors.js';
 import { describeApiError } from './api-errors.js';
-import { CHAOS_PERMISSIONS, ISTIO_CRDS, meshConfigName, type Permission, POLICY_REPORT_PERMISSIONS, requiredFor, SWEEP_NODE_PERMISSIONS, SWEEP_PERMISSIONS } from './permissions.js';
+import { CHAOS_PERMISSIONS, ISTIO_CRDS, meshConfigName, type Permission, POLICY_REPORT_PERMISSIONS, requiredFor, SWEEP_BINDER_PERMISSIONS, SWEEP_NODE_PERMISSIONS, SWEEP_PERMISSIONS } from './permissions.js';
 import { retrying } from './retry.js';
 
 export { ISTIO_CRDS };
@@ -76,15 +77,32 @@ async function refusedPermissions(kc: KubeConfig, perms: (Permission & { namespa
  * the root namespace), so RoleBindings per namespace pass; `nodes list` (cluster-scoped, a ClusterRoleBinding
  * only) only when the sweep places one attacker per node (no --probes). One line names everything missing.
  */
-export async function sweepPreflight(kc: KubeConfig, o: { namespaces: string[]; nodes: boolean; istioNamespace?: string }): Promise<void> {
+export async function sweepPreflight(kc: KubeConfig, o: { namespaces: string[]; rootNamespace: string; nodes: boolean; istioNamespace?: string }): Promise<void> {
   const istioNs = o.istioNamespace ?? 'istio-system';
-  const perNamespace = o.namespaces.flatMap((namespace) => SWEEP_PERMISSIONS.map((p) => ({ ...p, namespace })));
-  const refused = await refusedPermissions(kc, [...perNamespace, ...(o.nodes ? SWEEP_NODE_PERMISSIONS : [])], istioNs);
+  // The root namespace is read for its mesh-wide policies only, unless it is swept too.
+  const policies = SWEEP_PERMISSIONS.filter((p) => p.group.endsWith('.istio.io'));
+  const perNamespace = [
+    ...o.namespaces.flatMap((namespace) => SWEEP_PERMISSIONS.map((p) => ({ ...p, namespace }))),
+    ...(o.namespaces.includes(o.rootNamespace) ? [] : policies.map((p) => ({ ...p, namespace: o.rootNamespace }))),
+  ];
+  const refused = await refusedPermissions(kc, [...perNamespace, ...SWEEP_BINDER_PERMISSIONS, ...(o.nodes ? SWEEP_NODE_PERMISSIONS : [])], istioNs);
   if (refused.length > 0) {
     throw new ConfigError(
-      `sweep: missing permissions: ${refused.join(', ')}. Apply deploy/rbac-sweep.yaml and bind ClusterRole meshproof-sweep to this identity in each namespace swept and in the root namespace (RoleBindings)${o.nodes ? ', and meshproof-sweep-nodes cluster-wide (or pass --probes)' : ''}`,
+      `sweep: missing permissions: ${refused.join(', ')}. Apply deploy/rbac-sweep.yaml and bind ClusterRole meshproof-sweep to this identity in each namespace swept and in the root namespace (RoleBindings), meshproof-sweep-binder cluster-wide${o.nodes ? ', and meshproof-sweep-nodes cluster-wide (or pass --probes)' : ''}`,
     );
   }
+}
+
+/**
+ * Who this identity is to the API server (a SelfSubjectReview, authentication.k8s.io/v1, Kubernetes >= 1.28;
+ * every authenticated user may ask: bootstrap policy system:basic-user): a binding meshproof makes for itself
+ * names it.
+ */
+export async function whoAmI(kc: KubeConfig): Promise<string> {
+  const r = await retrying(() => kc.makeApiClient(AuthenticationV1Api).createSelfSubjectReview({ body: { apiVersion: 'authentication.k8s.io/v1', kind: 'SelfSubjectReview' } }));
+  const name = r.status?.userInfo?.username;
+  if (!name) throw new InfraError('the API server did not say who this identity is (SelfSubjectReview without a username)');
+  return name;
 }
 
 export async function preflight(kc: KubeConfig, o: { istioNamespace?: string; revision?: string; policyReport?: boolean; chaos?: boolean } = {}): Promise<PreflightReport> {

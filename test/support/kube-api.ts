@@ -472,6 +472,11 @@ export async function startKubeApi(state: KubeApiState = defaultState()): Promis
         const allowed = !state.denied.has(key) && (!state.rbac || authorize(rulesOf(state, MESHPROOF_SA), attrs) !== undefined);
         return json(res, 201, { apiVersion: 'authorization.k8s.io/v1', kind: 'SelfSubjectAccessReview', spec: { resourceAttributes: ra }, status: { allowed } });
       }
+      if (req.method === 'POST' && p === '/apis/authentication.k8s.io/v1/selfsubjectreviews') {
+        // Who the caller is (`kubectl auth whoami`): the kubeconfig's token is meshproof's service account.
+        const userInfo = { username: MESHPROOF_USER, groups: ['system:serviceaccounts', 'system:serviceaccounts:meshproof', 'system:authenticated'] };
+        return json(res, 201, { apiVersion: 'authentication.k8s.io/v1', kind: 'SelfSubjectReview', metadata: {}, status: { userInfo } });
+      }
       let m = /^\/apis\/apiextensions\.k8s\.io\/v1\/customresourcedefinitions\/([^/]+)$/.exec(p);
       if (req.method === 'GET' && m) {
         return state.crds.has(m[1]!) ? json(res, 200, { apiVersion: 'apiextensions.k8s.io/v1', kind: 'CustomResourceDefinition', metadata: { name: m[1] }, spec: {} }) : notFound(res, `crd ${m[1]}`);

@@ -52,12 +52,15 @@ export const MESHPROOF_SA: ServiceAccountRef = { namespace: 'meshproof', name: '
 
 /**
  * What every authenticated user holds through the bootstrap policy (kubernetes
- * plugin/pkg/auth/authorizer/rbac/bootstrappolicy/policy.go): `system:basic-user` (create selfsubjectaccessreviews
- * and selfsubjectrulesreviews), bound to group system:authenticated. The non-resource URLs of `system:discovery`
+ * plugin/pkg/auth/authorizer/rbac/bootstrappolicy/policy.go): `system:basic-user` (create selfsubjectaccessreviews,
+ * selfsubjectrulesreviews and, from 1.28, authentication.k8s.io selfsubjectreviews), bound to group system:authenticated. The non-resource URLs of `system:discovery`
  * and `system:public-info-viewer` (/api, /apis, /version, /openapi) are not resource requests here (attributesOf
  * answers undefined), so they are always allowed, as for any authenticated user.
  */
-export const BUILT_IN: Rule[] = [{ apiGroups: ['authorization.k8s.io'], resources: ['selfsubjectaccessreviews', 'selfsubjectrulesreviews'], verbs: ['create'], builtIn: 'system:basic-user' }];
+export const BUILT_IN: Rule[] = [
+  { apiGroups: ['authorization.k8s.io'], resources: ['selfsubjectaccessreviews', 'selfsubjectrulesreviews'], verbs: ['create'], builtIn: 'system:basic-user' },
+  { apiGroups: ['authentication.k8s.io'], resources: ['selfsubjectreviews'], verbs: ['create'], builtIn: 'system:basic-user' },
+];
 
 function readObjects(file: string): RbacObject[] {
   return parseAllDocuments(readFileSync(file, 'utf8')).map((d) => d.toJS() as RbacObject).filter((d) => d?.kind);
