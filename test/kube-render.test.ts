@@ -3,7 +3,6 @@
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { parseAllDocuments } from 'yaml';
 import { describe, expect, it } from 'vitest';
 import { loadKubeConfig } from '../cluster/kube/connect.js';
 import { CHAOS_PERMISSIONS, type Permission, POLICY_REPORT_PERMISSIONS, REQUIRED, SWEEP_NODE_PERMISSIONS, SWEEP_PERMISSIONS } from '../cluster/kube/permissions.js';
