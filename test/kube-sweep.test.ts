@@ -30,7 +30,7 @@ interface SweepJson {
 }
 
 describe('meshproof sweep --target kubeconfig (façade over the lab)', () => {
-  it('finds exactly the planted holes in an estate it did not create, under the sweep role, and leaves nothing behind', async () => {
+  it('K-M7: finds exactly the planted holes in an estate it did not create, under the sweep role bound per namespace (RoleBindings), and leaves nothing behind', async () => {
     const c = await startLabCluster({ existing: estatePosture(SPEC), podsPerProcess: 100 });
     // K-M7: the sweep role bound per namespace (a RoleBinding in each estate namespace and the root namespace),
     // never cluster-wide; its own run namespace meshproof binds itself.
