@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadKubeConfig } from '../cluster/kube/connect.js';
-import { CHAOS_PERMISSIONS, type Permission, POLICY_REPORT_PERMISSIONS, REQUIRED, SWEEP_NODE_PERMISSIONS, SWEEP_PERMISSIONS } from '../cluster/kube/permissions.js';
+import { CHAOS_PERMISSIONS, type Permission, POLICY_REPORT_PERMISSIONS, REQUIRED, SWEEP_BINDER_PERMISSIONS, SWEEP_NODE_PERMISSIONS, SWEEP_PERMISSIONS } from '../cluster/kube/permissions.js';
 import { clusterRolesOf, grantsOf, loadRoles } from './support/rbac.js';
 import { MESHPROOF_STATS_MATCHER, NamespaceMap, RUN_LABEL, renderForCluster, withStatsMatcher } from '../cluster/kube/render.js';
 import { ConfigError } from '../harness/errors.js';
@@ -157,9 +157,15 @@ describe('least privilege', () => {
     const bare = (perms: Permission[]) => asked(perms.map(({ scope: _s, ...p }) => p));
     expect(grantsOf(roles.get('meshproof-sweep')!).sort()).toEqual(bare(SWEEP_PERMISSIONS).sort());
     expect(grantsOf(roles.get('meshproof-sweep-nodes')!)).toEqual(bare(SWEEP_NODE_PERMISSIONS));
-    expect([...roles.values()].flat().every((r) => r.verbs.every((v) => v === 'list' || (v === 'get' && r.resources.includes('pods/log'))))).toBe(true);
-    // As shipped: meshproof-sweep by a RoleBinding (the root namespace's; one more per swept namespace), nodes cluster-wide.
-    expect(grantsOf(loadRoles('deploy/rbac-sweep.yaml')).filter((g) => !g.includes(' in istio-system'))).toEqual(['list core/nodes']);
+    expect(grantsOf(roles.get('meshproof-sweep-binder')!).sort()).toEqual(bare(SWEEP_BINDER_PERMISSIONS).sort());
+    // The reads write nothing; the binder binds only the sweep role, by name.
+    expect([...roles.get('meshproof-sweep')!, ...roles.get('meshproof-sweep-nodes')!].every((r) => r.verbs.every((v) => v === 'list' || (v === 'get' && r.resources.includes('pods/log'))))).toBe(true);
+    expect(roles.get('meshproof-sweep-binder')!.every((r) => String(r.resourceNames) === 'meshproof-sweep')).toBe(true);
+    // As shipped: meshproof-sweep by a RoleBinding (the root namespace's; one more per swept namespace); nodes and
+    // the binder cluster-wide.
+    expect(grantsOf(loadRoles('deploy/rbac-sweep.yaml')).filter((g) => !g.includes(' in istio-system')).sort()).toEqual(
+      [...grantsOf(roles.get('meshproof-sweep-nodes')!), ...grantsOf(roles.get('meshproof-sweep-binder')!)].sort(),
+    );
   });
 });
 
