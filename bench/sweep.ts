@@ -17,7 +17,7 @@ import { loadPosture } from '../harness/posture/load.js';
 import { sweep } from '../harness/sweep/sweep.js';
 import { runProcess } from '../test/support/cli.js';
 import { startLabCluster } from '../test/support/lab-cluster.js';
-import { grantsOf, loadClusterRole } from '../test/support/rbac.js';
+import { grantsOf, loadRoles } from '../test/support/rbac.js';
 
 const ESTATE = { services: 250, replicas: 2 };
 const PROBES = 2;
@@ -124,7 +124,7 @@ export async function sweepBench(): Promise<void> {
   const dir = mkdtempSync(path.join(tmpdir(), 'meshproof-bench-sweep-'));
   const c = await startLabCluster({ existing: estatePosture({ services: 50, replicas: 2 }), podsPerProcess: 250 });
   try {
-    c.api.state.rbac = [...loadClusterRole('deploy/rbac.yaml'), ...loadClusterRole('deploy/rbac-sweep.yaml')];
+    c.api.state.rbac = [...loadRoles('deploy/rbac.yaml'), ...loadRoles('deploy/rbac-sweep.yaml')];
     const before = c.api.calls.length;
     const out = path.join(dir, 'bundle');
     const r = await runProcess(process.execPath, ['dist/cli.js', 'sweep', '--target', 'kubeconfig', '--kubeconfig', c.api.kubeconfig(dir), '--batch', '100', '--out', out], { env: { ...process.env, MESHPROOF_TIMEOUTS: 'lab' } });
@@ -137,7 +137,7 @@ export async function sweepBench(): Promise<void> {
     const lists = calls.filter((x) => x.startsWith('GET') && !x.endsWith('/log')).length;
     console.log(`through the Kubernetes API façade, ${sw.counts.endpoints} endpoints (100 per batch), per 100 endpoints:`);
     console.log(`  ${per100(calls.length)} requests in all: ${per100(execs)} execs (attack batches and the mint), ${per100(logs)} pod-log reads (one per pod that denied: the §9.4 corroboration), ${per100(lists)} GETs (discovery, readiness, preflight)`);
-    console.log(`  sweep role grants used: ${grantsOf(loadClusterRole('deploy/rbac-sweep.yaml')).filter((g) => c.api.state.rbacUsed.has(g)).length}/${grantsOf(loadClusterRole('deploy/rbac-sweep.yaml')).length}`);
+    console.log(`  sweep role grants used: ${grantsOf(loadRoles('deploy/rbac-sweep.yaml')).filter((g) => c.api.state.rbacUsed.has(g)).length}/${grantsOf(loadRoles('deploy/rbac-sweep.yaml')).length}`);
   } finally {
     await c.close();
   }

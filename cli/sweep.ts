@@ -4,12 +4,12 @@ import path from 'node:path';
 import { type Command, Option } from 'commander';
 import { parse as parseYaml } from 'yaml';
 import { loadKubeConfig } from '../cluster/kube/connect.js';
-import { preflight } from '../cluster/kube/preflight.js';
+import { preflight, sweepPreflight, whoAmI } from '../cluster/kube/preflight.js';
 import { estatePosture, parseEstate } from '../cluster/lab/estate.js';
 import { parseGoDuration } from '../harness/duration.js';
 import { ConfigError, messageOf } from '../harness/errors.js';
 import { SWEEP_FIXTURES } from '../harness/paths.js';
-import { loadPosture, type Posture } from '../harness/posture/load.js';
+import { loadPosture, type Posture, type PostureObject } from '../harness/posture/load.js';
 import { writeBundle } from '../harness/report/bundle.js';
 import { summaryTable } from '../harness/report/summary.js';
 import { parseExemptions, sweep, type Exemption } from '../harness/sweep/sweep.js';
@@ -17,7 +17,7 @@ import type { Target } from '../harness/target.js';
 import { LAB_TIMEOUTS } from '../harness/timeouts.js';
 import { claimOut, createOut } from './common.js';
 import { clusterOptions, kubeTarget, kubeTimeouts, labTarget } from './targets.js';
-import { schedulableNodes } from '../cluster/kube/discover.js';
+import { schedulableNodes, sweptNamespaces } from '../cluster/kube/discover.js';
 
 const RUN_NAMESPACE = 'sweep';
 
@@ -77,6 +77,24 @@ function readExemptions(file: string | undefined): Exemption[] {
  * node (topology spread on kubernetes.io/hostname; ScheduleAnyway, so a small cluster still gets them all). The
  * lab has one "node" and refuses scheduling fields, so it gets none.
  */
+/**
+ * The sweep role bound in the sweep's own run namespace to this identity (deploy/rbac-sweep.yaml): that namespace
+ * is read like a swept one, but it cannot be bound beforehand. A RoleBinding's ServiceAccount subject names its
+ * namespace; any other identity is a User (kubernetes pkg/registry/rbac/validation/rule.go appliesToUser).
+ */
+function ownNamespaceBinding(username: string): PostureObject {
+  const sa = /^system:serviceaccount:([^:]+):([^:]+)$/.exec(username);
+  const subject = sa ? { kind: 'ServiceAccount', name: sa[2]!, namespace: sa[1]! } : { kind: 'User', apiGroup: 'rbac.authorization.k8s.io', name: username };
+  const manifest = {
+    apiVersion: 'rbac.authorization.k8s.io/v1',
+    kind: 'RoleBinding',
+    metadata: { name: 'meshproof-sweep', namespace: RUN_NAMESPACE },
+    roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'meshproof-sweep' },
+    subjects: [subject],
+  };
+  return { manifest: manifest as unknown as PostureObject['manifest'], source: 'meshproof sweep: the sweep role in its own namespace' };
+}
+
 function sweepPosture(probes: number, spread: boolean): Posture {
   const p = loadPosture(SWEEP_FIXTURES, []);
   for (const o of p.objects) {
@@ -113,13 +131,19 @@ async function runSweep(o: SweepOptions, argv: string[]): Promise<number> {
   const outDir = claimOut((o.out ?? path.join('reports', '{run}')).replaceAll('{run}', runId), o.force);
 
   let target: Target;
+  let identity: string | undefined;
   let timeouts = LAB_TIMEOUTS;
   let calls = 0;
   if (o.target === 'lab') {
     target = labTarget(Boolean(o.verbose), 250);
   } else {
     const { kc } = loadKubeConfig(o);
-    const pre = await preflight(kc, { istioNamespace: o.istioNamespace, revision: o.revision, sweep: true });
+    const pre = await preflight(kc, { istioNamespace: o.istioNamespace, revision: o.revision });
+    // The sweep role, asked in each namespace the sweep will read (RoleBindings per namespace pass); nodes only
+    // when one attacker per node is wanted (M7).
+    const swept = await sweptNamespaces(kc, { namespaces: o.namespaces ? list(o.namespaces) : undefined, selector: o.namespaceSelector, exclude: list(o.excludeNamespaces), excludePorts: [] }, pre.rootNamespace);
+    await sweepPreflight(kc, { namespaces: swept, rootNamespace: pre.rootNamespace, nodes: !o.probes, istioNamespace: o.istioNamespace });
+    identity = await whoAmI(kc);
     // One attacker per schedulable node unless told otherwise, spread across them.
     if (!o.probes) probes = Math.max(1, Math.min(64, await schedulableNodes(kc)));
     timeouts = kubeTimeouts();
@@ -133,6 +157,7 @@ async function runSweep(o: SweepOptions, argv: string[]): Promise<number> {
     });
   }
   const posture = sweepPosture(probes, o.target !== 'lab');
+  if (identity) posture.objects.push(ownNamespaceBinding(identity));
   const applied: Posture = estate ? { origin: [`generated estate ${o.estate}`, SWEEP_FIXTURES], objects: [...estatePosture(estate), ...posture.objects] } : posture;
   target.validate(applied);
 

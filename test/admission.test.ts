@@ -9,7 +9,7 @@ import { generateSecrets, renderForCluster } from '../cluster/kube/render.js';
 import { loadPosture, type Manifest } from '../harness/posture/load.js';
 import { CelCompileError, compilePolicy, loadAdmissionPolicy } from './support/admission.js';
 import { defaultState, type KubeApi, pathFor, startKubeApi } from './support/kube-api.js';
-import { loadClusterRole } from './support/rbac.js';
+import { loadRoles } from './support/rbac.js';
 
 const RUN = '4f1c2a9e-7b3d-4c2e-9a1f-0123456789ab';
 const NS = 'mp-4f1c2a9e-mesh';
@@ -20,10 +20,15 @@ afterEach(async () => {
   api = undefined;
 });
 
-/** The façade with deploy/rbac.yaml plus the RoleBinding grant another change adds (so admission is reached). */
+/**
+ * The façade with deploy/rbac.yaml and rbac-sweep.yaml, widened with rolebindings create/patch and `bind` on every
+ * ClusterRole, so that RBAC (its escalation check runs before validating admission: kubernetes
+ * pkg/registry/rbac/rolebinding/policybased/storage.go Create) lets every write reach admission: these tests
+ * prove what the policy alone refuses, for an identity bound more broadly than deploy/rbac.yaml.
+ */
 async function facade(): Promise<KubeApi> {
   const state = defaultState();
-  state.rbac = [...loadClusterRole('deploy/rbac.yaml'), { apiGroups: ['rbac.authorization.k8s.io'], resources: ['rolebindings'], verbs: ['create', 'patch'] }];
+  state.rbac = [...loadRoles('deploy/rbac.yaml'), ...loadRoles('deploy/rbac-sweep.yaml'), { apiGroups: ['rbac.authorization.k8s.io'], resources: ['rolebindings'], verbs: ['create', 'patch'] }, { apiGroups: ['rbac.authorization.k8s.io'], resources: ['clusterroles'], verbs: ['bind'] }];
   api = await startKubeApi(state);
   return api;
 }
@@ -62,7 +67,7 @@ describe('deploy/confine.yaml in the façade (K-M9: evaluated on every write wit
     }
     // Applied again (every SSA is now an UPDATE, oldObject set): still admitted.
     for (const m of r.objects.filter((x) => !['Namespace', 'Secret'].includes(x.kind))) expect((await apply(a, m)).code).toBe(200);
-    a.state.rbac = [...(a.state.rbac ?? []), ...loadClusterRole('deploy/rbac-chaos.yaml')]; // the chaos suite's scales
+    a.state.rbac = [...(a.state.rbac ?? []), ...loadRoles('deploy/rbac-chaos.yaml')]; // the chaos suite's scales
     const scale = (ns: string, name: string, replicas: number) =>
       fetch(`${a.url}/apis/apps/v1/namespaces/${ns}/deployments/${name}/scale`, { method: 'PATCH', headers: { 'content-type': 'application/merge-patch+json' }, body: JSON.stringify({ spec: { replicas } }) });
     expect((await scale('istio-system', 'istiod', 0)).status).toBe(200);
@@ -89,6 +94,7 @@ describe('deploy/confine.yaml in the façade (K-M9: evaluated on every write wit
     ['K-H4: a Gateway selecting another run', () => ({ apiVersion: 'networking.istio.io/v1', kind: 'Gateway', metadata: { name: 'gw', namespace: NS }, spec: { selector: { istio: 'ingressgateway', 'meshproof.dev/run': 'another-run' }, servers: [{ port: { number: 80, name: 'http', protocol: 'HTTP' }, hosts: ['*'] }] } }), /meshproof Gateway must select only the gateway pods of its own run/],
     ['K-H4: a RoleBinding to cluster-admin', () => ({ apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'RoleBinding', metadata: { name: 'rb', namespace: NS }, roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'cluster-admin' }, subjects: [{ kind: 'ServiceAccount', name: 'ingressgateway', namespace: NS }] }), /rolebindings\.rbac\.authorization\.k8s\.io "rb" is forbidden: .*meshproof may bind only the ClusterRole meshproof-gateway-secrets to ServiceAccounts of the same namespace/],
     ['K-H4: a RoleBinding of the gateway role to another namespace\'s ServiceAccount', () => ({ apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'RoleBinding', metadata: { name: 'rb', namespace: NS }, roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'meshproof-gateway-secrets' }, subjects: [{ kind: 'ServiceAccount', name: 'default', namespace: 'kube-system' }] }), /meshproof may bind only the ClusterRole meshproof-gateway-secrets/],
+    ["K-H4: a RoleBinding of the sweep role to another identity than meshproof's own", () => ({ apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'RoleBinding', metadata: { name: 'meshproof-sweep', namespace: NS }, roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'meshproof-sweep' }, subjects: [{ kind: 'ServiceAccount', name: 'default', namespace: 'kube-system' }] }), /and meshproof-sweep to itself/],
     ['K-H4: a RoleBinding of the gateway role to a user', () => ({ apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'RoleBinding', metadata: { name: 'rb', namespace: NS }, roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'meshproof-gateway-secrets' }, subjects: [{ kind: 'User', name: 'mallory', apiGroup: 'rbac.authorization.k8s.io' }] }), /meshproof may bind only the ClusterRole meshproof-gateway-secrets/],
   ])('%s is refused by admission (403, the policy\'s message)', async (_name, make, message) => {
     const a = await facade();
@@ -109,11 +115,20 @@ describe('deploy/confine.yaml in the façade (K-M9: evaluated on every write wit
     expect(r.code, r.body.message).toBe(200);
   });
 
+  it("K-M7: the sweep's RoleBinding of meshproof-sweep to meshproof's own identity in its run namespace is admitted", async () => {
+    const a = await facade();
+    expect((await apply(a, runNamespace)).code).toBe(200);
+    const rb = { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'RoleBinding', metadata: { name: 'meshproof-sweep', namespace: NS }, roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'meshproof-sweep' }, subjects: [{ kind: 'ServiceAccount', name: 'meshproof', namespace: 'meshproof' }] };
+    const r = await apply(a, rb);
+    expect(r.body.message ?? '').toBe('');
+    expect(r.code).toBe(200);
+  });
+
   it('K-H4: a scale of a Deployment not named istiod in istio-system is refused (the chaos grant names echo cluster-wide)', async () => {
     const a = await facade();
     // The user's own Deployment, there before meshproof.
     a.state.objects.set('/apis/apps/v1/namespaces/istio-system/deployments/echo', { apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'echo', namespace: 'istio-system' }, spec: { replicas: 2, template: { metadata: { labels: {} } } } });
-    a.state.rbac = [...(a.state.rbac ?? []), ...loadClusterRole('deploy/rbac-chaos.yaml')];
+    a.state.rbac = [...(a.state.rbac ?? []), ...loadRoles('deploy/rbac-chaos.yaml')];
     const r = await fetch(`${a.url}/apis/apps/v1/namespaces/istio-system/deployments/echo/scale`, { method: 'PATCH', headers: { 'content-type': 'application/merge-patch+json' }, body: JSON.stringify({ spec: { replicas: 0 } }) });
     const body = (await r.json()) as { message: string };
     expect(r.status).toBe(403);

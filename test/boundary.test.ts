@@ -367,3 +367,27 @@ describe('refusals', () => {
     });
   });
 });
+
+describe("K-H2: the lab's istiod gives a gateway its credentialName only when its service account may list secrets", () => {
+  it('without the RoleBinding to meshproof-gateway-secrets the gateway serves no certificate: TLS to it fails', { timeout: 60_000 }, async () => {
+    const posture = loadPosture('fixtures/secure');
+    const lab = new LabTarget();
+    try {
+      await lab.apply({ ...posture, objects: posture.objects.filter((o) => !(o.manifest.kind === 'RoleBinding' && o.manifest.metadata.name === 'ingressgateway-secrets')) });
+      const out = await lab.probe(OUT);
+      const { observations: o } = await out.run([tlsTo((await lab.address(GW, 443, out)).dial, 'no-cert', { minVersion: 'TLSv1.2' })]);
+      expect(o[0]!.tls?.handshake).toBe(false);
+      expect(o[0]!.failure?.class).toMatch(/^(eof|reset|tls-alert:.*)$/);
+    } finally {
+      await lab.dispose();
+    }
+  });
+
+  it('the lab accepts exactly that RoleBinding: to another role, or of a service account of another namespace, is refused', () => {
+    const posture = loadPosture('fixtures/secure');
+    const bind = (roleRef: string, subjectNs: string) =>
+      parseManifests(`apiVersion: rbac.authorization.k8s.io/v1\nkind: RoleBinding\nmetadata: { name: b, namespace: edge }\nroleRef: { apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: ${roleRef} }\nsubjects: [{ kind: ServiceAccount, name: ingressgateway, namespace: ${subjectNs} }]\n`, 'b.yaml');
+    expect(() => new LabTarget().validate({ ...posture, objects: [...posture.objects, ...bind('cluster-admin', 'edge')] })).toThrow(/RoleBindings to ClusterRole meshproof-gateway-secrets only/);
+    expect(() => new LabTarget().validate({ ...posture, objects: [...posture.objects, ...bind('meshproof-gateway-secrets', 'mesh')] })).toThrow(/must be the RoleBinding's own namespace \(edge\)/);
+  });
+});

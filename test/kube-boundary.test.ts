@@ -11,7 +11,8 @@ import { loadPosture, parseManifests, type PostureObject } from '../harness/post
 import { conformanceRun } from '../harness/run.js';
 import { LAB_TIMEOUTS } from '../harness/timeouts.js';
 import { SUITES } from '../suites/index.js';
-import { startLabCluster } from './support/lab-cluster.js';
+import { type LabCluster, startLabCluster } from './support/lab-cluster.js';
+import { loadRoles } from './support/rbac.js';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'meshproof-kube-edge-'));
 const HOST = 'shop.example.test';
@@ -69,6 +70,19 @@ spec:
   hosts: [${HOST}]
   gateways: [shop]
   http: [{ route: [{ destination: { host: web.shop.svc.cluster.local, port: { number: 8080 } } }] }]
+---
+# What Istio's gateway chart installs beside its gateway (manifests/charts/gateway/templates/role.yaml): without
+# it istiod's SDS withholds the credentialName Secret.
+apiVersion: rbac.authorization.k8s.io/v1
+kind: Role
+metadata: { name: shop-gateway, namespace: istio-ingress }
+rules: [{ apiGroups: [""], resources: [secrets], verbs: [get, watch, list] }]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: RoleBinding
+metadata: { name: shop-gateway, namespace: istio-ingress }
+roleRef: { apiGroup: rbac.authorization.k8s.io, kind: Role, name: shop-gateway }
+subjects: [{ kind: ServiceAccount, name: default }]
 ---
 # With the mesh-wide allow-nothing, the user admits everyone at the edge and the gateway at the app.
 apiVersion: security.istio.io/v1
@@ -138,5 +152,45 @@ describe("the user's own edge through the Kubernetes path (--edge)", () => {
     const { r } = await edgeRun(false);
     expect(Object.fromEntries(r.results.map((x) => [x.id, x.verdict]))).toEqual({ 'EDGE-001': 'fail', 'EDGE-002': 'pass', 'EDGE-003': 'pass', 'EDGE-004': 'pass', 'EGRESS-001': 'pass' });
     expect(r.results[0]!.reason).toMatch(/plaintext HTTP got 200 from the app behind the edge/);
+  });
+});
+
+/** A boundary run on the run's own gateway (no --edge), with the posture bent by `bend`. */
+async function ownEdgeRun(bend: (objects: PostureObject[]) => PostureObject[], rbac?: (c: LabCluster) => void) {
+  const cluster = await startLabCluster({ meshWide: 'fixtures/secure/10-mesh-wide.yaml' });
+  rbac?.(cluster);
+  const target = cluster.kubeTarget(dir, { provisioned: false });
+  try {
+    const posture = loadPosture('fixtures/secure');
+    const r = await conformanceRun({ target, posture: { ...posture, objects: bend(posture.objects) }, checks: SUITES.boundary!, timeouts: LAB_TIMEOUTS, settings: DEFAULT_SETTINGS });
+    return { r, forbidden: cluster.api.state.forbidden, used: cluster.api.state.rbacUsed };
+  } finally {
+    await target.dispose();
+    await cluster.close();
+  }
+}
+
+const isGrant = (o: PostureObject) => o.manifest.kind === 'RoleBinding' && o.manifest.metadata.name === 'ingressgateway-secrets';
+
+describe("K-H2: the run's own gateway gets its credentialName only when its service account may list secrets (istiod's SDS)", () => {
+  it('with the RoleBinding to meshproof-gateway-secrets (written under deploy/rbac.yaml with bind, no 403) EDGE-001..004 pass', { timeout: 120_000 }, async () => {
+    const { r, forbidden, used } = await ownEdgeRun((objects) => objects);
+    expect(Object.fromEntries(r.results.map((x) => [x.id, x.verdict]))).toEqual({ 'EDGE-001': 'pass', 'EDGE-002': 'pass', 'EDGE-003': 'pass', 'EDGE-004': 'pass', 'EGRESS-001': 'pass' });
+    expect(forbidden).toEqual([]);
+    expect(used.has('bind rbac.authorization.k8s.io/clusterroles [meshproof-gateway-secrets]')).toBe(true);
+  });
+
+  it('without it the gateway has no certificate and EDGE-001..004 are error, never pass', { timeout: 120_000 }, async () => {
+    const { r } = await ownEdgeRun((objects) => objects.filter((o) => !isGrant(o)));
+    const verdicts = Object.fromEntries(r.results.map((x) => [x.id, x.verdict]));
+    expect(verdicts).toMatchObject({ 'EDGE-001': 'error', 'EDGE-002': 'error', 'EDGE-003': 'error', 'EDGE-004': 'error' });
+  });
+
+  it('a RoleBinding to a role whose permissions meshproof lacks, without bind on it, is refused 403 by the escalation check', { timeout: 120_000 }, async () => {
+    const noBind = (c: LabCluster) => {
+      c.api.state.rbac = loadRoles('deploy/rbac.yaml').filter((x) => !x.verbs.includes('bind'));
+    };
+    const refused = ownEdgeRun((objects) => objects, noBind);
+    await expect(refused).rejects.toThrow(/server-side apply of RoleBinding mp-[0-9a-f]{8}-edge\/ingressgateway-secrets failed: Forbidden: .*attempting to grant RBAC permissions not currently held/);
   });
 });

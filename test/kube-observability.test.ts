@@ -16,7 +16,7 @@ import { LAB_TIMEOUTS } from '../harness/timeouts.js';
 import { ALL_CHECKS, SUITES } from '../suites/index.js';
 import { cli } from './support/cli.js';
 import { type LabCluster, startLabCluster } from './support/lab-cluster.js';
-import { loadClusterRole } from './support/rbac.js';
+import { loadRoles } from './support/rbac.js';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'meshproof-kube-obs-'));
 const DAY = 86_400_000;
@@ -114,7 +114,7 @@ describe.concurrent('KubeTarget reads what a real cluster has', () => {
 });
 
 describe('a revisioned control plane (istiod-canary, istio.io/rev=canary)', () => {
-  const canaryRole = () => loadClusterRole('deploy/rbac.yaml').map((r) => (r.resourceNames?.includes('istio') ? { ...r, resourceNames: [...r.resourceNames, 'istio-canary'] } : r));
+  const canaryRole = () => loadRoles('deploy/rbac.yaml').map((r) => (r.resourceNames?.includes('istio') ? { ...r, resourceNames: [...r.resourceNames, 'istio-canary'] } : r));
 
   it('preflight without --revision names the revision it found; with it, istiod-canary and ConfigMap istio-canary', { timeout: 60_000 }, async () => {
     const cluster = await startLabCluster();

@@ -9,7 +9,10 @@ import { describe, expect, it } from 'vitest';
 import { RUN_LABEL } from '../cluster/kube/render.js';
 import { cli, interruptWhen } from './support/cli.js';
 import { startLabCluster } from './support/lab-cluster.js';
-import { grantsOf, loadClusterRole } from './support/rbac.js';
+import { AppsV1Api, AuthorizationV1Api, CoreV1Api, type KubeConfig } from '@kubernetes/client-node';
+import { loadKubeConfig } from '../cluster/kube/connect.js';
+import { startKubeApi } from './support/kube-api.js';
+import { grantsOf, loadRoles } from './support/rbac.js';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'meshproof-rbac-'));
 const MESH_WIDE = 'fixtures/secure/10-mesh-wide.yaml';
@@ -70,14 +73,14 @@ describe('deploy/rbac.yaml', () => {
     }
 
     expect(forbidden).toEqual([]);
-    const grants = grantsOf(loadClusterRole('deploy/rbac.yaml'));
+    const grants = grantsOf(loadRoles('deploy/rbac.yaml'));
     expect(grants.filter((g) => !used.has(g))).toEqual([]);
   }, 240_000);
 
   it('a missing rule is a 403 from the façade, and the run says what was refused', async () => {
     const c = await startLabCluster({ meshWide: MESH_WIDE });
     try {
-      c.api.state.rbac = loadClusterRole('deploy/rbac.yaml').filter((r) => !r.resources.includes('pods/log'));
+      c.api.state.rbac = loadRoles('deploy/rbac.yaml').filter((r) => !r.resources.includes('pods/log'));
       const r = await cli(['run', '--target', 'kubeconfig', '--kubeconfig', c.api.kubeconfig(dir), '--suite', 'mtls', '--out', path.join(dir, 'nolog')], { env });
       expect(r.code).toBe(2);
       expect(r.stderr).toMatch(/missing permissions: get core\/pods\/log/);
@@ -85,4 +88,64 @@ describe('deploy/rbac.yaml', () => {
       await c.close();
     }
   }, 120_000);
+});
+
+describe("the façade's authorizer resolves bindings as kube-apiserver's RBAC authorizer (VisitRulesFor)", () => {
+  /** A SelfSubjectAccessReview, as the preflight and `kubectl auth can-i` ask it. */
+  const can = async (kc: KubeConfig, a: { verb: string; resource: string; group?: string; subresource?: string; name?: string; namespace?: string }) =>
+    (await kc.makeApiClient(AuthorizationV1Api).createSelfSubjectAccessReview({ body: { apiVersion: 'authorization.k8s.io/v1', kind: 'SelfSubjectAccessReview', spec: { resourceAttributes: a } } })).status?.allowed;
+  const code = (p: Promise<unknown>) => p.then(() => 200, (e: { code?: number }) => e.code);
+
+  it('K-M7: a RoleBinding grants only in its namespace; "all namespaces" and cluster-scoped nodes need a ClusterRoleBinding', async () => {
+    const api = await startKubeApi();
+    try {
+      for (const ns of ['estate-a', 'estate-b']) api.state.namespaces.set(ns, { labels: {}, created: '2026-01-01T00:00:00Z' });
+      // deploy/rbac-sweep.yaml bound per namespace in estate-a only (beside its own RoleBinding in istio-system).
+      api.state.rbac = [...loadRoles('deploy/rbac.yaml'), ...loadRoles('deploy/rbac-sweep.yaml', { rolebindingsIn: ['estate-a'] })];
+      const { kc } = loadKubeConfig({ kubeconfig: api.kubeconfig(dir), env: {} });
+      const core = kc.makeApiClient(CoreV1Api);
+      expect(await can(kc, { verb: 'list', resource: 'services', namespace: 'estate-a' })).toBe(true);
+      expect(await can(kc, { verb: 'list', resource: 'services', namespace: 'estate-b' })).toBe(false);
+      expect(await can(kc, { verb: 'list', resource: 'services' })).toBe(false); // all namespaces: RoleBindings do not answer
+      expect(await code(core.listNamespacedService({ namespace: 'estate-a' }))).toBe(200);
+      expect(await code(core.listNamespacedService({ namespace: 'estate-b' }))).toBe(403);
+      // Nodes are cluster-scoped: a RoleBinding naming them grants nothing; the ClusterRoleBinding does.
+      expect(await code(core.listNode())).toBe(200);
+      api.state.rbac = [...loadRoles('deploy/rbac.yaml'), { apiGroups: [''], resources: ['nodes'], verbs: ['list'], namespace: 'estate-a' }];
+      expect(await can(kc, { verb: 'list', resource: 'nodes' })).toBe(false);
+      expect(await code(core.listNode())).toBe(403);
+    } finally {
+      await api.close();
+    }
+  });
+
+  it('K-M8: istiod can be scaled only in the Istio namespace; echo wherever the run puts it', async () => {
+    const api = await startKubeApi();
+    try {
+      api.state.rbac = [...loadRoles('deploy/rbac.yaml'), ...loadRoles('deploy/rbac-chaos.yaml')];
+      const { kc } = loadKubeConfig({ kubeconfig: api.kubeconfig(dir), env: {} });
+      const scale = (name: string, namespace: string) => can(kc, { verb: 'patch', group: 'apps', resource: 'deployments', subresource: 'scale', name, namespace });
+      expect(await scale('istiod', 'istio-system')).toBe(true);
+      expect(await scale('istiod', 'someone-else')).toBe(false);
+      expect(await scale('echo', 'mp-4f1c2a9e-mesh')).toBe(true);
+      // M6: istiod's Deployments are listed in the Istio namespace only.
+      expect(await code(kc.makeApiClient(AppsV1Api).listNamespacedDeployment({ namespace: 'istio-system' }))).toBe(200);
+      expect(await can(kc, { verb: 'list', group: 'apps', resource: 'deployments', namespace: 'default' })).toBe(false);
+    } finally {
+      await api.close();
+    }
+  });
+
+  it('K-L2: SelfSubjectAccessReviews need no grant: every authenticated user has them (system:basic-user)', async () => {
+    const api = await startKubeApi();
+    try {
+      api.state.rbac = [];
+      const { kc } = loadKubeConfig({ kubeconfig: api.kubeconfig(dir), env: {} });
+      expect(await can(kc, { verb: 'list', resource: 'pods', namespace: 'default' })).toBe(false);
+      expect(api.state.forbidden).toEqual([]);
+      expect(api.state.rbacUsed.has('create authorization.k8s.io/selfsubjectaccessreviews (system:basic-user)')).toBe(true);
+    } finally {
+      await api.close();
+    }
+  });
 });

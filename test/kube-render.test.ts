@@ -3,10 +3,10 @@
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { parseAllDocuments } from 'yaml';
 import { describe, expect, it } from 'vitest';
 import { loadKubeConfig } from '../cluster/kube/connect.js';
-import { CHAOS_PERMISSIONS, REQUIRED, SWEEP_PERMISSIONS } from '../cluster/kube/permissions.js';
+import { CHAOS_PERMISSIONS, type Permission, POLICY_REPORT_PERMISSIONS, REQUIRED, SWEEP_BINDER_PERMISSIONS, SWEEP_NODE_PERMISSIONS, SWEEP_PERMISSIONS } from '../cluster/kube/permissions.js';
+import { clusterRolesOf, grantsOf, loadRoles } from './support/rbac.js';
 import { MESHPROOF_STATS_MATCHER, NamespaceMap, RUN_LABEL, renderForCluster, withStatsMatcher } from '../cluster/kube/render.js';
 import { ConfigError } from '../harness/errors.js';
 import { loadPosture } from '../harness/posture/load.js';
@@ -144,34 +144,54 @@ describe('rendering the posture for a cluster', () => {
 });
 
 describe('least privilege', () => {
-  it('deploy/rbac.yaml grants exactly what the preflight checks, names included', () => {
-    type Rule = { apiGroups: string[]; resources: string[]; verbs: string[]; resourceNames?: string[] };
-    const docs = parseAllDocuments(readFileSync('deploy/rbac.yaml', 'utf8')).map((d) => d.toJS() as { kind: string; rules?: Rule[] });
-    const role = docs.find((d) => d.kind === 'ClusterRole')!;
-    const key = (g: string, res: string, v: string, names?: string[]) => `${g}|${res}|${v}|${(names ?? []).slice().sort().join(',')}`;
-    const granted = role.rules!.flatMap((r) => r.apiGroups.flatMap((g) => r.resources.flatMap((res) => r.verbs.map((v) => key(g, res, v, r.resourceNames)))));
-    const required = REQUIRED.flatMap((p) => p.verbs.map((v) => key(p.group, `${p.resource}${p.subresource ? `/${p.subresource}` : ''}`, v, p.names)));
-    expect(granted.sort()).toEqual(required.sort());
-    expect(granted.some((g) => g.includes('serviceaccounts/token') || g.includes('|*|'))).toBe(false);
+  /** The grants a list of permissions asks for, keyed as rbac.ts grantsOf keys what a file grants. */
+  const asked = (perms: (Permission & { namespace?: string })[]) =>
+    grantsOf(perms.map((p) => ({ apiGroups: [p.group], resources: [`${p.resource}${p.subresource ? `/${p.subresource}` : ''}`], verbs: p.verbs, ...(p.names ? { resourceNames: p.names } : {}), ...(p.namespace || p.scope ? { namespace: p.namespace ?? 'istio-system' } : {}) })));
+
+  it('deploy/rbac.yaml grants exactly what the preflight checks, names and namespaces included (M6, L2, L3)', () => {
+    const granted = grantsOf(loadRoles('deploy/rbac.yaml'));
+    expect(granted.sort()).toEqual(asked([...REQUIRED, ...POLICY_REPORT_PERMISSIONS]).sort());
+    expect(granted.some((g) => g.includes('serviceaccounts/token') || g.includes('/*'))).toBe(false);
     // Secrets: create only (the run's own edge certificate); never get, list, watch or patch one.
-    expect(granted.filter((g) => g.includes('|secrets|'))).toEqual(['|secrets|create|']);
+    expect(granted.filter((g) => g.includes('/secrets'))).toEqual(['create core/secrets']);
+    // Istio's namespace is read only there (M6); SelfSubjectAccessReviews are built in (L2); creates by name (L3).
+    expect(granted.filter((g) => g.includes(' in istio-system')).sort()).toEqual(['get core/configmaps [istio] in istio-system', 'list apps/deployments in istio-system']);
+    expect(granted.some((g) => g.includes('selfsubjectaccessreviews'))).toBe(false);
+    expect(granted.filter((g) => g.startsWith('create ') && (g.includes('/configmaps') || g.includes('/policyreports')))).toEqual(['create core/configmaps [meshproof-agent]', 'create wgpolicyk8s.io/policyreports [meshproof] in meshproof']);
   });
 
-  it('deploy/rbac-chaos.yaml grants exactly the scale subresources the chaos suite uses, by name', () => {
-    type Rule = { apiGroups: string[]; resources: string[]; verbs: string[]; resourceNames?: string[] };
-    const role = parseAllDocuments(readFileSync('deploy/rbac-chaos.yaml', 'utf8')).map((d) => d.toJS() as { kind: string; rules?: Rule[] }).find((d) => d.kind === 'ClusterRole')!;
-    const key = (g: string, res: string, v: string, names?: string[]) => `${g}|${res}|${v}|${(names ?? []).slice().sort().join(',')}`;
-    const granted = role.rules!.flatMap((r) => r.apiGroups.flatMap((g) => r.resources.flatMap((res) => r.verbs.map((v) => key(g, res, v, r.resourceNames)))));
-    expect(granted.sort()).toEqual(CHAOS_PERMISSIONS.flatMap((p) => p.verbs.map((v) => key(p.group, `${p.resource}/${p.subresource}`, v, p.names))).sort());
-    expect(role.rules!.every((r) => (r.resourceNames ?? []).length > 0)).toBe(true);
+  it("K-H2: deploy/rbac.yaml installs the gateway's secrets ClusterRole (what Istio's gateway chart grants) and lets meshproof bind only it, never hold it", () => {
+    const roles = clusterRolesOf(['deploy/rbac.yaml']);
+    expect(grantsOf(roles.get('meshproof-gateway-secrets')!).sort()).toEqual(['get core/secrets', 'list core/secrets', 'watch core/secrets']);
+    const granted = grantsOf(loadRoles('deploy/rbac.yaml'));
+    expect(granted.filter((g) => g.includes('rbac.authorization.k8s.io')).sort()).toEqual([
+      'bind rbac.authorization.k8s.io/clusterroles [meshproof-gateway-secrets]',
+      'create rbac.authorization.k8s.io/rolebindings [ingressgateway-secrets]',
+      'patch rbac.authorization.k8s.io/rolebindings [ingressgateway-secrets]',
+    ]);
   });
 
-  it('deploy/rbac-sweep.yaml grants exactly the sweep\'s read-only lists the preflight checks', () => {
-    type Rule = { apiGroups: string[]; resources: string[]; verbs: string[]; resourceNames?: string[] };
-    const role = parseAllDocuments(readFileSync('deploy/rbac-sweep.yaml', 'utf8')).map((d) => d.toJS() as { kind: string; rules?: Rule[] }).find((d) => d.kind === 'ClusterRole')!;
-    const granted = role.rules!.flatMap((r) => r.apiGroups.flatMap((g) => r.resources.flatMap((res) => r.verbs.map((v) => `${g}|${res}|${v}`))));
-    expect(granted.sort()).toEqual(SWEEP_PERMISSIONS.flatMap((p) => p.verbs.map((v) => `${p.group}|${p.resource}|${v}`)).sort());
-    expect(granted.every((g) => g.endsWith('|list'))).toBe(true);
+  it('K-M8: deploy/rbac-chaos.yaml grants exactly the scale subresources the chaos suite uses, by name; istiod only in the Istio namespace', () => {
+    const granted = grantsOf(loadRoles('deploy/rbac-chaos.yaml'));
+    expect(granted.sort()).toEqual(asked(CHAOS_PERMISSIONS).sort());
+    expect(granted.filter((g) => g.includes('[istiod]'))).toEqual(['get apps/deployments/scale [istiod] in istio-system', 'patch apps/deployments/scale [istiod] in istio-system']);
+    expect(granted.every((g) => g.includes('['))).toBe(true);
+  });
+
+  it("K-M7: deploy/rbac-sweep.yaml grants exactly the sweep's read-only lists the preflight checks per namespace, and nodes apart", () => {
+    const roles = clusterRolesOf(['deploy/rbac-sweep.yaml']);
+    const bare = (perms: Permission[]) => asked(perms.map(({ scope: _s, ...p }) => p));
+    expect(grantsOf(roles.get('meshproof-sweep')!).sort()).toEqual(bare(SWEEP_PERMISSIONS).sort());
+    expect(grantsOf(roles.get('meshproof-sweep-nodes')!)).toEqual(bare(SWEEP_NODE_PERMISSIONS));
+    expect(grantsOf(roles.get('meshproof-sweep-binder')!).sort()).toEqual(bare(SWEEP_BINDER_PERMISSIONS).sort());
+    // The reads write nothing; the binder binds only the sweep role, by name.
+    expect([...roles.get('meshproof-sweep')!, ...roles.get('meshproof-sweep-nodes')!].every((r) => r.verbs.every((v) => v === 'list' || (v === 'get' && r.resources.includes('pods/log'))))).toBe(true);
+    expect(roles.get('meshproof-sweep-binder')!.every((r) => String(r.resourceNames) === 'meshproof-sweep')).toBe(true);
+    // As shipped: meshproof-sweep by a RoleBinding (the root namespace's; one more per swept namespace); nodes and
+    // the binder cluster-wide.
+    expect(grantsOf(loadRoles('deploy/rbac-sweep.yaml')).filter((g) => !g.includes(' in istio-system')).sort()).toEqual(
+      [...grantsOf(roles.get('meshproof-sweep-nodes')!), ...grantsOf(roles.get('meshproof-sweep-binder')!)].sort(),
+    );
   });
 });
 

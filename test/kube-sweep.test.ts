@@ -11,11 +11,16 @@ import { estateHoles, estatePosture } from '../cluster/lab/estate.js';
 import { RUN_LABEL } from '../cluster/kube/render.js';
 import { cli } from './support/cli.js';
 import { startLabCluster } from './support/lab-cluster.js';
-import { grantsOf, loadClusterRole } from './support/rbac.js';
+import { grantsOf, loadRoles } from './support/rbac.js';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'meshproof-kube-sweep-'));
 const env = { ...process.env, MESHPROOF_TIMEOUTS: 'lab' };
 const SPEC = { services: 10, replicas: 2 };
+
+/** The namespaces of a generated estate (each gets its own RoleBinding of the sweep role). */
+function estateNamespaces(spec: { services: number; replicas: number }): string[] {
+  return estatePosture(spec).filter((o) => o.manifest.kind === 'Namespace').map((o) => o.manifest.metadata.name).sort();
+}
 
 interface SweepJson {
   endpoints: { namespace: string; pod: string; port: number; role?: string; verdicts: { check: string; outcome: string; reason: string }[] }[];
@@ -25,10 +30,13 @@ interface SweepJson {
 }
 
 describe('meshproof sweep --target kubeconfig (façade over the lab)', () => {
-  it('finds exactly the planted holes in an estate it did not create, under the sweep role, and leaves nothing behind', async () => {
+  it('K-M7: finds exactly the planted holes in an estate it did not create, under the sweep role bound per namespace (RoleBindings), and leaves nothing behind', async () => {
     const c = await startLabCluster({ existing: estatePosture(SPEC), podsPerProcess: 100 });
-    const sweepRole = loadClusterRole('deploy/rbac-sweep.yaml');
-    c.api.state.rbac = [...loadClusterRole('deploy/rbac.yaml'), ...sweepRole];
+    // K-M7: the sweep role bound per namespace (a RoleBinding in each estate namespace and the root namespace),
+    // never cluster-wide; its own run namespace meshproof binds itself.
+    const sweepRole = loadRoles('deploy/rbac-sweep.yaml', { rolebindingsIn: estateNamespaces(SPEC) });
+    expect(sweepRole.filter((r) => r.namespace === undefined && !r.resources.includes('nodes') && !r.resources.includes('rolebindings') && !r.resources.includes('clusterroles'))).toEqual([]);
+    c.api.state.rbac = [...loadRoles('deploy/rbac.yaml'), ...sweepRole];
     c.api.state.nodes = new Map([
       ['node-a', { ready: true }],
       ['node-b', { ready: true }],
@@ -77,10 +85,13 @@ describe('meshproof sweep --target kubeconfig (façade over the lab)', () => {
       // Read-only towards the estate: every object its owners applied is exactly as it was.
       for (const [k, v] of before) expect(c.api.state.objects.get(k), k).toEqual(v);
       expect([...c.api.state.managers.keys()].filter((k) => k.includes('/estate-'))).toEqual([]);
-      // Least privilege: nothing refused, every grant of the sweep role used.
+      // Least privilege: nothing refused, every grant of the sweep role used (in some namespace it is bound in).
       expect(c.api.state.forbidden).toEqual([]);
-      const used = new Set(c.api.state.rbacUsed);
-      expect(grantsOf(sweepRole).filter((g) => !used.has(g))).toEqual([]);
+      const anywhere = (g: string) => g.replace(/ in \S+$/, '');
+      const used = new Set([...c.api.state.rbacUsed].map(anywhere));
+      expect([...new Set(grantsOf(sweepRole).map(anywhere))].filter((g) => !used.has(g))).toEqual([]);
+      // Its own run namespace was read through the RoleBinding meshproof made there, to its own identity.
+      expect([...c.api.state.rbacUsed].some((g) => /^list core\/services in mp-[0-9a-f]{8}-sweep$/.test(g))).toBe(true);
       // The run namespace is gone afterwards.
       await expect.poll(() => [...c.api.state.namespaces.values()].some((n) => RUN_LABEL in n.labels), { timeout: 5_000 }).toBe(false);
     } finally {
@@ -88,15 +99,44 @@ describe('meshproof sweep --target kubeconfig (façade over the lab)', () => {
     }
   }, 240_000);
 
-  it('stops at preflight, with one line naming what is missing, when the identity lacks the sweep role', async () => {
+  it('K-M7: stops at preflight, with one line naming what is missing, when the identity lacks the sweep role', async () => {
     const c = await startLabCluster({ existing: estatePosture({ services: 6, replicas: 1 }) });
     try {
       const r = await cli(['sweep', '--target', 'kubeconfig', '--kubeconfig', c.api.kubeconfig(dir), '--out', path.join(dir, 'no-role')], { env });
       expect(r.code).toBe(2);
-      expect(r.stderr.trim().split('\n')).toEqual([
-        'meshproof: sweep: missing permissions: list core/services, list discovery.k8s.io/endpointslices, list core/nodes, list security.istio.io/peerauthentications, list security.istio.io/authorizationpolicies, list networking.istio.io/destinationrules, list networking.istio.io/sidecars. Apply deploy/rbac-sweep.yaml and bind it to this identity',
-      ]);
+      const lines = r.stderr.trim().split('\n');
+      expect(lines).toHaveLength(1);
+      expect(lines[0]).toMatch(/^meshproof: sweep: missing permissions: list core\/services in estate-\w+, .*, list security\.istio\.io\/peerauthentications in istio-system, .*bind rbac\.authorization\.k8s\.io\/clusterroles meshproof-sweep, list core\/nodes\. Apply deploy\/rbac-sweep\.yaml and bind ClusterRole meshproof-sweep to this identity in each namespace swept and in the root namespace \(RoleBindings\)/);
       // Nothing was created.
+      expect([...c.api.state.namespaces.values()].some((n) => RUN_LABEL in n.labels)).toBe(false);
+    } finally {
+      await c.close();
+    }
+  }, 60_000);
+
+  it('K-M7: names the one namespace whose RoleBinding is missing, and asks for nodes only without --probes', async () => {
+    const spec = { services: 6, replicas: 1 };
+    // A second team's namespace in scope, whose RoleBinding is there; the estate's is not.
+    const teamB = { manifest: { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'team-b', labels: { 'istio-injection': 'enabled' } } }, source: 'team-b.yaml' };
+    const c = await startLabCluster({ existing: [...estatePosture(spec), teamB] });
+    const [missing] = estateNamespaces(spec);
+    const bound = ['team-b'];
+    c.api.state.rbac = [...loadRoles('deploy/rbac.yaml'), ...loadRoles('deploy/rbac-sweep.yaml', { rolebindingsIn: bound })];
+    try {
+      const r = await cli(['sweep', '--target', 'kubeconfig', '--kubeconfig', c.api.kubeconfig(dir), '--out', path.join(dir, 'one-missing')], { env });
+      expect(r.code).toBe(2);
+      // Pods list and pods/log are not missing: deploy/rbac.yaml grants them cluster-wide (the run's own namespaces
+      // cannot be bound beforehand; the documented residual).
+      const perms = 'list core/services, list discovery.k8s.io/endpointslices, list security.istio.io/peerauthentications, list security.istio.io/authorizationpolicies, list networking.istio.io/destinationrules, list networking.istio.io/sidecars';
+      const expected = perms.split(', ').map((p) => `${p} in ${missing}`).join(', ');
+      expect(r.stderr.trim().split('\n')).toEqual([
+        `meshproof: sweep: missing permissions: ${expected}. Apply deploy/rbac-sweep.yaml and bind ClusterRole meshproof-sweep to this identity in each namespace swept and in the root namespace (RoleBindings), meshproof-sweep-binder cluster-wide, and meshproof-sweep-nodes cluster-wide (or pass --probes)`,
+      ]);
+      // Without nodes (no ClusterRoleBinding for them) but with --probes, the same sweep asks nothing of nodes.
+      c.api.state.rbac = [...loadRoles('deploy/rbac.yaml'), ...loadRoles('deploy/rbac-sweep.yaml', { rolebindingsIn: bound }).filter((x) => !x.resources.includes('nodes'))];
+      const p = await cli(['sweep', '--target', 'kubeconfig', '--kubeconfig', c.api.kubeconfig(dir), '--probes', '1', '--out', path.join(dir, 'probes')], { env });
+      expect(p.stderr).not.toMatch(/nodes/);
+      expect(p.stderr).toMatch(new RegExp(`missing permissions: list core/services in ${missing},`));
       expect([...c.api.state.namespaces.values()].some((n) => RUN_LABEL in n.labels)).toBe(false);
     } finally {
       await c.close();

@@ -77,6 +77,19 @@ export async function schedulableNodes(kc: KubeConfig, onCall?: (what: string) =
   return nodes.items.filter((n) => !n.spec?.unschedulable && (n.status?.conditions ?? []).some((c) => c.type === 'Ready' && c.status === 'True')).length;
 }
 
+/**
+ * The namespaces a sweep will sweep, known before it starts (its preflight asks for the sweep role in each, and
+ * for the policy lists in the root namespace). The run namespace is not among them: it does not exist yet,
+ * and deploy/rbac.yaml's cluster-wide grants cover what the run creates.
+ */
+export async function sweptNamespaces(kc: KubeConfig, scope: Omit<SweepScope, 'runNamespace'>, rootNamespace: string): Promise<string[]> {
+  const list = await retrying(() => kc.makeApiClient(CoreV1Api).listNamespace());
+  const all = list.items.map((n) => ({ name: n.metadata?.name ?? '', labels: n.metadata?.labels ?? {}, injected: namespaceInjected(n.metadata?.labels ?? {}) }));
+  const runNamespace = '\0run'; // no namespace has this name: the run's own is left out
+  const { inScope } = resolveScope(all, { ...scope, runNamespace }, rootNamespace);
+  return inScope.filter((n) => n !== runNamespace);
+}
+
 export async function discoverEstate(o: DiscoverOptions): Promise<Estate> {
   const core = o.kc.makeApiClient(CoreV1Api);
   const custom = o.kc.makeApiClient(CustomObjectsApi);

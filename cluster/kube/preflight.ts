@@ -5,6 +5,7 @@ import {
   AdmissionregistrationV1Api,
   ApiextensionsV1Api,
   AppsV1Api,
+  AuthenticationV1Api,
   AuthorizationV1Api,
   CoreV1Api,
   type KubeConfig,
@@ -14,7 +15,7 @@ import {
 import { parse as parseYaml } from 'yaml';
 import { ConfigError, InfraError, messageOf } from '../../harness/errors.js';
 import { describeApiError } from './api-errors.js';
-import { CHAOS_PERMISSIONS, ISTIO_CRDS, meshConfigName, type Permission, POLICY_REPORT_PERMISSIONS, requiredFor, SWEEP_PERMISSIONS } from './permissions.js';
+import { CHAOS_PERMISSIONS, ISTIO_CRDS, meshConfigName, type Permission, POLICY_REPORT_PERMISSIONS, requiredFor, SWEEP_BINDER_PERMISSIONS, SWEEP_NODE_PERMISSIONS, SWEEP_PERMISSIONS } from './permissions.js';
 import { retrying } from './retry.js';
 
 export { ISTIO_CRDS };
@@ -60,7 +61,61 @@ export function istioLocation(istioNs = 'istio-system', istiodName = 'istiod', m
   return { namespace: istioNs, caAddress: `${istiodName}.${istioNs}.svc:15012`, caServername: `istiod.${istioNs}.svc`, meshConfigName, rootNamespace };
 }
 
-export async function preflight(kc: KubeConfig, o: { istioNamespace?: string; revision?: string; policyReport?: boolean; sweep?: boolean; chaos?: boolean } = {}): Promise<PreflightReport> {
+/**
+ * The permissions of `perms` this identity lacks, one SelfSubjectAccessReview per verb and name, as
+ * `verb group/resource[/sub] [name] [in namespace]`. A permission with `scope: 'istio'` is asked in the Istio
+ * namespace; one without a namespace is asked for all namespaces (only a ClusterRoleBinding grants that).
+ */
+async function refusedPermissions(kc: KubeConfig, perms: (Permission & { namespace?: string })[], istioNs: string, rename: (name: string) => string = (n) => n): Promise<string[]> {
+  const authz = kc.makeApiClient(AuthorizationV1Api);
+  const refused: string[] = [];
+  for (const p of perms) {
+    const namespace = p.namespace ?? (p.scope === 'istio' ? istioNs : undefined);
+    for (const verb of p.verbs) {
+      for (const name of p.names?.map(rename) ?? [undefined]) {
+        const resourceAttributes = { group: p.group, resource: p.resource, subresource: p.subresource, verb, name, namespace };
+        const r = await retrying(() => authz.createSelfSubjectAccessReview({ body: { apiVersion: 'authorization.k8s.io/v1', kind: 'SelfSubjectAccessReview', spec: { resourceAttributes } } }));
+        if (!r.status?.allowed) refused.push(`${verb} ${p.group || 'core'}/${p.resource}${p.subresource ? `/${p.subresource}` : ''}${name ? ` ${name}` : ''}${namespace ? ` in ${namespace}` : ''}`);
+      }
+    }
+  }
+  return refused;
+}
+
+/**
+ * A sweep's read-only lists (deploy/rbac-sweep.yaml), asked in each namespace it will read (the swept ones and
+ * the root namespace), so RoleBindings per namespace pass; `nodes list` (cluster-scoped, a ClusterRoleBinding
+ * only) only when the sweep places one attacker per node (no --probes). One line names everything missing.
+ */
+export async function sweepPreflight(kc: KubeConfig, o: { namespaces: string[]; rootNamespace: string; nodes: boolean; istioNamespace?: string }): Promise<void> {
+  const istioNs = o.istioNamespace ?? 'istio-system';
+  // The root namespace is read for its mesh-wide policies only, unless it is swept too.
+  const policies = SWEEP_PERMISSIONS.filter((p) => p.group.endsWith('.istio.io'));
+  const perNamespace = [
+    ...o.namespaces.flatMap((namespace) => SWEEP_PERMISSIONS.map((p) => ({ ...p, namespace }))),
+    ...(o.namespaces.includes(o.rootNamespace) ? [] : policies.map((p) => ({ ...p, namespace: o.rootNamespace }))),
+  ];
+  const refused = await refusedPermissions(kc, [...perNamespace, ...SWEEP_BINDER_PERMISSIONS, ...(o.nodes ? SWEEP_NODE_PERMISSIONS : [])], istioNs);
+  if (refused.length > 0) {
+    throw new ConfigError(
+      `sweep: missing permissions: ${refused.join(', ')}. Apply deploy/rbac-sweep.yaml and bind ClusterRole meshproof-sweep to this identity in each namespace swept and in the root namespace (RoleBindings), meshproof-sweep-binder cluster-wide${o.nodes ? ', and meshproof-sweep-nodes cluster-wide (or pass --probes)' : ''}`,
+    );
+  }
+}
+
+/**
+ * Who this identity is to the API server (a SelfSubjectReview, authentication.k8s.io/v1, Kubernetes >= 1.28;
+ * every authenticated user may ask: bootstrap policy system:basic-user): a binding meshproof makes for itself
+ * names it.
+ */
+export async function whoAmI(kc: KubeConfig): Promise<string> {
+  const r = await retrying(() => kc.makeApiClient(AuthenticationV1Api).createSelfSubjectReview({ body: { apiVersion: 'authentication.k8s.io/v1', kind: 'SelfSubjectReview' } }));
+  const name = r.status?.userInfo?.username;
+  if (!name) throw new InfraError('the API server did not say who this identity is (SelfSubjectReview without a username)');
+  return name;
+}
+
+export async function preflight(kc: KubeConfig, o: { istioNamespace?: string; revision?: string; policyReport?: boolean; chaos?: boolean } = {}): Promise<PreflightReport> {
   const server = kc.getCurrentCluster()?.server ?? '?';
   const istioNs = o.istioNamespace ?? 'istio-system';
   const required = requiredFor(o.revision);
@@ -75,29 +130,10 @@ export async function preflight(kc: KubeConfig, o: { istioNamespace?: string; re
   }
 
   // 2. Every permission the run needs (deploy/rbac.yaml grants exactly these), one SelfSubjectAccessReview each.
-  const authz = kc.makeApiClient(AuthorizationV1Api);
-  const refusedOf = async (perms: (Permission & { namespace?: string })[], rename: (name: string) => string = (n) => n): Promise<string[]> => {
-    const refused: string[] = [];
-    for (const p of perms) {
-      for (const verb of p.verbs) {
-        for (const name of p.names?.map(rename) ?? [undefined]) {
-          const resourceAttributes = { group: p.group, resource: p.resource, subresource: p.subresource, verb, name, namespace: p.namespace };
-          const r = await retrying(() => authz.createSelfSubjectAccessReview({ body: { apiVersion: 'authorization.k8s.io/v1', kind: 'SelfSubjectAccessReview', spec: { resourceAttributes } } }));
-          if (!r.status?.allowed) refused.push(`${verb} ${p.group || 'core'}/${p.resource}${p.subresource ? `/${p.subresource}` : ''}${name ? ` ${name}` : ''}${p.namespace ? ` in ${p.namespace}` : ''}`);
-        }
-      }
-    }
-    return refused;
-  };
+  const refusedOf = (perms: (Permission & { namespace?: string })[], rename?: (name: string) => string) => refusedPermissions(kc, perms, istioNs, rename);
   const missing = await refusedOf(required);
   if (missing.length > 0) {
     throw new ConfigError(`missing permissions: ${missing.join(', ')}. Apply deploy/rbac.yaml and bind it to this identity, or use one that has them`);
-  }
-
-  // 2a. A sweep's read-only lists (deploy/rbac-sweep.yaml).
-  if (o.sweep) {
-    const refused = await refusedOf(SWEEP_PERMISSIONS);
-    if (refused.length > 0) throw new ConfigError(`sweep: missing permissions: ${refused.join(', ')}. Apply deploy/rbac-sweep.yaml and bind it to this identity`);
   }
 
   // 2a'. The chaos suite's scale subresources (deploy/rbac-chaos.yaml), istiod's by its revisioned name.

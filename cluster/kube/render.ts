@@ -260,6 +260,12 @@ export function renderForCluster(posture: Posture, o: RenderOptions): Rendered {
       spec.gateways = ((spec.gateways as string[] | undefined) ?? []).map((g) => (g.includes('/') ? `${map.ns(g.split('/')[0]!)}/${g.split('/')[1]}` : `${map.ns(vsNs)}/${g}`));
       for (const r of (spec.http as { route?: { destination: { host: string } }[] }[] | undefined) ?? []) for (const d of r.route ?? []) d.destination.host = map.host(d.destination.host);
     }
+    if (m.kind === 'RoleBinding') {
+      // A ServiceAccount subject names its namespace: the run's, mapped like every other reference to it (an
+      // unmapped `edge` would bind a service account of a namespace the run does not own).
+      const subjects = (m as unknown as { subjects?: { kind: string; namespace?: string }[] }).subjects ?? [];
+      for (const sub of subjects) if (sub.kind === 'ServiceAccount' && sub.namespace) sub.namespace = map.ns(sub.namespace);
+    }
     if (m.kind === 'ServiceEntry' && m.metadata.annotations?.[ADDRESSES_OF]) {
       const [ns, name] = m.metadata.annotations[ADDRESSES_OF].split('/') as [string, string];
       m.metadata.annotations = { ...m.metadata.annotations, [ADDRESSES_OF]: `${map.ns(ns)}/${name}` };

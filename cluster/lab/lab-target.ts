@@ -62,6 +62,12 @@ export interface LabOptions {
   onProcessLog?: (pod: string, line: string) => void;
   /** The pod IP a cluster gave a pod (the Kubernetes façade's); the lab numbers its own otherwise. */
   podIp?: (namespace: string, name: string) => string | undefined;
+  /**
+   * istiod's SubjectAccessReview for a gateway's credentialName (may service account `sa` list secrets in
+   * `namespace`?), answered by a cluster's RBAC (the Kubernetes façade's); the lab answers from the posture's
+   * RoleBindings otherwise.
+   */
+  sdsAuthorize?: (namespace: string, serviceAccount: string) => boolean;
 }
 
 export class LabTarget implements Target, MeshView {
@@ -306,10 +312,15 @@ export class LabTarget implements Target, MeshView {
     const services = model.services.filter((s) => s.namespace === d.namespace && selects(s.selector, d.podLabels));
     const containerPortOf = (n: number) => services.flatMap((s) => s.ports).find((p) => p.port === n)?.targetPort ?? n;
     const byPort = new Map<number, ServerBinding[]>();
+    // istiod's SDS sends a credentialName Secret only when the gateway's service account may `list secrets` in its
+    // namespace (istio pilot/pkg/xds/sds.go `filterAuthorizedResources` → pilot/pkg/credentials/kube/secrets.go
+    // `Authorize`: a SubjectAccessReview {verb: list, resource: secrets, namespace}, asked unconditionally);
+    // unauthorized resources are dropped, and the HTTPS filter chain is left without a certificate.
+    const sdsAllowed = this.opts.sdsAuthorize ? this.opts.sdsAuthorize(d.namespace, d.serviceAccount) : model.secretReaders.has(`${d.namespace}/${d.serviceAccount}`);
     for (const g of model.gateways.filter((x) => selects(x.selector, d.podLabels))) {
       for (const server of g.servers) {
         const cp = containerPortOf(server.port);
-        const credential = server.credentialName ? await this.credential(d.namespace, server.credentialName) : undefined;
+        const credential = server.credentialName && sdsAllowed ? await this.credential(d.namespace, server.credentialName) : undefined;
         byPort.set(cp, [...(byPort.get(cp) ?? []), { gateway: `${g.namespace}/${g.name}`, server, credential }]);
       }
     }

@@ -165,6 +165,11 @@ export interface LabModel {
   outboundPolicy: Map<string, 'REGISTRY_ONLY' | 'ALLOW_ANY'>;
   serviceEntries: ServiceEntryModel[];
   tlsSecrets: TlsSecretModel[];
+  /**
+   * `<ns>/<sa>` bound by a RoleBinding in `<ns>` to ClusterRole meshproof-gateway-secrets: the service accounts
+   * that may `list secrets` in their namespace, so istiod's SDS gives their gateways credentialName Secrets.
+   */
+  secretReaders: Set<string>;
   faults: LabFaults;
 }
 
@@ -199,6 +204,7 @@ export function buildModel(posture: Posture): LabModel {
     outboundPolicy: new Map(),
     serviceEntries: [],
     tlsSecrets: [],
+    secretReaders: new Set(),
     faults: { acceptUntrustedChain: false, allowExpiredCertificate: false, disableRotation: false, plaintextOnControlPlaneOutage: false, injectionFailOpen: false },
   };
   const objects = posture.objects.map(validateForLab);
@@ -223,6 +229,11 @@ export function buildModel(posture: Posture): LabModel {
       case 'ServiceAccount':
         model.serviceAccounts.add(`${requireNs(m.namespace, o.source, what)}/${m.name}`);
         break;
+      case 'RoleBinding': {
+        const ns = requireNs(m.namespace, o.source, what);
+        for (const s of o.value.subjects) model.secretReaders.add(`${ns}/${s.name}`);
+        break;
+      }
       case 'Deployment': {
         const ns = requireNs(m.namespace, o.source, what);
         const c = o.value.spec.template.spec.containers[0]!;

@@ -487,6 +487,28 @@ const secret = z
     if (chain !== undefined && chain !== 'complete' && chain !== 'leaf-only') ctx.addIssue({ code: 'custom', path: ['metadata', 'annotations', 'meshproof.dev/tls-chain'], message: 'complete or leaf-only' });
   });
 
+/** The ClusterRole deploy/rbac.yaml installs for gateways: secrets get, watch, list (Istio's gateway chart Role). */
+export const GATEWAY_SECRETS_ROLE = 'meshproof-gateway-secrets';
+
+/**
+ * The one RBAC object the lab implements: a RoleBinding of service accounts of its own namespace to ClusterRole
+ * meshproof-gateway-secrets, which lets a gateway running as one of them receive its credentialName Secrets from
+ * istiod's SDS (istio pilot/pkg/xds/sds.go `filterAuthorizedResources`; see lab-target.ts attachGateway).
+ */
+const roleBinding = z
+  .strictObject({
+    apiVersion: z.literal('rbac.authorization.k8s.io/v1'),
+    kind: z.literal('RoleBinding'),
+    metadata,
+    roleRef: z.strictObject({ apiGroup: z.literal('rbac.authorization.k8s.io'), kind: z.literal('ClusterRole'), name: z.literal(GATEWAY_SECRETS_ROLE, `the lab implements RoleBindings to ClusterRole ${GATEWAY_SECRETS_ROLE} only`) }),
+    subjects: z.array(z.strictObject({ kind: z.literal('ServiceAccount', 'the lab implements ServiceAccount subjects only'), name: z.string().min(1), namespace: z.string().min(1) })).min(1),
+  })
+  .superRefine((o, ctx) => {
+    o.subjects.forEach((s, i) => {
+      if (s.namespace !== o.metadata.namespace) ctx.addIssue({ code: 'custom', path: ['subjects', i, 'namespace'], message: `must be the RoleBinding's own namespace (${o.metadata.namespace}): the lab grants a gateway only its own namespace's Secrets` });
+    });
+  });
+
 const SCHEMAS = {
   Namespace: namespace,
   ServiceAccount: serviceAccount,
@@ -503,6 +525,7 @@ const SCHEMAS = {
   Sidecar: sidecar,
   ServiceEntry: serviceEntry,
   Secret: secret,
+  RoleBinding: roleBinding,
 } as const;
 
 export type LabKinds = { [K in keyof typeof SCHEMAS]: z.infer<(typeof SCHEMAS)[K]> };

@@ -10,14 +10,18 @@ import { parseAllDocuments, parse as parseYaml } from 'yaml';
 import { readFields } from '../../agent/mint.js';
 import { type AdmissionAttributes, type AdmissionPolicy, admit, loadAdmissionPolicy, type Operation } from './admission.js';
 import { modelFor, validateWith } from './schemas.js';
-import { type Attributes, attributesOf, authorize, forbiddenMessage, loadClusterRole, type Rule } from './rbac.js';
+import { type Attributes, attributesOf, authorize, BUILT_IN, clusterRolesOf, forbiddenMessage, loadRoles, MESHPROOF_SA, notHeld, type RbacObject, type Rule, rulesFor, type ServiceAccountRef } from './rbac.js';
 
 export interface KubeApiState {
   /**
-   * The ClusterRole every request is authorized against (deploy/rbac.yaml unless a test says otherwise), as
-   * kube-apiserver's RBAC authorizer would; undefined authorizes everything.
+   * The rules meshproof's identity holds from its bindings (deploy/rbac.yaml unless a test says otherwise; see
+   * rbac.ts loadRoles: bound cluster-wide or per namespace), every request authorized against them as
+   * kube-apiserver's RBAC authorizer would, with the built-in grants of every authenticated user and the RBAC
+   * objects applied to the cluster; undefined authorizes everything meshproof asks.
    */
   rbac?: Rule[];
+  /** The ClusterRoles installed in the cluster (deploy/rbac*.yaml's), which RoleBindings applied here refer to. */
+  clusterRoles: Map<string, Rule[]>;
   /** The grants allowed requests used (see rbac.ts grantsOf). */
   rbacUsed: Set<string>;
   /** Requests refused with 403, for a test to assert none happened. */
@@ -114,6 +118,24 @@ export interface ExecCall {
 
 export const MESHPROOF_USER = 'system:serviceaccount:meshproof:meshproof';
 
+const RBAC_KINDS = new Set(['Role', 'RoleBinding', 'ClusterRole', 'ClusterRoleBinding']);
+
+/**
+ * What a service account may do in this cluster: for meshproof's own identity the rules of `state.rbac`; for
+ * every identity the built-in grants (BUILT_IN) and the Roles and RoleBindings applied to the cluster (a run's
+ * RoleBinding of its gateway, a user's gateway chart Role), resolved as VisitRulesFor does.
+ */
+export function rulesOf(state: KubeApiState, sa: ServiceAccountRef): Rule[] {
+  const rbac = [...state.objects.values()].filter((o) => RBAC_KINDS.has(String(o.kind))) as unknown as RbacObject[];
+  const own = sa.namespace === MESHPROOF_SA.namespace && sa.name === MESHPROOF_SA.name ? (state.rbac ?? []) : [];
+  return [...own, ...BUILT_IN, ...rulesFor(rbac, sa, state.clusterRoles)];
+}
+
+/** A SubjectAccessReview for a service account (what istiod asks for a gateway's credentialName, see lab-cluster.ts). */
+export function allowedFor(state: KubeApiState, sa: ServiceAccountRef, a: Attributes): boolean {
+  return authorize(rulesOf(state, sa), a) !== undefined;
+}
+
 /** deploy/confine.yaml, compiled (a CEL error throws here, failing whichever test starts a façade). */
 export function confinePolicy(file = 'deploy/confine.yaml'): NonNullable<KubeApiState['admission']> {
   return { policy: loadAdmissionPolicy(file), docs: parseAllDocuments(readFileSync(file, 'utf8')).map((d) => d.toJS()) };
@@ -121,7 +143,8 @@ export function confinePolicy(file = 'deploy/confine.yaml'): NonNullable<KubeApi
 
 export function defaultState(): KubeApiState {
   return {
-    rbac: loadClusterRole('deploy/rbac.yaml'),
+    rbac: loadRoles('deploy/rbac.yaml'),
+    clusterRoles: clusterRolesOf(['deploy/rbac.yaml', 'deploy/rbac-sweep.yaml', 'deploy/rbac-chaos.yaml']),
     admission: confinePolicy(),
     admissionDenied: [],
     rbacUsed: new Set(),
@@ -186,6 +209,10 @@ const RESOURCES: Record<string, [string, string, boolean][]> = {
     ['ReplicaSet', 'replicasets', true],
   ],
   'authorization.k8s.io/v1': [['SelfSubjectAccessReview', 'selfsubjectaccessreviews', false]],
+  'rbac.authorization.k8s.io/v1': [
+    ['Role', 'roles', true],
+    ['RoleBinding', 'rolebindings', true],
+  ],
   'discovery.k8s.io/v1': [['EndpointSlice', 'endpointslices', true]],
   'security.istio.io/v1': [
     ['PeerAuthentication', 'peerauthentications', true],
@@ -200,7 +227,6 @@ const RESOURCES: Record<string, [string, string, boolean][]> = {
   ],
   'telemetry.istio.io/v1': [['Telemetry', 'telemetries', true]],
   'wgpolicyk8s.io/v1alpha2': [['PolicyReport', 'policyreports', true]],
-  'rbac.authorization.k8s.io/v1': [['RoleBinding', 'rolebindings', true]],
   'admissionregistration.k8s.io/v1': [
     ['ValidatingAdmissionPolicy', 'validatingadmissionpolicies', false],
     ['ValidatingAdmissionPolicyBinding', 'validatingadmissionpolicybindings', false],
@@ -375,13 +401,36 @@ export async function startKubeApi(state: KubeApiState = defaultState()): Promis
     if (!state.rbac) return undefined;
     const grants: string[] = [];
     for (const a of needs) {
-      const grant = state.denied.has(`${a.verb} ${a.group}/${a.resource}`) ? undefined : authorize(state.rbac, a);
+      const grant = state.denied.has(`${a.verb} ${a.group}/${a.resource}`) ? undefined : authorize(rulesOf(state, MESHPROOF_SA), a);
       if (!grant) return a;
       grants.push(grant);
     }
     // A rule counts as used only when the whole request was allowed.
     for (const g of grants) state.rbacUsed.add(g);
     return undefined;
+  };
+  /**
+   * RBAC's escalation check on a binding write (kubernetes pkg/registry/rbac/rolebinding/policybased/storage.go
+   * Create/Update): allowed if the writer may `bind` the role (pkg/registry/rbac/escalation_check.go
+   * `BindingAuthorized`: verb bind on clusterroles/roles, the role's name, in the binding's namespace) or already
+   * holds every permission of the role there (validation `ConfirmNoEscalation`); otherwise 403, whatever the
+   * writer's create/patch on rolebindings.
+   */
+  const escalationRefused = (b: RbacObject): string | undefined => {
+    if (!state.rbac || !b.roleRef || !b.metadata.namespace) return undefined;
+    const holder = rulesOf(state, MESHPROOF_SA);
+    const resource = b.roleRef.kind === 'ClusterRole' ? 'clusterroles' : 'roles';
+    const bind = authorize(holder, { verb: 'bind', group: 'rbac.authorization.k8s.io', resource, name: b.roleRef.name, namespace: b.metadata.namespace });
+    if (bind) {
+      state.rbacUsed.add(bind);
+      return undefined;
+    }
+    const roleObject = [...state.objects.values()].find((o) => o.kind === 'Role' && (o as Obj).metadata.namespace === b.metadata.namespace && (o as Obj).metadata.name === b.roleRef!.name) as RbacObject | undefined;
+    const role = b.roleRef.kind === 'ClusterRole' ? state.clusterRoles.get(b.roleRef.name) : roleObject?.rules;
+    const missing = role ? notHeld(holder, role, b.metadata.namespace) : [{ apiGroups: ['?'], resources: [`${resource} "${b.roleRef.name}" (not found)`], verbs: ['?'] }];
+    if (missing.length === 0) return undefined;
+    const held = missing.map((r) => `{APIGroups:[${r.apiGroups.map((g) => `"${g}"`).join(' ')}], Resources:[${r.resources.map((x) => `"${x}"`).join(' ')}], ${r.resourceNames ? `ResourceNames:[${r.resourceNames.map((x) => `"${x}"`).join(' ')}], ` : ''}Verbs:[${r.verbs.map((v) => `"${v}"`).join(' ')}]}`).join('\n');
+    return `rolebindings.rbac.authorization.k8s.io "${b.metadata.name}" is forbidden: user "${MESHPROOF_USER}" (groups=["system:serviceaccounts" "system:serviceaccounts:meshproof" "system:authenticated"]) is attempting to grant RBAC permissions not currently held:\n${held}`;
   };
   const needsOf = (req: http.IncomingMessage, url: URL): Attributes[] => {
     const a = attributesOf(req.method ?? 'GET', url.pathname, url.searchParams);
@@ -488,8 +537,14 @@ export async function startKubeApi(state: KubeApiState = defaultState()): Promis
         const key = `${ra.verb} ${ra.group ?? ''}/${ra.resource}${ra.subresource ? `/${ra.subresource}` : ''}`;
         const attrs = { verb: ra.verb, group: ra.group ?? '', resource: `${ra.resource}${ra.subresource ? `/${ra.subresource}` : ''}`, name: (ra as { name?: string }).name, namespace: (ra as { namespace?: string }).namespace };
         // Answered from the same role the requests are authorized against (and never counted as a use of it).
-        const allowed = !state.denied.has(key) && (!state.rbac || authorize(state.rbac, attrs) !== undefined);
+        // An SSAR without a namespace asks "in all namespaces": only ClusterRoleBindings answer it (rbac.ts).
+        const allowed = !state.denied.has(key) && (!state.rbac || authorize(rulesOf(state, MESHPROOF_SA), attrs) !== undefined);
         return json(res, 201, { apiVersion: 'authorization.k8s.io/v1', kind: 'SelfSubjectAccessReview', spec: { resourceAttributes: ra }, status: { allowed } });
+      }
+      if (req.method === 'POST' && p === '/apis/authentication.k8s.io/v1/selfsubjectreviews') {
+        // Who the caller is (`kubectl auth whoami`): the kubeconfig's token is meshproof's service account.
+        const userInfo = { username: MESHPROOF_USER, groups: ['system:serviceaccounts', 'system:serviceaccounts:meshproof', 'system:authenticated'] };
+        return json(res, 201, { apiVersion: 'authentication.k8s.io/v1', kind: 'SelfSubjectReview', metadata: {}, status: { userInfo } });
       }
       let m = /^\/apis\/apiextensions\.k8s\.io\/v1\/customresourcedefinitions\/([^/]+)$/.exec(p);
       if (req.method === 'GET' && m) {
@@ -650,6 +705,11 @@ export async function startKubeApi(state: KubeApiState = defaultState()): Promis
         const causes = model ? validateWith(model, obj) : [{ field: 'kind', message: `no ${obj.kind} in ${obj.apiVersion}` }];
         if (causes.length > 0) {
           return status(422, 'Invalid', `${obj.kind} "${obj.metadata.name}" is invalid: ${causes.map((c) => `${c.field}: ${c.message}`).join(', ')}`, causes.map((c) => ({ reason: 'FieldValueInvalid', ...c })));
+        }
+        const escalation = obj.kind === 'RoleBinding' ? escalationRefused(obj as unknown as RbacObject) : undefined;
+        if (escalation) {
+          state.forbidden.push(escalation);
+          return status(403, 'Forbidden', escalation);
         }
         // Server-side apply without force never takes fields another manager owns (K8s: server-side apply, conflicts).
         const manager = url.searchParams.get('fieldManager') ?? '';
@@ -883,8 +943,9 @@ export async function startKubeApi(state: KubeApiState = defaultState()): Promis
       else socket.end(`HTTP/1.1 ${fault === '429' ? '429 Too Many Requests\r\nretry-after: 1' : '503 Service Unavailable'}\r\ncontent-length: 0\r\n\r\n`);
       return;
     }
-    // A websocket exec is a GET; from Kubernetes 1.31 it needs create on pods/exec as well
-    // (AuthorizePodWebsocketUpgradeCreatePermission).
+    // A websocket exec is a GET; from Kubernetes 1.35 it needs create on pods/exec as well (feature
+    // AuthorizePodWebsocketUpgradeCreatePermission, Beta and on by default from 1.35: kubernetes
+    // pkg/features/versioned_kube_features.go). The façade asks for both at every version (stricter).
     const exec = { group: '', resource: 'pods/exec', namespace: m[1], name: m[2] };
     const refused = check([
       { ...exec, verb: 'get' },

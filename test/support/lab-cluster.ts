@@ -18,7 +18,7 @@ import { AGENT_BUNDLE } from '../../harness/paths.js';
 import type { Outage, PodRef } from '../../harness/target.js';
 import { runProcess } from './cli.js';
 import { type FakeIstiod, startFakeIstiod } from './fake-istiod.js';
-import { type KubeApi, pathFor, startKubeApi } from './kube-api.js';
+import { allowedFor, type KubeApi, pathFor, startKubeApi } from './kube-api.js';
 
 type Obj = Manifest & { spec?: Record<string, unknown>; data?: unknown };
 
@@ -41,8 +41,8 @@ const tokenDir = mkdtempSync(path.join(tmpdir(), 'meshproof-kubelet-'));
  * `stripStatsMatcher` removes the proxyStatsMatcher render added: a cluster whose pods keep only Istio's defaults.
  */
 function unrender(o: Obj, opts: { stripStatsMatcher?: boolean; revision?: string } = {}): Obj | undefined {
-  // Not posture: the agent's ConfigMap, meshproof's own PolicyReport.
-  if (o.kind === 'ConfigMap' || o.kind === 'PolicyReport') return undefined;
+  // Not posture: the agent's ConfigMap, meshproof's own PolicyReport. RBAC is the API's: the lab asks it (sdsAuthorize).
+  if (o.kind === 'ConfigMap' || o.kind === 'PolicyReport' || o.kind === 'Role' || o.kind === 'RoleBinding') return undefined;
   const m = structuredClone(o);
   const strip = (labels?: Record<string, string>) => {
     if (!labels) return undefined;
@@ -115,7 +115,12 @@ export async function startLabCluster(
     const objects = [...api.state.objects.values()].map((v) => unrender(v as Obj, { ...o, revision: api.state.istiod?.revision })).filter((x): x is Obj => x !== undefined);
     // The cluster's mesh config, which istiod (and so the lab's sidecars) reads for access logging.
     if (api.state.meshConfig !== undefined) objects.push({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'istio', namespace: 'istio-system' }, data: { mesh: api.state.meshConfig } });
-    lab = new LabTarget({ podsPerProcess: o.podsPerProcess, podIp: (namespace, name) => api.state.podIPs.get(`${namespace}/${name}`) });
+    lab = new LabTarget({
+      podsPerProcess: o.podsPerProcess,
+      podIp: (namespace, name) => api.state.podIPs.get(`${namespace}/${name}`),
+      // istiod's SubjectAccessReview for a gateway's credentialName, answered by this API's RBAC authorizer.
+      sdsAuthorize: (namespace, name) => allowedFor(api.state, { namespace, name }, { verb: 'list', group: '', resource: 'secrets', namespace }),
+    });
     await lab.apply({ origin: ['kube-api'], objects: objects.map((manifest, i) => ({ manifest, source: `kube-api#${i + 1}` })) });
     // istiod's CA for this lab: CreateCertificate over gRPC, identities from the tokens this API issued.
     await istiod?.close();

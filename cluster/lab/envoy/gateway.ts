@@ -93,13 +93,17 @@ export class GatewayListeners {
       return this.host.listen(server);
     }
     const params = tlsParameters(https.map((b) => b.server));
-    const contexts = https.map((b) => ({ hosts: b.server.hosts, ctx: tls.createSecureContext({ cert: b.credential!.chainPem, key: b.credential!.keyPem, ...params }) }));
+    // A server whose credentialName istiod's SDS did not send (the gateway may not list secrets) has a filter chain
+    // with no certificate: its handshakes fail (istio pilot/pkg/security/model/authentication.go SDSAdsConfig leaves
+    // Envoy's initial_fetch_timeout at its default, so the listener comes up without the secret).
+    const contexts = https.map((b) => ({ hosts: b.server.hosts, ctx: b.credential ? tls.createSecureContext({ cert: b.credential.chainPem, key: b.credential.keyPem, ...params }) : undefined }));
     const server = tls.createServer({
       ...params,
       ALPNProtocols: ['http/1.1'],
       // The filter chain by SNI (server_names = the server's hosts); no match: no chain, the connection closes.
       SNICallback: (name, cb) => {
         const hit = contexts.find((c) => c.hosts.some((h) => hostMatches(h, name)));
+        if (hit && !hit.ctx) return cb(new Error(`no certificate for SNI ${name}: SDS refused the credentialName`));
         cb(hit ? null : new Error(`no filter chain for SNI ${name}`), hit?.ctx);
       },
     });
