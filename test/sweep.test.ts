@@ -8,14 +8,15 @@ import path from 'node:path';
 import { Ajv } from 'ajv';
 import addFormatsModule from 'ajv-formats';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { podPorts } from '../cluster/kube/discover.js';
+import { indexEndpointSlices, podPorts } from '../cluster/kube/discover.js';
 import { estateHoles, estatePosture, parseEstate } from '../cluster/lab/estate.js';
 import { LabTarget } from '../cluster/lab/lab-target.js';
 import type { Examined } from '../harness/check.js';
 import { ConfigError } from '../harness/errors.js';
 import { SWEEP_FIXTURES } from '../harness/paths.js';
 import { loadPosture } from '../harness/posture/load.js';
-import { effectivePeerAuthentication, parseLabelSelector, resolveScope, selectProtocol } from '../harness/sweep/estate.js';
+import { convertProtocol, targetPortProtocol } from '../harness/istio/protocol.js';
+import { effectivePeerAuthentication, gatewayReason, istioOwnPorts, parseLabelSelector, policyNote, resolveScope } from '../harness/sweep/estate.js';
 import { type Exemption, parseExemptions, type SweepOptions, sweep } from '../harness/sweep/sweep.js';
 import { agentsOf, cli } from './support/cli.js';
 
@@ -194,11 +195,23 @@ describe('sweep scope, protocol and policy resolution', () => {
     expect(parseLabelSelector('tier notin (web)')({ tier: 'web' })).toBe(false);
   });
 
-  it('selects the protocol as Istio does: appProtocol, then the port name, else detection', () => {
-    expect(selectProtocol('http', 'tcp-x')).toEqual({ protocol: 'http', from: 'appProtocol http' });
-    expect(selectProtocol(undefined, 'grpc-api')).toEqual({ protocol: 'http', from: 'port name grpc-api' });
-    expect(selectProtocol(undefined, 'mysql')).toMatchObject({ protocol: 'tcp' });
-    expect(selectProtocol(undefined, 'web')).toMatchObject({ protocol: 'sniffed' });
+  it('I-L1: ConvertProtocol replays Istio\'s own TestConvertProtocol table (test/data/istio/conversion_test.json)', () => {
+    const table = JSON.parse(readFileSync('test/data/istio/conversion_test.json', 'utf8')) as { cases: { name: string; port: number; portName: string; proto: string; appProto: string | null; expectedProto: string }[] };
+    expect(table.cases.length).toBe(9);
+    for (const c of table.cases) expect(convertProtocol(c.port, c.portName, c.proto, c.appProto ?? undefined), c.name).toBe(c.expectedProto);
+  });
+
+  it('I-L1: appProtocol replaces the name, kubernetes.io/* values, well-known ports, the oldest Service wins', () => {
+    expect(convertProtocol(8080, 'http-web', 'TCP', 'custom')).toBe('UnsupportedProtocol'); // no fallback to the name
+    expect(convertProtocol(8080, 'x', 'TCP', 'http-v2')).toBe('HTTP'); // appProtocol split at '-'
+    expect(convertProtocol(8080, undefined, 'TCP', 'kubernetes.io/ws')).toBe('HTTP');
+    expect(convertProtocol(8443, undefined, 'TCP', 'kubernetes.io/wss')).toBe('HTTPS');
+    expect(convertProtocol(25, undefined, 'TCP', undefined)).toBe('TCP');
+    expect(convertProtocol(27017, 'db', 'TCP', undefined)).toBe('TCP');
+    expect(convertProtocol(8080, 'h2c', 'TCP', undefined)).toBe('UnsupportedProtocol'); // not an Istio name
+    const young = { created: '2026-02-01T00:00:00.000Z', label: 'ns/b:80', port: 80, name: 'tcp' };
+    const old = { created: '2026-01-01T00:00:00.000Z', label: 'ns/a:80', port: 80, name: 'http' };
+    expect(targetPortProtocol([young, old])?.protocol).toBe('HTTP');
   });
 
   it('reads a pod\'s ports from its containers and the EndpointSlices that list it, protocol from the Service port', () => {
@@ -214,14 +227,14 @@ describe('sweep scope, protocol and policy resolution', () => {
       ports: [{ name: 'grpc-api', port: 8443, protocol: 'TCP' }, { name: 'metrics', port: 9090, protocol: 'TCP', appProtocol: 'http' }],
       endpoints: [{ addresses: ['fd00::c'], conditions: { ready: true }, targetRef: { kind: 'Pod', name: 'api-7f9-x' } }],
     };
-    const ports = podPorts(pod as never, [svc as never], [slice as never]);
+    const ports = podPorts(pod as never, indexEndpointSlices([svc as never], [slice as never]));
     expect(ports).toEqual([
-      { port: 8443, protocol: 'http', protocolFrom: 'port name grpc-api', services: ['pay/api:443'], dial: '[fd00::c]:8443' },
-      { port: 9090, protocol: 'http', protocolFrom: 'appProtocol http', services: ['pay/api:9090'], dial: '[fd00::c]:9090' },
+      { port: 8443, protocol: 'http', protocolFrom: 'port name grpc-api of pay/api:443 → GRPC', services: ['pay/api:443'], dial: '[fd00::c]:8443' },
+      { port: 9090, protocol: 'http', protocolFrom: 'appProtocol http of pay/api:9090 → HTTP', services: ['pay/api:9090'], dial: '[fd00::c]:9090' },
     ]);
     // A pod no slice lists as ready keeps only its declared ports, with their own names.
     const notReady = { ...slice, endpoints: [{ ...slice.endpoints[0], conditions: { ready: false } }] };
-    expect(podPorts(pod as never, [svc as never], [notReady as never]).map((p) => [p.port, p.protocol, p.services.length])).toEqual([
+    expect(podPorts(pod as never, indexEndpointSlices([svc as never], [notReady as never])).map((p) => [p.port, p.protocol, p.services.length])).toEqual([
       [8443, 'sniffed', 0],
       [9090, 'sniffed', 0],
     ]);
