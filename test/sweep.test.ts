@@ -161,7 +161,7 @@ describe('sweep of an estate without holes', () => {
 });
 
 describe('sweep of an estate whose access logging is off', () => {
-  it('cannot corroborate a denial, so SWEEP-AUTHZ is inconclusive, never a pass (§9.4)', async () => {
+  it('cannot corroborate a denial, so SWEEP-AUTHZ and SWEEP-MTLS are inconclusive, never a pass (§9.4; item 2: no record, no verdict)', async () => {
     const quiet = new LabTarget({ podsPerProcess: 250 });
     try {
       const objects = estatePosture({ services: 6, replicas: 1, holes: false }).filter((o) => o.manifest.kind !== 'Telemetry');
@@ -169,8 +169,11 @@ describe('sweep of an estate whose access logging is off', () => {
       const r = await sweep({ ...options(), target: quiet });
       const authz = r.run.results.find((c) => c.id === 'SWEEP-AUTHZ')!;
       expect(authz.verdict).toBe('error');
-      expect(authz.reason).toMatch(/denied \(403 "RBAC: access denied"\) but uncorroborated: the destination's access log cannot be read back/);
-      expect(r.run.results.find((c) => c.id === 'SWEEP-MTLS')!.verdict).toBe('pass');
+      expect(authz.reason).toMatch(/HTTP 403 "RBAC: access denied" \(the mesh RBAC body\) but uncorroborated: the destination's access log cannot be read back/);
+      // A refused plaintext attempt without the destination's NR record does not say which layer refused.
+      const mtls = r.run.results.find((c) => c.id === 'SWEEP-MTLS')!;
+      expect(mtls.verdict).toBe('error');
+      expect(mtls.reason).toMatch(/plaintext refused \(.*\) but not by a layer the destination recorded/);
       expect(r.run.exitCode).toBe(3);
     } finally {
       await quiet.dispose();

@@ -237,6 +237,7 @@ export class LabTarget implements Target, MeshView {
       serviceAccount: p.deployment.serviceAccount,
       httpPort: portArg(p.deployment.args, '--http-port', 8080),
       tcpPort: portArg(p.deployment.args, '--tcp-port', 9000),
+      ...(p.deployment.args.includes('--tcp-banner') ? { tcpBanner: p.deployment.args[p.deployment.args.indexOf('--tcp-banner') + 1] } : {}),
     }));
     child.stdin!.write(`${JSON.stringify(spec)}\n`);
     const ready = (await this.awaitReady(host, child, true)) as unknown as Record<string, Record<string, number>>;
@@ -505,7 +506,8 @@ export class LabTarget implements Target, MeshView {
           sidecar: p.sidecar !== undefined,
           injectedNamespace: model.namespaces.get(p.namespace)?.injected ?? false,
           optedOut: labels['sidecar.istio.io/inject'] === 'false',
-          ports,
+          ports: p.deployment.mode === 'gateway' ? [] : ports,
+          ...(p.deployment.mode === 'gateway' ? { gateway: 'inject.istio.io/templates: gateway' } : {}),
           ...(role === 'canary' || role === 'attacker' ? { role } : {}),
         };
       });

@@ -57,6 +57,8 @@ export interface InboundPort {
 
 export class Inbound {
   private readonly peers = new WeakMap<net.Socket, Peer>();
+  /** Upstream connections tcp_proxy opened for TLS connections still handshaking, by downstream remote address. */
+  private readonly pendingUpstream = new Map<string, net.Socket>();
 
   constructor(private readonly host: SidecarHost) {
     for (const s of ['no_filter_chain_match', 'ssl.connection_error', 'ssl.fail_verify_error', 'ssl.fail_verify_no_cert']) host.stats.declare(`${INBOUND_STATS}.${s}`);
@@ -117,6 +119,20 @@ export class Inbound {
           socket.resetAndDestroy();
           return;
         }
+        if (terminate && p.protocol !== 'http') {
+          // tcp_proxy opens the upstream connection in onNewConnection, when the filter chain is chosen, before the
+          // TLS handshake with the client finishes (E: source/common/tcp_proxy/tcp_proxy.cc Filter::onNewConnection);
+          // a server-first app's greeting is then waiting when the handshake completes.
+          const up = net.connect({ host: '127.0.0.1', port: p.appPort });
+          up.on('error', () => up.destroy());
+          this.pendingUpstream.set(remote, up);
+          socket.once('close', () => {
+            if (this.pendingUpstream.get(remote) === up) {
+              this.pendingUpstream.delete(remote);
+              up.destroy();
+            }
+          });
+        }
         if (terminate) tlsServer.emit('connection', socket);
         else this.plaintext(socket, p.protocol, httpServer, p.appPort, p.containerPort, local, remote);
       };
@@ -170,7 +186,11 @@ export class Inbound {
         sni: (t as tls.TLSSocket & { servername?: string | false }).servername || undefined,
       });
       if (protocol === 'http') httpServer.emit('connection', t);
-      else this.tcpToApp(t, appPort, containerPort, local, remote, true);
+      else {
+        const up = this.pendingUpstream.get(remote);
+        this.pendingUpstream.delete(remote);
+        this.tcpToApp(t, appPort, containerPort, local, remote, true, up);
+      }
     });
     return ts;
   }
@@ -183,31 +203,57 @@ export class Inbound {
     } else this.tcpToApp(socket, appPort, containerPort, local, remote, false);
   }
 
-  private tcpToApp(down: net.Socket, appPort: number, containerPort: number, local: string, remote: string, mtls: boolean): void {
+  /**
+   * The TCP chain: tcp_proxy connects upstream at once (or already did, `pending`), and relays what the app sends;
+   * the RBAC network filter decides only on the client's first bytes (E: source/extensions/filters/network/rbac/
+   * rbac_filter.cc `onData`), which tcp_proxy lets through only once the upstream is connected (it read-disables
+   * the downstream until then). So a server-first app's greeting reaches a denied client before the close, and the
+   * close carries `rbac_access_denied_matched_policy[…]` as CONNECTION_TERMINATION_DETAILS (istio-behaviours.md §2).
+   */
+  private tcpToApp(down: net.Socket, appPort: number, containerPort: number, local: string, remote: string, mtls: boolean, pending?: net.Socket): void {
     const { host } = this;
     const started = Date.now();
     const sni = mtls ? this.peers.get(down)?.sni : undefined;
+    const up = pending ?? net.connect({ host: '127.0.0.1', port: appPort });
     const decision = evaluate(host.policies(), { ...principalOf(this.peers.get(down) ?? { mtls: false }), port: containerPort, http: false });
     if (!decision.allowed) {
-      // The connection is accepted; the RBAC network filter closes it on the first client bytes (§2).
-      down.once('data', () => {
-        host.stats.inc('tcp.rbac.denied');
-        host.log.write('server', {
-          connectionTerminationDetails: `rbac_access_denied_matched_policy[${decision.policy}]`,
-          bytesReceived: down.bytesRead,
-          durationMs: Date.now() - started,
-          upstreamCluster: `inbound|${containerPort}||`,
-          downstreamLocalAddress: local,
-          downstreamRemoteAddress: remote,
-          requestedServerName: sni,
-        });
-        down.end();
+      host.track(up);
+      up.on('error', () => up.destroy());
+      down.on('error', () => up.destroy());
+      up.on('data', (d: Buffer) => {
+        if (!down.destroyed) down.write(d);
       });
-      down.resume();
+      down.pause();
+      const onFirstBytes = () =>
+        down.once('data', () => {
+          host.stats.inc('tcp.rbac.denied');
+          host.log.write('server', {
+            connectionTerminationDetails: `rbac_access_denied_matched_policy[${decision.policy}]`,
+            bytesReceived: down.bytesRead,
+            bytesSent: down.bytesWritten,
+            durationMs: Date.now() - started,
+            upstreamHost: `127.0.0.1:${appPort}`,
+            upstreamCluster: `inbound|${containerPort}||`,
+            downstreamLocalAddress: local,
+            downstreamRemoteAddress: remote,
+            requestedServerName: sni,
+          });
+          up.destroy();
+          down.end();
+        });
+      const go = () => {
+        onFirstBytes();
+        down.resume();
+      };
+      if (up.connecting) up.once('connect', go);
+      else go();
+      up.once('close', () => {
+        if (up.connecting) down.destroy(); // upstream never came: tcp_proxy closes the downstream (UF)
+      });
       return;
     }
     host.stats.inc('tcp.rbac.allowed');
-    proxyTcp(host, 'server', down, net.connect({ host: '127.0.0.1', port: appPort }), () => ({
+    proxyTcp(host, 'server', down, up, () => ({
       upstreamHost: `127.0.0.1:${appPort}`,
       upstreamCluster: `inbound|${containerPort}||`,
       downstreamLocalAddress: local,
