@@ -191,12 +191,12 @@ export function awkwardWorkloads(ns: string): Manifest[] {
           metadata: { labels: { app: 'server-first' } },
           spec: {
             serviceAccountName: 'server-first',
-            containers: [{ name: 'app', ...agent, args: ['echo', '--http-port', '8080', '--tcp-port', '3306', '--tcp-banner', SERVER_FIRST_BANNER], ports: [{ containerPort: 3306, name: 'mysql' }] }],
+            containers: [{ name: 'app', ...agent, args: ['echo', '--http-port', '8080', '--tcp-port', '3306', '--tcp-banner', SERVER_FIRST_BANNER], ports: [{ containerPort: 3306, name: 'tcp-mysql' }] }],
           },
         },
       },
     },
-    { apiVersion: 'v1', kind: 'Service', metadata: { name: 'server-first', namespace: ns }, spec: { selector: { app: 'server-first' }, ports: [{ name: 'mysql', port: 3306, targetPort: 3306 }] } },
+    { apiVersion: 'v1', kind: 'Service', metadata: { name: 'server-first', namespace: ns }, spec: { selector: { app: 'server-first' }, ports: [{ name: 'tcp-mysql', port: 3306, targetPort: 3306 }] } },
     {
       apiVersion: 'security.istio.io/v1',
       kind: 'AuthorizationPolicy',
@@ -217,6 +217,6 @@ export function awkwardWorkloads(ns: string): Manifest[] {
         },
       },
     },
-    { apiVersion: 'v1', kind: 'Service', metadata: { name: 'edge-gateway', namespace: ns }, spec: { selector: { app: 'edge-gateway' }, ports: [{ name: 'status-port', port: 15021, targetPort: 15021 }] } },
+    { apiVersion: 'v1', kind: 'Service', metadata: { name: 'edge-gateway', namespace: ns }, spec: { selector: { app: 'edge-gateway' }, ports: [{ name: 'http-status', port: 15021, targetPort: 15021 }] } },
   ];
 }
