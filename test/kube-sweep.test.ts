@@ -110,7 +110,7 @@ describe('meshproof sweep --target kubeconfig (façade over the lab)', () => {
       expect(sw.endpoints.some((e) => e.pod.startsWith('scaled-to-zero'))).toBe(false);
       // K-M12: every list of the estate was paged and followed to its end.
       // (A by-name read, `fieldSelector=metadata.name=…`, is one item: it needs no paging.)
-      const estateLists = c.api.state.listQueries.filter((q) => q.includes(`/namespaces/${ns}/`) && !q.includes('fieldSelector=metadata.name'));
+      const estateLists = c.api.state.listQueries.filter((q) => /\/namespaces\/estate-1\/(services|endpointslices|pods|peerauthentications|authorizationpolicies)\?/.test(q) && !q.includes('fieldSelector=metadata.name'));
       expect(estateLists.length).toBeGreaterThan(0);
       expect(estateLists.every((q) => /[?&]limit=\d+/.test(q))).toBe(true);
       expect(estateLists.some((q) => /[?&]continue=/.test(q))).toBe(true);
