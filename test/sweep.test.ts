@@ -10,6 +10,7 @@ import addFormatsModule from 'ajv-formats';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { indexEndpointSlices, podPorts } from '../cluster/kube/discover.js';
 import { estateHoles, estatePosture, parseEstate } from '../cluster/lab/estate.js';
+import { EXT_AUTHZ_DENIED_BODY } from '../cluster/lab/envoy/ext-authz.js';
 import { LabTarget } from '../cluster/lab/lab-target.js';
 import type { Examined } from '../harness/check.js';
 import { ConfigError } from '../harness/errors.js';
@@ -76,7 +77,8 @@ describe('sweep of the lab estate', () => {
 
   it('finds exactly the planted holes, each with the explanation from the snapshot, and flags the canary', async () => {
     const r = await sweep(options());
-    expect(r.report.counts.endpoints).toBe(SPEC.services * SPEC.replicas * 2 + 4); // + the canary's two pods
+    // + the canary's two pods, the server-first app's one port and the CUSTOM-protected app's (awkwardWorkloads).
+    expect(r.report.counts.endpoints).toBe(SPEC.services * SPEC.replicas * 2 + 4 + 2);
     expect(r.report.canary).toMatchObject({ flagged: true, missing: [] });
     expect(findingsOf(r)).toEqual(expectedFindings());
     for (const c of r.run.results) expect(c.verdict, `${c.id}: ${c.reason}`).toBe('fail');
@@ -161,24 +163,42 @@ describe('sweep of an estate without holes', () => {
 });
 
 describe('sweep of an estate whose access logging is off', () => {
-  it('cannot corroborate a denial, so SWEEP-AUTHZ and SWEEP-MTLS are inconclusive, never a pass (§9.4; item 2: no record, no verdict)', async () => {
-    const quiet = new LabTarget({ podsPerProcess: 250 });
-    try {
-      const objects = estatePosture({ services: 6, replicas: 1, holes: false }).filter((o) => o.manifest.kind !== 'Telemetry');
-      await quiet.apply({ origin: ['quiet estate'], objects: [...objects, ...loadPosture(SWEEP_FIXTURES, []).objects] });
-      const r = await sweep({ ...options(), target: quiet });
-      const authz = r.run.results.find((c) => c.id === 'SWEEP-AUTHZ')!;
-      expect(authz.verdict).toBe('error');
-      expect(authz.reason).toMatch(/HTTP 403 "RBAC: access denied" \(the mesh RBAC body\) but uncorroborated: the destination's access log cannot be read back/);
-      // A refused plaintext attempt without the destination's NR record does not say which layer refused.
-      const mtls = r.run.results.find((c) => c.id === 'SWEEP-MTLS')!;
-      expect(mtls.verdict).toBe('error');
-      expect(mtls.reason).toMatch(/plaintext refused \(.*\) but not by a layer the destination recorded/);
-      expect(r.run.exitCode).toBe(3);
-    } finally {
-      await quiet.dispose();
-    }
+  let quiet: LabTarget;
+  let r: Awaited<ReturnType<typeof sweep>>;
+  const verdict = (pod: string, port: number, check: string) => r.report.endpoints.find((e) => e.pod === pod && e.port === port)?.verdicts.find((v) => v.check === check);
+  beforeAll(async () => {
+    quiet = new LabTarget({ podsPerProcess: 250 });
+    const objects = estatePosture({ services: 6, replicas: 1, holes: false }).filter((o) => o.manifest.kind !== 'Telemetry');
+    await quiet.apply({ origin: ['quiet estate'], objects: [...objects, ...loadPosture(SWEEP_FIXTURES, []).objects] });
+    r = await sweep({ ...options(), target: quiet });
   }, 120_000);
+  afterAll(async () => {
+    await quiet?.dispose();
+  });
+
+  it('cannot corroborate a denial, so SWEEP-AUTHZ and SWEEP-MTLS are inconclusive, never a pass (§9.4; item 2: no record, no verdict)', () => {
+    const authz = r.run.results.find((c) => c.id === 'SWEEP-AUTHZ')!;
+    expect(authz.verdict).toBe('error');
+    expect(verdict('svc-0000-0', 8080, 'SWEEP-AUTHZ')).toMatchObject({ outcome: 'inconclusive', reason: expect.stringMatching(/HTTP 403 "RBAC: access denied" \(the mesh RBAC body\) but uncorroborated: the destination's access log cannot be read back/) });
+    // I-H1: a server-first app's greeting is neither access nor, without the record, a denial.
+    expect(verdict('server-first-0', 3306, 'SWEEP-AUTHZ')).toMatchObject({ outcome: 'inconclusive', reason: expect.stringMatching(/bytes back without our nonce: bytes are not access/) });
+    // A refused plaintext attempt without the destination's NR record does not say which layer refused.
+    const mtls = r.run.results.find((c) => c.id === 'SWEEP-MTLS')!;
+    expect(mtls.verdict).toBe('error');
+    expect(verdict('svc-0000-0', 8080, 'SWEEP-MTLS')).toMatchObject({ outcome: 'inconclusive', reason: expect.stringMatching(/plaintext refused \(.*\) but not by a layer the destination recorded/) });
+    // Nothing is a finding and nothing passes: no record, no verdict.
+    const outcomes = r.report.endpoints.filter((e) => e.role !== 'canary').flatMap((e) => e.verdicts.filter((v) => v.check !== 'SWEEP-CERT').map((v) => v.outcome));
+    expect(new Set(outcomes)).toEqual(new Set(['inconclusive']));
+    expect(r.run.exitCode).toBe(3);
+  });
+
+  it('I-M6: a CUSTOM (ext_authz) provider\'s 403, in its own words, is inconclusive without the destination record, never a finding', () => {
+    const e = r.report.endpoints.find((x) => x.pod === 'ext-authz-protected-0' && x.port === 8080)!;
+    // The provider really answered: its status and body, not the mesh's RBAC body.
+    expect(e.mtls?.status).toBe(403);
+    expect(verdict('ext-authz-protected-0', 8080, 'SWEEP-AUTHZ')).toMatchObject({ outcome: 'inconclusive', reason: expect.stringContaining(`HTTP 403 ${JSON.stringify(EXT_AUTHZ_DENIED_BODY.slice(0, 40))} (a CUSTOM (ext_authz) policy selects this workload`) });
+    expect(verdict('ext-authz-protected-0', 8080, 'SWEEP-AUTHZ')?.reason).toMatch(/uncorroborated/);
+  });
 });
 
 describe('sweep scope, protocol and policy resolution', () => {
@@ -196,6 +216,23 @@ describe('sweep scope, protocol and policy resolution', () => {
     expect(() => parseLabelSelector('a b c')).toThrow(/cannot read/);
     expect(parseLabelSelector('tier in (web, api),!legacy')({ tier: 'api' })).toBe(true);
     expect(parseLabelSelector('tier notin (web)')({ tier: 'web' })).toBe(false);
+  });
+
+  it('I-M7: Istio\'s own plaintext ports (status port from its annotation) and gateway pods are named, not judged', () => {
+    expect([...istioOwnPorts({}).keys()].sort()).toEqual([15020, 15021, 15090]);
+    expect([...istioOwnPorts({ 'status.sidecar.istio.io/port': '15999' }).keys()].sort()).toEqual([15021, 15090, 15999]);
+    expect(gatewayReason({}, { 'inject.istio.io/templates': 'sidecar, gateway' })).toBe('inject.istio.io/templates: gateway');
+    expect(gatewayReason({ istio: 'eastwestgateway' }, {})).toBe('label istio: eastwestgateway');
+    expect(gatewayReason({ 'gateway.istio.io/managed': 'istio.io-gateway-controller' }, {})).toMatch(/gateway\.istio\.io\/managed/);
+    expect(gatewayReason({ app: 'gateway-api-client', istio: 'pilot' }, {})).toBeUndefined();
+  });
+
+  it('I-L8: a policy\'s effect in words: rule-less means something different per action; dry-run is not enforced', () => {
+    const ap = (spec: Record<string, unknown>, annotations?: Record<string, string>) => ({ apiVersion: 'security.istio.io/v1', kind: 'AuthorizationPolicy', metadata: { name: 'p', namespace: 'n', ...(annotations ? { annotations } : {}) }, spec });
+    expect(policyNote(ap({}))).toBe('ALLOW, no rules: allows nothing');
+    expect(policyNote(ap({ action: 'DENY' }))).toBe('DENY, no rules: denies nothing');
+    expect(policyNote(ap({ action: 'CUSTOM', provider: { name: 'opa' }, rules: [{}] }))).toBe('CUSTOM, provider opa');
+    expect(policyNote(ap({ action: 'DENY', rules: [{}] }, { 'istio.io/dry-run': 'true' }))).toBe('DENY, istio.io/dry-run: not enforced');
   });
 
   it('I-L1: ConvertProtocol replays Istio\'s own TestConvertProtocol table (test/data/istio/conversion_test.json)', () => {
@@ -312,7 +349,7 @@ describe('meshproof sweep (CLI)', () => {
     expect(r.code, r.stderr).toBe(1);
     expect(r.stdout).toMatch(/canary flagged/);
     const sw = JSON.parse(readFileSync(path.join(out, 'sweep.json'), 'utf8')) as { endpoints: unknown[]; canary: { flagged: boolean }; exemptions: unknown[] };
-    expect(sw.endpoints).toHaveLength(12 * 2 + 4);
+    expect(sw.endpoints).toHaveLength(12 * 2 + 4 + 2); // + server-first:3306 and ext-authz-protected:8080
     expect(sw.canary.flagged).toBe(true);
     expect(sw.exemptions).toHaveLength(1);
     execFileSync('xmllint', ['--noout', '--schema', 'test/data/junit-10.xsd', path.join(out, 'junit.xml')], { stdio: 'pipe' });

@@ -83,3 +83,19 @@ export function evaluate(policies: AuthzPolicyModel[], r: AuthzRequest): AuthzDe
   }
   return { allowed: false, policy: 'none' };
 }
+
+/**
+ * The CUSTOM policy whose rule matches this request, if any: istiod puts CUSTOM rules in a shadow RBAC filter that
+ * marks the request, and the ext_authz filter after it calls the provider only for marked requests (I:
+ * pilot/pkg/security/authz/builder/builder.go, buildHTTP; extauthz.go filter_enabled_metadata). On a TCP chain a
+ * CUSTOM policy with an HTTP provider is ignored ("ignored CUSTOM action with HTTP provider on TCP filter chain",
+ * builder.go buildTCP), so TCP requests never match here. CUSTOM matches rules as DENY does.
+ */
+export function customMatch(policies: AuthzPolicyModel[], r: AuthzRequest): { provider: string; policy: string } | undefined {
+  if (!r.http) return undefined;
+  for (const p of policies.filter((x) => x.action === 'CUSTOM')) {
+    const i = p.rules.findIndex((rule) => fromMatches(rule, r) && toMatches(rule, r, 'DENY'));
+    if (i >= 0) return { provider: p.provider!, policy: policyId(p, i) };
+  }
+  return undefined;
+}

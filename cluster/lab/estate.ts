@@ -159,7 +159,10 @@ export const SERVER_FIRST_BANNER = '5.7.44-meshproof-server-first';
  * - `scaled-to-zero`: a Service whose Deployment has no pods (its EndpointSlice has `endpoints: null`, K-H1);
  * - `server-first`: a TCP app that greets first, like MySQL, behind a correct ALLOW (only `svc-0000` may call it):
  *   its greeting reaches the denied sweeper before the RBAC close (I-H1), which the destination records;
- * - `edge-gateway`: an Istio gateway pod (gateway injection template) in an injected namespace (I-M7).
+ * - `edge-gateway`: an Istio gateway pod (gateway injection template) in an injected namespace (I-M7);
+ * - `ext-authz-protected`: an HTTP app behind a CUSTOM policy (provider `lab-ext-authz`, an envoyExtAuthzHttp
+ *   entry of the mesh config) and a correct ALLOW: the provider's own 403 denies the sweeper, which the destination
+ *   records as `ext_authz_denied` (I-M6).
  */
 export function awkwardWorkloads(ns: string): Manifest[] {
   const agent = { image: 'node:22-alpine', command: ['node', '/opt/meshproof/agent.mjs'] };
@@ -218,5 +221,41 @@ export function awkwardWorkloads(ns: string): Manifest[] {
       },
     },
     { apiVersion: 'v1', kind: 'Service', metadata: { name: 'edge-gateway', namespace: ns }, spec: { selector: { app: 'edge-gateway' }, ports: [{ name: 'http-status', port: 15021, targetPort: 15021 }] } },
+    {
+      apiVersion: 'v1',
+      kind: 'ConfigMap',
+      metadata: { name: 'istio', namespace: ROOT_NAMESPACE },
+      data: { mesh: `extensionProviders:\n- name: ${EXT_AUTHZ_PROVIDER}\n  envoyExtAuthzHttp:\n    service: ext-authz.${ROOT_NAMESPACE}.svc.cluster.local\n    port: "8000"\n    includeRequestHeadersInCheck: ["x-ext-authz"]\n` },
+    },
+    { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: 'ext-authz-protected', namespace: ns } },
+    {
+      apiVersion: 'apps/v1',
+      kind: 'Deployment',
+      metadata: { name: 'ext-authz-protected', namespace: ns },
+      spec: {
+        replicas: 1,
+        selector: { matchLabels: { app: 'ext-authz-protected' } },
+        template: {
+          metadata: { labels: { app: 'ext-authz-protected' } },
+          spec: { serviceAccountName: 'ext-authz-protected', containers: [{ name: 'app', ...agent, args: ['echo', '--http-port', '8080', '--tcp-port', '9000'], ports: [{ containerPort: 8080, name: 'http-web' }] }] },
+        },
+      },
+    },
+    { apiVersion: 'v1', kind: 'Service', metadata: { name: 'ext-authz-protected', namespace: ns }, spec: { selector: { app: 'ext-authz-protected' }, ports: [{ name: 'http-web', port: 8080, targetPort: 8080 }] } },
+    {
+      apiVersion: 'security.istio.io/v1',
+      kind: 'AuthorizationPolicy',
+      metadata: { name: 'ext-authz-protected-custom', namespace: ns },
+      spec: { selector: { matchLabels: { app: 'ext-authz-protected' } }, action: 'CUSTOM', provider: { name: EXT_AUTHZ_PROVIDER }, rules: [{}] },
+    },
+    {
+      apiVersion: 'security.istio.io/v1',
+      kind: 'AuthorizationPolicy',
+      metadata: { name: 'ext-authz-protected-callers', namespace: ns },
+      spec: { selector: { matchLabels: { app: 'ext-authz-protected' } }, action: 'ALLOW', rules: [{ from: [{ source: { principals: [`cluster.local/ns/${ns}/sa/${svcName(0)}`] } }] }] },
+    },
   ];
 }
+
+/** The estate's CUSTOM provider: an envoyExtAuthzHttp extensionProvider of the mesh config. */
+export const EXT_AUTHZ_PROVIDER = 'lab-ext-authz';

@@ -2,6 +2,7 @@
 // - filter chains: one listener per container port with PeerAuthentication semantics. STRICT resets plaintext
 //   with an `NR filter_chain_not_found` listener record; PERMISSIVE sniffs the first flight; DISABLE is plaintext;
 // - the mTLS gate: the client chain verified against the mesh root (a node:tls server closes instead of alerting, §4c);
+// - CUSTOM: HTTP requests a CUSTOM policy matches go to its ext_authz provider first (envoy/ext-authz.ts);
 // - RBAC: AuthorizationPolicy on HTTP (403 `RBAC: access denied`) and TCP (close on the first bytes);
 // - XFCC set as Envoy's APPEND_FORWARD does, only for mTLS peers with a certificate (§3).
 import { createHash, randomUUID, X509Certificate } from 'node:crypto';
@@ -10,10 +11,11 @@ import net from 'node:net';
 import tls from 'node:tls';
 import type { AccessLogRecord } from '../../../harness/access-log.js';
 import { uriSans } from '../../../harness/pki.js';
-import { type AuthzRequest, evaluate } from '../authz.js';
+import { type AuthzRequest, customMatch, evaluate } from '../authz.js';
 import { ISTIO_ALPNS, sniff } from '../client-hello.js';
 import type { PortProtocol } from '../model.js';
 import type { MtlsMode } from '../schema.js';
+import { checkExtAuthz, type ExtAuthzAnswer } from './ext-authz.js';
 import { addr, type SidecarHost } from './host.js';
 import { forward, localReply, proxyTcp, requestFields } from './relay.js';
 
@@ -282,7 +284,7 @@ export class Inbound {
     }
     headers['x-forwarded-proto'] = peer.mtls ? 'https' : 'http';
     headers['x-request-id'] ??= randomUUID();
-    const decision = evaluate(host.policies(), { ...principalOf(peer), method: req.method, path: (req.url ?? '/').split('?')[0], port: containerPort, http: true });
+    const authzRequest: AuthzRequest = { ...principalOf(peer), method: req.method, path: (req.url ?? '/').split('?')[0], port: containerPort, http: true };
     const base: Partial<AccessLogRecord> = {
       ...requestFields(req, headers),
       xForwardedFor: req.headers['x-forwarded-for'] as string | undefined,
@@ -293,6 +295,31 @@ export class Inbound {
       requestedServerName: peer.sni,
       routeName: STATUS_ROUTE,
     };
+    // CUSTOM first, then DENY and ALLOW (RBAC), the router last (I: pilot/pkg/networking/core/listener_builder.go).
+    const custom = customMatch(host.policies(), authzRequest);
+    if (!custom) {
+      this.rbacThenApp(appPort, containerPort, req, res, started, base, headers, authzRequest);
+      return;
+    }
+    req.pause(); // ext_authz holds the request until the provider answers
+    const provider = host.mesh.extAuthz(custom.provider);
+    const answer: Promise<ExtAuthzAnswer> = provider ? checkExtAuthz(provider, req) : Promise.resolve({ allowed: false, status: 403, body: '', details: 'ext_authz_error' });
+    void answer.then((a) => {
+      if (a.allowed) {
+        req.resume();
+        this.rbacThenApp(appPort, containerPort, req, res, started, base, headers, authzRequest);
+        return;
+      }
+      req.resume();
+      host.stats.inc(`http.inbound_0.0.0.0_${containerPort}.ext_authz.${a.details === 'ext_authz_denied' ? 'denied' : 'error'}`);
+      localReply(host, 'server', res, a.status, a.body, { ...base, upstreamHost: undefined, upstreamCluster: undefined, responseFlags: 'UAEX', responseCodeDetails: a.details });
+    });
+  }
+
+  /** The RBAC filter (DENY, then ALLOW), then the router to the app. */
+  private rbacThenApp(appPort: number, containerPort: number, req: http.IncomingMessage, res: http.ServerResponse, started: number, base: Partial<AccessLogRecord>, headers: http.OutgoingHttpHeaders, authzRequest: AuthzRequest): void {
+    const { host } = this;
+    const decision = evaluate(host.policies(), authzRequest);
     if (!decision.allowed) {
       // E: rbac_filter.cc: 403, body exactly `RBAC: access denied`, details name the deciding policy (§2).
       host.stats.inc(`http.inbound_0.0.0.0_${containerPort}.rbac.denied`);
