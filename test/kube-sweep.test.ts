@@ -88,7 +88,7 @@ describe('meshproof sweep --target kubeconfig (façade over the lab)', () => {
     }
   }, 240_000);
 
-  it('done when (K-H1, I-H1, I-M7, K-M1, K-M12): a scaled-to-zero Service, a server-first app behind a correct ALLOW and a gateway pod are not reported; lists are paged, logs read per batch with limitBytes', async () => {
+  it('done when (K-H1, I-H1, I-M6, I-M7, K-M1, K-M12): a scaled-to-zero Service, a server-first app behind a correct ALLOW, a CUSTOM-protected app and a gateway pod are not reported; lists are paged, logs read per batch with limitBytes', async () => {
     const c = await startLabCluster({ existing: estatePosture({ services: 6, replicas: 1, holes: false }), podsPerProcess: 100 });
     c.api.state.rbac = [...loadClusterRole('deploy/rbac.yaml'), ...loadClusterRole('deploy/rbac-sweep.yaml')];
     // Pages of 3 (a client that ignores `continue` misses objects) and a kubelet that keeps only the newest 64 KiB.
@@ -100,11 +100,14 @@ describe('meshproof sweep --target kubeconfig (façade over the lab)', () => {
       expect(r.code, r.stderr).toBe(0);
       const sw = JSON.parse(readFileSync(path.join(out, 'sweep.json'), 'utf8')) as SweepJson & { information: { pod: string; port?: number; note: string }[]; listings: { query: string; items: number }[] };
       const ns = 'estate-1';
-      const reported = sw.endpoints.filter((e) => e.namespace === ns && /^(scaled-to-zero|server-first|edge-gateway)-/.test(e.pod) && e.verdicts.some((v) => v.outcome === 'finding' || v.outcome === 'inconclusive'));
+      const reported = sw.endpoints.filter((e) => e.namespace === ns && /^(scaled-to-zero|server-first|ext-authz-protected|edge-gateway)-/.test(e.pod) && e.verdicts.some((v) => v.outcome === 'finding' || v.outcome === 'inconclusive'));
       expect(reported).toEqual([]);
       // The server-first app was attacked and its denial taken from the destination's record, greeting or not.
       const db = sw.endpoints.find((e) => e.pod === 'server-first-0' && e.port === 3306)!;
       expect(db.verdicts.find((v) => v.check === 'SWEEP-AUTHZ')).toMatchObject({ outcome: 'ok', reason: expect.stringMatching(/connection terminated: rbac_access_denied_matched_policy\[/) });
+      // I-M6: the CUSTOM provider's own 403 is a denial because the destination recorded ext_authz_denied.
+      const guarded = sw.endpoints.find((e) => e.pod === 'ext-authz-protected-0' && e.port === 8080)!;
+      expect(guarded.verdicts.find((v) => v.check === 'SWEEP-AUTHZ')).toMatchObject({ outcome: 'ok', reason: expect.stringMatching(/^denied \(HTTP 403 "denied by ext_authz.* from the CUSTOM provider\), recorded by the destination as ext_authz_denied$/) });
       // The gateway is recognised and said so; nothing of the scaled-to-zero Service is attacked.
       expect(sw.information.some((x) => x.pod === `${ns}/edge-gateway-0` && /gateway \(inject\.istio\.io\/templates: gateway\)/.test(x.note))).toBe(true);
       expect(sw.endpoints.some((e) => e.pod.startsWith('scaled-to-zero'))).toBe(false);
@@ -114,7 +117,7 @@ describe('meshproof sweep --target kubeconfig (façade over the lab)', () => {
       expect(estateLists.length).toBeGreaterThan(0);
       expect(estateLists.every((q) => /[?&]limit=\d+/.test(q))).toBe(true);
       expect(estateLists.some((q) => /[?&]continue=/.test(q))).toBe(true);
-      expect(sw.listings.find((l) => l.query === `GET /api/v1/namespaces/${ns}/services`)?.items).toBe(9);
+      expect(sw.listings.find((l) => l.query === `GET /api/v1/namespaces/${ns}/services`)?.items).toBe(10);
       // K-M1: per-batch reads, each capped.
       expect(c.api.state.logQueries.length).toBeGreaterThan(0);
       expect(c.api.state.logQueries.every((q) => /limitBytes=\d+/.test(q))).toBe(true);

@@ -355,7 +355,7 @@ describe('meshproof sweep (CLI)', () => {
     execFileSync('xmllint', ['--noout', '--schema', 'test/data/junit-10.xsd', path.join(out, 'junit.xml')], { stdio: 'pipe' });
     const junit = readFileSync(path.join(out, 'junit.xml'), 'utf8');
     // Every Service of the estate is a testcase under each endpoint check (the canary is judged apart).
-    expect(junit.match(/classname="sweep\.SWEEP-MTLS"/g)).toHaveLength(12);
+    expect(junit.match(/classname="sweep\.SWEEP-MTLS"/g)).toHaveLength(12 + 2); // + server-first and ext-authz-protected
     expect(junit).toMatch(/<testcase classname="sweep\.SWEEP-MTLS" name="estate-1\/svc-0003"[^>]*>\s*<failure/);
     const html = readFileSync(path.join(out, 'report.html'), 'utf8');
     expect(html).toContain('class="sweep-heat-map"');
