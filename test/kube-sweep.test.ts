@@ -4,8 +4,10 @@
 // every grant of the sweep role used), attacks go out from probe pods by exec, denials are corroborated from the
 // destinations' pod logs, and the verdicts equal the lab sweep's: exactly the planted holes.
 import { mkdtempSync, readFileSync } from 'node:fs';
+import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
 import { describe, expect, it } from 'vitest';
 import { estateHoles, estatePosture } from '../cluster/lab/estate.js';
 import { RUN_LABEL } from '../cluster/kube/render.js';
@@ -125,6 +127,50 @@ describe('meshproof sweep --target kubeconfig (façade over the lab)', () => {
       await c.close();
     }
   }, 240_000);
+
+  it('K-M1: under the kubelet\'s log rotation a record read right after its attempt is there, and gone for a read at the end of a busy sweep', async () => {
+    const c = await startLabCluster({ existing: estatePosture({ services: 6, replicas: 1, holes: false }), podsPerProcess: 100 });
+    c.api.state.rbac = [...loadClusterRole('deploy/rbac.yaml'), ...loadClusterRole('deploy/rbac-sweep.yaml')];
+    const retain = 4 * 1024;
+    c.api.state.logRetainBytes = retain;
+    try {
+      const kc = new KubeConfig();
+      kc.loadFromFile(c.api.kubeconfig(dir));
+      const core = kc.makeApiClient(CoreV1Api);
+      await core.listNamespacedPod({ namespace: 'estate-1' }); // the façade starts its lab on the first pod list
+      const lab = c.lab()!;
+      const [ep] = await lab.endpoints({ namespace: 'estate-1', name: 'svc-0000' }, 8080);
+      const [host, port] = ep!.dial.split(':');
+      // One plaintext attempt (STRICT: an NR filter_chain_not_found record naming our address); resolves with it.
+      const attempt = () =>
+        new Promise<string>((resolve) => {
+          const s = net.connect({ host, port: Number(port) });
+          let me = '';
+          s.on('connect', () => {
+            me = `${s.localAddress}:${s.localPort}`;
+            s.write('GET / HTTP/1.1\r\nhost: svc-0000\r\n\r\n');
+          });
+          s.on('error', () => s.destroy());
+          s.on('close', () => resolve(me));
+        });
+      // The read KubeTarget.accessLog makes per batch: sinceSeconds, capped by limitBytes.
+      const read = async () => String(await core.readNamespacedPodLog({ name: ep!.pod.name, namespace: 'estate-1', container: 'istio-proxy', sinceSeconds: 120, limitBytes: 1 << 20 }));
+      const first = await attempt();
+      await new Promise((r) => setTimeout(r, 100)); // the record is written as the connection closes
+      expect(await read()).toContain(first); // per batch: read right after the attempt, the record is there
+      // The rest of a busy sweep: more records than the kubelet keeps (bounded: at most 200 attempts).
+      let last = first;
+      for (let i = 0; i < 200 && (await lab.accessLog(ep!.pod, new Date(0))).join('\n').length <= 2 * retain; i++) last = await attempt();
+      expect((await lab.accessLog(ep!.pod, new Date(0))).join('\n').length).toBeGreaterThan(2 * retain);
+      await new Promise((r) => setTimeout(r, 100));
+      const late = await read();
+      expect(late).toContain(last);
+      expect(late).not.toContain(first); // an end-of-sweep read has lost the first attempt's record to rotation
+      expect((await lab.accessLog(ep!.pod, new Date(0))).join('\n')).toContain(first); // though the proxy wrote it
+    } finally {
+      await c.close();
+    }
+  }, 120_000);
 
   it('stops at preflight, with one line naming what is missing, when the identity lacks the sweep role', async () => {
     const c = await startLabCluster({ existing: estatePosture({ services: 6, replicas: 1 }) });
