@@ -103,7 +103,8 @@ function verifyChain(chainPem: string[], roots: string[]): boolean {
  * - `rbac`: `rbac_access_denied_matched_policy[…]` as response-code details (HTTP) or as
  *   CONNECTION_TERMINATION_DETAILS (TCP; E: source/extensions/filters/network/rbac/rbac_filter.cc).
  * - `ext-authz`: response-code details `ext_authz_denied` (E: source/extensions/filters/http/ext_authz/ext_authz.cc,
- *   `sendLocalReply(…, ResponseCodeDetails::get().AuthzDenied)`; filters/common/ext_authz/ext_authz.h).
+ *   `RcDetailsValues::AuthzDenied = "ext_authz_denied"`, sent with a Denied check's local reply; the filter's test
+ *   ext_authz_test.cc expects that string as the stream's details).
  * - `upstream`: the sidecar passed the attempt to the app (an upstream host, no denial).
  */
 export type DecidingLayer = 'mtls' | 'rbac' | 'ext-authz' | 'upstream';
