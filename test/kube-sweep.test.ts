@@ -119,6 +119,10 @@ describe('meshproof sweep --target kubeconfig (façade over the lab)', () => {
       expect(estateLists.length).toBeGreaterThan(0);
       expect(estateLists.every((q) => /[?&]limit=\d+/.test(q))).toBe(true);
       expect(estateLists.some((q) => /[?&]continue=/.test(q))).toBe(true);
+      // The Telemetry lists behind each destination's logging setup are paged too.
+      const telemetryLists = c.api.state.listQueries.filter((q) => /\/telemetries\?/.test(q) || /\/telemetries$/.test(q));
+      expect(telemetryLists.length).toBeGreaterThan(0);
+      expect(telemetryLists.every((q) => /[?&]limit=\d+/.test(q))).toBe(true);
       expect(sw.listings.find((l) => l.query === `GET /api/v1/namespaces/${ns}/services`)?.items).toBe(10);
       // K-M1: per-batch reads, each capped.
       expect(c.api.state.logQueries.length).toBeGreaterThan(0);

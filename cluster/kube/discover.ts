@@ -124,10 +124,10 @@ export const LIST_PAGE = 500;
 /** Namespaces discovered at once: bounded, so a large estate neither runs serially nor floods the API server. */
 export const NAMESPACE_PARALLELISM = 4;
 
-type Page<T> = { items: T[]; metadata?: { _continue?: string; continue?: string } };
+export type Page<T> = { items: T[]; metadata?: { _continue?: string; continue?: string } };
 
 /** Every page of one list, following `continue` until the server gives none. */
-async function listAll<T>(fetch: (cont: string | undefined) => Promise<Page<T>>): Promise<T[]> {
+export async function listAll<T>(fetch: (cont: string | undefined) => Promise<Page<T>>): Promise<T[]> {
   const out: T[] = [];
   let cont: string | undefined;
   for (let pages = 0; pages < 100_000; pages++) {

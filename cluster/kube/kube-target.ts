@@ -5,7 +5,7 @@ import { AppsV1Api, CoreV1Api, CustomObjectsApi, type KubeConfig, PatchStrategy,
 import type { MintExecRequest, MintResult } from '../../agent/mint.js';
 import type { Attack, ProbeBatch, ProbeReport } from '../../agent/protocol.js';
 import type { Estate, SweepScope } from '../../harness/sweep/estate.js';
-import { discoverEstate, proxyRestarts } from './discover.js';
+import { discoverEstate, LIST_PAGE, listAll, type Page, proxyRestarts } from './discover.js';
 import { parseStats } from '../../harness/access-log.js';
 import { effectiveLogging, type LogSetup, type MeshLoggingConfig, logSetup, type TelemetryObject } from '../../harness/mesh-logging.js';
 import { parse as parseYaml } from 'yaml';
@@ -352,10 +352,12 @@ export class KubeTarget implements Target {
     if (!p) {
       p = (async () => {
         this.o.onCall?.(`list telemetries in ${ns}`);
-        const r = (await retrying(() => this.o.kc.makeApiClient(CustomObjectsApi).listNamespacedCustomObject({ group: 'telemetry.istio.io', version: 'v1', namespace: ns, plural: 'telemetries' }))) as {
-          items?: { metadata?: { name?: string }; spec?: { selector?: { matchLabels?: Record<string, string> }; accessLogging?: TelemetryObject['accessLogging'] } }[];
-        };
-        return (r.items ?? []).map((t) => ({ namespace: ns, name: t.metadata?.name ?? '', selector: t.spec?.selector?.matchLabels, accessLogging: t.spec?.accessLogging }));
+        type Telemetry = { metadata?: { name?: string }; spec?: { selector?: { matchLabels?: Record<string, string> }; accessLogging?: TelemetryObject['accessLogging'] } };
+        // Paged like every list (audit K-M12): a server may cut a list at any `limit` it chooses.
+        const items = await listAll((cont) =>
+          retrying(() => this.o.kc.makeApiClient(CustomObjectsApi).listNamespacedCustomObject({ group: 'telemetry.istio.io', version: 'v1', namespace: ns, plural: 'telemetries', limit: LIST_PAGE, _continue: cont }) as Promise<Page<Telemetry>>),
+        );
+        return items.map((t) => ({ namespace: ns, name: t.metadata?.name ?? '', selector: t.spec?.selector?.matchLabels, accessLogging: t.spec?.accessLogging }));
       })();
       this.telemetries.set(ns, p);
     }
