@@ -8,6 +8,11 @@ import type { EchoPayload } from './protocol.js';
 export interface EchoOptions {
   httpPort: number;
   tcpPort: number;
+  /**
+   * A server-first TCP app (MySQL, SMTP, NATS…): this greeting line is sent the moment a connection is accepted,
+   * before the client speaks; then the echo as usual.
+   */
+  tcpBanner?: string;
   /** Bind address; the lab binds loopback with ephemeral ports and reports them. */
   host: string;
   pod: string;
@@ -109,6 +114,7 @@ export async function startEcho(o: EchoOptions): Promise<EchoServers> {
   httpServer.keepAliveTimeout = KEEP_ALIVE_TIMEOUT_MS;
   const tcpServer = net.createServer((s) => {
     s.on('error', () => s.destroy());
+    if (o.tcpBanner) s.write(`${o.tcpBanner}\n`);
     s.pipe(s);
   });
   const listen = (srv: net.Server, port: number) =>

@@ -1,5 +1,5 @@
 // The meshproof agent: one file, two modes. `echo` is the target app; `probe` runs attacks.
-//   node agent.mjs echo [--http-port 8080] [--tcp-port 9000]
+//   node agent.mjs echo [--http-port 8080] [--tcp-port 9000] [--tcp-banner TEXT]
 //   node agent.mjs probe '<json batch>'      (or the batch on stdin)
 //   node agent.mjs probe --idle               (keeps a probe pod alive between execs)
 // In the lab, MESHPROOF_LAB=1 binds loopback ephemeral ports, prints them, and exits when stdin closes so that
@@ -19,6 +19,14 @@ function flag(args: string[], name: string, fallback: number): number {
   if (i < 0) return fallback;
   const v = Number(args[i + 1]);
   if (!Number.isInteger(v) || v < 0 || v > 65535) throw new Error(`${name} needs a port number`);
+  return v;
+}
+
+function textFlag(args: string[], name: string): string | undefined {
+  const i = args.indexOf(name);
+  if (i < 0) return undefined;
+  const v = args[i + 1];
+  if (!v || /[\r\n]/.test(v)) throw new Error(`${name} needs one line of text`);
   return v;
 }
 
@@ -49,6 +57,7 @@ async function main(argv: string[]): Promise<number> {
     const servers = await startEcho({
       httpPort: lab ? 0 : flag(args, '--http-port', 8080),
       tcpPort: lab ? 0 : flag(args, '--tcp-port', 9000),
+      tcpBanner: textFlag(args, '--tcp-banner'),
       host: lab ? '127.0.0.1' : '0.0.0.0',
       pod: process.env.POD_NAME ?? 'unknown',
       namespace: process.env.POD_NAMESPACE ?? 'unknown',
@@ -70,11 +79,11 @@ async function main(argv: string[]): Promise<number> {
     // the process exits when stdin closes, like every lab process.
     const lines = createInterface({ input: process.stdin });
     const first = await new Promise<string>((resolve) => lines.once('line', resolve));
-    const pods = JSON.parse(first) as { name: string; namespace: string; serviceAccount: string; httpPort: number; tcpPort: number }[];
+    const pods = JSON.parse(first) as { name: string; namespace: string; serviceAccount: string; httpPort: number; tcpPort: number; tcpBanner?: string }[];
     const ready: Record<string, Record<number, number>> = {};
     const servers = await Promise.all(
       pods.map(async (p) => {
-        const s = await startEcho({ httpPort: 0, tcpPort: 0, host: '127.0.0.1', pod: p.name, namespace: p.namespace, serviceAccount: p.serviceAccount, adminToken: process.env.MESHPROOF_ADMIN_TOKEN || undefined });
+        const s = await startEcho({ httpPort: 0, tcpPort: 0, tcpBanner: p.tcpBanner, host: '127.0.0.1', pod: p.name, namespace: p.namespace, serviceAccount: p.serviceAccount, adminToken: process.env.MESHPROOF_ADMIN_TOKEN || undefined });
         ready[`${p.namespace}/${p.name}`] = { [p.httpPort]: s.ports.http, [p.tcpPort]: s.ports.tcp };
         return s;
       }),
@@ -126,7 +135,7 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(`${body}\n`);
     return 0;
   }
-  process.stderr.write('usage: agent.mjs echo [--http-port N] [--tcp-port N] | probe [JSON|--idle] | admin /admin/<op> [--port N]\n');
+  process.stderr.write('usage: agent.mjs echo [--http-port N] [--tcp-port N] [--tcp-banner TEXT] | probe [JSON|--idle] | admin /admin/<op> [--port N]\n');
   return 2;
 }
 

@@ -244,6 +244,9 @@ export function tlsAttack(a: TlsAttack): Promise<Observation> {
           ...(peerChainPem ? { peerChainPem } : {}),
         },
         ...(answer ? { http: answer } : {}),
+        // Over a TCP chain the answer is raw bytes: only our nonce coming back proves the app (a server-first
+        // app's greeting is not access, audit I-H1).
+        ...(!answer && handshake ? { tcp: { received: received.toString('utf8').slice(0, BODY_LIMIT), nonceEchoed: received.includes(nonce) } } : {}),
         ...(failure ? { failure } : {}),
       });
     };

@@ -260,6 +260,8 @@ export function sweepCommand(cmd: Command): void {
       'after',
       '\nScope: --namespaces, or --namespace-selector, or (default) every namespace with istio-injection=enabled or istio.io/rev.\n' +
         'Each (pod, port) gets two attempts: plaintext, and mTLS with a genuine certificate for a fresh identity no policy grants.\n' +
+        "A denial counts only with the destination's own access-log record of it (RBAC or ext_authz); without one it is inconclusive.\n" +
+        "Gateway pods and the sidecar's own ports (15090, 15021, the status port) are listed as information, not attacked.\n" +
         'A canary (a pod without a sidecar and a PERMISSIVE port, in the run namespace) must be flagged, or the sweep is an error.\n' +
         '\nExit codes: 0 no finding, 1 a finding, 2 usage or configuration error, 3 infrastructure error, inconclusive or interrupted.\n' +
         '\nExamples:\n  meshproof sweep --target lab --estate 200x3\n  meshproof sweep --target kubeconfig --namespace-selector team=payments --exemptions exemptions.yaml',

@@ -106,8 +106,11 @@ export interface Target {
   mintCertificate(probe: ProbeHandle, ttlMs: number): Promise<MintedCert>;
   /** The pods a Service selects. */
   servicePods(service: Ref): Promise<PodRef[]>;
-  /** Raw access-log lines of the pod's sidecar since `since` (pod logs of `istio-proxy` in a cluster). */
-  accessLog(pod: PodRef, since: Date): Promise<string[]>;
+  /**
+   * Raw access-log lines of the pod's sidecar since `since` (pod logs of `istio-proxy` in a cluster, including the
+   * previous container's when the sidecar restarted); `limitBytes` caps what one read returns.
+   */
+  accessLog(pod: PodRef, since: Date, opts?: { limitBytes?: number }): Promise<string[]>;
   /** The pod sidecar's counters (`pilot-agent request GET stats` in a cluster). */
   stats(pod: PodRef): Promise<Record<string, number>>;
   /**

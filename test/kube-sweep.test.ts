@@ -4,8 +4,10 @@
 // every grant of the sweep role used), attacks go out from probe pods by exec, denials are corroborated from the
 // destinations' pod logs, and the verdicts equal the lab sweep's: exactly the planted holes.
 import { mkdtempSync, readFileSync } from 'node:fs';
+import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
 import { describe, expect, it } from 'vitest';
 import { estateHoles, estatePosture } from '../cluster/lab/estate.js';
 import { RUN_LABEL } from '../cluster/kube/render.js';
@@ -98,6 +100,92 @@ describe('meshproof sweep --target kubeconfig (façade over the lab)', () => {
       await c.close();
     }
   }, 240_000);
+
+  it('done when (K-H1, I-H1, I-M6, I-M7, K-M1, K-M12): a scaled-to-zero Service, a server-first app behind a correct ALLOW, a CUSTOM-protected app and a gateway pod are not reported; lists are paged, logs read per batch with limitBytes', async () => {
+    const c = await startLabCluster({ existing: estatePosture({ services: 6, replicas: 1, holes: false }), podsPerProcess: 100 });
+    c.api.state.rbac = [...loadRoles('deploy/rbac.yaml'), ...loadRoles('deploy/rbac-sweep.yaml', { rolebindingsIn: estateNamespaces({ services: 6, replicas: 1 }) })];
+    // Pages of 3 (a client that ignores `continue` misses objects) and a kubelet that keeps only the newest 64 KiB.
+    c.api.state.pageSize = 3;
+    c.api.state.logRetainBytes = 64 * 1024;
+    try {
+      const out = path.join(dir, 'done-when');
+      const r = await cli(['sweep', '--target', 'kubeconfig', '--kubeconfig', c.api.kubeconfig(dir), '--batch', '4', '--out', out], { env });
+      expect(r.code, r.stderr).toBe(0);
+      const sw = JSON.parse(readFileSync(path.join(out, 'sweep.json'), 'utf8')) as SweepJson & { information: { pod: string; port?: number; note: string }[]; listings: { query: string; items: number }[] };
+      const ns = 'estate-1';
+      const reported = sw.endpoints.filter((e) => e.namespace === ns && /^(scaled-to-zero|server-first|ext-authz-protected|edge-gateway)-/.test(e.pod) && e.verdicts.some((v) => v.outcome === 'finding' || v.outcome === 'inconclusive'));
+      expect(reported).toEqual([]);
+      // The server-first app was attacked and its denial taken from the destination's record, greeting or not.
+      const db = sw.endpoints.find((e) => e.pod === 'server-first-0' && e.port === 3306)!;
+      expect(db.verdicts.find((v) => v.check === 'SWEEP-AUTHZ')).toMatchObject({ outcome: 'ok', reason: expect.stringMatching(/connection terminated: rbac_access_denied_matched_policy\[/) });
+      // I-M6: the CUSTOM provider's own 403 is a denial because the destination recorded ext_authz_denied.
+      const guarded = sw.endpoints.find((e) => e.pod === 'ext-authz-protected-0' && e.port === 8080)!;
+      expect(guarded.verdicts.find((v) => v.check === 'SWEEP-AUTHZ')).toMatchObject({ outcome: 'ok', reason: expect.stringMatching(/^denied \(HTTP 403 "denied by ext_authz.* from the CUSTOM provider\), recorded by the destination as ext_authz_denied$/) });
+      // The gateway is recognised and said so; nothing of the scaled-to-zero Service is attacked.
+      expect(sw.information.some((x) => x.pod === `${ns}/edge-gateway-0` && /gateway \(inject\.istio\.io\/templates: gateway\)/.test(x.note))).toBe(true);
+      expect(sw.endpoints.some((e) => e.pod.startsWith('scaled-to-zero'))).toBe(false);
+      // K-M12: every list of the estate was paged and followed to its end.
+      // (A by-name read, `fieldSelector=metadata.name=…`, is one item: it needs no paging.)
+      const estateLists = c.api.state.listQueries.filter((q) => /\/namespaces\/estate-1\/(services|endpointslices|pods|peerauthentications|authorizationpolicies)\?/.test(q) && !q.includes('fieldSelector=metadata.name'));
+      expect(estateLists.length).toBeGreaterThan(0);
+      expect(estateLists.every((q) => /[?&]limit=\d+/.test(q))).toBe(true);
+      expect(estateLists.some((q) => /[?&]continue=/.test(q))).toBe(true);
+      // The Telemetry lists behind each destination's logging setup are paged too.
+      const telemetryLists = c.api.state.listQueries.filter((q) => /\/telemetries\?/.test(q) || /\/telemetries$/.test(q));
+      expect(telemetryLists.length).toBeGreaterThan(0);
+      expect(telemetryLists.every((q) => /[?&]limit=\d+/.test(q))).toBe(true);
+      expect(sw.listings.find((l) => l.query === `GET /api/v1/namespaces/${ns}/services`)?.items).toBe(10);
+      // K-M1: per-batch reads, each capped.
+      expect(c.api.state.logQueries.length).toBeGreaterThan(0);
+      expect(c.api.state.logQueries.every((q) => /limitBytes=\d+/.test(q))).toBe(true);
+    } finally {
+      await c.close();
+    }
+  }, 240_000);
+
+  it('K-M1: under the kubelet\'s log rotation a record read right after its attempt is there, and gone for a read at the end of a busy sweep', async () => {
+    const c = await startLabCluster({ existing: estatePosture({ services: 6, replicas: 1, holes: false }), podsPerProcess: 100 });
+    c.api.state.rbac = [...loadRoles('deploy/rbac.yaml'), ...loadRoles('deploy/rbac-sweep.yaml', { rolebindingsIn: estateNamespaces({ services: 6, replicas: 1 }) })];
+    const retain = 4 * 1024;
+    c.api.state.logRetainBytes = retain;
+    try {
+      const kc = new KubeConfig();
+      kc.loadFromFile(c.api.kubeconfig(dir));
+      const core = kc.makeApiClient(CoreV1Api);
+      await core.listNamespacedPod({ namespace: 'estate-1' }); // the façade starts its lab on the first pod list
+      const lab = c.lab()!;
+      const [ep] = await lab.endpoints({ namespace: 'estate-1', name: 'svc-0000' }, 8080);
+      const [host, port] = ep!.dial.split(':');
+      // One plaintext attempt (STRICT: an NR filter_chain_not_found record naming our address); resolves with it.
+      const attempt = () =>
+        new Promise<string>((resolve) => {
+          const s = net.connect({ host, port: Number(port) });
+          let me = '';
+          s.on('connect', () => {
+            me = `${s.localAddress}:${s.localPort}`;
+            s.write('GET / HTTP/1.1\r\nhost: svc-0000\r\n\r\n');
+          });
+          s.on('error', () => s.destroy());
+          s.on('close', () => resolve(me));
+        });
+      // The read KubeTarget.accessLog makes per batch: sinceSeconds, capped by limitBytes.
+      const read = async () => String(await core.readNamespacedPodLog({ name: ep!.pod.name, namespace: 'estate-1', container: 'istio-proxy', sinceSeconds: 120, limitBytes: 1 << 20 }));
+      const first = await attempt();
+      await new Promise((r) => setTimeout(r, 100)); // the record is written as the connection closes
+      expect(await read()).toContain(first); // per batch: read right after the attempt, the record is there
+      // The rest of a busy sweep: more records than the kubelet keeps (bounded: at most 200 attempts).
+      let last = first;
+      for (let i = 0; i < 200 && (await lab.accessLog(ep!.pod, new Date(0))).join('\n').length <= 2 * retain; i++) last = await attempt();
+      expect((await lab.accessLog(ep!.pod, new Date(0))).join('\n').length).toBeGreaterThan(2 * retain);
+      await new Promise((r) => setTimeout(r, 100));
+      const late = await read();
+      expect(late).toContain(last);
+      expect(late).not.toContain(first); // an end-of-sweep read has lost the first attempt's record to rotation
+      expect((await lab.accessLog(ep!.pod, new Date(0))).join('\n')).toContain(first); // though the proxy wrote it
+    } finally {
+      await c.close();
+    }
+  }, 120_000);
 
   it('K-M7: stops at preflight, with one line naming what is missing, when the identity lacks the sweep role', async () => {
     const c = await startLabCluster({ existing: estatePosture({ services: 6, replicas: 1 }) });

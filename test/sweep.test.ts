@@ -8,14 +8,16 @@ import path from 'node:path';
 import { Ajv } from 'ajv';
 import addFormatsModule from 'ajv-formats';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { podPorts } from '../cluster/kube/discover.js';
+import { indexEndpointSlices, podPorts } from '../cluster/kube/discover.js';
 import { estateHoles, estatePosture, parseEstate } from '../cluster/lab/estate.js';
+import { EXT_AUTHZ_DENIED_BODY } from '../cluster/lab/envoy/ext-authz.js';
 import { LabTarget } from '../cluster/lab/lab-target.js';
 import type { Examined } from '../harness/check.js';
 import { ConfigError } from '../harness/errors.js';
 import { SWEEP_FIXTURES } from '../harness/paths.js';
 import { loadPosture } from '../harness/posture/load.js';
-import { effectivePeerAuthentication, parseLabelSelector, resolveScope, selectProtocol } from '../harness/sweep/estate.js';
+import { convertProtocol, targetPortProtocol } from '../harness/istio/protocol.js';
+import { effectivePeerAuthentication, gatewayReason, istioOwnPorts, parseLabelSelector, policyNote, resolveScope } from '../harness/sweep/estate.js';
 import { type Exemption, parseExemptions, type SweepOptions, sweep } from '../harness/sweep/sweep.js';
 import { agentsOf, cli } from './support/cli.js';
 
@@ -75,7 +77,8 @@ describe('sweep of the lab estate', () => {
 
   it('finds exactly the planted holes, each with the explanation from the snapshot, and flags the canary', async () => {
     const r = await sweep(options());
-    expect(r.report.counts.endpoints).toBe(SPEC.services * SPEC.replicas * 2 + 4); // + the canary's two pods
+    // + the canary's two pods, the server-first app's one port and the CUSTOM-protected app's (awkwardWorkloads).
+    expect(r.report.counts.endpoints).toBe(SPEC.services * SPEC.replicas * 2 + 4 + 2);
     expect(r.report.canary).toMatchObject({ flagged: true, missing: [] });
     expect(findingsOf(r)).toEqual(expectedFindings());
     for (const c of r.run.results) expect(c.verdict, `${c.id}: ${c.reason}`).toBe('fail');
@@ -160,21 +163,42 @@ describe('sweep of an estate without holes', () => {
 });
 
 describe('sweep of an estate whose access logging is off', () => {
-  it('cannot corroborate a denial, so SWEEP-AUTHZ is inconclusive, never a pass (§9.4)', async () => {
-    const quiet = new LabTarget({ podsPerProcess: 250 });
-    try {
-      const objects = estatePosture({ services: 6, replicas: 1, holes: false }).filter((o) => o.manifest.kind !== 'Telemetry');
-      await quiet.apply({ origin: ['quiet estate'], objects: [...objects, ...loadPosture(SWEEP_FIXTURES, []).objects] });
-      const r = await sweep({ ...options(), target: quiet });
-      const authz = r.run.results.find((c) => c.id === 'SWEEP-AUTHZ')!;
-      expect(authz.verdict).toBe('error');
-      expect(authz.reason).toMatch(/denied \(403 "RBAC: access denied"\) but uncorroborated: the destination's access log cannot be read back/);
-      expect(r.run.results.find((c) => c.id === 'SWEEP-MTLS')!.verdict).toBe('pass');
-      expect(r.run.exitCode).toBe(3);
-    } finally {
-      await quiet.dispose();
-    }
+  let quiet: LabTarget;
+  let r: Awaited<ReturnType<typeof sweep>>;
+  const verdict = (pod: string, port: number, check: string) => r.report.endpoints.find((e) => e.pod === pod && e.port === port)?.verdicts.find((v) => v.check === check);
+  beforeAll(async () => {
+    quiet = new LabTarget({ podsPerProcess: 250 });
+    const objects = estatePosture({ services: 6, replicas: 1, holes: false }).filter((o) => o.manifest.kind !== 'Telemetry');
+    await quiet.apply({ origin: ['quiet estate'], objects: [...objects, ...loadPosture(SWEEP_FIXTURES, []).objects] });
+    r = await sweep({ ...options(), target: quiet });
   }, 120_000);
+  afterAll(async () => {
+    await quiet?.dispose();
+  });
+
+  it('cannot corroborate a denial, so SWEEP-AUTHZ and SWEEP-MTLS are inconclusive, never a pass (§9.4; item 2: no record, no verdict)', () => {
+    const authz = r.run.results.find((c) => c.id === 'SWEEP-AUTHZ')!;
+    expect(authz.verdict).toBe('error');
+    expect(verdict('svc-0000-0', 8080, 'SWEEP-AUTHZ')).toMatchObject({ outcome: 'inconclusive', reason: expect.stringMatching(/HTTP 403 "RBAC: access denied" \(the mesh RBAC body\) but uncorroborated: the destination's access log cannot be read back/) });
+    // I-H1: a server-first app's greeting is neither access nor, without the record, a denial.
+    expect(verdict('server-first-0', 3306, 'SWEEP-AUTHZ')).toMatchObject({ outcome: 'inconclusive', reason: expect.stringMatching(/bytes back without our nonce: bytes are not access/) });
+    // A refused plaintext attempt without the destination's NR record does not say which layer refused.
+    const mtls = r.run.results.find((c) => c.id === 'SWEEP-MTLS')!;
+    expect(mtls.verdict).toBe('error');
+    expect(verdict('svc-0000-0', 8080, 'SWEEP-MTLS')).toMatchObject({ outcome: 'inconclusive', reason: expect.stringMatching(/plaintext refused \(.*\) but not by a layer the destination recorded/) });
+    // Nothing is a finding and nothing passes: no record, no verdict.
+    const outcomes = r.report.endpoints.filter((e) => e.role !== 'canary').flatMap((e) => e.verdicts.filter((v) => v.check !== 'SWEEP-CERT').map((v) => v.outcome));
+    expect(new Set(outcomes)).toEqual(new Set(['inconclusive']));
+    expect(r.run.exitCode).toBe(3);
+  });
+
+  it('I-M6: a CUSTOM (ext_authz) provider\'s 403, in its own words, is inconclusive without the destination record, never a finding', () => {
+    const e = r.report.endpoints.find((x) => x.pod === 'ext-authz-protected-0' && x.port === 8080)!;
+    // The provider really answered: its status and body, not the mesh's RBAC body.
+    expect(e.mtls?.status).toBe(403);
+    expect(verdict('ext-authz-protected-0', 8080, 'SWEEP-AUTHZ')).toMatchObject({ outcome: 'inconclusive', reason: expect.stringContaining(`HTTP 403 ${JSON.stringify(EXT_AUTHZ_DENIED_BODY.slice(0, 40))} (a CUSTOM (ext_authz) policy selects this workload`) });
+    expect(verdict('ext-authz-protected-0', 8080, 'SWEEP-AUTHZ')?.reason).toMatch(/uncorroborated/);
+  });
 });
 
 describe('sweep scope, protocol and policy resolution', () => {
@@ -194,11 +218,40 @@ describe('sweep scope, protocol and policy resolution', () => {
     expect(parseLabelSelector('tier notin (web)')({ tier: 'web' })).toBe(false);
   });
 
-  it('selects the protocol as Istio does: appProtocol, then the port name, else detection', () => {
-    expect(selectProtocol('http', 'tcp-x')).toEqual({ protocol: 'http', from: 'appProtocol http' });
-    expect(selectProtocol(undefined, 'grpc-api')).toEqual({ protocol: 'http', from: 'port name grpc-api' });
-    expect(selectProtocol(undefined, 'mysql')).toMatchObject({ protocol: 'tcp' });
-    expect(selectProtocol(undefined, 'web')).toMatchObject({ protocol: 'sniffed' });
+  it('I-M7: Istio\'s own plaintext ports (status port from its annotation) and gateway pods are named, not judged', () => {
+    expect([...istioOwnPorts({}).keys()].sort()).toEqual([15020, 15021, 15090]);
+    expect([...istioOwnPorts({ 'status.sidecar.istio.io/port': '15999' }).keys()].sort()).toEqual([15021, 15090, 15999]);
+    expect(gatewayReason({}, { 'inject.istio.io/templates': 'sidecar, gateway' })).toBe('inject.istio.io/templates: gateway');
+    expect(gatewayReason({ istio: 'eastwestgateway' }, {})).toBe('label istio: eastwestgateway');
+    expect(gatewayReason({ 'gateway.istio.io/managed': 'istio.io-gateway-controller' }, {})).toMatch(/gateway\.istio\.io\/managed/);
+    expect(gatewayReason({ app: 'gateway-api-client', istio: 'pilot' }, {})).toBeUndefined();
+  });
+
+  it('I-L8: a policy\'s effect in words: rule-less means something different per action; dry-run is not enforced', () => {
+    const ap = (spec: Record<string, unknown>, annotations?: Record<string, string>) => ({ apiVersion: 'security.istio.io/v1', kind: 'AuthorizationPolicy', metadata: { name: 'p', namespace: 'n', ...(annotations ? { annotations } : {}) }, spec });
+    expect(policyNote(ap({}))).toBe('ALLOW, no rules: allows nothing');
+    expect(policyNote(ap({ action: 'DENY' }))).toBe('DENY, no rules: denies nothing');
+    expect(policyNote(ap({ action: 'CUSTOM', provider: { name: 'opa' }, rules: [{}] }))).toBe('CUSTOM, provider opa');
+    expect(policyNote(ap({ action: 'DENY', rules: [{}] }, { 'istio.io/dry-run': 'true' }))).toBe('DENY, istio.io/dry-run: not enforced');
+  });
+
+  it('I-L1: ConvertProtocol replays Istio\'s own TestConvertProtocol table (test/data/istio/conversion_test.json)', () => {
+    const table = JSON.parse(readFileSync('test/data/istio/conversion_test.json', 'utf8')) as { cases: { name: string; port: number; portName: string; proto: string; appProto: string | null; expectedProto: string }[] };
+    expect(table.cases.length).toBe(9);
+    for (const c of table.cases) expect(convertProtocol(c.port, c.portName, c.proto, c.appProto ?? undefined), c.name).toBe(c.expectedProto);
+  });
+
+  it('I-L1: appProtocol replaces the name, kubernetes.io/* values, well-known ports, the oldest Service wins', () => {
+    expect(convertProtocol(8080, 'http-web', 'TCP', 'custom')).toBe('UnsupportedProtocol'); // no fallback to the name
+    expect(convertProtocol(8080, 'x', 'TCP', 'http-v2')).toBe('HTTP'); // appProtocol split at '-'
+    expect(convertProtocol(8080, undefined, 'TCP', 'kubernetes.io/ws')).toBe('HTTP');
+    expect(convertProtocol(8443, undefined, 'TCP', 'kubernetes.io/wss')).toBe('HTTPS');
+    expect(convertProtocol(25, undefined, 'TCP', undefined)).toBe('TCP');
+    expect(convertProtocol(27017, 'db', 'TCP', undefined)).toBe('TCP');
+    expect(convertProtocol(8080, 'h2c', 'TCP', undefined)).toBe('UnsupportedProtocol'); // not an Istio name
+    const young = { created: '2026-02-01T00:00:00.000Z', label: 'ns/b:80', port: 80, name: 'tcp' };
+    const old = { created: '2026-01-01T00:00:00.000Z', label: 'ns/a:80', port: 80, name: 'http' };
+    expect(targetPortProtocol([young, old])?.protocol).toBe('HTTP');
   });
 
   it('reads a pod\'s ports from its containers and the EndpointSlices that list it, protocol from the Service port', () => {
@@ -214,14 +267,14 @@ describe('sweep scope, protocol and policy resolution', () => {
       ports: [{ name: 'grpc-api', port: 8443, protocol: 'TCP' }, { name: 'metrics', port: 9090, protocol: 'TCP', appProtocol: 'http' }],
       endpoints: [{ addresses: ['fd00::c'], conditions: { ready: true }, targetRef: { kind: 'Pod', name: 'api-7f9-x' } }],
     };
-    const ports = podPorts(pod as never, [svc as never], [slice as never]);
+    const ports = podPorts(pod as never, indexEndpointSlices([svc as never], [slice as never]));
     expect(ports).toEqual([
-      { port: 8443, protocol: 'http', protocolFrom: 'port name grpc-api', services: ['pay/api:443'], dial: '[fd00::c]:8443' },
-      { port: 9090, protocol: 'http', protocolFrom: 'appProtocol http', services: ['pay/api:9090'], dial: '[fd00::c]:9090' },
+      { port: 8443, protocol: 'http', protocolFrom: 'port name grpc-api of pay/api:443 → GRPC', services: ['pay/api:443'], dial: '[fd00::c]:8443' },
+      { port: 9090, protocol: 'http', protocolFrom: 'appProtocol http of pay/api:9090 → HTTP', services: ['pay/api:9090'], dial: '[fd00::c]:9090' },
     ]);
     // A pod no slice lists as ready keeps only its declared ports, with their own names.
     const notReady = { ...slice, endpoints: [{ ...slice.endpoints[0], conditions: { ready: false } }] };
-    expect(podPorts(pod as never, [svc as never], [notReady as never]).map((p) => [p.port, p.protocol, p.services.length])).toEqual([
+    expect(podPorts(pod as never, indexEndpointSlices([svc as never], [notReady as never])).map((p) => [p.port, p.protocol, p.services.length])).toEqual([
       [8443, 'sniffed', 0],
       [9090, 'sniffed', 0],
     ]);
@@ -309,13 +362,13 @@ describe('meshproof sweep (CLI)', () => {
     expect(r.code, r.stderr).toBe(1);
     expect(r.stdout).toMatch(/canary flagged/);
     const sw = JSON.parse(readFileSync(path.join(out, 'sweep.json'), 'utf8')) as { endpoints: unknown[]; canary: { flagged: boolean }; exemptions: unknown[] };
-    expect(sw.endpoints).toHaveLength(12 * 2 + 4);
+    expect(sw.endpoints).toHaveLength(12 * 2 + 4 + 2); // + server-first:3306 and ext-authz-protected:8080
     expect(sw.canary.flagged).toBe(true);
     expect(sw.exemptions).toHaveLength(1);
     execFileSync('xmllint', ['--noout', '--schema', 'test/data/junit-10.xsd', path.join(out, 'junit.xml')], { stdio: 'pipe' });
     const junit = readFileSync(path.join(out, 'junit.xml'), 'utf8');
     // Every Service of the estate is a testcase under each endpoint check (the canary is judged apart).
-    expect(junit.match(/classname="sweep\.SWEEP-MTLS"/g)).toHaveLength(12);
+    expect(junit.match(/classname="sweep\.SWEEP-MTLS"/g)).toHaveLength(12 + 2); // + server-first and ext-authz-protected
     expect(junit).toMatch(/<testcase classname="sweep\.SWEEP-MTLS" name="estate-1\/svc-0003"[^>]*>\s*<failure/);
     const html = readFileSync(path.join(out, 'report.html'), 'utf8');
     expect(html).toContain('class="sweep-heat-map"');

@@ -1,11 +1,13 @@
 // Discovery of a user's estate for `meshproof sweep`, read-only: namespaces (one list), then per namespace in
 // scope its Services, EndpointSlices and Pods and the Istio policies (PeerAuthentication, AuthorizationPolicy, DestinationRule,
 // Sidecar, Telemetry), plus the root namespace's policies. Every read is a list call scoped to a namespace in
-// scope, so what the role must allow is get/list in scope (deploy/rbac-sweep.yaml).
+// scope, so what the role must allow is get/list in scope (deploy/rbac-sweep.yaml). Every list is paged
+// (`limit` + `continue`), namespaces are read a few at a time, and slices are indexed once per namespace.
 import { CoreV1Api, CustomObjectsApi, DiscoveryV1Api, type KubeConfig, type V1EndpointSlice, type V1Pod, type V1Service } from '@kubernetes/client-node';
 import { formatAddress } from '../../agent/probe.js';
 import type { Manifest } from '../../harness/posture/load.js';
-import { type Estate, type EstatePod, type EstatePort, namespaceInjected, resolveScope, selectProtocol, type SweepScope } from '../../harness/sweep/estate.js';
+import { chainKind, type ServicePortDecl, targetPortProtocol } from '../../harness/istio/protocol.js';
+import { type Estate, type EstatePod, type EstatePort, gatewayReason, istioOwnPorts, namespaceInjected, resolveScope, type SweepScope } from '../../harness/sweep/estate.js';
 import { hasSidecar } from './apply.js';
 import { retrying } from './retry.js';
 
@@ -26,48 +28,88 @@ export interface DiscoverOptions {
   rootNamespace: string;
   trustDomain: string;
   onCall?: (what: string) => void;
+  /** Items per list page (LIST_PAGE unless a test asks for less). */
+  pageSize?: number;
 }
 
 function ready(p: V1Pod): boolean {
   return p.status?.phase === 'Running' && (p.status.conditions ?? []).some((c) => c.type === 'Ready' && c.status === 'True') && Boolean(p.status.podIP);
 }
 
+/** One Service port as it reaches a pod's container port, from an EndpointSlice. */
+interface Targeting {
+  port: number;
+  decl: ServicePortDecl;
+}
 
+/** Per namespace: pod name → the Service ports its ready endpoints serve. Built once, so the join is linear. */
+export type SliceIndex = Map<string, Targeting[]>;
 
 /**
- * A pod's ports: its app containers' declared ports, and every port an EndpointSlice gives for it — the slices are
- * what istiod itself reads (I: pilot/pkg/serviceregistry/kube/controller/endpointslice.go), with named target
- * ports already resolved by the EndpointSlice controller. The protocol is the Service port's (appProtocol, then
- * its name), else the container port's name, else detected.
+ * Indexes a namespace's EndpointSlices by `targetRef` once (audit K-M12: no per-pod scan of every slice). The
+ * slices are what istiod itself reads (I: pilot/pkg/serviceregistry/kube/controller/endpointslice.go), with named
+ * target ports already resolved by the EndpointSlice controller. `endpoints` and `ports` are `null`, not `[]`, for
+ * a Service with no ready pods: Go's `[]Endpoint` has no omitempty (kubernetes/api discovery/v1/types.go;
+ * kubernetes/kubernetes#135968), and client-node passes the null through (audit K-H1).
  */
-export function podPorts(pod: V1Pod, services: V1Service[], slices: V1EndpointSlice[]): EstatePort[] {
-  const ip = pod.status?.podIP ?? '';
-  const name = pod.metadata?.name;
-  const app = (pod.spec?.containers ?? []).filter((c) => c.name !== 'istio-proxy');
-  const byPort = new Map<number, EstatePort>();
-  for (const c of app) {
-    for (const cp of c.ports ?? []) {
-      if ((cp.protocol ?? 'TCP') !== 'TCP') continue; // UDP and SCTP are not proxied (IO: protocol-selection)
-      const sel = selectProtocol(undefined, cp.name, 'container port name');
-      byPort.set(cp.containerPort, { port: cp.containerPort, protocol: sel.protocol, protocolFrom: sel.from, services: [], dial: formatAddress(ip, cp.containerPort) });
-    }
-  }
+export function indexEndpointSlices(services: V1Service[], slices: V1EndpointSlice[]): SliceIndex {
+  const byName = new Map(services.map((s) => [s.metadata?.name ?? '', s]));
+  const index: SliceIndex = new Map();
   for (const slice of slices) {
-    const serviceName = slice.metadata?.labels?.['kubernetes.io/service-name'];
-    const svc = services.find((x) => x.metadata?.name === serviceName);
-    if (!svc || !slice.endpoints.some((e) => e.targetRef?.kind === 'Pod' && e.targetRef.name === name && e.conditions?.ready !== false)) continue;
-    for (const sp of slice.ports ?? []) {
-      if ((sp.protocol ?? 'TCP') !== 'TCP' || sp.port === undefined) continue;
-      const port = sp.port;
+    const svc = byName.get(slice.metadata?.labels?.['kubernetes.io/service-name'] ?? '');
+    const endpoints = slice.endpoints ?? [];
+    const ports = slice.ports ?? [];
+    if (!svc || endpoints.length === 0 || ports.length === 0) continue;
+    const decls: Targeting[] = [];
+    for (const sp of ports) {
+      if (sp.port === undefined || sp.port === null) continue;
       const servicePort = (svc.spec?.ports ?? []).find((x) => (x.name ?? '') === (sp.name ?? ''));
-      const sel = selectProtocol(sp.appProtocol ?? servicePort?.appProtocol, sp.name ?? servicePort?.name);
-      const prev = byPort.get(port);
-      const label = `${svc.metadata?.namespace}/${svc.metadata?.name}:${servicePort?.port ?? port}`;
-      const decided = sel.protocol !== 'sniffed' || !prev ? { protocol: sel.protocol, protocolFrom: sel.from } : { protocol: prev.protocol, protocolFrom: prev.protocolFrom };
-      byPort.set(port, { port, ...decided, services: [...(prev?.services ?? []).filter((x) => x !== label), label], dial: formatAddress(ip, port) });
+      const label = `${svc.metadata?.namespace}/${svc.metadata?.name}:${servicePort?.port ?? sp.port}`;
+      decls.push({
+        port: sp.port,
+        decl: {
+          created: svc.metadata?.creationTimestamp ? new Date(svc.metadata.creationTimestamp).toISOString() : undefined,
+          label,
+          port: servicePort?.port ?? sp.port,
+          name: sp.name ?? servicePort?.name,
+          protocol: sp.protocol ?? servicePort?.protocol ?? 'TCP',
+          appProtocol: sp.appProtocol ?? servicePort?.appProtocol,
+        },
+      });
+    }
+    for (const e of endpoints) {
+      if (e.targetRef?.kind !== 'Pod' || !e.targetRef.name || e.conditions?.ready === false) continue;
+      const list = index.get(e.targetRef.name) ?? [];
+      for (const d of decls) if (!list.some((x) => x.port === d.port && x.decl.label === d.decl.label)) list.push(d);
+      index.set(e.targetRef.name, list);
     }
   }
-  return [...byPort.values()].sort((a, b) => a.port - b.port);
+  return index;
+}
+
+/**
+ * A pod's ports: every port a Service's EndpointSlice gives for it, with the protocol Istio derives
+ * (harness/istio/protocol.ts: ConvertProtocol, the oldest Service winning a conflict), and its app containers'
+ * declared ports no Service targets, which Istio sniffs (it never reads container port names). UDP is not proxied.
+ */
+export function podPorts(pod: V1Pod, index: SliceIndex): EstatePort[] {
+  const ip = pod.status?.podIP ?? '';
+  const byPort = new Map<number, ServicePortDecl[]>();
+  for (const t of index.get(pod.metadata?.name ?? '') ?? []) byPort.set(t.port, [...(byPort.get(t.port) ?? []), t.decl]);
+  const out: EstatePort[] = [];
+  for (const [port, decls] of byPort) {
+    const sel = targetPortProtocol(decls)!;
+    const kind = chainKind(sel.protocol);
+    if (kind === 'udp') continue;
+    out.push({ port, protocol: kind, protocolFrom: sel.from, services: decls.map((d) => d.label), dial: formatAddress(ip, port) });
+  }
+  for (const c of (pod.spec?.containers ?? []).filter((x) => x.name !== 'istio-proxy')) {
+    for (const cp of c.ports ?? []) {
+      if ((cp.protocol ?? 'TCP') !== 'TCP' || byPort.has(cp.containerPort) || out.some((x) => x.port === cp.containerPort)) continue;
+      out.push({ port: cp.containerPort, protocol: 'sniffed', protocolFrom: 'no Service targets it: Istio sniffs the protocol (container port names are never read)', services: [], dial: formatAddress(ip, cp.containerPort) });
+    }
+  }
+  return out.sort((a, b) => a.port - b.port);
 }
 
 /** Nodes a probe pod can land on: Ready and not cordoned (the default number of attacker pods). */
@@ -83,82 +125,131 @@ export async function schedulableNodes(kc: KubeConfig, onCall?: (what: string) =
  * and deploy/rbac.yaml's cluster-wide grants cover what the run creates.
  */
 export async function sweptNamespaces(kc: KubeConfig, scope: Omit<SweepScope, 'runNamespace'>, rootNamespace: string): Promise<string[]> {
-  const list = await retrying(() => kc.makeApiClient(CoreV1Api).listNamespace());
-  const all = list.items.map((n) => ({ name: n.metadata?.name ?? '', labels: n.metadata?.labels ?? {}, injected: namespaceInjected(n.metadata?.labels ?? {}) }));
+  const items = await listAll((cont) => retrying(() => kc.makeApiClient(CoreV1Api).listNamespace({ limit: LIST_PAGE, _continue: cont })));
+  const all = items.map((n) => ({ name: n.metadata?.name ?? '', labels: n.metadata?.labels ?? {}, injected: namespaceInjected(n.metadata?.labels ?? {}) }));
   const runNamespace = '\0run'; // no namespace has this name: the run's own is left out
   const { inScope } = resolveScope(all, { ...scope, runNamespace }, rootNamespace);
   return inScope.filter((n) => n !== runNamespace);
+}
+
+/** Items per list page (K8s API conventions: `limit` + `continue`; audit K-M12). */
+export const LIST_PAGE = 500;
+/** Namespaces discovered at once: bounded, so a large estate neither runs serially nor floods the API server. */
+export const NAMESPACE_PARALLELISM = 4;
+
+export type Page<T> = { items: T[]; metadata?: { _continue?: string; continue?: string } };
+
+/** Every page of one list, following `continue` until the server gives none. */
+export async function listAll<T>(fetch: (cont: string | undefined) => Promise<Page<T>>): Promise<T[]> {
+  const out: T[] = [];
+  let cont: string | undefined;
+  for (let pages = 0; pages < 100_000; pages++) {
+    const r = await fetch(cont);
+    out.push(...(r.items ?? []));
+    cont = r.metadata?._continue ?? r.metadata?.continue;
+    if (!cont) return out;
+  }
+  throw new Error('a list did not end after 100000 pages');
+}
+
+/** Runs `f` over `items` with at most `n` in flight, keeping the input order of the results. */
+async function boundedMap<T, R>(items: T[], n: number, f: (t: T) => Promise<R>): Promise<R[]> {
+  const out: R[] = new Array(items.length);
+  let next = 0;
+  const worker = async () => {
+    for (let i = next++; i < items.length; i = next++) out[i] = await f(items[i]!);
+  };
+  await Promise.all(Array.from({ length: Math.min(n, items.length) }, worker));
+  return out;
 }
 
 export async function discoverEstate(o: DiscoverOptions): Promise<Estate> {
   const core = o.kc.makeApiClient(CoreV1Api);
   const custom = o.kc.makeApiClient(CustomObjectsApi);
   const discovery = o.kc.makeApiClient(DiscoveryV1Api);
+  const limit = o.pageSize ?? LIST_PAGE;
   const listings: Estate['listings'] = [];
-  const call = async <T>(query: string, f: () => Promise<T>, count: (t: T) => number): Promise<T> => {
+  const call = async <T>(query: string, f: (cont: string | undefined) => Promise<Page<T>>): Promise<T[]> => {
     o.onCall?.(query);
-    const r = await retrying(f);
-    listings.push({ query, items: count(r) });
-    return r;
+    const items = await listAll((cont) => retrying(() => f(cont)));
+    listings.push({ query, items: items.length });
+    return items;
   };
-  const nsList = await call('GET /api/v1/namespaces', () => core.listNamespace(), (r) => r.items.length);
-  const all = nsList.items.map((n) => {
+  const nsItems = await call('GET /api/v1/namespaces', (cont) => core.listNamespace({ limit, _continue: cont }));
+  const all = nsItems.map((n) => {
     const labels = n.metadata?.labels ?? {};
     return { name: n.metadata?.name ?? '', labels, injected: namespaceInjected(labels) };
   });
   const { inScope, left } = resolveScope(all, { ...o.scope, runNamespace: o.runNamespace }, o.rootNamespace);
-  const pods: EstatePod[] = [];
-  const services: Estate['services'] = [];
-  const skipped: Estate['skipped'] = [];
-  const snapshot: Manifest[] = [];
-  const readPolicies = async (ns: string) => {
+  const readPolicies = async (ns: string): Promise<Manifest[]> => {
+    const out: Manifest[] = [];
     for (const k of POLICY_KINDS) {
-      const r = (await call(`GET /apis/${k.group}/${k.version}/namespaces/${ns}/${k.plural}`, () => custom.listNamespacedCustomObject({ group: k.group, version: k.version, namespace: ns, plural: k.plural }), (x) => ((x as { items?: unknown[] }).items ?? []).length)) as { items?: Manifest[] };
-      for (const m of r.items ?? []) {
+      const items = (await call(`GET /apis/${k.group}/${k.version}/namespaces/${ns}/${k.plural}`, (cont) =>
+        custom.listNamespacedCustomObject({ group: k.group, version: k.version, namespace: ns, plural: k.plural, limit, _continue: cont }) as Promise<Page<Manifest>>,
+      )) as Manifest[];
+      for (const m of items) {
         const { managedFields: _mf, ...metadata } = m.metadata as Manifest['metadata'] & { managedFields?: unknown };
-        snapshot.push({ ...m, apiVersion: `${k.group}/${k.version}`, kind: k.kind, metadata });
+        out.push({ ...m, apiVersion: `${k.group}/${k.version}`, kind: k.kind, metadata });
       }
     }
+    return out;
   };
-  await readPolicies(o.rootNamespace);
-  for (const ns of inScope) {
+  const readNamespace = async (ns: string) => {
     const nsInfo = all.find((n) => n.name === ns)!;
-    const svcs = await call(`GET /api/v1/namespaces/${ns}/services`, () => core.listNamespacedService({ namespace: ns }), (r) => r.items.length);
-    const slices = await call(`GET /apis/discovery.k8s.io/v1/namespaces/${ns}/endpointslices`, () => discovery.listNamespacedEndpointSlice({ namespace: ns }), (r) => r.items.length);
-    const podList = await call(`GET /api/v1/namespaces/${ns}/pods`, () => core.listNamespacedPod({ namespace: ns }), (r) => r.items.length);
-    if (ns !== o.rootNamespace) await readPolicies(ns);
-    for (const s of svcs.items) services.push({ namespace: ns, name: s.metadata?.name ?? '', selector: s.spec?.selector ?? {} });
-    for (const p of podList.items) {
+    const svcs = await call(`GET /api/v1/namespaces/${ns}/services`, (cont) => core.listNamespacedService({ namespace: ns, limit, _continue: cont }));
+    const slices = await call(`GET /apis/discovery.k8s.io/v1/namespaces/${ns}/endpointslices`, (cont) => discovery.listNamespacedEndpointSlice({ namespace: ns, limit, _continue: cont }));
+    const podList = await call(`GET /api/v1/namespaces/${ns}/pods`, (cont) => core.listNamespacedPod({ namespace: ns, limit, _continue: cont }));
+    const policies = ns !== o.rootNamespace ? await readPolicies(ns) : [];
+    const index = indexEndpointSlices(svcs, slices);
+    const pods: EstatePod[] = [];
+    const skipped: Estate['skipped'] = [];
+    for (const p of podList) {
       const name = p.metadata?.name ?? '';
       if (!ready(p)) {
         skipped.push({ pod: `${ns}/${name}`, reason: `not ready (${p.status?.phase ?? 'unknown phase'})` });
         continue;
       }
       const labels = p.metadata?.labels ?? {};
+      const annotations = p.metadata?.annotations ?? {};
       const role = ns === o.runNamespace ? labels['meshproof.dev/role'] : undefined;
+      const sidecar = hasSidecar(p);
+      const gateway = gatewayReason(labels, annotations);
+      const own = sidecar ? istioOwnPorts(annotations) : new Map<number, string>();
       pods.push({
         namespace: ns,
         name,
         serviceAccount: p.spec?.serviceAccountName ?? 'default',
         labels,
-        sidecar: hasSidecar(p),
+        sidecar,
         injectedNamespace: nsInfo.injected,
-        optedOut: (labels['sidecar.istio.io/inject'] ?? p.metadata?.annotations?.['sidecar.istio.io/inject']) === 'false',
-        ports: podPorts(p, svcs.items, slices.items),
+        optedOut: (labels['sidecar.istio.io/inject'] ?? annotations['sidecar.istio.io/inject']) === 'false',
+        ports: podPorts(p, index).map((x) => (own.has(x.port) ? { ...x, istioOwn: own.get(x.port) } : x)),
+        proxyRestarts: proxyRestarts(p),
+        ...(gateway ? { gateway } : {}),
         ...(role === 'canary' || role === 'attacker' ? { role } : {}),
       });
     }
-  }
+    const services = svcs.map((s) => ({ namespace: ns, name: s.metadata?.name ?? '', selector: s.spec?.selector ?? {} }));
+    return { pods, skipped, services, policies };
+  };
+  const rootPolicies = await readPolicies(o.rootNamespace);
+  const perNamespace = await boundedMap(inScope, NAMESPACE_PARALLELISM, readNamespace);
   return {
     namespaces: all.filter((n) => inScope.includes(n.name)),
-    services,
-    pods,
-    snapshot,
+    services: perNamespace.flatMap((x) => x.services),
+    pods: perNamespace.flatMap((x) => x.pods),
+    snapshot: [...rootPolicies, ...perNamespace.flatMap((x) => x.policies)],
     rootNamespace: o.rootNamespace,
     runNamespace: o.runNamespace,
     trustDomain: o.trustDomain,
     listings,
     left,
-    skipped,
+    skipped: perNamespace.flatMap((x) => x.skipped),
   };
+}
+
+/** The istio-proxy container's restart count (native sidecar or regular container), to know when to read `previous`. */
+export function proxyRestarts(p: V1Pod): number {
+  const statuses = [...(p.status?.containerStatuses ?? []), ...(p.status?.initContainerStatuses ?? [])];
+  return statuses.find((c) => c.name === 'istio-proxy')?.restartCount ?? 0;
 }

@@ -2,7 +2,7 @@
 import type { AuthzPolicyModel } from './model.js';
 import { ROOT_NAMESPACE, selects } from './model.js';
 
-export { type AuthzDecision, type AuthzRequest, evaluate, policyId, stringMatch } from '../../harness/istio/authz.js';
+export { type AuthzDecision, type AuthzRequest, customMatch, evaluate, policyId, stringMatch } from '../../harness/istio/authz.js';
 
 /** Policies that apply to a workload: its namespace's (selector matching or none) and the root namespace's. */
 export function applicable(policies: AuthzPolicyModel[], namespace: string, labels: Record<string, string>): AuthzPolicyModel[] {

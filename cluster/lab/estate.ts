@@ -147,5 +147,115 @@ export function estatePosture(spec: EstateSpec): PostureObject[] {
       });
     }
   }
+  out.push(...awkwardWorkloads(nsOf(0)));
   return out.map(obj);
 }
+
+/** The server-first app's greeting (a MySQL-like banner: sent before the client speaks). */
+export const SERVER_FIRST_BANNER = '5.7.44-meshproof-server-first';
+
+/**
+ * Workloads a real estate has that a sweep must not report (issue 19 "done when"), none of them a hole:
+ * - `scaled-to-zero`: a Service whose Deployment has no pods (its EndpointSlice has `endpoints: null`, K-H1);
+ * - `server-first`: a TCP app that greets first, like MySQL, behind a correct ALLOW (only `svc-0000` may call it):
+ *   its greeting reaches the denied sweeper before the RBAC close (I-H1), which the destination records;
+ * - `edge-gateway`: an Istio gateway pod (gateway injection template) in an injected namespace (I-M7);
+ * - `ext-authz-protected`: an HTTP app behind a CUSTOM policy (provider `lab-ext-authz`, an envoyExtAuthzHttp
+ *   entry of the mesh config) and a correct ALLOW: the provider's own 403 denies the sweeper, which the destination
+ *   records as `ext_authz_denied` (I-M6).
+ */
+export function awkwardWorkloads(ns: string): Manifest[] {
+  const agent = { image: 'node:22-alpine', command: ['node', '/opt/meshproof/agent.mjs'] };
+  return [
+    { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: 'scaled-to-zero', namespace: ns } },
+    {
+      apiVersion: 'apps/v1',
+      kind: 'Deployment',
+      metadata: { name: 'scaled-to-zero', namespace: ns },
+      spec: {
+        replicas: 0,
+        selector: { matchLabels: { app: 'scaled-to-zero' } },
+        template: {
+          metadata: { labels: { app: 'scaled-to-zero' } },
+          spec: { serviceAccountName: 'scaled-to-zero', containers: [{ name: 'app', ...agent, args: ['echo', '--http-port', '8080', '--tcp-port', '9000'], ports: [{ containerPort: 8080, name: 'http' }] }] },
+        },
+      },
+    },
+    { apiVersion: 'v1', kind: 'Service', metadata: { name: 'scaled-to-zero', namespace: ns }, spec: { selector: { app: 'scaled-to-zero' }, ports: [{ name: 'http', port: 8080, targetPort: 8080 }] } },
+    { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: 'server-first', namespace: ns } },
+    {
+      apiVersion: 'apps/v1',
+      kind: 'Deployment',
+      metadata: { name: 'server-first', namespace: ns },
+      spec: {
+        replicas: 1,
+        selector: { matchLabels: { app: 'server-first' } },
+        template: {
+          metadata: { labels: { app: 'server-first' } },
+          spec: {
+            serviceAccountName: 'server-first',
+            containers: [{ name: 'app', ...agent, args: ['echo', '--http-port', '8080', '--tcp-port', '3306', '--tcp-banner', SERVER_FIRST_BANNER], ports: [{ containerPort: 3306, name: 'tcp-mysql' }] }],
+          },
+        },
+      },
+    },
+    { apiVersion: 'v1', kind: 'Service', metadata: { name: 'server-first', namespace: ns }, spec: { selector: { app: 'server-first' }, ports: [{ name: 'tcp-mysql', port: 3306, targetPort: 3306 }] } },
+    {
+      apiVersion: 'security.istio.io/v1',
+      kind: 'AuthorizationPolicy',
+      metadata: { name: 'server-first-callers', namespace: ns },
+      spec: { selector: { matchLabels: { app: 'server-first' } }, action: 'ALLOW', rules: [{ from: [{ source: { principals: [`cluster.local/ns/${ns}/sa/${svcName(0)}`] } }] }] },
+    },
+    { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: 'edge-gateway', namespace: ns } },
+    {
+      apiVersion: 'apps/v1',
+      kind: 'Deployment',
+      metadata: { name: 'edge-gateway', namespace: ns },
+      spec: {
+        replicas: 1,
+        selector: { matchLabels: { app: 'edge-gateway', istio: 'edge-gateway' } },
+        template: {
+          metadata: { labels: { app: 'edge-gateway', istio: 'edge-gateway', 'sidecar.istio.io/inject': 'true' }, annotations: { 'inject.istio.io/templates': 'gateway' } },
+          spec: { serviceAccountName: 'edge-gateway', containers: [{ name: 'istio-proxy', image: 'auto' }] },
+        },
+      },
+    },
+    { apiVersion: 'v1', kind: 'Service', metadata: { name: 'edge-gateway', namespace: ns }, spec: { selector: { app: 'edge-gateway' }, ports: [{ name: 'http-status', port: 15021, targetPort: 15021 }] } },
+    {
+      apiVersion: 'v1',
+      kind: 'ConfigMap',
+      metadata: { name: 'istio', namespace: ROOT_NAMESPACE },
+      data: { mesh: `extensionProviders:\n- name: ${EXT_AUTHZ_PROVIDER}\n  envoyExtAuthzHttp:\n    service: ext-authz.${ROOT_NAMESPACE}.svc.cluster.local\n    port: "8000"\n    includeRequestHeadersInCheck: ["x-ext-authz"]\n` },
+    },
+    { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: 'ext-authz-protected', namespace: ns } },
+    {
+      apiVersion: 'apps/v1',
+      kind: 'Deployment',
+      metadata: { name: 'ext-authz-protected', namespace: ns },
+      spec: {
+        replicas: 1,
+        selector: { matchLabels: { app: 'ext-authz-protected' } },
+        template: {
+          metadata: { labels: { app: 'ext-authz-protected' } },
+          spec: { serviceAccountName: 'ext-authz-protected', containers: [{ name: 'app', ...agent, args: ['echo', '--http-port', '8080', '--tcp-port', '9000'], ports: [{ containerPort: 8080, name: 'http-web' }] }] },
+        },
+      },
+    },
+    { apiVersion: 'v1', kind: 'Service', metadata: { name: 'ext-authz-protected', namespace: ns }, spec: { selector: { app: 'ext-authz-protected' }, ports: [{ name: 'http-web', port: 8080, targetPort: 8080 }] } },
+    {
+      apiVersion: 'security.istio.io/v1',
+      kind: 'AuthorizationPolicy',
+      metadata: { name: 'ext-authz-protected-custom', namespace: ns },
+      spec: { selector: { matchLabels: { app: 'ext-authz-protected' } }, action: 'CUSTOM', provider: { name: EXT_AUTHZ_PROVIDER }, rules: [{}] },
+    },
+    {
+      apiVersion: 'security.istio.io/v1',
+      kind: 'AuthorizationPolicy',
+      metadata: { name: 'ext-authz-protected-callers', namespace: ns },
+      spec: { selector: { matchLabels: { app: 'ext-authz-protected' } }, action: 'ALLOW', rules: [{ from: [{ source: { principals: [`cluster.local/ns/${ns}/sa/${svcName(0)}`] } }] }] },
+    },
+  ];
+}
+
+/** The estate's CUSTOM provider: an envoyExtAuthzHttp extensionProvider of the mesh config. */
+export const EXT_AUTHZ_PROVIDER = 'lab-ext-authz';

@@ -14,6 +14,7 @@ import type { Manifest, Posture } from '../../harness/posture/load.js';
 import { type Estate, type EstatePod, namespaceInjected, resolveScope, type SweepScope } from '../../harness/sweep/estate.js';
 import { batchBudgetMs, type Dial, type Outage, type PodRef, type ProbeHandle, type Ref, type ScaleResult, type Target, type TargetDescription } from '../../harness/target.js';
 import { BACKDATE_MS, CertificateAuthority, EdgeAuthority, type IssuedCert, spiffeId } from '../../harness/pki.js';
+import { type ExtAuthzProvider, serverPort, startExtAuthzServer } from './envoy/ext-authz.js';
 import { GatewayListeners, hostMatches, type ServerBinding } from './envoy/gateway.js';
 import { applicable } from './authz.js';
 import { ROOT_NAMESPACE, buildModel, loggingFor, destinationRuleFor, type TrafficPolicy, type DeploymentModel, effectiveMtls, type LabModel, selects, type ServiceModel } from './model.js';
@@ -83,6 +84,8 @@ export class LabTarget implements Target, MeshView {
   private readonly credentials = new Map<string, { chainPem: string; keyPem: string }>();
   private readonly rr = new Map<string, number>();
   private readonly timers = new Set<NodeJS.Timeout>();
+  /** The mesh config's envoyExtAuthzHttp providers, each served by the lab on loopback (envoy/ext-authz.ts). */
+  private readonly extAuthzServers = new Map<string, { server: http.Server; provider: ExtAuthzProvider }>();
   /** Gates the echo app's /admin endpoints: only the harness knows it. */
   private readonly adminToken = randomUUID();
   private disposed = false;
@@ -106,6 +109,19 @@ export class LabTarget implements Target, MeshView {
 
   rootPem(): string {
     return this.requireCa().rootPem;
+  }
+
+  extAuthz(provider: string): ExtAuthzProvider | undefined {
+    return this.extAuthzServers.get(provider)?.provider;
+  }
+
+  /** One loopback ext_authz server per envoyExtAuthzHttp provider, up before any sidecar can ask it. */
+  private async startExtAuthzProviders(model: LabModel): Promise<void> {
+    for (const p of model.meshConfig.extensionProviders ?? []) {
+      if (!p.envoyExtAuthzHttp) continue;
+      const server = await startExtAuthzServer();
+      this.extAuthzServers.set(p.name, { server, provider: { port: serverPort(server), includeRequestHeadersInCheck: p.envoyExtAuthzHttp.includeRequestHeadersInCheck ?? [] } });
+    }
   }
 
   trafficPolicy(clientNamespace: string, namespace: string, service: string): TrafficPolicy | undefined {
@@ -189,6 +205,7 @@ export class LabTarget implements Target, MeshView {
     this.model = model;
     this.posture = posture;
     this.ca = await CertificateAuthority.create({ rootTtlMs: model.faults.rootCertTtlMs });
+    await this.startExtAuthzProviders(model);
     const starts: Promise<void>[] = [];
     const hosted: [DeploymentModel, number][] = [];
     const perProcess = this.opts.podsPerProcess ?? 1;
@@ -246,6 +263,7 @@ export class LabTarget implements Target, MeshView {
       serviceAccount: p.deployment.serviceAccount,
       httpPort: portArg(p.deployment.args, '--http-port', 8080),
       tcpPort: portArg(p.deployment.args, '--tcp-port', 9000),
+      ...(p.deployment.args.includes('--tcp-banner') ? { tcpBanner: p.deployment.args[p.deployment.args.indexOf('--tcp-banner') + 1] } : {}),
     }));
     child.stdin!.write(`${JSON.stringify(spec)}\n`);
     const ready = (await this.awaitReady(host, child, true)) as unknown as Record<string, Record<string, number>>;
@@ -520,7 +538,8 @@ export class LabTarget implements Target, MeshView {
           sidecar: p.sidecar !== undefined,
           injectedNamespace: model.namespaces.get(p.namespace)?.injected ?? false,
           optedOut: labels['sidecar.istio.io/inject'] === 'false',
-          ports,
+          ports: p.deployment.mode === 'gateway' ? [] : ports,
+          ...(p.deployment.mode === 'gateway' ? { gateway: 'inject.istio.io/templates: gateway' } : {}),
           ...(role === 'canary' || role === 'attacker' ? { role } : {}),
         };
       });
@@ -873,6 +892,10 @@ export class LabTarget implements Target, MeshView {
     const grace = setTimeout(() => this.killOnExit(), 2_000);
     await Promise.all(exits);
     clearTimeout(grace);
+    for (const { server } of this.extAuthzServers.values()) {
+      server.closeAllConnections();
+      await new Promise((r) => server.close(r));
+    }
     LIVE_LABS.delete(this.killOnExit);
     if (LIVE_LABS.size === 0) process.off('exit', killAllLabs);
     if (errors.length > 0) throw new InfraError(`lab teardown: ${errors.length} error(s), first: ${String(errors[0])}`);

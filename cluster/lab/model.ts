@@ -2,9 +2,9 @@
 import { ConfigError } from '../../harness/errors.js';
 import type { Posture } from '../../harness/posture/load.js';
 import { parseGoDuration } from '../../harness/duration.js';
-import { effectiveLogging, type EffectiveLogging, type MeshLoggingConfig, type TelemetryObject } from '../../harness/mesh-logging.js';
+import { effectiveLogging, type EffectiveLogging, type TelemetryObject } from '../../harness/mesh-logging.js';
 import type { ProxyStatsMatcher } from './envoy/stats.js';
-import { type LabKinds, meshConfigOf, type MtlsMode, proxyConfigOf, secretTtlOf, type TlsVersion, validateForLab } from './schema.js';
+import { type LabKinds, type MeshConfig, meshConfigOf, type MtlsMode, proxyConfigOf, secretTtlOf, type TlsVersion, validateForLab } from './schema.js';
 
 import { ROOT_NAMESPACE } from '../../harness/posture/view.js';
 
@@ -37,7 +37,10 @@ export interface AuthzPolicyModel {
   namespace: string;
   name: string;
   selector?: Record<string, string>;
-  action: 'ALLOW' | 'DENY';
+  action: 'ALLOW' | 'DENY' | 'CUSTOM';
+  /** CUSTOM: the envoyExtAuthzHttp extension provider that decides. */
+  provider?: string;
+  source?: string;
   /** undefined = `spec: {}` (ALLOW: allow-nothing); [{}] = allow-all. */
   rules: AuthzRule[];
 }
@@ -156,7 +159,7 @@ export interface LabModel {
   peerAuthentications: PeerAuthnModel[];
   telemetry: TelemetryObject[];
   /** The logging fields of the mesh config (ConfigMap istio-system/istio), `{}` when the posture has none. */
-  meshConfig: MeshLoggingConfig;
+  meshConfig: MeshConfig;
   authorizationPolicies: AuthzPolicyModel[];
   destinationRules: DestinationRuleModel[];
   gateways: GatewayModel[];
@@ -186,6 +189,24 @@ function injectionOf(ns: { injected: boolean; labels: Record<string, string> } |
   // does not disable injection.
   if (opt === 'true' && ns?.labels['istio-injection'] !== 'disabled') return true;
   return ns?.injected ?? false;
+}
+
+/**
+ * A CUSTOM policy must name an envoyExtAuthzHttp provider of the mesh config. istiod answers an unknown provider
+ * with a deny-all RBAC filter (I: pilot/pkg/security/authz/builder/builder.go, "failed parsing CUSTOM action, will
+ * generate a deny all config"); the lab refuses it instead of guessing. Only one provider per workload (istiod
+ * refuses more: builder.go, "only 1 provider can be used per workload"): the lab refuses two CUSTOM providers that could select the same pods.
+ */
+function checkCustomProviders(model: LabModel): void {
+  const http = new Set((model.meshConfig.extensionProviders ?? []).filter((p) => p.envoyExtAuthzHttp).map((p) => p.name));
+  const custom = model.authorizationPolicies.filter((p) => p.action === 'CUSTOM');
+  for (const p of custom) {
+    if (!http.has(p.provider!)) throw new ConfigError(`${p.source}: AuthorizationPolicy ${p.namespace}/${p.name}: provider ${p.provider} is not an envoyExtAuthzHttp extensionProvider of the mesh config (ConfigMap istio-system/istio); the lab implements HTTP ext_authz providers only`);
+  }
+  for (const d of model.deployments) {
+    const names = new Set(custom.filter((p) => (p.namespace === d.namespace || p.namespace === ROOT_NAMESPACE) && (!p.selector || selects(p.selector, d.podLabels))).map((p) => p.provider));
+    if (names.size > 1) throw new ConfigError(`Deployment ${d.namespace}/${d.name}: CUSTOM policies name ${[...names].join(' and ')}; Istio allows one provider per workload`);
+  }
 }
 
 export function buildModel(posture: Posture): LabModel {
@@ -302,7 +323,9 @@ export function buildModel(posture: Posture): LabModel {
           name: m.name,
           selector: o.value.spec.selector?.matchLabels,
           action: o.value.spec.action ?? 'ALLOW',
+          ...(o.value.spec.provider ? { provider: o.value.spec.provider.name } : {}),
           rules: o.value.spec.rules ?? [],
+          source: o.source,
         });
         break;
       case 'DestinationRule': {
@@ -426,6 +449,7 @@ export function buildModel(posture: Posture): LabModel {
       }
     }
   }
+  checkCustomProviders(model);
   // A provider name istiod cannot resolve is skipped with only a log line in istiod: logging silently absent.
   const providers = new Set(['envoy', ...(model.meshConfig.extensionProviders ?? []).map((p) => p.name)]);
   for (const t of model.telemetry as (TelemetryObject & { source: string })[]) {

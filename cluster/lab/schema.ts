@@ -229,6 +229,19 @@ const meshConfigSchema = z.strictObject({
           })
           .optional(),
         envoyOtelAls: z.strictObject({ service: z.string(), port: z.number().int() }).optional(),
+        /**
+         * An HTTP ext_authz provider for CUSTOM AuthorizationPolicies (API: mesh/v1alpha1/config.proto
+         * MeshConfig.ExtensionProvider.EnvoyExternalAuthorizationHttpProvider). The lab serves it itself on loopback
+         * (envoy/ext-authz.ts); gRPC providers and every other field are refused.
+         */
+        envoyExtAuthzHttp: z
+          .strictObject({
+            service: z.string().min(1),
+            // uint32 in the proto; YAML samples quote it ("8000"), which protobuf JSON parsing accepts.
+            port: z.union([z.number().int().min(1).max(65535), z.string().regex(/^\d+$/, 'a port number')]),
+            includeRequestHeadersInCheck: z.array(z.string().min(1)).optional(),
+          })
+          .optional(),
       }),
     )
     .optional(),
@@ -271,7 +284,9 @@ const authorizationPolicy = z.strictObject({
   metadata,
   spec: z.strictObject({
     selector: matchLabels.optional(),
-    action: z.enum(['ALLOW', 'DENY'], 'the lab implements ALLOW and DENY; CUSTOM and AUDIT are not implemented').optional(),
+    action: z.enum(['ALLOW', 'DENY', 'CUSTOM'], 'the lab implements ALLOW, DENY and CUSTOM (HTTP ext_authz providers); AUDIT is not implemented').optional(),
+    /** CUSTOM only: the mesh config's extensionProviders entry (an envoyExtAuthzHttp one) that decides. */
+    provider: z.strictObject({ name: z.string().min(1) }).optional(),
     rules: z
       .array(
         z.strictObject({
@@ -305,6 +320,11 @@ const authorizationPolicy = z.strictObject({
       )
       .optional(),
   }),
+}).superRefine((o, ctx) => {
+  // API: security/v1beta1/authorization_policy.proto: `provider` is the CUSTOM action's and only its.
+  const custom = o.spec.action === 'CUSTOM';
+  if (custom && !o.spec.provider) ctx.addIssue({ code: 'custom', path: ['spec', 'provider'], message: 'a CUSTOM policy names its provider' });
+  if (!custom && o.spec.provider) ctx.addIssue({ code: 'custom', path: ['spec', 'provider'], message: 'provider is for the CUSTOM action only' });
 });
 
 /**

@@ -38,7 +38,9 @@ export interface AuthzRule {
 export interface AuthzPolicy {
   namespace: string;
   name: string;
-  action: 'ALLOW' | 'DENY';
+  action: 'ALLOW' | 'DENY' | 'CUSTOM';
+  /** CUSTOM only: the extension provider's name. */
+  provider?: string;
   /** [] = `spec: {}` (ALLOW: allow-nothing); [{}] = allow-all. */
   rules: AuthzRule[];
 }
@@ -140,4 +142,21 @@ export function evaluate(policies: AuthzPolicy[], r: AuthzRequest): AuthzDecisio
     if (p.rules.some((rule) => ruleMatches(rule, r, 'ALLOW'))) return { allowed: true };
   }
   return { allowed: false, policy: 'none' };
+}
+
+/**
+ * The CUSTOM policy whose rule matches this request, if any: istiod puts CUSTOM rules in a shadow RBAC filter that
+ * marks the request, and the ext_authz filter after it calls the provider only for marked requests (I:
+ * pilot/pkg/security/authz/builder/builder.go, buildHTTP; extauthz.go filter_enabled_metadata). On a TCP chain a
+ * CUSTOM policy with an HTTP provider is ignored ("ignored CUSTOM action with HTTP provider on TCP filter chain",
+ * builder.go buildTCP), so TCP requests never match here. CUSTOM matches rules as DENY does (model.go checkError
+ * returns the error only for ALLOW).
+ */
+export function customMatch(policies: AuthzPolicy[], r: AuthzRequest): { provider: string; policy: string } | undefined {
+  if (!r.http) return undefined;
+  for (const p of policies.filter((x) => x.action === 'CUSTOM')) {
+    const i = p.rules.findIndex((rule) => ruleMatches(rule, r, 'DENY'));
+    if (i >= 0) return { provider: p.provider ?? '', policy: policyId(p, i) };
+  }
+  return undefined;
 }

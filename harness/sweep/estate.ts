@@ -1,5 +1,5 @@
 // What a sweep attacks: the user's estate as discovered by a Target (ARCHITECTURE.md "Sweeping a user's estate").
-// Pure data and pure functions: scope resolution, protocol selection as Istio does it, and the explanation of a
+// Pure data and pure functions: scope resolution, Istio's own ports and gateways, and the explanation of a
 // finding from the policy snapshot. Targets fill these types; nothing here knows which Target it has.
 import { ConfigError } from '../errors.js';
 import type { Manifest } from '../posture/load.js';
@@ -17,6 +17,8 @@ export interface EstatePort {
   services: string[];
   /** Where a probe dials it: `podIP:port` in a cluster, the pod's loopback listener in the lab. */
   dial: string;
+  /** Set for the sidecar's own plaintext ports (istioOwnPorts): reported as information, never attacked. */
+  istioOwn?: string;
 }
 
 export interface EstatePod {
@@ -33,6 +35,10 @@ export interface EstatePod {
   ports: EstatePort[];
   /** meshproof's own pods in the run namespace: the canary is judged separately, attackers not at all. */
   role?: 'canary' | 'attacker';
+  /** Why this pod is an Istio gateway (gatewayReason): judged as a gateway, not as a workload. */
+  gateway?: string;
+  /** The istio-proxy container's restart count at discovery (a change means its log moved to `previous`). */
+  proxyRestarts?: number;
 }
 
 export interface EstateNamespace {
@@ -163,26 +169,36 @@ export function resolveScope(all: EstateNamespace[], scope: SweepScope, rootName
 }
 
 /**
- * The protocol Istio selects for a port: the Service port's `appProtocol`, then its name `<protocol>[-<suffix>]`,
- * else detection (IO: ops/configuration/traffic-management/protocol-selection; I: pkg/config/protocol/instance.go).
- * A container port no Service targets has only its own name (Istio's inbound treats it like an undeclared port).
+ * The sidecar's own ports, which answer plaintext by design and are excluded from inbound capture: 15090 (Envoy
+ * Prometheus), 15021 (health), and the status port, 15020 unless the pod's `status.sidecar.istio.io/port`
+ * annotation names another (I: manifests/charts/istio-control/istio-discovery/files/injection-template.yaml,
+ * `excludeInboundPorts: "15090,15021,<status port>"`; istio-behaviours.md §1: INFO, not a finding).
  */
-export function selectProtocol(appProtocol: string | undefined, name: string | undefined, source = 'port name'): { protocol: SweepProtocol; from: string } {
-  const classify = (p: string): SweepProtocol | undefined => {
-    const v = p.toLowerCase();
-    if (['http', 'http2', 'grpc', 'grpc-web', 'h2c'].includes(v)) return 'http';
-    if (['tcp', 'tls', 'https', 'mongo', 'mysql', 'redis'].includes(v)) return 'tcp';
-    return undefined;
-  };
-  if (appProtocol) {
-    const p = classify(appProtocol);
-    if (p) return { protocol: p, from: `appProtocol ${appProtocol}` };
+export function istioOwnPorts(annotations: Record<string, string>): Map<number, string> {
+  const out = new Map<number, string>([
+    [15090, "the sidecar's Prometheus port (excluded from capture; plaintext by design)"],
+    [15021, "the sidecar's health port (excluded from capture; plaintext by design)"],
+    [15020, "the sidecar's status port (excluded from capture; plaintext by design)"],
+  ]);
+  const status = Number(annotations['status.sidecar.istio.io/port']);
+  if (Number.isInteger(status) && status > 0 && status !== 15020) {
+    out.delete(15020);
+    out.set(status, "the sidecar's status port, set by status.sidecar.istio.io/port (excluded from capture; plaintext by design)");
   }
-  if (name) {
-    const p = classify(name.split('-')[0]!);
-    if (p) return { protocol: p, from: `${source} ${name}` };
-  }
-  return { protocol: 'sniffed', from: 'no declaration (Istio detects the protocol)' };
+  return out;
+}
+
+/**
+ * Why a pod is an Istio gateway, or undefined: the gateway injection template (`inject.istio.io/templates:
+ * gateway`, as Istio's gateway chart renders it), an `istio: *gateway` label (ingressgateway, eastwestgateway …), or
+ * a Gateway API deployment (`gateway.istio.io/managed`). A gateway listens in plaintext on its server ports by
+ * design, so SWEEP-MTLS and SWEEP-AUTHZ do not judge it as a workload (audit I-M7).
+ */
+export function gatewayReason(labels: Record<string, string>, annotations: Record<string, string>): string | undefined {
+  if ((annotations['inject.istio.io/templates'] ?? '').split(',').map((t) => t.trim()).includes('gateway')) return 'inject.istio.io/templates: gateway';
+  if (/gateway$/.test(labels.istio ?? '')) return `label istio: ${labels.istio}`;
+  if (labels['gateway.istio.io/managed'] !== undefined) return `label gateway.istio.io/managed: ${labels['gateway.istio.io/managed']}`;
+  return undefined;
 }
 
 function selectsLabels(selector: Record<string, string> | undefined, labels: Record<string, string>): boolean {
@@ -227,5 +243,22 @@ export function selectingPolicies(snapshot: Manifest[], rootNamespace: string, p
       const sel = selectorOf(m);
       return sel === undefined || selectsLabels(sel, pod.labels);
     })
-    .map((m) => `${ref(m)} (${(specOf(m).action as string | undefined) ?? 'ALLOW'}${specOf(m).rules === undefined ? ', no rules: allows nothing' : ''})`);
+    .map((m) => `${ref(m)} (${policyNote(m)})`);
+}
+
+/**
+ * One policy's effect in words. A rule-less policy means something different per action (API:
+ * security/v1beta1/authorization_policy.proto): ALLOW with no rules allows nothing; DENY with no rules denies
+ * nothing; AUDIT with no rules audits nothing; CUSTOM with no rules sends nothing to its provider. A policy
+ * annotated `istio.io/dry-run: "true"` is not enforced (its result is only recorded in shadow stats and logs).
+ */
+export function policyNote(m: Manifest): string {
+  const action = (specOf(m).action as string | undefined) ?? 'ALLOW';
+  const parts = [action];
+  if (specOf(m).rules === undefined || (specOf(m).rules as unknown[]).length === 0) {
+    parts.push(action === 'ALLOW' ? 'no rules: allows nothing' : action === 'DENY' ? 'no rules: denies nothing' : action === 'AUDIT' ? 'no rules: audits nothing' : 'no rules: asks its provider about nothing');
+  }
+  if (action === 'CUSTOM') parts.push(`provider ${((specOf(m).provider as { name?: string } | undefined)?.name ?? '?')}`);
+  if (m.metadata.annotations?.['istio.io/dry-run'] === 'true') parts.push('istio.io/dry-run: not enforced');
+  return parts.join(', ');
 }

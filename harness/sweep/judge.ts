@@ -94,28 +94,51 @@ function verifyChain(chainPem: string[], roots: string[]): boolean {
   return false;
 }
 
+/**
+ * Which layer of the destination's sidecar decided an attempt, read from its own access-log record (as MTLS-002
+ * does; istio-behaviours.md §1, §2, §6): the wire alone cannot say (a banner can precede an RBAC close, an
+ * ext_authz server can answer any status).
+ * - `mtls`: flag NR, details `filter_chain_not_found` (E: source/server/active_stream_listener_base.cc): no chain
+ *   accepts plaintext.
+ * - `rbac`: `rbac_access_denied_matched_policy[…]` as response-code details (HTTP) or as
+ *   CONNECTION_TERMINATION_DETAILS (TCP; E: source/extensions/filters/network/rbac/rbac_filter.cc).
+ * - `ext-authz`: response-code details `ext_authz_denied` (E: source/extensions/filters/http/ext_authz/ext_authz.cc,
+ *   `RcDetailsValues::AuthzDenied = "ext_authz_denied"`, sent with a Denied check's local reply; the filter's test
+ *   ext_authz_test.cc expects that string as the stream's details).
+ * - `upstream`: the sidecar passed the attempt to the app (an upstream host, no denial).
+ */
+export type DecidingLayer = 'mtls' | 'rbac' | 'ext-authz' | 'upstream';
+
+export interface DestinationRecord {
+  layer: DecidingLayer;
+  /** The record's own words, for the evidence. */
+  detail: string;
+}
+
 export interface EndpointInputs {
   pod: EstatePod;
   port: EstatePort;
   plaintext?: Observation;
   mtls?: Observation;
-  /** A destination access-log record of this attempt's denial was found (the §9.4/§9.5 corroboration). */
-  denialRecorded: boolean;
-  /** Why a denial could not be corroborated, when it could not. */
+  /** The destination's record of each attempt, when one was found. */
+  records: { plaintext?: DestinationRecord; mtls?: DestinationRecord };
+  /** Why the destination's records could not be read, when they could not. */
   logProblem?: string;
+  /** A CUSTOM (ext_authz) AuthorizationPolicy selects this pod: a non-RBAC answer may be its provider's. */
+  customPolicy?: boolean;
   expectedSpiffeId: string;
   maxCertLifetimeHours: number;
   roots: string[];
 }
 
-function plaintextServed(o: Observation): boolean {
-  return plaintextRefused(o).outcome === 'allowed';
-}
-
-/** A plaintext answer that is the mesh's own RBAC 403 (a PERMISSIVE port under a deny policy) is not the app's. */
-function plaintextAnsweredByApp(o: Observation): boolean {
-  if (o.http) return !(o.http.status === 403 && o.http.body === RBAC_DENIED_BODY);
-  return o.bytesReceived > 0;
+/** The layer named by one access-log record (see DecidingLayer), or undefined when it names none. */
+export function decidingLayer(r: { responseFlags: string; responseCodeDetails: string; connectionTerminationDetails: string; upstreamHost: string }): DestinationRecord | undefined {
+  if (r.responseFlags.split(',').includes('NR') && r.responseCodeDetails === 'filter_chain_not_found') return { layer: 'mtls', detail: 'NR filter_chain_not_found' };
+  if (r.responseCodeDetails.startsWith('rbac_access_denied_matched_policy[')) return { layer: 'rbac', detail: r.responseCodeDetails };
+  if (r.connectionTerminationDetails.startsWith('rbac_access_denied_matched_policy[')) return { layer: 'rbac', detail: `connection terminated: ${r.connectionTerminationDetails}` };
+  if (r.responseCodeDetails === 'ext_authz_denied') return { layer: 'ext-authz', detail: 'ext_authz_denied' };
+  if (r.upstreamHost) return { layer: 'upstream', detail: `passed to the app (${r.upstreamHost}${r.responseCodeDetails ? `, ${r.responseCodeDetails}` : ''})` };
+  return undefined;
 }
 
 /** The handshake completed with a certificate issued under the mesh's root: a sidecar terminated it. */
@@ -128,38 +151,89 @@ function meshHandshake(o: Observation | undefined, roots: string[]): { ok: boole
   return { ok: true, reason: `mTLS handshake with a mesh certificate${o.tls.alpn ? ` (ALPN ${o.tls.alpn})` : ''}` };
 }
 
+const noRecord = (i: EndpointInputs) => i.logProblem ?? 'the destination has no record of this attempt';
+
+/**
+ * SWEEP-MTLS from the plaintext attempt. An HTTP status line, the nonce, or any byte back proves a chain accepted
+ * plaintext (STRICT has TLS chains only, §1). A refusal is `ok` only when the destination records NR
+ * filter_chain_not_found; an RBAC record means plaintext was accepted and then authz-denied (a finding).
+ */
+function judgeMtls(i: EndpointInputs, hs: { ok: boolean; reason: string }): EndpointVerdict {
+  const o = i.plaintext;
+  if (!o) return { check: 'SWEEP-MTLS', outcome: 'inconclusive', reason: 'no plaintext attempt was made' };
+  const rec = i.records.plaintext;
+  const j = plaintextRefused(o);
+  if (j.outcome === 'allowed') {
+    const layer = rec?.layer === 'rbac' || rec?.layer === 'ext-authz' ? ` (then denied by authorization: ${rec.detail})` : '';
+    return { check: 'SWEEP-MTLS', outcome: 'finding', reason: `plaintext accepted: ${j.reason}${layer}` };
+  }
+  if (j.outcome === 'inconclusive') return { check: 'SWEEP-MTLS', outcome: 'inconclusive', reason: j.reason };
+  if (rec?.layer === 'rbac' || rec?.layer === 'ext-authz' || rec?.layer === 'upstream') {
+    return { check: 'SWEEP-MTLS', outcome: 'finding', reason: `plaintext accepted: the port took the plaintext connection and the destination records ${rec.detail}` };
+  }
+  if (rec?.layer !== 'mtls') return { check: 'SWEEP-MTLS', outcome: 'inconclusive', reason: `plaintext refused (${j.reason}) but not by a layer the destination recorded: ${noRecord(i)}` };
+  if (!hs.ok) return { check: 'SWEEP-MTLS', outcome: 'inconclusive', reason: `plaintext refused (${j.reason}, recorded NR filter_chain_not_found) but the positive control failed: ${hs.reason}` };
+  return { check: 'SWEEP-MTLS', outcome: 'ok', reason: `plaintext refused (${j.reason}), recorded NR filter_chain_not_found; ${hs.reason}` };
+}
+
+/**
+ * Whether a CUSTOM provider could have produced this status: Envoy's HTTP ext_authz client allows only on a 200
+ * from the authorization server and relays any other status to the caller as the denial (E:
+ * source/extensions/filters/common/ext_authz/ext_authz_http_impl.cc; read from memory of that file, not re-read
+ * here, so the rule is the conservative one: anything but 200 may be the provider's).
+ */
+const providerStatus = (status: number) => status !== 200;
+
+/** The app's own answer to plaintext (not the mesh's denial): nothing authorizes callers without an identity. */
+function plaintextReachedApp(o: Observation | undefined, rec: DestinationRecord | undefined, custom: boolean): boolean {
+  if (!o) return false;
+  if (rec && rec.layer !== 'upstream') return false;
+  if (o.http) {
+    if (o.http.status === 403 && o.http.body === RBAC_DENIED_BODY) return false;
+    return rec?.layer === 'upstream' || !(custom && providerStatus(o.http.status));
+  }
+  return o.tcp?.nonceEchoed === true || (o.bytesReceived > 0 && rec?.layer === 'upstream');
+}
+
+/**
+ * SWEEP-AUTHZ from the ungranted identity's mTLS attempt. Access is proven by the app's answer (an HTTP status
+ * other than a denial, the nonce back) or by a record that the sidecar passed it upstream. Bytes are not access: a
+ * server-first app's banner reaches a denied client before the RBAC network filter closes on the client's first
+ * bytes (I-H1: tcp_proxy connects upstream in onNewConnection, E: source/common/tcp_proxy/tcp_proxy.cc; RBAC decides
+ * in onData, E: source/extensions/filters/network/rbac/rbac_filter.cc). A denial counts only with the destination's
+ * record of who denied; without it the verdict is inconclusive.
+ */
+function judgeAuthz(i: EndpointInputs, hs: { ok: boolean; reason: string }): EndpointVerdict {
+  const A = 'SWEEP-AUTHZ' as const;
+  if (plaintextReachedApp(i.plaintext, i.records.plaintext, i.customPolicy === true)) return { check: A, outcome: 'finding', reason: 'answered a caller with no identity at all (plaintext reached the app): nothing authorizes callers here' };
+  const o = i.mtls;
+  if (!o || !hs.ok) return { check: A, outcome: 'inconclusive', reason: `the ungranted identity could not reach the port: ${hs.reason}` };
+  const rec = i.records.mtls;
+  const denied = (how: string) => ({ check: A, outcome: 'ok' as const, reason: `denied (${how}), recorded by the destination as ${rec!.detail}` });
+  if (o.http) {
+    const status = `HTTP ${o.http.status}${o.http.status === 403 ? ` ${JSON.stringify(o.http.body.slice(0, 40))}` : ''}`;
+    if (o.http.echo) return { check: A, outcome: 'finding', reason: `open to any mesh identity: ${status} from the app (its echo came back)` };
+    if (rec?.layer === 'rbac' && o.http.status === 403) return denied(status);
+    if (rec?.layer === 'ext-authz') return denied(`${status} from the CUSTOM provider`);
+    if (rec?.layer === 'upstream') return { check: A, outcome: 'finding', reason: `open to any mesh identity: ${status}, and the destination passed the request to the app (${rec.detail})` };
+    const mesh403 = o.http.status === 403 && o.http.body === RBAC_DENIED_BODY;
+    if (!mesh403 && !(i.customPolicy && providerStatus(o.http.status))) return { check: A, outcome: 'finding', reason: `open to any mesh identity: ${deniedByMesh(o).reason}` };
+    const who = mesh403 ? 'the mesh RBAC body' : 'a CUSTOM (ext_authz) policy selects this workload, so the answer may be its provider\'s';
+    return { check: A, outcome: 'inconclusive', reason: `${status} (${who}) but uncorroborated: ${noRecord(i)}` };
+  }
+  if (o.tcp?.nonceEchoed) return { check: A, outcome: 'finding', reason: 'open to any mesh identity: the nonce came back over TCP' };
+  if (rec?.layer === 'rbac') {
+    const banner = o.bytesReceived > 0 ? `${o.bytesReceived} bytes of the app's greeting, then closed on our first bytes` : tcpDenied({ ...o, failure: o.failure?.class === 'closed-after-handshake' ? { ...o.failure, class: 'eof' } : o.failure }).reason;
+    return denied(banner);
+  }
+  if (rec?.layer === 'upstream') return { check: A, outcome: 'finding', reason: `open to any mesh identity: the destination relayed the connection to the app with no denial (${rec.detail})` };
+  const seen = o.bytesReceived > 0 ? `${o.bytesReceived} bytes back without our nonce` : o.failure ? `${o.failure.class}${o.failure.code ? ` ${o.failure.code}` : ''}` : 'no answer';
+  return { check: A, outcome: 'inconclusive', reason: `${seen}: bytes are not access and a close is not a denial without the destination's record (${noRecord(i)})` };
+}
+
 export function judgeEndpoint(i: EndpointInputs): EndpointVerdict[] {
-  const out: EndpointVerdict[] = [];
   const hs = meshHandshake(i.mtls, i.roots);
-
-  // SWEEP-MTLS: plaintext refused (reset/EOF, zero bytes), with the mesh handshake as the positive control.
-  if (!i.plaintext) out.push({ check: 'SWEEP-MTLS', outcome: 'inconclusive', reason: 'no plaintext attempt was made' });
-  else {
-    const j = plaintextRefused(i.plaintext);
-    if (j.outcome === 'allowed') out.push({ check: 'SWEEP-MTLS', outcome: 'finding', reason: `plaintext accepted: ${j.reason}` });
-    else if (j.outcome === 'inconclusive') out.push({ check: 'SWEEP-MTLS', outcome: 'inconclusive', reason: j.reason });
-    else if (!hs.ok) out.push({ check: 'SWEEP-MTLS', outcome: 'inconclusive', reason: `plaintext refused (${j.reason}) but the positive control failed: ${hs.reason}` });
-    else out.push({ check: 'SWEEP-MTLS', outcome: 'ok', reason: `plaintext refused (${j.reason}); ${hs.reason}` });
-  }
-
-  // SWEEP-AUTHZ: the ungranted identity is denied, corroborated by the destination's own record.
-  if (i.plaintext && plaintextServed(i.plaintext) && plaintextAnsweredByApp(i.plaintext)) {
-    out.push({ check: 'SWEEP-AUTHZ', outcome: 'finding', reason: 'answered a caller with no identity at all (plaintext reached the app): nothing authorizes callers here' });
-  } else if (!i.mtls || !hs.ok) {
-    out.push({ check: 'SWEEP-AUTHZ', outcome: 'inconclusive', reason: `the ungranted identity could not reach the port: ${hs.reason}` });
-  } else {
-    const o = i.mtls;
-    // Over direct mTLS the RBAC network filter's close on our first bytes shows as a close right after the
-    // handshake (§2); it counts as a denial only with the destination's own record (below).
-    const closed = o.failure?.class === 'closed-after-handshake' ? { ...o, failure: { ...o.failure, class: 'eof' as const } } : o;
-    const j = o.http || i.port.protocol === 'http' ? deniedByMesh(o) : tcpDenied({ ...closed, tcp: { received: '', nonceEchoed: o.bytesReceived > 0 } });
-    if (o.http && o.http.status !== 403) out.push({ check: 'SWEEP-AUTHZ', outcome: 'finding', reason: `open to any mesh identity: HTTP ${o.http.status} for the ungranted identity` });
-    else if (!o.http && o.bytesReceived > 0) out.push({ check: 'SWEEP-AUTHZ', outcome: 'finding', reason: `open to any mesh identity: ${o.bytesReceived} bytes came back to the ungranted identity` });
-    else if (j.outcome === 'allowed') out.push({ check: 'SWEEP-AUTHZ', outcome: 'finding', reason: `open to any mesh identity: ${j.reason}` });
-    else if (j.outcome === 'inconclusive') out.push({ check: 'SWEEP-AUTHZ', outcome: 'inconclusive', reason: j.reason });
-    else if (!i.denialRecorded) out.push({ check: 'SWEEP-AUTHZ', outcome: 'inconclusive', reason: `denied (${j.reason}) but uncorroborated: ${i.logProblem ?? 'no rbac_access_denied record of this attempt in the destination access log'}` });
-    else out.push({ check: 'SWEEP-AUTHZ', outcome: 'ok', reason: `denied (${j.reason}), recorded by the destination as rbac_access_denied` });
-  }
+  const out: EndpointVerdict[] = [judgeMtls(i, hs), judgeAuthz(i, hs)];
 
   // SWEEP-CERT: the certificate the server presented in that handshake.
   if (!i.pod.sidecar) {

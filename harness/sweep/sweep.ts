@@ -3,7 +3,7 @@
 // destination's own access-log records, and proven able to fail by a canary on every run.
 import { createHash, randomUUID } from 'node:crypto';
 import type { Attack, Observation, TlsAttack } from '../../agent/protocol.js';
-import { parseAccessLog, sameAddress, startedSince } from '../access-log.js';
+import { type AccessLogRecord, parseAccessLog, sameAddress, startedSince } from '../access-log.js';
 import { controlsFor, type Category } from '../controls.js';
 import type { CheckResult } from '../engine.js';
 import { ConfigError, InfraError, messageOf } from '../errors.js';
@@ -16,7 +16,7 @@ import type { MintedCert, PodRef, ProbeHandle, Ref, Target } from '../target.js'
 import { exitCodeOf } from '../verdict.js';
 import type { Verdict } from '../check.js';
 import { type Estate, type EstatePod, type EstatePort, effectivePeerAuthentication, type SweepScope, selectingPolicies } from './estate.js';
-import { type CertFacts, certFacts, type EndpointVerdict, judgeEndpoint, judgeInjection, SWEEP_CHECK_IDS, type SweepCheckId } from './judge.js';
+import { type CertFacts, certFacts, type DestinationRecord, decidingLayer, type EndpointInputs, type EndpointVerdict, judgeEndpoint, judgeInjection, SWEEP_CHECK_IDS, type SweepCheckId } from './judge.js';
 
 /** An AuthorizationPolicy finding the user accepts, with the reason that goes into the evidence. */
 export interface Exemption {
@@ -87,6 +87,8 @@ export interface SweepReport {
   incomplete: boolean;
   listings: Estate['listings'];
   skipped: Estate['skipped'];
+  /** Seen, deliberately not judged, and why: the sidecar's own plaintext ports, gateway pods (I-M7). */
+  information: { pod: string; port?: number; note: string }[];
   settings: { attemptTimeoutMs: number; concurrency: number; ratePerSec: number; batchEndpoints: number; maxCertLifetimeHours: number };
 }
 
@@ -134,6 +136,76 @@ interface Endpoint {
   port: EstatePort;
   plaintext?: Observation;
   mtls?: Observation;
+  /** The destination's record of each attempt (corroborateBatch). */
+  records?: EndpointInputs['records'];
+  logProblem?: string;
+}
+
+/** The most the sweep reads of one pod's log per batch (K-M1): a short window, never the whole file. */
+export const LOG_LIMIT_BYTES = 4 * 1024 * 1024;
+
+/** The record of one attempt: the attacker's own address as downstream remote (one attempt per connection). */
+function recordOf(records: AccessLogRecord[], o: Observation | undefined): DestinationRecord | undefined {
+  if (!o?.localAddress) return undefined;
+  const mine = records.filter((r) => sameAddress(r.downstreamRemoteAddress, o.localAddress) || (r.path !== '' && r.path.includes(o.nonce)));
+  // A denial or NR outranks a pass-through record of the same connection.
+  const layers = mine.map(decidingLayer).filter((x): x is DestinationRecord => x !== undefined);
+  return layers.find((x) => x.layer !== 'upstream') ?? layers[0];
+}
+
+/**
+ * Reads, right after a batch, the destination log of every sidecar pod the batch attacked (one read per pod, a
+ * window starting at the batch, at most LOG_LIMIT_BYTES) and attaches to each attempt its record. Returns the reads.
+ */
+async function corroborateBatch(o: SweepOptions, batch: Endpoint[], since: Date): Promise<number> {
+  const byPod = new Map<string, Endpoint[]>();
+  for (const e of batch) {
+    if (!e.plaintext || !e.mtls) continue;
+    if (!e.pod.sidecar) {
+      e.logProblem = 'no sidecar: no destination record exists';
+      continue;
+    }
+    const key = `${e.pod.namespace}/${e.pod.name}`;
+    byPod.set(key, [...(byPod.get(key) ?? []), e]);
+  }
+  if (byPod.size === 0) return 0;
+  if (o.accessLogDelayMs > 0) await new Promise((r) => setTimeout(r, o.accessLogDelayMs));
+  let reads = 0;
+  const pending = [...byPod.values()];
+  const readOne = async (group: Endpoint[]) => {
+    const pod = group[0]!.pod;
+    const ref: PodRef = { namespace: pod.namespace, name: pod.name, workload: pod.labels.app ?? pod.name };
+    try {
+      const setup = await o.target.accessLogSetup(ref);
+      if (!auditable(setup)) {
+        for (const e of group) e.logProblem = `the destination's access log cannot be read back (${setup.reason})`;
+        return;
+      }
+      reads++;
+      const records = (await o.target.accessLog(ref, since, { limitBytes: LOG_LIMIT_BYTES }))
+        .map(parseAccessLog)
+        .filter((r): r is AccessLogRecord => r !== undefined && startedSince(r, since));
+      for (const e of group) e.records = { plaintext: recordOf(records, e.plaintext), mtls: recordOf(records, e.mtls) };
+    } catch (err) {
+      for (const e of group) e.logProblem = `reading the destination's access log failed: ${messageOf(err)}`;
+    }
+  };
+  const readers = Array.from({ length: Math.min(8, pending.length) }, async () => {
+    for (let g = pending.shift(); g; g = pending.shift()) await readOne(g);
+  });
+  await Promise.all(readers);
+  return reads;
+}
+
+/** Whether a CUSTOM AuthorizationPolicy (not dry-run) selects the pod: its provider may answer in its own words. */
+function customSelects(estate: Estate, pod: EstatePod): boolean {
+  return estate.snapshot.some((m) => {
+    if (m.kind !== 'AuthorizationPolicy' || (m.spec as { action?: string } | undefined)?.action !== 'CUSTOM') return false;
+    if (m.metadata.namespace !== estate.rootNamespace && m.metadata.namespace !== pod.namespace) return false;
+    if (m.metadata.annotations?.['istio.io/dry-run'] === 'true') return false;
+    const sel = (m.spec as { selector?: { matchLabels?: Record<string, string> } }).selector?.matchLabels;
+    return sel === undefined || Object.entries(sel).every(([k, v]) => pod.labels[k] === v);
+  });
 }
 
 function attacksFor(e: Endpoint, i: number, cert: MintedCert, timeoutMs: number): Attack[] {
@@ -183,11 +255,18 @@ export async function sweep(o: SweepOptions): Promise<SweepResult> {
 
   const excludedPorts = new Set(o.scope.excludePorts);
   const skipped = [...estate.skipped];
+  const information: SweepReport['information'] = [];
   const endpoints: Endpoint[] = [];
   for (const pod of estate.pods) {
     if (pod.role === 'attacker') continue;
+    if (pod.gateway) {
+      // A gateway serves plaintext on its server ports by design (I-M7): judged as a gateway, not as a workload.
+      information.push({ pod: `${pod.namespace}/${pod.name}`, note: `gateway (${pod.gateway}): its ports accept plaintext and callers by design, so SWEEP-MTLS and SWEEP-AUTHZ do not judge it as a workload; prove its edge with meshproof run --suite boundary --edge` });
+      continue;
+    }
     for (const port of pod.ports) {
       if (excludedPorts.has(port.port)) skipped.push({ pod: `${pod.namespace}/${pod.name}:${port.port}`, reason: '--exclude-ports' });
+      else if (port.istioOwn) information.push({ pod: `${pod.namespace}/${pod.name}`, port: port.port, note: `${port.istioOwn}; not attacked` });
       else endpoints.push({ pod, port });
     }
   }
@@ -202,12 +281,15 @@ export async function sweep(o: SweepOptions): Promise<SweepResult> {
   // Batches of endpoints, pulled by one worker per probe: the cluster is the distributed engine.
   const batches: number[][] = [];
   for (let i = 0; i < endpoints.length; i += o.batchEndpoints) batches.push(endpoints.slice(i, i + o.batchEndpoints).map((_, k) => i + k));
-  const since = new Date(Date.now() - 1_000);
   let done = 0;
   let execs = 0;
   let next = 0;
   let incomplete = false;
+  let logReads = 0;
   const perProbeRate = o.ratePerSec / probes.length;
+  const corroborate = async (batch: Endpoint[], since: Date) => {
+    logReads += await corroborateBatch(o, batch, since);
+  };
   o.onProgress?.({ done: 0, total: endpoints.length });
   const worker = async (probe: ProbeHandle) => {
     while (next < batches.length) {
@@ -218,6 +300,7 @@ export async function sweep(o: SweepOptions): Promise<SweepResult> {
       const batch = batches[next++]!;
       const attacks = batch.flatMap((i) => attacksFor(endpoints[i]!, i, cert, o.attemptTimeoutMs));
       execs++;
+      const since = new Date(Date.now() - 1_000);
       let report: Awaited<ReturnType<ProbeHandle['run']>>;
       try {
         report = await probe.run(attacks, { concurrency: o.concurrency, ratePerSec: perProbeRate });
@@ -234,57 +317,19 @@ export async function sweep(o: SweepOptions): Promise<SweepResult> {
         if (ob.id.startsWith('p')) endpoints[i]!.plaintext = ob;
         else endpoints[i]!.mtls = ob;
       }
+      // Corroborated now, from this batch's short window (K-M1): a busy pod's log rotates, and a read at the end
+      // of a long sweep would find early records gone.
+      await corroborate(
+        batch.map((i) => endpoints[i]!),
+        since,
+      );
       done += batch.length;
       o.onProgress?.({ done, total: endpoints.length });
     }
   };
   await Promise.all(probes.map(worker));
   if (next < batches.length) incomplete = true;
-
-  // Corroboration (§9.4, §9.5): the destination's own record of each denial, one log read per pod that denied.
   const judged = endpoints.filter((e) => e.plaintext && e.mtls);
-  const denying = new Map<string, Endpoint[]>();
-  for (const e of judged) {
-    const m = e.mtls!;
-    const looksDenied = (m.http?.status === 403) || (!m.http && m.tls?.handshake && m.bytesReceived === 0);
-    if (!looksDenied || !e.pod.sidecar) continue;
-    const key = `${e.pod.namespace}/${e.pod.name}`;
-    denying.set(key, [...(denying.get(key) ?? []), e]);
-  }
-  if (denying.size > 0 && o.accessLogDelayMs > 0) await new Promise((r) => setTimeout(r, o.accessLogDelayMs));
-  const recorded = new Set<Endpoint>();
-  const logProblems = new Map<Endpoint, string>();
-  let logReads = 0;
-  const pending = [...denying.values()];
-  const readOne = async (group: Endpoint[]) => {
-    const ref: PodRef = { namespace: group[0]!.pod.namespace, name: group[0]!.pod.name, workload: group[0]!.pod.labels.app ?? group[0]!.pod.name };
-    try {
-      const setup = await o.target.accessLogSetup(ref);
-      if (!auditable(setup)) {
-        for (const e of group) logProblems.set(e, `the destination's access log cannot be read back (${setup.reason})`);
-        return;
-      }
-      logReads++;
-      const records = (await o.target.accessLog(ref, since)).map(parseAccessLog).filter((r) => r !== undefined && startedSince(r, since));
-      for (const e of group) {
-        const m = e.mtls!;
-        const hit = records.some(
-          (r) =>
-            r !== undefined &&
-            (m.http
-              ? r.responseCode === 403 && r.responseCodeDetails.startsWith('rbac_access_denied_matched_policy[') && r.path.includes(m.nonce)
-              : r.connectionTerminationDetails.startsWith('rbac_access_denied_matched_policy[') && sameAddress(r.downstreamRemoteAddress, m.localAddress)),
-        );
-        if (hit) recorded.add(e);
-      }
-    } catch (err) {
-      for (const e of group) logProblems.set(e, `reading the destination's access log failed: ${messageOf(err)}`);
-    }
-  };
-  const readers = Array.from({ length: Math.min(8, pending.length) }, async () => {
-    for (let g = pending.shift(); g; g = pending.shift()) await readOne(g);
-  });
-  await Promise.all(readers);
 
   // Judge every endpoint and pod.
   const maxCertLifetimeHours = o.maxCertLifetimeMs / 3_600_000;
@@ -294,8 +339,9 @@ export async function sweep(o: SweepOptions): Promise<SweepResult> {
       port: e.port,
       plaintext: e.plaintext,
       mtls: e.mtls,
-      denialRecorded: recorded.has(e),
-      logProblem: logProblems.get(e),
+      records: e.records ?? {},
+      logProblem: e.logProblem,
+      customPolicy: customSelects(estate, e.pod),
       expectedSpiffeId: `spiffe://${estate.trustDomain}/ns/${e.pod.namespace}/sa/${e.pod.serviceAccount}`,
       maxCertLifetimeHours,
       roots,
@@ -385,6 +431,7 @@ export async function sweep(o: SweepOptions): Promise<SweepResult> {
     incomplete,
     listings: estate.listings,
     skipped,
+    information,
     settings: { attemptTimeoutMs: o.attemptTimeoutMs, concurrency: o.concurrency, ratePerSec: o.ratePerSec, batchEndpoints: o.batchEndpoints, maxCertLifetimeHours },
   };
   run.sweep = report;

@@ -94,6 +94,19 @@ export interface KubeApiState {
   logs?: (namespace: string, pod: string, container: string, since?: Date) => Promise<string>;
   /** Every pod-log request's query string, as sent (what the client really asked for). */
   logQueries: string[];
+  /**
+   * Largest page a list answers when the client sends `limit` (K8s API conventions: a server may return fewer
+   * items than asked, with a `continue` token). Small in tests, so a client that does not follow `continue` misses
+   * objects. Without `limit` a list is whole, as on a real server.
+   */
+  pageSize?: number;
+  /** Every list request's path and query (to prove lists were paged). */
+  listQueries: string[];
+  /**
+   * How much of a container's log the kubelet still serves: only the current file, the last `logRetainBytes`
+   * bytes (it rotates at containerLogMaxSize; `kubectl logs` cannot read rotated files, kubernetes/kubernetes#59902).
+   */
+  logRetainBytes?: number;
   /** Serves pod exec: what the command prints and its exit code. */
   exec?: (call: ExecCall) => Promise<{ stdout?: string; stderr?: string; exitCode: number }>;
   /**
@@ -168,6 +181,7 @@ export function defaultState(): KubeApiState {
     nodes: new Map([['kind-control-plane', { ready: true }]]),
     podLimit: new Map(),
     logQueries: [],
+    listQueries: [],
     terminateAfterMs: 150,
     istioCni: false,
     unpullable: new Set(),
@@ -386,6 +400,31 @@ function kindOf(info: ReturnType<typeof requestInfoOf>): AdmissionAttributes['ki
   return { group: info.group, version: info.version, kind };
 }
 
+/**
+ * One page of a list (K8s API conventions, "Retrieving large results sets in chunks"): with `limit`, at most
+ * min(limit, pageSize) items and a `continue` token for the rest; the token is only valid for the same path.
+ */
+function pageOf(state: KubeApiState, url: URL, items: unknown[]): { items: unknown[]; metadata: { continue?: string } } | { error: string } {
+  state.listQueries.push(`${url.pathname}${url.search}`);
+  const limit = Number(url.searchParams.get('limit') ?? 0);
+  const token = url.searchParams.get('continue');
+  let offset = 0;
+  if (token) {
+    try {
+      const t = JSON.parse(Buffer.from(token, 'base64url').toString('utf8')) as { path: string; offset: number };
+      if (t.path !== url.pathname || !Number.isInteger(t.offset)) throw new Error('mismatch');
+      offset = t.offset;
+    } catch {
+      return { error: 'continue key is not valid for this list' };
+    }
+  }
+  if (!(limit > 0)) return { items: items.slice(offset), metadata: {} };
+  const size = Math.min(limit, state.pageSize ?? limit);
+  const page = items.slice(offset, offset + size);
+  const rest = offset + size < items.length;
+  return { items: page, metadata: rest ? { continue: Buffer.from(JSON.stringify({ path: url.pathname, offset: offset + size })).toString('base64url') } : {} };
+}
+
 export async function startKubeApi(state: KubeApiState = defaultState()): Promise<KubeApi> {
   const calls: string[] = [];
   // The real schemas for every kind this API serves: an object they refuse is a 422 with causes, as a real server's.
@@ -394,6 +433,11 @@ export async function startKubeApi(state: KubeApiState = defaultState()): Promis
   let polls = 0;
   const json = (res: http.ServerResponse, code: number, body: unknown) => {
     res.writeHead(code, { 'content-type': 'application/json' }).end(JSON.stringify(body));
+  };
+  const listReply = (res: http.ServerResponse, url: URL, apiVersion: string, kind: string, items: unknown[]) => {
+    const page = pageOf(state, url, items);
+    if ('error' in page) return json(res, 410, { kind: 'Status', apiVersion: 'v1', status: 'Failure', reason: 'Expired', code: 410, message: page.error });
+    return json(res, 200, { apiVersion, kind, metadata: { resourceVersion: String(state.generation), ...page.metadata }, items: page.items });
   };
   const notFound = (res: http.ServerResponse, what: string) => json(res, 404, { kind: 'Status', apiVersion: 'v1', status: 'Failure', reason: 'NotFound', code: 404, message: `${what} not found` });
   /** RBAC, as kube-apiserver's authorizer: 403 with a Status naming what was refused. */
@@ -748,12 +792,12 @@ export async function startKubeApi(state: KubeApiState = defaultState()): Promis
         polls++;
         if (state.beforePods) {
           state.beforePods().then(
-            () => json(res, 200, { apiVersion: 'v1', kind: 'PodList', metadata: {}, items: podsOf(state, pods[1]!, url.searchParams.get('labelSelector'), polls) }),
+            () => listReply(res, url, 'v1', 'PodList', podsOf(state, pods[1]!, url.searchParams.get('labelSelector'), polls)),
             (e: Error) => json(res, 500, { kind: 'Status', status: 'Failure', code: 500, message: e.message }),
           );
           return;
         }
-        return json(res, 200, { apiVersion: 'v1', kind: 'PodList', metadata: {}, items: podsOf(state, pods[1]!, url.searchParams.get('labelSelector'), polls) });
+        return listReply(res, url, 'v1', 'PodList', podsOf(state, pods[1]!, url.searchParams.get('labelSelector'), polls));
       }
       // The mesh config of the control plane: ConfigMap istio, or istio-<rev> for a revision.
       const meshCm = state.istiod?.revision ? `istio-${state.istiod.revision}` : 'istio';
@@ -788,7 +832,7 @@ export async function startKubeApi(state: KubeApiState = defaultState()): Promis
         // PodLogOptions (K8s API: core/v1 PodLogOptions) travel as query parameters. A parameter this façade does
         // not honour is refused rather than silently ignored, so a client relying on one is caught here.
         state.logQueries.push(url.search);
-        const unknown = [...url.searchParams.keys()].find((k) => !['container', 'sinceSeconds', 'sinceTime', 'tailLines', 'previous'].includes(k));
+        const unknown = [...url.searchParams.keys()].find((k) => !['container', 'sinceSeconds', 'sinceTime', 'tailLines', 'previous', 'limitBytes'].includes(k));
         if (unknown) return json(res, 400, { kind: 'Status', apiVersion: 'v1', status: 'Failure', reason: 'BadRequest', code: 400, message: `unsupported query parameter ${unknown}` });
         if (url.searchParams.get('previous') === 'true') {
           // The crashed container's last words.
@@ -801,9 +845,28 @@ export async function startKubeApi(state: KubeApiState = defaultState()): Promis
         const st = url.searchParams.get('sinceTime');
         const since = ss !== null ? new Date(Date.now() - Number(ss) * 1000) : st !== null ? new Date(st) : undefined;
         const tail = url.searchParams.get('tailLines');
+        const limitBytes = url.searchParams.get('limitBytes');
         const logs = state.logs;
-        logs(log[1]!, log[2]!, url.searchParams.get('container') ?? '', since).then(
-          (text) => res.writeHead(200, { 'content-type': 'text/plain' }).end(tail === null ? text : text.split('\n').filter(Boolean).slice(-Number(tail)).join('\n')),
+        const retain = state.logRetainBytes;
+        // Rotation: the kubelet serves only the current file, so lines older than the last `retain` bytes are gone
+        // whatever `since` asks for; `limitBytes` then cuts what is served (K8s API: core/v1 PodLogOptions).
+        const served = async () => {
+          const container = url.searchParams.get('container') ?? '';
+          if (retain === undefined) return logs(log[1]!, log[2]!, container, since);
+          const whole = await logs(log[1]!, log[2]!, container, undefined);
+          const kept = whole.length <= retain ? whole : whole.slice(whole.indexOf('\n', whole.length - retain) + 1);
+          if (!since) return kept;
+          return kept
+            .split('\n')
+            .filter((l) => l && !(Date.parse(/^\[([^\]]+)\]/.exec(l)?.[1] ?? '') < since.getTime()))
+            .map((l) => `${l}\n`)
+            .join('');
+        };
+        served().then(
+          (text) => {
+            const tailed = tail === null ? text : text.split('\n').filter(Boolean).slice(-Number(tail)).join('\n');
+            res.writeHead(200, { 'content-type': 'text/plain' }).end(limitBytes === null ? tailed : Buffer.from(tailed).subarray(0, Number(limitBytes)));
+          },
           (e: Error) => json(res, 500, { kind: 'Status', status: 'Failure', code: 500, message: e.message }),
         );
         return;
@@ -826,21 +889,23 @@ export async function startKubeApi(state: KubeApiState = defaultState()): Promis
               kind: 'EndpointSlice',
               metadata: { name: `${svc.metadata.name}-abcde`, namespace: ns, labels: { 'kubernetes.io/service-name': svc.metadata.name } },
               addressType: 'IPv4',
-              ports: svc.spec.ports.map((sp) => ({ ...(sp.name ? { name: sp.name } : {}), port: resolve(sp.targetPort, sp.port), protocol: 'TCP', ...(sp.appProtocol ? { appProtocol: sp.appProtocol } : {}) })),
-              endpoints: selected.map((pod) => ({
+              // A Service with no pods (scaled to zero) gets `endpoints: null, ports: null`: Go's []Endpoint and
+              // []EndpointPort have no omitempty (kubernetes/api discovery/v1/types.go; kubernetes/kubernetes#135968).
+              ports: selected.length === 0 ? null : svc.spec.ports.map((sp) => ({ ...(sp.name ? { name: sp.name } : {}), port: resolve(sp.targetPort, sp.port), protocol: 'TCP', ...(sp.appProtocol ? { appProtocol: sp.appProtocol } : {}) })),
+              endpoints: selected.length === 0 ? null : selected.map((pod) => ({
                 addresses: [pod.status.podIP],
                 conditions: { ready: pod.status.conditions.some((c) => c.type === 'Ready' && c.status === 'True') },
                 targetRef: { kind: 'Pod', name: pod.metadata.name, namespace: ns },
               })),
             };
           });
-        return json(res, 200, { apiVersion: 'discovery.k8s.io/v1', kind: 'EndpointSliceList', metadata: {}, items });
+        return listReply(res, url, 'discovery.k8s.io/v1', 'EndpointSliceList', items);
       }
       const list = /^\/apis\/([^/]+)\/([^/]+)\/namespaces\/([^/]+)\/([^/]+)$/.exec(p) ?? /^\/api\/(v1)()\/namespaces\/([^/]+)\/(serviceaccounts|services|configmaps)$/.exec(p);
       if (req.method === 'GET' && list) {
         const prefix = `${p}/`;
         const items = [...state.objects].filter(([k]) => k.startsWith(prefix)).map(([, o]) => o);
-        return json(res, 200, { apiVersion: list[2] ? `${list[1]}/${list[2]}` : 'v1', kind: 'List', metadata: {}, items });
+        return listReply(res, url, list[2] ? `${list[1]}/${list[2]}` : 'v1', 'List', items);
       }
       const nsView = (name: string, n: { labels: Record<string, string>; created: string; phase?: string; finalizers?: string[] }) => ({
         apiVersion: 'v1',
@@ -888,7 +953,7 @@ export async function startKubeApi(state: KubeApiState = defaultState()): Promis
             rows: items.map((i) => ({ cells: [i.metadata.name, i.status.phase, age(i.metadata.creationTimestamp)], object: { kind: 'PartialObjectMetadata', apiVersion: 'meta.k8s.io/v1', metadata: i.metadata } })),
           });
         }
-        return json(res, 200, { apiVersion: 'v1', kind: 'NamespaceList', metadata: { resourceVersion: String(state.generation) }, items });
+        return listReply(res, url, 'v1', 'NamespaceList', items);
       }
       m = /^\/api\/v1\/namespaces\/([^/]+)$/.exec(p);
       if (req.method === 'GET' && m) {

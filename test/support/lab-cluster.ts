@@ -101,6 +101,12 @@ export async function startLabCluster(
   const meshWide: PostureObject[] = o.meshWide ? parseManifests(readFileSync(o.meshWide, 'utf8'), o.meshWide) : [];
   for (const x of o.existing ?? []) {
     const m = x.manifest;
+    if (m.kind === 'ConfigMap' && m.metadata.namespace === 'istio-system' && m.metadata.name === 'istio') {
+      // The cluster's mesh config, as its operators set it: the façade serves it as ConfigMap istio-system/istio.
+      if (o.meshConfig !== undefined) throw new Error('startLabCluster: the mesh config is given twice (meshConfig and an existing ConfigMap istio-system/istio)');
+      api.state.meshConfig = (m as unknown as { data: { mesh: string } }).data.mesh;
+      continue;
+    }
     if (m.kind === 'Namespace') api.state.namespaces.set(m.metadata.name, { labels: m.metadata.labels ?? {}, created: '2026-01-01T00:00:00Z', phase: 'Active' });
     api.state.objects.set(pathFor(m), m as unknown as Record<string, unknown>);
   }

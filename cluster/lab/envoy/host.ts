@@ -6,6 +6,7 @@ import type tls from 'node:tls';
 import type { IssuedCert } from '../../../harness/pki.js';
 import type { AuthzPolicyModel, LabFaults, PortProtocol, TrafficPolicy } from '../model.js';
 import type { AccessLogger } from './access-log.js';
+import type { ExtAuthzProvider } from './ext-authz.js';
 import type { Stats } from './stats.js';
 
 export interface UpstreamEndpoint {
@@ -38,6 +39,8 @@ export interface MeshView {
   trafficPolicy(clientNamespace: string, namespace: string, service: string): TrafficPolicy | undefined;
   rootPem(): string;
   upstreams(namespace: string, service: string, port: number): UpstreamEndpoint[];
+  /** The mesh config's envoyExtAuthzHttp provider of that name, as the lab serves it; undefined when none. */
+  extAuthz(provider: string): ExtAuthzProvider | undefined;
 }
 
 export interface SidecarHost {

@@ -2,6 +2,7 @@
 // - filter chains: one listener per container port with PeerAuthentication semantics. STRICT resets plaintext
 //   with an `NR filter_chain_not_found` listener record; PERMISSIVE sniffs the first flight; DISABLE is plaintext;
 // - the mTLS gate: the client chain verified against the mesh root (a node:tls server closes instead of alerting, §4c);
+// - CUSTOM: HTTP requests a CUSTOM policy matches go to its ext_authz provider first (envoy/ext-authz.ts);
 // - RBAC: AuthorizationPolicy on HTTP (403 `RBAC: access denied`) and TCP (close on the first bytes);
 // - XFCC set as Envoy's APPEND_FORWARD does, only for mTLS peers with a certificate (§3).
 import { createHash, randomUUID, X509Certificate } from 'node:crypto';
@@ -10,10 +11,11 @@ import net from 'node:net';
 import tls from 'node:tls';
 import type { AccessLogRecord } from '../../../harness/access-log.js';
 import { uriSans } from '../../../harness/pki.js';
-import { type AuthzRequest, evaluate } from '../authz.js';
+import { type AuthzRequest, customMatch, evaluate } from '../authz.js';
 import { ISTIO_ALPNS, sniff } from '../client-hello.js';
 import type { PortProtocol } from '../model.js';
 import type { MtlsMode } from '../schema.js';
+import { checkExtAuthz, type ExtAuthzAnswer } from './ext-authz.js';
 import { addr, type SidecarHost } from './host.js';
 import { forward, localReply, proxyTcp, requestFields } from './relay.js';
 
@@ -71,6 +73,8 @@ export function noFilterChain(mode: string, protocol: PortProtocol, isTls: boole
 
 export class Inbound {
   private readonly peers = new WeakMap<net.Socket, Peer>();
+  /** Upstream connections tcp_proxy opened for TLS connections still handshaking, by downstream remote address. */
+  private readonly pendingUpstream = new Map<string, net.Socket>();
 
   constructor(private readonly host: SidecarHost) {
     for (const s of ['no_filter_chain_match', 'ssl.connection_error', 'ssl.fail_verify_error', 'ssl.fail_verify_no_cert']) host.stats.declare(`${INBOUND_STATS}.${s}`);
@@ -135,6 +139,20 @@ export class Inbound {
           socket.resetAndDestroy();
           return;
         }
+        if (terminate && p.protocol !== 'http') {
+          // tcp_proxy opens the upstream connection in onNewConnection, when the filter chain is chosen, before the
+          // TLS handshake with the client finishes (E: source/common/tcp_proxy/tcp_proxy.cc Filter::onNewConnection);
+          // a server-first app's greeting is then waiting when the handshake completes.
+          const up = net.connect({ host: '127.0.0.1', port: p.appPort });
+          up.on('error', () => up.destroy());
+          this.pendingUpstream.set(remote, up);
+          socket.once('close', () => {
+            if (this.pendingUpstream.get(remote) === up) {
+              this.pendingUpstream.delete(remote);
+              up.destroy();
+            }
+          });
+        }
         if (terminate) tlsServer.emit('connection', socket);
         else this.plaintext(socket, p.protocol, httpServer, p.appPort, p.containerPort, local, remote);
       };
@@ -188,7 +206,11 @@ export class Inbound {
         sni: (t as tls.TLSSocket & { servername?: string | false }).servername || undefined,
       });
       if (protocol === 'http') httpServer.emit('connection', t);
-      else this.tcpToApp(t, appPort, containerPort, local, remote, true);
+      else {
+        const up = this.pendingUpstream.get(remote);
+        this.pendingUpstream.delete(remote);
+        this.tcpToApp(t, appPort, containerPort, local, remote, true, up);
+      }
     });
     return ts;
   }
@@ -201,31 +223,57 @@ export class Inbound {
     } else this.tcpToApp(socket, appPort, containerPort, local, remote, false);
   }
 
-  private tcpToApp(down: net.Socket, appPort: number, containerPort: number, local: string, remote: string, mtls: boolean): void {
+  /**
+   * The TCP chain: tcp_proxy connects upstream at once (or already did, `pending`), and relays what the app sends;
+   * the RBAC network filter decides only on the client's first bytes (E: source/extensions/filters/network/rbac/
+   * rbac_filter.cc `onData`), which tcp_proxy lets through only once the upstream is connected (it read-disables
+   * the downstream until then). So a server-first app's greeting reaches a denied client before the close, and the
+   * close carries `rbac_access_denied_matched_policy[…]` as CONNECTION_TERMINATION_DETAILS (istio-behaviours.md §2).
+   */
+  private tcpToApp(down: net.Socket, appPort: number, containerPort: number, local: string, remote: string, mtls: boolean, pending?: net.Socket): void {
     const { host } = this;
     const started = Date.now();
     const sni = mtls ? this.peers.get(down)?.sni : undefined;
+    const up = pending ?? net.connect({ host: '127.0.0.1', port: appPort });
     const decision = evaluate(host.policies(), { ...principalOf(this.peers.get(down) ?? { mtls: false }), port: containerPort, http: false });
     if (!decision.allowed) {
-      // The connection is accepted; the RBAC network filter closes it on the first client bytes (§2).
-      down.once('data', () => {
-        host.stats.inc('tcp.rbac.denied');
-        host.log.write('server', {
-          connectionTerminationDetails: `rbac_access_denied_matched_policy[${decision.policy}]`,
-          bytesReceived: down.bytesRead,
-          durationMs: Date.now() - started,
-          upstreamCluster: `inbound|${containerPort}||`,
-          downstreamLocalAddress: local,
-          downstreamRemoteAddress: remote,
-          requestedServerName: sni,
-        });
-        down.end();
+      host.track(up);
+      up.on('error', () => up.destroy());
+      down.on('error', () => up.destroy());
+      up.on('data', (d: Buffer) => {
+        if (!down.destroyed) down.write(d);
       });
-      down.resume();
+      down.pause();
+      const onFirstBytes = () =>
+        down.once('data', () => {
+          host.stats.inc('tcp.rbac.denied');
+          host.log.write('server', {
+            connectionTerminationDetails: `rbac_access_denied_matched_policy[${decision.policy}]`,
+            bytesReceived: down.bytesRead,
+            bytesSent: down.bytesWritten,
+            durationMs: Date.now() - started,
+            upstreamHost: `127.0.0.1:${appPort}`,
+            upstreamCluster: `inbound|${containerPort}||`,
+            downstreamLocalAddress: local,
+            downstreamRemoteAddress: remote,
+            requestedServerName: sni,
+          });
+          up.destroy();
+          down.end();
+        });
+      const go = () => {
+        onFirstBytes();
+        down.resume();
+      };
+      if (up.connecting) up.once('connect', go);
+      else go();
+      up.once('close', () => {
+        if (up.connecting) down.destroy(); // upstream never came: tcp_proxy closes the downstream (UF)
+      });
       return;
     }
     host.stats.inc('tcp.rbac.allowed');
-    proxyTcp(host, 'server', down, net.connect({ host: '127.0.0.1', port: appPort }), () => ({
+    proxyTcp(host, 'server', down, up, () => ({
       upstreamHost: `127.0.0.1:${appPort}`,
       upstreamCluster: `inbound|${containerPort}||`,
       downstreamLocalAddress: local,
@@ -254,7 +302,7 @@ export class Inbound {
     }
     headers['x-forwarded-proto'] = peer.mtls ? 'https' : 'http';
     headers['x-request-id'] ??= randomUUID();
-    const decision = evaluate(host.policies(), { ...principalOf(peer), method: req.method, path: (req.url ?? '/').split('?')[0], port: containerPort, http: true });
+    const authzRequest: AuthzRequest = { ...principalOf(peer), method: req.method, path: (req.url ?? '/').split('?')[0], port: containerPort, http: true };
     const base: Partial<AccessLogRecord> = {
       ...requestFields(req, headers),
       xForwardedFor: req.headers['x-forwarded-for'] as string | undefined,
@@ -265,6 +313,31 @@ export class Inbound {
       requestedServerName: peer.sni,
       routeName: STATUS_ROUTE,
     };
+    // CUSTOM first, then DENY and ALLOW (RBAC), the router last (I: pilot/pkg/networking/core/listener_builder.go).
+    const custom = customMatch(host.policies(), authzRequest);
+    if (!custom) {
+      this.rbacThenApp(appPort, containerPort, req, res, started, base, headers, authzRequest);
+      return;
+    }
+    req.pause(); // ext_authz holds the request until the provider answers
+    const provider = host.mesh.extAuthz(custom.provider);
+    const answer: Promise<ExtAuthzAnswer> = provider ? checkExtAuthz(provider, req) : Promise.resolve({ allowed: false, status: 403, body: '', details: 'ext_authz_error' });
+    void answer.then((a) => {
+      if (a.allowed) {
+        req.resume();
+        this.rbacThenApp(appPort, containerPort, req, res, started, base, headers, authzRequest);
+        return;
+      }
+      req.resume();
+      host.stats.inc(`http.inbound_0.0.0.0_${containerPort}.ext_authz.${a.details === 'ext_authz_denied' ? 'denied' : 'error'}`);
+      localReply(host, 'server', res, a.status, a.body, { ...base, upstreamHost: undefined, upstreamCluster: undefined, responseFlags: 'UAEX', responseCodeDetails: a.details });
+    });
+  }
+
+  /** The RBAC filter (DENY, then ALLOW), then the router to the app. */
+  private rbacThenApp(appPort: number, containerPort: number, req: http.IncomingMessage, res: http.ServerResponse, started: number, base: Partial<AccessLogRecord>, headers: http.OutgoingHttpHeaders, authzRequest: AuthzRequest): void {
+    const { host } = this;
+    const decision = evaluate(host.policies(), authzRequest);
     if (!decision.allowed) {
       // E: rbac_filter.cc: 403, body exactly `RBAC: access denied`, details name the deciding policy (§2).
       host.stats.inc(`http.inbound_0.0.0.0_${containerPort}.rbac.denied`);
