@@ -135,6 +135,28 @@ describe('applying to a cluster', () => {
     expect(Date.now() - t0).toBeLessThan(5_000);
   });
 
+  it('K-M5: a transient FailedCreate (a quota exceeded while old pods terminate) is waited out, not final', async () => {
+    const a = await applier({ readyTimeoutMs: 15_000 });
+    const quota = 'pods "echo-7d4b9c6f5-x2x7q" is forbidden: exceeded quota: compute, requested: pods=1, used: pods=10, limited: pods=10';
+    api!.state.createRefusals.set('mp-4f1c2a9e-mesh/echo', { message: quota, untilMs: Date.now() + 3_000 });
+    await a.apply(rendered);
+    const key = 'mp-4f1c2a9e-mesh/echo';
+    const pods = await a.waitReady(rendered);
+    expect(pods.filter((p) => p.namespace === 'mp-4f1c2a9e-mesh' && p.workload === 'echo')).toHaveLength(2);
+    expect(api!.state.replicaSets.get(key)!.events.get(quota)!.count).toBeGreaterThan(1); // refused, retried
+    expect(api!.state.replicaSets.get(key)!.condition).toBeUndefined(); // and the retry succeeded
+  });
+
+  it('K-M5: a FailedCreate that never clears is reported with its last message at the deadline', async () => {
+    const a = await applier({ readyTimeoutMs: 1_500 });
+    const quota = 'pods "echo-7d4b9c6f5-x2x7q" is forbidden: exceeded quota: compute, requested: pods=1, used: pods=10, limited: pods=10';
+    api!.state.createRefusals.set('mp-4f1c2a9e-mesh/echo', { message: quota, untilMs: Number.POSITIVE_INFINITY });
+    await a.apply(rendered);
+    const t0 = Date.now();
+    await expect(a.waitReady(rendered)).rejects.toThrow(/^pods not Ready after 1\.5s: mp-4f1c2a9e-mesh\/echo \(0\/2 ready\): ReplicaSet mp-4f1c2a9e-mesh\/echo-7d4b9c6f5 cannot create pods: Error creating: .*exceeded quota: compute/);
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(1_400);
+  });
+
   it('an image the nodes cannot pull is named, with the flags that fix it', async () => {
     const a = await applier({ readyTimeoutMs: 300 });
     api!.state.unpullable.add('node:22-alpine');

@@ -13,10 +13,10 @@ import { ConfigError, InfraError } from '../../harness/errors.js';
 import type { Manifest, Posture } from '../../harness/posture/load.js';
 import { PostureView } from '../../harness/posture/view.js';
 import { type EdgeAuthority, spiffeId } from '../../harness/pki.js';
-import { batchBudgetMs, type Dial, type MintedCert, type Outage, type PodRef, type ProbeHandle, type Ref, type ScaleResult, type Target, type TargetDescription } from '../../harness/target.js';
+import { batchBudgetMs, type Dial, type MintedCert, type Outage, type PodRef, type ProbeHandle, type Ref, type ScaleOptions, type ScaleResult, type Target, type TargetDescription } from '../../harness/target.js';
 import { hasSidecar, KubeApplier, type ReadyPod } from './apply.js';
 import { istioLocation } from './preflight.js';
-import { whyNoPods } from './readiness.js';
+import { refusalsSeen, whyNoPods } from './readiness.js';
 import { execInPod } from './exec.js';
 import { retrying } from './retry.js';
 import { ADDRESSES_OF, AGENT_MOUNT, generateSecrets, ISTIO_CA_TOKEN_PATH, type Rendered, renderForCluster } from './render.js';
@@ -438,15 +438,22 @@ export class KubeTarget implements Target {
 
   /**
    * Scales one of the run's Deployments and waits for the outcome: its new pods ready, or what the ReplicaSet says
-   * when none can be created (FailedCreate: the injection webhook refusing while istiod is down).
+   * when none can be created (FailedCreate: the injection webhook refusing while istiod is down). Only a refusal
+   * newer than this call counts: a `ReplicaFailure` condition stays until the controller's next successful sync,
+   * which after an outage may be a backed-off retry away (readiness.ts RefusalsSeen). With `waitForPods`, only a
+   * final refusal (Pod Security) ends the wait early; the deadline names the last refusal seen.
    */
-  async scale(workload: Ref, replicas: number): Promise<ScaleResult> {
+  async scale(workload: Ref, replicas: number, opts: ScaleOptions = {}): Promise<ScaleResult> {
     const ns = this.ns(workload.namespace);
     const before = new Set(this.pods.filter((p) => p.namespace === ns && p.workload === workload.name).map((p) => p.name));
-    await this.patchScale(ns, workload.name, replicas);
     const core = this.o.kc.makeApiClient(CoreV1Api);
     const selector = `app=${workload.name}`;
-    const deadline = Date.now() + (this.o.readyTimeoutMs ?? RESTORE_WAIT_MS);
+    this.o.onCall?.(`list replicasets,events ${ns} ${selector}`);
+    const seen = await refusalsSeen(this.o.kc, ns, selector);
+    await this.patchScale(ns, workload.name, replicas);
+    const timeoutMs = this.o.readyTimeoutMs ?? RESTORE_WAIT_MS;
+    const deadline = Date.now() + timeoutMs;
+    let lastRefusal: string | undefined;
     for (;;) {
       this.o.onCall?.(`list pods ${ns} ${selector}`);
       const pods = (await retrying(() => core.listNamespacedPod({ namespace: ns, labelSelector: selector }))).items;
@@ -459,10 +466,11 @@ export class KubeTarget implements Target {
         return { created: ready.filter((p) => !before.has(p.metadata!.name!)).map((p) => this.podRef({ namespace: ns, name: p.metadata!.name!, workload: workload.name, podIP: '', sidecar: hasSidecar(p) })) };
       }
       if (pods.length < replicas) {
-        const why = await whyNoPods(this.o.kc, ns, selector);
-        if (why) return { created: [], refused: why.reason };
+        const why = await whyNoPods(this.o.kc, ns, selector, seen);
+        if (why && (!opts.waitForPods || why.final)) return { created: [], refused: why.reason };
+        lastRefusal = why?.reason ?? lastRefusal;
       }
-      if (Date.now() > deadline) throw new InfraError(`${ns}/${workload.name} did not reach ${replicas} ready replicas within ${(this.o.readyTimeoutMs ?? RESTORE_WAIT_MS) / 1000}s`);
+      if (Date.now() > deadline) throw new InfraError(`${ns}/${workload.name} did not reach ${replicas} ready replicas within ${timeoutMs / 1000}s${lastRefusal ? `; last refusal: ${lastRefusal}` : ''}`);
       await sleep(POLL_MS);
     }
   }

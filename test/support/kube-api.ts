@@ -73,6 +73,28 @@ export interface KubeApiState {
    * nothing and its ReplicaSet reports FailedCreate until istiod is back.
    */
   podLimit: Map<string, number>;
+  /**
+   * The ReplicaSet controller, one entry per Deployment (`ns/name`): it creates a Deployment's missing pods on a
+   * sync; a refused create leaves `ReplicaFailure=True` (set only when absent, so its lastTransitionTime is the
+   * first failure's) and a FailedCreate event (aggregated: count and lastTimestamp grow), and requeues the key
+   * rate-limited; only a later successful sync removes the condition (K: pkg/controller/replicaset/
+   * replica_set_utils.go calculateStatus, `manageReplicasErr == nil && failureCond != nil → RemoveCondition`;
+   * replica_set.go processNextWorkItem → `queue.AddRateLimited(key)` on error, `queue.Forget(key)` on success).
+   * A change of spec.replicas enqueues at once (updateRS → enqueueRS, no rate limit); istiod coming back does not.
+   */
+  replicaSets: Map<string, ReplicaSetController>;
+  /**
+   * client-go's default per-item limiter (util/workqueue/default_rate_limiters.go DefaultControllerRateLimiter:
+   * NewItemExponentialFailureRateLimiter(5*time.Millisecond, 1000*time.Second), delay = base·2^failures). The
+   * base is real; the cap is scaled down (1000 s → 10 s) so a lab test never waits minutes. Tests may widen the
+   * base to make the stale window longer than a race.
+   */
+  replicaSetRetry: { baseMs: number; maxMs: number };
+  /**
+   * Transient admission refusals of a Deployment's pods (`ns/name` → message, until when): a ResourceQuota
+   * exceeded while old pods terminate, a webhook timing out (audit K-M5). Past `untilMs` the next sync succeeds.
+   */
+  createRefusals: Map<string, { message: string; untilMs: number }>;
   /** Called when a Deployment's scale changes (istiod's included), so a backing lab follows without a rebuild. */
   onScale?: (namespace: string, name: string, replicas: number) => Promise<void>;
   /** Stable pod IPs: `ns/pod` → 10.244.x.y. */
@@ -126,6 +148,9 @@ export function defaultState(): KubeApiState {
     podIPs: new Map(),
     nodes: new Map([['kind-control-plane', { ready: true }]]),
     podLimit: new Map(),
+    replicaSets: new Map(),
+    replicaSetRetry: { baseMs: 5, maxMs: 10_000 },
+    createRefusals: new Map(),
     logQueries: [],
     terminateAfterMs: 150,
     istioCni: false,
@@ -293,27 +318,94 @@ function podSecurityRejects(state: KubeApiState, ns: Obj | undefined, injected: 
 const PSA_MESSAGE = (level: string) =>
   `violates PodSecurity "${level}:latest": non-default capabilities (container "istio-init" must not include "NET_ADMIN", "NET_RAW" in securityContext.capabilities.add)`;
 
-/** ReplicaSets of the applied Deployments, with ReplicaFailure where Pod Security rejected their pods. */
-function replicaSetsOf(state: KubeApiState, namespace: string): { items: unknown[]; events: unknown[] } {
+/** One Deployment's ReplicaSet, as its controller keeps it (see KubeApiState.replicaSets). */
+export interface ReplicaSetController {
+  failures: number;
+  timer?: NodeJS.Timeout;
+  condition?: { message: string; lastTransitionTime: string };
+  /** FailedCreate events by message (client-go's EventCorrelator aggregates identical ones). */
+  events: Map<string, { count: number; firstTimestamp: string; lastTimestamp: string }>;
+}
+
+/** metav1.Time serializes with whole seconds (RFC 3339). */
+const kubeTime = (ms = Date.now()) => new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
+
+const rsName = (deployment: string) => `${deployment}-7d4b9c6f5`;
+
+const WEBHOOK_DOWN = 'Internal error occurred: failed calling webhook "namespace.sidecar-injector.istio.io": failed to call webhook: Post "https://istiod.istio-system.svc:443/inject?timeout=10s": no endpoints available for service "istiod"';
+
+/** Why admission refuses this Deployment's next pod now, if it does. */
+function createRefusal(state: KubeApiState, d: Obj): string | undefined {
+  const namespace = d.metadata.namespace!;
   const ns = [...state.objects.values()].find((o) => (o as Obj).kind === 'Namespace' && (o as Obj).metadata.name === namespace) as Obj | undefined;
-  const injected = injectedBy(state, ns);
+  const labels = (d.spec as { template: { metadata: { labels: Record<string, string> } } }).template.metadata.labels;
+  const injected = injectedBy(state, ns) && labels['sidecar.istio.io/inject'] !== 'false';
+  if (podSecurityRejects(state, ns, injected)) return `pods "${rsName(d.metadata.name)}-x2x7q" is forbidden: ${PSA_MESSAGE(ns?.metadata.labels?.['pod-security.kubernetes.io/enforce'] ?? '')}`;
+  // The webhook fails closed while istiod has no ready pod behind its Service (failurePolicy Fail).
+  if (injected && state.istiod && state.istiod.ready === 0) return WEBHOOK_DOWN;
+  const t = state.createRefusals.get(`${namespace}/${d.metadata.name}`);
+  return t && Date.now() < t.untilMs ? t.message : undefined;
+}
+
+/**
+ * One sync of a Deployment's ReplicaSet (replica_set.go syncReplicaSet): create what is missing unless admission
+ * refuses; on error the condition (if absent) and an event, and a rate-limited retry; on success Forget.
+ */
+function syncReplicaSet(state: KubeApiState, key: string): void {
+  const c = state.replicaSets.get(key);
+  const d = state.objects.get(`/apis/apps/v1/namespaces/${key.split('/')[0]}/deployments/${key.split('/')[1]}`) as Obj | undefined;
+  if (!c) return;
+  if (!d) {
+    clearTimeout(c.timer);
+    state.replicaSets.delete(key);
+    return;
+  }
+  const want = (d.spec as { replicas?: number }).replicas ?? 1;
+  const have = state.podLimit.get(key) ?? want;
+  const refusal = have < want ? createRefusal(state, d) : undefined;
+  if (!refusal) {
+    state.podLimit.delete(key);
+    c.failures = 0; // queue.Forget
+    c.condition = undefined;
+    return;
+  }
+  const now = kubeTime();
+  c.condition ??= { message: refusal, lastTransitionTime: now };
+  const e = c.events.get(refusal) ?? { count: 0, firstTimestamp: now, lastTimestamp: now };
+  c.events.set(refusal, { ...e, count: e.count + 1, lastTimestamp: now });
+  const delay = Math.min(state.replicaSetRetry.baseMs * 2 ** c.failures, state.replicaSetRetry.maxMs);
+  c.failures++;
+  clearTimeout(c.timer);
+  c.timer = setTimeout(() => syncReplicaSet(state, key), delay);
+  c.timer.unref();
+}
+
+/** spec.replicas changed (or the Deployment is new): the ReplicaSet is enqueued at once, not rate-limited. */
+function replicasChanged(state: KubeApiState, key: string, existingPods: number): void {
+  if (!state.replicaSets.has(key)) state.replicaSets.set(key, { failures: 0, events: new Map() });
+  if (!state.podLimit.has(key)) state.podLimit.set(key, existingPods);
+  syncReplicaSet(state, key);
+}
+
+/** ReplicaSets of the applied Deployments and their FailedCreate events, as their controller left them. */
+function replicaSetsOf(state: KubeApiState, namespace: string): { items: unknown[]; events: unknown[] } {
   const items: unknown[] = [];
   const events: unknown[] = [];
   for (const o of state.objects.values()) {
     const d = o as Obj;
     if (d.kind !== 'Deployment' || d.metadata.namespace !== namespace) continue;
     const labels = (d.spec as { template: { metadata: { labels: Record<string, string> } } }).template.metadata.labels;
-    const rs = `${d.metadata.name}-7d4b9c6f5`;
-    const rejected = podSecurityRejects(state, ns, injected && labels['sidecar.istio.io/inject'] !== 'false');
-    const message = `pods "${rs}-x2x7q" is forbidden: ${PSA_MESSAGE(ns?.metadata.labels?.['pod-security.kubernetes.io/enforce'] ?? '')}`;
-    const webhookDown = state.podLimit.has(`${namespace}/${d.metadata.name}`);
-    const webhookMessage = 'Internal error occurred: failed calling webhook "namespace.sidecar-injector.istio.io": failed to call webhook: Post "https://istiod.istio-system.svc:443/inject?timeout=10s": no endpoints available for service "istiod"';
-    const failure = rejected ? message : webhookDown ? webhookMessage : undefined;
+    const rs = rsName(d.metadata.name);
+    const c = state.replicaSets.get(`${namespace}/${d.metadata.name}`);
+    const cond = c?.condition;
     items.push({
       metadata: { name: rs, namespace, labels, ownerReferences: [{ kind: 'Deployment', name: d.metadata.name }] },
-      status: { replicas: 0, conditions: failure ? [{ type: 'ReplicaFailure', status: 'True', reason: 'FailedCreate', message: failure }] : [] },
+      status: { replicas: 0, conditions: cond ? [{ type: 'ReplicaFailure', status: 'True', reason: 'FailedCreate', message: cond.message, lastTransitionTime: cond.lastTransitionTime }] : [] },
     });
-    if (failure) events.push({ metadata: { name: `${rs}.1`, namespace }, involvedObject: { kind: 'ReplicaSet', name: rs, namespace }, reason: 'FailedCreate', type: 'Warning', message: `Error creating: ${failure}` });
+    let i = 0;
+    for (const [message, e] of c?.events ?? []) {
+      events.push({ metadata: { name: `${rs}.${++i}`, namespace }, involvedObject: { kind: 'ReplicaSet', name: rs, namespace }, reason: 'FailedCreate', type: 'Warning', message: `Error creating: ${message}`, count: e.count, firstTimestamp: e.firstTimestamp, lastTimestamp: e.lastTimestamp });
+    }
   }
   return { items, events };
 }
@@ -509,14 +601,11 @@ export async function startKubeApi(state: KubeApiState = defaultState()): Promis
         if (isIstiod) {
           state.istiod!.replicas = want;
           state.istiod!.ready = want;
-          // istiod back: the ReplicaSet controller retries what the webhook refused.
-          if (want > 0) state.podLimit.clear();
+          // Nothing re-enqueues a ReplicaSet whose pods the webhook refused: its backed-off retry brings them.
         } else {
-          const nsObj = [...state.objects.values()].find((o) => (o as Obj).kind === 'Namespace' && (o as Obj).metadata.name === ns) as Obj | undefined;
-          const labels = (d!.spec as { template: { metadata: { labels: Record<string, string> } } }).template.metadata.labels;
-          const injected = injectedBy(state, nsObj) && labels['sidecar.istio.io/inject'] !== 'false';
-          if (want > current && injected && state.istiod?.replicas === 0 && !state.podLimit.has(`${ns}/${name}`)) state.podLimit.set(`${ns}/${name}`, current);
           (d!.spec as { replicas: number }).replicas = want;
+          // A change of spec.replicas syncs the ReplicaSet at once; the same value changes nothing.
+          if (want !== current) replicasChanged(state, `${ns}/${name}`, current);
         }
         const done = state.onScale ? state.onScale(ns, name, want) : Promise.resolve();
         done.then(
@@ -577,6 +666,10 @@ export async function startKubeApi(state: KubeApiState = defaultState()): Promis
         state.objects.set(p, obj);
         state.generation++;
         if (!owner) state.managers.set(p, manager);
+        if (obj.kind === 'Deployment') {
+          const was = existing ? ((existing.spec as { replicas?: number }).replicas ?? 1) : 0;
+          if (!existing || was !== ((obj.spec as { replicas?: number }).replicas ?? 1)) replicasChanged(state, `${ns}/${obj.metadata.name}`, was);
+        }
         if (obj.kind === 'Namespace') state.namespaces.set(obj.metadata.name, { labels: obj.metadata.labels ?? {}, created: new Date().toISOString(), phase: 'Active' });
         return json(res, 200, { ...obj, metadata: { ...obj.metadata, uid: `uid-${state.objects.size}` } });
       }
@@ -847,6 +940,7 @@ export async function startKubeApi(state: KubeApiState = defaultState()): Promis
     },
     close: () =>
       new Promise((r) => {
+        for (const c of state.replicaSets.values()) clearTimeout(c.timer);
         for (const c of wss.clients) c.terminate();
         server.closeAllConnections();
         server.close(() => r());
