@@ -108,4 +108,46 @@ describe('the chaos suite through the Kubernetes API façade', () => {
       await c.close();
     }
   });
+
+  it('K-M4: the outage begins only when istiod\'s last pod is gone (terminating pods still serve for their grace period)', { timeout: 60_000 }, async () => {
+    const c = await startLabCluster({ meshWide: MESH_WIDE });
+    c.api.state.rbac = [...loadClusterRole('deploy/rbac.yaml'), ...loadClusterRole('deploy/rbac-chaos.yaml')];
+    c.api.state.istiodGraceMs = 1_500;
+    const target = c.kubeTarget(dir);
+    try {
+      const t0 = Date.now();
+      const outage = await target.controlPlaneOutage();
+      expect(Date.now() - t0).toBeGreaterThanOrEqual(1_400);
+      expect(c.api.state.istiod!.terminating).toBe(0);
+      expect(outage.startedAt.getTime()).toBeGreaterThanOrEqual(t0 + 1_400);
+      await outage.restore();
+      expect(c.api.state.istiod!.replicas).toBe(1);
+    } finally {
+      await target.dispose();
+      await c.close();
+    }
+  });
+
+  it('K-M4: istiod scaled back by a reconciler ends the outage start at a deadline, with one line, istiod restored', { timeout: 60_000 }, async () => {
+    const c = await startLabCluster({ meshWide: MESH_WIDE });
+    c.api.state.rbac = [...loadClusterRole('deploy/rbac.yaml'), ...loadClusterRole('deploy/rbac-chaos.yaml')];
+    c.api.state.istiod!.replicas = 2;
+    c.api.state.istiod!.ready = 2;
+    // GitOps self-heal: whatever scales istiod down, it sets back to 2 shortly after.
+    const reconciler = setInterval(() => {
+      const i = c.api.state.istiod!;
+      if (i.replicas === 0) Object.assign(i, { replicas: 2, ready: 2 });
+    }, 100);
+    const target = c.kubeTarget(dir, { readyTimeoutMs: 2_000 });
+    try {
+      const t0 = Date.now();
+      await expect(target.controlPlaneOutage()).rejects.toThrow(/^istio-system\/istiod still had pods 2s after being scaled to 0: something scaled istiod back \(an operator, GitOps self-heal or a managed add-on\); restored it to 2 replicas, no outage was run$/);
+      expect(Date.now() - t0).toBeLessThan(10_000);
+      expect(c.api.state.istiod!.replicas).toBe(2);
+    } finally {
+      clearInterval(reconciler);
+      await target.dispose();
+      await c.close();
+    }
+  });
 });

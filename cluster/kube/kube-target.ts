@@ -388,11 +388,27 @@ export class KubeTarget implements Target {
   /** The restore of an outage in progress: dispose (Ctrl-C, a crashed run) runs it before anything else. */
   private activeRestore?: () => Promise<void>;
 
-  private async istiodReady(): Promise<number> {
+  private async istiodDeployment() {
     const name = this.o.istiodDeployment ?? 'istiod';
     this.o.onCall?.(`list deployments ${this.istio.namespace} (${name})`);
     const list = await retrying(() => this.o.kc.makeApiClient(AppsV1Api).listNamespacedDeployment({ namespace: this.istio.namespace, fieldSelector: `metadata.name=${name}` }));
-    return list.items[0]?.status?.readyReplicas ?? 0;
+    return list.items[0];
+  }
+
+  private async istiodReady(): Promise<number> {
+    return (await this.istiodDeployment())?.status?.readyReplicas ?? 0;
+  }
+
+  /**
+   * istiod's pods, terminating ones included: readyReplicas already excludes a pod with a deletionTimestamp
+   * (kubernetes pkg/controller/controller_utils.go IsPodActive), which may still answer the CA, the webhook and
+   * xDS until its grace period ends. Listed by the Deployment's own selector.
+   */
+  private async istiodPods(): Promise<number> {
+    const match = (await this.istiodDeployment())?.spec?.selector.matchLabels ?? { app: 'istiod' };
+    const labelSelector = Object.entries(match).map(([k, v]) => `${k}=${v}`).join(',');
+    this.o.onCall?.(`list pods ${this.istio.namespace} ${labelSelector}`);
+    return (await retrying(() => this.o.kc.makeApiClient(CoreV1Api).listNamespacedPod({ namespace: this.istio.namespace, labelSelector }))).items.length;
   }
 
   private async patchScale(namespace: string, name: string, replicas: number): Promise<void> {
@@ -430,10 +446,19 @@ export class KubeTarget implements Target {
       return restoring;
     };
     this.activeRestore = restore;
-    const startedAt = new Date();
     await this.patchScale(ns, name, 0);
-    while ((await this.istiodReady()) > 0) await sleep(POLL_MS);
-    return { startedAt, restore };
+    // The outage begins when the last istiod pod is gone, not when none is Ready. Something that reconciles
+    // istiod's replicas (an operator, GitOps self-heal, a managed add-on) would keep it up for ever: bounded.
+    const waitMs = this.o.readyTimeoutMs ?? RESTORE_WAIT_MS;
+    const deadline = Date.now() + waitMs;
+    while ((await this.istiodPods()) > 0) {
+      if (Date.now() > deadline) {
+        await restore();
+        throw new InfraError(`${ns}/${name} still had pods ${waitMs / 1000}s after being scaled to 0: something scaled istiod back (an operator, GitOps self-heal or a managed add-on); restored it to ${previous} replicas, no outage was run`);
+      }
+      await sleep(POLL_MS);
+    }
+    return { startedAt: new Date(), restore };
   }
 
   /**

@@ -26,7 +26,13 @@ export interface KubeApiState {
   denied: Set<string>;
   crds: Set<string>;
   /** istiod's Deployment in istio-system: `istiod`, or `istiod-<rev>` labelled istio.io/rev for a revision (§10). */
-  istiod?: { image: string; replicas: number; ready: number; revision?: string };
+  istiod?: { image: string; replicas: number; ready: number; revision?: string; terminating?: number };
+  /**
+   * How long istiod's pods take to go once scaled down: they keep a deletionTimestamp and still serve (CA, webhook,
+   * xDS) for their grace period, while readyReplicas already excludes them (K: pkg/controller/controller_utils.go
+   * IsPodActive; audit K-M4). The backing lab's outage begins only when they are gone.
+   */
+  istiodGraceMs: number;
   webhooks: string[];
   namespaces: Map<string, { labels: Record<string, string>; created: string; phase?: 'Active' | 'Terminating'; finalizers?: string[] }>;
   /**
@@ -134,6 +140,7 @@ export function defaultState(): KubeApiState {
     denied: new Set(),
     crds: new Set(['peerauthentications.security.istio.io', 'authorizationpolicies.security.istio.io', 'destinationrules.networking.istio.io', 'gateways.networking.istio.io', 'virtualservices.networking.istio.io', 'sidecars.networking.istio.io', 'serviceentries.networking.istio.io', 'telemetries.telemetry.istio.io']),
     istiod: { image: 'docker.io/istio/pilot:1.30.1', replicas: 1, ready: 1 },
+    istiodGraceMs: 300,
     webhooks: ['istio-sidecar-injector'],
     // A cluster with Istio installed: its own namespaces exist before any run.
     namespaces: new Map([
@@ -246,6 +253,7 @@ function podsOf(state: KubeApiState, namespace: string, selector: string | null,
     }
     return ip;
   };
+  if (namespace === 'istio-system' && state.istiod) out.push(...istiodPods(state).filter((p) => selects(selector, p.metadata.labels)));
   for (const o of state.objects.values()) {
     const d = o as Obj;
     if (d.kind !== 'Deployment' || d.metadata.namespace !== namespace) continue;
@@ -284,6 +292,23 @@ function podsOf(state: KubeApiState, namespace: string, selector: string | null,
     }
   }
   return out;
+}
+
+/** istiod's labels (its chart's pod template: app, istio, istio.io/rev), on its Deployment's selector and its pods. */
+export function istiodLabels(state: KubeApiState): Record<string, string> {
+  return { app: 'istiod', istio: 'pilot', 'istio.io/rev': state.istiod?.revision ?? 'default' };
+}
+
+/** istiod's pods: the active ones, and those still terminating (deletionTimestamp set, not Ready). */
+function istiodPods(state: KubeApiState): { metadata: { name: string; labels: Record<string, string>; deletionTimestamp?: string }; status: unknown }[] {
+  const d = state.istiod!;
+  const base = d.revision ? `istiod-${d.revision}` : 'istiod';
+  const pod = (i: number, terminating: boolean) => ({
+    metadata: { name: `${base}-5c8f9d7b6-${i}`, namespace: 'istio-system', labels: istiodLabels(state), ...(terminating ? { deletionTimestamp: kubeTime(), deletionGracePeriodSeconds: 30 } : {}) },
+    spec: { containers: [{ name: 'discovery', image: d.image }] },
+    status: { phase: 'Running', conditions: [{ type: 'Ready', status: terminating ? 'False' : 'True' }] },
+  });
+  return [...Array.from({ length: d.ready }, (_, i) => pod(i, false)), ...Array.from({ length: d.terminating ?? 0 }, (_, i) => pod(d.ready + i, true))];
 }
 
 /** The injection webhook's namespace rule: istio-injection=enabled, or (without it) istio.io/rev naming istiod's revision (§8). */
@@ -341,8 +366,8 @@ function createRefusal(state: KubeApiState, d: Obj): string | undefined {
   const labels = (d.spec as { template: { metadata: { labels: Record<string, string> } } }).template.metadata.labels;
   const injected = injectedBy(state, ns) && labels['sidecar.istio.io/inject'] !== 'false';
   if (podSecurityRejects(state, ns, injected)) return `pods "${rsName(d.metadata.name)}-x2x7q" is forbidden: ${PSA_MESSAGE(ns?.metadata.labels?.['pod-security.kubernetes.io/enforce'] ?? '')}`;
-  // The webhook fails closed while istiod has no ready pod behind its Service (failurePolicy Fail).
-  if (injected && state.istiod && state.istiod.ready === 0) return WEBHOOK_DOWN;
+  // The webhook fails closed once no istiod pod is left to answer it (failurePolicy Fail).
+  if (injected && state.istiod && state.istiod.ready === 0 && !state.istiod.terminating) return WEBHOOK_DOWN;
   const t = state.createRefusals.get(`${namespace}/${d.metadata.name}`);
   return t && Date.now() < t.untilMs ? t.message : undefined;
 }
@@ -522,7 +547,7 @@ export async function startKubeApi(state: KubeApiState = defaultState()): Promis
       }
       if (req.method === 'GET' && p === '/apis/apps/v1/namespaces/istio-system/deployments') {
         const d = state.istiod;
-        const labels: Record<string, string> = { app: 'istiod', ...(d?.revision ? { 'istio.io/rev': d.revision } : {}) };
+        const labels = istiodLabels(state);
         const items = d && selects(url.searchParams.get('labelSelector'), labels)
           ? [{
               apiVersion: 'apps/v1',
@@ -592,16 +617,27 @@ export async function startKubeApi(state: KubeApiState = defaultState()): Promis
         const d = isIstiod ? undefined : (state.objects.get(key) as Obj | undefined);
         if (!isIstiod && !d) return notFound(res, `deployments.apps "${name}"`);
         const current = isIstiod ? state.istiod!.replicas : ((d!.spec as { replicas?: number }).replicas ?? 1);
-        const view = (replicas: number) => ({ kind: 'Scale', apiVersion: 'autoscaling/v1', metadata: { name, namespace: ns }, spec: { replicas }, status: { replicas, selector: isIstiod ? 'app=istiod' : '' } });
+        const view = (replicas: number) => ({ kind: 'Scale', apiVersion: 'autoscaling/v1', metadata: { name, namespace: ns }, spec: { replicas }, status: { replicas, selector: isIstiod ? Object.entries(istiodLabels(state)).map(([k, v]) => `${k}=${v}`).join(',') : '' } });
         if (req.method === 'GET') return json(res, 200, view(current));
         if (!req.headers['content-type']?.startsWith('application/merge-patch+json')) return status(415, 'UnsupportedMediaType', `the body of the request was in an unknown format - accepted media types include: application/merge-patch+json`);
         const replicas = (JSON.parse(body) as { spec?: { replicas?: number } }).spec?.replicas;
         if (!Number.isInteger(replicas) || (replicas as number) < 0) return status(422, 'Invalid', 'Scale.autoscaling "x" is invalid: spec.replicas: Invalid value');
         const want = replicas as number;
         if (isIstiod) {
-          state.istiod!.replicas = want;
-          state.istiod!.ready = want;
+          const i = state.istiod!;
+          // Scaled down, pods terminate for their grace period before they stop serving.
+          if (want < i.ready) i.terminating = (i.terminating ?? 0) + i.ready - want;
+          i.replicas = want;
+          i.ready = want;
           // Nothing re-enqueues a ReplicaSet whose pods the webhook refused: its backed-off retry brings them.
+          if (want === 0) {
+            const gone = setTimeout(() => {
+              i.terminating = 0;
+              if (i.replicas === 0) void state.onScale?.(ns, name, 0).catch(() => {});
+            }, state.istiodGraceMs);
+            gone.unref();
+            return json(res, 200, view(want));
+          }
         } else {
           (d!.spec as { replicas: number }).replicas = want;
           // A change of spec.replicas syncs the ReplicaSet at once; the same value changes nothing.
