@@ -135,6 +135,20 @@ describe('applying to a cluster', () => {
     expect(Date.now() - t0).toBeLessThan(5_000);
   });
 
+  it('issue 19 item 1: the façade honours the sidecar.istio.io/inject annotation as well as the label (injectRequired)', async () => {
+    const a = await applier({ readyTimeoutMs: 10_000 });
+    const annotated = rendered.objects.map((o) => {
+      if (o.kind !== 'Deployment' || o.metadata.namespace !== 'mp-4f1c2a9e-mesh' || o.metadata.name !== 'authorized') return o;
+      const d = structuredClone(o) as typeof o & { spec: { template: { metadata: { annotations?: Record<string, string> } } } };
+      d.spec.template.metadata.annotations = { ...d.spec.template.metadata.annotations, 'sidecar.istio.io/inject': 'false' };
+      return d;
+    });
+    await a.apply({ ...rendered, objects: annotated });
+    const pods = await a.waitReady({ ...rendered, objects: annotated });
+    expect(pods.filter((p) => p.workload === 'authorized').map((p) => p.sidecar)).toEqual([false]);
+    expect(pods.filter((p) => p.workload === 'unauthorized').map((p) => p.sidecar)).toEqual([true]);
+  });
+
   it('K-M5: a transient FailedCreate (a quota exceeded while old pods terminate) is waited out, not final', async () => {
     const a = await applier({ readyTimeoutMs: 15_000 });
     const quota = 'pods "echo-7d4b9c6f5-x2x7q" is forbidden: exceeded quota: compute, requested: pods=1, used: pods=10, limited: pods=10';

@@ -133,9 +133,10 @@ describe('a revisioned control plane (istiod-canary, istio.io/rev=canary)', () =
     }
   });
 
-  it('a run with --revision canary passes: run namespaces get istio.io/rev, the rogue mints from istiod-canary', { timeout: 180_000 }, async () => {
+  it('K-M2/I-M5: a run with --revision canary on a revision-only control plane passes: run namespaces get istio.io/rev, the gateway pod too (injected by rev.object.), the rogue mints from istiod-canary', { timeout: 180_000 }, async () => {
     const cluster = await startLabCluster({ meshWide: 'fixtures/secure/10-mesh-wide.yaml' });
     cluster.api.state.istiod = { image: 'docker.io/istio/pilot:1.30.1', replicas: 1, ready: 1, revision: 'canary' };
+    cluster.api.state.webhooks = ['istio-sidecar-injector-canary'];
     cluster.api.state.rbac = canaryRole();
     try {
       const out = path.join(dir, 'canary');
@@ -146,6 +147,9 @@ describe('a revisioned control plane (istiod-canary, istio.io/rev=canary)', () =
       const mesh = [...cluster.api.state.namespaces].find(([n]) => n.endsWith('-mesh'))!;
       expect(mesh[1].labels['istio.io/rev']).toBe('canary');
       expect(mesh[1].labels['istio-injection']).toBeUndefined();
+      // No default revision, no tag: only `rev.object.` can inject the gateway, and only with the pod label.
+      const gateway = [...cluster.api.state.objects.values()].find((o) => (o as { kind: string; metadata: { namespace?: string } }).kind === 'Deployment' && (o as { metadata: { namespace?: string } }).metadata.namespace?.endsWith('-edge')) as { spec: { template: { metadata: { labels: Record<string, string> } } } };
+      expect(gateway.spec.template.metadata.labels['istio.io/rev']).toBe('canary');
       expect(cluster.api.state.forbidden).toEqual([]);
     } finally {
       await cluster.close();

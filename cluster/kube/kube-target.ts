@@ -89,7 +89,7 @@ export class KubeTarget implements Target {
     this.istio = o.istio ?? istioLocation();
     this.edgeHolder = o.edgeAuthority ?? {};
     this.trustDomain = o.trustDomain ?? 'cluster.local';
-    this.applier = new KubeApplier(o.kc, { runId: o.runId, readyTimeoutMs: o.readyTimeoutMs ?? 180_000, deleteTimeoutMs: o.deleteTimeoutMs, keep: o.keep, log: (l) => o.onCall?.(l) });
+    this.applier = new KubeApplier(o.kc, { runId: o.runId, revision: o.istio?.revision, readyTimeoutMs: o.readyTimeoutMs ?? 180_000, deleteTimeoutMs: o.deleteTimeoutMs, keep: o.keep, log: (l) => o.onCall?.(l) });
   }
 
   private render(posture: Posture): Rendered {

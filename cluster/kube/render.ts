@@ -224,7 +224,10 @@ export function renderForCluster(posture: Posture, o: RenderOptions): Rendered {
     if (m.kind === 'Deployment' && isGatewayTemplate(manifest)) {
       // Istio's gateway injection fills in the istio-proxy container (IO: setup/additional-setup/gateway).
       const tmpl = (m.spec as { template: { metadata: Obj } }).template;
-      tmpl.metadata.labels = { ...(tmpl.metadata.labels as Obj), [RUN_LABEL]: o.runId };
+      // Under a revision the pod names it: only the default revision (or a `default` tag) renders the `object.`
+      // webhook that injects on `sidecar.istio.io/inject: "true"` alone; a revision's `rev.object.` webhook needs
+      // `istio.io/rev: <rev>` on the pod (I: istio-discovery/templates/mutatingwebhook.yaml; harness/istio/injection.ts).
+      tmpl.metadata.labels = { ...(tmpl.metadata.labels as Obj), [RUN_LABEL]: o.runId, ...(o.revision ? { 'istio.io/rev': o.revision } : {}) };
       const annotations = { ...((tmpl.metadata.annotations as Record<string, string> | undefined) ?? {}) };
       annotations['proxy.istio.io/config'] = withStatsMatcher(annotations['proxy.istio.io/config']);
       tmpl.metadata.annotations = annotations;

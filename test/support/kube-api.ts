@@ -8,6 +8,7 @@ import type { AddressInfo } from 'node:net';
 import { WebSocketServer } from 'ws';
 import { parse as parseYaml } from 'yaml';
 import { readFields } from '../../agent/mint.js';
+import { type ControlPlanes, type InjectionDecision, injection } from '../../harness/istio/injection.js';
 import { modelFor, validateWith } from './schemas.js';
 import { type Attributes, attributesOf, authorize, forbiddenMessage, loadClusterRole, type Rule } from './rbac.js';
 
@@ -34,6 +35,10 @@ export interface KubeApiState {
    */
   istiodGraceMs: number;
   webhooks: string[];
+  /** Revision tags (`istio-revision-tag-<tag>` MWCs): tag → revision; served in the webhook list with their labels. */
+  revisionTags?: Record<string, string>;
+  /** sidecarInjectorWebhook.enableNamespacesByDefault: the default revision's `auto.` webhook. */
+  enableNamespacesByDefault?: boolean;
   namespaces: Map<string, { labels: Record<string, string>; created: string; phase?: 'Active' | 'Terminating'; finalizers?: string[] }>;
   /**
    * Namespace deletion is asynchronous (istio-behaviours.md §10): a deleted namespace stays Terminating this long,
@@ -242,7 +247,6 @@ type Obj = Record<string, unknown> & { kind: string; metadata: { name: string; n
 /** Pods as a ReplicaSet and the injection webhook would make them from the applied Deployments. */
 function podsOf(state: KubeApiState, namespace: string, selector: string | null, polls: number): unknown[] {
   const ns = [...state.objects.values()].find((o) => (o as Obj).kind === 'Namespace' && (o as Obj).metadata.name === namespace) as Obj | undefined;
-  const injected = injectedBy(state, ns);
   const out: unknown[] = [];
   const ipOf = (key: string) => {
     let ip = state.podIPs.get(key);
@@ -259,17 +263,17 @@ function podsOf(state: KubeApiState, namespace: string, selector: string | null,
     if (d.kind !== 'Deployment' || d.metadata.namespace !== namespace) continue;
     const spec = d.spec as { replicas?: number; template: { metadata: { labels: Record<string, string>; annotations?: Record<string, string> }; spec: { containers: { name: string }[] } } };
     const labels = spec.template.metadata.labels;
-    const optOut = labels['sidecar.istio.io/inject'] === 'false';
-    if (podSecurityRejects(state, ns, injected && !optOut)) continue; // never created: see replicaSetsOf
+    const decision = admit(state, ns, namespace, spec.template.metadata);
+    if (podSecurityRejects(state, ns, decision.injected)) continue; // never created: see replicaSetsOf
     const limit = state.podLimit.get(`${namespace}/${d.metadata.name}`);
     for (let i = 0; i < Math.min(spec.replicas ?? 1, limit ?? Number.POSITIVE_INFINITY); i++) {
       if (!selects(selector, labels)) continue;
-      // The object-selector webhook also injects a pod labelled `sidecar.istio.io/inject: "true"` (gateways).
-      const optIn = labels['sidecar.istio.io/inject'] === 'true' && (ns?.metadata.labels?.['istio-injection'] ?? '') !== 'disabled';
-      const sidecar = (injected || optIn) && !optOut && !state.injectionBroken;
+      const sidecar = decision.injected && !state.injectionBroken;
       const image = (spec.template.spec.containers[0] as { image?: string } | undefined)?.image ?? '';
+      // A gateway template not injected keeps `image: auto`, which no registry serves (audit K-M2).
+      const unpullable = state.unpullable.has(image) || (image === 'auto' && !sidecar);
       const crash = state.crashing.get(`${namespace}/${d.metadata.name}`);
-      const waiting = state.unpullable.has(image)
+      const waiting = unpullable
         ? { reason: 'ImagePullBackOff', message: `Back-off pulling image "${image}"` }
         : crash !== undefined
           ? { reason: 'CrashLoopBackOff', message: `back-off 40s restarting failed container=agent pod=${d.metadata.name}-${i}` }
@@ -311,11 +315,14 @@ function istiodPods(state: KubeApiState): { metadata: { name: string; labels: Re
   return [...Array.from({ length: d.ready }, (_, i) => pod(i, false)), ...Array.from({ length: d.terminating ?? 0 }, (_, i) => pod(d.ready + i, true))];
 }
 
-/** The injection webhook's namespace rule: istio-injection=enabled, or (without it) istio.io/rev naming istiod's revision (§8). */
-function injectedBy(state: KubeApiState, ns: Obj | undefined): boolean {
-  const labels = ns?.metadata.labels ?? {};
-  if (labels['istio-injection'] !== undefined) return labels['istio-injection'] === 'enabled';
-  return labels['istio.io/rev'] !== undefined && labels['istio.io/rev'] === (state.istiod?.revision ?? 'default');
+/** The control planes this cluster has: istiod's revision and the revision tags, as harness/istio/injection.ts models them. */
+function controlPlanesOf(state: KubeApiState): ControlPlanes {
+  return { revisions: state.istiod ? [state.istiod.revision ?? 'default'] : [], tags: state.revisionTags, enableNamespacesByDefault: state.enableNamespacesByDefault };
+}
+
+/** Istio's webhooks and injector on a pod of this namespace (harness/istio/injection.ts). */
+function admit(state: KubeApiState, ns: Obj | undefined, namespace: string, pod: { labels?: Record<string, string>; annotations?: Record<string, string> }): InjectionDecision {
+  return injection(controlPlanesOf(state), { namespace, namespaceLabels: ns?.metadata.labels ?? {}, labels: pod.labels ?? {}, annotations: pod.annotations });
 }
 
 /** A protobuf SelfSubjectAccessReview in the `k8s\0` envelope (runtime.Unknown: raw = field 2). */
@@ -363,11 +370,10 @@ const WEBHOOK_DOWN = 'Internal error occurred: failed calling webhook "namespace
 function createRefusal(state: KubeApiState, d: Obj): string | undefined {
   const namespace = d.metadata.namespace!;
   const ns = [...state.objects.values()].find((o) => (o as Obj).kind === 'Namespace' && (o as Obj).metadata.name === namespace) as Obj | undefined;
-  const labels = (d.spec as { template: { metadata: { labels: Record<string, string> } } }).template.metadata.labels;
-  const injected = injectedBy(state, ns) && labels['sidecar.istio.io/inject'] !== 'false';
-  if (podSecurityRejects(state, ns, injected)) return `pods "${rsName(d.metadata.name)}-x2x7q" is forbidden: ${PSA_MESSAGE(ns?.metadata.labels?.['pod-security.kubernetes.io/enforce'] ?? '')}`;
+  const decision = admit(state, ns, namespace, (d.spec as { template: { metadata: { labels?: Record<string, string>; annotations?: Record<string, string> } } }).template.metadata);
+  if (podSecurityRejects(state, ns, decision.injected)) return `pods "${rsName(d.metadata.name)}-x2x7q" is forbidden: ${PSA_MESSAGE(ns?.metadata.labels?.['pod-security.kubernetes.io/enforce'] ?? '')}`;
   // The webhook fails closed once no istiod pod is left to answer it (failurePolicy Fail).
-  if (injected && state.istiod && state.istiod.ready === 0 && !state.istiod.terminating) return WEBHOOK_DOWN;
+  if (decision.selected && state.istiod && state.istiod.ready === 0 && !state.istiod.terminating) return WEBHOOK_DOWN;
   const t = state.createRefusals.get(`${namespace}/${d.metadata.name}`);
   return t && Date.now() < t.untilMs ? t.message : undefined;
 }
@@ -543,7 +549,11 @@ export async function startKubeApi(state: KubeApiState = defaultState()): Promis
         return state.crds.has(m[1]!) ? json(res, 200, { apiVersion: 'apiextensions.k8s.io/v1', kind: 'CustomResourceDefinition', metadata: { name: m[1] }, spec: {} }) : notFound(res, `crd ${m[1]}`);
       }
       if (req.method === 'GET' && p === '/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations') {
-        return json(res, 200, { apiVersion: 'admissionregistration.k8s.io/v1', kind: 'MutatingWebhookConfigurationList', metadata: {}, items: state.webhooks.map((name) => ({ metadata: { name } })) });
+        return json(res, 200, { apiVersion: 'admissionregistration.k8s.io/v1', kind: 'MutatingWebhookConfigurationList', metadata: {}, items: [
+          ...state.webhooks.map((name) => ({ metadata: { name, labels: { 'istio.io/rev': state.istiod?.revision ?? 'default' } } })),
+          // Revision tags (I: revision-tags-mwc.yaml): istio.io/tag names the tag, istio.io/rev its revision.
+          ...Object.entries(state.revisionTags ?? {}).map(([tag, rev]) => ({ metadata: { name: `istio-revision-tag-${tag}`, labels: { 'istio.io/tag': tag, 'istio.io/rev': rev } } })),
+        ] });
       }
       if (req.method === 'GET' && p === '/apis/apps/v1/namespaces/istio-system/deployments') {
         const d = state.istiod;

@@ -63,7 +63,9 @@ function unrender(o: Obj, opts: { stripStatsMatcher?: boolean; revision?: string
       if (Object.keys(rest).length > 0) annotations['proxy.istio.io/config'] = JSON.stringify(rest);
       else delete annotations['proxy.istio.io/config'];
     }
-    t.metadata = { labels: strip(t.metadata.labels) ?? {}, ...(Object.keys(annotations).length ? { annotations } : {}) };
+    // The façade's webhooks decided injection by revision (a gateway's istio.io/rev); the lab knows no revisions.
+    const { 'istio.io/rev': _rev, ...podLabels } = strip(t.metadata.labels) ?? {};
+    t.metadata = { labels: podLabels, ...(Object.keys(annotations).length ? { annotations } : {}) };
     const containers = (t.spec.containers as Record<string, unknown>[]).map((c) => ({ name: c.name, ...(c.image === 'auto' ? { image: 'auto' } : { command: c.command, args: c.args }), ...(c.ports ? { ports: c.ports } : {}) }));
     t.spec = { ...(t.spec.serviceAccountName ? { serviceAccountName: t.spec.serviceAccountName } : {}), containers };
   }
