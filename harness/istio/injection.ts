@@ -73,7 +73,7 @@ export function matches(requirements: Requirement[], labels: Record<string, stri
         return !has || !(r.values ?? []).includes(v!);
       case 'Exists':
         return has;
-      case 'DoesNotExist':
+      default: // DoesNotExist
         return !has;
     }
   });
