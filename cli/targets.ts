@@ -54,7 +54,7 @@ export function kubeTarget(kc: KubeConfig, pre: PreflightReport, o: KubeTargetFl
     stage: o.stage,
     edgeAuthority: o.edgeAuthority,
     istio: { namespace: o.istioNamespace, caAddress: pre.caAddress, caServername: pre.caServername, meshConfigName: pre.meshConfigName, rootNamespace: pre.rootNamespace, revision: o.revision },
-    versions: { kubernetes: pre.kubernetes, istiod: pre.istiod.image, 'istiod ready': pre.istiod.ready, 'istiod revision': `${pre.istiod.name} (${pre.istiod.revision})`, 'trust domain': pre.trustDomain },
+    versions: { kubernetes: pre.kubernetes, istiod: pre.istiod.image, 'istiod ready': pre.istiod.ready, 'istiod revision': `${pre.istiod.name} (${pre.istiod.revision}${pre.tag ? `, tag ${pre.tag}` : ''})`, 'trust domain': pre.trustDomain },
     onCall: o.onCall,
     istiodDeployment: pre.istiod.name,
     allowControlPlaneOutage: o.allowControlPlaneOutage,
@@ -67,7 +67,7 @@ export function clusterOptions(cmd: Command): Command {
     .option('--kubeconfig <file>', 'with --target kubeconfig: kubeconfig file (default: KUBECONFIG, in-cluster, ~/.kube/config)')
     .option('--context <name>', 'with --target kubeconfig: kubeconfig context')
     .option('--istio-namespace <ns>', 'with --target kubeconfig: where istiod runs', 'istio-system')
-    .option('--revision <rev>', 'with --target kubeconfig: the control-plane revision to test (istiod-<rev>; run namespaces get istio.io/rev=<rev>)')
+    .option('--revision <rev>', 'with --target kubeconfig: the control-plane revision or revision tag to test (istiod-<rev>; run namespaces get istio.io/rev=<rev or tag>)')
     .option('--image <image>', "Node image for meshproof's pods", 'node:22-alpine')
     .option('--image-registry <prefix>', 'pull images through this registry mirror (air-gapped clusters)');
 }

@@ -133,6 +133,22 @@ describe('a revisioned control plane (istiod-canary, istio.io/rev=canary)', () =
     }
   });
 
+  it('K-L8: --revision prod names a revision tag: preflight resolves it through istio-revision-tag-prod to istiod-canary', { timeout: 60_000 }, async () => {
+    const cluster = await startLabCluster();
+    cluster.api.state.istiod = { image: 'docker.io/istio/pilot:1.30.1', replicas: 1, ready: 1, revision: 'canary' };
+    cluster.api.state.webhooks = ['istio-sidecar-injector-canary'];
+    cluster.api.state.revisionTags = { prod: 'canary' };
+    cluster.api.state.rbac = canaryRole();
+    try {
+      const { kc } = loadKubeConfig({ kubeconfig: cluster.api.kubeconfig(dir), env: {} });
+      const pre = await preflight(kc, { revision: 'prod' });
+      expect(pre).toMatchObject({ istiod: { name: 'istiod-canary', revision: 'canary' }, tag: 'prod', caAddress: 'istiod-canary.istio-system.svc:15012', meshConfigName: 'istio-canary' });
+      expect(cluster.api.state.forbidden).toEqual([]);
+    } finally {
+      await cluster.close();
+    }
+  });
+
   it('K-M2/I-M5: a run with --revision canary on a revision-only control plane passes: run namespaces get istio.io/rev, the gateway pod too (injected by rev.object.), the rogue mints from istiod-canary', { timeout: 180_000 }, async () => {
     const cluster = await startLabCluster({ meshWide: 'fixtures/secure/10-mesh-wide.yaml' });
     cluster.api.state.istiod = { image: 'docker.io/istio/pilot:1.30.1', replicas: 1, ready: 1, revision: 'canary' };

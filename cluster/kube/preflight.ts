@@ -25,6 +25,8 @@ export interface PreflightReport {
   trustDomain: string;
   kubernetes: string;
   istiod: { name: string; revision: string; image: string; ready: string };
+  /** The revision tag `--revision` named, when it named one (istiod is then the tag's revision). */
+  tag?: string;
   /** istiod's CA as a pod reaches it: its Service (named as its Deployment, istio-behaviours.md §10) on 15012. */
   caAddress: string;
   /** The name istiod's serving certificate always carries, whatever the revision (§10). */
@@ -50,9 +52,30 @@ export function istioLocation(istioNs = 'istio-system', istiodName = 'istiod', m
   return { namespace: istioNs, caAddress: `${istiodName}.${istioNs}.svc:15012`, caServername: `istiod.${istioNs}.svc`, meshConfigName, rootNamespace };
 }
 
+/**
+ * `--revision` may name a revision tag: its MutatingWebhookConfiguration `istio-revision-tag-<tag>` carries
+ * `istio.io/tag: <tag>` and, in `istio.io/rev`, the revision it points at (I: manifests/charts/istio-control/
+ * istio-discovery/templates/revision-tags-mwc.yaml). istiod, its ConfigMap and its CA are the revision's; run
+ * namespaces keep the tag (its webhooks select `istio.io/rev: <tag>`).
+ */
+async function resolveRevision(kc: KubeConfig, given?: string): Promise<{ revision?: string; tag?: string }> {
+  if (!given) return {};
+  try {
+    const hooks = (await retrying(() => kc.makeApiClient(AdmissionregistrationV1Api).listMutatingWebhookConfiguration())).items;
+    const tag = hooks.find((h) => h.metadata?.labels?.['istio.io/tag'] === given && (h.metadata?.name ?? '').startsWith(`istio-revision-tag-${given}`));
+    const revision = tag?.metadata?.labels?.['istio.io/rev'];
+    if (revision) return { revision, tag: given };
+  } catch {
+    // The permission check that follows names what is missing.
+  }
+  return { revision: given };
+}
+
 export async function preflight(kc: KubeConfig, o: { istioNamespace?: string; revision?: string; policyReport?: boolean; sweep?: boolean; chaos?: boolean } = {}): Promise<PreflightReport> {
   const server = kc.getCurrentCluster()?.server ?? '?';
   const istioNs = o.istioNamespace ?? 'istio-system';
+  const { revision: givenRevision, tag } = await resolveRevision(kc, o.revision);
+  o = { ...o, revision: givenRevision };
   const required = requiredFor(o.revision);
   const meshCm = meshConfigName(o.revision);
 
@@ -171,6 +194,7 @@ export async function preflight(kc: KubeConfig, o: { istioNamespace?: string; re
     trustDomain,
     kubernetes,
     istiod: { name: istiodName, revision, image, ready },
+    ...(tag ? { tag } : {}),
     caAddress: istioLocation(istioNs, istiodName).caAddress,
     caServername: istioLocation(istioNs, istiodName).caServername,
     meshConfigName: meshCm,
