@@ -57,6 +57,7 @@ export function kubeTarget(kc: KubeConfig, pre: PreflightReport, o: KubeTargetFl
     versions: { kubernetes: pre.kubernetes, istiod: pre.istiod.image, 'istiod ready': pre.istiod.ready, 'istiod revision': `${pre.istiod.name} (${pre.istiod.revision}${pre.tag ? `, tag ${pre.tag}` : ''})`, 'trust domain': pre.trustDomain },
     onCall: o.onCall,
     istiodDeployment: pre.istiod.name,
+    discoverySelectors: pre.discoverySelectors,
     allowControlPlaneOutage: o.allowControlPlaneOutage,
   });
 }

@@ -173,6 +173,48 @@ describe('a revisioned control plane (istiod-canary, istio.io/rev=canary)', () =
   });
 });
 
+describe('K-M3: meshConfig.discoverySelectors', () => {
+  const mesh = (selector: string) => `discoverySelectors:\n- ${selector}\n`;
+
+  it('K-M3: preflight reads them; run namespaces get the meshproof.dev/ label a selector asks for, and istiod gives them its root', { timeout: 120_000 }, async () => {
+    const cluster = await startLabCluster({ meshWide: 'fixtures/secure/10-mesh-wide.yaml', meshConfig: mesh('matchLabels: {meshproof.dev/discovery: enabled}') });
+    try {
+      const { kc } = loadKubeConfig({ kubeconfig: cluster.api.kubeconfig(dir), env: {} });
+      const pre = await preflight(kc);
+      expect(pre.discoverySelectors).toEqual([{ matchLabels: { 'meshproof.dev/discovery': 'enabled' } }]);
+      const target = cluster.kubeTarget(dir, { discoverySelectors: pre.discoverySelectors });
+      try {
+        await target.apply(loadPosture('fixtures/secure'));
+        const ours = [...cluster.api.state.namespaces].filter(([n]) => n.startsWith('mp-'));
+        expect(ours.length).toBeGreaterThan(0);
+        for (const [, n] of ours) expect(n.labels['meshproof.dev/discovery']).toBe('enabled');
+        expect((await target.meshRoots()).length).toBe(1);
+      } finally {
+        await target.dispose();
+      }
+      // What a namespace istiod does not see gets: no root.
+      cluster.api.state.namespaces.set('elsewhere', { labels: {}, created: '2026-01-01T00:00:00Z' });
+      const other = await fetch(`${cluster.api.url}/api/v1/namespaces/elsewhere/configmaps/istio-ca-root-cert`, { headers: { authorization: 'Bearer test-token' } });
+      expect(other.status).toBe(404);
+    } finally {
+      await cluster.close();
+    }
+  });
+
+  it('K-M3: a selector only someone else\'s label satisfies is refused in one line naming the label, before anything is created', async () => {
+    const cluster = await startLabCluster({ meshConfig: mesh('matchLabels: {team: payments}') });
+    try {
+      const { kc } = loadKubeConfig({ kubeconfig: cluster.api.kubeconfig(dir), env: {} });
+      const pre = await preflight(kc);
+      const target = cluster.kubeTarget(dir, { discoverySelectors: pre.discoverySelectors });
+      expect(() => target.validate(loadPosture('fixtures/secure'))).toThrow(/^meshConfig\.discoverySelectors select none of the namespaces meshproof creates \(mp-[0-9a-f]{8}-\w+\), so istiod would ignore them \(no istio-ca-root-cert, no policies\): being seen needs team=payments, a label meshproof does not put on its namespaces; add a selector its own labels satisfy, e\.g\. matchExpressions \[\{key: meshproof\.dev\/run, operator: Exists\}\]$/);
+      expect([...cluster.api.state.namespaces.keys()].some((n) => n.startsWith('mp-'))).toBe(false);
+    } finally {
+      await cluster.close();
+    }
+  });
+});
+
 describe('--policy-report', () => {
   it('writes the verdicts as a PolicyReport in meshproof\'s namespace, valid against the CRD\'s schema', { timeout: 120_000 }, async () => {
     const cluster = await startLabCluster({ meshWide: 'fixtures/secure/10-mesh-wide.yaml' });

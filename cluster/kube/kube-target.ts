@@ -10,6 +10,7 @@ import { parseStats } from '../../harness/access-log.js';
 import { effectiveLogging, type LogSetup, type MeshLoggingConfig, logSetup, type TelemetryObject } from '../../harness/mesh-logging.js';
 import { parse as parseYaml } from 'yaml';
 import { ConfigError, InfraError } from '../../harness/errors.js';
+import type { LabelSelector } from '../../harness/istio/discovery.js';
 import type { Manifest, Posture } from '../../harness/posture/load.js';
 import { PostureView } from '../../harness/posture/view.js';
 import { type EdgeAuthority, spiffeId } from '../../harness/pki.js';
@@ -58,6 +59,8 @@ export interface KubeTargetOptions {
   onCall?: (what: string) => void;
   /** istiod's Deployment as preflight found it (istiod, or istiod-<rev>). */
   istiodDeployment?: string;
+  /** meshConfig.discoverySelectors, as preflight read them: run namespaces must be seen by istiod. */
+  discoverySelectors?: LabelSelector[];
   /** `--allow-control-plane-outage`: the chaos suite may scale istiod to 0 on a cluster meshproof did not provision. */
   allowControlPlaneOutage?: boolean;
 }
@@ -102,6 +105,7 @@ export class KubeTarget implements Target {
       agentBundle: this.o.agentBundle,
       adminToken: this.o.adminToken,
       revision: this.o.istio?.revision,
+      discoverySelectors: this.o.discoverySelectors,
     });
   }
 

@@ -13,6 +13,7 @@ import {
 } from '@kubernetes/client-node';
 import { parse as parseYaml } from 'yaml';
 import { ConfigError, InfraError, messageOf } from '../../harness/errors.js';
+import type { LabelSelector } from '../../harness/istio/discovery.js';
 import { describeApiError } from './api-errors.js';
 import { CHAOS_PERMISSIONS, ISTIO_CRDS, meshConfigName, type Permission, POLICY_REPORT_PERMISSIONS, requiredFor, SWEEP_PERMISSIONS } from './permissions.js';
 import { retrying } from './retry.js';
@@ -35,6 +36,8 @@ export interface PreflightReport {
   meshConfigName: string;
   /** meshConfig.rootNamespace, by default the Istio namespace. */
   rootNamespace: string;
+  /** meshConfig.discoverySelectors: the namespaces istiod sees (all when absent). */
+  discoverySelectors?: LabelSelector[];
   webhooks: string[];
   permissions: number;
 }
@@ -180,11 +183,13 @@ export async function preflight(kc: KubeConfig, o: { istioNamespace?: string; re
   // 6. The mesh config: the trust domain principals and expected SPIFFE IDs must use.
   let trustDomain = 'cluster.local';
   let rootNamespace = istioNs;
+  let discoverySelectors: LabelSelector[] | undefined;
   try {
     const cm = await retrying(() => kc.makeApiClient(CoreV1Api).readNamespacedConfigMap({ name: meshCm, namespace: istioNs }));
-    const mesh = parseYaml(cm.data?.mesh ?? '') as { trustDomain?: string; rootNamespace?: string } | null;
+    const mesh = parseYaml(cm.data?.mesh ?? '') as { trustDomain?: string; rootNamespace?: string; discoverySelectors?: LabelSelector[] } | null;
     if (mesh?.trustDomain) trustDomain = mesh.trustDomain;
     if (mesh?.rootNamespace) rootNamespace = mesh.rootNamespace;
+    if (mesh?.discoverySelectors?.length) discoverySelectors = mesh.discoverySelectors;
   } catch (e) {
     if (status(e) !== 404) throw new InfraError(`reading the mesh config (ConfigMap ${istioNs}/${meshCm}): ${messageOf(e).split('\n')[0]}`);
   }
@@ -199,6 +204,7 @@ export async function preflight(kc: KubeConfig, o: { istioNamespace?: string; re
     caServername: istioLocation(istioNs, istiodName).caServername,
     meshConfigName: meshCm,
     rootNamespace,
+    ...(discoverySelectors ? { discoverySelectors } : {}),
     webhooks: injectors,
     permissions: required.reduce((n, p) => n + p.verbs.length * (p.names?.length ?? 1), 0),
   };

@@ -8,6 +8,7 @@ import type { AddressInfo } from 'node:net';
 import { WebSocketServer } from 'ws';
 import { parse as parseYaml } from 'yaml';
 import { readFields } from '../../agent/mint.js';
+import { discovered, type LabelSelector } from '../../harness/istio/discovery.js';
 import { type ControlPlanes, type InjectionDecision, injection } from '../../harness/istio/injection.js';
 import { modelFor, validateWith } from './schemas.js';
 import { type Attributes, attributesOf, authorize, forbiddenMessage, loadClusterRole, type Rule } from './rbac.js';
@@ -755,7 +756,9 @@ export async function startKubeApi(state: KubeApiState = defaultState()): Promis
         return json(res, 201, { apiVersion: 'authentication.k8s.io/v1', kind: 'TokenRequest', spec: JSON.parse(body).spec, status: { token: state.issueToken(tok[1]!, tok[2]!), expirationTimestamp: new Date(Date.now() + 600_000).toISOString() } });
       }
       const rootCm = /^\/api\/v1\/namespaces\/([^/]+)\/configmaps\/istio-ca-root-cert$/.exec(p);
-      const root = req.method === 'GET' && rootCm ? state.rootPem?.() : undefined;
+      // istiod writes the root only into namespaces its discoverySelectors let it see (harness/istio/discovery.ts).
+      const seen = rootCm ? discovered((parseYaml(state.meshConfig ?? '') as { discoverySelectors?: LabelSelector[] } | null)?.discoverySelectors, state.namespaces.get(rootCm[1]!)?.labels ?? {}) : false;
+      const root = req.method === 'GET' && rootCm && seen ? state.rootPem?.() : undefined;
       if (rootCm && root) {
         return json(res, 200, { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'istio-ca-root-cert', namespace: rootCm[1] }, data: { 'root-cert.pem': root } });
       }
