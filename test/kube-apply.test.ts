@@ -149,6 +149,17 @@ describe('applying to a cluster', () => {
     expect(pods.filter((p) => p.workload === 'unauthorized').map((p) => p.sidecar)).toEqual([true]);
   });
 
+  it('K-L15: on a mesh that injects every unlabelled namespace (enableNamespacesByDefault), outside stays sidecar-less', async () => {
+    const a = await applier({ readyTimeoutMs: 10_000 });
+    api!.state.enableNamespacesByDefault = true;
+    await a.apply(rendered);
+    const pods = await a.waitReady(rendered);
+    const outside = pods.filter((p) => p.namespace === 'mp-4f1c2a9e-outside');
+    expect(outside.length).toBeGreaterThan(0);
+    expect(outside.some((p) => p.sidecar)).toBe(false);
+    expect(pods.filter((p) => p.namespace === 'mp-4f1c2a9e-mesh').every((p) => p.sidecar)).toBe(true);
+  });
+
   it('K-M5: a transient FailedCreate (a quota exceeded while old pods terminate) is waited out, not final', async () => {
     const a = await applier({ readyTimeoutMs: 15_000 });
     const quota = 'pods "echo-7d4b9c6f5-x2x7q" is forbidden: exceeded quota: compute, requested: pods=1, used: pods=10, limited: pods=10';

@@ -5,6 +5,7 @@ import { AppsV1Api, CoreV1Api, CustomObjectsApi, type KubeConfig, PatchStrategy,
 import type { MintExecRequest, MintResult } from '../../agent/mint.js';
 import type { Attack, ProbeBatch, ProbeReport } from '../../agent/protocol.js';
 import type { Estate, SweepScope } from '../../harness/sweep/estate.js';
+import { formatAddress } from '../../agent/probe.js';
 import { discoverEstate } from './discover.js';
 import { parseStats } from '../../harness/access-log.js';
 import { effectiveLogging, type LogSetup, type MeshLoggingConfig, logSetup, type TelemetryObject } from '../../harness/mesh-logging.js';
@@ -259,7 +260,7 @@ export class KubeTarget implements Target {
   async endpoints(service: Ref, port: number): Promise<{ pod: PodRef; dial: string }[]> {
     const sp = this.service(service).ports.find((p) => p.port === port);
     if (!sp) throw new ConfigError(`Service ${service.namespace}/${service.name} has no port ${port}`);
-    return this.selected(service).map((p) => ({ pod: this.podRef(p), dial: `${p.podIP}:${sp.targetPort ?? sp.port}` }));
+    return this.selected(service).map((p) => ({ pod: this.podRef(p), dial: formatAddress(p.podIP, sp.targetPort ?? sp.port) }));
   }
 
   async servicePods(service: Ref): Promise<PodRef[]> {
