@@ -11,3 +11,11 @@ describe('--ready-timeout', () => {
     expect(() => readyTimeoutMs('10m')).toThrow(/^--ready-timeout 10m: expected a number of seconds greater than 0$/);
   });
 });
+
+describe('the upgrade gate and the chaos suite', () => {
+  it('K-M10: a cluster the gate provisioned and hands to run (kubeconfig) gets the chaos suite by default; an existing cluster does not', async () => {
+    const { selectChecks, suitesTarget } = await import('../cli/run.js');
+    expect(selectChecks(undefined, suitesTarget('kubeconfig', true)).some((c) => c.suite === 'chaos')).toBe(true);
+    expect(selectChecks(undefined, suitesTarget('kubeconfig', false)).some((c) => c.suite === 'chaos')).toBe(false);
+  });
+});
