@@ -83,8 +83,8 @@ describe('the chaos suite through the Kubernetes API façade', () => {
   it('K-H3: a ReplicaFailure left from the outage is not read as a refusal after istiod returns; the scale waits for the backed-off retry', { timeout: 120_000 }, async () => {
     const c = await startLabCluster({ meshWide: MESH_WIDE });
     c.api.state.rbac = [...loadClusterRole('deploy/rbac.yaml'), ...loadClusterRole('deploy/rbac-chaos.yaml')];
-    // The controller's first retry 1.5 s after the refusal, then 3 s: well after the restore below.
-    c.api.state.replicaSetRetry = { baseMs: 1_500, maxMs: 10_000 };
+    // The controller's first retry 5 s after the refusal: well after the restore below, even on a loaded machine.
+    c.api.state.replicaSetRetry = { baseMs: 5_000, maxMs: 10_000 };
     const target = c.kubeTarget(dir);
     const bare = { namespace: 'bare', name: 'echo' };
     try {
