@@ -11,7 +11,7 @@ export function preflightCommand(cmd: Command): void {
     .option('--kubeconfig <file>', 'kubeconfig file (default: KUBECONFIG, in-cluster, ~/.kube/config)')
     .option('--context <name>', 'kubeconfig context')
     .option('--istio-namespace <ns>', 'where istiod runs', 'istio-system')
-    .option('--revision <rev>', 'the control-plane revision to check (istiod-<rev>, ConfigMap istio-<rev>)')
+    .option('--revision <rev>', 'the control-plane revision, or a revision tag, to check (istiod-<rev>, ConfigMap istio-<rev>)')
     .addHelpText('after', '\nExit codes: 0 ready, 2 configuration to fix (permissions, CRDs, webhook), 3 cluster unreachable or unhealthy.')
     .action(async (o: { kubeconfig?: string; context?: string; istioNamespace: string; revision?: string }) => {
       const { kc, source } = loadKubeConfig(o);

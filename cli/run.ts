@@ -179,6 +179,14 @@ export function defaultSuites(target: string): string[] {
   return Object.keys(SUITES).filter((s) => target !== 'kubeconfig' || s !== 'chaos');
 }
 
+/**
+ * The target whose default suites apply: a cluster handed in by the upgrade gate is one meshproof provisioned
+ * (kind, k3s), reached through its kubeconfig, so the chaos suite runs there as on `--target kind` (audit K-M10).
+ */
+export function suitesTarget(target: string, provided: boolean): string {
+  return provided && target === 'kubeconfig' ? 'provisioned' : target;
+}
+
 export function selectChecks(suiteList: string | undefined, target = 'lab'): Check[] {
   const names = suiteList ? suiteList.split(',').map((s) => s.trim()).filter(Boolean) : defaultSuites(target);
   const unknown = names.filter((n) => !(n in SUITES));
@@ -196,8 +204,8 @@ export function makeTarget(name: string, verbose: boolean): Target {
 
 export async function run(o: RunOptions, argv: string[], provided?: { cluster: Provisioned; deleteOnSignal?: boolean }): Promise<number> {
   // Everything a user can get wrong is checked before anything starts.
-  const checks = selectChecks(o.suite, o.target);
-  if (o.target === 'kubeconfig' && checks.some((c) => c.suite === 'chaos') && !o.allowControlPlaneOutage) {
+  const checks = selectChecks(o.suite, suitesTarget(o.target, provided !== undefined));
+  if (o.target === 'kubeconfig' && !provided && checks.some((c) => c.suite === 'chaos') && !o.allowControlPlaneOutage) {
     throw new ConfigError('the chaos suite scales istiod to 0, disturbing the whole mesh: on an existing cluster pass --allow-control-plane-outage');
   }
   const required = requiredChecks(o.require, checks);

@@ -64,6 +64,10 @@ export interface Outage {
   restore(): Promise<void>;
 }
 
+export interface ScaleOptions {
+  waitForPods?: boolean;
+}
+
 /** What became of a scale-up: the pods created, or why none was (what the cluster says). */
 export interface ScaleResult {
   created: PodRef[];
@@ -141,8 +145,12 @@ export interface Target {
    * and certificates, as Envoy does). The outage lasts until `restore()`; the caller registers it before use.
    */
   controlPlaneOutage(): Promise<Outage>;
-  /** Scales a fixture Deployment (CHAOS-002: a workload started during an outage). */
-  scale(workload: Ref, replicas: number): Promise<ScaleResult>;
+  /**
+   * Scales a fixture Deployment (CHAOS-002: a workload started during an outage). A refusal made before this call
+   * is not this call's. With `waitForPods`, a refusal that waiting can cure is not an answer either: the call
+   * waits, bounded, for the pods (after an outage the ReplicaSet controller's retry may still be backed off).
+   */
+  scale(workload: Ref, replicas: number, opts?: ScaleOptions): Promise<ScaleResult>;
   describe(): Promise<TargetDescription>;
   dispose(): Promise<void>;
 }

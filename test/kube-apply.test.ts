@@ -135,6 +135,53 @@ describe('applying to a cluster', () => {
     expect(Date.now() - t0).toBeLessThan(5_000);
   });
 
+  it('issue 19 item 1: the façade honours the sidecar.istio.io/inject annotation as well as the label (injectRequired)', async () => {
+    const a = await applier({ readyTimeoutMs: 10_000 });
+    const annotated = rendered.objects.map((o) => {
+      if (o.kind !== 'Deployment' || o.metadata.namespace !== 'mp-4f1c2a9e-mesh' || o.metadata.name !== 'authorized') return o;
+      const d = structuredClone(o) as typeof o & { spec: { template: { metadata: { annotations?: Record<string, string> } } } };
+      d.spec.template.metadata.annotations = { ...d.spec.template.metadata.annotations, 'sidecar.istio.io/inject': 'false' };
+      return d;
+    });
+    await a.apply({ ...rendered, objects: annotated });
+    const pods = await a.waitReady({ ...rendered, objects: annotated });
+    expect(pods.filter((p) => p.workload === 'authorized').map((p) => p.sidecar)).toEqual([false]);
+    expect(pods.filter((p) => p.workload === 'unauthorized').map((p) => p.sidecar)).toEqual([true]);
+  });
+
+  it('K-L15: on a mesh that injects every unlabelled namespace (enableNamespacesByDefault), outside stays sidecar-less', async () => {
+    const a = await applier({ readyTimeoutMs: 10_000 });
+    api!.state.enableNamespacesByDefault = true;
+    await a.apply(rendered);
+    const pods = await a.waitReady(rendered);
+    const outside = pods.filter((p) => p.namespace === 'mp-4f1c2a9e-outside');
+    expect(outside.length).toBeGreaterThan(0);
+    expect(outside.some((p) => p.sidecar)).toBe(false);
+    expect(pods.filter((p) => p.namespace === 'mp-4f1c2a9e-mesh').every((p) => p.sidecar)).toBe(true);
+  });
+
+  it('K-M5: a transient FailedCreate (a quota exceeded while old pods terminate) is waited out, not final', async () => {
+    const a = await applier({ readyTimeoutMs: 15_000 });
+    const quota = 'pods "echo-7d4b9c6f5-x2x7q" is forbidden: exceeded quota: compute, requested: pods=1, used: pods=10, limited: pods=10';
+    api!.state.createRefusals.set('mp-4f1c2a9e-mesh/echo', { message: quota, untilMs: Date.now() + 3_000 });
+    await a.apply(rendered);
+    const key = 'mp-4f1c2a9e-mesh/echo';
+    const pods = await a.waitReady(rendered);
+    expect(pods.filter((p) => p.namespace === 'mp-4f1c2a9e-mesh' && p.workload === 'echo')).toHaveLength(2);
+    expect(api!.state.replicaSets.get(key)!.events.get(quota)!.count).toBeGreaterThan(1); // refused, retried
+    expect(api!.state.replicaSets.get(key)!.condition).toBeUndefined(); // and the retry succeeded
+  });
+
+  it('K-M5: a FailedCreate that never clears is reported with its last message at the deadline', async () => {
+    const a = await applier({ readyTimeoutMs: 1_500 });
+    const quota = 'pods "echo-7d4b9c6f5-x2x7q" is forbidden: exceeded quota: compute, requested: pods=1, used: pods=10, limited: pods=10';
+    api!.state.createRefusals.set('mp-4f1c2a9e-mesh/echo', { message: quota, untilMs: Number.POSITIVE_INFINITY });
+    await a.apply(rendered);
+    const t0 = Date.now();
+    await expect(a.waitReady(rendered)).rejects.toThrow(/^pods not Ready after 1\.5s: mp-4f1c2a9e-mesh\/echo \(0\/2 ready\): ReplicaSet mp-4f1c2a9e-mesh\/echo-7d4b9c6f5 cannot create pods: Error creating: .*exceeded quota: compute/);
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(1_400);
+  });
+
   it('an image the nodes cannot pull is named, with the flags that fix it', async () => {
     const a = await applier({ readyTimeoutMs: 300 });
     api!.state.unpullable.add('node:22-alpine');

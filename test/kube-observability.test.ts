@@ -133,9 +133,26 @@ describe('a revisioned control plane (istiod-canary, istio.io/rev=canary)', () =
     }
   });
 
-  it('a run with --revision canary passes: run namespaces get istio.io/rev, the rogue mints from istiod-canary', { timeout: 180_000 }, async () => {
+  it('K-L8: --revision prod names a revision tag: preflight resolves it through istio-revision-tag-prod to istiod-canary', { timeout: 60_000 }, async () => {
+    const cluster = await startLabCluster();
+    cluster.api.state.istiod = { image: 'docker.io/istio/pilot:1.30.1', replicas: 1, ready: 1, revision: 'canary' };
+    cluster.api.state.webhooks = ['istio-sidecar-injector-canary'];
+    cluster.api.state.revisionTags = { prod: 'canary' };
+    cluster.api.state.rbac = canaryRole();
+    try {
+      const { kc } = loadKubeConfig({ kubeconfig: cluster.api.kubeconfig(dir), env: {} });
+      const pre = await preflight(kc, { revision: 'prod' });
+      expect(pre).toMatchObject({ istiod: { name: 'istiod-canary', revision: 'canary' }, tag: 'prod', caAddress: 'istiod-canary.istio-system.svc:15012', meshConfigName: 'istio-canary' });
+      expect(cluster.api.state.forbidden).toEqual([]);
+    } finally {
+      await cluster.close();
+    }
+  });
+
+  it('K-M2/I-M5: a run with --revision canary on a revision-only control plane passes: run namespaces get istio.io/rev, the gateway pod too (injected by rev.object.), the rogue mints from istiod-canary', { timeout: 180_000 }, async () => {
     const cluster = await startLabCluster({ meshWide: 'fixtures/secure/10-mesh-wide.yaml' });
     cluster.api.state.istiod = { image: 'docker.io/istio/pilot:1.30.1', replicas: 1, ready: 1, revision: 'canary' };
+    cluster.api.state.webhooks = ['istio-sidecar-injector-canary'];
     cluster.api.state.rbac = canaryRole();
     try {
       const out = path.join(dir, 'canary');
@@ -146,7 +163,52 @@ describe('a revisioned control plane (istiod-canary, istio.io/rev=canary)', () =
       const mesh = [...cluster.api.state.namespaces].find(([n]) => n.endsWith('-mesh'))!;
       expect(mesh[1].labels['istio.io/rev']).toBe('canary');
       expect(mesh[1].labels['istio-injection']).toBeUndefined();
+      // No default revision, no tag: only `rev.object.` can inject the gateway, and only with the pod label.
+      const gateway = [...cluster.api.state.objects.values()].find((o) => (o as { kind: string; metadata: { namespace?: string } }).kind === 'Deployment' && (o as { metadata: { namespace?: string } }).metadata.namespace?.endsWith('-edge')) as { spec: { template: { metadata: { labels: Record<string, string> } } } };
+      expect(gateway.spec.template.metadata.labels['istio.io/rev']).toBe('canary');
       expect(cluster.api.state.forbidden).toEqual([]);
+    } finally {
+      await cluster.close();
+    }
+  });
+});
+
+describe('K-M3: meshConfig.discoverySelectors', () => {
+  const mesh = (selector: string) => `discoverySelectors:\n- ${selector}\n`;
+
+  it('K-M3: preflight reads them; run namespaces get the meshproof.dev/ label a selector asks for, and istiod gives them its root', { timeout: 120_000 }, async () => {
+    const cluster = await startLabCluster({ meshWide: 'fixtures/secure/10-mesh-wide.yaml', meshConfig: mesh('matchLabels: {meshproof.dev/discovery: enabled}') });
+    try {
+      const { kc } = loadKubeConfig({ kubeconfig: cluster.api.kubeconfig(dir), env: {} });
+      const pre = await preflight(kc);
+      expect(pre.discoverySelectors).toEqual([{ matchLabels: { 'meshproof.dev/discovery': 'enabled' } }]);
+      const target = cluster.kubeTarget(dir, { discoverySelectors: pre.discoverySelectors });
+      try {
+        await target.apply(loadPosture('fixtures/secure'));
+        const ours = [...cluster.api.state.namespaces].filter(([n]) => n.startsWith('mp-'));
+        expect(ours.length).toBeGreaterThan(0);
+        for (const [, n] of ours) expect(n.labels['meshproof.dev/discovery']).toBe('enabled');
+        expect((await target.meshRoots()).length).toBe(1);
+      } finally {
+        await target.dispose();
+      }
+      // What a namespace istiod does not see gets: no root.
+      cluster.api.state.namespaces.set('elsewhere', { labels: {}, created: '2026-01-01T00:00:00Z' });
+      const other = await fetch(`${cluster.api.url}/api/v1/namespaces/elsewhere/configmaps/istio-ca-root-cert`, { headers: { authorization: 'Bearer test-token' } });
+      expect(other.status).toBe(404);
+    } finally {
+      await cluster.close();
+    }
+  });
+
+  it('K-M3: a selector only someone else\'s label satisfies is refused in one line naming the label, before anything is created', async () => {
+    const cluster = await startLabCluster({ meshConfig: mesh('matchLabels: {team: payments}') });
+    try {
+      const { kc } = loadKubeConfig({ kubeconfig: cluster.api.kubeconfig(dir), env: {} });
+      const pre = await preflight(kc);
+      const target = cluster.kubeTarget(dir, { discoverySelectors: pre.discoverySelectors });
+      expect(() => target.validate(loadPosture('fixtures/secure'))).toThrow(/^meshConfig\.discoverySelectors select none of the namespaces meshproof creates \(mp-[0-9a-f]{8}-\w+\), so istiod would ignore them \(no istio-ca-root-cert, no policies\): being seen needs team=payments, a label meshproof does not put on its namespaces; add a selector its own labels satisfy, e\.g\. matchExpressions \[\{key: meshproof\.dev\/run, operator: Exists\}\]$/);
+      expect([...cluster.api.state.namespaces.keys()].some((n) => n.startsWith('mp-'))).toBe(false);
     } finally {
       await cluster.close();
     }

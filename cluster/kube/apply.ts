@@ -3,6 +3,7 @@
 // registered the moment each namespace is created (STYLE.md 8), so an interrupted apply still cleans up.
 import { CoreV1Api, type KubeConfig, KubernetesObjectApi, PatchStrategy, type V1Pod } from '@kubernetes/client-node';
 import { ConfigError, InfraError } from '../../harness/errors.js';
+import { injection } from '../../harness/istio/injection.js';
 import { codeOf, conflictManagers, describeApiError } from './api-errors.js';
 import { deleteNamespaces, leftBehind } from './cleanup.js';
 import { whyNoPods, whyNotReady } from './readiness.js';
@@ -30,14 +31,9 @@ function isReady(pod: V1Pod): boolean {
   return pod.status?.phase === 'Running' && (pod.status.conditions ?? []).some((c) => c.type === 'Ready' && c.status === 'True');
 }
 
-function injectionExpected(ns: Manifest | undefined, podLabels: Record<string, string>, podAnnotations: Record<string, string>): boolean {
-  const opt = podLabels['sidecar.istio.io/inject'] ?? podAnnotations['sidecar.istio.io/inject'];
-  if (opt === 'false') return false;
-  const labels = ns?.metadata.labels ?? {};
-  // Istio's object-selector webhook injects a pod labelled `sidecar.istio.io/inject: "true"` in a namespace that
-  // does not say otherwise (how gateway Deployments get their Envoy; IO: setup/additional-setup/gateway).
-  if (opt === 'true' && labels['istio-injection'] !== 'disabled') return true;
-  return labels['istio-injection'] === 'enabled' || (labels['istio-injection'] === undefined && labels['istio.io/rev'] !== undefined);
+/** Whether Istio's webhooks and injector give this pod a sidecar, on the revision under test (harness/istio/injection.ts). */
+function injectionExpected(revision: string, ns: Manifest | undefined, podLabels: Record<string, string>, podAnnotations: Record<string, string>): boolean {
+  return injection({ revisions: [revision] }, { namespace: ns?.metadata.name ?? '', namespaceLabels: ns?.metadata.labels ?? {}, labels: podLabels, annotations: podAnnotations }).injected;
 }
 
 /** The annotation `kubectl rollout restart` sets on a pod template. */
@@ -49,7 +45,7 @@ export class KubeApplier {
 
   constructor(
     private readonly kc: KubeConfig,
-    private readonly o: { runId: string; readyTimeoutMs: number; deleteTimeoutMs?: number; pollMs?: number; keep?: boolean; log?: (line: string) => void },
+    private readonly o: { runId: string; readyTimeoutMs: number; revision?: string; deleteTimeoutMs?: number; pollMs?: number; keep?: boolean; log?: (line: string) => void },
   ) {}
 
   /**
@@ -162,7 +158,7 @@ export class KubeApplier {
         const want = spec.replicas ?? 1;
         // After a restart only pods of the new template count (old ones may still be Ready while they drain).
         const up = pods.filter((p) => isReady(p) && (!restartedAt || p.metadata?.annotations?.[RESTARTED_AT] === restartedAt));
-        const expected = injectionExpected(namespaces.get(d.metadata.namespace!), spec.template.metadata.labels ?? {}, spec.template.metadata.annotations ?? {});
+        const expected = injectionExpected(this.o.revision ?? 'default', namespaces.get(d.metadata.namespace!), spec.template.metadata.labels ?? {}, spec.template.metadata.annotations ?? {});
         for (const p of up) {
           const name = `${p.metadata?.namespace}/${p.metadata?.name}`;
           if (expected && !hasSidecar(p)) {

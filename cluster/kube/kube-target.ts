@@ -5,18 +5,20 @@ import { AppsV1Api, CoreV1Api, CustomObjectsApi, type KubeConfig, PatchStrategy,
 import type { MintExecRequest, MintResult } from '../../agent/mint.js';
 import type { Attack, ProbeBatch, ProbeReport } from '../../agent/protocol.js';
 import type { Estate, SweepScope } from '../../harness/sweep/estate.js';
+import { formatAddress } from '../../agent/probe.js';
 import { discoverEstate, LIST_PAGE, listAll, type Page, proxyRestarts } from './discover.js';
 import { parseStats } from '../../harness/access-log.js';
 import { effectiveLogging, type LogSetup, type MeshLoggingConfig, logSetup, type TelemetryObject } from '../../harness/mesh-logging.js';
 import { parse as parseYaml } from 'yaml';
 import { ConfigError, InfraError } from '../../harness/errors.js';
+import type { LabelSelector } from '../../harness/istio/discovery.js';
 import type { Manifest, Posture } from '../../harness/posture/load.js';
 import { PostureView } from '../../harness/posture/view.js';
 import { type EdgeAuthority, spiffeId } from '../../harness/pki.js';
-import { batchBudgetMs, type Dial, type MintedCert, type Outage, type PodRef, type ProbeHandle, type Ref, type ScaleResult, type Target, type TargetDescription } from '../../harness/target.js';
+import { batchBudgetMs, type Dial, type MintedCert, type Outage, type PodRef, type ProbeHandle, type Ref, type ScaleOptions, type ScaleResult, type Target, type TargetDescription } from '../../harness/target.js';
 import { hasSidecar, KubeApplier, type ReadyPod } from './apply.js';
 import { istioLocation } from './preflight.js';
-import { whyNoPods } from './readiness.js';
+import { refusalsSeen, whyNoPods } from './readiness.js';
 import { execInPod } from './exec.js';
 import { retrying } from './retry.js';
 import { ADDRESSES_OF, AGENT_MOUNT, generateSecrets, ISTIO_CA_TOKEN_PATH, type Rendered, renderForCluster } from './render.js';
@@ -58,6 +60,8 @@ export interface KubeTargetOptions {
   onCall?: (what: string) => void;
   /** istiod's Deployment as preflight found it (istiod, or istiod-<rev>). */
   istiodDeployment?: string;
+  /** meshConfig.discoverySelectors, as preflight read them: run namespaces must be seen by istiod. */
+  discoverySelectors?: LabelSelector[];
   /** `--allow-control-plane-outage`: the chaos suite may scale istiod to 0 on a cluster meshproof did not provision. */
   allowControlPlaneOutage?: boolean;
 }
@@ -89,7 +93,7 @@ export class KubeTarget implements Target {
     this.istio = o.istio ?? istioLocation();
     this.edgeHolder = o.edgeAuthority ?? {};
     this.trustDomain = o.trustDomain ?? 'cluster.local';
-    this.applier = new KubeApplier(o.kc, { runId: o.runId, readyTimeoutMs: o.readyTimeoutMs ?? 180_000, deleteTimeoutMs: o.deleteTimeoutMs, keep: o.keep, log: (l) => o.onCall?.(l) });
+    this.applier = new KubeApplier(o.kc, { runId: o.runId, revision: o.istio?.revision, readyTimeoutMs: o.readyTimeoutMs ?? 180_000, deleteTimeoutMs: o.deleteTimeoutMs, keep: o.keep, log: (l) => o.onCall?.(l) });
   }
 
   private render(posture: Posture): Rendered {
@@ -102,6 +106,7 @@ export class KubeTarget implements Target {
       agentBundle: this.o.agentBundle,
       adminToken: this.o.adminToken,
       revision: this.o.istio?.revision,
+      discoverySelectors: this.o.discoverySelectors,
     });
   }
 
@@ -255,7 +260,7 @@ export class KubeTarget implements Target {
   async endpoints(service: Ref, port: number): Promise<{ pod: PodRef; dial: string }[]> {
     const sp = this.service(service).ports.find((p) => p.port === port);
     if (!sp) throw new ConfigError(`Service ${service.namespace}/${service.name} has no port ${port}`);
-    return this.selected(service).map((p) => ({ pod: this.podRef(p), dial: `${p.podIP}:${sp.targetPort ?? sp.port}` }));
+    return this.selected(service).map((p) => ({ pod: this.podRef(p), dial: formatAddress(p.podIP, sp.targetPort ?? sp.port) }));
   }
 
   async servicePods(service: Ref): Promise<PodRef[]> {
@@ -423,11 +428,27 @@ export class KubeTarget implements Target {
   /** The restore of an outage in progress: dispose (Ctrl-C, a crashed run) runs it before anything else. */
   private activeRestore?: () => Promise<void>;
 
-  private async istiodReady(): Promise<number> {
+  private async istiodDeployment() {
     const name = this.o.istiodDeployment ?? 'istiod';
     this.o.onCall?.(`list deployments ${this.istio.namespace} (${name})`);
     const list = await retrying(() => this.o.kc.makeApiClient(AppsV1Api).listNamespacedDeployment({ namespace: this.istio.namespace, fieldSelector: `metadata.name=${name}` }));
-    return list.items[0]?.status?.readyReplicas ?? 0;
+    return list.items[0];
+  }
+
+  private async istiodReady(): Promise<number> {
+    return (await this.istiodDeployment())?.status?.readyReplicas ?? 0;
+  }
+
+  /**
+   * istiod's pods, terminating ones included: readyReplicas already excludes a pod with a deletionTimestamp
+   * (kubernetes pkg/controller/controller_utils.go IsPodActive), which may still answer the CA, the webhook and
+   * xDS until its grace period ends. Listed by the Deployment's own selector.
+   */
+  private async istiodPods(): Promise<number> {
+    const match = (await this.istiodDeployment())?.spec?.selector.matchLabels ?? { app: 'istiod' };
+    const labelSelector = Object.entries(match).map(([k, v]) => `${k}=${v}`).join(',');
+    this.o.onCall?.(`list pods ${this.istio.namespace} ${labelSelector}`);
+    return (await retrying(() => this.o.kc.makeApiClient(CoreV1Api).listNamespacedPod({ namespace: this.istio.namespace, labelSelector }))).items.length;
   }
 
   private async patchScale(namespace: string, name: string, replicas: number): Promise<void> {
@@ -465,23 +486,39 @@ export class KubeTarget implements Target {
       return restoring;
     };
     this.activeRestore = restore;
-    const startedAt = new Date();
     await this.patchScale(ns, name, 0);
-    while ((await this.istiodReady()) > 0) await sleep(POLL_MS);
-    return { startedAt, restore };
+    // The outage begins when the last istiod pod is gone, not when none is Ready. Something that reconciles
+    // istiod's replicas (an operator, GitOps self-heal, a managed add-on) would keep it up for ever: bounded.
+    const waitMs = this.o.readyTimeoutMs ?? RESTORE_WAIT_MS;
+    const deadline = Date.now() + waitMs;
+    while ((await this.istiodPods()) > 0) {
+      if (Date.now() > deadline) {
+        await restore();
+        throw new InfraError(`${ns}/${name} still had pods ${waitMs / 1000}s after being scaled to 0: something scaled istiod back (an operator, GitOps self-heal or a managed add-on); restored it to ${previous} replicas, no outage was run`);
+      }
+      await sleep(POLL_MS);
+    }
+    return { startedAt: new Date(), restore };
   }
 
   /**
    * Scales one of the run's Deployments and waits for the outcome: its new pods ready, or what the ReplicaSet says
-   * when none can be created (FailedCreate: the injection webhook refusing while istiod is down).
+   * when none can be created (FailedCreate: the injection webhook refusing while istiod is down). Only a refusal
+   * newer than this call counts: a `ReplicaFailure` condition stays until the controller's next successful sync,
+   * which after an outage may be a backed-off retry away (readiness.ts RefusalsSeen). With `waitForPods`, only a
+   * final refusal (Pod Security) ends the wait early; the deadline names the last refusal seen.
    */
-  async scale(workload: Ref, replicas: number): Promise<ScaleResult> {
+  async scale(workload: Ref, replicas: number, opts: ScaleOptions = {}): Promise<ScaleResult> {
     const ns = this.ns(workload.namespace);
     const before = new Set(this.pods.filter((p) => p.namespace === ns && p.workload === workload.name).map((p) => p.name));
-    await this.patchScale(ns, workload.name, replicas);
     const core = this.o.kc.makeApiClient(CoreV1Api);
     const selector = `app=${workload.name}`;
-    const deadline = Date.now() + (this.o.readyTimeoutMs ?? RESTORE_WAIT_MS);
+    this.o.onCall?.(`list replicasets,events ${ns} ${selector}`);
+    const seen = await refusalsSeen(this.o.kc, ns, selector);
+    await this.patchScale(ns, workload.name, replicas);
+    const timeoutMs = this.o.readyTimeoutMs ?? RESTORE_WAIT_MS;
+    const deadline = Date.now() + timeoutMs;
+    let lastRefusal: string | undefined;
     for (;;) {
       this.o.onCall?.(`list pods ${ns} ${selector}`);
       const pods = (await retrying(() => core.listNamespacedPod({ namespace: ns, labelSelector: selector }))).items;
@@ -494,10 +531,11 @@ export class KubeTarget implements Target {
         return { created: ready.filter((p) => !before.has(p.metadata!.name!)).map((p) => this.podRef({ namespace: ns, name: p.metadata!.name!, workload: workload.name, podIP: '', sidecar: hasSidecar(p) })) };
       }
       if (pods.length < replicas) {
-        const why = await whyNoPods(this.o.kc, ns, selector);
-        if (why) return { created: [], refused: why.reason };
+        const why = await whyNoPods(this.o.kc, ns, selector, seen);
+        if (why && (!opts.waitForPods || why.final)) return { created: [], refused: why.reason };
+        lastRefusal = why?.reason ?? lastRefusal;
       }
-      if (Date.now() > deadline) throw new InfraError(`${ns}/${workload.name} did not reach ${replicas} ready replicas within ${(this.o.readyTimeoutMs ?? RESTORE_WAIT_MS) / 1000}s`);
+      if (Date.now() > deadline) throw new InfraError(`${ns}/${workload.name} did not reach ${replicas} ready replicas within ${timeoutMs / 1000}s${lastRefusal ? `; last refusal: ${lastRefusal}` : ''}`);
       await sleep(POLL_MS);
     }
   }

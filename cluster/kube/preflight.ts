@@ -14,6 +14,7 @@ import {
 } from '@kubernetes/client-node';
 import { parse as parseYaml } from 'yaml';
 import { ConfigError, InfraError, messageOf } from '../../harness/errors.js';
+import type { LabelSelector } from '../../harness/istio/discovery.js';
 import { describeApiError } from './api-errors.js';
 import { CHAOS_PERMISSIONS, ISTIO_CRDS, meshConfigName, type Permission, POLICY_REPORT_PERMISSIONS, requiredFor, SWEEP_BINDER_PERMISSIONS, SWEEP_NODE_PERMISSIONS, SWEEP_PERMISSIONS } from './permissions.js';
 import { retrying } from './retry.js';
@@ -26,6 +27,8 @@ export interface PreflightReport {
   trustDomain: string;
   kubernetes: string;
   istiod: { name: string; revision: string; image: string; ready: string };
+  /** The revision tag `--revision` named, when it named one (istiod is then the tag's revision). */
+  tag?: string;
   /** istiod's CA as a pod reaches it: its Service (named as its Deployment, istio-behaviours.md §10) on 15012. */
   caAddress: string;
   /** The name istiod's serving certificate always carries, whatever the revision (§10). */
@@ -34,6 +37,8 @@ export interface PreflightReport {
   meshConfigName: string;
   /** meshConfig.rootNamespace, by default the Istio namespace. */
   rootNamespace: string;
+  /** meshConfig.discoverySelectors: the namespaces istiod sees (all when absent). */
+  discoverySelectors?: LabelSelector[];
   webhooks: string[];
   permissions: number;
   /**
@@ -115,9 +120,32 @@ export async function whoAmI(kc: KubeConfig): Promise<string> {
   return name;
 }
 
+
+/**
+ * `--revision` may name a revision tag: its MutatingWebhookConfiguration `istio-revision-tag-<tag>` carries
+ * `istio.io/tag: <tag>` and, in `istio.io/rev`, the revision it points at (I: manifests/charts/istio-control/
+ * istio-discovery/templates/revision-tags-mwc.yaml). istiod, its ConfigMap and its CA are the revision's; run
+ * namespaces keep the tag (its webhooks select `istio.io/rev: <tag>`).
+ */
+async function resolveRevision(kc: KubeConfig, given?: string): Promise<{ revision?: string; tag?: string }> {
+  if (!given) return {};
+  try {
+    const hooks = (await retrying(() => kc.makeApiClient(AdmissionregistrationV1Api).listMutatingWebhookConfiguration())).items;
+    const tag = hooks.find((h) => h.metadata?.labels?.['istio.io/tag'] === given && (h.metadata?.name ?? '').startsWith(`istio-revision-tag-${given}`));
+    const revision = tag?.metadata?.labels?.['istio.io/rev'];
+    if (revision) return { revision, tag: given };
+  } catch {
+    // The permission check that follows names what is missing.
+  }
+  return { revision: given };
+}
+
+
 export async function preflight(kc: KubeConfig, o: { istioNamespace?: string; revision?: string; policyReport?: boolean; chaos?: boolean } = {}): Promise<PreflightReport> {
   const server = kc.getCurrentCluster()?.server ?? '?';
   const istioNs = o.istioNamespace ?? 'istio-system';
+  const { revision: givenRevision, tag } = await resolveRevision(kc, o.revision);
+  o = { ...o, revision: givenRevision };
   const required = requiredFor(o.revision);
   const meshCm = meshConfigName(o.revision);
 
@@ -208,11 +236,13 @@ export async function preflight(kc: KubeConfig, o: { istioNamespace?: string; re
   // 6. The mesh config: the trust domain principals and expected SPIFFE IDs must use.
   let trustDomain = 'cluster.local';
   let rootNamespace = istioNs;
+  let discoverySelectors: LabelSelector[] | undefined;
   try {
     const cm = await retrying(() => kc.makeApiClient(CoreV1Api).readNamespacedConfigMap({ name: meshCm, namespace: istioNs }));
-    const mesh = parseYaml(cm.data?.mesh ?? '') as { trustDomain?: string; rootNamespace?: string } | null;
+    const mesh = parseYaml(cm.data?.mesh ?? '') as { trustDomain?: string; rootNamespace?: string; discoverySelectors?: LabelSelector[] } | null;
     if (mesh?.trustDomain) trustDomain = mesh.trustDomain;
     if (mesh?.rootNamespace) rootNamespace = mesh.rootNamespace;
+    if (mesh?.discoverySelectors?.length) discoverySelectors = mesh.discoverySelectors;
   } catch (e) {
     if (status(e) !== 404) throw new InfraError(`reading the mesh config (ConfigMap ${istioNs}/${meshCm}): ${messageOf(e).split('\n')[0]}`);
   }
@@ -222,10 +252,12 @@ export async function preflight(kc: KubeConfig, o: { istioNamespace?: string; re
     trustDomain,
     kubernetes,
     istiod: { name: istiodName, revision, image, ready },
+    ...(tag ? { tag } : {}),
     caAddress: istioLocation(istioNs, istiodName).caAddress,
     caServername: istioLocation(istioNs, istiodName).caServername,
     meshConfigName: meshCm,
     rootNamespace,
+    ...(discoverySelectors ? { discoverySelectors } : {}),
     webhooks: injectors,
     permissions: required.reduce((n, p) => n + p.verbs.length * (p.names?.length ?? 1), 0),
     ...(confine.installed ? { confine: CONFINE_POLICY } : {}),

@@ -3,6 +3,7 @@
 // DestinationRule hosts, Service FQDNs), every object is labelled with the run, and the agent is delivered to
 // stock Node images from a ConfigMap with a locked-down security context. Pure: no API calls.
 import { parse as parseYaml } from 'yaml';
+import { discoveryLabels, type LabelSelector } from '../../harness/istio/discovery.js';
 import { ConfigError } from '../../harness/errors.js';
 import { EdgeAuthority } from '../../harness/pki.js';
 import type { Manifest, Posture } from '../../harness/posture/load.js';
@@ -38,6 +39,11 @@ export interface RenderOptions {
    * `istio-injection=enabled` (which would win over the revision label, istio-behaviours.md §8).
    */
   revision?: string;
+  /**
+   * meshConfig.discoverySelectors: run namespaces get the `meshproof.dev/…` labels a selector asks for, or the
+   * render refuses (istiod would not see them; harness/istio/discovery.ts).
+   */
+  discoverySelectors?: LabelSelector[];
 }
 
 export interface Rendered {
@@ -240,6 +246,7 @@ export function renderForCluster(posture: Posture, o: RenderOptions): Rendered {
     }
     else if (m.metadata.namespace) m.metadata.namespace = map.ns(m.metadata.namespace);
     label(m, o.runId);
+    if (m.kind === 'Namespace') seenByIstiod(m, o.discoverySelectors);
     const spec = m.spec as Obj | undefined;
     if (m.kind === 'AuthorizationPolicy' && spec) rewriteAuthz(spec, map, o.trustDomain);
     if (m.kind === 'DestinationRule' && spec && typeof spec.host === 'string') spec.host = map.host(spec.host);
@@ -273,7 +280,10 @@ export function renderForCluster(posture: Posture, o: RenderOptions): Rendered {
     if (m.kind === 'Deployment' && isGatewayTemplate(manifest)) {
       // Istio's gateway injection fills in the istio-proxy container (IO: setup/additional-setup/gateway).
       const tmpl = (m.spec as { template: { metadata: Obj } }).template;
-      tmpl.metadata.labels = { ...(tmpl.metadata.labels as Obj), [RUN_LABEL]: o.runId };
+      // Under a revision the pod names it: only the default revision (or a `default` tag) renders the `object.`
+      // webhook that injects on `sidecar.istio.io/inject: "true"` alone; a revision's `rev.object.` webhook needs
+      // `istio.io/rev: <rev>` on the pod (I: istio-discovery/templates/mutatingwebhook.yaml; harness/istio/injection.ts).
+      tmpl.metadata.labels = { ...(tmpl.metadata.labels as Obj), [RUN_LABEL]: o.runId, ...(o.revision ? { 'istio.io/rev': o.revision } : {}) };
       const annotations = { ...((tmpl.metadata.annotations as Record<string, string> | undefined) ?? {}) };
       annotations['proxy.istio.io/config'] = withStatsMatcher(annotations['proxy.istio.io/config']);
       tmpl.metadata.annotations = annotations;
@@ -294,6 +304,17 @@ export function renderForCluster(posture: Posture, o: RenderOptions): Rendered {
   const namespaces = Object.fromEntries([...logical].map((n) => [n, map.ns(n)]));
   const isNs = (m: Manifest) => m.kind === 'Namespace';
   return { objects: [...out.filter(isNs), ...configMaps, ...out.filter((m) => !isNs(m))], namespaces, skipped };
+}
+
+/** A run namespace istiod must see (meshConfig.discoverySelectors): add meshproof's own labels, or refuse in one line. */
+function seenByIstiod(ns: Manifest, selectors: LabelSelector[] | undefined): void {
+  const r = discoveryLabels(selectors, ns.metadata.labels ?? {});
+  if ('needs' in r) {
+    throw new ConfigError(
+      `meshConfig.discoverySelectors select none of the namespaces meshproof creates (${ns.metadata.name}), so istiod would ignore them (no istio-ca-root-cert, no policies): being seen needs ${r.needs}, a label meshproof does not put on its namespaces; add a selector its own labels satisfy, e.g. matchExpressions [{key: meshproof.dev/run, operator: Exists}]`,
+    );
+  }
+  ns.metadata.labels = { ...ns.metadata.labels, ...r.add };
 }
 
 /**

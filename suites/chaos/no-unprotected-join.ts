@@ -39,9 +39,13 @@ export const chaos002 = defineCheck({
       const served = value.observations.map(plaintextRefused).find((j) => j.outcome === 'allowed');
       if (served) return [{ label, verdict: 'fail', reason: `a pod that started during the outage (${value.joined.join(', ')}) served plaintext: ${served.reason}`, observed: { outage, ...value } }];
       const during = value.scaled.refused ? `refused while istiod was down (${value.scaled.refused})` : `${value.joined.length} pod(s) started, none serving plaintext`;
-      // Positive control: with istiod back, the same scale-up goes through and the new pod holds a mesh certificate
-      // (the ReplicaSet controller retries what the webhook refused; scaling again waits for it).
-      const again = await target.scale(BARE_ECHO, before.length + 1);
+      // Positive control: with istiod back, the same scale-up goes through and the new pod holds a mesh certificate.
+      // The ReplicaSet's retry of what the webhook refused is rate-limited (exponential, up to 1000 s: client-go
+      // DefaultControllerRateLimiter) and a patch to the same count enqueues nothing, so scale down and up again:
+      // each change of spec.replicas syncs the ReplicaSet at once, and the first clears the stale ReplicaFailure
+      // (kubernetes pkg/controller/replicaset replica_set_utils.go calculateStatus). Then wait, bounded, for the pod.
+      await target.scale(BARE_ECHO, before.length);
+      const again = await target.scale(BARE_ECHO, before.length + 1, { waitForPods: true });
       if (again.refused) return [{ label, verdict: 'error', reason: `${during}; but after istiod returned the replica is still refused (${again.refused}), so the path is unproven`, observed: { outage, ...value } }];
       const pods = await target.servicePods(BARE_ECHO);
       const newcomer = pods.find((p) => !before.some((b) => b.name === p.name));

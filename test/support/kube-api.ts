@@ -9,6 +9,8 @@ import { WebSocketServer } from 'ws';
 import { parseAllDocuments, parse as parseYaml } from 'yaml';
 import { readFields } from '../../agent/mint.js';
 import { type AdmissionAttributes, type AdmissionPolicy, admit, loadAdmissionPolicy, type Operation } from './admission.js';
+import { discovered, type LabelSelector } from '../../harness/istio/discovery.js';
+import { type ControlPlanes, type InjectionDecision, injection } from '../../harness/istio/injection.js';
 import { modelFor, validateWith } from './schemas.js';
 import { type Attributes, attributesOf, authorize, BUILT_IN, clusterRolesOf, forbiddenMessage, loadRoles, MESHPROOF_SA, notHeld, type RbacObject, type Rule, rulesFor, type ServiceAccountRef } from './rbac.js';
 
@@ -31,8 +33,18 @@ export interface KubeApiState {
   denied: Set<string>;
   crds: Set<string>;
   /** istiod's Deployment in istio-system: `istiod`, or `istiod-<rev>` labelled istio.io/rev for a revision (§10). */
-  istiod?: { image: string; replicas: number; ready: number; revision?: string };
+  istiod?: { image: string; replicas: number; ready: number; revision?: string; terminating?: number };
+  /**
+   * How long istiod's pods take to go once scaled down: they keep a deletionTimestamp and still serve (CA, webhook,
+   * xDS) for their grace period, while readyReplicas already excludes them (K: pkg/controller/controller_utils.go
+   * IsPodActive; audit K-M4). The backing lab's outage begins only when they are gone.
+   */
+  istiodGraceMs: number;
   webhooks: string[];
+  /** Revision tags (`istio-revision-tag-<tag>` MWCs): tag → revision; served in the webhook list with their labels. */
+  revisionTags?: Record<string, string>;
+  /** sidecarInjectorWebhook.enableNamespacesByDefault: the default revision's `auto.` webhook. */
+  enableNamespacesByDefault?: boolean;
   namespaces: Map<string, { labels: Record<string, string>; created: string; phase?: 'Active' | 'Terminating'; finalizers?: string[] }>;
   /**
    * Namespace deletion is asynchronous (istio-behaviours.md §10): a deleted namespace stays Terminating this long,
@@ -78,6 +90,28 @@ export interface KubeApiState {
    * nothing and its ReplicaSet reports FailedCreate until istiod is back.
    */
   podLimit: Map<string, number>;
+  /**
+   * The ReplicaSet controller, one entry per Deployment (`ns/name`): it creates a Deployment's missing pods on a
+   * sync; a refused create leaves `ReplicaFailure=True` (set only when absent, so its lastTransitionTime is the
+   * first failure's) and a FailedCreate event (aggregated: count and lastTimestamp grow), and requeues the key
+   * rate-limited; only a later successful sync removes the condition (K: pkg/controller/replicaset/
+   * replica_set_utils.go calculateStatus, `manageReplicasErr == nil && failureCond != nil → RemoveCondition`;
+   * replica_set.go processNextWorkItem → `queue.AddRateLimited(key)` on error, `queue.Forget(key)` on success).
+   * A change of spec.replicas enqueues at once (updateRS → enqueueRS, no rate limit); istiod coming back does not.
+   */
+  replicaSets: Map<string, ReplicaSetController>;
+  /**
+   * client-go's default per-item limiter (util/workqueue/default_rate_limiters.go DefaultControllerRateLimiter:
+   * NewItemExponentialFailureRateLimiter(5*time.Millisecond, 1000*time.Second), delay = base·2^failures). The
+   * base is real; the cap is scaled down (1000 s → 10 s) so a lab test never waits minutes. Tests may widen the
+   * base to make the stale window longer than a race.
+   */
+  replicaSetRetry: { baseMs: number; maxMs: number };
+  /**
+   * Transient admission refusals of a Deployment's pods (`ns/name` → message, until when): a ResourceQuota
+   * exceeded while old pods terminate, a webhook timing out (audit K-M5). Past `untilMs` the next sync succeeds.
+   */
+  createRefusals: Map<string, { message: string; untilMs: number }>;
   /** Called when a Deployment's scale changes (istiod's included), so a backing lab follows without a rebuild. */
   onScale?: (namespace: string, name: string, replicas: number) => Promise<void>;
   /** Stable pod IPs: `ns/pod` → 10.244.x.y. */
@@ -166,6 +200,7 @@ export function defaultState(): KubeApiState {
     denied: new Set(),
     crds: new Set(['peerauthentications.security.istio.io', 'authorizationpolicies.security.istio.io', 'destinationrules.networking.istio.io', 'gateways.networking.istio.io', 'virtualservices.networking.istio.io', 'sidecars.networking.istio.io', 'serviceentries.networking.istio.io', 'telemetries.telemetry.istio.io']),
     istiod: { image: 'docker.io/istio/pilot:1.30.1', replicas: 1, ready: 1 },
+    istiodGraceMs: 300,
     webhooks: ['istio-sidecar-injector'],
     // A cluster with Istio installed: its own namespaces exist before any run.
     namespaces: new Map([
@@ -180,6 +215,9 @@ export function defaultState(): KubeApiState {
     podIPs: new Map(),
     nodes: new Map([['kind-control-plane', { ready: true }]]),
     podLimit: new Map(),
+    replicaSets: new Map(),
+    replicaSetRetry: { baseMs: 5, maxMs: 10_000 },
+    createRefusals: new Map(),
     logQueries: [],
     listQueries: [],
     terminateAfterMs: 150,
@@ -273,7 +311,6 @@ type Obj = Record<string, unknown> & { kind: string; metadata: { name: string; n
 /** Pods as a ReplicaSet and the injection webhook would make them from the applied Deployments. */
 function podsOf(state: KubeApiState, namespace: string, selector: string | null, polls: number): unknown[] {
   const ns = [...state.objects.values()].find((o) => (o as Obj).kind === 'Namespace' && (o as Obj).metadata.name === namespace) as Obj | undefined;
-  const injected = injectedBy(state, ns);
   const out: unknown[] = [];
   const ipOf = (key: string) => {
     let ip = state.podIPs.get(key);
@@ -284,22 +321,23 @@ function podsOf(state: KubeApiState, namespace: string, selector: string | null,
     }
     return ip;
   };
+  if (namespace === 'istio-system' && state.istiod) out.push(...istiodPods(state).filter((p) => selects(selector, p.metadata.labels)));
   for (const o of state.objects.values()) {
     const d = o as Obj;
     if (d.kind !== 'Deployment' || d.metadata.namespace !== namespace) continue;
     const spec = d.spec as { replicas?: number; template: { metadata: { labels: Record<string, string>; annotations?: Record<string, string> }; spec: { containers: { name: string }[] } } };
     const labels = spec.template.metadata.labels;
-    const optOut = labels['sidecar.istio.io/inject'] === 'false';
-    if (podSecurityRejects(state, ns, injected && !optOut)) continue; // never created: see replicaSetsOf
+    const decision = injectionOf(state, ns, namespace, spec.template.metadata);
+    if (podSecurityRejects(state, ns, decision.injected)) continue; // never created: see replicaSetsOf
     const limit = state.podLimit.get(`${namespace}/${d.metadata.name}`);
     for (let i = 0; i < Math.min(spec.replicas ?? 1, limit ?? Number.POSITIVE_INFINITY); i++) {
       if (!selects(selector, labels)) continue;
-      // The object-selector webhook also injects a pod labelled `sidecar.istio.io/inject: "true"` (gateways).
-      const optIn = labels['sidecar.istio.io/inject'] === 'true' && (ns?.metadata.labels?.['istio-injection'] ?? '') !== 'disabled';
-      const sidecar = (injected || optIn) && !optOut && !state.injectionBroken;
+      const sidecar = decision.injected && !state.injectionBroken;
       const image = (spec.template.spec.containers[0] as { image?: string } | undefined)?.image ?? '';
+      // A gateway template not injected keeps `image: auto`, which no registry serves (audit K-M2).
+      const unpullable = state.unpullable.has(image) || (image === 'auto' && !sidecar);
       const crash = state.crashing.get(`${namespace}/${d.metadata.name}`);
-      const waiting = state.unpullable.has(image)
+      const waiting = unpullable
         ? { reason: 'ImagePullBackOff', message: `Back-off pulling image "${image}"` }
         : crash !== undefined
           ? { reason: 'CrashLoopBackOff', message: `back-off 40s restarting failed container=agent pod=${d.metadata.name}-${i}` }
@@ -324,11 +362,31 @@ function podsOf(state: KubeApiState, namespace: string, selector: string | null,
   return out;
 }
 
-/** The injection webhook's namespace rule: istio-injection=enabled, or (without it) istio.io/rev naming istiod's revision (§8). */
-function injectedBy(state: KubeApiState, ns: Obj | undefined): boolean {
-  const labels = ns?.metadata.labels ?? {};
-  if (labels['istio-injection'] !== undefined) return labels['istio-injection'] === 'enabled';
-  return labels['istio.io/rev'] !== undefined && labels['istio.io/rev'] === (state.istiod?.revision ?? 'default');
+/** istiod's labels (its chart's pod template: app, istio, istio.io/rev), on its Deployment's selector and its pods. */
+export function istiodLabels(state: KubeApiState): Record<string, string> {
+  return { app: 'istiod', istio: 'pilot', 'istio.io/rev': state.istiod?.revision ?? 'default' };
+}
+
+/** istiod's pods: the active ones, and those still terminating (deletionTimestamp set, not Ready). */
+function istiodPods(state: KubeApiState): { metadata: { name: string; labels: Record<string, string>; deletionTimestamp?: string }; status: unknown }[] {
+  const d = state.istiod!;
+  const base = d.revision ? `istiod-${d.revision}` : 'istiod';
+  const pod = (i: number, terminating: boolean) => ({
+    metadata: { name: `${base}-5c8f9d7b6-${i}`, namespace: 'istio-system', labels: istiodLabels(state), ...(terminating ? { deletionTimestamp: kubeTime(), deletionGracePeriodSeconds: 30 } : {}) },
+    spec: { containers: [{ name: 'discovery', image: d.image }] },
+    status: { phase: 'Running', conditions: [{ type: 'Ready', status: terminating ? 'False' : 'True' }] },
+  });
+  return [...Array.from({ length: d.ready }, (_, i) => pod(i, false)), ...Array.from({ length: d.terminating ?? 0 }, (_, i) => pod(d.ready + i, true))];
+}
+
+/** The control planes this cluster has: istiod's revision and the revision tags, as harness/istio/injection.ts models them. */
+function controlPlanesOf(state: KubeApiState): ControlPlanes {
+  return { revisions: state.istiod ? [state.istiod.revision ?? 'default'] : [], tags: state.revisionTags, enableNamespacesByDefault: state.enableNamespacesByDefault };
+}
+
+/** Istio's webhooks and injector on a pod of this namespace (harness/istio/injection.ts). */
+function injectionOf(state: KubeApiState, ns: Obj | undefined, namespace: string, pod: { labels?: Record<string, string>; annotations?: Record<string, string> }): InjectionDecision {
+  return injection(controlPlanesOf(state), { namespace, namespaceLabels: ns?.metadata.labels ?? {}, labels: pod.labels ?? {}, annotations: pod.annotations });
 }
 
 /** A protobuf SelfSubjectAccessReview in the `k8s\0` envelope (runtime.Unknown: raw = field 2). */
@@ -356,27 +414,93 @@ function podSecurityRejects(state: KubeApiState, ns: Obj | undefined, injected: 
 const PSA_MESSAGE = (level: string) =>
   `violates PodSecurity "${level}:latest": non-default capabilities (container "istio-init" must not include "NET_ADMIN", "NET_RAW" in securityContext.capabilities.add)`;
 
-/** ReplicaSets of the applied Deployments, with ReplicaFailure where Pod Security rejected their pods. */
-function replicaSetsOf(state: KubeApiState, namespace: string): { items: unknown[]; events: unknown[] } {
+/** One Deployment's ReplicaSet, as its controller keeps it (see KubeApiState.replicaSets). */
+export interface ReplicaSetController {
+  failures: number;
+  timer?: NodeJS.Timeout;
+  condition?: { message: string; lastTransitionTime: string };
+  /** FailedCreate events by message (client-go's EventCorrelator aggregates identical ones). */
+  events: Map<string, { count: number; firstTimestamp: string; lastTimestamp: string }>;
+}
+
+/** metav1.Time serializes with whole seconds (RFC 3339). */
+const kubeTime = (ms = Date.now()) => new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
+
+const rsName = (deployment: string) => `${deployment}-7d4b9c6f5`;
+
+const WEBHOOK_DOWN = 'Internal error occurred: failed calling webhook "namespace.sidecar-injector.istio.io": failed to call webhook: Post "https://istiod.istio-system.svc:443/inject?timeout=10s": no endpoints available for service "istiod"';
+
+/** Why admission refuses this Deployment's next pod now, if it does. */
+function createRefusal(state: KubeApiState, d: Obj): string | undefined {
+  const namespace = d.metadata.namespace!;
   const ns = [...state.objects.values()].find((o) => (o as Obj).kind === 'Namespace' && (o as Obj).metadata.name === namespace) as Obj | undefined;
-  const injected = injectedBy(state, ns);
+  const decision = injectionOf(state, ns, namespace, (d.spec as { template: { metadata: { labels?: Record<string, string>; annotations?: Record<string, string> } } }).template.metadata);
+  if (podSecurityRejects(state, ns, decision.injected)) return `pods "${rsName(d.metadata.name)}-x2x7q" is forbidden: ${PSA_MESSAGE(ns?.metadata.labels?.['pod-security.kubernetes.io/enforce'] ?? '')}`;
+  // The webhook fails closed once no istiod pod is left to answer it (failurePolicy Fail).
+  if (decision.selected && state.istiod && state.istiod.ready === 0 && !state.istiod.terminating) return WEBHOOK_DOWN;
+  const t = state.createRefusals.get(`${namespace}/${d.metadata.name}`);
+  return t && Date.now() < t.untilMs ? t.message : undefined;
+}
+
+/**
+ * One sync of a Deployment's ReplicaSet (replica_set.go syncReplicaSet): create what is missing unless admission
+ * refuses; on error the condition (if absent) and an event, and a rate-limited retry; on success Forget.
+ */
+function syncReplicaSet(state: KubeApiState, key: string): void {
+  const c = state.replicaSets.get(key);
+  const d = state.objects.get(`/apis/apps/v1/namespaces/${key.split('/')[0]}/deployments/${key.split('/')[1]}`) as Obj | undefined;
+  if (!c) return;
+  if (!d) {
+    clearTimeout(c.timer);
+    state.replicaSets.delete(key);
+    return;
+  }
+  const want = (d.spec as { replicas?: number }).replicas ?? 1;
+  const have = state.podLimit.get(key) ?? want;
+  const refusal = have < want ? createRefusal(state, d) : undefined;
+  if (!refusal) {
+    state.podLimit.delete(key);
+    c.failures = 0; // queue.Forget
+    c.condition = undefined;
+    return;
+  }
+  const now = kubeTime();
+  c.condition ??= { message: refusal, lastTransitionTime: now };
+  const e = c.events.get(refusal) ?? { count: 0, firstTimestamp: now, lastTimestamp: now };
+  c.events.set(refusal, { ...e, count: e.count + 1, lastTimestamp: now });
+  const delay = Math.min(state.replicaSetRetry.baseMs * 2 ** c.failures, state.replicaSetRetry.maxMs);
+  c.failures++;
+  clearTimeout(c.timer);
+  c.timer = setTimeout(() => syncReplicaSet(state, key), delay);
+  c.timer.unref();
+}
+
+/** spec.replicas changed (or the Deployment is new): the ReplicaSet is enqueued at once, not rate-limited. */
+function replicasChanged(state: KubeApiState, key: string, existingPods: number): void {
+  if (!state.replicaSets.has(key)) state.replicaSets.set(key, { failures: 0, events: new Map() });
+  if (!state.podLimit.has(key)) state.podLimit.set(key, existingPods);
+  syncReplicaSet(state, key);
+}
+
+/** ReplicaSets of the applied Deployments and their FailedCreate events, as their controller left them. */
+function replicaSetsOf(state: KubeApiState, namespace: string): { items: unknown[]; events: unknown[] } {
   const items: unknown[] = [];
   const events: unknown[] = [];
   for (const o of state.objects.values()) {
     const d = o as Obj;
     if (d.kind !== 'Deployment' || d.metadata.namespace !== namespace) continue;
     const labels = (d.spec as { template: { metadata: { labels: Record<string, string> } } }).template.metadata.labels;
-    const rs = `${d.metadata.name}-7d4b9c6f5`;
-    const rejected = podSecurityRejects(state, ns, injected && labels['sidecar.istio.io/inject'] !== 'false');
-    const message = `pods "${rs}-x2x7q" is forbidden: ${PSA_MESSAGE(ns?.metadata.labels?.['pod-security.kubernetes.io/enforce'] ?? '')}`;
-    const webhookDown = state.podLimit.has(`${namespace}/${d.metadata.name}`);
-    const webhookMessage = 'Internal error occurred: failed calling webhook "namespace.sidecar-injector.istio.io": failed to call webhook: Post "https://istiod.istio-system.svc:443/inject?timeout=10s": no endpoints available for service "istiod"';
-    const failure = rejected ? message : webhookDown ? webhookMessage : undefined;
+    const rs = rsName(d.metadata.name);
+    const c = state.replicaSets.get(`${namespace}/${d.metadata.name}`);
+    const cond = c?.condition;
     items.push({
       metadata: { name: rs, namespace, labels, ownerReferences: [{ kind: 'Deployment', name: d.metadata.name }] },
-      status: { replicas: 0, conditions: failure ? [{ type: 'ReplicaFailure', status: 'True', reason: 'FailedCreate', message: failure }] : [] },
+      status: { replicas: 0, conditions: cond ? [{ type: 'ReplicaFailure', status: 'True', reason: 'FailedCreate', message: cond.message, lastTransitionTime: cond.lastTransitionTime }] : [] },
     });
-    if (failure) events.push({ metadata: { name: `${rs}.1`, namespace }, involvedObject: { kind: 'ReplicaSet', name: rs, namespace }, reason: 'FailedCreate', type: 'Warning', message: `Error creating: ${failure}` });
+    let i = 0;
+    for (const [message, e] of c?.events ?? []) {
+      events.push({ metadata: { name: `${rs}.${++i}`, namespace }, involvedObject: { kind: 'ReplicaSet', name: rs, namespace }, reason: 'FailedCreate', type: 'Warning', message: `Error creating: ${message}`, count: e.count, firstTimestamp: e.firstTimestamp, lastTimestamp: e.lastTimestamp });
+    }
   }
   return { items, events };
 }
@@ -603,11 +727,15 @@ export async function startKubeApi(state: KubeApiState = defaultState()): Promis
         return one ? json(res, 200, one) : json(res, 404, { kind: 'Status', apiVersion: 'v1', status: 'Failure', reason: 'NotFound', code: 404, message: `${vap[1]}.admissionregistration.k8s.io "${vap[2]}" not found` });
       }
       if (req.method === 'GET' && p === '/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations') {
-        return json(res, 200, { apiVersion: 'admissionregistration.k8s.io/v1', kind: 'MutatingWebhookConfigurationList', metadata: {}, items: state.webhooks.map((name) => ({ metadata: { name } })) });
+        return json(res, 200, { apiVersion: 'admissionregistration.k8s.io/v1', kind: 'MutatingWebhookConfigurationList', metadata: {}, items: [
+          ...state.webhooks.map((name) => ({ metadata: { name, labels: { 'istio.io/rev': state.istiod?.revision ?? 'default' } } })),
+          // Revision tags (I: revision-tags-mwc.yaml): istio.io/tag names the tag, istio.io/rev its revision.
+          ...Object.entries(state.revisionTags ?? {}).map(([tag, rev]) => ({ metadata: { name: `istio-revision-tag-${tag}`, labels: { 'istio.io/tag': tag, 'istio.io/rev': rev } } })),
+        ] });
       }
       if (req.method === 'GET' && p === '/apis/apps/v1/namespaces/istio-system/deployments') {
         const d = state.istiod;
-        const labels: Record<string, string> = { app: 'istiod', ...(d?.revision ? { 'istio.io/rev': d.revision } : {}) };
+        const labels = istiodLabels(state);
         const items = d && selects(url.searchParams.get('labelSelector'), labels)
           ? [{
               apiVersion: 'apps/v1',
@@ -677,7 +805,7 @@ export async function startKubeApi(state: KubeApiState = defaultState()): Promis
         const d = isIstiod ? undefined : (state.objects.get(key) as Obj | undefined);
         if (!isIstiod && !d) return notFound(res, `deployments.apps "${name}"`);
         const current = isIstiod ? state.istiod!.replicas : ((d!.spec as { replicas?: number }).replicas ?? 1);
-        const view = (replicas: number) => ({ kind: 'Scale', apiVersion: 'autoscaling/v1', metadata: { name, namespace: ns }, spec: { replicas }, status: { replicas, selector: isIstiod ? 'app=istiod' : '' } });
+        const view = (replicas: number) => ({ kind: 'Scale', apiVersion: 'autoscaling/v1', metadata: { name, namespace: ns }, spec: { replicas }, status: { replicas, selector: isIstiod ? Object.entries(istiodLabels(state)).map(([k, v]) => `${k}=${v}`).join(',') : '' } });
         if (req.method === 'GET') return json(res, 200, view(current));
         if (!req.headers['content-type']?.startsWith('application/merge-patch+json')) return status(415, 'UnsupportedMediaType', `the body of the request was in an unknown format - accepted media types include: application/merge-patch+json`);
         const replicas = (JSON.parse(body) as { spec?: { replicas?: number } }).spec?.replicas;
@@ -686,16 +814,24 @@ export async function startKubeApi(state: KubeApiState = defaultState()): Promis
         const denied = admission('UPDATE', p, { ...view(want), metadata: { name, namespace: ns } }, view(current));
         if (denied) return json(res, denied.code, denied.status);
         if (isIstiod) {
-          state.istiod!.replicas = want;
-          state.istiod!.ready = want;
-          // istiod back: the ReplicaSet controller retries what the webhook refused.
-          if (want > 0) state.podLimit.clear();
+          const i = state.istiod!;
+          // Scaled down, pods terminate for their grace period before they stop serving.
+          if (want < i.ready) i.terminating = (i.terminating ?? 0) + i.ready - want;
+          i.replicas = want;
+          i.ready = want;
+          // Nothing re-enqueues a ReplicaSet whose pods the webhook refused: its backed-off retry brings them.
+          if (want === 0) {
+            const gone = setTimeout(() => {
+              i.terminating = 0;
+              if (i.replicas === 0) void state.onScale?.(ns, name, 0).catch(() => {});
+            }, state.istiodGraceMs);
+            gone.unref();
+            return json(res, 200, view(want));
+          }
         } else {
-          const nsObj = [...state.objects.values()].find((o) => (o as Obj).kind === 'Namespace' && (o as Obj).metadata.name === ns) as Obj | undefined;
-          const labels = (d!.spec as { template: { metadata: { labels: Record<string, string> } } }).template.metadata.labels;
-          const injected = injectedBy(state, nsObj) && labels['sidecar.istio.io/inject'] !== 'false';
-          if (want > current && injected && state.istiod?.replicas === 0 && !state.podLimit.has(`${ns}/${name}`)) state.podLimit.set(`${ns}/${name}`, current);
           (d!.spec as { replicas: number }).replicas = want;
+          // A change of spec.replicas syncs the ReplicaSet at once; the same value changes nothing.
+          if (want !== current) replicasChanged(state, `${ns}/${name}`, current);
         }
         const done = state.onScale ? state.onScale(ns, name, want) : Promise.resolve();
         done.then(
@@ -771,6 +907,10 @@ export async function startKubeApi(state: KubeApiState = defaultState()): Promis
         state.objects.set(p, obj);
         state.generation++;
         if (!owner) state.managers.set(p, manager);
+        if (obj.kind === 'Deployment') {
+          const was = existing ? ((existing.spec as { replicas?: number }).replicas ?? 1) : 0;
+          if (!existing || was !== ((obj.spec as { replicas?: number }).replicas ?? 1)) replicasChanged(state, `${ns}/${obj.metadata.name}`, was);
+        }
         if (obj.kind === 'Namespace') state.namespaces.set(obj.metadata.name, { labels: obj.metadata.labels ?? {}, created: new Date().toISOString(), phase: 'Active' });
         return json(res, 200, { ...obj, metadata: { ...obj.metadata, uid: `uid-${state.objects.size}` } });
       }
@@ -812,7 +952,9 @@ export async function startKubeApi(state: KubeApiState = defaultState()): Promis
         return json(res, 201, { apiVersion: 'authentication.k8s.io/v1', kind: 'TokenRequest', spec: JSON.parse(body).spec, status: { token: state.issueToken(tok[1]!, tok[2]!), expirationTimestamp: new Date(Date.now() + 600_000).toISOString() } });
       }
       const rootCm = /^\/api\/v1\/namespaces\/([^/]+)\/configmaps\/istio-ca-root-cert$/.exec(p);
-      const root = req.method === 'GET' && rootCm ? state.rootPem?.() : undefined;
+      // istiod writes the root only into namespaces its discoverySelectors let it see (harness/istio/discovery.ts).
+      const seen = rootCm ? discovered((parseYaml(state.meshConfig ?? '') as { discoverySelectors?: LabelSelector[] } | null)?.discoverySelectors, state.namespaces.get(rootCm[1]!)?.labels ?? {}) : false;
+      const root = req.method === 'GET' && rootCm && seen ? state.rootPem?.() : undefined;
       if (rootCm && root) {
         return json(res, 200, { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'istio-ca-root-cert', namespace: rootCm[1] }, data: { 'root-cert.pem': root } });
       }
@@ -1076,6 +1218,7 @@ export async function startKubeApi(state: KubeApiState = defaultState()): Promis
     },
     close: () =>
       new Promise((r) => {
+        for (const c of state.replicaSets.values()) clearTimeout(c.timer);
         for (const c of wss.clients) c.terminate();
         server.closeAllConnections();
         server.close(() => r());

@@ -7,6 +7,7 @@ import { randomUUID } from 'node:crypto';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
 import type { ProbeBatch } from '../../agent/protocol.js';
 import { loadKubeConfig } from '../../cluster/kube/connect.js';
 import { KubeTarget, type KubeTargetOptions } from '../../cluster/kube/kube-target.js';
@@ -50,6 +51,10 @@ function unrender(o: Obj, opts: { stripStatsMatcher?: boolean; revision?: string
     return Object.keys(rest).length ? rest : undefined;
   };
   m.metadata = { name: m.metadata.name, ...(m.metadata.namespace ? { namespace: m.metadata.namespace } : {}), ...(strip(m.metadata.labels) ? { labels: strip(m.metadata.labels) } : {}), ...(m.metadata.annotations ? { annotations: m.metadata.annotations } : {}) };
+  if (m.kind === 'Namespace' && m.metadata.labels) {
+    // Labels render added for istiod's discoverySelectors: the façade's istiod honours them, the lab has none.
+    m.metadata.labels = Object.fromEntries(Object.entries(m.metadata.labels).filter(([k]) => !k.startsWith('meshproof.dev/')));
+  }
   if (m.kind === 'Namespace' && m.metadata.labels?.['istio.io/rev'] !== undefined) {
     // The façade's webhook decided injection by revision; the lab knows only istio-injection.
     const { 'istio.io/rev': rev, ...rest } = m.metadata.labels;
@@ -63,7 +68,9 @@ function unrender(o: Obj, opts: { stripStatsMatcher?: boolean; revision?: string
       if (Object.keys(rest).length > 0) annotations['proxy.istio.io/config'] = JSON.stringify(rest);
       else delete annotations['proxy.istio.io/config'];
     }
-    t.metadata = { labels: strip(t.metadata.labels) ?? {}, ...(Object.keys(annotations).length ? { annotations } : {}) };
+    // The façade's webhooks decided injection by revision (a gateway's istio.io/rev); the lab knows no revisions.
+    const { 'istio.io/rev': _rev, ...podLabels } = strip(t.metadata.labels) ?? {};
+    t.metadata = { labels: podLabels, ...(Object.keys(annotations).length ? { annotations } : {}) };
     const containers = (t.spec.containers as Record<string, unknown>[]).map((c) => ({ name: c.name, ...(c.image === 'auto' ? { image: 'auto' } : { command: c.command, args: c.args }), ...(c.ports ? { ports: c.ports } : {}) }));
     t.spec = { ...(t.spec.serviceAccountName ? { serviceAccountName: t.spec.serviceAccountName } : {}), containers };
   }
@@ -120,7 +127,10 @@ export async function startLabCluster(
     await lab?.dispose();
     const objects = [...api.state.objects.values()].map((v) => unrender(v as Obj, { ...o, revision: api.state.istiod?.revision })).filter((x): x is Obj => x !== undefined);
     // The cluster's mesh config, which istiod (and so the lab's sidecars) reads for access logging.
-    if (api.state.meshConfig !== undefined) objects.push({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'istio', namespace: 'istio-system' }, data: { mesh: api.state.meshConfig } });
+    // discoverySelectors are the façade's istiod's (which namespaces get the root): the lab has no such field.
+    const mesh = api.state.meshConfig === undefined ? undefined : (parseYaml(api.state.meshConfig) as Record<string, unknown> | null);
+    if (mesh && 'discoverySelectors' in mesh) delete mesh.discoverySelectors;
+    if (api.state.meshConfig !== undefined) objects.push({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'istio', namespace: 'istio-system' }, data: { mesh: mesh && Object.keys(mesh).length > 0 ? stringifyYaml(mesh) : '' } });
     lab = new LabTarget({
       podsPerProcess: o.podsPerProcess,
       podIp: (namespace, name) => api.state.podIPs.get(`${namespace}/${name}`),

@@ -1,0 +1,51 @@
+// meshConfig.discoverySelectors: the namespaces istiod sees. A namespace is seen when any selector matches its
+// labels, every namespace when there is none (I: pkg/kube/namespace/filter.go isSelectedLocked). A namespace
+// istiod does not see gets no istio-ca-root-cert (I: pilot/pkg/serviceregistry/kube/controller/
+// namespacecontroller.go: "If the namespace is filtered out by discovery selector, the configmap will be
+// deleted"), and its Services and policies are invisible to the mesh.
+import { matches, type Requirement } from './injection.js';
+
+export interface LabelSelector {
+  matchLabels?: Record<string, string>;
+  matchExpressions?: Requirement[];
+}
+
+/** metav1.LabelSelector as requirements: matchLabels are `In [value]`, ANDed with matchExpressions. */
+export function requirementsOf(s: LabelSelector): Requirement[] {
+  return [...Object.entries(s.matchLabels ?? {}).map(([key, v]): Requirement => ({ key, operator: 'In', values: [v] })), ...(s.matchExpressions ?? [])];
+}
+
+export function discovered(selectors: LabelSelector[] | undefined, labels: Record<string, string>): boolean {
+  if (!selectors || selectors.length === 0) return true;
+  return selectors.some((s) => matches(requirementsOf(s), labels));
+}
+
+/** The namespace-label prefix meshproof may add on its own namespaces to be seen. */
+export const OWN_LABEL_PREFIX = 'meshproof.dev/';
+
+/**
+ * What a namespace meshproof creates needs to be seen by istiod: nothing, labels of its own (`meshproof.dev/…`,
+ * from the first selector those alone satisfy), or, when every selector needs someone else's label (or the
+ * absence of one), the label the first selector needs.
+ */
+export function discoveryLabels(selectors: LabelSelector[] | undefined, labels: Record<string, string>): { add: Record<string, string> } | { needs: string } {
+  if (discovered(selectors, labels)) return { add: {} };
+  let needs = '';
+  for (const s of selectors ?? []) {
+    const add: Record<string, string> = {};
+    let foreign: string | undefined;
+    for (const r of requirementsOf(s)) {
+      if (matches([r], { ...labels, ...add })) continue;
+      const value = r.operator === 'In' ? r.values?.[0] : r.operator === 'Exists' ? 'true' : undefined;
+      const described = r.operator === 'In' ? `${r.key}=${r.values?.join('|')}` : r.operator === 'Exists' ? `${r.key} (any value)` : `${r.key} ${r.operator === 'NotIn' ? `not ${r.values?.join('|')}` : 'absent'}`;
+      if (value === undefined || !r.key.startsWith(OWN_LABEL_PREFIX)) {
+        foreign = described;
+        break;
+      }
+      add[r.key] = value;
+    }
+    if (!foreign) return { add };
+    needs ||= foreign;
+  }
+  return { needs };
+}
