@@ -225,6 +225,21 @@ describe('connecting', () => {
     expect(loadKubeConfig({ kubeconfig: good, env: { ...inPod, KUBECONFIG: path.join(dir, 'nope.yaml') } }).source).toBe(good);
   });
 
+  it("K-L7: KUBECONFIG with several files merges them as kubectl does (a context in the second file; the first current-context and the first of a name win; a missing file skipped)", () => {
+    const second = path.join(dir, 'second.yaml');
+    writeFileSync(
+      second,
+      'apiVersion: v1\nkind: Config\nclusters: [{name: c1, cluster: {server: "https://127.0.0.2:6443"}}, {name: c2, cluster: {server: "https://127.0.0.3:6443"}}]\nusers: [{name: u2, user: {token: def}}]\ncontexts: [{name: ctx2, context: {cluster: c2, user: u2}}]\ncurrent-context: ctx2\n',
+    );
+    const list = [path.join(dir, 'missing.yaml'), good, second].join(path.delimiter);
+    const { kc } = loadKubeConfig({ context: 'ctx2', env: { HOME: dir, KUBECONFIG: list } });
+    expect(kc.getCurrentCluster()?.server).toBe('https://127.0.0.3:6443');
+    const first = loadKubeConfig({ env: { HOME: dir, KUBECONFIG: list } }).kc;
+    expect(first.getCurrentContext()).toBe('ctx1'); // the first file's current-context
+    expect(first.getCurrentCluster()?.server).toBe('https://127.0.0.1:6443'); // c1 from the first file, not the second's
+    expect(() => loadKubeConfig({ env: { HOME: dir, KUBECONFIG: path.join(dir, 'missing.yaml') } })).toThrow(/no such file/);
+  });
+
   it('a malformed kubeconfig is a ConfigError', () => {
     const bad = path.join(dir, 'bad.yaml');
     writeFileSync(bad, 'clusters: [unclosed\n');

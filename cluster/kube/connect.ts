@@ -22,9 +22,7 @@ export function loadKubeConfig(o: ConnectOptions): { kc: KubeConfig; source: str
       kc.loadFromFile(o.kubeconfig);
       source = o.kubeconfig;
     } else if (env.KUBECONFIG) {
-      const first = env.KUBECONFIG.split(path.delimiter)[0]!;
-      if (!existsSync(first)) throw new ConfigError(`KUBECONFIG ${env.KUBECONFIG}: no such file`);
-      kc.loadFromFile(first);
+      loadMerged(kc, env.KUBECONFIG);
       source = `KUBECONFIG=${env.KUBECONFIG}`;
     } else if (existsSync(path.join(env.HOME ?? homedir(), '.kube', 'config'))) {
       kc.loadFromFile(path.join(env.HOME ?? homedir(), '.kube', 'config'));
@@ -50,4 +48,28 @@ export function loadKubeConfig(o: ConnectOptions): { kc: KubeConfig; source: str
   if (!kc.getCurrentContext() || !cluster) throw new ConfigError(`${source}: no current context with a cluster (use --context)`);
   if (!/^https?:\/\//.test(cluster.server)) throw new ConfigError(`${source}: cluster ${cluster.name} has no usable server URL (${JSON.stringify(cluster.server)})`);
   return { kc, source };
+}
+
+/**
+ * KUBECONFIG as kubectl reads it (client-go tools/clientcmd/loader.go, ClientConfigLoadingRules.Load): every file
+ * of the list, missing ones skipped; the first file to set a cluster, user or context name wins, and so does the
+ * first current-context. (client-node's loadFromDefault lets the last current-context win and throws on a name
+ * two files share.)
+ */
+function loadMerged(kc: KubeConfig, list: string): void {
+  const files = list.split(path.delimiter).filter((f) => f !== '' && existsSync(f));
+  if (files.length === 0) throw new ConfigError(`KUBECONFIG ${list}: no such file`);
+  const clusters = new Map<string, KubeConfig['clusters'][number]>();
+  const users = new Map<string, KubeConfig['users'][number]>();
+  const contexts = new Map<string, KubeConfig['contexts'][number]>();
+  let current = '';
+  for (const f of files) {
+    const one = new KubeConfig();
+    one.loadFromFile(f);
+    for (const c of one.clusters) if (!clusters.has(c.name)) clusters.set(c.name, c);
+    for (const u of one.users) if (!users.has(u.name)) users.set(u.name, u);
+    for (const c of one.contexts) if (!contexts.has(c.name)) contexts.set(c.name, c);
+    if (!current && one.currentContext) current = one.currentContext;
+  }
+  kc.loadFromOptions({ clusters: [...clusters.values()], users: [...users.values()], contexts: [...contexts.values()], currentContext: current });
 }
