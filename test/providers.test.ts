@@ -50,6 +50,24 @@ describe('--target kind and k3s without their tools', () => {
     expect(readFileSync(log, 'utf8')).toMatch(/^delete cluster --name (meshproof-[0-9a-f]{8}) --kubeconfig \S+\/\1\.kubeconfig$/m);
   });
 
+  it('K-L9: kind writes its kubeconfig in a private directory, and a failed create leaves no cluster behind', async () => {
+    const env = pathWith({ docker: 0 });
+    const bin = env.PATH!.split(':')[0]!;
+    const log = path.join(bin, 'kind.log');
+    const kind = path.join(bin, 'kind');
+    // A create that fails after starting its node container (as a create killed at meshproof's time-out would).
+    writeFileSync(kind, `#!/bin/sh\necho "$*" >> ${log}\ncase "$1" in create) exit 1 ;; esac\nexit 0\n`);
+    chmodSync(kind, 0o755);
+    const r = await cli(['run', '--target', 'kind'], { env });
+    expect(r.code).toBe(3);
+    const text = readFileSync(log, 'utf8');
+    const created = /^create cluster --name (meshproof-[0-9a-f]{8}) --config \S+ --kubeconfig (\S+) /m.exec(text)!;
+    const dir = path.dirname(created[2]!);
+    expect(dir).not.toBe(tmpdir()); // not a predictable name in the shared temporary directory
+    expect(path.basename(dir)).toMatch(/^meshproof-kind-/);
+    expect(text).toContain(`delete cluster --name ${created[1]} --kubeconfig ${created[2]}`);
+  });
+
   it('bad gate and installer flags are usage errors', async () => {
     expect((await cli(['upgrade-gate', '--from', '1', '--to', '2', '--target', 'lab'])).stderr).toMatch(/the upgrade gate provisions its own cluster/);
     const r = await cli(['run', '--target', 'kind', '--installer', 'kustomize']);

@@ -34,9 +34,16 @@ export function kindNodeImage(istioVersion: string): string | undefined {
   return minor ? KIND_NODE_IMAGES[minor] : undefined;
 }
 
-/** The kubeconfig a kind cluster of this name is written to: meshproof's own, never the user's. */
+let privateDir: string | undefined;
+
+/**
+ * The kubeconfig a kind cluster of this name is written to: meshproof's own, never the user's, in a directory of
+ * this process's own (mkdtemp: mode 0700, an unpredictable name), so nobody else on a shared runner can plant a
+ * link at it or read the cluster's admin credentials.
+ */
 export function kindKubeconfig(name: string): string {
-  return path.join(tmpdir(), `${name}.kubeconfig`);
+  privateDir ??= mkdtempSync(path.join(tmpdir(), 'meshproof-kind-'));
+  return path.join(privateDir, `${name}.kubeconfig`);
 }
 
 export async function createKindCluster(o: { name: string; istioVersion?: string; image?: string; keep?: boolean; log?: (l: string) => void }): Promise<Provisioned> {
@@ -48,7 +55,13 @@ export async function createKindCluster(o: { name: string; istioVersion?: string
   const kubeconfig = kindKubeconfig(o.name);
   const image = o.image ?? (o.istioVersion ? kindNodeImage(o.istioVersion) : undefined);
   o.log?.(`kind create cluster --name ${o.name}`);
-  await run('kind', ['create', 'cluster', '--name', o.name, '--config', config, '--kubeconfig', kubeconfig, ...(image ? ['--image', image] : []), '--wait', '180s'], { timeoutMs: 10 * 60_000 });
+  try {
+    await run('kind', ['create', 'cluster', '--name', o.name, '--config', config, '--kubeconfig', kubeconfig, ...(image ? ['--image', image] : []), '--wait', '180s'], { timeoutMs: 10 * 60_000 });
+  } catch (e) {
+    // kind removes a cluster whose creation failed, but not one whose `create` we killed at the time-out.
+    if (!o.keep) await deleteKindCluster(o.name).catch(() => {});
+    throw e;
+  }
   return {
     name: o.name,
     kubeconfig,
