@@ -40,6 +40,9 @@ describe('preflight', () => {
 
   it.each([
     { name: 'a missing permission', code: 2, bend: (a: KubeApi): void => void a.state.denied.add('create /pods/exec'), re: /^meshproof: missing permissions: create core\/pods\/exec\. Apply deploy\/rbac\.yaml/ },
+    { name: 'K-L12: an Istio CRD that does not serve v1 (Istio before 1.22)', code: 2, bend: (a: KubeApi): void => {
+        a.state.crdsBeforeV1 = new Set(['peerauthentications.security.istio.io']);
+      }, re: /^meshproof: Istio CRD peerauthentications\.security\.istio\.io does not serve v1 \(served: v1beta1, v1alpha3\): meshproof needs Istio 1\.22 or later/ },
     { name: 'a missing Istio CRD', code: 2, bend: (a: KubeApi): void => void a.state.crds.delete('destinationrules.networking.istio.io'), re: /^meshproof: Istio CRD destinationrules\.networking\.istio\.io is not installed/ },
     { name: 'no istiod', code: 2, bend: (a: KubeApi): void => {
         a.state.istiod = undefined;

@@ -187,8 +187,15 @@ export async function preflight(kc: KubeConfig, o: { istioNamespace?: string; re
   const crds = kc.makeApiClient(ApiextensionsV1Api);
   for (const name of ISTIO_CRDS) {
     try {
-      await retrying(() => crds.readCustomResourceDefinition({ name }));
+      const crd = await retrying(() => crds.readCustomResourceDefinition({ name }));
+      // meshproof writes and lists Istio's v1 API, served from Istio 1.22; an older Istio's CRD serves only
+      // v1beta1/v1alpha3, and every apply would fail later with "no matches for kind".
+      if (!(crd.spec?.versions ?? []).some((v) => v.name === 'v1' && v.served)) {
+        const served = (crd.spec?.versions ?? []).filter((v) => v.served).map((v) => v.name);
+        throw new ConfigError(`Istio CRD ${name} does not serve v1 (served: ${served.join(', ') || 'none'}): meshproof needs Istio 1.22 or later`);
+      }
     } catch (e) {
+      if (e instanceof ConfigError) throw e;
       if (status(e) === 404) throw new ConfigError(`Istio CRD ${name} is not installed: install Istio (the base chart) or use --target kind to provision one`);
       throw new InfraError(`reading CRD ${name}: ${messageOf(e).split('\n')[0]}`);
     }

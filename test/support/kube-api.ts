@@ -32,6 +32,8 @@ export interface KubeApiState {
   /** `verb group/resource[/sub]` entries that are denied. */
   denied: Set<string>;
   crds: Set<string>;
+  /** CRDs served as an Istio older than 1.22 serves them: v1beta1 and v1alpha3, no v1. */
+  crdsBeforeV1?: Set<string>;
   /** istiod's Deployment in istio-system: `istiod`, or `istiod-<rev>` labelled istio.io/rev for a revision (§10). */
   istiod?: { image: string; replicas: number; ready: number; revision?: string; terminating?: number };
   /**
@@ -716,7 +718,10 @@ export async function startKubeApi(state: KubeApiState = defaultState()): Promis
       }
       let m = /^\/apis\/apiextensions\.k8s\.io\/v1\/customresourcedefinitions\/([^/]+)$/.exec(p);
       if (req.method === 'GET' && m) {
-        return state.crds.has(m[1]!) ? json(res, 200, { apiVersion: 'apiextensions.k8s.io/v1', kind: 'CustomResourceDefinition', metadata: { name: m[1] }, spec: {} }) : notFound(res, `crd ${m[1]}`);
+        // The versions an Istio >= 1.22 CRD serves (v1 beside the older ones), or only the older ones (crdsBeforeV1).
+        const versions = state.crdsBeforeV1?.has(m[1]!) ? ['v1beta1', 'v1alpha3'] : ['v1', 'v1beta1', 'v1alpha3'];
+        const spec = { group: m[1]!.split('.').slice(1).join('.'), names: { plural: m[1]!.split('.')[0] }, scope: 'Namespaced', versions: versions.map((name, i) => ({ name, served: true, storage: i === 0 })) };
+        return state.crds.has(m[1]!) ? json(res, 200, { apiVersion: 'apiextensions.k8s.io/v1', kind: 'CustomResourceDefinition', metadata: { name: m[1] }, spec }) : notFound(res, `crd ${m[1]}`);
       }
       const vap = /^\/apis\/admissionregistration\.k8s\.io\/v1\/(validatingadmissionpolicies|validatingadmissionpolicybindings)(?:\/([^/]+))?$/.exec(p);
       if (req.method === 'GET' && vap) {
