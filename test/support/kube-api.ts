@@ -302,6 +302,7 @@ const SUBRESOURCES: Record<string, { name: string; kind: string; verbs: string[]
   pods: [
     { name: 'exec', kind: 'PodExecOptions', verbs: ['create', 'get'] },
     { name: 'log', kind: 'Pod', verbs: ['get'] },
+    { name: 'ephemeralcontainers', kind: 'Pod', verbs: ['get', 'patch', 'update'] },
   ],
   deployments: [{ name: 'scale', kind: 'Scale', verbs: ['get', 'patch', 'update'] }],
 };
@@ -518,6 +519,7 @@ export function requestInfoOf(pathname: string): { group: string; version: strin
 function kindOf(info: ReturnType<typeof requestInfoOf>): AdmissionAttributes['kind'] {
   if (info.subResource === 'scale') return { group: 'autoscaling', version: 'v1', kind: 'Scale' };
   if (info.subResource === 'exec') return { group: '', version: 'v1', kind: 'PodExecOptions' };
+  if (info.subResource === 'ephemeralcontainers') return { group: '', version: 'v1', kind: 'Pod' };
   if (info.subResource === 'token') return { group: 'authentication.k8s.io', version: 'v1', kind: 'TokenRequest' };
   const gv = info.group ? `${info.group}/${info.version}` : info.version;
   const kind = RESOURCES[gv]?.find(([, plural]) => plural === info.resource)?.[0] ?? '';
@@ -794,6 +796,21 @@ export async function startKubeApi(state: KubeApiState = defaultState()): Promis
       }
       const status = (code: number, reason: string, message: string, causes?: { reason?: string; message: string; field?: string }[]) =>
         json(res, code, { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', reason, message, code, ...(causes ? { details: { causes } } : {}) });
+      // The ephemeralcontainers subresource (kubernetes pkg/registry/core/pod/storage EphemeralContainersREST): an
+      // UPDATE of the Pod for admission, the Pod with the new spec.ephemeralContainers as its object. Pods here are
+      // derived from their Deployments, so an admitted change is answered but not kept.
+      const ephemeral = /^\/api\/v1\/namespaces\/([^/]+)\/pods\/([^/]+)\/ephemeralcontainers$/.exec(p);
+      if (ephemeral && (req.method === 'PATCH' || req.method === 'PUT')) {
+        const [, ns, name] = ephemeral as unknown as [string, string, string];
+        const pod = (podsOf(state, ns, null, polls) as Obj[]).find((x) => x.metadata.name === name);
+        if (!pod) return notFound(res, `pods "${name}"`);
+        const current = { ...pod, apiVersion: 'v1', kind: 'Pod' };
+        const patch = JSON.parse(body) as { spec?: { ephemeralContainers?: unknown[] } };
+        const updated = { ...current, spec: { ...(current.spec as Obj), ephemeralContainers: patch.spec?.ephemeralContainers ?? [] } };
+        const denied = admission('UPDATE', p, updated, current);
+        if (denied) return json(res, denied.code, denied.status);
+        return json(res, 200, updated);
+      }
       // The scale subresource (autoscaling/v1 Scale): istiod's, and the run's own Deployments'. A scale does not
       // bump the generation: a backing lab follows it (onScale) instead of being rebuilt.
       const scaleOf = /^\/apis\/apps\/v1\/namespaces\/([^/]+)\/deployments\/([^/]+)\/scale$/.exec(p);
