@@ -98,6 +98,16 @@ describe('preflight', () => {
     expect(a.calls).toEqual([]);
   });
 
+  it('A-M4: a posture namespace label confine.yaml would refuse stops the run before the cluster is contacted (exit 2, one line naming it)', async () => {
+    const a = await ready();
+    const overlay = path.join(dir, 'label.yaml');
+    writeFileSync(overlay, 'apiVersion: v1\nkind: Namespace\nmetadata: {name: extra, labels: {istio-discovery: enabled}}\n');
+    const r = await cli(['run', '--target', 'kubeconfig', '--kubeconfig', a.kubeconfig(dir), '--overlay', overlay, '--out', path.join(dir, 'out')]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/^meshproof: .*label\.yaml#1: Namespace extra: label istio-discovery is not a label deploy\/confine\.yaml lets meshproof put on its namespaces .*\n$/);
+    expect(a.calls).toEqual([]);
+  });
+
   it('an unreachable API is an infrastructure error (exit 3)', async () => {
     const a = await ready();
     const file = a.kubeconfig(dir);
