@@ -712,8 +712,10 @@ export async function startKubeApi(state: KubeApiState = defaultState()): Promis
         return json(res, 201, { apiVersion: 'authorization.k8s.io/v1', kind: 'SelfSubjectAccessReview', spec: { resourceAttributes: ra }, status: { allowed } });
       }
       if (req.method === 'POST' && p === '/apis/authentication.k8s.io/v1/selfsubjectreviews') {
-        // Who the caller is (`kubectl auth whoami`): the kubeconfig's token is meshproof's service account.
-        const userInfo = { username: MESHPROOF_USER, groups: ['system:serviceaccounts', 'system:serviceaccounts:meshproof', 'system:authenticated'] };
+        // Who the caller is (`kubectl auth whoami`): the identity admission sees (state.user), meshproof's service
+        // account unless a test says otherwise.
+        const username = state.user ?? MESHPROOF_USER;
+        const userInfo = { username, groups: username === MESHPROOF_USER ? ['system:serviceaccounts', 'system:serviceaccounts:meshproof', 'system:authenticated'] : ['system:authenticated'] };
         return json(res, 201, { apiVersion: 'authentication.k8s.io/v1', kind: 'SelfSubjectReview', metadata: {}, status: { userInfo } });
       }
       let m = /^\/apis\/apiextensions\.k8s\.io\/v1\/customresourcedefinitions\/([^/]+)$/.exec(p);
