@@ -147,6 +147,25 @@ describe('deploy/confine.yaml in the façade (K-M9: evaluated on every write wit
     expect(a.state.forbidden).toEqual([]); // RBAC allowed it: admission refused it
   });
 
+  it('A-L1: an UPDATE is admitted on the merged object: a field the apply leaves out but the live object has is still seen', async () => {
+    const a = await facade();
+    expect((await apply(a, runNamespace)).code).toBe(200);
+    // Written by another hand (no field manager): hostNetwork in the template, type NodePort on the Service.
+    const live = deployment({ hostNetwork: true }, 'echo');
+    a.state.objects.set(pathFor(live), live as never);
+    const svc = { apiVersion: 'v1', kind: 'Service', metadata: { name: 'echo', namespace: NS }, spec: { type: 'NodePort', selector: { app: 'echo' }, ports: [{ port: 80 }] } };
+    a.state.objects.set(pathFor(svc as Manifest), svc as never);
+    // meshproof's apply names neither field: the stored object would keep both.
+    const d = await apply(a, deployment({}, 'echo'));
+    expect(d.code, d.body.message).toBe(403);
+    expect(d.body.message).toMatch(/meshproof pods may not use the node .*: refused UPDATE deployments echo in mp-4f1c2a9e-mesh$/);
+    const s = await apply(a, { apiVersion: 'v1', kind: 'Service', metadata: { name: 'echo', namespace: NS }, spec: { selector: { app: 'echo' }, ports: [{ port: 80 }] } });
+    expect(s.code, s.body.message).toBe(403);
+    expect(s.body.message).toMatch(/meshproof Services must be of type ClusterIP, without externalIPs: refused UPDATE services echo/);
+    // The applied value wins where it names the field.
+    expect((await apply(a, { ...svc, spec: { ...svc.spec, type: 'ClusterIP' } })).code).toBe(200);
+  });
+
   it("K-H4: the gateway's RoleBinding (meshproof-gateway-secrets to a ServiceAccount of its namespace) is admitted", async () => {
     const a = await facade();
     expect((await apply(a, runNamespace)).code).toBe(200);

@@ -506,6 +506,15 @@ function replicaSetsOf(state: KubeApiState, namespace: string): { items: unknown
   return { items, events };
 }
 
+/** The applied object over the live one, as server-side apply merges them for maps (A-L1); lists and scalars are the applied ones. */
+export function mergeApplied(live: unknown, applied: unknown): unknown {
+  const isMap = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+  if (!isMap(live) || !isMap(applied)) return applied;
+  const out: Record<string, unknown> = { ...live };
+  for (const [k, v] of Object.entries(applied)) out[k] = k in live ? mergeApplied(live[k], v) : v;
+  return out;
+}
+
 /** The resource a REST path names, as admission.Attributes carries it (kube-apiserver's RequestInfo). */
 export function requestInfoOf(pathname: string): { group: string; version: string; resource: string; subResource?: string; namespace?: string; name?: string } {
   const parts = pathname.split('/').filter(Boolean);
@@ -919,8 +928,14 @@ export async function startKubeApi(state: KubeApiState = defaultState()): Promis
             { reason: 'FieldManagerConflict', message: `conflict with "${owner}" using ${obj.apiVersion}`, field: `.${obj.spec ? 'spec' : 'data'}` },
           ]);
         }
-        // Server-side apply of an object that does not exist is a CREATE for admission, else an UPDATE.
-        const admitted = obj.kind === 'Namespace' ? { ...obj, metadata: { ...obj.metadata, labels: { ...obj.metadata.labels, 'kubernetes.io/metadata.name': obj.metadata.name } } } : obj;
+        // Server-side apply of an object that does not exist is a CREATE for admission, else an UPDATE. Admission
+        // sees the object as it will be stored (A-L1: kubernetes staging/src/k8s.io/apiserver/pkg/endpoints/handlers/
+        // patch.go `applyPatcher.applyPatchToCurrentObject` merges the applied config into the live object before `admissionCheck` runs), so
+        // on an UPDATE the fields others set and this apply does not name stay: the live object deep-merged with the
+        // applied one, maps by key; lists are replaced whole (atomic lists; associative ones, like containers by
+        // name, would merge their items too: a list-valued field is not merged here).
+        const merged = existing ? (mergeApplied(existing, obj) as Obj) : obj;
+        const admitted = obj.kind === 'Namespace' ? { ...merged, metadata: { ...merged.metadata, labels: { ...merged.metadata.labels, 'kubernetes.io/metadata.name': obj.metadata.name } } } : merged;
         const denied = admission(existing ? 'UPDATE' : 'CREATE', p, admitted, existing ?? null);
         if (denied) return json(res, denied.code, denied.status);
         state.objects.set(p, obj);
