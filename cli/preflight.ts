@@ -7,7 +7,7 @@ import { preflight } from '../cluster/kube/preflight.js';
 export function preflightCommand(cmd: Command): void {
   cmd
     .command('preflight')
-    .description('check a cluster is ready for meshproof: API, permissions, Istio CRDs, istiod, injection webhook; warns when deploy/confine.yaml is not installed')
+    .description('check a cluster is ready for meshproof: API, permissions, Istio CRDs, istiod, injection webhook; warns when deploy/confine.yaml is not installed or does not confine this identity')
     .option('--kubeconfig <file>', 'kubeconfig file (default: KUBECONFIG, in-cluster, ~/.kube/config)')
     .option('--context <name>', 'kubeconfig context')
     .option('--istio-namespace <ns>', 'where istiod runs', 'istio-system')

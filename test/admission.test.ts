@@ -56,6 +56,9 @@ function deployment(podSpec: Record<string, unknown>, name = 'evil'): Manifest {
   } as Manifest;
 }
 
+/** confine.yaml's Pod Security baseline validation (A-L3). */
+const BASELINE = /deployments\.apps "evil" is forbidden: .*meshproof pods must meet Pod Security baseline \(.*\): refused CREATE deployments evil in mp-4f1c2a9e-mesh$/;
+
 describe('deploy/confine.yaml in the façade (K-M9: evaluated on every write with a real CEL engine)', () => {
   it("K-M9: every write of a rendered run (secure fixtures, namespaces first) is admitted, and its scale of istiod and of its own echo", async () => {
     const a = await facade();
@@ -96,6 +99,15 @@ describe('deploy/confine.yaml in the façade (K-M9: evaluated on every write wit
     ['K-H4: a RoleBinding of the gateway role to another namespace\'s ServiceAccount', () => ({ apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'RoleBinding', metadata: { name: 'rb', namespace: NS }, roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'meshproof-gateway-secrets' }, subjects: [{ kind: 'ServiceAccount', name: 'default', namespace: 'kube-system' }] }), /meshproof may bind only the ClusterRole meshproof-gateway-secrets/],
     ["K-H4: a RoleBinding of the sweep role to another identity than meshproof's own", () => ({ apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'RoleBinding', metadata: { name: 'meshproof-sweep', namespace: NS }, roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'meshproof-sweep' }, subjects: [{ kind: 'ServiceAccount', name: 'default', namespace: 'kube-system' }] }), /and meshproof-sweep to itself/],
     ['K-H4: a RoleBinding of the gateway role to a user', () => ({ apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'RoleBinding', metadata: { name: 'rb', namespace: NS }, roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'meshproof-gateway-secrets' }, subjects: [{ kind: 'User', name: 'mallory', apiGroup: 'rbac.authorization.k8s.io' }] }), /meshproof may bind only the ClusterRole meshproof-gateway-secrets/],
+    ['A-L3: a pod seccompProfile of type Unconfined', () => deployment({ securityContext: { seccompProfile: { type: 'Unconfined' } } }), BASELINE],
+    ['A-L3: a container seccompProfile of type Unconfined', () => deployment({ containers: [{ name: 'c', image: 'node:22-alpine', securityContext: { seccompProfile: { type: 'Unconfined' } } }] }), BASELINE],
+    ['A-L3: a container appArmorProfile of type Unconfined', () => deployment({ containers: [{ name: 'c', image: 'node:22-alpine', securityContext: { appArmorProfile: { type: 'Unconfined' } } }] }), BASELINE],
+    ['A-L3: a pod appArmorProfile of type Unconfined', () => deployment({ securityContext: { appArmorProfile: { type: 'Unconfined' } } }), BASELINE],
+    ['A-L3: a pod SELinux type spc_t (unconfined)', () => deployment({ securityContext: { seLinuxOptions: { type: 'spc_t' } } }), BASELINE],
+    ['A-L3: an init container SELinux user', () => deployment({ initContainers: [{ name: 'i', image: 'node:22-alpine', securityContext: { seLinuxOptions: { user: 'system_u' } } }] }), BASELINE],
+    ['A-L3: procMount Unmasked', () => deployment({ containers: [{ name: 'c', image: 'node:22-alpine', securityContext: { procMount: 'Unmasked' } }] }), BASELINE],
+    ['A-L3: an unsafe sysctl', () => deployment({ securityContext: { sysctls: [{ name: 'net.ipv4.tcp_syncookies', value: '1' }, { name: 'kernel.msgmax', value: '65536' }] } }), BASELINE],
+    ['A-L3: a Windows hostProcess container', () => deployment({ containers: [{ name: 'c', image: 'node:22-alpine', securityContext: { windowsOptions: { hostProcess: true } } }] }), BASELINE],
   ])('%s is refused by admission (403, the policy\'s message)', async (_name, make, message) => {
     const a = await facade();
     expect((await apply(a, runNamespace)).code).toBe(200);
@@ -105,6 +117,53 @@ describe('deploy/confine.yaml in the façade (K-M9: evaluated on every write wit
     expect(r.body.message).toMatch(message);
     expect(a.state.admissionDenied).toEqual([r.body.message]);
     expect(a.state.forbidden).toEqual([]); // RBAC allowed it: admission refused it
+  });
+
+  it('A-L3: a pod template within Pod Security baseline (RuntimeDefault, container_t, safe sysctls, procMount Default) is admitted', async () => {
+    const a = await facade();
+    expect((await apply(a, runNamespace)).code).toBe(200);
+    const ok = deployment({
+      securityContext: { seccompProfile: { type: 'RuntimeDefault' }, appArmorProfile: { type: 'RuntimeDefault' }, seLinuxOptions: { type: 'container_t', level: 's0:c1,c2' }, sysctls: [{ name: 'net.ipv4.ip_unprivileged_port_start', value: '0' }, { name: 'net.ipv4.tcp_keepalive_time', value: '60' }] },
+      containers: [{ name: 'c', image: 'node:22-alpine', securityContext: { procMount: 'Default', seLinuxOptions: { type: 'container_init_t' }, seccompProfile: { type: 'Localhost', localhostProfile: 'p.json' } } }],
+    }, 'fine');
+    const r = await apply(a, ok);
+    expect(r.code, r.body.message).toBe(200);
+  });
+
+  it('A-L2: an ephemeral container added to a run pod (pods/ephemeralcontainers, UPDATE) is refused', async () => {
+    const a = await facade();
+    a.state.rbac = [...(a.state.rbac ?? []), { apiGroups: [''], resources: ['pods/ephemeralcontainers'], verbs: ['patch'] }];
+    expect((await apply(a, runNamespace)).code).toBe(200);
+    expect((await apply(a, deployment({}, 'echo'))).code).toBe(200);
+    const r = await fetch(`${a.url}/api/v1/namespaces/${NS}/pods/echo-0/ephemeralcontainers`, {
+      method: 'PATCH',
+      headers: { 'content-type': 'application/strategic-merge-patch+json' },
+      body: JSON.stringify({ spec: { ephemeralContainers: [{ name: 'debug', image: 'busybox', targetContainerName: 'c' }] } }),
+    });
+    const body = (await r.json()) as { message: string; reason: string };
+    expect(r.status, body.message).toBe(403);
+    expect(body.reason).toBe('Forbidden');
+    expect(body.message).toMatch(/^pods "echo-0" is forbidden: .*meshproof does not add ephemeral containers: refused UPDATE pods\/ephemeralcontainers echo-0 in mp-4f1c2a9e-mesh$/);
+    expect(a.state.forbidden).toEqual([]); // RBAC allowed it: admission refused it
+  });
+
+  it('A-L1: an UPDATE is admitted on the merged object: a field the apply leaves out but the live object has is still seen', async () => {
+    const a = await facade();
+    expect((await apply(a, runNamespace)).code).toBe(200);
+    // Written by another hand (no field manager): hostNetwork in the template, type NodePort on the Service.
+    const live = deployment({ hostNetwork: true }, 'echo');
+    a.state.objects.set(pathFor(live), live as never);
+    const svc = { apiVersion: 'v1', kind: 'Service', metadata: { name: 'echo', namespace: NS }, spec: { type: 'NodePort', selector: { app: 'echo' }, ports: [{ port: 80 }] } };
+    a.state.objects.set(pathFor(svc as Manifest), svc as never);
+    // meshproof's apply names neither field: the stored object would keep both.
+    const d = await apply(a, deployment({}, 'echo'));
+    expect(d.code, d.body.message).toBe(403);
+    expect(d.body.message).toMatch(/meshproof pods may not use the node .*: refused UPDATE deployments echo in mp-4f1c2a9e-mesh$/);
+    const s = await apply(a, { apiVersion: 'v1', kind: 'Service', metadata: { name: 'echo', namespace: NS }, spec: { selector: { app: 'echo' }, ports: [{ port: 80 }] } });
+    expect(s.code, s.body.message).toBe(403);
+    expect(s.body.message).toMatch(/meshproof Services must be of type ClusterIP, without externalIPs: refused UPDATE services echo/);
+    // The applied value wins where it names the field.
+    expect((await apply(a, { ...svc, spec: { ...svc.spec, type: 'ClusterIP' } })).code).toBe(200);
   });
 
   it("K-H4: the gateway's RoleBinding (meshproof-gateway-secrets to a ServiceAccount of its namespace) is admitted", async () => {

@@ -91,6 +91,42 @@ describe('preflight', () => {
     expect(r.stdout).not.toContain('confined by');
   });
 
+  const withDocs = (a: KubeApi, f: (d: { kind: string; metadata: { name: string }; spec?: Record<string, unknown> }) => object) => {
+    a.state.admission = { ...a.state.admission!, docs: a.state.admission!.docs.map((d) => f(d) as typeof d) };
+  };
+  it.each([
+    ['the caller is a kubeconfig user, not the service account the matchCondition names', (a: KubeApi) => {
+      a.state.user = 'kubernetes-admin';
+    }, /^meshproof: warning: ValidatingAdmissionPolicy meshproof-confine applies only to system:serviceaccount:meshproof:meshproof \(matchCondition meshproof-service-account\), but this identity is kubernetes-admin: meshproof's writes are not confined\. Change the username .* to kubernetes-admin, or run as system:serviceaccount:meshproof:meshproof\n$/],
+    ['the caller is another service account', (a: KubeApi) => {
+      a.state.user = 'system:serviceaccount:ci:deployer';
+    }, /^meshproof: warning: .*applies only to system:serviceaccount:meshproof:meshproof .*but this identity is system:serviceaccount:ci:deployer/],
+    ['failurePolicy is Ignore', (a: KubeApi) => withDocs(a, (d) => (d.kind === 'ValidatingAdmissionPolicy' ? { ...d, spec: { ...d.spec, failurePolicy: 'Ignore' } } : d)),
+      /^meshproof: warning: ValidatingAdmissionPolicy meshproof-confine has failurePolicy Ignore: a request its expressions cannot evaluate is admitted; deploy\/confine\.yaml sets Fail\n$/],
+    ['its only binding is narrowed by matchResources', (a: KubeApi) => withDocs(a, (d) => (d.kind === 'ValidatingAdmissionPolicyBinding' ? { ...d, spec: { ...d.spec, matchResources: { namespaceSelector: { matchLabels: { team: 'none' } } } } } : d)),
+      /^meshproof: warning: ValidatingAdmissionPolicy meshproof-confine is bound only through matchResources that narrow it \(binding meshproof-confine: namespaceSelector\)/],
+    ['its matchCondition is not a username comparison', (a: KubeApi) => withDocs(a, (d) => (d.kind === 'ValidatingAdmissionPolicy' ? { ...d, spec: { ...d.spec, matchConditions: [{ name: 'ci', expression: "request.userInfo.username.startsWith('system:serviceaccount:ci:')" }] } } : d)),
+      /^meshproof: warning: cannot tell whether ValidatingAdmissionPolicy meshproof-confine applies to this identity \(system:serviceaccount:meshproof:meshproof\): matchCondition ci is `request\.userInfo\.username\.startsWith\('system:serviceaccount:ci:'\)`/],
+  ])('A-M3: says in one line, and not "confined", when %s', async (_name, bend, re) => {
+    const a = await ready();
+    bend(a);
+    const r = await cli(['preflight', '--kubeconfig', a.kubeconfig(dir)]);
+    expect(r.code).toBe(0);
+    expect(r.stderr).toMatch(re);
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
+    expect(r.stdout).not.toContain('confined by');
+  });
+
+  it('A-M3: an empty matchResources (what the API server defaults) still confines; the identity is asked with a SelfSubjectReview', async () => {
+    const a = await ready();
+    withDocs(a, (d) => (d.kind === 'ValidatingAdmissionPolicyBinding' ? { ...d, spec: { ...d.spec, matchResources: { namespaceSelector: {}, objectSelector: {}, matchPolicy: 'Equivalent' } } } : d));
+    const { kc } = loadKubeConfig({ kubeconfig: a.kubeconfig(dir), env: {} });
+    const r = await preflight(kc);
+    expect(r.warnings).toEqual([]);
+    expect(r.confine).toBe('meshproof-confine');
+    expect(a.calls).toContain('POST /apis/authentication.k8s.io/v1/selfsubjectreviews');
+  });
+
   it('K-H4: a posture that writes outside its own namespaces is refused before the cluster is contacted (exit 2, one line)', async () => {
     const a = await ready();
     const overlay = path.join(dir, 'outside.yaml');
@@ -98,6 +134,16 @@ describe('preflight', () => {
     const r = await cli(['run', '--target', 'kubeconfig', '--kubeconfig', a.kubeconfig(dir), '--overlay', overlay, '--out', path.join(dir, 'out')]);
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/^meshproof: .*outside\.yaml#1: ServiceAccount default\/x: namespace default is not declared in the posture; meshproof writes only into namespaces it creates\n$/);
+    expect(a.calls).toEqual([]);
+  });
+
+  it('A-M4: a posture namespace label confine.yaml would refuse stops the run before the cluster is contacted (exit 2, one line naming it)', async () => {
+    const a = await ready();
+    const overlay = path.join(dir, 'label.yaml');
+    writeFileSync(overlay, 'apiVersion: v1\nkind: Namespace\nmetadata: {name: extra, labels: {istio-discovery: enabled}}\n');
+    const r = await cli(['run', '--target', 'kubeconfig', '--kubeconfig', a.kubeconfig(dir), '--overlay', overlay, '--out', path.join(dir, 'out')]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/^meshproof: .*label\.yaml#1: Namespace extra: label istio-discovery is not a label deploy\/confine\.yaml lets meshproof put on its namespaces .*\n$/);
     expect(a.calls).toEqual([]);
   });
 

@@ -7,7 +7,8 @@ import { describe, expect, it } from 'vitest';
 import { loadKubeConfig } from '../cluster/kube/connect.js';
 import { CHAOS_PERMISSIONS, type Permission, POLICY_REPORT_PERMISSIONS, REQUIRED, SWEEP_BINDER_PERMISSIONS, SWEEP_NODE_PERMISSIONS, SWEEP_PERMISSIONS } from '../cluster/kube/permissions.js';
 import { clusterRolesOf, grantsOf, loadRoles } from './support/rbac.js';
-import { MESHPROOF_STATS_MATCHER, NamespaceMap, RUN_LABEL, renderForCluster, withStatsMatcher } from '../cluster/kube/render.js';
+import { CONFINE_NAMESPACE_LABELS, MESHPROOF_STATS_MATCHER, NamespaceMap, RUN_LABEL, refusedNamespaceLabel, renderForCluster, withStatsMatcher } from '../cluster/kube/render.js';
+import { parseAllDocuments } from 'yaml';
 import { ConfigError } from '../harness/errors.js';
 import { loadPosture } from '../harness/posture/load.js';
 
@@ -130,6 +131,51 @@ describe('rendering the posture for a cluster', () => {
     const render = () => renderForCluster(loadPosture('fixtures/secure', [f]), { ...base, provisioned: false });
     expect(render).toThrow(ConfigError);
     expect(render).toThrow(/overlay\.yaml#1: DestinationRule mesh\/echo: spec\.exportTo \["\*"\]: meshproof keeps Istio config in its own namespace/);
+  });
+
+  it.each([
+    ['istio-discovery', 'enabled'],
+    ['istio.io/dataplane-mode', 'ambient'],
+    ['topology.istio.io/network', 'net1'],
+    ['pod-security.kubernetes.io/enforce', 'privileged'],
+  ])('A-M4: refuses a posture namespace labelled %s=%s before the cluster is contacted (confine.yaml would 403 it mid-apply)', (key, value) => {
+    const f = path.join(mkdtempSync(path.join(tmpdir(), 'meshproof-overlay-')), 'overlay.yaml');
+    writeFileSync(f, `apiVersion: v1\nkind: Namespace\nmetadata: {name: extra, labels: {${JSON.stringify(key)}: ${JSON.stringify(value)}}}\n`);
+    const render = () => renderForCluster(loadPosture('fixtures/secure', [f]), { ...base, provisioned: false });
+    expect(render).toThrow(ConfigError);
+    expect(render).toThrow(new RegExp(`^.*overlay\\.yaml#1: Namespace extra: label ${key.replaceAll('.', '\\.')}[: ]`));
+    try {
+      render();
+    } catch (e) {
+      expect((e as Error).message.split('\n')).toHaveLength(1);
+    }
+  });
+
+  it("A-M4: every namespace label the render writes (revision, discoverySelectors) is one confine.yaml admits", () => {
+    for (const o of [{}, { revision: 'canary' }, { discoverySelectors: [{ matchLabels: { 'meshproof.dev/discovered': 'true' } }] }]) {
+      const out = renderForCluster(loadPosture('fixtures/secure'), { ...base, provisioned: false, ...o });
+      for (const ns of out.objects.filter((m) => m.kind === 'Namespace')) {
+        for (const [k, v] of Object.entries(ns.metadata.labels ?? {})) expect(refusedNamespaceLabel(k, v), `${ns.metadata.name} ${k}`).toBeUndefined();
+      }
+    }
+  });
+
+  it("A-M4: CONFINE_NAMESPACE_LABELS is exactly deploy/confine.yaml's Namespace-labels allow-list (one source of truth)", () => {
+    const policy = parseAllDocuments(readFileSync('deploy/confine.yaml', 'utf8')).map((d) => d.toJS()).find((d) => d.kind === 'ValidatingAdmissionPolicy');
+    const labels = (policy.spec.validations as { expression: string }[]).filter((v) => v.expression.includes('object.metadata.labels.all('));
+    expect(labels).toHaveLength(1);
+    const expr = labels[0]!.expression;
+    const quoted = (list: string) => [...list.matchAll(/'([^']*)'/g)].map((m) => m[1]);
+    // `k in [...]`: the keys by name; `k.startsWith('…')`: the prefixes (the pod-security one is level-checked).
+    const keys = [...expr.matchAll(/\bk in \[([^\]]*)\]/g)].flatMap((m) => quoted(m[1]!));
+    const prefixes = [...expr.matchAll(/\bk\.startsWith\('([^']*)'\)/g)].map((m) => m[1]);
+    const levels = [...expr.matchAll(/object\.metadata\.labels\[k\] in \[([^\]]*)\]/g)].flatMap((m) => quoted(m[1]!));
+    expect(new Set(keys)).toEqual(new Set(CONFINE_NAMESPACE_LABELS.keys));
+    expect(new Set(prefixes)).toEqual(new Set([...CONFINE_NAMESPACE_LABELS.prefixes, CONFINE_NAMESPACE_LABELS.podSecurityPrefix]));
+    expect(new Set(levels)).toEqual(new Set(CONFINE_NAMESPACE_LABELS.podSecurityLevels));
+    // The only other key it admits is the one the API server sets itself.
+    expect(expr).toMatch(/k == 'kubernetes\.io\/metadata\.name' && object\.metadata\.labels\[k\] == object\.metadata\.name/);
+    expect(expr.replaceAll(/'[^']*'/g, "''")).not.toMatch(/k == ''(?! && object\.metadata\.labels\[k\] == object\.metadata\.name)/);
   });
 
   it('maps hosts and principals in every form', () => {

@@ -10,6 +10,9 @@ import {
   CoreV1Api,
   type KubeConfig,
   type V1Deployment,
+  type V1MatchResources,
+  type V1ValidatingAdmissionPolicy,
+  type V1ValidatingAdmissionPolicyBinding,
   VersionApi,
 } from '@kubernetes/client-node';
 import { parse as parseYaml } from 'yaml';
@@ -239,6 +242,7 @@ export async function preflight(kc: KubeConfig, o: { istioNamespace?: string; re
   const warnings: string[] = [];
   const confine = await confinePolicy(kc);
   if (!confine.installed) warnings.push(`${confine.why}: meshproof's write grants reach every namespace. Apply it: kubectl apply -f deploy/confine.yaml`);
+  warnings.push(...confine.inert);
 
   // 6. The mesh config: the trust domain principals and expected SPIFFE IDs must use.
   let trustDomain = 'cluster.local';
@@ -267,21 +271,86 @@ export async function preflight(kc: KubeConfig, o: { istioNamespace?: string; re
     ...(discoverySelectors ? { discoverySelectors } : {}),
     webhooks: injectors,
     permissions: required.reduce((n, p) => n + p.verbs.length * (p.names?.length ?? 1), 0),
-    ...(confine.installed ? { confine: CONFINE_POLICY } : {}),
+    ...(confine.installed && confine.inert.length === 0 ? { confine: CONFINE_POLICY } : {}),
     warnings,
   };
 }
 
-/** Is the confine policy installed, and bound so that it denies (a binding with Warn or Audit only denies nothing)? */
-async function confinePolicy(kc: KubeConfig): Promise<{ installed: boolean; why: string }> {
+/**
+ * `request.userInfo.username == '<name>'`, the only matchCondition form meshproof reads (deploy/confine.yaml's):
+ * the username it names, or undefined for any other expression.
+ */
+export function matchedUsername(expression: string): string | undefined {
+  const m = /^\s*request\.userInfo\.username\s*==\s*(?:'([^'\\]*)'|"([^"\\]*)")\s*$/.exec(expression);
+  return m ? (m[1] ?? m[2]) : undefined;
+}
+
+/** A selector that selects less than everything (an empty or absent one selects everything). */
+function narrows(selector: { matchLabels?: object; matchExpressions?: unknown[] } | undefined): boolean {
+  return Object.keys(selector?.matchLabels ?? {}).length > 0 || (selector?.matchExpressions?.length ?? 0) > 0;
+}
+
+/**
+ * A binding's matchResources narrows the policy only when it says something: the API server defaults an empty
+ * one (namespaceSelector {}, objectSelector {}, matchPolicy Equivalent: kubernetes pkg/apis/admissionregistration/
+ * v1/defaults.go SetDefaults_MatchResources), which still matches every request the policy's constraints match.
+ */
+function narrowingMatchResources(mr: V1MatchResources | undefined): string | undefined {
+  if (!mr) return undefined;
+  const what = [
+    (mr.resourceRules?.length ?? 0) > 0 && 'resourceRules',
+    (mr.excludeResourceRules?.length ?? 0) > 0 && 'excludeResourceRules',
+    narrows(mr.namespaceSelector) && 'namespaceSelector',
+    narrows(mr.objectSelector) && 'objectSelector',
+  ].filter(Boolean);
+  return what.length > 0 ? what.join(', ') : undefined;
+}
+
+/**
+ * Is the confine policy installed, and bound so that it denies (a binding with Warn or Audit only denies nothing)?
+ * `inert`: one line each for what makes an installed policy confine nothing meshproof does (A-M3): a matchCondition
+ * naming another identity than the one running (a SelfSubjectReview says who that is), failurePolicy Ignore (a
+ * CEL error admits), a binding narrowed by matchResources, a policy narrowed by selectors. Matching follows
+ * kubernetes staging/src/k8s.io/apiserver/pkg/admission/plugin/policy/generic/policy_matcher.go (`BindingMatches`,
+ * `DefinitionMatches`) and matchconditions/matcher.go (every matchCondition must be true).
+ */
+async function confinePolicy(kc: KubeConfig): Promise<{ installed: boolean; why: string; inert: string[] }> {
   const api = kc.makeApiClient(AdmissionregistrationV1Api);
+  let policy: V1ValidatingAdmissionPolicy | undefined;
+  let bindings: V1ValidatingAdmissionPolicyBinding[];
   try {
-    const policies = (await retrying(() => api.listValidatingAdmissionPolicy())).items;
-    if (!policies.some((p) => p.metadata?.name === CONFINE_POLICY)) return { installed: false, why: `ValidatingAdmissionPolicy ${CONFINE_POLICY} (deploy/confine.yaml) is not installed` };
-    const bindings = (await retrying(() => api.listValidatingAdmissionPolicyBinding())).items.filter((b) => b.spec?.policyName === CONFINE_POLICY);
-    if (!bindings.some((b) => b.spec?.validationActions?.includes('Deny'))) return { installed: false, why: `ValidatingAdmissionPolicy ${CONFINE_POLICY} has no binding with validationActions [Deny] (deploy/confine.yaml)` };
-    return { installed: true, why: '' };
+    policy = (await retrying(() => api.listValidatingAdmissionPolicy())).items.find((p) => p.metadata?.name === CONFINE_POLICY);
+    if (!policy) return { installed: false, why: `ValidatingAdmissionPolicy ${CONFINE_POLICY} (deploy/confine.yaml) is not installed`, inert: [] };
+    bindings = (await retrying(() => api.listValidatingAdmissionPolicyBinding())).items.filter((b) => b.spec?.policyName === CONFINE_POLICY && b.spec?.validationActions?.includes('Deny'));
+    if (bindings.length === 0) return { installed: false, why: `ValidatingAdmissionPolicy ${CONFINE_POLICY} has no binding with validationActions [Deny] (deploy/confine.yaml)`, inert: [] };
   } catch (e) {
     throw new InfraError(`listing ValidatingAdmissionPolicies: ${describeApiError(e)}`);
   }
+  const inert: string[] = [];
+  const name = `ValidatingAdmissionPolicy ${CONFINE_POLICY}`;
+  // failurePolicy defaults to Fail in admissionregistration.k8s.io/v1 (defaults.go SetDefaults_ValidatingAdmissionPolicySpec).
+  const failurePolicy = policy.spec?.failurePolicy ?? 'Fail';
+  if (failurePolicy !== 'Fail') inert.push(`${name} has failurePolicy ${failurePolicy}: a request its expressions cannot evaluate is admitted; deploy/confine.yaml sets Fail`);
+  const narrowed = bindings.map((b) => [b.metadata?.name, narrowingMatchResources(b.spec?.matchResources)] as const).filter(([, w]) => w);
+  // One Deny binding without narrowing confines everything the policy matches.
+  if (narrowed.length === bindings.length) inert.push(`${name} is bound only through matchResources that narrow it (${narrowed.map(([b, w]) => `binding ${b}: ${w}`).join('; ')}): meshproof's writes outside them are not confined; deploy/confine.yaml's binding has none`);
+  const selectors = [narrows(policy.spec?.matchConstraints?.namespaceSelector) && 'namespaceSelector', narrows(policy.spec?.matchConstraints?.objectSelector) && 'objectSelector'].filter(Boolean);
+  if (selectors.length > 0) inert.push(`${name} matchConstraints has a ${selectors.join(' and ')}: meshproof's writes outside it are not confined; deploy/confine.yaml has none`);
+  const conditions = policy.spec?.matchConditions ?? [];
+  if (conditions.length > 0) {
+    let me: string | undefined;
+    try {
+      me = await whoAmI(kc);
+    } catch (e) {
+      inert.push(`cannot tell whether ${name} applies to this identity (SelfSubjectReview: ${messageOf(e).split('\n')[0]}): its matchConditions name ${conditions.map((c) => c.expression).join(' and ')}`);
+    }
+    if (me !== undefined) {
+      for (const c of conditions) {
+        const user = matchedUsername(c.expression);
+        if (user === undefined) inert.push(`cannot tell whether ${name} applies to this identity (${me}): matchCondition ${c.name} is \`${c.expression}\`, not request.userInfo.username == '<name>'`);
+        else if (user !== me) inert.push(`${name} applies only to ${user} (matchCondition ${c.name}), but this identity is ${me}: meshproof's writes are not confined. Change the username in deploy/confine.yaml's matchConditions to ${me}, or run as ${user}`);
+      }
+    }
+  }
+  return { installed: true, why: '', inert };
 }

@@ -192,10 +192,35 @@ export function isGatewayTemplate(m: Manifest): boolean {
 const EXPORTED = new Set(['VirtualService', 'DestinationRule', 'ServiceEntry']);
 
 /**
+ * The Namespace labels deploy/confine.yaml admits (its Namespace-labels validation; test/kube-render.test.ts fails
+ * when the two differ): keys by name or prefix, and the pod-security labels only at a level that restricts. The
+ * render's own labels are among them (RUN_LABEL and the `meshproof.dev/…` of discoverySelectors, istio-injection,
+ * istio.io/rev); `kubernetes.io/metadata.name` is the API server's, never a posture's.
+ */
+export const CONFINE_NAMESPACE_LABELS = {
+  keys: ['istio-injection', 'istio.io/rev'],
+  prefixes: ['meshproof.dev/'],
+  podSecurityPrefix: 'pod-security.kubernetes.io/',
+  podSecurityLevels: ['baseline', 'restricted'],
+} as const;
+
+/** Why confine.yaml would refuse this Namespace label, or undefined when it admits it. */
+export function refusedNamespaceLabel(key: string, value: string): string | undefined {
+  const c = CONFINE_NAMESPACE_LABELS;
+  if ((c.keys as readonly string[]).includes(key) || c.prefixes.some((p) => key.startsWith(p))) return undefined;
+  if (key.startsWith(c.podSecurityPrefix)) {
+    if (key.endsWith('-version') || (c.podSecurityLevels as readonly string[]).includes(value)) return undefined;
+    return `${key}: ${value} loosens Pod Security (only ${c.podSecurityLevels.join(' or ')})`;
+  }
+  return `${key} is not a label deploy/confine.yaml lets meshproof put on its namespaces (only ${c.prefixes.map((p) => `${p}*`).join(', ')}, ${c.keys.join(', ')}, ${c.podSecurityPrefix}*); to allow it, add it to confine.yaml and CONFINE_NAMESPACE_LABELS`;
+}
+
+/**
  * Writes stay inside what the run creates (ARCHITECTURE.md "Kubernetes path"; deploy/confine.yaml enforces it on
  * the cluster): no cluster-scoped object but the run's own Namespaces, nothing in a namespace the posture does not
- * declare (it would be the user's) except the mesh root (applied only on a cluster meshproof provisioned), and no
- * Istio config exported beyond its namespace. Pure and cheap, so `run` calls it before contacting any cluster: a
+ * declare (it would be the user's) except the mesh root (applied only on a cluster meshproof provisioned), no
+ * Istio config exported beyond its namespace, and no Namespace label confine.yaml would refuse (A-M4: else a 403
+ * halfway through the apply). Pure and cheap, so `run` calls it before contacting any cluster: a
  * posture that would write elsewhere is a ConfigError (exit 2, one line), not a refusal halfway through an apply.
  */
 export function confineWrites(posture: Posture): void {
@@ -207,6 +232,12 @@ export function confineWrites(posture: Posture): void {
     }
     if (manifest.metadata.namespace && manifest.metadata.namespace !== ROOT_NAMESPACE && !logical.has(manifest.metadata.namespace)) {
       throw new ConfigError(`${source}: ${what}: namespace ${manifest.metadata.namespace} is not declared in the posture; meshproof writes only into namespaces it creates`);
+    }
+    if (manifest.kind === 'Namespace') {
+      for (const [key, value] of Object.entries(manifest.metadata.labels ?? {})) {
+        const why = refusedNamespaceLabel(key, String(value));
+        if (why) throw new ConfigError(`${source}: ${what}: label ${why}`);
+      }
     }
     const exportTo = (manifest.spec as { exportTo?: unknown } | undefined)?.exportTo;
     if (EXPORTED.has(manifest.kind) && exportTo !== undefined && JSON.stringify(exportTo) !== '["."]') {

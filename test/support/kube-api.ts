@@ -304,6 +304,7 @@ const SUBRESOURCES: Record<string, { name: string; kind: string; verbs: string[]
   pods: [
     { name: 'exec', kind: 'PodExecOptions', verbs: ['create', 'get'] },
     { name: 'log', kind: 'Pod', verbs: ['get'] },
+    { name: 'ephemeralcontainers', kind: 'Pod', verbs: ['get', 'patch', 'update'] },
   ],
   deployments: [{ name: 'scale', kind: 'Scale', verbs: ['get', 'patch', 'update'] }],
 };
@@ -507,6 +508,15 @@ function replicaSetsOf(state: KubeApiState, namespace: string): { items: unknown
   return { items, events };
 }
 
+/** The applied object over the live one, as server-side apply merges them for maps (A-L1); lists and scalars are the applied ones. */
+export function mergeApplied(live: unknown, applied: unknown): unknown {
+  const isMap = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+  if (!isMap(live) || !isMap(applied)) return applied;
+  const out: Record<string, unknown> = { ...live };
+  for (const [k, v] of Object.entries(applied)) out[k] = k in live ? mergeApplied(live[k], v) : v;
+  return out;
+}
+
 /** The resource a REST path names, as admission.Attributes carries it (kube-apiserver's RequestInfo). */
 export function requestInfoOf(pathname: string): { group: string; version: string; resource: string; subResource?: string; namespace?: string; name?: string } {
   const parts = pathname.split('/').filter(Boolean);
@@ -520,6 +530,7 @@ export function requestInfoOf(pathname: string): { group: string; version: strin
 function kindOf(info: ReturnType<typeof requestInfoOf>): AdmissionAttributes['kind'] {
   if (info.subResource === 'scale') return { group: 'autoscaling', version: 'v1', kind: 'Scale' };
   if (info.subResource === 'exec') return { group: '', version: 'v1', kind: 'PodExecOptions' };
+  if (info.subResource === 'ephemeralcontainers') return { group: '', version: 'v1', kind: 'Pod' };
   if (info.subResource === 'token') return { group: 'authentication.k8s.io', version: 'v1', kind: 'TokenRequest' };
   const gv = info.group ? `${info.group}/${info.version}` : info.version;
   const kind = RESOURCES[gv]?.find(([, plural]) => plural === info.resource)?.[0] ?? '';
@@ -712,8 +723,10 @@ export async function startKubeApi(state: KubeApiState = defaultState()): Promis
         return json(res, 201, { apiVersion: 'authorization.k8s.io/v1', kind: 'SelfSubjectAccessReview', spec: { resourceAttributes: ra }, status: { allowed } });
       }
       if (req.method === 'POST' && p === '/apis/authentication.k8s.io/v1/selfsubjectreviews') {
-        // Who the caller is (`kubectl auth whoami`): the kubeconfig's token is meshproof's service account.
-        const userInfo = { username: MESHPROOF_USER, groups: ['system:serviceaccounts', 'system:serviceaccounts:meshproof', 'system:authenticated'] };
+        // Who the caller is (`kubectl auth whoami`): the identity admission sees (state.user), meshproof's service
+        // account unless a test says otherwise.
+        const username = state.user ?? MESHPROOF_USER;
+        const userInfo = { username, groups: username === MESHPROOF_USER ? ['system:serviceaccounts', 'system:serviceaccounts:meshproof', 'system:authenticated'] : ['system:authenticated'] };
         return json(res, 201, { apiVersion: 'authentication.k8s.io/v1', kind: 'SelfSubjectReview', metadata: {}, status: { userInfo } });
       }
       let m = /^\/apis\/apiextensions\.k8s\.io\/v1\/customresourcedefinitions\/([^/]+)$/.exec(p);
@@ -799,6 +812,21 @@ export async function startKubeApi(state: KubeApiState = defaultState()): Promis
       }
       const status = (code: number, reason: string, message: string, causes?: { reason?: string; message: string; field?: string }[]) =>
         json(res, code, { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', reason, message, code, ...(causes ? { details: { causes } } : {}) });
+      // The ephemeralcontainers subresource (kubernetes pkg/registry/core/pod/storage EphemeralContainersREST): an
+      // UPDATE of the Pod for admission, the Pod with the new spec.ephemeralContainers as its object. Pods here are
+      // derived from their Deployments, so an admitted change is answered but not kept.
+      const ephemeral = /^\/api\/v1\/namespaces\/([^/]+)\/pods\/([^/]+)\/ephemeralcontainers$/.exec(p);
+      if (ephemeral && (req.method === 'PATCH' || req.method === 'PUT')) {
+        const [, ns, name] = ephemeral as unknown as [string, string, string];
+        const pod = (podsOf(state, ns, null, polls) as Obj[]).find((x) => x.metadata.name === name);
+        if (!pod) return notFound(res, `pods "${name}"`);
+        const current = { ...pod, apiVersion: 'v1', kind: 'Pod' };
+        const patch = JSON.parse(body) as { spec?: { ephemeralContainers?: unknown[] } };
+        const updated = { ...current, spec: { ...(current.spec as Obj), ephemeralContainers: patch.spec?.ephemeralContainers ?? [] } };
+        const denied = admission('UPDATE', p, updated, current);
+        if (denied) return json(res, denied.code, denied.status);
+        return json(res, 200, updated);
+      }
       // The scale subresource (autoscaling/v1 Scale): istiod's, and the run's own Deployments'. A scale does not
       // bump the generation: a backing lab follows it (onScale) instead of being rebuilt.
       const scaleOf = /^\/apis\/apps\/v1\/namespaces\/([^/]+)\/deployments\/([^/]+)\/scale$/.exec(p);
@@ -905,8 +933,14 @@ export async function startKubeApi(state: KubeApiState = defaultState()): Promis
             { reason: 'FieldManagerConflict', message: `conflict with "${owner}" using ${obj.apiVersion}`, field: `.${obj.spec ? 'spec' : 'data'}` },
           ]);
         }
-        // Server-side apply of an object that does not exist is a CREATE for admission, else an UPDATE.
-        const admitted = obj.kind === 'Namespace' ? { ...obj, metadata: { ...obj.metadata, labels: { ...obj.metadata.labels, 'kubernetes.io/metadata.name': obj.metadata.name } } } : obj;
+        // Server-side apply of an object that does not exist is a CREATE for admission, else an UPDATE. Admission
+        // sees the object as it will be stored (A-L1: kubernetes staging/src/k8s.io/apiserver/pkg/endpoints/handlers/
+        // patch.go `applyPatcher.applyPatchToCurrentObject` merges the applied config into the live object before `admissionCheck` runs), so
+        // on an UPDATE the fields others set and this apply does not name stay: the live object deep-merged with the
+        // applied one, maps by key; lists are replaced whole (atomic lists; associative ones, like containers by
+        // name, would merge their items too: a list-valued field is not merged here).
+        const merged = existing ? (mergeApplied(existing, obj) as Obj) : obj;
+        const admitted = obj.kind === 'Namespace' ? { ...merged, metadata: { ...merged.metadata, labels: { ...merged.metadata.labels, 'kubernetes.io/metadata.name': obj.metadata.name } } } : merged;
         const denied = admission(existing ? 'UPDATE' : 'CREATE', p, admitted, existing ?? null);
         if (denied) return json(res, denied.code, denied.status);
         state.objects.set(p, obj);
