@@ -221,6 +221,10 @@ describe('sweep scope, protocol and policy resolution', () => {
   it('I-M7: Istio\'s own plaintext ports (status port from its annotation) and gateway pods are named, not judged', () => {
     expect([...istioOwnPorts({}).keys()].sort()).toEqual([15020, 15021, 15090]);
     expect([...istioOwnPorts({ 'status.sidecar.istio.io/port': '15999' }).keys()].sort()).toEqual([15021, 15090, 15999]);
+  });
+
+  it('L7: status.sidecar.istio.io/port "0" binds and excludes no status port, so an app on 15020 is attacked', () => {
+    expect([...istioOwnPorts({ 'status.sidecar.istio.io/port': '0' }).keys()].sort()).toEqual([15021, 15090]);
     expect(gatewayReason({}, { 'inject.istio.io/templates': 'sidecar, gateway' })).toBe('inject.istio.io/templates: gateway');
     expect(gatewayReason({ istio: 'eastwestgateway' }, {})).toBe('label istio: eastwestgateway');
     expect(gatewayReason({ 'gateway.istio.io/managed': 'istio.io-gateway-controller' }, {})).toMatch(/gateway\.istio\.io\/managed/);

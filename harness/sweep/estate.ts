@@ -171,7 +171,7 @@ export function resolveScope(all: EstateNamespace[], scope: SweepScope, rootName
 /**
  * The sidecar's own ports, which answer plaintext by design and are excluded from inbound capture: 15090 (Envoy
  * Prometheus), 15021 (health), and the status port, 15020 unless the pod's `status.sidecar.istio.io/port`
- * annotation names another (I: manifests/charts/istio-control/istio-discovery/files/injection-template.yaml,
+ * annotation names another or turns it off with "0" (I: manifests/charts/istio-control/istio-discovery/files/injection-template.yaml,
  * `excludeInboundPorts: "15090,15021,<status port>"`; istio-behaviours.md §1: INFO, not a finding).
  */
 export function istioOwnPorts(annotations: Record<string, string>): Map<number, string> {
@@ -180,8 +180,13 @@ export function istioOwnPorts(annotations: Record<string, string>): Map<number, 
     [15021, "the sidecar's health port (excluded from capture; plaintext by design)"],
     [15020, "the sidecar's status port (excluded from capture; plaintext by design)"],
   ]);
-  const status = Number(annotations['status.sidecar.istio.io/port']);
-  if (Number.isInteger(status) && status > 0 && status !== 15020) {
+  const raw = annotations['status.sidecar.istio.io/port'];
+  const status = Number(raw);
+  // "0" turns the status server off: pilot-agent binds nothing and the injector's excludeInboundPort adds no port
+  // (I: pkg/kube/inject/template.go `excludeInboundPort`: `portStr == "0"` → "Nothing to do"), so 15020 is captured
+  // like any app port and an app listening there is attacked (audit L7).
+  if (raw !== undefined && raw.trim() === '0') out.delete(15020);
+  else if (Number.isInteger(status) && status > 0 && status !== 15020) {
     out.delete(15020);
     out.set(status, "the sidecar's status port, set by status.sidecar.istio.io/port (excluded from capture; plaintext by design)");
   }
