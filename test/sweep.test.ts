@@ -18,7 +18,9 @@ import { SWEEP_FIXTURES } from '../harness/paths.js';
 import { loadPosture } from '../harness/posture/load.js';
 import { convertProtocol, targetPortProtocol } from '../harness/istio/protocol.js';
 import { effectivePeerAuthentication, gatewayReason, istioOwnPorts, parseLabelSelector, policyNote, resolveScope } from '../harness/sweep/estate.js';
-import { type Exemption, parseExemptions, type SweepOptions, sweep } from '../harness/sweep/sweep.js';
+import type { Observation } from '../agent/protocol.js';
+import { type AccessLogRecord, formatAccessLog, parseAccessLog } from '../harness/access-log.js';
+import { type Exemption, parseExemptions, recordOf, type SweepOptions, sweep } from '../harness/sweep/sweep.js';
 import { agentsOf, cli } from './support/cli.js';
 
 const SPEC = { services: 20, replicas: 2 };
@@ -198,6 +200,32 @@ describe('sweep of an estate whose access logging is off', () => {
     expect(e.mtls?.status).toBe(403);
     expect(verdict('ext-authz-protected-0', 8080, 'SWEEP-AUTHZ')).toMatchObject({ outcome: 'inconclusive', reason: expect.stringContaining(`HTTP 403 ${JSON.stringify(EXT_AUTHZ_DENIED_BODY.slice(0, 40))} (a CUSTOM (ext_authz) policy selects this workload`) });
     expect(verdict('ext-authz-protected-0', 8080, 'SWEEP-AUTHZ')?.reason).toMatch(/uncorroborated/);
+  });
+});
+
+describe('matching an attempt to its destination record', () => {
+  const rec = (r: Partial<AccessLogRecord>) => parseAccessLog(formatAccessLog({ startTime: '2026-01-01T00:00:00.000Z', ...r }))!;
+  const obs = (o: Partial<Observation>): Observation => ({ id: 'm0', kind: 'tls', dial: '10.0.0.5:5432', nonce: 'n-5432', startedAt: '2026-01-01T00:00:00.000Z', durationMs: 5, localAddress: '10.0.0.9:40000', bytesReceived: 0, ...o });
+
+  it('M1: two connections from one source port to two ports of a pod each get their own record, never the other\'s denial', () => {
+    const records = [
+      // Port 3306 denied the stranger; port 5432 (server-first, really open) relayed it to the app.
+      rec({ responseCodeDetails: '-', connectionTerminationDetails: 'rbac_access_denied_matched_policy[none]', downstreamLocalAddress: '10.0.0.5:3306', downstreamRemoteAddress: '10.0.0.9:40000' }),
+      rec({ upstreamHost: '127.0.0.6:5432', downstreamLocalAddress: '10.0.0.5:5432', downstreamRemoteAddress: '10.0.0.9:40000' }),
+    ];
+    expect(recordOf(records, obs({ bytesReceived: 30 }))?.layer).toBe('upstream');
+    expect(recordOf(records, obs({ dial: '10.0.0.5:3306' }))?.layer).toBe('rbac');
+    // Only the other port's record: none of this attempt's own.
+    expect(recordOf(records.slice(0, 1), obs({}))).toBeUndefined();
+  });
+
+  it('M1: an HTTP answer takes no record of another request (its path lacks the nonce, or its status differs)', () => {
+    const http = { status: 200, headers: {}, body: 'ok' };
+    const denied = { method: 'GET', responseCode: 403, responseCodeDetails: 'ext_authz_denied', downstreamLocalAddress: '10.0.0.5:8080', downstreamRemoteAddress: '10.0.0.9:40000' };
+    const o = obs({ kind: 'http', dial: '10.0.0.5:8080', nonce: 'n-mine', http });
+    expect(recordOf([rec({ ...denied, path: '/?nonce=n-other' })], o)).toBeUndefined();
+    expect(recordOf([rec({ ...denied, path: '/?nonce=n-mine' })], o)).toBeUndefined(); // a 403 record is not this 200's
+    expect(recordOf([rec({ ...denied, path: '/?nonce=n-mine' })], { ...o, http: { ...http, status: 403 } })?.layer).toBe('ext-authz');
   });
 });
 

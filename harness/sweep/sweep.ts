@@ -144,10 +144,27 @@ interface Endpoint {
 /** The most the sweep reads of one pod's log per batch (K-M1): a short window, never the whole file. */
 export const LOG_LIMIT_BYTES = 4 * 1024 * 1024;
 
-/** The record of one attempt: the attacker's own address as downstream remote (one attempt per connection). */
-function recordOf(records: AccessLogRecord[], o: Observation | undefined): DestinationRecord | undefined {
+/**
+ * The record of one attempt (M1). A record is this attempt's only when all of these hold:
+ * - its downstream remote address is the probe's side of the connection, or its path carries the attempt's nonce;
+ * - its downstream local address is the address the probe dialed: Linux may give two connections to different
+ *   ports of one pod the same ephemeral source port, so the remote address alone does not name a connection. For
+ *   an inbound connection Envoy's DOWNSTREAM_LOCAL_ADDRESS is the original destination podIP:port, restored by the
+ *   listener's original_dst filter (E: source/extensions/filters/listener/original_dst/original_dst.cc
+ *   `OriginalDstFilter::onAccept` → `restoreLocalAddress`), which is what the probe dialed;
+ * - a record with a path carries the nonce (every HTTP attempt sends one; a path without it is another request);
+ * - on an HTTP answer, a record with a response code has the status the probe saw (another attempt's
+ *   `ext_authz_denied` 403 is not this 200's record).
+ */
+export function recordOf(records: AccessLogRecord[], o: Observation | undefined): DestinationRecord | undefined {
   if (!o?.localAddress) return undefined;
-  const mine = records.filter((r) => sameAddress(r.downstreamRemoteAddress, o.localAddress) || (r.path !== '' && r.path.includes(o.nonce)));
+  const mine = records.filter(
+    (r) =>
+      (sameAddress(r.downstreamRemoteAddress, o.localAddress) || (r.path !== '' && r.path.includes(o.nonce))) &&
+      sameAddress(r.downstreamLocalAddress, o.dial) &&
+      (r.path === '' || r.path.includes(o.nonce)) &&
+      (!o.http || r.responseCode === 0 || r.responseCode === o.http.status),
+  );
   // A denial or NR outranks a pass-through record of the same connection.
   const layers = mine.map(decidingLayer).filter((x): x is DestinationRecord => x !== undefined);
   return layers.find((x) => x.layer !== 'upstream') ?? layers[0];
