@@ -20,7 +20,7 @@ import { convertProtocol, targetPortProtocol } from '../harness/istio/protocol.j
 import { effectivePeerAuthentication, gatewayReason, istioOwnPorts, parseLabelSelector, policyNote, resolveScope } from '../harness/sweep/estate.js';
 import type { Observation } from '../agent/protocol.js';
 import { type AccessLogRecord, formatAccessLog, parseAccessLog } from '../harness/access-log.js';
-import { type Exemption, parseExemptions, recordOf, type SweepOptions, sweep } from '../harness/sweep/sweep.js';
+import { customAsked, type Exemption, parseExemptions, recordOf, type SweepOptions, sweep } from '../harness/sweep/sweep.js';
 import { agentsOf, cli } from './support/cli.js';
 
 const SPEC = { services: 20, replicas: 2 };
@@ -226,6 +226,33 @@ describe('matching an attempt to its destination record', () => {
     expect(recordOf([rec({ ...denied, path: '/?nonce=n-other' })], o)).toBeUndefined();
     expect(recordOf([rec({ ...denied, path: '/?nonce=n-mine' })], o)).toBeUndefined(); // a 403 record is not this 200's
     expect(recordOf([rec({ ...denied, path: '/?nonce=n-mine' })], { ...o, http: { ...http, status: 403 } })?.layer).toBe('ext-authz');
+  });
+});
+
+describe('which CUSTOM policies the sweep\'s own request reaches', () => {
+  const pod = { namespace: 'pay', name: 'api-0', serviceAccount: 'api', labels: { app: 'api' }, sidecar: true, injectedNamespace: true, optedOut: false, ports: [] };
+  const port = { port: 8080, protocol: 'http' as const, protocolFrom: 'port name http', services: [], dial: '10.0.0.5:8080' };
+  const custom = (spec: Record<string, unknown>, annotations?: Record<string, string>) => ({
+    apiVersion: 'security.istio.io/v1',
+    kind: 'AuthorizationPolicy',
+    metadata: { name: 'ext', namespace: 'pay', ...(annotations ? { annotations } : {}) },
+    spec: { selector: { matchLabels: { app: 'api' } }, action: 'CUSTOM', provider: { name: 'opa' }, ...spec },
+  });
+  const estate = (...snapshot: ReturnType<typeof custom>[]) => ({ snapshot, rootNamespace: 'istio-system' }) as never;
+  const asked = (...snapshot: ReturnType<typeof custom>[]) => customAsked(estate(...snapshot), pod, port, 'spiffe://cluster.local/ns/sweep/sa/sweeper');
+
+  it('M4: a CUSTOM policy whose rules cannot match GET / on this port leaves a non-200 answer the app\'s, not the provider\'s', () => {
+    expect(asked(custom({ rules: [{ to: [{ operation: { paths: ['/admin*'] } }] }] }))).toBe(false);
+    expect(asked(custom({ rules: [{ to: [{ operation: { ports: ['9090'] } }] }] }))).toBe(false);
+    expect(asked(custom({ rules: [{ to: [{ operation: { methods: ['POST'] } }] }] }))).toBe(false);
+    expect(asked(custom({ rules: [{ from: [{ source: { principals: ['cluster.local/ns/pay/sa/web'] } }] }] }))).toBe(false);
+    expect(asked(custom({}))).toBe(false); // no rules: asks its provider about nothing
+    expect(asked(custom({ rules: [{}] }, { 'istio.io/dry-run': 'true' }))).toBe(false);
+    // Rules the sweep's request does match: the answer may be the provider's.
+    expect(asked(custom({ rules: [{}] }))).toBe(true);
+    expect(asked(custom({ rules: [{ to: [{ operation: { paths: ['/*'], ports: ['8080'], methods: ['GET'] } }] }] }))).toBe(true);
+    expect(asked(custom({ rules: [{ from: [{ source: { notPrincipals: ['cluster.local/ns/pay/sa/web'] } }] }] }))).toBe(true);
+    expect(asked(custom({ rules: [{ from: [{ source: { namespaces: ['sweep'] } }] }] }))).toBe(true);
   });
 });
 
