@@ -37,6 +37,8 @@ export interface EstatePod {
   role?: 'canary' | 'attacker';
   /** Why this pod is an Istio gateway (gatewayReason): judged as a gateway, not as a workload. */
   gateway?: string;
+  /** A gateway's labels or annotations on a pod that is no gateway (gatewayClaim, M2): judged as a workload, noted. */
+  gatewayClaim?: string;
   /** The istio-proxy container's restart count at discovery (a change means its log moved to `previous`). */
   proxyRestarts?: number;
 }
@@ -194,16 +196,30 @@ export function istioOwnPorts(annotations: Record<string, string>): Map<number, 
 }
 
 /**
- * Why a pod is an Istio gateway, or undefined: the gateway injection template (`inject.istio.io/templates:
- * gateway`, as Istio's gateway chart renders it), an `istio: *gateway` label (ingressgateway, eastwestgateway …), or
- * a Gateway API deployment (`gateway.istio.io/managed`). A gateway listens in plaintext on its server ports by
- * design, so SWEEP-MTLS and SWEEP-AUTHZ do not judge it as a workload (audit I-M7).
+ * What a pod's labels and annotations claim about it being an Istio gateway: the gateway injection template
+ * (`inject.istio.io/templates: gateway`), an `istio: *gateway` label (ingressgateway, eastwestgateway …), or a
+ * Gateway API deployment (`gateway.istio.io/managed`). Anyone who can label a pod can make these claims, so a claim
+ * alone never spares a pod from being attacked (audit M2): see gatewayReason.
  */
-export function gatewayReason(labels: Record<string, string>, annotations: Record<string, string>): string | undefined {
+export function gatewayClaim(labels: Record<string, string>, annotations: Record<string, string>): string | undefined {
   if ((annotations['inject.istio.io/templates'] ?? '').split(',').map((t) => t.trim()).includes('gateway')) return 'inject.istio.io/templates: gateway';
   if (/gateway$/.test(labels.istio ?? '')) return `label istio: ${labels.istio}`;
   if (labels['gateway.istio.io/managed'] !== undefined) return `label gateway.istio.io/managed: ${labels['gateway.istio.io/managed']}`;
   return undefined;
+}
+
+/**
+ * Why a pod is an Istio gateway, or undefined: its `istio-proxy` container runs `pilot-agent proxy router`, which
+ * the gateway injection template renders (I: manifests/charts/istio-control/istio-discovery/files/
+ * gateway-injection-template.yaml, `args: [proxy, router, …]`) and a sidecar never does (injection-template.yaml,
+ * `args: [proxy, sidecar, …]`). A gateway listens in plaintext on its server ports by design, so SWEEP-MTLS and
+ * SWEEP-AUTHZ do not judge it as a workload (audit I-M7); a pod that only carries a gateway's labels is judged as
+ * a workload (audit M2). `proxyArgs`: the istio-proxy container's args, undefined without one.
+ */
+export function gatewayReason(proxyArgs: string[] | undefined, labels: Record<string, string>, annotations: Record<string, string>): string | undefined {
+  if (!proxyArgs || proxyArgs[0] !== 'proxy' || proxyArgs[1] !== 'router') return undefined;
+  const claim = gatewayClaim(labels, annotations);
+  return `istio-proxy runs proxy router${claim ? `; ${claim}` : ''}`;
 }
 
 function selectsLabels(selector: Record<string, string> | undefined, labels: Record<string, string>): boolean {

@@ -307,6 +307,9 @@ export async function sweep(o: SweepOptions): Promise<SweepResult> {
       information.push({ pod: `${pod.namespace}/${pod.name}`, note: `gateway (${pod.gateway}): its ports accept plaintext and callers by design, so SWEEP-MTLS and SWEEP-AUTHZ do not judge it as a workload; prove its edge with meshproof run --suite boundary --edge` });
       continue;
     }
+    if (pod.gatewayClaim) {
+      information.push({ pod: `${pod.namespace}/${pod.name}`, note: `carries a gateway's mark (${pod.gatewayClaim}) but runs no istio-proxy \`proxy router\`: judged as a workload (a label makes no gateway)` });
+    }
     for (const port of pod.ports) {
       if (excludedPorts.has(port.port)) skipped.push({ pod: `${pod.namespace}/${pod.name}:${port.port}`, reason: '--exclude-ports' });
       else if (port.istioOwn) information.push({ pod: `${pod.namespace}/${pod.name}`, port: port.port, note: `${port.istioOwn}; not attacked` });
