@@ -217,7 +217,7 @@ export function gatewayClaim(labels: Record<string, string>, annotations: Record
  * a workload (audit M2). `proxyArgs`: the istio-proxy container's args, undefined without one.
  */
 export function gatewayReason(proxyArgs: string[] | undefined, labels: Record<string, string>, annotations: Record<string, string>): string | undefined {
-  if (!proxyArgs || proxyArgs[0] !== 'proxy' || proxyArgs[1] !== 'router') return undefined;
+  if (proxyArgs?.[0] !== 'proxy' || proxyArgs[1] !== 'router') return undefined;
   const claim = gatewayClaim(labels, annotations);
   return `istio-proxy runs proxy router${claim ? `; ${claim}` : ''}`;
 }
