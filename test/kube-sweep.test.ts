@@ -122,7 +122,7 @@ describe('meshproof sweep --target kubeconfig (façade over the lab)', () => {
       const guarded = sw.endpoints.find((e) => e.pod === 'ext-authz-protected-0' && e.port === 8080)!;
       expect(guarded.verdicts.find((v) => v.check === 'SWEEP-AUTHZ')).toMatchObject({ outcome: 'ok', reason: expect.stringMatching(/^denied \(HTTP 403 "denied by ext_authz.* from the CUSTOM provider\), recorded by the destination as ext_authz_denied$/) });
       // The gateway is recognised and said so; nothing of the scaled-to-zero Service is attacked.
-      expect(sw.information.some((x) => x.pod === `${ns}/edge-gateway-0` && /gateway \(inject\.istio\.io\/templates: gateway\)/.test(x.note))).toBe(true);
+      expect(sw.information.some((x) => x.pod === `${ns}/edge-gateway-0` && /gateway \(istio-proxy runs proxy router; inject\.istio\.io\/templates: gateway\)/.test(x.note))).toBe(true);
       expect(sw.endpoints.some((e) => e.pod.startsWith('scaled-to-zero'))).toBe(false);
       // K-M12: every list of the estate was paged and followed to its end.
       // (A by-name read, `fieldSelector=metadata.name=…`, is one item: it needs no paging.)

@@ -7,7 +7,7 @@ import { CoreV1Api, CustomObjectsApi, DiscoveryV1Api, type KubeConfig, type V1En
 import { formatAddress } from '../../agent/probe.js';
 import type { Manifest } from '../../harness/posture/load.js';
 import { chainKind, type ServicePortDecl, targetPortProtocol } from '../../harness/istio/protocol.js';
-import { type Estate, type EstatePod, type EstatePort, gatewayReason, istioOwnPorts, namespaceInjected, resolveScope, type SweepScope } from '../../harness/sweep/estate.js';
+import { type Estate, type EstatePod, type EstatePort, gatewayClaim, gatewayReason, istioOwnPorts, namespaceInjected, resolveScope, type SweepScope } from '../../harness/sweep/estate.js';
 import { hasSidecar } from './apply.js';
 import { retrying } from './retry.js';
 
@@ -213,7 +213,8 @@ export async function discoverEstate(o: DiscoverOptions): Promise<Estate> {
       const annotations = p.metadata?.annotations ?? {};
       const role = ns === o.runNamespace ? labels['meshproof.dev/role'] : undefined;
       const sidecar = hasSidecar(p);
-      const gateway = gatewayReason(labels, annotations);
+      const gateway = gatewayReason(proxyArgs(p), labels, annotations);
+      const claim = gateway ? undefined : gatewayClaim(labels, annotations);
       const own = sidecar ? istioOwnPorts(annotations) : new Map<number, string>();
       pods.push({
         namespace: ns,
@@ -226,6 +227,7 @@ export async function discoverEstate(o: DiscoverOptions): Promise<Estate> {
         ports: podPorts(p, index).map((x) => (own.has(x.port) ? { ...x, istioOwn: own.get(x.port) } : x)),
         proxyRestarts: proxyRestarts(p),
         ...(gateway ? { gateway } : {}),
+        ...(claim ? { gatewayClaim: claim } : {}),
         ...(role === 'canary' || role === 'attacker' ? { role } : {}),
       });
     }
@@ -252,4 +254,10 @@ export async function discoverEstate(o: DiscoverOptions): Promise<Estate> {
 export function proxyRestarts(p: V1Pod): number {
   const statuses = [...(p.status?.containerStatuses ?? []), ...(p.status?.initContainerStatuses ?? [])];
   return statuses.find((c) => c.name === 'istio-proxy')?.restartCount ?? 0;
+}
+
+/** The istio-proxy container's args (a regular container or a native-sidecar initContainer), undefined without one. */
+export function proxyArgs(p: V1Pod): string[] | undefined {
+  const proxy = [...(p.spec?.containers ?? []), ...(p.spec?.initContainers ?? [])].find((c) => c.name === 'istio-proxy');
+  return proxy ? (proxy.args ?? []) : undefined;
 }

@@ -11,7 +11,7 @@ import { parseStats } from '../../harness/access-log.js';
 import { ConfigError, InfraError } from '../../harness/errors.js';
 import { AGENT_BUNDLE } from '../../harness/paths.js';
 import type { Manifest, Posture } from '../../harness/posture/load.js';
-import { type Estate, type EstatePod, namespaceInjected, resolveScope, type SweepScope } from '../../harness/sweep/estate.js';
+import { type Estate, type EstatePod, gatewayClaim, gatewayReason, namespaceInjected, resolveScope, type SweepScope } from '../../harness/sweep/estate.js';
 import { batchBudgetMs, type Dial, type Outage, type PodRef, type ProbeHandle, type Ref, type ScaleResult, type Target, type TargetDescription } from '../../harness/target.js';
 import { BACKDATE_MS, CertificateAuthority, EdgeAuthority, type IssuedCert, spiffeId } from '../../harness/pki.js';
 import { type ExtAuthzProvider, serverPort, startExtAuthzServer } from './envoy/ext-authz.js';
@@ -539,7 +539,9 @@ export class LabTarget implements Target, MeshView {
           injectedNamespace: model.namespaces.get(p.namespace)?.injected ?? false,
           optedOut: labels['sidecar.istio.io/inject'] === 'false',
           ports: p.deployment.mode === 'gateway' ? [] : ports,
-          ...(p.deployment.mode === 'gateway' ? { gateway: 'inject.istio.io/templates: gateway' } : {}),
+          // The lab's gateway pods are what the gateway injection template makes: Envoy run as `proxy router`.
+          ...(p.deployment.mode === 'gateway' ? { gateway: gatewayReason(['proxy', 'router'], labels, p.deployment.podAnnotations) } : {}),
+          ...(p.deployment.mode !== 'gateway' && gatewayClaim(labels, p.deployment.podAnnotations) ? { gatewayClaim: gatewayClaim(labels, p.deployment.podAnnotations) } : {}),
           ...(role === 'canary' || role === 'attacker' ? { role } : {}),
         };
       });

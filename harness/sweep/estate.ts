@@ -37,6 +37,8 @@ export interface EstatePod {
   role?: 'canary' | 'attacker';
   /** Why this pod is an Istio gateway (gatewayReason): judged as a gateway, not as a workload. */
   gateway?: string;
+  /** A gateway's labels or annotations on a pod that is no gateway (gatewayClaim, M2): judged as a workload, noted. */
+  gatewayClaim?: string;
   /** The istio-proxy container's restart count at discovery (a change means its log moved to `previous`). */
   proxyRestarts?: number;
 }
@@ -171,7 +173,7 @@ export function resolveScope(all: EstateNamespace[], scope: SweepScope, rootName
 /**
  * The sidecar's own ports, which answer plaintext by design and are excluded from inbound capture: 15090 (Envoy
  * Prometheus), 15021 (health), and the status port, 15020 unless the pod's `status.sidecar.istio.io/port`
- * annotation names another (I: manifests/charts/istio-control/istio-discovery/files/injection-template.yaml,
+ * annotation names another or turns it off with "0" (I: manifests/charts/istio-control/istio-discovery/files/injection-template.yaml,
  * `excludeInboundPorts: "15090,15021,<status port>"`; istio-behaviours.md §1: INFO, not a finding).
  */
 export function istioOwnPorts(annotations: Record<string, string>): Map<number, string> {
@@ -180,8 +182,13 @@ export function istioOwnPorts(annotations: Record<string, string>): Map<number, 
     [15021, "the sidecar's health port (excluded from capture; plaintext by design)"],
     [15020, "the sidecar's status port (excluded from capture; plaintext by design)"],
   ]);
-  const status = Number(annotations['status.sidecar.istio.io/port']);
-  if (Number.isInteger(status) && status > 0 && status !== 15020) {
+  const raw = annotations['status.sidecar.istio.io/port'];
+  const status = Number(raw);
+  // "0" turns the status server off: pilot-agent binds nothing and the injector's excludeInboundPort adds no port
+  // (I: pkg/kube/inject/template.go `excludeInboundPort`: `portStr == "0"` → "Nothing to do"), so 15020 is captured
+  // like any app port and an app listening there is attacked (audit L7).
+  if (raw !== undefined && raw.trim() === '0') out.delete(15020);
+  else if (Number.isInteger(status) && status > 0 && status !== 15020) {
     out.delete(15020);
     out.set(status, "the sidecar's status port, set by status.sidecar.istio.io/port (excluded from capture; plaintext by design)");
   }
@@ -189,16 +196,30 @@ export function istioOwnPorts(annotations: Record<string, string>): Map<number, 
 }
 
 /**
- * Why a pod is an Istio gateway, or undefined: the gateway injection template (`inject.istio.io/templates:
- * gateway`, as Istio's gateway chart renders it), an `istio: *gateway` label (ingressgateway, eastwestgateway …), or
- * a Gateway API deployment (`gateway.istio.io/managed`). A gateway listens in plaintext on its server ports by
- * design, so SWEEP-MTLS and SWEEP-AUTHZ do not judge it as a workload (audit I-M7).
+ * What a pod's labels and annotations claim about it being an Istio gateway: the gateway injection template
+ * (`inject.istio.io/templates: gateway`), an `istio: *gateway` label (ingressgateway, eastwestgateway …), or a
+ * Gateway API deployment (`gateway.istio.io/managed`). Anyone who can label a pod can make these claims, so a claim
+ * alone never spares a pod from being attacked (audit M2): see gatewayReason.
  */
-export function gatewayReason(labels: Record<string, string>, annotations: Record<string, string>): string | undefined {
+export function gatewayClaim(labels: Record<string, string>, annotations: Record<string, string>): string | undefined {
   if ((annotations['inject.istio.io/templates'] ?? '').split(',').map((t) => t.trim()).includes('gateway')) return 'inject.istio.io/templates: gateway';
   if (/gateway$/.test(labels.istio ?? '')) return `label istio: ${labels.istio}`;
   if (labels['gateway.istio.io/managed'] !== undefined) return `label gateway.istio.io/managed: ${labels['gateway.istio.io/managed']}`;
   return undefined;
+}
+
+/**
+ * Why a pod is an Istio gateway, or undefined: its `istio-proxy` container runs `pilot-agent proxy router`, which
+ * the gateway injection template renders (I: manifests/charts/istio-control/istio-discovery/files/
+ * gateway-injection-template.yaml, `args: [proxy, router, …]`) and a sidecar never does (injection-template.yaml,
+ * `args: [proxy, sidecar, …]`). A gateway listens in plaintext on its server ports by design, so SWEEP-MTLS and
+ * SWEEP-AUTHZ do not judge it as a workload (audit I-M7); a pod that only carries a gateway's labels is judged as
+ * a workload (audit M2). `proxyArgs`: the istio-proxy container's args, undefined without one.
+ */
+export function gatewayReason(proxyArgs: string[] | undefined, labels: Record<string, string>, annotations: Record<string, string>): string | undefined {
+  if (proxyArgs?.[0] !== 'proxy' || proxyArgs[1] !== 'router') return undefined;
+  const claim = gatewayClaim(labels, annotations);
+  return `istio-proxy runs proxy router${claim ? `; ${claim}` : ''}`;
 }
 
 function selectsLabels(selector: Record<string, string> | undefined, labels: Record<string, string>): boolean {

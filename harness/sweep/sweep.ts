@@ -7,6 +7,7 @@ import { type AccessLogRecord, parseAccessLog, sameAddress, startedSince } from 
 import { controlsFor, type Category } from '../controls.js';
 import type { CheckResult } from '../engine.js';
 import { ConfigError, InfraError, messageOf } from '../errors.js';
+import { type AuthzRule, type AuthzPolicy, customMatch } from '../istio/authz.js';
 import { auditable } from '../mesh-logging.js';
 import { toolCommit, VERSION } from '../paths.js';
 import type { Posture } from '../posture/load.js';
@@ -144,10 +145,27 @@ interface Endpoint {
 /** The most the sweep reads of one pod's log per batch (K-M1): a short window, never the whole file. */
 export const LOG_LIMIT_BYTES = 4 * 1024 * 1024;
 
-/** The record of one attempt: the attacker's own address as downstream remote (one attempt per connection). */
-function recordOf(records: AccessLogRecord[], o: Observation | undefined): DestinationRecord | undefined {
+/**
+ * The record of one attempt (M1). A record is this attempt's only when all of these hold:
+ * - its downstream remote address is the probe's side of the connection, or its path carries the attempt's nonce;
+ * - its downstream local address is the address the probe dialed: Linux may give two connections to different
+ *   ports of one pod the same ephemeral source port, so the remote address alone does not name a connection. For
+ *   an inbound connection Envoy's DOWNSTREAM_LOCAL_ADDRESS is the original destination podIP:port, restored by the
+ *   listener's original_dst filter (E: source/extensions/filters/listener/original_dst/original_dst.cc
+ *   `OriginalDstFilter::onAccept` → `restoreLocalAddress`), which is what the probe dialed;
+ * - a record with a path carries the nonce (every HTTP attempt sends one; a path without it is another request);
+ * - on an HTTP answer, a record with a response code has the status the probe saw (another attempt's
+ *   `ext_authz_denied` 403 is not this 200's record).
+ */
+export function recordOf(records: AccessLogRecord[], o: Observation | undefined): DestinationRecord | undefined {
   if (!o?.localAddress) return undefined;
-  const mine = records.filter((r) => sameAddress(r.downstreamRemoteAddress, o.localAddress) || (r.path !== '' && r.path.includes(o.nonce)));
+  const mine = records.filter(
+    (r) =>
+      (sameAddress(r.downstreamRemoteAddress, o.localAddress) || (r.path !== '' && r.path.includes(o.nonce))) &&
+      sameAddress(r.downstreamLocalAddress, o.dial) &&
+      (r.path === '' || r.path.includes(o.nonce)) &&
+      (!o.http || r.responseCode === 0 || r.responseCode === o.http.status),
+  );
   // A denial or NR outranks a pass-through record of the same connection.
   const layers = mine.map(decidingLayer).filter((x): x is DestinationRecord => x !== undefined);
   return layers.find((x) => x.layer !== 'upstream') ?? layers[0];
@@ -197,20 +215,44 @@ async function corroborateBatch(o: SweepOptions, batch: Endpoint[], since: Date)
   return reads;
 }
 
-/** Whether a CUSTOM AuthorizationPolicy (not dry-run) selects the pod: its provider may answer in its own words. */
-function customSelects(estate: Estate, pod: EstatePod): boolean {
-  return estate.snapshot.some((m) => {
-    if (m.kind !== 'AuthorizationPolicy' || (m.spec as { action?: string } | undefined)?.action !== 'CUSTOM') return false;
-    if (m.metadata.namespace !== estate.rootNamespace && m.metadata.namespace !== pod.namespace) return false;
-    if (m.metadata.annotations?.['istio.io/dry-run'] === 'true') return false;
-    const sel = (m.spec as { selector?: { matchLabels?: Record<string, string> } }).selector?.matchLabels;
-    return sel === undefined || Object.entries(sel).every(([k, v]) => pod.labels[k] === v);
-  });
+/** The path every HTTP attempt of the sweep sends (the agent appends `?nonce=…`, which Istio's `paths` never see). */
+const SWEEP_PATH = '/';
+
+/** The enforced (not dry-run) CUSTOM AuthorizationPolicies that select the pod, in the Istio authz model's terms. */
+function customPolicies(estate: Estate, pod: EstatePod): AuthzPolicy[] {
+  return estate.snapshot
+    .filter((m) => {
+      if (m.kind !== 'AuthorizationPolicy' || (m.spec as { action?: string } | undefined)?.action !== 'CUSTOM') return false;
+      if (m.metadata.namespace !== estate.rootNamespace && m.metadata.namespace !== pod.namespace) return false;
+      if (m.metadata.annotations?.['istio.io/dry-run'] === 'true') return false;
+      const sel = (m.spec as { selector?: { matchLabels?: Record<string, string> } }).selector?.matchLabels;
+      return sel === undefined || Object.entries(sel).every(([k, v]) => pod.labels[k] === v);
+    })
+    .map((m) => {
+      const spec = m.spec as { provider?: { name?: string }; rules?: AuthzRule[] };
+      return { namespace: m.metadata.namespace ?? '', name: m.metadata.name, action: 'CUSTOM' as const, provider: spec.provider?.name, rules: spec.rules ?? [] };
+    });
+}
+
+/**
+ * Whether a CUSTOM policy's provider is asked about the sweep's own request to this port (M4): only then may a
+ * non-200 answer be the provider's. Istio calls the provider only for requests a CUSTOM rule matches
+ * (harness/istio/authz.ts `customMatch`, after I: pilot/pkg/security/authz/builder/builder.go buildHTTP), so a
+ * policy for `/admin*` or another port never answers a GET / here. The sweep sends GET / from the minted identity
+ * over mTLS and with no identity in plaintext; a provider asked about either may have answered.
+ */
+export function customAsked(estate: Estate, pod: EstatePod, port: EstatePort, spiffeId: string): boolean {
+  const policies = customPolicies(estate, pod);
+  if (policies.length === 0) return false;
+  const principal = spiffeId.replace(/^spiffe:\/\//, '');
+  const namespace = /\/ns\/([^/]+)\//.exec(principal)?.[1];
+  const base = { method: 'GET', path: SWEEP_PATH, port: port.port, http: true };
+  return customMatch(policies, { ...base, principal, namespace }) !== undefined || customMatch(policies, base) !== undefined;
 }
 
 function attacksFor(e: Endpoint, i: number, cert: MintedCert, timeoutMs: number): Attack[] {
   const authority = e.port.services[0]?.replace(/^([^/]+)\/([^:]+):(\d+)$/, '$2.$1.svc.cluster.local:$3') ?? e.port.dial;
-  const plain: Attack = e.port.protocol === 'tcp' ? { kind: 'tcp', id: `p${i}`, dial: e.port.dial, timeoutMs } : { kind: 'http', id: `p${i}`, dial: e.port.dial, authority, path: '/', timeoutMs };
+  const plain: Attack = e.port.protocol === 'tcp' ? { kind: 'tcp', id: `p${i}`, dial: e.port.dial, timeoutMs } : { kind: 'http', id: `p${i}`, dial: e.port.dial, authority, path: SWEEP_PATH, timeoutMs };
   const mtls: TlsAttack = {
     kind: 'tls',
     id: `m${i}`,
@@ -220,6 +262,7 @@ function attacksFor(e: Endpoint, i: number, cert: MintedCert, timeoutMs: number)
     // An Istio ALPN, so a PERMISSIVE port cannot route the handshake to its passthrough chain (§4b).
     alpn: e.port.protocol === 'tcp' ? ['istio'] : ['istio-http/1.1'],
     authority,
+    path: SWEEP_PATH,
     capturePeer: true,
     timeoutMs,
   };
@@ -263,6 +306,9 @@ export async function sweep(o: SweepOptions): Promise<SweepResult> {
       // A gateway serves plaintext on its server ports by design (I-M7): judged as a gateway, not as a workload.
       information.push({ pod: `${pod.namespace}/${pod.name}`, note: `gateway (${pod.gateway}): its ports accept plaintext and callers by design, so SWEEP-MTLS and SWEEP-AUTHZ do not judge it as a workload; prove its edge with meshproof run --suite boundary --edge` });
       continue;
+    }
+    if (pod.gatewayClaim) {
+      information.push({ pod: `${pod.namespace}/${pod.name}`, note: `carries a gateway's mark (${pod.gatewayClaim}) but runs no istio-proxy \`proxy router\`: judged as a workload (a label makes no gateway)` });
     }
     for (const port of pod.ports) {
       if (excludedPorts.has(port.port)) skipped.push({ pod: `${pod.namespace}/${pod.name}:${port.port}`, reason: '--exclude-ports' });
@@ -341,7 +387,7 @@ export async function sweep(o: SweepOptions): Promise<SweepResult> {
       mtls: e.mtls,
       records: e.records ?? {},
       logProblem: e.logProblem,
-      customPolicy: customSelects(estate, e.pod),
+      customPolicy: customAsked(estate, e.pod, e.port, cert.spiffeId),
       expectedSpiffeId: `spiffe://${estate.trustDomain}/ns/${e.pod.namespace}/sa/${e.pod.serviceAccount}`,
       maxCertLifetimeHours,
       roots,

@@ -311,6 +311,14 @@ const SUBRESOURCES: Record<string, { name: string; kind: string; verbs: string[]
 
 type Obj = Record<string, unknown> & { kind: string; metadata: { name: string; namespace?: string; labels?: Record<string, string>; annotations?: Record<string, string> }; spec?: Record<string, unknown> };
 
+/** A pod's containers after the injection webhook: the proxy's args say which template made it (M2). */
+type ContainerLike = { name: string; image?: string; args?: string[] };
+function injectedContainers(containers: ContainerLike[], injected: boolean, gatewayTemplate: boolean): ContainerLike[] {
+  const proxyArgs = (mode: string) => ['proxy', mode, '--domain', '$(POD_NAMESPACE).svc.cluster.local'];
+  if (gatewayTemplate) return containers.map((c) => (c.name === 'istio-proxy' && injected ? { ...c, image: 'docker.io/istio/proxyv2', args: proxyArgs('router') } : c));
+  return [...containers, ...(injected ? [{ name: 'istio-proxy', image: 'docker.io/istio/proxyv2', args: proxyArgs('sidecar') }] : [])];
+}
+
 /** Pods as a ReplicaSet and the injection webhook would make them from the applied Deployments. */
 function podsOf(state: KubeApiState, namespace: string, selector: string | null, polls: number): unknown[] {
   const ns = [...state.objects.values()].find((o) => (o as Obj).kind === 'Namespace' && (o as Obj).metadata.name === namespace) as Obj | undefined;
@@ -350,8 +358,10 @@ function podsOf(state: KubeApiState, namespace: string, selector: string | null,
         metadata: { name: `${d.metadata.name}-${i}`, namespace, labels, ...(spec.template.metadata.annotations ? { annotations: spec.template.metadata.annotations } : {}) },
         spec: {
           ...((spec.template.spec as { serviceAccountName?: string }).serviceAccountName ? { serviceAccountName: (spec.template.spec as { serviceAccountName?: string }).serviceAccountName } : {}),
-          // The gateway template fills in the pod's own istio-proxy container; the sidecar template adds one.
-          containers: [...spec.template.spec.containers, ...(sidecar && spec.template.metadata.annotations?.['inject.istio.io/templates'] !== 'gateway' ? [{ name: 'istio-proxy' }] : [])],
+          // The gateway template fills in the pod's own istio-proxy container as `proxy router`; the sidecar template
+          // adds one running `proxy sidecar` (I: manifests/charts/istio-control/istio-discovery/files/
+          // gateway-injection-template.yaml and injection-template.yaml, the istio-proxy container's args).
+          containers: injectedContainers(spec.template.spec.containers, sidecar, spec.template.metadata.annotations?.['inject.istio.io/templates'] === 'gateway'),
         },
         status: {
           phase: waiting?.reason === 'ImagePullBackOff' ? 'Pending' : 'Running',
