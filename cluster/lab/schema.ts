@@ -69,8 +69,13 @@ const statsMatcherSchema = z.strictObject({
   inclusionRegexps: z.array(z.string().min(1).refine(validRegexp, 'not a valid regular expression')).optional(),
 });
 
-/** proxy.istio.io/config: proxyMetadata.SECRET_TTL (§4) and proxyStatsMatcher (§10) are emulated. */
+/**
+ * proxy.istio.io/config: proxyMetadata.SECRET_TTL (§4), proxyStatsMatcher (§10) and
+ * proxyHeaders.envoyDebugHeaders.disabled (the router's suppress_envoy_headers; I: pilot/pkg/networking/util/
+ * proxy_headers.go GetProxyHeadersFromProxyConfig, pilot/pkg/xds/filters/filters.go routers) are emulated.
+ */
 const proxyConfigSchema = z.strictObject({
+  proxyHeaders: z.strictObject({ envoyDebugHeaders: z.strictObject({ disabled: z.boolean().optional() }).optional() }).optional(),
   proxyMetadata: z
     .strictObject({
       SECRET_TTL: z.string().refine((v) => parseGoDuration(v) !== undefined, 'SECRET_TTL must be a Go duration such as 24h or 10m'),
