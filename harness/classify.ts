@@ -135,7 +135,7 @@ export const plaintextNotServed =
       if (o.http.status === 404 && o.http.body === '' && !o.http.echo && o.http.headers[UPSTREAM_TIME_HEADER] === undefined) {
         // I-M9: Envoy's own route_not_found: no virtual host for this authority on the plaintext port (I:
         // pilot/pkg/networking/core/gateway.go buildGatewayHTTPRouteConfig gives vhosts to the server's hosts only).
-        // E-H1: the same empty 404 comes from a plaintext vhost whose routes miss this path (NR), from an upstream
+        // H1: the same empty 404 comes from a plaintext vhost whose routes miss this path (NR), from an upstream
         // app when the router suppresses its headers, and from a non-Envoy edge. Only a control that reached
         // upstream WITH the header for the same host and path rules those out.
         if (!upstreamProven(control)) {

@@ -187,7 +187,7 @@ describe('I-M9: EDGE-001 when the port-80 server lacks the host', () => {
       const { observations: [o] } = await out.run([{ kind: 'http', id: 'p', dial: d, authority: HOST, timeoutMs: 3_000 }]);
       expect(o!.http).toMatchObject({ status: 404, body: '' });
       expect(o!.http?.headers['x-envoy-upstream-service-time']).toBeUndefined();
-      // E-H1: the proof that the 404 is "not routed": HTTPS for the same host and path reached upstream with the header.
+      // H1: the proof that the 404 is "not routed": HTTPS for the same host and path reached upstream with the header.
       const { observations: [s] } = await out.run([tlsTo((await lab.address(GW, 443, out)).dial, 's', { path: '/' })]);
       expect(s!.http?.headers['x-envoy-upstream-service-time']).toBeDefined();
       const r = await runOn(lab, [SUITES.boundary![0]!]);
@@ -199,7 +199,7 @@ describe('I-M9: EDGE-001 when the port-80 server lacks the host', () => {
   });
 });
 
-describe('E-H1: EDGE-001 when the gateway suppresses Envoy debug headers', () => {
+describe('H1: EDGE-001 when the gateway suppresses Envoy debug headers', () => {
   it('the same empty 404 over plaintext, but the HTTPS control carries no x-envoy-upstream-service-time: EDGE-001 is error, never pass', { timeout: 90_000 }, async () => {
     const lab = new LabTarget();
     try {
@@ -312,7 +312,7 @@ describe('classifiers of the boundary', () => {
     expect(judge(failed('timeout')).outcome).toBe('inconclusive');
   });
 
-  it('E-H1: an empty 404 is "host not routed" only when the HTTPS control to the same host and path carried x-envoy-upstream-service-time', () => {
+  it('H1: an empty 404 is "host not routed" only when the HTTPS control to the same host and path carried x-envoy-upstream-service-time', () => {
     // Without that proof the 404 may be route_not_found on a plaintext vhost that routes other paths, an app's 404
     // behind a gateway that suppresses Envoy's debug headers, or any non-Envoy edge: inconclusive, never blocked.
     for (const control of [unproven, [], [failed('timeout', 0, 'tls')], [httpAnswer(404)]]) {

@@ -21,7 +21,7 @@ export const edge001 = defineCheck({
       async (edge, v, label) => {
         const { timeouts } = ctx;
         // The control and the attack ask for the same host and path: an empty 404 over plaintext is "not routed"
-        // only when HTTPS for that path reached upstream with Envoy's router header (E-H1, plaintextNotServed).
+        // only when HTTPS for that path reached upstream with Envoy's router header (H1, plaintextNotServed).
         const control = await untilControlHolds(ctx, v.probe, async (round) => {
           const dial = await v.https();
           return Array.from({ length: timeouts.controlConsecutive }, (_, i) => httpsTo(edge, dial, `control-${round}-${i}`, timeouts.attackMs, { path: PATH }));
