@@ -102,38 +102,61 @@ export const either =
     return js.find((j) => j.outcome === 'inconclusive')!;
   };
 
+/** Envoy's router header on an answer that came from upstream (E: source/common/router/router.cc). */
+export const UPSTREAM_TIME_HEADER = 'x-envoy-upstream-service-time';
+
+/**
+ * Whether a positive control proves that an empty 404 over plaintext is Envoy's route_not_found for the host: one of
+ * its HTTPS answers (same edge, same host, same path) came from upstream with `x-envoy-upstream-service-time`. That
+ * shows the path is routed for the host on this gateway's HTTPS server and the router does not suppress its headers
+ * (Istio `proxyHeaders.envoyDebugHeaders.disabled: true` sets the router's `suppress_envoy_headers`, which drops
+ * this header from real upstream answers too; I: pilot/pkg/networking/util/proxy_headers.go
+ * GetProxyHeadersFromProxyConfig, pilot/pkg/xds/filters/filters.go routers). A non-Envoy edge never sends it.
+ */
+export function upstreamProven(control: Observation[]): boolean {
+  return control.some((o) => o.http !== undefined && o.http.headers[UPSTREAM_TIME_HEADER] !== undefined);
+}
+
 /**
  * Plaintext HTTP at the edge (EDGE-001): blocked when redirected to https (`httpsRedirect` → Envoy `require_tls:
- * ALL`, a 301 to the same host over https; I: pilot/pkg/networking/core/gateway.go), not routed (Envoy's own 404),
+ * ALL`, a 301 to the same host over https; I: pilot/pkg/networking/core/gateway.go), not routed (Envoy's own 404,
+ * only when `control` — the HTTPS positive control to the same host and path — proves it, see `upstreamProven`),
  * or refused with no byte back.
  * Any other HTTP answer means the edge speaks plaintext for this host: served. Timeouts say nothing (§9.8).
  */
-export const plaintextNotServed: Classifier = (o) => {
-  if (o.http) {
-    const location = String(o.http.headers.location ?? '');
-    if ([301, 302, 307, 308].includes(o.http.status) && location.startsWith('https://') && !o.http.echo) {
-      return { outcome: 'blocked', rule: 'edge', reason: `redirected to HTTPS (${o.http.status} → ${location.split('?')[0]})` };
+export const plaintextNotServed =
+  (control: Observation[]): Classifier =>
+  (o) => {
+    if (o.http) {
+      const location = String(o.http.headers.location ?? '');
+      if ([301, 302, 307, 308].includes(o.http.status) && location.startsWith('https://') && !o.http.echo) {
+        return { outcome: 'blocked', rule: 'edge', reason: `redirected to HTTPS (${o.http.status} → ${location.split('?')[0]})` };
+      }
+      if (o.http.status === 404 && o.http.body === '' && !o.http.echo && o.http.headers[UPSTREAM_TIME_HEADER] === undefined) {
+        // I-M9: Envoy's own route_not_found: no virtual host for this authority on the plaintext port (I:
+        // pilot/pkg/networking/core/gateway.go buildGatewayHTTPRouteConfig gives vhosts to the server's hosts only).
+        // H1: the same empty 404 comes from a plaintext vhost whose routes miss this path (NR), from an upstream
+        // app when the router suppresses its headers, and from a non-Envoy edge. Only a control that reached
+        // upstream WITH the header for the same host and path rules those out.
+        if (!upstreamProven(control)) {
+          return { outcome: 'inconclusive', rule: 'edge', reason: `404 with nothing upstream: route_not_found or an app's answer; no proof the host is unserved in plaintext (the HTTPS control to the same host and path carried no ${UPSTREAM_TIME_HEADER}: a non-Envoy edge, or proxyHeaders.envoyDebugHeaders disabled)` };
+        }
+        return { outcome: 'blocked', rule: 'edge', reason: `host not routed on the plaintext port (404 route_not_found, empty body, nothing upstream called, while HTTPS to the same host and path reached upstream with ${UPSTREAM_TIME_HEADER})` };
+      }
+      if (o.http.status === 403 && o.http.body === RBAC_DENIED_BODY) {
+        // The edge's own authorization (its RBAC filter runs before the redirect), or a backend behind it that
+        // received the plaintext request: the wire cannot tell which without the gateway's log (§9.4).
+        return { outcome: 'inconclusive', rule: 'edge', reason: `403 "${RBAC_DENIED_BODY}" over plaintext: an authorization denial at the edge or behind it, not a redirect; allow the host at the gateway and set httpsRedirect` };
+      }
+      return { outcome: 'allowed', rule: 'edge', reason: `plaintext HTTP got ${o.http.status}${o.http.echo ? ' from the app behind the edge' : ''}: the edge serves plaintext` };
     }
-    if (o.http.status === 404 && o.http.body === '' && !o.http.echo && o.http.headers['x-envoy-upstream-service-time'] === undefined) {
-      // I-M9: Envoy's own route_not_found: no virtual host for this authority on the plaintext port, nothing upstream
-      // was called (no x-envoy-upstream-service-time; I: pilot/pkg/networking/core/gateway.go
-      // buildGatewayHTTPRouteConfig gives vhosts to the server's hosts only). The host is not served in plaintext.
-      return { outcome: 'blocked', rule: 'edge', reason: 'host not routed on the plaintext port (404 route_not_found, empty body, nothing upstream called)' };
+    if (o.bytesReceived > 0) return { outcome: 'allowed', rule: 'edge', reason: `the edge answered plaintext with ${o.bytesReceived} bytes` };
+    const f = o.failure;
+    if (f && (f.class === 'reset' || f.class === 'eof' || f.class === 'refused')) {
+      return { outcome: 'blocked', rule: 'edge', reason: `plaintext refused (${f.class}, no byte back)` };
     }
-    if (o.http.status === 403 && o.http.body === RBAC_DENIED_BODY) {
-      // The edge's own authorization (its RBAC filter runs before the redirect), or a backend behind it that
-      // received the plaintext request: the wire cannot tell which without the gateway's log (§9.4).
-      return { outcome: 'inconclusive', rule: 'edge', reason: `403 "${RBAC_DENIED_BODY}" over plaintext: an authorization denial at the edge or behind it, not a redirect; allow the host at the gateway and set httpsRedirect` };
-    }
-    return { outcome: 'allowed', rule: 'edge', reason: `plaintext HTTP got ${o.http.status}${o.http.echo ? ' from the app behind the edge' : ''}: the edge serves plaintext` };
-  }
-  if (o.bytesReceived > 0) return { outcome: 'allowed', rule: 'edge', reason: `the edge answered plaintext with ${o.bytesReceived} bytes` };
-  const f = o.failure;
-  if (f && (f.class === 'reset' || f.class === 'eof' || f.class === 'refused')) {
-    return { outcome: 'blocked', rule: 'edge', reason: `plaintext refused (${f.class}, no byte back)` };
-  }
-  return { outcome: 'inconclusive', rule: '§9.8', reason: f ? `${f.class}${f.code ? ` (${f.code})` : ''}: says nothing about the edge` : 'no answer' };
-};
+    return { outcome: 'inconclusive', rule: '§9.8', reason: f ? `${f.class}${f.code ? ` (${f.code})` : ''}: says nothing about the edge` : 'no answer' };
+  };
 
 /**
  * A TLS client the edge must refuse (EDGE-002: TLS 1.0/1.1, or TLS 1.2 offering only weak suites): blocked only

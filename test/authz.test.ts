@@ -6,6 +6,7 @@ import { LabTarget } from '../cluster/lab/lab-target.js';
 import type { AuthzPolicyModel } from '../cluster/lab/model.js';
 import { deniedByMesh } from '../harness/classify.js';
 import { loadPosture } from '../harness/posture/load.js';
+import { validateForLab } from '../cluster/lab/schema.js';
 
 const AUTHZ = 'cluster.local/ns/mesh/sa/authorized';
 const OTHER = 'cluster.local/ns/mesh/sa/unauthorized';
@@ -44,8 +45,55 @@ describe('AuthorizationPolicy evaluation', () => {
     ['I-L6: the same operations as separate rules: the TCP one still allows', [allow([{ to: [{ operation: { ports: ['9000'] } }] }, { to: [{ operation: { methods: ['GET'] } }] }])], req({ port: 9000, http: false }), true],
     ['I-L6: a DENY operation left empty by HTTP-only fields matches any TCP request', [deny([{ to: [{ operation: { paths: ['/admin'] } }] }])], req({ port: 9000, http: false }), false],
     ['I-L6: a DENY keeps its ports on TCP', [deny([{ to: [{ operation: { paths: ['/admin'], ports: ['8080'] } }] }])], req({ port: 9000, http: false }), true],
+    // M3: `{*}`/`{**}` are Envoy's uri_template (I: generator.go pathGenerator; E: uri_template_internal.cc).
+    ['M3: ALLOW /api/{*}/status matches /api/v1/status', [allow([{ to: [{ operation: { paths: ['/api/{*}/status'] } }] }])], req({ path: '/api/v1/status' }), true],
+    ['M3: {*} is one segment: /api/v1/x/status is not matched', [allow([{ to: [{ operation: { paths: ['/api/{*}/status'] } }] }])], req({ path: '/api/v1/x/status' }), false],
+    ['M3: {*} is never empty: /api//status is not matched', [allow([{ to: [{ operation: { paths: ['/api/{*}/status'] } }] }])], req({ path: '/api//status' }), false],
+    ['M3: the literal template string itself is no longer what matches', [allow([{ to: [{ operation: { paths: ['/api/{*}/status'] } }] }])], req({ path: '/api/{*}/status' }), false],
+    ['M3: DENY /admin/{**} fires on /admin/x/y', [allow([{}]), deny([{ to: [{ operation: { paths: ['/admin/{**}'] } }] }])], req({ path: '/admin/x/y' }), false],
+    ['M3: {**} may be empty: DENY /admin/{**} fires on /admin/', [allow([{}]), deny([{ to: [{ operation: { paths: ['/admin/{**}'] } }] }])], req({ path: '/admin/' }), false],
+    ['M3: DENY /admin/{**} does not fire on /admin (no slash) nor /administrator', [allow([{}]), deny([{ to: [{ operation: { paths: ['/admin/{**}'] } }, { operation: { paths: ['/admin/{**}'] } }] }])], req({ path: '/administrator' }), true],
+    ['M3: notPaths with a template', [allow([{ to: [{ operation: { notPaths: ['/api/{*}/status'] } }] }])], req({ path: '/api/v2/status' }), false],
+    ['M3: the query is not part of the match', [allow([{ to: [{ operation: { paths: ['/api/{*}/status'] } }] }])], req({ path: '/api/v1/status?x=/y' }), true],
+    // L1: every `*` in a namespace is `.*` in `.*/ns/<ns>/.*` on the principal (I: generator.go srcNamespaceGenerator).
+    ['L1: namespaces team-*-prod matches team-a-prod', [allow([{ from: [{ source: { namespaces: ['team-*-prod'] } }] }])], req({ principal: 'cluster.local/ns/team-a-prod/sa/x', namespace: 'team-a-prod' }), true],
+    ['L1: namespaces team-*-prod refuses team-a-dev', [allow([{ from: [{ source: { namespaces: ['team-*-prod'] } }] }])], req({ principal: 'cluster.local/ns/team-a-dev/sa/x', namespace: 'team-a-dev' }), false],
+    ['L1: notNamespaces t*m excludes team', [allow([{ from: [{ source: { notNamespaces: ['t*m'] } }] }])], req({ principal: 'cluster.local/ns/team/sa/x', namespace: 'team' }), false],
+    ['L1: a regex metacharacter in a namespace is literal', [allow([{ from: [{ source: { namespaces: ['a.b'] } }] }])], req({ principal: 'cluster.local/ns/axb/sa/x', namespace: 'axb' }), false],
   ] as const)('%s', (_n, policies, r, allowed) => {
     expect(evaluate([...policies] as AuthzPolicyModel[], r).allowed).toBe(allowed);
+  });
+
+  it('M3: /admin/{**} needs the slash: /admin alone is not matched (Envoy compiles it to /admin/[pchar/]*)', () => {
+    const p = [allow([{}]), deny([{ to: [{ operation: { paths: ['/admin/{**}'] } }] }])];
+    expect(evaluate(p, req({ path: '/admin' })).allowed).toBe(true);
+    expect(evaluate(p, req({ path: '/admin/a/b/c' })).allowed).toBe(false);
+  });
+
+  const policy = (spec: Record<string, unknown>) =>
+    validateForLab({ source: 't.yaml', manifest: { apiVersion: 'security.istio.io/v1', kind: 'AuthorizationPolicy', metadata: { name: 'p', namespace: 'mesh' }, spec } } as never);
+
+  it('M3: the lab schema admits Istio path templates only as Istio validation does (CheckValidPathTemplate)', () => {
+    expect(() => policy({ rules: [{ to: [{ operation: { paths: ['/api/{*}/status', '/admin/{**}'], notPaths: ['/x/{*}/{**}'] } }] }] })).not.toThrow();
+    expect(() => policy({ rules: [{ to: [{ operation: { paths: ['/api/{**}/{*}'] } }] }] })).toThrow(/\{\*\*\} is not the last operator/);
+    expect(() => policy({ rules: [{ to: [{ operation: { paths: ['/api/v{*}'] } }] }] })).toThrow(/beyond a supported path template/);
+    expect(() => policy({ rules: [{ to: [{ operation: { notPaths: ['/a{b}'] } }] }] })).toThrow(/beyond a supported path template/);
+    expect(() => policy({ rules: [{ to: [{ operation: { paths: ['/api//{*}'] } }] }] })).toThrow(/invalid string literal/);
+    expect(() => policy({ rules: [{ to: [{ operation: { paths: ['api/{*}'] } }] }] })).toThrow(/must start with '\/'/);
+  });
+
+  it('L2: the lab schema refuses what Istio validation refuses (validation.go ValidateAuthorizationPolicy)', () => {
+    expect(() => policy({ rules: [{ from: [] }] })).toThrow(/`from` must not be empty/);
+    expect(() => policy({ rules: [{ to: [] }] })).toThrow(/`to` must not be empty/);
+    expect(() => policy({ rules: [{ from: [{ source: {} }] }] })).toThrow(/`from.source` must not be empty/);
+    expect(() => policy({ rules: [{ to: [{ operation: {} }] }] })).toThrow(/`to.operation` must not be empty/);
+    for (const k of ['principals', 'notPrincipals', 'namespaces', 'notNamespaces']) {
+      expect(() => policy({ action: 'CUSTOM', provider: { name: 'x' }, rules: [{ from: [{ source: { [k]: ['a'] } }] }] })).toThrow(/is currently not supported with CUSTOM action/);
+    }
+    expect(() => policy({ action: 'DENY' })).toThrow(/DENY action without `rules`/);
+    expect(() => policy({ action: 'CUSTOM', provider: { name: 'x' } })).toThrow(/CUSTOM action without `rules`/);
+    expect(() => policy({ action: 'CUSTOM', provider: { name: 'x' }, rules: [{ to: [{ operation: { paths: ['/x'] } }] }] })).not.toThrow();
+    expect(() => policy({ rules: [{ from: [{ source: { namespaces: ['mesh'] } }], to: [{ operation: { ports: ['8080'] } }] }] })).not.toThrow();
   });
 
   it('names the deciding policy as Envoy does', () => {

@@ -187,9 +187,33 @@ describe('I-M9: EDGE-001 when the port-80 server lacks the host', () => {
       const { observations: [o] } = await out.run([{ kind: 'http', id: 'p', dial: d, authority: HOST, timeoutMs: 3_000 }]);
       expect(o!.http).toMatchObject({ status: 404, body: '' });
       expect(o!.http?.headers['x-envoy-upstream-service-time']).toBeUndefined();
+      // H1: the proof that the 404 is "not routed": HTTPS for the same host and path reached upstream with the header.
+      const { observations: [s] } = await out.run([tlsTo((await lab.address(GW, 443, out)).dial, 's', { path: '/' })]);
+      expect(s!.http?.headers['x-envoy-upstream-service-time']).toBeDefined();
       const r = await runOn(lab, [SUITES.boundary![0]!]);
       expect(r.results[0]!.verdict).toBe('pass');
       expect(JSON.stringify(r.results[0]!.cases[0])).toMatch(/host not routed/);
+    } finally {
+      await lab.dispose();
+    }
+  });
+});
+
+describe('H1: EDGE-001 when the gateway suppresses Envoy debug headers', () => {
+  it('the same empty 404 over plaintext, but the HTTPS control carries no x-envoy-upstream-service-time: EDGE-001 is error, never pass', { timeout: 90_000 }, async () => {
+    const lab = new LabTarget();
+    try {
+      await lab.apply(loadPosture('fixtures/secure', ['test/fixtures/edge-debug-headers-off.yaml']));
+      const out = await lab.probe(OUT);
+      const { observations: [p] } = await out.run([{ kind: 'http', id: 'p', dial: (await lab.address(GW, 80, out)).dial, authority: HOST, timeoutMs: 3_000 }]);
+      expect(p!.http).toMatchObject({ status: 404, body: '' });
+      // suppress_envoy_headers: the upstream answer over HTTPS reaches echo but lacks the router's header.
+      const { observations: [s] } = await out.run([tlsTo((await lab.address(GW, 443, out)).dial, 's', { path: '/' })]);
+      expect(s!.http?.echo?.nonce).toBe(s!.nonce);
+      expect(s!.http?.headers['x-envoy-upstream-service-time']).toBeUndefined();
+      const r = await runOn(lab, [SUITES.boundary![0]!]);
+      expect(r.results[0]!.verdict).toBe('error');
+      expect(JSON.stringify(r.results[0]!.cases[0])).toMatch(/404 with nothing upstream: route_not_found or an app's answer/);
     } finally {
       await lab.dispose();
     }
@@ -265,22 +289,40 @@ describe("Envoy's downstream TLS defaults, as the lab gateway applies them", () 
 });
 
 describe('classifiers of the boundary', () => {
+  // The HTTPS control to the same host and path: reached upstream with Envoy's router header (the lab gateway's).
+  const proven = [obs({ kind: 'tls', tls: { handshake: true }, http: { status: 200, headers: { 'x-envoy-upstream-service-time': '2' }, body: '{}' } })];
+  const unproven = [obs({ kind: 'tls', tls: { handshake: true }, http: { status: 200, headers: {}, body: '{}' } })];
+
   it('plaintextNotServed: only an https redirect or a refusal with no byte is blocked', () => {
-    expect(plaintextNotServed(httpAnswer(301, '', { location: 'https://edge/x' })).outcome).toBe('blocked');
-    expect(plaintextNotServed(httpAnswer(308, '', { location: 'https://edge/x' })).outcome).toBe('blocked');
-    expect(plaintextNotServed(httpAnswer(301, '', { location: 'http://edge/x' })).outcome).toBe('allowed');
-    expect(plaintextNotServed(httpAnswer(200, '{}', {}, 'n')).outcome).toBe('allowed');
+    const judge = plaintextNotServed(proven);
+    expect(judge(httpAnswer(301, '', { location: 'https://edge/x' })).outcome).toBe('blocked');
+    expect(judge(httpAnswer(308, '', { location: 'https://edge/x' })).outcome).toBe('blocked');
+    expect(judge(httpAnswer(301, '', { location: 'http://edge/x' })).outcome).toBe('allowed');
+    expect(judge(httpAnswer(200, '{}', {}, 'n')).outcome).toBe('allowed');
     // I-M9: Envoy's own route_not_found (empty body, nothing upstream) is "host not routed"; an app's 404 is served.
-    expect(plaintextNotServed(httpAnswer(404)).outcome).toBe('blocked');
-    expect(plaintextNotServed(httpAnswer(404)).reason).toMatch(/host not routed/);
-    expect(plaintextNotServed(httpAnswer(404, '', { 'x-envoy-upstream-service-time': '3' })).outcome).toBe('allowed');
-    expect(plaintextNotServed(httpAnswer(404, 'Not Found')).outcome).toBe('allowed');
-    expect(plaintextNotServed(httpAnswer(403, 'Forbidden')).outcome).toBe('allowed');
-    expect(plaintextNotServed(httpAnswer(403, 'RBAC: access denied')).outcome).toBe('inconclusive');
-    expect(plaintextNotServed(failed('refused')).outcome).toBe('blocked');
-    expect(plaintextNotServed(failed('eof')).outcome).toBe('blocked');
-    expect(plaintextNotServed(failed('eof', 12)).outcome).toBe('allowed');
-    expect(plaintextNotServed(failed('timeout')).outcome).toBe('inconclusive');
+    expect(judge(httpAnswer(404)).outcome).toBe('blocked');
+    expect(judge(httpAnswer(404)).reason).toMatch(/host not routed/);
+    expect(judge(httpAnswer(404, '', { 'x-envoy-upstream-service-time': '3' })).outcome).toBe('allowed');
+    expect(judge(httpAnswer(404, 'Not Found')).outcome).toBe('allowed');
+    expect(judge(httpAnswer(403, 'Forbidden')).outcome).toBe('allowed');
+    expect(judge(httpAnswer(403, 'RBAC: access denied')).outcome).toBe('inconclusive');
+    expect(judge(failed('refused')).outcome).toBe('blocked');
+    expect(judge(failed('eof')).outcome).toBe('blocked');
+    expect(judge(failed('eof', 12)).outcome).toBe('allowed');
+    expect(judge(failed('timeout')).outcome).toBe('inconclusive');
+  });
+
+  it('H1: an empty 404 is "host not routed" only when the HTTPS control to the same host and path carried x-envoy-upstream-service-time', () => {
+    // Without that proof the 404 may be route_not_found on a plaintext vhost that routes other paths, an app's 404
+    // behind a gateway that suppresses Envoy's debug headers, or any non-Envoy edge: inconclusive, never blocked.
+    for (const control of [unproven, [], [failed('timeout', 0, 'tls')], [httpAnswer(404)]]) {
+      expect(plaintextNotServed(control)(httpAnswer(404))).toMatchObject({ outcome: 'inconclusive', reason: expect.stringMatching(/^404 with nothing upstream: route_not_found or an app's answer; no proof the host is unserved in plaintext/) });
+    }
+    expect(plaintextNotServed(proven)(httpAnswer(404)).outcome).toBe('blocked');
+    // The rest of the table does not depend on the control.
+    expect(plaintextNotServed(unproven)(httpAnswer(301, '', { location: 'https://edge/x' })).outcome).toBe('blocked');
+    expect(plaintextNotServed(unproven)(httpAnswer(404, 'Not Found')).outcome).toBe('allowed');
+    expect(plaintextNotServed(unproven)(failed('eof')).outcome).toBe('blocked');
   });
 
   it('legacyTlsRefused: a completed handshake is a violation; protocol_version, handshake_failure or a close before it a refusal', () => {

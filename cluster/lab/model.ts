@@ -28,6 +28,8 @@ export interface DeploymentModel {
   secretTtlMs?: number;
   /** proxyStatsMatcher from `proxy.istio.io/config`: stats kept beyond Istio's defaults (§10). */
   statsMatcher?: ProxyStatsMatcher;
+  /** proxyHeaders.envoyDebugHeaders.disabled from `proxy.istio.io/config`: the router adds no x-envoy-* header. */
+  suppressEnvoyHeaders: boolean;
   source: string;
 }
 
@@ -278,6 +280,7 @@ export function buildModel(posture: Posture): LabModel {
           injected: isGateway || injectionOf(model.namespaces.get(ns), o.value),
           secretTtlMs: secretTtlOf(o.value.spec.template.metadata.annotations),
           statsMatcher: proxyConfigOf(o.value.spec.template.metadata.annotations).proxyStatsMatcher,
+          suppressEnvoyHeaders: proxyConfigOf(o.value.spec.template.metadata.annotations).proxyHeaders?.envoyDebugHeaders?.disabled === true,
           source: o.source,
         });
         break;

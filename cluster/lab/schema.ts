@@ -5,6 +5,7 @@ import { z } from 'zod';
 import { parseGoDuration } from '../../harness/duration.js';
 import { ConfigError } from '../../harness/errors.js';
 import { describeObject, type PostureObject } from '../../harness/posture/load.js';
+import { pathProblem } from '../../harness/istio/authz.js';
 import { GATEWAY_API_REFUSAL } from '../../harness/posture/view.js';
 import { compileFilter } from './envoy/access-log.js';
 
@@ -69,8 +70,13 @@ const statsMatcherSchema = z.strictObject({
   inclusionRegexps: z.array(z.string().min(1).refine(validRegexp, 'not a valid regular expression')).optional(),
 });
 
-/** proxy.istio.io/config: proxyMetadata.SECRET_TTL (§4) and proxyStatsMatcher (§10) are emulated. */
+/**
+ * proxy.istio.io/config: proxyMetadata.SECRET_TTL (§4), proxyStatsMatcher (§10) and
+ * proxyHeaders.envoyDebugHeaders.disabled (the router's suppress_envoy_headers; I: pilot/pkg/networking/util/
+ * proxy_headers.go GetProxyHeadersFromProxyConfig, pilot/pkg/xds/filters/filters.go routers) are emulated.
+ */
 const proxyConfigSchema = z.strictObject({
+  proxyHeaders: z.strictObject({ envoyDebugHeaders: z.strictObject({ disabled: z.boolean().optional() }).optional() }).optional(),
   proxyMetadata: z
     .strictObject({
       SECRET_TTL: z.string().refine((v) => parseGoDuration(v) !== undefined, 'SECRET_TTL must be a Go duration such as 24h or 10m'),
@@ -325,6 +331,32 @@ const authorizationPolicy = z.strictObject({
   const custom = o.spec.action === 'CUSTOM';
   if (custom && !o.spec.provider) ctx.addIssue({ code: 'custom', path: ['spec', 'provider'], message: 'a CUSTOM policy names its provider' });
   if (!custom && o.spec.provider) ctx.addIssue({ code: 'custom', path: ['spec', 'provider'], message: 'provider is for the CUSTOM action only' });
+  // Istio's validation (I: pkg/config/validation/validation.go ValidateAuthorizationPolicy) refuses all of these.
+  if ((custom || o.spec.action === 'DENY') && o.spec.rules === undefined) {
+    ctx.addIssue({ code: 'custom', path: ['spec', 'rules'], message: `${o.spec.action} action without \`rules\` is meaningless as it will never be triggered; add an empty rule \`{}\` to trigger it for every request` });
+  }
+  for (const [i, rule] of (o.spec.rules ?? []).entries()) {
+    const at = ['spec', 'rules', i];
+    if (rule.from?.length === 0) ctx.addIssue({ code: 'custom', path: [...at, 'from'], message: `\`from\` must not be empty, found at rule ${i}` });
+    if (rule.to?.length === 0) ctx.addIssue({ code: 'custom', path: [...at, 'to'], message: `\`to\` must not be empty, found at rule ${i}` });
+    for (const [j, { source }] of (rule.from ?? []).entries()) {
+      if (Object.values(source).every((v) => v === undefined)) ctx.addIssue({ code: 'custom', path: [...at, 'from', j, 'source'], message: `\`from.source\` must not be empty, found at rule ${i}` });
+      if (custom) {
+        for (const k of ['principals', 'notPrincipals', 'namespaces', 'notNamespaces'] as const) {
+          if (source[k]) ctx.addIssue({ code: 'custom', path: [...at, 'from', j, 'source', k], message: `From.${k[0]!.toUpperCase()}${k.slice(1)} is currently not supported with CUSTOM action` });
+        }
+      }
+    }
+    for (const [j, { operation }] of (rule.to ?? []).entries()) {
+      if (Object.values(operation).every((v) => v === undefined)) ctx.addIssue({ code: 'custom', path: [...at, 'to', j, 'operation'], message: `\`to.operation\` must not be empty, found at rule ${i}` });
+      for (const k of ['paths', 'notPaths'] as const) {
+        for (const [n, path] of (operation[k] ?? []).entries()) {
+          const why = pathProblem(path);
+          if (why) ctx.addIssue({ code: 'custom', path: [...at, 'to', j, 'operation', k, n], message: why });
+        }
+      }
+    }
+  }
 });
 
 /**

@@ -29,6 +29,8 @@ export interface SidecarOptions {
   logging: EffectiveLogging;
   /** The pod's `proxyStatsMatcher` (proxy.istio.io/config), added to Istio's default inclusion list. */
   statsMatcher?: ProxyStatsMatcher;
+  /** proxyHeaders.envoyDebugHeaders.disabled (proxy.istio.io/config): the router's suppress_envoy_headers. */
+  suppressEnvoyHeaders?: boolean;
   /** AuthorizationPolicies that apply to this workload, as istiod would push them. */
   policies: () => AuthzPolicyModel[];
   faults: () => LabFaults;
@@ -63,6 +65,10 @@ export class Sidecar implements SidecarHost {
 
   get mesh(): MeshView {
     return this.o.mesh;
+  }
+
+  get suppressEnvoyHeaders(): boolean {
+    return this.o.suppressEnvoyHeaders === true;
   }
 
   /** The proxy's stdout: access-log records as the configured loggers wrote them. */

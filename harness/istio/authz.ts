@@ -75,6 +75,65 @@ export function stringMatch(pattern: string, value: string): boolean {
 
 const orMatch = (patterns: string[], value: string) => patterns.some((p) => stringMatch(p, value));
 
+/** Istio's path templates (I: pkg/config/security/security.go MatchOneTemplate, MatchAnyTemplate). */
+export const MATCH_ONE_TEMPLATE = '{*}';
+export const MATCH_ANY_TEMPLATE = '{**}';
+
+/** I: pkg/config/security/security.go ContainsPathTemplate. */
+export function containsPathTemplate(path: string): boolean {
+  return path.includes(MATCH_ONE_TEMPLATE) || path.includes(MATCH_ANY_TEMPLATE);
+}
+
+/** Envoy's uri_template pchar set (E: source/extensions/path/uri_template_lib/uri_template_internal.cc kLiteral). */
+const PCHAR = "a-zA-Z0-9\\-._~%!$&'()+,;:@";
+
+/**
+ * A `paths` entry holding `{*}`/`{**}` becomes Envoy's uri_template matcher: istiod replaces `{*}` → `*` and `{**}` →
+ * `**` (I: pilot/pkg/security/authz/model/generator.go pathGenerator; matcher/template.go PathTemplateMatcher), and
+ * Envoy compiles the template to `/` + segments joined by `/`, `*` → `[pchar]+` (one non-empty segment), `**` →
+ * `[pchar/]*` (anything, slashes included, possibly empty), literals as themselves, full match against the path
+ * without query or fragment (E: uri_template_internal.cc toRegexPattern; uri_template_match.cc match). The lab
+ * schema admits templates only as whole segments, `{**}` last, as Istio's validation does (CheckValidPathTemplate).
+ */
+export function pathTemplateRegExp(template: string): RegExp {
+  const segments = template.slice(1).split('/');
+  const body = segments.map((g) => (g === MATCH_ONE_TEMPLATE ? `[${PCHAR}]+` : g === MATCH_ANY_TEMPLATE ? `[${PCHAR}/]*` : g.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'))).join('/');
+  return new RegExp(`^/${body}$`);
+}
+
+/** One `paths`/`notPaths` entry: a uri_template when it holds a template, else Istio's string match. */
+export function pathMatch(pattern: string, path: string): boolean {
+  if (containsPathTemplate(pattern)) return pathTemplateRegExp(pattern).test(path.split(/[?#]/)[0]!);
+  return stringMatch(pattern, path);
+}
+
+/** Istio's literal segment next to a template (I: pkg/config/security/security.go validLiteral). */
+const ISTIO_LITERAL = /^[a-zA-Z0-9\-._~%!$&'()+,;:@=]+$/;
+
+/**
+ * Why Istio (or, after it, Envoy) refuses a `paths`/`notPaths` entry, else undefined. Istio: `{` or `}` only as a
+ * whole-segment `{*}`/`{**}`, nothing after `{**}`, literal segments of a template path made of pchars (I:
+ * pkg/config/security/security.go CheckValidPathTemplate, called by pkg/config/validation/validation.go
+ * ValidateAuthorizationPolicy). Envoy: a template starts with `/` and its literals hold no `=` (E:
+ * uri_template_internal.cc parseURLPatternSyntax, kLiteral); the lab refuses what Envoy would NACK.
+ */
+export function pathProblem(path: string): string | undefined {
+  const template = containsPathTemplate(path);
+  let any = false;
+  for (const glob of path.replace(/^\/+|\/+$/g, '').split('/')) {
+    if ((glob === MATCH_ONE_TEMPLATE || glob === MATCH_ANY_TEMPLATE) && any) return `invalid or unsupported path ${path}: {**} is not the last operator`;
+    if (glob === MATCH_ANY_TEMPLATE) any = true;
+    if (glob === MATCH_ONE_TEMPLATE || glob === MATCH_ANY_TEMPLATE) continue;
+    if (/[{}]/.test(glob)) return `invalid or unsupported path ${path}: contains '{' or '}' beyond a supported path template`;
+    if (template && !ISTIO_LITERAL.test(glob)) return `invalid or unsupported path ${path}: contains segment ${glob} with invalid string literal`;
+    if (template && glob.includes('=')) return `path template ${path}: Envoy's uri_template refuses '=' in a literal (not implemented by the lab)`;
+  }
+  if (template && !path.startsWith('/')) return `path template ${path}: Envoy's uri_template must start with '/' (not implemented by the lab)`;
+  return undefined;
+}
+
+const orPathMatch = (patterns: string[], path: string) => patterns.some((p) => pathMatch(p, path));
+
 /**
  * One identity field: `values` → authenticated(OR), false without a peer identity; `notValues` →
  * NOT(authenticated(OR)), TRUE without a peer identity (model.go `rule.principal`, generator.go).
@@ -85,11 +144,32 @@ function identityMatches(values: string[] | undefined, notValues: string[] | und
   return true;
 }
 
+/**
+ * A `namespaces` entry as istiod generates it: every `*` becomes `.*` (the rest regex-quoted) inside
+ * `.*` + `/ns/<ns>/` + `.*`, a safe_regex (full match) on the peer's principal (I: pilot/pkg/security/authz/model/generator.go
+ * srcNamespaceGenerator.principal). So `team-*-prod` matches `team-a-prod`, and `*` in any place is a wildcard.
+ */
+export function namespaceMatch(pattern: string, principal: string): boolean {
+  const ns = pattern
+    .split('*')
+    .map((lp) => lp.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'))
+    .join('.*');
+  return new RegExp(`^.*/ns/${ns}/.*$`).test(principal); // RE2's `.` stops at a newline, as JS's does
+}
+
+/** `namespaces`/`notNamespaces`: as `identityMatches`, each entry matched on the principal (`namespaceMatch`). */
+function namespaceMatches(values: string[] | undefined, notValues: string[] | undefined, principal: string | undefined): boolean {
+  const any = (ps: string[], p: string) => ps.some((x) => namespaceMatch(x, p));
+  if (values && (principal === undefined || !any(values, principal))) return false;
+  if (notValues && principal !== undefined && any(notValues, principal)) return false;
+  return true;
+}
+
 /** A rule's `from`: any source matches; within a source, every field matches (model.go `New`). */
 function fromMatches(rule: AuthzRule, r: AuthzRequest): boolean {
   if (!rule.from) return true;
   return rule.from.some(
-    ({ source: s }) => identityMatches(s.principals, s.notPrincipals, r.principal) && identityMatches(s.namespaces, s.notNamespaces, r.namespace),
+    ({ source: s }) => identityMatches(s.principals, s.notPrincipals, r.principal) && namespaceMatches(s.namespaces, s.notNamespaces, r.principal),
   );
 }
 
@@ -110,8 +190,8 @@ function operationMatches(o: AuthzOperation, r: AuthzRequest): boolean {
   const path = r.path ?? '';
   if (o.methods && !orMatch(o.methods, method)) return false;
   if (o.notMethods && orMatch(o.notMethods, method)) return false;
-  if (o.paths && !orMatch(o.paths, path)) return false;
-  if (o.notPaths && orMatch(o.notPaths, path)) return false;
+  if (o.paths && !orPathMatch(o.paths, path)) return false;
+  if (o.notPaths && orPathMatch(o.notPaths, path)) return false;
   return true;
 }
 

@@ -20,7 +20,7 @@ import { evaluate } from '../authz.js';
 import type { GatewayServerModel } from '../model.js';
 import type { TlsVersion } from '../schema.js';
 import { addr, type SidecarHost } from './host.js';
-import { localReply, requestFields } from './relay.js';
+import { localReply, requestFields, upstreamTime } from './relay.js';
 import { RBAC_DENIED_BODY } from '../../../harness/classify.js';
 
 /** Envoy's default server cipher list for TLS ≤ 1.2, non-FIPS (BoringSSL's equal-preference brackets flattened). */
@@ -165,8 +165,8 @@ export class GatewayListeners {
       (port) => {
         const sent = Date.now();
         const up = http.request({ host: '127.0.0.1', port, method: req.method, path: req.url, headers, agent: false }, (ur) => {
-          // The router's header on every upstream answer (E: source/common/router/router.cc, x-envoy-upstream-service-time).
-          res.writeHead(ur.statusCode ?? 502, { ...ur.headers, 'x-envoy-upstream-service-time': String(Date.now() - sent) });
+          // The router's header on every upstream answer unless suppressed (E: source/common/router/router.cc).
+          res.writeHead(ur.statusCode ?? 502, { ...ur.headers, ...upstreamTime(host, sent) });
           ur.pipe(res);
         });
         up.on('error', () => localReply(host, 'client', res, 503, 'upstream connect error or disconnect/reset before headers. reset reason: connection failure', { ...base, responseFlags: 'UF' }));

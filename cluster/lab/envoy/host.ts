@@ -49,6 +49,12 @@ export interface SidecarHost {
   readonly mesh: MeshView;
   readonly stats: Stats;
   readonly log: AccessLogger;
+  /**
+   * The router's `suppress_envoy_headers` (Istio `proxyHeaders.envoyDebugHeaders.disabled: true`; I:
+   * pilot/pkg/networking/util/proxy_headers.go, pilot/pkg/xds/filters/filters.go): no x-envoy-upstream-service-time
+   * on upstream answers, no x-envoy-overloaded on an overflow (E: api/envoy/extensions/filters/http/router/v3/router.proto).
+   */
+  readonly suppressEnvoyHeaders: boolean;
   /** AuthorizationPolicies that apply to this workload, as istiod would push them. */
   policies(): AuthzPolicyModel[];
   faults(): LabFaults;

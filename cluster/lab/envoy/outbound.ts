@@ -253,7 +253,7 @@ export class Outbound {
         });
       } else {
         host.stats.inc(`cluster.${cluster}.upstream_rq_pending_overflow`);
-        res.setHeader('x-envoy-overloaded', 'true');
+        if (!host.suppressEnvoyHeaders) res.setHeader('x-envoy-overloaded', 'true'); // the router's (suppress_envoy_headers)
         localReply(host, 'client', res, 503, OVERFLOW_BODY, { ...base, responseFlags: 'UO', responseCodeDetails: 'upstream_reset_before_response_started{overflow}' });
       }
     });

@@ -39,6 +39,11 @@ export function localReply(host: SidecarHost, side: Side, res: http.ServerRespon
   host.log.write(side, { ...record, responseCode: status, bytesSent: Buffer.byteLength(body) });
 }
 
+/** The router's x-envoy-upstream-service-time, unless it suppresses its headers (E: source/common/router/router.cc). */
+export function upstreamTime(host: SidecarHost, sent: number): http.OutgoingHttpHeaders {
+  return host.suppressEnvoyHeaders ? {} : { 'x-envoy-upstream-service-time': String(Date.now() - sent) };
+}
+
 export function forward(host: SidecarHost, x: Exchange, open: (h: http.OutgoingHttpHeaders, cb: (r: http.IncomingMessage) => void) => http.ClientRequest): void {
   const { req, res, started, base } = x;
   // Connection-specific headers are the downstream hop's, never forwarded (E: source/common/http/
@@ -49,7 +54,7 @@ export function forward(host: SidecarHost, x: Exchange, open: (h: http.OutgoingH
   const up = open(x.headers, (ur) => {
     answered = true;
     x.onStatus?.(ur.statusCode ?? 502);
-    const h: http.OutgoingHttpHeaders = { ...ur.headers, server: 'istio-envoy', 'x-envoy-upstream-service-time': String(Date.now() - started) };
+    const h: http.OutgoingHttpHeaders = { ...ur.headers, server: 'istio-envoy', ...upstreamTime(host, started) };
     for (const k of HOP_BY_HOP) delete h[k]; // the upstream hop's, as above: each hop keeps its own connection
     res.writeHead(ur.statusCode ?? 502, h);
     ur.pipe(res);
