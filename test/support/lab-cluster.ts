@@ -247,6 +247,9 @@ export async function startLabCluster(
     lab: () => lab,
     kubeTarget: (dir, opts = {}) => {
       const { kc } = loadKubeConfig({ kubeconfig: api.kubeconfig(dir), env: {} });
+      // A cluster meshproof provisioned (kind, k3s) is driven with its admin's kubeconfig, which deploy/confine.yaml
+      // does not bind (it confines meshproof's service account): root-namespace fixtures are then admitted.
+      if (opts.provisioned ?? true) api.state.user = 'kubernetes-admin';
       return new KubeTarget({ kc, runId: crypto.randomUUID(), agentBundle: readFileSync(AGENT_BUNDLE, 'utf8'), adminToken: 'token', provisioned: true, readyTimeoutMs: 30_000, ...opts });
     },
     close: async () => {
