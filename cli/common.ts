@@ -49,13 +49,13 @@ export function claimOut(dir: string, force = false): string {
         `--out ${dir}: not empty (${entries.length} entr${entries.length === 1 ? 'y' : 'ies'}, e.g. ${entries.sort()[0]}): one run, one bundle; use a new directory, {run}, or --force to empty it`,
       );
     }
+    if (entries.length > 0) refuseToEmpty(dir, abs, entries);
     try {
       accessSync(abs, constants.W_OK);
     } catch (e) {
       throw new ConfigError(`--out ${dir}: not a writable directory (${(e as NodeJS.ErrnoException).code ?? messageOf(e)})`);
     }
     if (entries.length > 0) {
-      refuseToEmpty(dir, abs, entries);
       for (const e of entries) rmSync(path.join(abs, e), { recursive: true, force: true });
       process.stderr.write(`meshproof: --force: emptied --out ${dir} (${entries.length} entr${entries.length === 1 ? 'y' : 'ies'} removed)\n`);
     }
