@@ -257,7 +257,7 @@ export function sweepCommand(cmd: Command): void {
     .option('--max-cert-lifetime <duration>', 'SWEEP-CERT: longest acceptable workload certificate lifetime', '24h')
     .option('--estate <SxR>', 'with --target lab: generate S services of R pods each, with planted holes', '200x3')
     .option('--out <dir>', "write the sweep's reports into DIR, which must be absent or empty; {run} stands for the run id (default reports/{run}/)")
-    .option('--force', 'empty a non-empty --out first')
+    .option('--force', 'empty a non-empty --out first; only a previous bundle (one holding manifest.sha256), never the working directory, home or /')
     .option('--sign-key <pem>', 'sign manifest.sha256 with this Ed25519 private key (the key is never written); `compare` and `history` check it with --public-key')
     .option('-v, --verbose', 'print lab process output')
     .addHelpText(
