@@ -138,9 +138,7 @@ describe('meshproof run', () => {
     const home = await cli(['run', '--suite', 'audit', '--out', work, '--force'], { env: { ...process.env, HOME: work } });
     expect(home.code).toBe(2);
     expect(home.stderr).toMatch(/refusing to empty \S+ \(the working directory, a parent of it, the home directory or \/\)/);
-    const root = await cli(['run', '--suite', 'audit', '--out', '/', '--force']);
-    expect(root.code).toBe(2);
-    expect(root.stderr).toMatch(/refusing to empty \/ \(the working directory/);
+    // `/` is refused by the same rule (cli/common.ts refuseToEmpty); not run here: a broken build would empty it.
     const parent = await cli(['run', '--suite', 'audit', '--out', '..', '--force'], { cwd: work });
     expect(parent.code).toBe(2);
     const mine = path.join(tmp, 'not-a-bundle');
