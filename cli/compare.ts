@@ -16,16 +16,18 @@ export function compareCommand(cmd: Command): void {
     .option('--out <file>', 'where to write compare.json', 'compare.json')
     .option('--allow-not-applicable', 'a check that passed and is now not-applicable is a change, not a regression')
     .option('--allow-removed <ids>', 'comma-separated check ids the candidate may lack (each must be one it lacks); any other check the baseline judged and the candidate did not run is a regression')
-    .option('--public-key <pem>', 'also require both bundles\' signatures by this Ed25519 key')
+    .option('--public-key <pem>', 'require both bundles\' signatures by this Ed25519 key (required unless --unsigned)')
+    .option('--unsigned', 'compare on hashes alone, signatures not checked (said in the verdict line): anyone who edits run.json can regenerate manifest.sha256')
     .addHelpText(
       'after',
-      '\nExit codes: 0 nothing regressed, 1 a check regressed (pass → fail/inconclusive/not-applicable, or judged before and not run after) or a bundle does not verify, 2 usage error (a run compared with a sweep, a lab run with a cluster run, an --allow-removed id that is not removed).',
+      '\nExit codes: 0 nothing regressed, 1 a check regressed (any new fail, including a check added as fail; pass or not-applicable → inconclusive; pass → not-applicable; judged before and not run after; for sweeps, a new finding or an endpoint held before and inconclusive or untested now) or a bundle does not verify (a hash, or its signature under --public-key, or no signature), 2 usage error (neither --public-key nor --unsigned, a run compared with a sweep, a lab run with a cluster run, another target, a candidate that does not cover the baseline\'s namespaces, an --allow-removed id that is not removed).',
     )
-    .action((baseline: string, candidate: string, o: { out: string; allowNotApplicable?: boolean; allowRemoved?: string; publicKey?: string }) => {
+    .action((baseline: string, candidate: string, o: { out: string; allowNotApplicable?: boolean; allowRemoved?: string; publicKey?: string; unsigned?: boolean }) => {
       const c = compareBundles(baseline, candidate, {
         allowNotApplicable: o.allowNotApplicable,
         allowRemoved: o.allowRemoved?.split(','),
         publicKeyPem: o.publicKey ? readKey(o.publicKey, '--public-key', 'public') : undefined,
+        unsigned: o.unsigned ? '--unsigned' : undefined,
       });
       try {
         writeFileSync(o.out, `${JSON.stringify(c, null, 2)}\n`);

@@ -411,7 +411,7 @@ export function runCommand(cmd: Command): void {
     .addOption(new Option('--posture <dir|file>', 'fixtures to apply').default(SECURE_POSTURE, 'the bundled fixtures/secure/'))
     .option('--overlay <file>', 'fixtures replacing posture objects of the same kind/namespace/name (repeatable)', (v: string, a: string[]) => [...a, v], [] as string[])
     .option('--out <dir>', 'write this run\'s reports into DIR, which must be absent or empty; {run} stands for the run id (default reports/{run}/)')
-    .option('--force', 'empty a non-empty --out first (its files would otherwise be sealed into this run\'s manifest)')
+    .option('--force', 'empty a non-empty --out first; only a previous bundle (one holding manifest.sha256), never the working directory, home or /')
     .option('--max-cert-lifetime <duration>', 'CERT-001: longest acceptable workload certificate lifetime', '24h')
     .option('--root-horizon-days <days>', 'CERT-005: the mesh root must stay valid at least this long', '90')
     .option('--edge-cert-horizon-days <days>', 'EDGE-003: every certificate the edge serves must stay valid at least this long', '30')

@@ -16,12 +16,14 @@ import { parseExemptions, sweep, type Exemption } from '../harness/sweep/sweep.j
 import type { Target } from '../harness/target.js';
 import { LAB_TIMEOUTS } from '../harness/timeouts.js';
 import { claimOut, createOut } from './common.js';
+import { readKey } from './run.js';
 import { clusterOptions, kubeTarget, kubeTimeouts, labTarget } from './targets.js';
 import { schedulableNodes, sweptNamespaces } from '../cluster/kube/discover.js';
 
 const RUN_NAMESPACE = 'sweep';
 
 interface SweepOptions {
+  signKey?: string;
   target: string;
   kubeconfig?: string;
   context?: string;
@@ -125,6 +127,7 @@ async function runSweep(o: SweepOptions, argv: string[]): Promise<number> {
   const batch = positive(o.batch, '--batch', 2_000);
   let probes = o.probes ? positive(o.probes, '--probes', 64) : 2;
   const exemptions = readExemptions(o.exemptions);
+  const signKeyPem = o.signKey ? readKey(o.signKey, '--sign-key') : undefined;
   const estate = o.target === 'lab' ? parseEstate(o.estate) : undefined;
   const runId = crypto.randomUUID();
   // Absent or empty (or emptied by --force); created only when the bundle is written (cli/common.ts claimOut).
@@ -207,7 +210,7 @@ async function runSweep(o: SweepOptions, argv: string[]): Promise<number> {
       command: ['meshproof', ...argv],
       runId,
     });
-    writeBundle({ outDir: createOut(outDir), run: result.run, posture: result.snapshot, allChecks: [] });
+    writeBundle({ outDir: createOut(outDir), run: result.run, posture: result.snapshot, allChecks: [], signKeyPem });
     process.stdout.write(`\n${summaryTable(result.run, path.relative(process.cwd(), outDir) || ".")}\n`);
     const c = result.report.counts;
     process.stdout.write(
@@ -254,7 +257,8 @@ export function sweepCommand(cmd: Command): void {
     .option('--max-cert-lifetime <duration>', 'SWEEP-CERT: longest acceptable workload certificate lifetime', '24h')
     .option('--estate <SxR>', 'with --target lab: generate S services of R pods each, with planted holes', '200x3')
     .option('--out <dir>', "write the sweep's reports into DIR, which must be absent or empty; {run} stands for the run id (default reports/{run}/)")
-    .option('--force', 'empty a non-empty --out first')
+    .option('--force', 'empty a non-empty --out first; only a previous bundle (one holding manifest.sha256), never the working directory, home or /')
+    .option('--sign-key <pem>', 'sign manifest.sha256 with this Ed25519 private key (the key is never written); `compare` and `history` check it with --public-key')
     .option('-v, --verbose', 'print lab process output')
     .addHelpText(
       'after',

@@ -1,14 +1,17 @@
 // The upgrade gate: compare two bundles' verdicts check by check (and two sweeps finding by finding). It fails
-// closed: both bundles are verified first (one that does not verify is EvidenceError, exit 1); a run is never
-// compared with a sweep, nor a lab run with a cluster's (ConfigError, exit 2); a regression is pass → fail,
-// pass → error, pass → not-applicable (a check that quietly stopped applying proves nothing any more) unless that
-// is allowed, and a check the baseline judged that the candidate did not run at all (a narrower --suite) unless
-// `allowRemoved` names it.
+// closed: both bundles are verified first, their signatures by a given key unless the caller opts out by name
+// (one that does not verify is EvidenceError, exit 1); a run is never compared with a sweep, nor a lab run with a
+// cluster's, nor a candidate whose target, namespaces or sweep scope do not cover the baseline's (ConfigError,
+// exit 2: a narrower scope would pass by omission). A regression is any candidate `fail` the baseline did not have
+// (pass, error or not-applicable → fail, and a check the candidate adds as fail), pass or not-applicable → error
+// (inconclusive proves nothing), pass → not-applicable (a check that quietly stopped applying proves nothing any
+// more) unless that is allowed, and a check the baseline judged that the candidate did not run at all (a narrower
+// --suite) unless `allowRemoved` names it. Only a move to `pass` is an improvement: fail → error is a change.
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { ConfigError, EvidenceError } from './errors.js';
 import { verifyBundle } from './report/manifest.js';
-import { findingKeys, type SweepReport } from './sweep/sweep.js';
+import { outcomeKeys, type SweepReport } from './sweep/sweep.js';
 
 interface RunJsonResult {
   id: string;
@@ -51,6 +54,8 @@ export interface Comparison {
   candidate: CompareSide;
   rows: CompareRow[];
   regressions: number;
+  /** Set when signatures were not checked: why (the user's --unsigned, or the caller's reason). */
+  unsigned?: string;
   /** Checks judged before and absent after that `--allow-removed` accepted. */
   allowedRemoved: string[];
 }
@@ -59,8 +64,10 @@ export interface CompareOptions {
   allowNotApplicable?: boolean;
   /** Check ids the candidate may lack (each must be one it lacks). */
   allowRemoved?: string[];
-  /** Also require each bundle's signature by this Ed25519 key. */
+  /** Require each bundle's signature by this Ed25519 key. */
   publicKeyPem?: string;
+  /** No key: compare on hashes alone, and say so with this reason in the verdict line. One of the two is required. */
+  unsigned?: string;
 }
 
 function readRun(dir: string): RunJson {
@@ -75,16 +82,21 @@ function readRun(dir: string): RunJson {
   }
 }
 
-function readSweep(dir: string): Pick<SweepReport, 'endpoints' | 'pods'> | undefined {
+type SweepRecord = Pick<SweepReport, 'endpoints' | 'pods'> & { inScope: string[] };
+
+function readSweep(dir: string): SweepRecord | undefined {
   const file = path.join(dir, 'sweep.json');
   if (!existsSync(file)) return undefined;
   const v = JSON.parse(readFileSync(file, 'utf8')) as Partial<SweepReport>;
-  if (!Array.isArray(v.endpoints) || !Array.isArray(v.pods)) throw new ConfigError(`${file}: not a meshproof sweep record`);
-  return { endpoints: v.endpoints, pods: v.pods };
+  if (!Array.isArray(v.endpoints) || !Array.isArray(v.pods) || !Array.isArray(v.scope?.inScope)) throw new ConfigError(`${file}: not a meshproof sweep record`);
+  // The sweep's own namespace (where its canary pods run) is named per run on a cluster (cluster/kube/kube-target.ts
+  // ns()): it is no part of the estate a candidate must cover.
+  const own = new Set(v.pods.filter((p) => p.role === 'canary').map((p) => p.namespace));
+  return { endpoints: v.endpoints, pods: v.pods, inScope: v.scope.inScope.filter((n) => !own.has(n)) };
 }
 
 /** A bundle that verifies (every hash; the signature when a key is given), read; otherwise the gate fails. */
-function readSide(dir: string, publicKeyPem: string | undefined): { side: CompareSide; run: RunJson; sweep?: Pick<SweepReport, 'endpoints' | 'pods'> } {
+function readSide(dir: string, publicKeyPem: string | undefined): { side: CompareSide; run: RunJson; sweep?: SweepRecord } {
   const v = verifyBundle(dir, publicKeyPem);
   if (!v.ok) throw new EvidenceError(`${dir} does not verify (${v.problems.join('; ')}): nothing is compared`);
   const run = readRun(dir);
@@ -99,16 +111,54 @@ function readSide(dir: string, publicKeyPem: string | undefined): { side: Compar
       target: run.target?.summary ?? 'unknown target',
       targetKind: run.target?.kind ?? 'unknown',
       suites: run.scope?.suites ?? [],
-      namespaces: Object.values(run.scope?.namespaces ?? {}),
+      // A sweep's namespaces are the ones it swept; a run's are its roles (mesh, bare…: their names are per run).
+      namespaces: sweep ? sweep.inScope : Object.keys(run.scope?.namespaces ?? {}),
       checks: run.results.length,
       signature: v.signature,
     },
   };
 }
 
-const RANK: Record<string, number> = { pass: 0, 'not-applicable': 0, error: 1, fail: 2 };
+/** Whether baseline → candidate verdict (`-`: not judged) is a regression (A-H3). */
+function regressedVerdict(x: string, y: string, allowNotApplicable: boolean): boolean {
+  if (y === 'fail') return x !== 'fail';
+  if (y === 'error') return x === 'pass' || x === 'not-applicable';
+  if (y === 'not-applicable') return x === 'pass' && !allowNotApplicable;
+  return false;
+}
+
+/** The candidate must cover what the baseline covered: same target, every namespace (a run's roles; a sweep's scope). */
+function requireCoverage(a: CompareSide, b: CompareSide): void {
+  if (a.target !== b.target) throw new ConfigError(`cannot compare ${a.dir} (${a.target}) with ${b.dir} (${b.target}): another target proves nothing about this one`);
+  const missing = a.namespaces.filter((n) => !b.namespaces.includes(n));
+  if (missing.length > 0) {
+    throw new ConfigError(`${b.dir} does not cover ${a.dir}'s namespaces (${missing.join(', ')} missing): a narrower scope would pass the gate by omission`);
+  }
+}
+
+/** Two sweeps, endpoint by endpoint: only rows that differ (A-M2). */
+function sweepRows(a: SweepRecord, b: SweepRecord, allowNotApplicable: boolean): CompareRow[] {
+  const before = outcomeKeys(a);
+  const after = outcomeKeys(b);
+  const rows: CompareRow[] = [];
+  for (const key of [...new Set([...before.keys(), ...after.keys()])].sort()) {
+    const x = before.get(key)?.outcome ?? '-';
+    const y = after.get(key);
+    if (x === (y?.outcome ?? '-')) continue;
+    const row = { id: key, baseline: x, candidate: y?.outcome ?? '-' };
+    if (y?.outcome === 'finding') rows.push({ ...row, title: 'new finding', change: 'regressed', reason: y.why });
+    else if (x === 'ok' && (!y || y.outcome === 'inconclusive' || (y.outcome === 'not-applicable' && !allowNotApplicable))) {
+      rows.push({ ...row, title: 'held before, not proven now', change: 'regressed', reason: y ? y.why : 'not tested by the candidate' });
+    } else if (x === 'finding' && !y) rows.push({ ...row, title: 'finding not re-tested', change: 'changed', reason: 'not tested by the candidate: not resolved' });
+    else if (x === 'finding' && y?.outcome === 'ok') rows.push({ ...row, title: 'finding resolved', change: 'improved' });
+    else rows.push({ ...row, title: 'outcome changed', change: y || x === '-' ? 'changed' : 'removed', reason: y?.why ?? 'not tested by the candidate' });
+  }
+  return rows;
+}
 
 export function compareBundles(baselineDir: string, candidateDir: string, o: CompareOptions = {}): Comparison {
+  if (!o.publicKeyPem && !o.unsigned) throw new ConfigError('compare needs --public-key (each bundle\'s signature checked) or an explicit --unsigned: hashes alone can be regenerated by whoever edits run.json');
+  if (o.publicKeyPem && o.unsigned) throw new ConfigError('--public-key and --unsigned: choose one');
   const a = readSide(baselineDir, o.publicKeyPem);
   const b = readSide(candidateDir, o.publicKeyPem);
   if (a.side.kind !== b.side.kind) {
@@ -117,6 +167,7 @@ export function compareBundles(baselineDir: string, candidateDir: string, o: Com
   if (a.side.targetKind !== b.side.targetKind) {
     throw new ConfigError(`cannot compare a ${a.side.targetKind} target (${baselineDir}) with a ${b.side.targetKind} target (${candidateDir})`);
   }
+  requireCoverage(a.side, b.side);
   const before = new Map(a.run.results.map((r) => [r.id, r]));
   const after = new Map(b.run.results.map((r) => [r.id, r]));
   const removed = [...before.keys()].filter((id) => !after.has(id));
@@ -128,30 +179,27 @@ export function compareBundles(baselineDir: string, candidateDir: string, o: Com
     const x = before.get(id);
     const y = after.get(id);
     const title = (y ?? x)!.title;
-    if (!x) return { id, title, baseline: '-', candidate: y!.verdict, change: 'added' };
+    if (!x) return { id, title, baseline: '-', candidate: y!.verdict, change: regressedVerdict('-', y!.verdict, false) ? 'regressed' : 'added', reason: y!.reason };
     if (!y) {
       // Not judged any more proves nothing any more: a regression unless the user accepted it by name.
       if (allowRemoved.includes(id)) return { id, title, baseline: x.verdict, candidate: '-', change: 'removed', reason: 'not run by the candidate (allowed by --allow-removed)' };
       return { id, title, baseline: x.verdict, candidate: '-', change: 'regressed', reason: `not run by the candidate (its suites: ${b.side.suites.join(', ') || 'none'}); name it in --allow-removed to accept` };
     }
     if (x.verdict === y.verdict) return { id, title, baseline: x.verdict, candidate: y.verdict, change: 'same' };
-    const regressed = x.verdict === 'pass' && (y.verdict === 'fail' || y.verdict === 'error' || (y.verdict === 'not-applicable' && !o.allowNotApplicable));
-    const change = regressed ? 'regressed' : (RANK[y.verdict] ?? 0) < (RANK[x.verdict] ?? 0) ? 'improved' : 'changed';
+    // Only a pass improves: fail → error is inconclusive, no better than the fail it replaced.
+    const change = regressedVerdict(x.verdict, y.verdict, !!o.allowNotApplicable) ? 'regressed' : y.verdict === 'pass' ? 'improved' : 'changed';
     return { id, title, baseline: x.verdict, candidate: y.verdict, change, reason: y.reason };
   });
-  // Two sweeps: finding by finding, so a new hole is a regression even when the check was already failing.
-  if (a.sweep && b.sweep) {
-    const before = findingKeys(a.sweep);
-    const after = findingKeys(b.sweep);
-    for (const [key, why] of after) if (!before.has(key)) rows.push({ id: key, title: 'new finding', baseline: 'ok', candidate: 'finding', change: 'regressed', reason: why });
-    for (const [key] of before) if (!after.has(key)) rows.push({ id: key, title: 'finding resolved', baseline: 'finding', candidate: 'ok', change: 'improved' });
-  }
+  // Two sweeps: endpoint by endpoint, so a new hole is a regression even when the check was already failing, and
+  // an endpoint proven held before and inconclusive or untested now is one too.
+  if (a.sweep && b.sweep) rows.push(...sweepRows(a.sweep, b.sweep, !!o.allowNotApplicable));
   return {
     baseline: a.side,
     candidate: b.side,
     rows,
     regressions: rows.filter((r) => r.change === 'regressed').length,
     allowedRemoved: allowRemoved,
+    ...(o.publicKeyPem ? {} : { unsigned: o.unsigned }),
   };
 }
 
@@ -166,5 +214,6 @@ export function comparisonTable(c: Comparison): string {
   const w = head.map((_, i) => Math.max(...[head, ...rows].map((r) => r[i]!.length)));
   const line = (r: string[]) => r.map((x, i) => x.padEnd(w[i]!)).join('  ').trimEnd();
   const detail = c.rows.filter((r) => r.change === 'regressed').map((r) => `  ${r.id}: ${r.reason ?? ''}`);
-  return [sideLine('baseline: ', c.baseline), sideLine('candidate:', c.candidate), '', line(head), ...rows.map(line), '', `${c.regressions} regression(s)`, ...detail].join('\n');
+  const trust = c.unsigned ? `; UNSIGNED: signatures not checked (${c.unsigned}), hashes only` : '; both signatures valid';
+  return [sideLine('baseline: ', c.baseline), sideLine('candidate:', c.candidate), '', line(head), ...rows.map(line), '', `${c.regressions} regression(s)${trust}`, ...detail].join('\n');
 }

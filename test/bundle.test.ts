@@ -3,7 +3,7 @@
 // included), the upgrade gate through `meshproof compare`, and a scan for secrets.
 import { execFileSync } from 'node:child_process';
 import { generateKeyPairSync } from 'node:crypto';
-import { appendFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Ajv } from 'ajv';
@@ -31,6 +31,43 @@ const pubFile = path.join(tmp, 'sign.pub.pem');
 writeFileSync(keyFile, privPem);
 writeFileSync(pubFile, pubPem);
 
+/** A copy of a bundle with its signature taken away: the hashes still verify. */
+function unsignedCopy(dir: string, name: string): string {
+  const copy = path.join(tmp, name);
+  execFileSync('cp', ['-r', dir, copy]);
+  for (const f of ['manifest.sha256.sig', 'manifest.sha256.pub.pem']) rmSync(path.join(copy, f), { force: true });
+  return copy;
+}
+
+/**
+ * A copy of a signed bundle whose run.json (and sweep.json) `change` rewrites, re-hashed and re-signed with the
+ * test's key: a bundle that verifies, holding the verdicts a test needs.
+ */
+interface RunDoc {
+  target: { summary: string };
+  scope: { namespaces: Record<string, string> };
+  results: { id: string; title: string; verdict: string; reason: string }[];
+}
+interface SweepDoc {
+  scope: { inScope: string[] };
+  endpoints: { namespace: string; pod: string; port: number; verdicts: { check: string; outcome: string }[] }[];
+  pods: { namespace: string }[];
+}
+
+function variant(dir: string, name: string, change: (run: RunDoc, sweep: SweepDoc) => void): string {
+  const copy = path.join(tmp, name);
+  execFileSync('cp', ['-r', dir, copy]);
+  const run = JSON.parse(readFileSync(path.join(copy, 'run.json'), 'utf8')) as RunDoc;
+  const sweepFile = path.join(copy, 'sweep.json');
+  const sweep = existsSync(sweepFile) ? (JSON.parse(readFileSync(sweepFile, 'utf8')) as SweepDoc) : undefined;
+  change(run, sweep as SweepDoc);
+  writeFileSync(path.join(copy, 'run.json'), `${JSON.stringify(run, null, 2)}\n`);
+  if (sweep) writeFileSync(sweepFile, `${JSON.stringify(sweep, null, 2)}\n`);
+  writeManifest(copy);
+  signManifest(copy, privPem);
+  return copy;
+}
+
 function files(dir: string, rel = ''): string[] {
   return readdirSync(path.join(dir, rel)).flatMap((n) => (statSync(path.join(dir, rel, n)).isDirectory() ? files(dir, path.join(rel, n)) : [path.join(rel, n)]));
 }
@@ -39,13 +76,13 @@ beforeAll(async () => {
   // A secure baseline and a weakened candidate with fails, a not-applicable check and the certificate attacks
   // (which hand crafted keys to the agent), signed.
   const [a, b] = await Promise.all([
-    cli(['run', '--suite', 'mtls,authz', '--out', secure]),
+    cli(['run', '--suite', 'mtls,authz', '--sign-key', keyFile, '--out', secure]),
     cli(['run', '--suite', 'mtls,authz,certificates', '--overlay', 'fixtures/weakened/no-allow-policy.yaml', '--sign-key', keyFile, '--out', weak]),
   ]);
   expect(a.code, a.stderr).toBe(0);
   expect(b.code, b.stderr).toBe(1);
   // A candidate that ran less (only --suite mtls), and a sweep: what a gate must not mistake for a run.
-  const [c, d] = await Promise.all([cli(['run', '--suite', 'mtls', '--out', mtlsOnly]), cli(['sweep', '--target', 'lab', '--estate', '6x1', '--out', swept])]);
+  const [c, d] = await Promise.all([cli(['run', '--suite', 'mtls', '--sign-key', keyFile, '--out', mtlsOnly]), cli(['sweep', '--target', 'lab', '--estate', '6x1', '--sign-key', keyFile, '--out', swept])]);
   expect(c.code, c.stderr).toBe(0);
   expect(d.code, d.stderr).toBe(1); // the lab estate's planted holes are found
   expect(existsSync(path.join(swept, 'sweep.json'))).toBe(true);
@@ -219,7 +256,7 @@ describe('meshproof verify', () => {
     expect(keyed.code).toBe(1);
     // The genuine bundle with its key passes --require-signature; an unsigned one does not.
     expect((await cli(['verify', weak, '--public-key', pubFile, '--require-signature'])).code).toBe(0);
-    const unsigned = await cli(['verify', secure, '--require-signature']);
+    const unsigned = await cli(['verify', unsignedCopy(secure, 'unsigned-secure'), '--require-signature']);
     expect(unsigned.stdout).toMatch(/^MISMATCH the bundle is not signed \(--require-signature\)$/m);
     expect(unsigned.code).toBe(1);
   });
@@ -234,7 +271,7 @@ describe('meshproof verify', () => {
 describe('meshproof compare (the upgrade gate)', () => {
   it('exits 1 when a check regressed, with a per-check diff and compare.json', async () => {
     const out = path.join(tmp, 'compare.json');
-    const r = await cli(['compare', secure, weak, '--out', out]);
+    const r = await cli(['compare', secure, weak, '--public-key', pubFile, '--out', out]);
     expect(r.code).toBe(1);
     expect(r.stdout).toMatch(/AUTHZ-001\s+pass\s+fail\s+REGRESSED/);
     expect(r.stdout).toMatch(/CERT-001\s+-\s+pass\s+added/);
@@ -246,14 +283,14 @@ describe('meshproof compare (the upgrade gate)', () => {
 
   it('--allow-not-applicable makes pass → not-applicable a change, not a regression', async () => {
     const out = path.join(tmp, 'compare-na.json');
-    const r = await cli(['compare', secure, weak, '--allow-not-applicable', '--out', out]);
+    const r = await cli(['compare', secure, weak, '--allow-not-applicable', '--public-key', pubFile, '--out', out]);
     expect(r.stdout).toMatch(/AUTHZ-004\s+pass\s+not-applicable\s+changed/);
     expect(JSON.parse(readFileSync(out, 'utf8')).regressions).toBe(3);
   });
 
   it('exits 0 when nothing regressed (improvements and not-applicable changes included; the removed certificate checks named in --allow-removed)', async () => {
     const certificates = SUITES.certificates!.map((c) => c.id);
-    const r = await cli(['compare', weak, secure, '--allow-removed', certificates.join(','), '--out', path.join(tmp, 'compare2.json')]);
+    const r = await cli(['compare', weak, secure, '--allow-removed', certificates.join(','), '--public-key', pubFile, '--out', path.join(tmp, 'compare2.json')]);
     expect(r.code, r.stdout + r.stderr).toBe(0);
     expect(r.stdout).toMatch(/AUTHZ-001\s+fail\s+pass\s+improved/);
     expect(r.stdout).toMatch(/CERT-001\s+pass\s+-\s+removed/);
@@ -261,7 +298,7 @@ describe('meshproof compare (the upgrade gate)', () => {
 
   it('21-1: a candidate that ran only --suite mtls: every check it did not run is a regression, named (exit 1), and each side\'s suites are shown', async () => {
     const out = path.join(tmp, 'compare-narrow.json');
-    const r = await cli(['compare', secure, mtlsOnly, '--out', out]);
+    const r = await cli(['compare', secure, mtlsOnly, '--public-key', pubFile, '--out', out]);
     expect(r.code).toBe(1);
     const authz = SUITES.authz!.map((c) => c.id);
     for (const id of authz) expect(r.stdout).toMatch(new RegExp(`^  ${id}: not run by the candidate \\(its suites: mtls\\); name it in --allow-removed to accept$`, 'm'));
@@ -269,9 +306,9 @@ describe('meshproof compare (the upgrade gate)', () => {
     expect(r.stdout).toMatch(/^candidate:\s+\S*mtls-only: run [0-9a-f-]{36} on built-in lab .*; suites mtls \(\d+ checks\)/m);
     expect(JSON.parse(readFileSync(out, 'utf8')).regressions).toBe(authz.length);
     // Named in --allow-removed, they are accepted; naming one that is not removed is a usage error.
-    const allowed = await cli(['compare', secure, mtlsOnly, '--allow-removed', authz.join(','), '--out', out]);
+    const allowed = await cli(['compare', secure, mtlsOnly, '--allow-removed', authz.join(','), '--public-key', pubFile, '--out', out]);
     expect(allowed.code, allowed.stdout).toBe(0);
-    const stale = await cli(['compare', secure, mtlsOnly, '--allow-removed', 'MTLS-001', '--out', out]);
+    const stale = await cli(['compare', secure, mtlsOnly, '--allow-removed', 'MTLS-001', '--public-key', pubFile, '--out', out]);
     expect(stale.code).toBe(2);
     expect(stale.stderr).toMatch(/^meshproof: --allow-removed MTLS-001: not a check .*secure judged and .*mtls-only lacks\n$/);
   });
@@ -281,7 +318,7 @@ describe('meshproof compare (the upgrade gate)', () => {
     execFileSync('cp', ['-r', secure, copy]);
     appendFileSync(path.join(copy, 'run.json'), ' ');
     for (const args of [[secure, copy], [copy, secure]]) {
-      const r = await cli(['compare', ...args, '--out', path.join(tmp, 'compare-tampered.json')]);
+      const r = await cli(['compare', ...args, '--public-key', pubFile, '--out', path.join(tmp, 'compare-tampered.json')]);
       expect(r.code).toBe(1);
       expect(r.stderr).toMatch(/^meshproof: .*tampered-candidate does not verify \(changed: run\.json\): nothing is compared\n$/);
     }
@@ -289,10 +326,108 @@ describe('meshproof compare (the upgrade gate)', () => {
 
   it('21-1: a run is never compared with a sweep (exit 2)', async () => {
     for (const args of [[secure, swept], [swept, secure]]) {
-      const r = await cli(['compare', ...args, '--out', path.join(tmp, 'compare-sweep.json')]);
+      const r = await cli(['compare', ...args, '--public-key', pubFile, '--out', path.join(tmp, 'compare-sweep.json')]);
       expect(r.code).toBe(2);
       expect(r.stderr).toMatch(/^meshproof: cannot compare a (run|sweep) \(.*\) with a (sweep|run) \(.*\): their checks and populations differ\n$/);
     }
+  });
+});
+
+describe('meshproof compare: what counts as a regression, whose bundles, and how much they cover', () => {
+  const ids = () => [...SUITES.mtls!.map((c) => c.id), SUITES.authz![0]!.id];
+  const setVerdicts = (v: Record<string, string>) => (run: RunDoc) => {
+    for (const r of run.results) r.verdict = v[r.id] ?? r.verdict;
+  };
+
+  it('A-H3: any new fail regresses (error, not-applicable → fail, a check added as fail), not-applicable → error too; fail → error is a change, not an improvement', async () => {
+    const [m1, m2, m3, m4] = ids();
+    const base = variant(secure, 'h3-base', setVerdicts({ [m1!]: 'error', [m2!]: 'not-applicable', [m3!]: 'not-applicable', [m4!]: 'fail' }));
+    const cand = variant(secure, 'h3-cand', (run) => {
+      setVerdicts({ [m1!]: 'fail', [m2!]: 'fail', [m3!]: 'error', [m4!]: 'error' })(run);
+      run.results.push({ ...run.results[0], id: 'ZZZ-001', title: 'a check only the candidate runs', verdict: 'fail', reason: 'plaintext got an HTTP 200' });
+    });
+    const out = path.join(tmp, 'compare-h3.json');
+    const r = await cli(['compare', base, cand, '--public-key', pubFile, '--out', out]);
+    expect(r.stdout).toMatch(new RegExp(`^${m1}\\s+error\\s+fail\\s+REGRESSED$`, 'm'));
+    expect(r.stdout).toMatch(new RegExp(`^${m2}\\s+not-applicable\\s+fail\\s+REGRESSED$`, 'm'));
+    expect(r.stdout).toMatch(new RegExp(`^${m3}\\s+not-applicable\\s+error\\s+REGRESSED$`, 'm'));
+    expect(r.stdout).toMatch(new RegExp(`^${m4}\\s+fail\\s+error\\s+changed$`, 'm'));
+    expect(r.stdout).toMatch(/^ZZZ-001\s+-\s+fail\s+REGRESSED$/m);
+    expect(r.stdout).toMatch(/^ {2}ZZZ-001: plaintext got an HTTP 200$/m);
+    expect(JSON.parse(readFileSync(out, 'utf8')).regressions).toBe(4);
+    expect(r.code).toBe(1);
+    // The other way round: error → fail... is the baseline now; only a move to pass improves.
+    const back = await cli(['compare', cand, base, '--public-key', pubFile, '--allow-removed', 'ZZZ-001', '--out', out]);
+    expect(back.stdout).toMatch(new RegExp(`^${m4}\\s+error\\s+fail\\s+REGRESSED$`, 'm'));
+    expect(back.stdout).toMatch(new RegExp(`^${m3}\\s+error\\s+not-applicable\\s+changed$`, 'm'));
+  });
+
+  it('A-M1: signatures are required: no --public-key and no --unsigned is a usage error; --unsigned is said in the verdict line; an unsigned or other-signed bundle under --public-key is exit 1, named', async () => {
+    const out = path.join(tmp, 'compare-m1.json');
+    const none = await cli(['compare', secure, mtlsOnly, '--allow-removed', SUITES.authz!.map((c) => c.id).join(','), '--out', out]);
+    expect(none.code).toBe(2);
+    expect(none.stderr).toMatch(/^meshproof: compare needs --public-key \(each bundle's signature checked\) or an explicit --unsigned: hashes alone can be regenerated by whoever edits run\.json\n$/);
+    const plain = unsignedCopy(secure, 'm1-unsigned');
+    const opted = await cli(['compare', plain, secure, '--unsigned', '--out', out]);
+    expect(opted.code, opted.stderr).toBe(0);
+    expect(opted.stdout).toMatch(/^0 regression\(s\); UNSIGNED: signatures not checked \(--unsigned\), hashes only$/m);
+    const keyed = await cli(['compare', secure, secure, '--public-key', pubFile, '--out', out]);
+    expect(keyed.stdout).toMatch(/^0 regression\(s\); both signatures valid$/m);
+    for (const args of [[plain, secure], [secure, plain]]) {
+      const r = await cli(['compare', ...args, '--public-key', pubFile, '--out', out]);
+      expect(r.code).toBe(1);
+      expect(r.stderr).toMatch(/^meshproof: \S*m1-unsigned does not verify \(a --public-key was given but the bundle is not signed\): nothing is compared\n$/);
+    }
+    // Whoever edits run.json and regenerates the manifest, signing with a key of their own, is not compared.
+    const forged = variant(secure, 'm1-forged', setVerdicts({ [ids()[0]!]: 'pass' }));
+    signManifest(forged, generateKeyPairSync('ed25519').privateKey.export({ type: 'pkcs8', format: 'pem' }).toString());
+    const r = await cli(['compare', secure, forged, '--public-key', pubFile, '--out', out]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/m1-forged does not verify \(signature does not verify with the given --public-key\)/);
+  });
+
+  it('A-M2: a candidate that covers less than the baseline (a namespace, another target, a sweep scope) is refused (exit 2)', async () => {
+    const out = path.join(tmp, 'compare-m2.json');
+    const fewer = variant(secure, 'm2-fewer-ns', (run) => {
+      run.scope.namespaces = Object.fromEntries(Object.entries(run.scope.namespaces).filter(([role]) => role !== 'edge'));
+    });
+    const r = await cli(['compare', secure, fewer, '--public-key', pubFile, '--out', out]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/^meshproof: \S*m2-fewer-ns does not cover \S*secure's namespaces \(edge missing\): a narrower scope would pass the gate by omission\n$/);
+    const other = variant(secure, 'm2-other-target', (run) => {
+      run.target.summary = 'another lab';
+    });
+    const t = await cli(['compare', secure, other, '--public-key', pubFile, '--out', out]);
+    expect(t.code).toBe(2);
+    expect(t.stderr).toMatch(/^meshproof: cannot compare \S*secure \(built-in lab .*\) with \S*m2-other-target \(another lab\): another target proves nothing about this one\n$/);
+    const narrower = variant(swept, 'm2-narrow-sweep', (_run, sweep) => {
+      sweep.scope.inScope = sweep.scope.inScope.filter((n: string) => n !== 'estate-1');
+      sweep.endpoints = sweep.endpoints.filter((e: { namespace: string }) => e.namespace !== 'estate-1');
+      sweep.pods = sweep.pods.filter((p: { namespace: string }) => p.namespace !== 'estate-1');
+    });
+    const s = await cli(['compare', swept, narrower, '--public-key', pubFile, '--out', out]);
+    expect(s.code).toBe(2);
+    expect(s.stderr).toMatch(/m2-narrow-sweep does not cover \S*swept's namespaces \(estate-1 missing\)/);
+  });
+
+  it('A-M2: two sweeps endpoint by endpoint: ok → inconclusive or not tested regresses; a finding not tested again is "not re-tested", not resolved', async () => {
+    const out = path.join(tmp, 'compare-m2-sweep.json');
+    const cand = variant(swept, 'm2-sweep-cand', (_run, sweep) => {
+      const at = sweep.endpoints.find((e) => e.pod === 'svc-0000-0' && e.port === 8080)!;
+      at.verdicts.find((v) => v.check === 'SWEEP-MTLS')!.outcome = 'inconclusive';
+      sweep.endpoints = sweep.endpoints.filter((e: { pod: string; port: number }) => !(e.pod === 'svc-0001-0' && e.port === 9000) && !(e.pod === 'svc-0004-0' && e.port === 8080));
+    });
+    const r = await cli(['compare', swept, cand, '--public-key', pubFile, '--out', out]);
+    expect(r.stdout).toMatch(/^SWEEP-MTLS estate-1\/svc-0000:8080\s+ok\s+inconclusive\s+REGRESSED$/m);
+    for (const check of ['SWEEP-MTLS', 'SWEEP-AUTHZ', 'SWEEP-CERT']) {
+      expect(r.stdout).toMatch(new RegExp(`^${check} estate-1/svc-0001:9000\\s+ok\\s+-\\s+REGRESSED$`, 'm'));
+      expect(r.stdout).toMatch(new RegExp(`^${check} estate-1/svc-0004:8080\\s+finding\\s+-\\s+changed$`, 'm'));
+    }
+    expect(r.stdout).not.toMatch(/improved/);
+    const c = JSON.parse(readFileSync(out, 'utf8'));
+    expect(c.rows.filter((x: { title: string }) => x.title === 'finding not re-tested')).toHaveLength(3);
+    expect(c.regressions).toBe(4);
+    expect(r.code).toBe(1);
   });
 });
 

@@ -1,6 +1,6 @@
 // The CLI as a user runs it: the bundled dist/cli.js in a child process, real exit codes, real files.
 import { generateKeyPairSync } from 'node:crypto';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { ALL_CHECKS } from '../suites/index.js';
@@ -128,6 +128,41 @@ describe('meshproof run', () => {
     expect(existsSync(path.join(out, 'stray.txt'))).toBe(false);
   }, 300_000); // four CLI runs, each waiting on the lab: a loaded machine slows them, the assertions do not change
 
+  it('A-L6: --force empties only a previous bundle: never the working directory, the home directory or /, nor a directory without a manifest.sha256', async () => {
+    const work = mkdtempSync(path.join(tmp, 'work-'));
+    writeFileSync(path.join(work, 'notes.txt'), 'mine');
+    writeFileSync(path.join(work, 'manifest.sha256'), ''); // even a directory that looks like a bundle, when it is the cwd
+    const cwd = await cli(['run', '--suite', 'audit', '--out', '.', '--force'], { cwd: work });
+    expect(cwd.code).toBe(2);
+    expect(cwd.stderr).toMatch(/^meshproof: --out \. --force: refusing to empty \S+ \(the working directory, a parent of it, the home directory or \/\); use a directory of its own\n$/);
+    const home = await cli(['run', '--suite', 'audit', '--out', work, '--force'], { env: { ...process.env, HOME: work } });
+    expect(home.code).toBe(2);
+    expect(home.stderr).toMatch(/refusing to empty \S+ \(the working directory, a parent of it, the home directory or \/\)/);
+    // `/` is refused by the same rule (cli/common.ts refuseToEmpty); not run here: a broken build would empty it.
+    const parent = await cli(['run', '--suite', 'audit', '--out', '..', '--force'], { cwd: work });
+    expect(parent.code).toBe(2);
+    const mine = path.join(tmp, 'not-a-bundle');
+    mkdirSync(mine);
+    writeFileSync(path.join(mine, 'thesis.tex'), 'years of work');
+    const other = await cli(['run', '--suite', 'audit', '--out', mine, '--force']);
+    expect(other.code).toBe(2);
+    expect(other.stderr).toMatch(/^meshproof: --out \S+not-a-bundle --force: refusing to empty it: it holds no manifest\.sha256, so it is not a previous bundle \(1 entry, e\.g\. thesis\.tex\)\n$/);
+    expect(readFileSync(path.join(mine, 'thesis.tex'), 'utf8')).toBe('years of work');
+    expect(readFileSync(path.join(work, 'notes.txt'), 'utf8')).toBe('mine');
+  });
+
+  it('A-L6: two runs given the same fixed --out at once: exactly one writes its bundle, the other is refused when it comes to write (exit 2), and the bundle verifies', async () => {
+    const out = path.join(tmp, 'contested');
+    const [a, b] = await Promise.all([cli(['run', '--suite', 'mtls', '--out', out]), cli(['run', '--suite', 'audit', '--out', out])]);
+    expect([a.code, b.code].sort()).toEqual([0, 2]);
+    const loser = a.code === 2 ? a : b;
+    expect(loser.stderr).toMatch(/^meshproof: --out \S+contested: no longer empty when the bundle was to be written \([^)]+\): another run wrote there meanwhile; nothing written, one run, one bundle\n$/);
+    const v = await cli(['verify', out]);
+    expect(v.code, v.stdout).toBe(0);
+    const manifest = readFileSync(path.join(out, 'manifest.sha256'), 'utf8');
+    expect(/checks\/MTLS-/.test(manifest) && /checks\/AUDIT-/.test(manifest)).toBe(false); // one run's files only
+  }, 300_000);
+
   it('21-2: refused, failed and interrupted runs leave no folder under reports/, so `history reports/*/` reads only bundles', async () => {
     const root = path.join(tmp, 'reports-root');
     const out = path.join(root, '{run}');
@@ -144,7 +179,7 @@ describe('meshproof run', () => {
     expect(ok.code, ok.stderr).toBe(0);
     const dirs = readdirSync(root).map((d) => path.join(root, d));
     expect(dirs).toHaveLength(1);
-    const h = await cli(['history', ...dirs, '--out', path.join(tmp, 'reports-history')]);
+    const h = await cli(['history', ...dirs, '--unsigned', '--out', path.join(tmp, 'reports-history')]);
     expect(h.stdout).toMatch(/^1 verified run\(s\)/);
     expect(h.code, h.stdout + h.stderr).toBe(0);
   }, 300_000); // five CLI runs and a history

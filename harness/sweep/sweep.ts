@@ -584,6 +584,27 @@ export function findingKeys(report: Pick<SweepReport, 'endpoints' | 'pods'>): Ma
   return out;
 }
 
+/** How sure an outcome is that the endpoint is held, worst last: a Service's replicas share a key, the worst wins. */
+const OUTCOME_RANK: Record<EndpointVerdict['outcome'], number> = { ok: 0, 'not-applicable': 1, exempt: 2, inconclusive: 3, finding: 4 };
+
+/**
+ * Every outcome of a sweep, keyed as `findingKeys` keys findings (`check ns/service:port`, the canary left out),
+ * so `compare` sees an endpoint that was proven held and is now inconclusive or gone (A-M2), not only new findings.
+ */
+export function outcomeKeys(report: Pick<SweepReport, 'endpoints' | 'pods'>): Map<string, { outcome: EndpointVerdict['outcome']; why: string }> {
+  const out = new Map<string, { outcome: EndpointVerdict['outcome']; why: string }>();
+  const put = (key: string, v: EndpointVerdict, pod: string) => {
+    const had = out.get(key);
+    if (!had || OUTCOME_RANK[v.outcome] > OUTCOME_RANK[had.outcome]) out.set(key, { outcome: v.outcome, why: `${pod}: ${v.reason}` });
+  };
+  for (const e of report.endpoints) {
+    if (e.role === 'canary') continue;
+    for (const v of e.verdicts) put(`${v.check} ${serviceKey(e)}:${e.port}`, v, e.pod);
+  }
+  for (const p of report.pods) if (p.role !== 'canary') put(`SWEEP-INJECT ${p.service ?? `${p.namespace}/${p.pod} (no Service)`}`, p.verdict, p.pod);
+  return out;
+}
+
 export function parseExemptions(doc: unknown, file: string): Exemption[] {
   const list = (doc as { exemptions?: unknown } | null)?.exemptions;
   if (!Array.isArray(list)) throw new ConfigError(`${file}: expected a mapping with a list under \`exemptions\``);

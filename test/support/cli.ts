@@ -16,10 +16,10 @@ export interface CliResult {
 export function runProcess(
   cmd: string,
   args: string[],
-  opts: { onStart?: (child: ChildProcess) => void; env?: NodeJS.ProcessEnv; input?: string } = {},
+  opts: { onStart?: (child: ChildProcess) => void; env?: NodeJS.ProcessEnv; input?: string; cwd?: string } = {},
 ): Promise<CliResult> {
   return new Promise((resolve) => {
-    const child = spawn(cmd, args, { stdio: [opts.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'], env: opts.env ?? process.env });
+    const child = spawn(cmd, args, { stdio: [opts.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'], env: opts.env ?? process.env, cwd: opts.cwd });
     let stdout = '';
     let stderr = '';
     child.stdout!.on('data', (d: Buffer) => {
@@ -34,7 +34,7 @@ export function runProcess(
   });
 }
 
-export function cli(args: string[], opts: { onStart?: (child: ChildProcess) => void; env?: NodeJS.ProcessEnv } = {}): Promise<CliResult> {
+export function cli(args: string[], opts: { onStart?: (child: ChildProcess) => void; env?: NodeJS.ProcessEnv; cwd?: string } = {}): Promise<CliResult> {
   return runProcess(process.execPath, [CLI, ...args], opts);
 }
 
