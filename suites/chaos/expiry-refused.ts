@@ -113,7 +113,7 @@ export const chaos003 = defineCheck({
     // DestinationRule sets maxRequestsPerConnection (I: pilot/pkg/networking/core/cluster_traffic_policy.go
     // applyConnectionPool): a call after expiry could ride a connection opened while the certificate was valid and
     // be served, a false fail. Only maxRequestsPerConnection: 1 makes every call a new handshake.
-    const rule = ruleInScope(ctx, ECHO, ROTATING.namespace);
+    const rule = ruleInScope(ctx, ECHO, ROTATING.namespace, ctx.view.port(ECHO, 'http')?.port);
     if (rule?.maxRequestsPerConnection !== 1) {
       const which = !rule
         ? 'no DestinationRule is in force'
