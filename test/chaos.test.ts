@@ -10,9 +10,10 @@ import { loadPosture } from '../harness/posture/load.js';
 import { PostureView } from '../harness/posture/view.js';
 import { RunSession } from '../harness/run.js';
 import { LAB_TIMEOUTS } from '../harness/timeouts.js';
-import { readCerts, ROTATING } from '../suites/certificates/shared.js';
+import { readCerts, ROTATING, rotatingCall } from '../suites/certificates/shared.js';
 import { chaos003 } from '../suites/chaos/expiry-refused.js';
 import { duringOutage } from '../suites/chaos/shared.js';
+import type { PodRef } from '../harness/target.js';
 import { SUITES } from '../suites/index.js';
 
 const BARE_ECHO = { namespace: 'bare', name: 'echo' };
@@ -63,12 +64,12 @@ describe('a control-plane outage on the lab', () => {
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** A fresh lab with the secure posture plus overlays; the checks run as `meshproof run` runs them, then it is gone. */
-async function runOnLab(overlays: string[], checks = SUITES.chaos!) {
+async function runOnLab(overlays: string[], checks = SUITES.chaos!, timeouts = LAB_TIMEOUTS) {
   const fresh = new LabTarget();
   try {
     const posture = loadPosture('fixtures/secure', overlays);
     await fresh.apply(posture);
-    const session = new RunSession({ target: fresh, posture, timeouts: LAB_TIMEOUTS });
+    const session = new RunSession({ target: fresh, posture, timeouts });
     for (const c of checks) await session.check(c);
     return await session.finish();
   } finally {
@@ -127,4 +128,101 @@ describe('I-L10: outlier detection during the outage', () => {
     expect(observed.ejectedByOutlierDetection).toMatchObject({ baseEjectionTime: '3s', boundMs: 3_000 * LAB_TIMEOUTS.attackAttempts });
     expect(observed.after.http?.status).toBe(200);
   }, 60_000);
+});
+
+describe('A-H1: CHAOS-003 judges freshness against the certificate, not attackMs', () => {
+  // mesh/rotating's SECRET_TTL is 6 s and the agent rotates at half of it: the served certificate has 3–6 s left.
+  // On a cluster attackMs is 5 s; here attackMs + 1 s exceeds the whole lifetime, so a margin of attackMs is never met.
+  const slow = { ...LAB_TIMEOUTS, attackMs: 5_500 };
+  it('A-H1: with attackMs + 1 s above the certificate TTL, CHAOS-003 still passes on the secure posture', async () => {
+    const r = await runOnLab([], [chaos003], slow);
+    expect(r.results[0]!.verdict, r.results[0]!.reason).toBe('pass');
+  }, 90_000);
+  it('A-H1: with the same timeouts, lab-no-rotation and lab-allow-expired still fail CHAOS-003', async () => {
+    for (const w of ['fixtures/weakened/lab-no-rotation.yaml', 'fixtures/weakened/lab-allow-expired.yaml']) {
+      const r = await runOnLab([w], [chaos003], slow);
+      expect(r.results[0]!.verdict, `${w}: ${r.results[0]!.reason}`).toBe('fail');
+    }
+  }, 120_000);
+});
+
+describe('A-H2: TLS session resumption across a certificate\'s expiry', () => {
+  const reusedOf = async (pod: PodRef) =>
+    Object.entries(await lab.stats(pod))
+      .filter(([k]) => k.endsWith('.ssl.session_reused'))
+      .reduce((a, [, v]) => a + v, 0);
+  const liveSerial = async (pod: PodRef) => readCerts(await lab.workloadCert(pod)).leaves[0]!;
+
+  it('A-H2: the lab resumes sessions as Envoy does: one cached session per client certificate, and a resumed session outlives the certificate\'s expiry', async () => {
+    const view = new PostureView(loadPosture('fixtures/secure'));
+    // One echo host: a session is resumable only at the host that issued its ticket (each has its own ticket keys),
+    // and the client caches one session per cluster; with one host every new connection offers it.
+    const echo = { namespace: 'mesh', name: 'echo' };
+    const replicas = (await lab.servicePods(echo)).length;
+    await lab.scale(echo, 1);
+    try {
+      await resumesAcrossExpiry(view);
+    } finally {
+      await lab.scale(echo, replicas);
+    }
+  }, 60_000);
+
+  async function resumesAcrossExpiry(view: PostureView) {
+    const probe = await lab.probe(ROTATING);
+    const call = rotatingCall({ target: lab, view, timeouts: LAB_TIMEOUTS }, probe, view.port({ namespace: 'mesh', name: 'echo' }, 'http')!.port);
+    // Start right after a rotation: a certificate that has completed no handshake yet.
+    const first = await liveSerial(probe.pod);
+    while ((await liveSerial(probe.pod)).serial_number === first.serial_number) await sleep(100);
+    const leaf = await liveSerial(probe.pod);
+    const r0 = await reusedOf(probe.pod);
+    expect((await call('full')).ok).toBe(true);
+    // Each call is its own connection (maxRequestsPerConnection: 1); the second resumes the first one's session.
+    expect(await reusedOf(probe.pod)).toBe(r0);
+    expect((await call('resumed')).ok).toBe(true);
+    expect(await reusedOf(probe.pod)).toBe(r0 + 1);
+    const { value } = await duringOutage(lab, async () => {
+      while (Date.now() < Date.parse(leaf.expiration_time!) + LAB_TIMEOUTS.certSkewMs) await sleep(100);
+      const still = await liveSerial(probe.pod);
+      const before = await reusedOf(probe.pod);
+      const expiredCall = await call('expired');
+      return { still: still.serial_number, expiredCall, rose: (await reusedOf(probe.pod)) - before };
+    });
+    // The expired certificate is still the one served (no CA), and a call under it rides the resumed session: served.
+    expect(value.still).toBe(leaf.serial_number);
+    expect(value.expiredCall.ok, value.expiredCall.reason).toBe(true);
+    expect(value.rose).toBe(1);
+    // A new certificate is a new client context: its first connection is a full handshake.
+    const renewed = await liveSerialAfter(probe.pod, leaf.serial_number);
+    const r1 = await reusedOf(probe.pod);
+    let after = await call('after');
+    for (let i = 0; !after.ok && i < 20; i++) {
+      await sleep(250);
+      after = await call(`after-${i}`);
+    }
+    expect(after.ok, after.reason).toBe(true);
+    expect((await liveSerial(probe.pod)).serial_number === renewed ? await reusedOf(probe.pod) : r1).toBe(r1);
+  }
+
+  async function liveSerialAfter(pod: PodRef, old: string): Promise<string> {
+    for (let i = 0; i < 80; i++) {
+      const s = (await liveSerial(pod)).serial_number;
+      if (s !== old) return s;
+      await sleep(250);
+    }
+    throw new Error('no renewal');
+  }
+
+  it('A-H2: CHAOS-003 never judges a certificate that served a call before the outage, so a resumed session cannot make a false fail', async () => {
+    // One echo host, so the session the `before` call leaves is always offered again (see above): without waiting for
+    // a rotation first, the expiring certificate's calls would resume and reach echo, a false fail.
+    const echo = { namespace: 'mesh', name: 'echo' };
+    const replicas = (await lab.servicePods(echo)).length;
+    await lab.scale(echo, 1);
+    try {
+      const r = await runCheck(chaos003, { view: new PostureView(loadPosture('fixtures/secure')), target: lab, timeouts: LAB_TIMEOUTS, settings: DEFAULT_SETTINGS });
+      expect(r.verdict, r.reason).toBe('pass');
+    } finally {
+      await lab.scale(echo, replicas);
+    }
+  }, 120_000);
 });

@@ -474,14 +474,14 @@ describe('meshproof sweep (CLI)', () => {
     const cand = path.join(tmp, 'no-exemptions');
     const r = await cli(['sweep', '--target', 'lab', '--estate', '12x1', '--attempt-timeout', '3s', '--out', cand]);
     expect(r.code, r.stderr).toBe(1);
-    const c = await cli(['compare', base, cand, '--out', path.join(tmp, 'compare.json')]);
+    const c = await cli(['compare', base, cand, '--unsigned', '--out', path.join(tmp, 'compare.json')]);
     expect(c.code, c.stdout).toBe(1);
-    expect(c.stdout).toMatch(/^SWEEP-AUTHZ estate-1\/svc-0010:8080\s+ok\s+finding\s+REGRESSED$/m);
-    expect(c.stdout).toMatch(/^SWEEP-AUTHZ estate-1\/svc-0010:9000\s+ok\s+finding\s+REGRESSED$/m);
+    expect(c.stdout).toMatch(/^SWEEP-AUTHZ estate-1\/svc-0010:8080\s+exempt\s+finding\s+REGRESSED$/m);
+    expect(c.stdout).toMatch(/^SWEEP-AUTHZ estate-1\/svc-0010:9000\s+exempt\s+finding\s+REGRESSED$/m);
     expect(c.stdout).toMatch(/^SWEEP-AUTHZ\s+fail\s+fail\s+same$/m);
     expect(c.stdout).toMatch(/^2 regression\(s\)$/m);
     // The other way round, those findings are resolved, nothing regressed.
-    const back = await cli(['compare', cand, base, '--out', path.join(tmp, 'compare-back.json')]);
+    const back = await cli(['compare', cand, base, '--unsigned', '--out', path.join(tmp, 'compare-back.json')]);
     expect(back.code, back.stdout).toBe(0);
     expect(back.stdout).toMatch(/^SWEEP-AUTHZ estate-1\/svc-0010:8080\s+finding\s+ok\s+improved$/m);
   }, 120_000);

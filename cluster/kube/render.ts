@@ -114,7 +114,7 @@ function rewriteAuthz(spec: Obj, map: NamespaceMap, td: string): void {
  * destination's listener counters (NR and TLS-verification corroboration). Istio adds these to its defaults.
  */
 export const MESHPROOF_STATS_MATCHER = {
-  inclusionRegexps: ['.*upstream_rq_pending_overflow', '.*upstream_cx_overflow', '.*outlier_detection\\..*', '.*no_filter_chain_match', '.*ssl\\.fail_verify_.*', '.*ssl\\.connection_error'],
+  inclusionRegexps: ['.*upstream_rq_pending_overflow', '.*upstream_cx_overflow', '.*outlier_detection\\..*', '.*no_filter_chain_match', '.*ssl\\.fail_verify_.*', '.*ssl\\.connection_error', '.*ssl\\.session_reused'],
 };
 
 /** Merges MESHPROOF_STATS_MATCHER into a pod's `proxy.istio.io/config`, keeping what is there (SECRET_TTL, overlays). */

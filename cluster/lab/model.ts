@@ -332,6 +332,9 @@ export function buildModel(posture: Posture): LabModel {
         });
         break;
       case 'DestinationRule': {
+        // Istio treats 0 as unset for these limits (I: pilot/pkg/networking/core/cluster_traffic_policy.go
+        // applyConnectionPool's `> 0` guards).
+        const positive = (v: number | undefined) => (v !== undefined && v > 0 ? v : undefined);
         const ns = requireNs(m.namespace, o.source, what);
         const h = o.value.spec.host;
         const tp = o.value.spec.trafficPolicy;
@@ -345,10 +348,10 @@ export function buildModel(posture: Posture): LabModel {
           local: o.value.spec.exportTo !== undefined,
           policy: {
             source: `${ns}/${m.name}`,
-            maxConnections: tp?.connectionPool?.tcp?.maxConnections,
-            maxPendingRequests: tp?.connectionPool?.http?.http1MaxPendingRequests,
-            maxRequests: tp?.connectionPool?.http?.http2MaxRequests,
-            maxRequestsPerConnection: tp?.connectionPool?.http?.maxRequestsPerConnection,
+            maxConnections: positive(tp?.connectionPool?.tcp?.maxConnections),
+            maxPendingRequests: positive(tp?.connectionPool?.http?.http1MaxPendingRequests),
+            maxRequests: positive(tp?.connectionPool?.http?.http2MaxRequests),
+            maxRequestsPerConnection: positive(tp?.connectionPool?.http?.maxRequestsPerConnection),
             // Envoy defaults: interval 10s, base ejection 30s, max ejection 10% (but at least one host).
             outlier: od
               ? {

@@ -400,11 +400,12 @@ const destinationRule = z.strictObject({
       .strictObject({
         connectionPool: z
           .strictObject({
-            tcp: z.strictObject({ maxConnections: z.number().int().min(1).optional() }).optional(),
+            // 0 is accepted and means unset, as in Istio (applyConnectionPool's `> 0` guards; see model.ts).
+            tcp: z.strictObject({ maxConnections: z.number().int().min(0).optional() }).optional(),
             http: z
               .strictObject({
-                http1MaxPendingRequests: z.number().int().min(1).optional(),
-                http2MaxRequests: z.number().int().min(1).optional(),
+                http1MaxPendingRequests: z.number().int().min(0).optional(),
+                http2MaxRequests: z.number().int().min(0).optional(),
                 maxRequestsPerConnection: z.number().int().min(0).optional(),
               })
               .optional(),

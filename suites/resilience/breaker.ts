@@ -22,7 +22,7 @@ export const res001 = defineCheck({
   weakenedBy: ['dr-no-connection-pool.yaml', 'dr-pending-unbounded.yaml', 'dr-pool-100000.yaml'],
   method: 'TEST',
   examine: async (ctx) => {
-    const limits = ruleInScope(ctx, ECHO, CLIENT.namespace);
+    const limits = ruleInScope(ctx, ECHO, CLIENT.namespace, ctx.view.port(ECHO, 'http')?.port);
     if (!limits) return { notApplicable: "no DestinationRule in scope for mesh/echo: nothing to trip (Envoy's defaults are effectively unlimited)" };
     if (!ctx.view.has('Deployment', CLIENT)) return { notApplicable: 'the posture lacks mesh/authorized' };
     const http = ctx.view.port(ECHO, 'http');

@@ -17,7 +17,7 @@ export const res002 = defineCheck({
   weakenedBy: ['dr-no-outlier-detection.yaml', 'dr-outlier-1000.yaml'],
   method: 'TEST',
   examine: async (ctx) => {
-    const limits = ruleInScope(ctx, ECHO, CLIENT.namespace);
+    const limits = ruleInScope(ctx, ECHO, CLIENT.namespace, ctx.view.port(ECHO, 'http')?.port);
     if (!limits) return { notApplicable: 'no DestinationRule in scope for mesh/echo: no outlier detection to test' };
     const http = ctx.view.port(ECHO, 'http');
     if (!http) return { notApplicable: 'mesh/echo declares no HTTP port' };

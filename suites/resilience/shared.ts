@@ -27,8 +27,31 @@ export interface Limits {
   outlier?: { consecutive5xxErrors?: number; baseEjectionTime?: string; maxEjectionPercent?: number };
 }
 
-/** The DestinationRule for `svc` as a client in `clientNs` gets it: its own namespace's, the service's, the root's. */
-export function ruleInScope(ctx: CheckContext, svc: Ref, clientNs: string): Limits | undefined {
+/** Istio treats 0 as unset for these limits (I: pilot/pkg/networking/core/cluster_traffic_policy.go applyConnectionPool's `> 0` guards). */
+export const positive = (v: number | undefined): number | undefined => (v !== undefined && v > 0 ? v : undefined);
+
+type TrafficPolicy = {
+  connectionPool?: { tcp?: { maxConnections?: number }; http?: { http1MaxPendingRequests?: number; http2MaxRequests?: number; maxRequestsPerConnection?: number } };
+  outlierDetection?: Limits['outlier'];
+  portLevelSettings?: ({ port?: { number?: number } } & Omit<TrafficPolicy, 'portLevelSettings'>)[];
+};
+
+/**
+ * The policy for one destination port: a portLevelSettings entry for it replaces the top-level policy wholesale
+ * (connection pool, outlier detection, load balancer, TLS: nothing is inherited), else the top-level one applies
+ * (I: pilot/pkg/networking/util/util.go GetPortLevelTrafficPolicy; pilot/pkg/model/destination_rule.go
+ * MergeTrafficPolicy with hasPortLevel).
+ */
+export function policyForPort(tp: TrafficPolicy | undefined, port: number | undefined): TrafficPolicy | undefined {
+  if (!tp || port === undefined) return tp;
+  return tp.portLevelSettings?.find((p) => p.port?.number === port) ?? tp;
+}
+
+/**
+ * The DestinationRule for `svc` as a client in `clientNs` gets it: its own namespace's, the service's, the root's;
+ * its policy for `port` (echo's HTTP port) when given.
+ */
+export function ruleInScope(ctx: CheckContext, svc: Ref, clientNs: string, port?: number): Limits | undefined {
   const fqdn = `${svc.name}.${svc.namespace}.svc.cluster.local`;
   const all = ctx.view.posture.objects.map((o) => o.manifest).filter((m) => m.kind === 'DestinationRule');
   const host = (m: Manifest) => {
@@ -38,17 +61,13 @@ export function ruleInScope(ctx: CheckContext, svc: Ref, clientNs: string): Limi
   const matching = all.filter((m) => host(m) === fqdn);
   const m = [clientNs, svc.namespace, ROOT_NAMESPACE].map((ns) => matching.find((x) => x.metadata.namespace === ns)).find(Boolean);
   if (!m) return undefined;
-  type Tp = {
-    connectionPool?: { tcp?: { maxConnections?: number }; http?: { http1MaxPendingRequests?: number; http2MaxRequests?: number; maxRequestsPerConnection?: number } };
-    outlierDetection?: Limits['outlier'];
-  };
-  const tp = (m.spec as { trafficPolicy?: Tp }).trafficPolicy;
+  const tp = policyForPort((m.spec as { trafficPolicy?: TrafficPolicy }).trafficPolicy, port);
   return {
     rule: `${m.metadata.namespace}/${m.metadata.name}`,
-    maxConnections: tp?.connectionPool?.tcp?.maxConnections,
-    maxPending: tp?.connectionPool?.http?.http1MaxPendingRequests,
-    maxRequests: tp?.connectionPool?.http?.http2MaxRequests,
-    maxRequestsPerConnection: tp?.connectionPool?.http?.maxRequestsPerConnection,
+    maxConnections: positive(tp?.connectionPool?.tcp?.maxConnections),
+    maxPending: positive(tp?.connectionPool?.http?.http1MaxPendingRequests),
+    maxRequests: positive(tp?.connectionPool?.http?.http2MaxRequests),
+    maxRequestsPerConnection: positive(tp?.connectionPool?.http?.maxRequestsPerConnection),
     outlier: tp?.outlierDetection,
   };
 }

@@ -42,7 +42,7 @@ interface ClusterState {
 }
 
 /** The stats Envoy creates for every outbound cluster (kept only if the stats matcher includes them, §10). */
-const CLUSTER_COUNTERS = ['upstream_rq_pending_overflow', 'upstream_cx_overflow', 'upstream_rq_total'];
+const CLUSTER_COUNTERS = ['upstream_rq_pending_overflow', 'upstream_cx_overflow', 'upstream_rq_total', 'ssl.session_reused'];
 const OUTLIER_COUNTERS = ['outlier_detection.ejections_enforced_consecutive_5xx', 'outlier_detection.ejections_enforced_total', 'outlier_detection.ejections_overflow'];
 
 /**
@@ -76,7 +76,7 @@ class UpstreamPool {
   readonly http: http.Agent;
   readonly https: https.Agent;
 
-  constructor(host: SidecarHost, maxRequestsPerConnection: () => number | undefined) {
+  constructor(host: SidecarHost, maxRequestsPerConnection: () => number | undefined, sessionReused: () => void) {
     const served = this.served;
     const keep = (s: net.Socket) => {
       const max = maxRequestsPerConnection();
@@ -99,14 +99,19 @@ class UpstreamPool {
     // Envoy's upstream idle timeout defaults to 1 h (E: api/envoy/config/core/v3/protocol.proto
     // HttpProtocolOptions.idle_timeout); nothing in a lab run lasts that long, so idle connections live until closed.
     this.http = new PoolAgent({ keepAlive: true, scheduling: 'lifo' });
-    // No TLS session resumption: every new upstream connection is a full handshake, so the peer verifies the
-    // client certificate each time (as the lab did before it pooled). Whether Envoy's client (max_session_keys) and
-    // Istio's inbound (stateless tickets) resume sessions across a certificate's expiry was not verified here.
-    this.https = new TlsPoolAgent({ keepAlive: true, scheduling: 'lifo', maxCachedSessions: 0 });
+    // A-H2: TLS session resumption as Envoy does it. Istio's upstream TLS context leaves max_session_keys at its
+    // default 1 (E: api/envoy/extensions/transport_sockets/tls/v3/tls.proto UpstreamTlsContext.max_session_keys): one
+    // cached session per cluster, offered on the next new connection. A new SDS secret builds a new context, so a
+    // session is never offered under a different client certificate: Node's Agent keys its cache by the TLS options,
+    // the client certificate among them (node: lib/https.js Agent.getName). The inbound accepts tickets (Istio does not
+    // disable them), and a resumed session does not re-verify the peer certificate's notAfter (BoringSSL
+    // ssl/ssl_session.cc ssl_session_is_resumable; OpenSSL keeps the session's verify result likewise).
+    this.https = new TlsPoolAgent({ keepAlive: true, scheduling: 'lifo', maxCachedSessions: 1 });
     this.track = (req) =>
       req.on('socket', (s) => {
         host.track(s);
         served.set(s, (served.get(s) ?? 0) + 1);
+        if (s instanceof tls.TLSSocket) s.once('secureConnect', () => s.isSessionReused() && sessionReused());
       });
   }
 
@@ -328,7 +333,7 @@ export class Outbound {
   private pool(cluster: string, maxRequestsPerConnection: () => number | undefined): UpstreamPool {
     let p = this.pools.get(cluster);
     if (!p) {
-      p = new UpstreamPool(this.host, maxRequestsPerConnection);
+      p = new UpstreamPool(this.host, maxRequestsPerConnection, () => this.host.stats.inc(`cluster.${cluster}.ssl.session_reused`));
       this.pools.set(cluster, p);
     }
     return p;
