@@ -165,41 +165,9 @@ export const SERVER_FIRST_BANNER = '5.7.44-meshproof-server-first';
  *   records as `ext_authz_denied` (I-M6).
  */
 export function awkwardWorkloads(ns: string): Manifest[] {
-  const agent = { image: 'node:22-alpine', command: ['node', '/opt/meshproof/agent.mjs'] };
   return [
-    { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: 'scaled-to-zero', namespace: ns } },
-    {
-      apiVersion: 'apps/v1',
-      kind: 'Deployment',
-      metadata: { name: 'scaled-to-zero', namespace: ns },
-      spec: {
-        replicas: 0,
-        selector: { matchLabels: { app: 'scaled-to-zero' } },
-        template: {
-          metadata: { labels: { app: 'scaled-to-zero' } },
-          spec: { serviceAccountName: 'scaled-to-zero', containers: [{ name: 'app', ...agent, args: ['echo', '--http-port', '8080', '--tcp-port', '9000'], ports: [{ containerPort: 8080, name: 'http' }] }] },
-        },
-      },
-    },
-    { apiVersion: 'v1', kind: 'Service', metadata: { name: 'scaled-to-zero', namespace: ns }, spec: { selector: { app: 'scaled-to-zero' }, ports: [{ name: 'http', port: 8080, targetPort: 8080 }] } },
-    { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: 'server-first', namespace: ns } },
-    {
-      apiVersion: 'apps/v1',
-      kind: 'Deployment',
-      metadata: { name: 'server-first', namespace: ns },
-      spec: {
-        replicas: 1,
-        selector: { matchLabels: { app: 'server-first' } },
-        template: {
-          metadata: { labels: { app: 'server-first' } },
-          spec: {
-            serviceAccountName: 'server-first',
-            containers: [{ name: 'app', ...agent, args: ['echo', '--http-port', '8080', '--tcp-port', '3306', '--tcp-banner', SERVER_FIRST_BANNER], ports: [{ containerPort: 3306, name: 'tcp-mysql' }] }],
-          },
-        },
-      },
-    },
-    { apiVersion: 'v1', kind: 'Service', metadata: { name: 'server-first', namespace: ns }, spec: { selector: { app: 'server-first' }, ports: [{ name: 'tcp-mysql', port: 3306, targetPort: 3306 }] } },
+    ...agentApp(ns, 'scaled-to-zero', { replicas: 0, args: ['--http-port', '8080', '--tcp-port', '9000'], port: { name: 'http', port: 8080 } }),
+    ...agentApp(ns, 'server-first', { replicas: 1, args: ['--http-port', '8080', '--tcp-port', '3306', '--tcp-banner', SERVER_FIRST_BANNER], port: { name: 'tcp-mysql', port: 3306 } }),
     {
       apiVersion: 'security.istio.io/v1',
       kind: 'AuthorizationPolicy',
@@ -227,21 +195,7 @@ export function awkwardWorkloads(ns: string): Manifest[] {
       metadata: { name: 'istio', namespace: ROOT_NAMESPACE },
       data: { mesh: `extensionProviders:\n- name: ${EXT_AUTHZ_PROVIDER}\n  envoyExtAuthzHttp:\n    service: ext-authz.${ROOT_NAMESPACE}.svc.cluster.local\n    port: "8000"\n    includeRequestHeadersInCheck: ["x-ext-authz"]\n` },
     },
-    { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: 'ext-authz-protected', namespace: ns } },
-    {
-      apiVersion: 'apps/v1',
-      kind: 'Deployment',
-      metadata: { name: 'ext-authz-protected', namespace: ns },
-      spec: {
-        replicas: 1,
-        selector: { matchLabels: { app: 'ext-authz-protected' } },
-        template: {
-          metadata: { labels: { app: 'ext-authz-protected' } },
-          spec: { serviceAccountName: 'ext-authz-protected', containers: [{ name: 'app', ...agent, args: ['echo', '--http-port', '8080', '--tcp-port', '9000'], ports: [{ containerPort: 8080, name: 'http-web' }] }] },
-        },
-      },
-    },
-    { apiVersion: 'v1', kind: 'Service', metadata: { name: 'ext-authz-protected', namespace: ns }, spec: { selector: { app: 'ext-authz-protected' }, ports: [{ name: 'http-web', port: 8080, targetPort: 8080 }] } },
+    ...agentApp(ns, 'ext-authz-protected', { replicas: 1, args: ['--http-port', '8080', '--tcp-port', '9000'], port: { name: 'http-web', port: 8080 } }),
     {
       apiVersion: 'security.istio.io/v1',
       kind: 'AuthorizationPolicy',
@@ -259,3 +213,27 @@ export function awkwardWorkloads(ns: string): Manifest[] {
 
 /** The estate's CUSTOM provider: an envoyExtAuthzHttp extensionProvider of the mesh config. */
 export const EXT_AUTHZ_PROVIDER = 'lab-ext-authz';
+
+/** A ServiceAccount, a Deployment of the agent in echo mode and a Service of one port, all named `name`. */
+function agentApp(ns: string, name: string, o: { replicas: number; args: string[]; port: { name: string; port: number } }): Manifest[] {
+  return [
+    { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name, namespace: ns } },
+    {
+      apiVersion: 'apps/v1',
+      kind: 'Deployment',
+      metadata: { name, namespace: ns },
+      spec: {
+        replicas: o.replicas,
+        selector: { matchLabels: { app: name } },
+        template: {
+          metadata: { labels: { app: name } },
+          spec: {
+            serviceAccountName: name,
+            containers: [{ name: 'app', image: 'node:22-alpine', command: ['node', '/opt/meshproof/agent.mjs'], args: ['echo', ...o.args], ports: [{ containerPort: o.port.port, name: o.port.name }] }],
+          },
+        },
+      },
+    },
+    { apiVersion: 'v1', kind: 'Service', metadata: { name, namespace: ns }, spec: { selector: { app: name }, ports: [{ name: o.port.name, port: o.port.port, targetPort: o.port.port }] } },
+  ] as Manifest[];
+}
