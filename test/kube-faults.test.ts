@@ -48,6 +48,8 @@ describe('what counts as transient', () => {
 describe('a run against an API that throttles, restarts and drops answers', () => {
   it('gives the verdicts of a quiet API, and every kind of fault was met', async () => {
     const cluster = await startLabCluster();
+    // provisioned: true, as on a kind cluster driven with its admin's kubeconfig, which deploy/confine.yaml does not confine.
+    cluster.api.state.user = 'kubernetes-admin';
     cluster.api.state.faults = { every: 9, kinds: ['429', '503', 'reset', 'lost'], injected: [] };
     const { kc } = loadKubeConfig({ kubeconfig: cluster.api.kubeconfig(dir), env: {} });
     try {
