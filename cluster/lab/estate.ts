@@ -91,46 +91,18 @@ export function estatePosture(spec: EstateSpec): PostureObject[] {
     const labels: Record<string, string> = { app: name };
     if (i === at['no-sidecar']) labels['sidecar.istio.io/inject'] = 'false';
     const annotations = i === at['long-lived-cert'] ? { 'proxy.istio.io/config': '{"proxyMetadata":{"SECRET_TTL":"2160h"}}' } : undefined;
-    out.push({ apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name, namespace: ns } });
-    out.push({
-      apiVersion: 'apps/v1',
-      kind: 'Deployment',
-      metadata: { name, namespace: ns },
-      spec: {
+    out.push(
+      ...agentApp(ns, name, {
         replicas: spec.replicas,
-        selector: { matchLabels: { app: name } },
-        template: {
-          metadata: { labels, ...(annotations ? { annotations } : {}) },
-          spec: {
-            serviceAccountName: name,
-            containers: [
-              {
-                name: 'app',
-                image: 'node:22-alpine',
-                command: ['node', '/opt/meshproof/agent.mjs'],
-                args: ['echo', '--http-port', '8080', '--tcp-port', '9000'],
-                ports: [
-                  { containerPort: 8080, name: 'http' },
-                  { containerPort: 9000, name: 'tcp' },
-                ],
-              },
-            ],
-          },
-        },
-      },
-    });
-    out.push({
-      apiVersion: 'v1',
-      kind: 'Service',
-      metadata: { name, namespace: ns },
-      spec: {
-        selector: { app: name },
+        args: ['--http-port', '8080', '--tcp-port', '9000'],
         ports: [
-          { name: 'http', port: 8080, targetPort: 8080 },
-          { name: 'tcp', port: 9000, targetPort: 9000 },
+          { name: 'http', port: 8080 },
+          { name: 'tcp', port: 9000 },
         ],
-      },
-    });
+        labels,
+        annotations,
+      }),
+    );
     // Each service admits exactly its one caller (the previous service), as a least-privilege estate would.
     const caller = i === 0 ? spec.services - 1 : i - 1;
     const rules =
@@ -166,8 +138,8 @@ export const SERVER_FIRST_BANNER = '5.7.44-meshproof-server-first';
  */
 export function awkwardWorkloads(ns: string): Manifest[] {
   return [
-    ...agentApp(ns, 'scaled-to-zero', { replicas: 0, args: ['--http-port', '8080', '--tcp-port', '9000'], port: { name: 'http', port: 8080 } }),
-    ...agentApp(ns, 'server-first', { replicas: 1, args: ['--http-port', '8080', '--tcp-port', '3306', '--tcp-banner', SERVER_FIRST_BANNER], port: { name: 'tcp-mysql', port: 3306 } }),
+    ...agentApp(ns, 'scaled-to-zero', { replicas: 0, args: ['--http-port', '8080', '--tcp-port', '9000'], ports: [{ name: 'http', port: 8080 }] }),
+    ...agentApp(ns, 'server-first', { replicas: 1, args: ['--http-port', '8080', '--tcp-port', '3306', '--tcp-banner', SERVER_FIRST_BANNER], ports: [{ name: 'tcp-mysql', port: 3306 }] }),
     {
       apiVersion: 'security.istio.io/v1',
       kind: 'AuthorizationPolicy',
@@ -195,7 +167,7 @@ export function awkwardWorkloads(ns: string): Manifest[] {
       metadata: { name: 'istio', namespace: ROOT_NAMESPACE },
       data: { mesh: `extensionProviders:\n- name: ${EXT_AUTHZ_PROVIDER}\n  envoyExtAuthzHttp:\n    service: ext-authz.${ROOT_NAMESPACE}.svc.cluster.local\n    port: "8000"\n    includeRequestHeadersInCheck: ["x-ext-authz"]\n` },
     },
-    ...agentApp(ns, 'ext-authz-protected', { replicas: 1, args: ['--http-port', '8080', '--tcp-port', '9000'], port: { name: 'http-web', port: 8080 } }),
+    ...agentApp(ns, 'ext-authz-protected', { replicas: 1, args: ['--http-port', '8080', '--tcp-port', '9000'], ports: [{ name: 'http-web', port: 8080 }] }),
     {
       apiVersion: 'security.istio.io/v1',
       kind: 'AuthorizationPolicy',
@@ -214,8 +186,12 @@ export function awkwardWorkloads(ns: string): Manifest[] {
 /** The estate's CUSTOM provider: an envoyExtAuthzHttp extensionProvider of the mesh config. */
 export const EXT_AUTHZ_PROVIDER = 'lab-ext-authz';
 
-/** A ServiceAccount, a Deployment of the agent in echo mode and a Service of one port, all named `name`. */
-function agentApp(ns: string, name: string, o: { replicas: number; args: string[]; port: { name: string; port: number } }): Manifest[] {
+/** A ServiceAccount, a Deployment of the agent in echo mode and its Service (each port to the same container port), all named `name`. */
+function agentApp(
+  ns: string,
+  name: string,
+  o: { replicas: number; args: string[]; ports: { name: string; port: number }[]; labels?: Record<string, string>; annotations?: Record<string, string> },
+): Manifest[] {
   return [
     { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name, namespace: ns } },
     {
@@ -226,14 +202,14 @@ function agentApp(ns: string, name: string, o: { replicas: number; args: string[
         replicas: o.replicas,
         selector: { matchLabels: { app: name } },
         template: {
-          metadata: { labels: { app: name } },
+          metadata: { labels: o.labels ?? { app: name }, ...(o.annotations ? { annotations: o.annotations } : {}) },
           spec: {
             serviceAccountName: name,
-            containers: [{ name: 'app', image: 'node:22-alpine', command: ['node', '/opt/meshproof/agent.mjs'], args: ['echo', ...o.args], ports: [{ containerPort: o.port.port, name: o.port.name }] }],
+            containers: [{ name: 'app', image: 'node:22-alpine', command: ['node', '/opt/meshproof/agent.mjs'], args: ['echo', ...o.args], ports: o.ports.map((p) => ({ containerPort: p.port, name: p.name })) }],
           },
         },
       },
     },
-    { apiVersion: 'v1', kind: 'Service', metadata: { name, namespace: ns }, spec: { selector: { app: name }, ports: [{ name: o.port.name, port: o.port.port, targetPort: o.port.port }] } },
+    { apiVersion: 'v1', kind: 'Service', metadata: { name, namespace: ns }, spec: { selector: { app: name }, ports: o.ports.map((p) => ({ name: p.name, port: p.port, targetPort: p.port })) } },
   ] as Manifest[];
 }
