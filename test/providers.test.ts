@@ -21,6 +21,16 @@ function pathWith(tools: Record<string, number>): NodeJS.ProcessEnv {
   return { ...process.env, PATH: `${dir}:${path.dirname(process.execPath)}` };
 }
 
+/** A kind on the PATH that logs its arguments to `log` and runs `onCreate` for `kind create`. */
+function fakeKind(onCreate: string): { env: NodeJS.ProcessEnv; log: string } {
+  const env = pathWith({ docker: 0 });
+  const bin = env.PATH!.split(':')[0]!;
+  const log = path.join(bin, 'kind.log');
+  writeFileSync(path.join(bin, 'kind'), `#!/bin/sh\necho "$*" >> ${log}\ncase "$1" in create) ${onCreate} ;; esac\nexit 0\n`);
+  chmodSync(path.join(bin, 'kind'), 0o755);
+  return { env, log };
+}
+
 describe('--target kind and k3s without their tools', () => {
   it.each([
     ['kind, no docker CLI', ['run', '--target', 'kind'], {}, /^meshproof: docker is not installed \(not on PATH\): install Docker or Podman/],
@@ -36,12 +46,7 @@ describe('--target kind and k3s without their tools', () => {
   });
 
   it('Ctrl-C while kind is still creating the cluster deletes it', async () => {
-    const env = pathWith({ docker: 0 });
-    const bin = env.PATH!.split(':')[0]!;
-    const log = path.join(bin, 'kind.log');
-    const kind = path.join(bin, 'kind');
-    writeFileSync(kind, `#!/bin/sh\necho "$*" >> ${log}\ncase "$1" in create) sleep 5 ;; esac\nexit 0\n`);
-    chmodSync(kind, 0o755);
+    const { env, log } = fakeKind('sleep 5');
     const ctrlC = interruptWhen(() => existsSync(log) && readFileSync(log, 'utf8').includes('create cluster'));
     const r = await cli(['run', '--target', 'kind'], { env, onStart: ctrlC.onStart });
     expect(r.code).toBe(130);
@@ -51,13 +56,8 @@ describe('--target kind and k3s without their tools', () => {
   });
 
   it('K-L9: kind writes its kubeconfig in a private directory, and a failed create leaves no cluster behind', async () => {
-    const env = pathWith({ docker: 0 });
-    const bin = env.PATH!.split(':')[0]!;
-    const log = path.join(bin, 'kind.log');
-    const kind = path.join(bin, 'kind');
     // A create that fails after starting its node container (as a create killed at meshproof's time-out would).
-    writeFileSync(kind, `#!/bin/sh\necho "$*" >> ${log}\ncase "$1" in create) exit 1 ;; esac\nexit 0\n`);
-    chmodSync(kind, 0o755);
+    const { env, log } = fakeKind('exit 1');
     const r = await cli(['run', '--target', 'kind'], { env });
     expect(r.code).toBe(3);
     const text = readFileSync(log, 'utf8');
