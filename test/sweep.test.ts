@@ -312,12 +312,6 @@ describe('sweep scope, protocol and policy resolution', () => {
     expect(policyNote(ap({ action: 'DENY', rules: [{}] }, { 'istio.io/dry-run': 'true' }))).toBe('DENY, istio.io/dry-run: not enforced');
   });
 
-  it('I-L1: ConvertProtocol replays Istio\'s own TestConvertProtocol table (test/data/istio/conversion_test.json)', () => {
-    const table = JSON.parse(readFileSync('test/data/istio/conversion_test.json', 'utf8')) as { cases: { name: string; port: number; portName: string; proto: string; appProto: string | null; expectedProto: string }[] };
-    expect(table.cases.length).toBe(9);
-    for (const c of table.cases) expect(convertProtocol(c.port, c.portName, c.proto, c.appProto ?? undefined), c.name).toBe(c.expectedProto);
-  });
-
   it('I-L1: appProtocol replaces the name, kubernetes.io/* values, well-known ports, the oldest Service wins', () => {
     expect(convertProtocol(8080, 'http-web', 'TCP', 'custom')).toBe('UnsupportedProtocol'); // no fallback to the name
     expect(convertProtocol(8080, 'x', 'TCP', 'http-v2')).toBe('HTTP'); // appProtocol split at '-'
