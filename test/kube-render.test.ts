@@ -11,6 +11,7 @@ import { CONFINE_NAMESPACE_LABELS, MESHPROOF_STATS_MATCHER, NamespaceMap, RUN_LA
 import { parseAllDocuments } from 'yaml';
 import { ConfigError } from '../harness/errors.js';
 import { loadPosture } from '../harness/posture/load.js';
+import { STATS_ANNOTATIONS, statsIncluded, statsMatcherPatterns } from '../harness/istio/stats.js';
 
 const RUN = '4f1c2a9e-7b3d-4c2e-9a1f-0123456789ab';
 const base = { runId: RUN, trustDomain: 'cluster.local', agentBundle: '/* agent */', adminToken: 't0k3n' };
@@ -88,6 +89,12 @@ describe('rendering the posture for a cluster', () => {
     const d = out.objects.find((o) => o.kind === 'Deployment' && o.metadata.name === 'echo')!;
     const annotations = (d.spec as { template: { metadata: { annotations: Record<string, string> } } }).template.metadata.annotations;
     expect(annotations['sidecar.istio.io/statsInclusionRegexps']!.split(',')).toEqual(['.*my_own_stat', ...MESHPROOF_STATS_MATCHER.inclusionRegexps]);
+    // What the sidecar will keep, by the model of Istio's bootstrap: every counter meshproof reads, and the posture's own.
+    const proxyStatsMatcher = JSON.parse(annotations['proxy.istio.io/config']!).proxyStatsMatcher;
+    const keep = statsIncluded(statsMatcherPatterns({ annotations, proxyStatsMatcher }));
+    for (const stat of ['cluster.outbound|8080||echo.mesh.svc.cluster.local.upstream_rq_pending_overflow', 'listener.0.0.0.0_15006.ssl.fail_verify_error', 'x.my_own_stat']) expect(keep(stat), stat).toBe(true);
+    // Without meshproof's addition to the annotation, the annotation would have dropped them.
+    expect(statsIncluded(statsMatcherPatterns({ annotations: { [STATS_ANNOTATIONS.regexps]: '.*my_own_stat' }, proxyStatsMatcher }))('cluster.outbound|8080||echo.mesh.svc.cluster.local.upstream_rq_pending_overflow')).toBe(false);
   });
 
   it('applies namespaces first', () => {

@@ -1,7 +1,11 @@
 // The stats a default Istio exports (istio-behaviours.md §10): the lab keeps Istio's inclusion list, widened only
 // by a pod's proxyStatsMatcher, and the resilience checks say "not exported" (error, with the fix) rather than
 // "did not rise" when a counter they need does not exist.
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { stringify as stringifyYaml } from 'yaml';
 import { statsInclusion } from '../cluster/lab/envoy/stats.js';
 import { LabTarget } from '../cluster/lab/lab-target.js';
 import { loadPosture } from '../harness/posture/load.js';
@@ -53,6 +57,26 @@ describe('the lab exports exactly that, per pod', () => {
       } finally {
         await lab.dispose();
       }
+    }
+  });
+
+  it('a sidecar.istio.io/statsInclusionRegexps annotation REPLACES proxyStatsMatcher regexps (the model, pkg/bootstrap/config.go getStatsOptions): the lab drops the breaker counter', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'mp-stats-'));
+    const posture = loadPosture('fixtures/secure');
+    const authorized = posture.objects.find((o) => o.manifest.kind === 'Deployment' && o.manifest.metadata.name === 'authorized')!.manifest;
+    const copy = structuredClone(authorized) as typeof authorized & { spec: { template: { metadata: { annotations: Record<string, string> } } } };
+    copy.spec.template.metadata.annotations['sidecar.istio.io/statsInclusionRegexps'] = '.*my_own_stat';
+    writeFileSync(path.join(dir, 'overlay.yaml'), stringifyYaml(copy));
+    const lab = new LabTarget();
+    try {
+      await lab.apply(loadPosture('fixtures/secure', [path.join(dir, 'overlay.yaml')]));
+      const stats = await lab.stats((await lab.probe({ namespace: 'mesh', name: 'authorized' })).pod);
+      expect(OVERFLOW in stats).toBe(false);
+      // The same pod without the annotation keeps it (the test above): the annotation alone removed it.
+      expect(statsInclusion(JSON.parse(copy.spec.template.metadata.annotations['proxy.istio.io/config']!).proxyStatsMatcher)(OVERFLOW)).toBe(true);
+    } finally {
+      await lab.dispose();
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 

@@ -303,6 +303,7 @@ export class LabTarget implements Target, MeshView {
       mesh: this,
       logging: loggingFor(model, d),
       statsMatcher: d.statsMatcher,
+      podAnnotations: d.podAnnotations,
       suppressEnvoyHeaders: d.suppressEnvoyHeaders,
       policies: () => applicable(model.authorizationPolicies, d.namespace, d.podLabels),
       faults: () => model.faults,

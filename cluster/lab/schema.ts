@@ -6,6 +6,7 @@ import { parseGoDuration } from '../../harness/duration.js';
 import { ConfigError } from '../../harness/errors.js';
 import { describeObject, type PostureObject } from '../../harness/posture/load.js';
 import { pathProblem } from '../../harness/istio/authz.js';
+import { STATS_ANNOTATIONS } from '../../harness/istio/stats.js';
 import { GATEWAY_API_REFUSAL } from '../../harness/posture/view.js';
 import { compileFilter } from './envoy/access-log.js';
 
@@ -16,7 +17,7 @@ const stringMap = z.record(z.string(), z.string());
 const matchLabels = z.strictObject({ matchLabels: stringMap });
 
 /** Istio annotations and labels the lab understands; any other `*.istio.io/*` key is refused. */
-const ISTIO_KEYS = new Set(['sidecar.istio.io/inject', 'proxy.istio.io/config', 'inject.istio.io/templates']);
+const ISTIO_KEYS = new Set(['sidecar.istio.io/inject', 'proxy.istio.io/config', 'inject.istio.io/templates', ...Object.values(STATS_ANNOTATIONS)]);
 const istioKeysOnly = (m: Record<string, string> | undefined, ctx: z.RefinementCtx, where: string[]) => {
   for (const k of Object.keys(m ?? {})) {
     if (/(^|\.)istio\.io\//.test(k) && !ISTIO_KEYS.has(k)) {

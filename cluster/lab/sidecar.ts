@@ -29,6 +29,8 @@ export interface SidecarOptions {
   logging: EffectiveLogging;
   /** The pod's `proxyStatsMatcher` (proxy.istio.io/config), added to Istio's default inclusion list. */
   statsMatcher?: ProxyStatsMatcher;
+  /** The pod's annotations: `sidecar.istio.io/statsInclusion*` replace proxyStatsMatcher per dimension. */
+  podAnnotations?: Record<string, string>;
   /** proxyHeaders.envoyDebugHeaders.disabled (proxy.istio.io/config): the router's suppress_envoy_headers. */
   suppressEnvoyHeaders?: boolean;
   /** AuthorizationPolicies that apply to this workload, as istiod would push them. */
@@ -49,7 +51,7 @@ export class Sidecar implements SidecarHost {
 
   constructor(private readonly o: SidecarOptions) {
     this.current = o.cert;
-    this.stats = new Stats(o.statsMatcher);
+    this.stats = new Stats(o.statsMatcher, o.podAnnotations);
     this.log = new AccessLogger(o.logging);
     this.inboundRoom = new Inbound(this);
     this.outboundRoom = new Outbound(this);

@@ -1,37 +1,14 @@
 // Envoy's stats as Istio configures them (istio-behaviours.md §10): the bootstrap's `stats_matcher` is an
 // INCLUSION list, so a stat outside it is never created and `/stats` does not show it — absent, not zero.
-// I: pkg/bootstrap/config.go (requiredEnvoyStatsMatcherInclusionPrefixes, rbacEnvoyStatsMatcherInclusionSuffix,
-// requiredEnvoyStatsMatcherInclusionRegexes, v2Prefixes/v2Suffix); a pod widens it with `proxyStatsMatcher` in
-// `proxy.istio.io/config` (IO: ops/configuration/telemetry/envoy-stats), which Istio adds to the defaults.
+// The list itself is the model's (harness/istio/stats.ts: a pod's `proxyStatsMatcher` or its
+// `sidecar.istio.io/statsInclusion*` annotations, added to Istio's required entries).
+import { type ProxyStatsMatcher, statsIncluded, statsMatcherPatterns } from '../../../harness/istio/stats.js';
 
-/** `proxyStatsMatcher` of ProxyConfig (API: mesh/v1alpha1/proxy.proto). */
-export interface ProxyStatsMatcher {
-  inclusionPrefixes?: string[];
-  inclusionSuffixes?: string[];
-  inclusionRegexps?: string[];
-}
+export type { ProxyStatsMatcher };
 
-/**
- * What every Istio sidecar keeps whatever the pod says. `downstream_cx_active` is added only when the agent runs with
- * EXIT_ON_ZERO_ACTIVE_CONNECTIONS (I-L5; I: pkg/bootstrap/config.go getStatsOptions,
- * requiredEnvoyStatsMatcherInclusionSuffixes), which the lab's proxyMetadata schema refuses: never kept here.
- */
-export const ISTIO_DEFAULT_STATS: Required<ProxyStatsMatcher> = {
-  inclusionPrefixes: ['reporter=', 'cluster_manager', 'listener_manager', 'server', 'cluster.xds-grpc', 'wasm', 'component', 'istio'],
-  inclusionSuffixes: ['rbac.allowed', 'rbac.denied', 'shadow_allowed', 'shadow_denied'],
-  inclusionRegexps: ['vhost\\..*\\.route\\..*'],
-};
-
-/** Envoy's StringMatcher `safe_regex` matches the WHOLE name (RE2 full match), not a substring. */
-function fullMatch(source: string): RegExp {
-  return new RegExp(`^(?:${source})$`);
-}
-
-export function statsInclusion(extra: ProxyStatsMatcher = {}): (name: string) => boolean {
-  const prefixes = [...ISTIO_DEFAULT_STATS.inclusionPrefixes, ...(extra.inclusionPrefixes ?? [])];
-  const suffixes = [...ISTIO_DEFAULT_STATS.inclusionSuffixes, ...(extra.inclusionSuffixes ?? [])];
-  const regexps = [...ISTIO_DEFAULT_STATS.inclusionRegexps, ...(extra.inclusionRegexps ?? [])].map(fullMatch);
-  return (name) => prefixes.some((p) => name.startsWith(p)) || suffixes.some((s) => name.endsWith(s)) || regexps.some((r) => r.test(name));
+/** What a sidecar keeps: Istio's inclusion list with the pod's own (harness/istio/stats.ts, the only copy). */
+export function statsInclusion(extra: ProxyStatsMatcher = {}, annotations: Record<string, string> = {}): (name: string) => boolean {
+  return statsIncluded(statsMatcherPatterns({ proxyStatsMatcher: extra, annotations }));
 }
 
 /** One sidecar's counters and gauges. Stats the matcher excludes are null stats: counted nowhere, shown nowhere. */
@@ -40,8 +17,8 @@ export class Stats {
   private readonly gauges = new Map<string, () => number>();
   private readonly included: (name: string) => boolean;
 
-  constructor(matcher?: ProxyStatsMatcher) {
-    this.included = statsInclusion(matcher);
+  constructor(matcher?: ProxyStatsMatcher, annotations?: Record<string, string>) {
+    this.included = statsInclusion(matcher, annotations);
   }
 
   /** Creates a counter at zero, as Envoy does when the listener or cluster that owns it is created. */
