@@ -7,6 +7,7 @@ import type { ProxyStatsMatcher } from './envoy/stats.js';
 import { type LabKinds, type MeshConfig, meshConfigOf, type MtlsMode, proxyConfigOf, secretTtlOf, type TlsVersion, validateForLab } from './schema.js';
 
 import { ROOT_NAMESPACE } from '../../harness/posture/view.js';
+import { chainKind, convertProtocol } from '../../harness/istio/protocol.js';
 
 export { ROOT_NAMESPACE };
 
@@ -294,8 +295,9 @@ export function buildModel(posture: Posture): LabModel {
             name: p.name,
             port: p.port,
             targetPort: p.targetPort ?? p.port,
-            // Istio's protocol by port name: http, http2 → HTTP; https, tls, tcp → opaque to the sidecar.
-            protocol: /^http2?(-|$)/.test(p.name) ? 'http' : 'tcp',
+            // Istio's protocol of the port (the model's ConvertProtocol; the schema admits named http, http2, https,
+            // tcp and tls ports only): http, http2 → an HTTP chain; https, tls, tcp → opaque to the sidecar.
+            protocol: chainKind(convertProtocol(p.port, p.name, 'TCP', undefined)) === 'http' ? 'http' : 'tcp',
           })),
         });
         break;

@@ -2,6 +2,7 @@
 // target supports belongs to the target (the lab refuses unknown fields; a cluster's API server validates).
 import type { Ref } from '../target.js';
 import type { Manifest, Posture } from './load.js';
+import { chainKind, convertProtocol } from '../istio/protocol.js';
 
 export const ROOT_NAMESPACE = 'istio-system';
 
@@ -66,15 +67,15 @@ export class PostureView {
     return this.all('Service')
       .filter((s) => namespace === undefined || s.metadata.namespace === namespace)
       .map((s) => {
-        const ports = ((s.spec as Spec)?.ports ?? []) as { name?: string; port: number; appProtocol?: string }[];
+        const ports = ((s.spec as Spec)?.ports ?? []) as { name?: string; port: number; protocol?: string; appProtocol?: string }[];
         return {
           namespace: s.metadata.namespace ?? '',
           name: s.metadata.name,
           ports: ports.map((p) => ({
             name: p.name ?? String(p.port),
             port: p.port,
-            // Istio's explicit protocol selection: port name prefix or appProtocol (`https` and `tls` are opaque).
-            protocol: /^(http|http2|grpc|grpc-web)(-|$)/.test(p.appProtocol ?? p.name ?? '') ? ('http' as const) : ('tcp' as const),
+            // Istio's protocol of the port (the model's ConvertProtocol): an HTTP chain, or bytes to the sidecar.
+            protocol: chainKind(convertProtocol(p.port, p.name, p.protocol, p.appProtocol)) === 'http' ? ('http' as const) : ('tcp' as const),
           })),
         };
       });
