@@ -72,8 +72,20 @@ export interface Corroboration {
   expectRecord?: boolean;
 }
 
+/**
+ * What the posture snapshot says governs a case's path, shown when the case fails: the object at fault (kind,
+ * namespace/name, and what it sets) and a one-line remedy. Decided from the snapshot by the Istio model
+ * (harness/istio/), never guessed from the outcome.
+ */
+export interface AtFault {
+  object: string;
+  remedy: string;
+}
+
 export interface Case {
   label: string;
+  /** The objects that govern this path and the remedy should the attack get through. */
+  atFault?: AtFault;
   control: ControlStep;
   attack: AttackStep;
   corroborate: Corroboration;
@@ -120,6 +132,7 @@ export interface Examined {
   label: string;
   verdict: Exclude<Verdict, 'not-applicable'>;
   reason: string;
+  atFault?: AtFault;
   observed: unknown;
 }
 

@@ -86,7 +86,7 @@ export const certRejected =
         : { outcome: 'inconclusive', rule: '§9.6', reason: `TLS alert ${alert}, expected ${expectedAlerts.join(' or ')}` };
     }
     if (f?.class === 'closed-after-handshake') {
-      return { outcome: 'blocked', rule: '§9.6', reason: 'closed after the handshake with no application bytes (a server that cannot send alerts, §4c)' };
+      return { outcome: 'blocked', rule: '§9.6', reason: 'closed after the handshake with no application bytes (a server that cannot send alerts, docs/istio-behaviours.md §4c)' };
     }
     return { outcome: 'inconclusive', rule: '§9.8', reason: f ? `${f.class}${f.code ? ` (${f.code})` : ''}: no verdict on the certificate` : 'no answer' };
   };

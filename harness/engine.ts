@@ -5,7 +5,7 @@ import type { Attack, Observation } from '../agent/protocol.js';
 import { statPresent, sumStat } from './access-log.js';
 import { auditable, type LogSetup } from './mesh-logging.js';
 import { clientHops, readRecords } from './records.js';
-import type { Case, Check, CheckContext, Examined, Step, Verdict } from './check.js';
+import type { AtFault, Case, Check, CheckContext, Examined, Step, Verdict } from './check.js';
 import type { Judgement } from './classify.js';
 import { meshDenialShape } from './expect.js';
 import { messageOf } from './errors.js';
@@ -19,6 +19,8 @@ export interface CaseResult {
   label: string;
   verdict: Exclude<Verdict, 'not-applicable'>;
   reason: string;
+  /** From the check's plan: the object the snapshot says governs this path, and the remedy (shown on a failure). */
+  atFault?: AtFault;
   attacker: { pod: string; sidecar: boolean; uid: number | null; problem?: string };
   control: {
     from: string;
@@ -197,6 +199,7 @@ async function runCase(c: Case, ctx: CheckContext): Promise<CaseResult> {
   return {
     label: c.label,
     ...judged,
+    ...(c.atFault ? { atFault: c.atFault } : {}),
     attacker: { pod: `${attacker.pod.namespace}/${attacker.pod.name}`, sidecar: attacker.sidecar, uid, ...(problem ? { problem } : {}) },
     control: {
       from: `${c.control.from.namespace}/${c.control.from.name}`,
@@ -224,8 +227,8 @@ async function runCase(c: Case, ctx: CheckContext): Promise<CaseResult> {
 
 function attackerProblem(c: Case, a: ProbeHandle, uid: number | null): string | undefined {
   if (c.attack.attacker === 'no-sidecar') {
-    if (a.sidecar) return `${a.pod.namespace}/${a.pod.name} has an istio-proxy, which would upgrade its traffic to mTLS (§9.1)`;
-    if (uid === PROXY_UID) return `${a.pod.namespace}/${a.pod.name} runs as UID ${PROXY_UID}, which skips capture (§9.1)`;
+    if (a.sidecar) return `${a.pod.namespace}/${a.pod.name} has an istio-proxy, which would upgrade its traffic to mTLS (docs/istio-behaviours.md §9.1)`;
+    if (uid === PROXY_UID) return `${a.pod.namespace}/${a.pod.name} runs as UID ${PROXY_UID}, which skips capture (docs/istio-behaviours.md §9.1)`;
   } else if (!a.sidecar) {
     return `${a.pod.namespace}/${a.pod.name} has no istio-proxy`;
   }

@@ -24,11 +24,11 @@ export function judgeCase(i: CaseInputs): Judged {
   if (i.attackerProblem) return { verdict: 'error', reason: `attacker not valid: ${i.attackerProblem}` };
   if (i.attacks.length === 0) return { verdict: 'error', reason: 'no attack was made' };
   const allowed = i.attacks.find((a) => a.outcome === 'allowed');
-  if (allowed) return { verdict: 'fail', reason: `${allowed.reason} (${allowed.rule})` };
+  if (allowed) return { verdict: 'fail', reason: `${allowed.reason} (docs/istio-behaviours.md ${allowed.rule})` };
   const unsure = i.attacks.find((a) => a.outcome === 'inconclusive');
-  if (unsure) return { verdict: 'error', reason: `inconclusive attack: ${unsure.reason} (${unsure.rule})` };
-  if (!i.control.ok) return { verdict: 'error', reason: `positive control failed, so the block proves nothing: ${i.control.reason ?? 'unknown'} (§9.9)` };
-  if (i.unaudited) return { verdict: 'fail', reason: `unaudited: ${i.unaudited} (§9.11)` };
+  if (unsure) return { verdict: 'error', reason: `inconclusive attack: ${unsure.reason} (docs/istio-behaviours.md ${unsure.rule})` };
+  if (!i.control.ok) return { verdict: 'error', reason: `positive control failed, so the block proves nothing: ${i.control.reason ?? 'unknown'} (docs/istio-behaviours.md §9.9)` };
+  if (i.unaudited) return { verdict: 'fail', reason: `unaudited: ${i.unaudited} (docs/istio-behaviours.md §9.11)` };
   if (i.unproven) return { verdict: 'error', reason: `block not proven to be the mesh's: ${i.unproven}` };
   return { verdict: 'pass', reason: `${i.attacks.length} attempt(s) blocked: ${i.attacks[0]!.reason}; positive control succeeded` };
 }

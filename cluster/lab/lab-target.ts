@@ -776,7 +776,7 @@ export class LabTarget implements Target, MeshView {
       kind: 'lab',
       summary: 'built-in lab (a local emulation of sidecar behaviour for testing the harness; not a mesh)',
       trustDomain: this.ca?.trustDomain ?? 'cluster.local',
-      versions: { node: process.version, emulates: 'Istio 1.22–1.30 sidecar mode (istio-behaviours.md)' },
+      versions: { node: process.version, emulates: 'Istio 1.22–1.30 sidecar mode (docs/istio-behaviours.md)' },
       namespaces: Object.fromEntries([...m.namespaces.keys()].map((n) => [n, n])),
       notes: ['The lab is a test bed for meshproof itself. Its verdicts say nothing about any real mesh.'],
     };

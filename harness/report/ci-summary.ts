@@ -2,6 +2,7 @@
 // GITHUB_STEP_SUMMARY, or `--summary-md FILE` anywhere) and GitHub Actions `::error` workflow commands for the
 // failed checks. Link-free: the job page cannot reach the bundle, and a summary must not invent URLs.
 import type { RunResult } from '../run.js';
+import { failuresOf } from './failures.js';
 
 const VERDICT = { pass: '✅ pass', fail: '❌ fail', error: '⚠️ error', 'not-applicable': '➖ not applicable' } as const;
 
@@ -22,7 +23,13 @@ export function markdownSummary(run: RunResult): string {
   const failed = run.results.filter((r) => r.verdict === 'fail');
   if (failed.length > 0) {
     lines.push('', '### What broke', '');
-    for (const r of failed) lines.push(`- **${r.id}** — ${cell(r.claim)}`, `  - observed: ${cell(r.reason)}`);
+    for (const r of failed) {
+      lines.push(`- **${r.id}** — ${cell(r.claim)}`);
+      for (const f of failuresOf(r).filter((x) => x.verdict === 'fail')) {
+        lines.push(`  - ${cell(f.label)}: ${cell(f.reason)}`);
+        if (f.atFault) lines.push(`    - at fault: ${cell(f.atFault.object)}`, `    - fix: ${cell(f.atFault.remedy)}`);
+      }
+    }
   }
   for (const u of run.requirements.unmet) lines.push('', `Required check **${u.id}** was not applicable: ${cell(u.reason)}`);
   if (run.target.kind === 'lab') lines.push('', '_Lab run: a test bed for meshproof itself; its verdicts say nothing about any real mesh._');

@@ -8,6 +8,7 @@ import type { CheckResult } from '../engine.js';
 import type { RunResult } from '../run.js';
 import { checkFile } from './checks.js';
 import { picturesSection } from './pictures.js';
+import { failuresOf } from './failures.js';
 
 const esc = (s: unknown) =>
   String(s).replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
@@ -31,6 +32,15 @@ function verdictCell(v: CheckResult['verdict']): string {
   return `<span class="v ${v}">${LABEL[v]}</span>`;
 }
 
+/** Every failed case with the object at fault and the fix (issue 21 item 7); nothing for a passing check. */
+function failedCases(r: CheckResult): string {
+  const fs = failuresOf(r).filter((f) => f.label !== r.id);
+  if (fs.length === 0) return '';
+  const row = (f: ReturnType<typeof failuresOf>[number]) =>
+    `<tr><td>${esc(f.label)}</td><td>${f.verdict === 'fail' ? 'FAIL' : 'INCONCLUSIVE'}</td><td>${esc(f.reason)}</td><td>${f.atFault ? esc(f.atFault.object) : '—'}</td><td>${f.atFault ? esc(f.atFault.remedy) : '—'}</td></tr>`;
+  return `\n<table class="failures"><tr><th>Case</th><th>Verdict</th><th>Why</th><th>At fault</th><th>Fix</th></tr>${fs.map(row).join('')}</table>`;
+}
+
 export function reportHtml(run: RunResult, excluded: { check: string; suite: string; reason: string }[]): string {
   const n = (v: string) => run.results.filter((r) => r.verdict === v).length;
   const controls = [...new Set(run.results.flatMap((r) => r.controls))];
@@ -48,7 +58,7 @@ export function reportHtml(run: RunResult, excluded: { check: string; suite: str
 <h3>${esc(r.id)} — ${esc(r.title)} ${verdictCell(r.verdict)}</h3>
 <p><b>Claim.</b> ${esc(r.claim)}</p>
 <p><b>Method.</b> ${r.method === 'TEST' ? 'TEST: attacked the mesh, with a positive control through the same path in the same run.' : 'EXAMINE: read the live state of every sidecar.'}</p>
-<p><b>Result.</b> ${esc(r.reason)}</p>
+<p><b>Result.</b> ${esc(r.reason)}</p>${failedCases(r)}
 <p><b>Evidence.</b> <a href="${esc(checkFile(r.id))}">${esc(checkFile(r.id))}</a> (hash in <a href="manifest.sha256">manifest.sha256</a>)${r.cases.length > 0 ? ` — ${r.cases.length} case(s): ${r.cases.map((c) => `${esc(c.label)}: ${esc(c.verdict)}`).join('; ')}` : ''}</p>
 <p class="caveat"><b>Controls.</b> ${claimsFor(r.categories)
     .map((c) => `<code>${esc(c.id)}</code>${c.relation === 'supports' ? ' (supports)' : ''}`)

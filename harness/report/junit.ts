@@ -11,6 +11,7 @@ import type { CheckResult } from '../engine.js';
 import type { RunResult } from '../run.js';
 import { sha256File } from './bundle.js';
 import { checkFile } from './checks.js';
+import { failureLines, failuresOf } from './failures.js';
 
 const seconds = (ms: number) => (ms / 1000).toFixed(3);
 
@@ -63,7 +64,7 @@ export function junitXml(run: RunResult, outDir: string): string {
         // A sweep: one testcase per Service (or per pod without one); a failure lists its pods and ports.
         for (const c of r.cases as Examined[]) {
           const tc = ts.ele('testcase', { classname: `${suite}.${r.id}`, name: c.label, time: '0.000' });
-          const detail = `claim: ${r.claim}\nobserved: ${c.reason}\nevidence: ${checkFile(r.id)}, sweep.json`;
+          const detail = `claim: ${r.claim}\nobserved: ${c.reason}${c.atFault ? `\nat fault: ${c.atFault.object}\nfix: ${c.atFault.remedy}` : ''}\nevidence: ${checkFile(r.id)}, sweep.json`;
           if (c.verdict === 'fail') tc.ele('failure', { message: `${r.id}: ${c.reason}`.slice(0, 1000), type: 'fail' }).txt(detail);
           else if (c.verdict === 'error') tc.ele('error', { message: `inconclusive: ${c.reason}`.slice(0, 1000), type: 'inconclusive' }).txt(detail);
           tc.ele('system-out').txt(`${facts.get(r.id)}\nreason: ${c.reason}`);
@@ -75,7 +76,9 @@ export function junitXml(run: RunResult, outDir: string): string {
         continue;
       }
       const tc = ts.ele('testcase', { classname: suite, name: `${r.id} ${r.title}`, time: seconds(r.durationMs) });
-      const detail = `claim: ${r.claim}\nobserved: ${r.reason}\nevidence: ${checkFile(r.id)}`;
+      // Every failed case, with the object at fault and the remedy where the check names them (issue 21 item 7).
+      const every = failuresOf(r).flatMap((f) => failureLines(f, '  '));
+      const detail = `claim: ${r.claim}\nobserved: ${r.reason}${every.length > 1 || every.some((l) => l.includes('at fault:')) ? `\nfailed cases:\n${every.join('\n')}` : ''}\nevidence: ${checkFile(r.id)}`;
       if (r.verdict === 'fail') tc.ele('failure', { message: `${r.claim} — observed: ${r.reason}`, type: 'fail' }).txt(detail);
       else if (r.verdict === 'error') tc.ele('error', { message: `inconclusive: ${r.reason}`, type: 'inconclusive' }).txt(detail);
       else if (r.verdict === 'not-applicable') tc.ele('skipped', { message: `not applicable: ${r.reason}` });

@@ -39,7 +39,7 @@ export const audit001 = defineCheck({
       try {
         const pods = await target.servicePods(svc);
         if (outside.sidecar) {
-          results.push({ label, verdict: 'error', reason: `${OUTSIDE.namespace}/${OUTSIDE.name} has an istio-proxy: it cannot send plaintext (§9.1)`, observed: {} });
+          results.push({ label, verdict: 'error', reason: `${OUTSIDE.namespace}/${OUTSIDE.name} has an istio-proxy: it cannot send plaintext (docs/istio-behaviours.md §9.1)`, observed: {} });
           continue;
         }
         const since = new Date(Date.now() - timeouts.logWindowSkewMs);

@@ -32,7 +32,7 @@ export const edge004 = defineCheck({
       },
       edgeAnswered(edge),
     );
-    if (!reached.ok) return [{ label, verdict: 'error', reason: `positive control failed: the request did not reach the echo app through the edge: ${reached.reason} (§9.9)`, observed: { edge, observations: reached.observations } }];
+    if (!reached.ok) return [{ label, verdict: 'error', reason: `positive control failed: the request did not reach the echo app through the edge: ${reached.reason} (docs/istio-behaviours.md §9.9)`, observed: { edge, observations: reached.observations } }];
     const seen = reached.observations.map((o) => lastXfccUri(o.http?.echo?.headers['x-forwarded-client-cert']));
     // findIndex, not find: a missing header is itself the finding (find would return it as "nothing wrong").
     const at = seen.findIndex((u) => u !== expected);

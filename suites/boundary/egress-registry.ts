@@ -47,7 +47,7 @@ export const egress001 = defineCheck({
     const { target, timeouts } = ctx;
     const probe = await target.probe(AUTHORIZED);
     const label = (port: number, kind: string) => `${AUTHORIZED.namespace}/${AUTHORIZED.name} → unregistered ${EXT_BLOCKED.name}:${port} (${kind}), registered ${EXT_ALLOWED.name}:${port}`;
-    if (!probe.sidecar) return PORTS.map((p) => ({ label: label(p.port, p.kind), verdict: 'error' as const, reason: `attacker not valid: ${probe.pod.namespace}/${probe.pod.name} has no istio-proxy; REGISTRY_ONLY constrains sidecar pods only (§7)`, observed: {} }));
+    if (!probe.sidecar) return PORTS.map((p) => ({ label: label(p.port, p.kind), verdict: 'error' as const, reason: `attacker not valid: ${probe.pod.namespace}/${probe.pod.name} has no istio-proxy; REGISTRY_ONLY constrains sidecar pods only (docs/istio-behaviours.md §7)`, observed: {} }));
     // Without a sidecar the registry constrains nothing: from there the unregistered server must answer, so a close
     // from the attacker's own sidecar is the lock, not a dead destination (§9.8).
     const outside = await target.probe(OUTSIDE);

@@ -109,7 +109,7 @@ export async function untilRoundHolds(
 
 /** The edge's client must be outside the mesh: with a sidecar its traffic would be the mesh's own (§9.1). */
 export function clientProblem(probe: ProbeHandle): string | undefined {
-  return probe.sidecar ? `${probe.pod.namespace}/${probe.pod.name} has an istio-proxy: it is no external client (§9.1)` : undefined;
+  return probe.sidecar ? `${probe.pod.namespace}/${probe.pod.name} has an istio-proxy: it is no external client (docs/istio-behaviours.md §9.1)` : undefined;
 }
 
 /** Whether a DNS SAN (RFC 6125: a wildcard covers exactly one leftmost label) covers `host`. */
