@@ -33,10 +33,16 @@ export const res001 = defineCheck({
     const declared = (Number.isFinite(limit) ? limit : 0) + (Number.isFinite(pending) ? pending : 0);
     // A pool so large it protects nothing fails on its configuration, as CERT-001 judges lifetimes: the limit is
     // the user's (`--max-pool`, by default what the flood below can exceed).
+    const pool = `maxConnections ${limits.maxConnections ?? 'unset'}, http1MaxPendingRequests ${limits.maxPending ?? 'unset'}, http2MaxRequests ${limits.maxRequests ?? 'unset'}`;
+    const atFault = {
+      object: `DestinationRule ${limits.rule} trafficPolicy.connectionPool for echo.mesh:${ctx.view.port(ECHO, 'http')?.port ?? '?'} (${pool})`,
+      remedy: `set connectionPool.tcp.maxConnections and connectionPool.http.http1MaxPendingRequests to what echo can hold, together at most --max-pool (${ctx.settings.maxPool})`,
+    };
     if (declared > ctx.settings.maxPool) {
       return [
         {
           label: `${limits.rule}: connection pool`,
+          atFault,
           verdict: 'fail',
           reason: `${limits.rule} admits ${declared} requests (maxConnections ${limits.maxConnections ?? 'unset'}, http1MaxPendingRequests ${limits.maxPending ?? 'unset'}, http2MaxRequests ${limits.maxRequests ?? 'unset'}) before tripping, more than the limit of ${ctx.settings.maxPool} (--max-pool): a breaker that trips that late protects nothing`,
           observed: { limits, admits: declared, maxPool: ctx.settings.maxPool },
@@ -50,7 +56,7 @@ export const res001 = defineCheck({
     const overload = { requests: concurrency * ROUNDS, concurrency, path: HOLD_PATH };
     const probe = await ctx.target.probe(CLIENT);
     const label = `authorized floods echo.mesh:${http.port} at concurrency ${concurrency} (${limits.rule}: maxConnections ${limits.maxConnections ?? 'unset'}, http1MaxPendingRequests ${limits.maxPending ?? 'unset'}, http2MaxRequests ${limits.maxRequests ?? 'unset'})`;
-    const one = (verdict: Examined['verdict'], reason: string, observed: unknown): Examined[] => [{ label, verdict, reason, observed }];
+    const one = (verdict: Examined['verdict'], reason: string, observed: unknown): Examined[] => [{ label, verdict, reason, observed, ...(verdict === 'fail' ? { atFault } : {}) }];
     try {
       // Positive control: the same path at a concurrency the pool admits gets only 200s.
       const belowConcurrency = Number.isFinite(limit) ? Math.min(limit, 4) : 2;

@@ -26,14 +26,21 @@ export const res002 = defineCheck({
     const probe = await ctx.target.probe(CLIENT);
     const bad = pods[0]!;
     const label = `authorized → echo.mesh:${http.port} while ${bad.namespace}/${bad.name} answers 500`;
-    const one = (verdict: Examined['verdict'], reason: string, observed: unknown): Examined[] => [{ label, verdict, reason, observed }];
     const threshold = limits.outlier?.consecutive5xxErrors ?? 5;
+    const atFault = {
+      object: limits.outlier
+        ? `DestinationRule ${limits.rule} trafficPolicy.outlierDetection for echo.mesh:${http.port} (consecutive5xxErrors ${limits.outlier.consecutive5xxErrors ?? 'unset: 5'}, baseEjectionTime ${limits.outlier.baseEjectionTime ?? 'unset: 30s'}, maxEjectionPercent ${limits.outlier.maxEjectionPercent ?? 'unset: 10'})`
+        : `DestinationRule ${limits.rule} has no outlierDetection for echo.mesh:${http.port}`,
+      remedy: `set trafficPolicy.outlierDetection with consecutive5xxErrors at most --max-consecutive-5xx (${ctx.settings.maxConsecutive5xx}), a baseEjectionTime and a maxEjectionPercent that lets one replica of ${pods.length} be ejected`,
+    };
+    const one = (verdict: Examined['verdict'], reason: string, observed: unknown): Examined[] => [{ label, verdict, reason, observed, ...(verdict === 'fail' ? { atFault } : {}) }];
     // A threshold so high the replica is never ejected in practice fails on its configuration, as CERT-001 judges
     // lifetimes (`--max-consecutive-5xx`, a small multiple of Istio's default of 5).
     if (limits.outlier && threshold > ctx.settings.maxConsecutive5xx) {
       return [
         {
           label: `${limits.rule}: outlier detection`,
+          atFault,
           verdict: 'fail',
           reason: `${limits.rule} ejects a replica only after ${threshold} consecutive 5xx (consecutive5xxErrors), more than the limit of ${ctx.settings.maxConsecutive5xx} (--max-consecutive-5xx): a failing replica keeps its share of traffic that long`,
           observed: { limits, threshold, maxConsecutive5xx: ctx.settings.maxConsecutive5xx },
