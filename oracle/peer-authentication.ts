@@ -4,10 +4,11 @@
 // - pilot/pkg/model/authentication_test.go TestGetPoliciesForWorkload, TestGetPoliciesForGatewayPolicyAttachmentOnly,
 //   TestGetPoliciesForWorkloadWithoutMeshPeerAuthn (which PeerAuthentications and RequestAuthentications apply,
 //   and the namespace's mTLS mode);
-// - pilot/pkg/model/policyattachment_test.go TestPolicyMatcher (selector and targetRef(s) attachment).
+// - pilot/pkg/model/policyattachment_test.go TestPolicyMatcher (selector and targetRef(s) attachment);
+// - pilot/pkg/model/authorization_test.go TestAuthorizationPolicies_ListAuthorizationPolicies.
 import { readFileSync } from 'node:fs';
 import { composePeerAuthentication, namespaceMutualTlsMode, type PeerAuthenticationObject, peerAuthenticationsForWorkload } from '../harness/istio/peer-authentication.js';
-import { jwtPoliciesForWorkload, type PolicyTargetReference, type ServiceInfo, shouldAttachPolicy, type TargetablePolicy, type WorkloadPolicyMatcher } from '../harness/istio/selection.js';
+import { jwtPoliciesForWorkload, listAuthorizationPolicies, type PolicyTargetReference, type ServiceInfo, shouldAttachPolicy, type TargetablePolicy, type WorkloadPolicyMatcher } from '../harness/istio/selection.js';
 import { compare, type OracleCase, type OracleFile } from './types.js';
 
 const read = <T>(file: string): T => JSON.parse(readFileSync(new URL(`../test/data/istio/${file}`, import.meta.url), 'utf8')) as T;
@@ -106,5 +107,24 @@ function attachment(): OracleFile {
 }
 
 export function peerAuthentication(): OracleFile[] {
-  return [compose(), ...authentication(), attachment()];
+  return [compose(), ...authentication(), attachment(), listAuthorization()];
+}
+
+interface ListData {
+  source: { path: string; test: string; commit: string; rootNamespace: string };
+  specs: Record<string, Omit<TargetablePolicy, 'namespace' | 'name'> & { action: string }>;
+  cases: { name: string; selectionOpts: WorkloadPolicyMatcher; configs: { name: string; namespace: string; spec: string }[]; want: Record<'deny' | 'allow' | 'audit' | 'custom', string[]> }[];
+}
+
+/** pilot/pkg/model/authorization_test.go TestAuthorizationPolicies_ListAuthorizationPolicies. */
+export function listAuthorization(): OracleFile {
+  const d = read<ListData>('authorization_test.json');
+  const cases = d.cases.map((c): OracleCase => {
+    const policies = c.configs.map((x) => ({ namespace: x.namespace, name: x.name, ...d.specs[x.spec]! }));
+    const listed = listAuthorizationPolicies(policies, d.source.rootNamespace, c.selectionOpts);
+    // updateAuthorizationPoliciesResult: the attached policies, split by action.
+    const of = (action: string) => listed.filter((p) => p.action === action).map(id);
+    return compare(c.name, { deny: of('DENY'), allow: of('ALLOW'), audit: of('AUDIT'), custom: of('CUSTOM') }, c.want);
+  });
+  return { source: d.source.path, test: d.source.test, commit: d.source.commit, cases };
 }
