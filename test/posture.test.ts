@@ -55,7 +55,7 @@ describe('the lab refuses what it does not implement (never silently ignored)', 
     ['an unknown field', 'apiVersion: security.istio.io/v1\nkind: PeerAuthentication\nmetadata: {name: default, namespace: mesh}\nspec:\n  mtls: {mode: STRICT}\n  targetRefs: [{kind: Service, name: echo}]\n', /PeerAuthentication mesh\/default: field spec\.targetRefs is not implemented by the lab/],
     ['an unknown kind', 'apiVersion: networking.istio.io/v1\nkind: EnvoyFilter\nmetadata: {name: f, namespace: mesh}\nspec: {}\n', /EnvoyFilter mesh\/f: kind EnvoyFilter .* not implemented/],
     ['an unknown mode', 'apiVersion: security.istio.io/v1\nkind: PeerAuthentication\nmetadata: {name: default, namespace: mesh}\nspec: {mtls: {mode: STRICTISH}}\n', /spec\.mtls\.mode/],
-    ['portLevelMtls without a selector', 'apiVersion: security.istio.io/v1\nkind: PeerAuthentication\nmetadata: {name: default, namespace: mesh}\nspec:\n  portLevelMtls: {"9000": {mode: DISABLE}}\n', /portLevelMtls only takes effect with a workload selector/],
+    ['portLevelMtls without a selector', 'apiVersion: security.istio.io/v1\nkind: PeerAuthentication\nmetadata: {name: default, namespace: mesh}\nspec:\n  portLevelMtls: {"9000": {mode: DISABLE}}\n', /mesh\/namespace peer authentication cannot have port level mTLS/],
     ['an Istio annotation it does not emulate', 'apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: echo, namespace: mesh}\nspec:\n  selector: {matchLabels: {app: echo}}\n  template:\n    metadata:\n      labels: {app: echo}\n      annotations: {traffic.sidecar.istio.io/excludeInboundPorts: "9000"}\n    spec:\n      serviceAccountName: echo\n      containers: [{name: a, command: [node, /opt/meshproof/agent.mjs], args: [echo], ports: [{containerPort: 8080}, {containerPort: 9000}]}]\n', /annotations\.traffic\.sidecar\.istio\.io\/excludeInboundPorts: unsupported Istio annotation/],
     ['a container that is not the agent', 'apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: echo, namespace: mesh}\nspec:\n  selector: {matchLabels: {app: echo}}\n  template:\n    metadata: {labels: {app: echo}}\n    spec:\n      containers: [{name: a, command: [nginx], args: [echo]}]\n', /runs only the meshproof agent/],
     ['an Istio annotation on a Service', 'apiVersion: v1\nkind: Service\nmetadata: {name: echo, namespace: mesh, annotations: {networking.istio.io/exportTo: "."}}\nspec:\n  selector: {app: echo}\n  ports: [{name: http, port: 8080}]\n', /Service mesh\/echo: metadata\.annotations\.networking\.istio\.io\/exportTo: unsupported Istio annotation/],
@@ -89,8 +89,18 @@ describe('effective mTLS mode (PeerAuthentication precedence)', () => {
     ['portLevelMtls keys on the container port', [pa('mesh', 'p', '{selector: {matchLabels: {app: echo}}, portLevelMtls: {"9000": {mode: DISABLE}}}')], 'mesh', 9000, 'DISABLE'],
     ['portLevelMtls leaves other ports alone', [pa('mesh', 'p', '{selector: {matchLabels: {app: echo}}, portLevelMtls: {"9000": {mode: DISABLE}}}')], 'mesh', 8080, 'STRICT'],
     ['no policy anywhere is PERMISSIVE (Istio default)', [pa('istio-system', 'default', '{mtls: {mode: UNSET}}')], 'bare', 8080, 'PERMISSIVE'],
+    // ComposePeerAuthentication ignores a selector in the root namespace (policy_applier_test.go "ignore non-emptypb
+    // selector in root namespace"); the lab used to refuse it, it now follows the model.
+    ['a selector in the root namespace is ignored', [pa('istio-system', 'sel', '{selector: {matchLabels: {app: echo}}, mtls: {mode: DISABLE}}')], 'mesh', 8080, 'STRICT'],
+    // An UNSET port-level entry inherits the composed mode (policy_applier_test.go "port level").
+    ['an UNSET portLevelMtls entry inherits the workload mode', [pa('mesh', 'p', '{selector: {matchLabels: {app: echo}}, mtls: {mode: PERMISSIVE}, portLevelMtls: {"9000": {mode: UNSET}}}')], 'mesh', 9000, 'PERMISSIVE'],
   ] as const)('%s', (_n, yamls, ns, port, mode) => {
     expect(modeOf([...yamls], ns, 'echo', port)).toBe(mode);
+  });
+
+  it('two PeerAuthentications at one level: Istio keeps the oldest; posture objects have no creation time, so the lab refuses the tie the model reports', () => {
+    expect(() => modeOf([pa('mesh', 'a-second', '{mtls: {mode: DISABLE}}')], 'mesh', 'echo', 8080)).toThrow(/compete at the namespace level; Istio keeps the oldest/);
+    expect(() => modeOf([pa('mesh', 'w1', '{selector: {matchLabels: {app: echo}}, mtls: {mode: DISABLE}}'), pa('mesh', 'w2', '{selector: {matchLabels: {app: echo}}, mtls: {mode: STRICT}}')], 'mesh', 'echo', 8080)).toThrow(/PeerAuthentication mesh\/w1, PeerAuthentication mesh\/w2 compete at the workload level/);
   });
 });
 

@@ -17,7 +17,7 @@ import { ConfigError } from '../harness/errors.js';
 import { SWEEP_FIXTURES } from '../harness/paths.js';
 import { loadPosture } from '../harness/posture/load.js';
 import { convertProtocol, targetPortProtocol } from '../harness/istio/protocol.js';
-import { effectivePeerAuthentication, gatewayClaim, gatewayReason, istioOwnPorts, parseLabelSelector, policyNote, resolveScope } from '../harness/sweep/estate.js';
+import { effectivePeerAuthentication, gatewayClaim, gatewayReason, istioOwnPorts, parseLabelSelector, policyNote, resolveScope, selectingPolicies } from '../harness/sweep/estate.js';
 import type { Observation } from '../agent/protocol.js';
 import { type AccessLogRecord, formatAccessLog, parseAccessLog } from '../harness/access-log.js';
 import { customAsked, type Exemption, parseExemptions, recordOf, type SweepOptions, sweep } from '../harness/sweep/sweep.js';
@@ -359,6 +359,30 @@ describe('sweep scope, protocol and policy resolution', () => {
     expect(effectivePeerAuthentication(snap, 'istio-system', api, 8080)).toEqual({ mode: 'PERMISSIVE', setBy: 'PeerAuthentication pay/ns' });
     expect(effectivePeerAuthentication(snap, 'istio-system', { namespace: 'other', labels: {} }, 8080)).toEqual({ mode: 'STRICT', setBy: 'PeerAuthentication istio-system/default' });
     expect(effectivePeerAuthentication([], 'istio-system', api, 8080).mode).toBe('PERMISSIVE');
+  });
+
+  it('explains the PeerAuthentication with Istio\'s composition: the oldest wins at a level, equal times go by name, a root-namespace selector is ignored', () => {
+    const pa = (namespace: string, name: string, spec: Record<string, unknown>, creationTimestamp?: string) => ({ apiVersion: 'security.istio.io/v1', kind: 'PeerAuthentication', metadata: { namespace, name, ...(creationTimestamp ? { creationTimestamp } : {}) }, spec });
+    const api = { namespace: 'pay', labels: { app: 'api' } };
+    // The old explanation took the first workload policy by name; istiod takes the oldest (ComposePeerAuthentication).
+    const older = [pa('pay', 'b-old', { selector: { matchLabels: { app: 'api' } }, mtls: { mode: 'STRICT' } }, '2024-01-01T00:00:00Z'), pa('pay', 'a-new', { selector: { matchLabels: { app: 'api' } }, mtls: { mode: 'DISABLE' } }, '2024-01-02T00:00:00Z')];
+    expect(effectivePeerAuthentication(older, 'istio-system', api, 8080)).toEqual({ mode: 'STRICT', setBy: 'PeerAuthentication pay/b-old', note: 'PeerAuthentication pay/a-new: PeerAuthentication pay/b-old is older at the workload level' });
+    const tied = [pa('pay', 'z', { mtls: { mode: 'DISABLE' } }), pa('pay', 'a', { mtls: { mode: 'STRICT' } })];
+    expect(effectivePeerAuthentication(tied, 'istio-system', api, 8080).note).toMatch(/equal creation times at the namespace level: PeerAuthentication pay\/a wins by name over PeerAuthentication pay\/z/);
+    const rootSel = [pa('istio-system', 'sel', { selector: { matchLabels: { app: 'api' } }, mtls: { mode: 'DISABLE' } })];
+    expect(effectivePeerAuthentication(rootSel, 'istio-system', api, 8080)).toMatchObject({ mode: 'PERMISSIVE', note: 'PeerAuthentication istio-system/sel: a selector in the root namespace is ignored' });
+  });
+
+  it('lists the AuthorizationPolicies istiod attaches: root then own namespace, by selector; targetRefs never attach to a sidecar', () => {
+    const ap = (namespace: string, name: string, spec: Record<string, unknown>) => ({ apiVersion: 'security.istio.io/v1', kind: 'AuthorizationPolicy', metadata: { namespace, name }, spec });
+    const snap = [
+      ap('pay', 'own', { selector: { matchLabels: { app: 'api' } }, action: 'DENY', rules: [{}] }),
+      ap('pay', 'other', { selector: { matchLabels: { app: 'web' } } }),
+      ap('pay', 'gateway-only', { targetRefs: [{ group: 'gateway.networking.k8s.io', kind: 'Gateway', name: 'gw' }], action: 'DENY', rules: [{}] }),
+      ap('istio-system', 'mesh', { selector: { matchLabels: { app: 'api' } }, action: 'DENY', rules: [{}] }),
+      ap('elsewhere', 'x', {}),
+    ];
+    expect(selectingPolicies(snap, 'istio-system', { namespace: 'pay', labels: { app: 'api' } })).toEqual(['AuthorizationPolicy istio-system/mesh (DENY)', 'AuthorizationPolicy pay/own (DENY)']);
   });
 
   it('refuses exemptions without a reason, for other checks, or with unknown fields', () => {

@@ -4,7 +4,9 @@ import type { Posture } from '../../harness/posture/load.js';
 import { parseGoDuration } from '../../harness/duration.js';
 import { effectiveLogging, type EffectiveLogging, type TelemetryObject } from '../../harness/mesh-logging.js';
 import type { ProxyStatsMatcher } from './envoy/stats.js';
-import { type LabKinds, type MeshConfig, meshConfigOf, type MtlsMode, proxyConfigOf, secretTtlOf, type TlsVersion, validateForLab } from './schema.js';
+import { effectivePeerAuthentication, type MtlsMode as MtlsModeIn, type PeerAuthenticationObject, peerAuthenticationProblems } from '../../harness/istio/peer-authentication.js';
+import { listAuthorizationPolicies } from '../../harness/istio/selection.js';
+import { type LabKinds, type MeshConfig, meshConfigOf, proxyConfigOf, secretTtlOf, type TlsVersion, validateForLab } from './schema.js';
 
 import { ROOT_NAMESPACE } from '../../harness/posture/view.js';
 import { chainKind, convertProtocol } from '../../harness/istio/protocol.js';
@@ -94,12 +96,8 @@ export interface ServiceModel {
   ports: ServicePortModel[];
 }
 
-export interface PeerAuthnModel {
-  namespace: string;
-  name: string;
-  selector?: Record<string, string>;
-  mode: MtlsMode;
-  portLevel: Map<number, MtlsMode>;
+/** A PeerAuthentication as the model reads it (harness/istio/peer-authentication.ts); posture objects have no creation time. */
+export interface PeerAuthnModel extends PeerAuthenticationObject {
   source: string;
 }
 
@@ -183,6 +181,15 @@ export function selects(selector: Record<string, string>, labels: Record<string,
   return Object.entries(selector).every(([k, v]) => labels[k] === v);
 }
 
+/**
+ * The AuthorizationPolicies that attach to a workload, in istiod's order: harness/istio/selection.ts
+ * `listAuthorizationPolicies` (the root namespace's, then the workload's own; `selector` SubsetOf its labels).
+ */
+export function applicable<P extends Pick<AuthzPolicyModel, 'namespace' | 'name' | 'selector'>>(policies: P[], namespace: string, labels: Record<string, string>): P[] {
+  const wrapped = policies.map((p) => ({ namespace: p.namespace, name: p.name, ...(p.selector ? { selector: { matchLabels: p.selector } } : {}), p }));
+  return listAuthorizationPolicies(wrapped, ROOT_NAMESPACE, { namespace, labels }).map((w) => w.p);
+}
+
 function injectionOf(ns: { injected: boolean; labels: Record<string, string> } | undefined, d: LabKinds['Deployment']): boolean {
   // Pod label (or the legacy annotation) `sidecar.istio.io/inject: "false"` opts out (istio-behaviours.md §8).
   const opt =
@@ -207,7 +214,7 @@ function checkCustomProviders(model: LabModel): void {
     if (!http.has(p.provider!)) throw new ConfigError(`${p.source}: AuthorizationPolicy ${p.namespace}/${p.name}: provider ${p.provider} is not an envoyExtAuthzHttp extensionProvider of the mesh config (ConfigMap istio-system/istio); the lab implements HTTP ext_authz providers only`);
   }
   for (const d of model.deployments) {
-    const names = new Set(custom.filter((p) => (p.namespace === d.namespace || p.namespace === ROOT_NAMESPACE) && (!p.selector || selects(p.selector, d.podLabels))).map((p) => p.provider));
+    const names = new Set(applicable(custom, d.namespace, d.podLabels).map((p) => p.provider));
     if (names.size > 1) throw new ConfigError(`Deployment ${d.namespace}/${d.name}: CUSTOM policies name ${[...names].join(' and ')}; Istio allows one provider per workload`);
   }
 }
@@ -304,20 +311,17 @@ export function buildModel(posture: Posture): LabModel {
       case 'PeerAuthentication': {
         const ns = requireNs(m.namespace, o.source, what);
         const spec = o.value.spec;
-        if (ns === ROOT_NAMESPACE && spec.selector) {
-          throw new ConfigError(`${o.source}: ${what}: a selector in the root namespace is not implemented by the lab`);
-        }
-        if (spec.portLevelMtls && !spec.selector) {
-          // Istio ignores portLevelMtls without a selector (API: peer_authentication.proto); a fixture relying on
-          // it is wrong, so say so rather than ignore it.
-          throw new ConfigError(`${o.source}: ${what}: portLevelMtls only takes effect with a workload selector`);
-        }
+        // istiod's webhook rejects these (I: pkg/config/validation/validation.go ValidatePeerAuthentication), e.g.
+        // portLevelMtls without a selector; so does the lab. A selector in the root namespace is valid and ignored
+        // for sidecars (ComposePeerAuthentication): the model ignores it and the sweep's explanation says so.
+        const problems = peerAuthenticationProblems(spec);
+        if (problems.length > 0) throw new ConfigError(`${o.source}: ${what}: ${problems.join('; ')}`);
         model.peerAuthentications.push({
           namespace: ns,
           name: m.name,
-          selector: spec.selector?.matchLabels,
-          mode: spec.mtls?.mode ?? 'UNSET',
-          portLevel: new Map(Object.entries(spec.portLevelMtls ?? {}).map(([p, v]) => [Number(p), v.mode ?? 'UNSET'])),
+          ...(spec.selector ? { selector: spec.selector } : {}),
+          ...(spec.mtls ? { mtls: spec.mtls } : {}),
+          ...(spec.portLevelMtls ? { portLevelMtls: spec.portLevelMtls } : {}),
           source: o.source,
         });
         break;
@@ -499,31 +503,20 @@ export function buildModel(posture: Posture): LabModel {
 }
 
 /**
- * The effective mTLS mode of one workload port: workload-selector policy, then namespace, then mesh-wide (root
- * namespace); UNSET inherits from the level above; nothing at all is PERMISSIVE (Istio's default).
- * portLevelMtls keys on the container port (istio-behaviours.md §1).
+ * The effective mTLS mode of one workload port: Istio's composition (harness/istio/peer-authentication.ts
+ * `effectivePeerAuthentication`, keyed on the container port). Where more than one PeerAuthentication competes at
+ * one level, istiod takes the oldest and, on equal creation times, the first by name; a posture's objects have no
+ * creation time (their order in the file is not one: kubectl stamps them in whole seconds), so the lab refuses
+ * the tie the model reports rather than guess which a cluster would keep.
  */
-export function effectiveMtls(model: LabModel, d: DeploymentModel, containerPort: number): Exclude<MtlsMode, 'UNSET'> {
-  const one = (list: PeerAuthnModel[], level: string): PeerAuthnModel | undefined => {
-    if (list.length > 1) {
-      throw new ConfigError(`${list[1]!.source}: ${level} has more than one PeerAuthentication (${list.map((p) => p.name).join(', ')}); Istio would pick the oldest, the lab refuses to guess`);
-    }
-    return list[0];
-  };
-  const workload = one(
-    model.peerAuthentications.filter((p) => p.namespace === d.namespace && p.selector && selects(p.selector, d.podLabels)),
-    `workload ${d.namespace}/${d.name}`,
-  );
-  const namespace = one(model.peerAuthentications.filter((p) => p.namespace === d.namespace && !p.selector), `namespace ${d.namespace}`);
-  const mesh = one(model.peerAuthentications.filter((p) => p.namespace === ROOT_NAMESPACE && !p.selector), 'the root namespace');
-  const chain: MtlsMode[] = [
-    workload?.portLevel.get(containerPort) ?? 'UNSET',
-    workload?.mode ?? 'UNSET',
-    namespace?.mode ?? 'UNSET',
-    mesh?.mode ?? 'UNSET',
-  ];
-  const found = chain.find((m) => m !== 'UNSET');
-  return (found ?? 'PERMISSIVE') as Exclude<MtlsMode, 'UNSET'>;
+export function effectiveMtls(model: LabModel, d: DeploymentModel, containerPort: number): MtlsModeIn {
+  const e = effectivePeerAuthentication(model.peerAuthentications, ROOT_NAMESPACE, { namespace: d.namespace, labels: d.podLabels }, containerPort);
+  const tie = e.ties[0];
+  if (tie) {
+    const first = model.peerAuthentications.find((p) => tie.names[1] === `PeerAuthentication ${p.namespace}/${p.name}`);
+    throw new ConfigError(`${first?.source ?? 'posture'}: workload ${d.namespace}/${d.name}: ${tie.names.join(', ')} compete at the ${tie.level} level; Istio keeps the oldest, the lab has no creation times and refuses to guess`);
+  }
+  return e.mode;
 }
 
 /**

@@ -2,6 +2,8 @@
 // Pure data and pure functions: scope resolution, Istio's own ports and gateways, and the explanation of a
 // finding from the policy snapshot. Targets fill these types; nothing here knows which Target it has.
 import { ConfigError } from '../errors.js';
+import { effectivePeerAuthentication as modelPeerAuthentication, type PeerAuthenticationObject } from '../istio/peer-authentication.js';
+import { listAuthorizationPolicies, type TargetablePolicy } from '../istio/selection.js';
 import type { Manifest } from '../posture/load.js';
 
 /** How Istio treats a port: `sniffed` when neither appProtocol nor the port name declares it. */
@@ -222,48 +224,52 @@ export function gatewayReason(proxyArgs: string[] | undefined, labels: Record<st
   return `istio-proxy runs proxy router${claim ? `; ${claim}` : ''}`;
 }
 
-function selectsLabels(selector: Record<string, string> | undefined, labels: Record<string, string>): boolean {
-  return selector !== undefined && Object.entries(selector).every(([k, v]) => labels[k] === v);
+const specOf = (m: Manifest) => (m.spec ?? {}) as Record<string, unknown>;
+const ref = (m: Manifest) => `${m.kind} ${m.metadata.namespace}/${m.metadata.name}`;
+const creationOf = (m: Manifest) => (m.metadata as { creationTimestamp?: unknown }).creationTimestamp;
+
+/** A snapshot object as the model reads a policy (metadata flattened; the spec fields selection reads). */
+function targetableOf(m: Manifest): TargetablePolicy {
+  const spec = specOf(m) as Pick<TargetablePolicy, 'selector' | 'targetRef' | 'targetRefs'>;
+  const created = creationOf(m);
+  return {
+    namespace: m.metadata.namespace ?? '',
+    name: m.metadata.name,
+    ...(created === undefined ? {} : { creationTimestamp: String(created) }),
+    ...(spec.selector ? { selector: spec.selector } : {}),
+    ...(spec.targetRef ? { targetRef: spec.targetRef } : {}),
+    ...(spec.targetRefs ? { targetRefs: spec.targetRefs } : {}),
+  };
 }
 
-const specOf = (m: Manifest) => (m.spec ?? {}) as Record<string, unknown>;
-const selectorOf = (m: Manifest) => (specOf(m).selector as { matchLabels?: Record<string, string> } | undefined)?.matchLabels;
-const ref = (m: Manifest) => `${m.kind} ${m.metadata.namespace}/${m.metadata.name}`;
+function peerAuthenticationOf(m: Manifest): PeerAuthenticationObject {
+  const spec = specOf(m) as Pick<PeerAuthenticationObject, 'mtls' | 'portLevelMtls'>;
+  return { ...targetableOf(m), ...(spec.mtls ? { mtls: spec.mtls } : {}), ...(spec.portLevelMtls ? { portLevelMtls: spec.portLevelMtls } : {}) };
+}
 
 /**
- * The PeerAuthentication mode in force on one pod port, and the object that set it: workload policy (its port
- * level first), then namespace-wide, then the root namespace's mesh-wide one; none → Istio's default PERMISSIVE
- * (API: security/v1beta1/peer_authentication.proto; `UNSET` inherits from the next level up).
+ * The PeerAuthentication mode in force on one pod port, and the object that set it: Istio's composition
+ * (harness/istio/peer-authentication.ts `effectivePeerAuthentication`), over the snapshot's PeerAuthentications.
+ * `note` names what Istio passed over (a newer policy at one level, a selector in the root namespace) and a level
+ * decided by name because creation times are equal.
  */
-export function effectivePeerAuthentication(snapshot: Manifest[], rootNamespace: string, pod: Pick<EstatePod, 'namespace' | 'labels'>, port: number): { mode: string; setBy: string } {
-  const pas = snapshot.filter((m) => m.kind === 'PeerAuthentication');
-  const levels: { m: Manifest; port: boolean }[] = [];
-  const workload = pas
-    .filter((m) => m.metadata.namespace === pod.namespace && selectsLabels(selectorOf(m), pod.labels))
-    .sort((a, b) => a.metadata.name.localeCompare(b.metadata.name))[0];
-  if (workload) levels.push({ m: workload, port: true }, { m: workload, port: false });
-  const nsWide = pas.find((m) => m.metadata.namespace === pod.namespace && !selectorOf(m));
-  if (nsWide) levels.push({ m: nsWide, port: false });
-  const meshWide = pas.find((m) => m.metadata.namespace === rootNamespace && !selectorOf(m));
-  if (meshWide) levels.push({ m: meshWide, port: false });
-  for (const l of levels) {
-    const spec = specOf(l.m);
-    const mode = l.port
-      ? (spec.portLevelMtls as Record<string, { mode?: string }> | undefined)?.[String(port)]?.mode
-      : (spec.mtls as { mode?: string } | undefined)?.mode;
-    if (mode && mode !== 'UNSET') return { mode, setBy: `${ref(l.m)}${l.port ? ` portLevelMtls ${port}` : ''}` };
-  }
-  return { mode: 'PERMISSIVE', setBy: 'no PeerAuthentication applies: Istio defaults to PERMISSIVE' };
+export function effectivePeerAuthentication(snapshot: Manifest[], rootNamespace: string, pod: Pick<EstatePod, 'namespace' | 'labels'>, port: number): { mode: string; setBy: string; note?: string } {
+  const pas = snapshot.filter((m) => m.kind === 'PeerAuthentication').map(peerAuthenticationOf);
+  const e = modelPeerAuthentication(pas, rootNamespace, { namespace: pod.namespace, labels: pod.labels }, port);
+  const notes = [...e.ignored, ...e.ties.map((t) => `equal creation times at the ${t.level} level: ${t.names[0]} wins by name over ${t.names.slice(1).join(', ')}`)];
+  return { mode: e.mode, setBy: e.setBy, ...(notes.length > 0 ? { note: notes.join('; ') } : {}) };
 }
 
-/** The AuthorizationPolicies that select a workload: the root namespace's and its own namespace's, by selector. */
+/**
+ * The AuthorizationPolicies that attach to a workload, as istiod lists them (harness/istio/selection.ts
+ * `listAuthorizationPolicies`: the root namespace's and the pod's own, by selector; one with targetRef(s) never
+ * attaches to a sidecar).
+ */
 export function selectingPolicies(snapshot: Manifest[], rootNamespace: string, pod: Pick<EstatePod, 'namespace' | 'labels'>): string[] {
-  return snapshot
-    .filter((m) => m.kind === 'AuthorizationPolicy' && (m.metadata.namespace === rootNamespace || m.metadata.namespace === pod.namespace))
-    .filter((m) => {
-      const sel = selectorOf(m);
-      return sel === undefined || selectsLabels(sel, pod.labels);
-    })
+  const aps = snapshot.filter((m) => m.kind === 'AuthorizationPolicy');
+  const byKey = new Map(aps.map((m) => [`${m.metadata.namespace}/${m.metadata.name}`, m]));
+  return listAuthorizationPolicies(aps.map(targetableOf), rootNamespace, { namespace: pod.namespace, labels: pod.labels })
+    .map((p) => byKey.get(`${p.namespace}/${p.name}`)!)
     .map((m) => `${ref(m)} (${policyNote(m)})`);
 }
 

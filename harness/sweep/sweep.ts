@@ -75,7 +75,7 @@ export interface EndpointResult {
   plaintext?: AttemptSummary;
   mtls?: AttemptSummary & { cert?: CertFacts };
   /** Why, from the policy snapshot: present on every endpoint with a finding. */
-  explanation?: { peerAuthentication: { mode: string; setBy: string }; authorizationPolicies: string[] };
+  explanation?: { peerAuthentication: { mode: string; setBy: string; note?: string }; authorizationPolicies: string[] };
 }
 
 export interface SweepReport {
