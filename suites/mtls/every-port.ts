@@ -1,6 +1,6 @@
 import { defineCheck } from '../../harness/check.js';
 import { plaintextRefused } from '../../harness/classify.js';
-import { AUTHORIZED, filterChainNotFound, missing, OUTSIDE, reachEchoControl } from './shared.js';
+import { AUTHORIZED, filterChainNotFound, missing, OUTSIDE, plaintextAtFault, reachEchoControl } from './shared.js';
 
 export const mtls002 = defineCheck({
   id: 'MTLS-002',
@@ -22,6 +22,7 @@ export const mtls002 = defineCheck({
       cases: services.flatMap((s) =>
         s.ports.map((p) => ({
           label: `outside → every pod of ${s.name}.${s.namespace}:${p.port} (${p.name})`,
+          atFault: plaintextAtFault(view, s, p.port),
           control: reachEchoControl(target, s, p),
           attack: { from: OUTSIDE, to: s, port: p.port, kind: p.protocol, via: 'endpoints' as const, classify: plaintextRefused, attacker: 'no-sidecar' as const },
           corroborate: filterChainNotFound,

@@ -1,6 +1,6 @@
 import { defineCheck } from '../../harness/check.js';
 import { plaintextRefused } from '../../harness/classify.js';
-import { AUTHORIZED, filterChainNotFound, missing, OUTSIDE, portOf, reachEchoControl } from './shared.js';
+import { AUTHORIZED, filterChainNotFound, missing, OUTSIDE, plaintextAtFault, portOf, reachEchoControl } from './shared.js';
 
 const ECHO = { namespace: 'mesh', name: 'echo' };
 
@@ -25,6 +25,7 @@ export const mtls001 = defineCheck({
       cases: [
         {
           label: `outside → echo.mesh:${http.port} (${http.name})`,
+          atFault: plaintextAtFault(view, ECHO, http.port),
           control: reachEchoControl(target, ECHO, http),
           attack: { from: OUTSIDE, to: ECHO, port: http.port, kind: 'http', via: 'service', classify: plaintextRefused, attacker: 'no-sidecar' },
           corroborate: filterChainNotFound,

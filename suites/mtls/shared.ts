@@ -1,8 +1,9 @@
 // Pieces the mTLS checks share: the fixture topology's actors and the `NR` corroboration.
 import { sameAddress } from '../../harness/access-log.js';
-import type { ControlStep, Corroboration } from '../../harness/check.js';
+import type { AtFault, ControlStep, Corroboration } from '../../harness/check.js';
 import { reachedEcho } from '../../harness/expect.js';
-import type { PostureView, ServicePort } from '../../harness/posture/view.js';
+import { type PostureView, ROOT_NAMESPACE, type ServicePort } from '../../harness/posture/view.js';
+import { effectivePeerAuthentication } from '../../harness/sweep/estate.js';
 import type { Ref, Target } from '../../harness/target.js';
 
 /** Fixture topology (ARCHITECTURE.md): the in-mesh client with a grant, and the sidecar-less attacker. */
@@ -47,4 +48,44 @@ export function missing(view: PostureView, refs: { kind: string; ref: Ref }[]): 
 /** The first port of `protocol` the posture declares for a Service. */
 export function portOf(view: PostureView, service: Ref, protocol: ServicePort['protocol']): ServicePort | undefined {
   return view.port(service, protocol);
+}
+
+type ServiceSpec = { selector?: Record<string, string>; ports?: { port: number; targetPort?: number | string }[] };
+type DeploymentSpec = { template?: { metadata?: { labels?: Record<string, string> } } };
+
+/**
+ * Should plaintext get through to `service:port`: what the snapshot says sets the mode of each pod port behind it,
+ * by Istio's composition (the model, harness/istio/peer-authentication.ts), and the fix. A port the snapshot already
+ * makes STRICT is named too: then the policy is right and the mesh did not enforce it.
+ */
+export function plaintextAtFault(view: PostureView, service: Ref, port: number): AtFault | undefined {
+  const manifests = view.posture.objects.map((o) => o.manifest);
+  const svc = manifests.find((m) => m.kind === 'Service' && m.metadata.namespace === service.namespace && m.metadata.name === service.name);
+  const spec = svc?.spec as ServiceSpec | undefined;
+  const sp = spec?.ports?.find((p) => p.port === port);
+  if (!spec?.selector || !sp) return undefined;
+  const targetPort = typeof sp.targetPort === 'number' ? sp.targetPort : sp.targetPort === undefined ? sp.port : undefined;
+  if (targetPort === undefined) return undefined;
+  const pods = manifests
+    .filter((m) => m.kind === 'Deployment' && m.metadata.namespace === service.namespace)
+    .map((m) => ({ name: m.metadata.name, labels: (m.spec as DeploymentSpec | undefined)?.template?.metadata?.labels ?? {} }))
+    .filter((d) => Object.entries(spec.selector!).every(([k, v]) => d.labels[k] === v));
+  const settings = pods.map((d) => ({ d, e: effectivePeerAuthentication(manifests, ROOT_NAMESPACE, { namespace: service.namespace, labels: d.labels }, targetPort) }));
+  const weak = settings.filter((x) => x.e.mode !== 'STRICT');
+  if (weak.length === 0 && settings.length > 0) {
+    const e = settings[0]!.e;
+    return {
+      object: `${e.setBy} sets STRICT on container port ${targetPort} of ${settings.map((x) => `${service.namespace}/${x.d.name}`).join(', ')}: the policy is right, the mesh did not enforce it`,
+      remedy: `check that istiod pushed it (istioctl proxy-status; istioctl x describe pod) and that the pods run an istio-proxy`,
+    };
+  }
+  const w = weak[0];
+  if (!w) return undefined;
+  const defaulted = w.e.setBy.startsWith('no PeerAuthentication');
+  return {
+    object: `${defaulted ? 'no PeerAuthentication sets a mode (Istio\'s default is PERMISSIVE)' : `${w.e.setBy} sets ${w.e.mode}`} on container port ${targetPort} of ${weak.map((x) => `${service.namespace}/${x.d.name}`).join(', ')}${w.e.note ? ` (${w.e.note})` : ''}`,
+    remedy: defaulted
+      ? `apply a PeerAuthentication with mtls.mode STRICT in ${ROOT_NAMESPACE} (mesh-wide) or in ${service.namespace}`
+      : `set ${/portLevelMtls/.test(w.e.setBy) ? `portLevelMtls[${targetPort}].mode` : 'spec.mtls.mode'} to STRICT (or UNSET to inherit a STRICT level above) in ${w.e.setBy.replace(/ portLevelMtls.*$/, '')}`,
+  };
 }
