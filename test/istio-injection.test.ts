@@ -68,7 +68,7 @@ describe('Istio injection (webhook selectors, then injectRequired)', () => {
   });
 
   it('a namespace asks for injection by istio-injection=enabled, or without it by istio.io/rev; a pod opts out by label or annotation', () => {
-    expect([{ 'istio-injection': 'enabled' }, { 'istio.io/rev': 'x' }, { 'istio-injection': 'disabled', 'istio.io/rev': 'x' }, {}].map(namespaceRequestsInjection)).toEqual([true, true, false, false]);
+    expect(([{ 'istio-injection': 'enabled' }, { 'istio.io/rev': 'x' }, { 'istio-injection': 'disabled', 'istio.io/rev': 'x' }, {}] as Record<string, string>[]).map((l) => namespaceRequestsInjection(l))).toEqual([true, true, false, false]);
     expect(podOptsOut({ 'sidecar.istio.io/inject': 'false' })).toBe(true);
     expect(podOptsOut({}, { 'sidecar.istio.io/inject': 'false' })).toBe(true);
     expect(podOptsOut({ 'sidecar.istio.io/inject': 'true' }, { 'sidecar.istio.io/inject': 'false' })).toBe(false);
