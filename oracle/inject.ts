@@ -61,7 +61,8 @@ function modelHooks(configuration: string): InjectionWebhook[] {
 function checkInjectFile(): OracleFile {
   const data = load<CheckInjectData>('checkinject_test.json');
   const cases: OracleCase[] = [];
-  // The model renders the two installed configurations exactly as the testdata has them (selectors and order).
+  // The model renders the two installed configurations as the testdata has them (webhooks in order; the ANDed
+  // requirements of a selector compared in any order).
   for (const cfg of data.webhookConfigurations) {
     const rendered = modelHooks(cfg.name);
     if (rendered.length === 0) continue; // the deactivated configuration is istioctl's, not a chart's rendering
