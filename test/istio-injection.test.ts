@@ -2,7 +2,7 @@
 // (I: manifests/charts/istio-control/istio-discovery/templates/mutatingwebhook.yaml, revision-tags-mwc.yaml) and
 // the injector's injectRequired (I: pkg/kube/inject/inject.go). Each row names the webhook that must be called.
 import { describe, expect, it } from 'vitest';
-import { type ControlPlanes, injection, injectionWebhooks, type PodToAdmit } from '../harness/istio/injection.js';
+import { type ControlPlanes, injection, injectionWebhooks, injectRequired, namespaceRequestsInjection, type PodToAdmit, podOptsOut } from '../harness/istio/injection.js';
 
 const DEFAULT: ControlPlanes = { revisions: ['default'] };
 const CANARY_ONLY: ControlPlanes = { revisions: ['canary'] };
@@ -40,5 +40,37 @@ describe('Istio injection (webhook selectors, then injectRequired)', () => {
   it('renders the default revision five webhooks only with enableNamespacesByDefault, a revision two', () => {
     expect(injectionWebhooks({ revisions: ['default'], enableNamespacesByDefault: true }).map((h) => h.name.split('.')[0])).toEqual(['rev', 'rev', 'namespace', 'object', 'auto']);
     expect(injectionWebhooks(CANARY_ONLY).map((h) => h.name)).toEqual(['rev.namespace.sidecar-injector.istio.io', 'rev.object.sidecar-injector.istio.io']);
+  });
+
+  // Model fixes found by oracle/inject.ts (pkg/kube/inject/webhook_test.go TestInjectRequired) and inject.go injectRequired.
+  it('issue 20: a pod that says nothing is decided by NeverInjectSelector, then AlwaysInjectSelector, then the policy (injectRequired)', () => {
+    const enabledNever: ControlPlanes = { ...DEFAULT, injector: { policy: 'enabled', neverInjectSelector: [{ matchExpressions: [{ key: 'batch', operator: 'Exists' }] }] } };
+    const disabledAlways: ControlPlanes = { ...DEFAULT, injector: { policy: 'disabled', alwaysInjectSelector: [{ matchLabels: { mesh: 'yes' } }] } };
+    const inNs = (labels: Record<string, string>, annotations?: Record<string, string>) => pod({ namespaceLabels: { 'istio-injection': 'enabled' }, labels, ...(annotations ? { annotations } : {}) });
+    // The webhook is called either way (admission fails closed while istiod is down); the injector declines.
+    expect(injection(enabledNever, inNs({ batch: '' }))).toMatchObject({ selected: true, injected: false });
+    expect(injection(enabledNever, inNs({}))).toMatchObject({ selected: true, injected: true });
+    // The pod's own word beats the selectors.
+    expect(injection(enabledNever, inNs({ batch: '' }, { 'sidecar.istio.io/inject': 'true' }))).toMatchObject({ selected: true, injected: true });
+    expect(injection(disabledAlways, inNs({ mesh: 'yes' }))).toMatchObject({ selected: true, injected: true });
+    expect(injection(disabledAlways, inNs({}))).toMatchObject({ selected: true, injected: false });
+    // An illegal policy turns auto injection off, even for a pod that asks ("Illegal value for autoInject").
+    expect(injectRequired(pod({ labels: { 'sidecar.istio.io/inject': 'true' } }), { policy: 'wrong_policy' })).toBe(false);
+    // An empty selector never applies (`!selector.Empty()`); an invalid one is skipped.
+    expect(injectRequired(pod({}), { policy: 'enabled', neverInjectSelector: [{}] })).toBe(true);
+    expect(injectRequired(pod({ labels: { a: 'b' } }), { policy: 'enabled', neverInjectSelector: [{ matchExpressions: [{ key: 'a', operator: 'In', values: [] }] }] })).toBe(true);
+  });
+
+  it('issue 20: kube-node-lease and local-path-storage are ignored namespaces too (initializer.go IgnoredNamespaces)', () => {
+    for (const namespace of ['kube-system', 'kube-public', 'kube-node-lease', 'local-path-storage']) {
+      expect(injection(DEFAULT, pod({ namespace, namespaceLabels: { 'istio-injection': 'enabled' } }))).toMatchObject({ selected: true, injected: false });
+    }
+  });
+
+  it('a namespace asks for injection by istio-injection=enabled, or without it by istio.io/rev; a pod opts out by label or annotation', () => {
+    expect(([{ 'istio-injection': 'enabled' }, { 'istio.io/rev': 'x' }, { 'istio-injection': 'disabled', 'istio.io/rev': 'x' }, {}] as Record<string, string>[]).map((l) => namespaceRequestsInjection(l))).toEqual([true, true, false, false]);
+    expect(podOptsOut({ 'sidecar.istio.io/inject': 'false' })).toBe(true);
+    expect(podOptsOut({}, { 'sidecar.istio.io/inject': 'false' })).toBe(true);
+    expect(podOptsOut({ 'sidecar.istio.io/inject': 'true' }, { 'sidecar.istio.io/inject': 'false' })).toBe(false);
   });
 });

@@ -118,3 +118,22 @@ describe('exportTo ["."] in the lab (K-H4: what a run renders for a cluster, mod
     expect(() => buildModel(withOverlay(dr('mesh', 'exportTo: ["*"], ')))).toThrow(/DestinationRule mesh\/echo: .*exportTo.*the lab implements exportTo \["\."\] only/);
   });
 });
+
+describe('the lab decides injection with harness/istio/injection.ts', () => {
+  const deployment = (name: string, ns: string, labels: string, annotations: string) =>
+    `apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: ${name}, namespace: ${ns}}\nspec:\n  selector: {matchLabels: {app: ${name}}}\n  template:\n    metadata: {labels: {app: ${name}${labels}}${annotations}}\n    spec: {containers: [{name: app, command: [node, /opt/meshproof/agent.mjs], args: [echo]}]}\n`;
+
+  it('issue 20: an annotation opt-out in an injected namespace is called by the webhook (fails closed in an outage) but not injected', () => {
+    const m = buildModel(withOverlay(deployment('optout', 'bare', '', ", annotations: {sidecar.istio.io/inject: 'false'}")));
+    expect(m.deployments.find((d) => d.name === 'optout')).toMatchObject({ injected: false, webhookCalled: true });
+    const labelled = buildModel(withOverlay(deployment('optout', 'bare', ", sidecar.istio.io/inject: 'false'", '')));
+    expect(labelled.deployments.find((d) => d.name === 'optout')).toMatchObject({ injected: false, webhookCalled: false });
+  });
+
+  it('issue 20: the lab follows the revision it is given (istio.io/rev), as the façade does', () => {
+    const ns = 'apiVersion: v1\nkind: Namespace\nmetadata: {name: canaryns, labels: {istio.io/rev: canary}}\n---\n';
+    const posture = withOverlay(ns + deployment('rev', 'canaryns', '', ''));
+    expect(buildModel(posture).deployments.find((d) => d.name === 'rev')?.injected).toBe(false);
+    expect(buildModel(posture, { revisions: ['default', 'canary'] }).deployments.find((d) => d.name === 'rev')?.injected).toBe(true);
+  });
+});

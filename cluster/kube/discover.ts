@@ -6,8 +6,9 @@
 import { CoreV1Api, CustomObjectsApi, DiscoveryV1Api, type KubeConfig, type V1EndpointSlice, type V1Pod, type V1Service } from '@kubernetes/client-node';
 import { formatAddress } from '../../agent/probe.js';
 import type { Manifest } from '../../harness/posture/load.js';
+import { namespaceRequestsInjection, podOptsOut } from '../../harness/istio/injection.js';
 import { chainKind, type ServicePortDecl, targetPortProtocol } from '../../harness/istio/protocol.js';
-import { type Estate, type EstatePod, type EstatePort, gatewayClaim, gatewayReason, istioOwnPorts, namespaceInjected, resolveScope, type SweepScope } from '../../harness/sweep/estate.js';
+import { type Estate, type EstatePod, type EstatePort, gatewayClaim, gatewayReason, istioOwnPorts, resolveScope, type SweepScope } from '../../harness/sweep/estate.js';
 import { hasSidecar } from './apply.js';
 import { retrying } from './retry.js';
 
@@ -126,7 +127,7 @@ export async function schedulableNodes(kc: KubeConfig, onCall?: (what: string) =
  */
 export async function sweptNamespaces(kc: KubeConfig, scope: Omit<SweepScope, 'runNamespace'>, rootNamespace: string): Promise<string[]> {
   const items = await listAll((cont) => retrying(() => kc.makeApiClient(CoreV1Api).listNamespace({ limit: LIST_PAGE, _continue: cont })));
-  const all = items.map((n) => ({ name: n.metadata?.name ?? '', labels: n.metadata?.labels ?? {}, injected: namespaceInjected(n.metadata?.labels ?? {}) }));
+  const all = items.map((n) => ({ name: n.metadata?.name ?? '', labels: n.metadata?.labels ?? {}, injected: namespaceRequestsInjection(n.metadata?.labels ?? {}) }));
   const runNamespace = '\0run'; // no namespace has this name: the run's own is left out
   const { inScope } = resolveScope(all, { ...scope, runNamespace }, rootNamespace);
   return inScope.filter((n) => n !== runNamespace);
@@ -178,7 +179,7 @@ export async function discoverEstate(o: DiscoverOptions): Promise<Estate> {
   const nsItems = await call('GET /api/v1/namespaces', (cont) => core.listNamespace({ limit, _continue: cont }));
   const all = nsItems.map((n) => {
     const labels = n.metadata?.labels ?? {};
-    return { name: n.metadata?.name ?? '', labels, injected: namespaceInjected(labels) };
+    return { name: n.metadata?.name ?? '', labels, injected: namespaceRequestsInjection(labels) };
   });
   const { inScope, left } = resolveScope(all, { ...o.scope, runNamespace: o.runNamespace }, o.rootNamespace);
   const readPolicies = async (ns: string): Promise<Manifest[]> => {
@@ -223,7 +224,7 @@ export async function discoverEstate(o: DiscoverOptions): Promise<Estate> {
         labels,
         sidecar,
         injectedNamespace: nsInfo.injected,
-        optedOut: (labels['sidecar.istio.io/inject'] ?? annotations['sidecar.istio.io/inject']) === 'false',
+        optedOut: podOptsOut(labels, annotations),
         ports: podPorts(p, index).map((x) => (own.has(x.port) ? { ...x, istioOwn: own.get(x.port) } : x)),
         proxyRestarts: proxyRestarts(p),
         ...(gateway ? { gateway } : {}),

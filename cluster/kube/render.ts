@@ -4,6 +4,7 @@
 // stock Node images from a ConfigMap with a locked-down security context. Pure: no API calls.
 import { parse as parseYaml } from 'yaml';
 import { discoveryLabels, type LabelSelector } from '../../harness/istio/discovery.js';
+import { injection } from '../../harness/istio/injection.js';
 import { ConfigError } from '../../harness/errors.js';
 import { EdgeAuthority } from '../../harness/pki.js';
 import type { Manifest, Posture } from '../../harness/posture/load.js';
@@ -246,6 +247,13 @@ export function confineWrites(posture: Posture): void {
   }
 }
 
+/** Under a revision, `istio-injection=enabled` becomes `istio.io/rev=<rev>` (the legacy label would win over it). */
+function injectionLabels(labels: Record<string, string>, revision: string | undefined): Record<string, string> {
+  if (!revision || labels['istio-injection'] !== 'enabled') return labels;
+  const { 'istio-injection': _injection, ...rest } = labels;
+  return { ...rest, 'istio.io/rev': revision };
+}
+
 /**
  * Renders the posture for a cluster. Throws a ConfigError for kinds that only the lab understands.
  */
@@ -253,7 +261,8 @@ export function renderForCluster(posture: Posture, o: RenderOptions): Rendered {
   confineWrites(posture);
   const logical = new Set(posture.objects.filter((x) => x.manifest.kind === 'Namespace').map((x) => x.manifest.metadata.name));
   const map = new NamespaceMap(o.runId, logical);
-  const injected = new Set(posture.objects.filter((x) => x.manifest.kind === 'Namespace' && x.manifest.metadata.labels?.['istio-injection'] === 'enabled').map((x) => x.manifest.metadata.name));
+  // The labels each posture namespace gets on the cluster, for the injection decision of its pods.
+  const namespaceLabels = new Map(posture.objects.filter((x) => x.manifest.kind === 'Namespace').map((x) => [x.manifest.metadata.name, injectionLabels(x.manifest.metadata.labels ?? {}, o.revision)]));
   const skipped: Rendered['skipped'] = [];
   const out: Manifest[] = [];
   const agentNamespaces = new Set<string>();
@@ -270,10 +279,7 @@ export function renderForCluster(posture: Posture, o: RenderOptions): Rendered {
     const m = clone(manifest);
     if (m.kind === 'Namespace') {
       m.metadata.name = map.ns(m.metadata.name);
-      if (o.revision && m.metadata.labels?.['istio-injection'] === 'enabled') {
-        const { 'istio-injection': _injection, ...rest } = m.metadata.labels;
-        m.metadata.labels = { ...rest, 'istio.io/rev': o.revision };
-      }
+      if (m.metadata.labels) m.metadata.labels = injectionLabels(m.metadata.labels, o.revision);
     }
     else if (m.metadata.namespace) m.metadata.namespace = map.ns(m.metadata.namespace);
     label(m, o.runId);
@@ -319,9 +325,12 @@ export function renderForCluster(posture: Posture, o: RenderOptions): Rendered {
       annotations['proxy.istio.io/config'] = withStatsMatcher(annotations['proxy.istio.io/config']);
       tmpl.metadata.annotations = annotations;
     } else if (m.kind === 'Deployment') {
-      // Sidecar-less: a namespace without injection, or a pod that opts out (istio-behaviours.md §8).
-      const labels = (manifest.spec as { template?: { metadata?: { labels?: Record<string, string> } } } | undefined)?.template?.metadata?.labels ?? {};
-      renderDeployment(m, o, !injected.has(manifest.metadata.namespace ?? '') || labels['sidecar.istio.io/inject'] === 'false');
+      // Sidecar-less: what Istio's webhooks and injector decide for the pod on the revision under test
+      // (harness/istio/injection.ts; the same call as apply.ts hasSidecar).
+      const meta = (manifest.spec as { template?: { metadata?: { labels?: Record<string, string>; annotations?: Record<string, string> } } } | undefined)?.template?.metadata ?? {};
+      const namespace = manifest.metadata.namespace ?? '';
+      const decision = injection({ revisions: [o.revision ?? 'default'] }, { namespace, namespaceLabels: namespaceLabels.get(namespace) ?? {}, labels: meta.labels ?? {}, annotations: meta.annotations ?? {} });
+      renderDeployment(m, o, !decision.injected);
       agentNamespaces.add(m.metadata.namespace!);
     }
     out.push(m);

@@ -11,7 +11,8 @@ import { parseStats } from '../../harness/access-log.js';
 import { ConfigError, InfraError } from '../../harness/errors.js';
 import { AGENT_BUNDLE } from '../../harness/paths.js';
 import type { Manifest, Posture } from '../../harness/posture/load.js';
-import { type Estate, type EstatePod, gatewayClaim, gatewayReason, namespaceInjected, resolveScope, type SweepScope } from '../../harness/sweep/estate.js';
+import { type ControlPlanes, namespaceRequestsInjection, podOptsOut } from '../../harness/istio/injection.js';
+import { type Estate, type EstatePod, gatewayClaim, gatewayReason, resolveScope, type SweepScope } from '../../harness/sweep/estate.js';
 import { batchBudgetMs, type Dial, type Outage, type PodRef, type ProbeHandle, type Ref, type ScaleResult, type Target, type TargetDescription } from '../../harness/target.js';
 import { BACKDATE_MS, CertificateAuthority, EdgeAuthority, type IssuedCert, spiffeId } from '../../harness/pki.js';
 import { type ExtAuthzProvider, serverPort, startExtAuthzServer } from './envoy/ext-authz.js';
@@ -69,6 +70,8 @@ export interface LabOptions {
    * RoleBindings otherwise.
    */
   sdsAuthorize?: (namespace: string, serviceAccount: string) => boolean;
+  /** The Istio control planes (revisions, tags) whose webhooks decide injection; one default revision if absent. */
+  controlPlanes?: ControlPlanes;
 }
 
 export class LabTarget implements Target, MeshView {
@@ -195,13 +198,13 @@ export class LabTarget implements Target, MeshView {
   // ------------------------------------------------------------ Target
 
   validate(posture: Posture): void {
-    buildModel(posture);
+    buildModel(posture, this.opts.controlPlanes);
   }
 
   async apply(posture: Posture): Promise<void> {
     if (this.model) throw new Error('the lab applies one posture per run');
     if (!existsSync(this.agentPath)) throw new InfraError(`agent bundle ${this.agentPath} is missing: run \`npm run build\``);
-    const model = buildModel(posture);
+    const model = buildModel(posture, this.opts.controlPlanes);
     this.model = model;
     this.posture = posture;
     this.ca = await CertificateAuthority.create({ rootTtlMs: model.faults.rootCertTtlMs });
@@ -510,7 +513,7 @@ export class LabTarget implements Target, MeshView {
    */
   async discover(scope: SweepScope): Promise<Estate> {
     const model = this.requireModel();
-    const all = [...model.namespaces.entries()].map(([name, n]) => ({ name, labels: n.labels, injected: namespaceInjected(n.labels) }));
+    const all = [...model.namespaces.entries()].map(([name, n]) => ({ name, labels: n.labels, injected: namespaceRequestsInjection(n.labels) }));
     if (!all.some((n) => n.name === ROOT_NAMESPACE)) all.push({ name: ROOT_NAMESPACE, labels: {}, injected: false });
     if (!all.some((n) => n.name === scope.runNamespace)) throw new ConfigError(`the lab posture has no run namespace ${scope.runNamespace}`);
     const { inScope, left } = resolveScope(all, scope, ROOT_NAMESPACE);
@@ -539,7 +542,7 @@ export class LabTarget implements Target, MeshView {
           labels,
           sidecar: p.sidecar !== undefined,
           injectedNamespace: model.namespaces.get(p.namespace)?.injected ?? false,
-          optedOut: labels['sidecar.istio.io/inject'] === 'false',
+          optedOut: podOptsOut(labels, p.deployment.podAnnotations),
           ports: p.deployment.mode === 'gateway' ? [] : ports,
           // The lab's gateway pods are what the gateway injection template makes: Envoy run as `proxy router`.
           ...(p.deployment.mode === 'gateway' ? { gateway: gatewayReason(['proxy', 'router'], labels, p.deployment.podAnnotations) } : {}),
@@ -823,7 +826,7 @@ export class LabTarget implements Target, MeshView {
       return { created: [] };
     }
     if (replicas === live.length) return { created: [] };
-    if (this.controlPlaneDown && d.injected && !model.faults.injectionFailOpen) {
+    if (this.controlPlaneDown && d.webhookCalled && !model.faults.injectionFailOpen) {
       this.pendingScale.set(`${d.namespace}/${d.name}`, replicas);
       return {
         created: [],

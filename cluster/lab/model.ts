@@ -2,6 +2,7 @@
 import { ConfigError } from '../../harness/errors.js';
 import type { Posture } from '../../harness/posture/load.js';
 import { parseGoDuration } from '../../harness/duration.js';
+import { type ControlPlanes, injection, namespaceRequestsInjection } from '../../harness/istio/injection.js';
 import { effectiveLogging, type EffectiveLogging, type TelemetryObject } from '../../harness/mesh-logging.js';
 import type { ProxyStatsMatcher } from './envoy/stats.js';
 import { effectivePeerAuthentication, type MtlsMode as MtlsModeIn, type PeerAuthenticationObject, peerAuthenticationProblems } from '../../harness/istio/peer-authentication.js';
@@ -26,7 +27,10 @@ export interface DeploymentModel {
   mode: 'echo' | 'probe' | 'gateway';
   args: string[];
   containerPorts: number[];
+  /** Istio's webhooks and injector give the pod a sidecar (harness/istio/injection.ts). */
   injected: boolean;
+  /** An injection webhook is called for the pod (so its creation fails while istiod is down, injected or not). */
+  webhookCalled: boolean;
   /** proxyMetadata.SECRET_TTL from `proxy.istio.io/config`, in ms; undefined means istiod's 24h default. */
   secretTtlMs?: number;
   /** proxyStatsMatcher from `proxy.istio.io/config`: stats kept beyond Istio's defaults (§10). */
@@ -153,6 +157,9 @@ export interface TlsSecretModel {
 }
 
 export interface LabModel {
+  /** The Istio control planes the lab emulates: one default revision unless the lab is told otherwise. */
+  controlPlanes: ControlPlanes;
+  /** `injected`: the namespace asks for injection (harness/istio/injection.ts namespaceRequestsInjection). */
   namespaces: Map<string, { injected: boolean; labels: Record<string, string>; source: string }>;
   serviceAccounts: Set<string>;
   deployments: DeploymentModel[];
@@ -190,16 +197,8 @@ export function applicable<P extends Pick<AuthzPolicyModel, 'namespace' | 'name'
   return listAuthorizationPolicies(wrapped, ROOT_NAMESPACE, { namespace, labels }).map((w) => w.p);
 }
 
-function injectionOf(ns: { injected: boolean; labels: Record<string, string> } | undefined, d: LabKinds['Deployment']): boolean {
-  // Pod label (or the legacy annotation) `sidecar.istio.io/inject: "false"` opts out (istio-behaviours.md §8).
-  const opt =
-    d.spec.template.metadata.labels['sidecar.istio.io/inject'] ?? d.spec.template.metadata.annotations?.['sidecar.istio.io/inject'];
-  if (opt === 'false') return false;
-  // The object-selector webhook: a pod labelled `sidecar.istio.io/inject: "true"` is injected where its namespace
-  // does not disable injection.
-  if (opt === 'true' && ns?.labels['istio-injection'] !== 'disabled') return true;
-  return ns?.injected ?? false;
-}
+/** One Istio default revision, with Istio's default injector config: what the lab emulates unless told otherwise. */
+export const LAB_CONTROL_PLANES: ControlPlanes = { revisions: ['default'] };
 
 /**
  * A CUSTOM policy must name an envoyExtAuthzHttp provider of the mesh config. istiod answers an unknown provider
@@ -219,8 +218,9 @@ function checkCustomProviders(model: LabModel): void {
   }
 }
 
-export function buildModel(posture: Posture): LabModel {
+export function buildModel(posture: Posture, controlPlanes: ControlPlanes = LAB_CONTROL_PLANES): LabModel {
   const model: LabModel = {
+    controlPlanes,
     namespaces: new Map(),
     serviceAccounts: new Set(),
     deployments: [],
@@ -241,7 +241,7 @@ export function buildModel(posture: Posture): LabModel {
   const objects = posture.objects.map(validateForLab);
   for (const o of objects) {
     if (o.kind === 'Namespace') {
-      model.namespaces.set(o.value.metadata.name, { injected: o.value.metadata.labels?.['istio-injection'] === 'enabled', labels: { ...(o.value.metadata.labels ?? {}) }, source: o.source });
+      model.namespaces.set(o.value.metadata.name, { injected: namespaceRequestsInjection(o.value.metadata.labels ?? {}), labels: { ...(o.value.metadata.labels ?? {}) }, source: o.source });
     }
   }
   const requireNs = (ns: string | undefined, source: string, what: string) => {
@@ -271,6 +271,12 @@ export function buildModel(posture: Posture): LabModel {
         const isGateway = o.value.spec.template.metadata.annotations?.['inject.istio.io/templates'] === 'gateway';
         const args = c.args ?? [];
         const sa = o.value.spec.template.spec.serviceAccountName ?? 'default';
+        const tmpl = o.value.spec.template.metadata;
+        const decision = injection(model.controlPlanes, { namespace: ns, namespaceLabels: model.namespaces.get(ns)?.labels ?? {}, labels: tmpl.labels, annotations: tmpl.annotations ?? {} });
+        if (isGateway && !decision.injected) {
+          // The gateway template is the injector's: a pod no webhook injects keeps `image: auto`, which never runs.
+          throw new ConfigError(`${o.source}: ${what}: inject.istio.io/templates: gateway, but no injection webhook injects this pod (label it sidecar.istio.io/inject: "true" in a namespace that does not disable injection)`);
+        }
         if (sa !== 'default' && !model.serviceAccounts.has(`${ns}/${sa}`)) {
           throw new ConfigError(`${o.source}: ${what}: serviceAccountName ${sa} is not defined in namespace ${ns}`);
         }
@@ -284,8 +290,8 @@ export function buildModel(posture: Posture): LabModel {
           mode: isGateway ? 'gateway' : (args[0] as 'echo' | 'probe'),
           args: args.slice(1),
           containerPorts: (c.ports ?? []).map((p) => p.containerPort),
-          // A gateway pod is Envoy itself (the injector's gateway template), whatever the namespace says.
-          injected: isGateway || injectionOf(model.namespaces.get(ns), o.value),
+          injected: decision.injected,
+          webhookCalled: decision.selected,
           secretTtlMs: secretTtlOf(o.value.spec.template.metadata.annotations),
           statsMatcher: proxyConfigOf(o.value.spec.template.metadata.annotations).proxyStatsMatcher,
           suppressEnvoyHeaders: proxyConfigOf(o.value.spec.template.metadata.annotations).proxyHeaders?.envoyDebugHeaders?.disabled === true,

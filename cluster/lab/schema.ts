@@ -18,9 +18,14 @@ const matchLabels = z.strictObject({ matchLabels: stringMap });
 
 /** Istio annotations and labels the lab understands; any other `*.istio.io/*` key is refused. */
 const ISTIO_KEYS = new Set(['sidecar.istio.io/inject', 'proxy.istio.io/config', 'inject.istio.io/templates', ...Object.values(STATS_ANNOTATIONS)]);
-const istioKeysOnly = (m: Record<string, string> | undefined, ctx: z.RefinementCtx, where: string[]) => {
+/**
+ * `istio.io/rev` as a label (pod template or Namespace): the revision whose webhooks inject the pod, decided by
+ * harness/istio/injection.ts against the lab's control planes (I: istio-discovery/templates/mutatingwebhook.yaml).
+ */
+const REVISION_LABEL = 'istio.io/rev';
+const istioKeysOnly = (m: Record<string, string> | undefined, ctx: z.RefinementCtx, where: string[], allowed: Set<string> = ISTIO_KEYS) => {
   for (const k of Object.keys(m ?? {})) {
-    if (/(^|\.)istio\.io\//.test(k) && !ISTIO_KEYS.has(k)) {
+    if (/(^|\.)istio\.io\//.test(k) && !allowed.has(k)) {
       ctx.addIssue({ code: 'custom', path: [...where, k], message: 'unsupported Istio annotation or label' });
     }
   }
@@ -147,7 +152,7 @@ const deployment = z
       ctx.addIssue({ code: 'custom', path: ['spec', 'template', 'spec', 'containers', 0, c.command ? 'args' : 'command'], message: c.command ? 'the agent needs args: [echo, …] or [probe, --idle]' : AGENT_COMMAND });
     }
     istioKeysOnly(o.spec.template.metadata.annotations, ctx, ['spec', 'template', 'metadata', 'annotations']);
-    istioKeysOnly(o.spec.template.metadata.labels, ctx, ['spec', 'template', 'metadata', 'labels']);
+    istioKeysOnly(o.spec.template.metadata.labels, ctx, ['spec', 'template', 'metadata', 'labels'], new Set([...ISTIO_KEYS, REVISION_LABEL]));
     for (const [k, v] of Object.entries(o.spec.selector.matchLabels)) {
       if (o.spec.template.metadata.labels[k] !== v) {
         ctx.addIssue({ code: 'custom', path: ['spec', 'selector', 'matchLabels', k], message: 'does not match the pod template labels' });
@@ -602,6 +607,7 @@ export function validateForLab(o: PostureObject): LabObject {
   // implement (Namespace `istio-injection` is not under istio.io; pod-template keys are checked per kind).
   for (const part of ['labels', 'annotations'] as const) {
     for (const k of Object.keys(m.metadata?.[part] ?? {})) {
+      if (m.kind === 'Namespace' && part === 'labels' && k === REVISION_LABEL) continue;
       if (/(^|\.)istio\.io\//.test(k)) throw new ConfigError(`${where}: metadata.${part}.${k}: unsupported Istio ${part === 'labels' ? 'label' : 'annotation'} (not implemented by the lab)`);
     }
   }

@@ -3,21 +3,17 @@
 // istiod does not see gets no istio-ca-root-cert (I: pilot/pkg/serviceregistry/kube/controller/
 // namespacecontroller.go: "If the namespace is filtered out by discovery selector, the configmap will be
 // deleted"), and its Services and policies are invisible to the mesh.
-import { matches, type Requirement } from './injection.js';
+import { type LabelSelector, matches, requirementsOf } from './injection.js';
 
-export interface LabelSelector {
-  matchLabels?: Record<string, string>;
-  matchExpressions?: Requirement[];
-}
-
-/** metav1.LabelSelector as requirements: matchLabels are `In [value]`, ANDed with matchExpressions. */
-export function requirementsOf(s: LabelSelector): Requirement[] {
-  return [...Object.entries(s.matchLabels ?? {}).map(([key, v]): Requirement => ({ key, operator: 'In', values: [v] })), ...(s.matchExpressions ?? [])];
-}
+export type { LabelSelector };
 
 export function discovered(selectors: LabelSelector[] | undefined, labels: Record<string, string>): boolean {
   if (!selectors || selectors.length === 0) return true;
-  return selectors.some((s) => matches(requirementsOf(s), labels));
+  // An invalid selector (metav1.LabelSelectorAsSelector fails) selects nothing.
+  return selectors.some((s) => {
+    const reqs = requirementsOf(s);
+    return reqs !== undefined && matches(reqs, labels);
+  });
 }
 
 /** The namespace-label prefix meshproof may add on its own namespaces to be seen. */
@@ -34,7 +30,12 @@ export function discoveryLabels(selectors: LabelSelector[] | undefined, labels: 
   for (const s of selectors ?? []) {
     const add: Record<string, string> = {};
     let foreign: string | undefined;
-    for (const r of requirementsOf(s)) {
+    const reqs = requirementsOf(s);
+    if (!reqs) {
+      needs ||= `a valid selector (${JSON.stringify(s)} is not one)`;
+      continue;
+    }
+    for (const r of reqs) {
       if (matches([r], { ...labels, ...add })) continue;
       const value = r.operator === 'In' ? r.values?.[0] : r.operator === 'Exists' ? 'true' : undefined;
       const described = r.operator === 'In' ? `${r.key}=${r.values?.join('|')}` : r.operator === 'Exists' ? `${r.key} (any value)` : `${r.key} ${r.operator === 'NotIn' ? `not ${r.values?.join('|')}` : 'absent'}`;

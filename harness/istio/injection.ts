@@ -9,8 +9,12 @@
 //    templates/revision-tags-mwc.yaml, per tag: `rev.namespace.`/`rev.object.` for the tag name, and the
 //    default-revision webhooks only when the tag is `default`).
 // 2. The injector then decides (I: pkg/kube/inject/inject.go injectRequired): no injection with hostNetwork or in
-//    an ignored namespace (kube-system, kube-public); the `sidecar.istio.io/inject` label, or without it the
-//    annotation of the same name, says "true" or "false"; anything else falls back to the policy (enabled).
+//    an ignored namespace (pkg/kube/inject/initializer.go IgnoredNamespaces: kube-system, kube-public,
+//    kube-node-lease, local-path-storage); the `sidecar.istio.io/inject` label, or without it the annotation of the
+//    same name, says "true" or "false"; anything else (unset or invalid) asks the injector config: a pod matching a
+//    NeverInjectSelector is not injected, else one matching an AlwaysInjectSelector is, else the policy decides
+//    (`enabled`, Istio's default: inject; `disabled`: don't; any other value: don't).
+// Held against Istio's own tests by oracle/inject.ts (TestInjectRequired, istioctl check-inject, tag webhooks).
 // A webhook that is called fails closed while istiod is down (failurePolicy Fail), even for a pod it would not
 // inject: `selected` says whether any webhook is called at all.
 
@@ -27,6 +31,23 @@ export interface InjectionWebhook {
   objectSelector: Requirement[];
 }
 
+/** A Kubernetes metav1.LabelSelector, as the injector config's AlwaysInjectSelector / NeverInjectSelector hold it. */
+export interface LabelSelector {
+  matchLabels?: Record<string, string>;
+  matchExpressions?: Requirement[];
+}
+
+/** The injector's own config (ConfigMap istio-sidecar-injector `config`: policy, alwaysInjectSelector, neverInjectSelector). */
+export interface InjectorConfig {
+  /** `enabled` (Istio's default), `disabled`, or anything else (auto injection off: I: inject.go, "Illegal value for autoInject"). */
+  policy: string;
+  alwaysInjectSelector?: LabelSelector[];
+  neverInjectSelector?: LabelSelector[];
+}
+
+/** The chart's default (I: istio-discovery values.yaml sidecarInjectorWebhook: enabled, no selectors). */
+export const DEFAULT_INJECTOR: InjectorConfig = { policy: 'enabled' };
+
 /** What is installed: revisions (by name; "default" for an install without one) and revision tags. */
 export interface ControlPlanes {
   revisions: string[];
@@ -34,6 +55,8 @@ export interface ControlPlanes {
   tags?: Record<string, string>;
   /** sidecarInjectorWebhook.enableNamespacesByDefault: the `auto.` webhook. */
   enableNamespacesByDefault?: boolean;
+  /** The injector config every revision's istiod runs with (DEFAULT_INJECTOR when absent). */
+  injector?: InjectorConfig;
 }
 
 export interface PodToAdmit {
@@ -56,8 +79,8 @@ export interface InjectionDecision {
 const INJECT = 'sidecar.istio.io/inject';
 const REV = 'istio.io/rev';
 const NS_INJECTION = 'istio-injection';
-/** pkg/kube/inject IgnoredNamespaces (kube-system, kube-public) as the injector skips them. */
-const IGNORED_NAMESPACES = ['kube-system', 'kube-public'];
+/** I: pkg/kube/inject/initializer.go IgnoredNamespaces: the injector never injects a pod of these namespaces. */
+export const IGNORED_NAMESPACES = ['kube-system', 'kube-public', 'kube-node-lease', 'local-path-storage'];
 /** The `auto.` webhook's own exclusions (mutatingwebhook.yaml). */
 const AUTO_EXCLUDED = ['kube-system', 'kube-public', 'kube-node-lease', 'local-path-storage'];
 
@@ -115,20 +138,66 @@ export function injectionWebhooks(cp: ControlPlanes): InjectionWebhook[] {
   return hooks.map((h, i) => ({ h, i })).sort((a, b) => a.h.configuration.localeCompare(b.h.configuration) || a.i - b.i).map(({ h }) => h);
 }
 
-/** injectRequired: the injector's own decision for a pod a webhook sent it (policy `enabled`, Istio's default). */
-export function injectRequired(pod: PodToAdmit): boolean {
+/**
+ * The requirements of a metav1.LabelSelector (I: apimachinery metav1.LabelSelectorAsSelector): matchLabels are `In`
+ * one value; an invalid expression (In/NotIn without values, Exists/DoesNotExist with values, an unknown operator)
+ * makes the whole selector invalid (undefined), which the injector logs and skips.
+ */
+export function requirementsOf(selector: LabelSelector): Requirement[] | undefined {
+  const exprs = selector.matchExpressions ?? [];
+  const valid = exprs.every((r) => (r.operator === 'In' || r.operator === 'NotIn' ? (r.values ?? []).length > 0 : (r.operator === 'Exists' || r.operator === 'DoesNotExist') && (r.values ?? []).length === 0));
+  if (!valid) return undefined;
+  return [...Object.entries(selector.matchLabels ?? {}).map(([key, v]): Requirement => ({ key, operator: 'In', values: [v] })), ...exprs];
+}
+
+/** A Never/AlwaysInjectSelector entry applies: valid, not empty (`!selector.Empty()`), and matching the pod's labels. */
+function selectorApplies(selector: LabelSelector, labels: Record<string, string>): boolean {
+  const reqs = requirementsOf(selector);
+  return reqs !== undefined && reqs.length > 0 && matches(reqs, labels);
+}
+
+/** What the pod says: the `sidecar.istio.io/inject` label, or without it the annotation ("the label is the new API; if both are present we prefer the label"). */
+export function podInjectValue(labels: Record<string, string>, annotations: Record<string, string> = {}): string | undefined {
+  return Object.hasOwn(labels, INJECT) ? labels[INJECT] : annotations[INJECT];
+}
+
+/** The pod opts out itself (`sidecar.istio.io/inject: "false"`, label or annotation): no injector config overrides it. */
+export function podOptsOut(labels: Record<string, string>, annotations: Record<string, string> = {}): boolean {
+  return podInjectValue(labels, annotations) === 'false';
+}
+
+/** injectRequired (I: pkg/kube/inject/inject.go): the injector's own decision for a pod a webhook sent it. */
+export function injectRequired(pod: PodToAdmit, config: InjectorConfig = DEFAULT_INJECTOR): boolean {
   if (pod.hostNetwork || IGNORED_NAMESPACES.includes(pod.namespace)) return false;
-  // "The label is the new API; if both are present we prefer the label."
-  const said = Object.hasOwn(pod.labels, INJECT) ? pod.labels[INJECT] : pod.annotations?.[INJECT];
-  if (said === 'true') return true;
+  const said = podInjectValue(pod.labels, pod.annotations);
+  if (said === 'true') return config.policy === 'enabled' || config.policy === 'disabled';
   if (said === 'false') return false;
-  return true; // unset or invalid: the policy, enabled
+  // Unset or invalid ("Falling back to default injection policy"): NeverInjectSelector first, then AlwaysInjectSelector.
+  if ((config.neverInjectSelector ?? []).some((s) => selectorApplies(s, pod.labels))) return false;
+  if ((config.alwaysInjectSelector ?? []).some((s) => selectorApplies(s, pod.labels))) return config.policy === 'enabled' || config.policy === 'disabled';
+  return config.policy === 'enabled';
+}
+
+/** Whether admission calls this webhook for the pod: its namespaceSelector on the namespace's labels, its objectSelector on the pod's. */
+export function calls(hook: Pick<InjectionWebhook, 'namespaceSelector' | 'objectSelector'>, pod: Pick<PodToAdmit, 'namespace' | 'namespaceLabels' | 'labels'>): boolean {
+  // The API server labels every namespace with its name (kubernetes.io/metadata.name).
+  const nsLabels = { 'kubernetes.io/metadata.name': pod.namespace, ...pod.namespaceLabels };
+  return matches(hook.namespaceSelector, nsLabels) && matches(hook.objectSelector, pod.labels);
 }
 
 export function injection(cp: ControlPlanes, pod: PodToAdmit): InjectionDecision {
-  const nsLabels = { 'kubernetes.io/metadata.name': pod.namespace, ...pod.namespaceLabels };
-  const hook = injectionWebhooks(cp).find((h) => matches(h.namespaceSelector, nsLabels) && matches(h.objectSelector, pod.labels));
+  const hook = injectionWebhooks(cp).find((h) => calls(h, pod));
   if (!hook) return { selected: false, injected: false };
   // The first webhook injects; later ones see the sidecar status annotation and leave the pod alone.
-  return { selected: true, injected: injectRequired(pod), revision: hook.revision, webhook: `${hook.configuration}/${hook.name}` };
+  return { selected: true, injected: injectRequired(pod, cp.injector), revision: hook.revision, webhook: `${hook.configuration}/${hook.name}` };
+}
+
+/**
+ * A namespace asks for injection: a namespace-level webhook of some revision selects it — `istio-injection=enabled`
+ * (`namespace.`), or without `istio-injection` an `istio.io/rev` label (`rev.namespace.`; mutatingwebhook.yaml).
+ */
+export function namespaceRequestsInjection(labels: Record<string, string>): boolean {
+  const legacy = labels[NS_INJECTION];
+  if (legacy !== undefined) return legacy === 'enabled';
+  return labels[REV] !== undefined;
 }

@@ -4,6 +4,7 @@
 import { ConfigError } from '../errors.js';
 import { effectivePeerAuthentication as modelPeerAuthentication, type PeerAuthenticationObject } from '../istio/peer-authentication.js';
 import { listAuthorizationPolicies, type TargetablePolicy } from '../istio/selection.js';
+import { namespaceRequestsInjection } from '../istio/injection.js';
 import type { Manifest } from '../posture/load.js';
 
 /** How Istio treats a port: `sniffed` when neither appProtocol nor the port name declares it. */
@@ -91,12 +92,6 @@ export function isSystemNamespace(name: string, rootNamespace: string): boolean 
   return name === rootNamespace || name === 'istio-system' || name === 'kube-system' || name === 'kube-public' || name === 'kube-node-lease' || name === 'local-path-storage';
 }
 
-/** Injection asked for by `istio-injection=enabled`, or `istio.io/rev` when that label is absent (istio-behaviours.md §8). */
-export function namespaceInjected(labels: Record<string, string>): boolean {
-  const legacy = labels['istio-injection'];
-  if (legacy !== undefined) return legacy === 'enabled';
-  return labels['istio.io/rev'] !== undefined;
-}
 
 type Requirement = (labels: Record<string, string>) => boolean;
 
@@ -156,7 +151,7 @@ export function resolveScope(all: EstateNamespace[], scope: SweepScope, rootName
     for (const n of scope.namespaces) if (!byName.has(n)) throw new ConfigError(`--namespaces: namespace ${n} does not exist`);
     chosen = [...scope.namespaces];
   } else {
-    const match = scope.selector ? parseLabelSelector(scope.selector) : (l: Record<string, string>) => namespaceInjected(l);
+    const match = scope.selector ? parseLabelSelector(scope.selector) : (l: Record<string, string>) => namespaceRequestsInjection(l);
     chosen = [];
     for (const n of all) {
       if (n.name === scope.runNamespace) continue;

@@ -393,7 +393,7 @@ function istiodPods(state: KubeApiState): { metadata: { name: string; labels: Re
 }
 
 /** The control planes this cluster has: istiod's revision and the revision tags, as harness/istio/injection.ts models them. */
-function controlPlanesOf(state: KubeApiState): ControlPlanes {
+export function controlPlanesOf(state: KubeApiState): ControlPlanes {
   return { revisions: state.istiod ? [state.istiod.revision ?? 'default'] : [], tags: state.revisionTags, enableNamespacesByDefault: state.enableNamespacesByDefault };
 }
 

@@ -19,7 +19,7 @@ import { AGENT_BUNDLE } from '../../harness/paths.js';
 import type { Outage, PodRef } from '../../harness/target.js';
 import { runProcess } from './cli.js';
 import { type FakeIstiod, startFakeIstiod } from './fake-istiod.js';
-import { allowedFor, type KubeApi, pathFor, startKubeApi } from './kube-api.js';
+import { allowedFor, controlPlanesOf, type KubeApi, pathFor, startKubeApi } from './kube-api.js';
 
 type Obj = Manifest & { spec?: Record<string, unknown>; data?: unknown };
 
@@ -41,7 +41,7 @@ const tokenDir = mkdtempSync(path.join(tmpdir(), 'meshproof-kubelet-'));
  * Strips what only a cluster needs (delivery, security context, run labels) so the lab sees the fixture.
  * `stripStatsMatcher` removes the proxyStatsMatcher render added: a cluster whose pods keep only Istio's defaults.
  */
-function unrender(o: Obj, opts: { stripStatsMatcher?: boolean; revision?: string } = {}): Obj | undefined {
+function unrender(o: Obj, opts: { stripStatsMatcher?: boolean } = {}): Obj | undefined {
   // Not posture: the agent's ConfigMap, meshproof's own PolicyReport. RBAC is the API's: the lab asks it (sdsAuthorize).
   if (o.kind === 'ConfigMap' || o.kind === 'PolicyReport' || o.kind === 'Role' || o.kind === 'RoleBinding') return undefined;
   const m = structuredClone(o);
@@ -55,11 +55,6 @@ function unrender(o: Obj, opts: { stripStatsMatcher?: boolean; revision?: string
     // Labels render added for istiod's discoverySelectors: the façade's istiod honours them, the lab has none.
     m.metadata.labels = Object.fromEntries(Object.entries(m.metadata.labels).filter(([k]) => !k.startsWith('meshproof.dev/')));
   }
-  if (m.kind === 'Namespace' && m.metadata.labels?.['istio.io/rev'] !== undefined) {
-    // The façade's webhook decided injection by revision; the lab knows only istio-injection.
-    const { 'istio.io/rev': rev, ...rest } = m.metadata.labels;
-    m.metadata.labels = { ...rest, ...(rev === (opts.revision ?? 'default') ? { 'istio-injection': 'enabled' } : {}) };
-  }
   if (m.kind === 'Deployment') {
     const t = (m.spec as { template: { metadata: { labels: Record<string, string>; annotations?: Record<string, string> }; spec: Record<string, unknown> } }).template;
     const annotations = { ...(t.metadata.annotations ?? {}) };
@@ -68,9 +63,7 @@ function unrender(o: Obj, opts: { stripStatsMatcher?: boolean; revision?: string
       if (Object.keys(rest).length > 0) annotations['proxy.istio.io/config'] = JSON.stringify(rest);
       else delete annotations['proxy.istio.io/config'];
     }
-    // The façade's webhooks decided injection by revision (a gateway's istio.io/rev); the lab knows no revisions.
-    const { 'istio.io/rev': _rev, ...podLabels } = strip(t.metadata.labels) ?? {};
-    t.metadata = { labels: podLabels, ...(Object.keys(annotations).length ? { annotations } : {}) };
+    t.metadata = { labels: strip(t.metadata.labels) ?? {}, ...(Object.keys(annotations).length ? { annotations } : {}) };
     const containers = (t.spec.containers as Record<string, unknown>[]).map((c) => ({ name: c.name, ...(c.image === 'auto' ? { image: 'auto' } : { command: c.command, args: c.args }), ...(c.ports ? { ports: c.ports } : {}) }));
     t.spec = { ...(t.spec.serviceAccountName ? { serviceAccountName: t.spec.serviceAccountName } : {}), containers };
   }
@@ -125,7 +118,7 @@ export async function startLabCluster(
     if (builtAt === api.state.generation) return;
     const gen = api.state.generation;
     await lab?.dispose();
-    const objects = [...api.state.objects.values()].map((v) => unrender(v as Obj, { ...o, revision: api.state.istiod?.revision })).filter((x): x is Obj => x !== undefined);
+    const objects = [...api.state.objects.values()].map((v) => unrender(v as Obj, o)).filter((x): x is Obj => x !== undefined);
     // The cluster's mesh config, which istiod (and so the lab's sidecars) reads for access logging.
     // discoverySelectors are the façade's istiod's (which namespaces get the root): the lab has no such field.
     const mesh = api.state.meshConfig === undefined ? undefined : (parseYaml(api.state.meshConfig) as Record<string, unknown> | null);
@@ -133,6 +126,8 @@ export async function startLabCluster(
     if (api.state.meshConfig !== undefined) objects.push({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'istio', namespace: 'istio-system' }, data: { mesh: mesh && Object.keys(mesh).length > 0 ? stringifyYaml(mesh) : '' } });
     lab = new LabTarget({
       podsPerProcess: o.podsPerProcess,
+      // The cluster's control planes: the lab decides injection with the same model and webhooks as the façade.
+      controlPlanes: controlPlanesOf(api.state),
       podIp: (namespace, name) => api.state.podIPs.get(`${namespace}/${name}`),
       // istiod's SubjectAccessReview for a gateway's credentialName, answered by this API's RBAC authorizer.
       sdsAuthorize: (namespace, name) => allowedFor(api.state, { namespace, name }, { verb: 'list', group: '', resource: 'secrets', namespace }),
