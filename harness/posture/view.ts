@@ -2,6 +2,7 @@
 // target supports belongs to the target (the lab refuses unknown fields; a cluster's API server validates).
 import type { Ref } from '../target.js';
 import type { Manifest, Posture } from './load.js';
+import { namespaceRequestsInjection } from '../istio/injection.js';
 import { chainKind, convertProtocol } from '../istio/protocol.js';
 
 export const ROOT_NAMESPACE = 'istio-system';
@@ -59,7 +60,7 @@ export class PostureView {
 
   injectedNamespaces(): string[] {
     return this.all('Namespace')
-      .filter((n) => n.metadata.labels?.['istio-injection'] === 'enabled')
+      .filter((n) => namespaceRequestsInjection(n.metadata.labels ?? {}))
       .map((n) => n.metadata.name);
   }
 
