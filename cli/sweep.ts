@@ -311,7 +311,8 @@ export function sweepCommand(cmd: Command): void {
         "Gateway pods and the sidecar's own ports (15090, 15021, the status port) are listed as information, not attacked.\n" +
         'A canary (a pod without a sidecar and a PERMISSIVE port, in the run namespace) must be flagged, or the sweep is an error.\n' +
         '\nExit codes: 0 no finding, 1 a finding, 2 usage or configuration error, 3 infrastructure error, inconclusive or interrupted.\n' +
-        '\nExamples:\n  meshproof sweep --target lab --estate 200x3\n  meshproof sweep --target kubeconfig --namespace-selector team=payments --exemptions exemptions.yaml',
+        '\nExamples:\n  meshproof sweep --target lab --estate 200x3\n  meshproof sweep --target kubeconfig --namespace-selector team=payments --exemptions exemptions.yaml\n' +
+          '  meshproof sweep --target kubeconfig --config sweep.yaml --summary-md sweep.md --metrics sweep.prom --policy-report',
     )
     .action(async (o: SweepOptions & { config?: string }, command: Command) => {
       process.exitCode = await runSweep(o.config ? withConfig(o, command, o.config, SWEEP_CONFIG) : o, process.argv.slice(2));
