@@ -1,13 +1,11 @@
 // `meshproof run`: the conformance checks against a target, and the evidence bundle.
 import { createPrivateKey, createPublicKey } from 'node:crypto';
-import { appendFileSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { type Command, Option } from 'commander';
-import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { Listr } from 'listr2';
 import type { KubeConfig } from '@kubernetes/client-node';
-import { writePolicyReport } from '../cluster/kube/policy-report.js';
 import { confineWrites, shortRunId } from '../cluster/kube/render.js';
 import { DEFAULT_ISTIO_VERSION, installIstio } from '../cluster/istio/install.js';
 import { createK3sCluster } from '../cluster/providers/k3s.js';
@@ -23,13 +21,12 @@ import { ConfigError, messageOf } from '../harness/errors.js';
 import { SECURE_POSTURE } from '../harness/paths.js';
 import { loadPosture } from '../harness/posture/load.js';
 import { writeBundle } from '../harness/report/bundle.js';
-import { githubErrors, markdownSummary } from '../harness/report/ci-summary.js';
-import { pushMetrics, writeMetrics } from '../harness/report/metrics.js';
 import { summaryTable } from '../harness/report/summary.js';
 import { type RunResult, RunSession } from '../harness/run.js';
 import type { Target } from '../harness/target.js';
 import { LAB_TIMEOUTS } from '../harness/timeouts.js';
 import { claimOut, createOut } from './common.js';
+import { withConfig, writeOutputs } from './outputs.js';
 import { checkTarget, clusterOptions, kubeTarget, kubeTimeouts, labTarget, TARGETS } from './targets.js';
 
 export interface RunOptions {
@@ -110,24 +107,6 @@ function requiredChecks(list: string | undefined, selected: Check[]): string[] {
   return [...new Set(ids)];
 }
 
-/** The Markdown summary to `--summary-md` and GitHub's step summary, and `::error` lines under GitHub Actions. */
-function writeCiSummaries(r: RunResult, file: string | undefined): void {
-  const md = markdownSummary(r);
-  for (const [target, append] of [
-    [file, false],
-    [process.env.GITHUB_STEP_SUMMARY, true],
-  ] as const) {
-    if (!target) continue;
-    try {
-      if (append) appendFileSync(target, md);
-      else writeFileSync(target, md);
-    } catch (e) {
-      process.stderr.write(`meshproof: cannot write the summary to ${target}: ${messageOf(e)}\n`);
-    }
-  }
-  if (process.env.GITHUB_ACTIONS === 'true') for (const line of githubErrors(r)) process.stdout.write(`${line}\n`);
-}
-
 /** The run options a `--config` file may set: the same names as the flags, strictly (a typo is an error). */
 const RUN_CONFIG = z.strictObject({
   require: z.union([z.string(), z.array(z.string())]).optional(),
@@ -149,27 +128,6 @@ const RUN_CONFIG = z.strictObject({
   metrics: z.string().optional(),
   pushgateway: z.string().optional(),
 });
-
-function withConfig(o: RunOptions, command: Command, file: string): RunOptions {
-  let parsed: unknown;
-  try {
-    parsed = parseYaml(readFileSync(file, 'utf8')) ?? {};
-  } catch (e) {
-    throw new ConfigError(`--config ${file}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : messageOf(e).split('\n')[0]}`);
-  }
-  const r = RUN_CONFIG.safeParse(parsed);
-  if (!r.success) {
-    const i = r.error.issues[0]!;
-    const where = i.code === 'unrecognized_keys' ? `${i.keys[0]}: not a run option` : `${i.path.join('.')}: ${i.message}`;
-    throw new ConfigError(`--config ${file}: ${where}`);
-  }
-  const out: Record<string, unknown> = { ...o };
-  for (const [k, v] of Object.entries(r.data)) {
-    if (v === undefined || command.getOptionValueSource(k) === 'cli') continue;
-    out[k] = Array.isArray(v) && k !== 'overlay' ? v.join(',') : typeof v === 'number' ? String(v) : v;
-  }
-  return out as unknown as RunOptions;
-}
 
 /**
  * Suites run when none is named: all of them on the lab and on clusters meshproof provisions (kind, k3s); on an
@@ -372,16 +330,7 @@ export async function run(o: RunOptions, argv: string[], provided?: { cluster: P
   }
   if (o.verbose) process.stdout.write(`bundle: ${files.length} files hashed in ${path.join(outDir, 'manifest.sha256')}${signKeyPem ? ', signed' : ''}\n`);
   for (const u of r.requirements.unmet) process.stdout.write(`required check ${u.id} was not applicable, which fails the run: ${u.reason}\n`);
-  writeCiSummaries(r, o.summaryMd);
-  if (o.metrics) {
-    try {
-      writeMetrics(o.metrics, r);
-    } catch (e) {
-      afterErrors.push(`writing --metrics ${o.metrics}: ${messageOf(e)}`);
-    }
-  }
-  if (o.pushgateway) await pushMetrics(o.pushgateway, r).catch((e: unknown) => afterErrors.push(`pushing to ${o.pushgateway}: ${messageOf(e)}`));
-  if (reportTo) await writePolicyReport(reportTo, r).catch((e: unknown) => afterErrors.push(messageOf(e)));
+  afterErrors.push(...(await writeOutputs(r, { summaryMd: o.summaryMd, metrics: o.metrics, pushgateway: o.pushgateway, policyReportTo: reportTo })));
   if (afterErrors.length > 0) {
     process.stderr.write(`meshproof: ${afterErrors.join('; ')}\n`);
     return r.exitCode === 0 ? 3 : r.exitCode;
@@ -436,5 +385,5 @@ export function runCommand(cmd: Command): void {
     )
     .option('--config <file>', 'run options from a YAML file (require, suite, posture, overlay, ...); flags given on the command line win')
     .action(async (o: RunOptions & { config?: string }, command: Command) => {
-      process.exitCode = await run(o.config ? withConfig(o, command, o.config) : o, process.argv.slice(2));
+      process.exitCode = await run(o.config ? withConfig(o, command, o.config, RUN_CONFIG, ['overlay']) : o, process.argv.slice(2));
     });}

@@ -1,8 +1,10 @@
 // `meshproof sweep`: the user's own estate, every pod and port, attacked from meshproof's run namespace.
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
+import type { KubeConfig } from '@kubernetes/client-node';
 import { type Command, Option } from 'commander';
 import { parse as parseYaml } from 'yaml';
+import { z } from 'zod';
 import { loadKubeConfig } from '../cluster/kube/connect.js';
 import { preflight, sweepPreflight, whoAmI } from '../cluster/kube/preflight.js';
 import { estatePosture, parseEstate } from '../cluster/lab/estate.js';
@@ -13,9 +15,11 @@ import { loadPosture, type Posture, type PostureObject } from '../harness/postur
 import { writeBundle } from '../harness/report/bundle.js';
 import { summaryTable } from '../harness/report/summary.js';
 import { parseExemptions, sweep, type Exemption } from '../harness/sweep/sweep.js';
+import type { RunResult } from '../harness/run.js';
 import type { Target } from '../harness/target.js';
 import { LAB_TIMEOUTS } from '../harness/timeouts.js';
 import { claimOut, createOut } from './common.js';
+import { withConfig, writeOutputs } from './outputs.js';
 import { readKey } from './run.js';
 import { clusterOptions, kubeTarget, kubeTimeouts, labTarget } from './targets.js';
 import { schedulableNodes, sweptNamespaces } from '../cluster/kube/discover.js';
@@ -24,6 +28,10 @@ const RUN_NAMESPACE = 'sweep';
 
 interface SweepOptions {
   signKey?: string;
+  summaryMd?: string;
+  metrics?: string;
+  pushgateway?: string;
+  policyReport?: boolean;
   target: string;
   kubeconfig?: string;
   context?: string;
@@ -48,6 +56,27 @@ interface SweepOptions {
   force?: boolean;
   verbose?: boolean;
 }
+
+/** The sweep options a `--config` file may set: the same names as the flags, strictly (a typo is an error). */
+const SWEEP_CONFIG = z.strictObject({
+  target: z.string().optional(),
+  namespaces: z.union([z.string(), z.array(z.string())]).optional(),
+  namespaceSelector: z.string().optional(),
+  excludeNamespaces: z.union([z.string(), z.array(z.string())]).optional(),
+  excludePorts: z.union([z.string(), z.number(), z.array(z.union([z.string(), z.number()]))]).optional(),
+  exemptions: z.string().optional(),
+  probes: z.union([z.string(), z.number()]).optional(),
+  concurrency: z.union([z.string(), z.number()]).optional(),
+  rate: z.union([z.string(), z.number()]).optional(),
+  attemptTimeout: z.string().optional(),
+  batch: z.union([z.string(), z.number()]).optional(),
+  maxCertLifetime: z.string().optional(),
+  estate: z.string().optional(),
+  summaryMd: z.string().optional(),
+  metrics: z.string().optional(),
+  pushgateway: z.string().optional(),
+  policyReport: z.boolean().optional(),
+});
 
 const list = (v: string | undefined) => (v ? v.split(',').map((s) => s.trim()).filter(Boolean) : []);
 
@@ -117,6 +146,7 @@ async function runSweep(o: SweepOptions, argv: string[]): Promise<number> {
     throw new ConfigError(`--target ${o.target}: a cluster meshproof provisions holds no estate of yours; sweep an existing cluster with --target kubeconfig, or the lab's generated estate with --target lab --estate 200x3`);
   }
   if (o.namespaces && o.namespaceSelector) throw new ConfigError('--namespaces and --namespace-selector: give one of them');
+  if (o.policyReport && o.target === 'lab') throw new ConfigError('--policy-report writes into a cluster: use it with --target kubeconfig');
   const maxCertLifetimeMs = parseGoDuration(o.maxCertLifetime);
   if (maxCertLifetimeMs === undefined) throw new ConfigError(`--max-cert-lifetime ${o.maxCertLifetime}: not a duration (e.g. 24h, 90m)`);
   const attemptTimeoutMs = parseGoDuration(o.attemptTimeout);
@@ -137,11 +167,14 @@ async function runSweep(o: SweepOptions, argv: string[]): Promise<number> {
   let identity: string | undefined;
   let timeouts = LAB_TIMEOUTS;
   let calls = 0;
+  /** Where the PolicyReport goes (--policy-report), once preflight has checked its CRD and permissions. */
+  let reportTo: KubeConfig | undefined;
   if (o.target === 'lab') {
     target = labTarget(Boolean(o.verbose), 250);
   } else {
     const { kc } = loadKubeConfig(o);
-    const pre = await preflight(kc, { istioNamespace: o.istioNamespace, revision: o.revision });
+    const pre = await preflight(kc, { istioNamespace: o.istioNamespace, revision: o.revision, policyReport: o.policyReport ? 'sweep' : undefined });
+    reportTo = o.policyReport ? kc : undefined;
     // The sweep role, asked in each namespace the sweep will read (RoleBindings per namespace pass); nodes only
     // when one attacker per node is wanted (M7).
     const swept = await sweptNamespaces(kc, { namespaces: o.namespaces ? list(o.namespaces) : undefined, selector: o.namespaceSelector, exclude: list(o.excludeNamespaces), excludePorts: [] }, pre.rootNamespace);
@@ -191,6 +224,7 @@ async function runSweep(o: SweepOptions, argv: string[]): Promise<number> {
   };
   let exitCode: number;
   let teardownError: unknown;
+  let judged: RunResult | undefined;
   try {
     process.stderr.write(o.target === 'lab' ? `meshproof: starting the lab estate ${o.estate} and meshproof's sweep namespace…\n` : `meshproof: creating the run namespace (attackers and canary)…\n`);
     await target.apply(applied);
@@ -211,6 +245,7 @@ async function runSweep(o: SweepOptions, argv: string[]): Promise<number> {
       runId,
     });
     writeBundle({ outDir: createOut(outDir), run: result.run, posture: result.snapshot, allChecks: [], signKeyPem });
+    judged = result.run;
     process.stdout.write(`\n${summaryTable(result.run, path.relative(process.cwd(), outDir) || ".")}\n`);
     const c = result.report.counts;
     process.stdout.write(
@@ -229,8 +264,11 @@ async function runSweep(o: SweepOptions, argv: string[]): Promise<number> {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
   }
-  if (teardownError) {
-    process.stderr.write(`meshproof: teardown: ${messageOf(teardownError)}\n`);
+  // Beside the bundle, as `run` writes them: the job page, the metrics, the PolicyReport (cli/outputs.ts).
+  const afterErrors = teardownError ? [`teardown: ${messageOf(teardownError)}`] : [];
+  afterErrors.push(...(await writeOutputs(judged, { summaryMd: o.summaryMd, metrics: o.metrics, pushgateway: o.pushgateway, policyReportTo: reportTo })));
+  if (afterErrors.length > 0) {
+    process.stderr.write(`meshproof: ${afterErrors.join('; ')}\n`);
     if (exitCode === 0) exitCode = 3;
   }
   return exitCode;
@@ -259,6 +297,11 @@ export function sweepCommand(cmd: Command): void {
     .option('--out <dir>', "write the sweep's reports into DIR, which must be absent or empty; {run} stands for the run id (default reports/{run}/)")
     .option('--force', 'empty a non-empty --out first; only a previous bundle (one holding manifest.sha256), never the working directory, home or /')
     .option('--sign-key <pem>', 'sign manifest.sha256 with this Ed25519 private key (the key is never written); `compare` and `history` check it with --public-key')
+    .option('--summary-md <file>', 'write a Markdown summary (counts, findings per namespace/Service/port with the reason) for CI job pages; under GitHub Actions it also goes to the step summary, and each finding is an ::error annotation')
+    .option('--metrics <file>', "write the verdicts and counts as Prometheus metrics (for node_exporter's textfile collector; sweep families are meshproof_sweep_*)")
+    .option('--pushgateway <url>', 'push the same metrics to a Pushgateway (job meshproof-sweep)')
+    .option('--policy-report', 'with --target kubeconfig: write the verdicts and each finding as a PolicyReport (wgpolicyk8s.io/v1alpha2) named meshproof-sweep in the meshproof namespace')
+    .option('--config <file>', 'sweep options from a YAML file (namespaces, exemptions, probes, summaryMd, ...; the flags\' names in camelCase); flags given on the command line win')
     .option('-v, --verbose', 'print lab process output')
     .addHelpText(
       'after',
@@ -268,9 +311,10 @@ export function sweepCommand(cmd: Command): void {
         "Gateway pods and the sidecar's own ports (15090, 15021, the status port) are listed as information, not attacked.\n" +
         'A canary (a pod without a sidecar and a PERMISSIVE port, in the run namespace) must be flagged, or the sweep is an error.\n' +
         '\nExit codes: 0 no finding, 1 a finding, 2 usage or configuration error, 3 infrastructure error, inconclusive or interrupted.\n' +
-        '\nExamples:\n  meshproof sweep --target lab --estate 200x3\n  meshproof sweep --target kubeconfig --namespace-selector team=payments --exemptions exemptions.yaml',
+        '\nExamples:\n  meshproof sweep --target lab --estate 200x3\n  meshproof sweep --target kubeconfig --namespace-selector team=payments --exemptions exemptions.yaml\n' +
+          '  meshproof sweep --target kubeconfig --config sweep.yaml --summary-md sweep.md --metrics sweep.prom --policy-report',
     )
-    .action(async (o: SweepOptions) => {
-      process.exitCode = await runSweep(o, process.argv.slice(2));
+    .action(async (o: SweepOptions & { config?: string }, command: Command) => {
+      process.exitCode = await runSweep(o.config ? withConfig(o, command, o.config, SWEEP_CONFIG) : o, process.argv.slice(2));
     });
 }

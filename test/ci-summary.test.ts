@@ -50,3 +50,66 @@ describe('CI summaries', () => {
     expect(r.stdout).not.toMatch(/^::error/m);
   });
 });
+
+describe('CI summaries of a sweep (21-5)', () => {
+  it('21-5: sweep --summary-md: counts and each finding per namespace/Service/port with the reason; under GitHub Actions the step summary and one ::error per finding', async () => {
+    const md = path.join(tmp, 'sweep.md');
+    const step = path.join(tmp, 'sweep-step.md');
+    writeFileSync(step, '## an earlier step\n');
+    const r = await cli(['sweep', '--target', 'lab', '--estate', '6x1', '--summary-md', md, '--out', path.join(tmp, 'sweep-bundle')], {
+      env: { ...process.env, GITHUB_STEP_SUMMARY: step, GITHUB_ACTIONS: 'true' },
+    });
+    expect(r.code, r.stderr).toBe(1);
+    const text = readFileSync(md, 'utf8');
+    expect(readFileSync(step, 'utf8')).toBe(`## an earlier step\n${text}`);
+    const sw = JSON.parse(readFileSync(path.join(tmp, 'sweep-bundle', 'sweep.json'), 'utf8')) as {
+      counts: { endpoints: number; judged: number };
+      endpoints: { namespace: string; pod: string; port: number; role?: string; services: string[]; verdicts: { check: string; outcome: string; reason: string }[] }[];
+      pods: { namespace: string; pod: string; role?: string; service?: string; verdict: { outcome: string; reason: string } }[];
+    };
+    // The counts, from the bundle's own sweep.json.
+    const findings = sw.endpoints.filter((e) => e.role !== 'canary').flatMap((e) => e.verdicts.filter((v) => v.outcome === 'finding')).length + sw.pods.filter((p) => p.role !== 'canary' && p.verdict.outcome === 'finding').length;
+    expect(findings).toBeGreaterThan(0);
+    expect(text).toContain(`Judged ${sw.counts.judged} of ${sw.counts.endpoints} endpoints`);
+    expect(text).toMatch(new RegExp(`: ${findings} findings, 0 exempt, 0 inconclusive; the canary was flagged\\.`));
+    // One table row per finding (one pod per Service here), each with namespace, Service, port, check and why.
+    const tokens = new MarkdownIt().parse(text, {});
+    const rows: string[][] = [];
+    let row: string[] | undefined;
+    for (const t of tokens) {
+      if (t.type === 'tr_open') row = [];
+      else if (t.type === 'inline' && row) row.push(t.content);
+      else if (t.type === 'tr_close' && row) {
+        rows.push(row);
+        row = undefined;
+      }
+    }
+    const sweepTable = rows.filter((x) => x.length === 7);
+    expect(sweepTable[0]).toEqual(['Namespace', 'Service', 'Port', 'Check', 'Outcome', 'Pods', 'Why']);
+    const expected: string[] = [];
+    for (const e of sw.endpoints) {
+      if (e.role === 'canary') continue;
+      for (const v of e.verdicts) if (v.outcome === 'finding') expected.push(`${e.namespace} ${e.services[0]!.split('/')[1]!.replace(/:\d+$/, '')} ${e.port} ${v.check} ${e.pod}: ${v.reason}`);
+    }
+    for (const p of sw.pods) if (p.role !== 'canary' && p.verdict.outcome === 'finding') expected.push(`${p.namespace} ${p.service!.split('/')[1]}  SWEEP-INJECT ${p.pod}: ${p.verdict.reason}`);
+    const listed = sweepTable.slice(1).map(([ns, svc, port, check, outcome, pods, why]) => {
+      expect(outcome).toBe('❌ finding');
+      expect(pods).toBe('1');
+      return `${ns} ${svc} ${port} ${check} ${why}`;
+    });
+    expect(listed.sort()).toEqual(expected.sort());
+    // Under GitHub Actions each finding is an annotation naming its check and namespace/Service:port.
+    const errors = r.stdout.split('\n').filter((l) => l.startsWith('::error '));
+    expect(errors).toHaveLength(findings);
+    expect(errors).toContain('::error title=SWEEP-MTLS estate-1/svc-0003%3A9000::svc-0003-0: plaintext accepted: plaintext TCP reached the app: the nonce came back');
+  }, 120_000);
+
+  it('21-5: a sweep with more findings than GitHub shows annotates ten, the last saying how many more the summary holds', () => {
+    const endpoints = Array.from({ length: 12 }, (_, i) => ({ namespace: 'team', pod: `svc-${i}-0`, port: 8080, services: [`team/svc-${i}:8080`], verdicts: [{ check: 'SWEEP-MTLS', outcome: 'finding', reason: 'plaintext accepted' }] }));
+    const run = { results: [], sweep: { endpoints, pods: [] } } as unknown as RunResult;
+    const lines = githubErrors(run);
+    expect(lines).toHaveLength(10);
+    expect(lines[0]).toBe('::error title=SWEEP-MTLS team/svc-0%3A8080::svc-0-0: plaintext accepted');
+    expect(lines[9]).toMatch(/^::error title=3 more sweep findings::/);
+  });
+});

@@ -210,7 +210,8 @@ describe('least privilege', () => {
     // Istio's namespace is read only there (M6); SelfSubjectAccessReviews are built in (L2); creates by name (L3).
     expect(granted.filter((g) => g.includes(' in istio-system')).sort()).toEqual(['get core/configmaps [istio] in istio-system', 'list apps/deployments in istio-system']);
     expect(granted.some((g) => g.includes('selfsubjectaccessreviews'))).toBe(false);
-    expect(granted.filter((g) => g.startsWith('create ') && (g.includes('/configmaps') || g.includes('/policyreports')))).toEqual(['create core/configmaps [meshproof-agent]', 'create wgpolicyk8s.io/policyreports [meshproof] in meshproof']);
+    // Creates by name: the run's PolicyReport meshproof and the sweep's meshproof-sweep (21-5), nothing else.
+    expect(granted.filter((g) => g.startsWith('create ') && (g.includes('/configmaps') || g.includes('/policyreports')))).toEqual(['create core/configmaps [meshproof-agent]', 'create wgpolicyk8s.io/policyreports [meshproof,meshproof-sweep] in meshproof']);
   });
 
   it("K-H2: deploy/rbac.yaml installs the gateway's secrets ClusterRole (what Istio's gateway chart grants) and lets meshproof bind only it, never hold it", () => {

@@ -14,6 +14,7 @@ import { RUN_LABEL } from '../cluster/kube/render.js';
 import { cli } from './support/cli.js';
 import { startLabCluster } from './support/lab-cluster.js';
 import { grantsOf, loadRoles } from './support/rbac.js';
+import { policyReportSchema } from './support/schemas.js';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'meshproof-kube-sweep-'));
 const env = { ...process.env, MESHPROOF_TIMEOUTS: 'lab' };
@@ -138,6 +139,57 @@ describe('meshproof sweep --target kubeconfig (façade over the lab)', () => {
       // K-M1: per-batch reads, each capped.
       expect(c.api.state.logQueries.length).toBeGreaterThan(0);
       expect(c.api.state.logQueries.every((q) => /limitBytes=\d+/.test(q))).toBe(true);
+    } finally {
+      await c.close();
+    }
+  }, 240_000);
+
+  it('21-5: --policy-report writes the sweep\'s verdicts and each finding per namespace/Service/port as PolicyReport meshproof/meshproof-sweep, valid against the CRD schema, under exactly the shipped roles', async () => {
+    const spec = { services: 6, replicas: 1 };
+    const c = await startLabCluster({ existing: estatePosture(spec), podsPerProcess: 100 });
+    // Exactly what deploy/ ships: rbac.yaml (its meshproof-reports Role included) and rbac-sweep.yaml bound per
+    // namespace; requests come from meshproof's service account (state.user unset), so deploy/confine.yaml's
+    // admission applies too.
+    c.api.state.rbac = [...loadRoles('deploy/rbac.yaml'), ...loadRoles('deploy/rbac-sweep.yaml', { rolebindingsIn: estateNamespaces(spec) })];
+    expect(c.api.state.user).toBeUndefined();
+    c.api.state.crds.add('policyreports.wgpolicyk8s.io');
+    c.api.state.namespaces.set('meshproof', { labels: {}, created: '2026-01-01T00:00:00Z' });
+    // A run's report is there already: the sweep's must not replace it.
+    const runReport = { apiVersion: 'wgpolicyk8s.io/v1alpha2', kind: 'PolicyReport', metadata: { name: 'meshproof', namespace: 'meshproof' }, results: [{ policy: 'MTLS-001', result: 'pass' }] };
+    c.api.state.objects.set('/apis/wgpolicyk8s.io/v1alpha2/namespaces/meshproof/policyreports/meshproof', runReport);
+    try {
+      const out = path.join(dir, 'policy-report');
+      const r = await cli(['sweep', '--target', 'kubeconfig', '--kubeconfig', c.api.kubeconfig(dir), '--policy-report', '--out', out], { env });
+      expect(r.code, r.stderr).toBe(1);
+      const report = c.api.state.objects.get('/apis/wgpolicyk8s.io/v1alpha2/namespaces/meshproof/policyreports/meshproof-sweep') as {
+        metadata: { labels: Record<string, string> };
+        summary: Record<string, number>;
+        results: { policy: string; rule: string; result: string; message: string; category: string; properties: Record<string, string> }[];
+      };
+      expect(report, r.stderr).toBeDefined();
+      expect(policyReportSchema.safeParse(report).success).toBe(true);
+      expect(c.api.state.objects.get('/apis/wgpolicyk8s.io/v1alpha2/namespaces/meshproof/policyreports/meshproof')).toEqual(runReport);
+      const sw = JSON.parse(readFileSync(path.join(out, 'sweep.json'), 'utf8')) as SweepJson & { endpoints: { services: string[] }[]; pods: { service?: string; verdict: { reason: string } }[] };
+      const run = JSON.parse(readFileSync(path.join(out, 'run.json'), 'utf8')) as { runId: string };
+      expect(report.metadata.labels[RUN_LABEL]).toBe(run.runId);
+      // One result per check, as a run's report has, then one per finding with its place and reason.
+      const checks = report.results.filter((x) => x.category === 'sweep' && !x.rule.includes('/'));
+      expect(checks.map((x) => `${x.policy}:${x.result}`)).toEqual(['SWEEP-MTLS:fail', 'SWEEP-INJECT:fail', 'SWEEP-AUTHZ:fail', 'SWEEP-CERT:fail']);
+      const expected: string[] = [];
+      for (const e of sw.endpoints) {
+        if (e.role === 'canary') continue;
+        for (const v of e.verdicts) if (v.outcome === 'finding') expected.push(`${v.check} ${e.services[0]!.replace(/:\d+$/, '')}:${e.port} fail ${e.pod}: ${v.reason}`);
+      }
+      for (const p of sw.pods) if (p.role !== 'canary' && p.verdict.outcome === 'finding') expected.push(`SWEEP-INJECT ${p.service} fail ${p.pod}: ${p.verdict.reason}`);
+      expect(expected.length).toBeGreaterThan(0);
+      const rows = report.results.filter((x) => x.rule.includes('/'));
+      expect(rows.map((x) => `${x.policy} ${x.rule} ${x.result} ${x.message}`).sort()).toEqual(expected.sort());
+      expect(rows.every((x) => x.properties.namespace === x.rule.split('/')[0] && x.properties.runId === run.runId)).toBe(true);
+      expect(report.summary).toEqual({ pass: 0, fail: 4 + expected.length, warn: 0, error: 0, skip: 0 });
+      // Nothing refused: the shipped roles are enough, and admission let the write into namespace meshproof only.
+      expect(c.api.state.forbidden).toEqual([]);
+      expect(c.api.state.admissionDenied).toEqual([]);
+      expect([...c.api.state.rbacUsed]).toContain('create wgpolicyk8s.io/policyreports [meshproof,meshproof-sweep] in meshproof');
     } finally {
       await c.close();
     }

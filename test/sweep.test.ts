@@ -404,6 +404,7 @@ describe('meshproof sweep (CLI)', () => {
       [['--estate', '2x1'], /at least 6 services/],
       [['--exclude-ports', 'http'], /--exclude-ports http/],
       [['--namespaces', 'a', '--namespace-selector', 'b=c'], /give one of them/],
+      [['--policy-report'], /--policy-report writes into a cluster: use it with --target kubeconfig/],
     ] as const) {
       const r = await cli(['sweep', ...args, '--out', path.join(tmp, 'x')]);
       expect(r.code, r.stderr).toBe(2);
@@ -424,6 +425,31 @@ describe('meshproof sweep (CLI)', () => {
     expect(existsSync(out)).toBe(false);
     expect(agentsOf(r.pid)).toEqual([]);
   });
+
+  it('21-5: sweep --config: options from a YAML file (lists as sequences), flags win, an unknown key is one line and exit 2', async () => {
+    const config = path.join(tmp, 'sweep-config.yaml');
+    const md = path.join(tmp, 'from-config.md');
+    writeFileSync(config, `estate: 6x1\nprobes: 1\nexcludePorts: [9000]\nattemptTimeout: 3s\nsummaryMd: ${md}\n`);
+    const out = path.join(tmp, 'configured');
+    const r = await cli(['sweep', '--config', config, '--out', out], { env: { ...process.env, GITHUB_STEP_SUMMARY: '', GITHUB_ACTIONS: '' } });
+    expect(r.code, r.stderr).toBe(1);
+    const sw = JSON.parse(readFileSync(path.join(out, 'sweep.json'), 'utf8')) as { counts: { probes: number }; scope: { excludePorts: number[] }; endpoints: { port: number }[]; settings: { attemptTimeoutMs: number } };
+    expect(sw.counts.probes).toBe(1);
+    expect(sw.scope.excludePorts).toEqual([9000]);
+    expect(sw.endpoints.some((e) => e.port === 9000)).toBe(false);
+    expect(sw.settings.attemptTimeoutMs).toBe(3_000);
+    expect(readFileSync(md, 'utf8')).toMatch(/^## meshproof FAILED\n/);
+    // The command line wins over the file.
+    const flags = await cli(['sweep', '--config', config, '--probes', '2', '--out', path.join(tmp, 'configured-2')], { env: { ...process.env, GITHUB_STEP_SUMMARY: '', GITHUB_ACTIONS: '' } });
+    expect(flags.code, flags.stderr).toBe(1);
+    expect((JSON.parse(readFileSync(path.join(tmp, 'configured-2', 'sweep.json'), 'utf8')) as { counts: { probes: number } }).counts.probes).toBe(2);
+    // A typo: one line, exit 2, before any attack, no bundle.
+    writeFileSync(config, 'estate: 6x1\nexcludePort: 9000\n');
+    const typo = await cli(['sweep', '--config', config, '--out', path.join(tmp, 'typo')]);
+    expect(typo.code).toBe(2);
+    expect(typo.stderr).toMatch(/^meshproof: --config .*sweep-config\.yaml: excludePort: not a sweep option\n$/);
+    expect(existsSync(path.join(tmp, 'typo'))).toBe(false);
+  }, 120_000);
 
   it('Ctrl-C writes what was judged, marked incomplete, tears the lab down and exits 130', async () => {
     const out = path.join(tmp, 'interrupted');

@@ -127,7 +127,17 @@ export const CHAOS_PERMISSIONS: Permission[] = [
   { group: 'apps', resource: 'deployments', subresource: 'scale', verbs: ['patch'], names: ['echo'], why: 'chaos: a bare/echo replica started during the outage (patched only; its scale is never read)' },
 ];
 
-/** `--policy-report`: a Role in meshproof's namespace (deploy/rbac.yaml `meshproof-reports`), checked only then. */
+/** The PolicyReport a run writes, and the one a sweep writes (so neither replaces the other). */
+export const POLICY_REPORT_NAMES = { run: 'meshproof', sweep: 'meshproof-sweep' } as const;
+
+export const policyReportName = (run: { sweep?: unknown }) => (run.sweep ? POLICY_REPORT_NAMES.sweep : POLICY_REPORT_NAMES.run);
+
+/**
+ * `--policy-report`: a Role in meshproof's namespace (deploy/rbac.yaml `meshproof-reports`), checked only then,
+ * and only for the report the command writes (`policyReportPermissions`).
+ */
 export const POLICY_REPORT_PERMISSIONS: (Permission & { namespace: string })[] = [
-  { group: 'wgpolicyk8s.io', resource: 'policyreports', verbs: APPLY, names: ['meshproof'], namespace: MESHPROOF_NAMESPACE, why: 'the verdicts as a PolicyReport (server-side applied: create and patch by name)' },
+  { group: 'wgpolicyk8s.io', resource: 'policyreports', verbs: APPLY, names: Object.values(POLICY_REPORT_NAMES), namespace: MESHPROOF_NAMESPACE, why: 'the verdicts as a PolicyReport (server-side applied: create and patch by name)' },
 ];
+
+export const policyReportPermissions = (kind: keyof typeof POLICY_REPORT_NAMES) => POLICY_REPORT_PERMISSIONS.map((p) => ({ ...p, names: [POLICY_REPORT_NAMES[kind]] }));

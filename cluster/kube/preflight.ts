@@ -19,7 +19,7 @@ import { parse as parseYaml } from 'yaml';
 import { ConfigError, InfraError, messageOf } from '../../harness/errors.js';
 import type { LabelSelector } from '../../harness/istio/discovery.js';
 import { describeApiError } from './api-errors.js';
-import { CHAOS_PERMISSIONS, ISTIO_CRDS, meshConfigName, type Permission, POLICY_REPORT_PERMISSIONS, requiredFor, SWEEP_BINDER_PERMISSIONS, SWEEP_NODE_PERMISSIONS, SWEEP_PERMISSIONS } from './permissions.js';
+import { CHAOS_PERMISSIONS, ISTIO_CRDS, meshConfigName, type Permission, policyReportPermissions, requiredFor, SWEEP_BINDER_PERMISSIONS, SWEEP_NODE_PERMISSIONS, SWEEP_PERMISSIONS } from './permissions.js';
 import { retrying } from './retry.js';
 
 export { ISTIO_CRDS };
@@ -144,7 +144,8 @@ async function resolveRevision(kc: KubeConfig, given?: string): Promise<{ revisi
 }
 
 
-export async function preflight(kc: KubeConfig, o: { istioNamespace?: string; revision?: string; policyReport?: boolean; chaos?: boolean } = {}): Promise<PreflightReport> {
+/** `policyReport`: the command writes a PolicyReport (a run's, or with 'sweep' a sweep's); its CRD and Role are checked. */
+export async function preflight(kc: KubeConfig, o: { istioNamespace?: string; revision?: string; policyReport?: boolean | 'sweep'; chaos?: boolean } = {}): Promise<PreflightReport> {
   const server = kc.getCurrentCluster()?.server ?? '?';
   const istioNs = o.istioNamespace ?? 'istio-system';
   const { revision: givenRevision, tag } = await resolveRevision(kc, o.revision);
@@ -182,7 +183,7 @@ export async function preflight(kc: KubeConfig, o: { istioNamespace?: string; re
       if (status(e) === 404) throw new ConfigError('--policy-report: the PolicyReport CRD (policyreports.wgpolicyk8s.io) is not installed: install Policy Reporter or Kyverno, or run without --policy-report');
       throw new InfraError(`reading the PolicyReport CRD: ${describeApiError(e)}`);
     }
-    const refused = await refusedOf(POLICY_REPORT_PERMISSIONS);
+    const refused = await refusedOf(policyReportPermissions(o.policyReport === 'sweep' ? 'sweep' : 'run'));
     if (refused.length > 0) throw new ConfigError(`--policy-report: missing permissions: ${refused.join(', ')}. Apply the meshproof-reports Role of deploy/rbac.yaml`);
   }
 

@@ -1,7 +1,10 @@
 // What a CI user reads on the job page rather than in the artifact: a Markdown summary (GitHub's
 // GITHUB_STEP_SUMMARY, or `--summary-md FILE` anywhere) and GitHub Actions `::error` workflow commands for the
-// failed checks. Link-free: the job page cannot reach the bundle, and a summary must not invent URLs.
+// failed checks. Link-free: the job page cannot reach the bundle, and a summary must not invent URLs. A sweep's
+// summary adds its counts and what it found per namespace/Service/port with the reason, and its annotations name
+// each finding's Service and port rather than only the check.
 import type { RunResult } from '../run.js';
+import { rowPlace, type SweepReport, sweepRows, sweepTally } from '../sweep/sweep.js';
 import { failuresOf } from './failures.js';
 
 const VERDICT = { pass: '✅ pass', fail: '❌ fail', error: '⚠️ error', 'not-applicable': '➖ not applicable' } as const;
@@ -32,15 +35,54 @@ export function markdownSummary(run: RunResult): string {
     }
   }
   for (const u of run.requirements.unmet) lines.push('', `Required check **${u.id}** was not applicable: ${cell(u.reason)}`);
+  if (run.sweep) lines.push(...sweepSection(run.sweep));
   if (run.target.kind === 'lab') lines.push('', '_Lab run: a test bed for meshproof itself; its verdicts say nothing about any real mesh._');
   return `${lines.join('\n')}\n`;
+}
+
+/** Rows a job page shows at most: GitHub caps a step summary at 1 MiB; the rest is in the bundle's sweep.json. */
+export const SUMMARY_ROWS = 500;
+
+const OUTCOME = { finding: '❌ finding', inconclusive: '⚠️ inconclusive', exempt: '➖ exempt' } as const;
+
+
+function sweepSection(sweep: SweepReport): string[] {
+  const t = sweepTally(sweep);
+  const rows = sweepRows(sweep);
+  const lines = [
+    '',
+    '### Sweep',
+    '',
+    `Judged ${t.judged} of ${t.endpoints} endpoints (${sweep.counts.pods} pods, ${sweep.counts.namespaces} namespaces): ${t.findings} findings, ${t.exempt} exempt, ${t.inconclusive} inconclusive; the canary was ${sweep.canary.flagged ? 'flagged' : 'NOT flagged, so no pass counts'}${sweep.incomplete ? '; INCOMPLETE (interrupted)' : ''}.`,
+  ];
+  if (rows.length === 0) return lines;
+  lines.push('', '| Namespace | Service | Port | Check | Outcome | Pods | Why |', '|---|---|---|---|---|---|---|');
+  for (const r of rows.slice(0, SUMMARY_ROWS)) {
+    lines.push(`| ${cell(r.namespace)} | ${cell(r.service)} | ${r.port ?? ''} | ${r.check} | ${OUTCOME[r.outcome]} | ${r.pods} | ${cell(r.reason)} |`);
+  }
+  if (rows.length > SUMMARY_ROWS) lines.push('', `… ${rows.length - SUMMARY_ROWS} more rows in the bundle's sweep.json.`);
+  return lines;
 }
 
 /** GitHub Actions workflow-command escaping: data escapes %, CR, LF; properties also `:` and `,`. */
 const escapeData = (s: string) => s.replace(/%/g, '%25').replace(/\r/g, '%0D').replace(/\n/g, '%0A');
 const escapeProperty = (s: string) => escapeData(s).replace(/:/g, '%3A').replace(/,/g, '%2C');
 
-/** One `::error` line per failed check, which GitHub shows as an annotation on the run. */
+/** Error annotations GitHub shows per step (actions/toolkit docs/problem-matchers.md, "Limitations"). */
+export const ANNOTATIONS_PER_STEP = 10;
+
+/**
+ * One `::error` line per failed check, which GitHub shows as an annotation on the run; for a sweep, one per
+ * finding (check and namespace/Service/port), which names what to fix, at most as many as GitHub shows, the last
+ * saying how many more the summary lists.
+ */
 export function githubErrors(run: RunResult): string[] {
+  if (run.sweep) {
+    const findings = sweepRows(run.sweep).filter((r) => r.outcome === 'finding');
+    const shown = findings.length > ANNOTATIONS_PER_STEP ? findings.slice(0, ANNOTATIONS_PER_STEP - 1) : findings;
+    const lines = shown.map((r) => `::error title=${escapeProperty(`${r.check} ${rowPlace(r)}`)}::${escapeData(`${r.reason}${r.pods > 1 ? ` (and ${r.pods - 1} more pods)` : ''}`)}`);
+    if (shown.length < findings.length) lines.push(`::error title=${escapeProperty(`${findings.length - shown.length} more sweep findings`)}::${escapeData('GitHub shows 10 annotations per step: every finding is in the step summary (--summary-md) and sweep.json.')}`);
+    return lines;
+  }
   return run.results.filter((r) => r.verdict === 'fail').map((r) => `::error title=${escapeProperty(`${r.id} failed`)}::${escapeData(`${r.claim} Observed: ${r.reason}`)}`);
 }

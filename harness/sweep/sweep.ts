@@ -605,6 +605,64 @@ export function outcomeKeys(report: Pick<SweepReport, 'endpoints' | 'pods'>): Ma
   return out;
 }
 
+/** One line of what a sweep found, per namespace/Service/port: what the summary, the annotations and the PolicyReport list. */
+export interface SweepRow {
+  check: SweepCheckId;
+  namespace: string;
+  /** The Service (or `pod (no Service)`), without its namespace. */
+  service: string;
+  /** Absent for SWEEP-INJECT, which judges pods, not ports. */
+  port?: number;
+  outcome: 'finding' | 'inconclusive' | 'exempt';
+  /** The first pod's reason (replicas of a Service share it) and how many pods had this outcome. */
+  reason: string;
+  pods: number;
+}
+
+/** Where a row is: `namespace/service:port` (no port for SWEEP-INJECT, which judges pods). */
+export const rowPlace = (r: SweepRow) => `${r.namespace}/${r.service}${r.port === undefined ? '' : `:${r.port}`}`;
+
+const ROW_RANK: Record<SweepRow['outcome'], number> = { finding: 0, inconclusive: 1, exempt: 2 };
+
+/**
+ * Every finding, inconclusive and exempt outcome of a sweep, one row per check and namespace/Service/port (the
+ * canary left out: it is the control, not a finding), findings first. Keyed as `findingKeys` keys them.
+ */
+export function sweepRows(report: Pick<SweepReport, 'endpoints' | 'pods'>): SweepRow[] {
+  const rows = new Map<string, SweepRow>();
+  const put = (check: SweepCheckId, key: string, port: number | undefined, pod: string, v: EndpointVerdict) => {
+    if (v.outcome !== 'finding' && v.outcome !== 'inconclusive' && v.outcome !== 'exempt') return;
+    const id = `${check} ${key}${port === undefined ? '' : `:${port}`} ${v.outcome}`;
+    const had = rows.get(id);
+    if (had) {
+      had.pods++;
+      return;
+    }
+    const slash = key.indexOf('/');
+    rows.set(id, { check, namespace: key.slice(0, slash), service: key.slice(slash + 1), ...(port === undefined ? {} : { port }), outcome: v.outcome, reason: `${pod}: ${v.reason}`, pods: 1 });
+  };
+  for (const e of report.endpoints) {
+    if (e.role === 'canary') continue;
+    for (const v of e.verdicts) put(v.check, serviceKey(e), e.port, e.pod, v);
+  }
+  for (const p of report.pods) if (p.role !== 'canary') put('SWEEP-INJECT', p.service ?? `${p.namespace}/${p.pod} (no Service)`, undefined, p.pod, p.verdict);
+  const order = (r: SweepRow) => `${r.namespace}/${r.service}:${String(r.port ?? 0).padStart(5, '0')} ${r.check}`;
+  return [...rows.values()].sort((a, b) => ROW_RANK[a.outcome] - ROW_RANK[b.outcome] || order(a).localeCompare(order(b)));
+}
+
+/** A sweep's counts as its summaries give them: endpoints in scope and judged, and outcomes per (endpoint, check) and (pod, SWEEP-INJECT), the canary left out. */
+export function sweepTally(report: Pick<SweepReport, 'endpoints' | 'pods' | 'counts'>): { endpoints: number; judged: number; findings: number; exempt: number; inconclusive: number } {
+  const t = { endpoints: report.counts.endpoints, judged: report.counts.judged, findings: 0, exempt: 0, inconclusive: 0 };
+  const count = (v: EndpointVerdict) => {
+    if (v.outcome === 'finding') t.findings++;
+    else if (v.outcome === 'exempt') t.exempt++;
+    else if (v.outcome === 'inconclusive') t.inconclusive++;
+  };
+  for (const e of report.endpoints) if (e.role !== 'canary') e.verdicts.forEach(count);
+  for (const p of report.pods) if (p.role !== 'canary') count(p.verdict);
+  return t;
+}
+
 export function parseExemptions(doc: unknown, file: string): Exemption[] {
   const list = (doc as { exemptions?: unknown } | null)?.exemptions;
   if (!Array.isArray(list)) throw new ConfigError(`${file}: expected a mapping with a list under \`exemptions\``);
