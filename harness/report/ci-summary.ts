@@ -28,7 +28,8 @@ export function markdownSummary(run: RunResult): string {
     lines.push('', '### What broke', '');
     for (const r of failed) {
       lines.push(`- **${r.id}** — ${cell(r.claim)}`);
-      for (const f of failuresOf(r).filter((x) => x.verdict === 'fail')) {
+      // A sweep's findings are its own table below (one row per namespace/Service/port).
+      for (const f of run.sweep ? [] : failuresOf(r).filter((x) => x.verdict === 'fail')) {
         lines.push(`  - ${cell(f.label)}: ${cell(f.reason)}`);
         if (f.atFault) lines.push(`    - at fault: ${cell(f.atFault.object)}`, `    - fix: ${cell(f.atFault.remedy)}`);
       }
