@@ -23,5 +23,5 @@ export function summaryTable(run: RunResult, outDir: string, width = process.std
   const n = (v: string) => run.results.filter((r) => r.verdict === v).length;
   const total = `${n('pass')} passed, ${n('fail')} failed, ${n('error')} inconclusive, ${n('not-applicable')} not applicable`;
   const note = run.target.kind === 'lab' ? ['Lab run: a test bed for meshproof itself; its verdicts say nothing about any real mesh.'] : [];
-  return [line(head), ...rows.map(line), ...whatFailed(run.results), '', `${total} — reports in ${outDir}`, ...note].join('\n');
+  return [line(head), ...rows.map(line), ...(run.sweep ? [] : whatFailed(run.results)), '', `${total} — reports in ${outDir}`, ...note].join('\n');
 }
