@@ -6,6 +6,7 @@ import { Option } from 'commander';
 import type { Comparison } from '../harness/compare.js';
 import { ConfigError } from '../harness/errors.js';
 import type { RunResult } from '../harness/run.js';
+import type { SweepReport } from '../harness/sweep/sweep.js';
 
 export type OutputFormat = 'text' | 'json';
 
@@ -83,5 +84,35 @@ export function compareDocument(c: Comparison) {
     regressed,
     exitCode: c.regressions > 0 ? 1 : 0,
     exitReason: c.regressions > 0 ? `${c.regressions} regression(s): ${regressed.join(', ')}` : 'nothing regressed',
+  };
+}
+
+/**
+ * `meshproof sweep -o json`: schema meshproof.dev/cli-sweep/v1. Counts, the canary, each sweep check's status, and
+ * every finding (and every exempted one, with its reason) per endpoint or pod; the canary's own are left out (it
+ * must be flagged: that is `canary.flagged`). The per-endpoint attempts are in the bundle's sweep.json.
+ */
+export function sweepDocument(r: RunResult, s: SweepReport, o: { out: string; exitCode: number }) {
+  const rows = (outcome: 'finding' | 'exempt') => [
+    ...s.endpoints
+      .filter((e) => e.role !== 'canary')
+      .flatMap((e) => e.verdicts.filter((v) => v.outcome === outcome).map((v) => ({ check: v.check, namespace: e.namespace, pod: e.pod, port: e.port, services: e.services, reason: v.reason }))),
+    ...s.pods
+      .filter((p) => p.role !== 'canary' && p.verdict.outcome === outcome)
+      .map((p) => ({ check: p.verdict.check, namespace: p.namespace, pod: p.pod, services: p.service ? [p.service] : [], reason: p.verdict.reason })),
+  ];
+  return {
+    schema: 'meshproof.dev/cli-sweep/v1',
+    runId: r.runId,
+    target: { kind: r.target.kind, summary: r.target.summary },
+    out: o.out,
+    status: overall(o.exitCode),
+    exitCode: o.exitCode,
+    incomplete: s.incomplete,
+    counts: s.counts,
+    canary: { flagged: s.canary.flagged, missing: s.canary.missing },
+    checks: r.results.map((c) => ({ id: c.id, status: c.verdict, reason: c.reason })),
+    findings: rows('finding'),
+    exempt: rows('exempt'),
   };
 }

@@ -17,7 +17,7 @@ import { preflight } from '../cluster/kube/preflight.js';
 import { ALL_CHECKS, SUITES } from '../suites/index.js';
 import { type Check, DEFAULT_SETTINGS } from '../harness/check.js';
 import { parseGoDuration } from '../harness/duration.js';
-import { parseEdge } from './edge.js';
+import { parseEdge, requireEdgeService } from './edge.js';
 import type { EdgeAuthority } from '../harness/pki.js';
 import { ConfigError, messageOf } from '../harness/errors.js';
 import { SECURE_POSTURE } from '../harness/paths.js';
@@ -339,6 +339,7 @@ export async function run(o: RunOptions, argv: string[], provided?: { cluster: P
       timeouts = kubeTimeouts();
       target = kubeTarget(kc, pre, { ...o, runId, provisioned: cluster !== undefined, onCall: () => calls.set(current, (calls.get(current) ?? 0) + 1) });
     } else {
+      await requireEdgeService(edge, posture);
       target = makeTarget(o.target, Boolean(o.verbose));
     }
     target.validate(posture);

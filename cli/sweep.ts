@@ -16,6 +16,7 @@ import { parseExemptions, sweep, type Exemption } from '../harness/sweep/sweep.j
 import type { Target } from '../harness/target.js';
 import { LAB_TIMEOUTS } from '../harness/timeouts.js';
 import { claimOut, createOut } from './common.js';
+import { outputOption, parseOutput, printJson, quietOption, sweepDocument, verdictLine } from './output.js';
 import { readKey } from './run.js';
 import { clusterOptions, kubeTarget, kubeTimeouts, labTarget } from './targets.js';
 import { schedulableNodes, sweptNamespaces } from '../cluster/kube/discover.js';
@@ -47,6 +48,8 @@ interface SweepOptions {
   out?: string;
   force?: boolean;
   verbose?: boolean;
+  output?: string;
+  quiet?: boolean;
 }
 
 const list = (v: string | undefined) => (v ? v.split(',').map((s) => s.trim()).filter(Boolean) : []);
@@ -116,6 +119,9 @@ async function runSweep(o: SweepOptions, argv: string[]): Promise<number> {
   if (o.target === 'kind' || o.target === 'k3s') {
     throw new ConfigError(`--target ${o.target}: a cluster meshproof provisions holds no estate of yours; sweep an existing cluster with --target kubeconfig, or the lab's generated estate with --target lab --estate 200x3`);
   }
+  const json = parseOutput(o.output) === 'json';
+  /** --quiet and -o json: no progress lines (stdout is then the verdict line or the one document). */
+  const quiet = Boolean(o.quiet) || json;
   if (o.namespaces && o.namespaceSelector) throw new ConfigError('--namespaces and --namespace-selector: give one of them');
   const maxCertLifetimeMs = parseGoDuration(o.maxCertLifetime);
   if (maxCertLifetimeMs === undefined) throw new ConfigError(`--max-cert-lifetime ${o.maxCertLifetime}: not a duration (e.g. 24h, 90m)`);
@@ -185,6 +191,7 @@ async function runSweep(o: SweepOptions, argv: string[]): Promise<number> {
   process.on('SIGTERM', onSignal);
   const started = Date.now();
   const progress = (p: { done: number; total: number }) => {
+    if (quiet) return;
     const elapsed = (Date.now() - started) / 1000;
     const eta = p.done > 0 ? Math.round((elapsed / p.done) * (p.total - p.done)) : undefined;
     process.stderr.write(`meshproof: swept ${p.done}/${p.total} endpoints${eta !== undefined && p.done < p.total ? `, about ${eta}s left` : ''}\n`);
@@ -192,7 +199,7 @@ async function runSweep(o: SweepOptions, argv: string[]): Promise<number> {
   let exitCode: number;
   let teardownError: unknown;
   try {
-    process.stderr.write(o.target === 'lab' ? `meshproof: starting the lab estate ${o.estate} and meshproof's sweep namespace…\n` : `meshproof: creating the run namespace (attackers and canary)…\n`);
+    if (!quiet) process.stderr.write(o.target === 'lab' ? `meshproof: starting the lab estate ${o.estate} and meshproof's sweep namespace…\n` : `meshproof: creating the run namespace (attackers and canary)…\n`);
     await target.apply(applied);
     const result = await sweep({
       target,
@@ -211,15 +218,21 @@ async function runSweep(o: SweepOptions, argv: string[]): Promise<number> {
       runId,
     });
     writeBundle({ outDir: createOut(outDir), run: result.run, posture: result.snapshot, allChecks: [], signKeyPem });
-    process.stdout.write(`\n${summaryTable(result.run, path.relative(process.cwd(), outDir) || ".")}\n`);
+    const shownOut = path.relative(process.cwd(), outDir) || '.';
     const c = result.report.counts;
-    process.stdout.write(
-      `swept ${c.judged}/${c.endpoints} endpoints (${c.pods} pods, ${c.namespaces} namespaces) with ${c.probes} probes in ${c.execs} execs; canary ${result.report.canary.flagged ? 'flagged' : 'NOT flagged'}${result.report.incomplete ? '; INCOMPLETE (interrupted)' : ''}\n`,
-    );
-    if (o.target !== 'lab') process.stdout.write(`API calls and execs: ${calls}\n`);
-    process.stdout.write(`reports: ${outDir}\n`);
+    if (!quiet) {
+      process.stdout.write(`\n${summaryTable(result.run, shownOut)}\n`);
+      process.stdout.write(
+        `swept ${c.judged}/${c.endpoints} endpoints (${c.pods} pods, ${c.namespaces} namespaces) with ${c.probes} probes in ${c.execs} execs; canary ${result.report.canary.flagged ? 'flagged' : 'NOT flagged'}${result.report.incomplete ? '; INCOMPLETE (interrupted)' : ''}\n`,
+      );
+      if (o.target !== 'lab') process.stdout.write(`API calls and execs: ${calls}\n`);
+      process.stdout.write(`reports: ${outDir}\n`);
+    }
+    const code = abort.signal.aborted ? (signalSeen === 'SIGTERM' ? 143 : 130) : result.run.exitCode;
+    if (json) printJson(sweepDocument(result.run, result.report, { out: shownOut, exitCode: code }));
+    else if (o.quiet) process.stdout.write(`${verdictLine(result.run, shownOut)}${result.report.incomplete ? ' (INCOMPLETE: interrupted)' : ''}\n`);
     // Interrupted: what was judged is written (marked incomplete), and the exit code is Ctrl-C's, as for `run`.
-    exitCode = abort.signal.aborted ? (signalSeen === 'SIGTERM' ? 143 : 130) : result.run.exitCode;
+    exitCode = code;
   } finally {
     try {
       await target.dispose();
@@ -259,6 +272,8 @@ export function sweepCommand(cmd: Command): void {
     .option('--out <dir>', "write the sweep's reports into DIR, which must be absent or empty; {run} stands for the run id (default reports/{run}/)")
     .option('--force', 'empty a non-empty --out first; only a previous bundle (one holding manifest.sha256), never the working directory, home or /')
     .option('--sign-key <pem>', 'sign manifest.sha256 with this Ed25519 private key (the key is never written); `compare` and `history` check it with --public-key')
+    .addOption(outputOption())
+    .addOption(quietOption())
     .option('-v, --verbose', 'print lab process output')
     .addHelpText(
       'after',
@@ -268,6 +283,7 @@ export function sweepCommand(cmd: Command): void {
         "Gateway pods and the sidecar's own ports (15090, 15021, the status port) are listed as information, not attacked.\n" +
         'A canary (a pod without a sidecar and a PERMISSIVE port, in the run namespace) must be flagged, or the sweep is an error.\n' +
         '\nExit codes: 0 no finding, 1 a finding, 2 usage or configuration error, 3 infrastructure error, inconclusive or interrupted.\n' +
+        '\n-o json: one document (schema meshproof.dev/cli-sweep/v1): runId, target, out, status, exitCode, incomplete, counts (namespaces, services, pods, endpoints, judged, probes, execs), canary (flagged, missing), checks (id, status, reason), findings (check, namespace, pod, port, services, reason), exempt (the same, with the exemption\'s reason).\n' +
         '\nExamples:\n  meshproof sweep --target lab --estate 200x3\n  meshproof sweep --target kubeconfig --namespace-selector team=payments --exemptions exemptions.yaml',
     )
     .action(async (o: SweepOptions) => {
