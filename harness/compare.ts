@@ -46,6 +46,8 @@ export interface CompareSide {
   suites: string[];
   /** `--check`: the run judged single checks (`checks` of them), not whole suites: a narrower scope than its suites say. */
   selectedBy: '--suite' | '--check';
+  /** Under `--check`: the checks it named. */
+  selected?: string[];
   namespaces: string[];
   checks: number;
   signature: string;
@@ -114,6 +116,7 @@ function readSide(dir: string, publicKeyPem: string | undefined): { side: Compar
       targetKind: run.target?.kind ?? 'unknown',
       suites: run.scope?.suites ?? [],
       selectedBy: run.scope?.selectedBy ?? '--suite',
+      ...(run.scope?.selectedBy === '--check' ? { selected: run.scope.checks ?? run.results.map((r) => r.id) } : {}),
       // A sweep's namespaces are the ones it swept; a run's are its roles (mesh, bare…: their names are per run).
       namespaces: sweep ? sweep.inScope : Object.keys(run.scope?.namespaces ?? {}),
       checks: run.results.length,
@@ -208,7 +211,7 @@ export function compareBundles(baselineDir: string, candidateDir: string, o: Com
 
 /** What a side judged: its suites, or under --check only the checks it named (a narrower scope than those suites). */
 function scopeOf(s: CompareSide): string {
-  if (s.selectedBy === '--check') return `--check: only ${s.checks} check(s) of suites ${s.suites.join(', ') || '-'}`;
+  if (s.selectedBy === '--check') return `--check ${s.selected?.join(',') ?? '-'} only (single checks, not whole suites)`;
   return `suites ${s.suites.join(', ') || 'none'}`;
 }
 

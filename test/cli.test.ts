@@ -276,8 +276,8 @@ describe('meshproof run', () => {
     // compare names the narrower scope, and the checks the candidate did not judge are regressions.
     const text = await cli(['compare', suite, single, '--unsigned', '--out', path.join(tmp, 'json-compare-text.json')]);
     expect(text.code).toBe(1);
-    expect(text.stdout).toMatch(/^candidate:\s+\S+json-check: run \S+ on built-in lab .*; --check: only 1 check\(s\) of suites mtls;/m);
-    expect(text.stdout).toMatch(/^ {2}MTLS-002: not run by the candidate \(--check: only 1 check\(s\) of suites mtls\); name it in --allow-removed to accept$/m);
+    expect(text.stdout).toMatch(/^candidate:\s+\S+json-check: run \S+ on built-in lab .*; --check MTLS-001 only \(single checks, not whole suites\), namespaces /m);
+    expect(text.stdout).toMatch(/^ {2}MTLS-002: not run by the candidate \(--check MTLS-001 only \(single checks, not whole suites\)\); name it in --allow-removed to accept$/m);
     const cmp = await cli(['compare', suite, single, '--unsigned', '-o', 'json', '--out', path.join(tmp, 'json-compare.json')]);
     expect(cmp.code).toBe(1);
     const c = JSON.parse(cmp.stdout) as { schema: string; exitCode: number; exitReason: string; regressed: string[]; candidate: { selectedBy: string }; baseline: { selectedBy: string } };
