@@ -492,7 +492,8 @@ export function runCommand(cmd: Command): void {
     .addHelpText(
       'after',
       '\nExit codes: 0 all checks pass, 1 a check failed, 2 usage or configuration error, 3 infrastructure error or inconclusive.\n' +
-        '\nExamples:\n  meshproof run --target lab\n  meshproof run --target lab --overlay fixtures/weakened/permissive-mtls.yaml --out out/weak',
+        '\n-o json: one document on stdout (schema meshproof.dev/cli-run/v1): runId, target, out, scope (selectedBy, suites, checks), status, exitCode, counts, checks (id, suite, title, status, reason, evidence, cases: label, status, reason), requirements, errors; progress is not shown, other lines go to stderr. A usage error prints no document.\n' +
+        '\nExamples:\n  meshproof run --target lab\n  meshproof run --check MTLS-001 -o json | jq .checks\n  meshproof run --target lab --overlay fixtures/weakened/permissive-mtls.yaml --out out/weak',
     )
     .option('--config <file>', 'run options from a YAML file (require, suite, posture, overlay, ...); flags given on the command line win')
     .action(async (o: RunOptions & { config?: string }, command: Command) => {
