@@ -218,7 +218,7 @@ describe('meshproof run', () => {
 
   it.each([
     { name: 'an unknown check', arg: 'RES-999', re: /^meshproof: --require RES-999: no such check or suite \(see meshproof list\)\n$/ },
-    { name: 'a check the suites do not select', arg: 'CERT-001', re: /^meshproof: --require CERT-001: not selected by --suite, so it could never be judged\n$/ },
+    { name: 'a check the suites do not select', arg: 'CERT-001', re: /^meshproof: --require CERT-001: not selected by --suite or --check, so it could never be judged\n$/ },
   ])('--require with $name is a usage error', async ({ arg, re }) => {
     const r = await cli(['run', '--suite', 'mtls', '--require', arg]);
     expect(r.code).toBe(2);
