@@ -4,6 +4,7 @@ import { writeFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { compareBundles, comparisonTable } from '../harness/compare.js';
 import { ConfigError, messageOf } from '../harness/errors.js';
+import { compareDocument, outputOption, parseOutput, printJson } from './output.js';
 import { readKey } from './run.js';
 
 
@@ -17,12 +18,15 @@ export function compareCommand(cmd: Command): void {
     .option('--allow-not-applicable', 'a check that passed and is now not-applicable is a change, not a regression')
     .option('--allow-removed <ids>', 'comma-separated check ids the candidate may lack (each must be one it lacks); any other check the baseline judged and the candidate did not run is a regression')
     .option('--public-key <pem>', 'require both bundles\' signatures by this Ed25519 key (required unless --unsigned)')
+    .addOption(outputOption())
     .option('--unsigned', 'compare on hashes alone, signatures not checked (said in the verdict line): anyone who edits run.json can regenerate manifest.sha256')
     .addHelpText(
       'after',
-      '\nExit codes: 0 nothing regressed, 1 a check regressed (any new fail, including a check added as fail; pass or not-applicable → inconclusive; pass → not-applicable; judged before and not run after; for sweeps, a new finding or an endpoint held before and inconclusive or untested now) or a bundle does not verify (a hash, or its signature under --public-key, or no signature), 2 usage error (neither --public-key nor --unsigned, a run compared with a sweep, a lab run with a cluster run, another target, a candidate that does not cover the baseline\'s namespaces, an --allow-removed id that is not removed).',
+      '\nExit codes: 0 nothing regressed, 1 a check regressed (any new fail, including a check added as fail; pass or not-applicable → inconclusive; pass → not-applicable; judged before and not run after; for sweeps, a new finding or an endpoint held before and inconclusive or untested now) or a bundle does not verify (a hash, or its signature under --public-key, or no signature), 2 usage error (neither --public-key nor --unsigned, a run compared with a sweep, a lab run with a cluster run, another target, a candidate that does not cover the baseline\'s namespaces, an --allow-removed id that is not removed).\n' +
+        '\n-o json: one document (schema meshproof.dev/cli-compare/v1): baseline and candidate (kind, target, suites, selectedBy, checks, signature), rows (id, baseline, candidate, change, reason), regressions, regressed (ids), exitCode, exitReason; a bundle that does not verify or a usage error prints no document, only its line on stderr.',
     )
-    .action((baseline: string, candidate: string, o: { out: string; allowNotApplicable?: boolean; allowRemoved?: string; publicKey?: string; unsigned?: boolean }) => {
+    .action((baseline: string, candidate: string, o: { out: string; allowNotApplicable?: boolean; allowRemoved?: string; publicKey?: string; unsigned?: boolean; output?: string }) => {
+      const json = parseOutput(o.output) === 'json';
       const c = compareBundles(baseline, candidate, {
         allowNotApplicable: o.allowNotApplicable,
         allowRemoved: o.allowRemoved?.split(','),
@@ -34,6 +38,7 @@ export function compareCommand(cmd: Command): void {
       } catch (e) {
         throw new ConfigError(`--out ${o.out}: cannot write (${(e as NodeJS.ErrnoException).code ?? messageOf(e)})`);
       }
-      process.stdout.write(`${comparisonTable(c)}\n`);
+      if (json) printJson(compareDocument(c));
+      else process.stdout.write(`${comparisonTable(c)}\n`);
       process.exitCode = c.regressions > 0 ? 1 : 0;
     });}

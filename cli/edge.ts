@@ -4,6 +4,9 @@
 import { readFileSync } from 'node:fs';
 import type { Settings } from '../harness/check.js';
 import { ConfigError, messageOf } from '../harness/errors.js';
+import type { Posture } from '../harness/posture/load.js';
+import { PostureView } from '../harness/posture/view.js';
+import type { Ref } from '../harness/target.js';
 
 export interface EdgeOptions {
   edge?: string;
@@ -56,4 +59,28 @@ export function parseEdge(o: EdgeOptions): Settings['edge'] {
     url = { host: u.hostname.replace(/^\[|\]$/g, ''), port: u.port ? Number(u.port) : 443, httpPort };
   }
   return { service: { namespace: ref[1]!, name: ref[3]! }, host: hp[1]!.toLowerCase(), httpsPort, httpPort, ...(trustPem ? { trustPem } : {}), ...(url ? { url } : {}) };
+}
+
+/**
+ * 21-6: the `--edge` Service must exist before any work, or every EDGE check runs to an `error` (about 30 s on the
+ * lab). On the lab the posture is everything that exists, so the posture's Services decide; on a cluster a
+ * Service of the posture (the run's own) exists once applied, and any other is looked up by `lookup` (a GET).
+ * Returns nothing when it is there with the HTTPS port; throws a one-line ConfigError otherwise.
+ */
+export async function requireEdgeService(edge: Settings['edge'], posture: Posture, lookup?: (ref: Ref) => Promise<number[] | undefined>): Promise<void> {
+  if (!edge) return;
+  const { namespace, name } = edge.service;
+  const services = new PostureView(posture).services();
+  const own = services.find((s) => s.namespace === namespace && s.name === name);
+  let ports = own?.ports.map((p) => p.port);
+  let where = 'the posture';
+  if (!own && lookup) {
+    ports = await lookup(edge.service);
+    where = 'the cluster';
+  }
+  if (!ports) {
+    const known = lookup ? '' : ` (the lab runs only the posture's Services: ${services.slice(0, 6).map((s) => `${s.namespace}/${s.name}`).join(', ')}${services.length > 6 ? ', …' : ''})`;
+    throw new ConfigError(`--edge ${namespace}/${name}: no such Service in ${where}${known}`);
+  }
+  if (!ports.includes(edge.httpsPort)) throw new ConfigError(`--edge ${namespace}/${name}: the Service has no port ${edge.httpsPort} (the --edge-host port; it has ${ports.join(', ') || 'none'})`);
 }

@@ -38,7 +38,7 @@ export function withConfig<T extends object>(o: T, command: Command, file: strin
 }
 
 /** The Markdown summary to `--summary-md` and GitHub's step summary, and `::error` lines under GitHub Actions. */
-export function writeCiSummaries(r: RunResult, file: string | undefined): void {
+export function writeCiSummaries(r: RunResult, file: string | undefined, json = false): void {
   const md = markdownSummary(r);
   for (const [target, append] of [
     [file, false],
@@ -52,7 +52,8 @@ export function writeCiSummaries(r: RunResult, file: string | undefined): void {
       process.stderr.write(`meshproof: cannot write the summary to ${target}: ${messageOf(e)}\n`);
     }
   }
-  if (process.env.GITHUB_ACTIONS === 'true') for (const line of githubErrors(r)) process.stdout.write(`${line}\n`);
+  // Under -o json on stderr: stdout holds the one document and nothing else.
+  if (process.env.GITHUB_ACTIONS === 'true') for (const line of githubErrors(r)) (json ? process.stderr : process.stdout).write(`${line}\n`);
 }
 
 export interface OutputOptions {
@@ -61,6 +62,8 @@ export interface OutputOptions {
   pushgateway?: string;
   /** Where the PolicyReport goes (--policy-report), once preflight has checked its CRD and permissions. */
   policyReportTo?: KubeConfig;
+  /** -o json: stdout is kept for the one document. */
+  json?: boolean;
 }
 
 /**
@@ -69,7 +72,7 @@ export interface OutputOptions {
  */
 export async function writeOutputs(r: RunResult, o: OutputOptions): Promise<string[]> {
   const errors: string[] = [];
-  writeCiSummaries(r, o.summaryMd);
+  writeCiSummaries(r, o.summaryMd, o.json);
   if (o.metrics) {
     try {
       writeMetrics(o.metrics, r);

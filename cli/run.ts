@@ -15,7 +15,7 @@ import { preflight } from '../cluster/kube/preflight.js';
 import { ALL_CHECKS, SUITES } from '../suites/index.js';
 import { type Check, DEFAULT_SETTINGS } from '../harness/check.js';
 import { parseGoDuration } from '../harness/duration.js';
-import { parseEdge } from './edge.js';
+import { parseEdge, requireEdgeService } from './edge.js';
 import type { EdgeAuthority } from '../harness/pki.js';
 import { ConfigError, messageOf } from '../harness/errors.js';
 import { SECURE_POSTURE } from '../harness/paths.js';
@@ -27,6 +27,7 @@ import type { Target } from '../harness/target.js';
 import { LAB_TIMEOUTS } from '../harness/timeouts.js';
 import { claimOut, createOut } from './common.js';
 import { withConfig, writeOutputs } from './outputs.js';
+import { outputOption, parseOutput, printJson, quietOption, runDocument, verdictLine } from './output.js';
 import { checkTarget, clusterOptions, kubeTarget, kubeTimeouts, labTarget, TARGETS } from './targets.js';
 
 export interface RunOptions {
@@ -70,6 +71,12 @@ export interface RunOptions {
   force?: boolean;
   signKey?: string;
   verbose?: boolean;
+  /** `--check`: these check ids only (instead of --suite). */
+  check?: string;
+  /** `-o json`: one JSON document on stdout; `text` (default): the table. */
+  output?: string;
+  /** `-q`: no progress display, only the final one-line verdict. */
+  quiet?: boolean;
 }
 
 export function readKey(file: string, flag: string, kind: 'private' | 'public' = 'private'): string {
@@ -103,7 +110,7 @@ function requiredChecks(list: string | undefined, selected: Check[]): string[] {
       throw new ConfigError(`--require ${x}: no such check or suite (see meshproof list)`);
     });
   const missing = ids.filter((id) => !selected.some((c) => c.id === id));
-  if (missing.length > 0) throw new ConfigError(`--require ${missing.join(', ')}: not selected by --suite, so it could never be judged`);
+  if (missing.length > 0) throw new ConfigError(`--require ${missing.join(', ')}: not selected by --suite or --check, so it could never be judged`);
   return [...new Set(ids)];
 }
 
@@ -154,6 +161,45 @@ export function selectChecks(suiteList: string | undefined, target = 'lab'): Che
   return names.flatMap((n) => SUITES[n]!);
 }
 
+/** Edit distance, for naming the close matches of a mistyped check id. */
+function distance(a: string, b: string): number {
+  const d = Array.from({ length: a.length + 1 }, (_, i) => [i, ...Array<number>(b.length).fill(0)]);
+  for (let j = 1; j <= b.length; j++) d[0]![j] = j;
+  for (let i = 1; i <= a.length; i++) {
+    for (let j = 1; j <= b.length; j++) d[i]![j] = Math.min(d[i - 1]![j]! + 1, d[i]![j - 1]! + 1, d[i - 1]![j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+  }
+  return d[a.length]![b.length]!;
+}
+
+/** The known check ids closest to a mistyped one (edit distance ≤ 2, or sharing its prefix), at most four. */
+export function closeChecks(id: string, known: string[] = ALL_CHECKS.map((c) => c.id)): string[] {
+  const prefix = id.split('-')[0]!;
+  return known
+    .map((k) => ({ k, d: distance(id, k) }))
+    .filter(({ k, d }) => d <= 2 || (prefix.length >= 3 && k.startsWith(`${prefix}-`)))
+    .sort((x, y) => x.d - y.d || x.k.localeCompare(y.k))
+    .slice(0, 4)
+    .map(({ k }) => k);
+}
+
+/**
+ * `--check ID,…`: exactly these checks, in the suites' run order (each runs with the setup its suite's posture
+ * gives it: the whole posture is applied either way). An unknown id is one line, exit 2, with its close matches.
+ */
+export function selectCheckIds(list: string, suiteList: string | undefined): Check[] {
+  if (suiteList) throw new ConfigError('--check and --suite: give one of them (--check names checks of any suite)');
+  const ids = list.split(',').map((s) => s.trim().toUpperCase()).filter(Boolean);
+  if (ids.length === 0) throw new ConfigError(`--check ${list}: no check id (see meshproof list)`);
+  for (const id of ids) {
+    if (ALL_CHECKS.some((c) => c.id === id)) continue;
+    const near = closeChecks(id);
+    throw new ConfigError(`--check ${id}: no such check${near.length ? ` (did you mean ${near.join(', ')}?)` : ''}; see meshproof list`);
+  }
+  const twice = [...new Set(ids.filter((n, i) => ids.indexOf(n) !== i))];
+  if (twice.length > 0) throw new ConfigError(`--check ${list}: ${twice.join(', ')} named more than once`);
+  return ALL_CHECKS.filter((c) => ids.includes(c.id));
+}
+
 export function makeTarget(name: string, verbose: boolean): Target {
   checkTarget(name);
   if (name !== 'lab') throw new ConfigError(`target ${name} is not available for this command`);
@@ -162,7 +208,12 @@ export function makeTarget(name: string, verbose: boolean): Target {
 
 export async function run(o: RunOptions, argv: string[], provided?: { cluster: Provisioned; deleteOnSignal?: boolean }): Promise<number> {
   // Everything a user can get wrong is checked before anything starts.
-  const checks = selectChecks(o.suite, suitesTarget(o.target, provided !== undefined));
+  const format = parseOutput(o.output);
+  const json = format === 'json';
+  /** Progress and human lines: none under --quiet; on stderr under -o json (stdout holds the one document). */
+  const quiet = Boolean(o.quiet) || json;
+  const human = (line: string) => (json ? process.stderr : process.stdout).write(line);
+  const checks = o.check !== undefined ? selectCheckIds(o.check, o.suite) : selectChecks(o.suite, suitesTarget(o.target, provided !== undefined));
   if (o.target === 'kubeconfig' && !provided && checks.some((c) => c.suite === 'chaos') && !o.allowControlPlaneOutage) {
     throw new ConfigError('the chaos suite scales istiod to 0, disturbing the whole mesh: on an existing cluster pass --allow-control-plane-outage');
   }
@@ -245,6 +296,7 @@ export async function run(o: RunOptions, argv: string[], provided?: { cluster: P
       timeouts = kubeTimeouts();
       target = kubeTarget(kc, pre, { ...o, runId, provisioned: cluster !== undefined, onCall: () => calls.set(current, (calls.get(current) ?? 0) + 1) });
     } else {
+      await requireEdgeService(edge, posture);
       target = makeTarget(o.target, Boolean(o.verbose));
     }
     target.validate(posture);
@@ -303,6 +355,8 @@ export async function run(o: RunOptions, argv: string[], provided?: { cluster: P
         registerSignalListeners: false,
         collectErrors: false,
         rendererOptions: { collapseErrors: false, collapseSkips: false },
+        // --quiet and -o json: no progress display (stdout is the verdict line or the JSON document).
+        silentRendererCondition: () => quiet,
       },
     );
     await tasks.run().catch((e: unknown) => {
@@ -323,19 +377,21 @@ export async function run(o: RunOptions, argv: string[], provided?: { cluster: P
   }
   const r = result;
   // The checks finished: their bundle is written even when teardown failed.
-  const { files } = writeBundle({ outDir: createOut(outDir), run: r, posture, allChecks: ALL_CHECKS, signKeyPem });
-  process.stdout.write(`\n${summaryTable(r, path.relative(process.cwd(), outDir) || '.')}\n`);
+  const selectedBy = o.check !== undefined ? 'check' : 'suite';
+  const { files } = writeBundle({ outDir: createOut(outDir), run: r, posture, allChecks: ALL_CHECKS, signKeyPem, selectedBy: selectedBy === 'check' ? '--check' : '--suite' });
+  const shownOut = path.relative(process.cwd(), outDir) || '.';
+  if (!quiet) process.stdout.write(`\n${summaryTable(r, shownOut)}\n`);
   if (o.verbose && calls.size > 0) {
-    process.stdout.write(`API calls and execs: ${[...calls].map(([k, v]) => `${k} ${v}`).join(', ')}\n`);
+    human(`API calls and execs: ${[...calls].map(([k, v]) => `${k} ${v}`).join(', ')}\n`);
   }
-  if (o.verbose) process.stdout.write(`bundle: ${files.length} files hashed in ${path.join(outDir, 'manifest.sha256')}${signKeyPem ? ', signed' : ''}\n`);
-  for (const u of r.requirements.unmet) process.stdout.write(`required check ${u.id} was not applicable, which fails the run: ${u.reason}\n`);
-  afterErrors.push(...(await writeOutputs(r, { summaryMd: o.summaryMd, metrics: o.metrics, pushgateway: o.pushgateway, policyReportTo: reportTo })));
-  if (afterErrors.length > 0) {
-    process.stderr.write(`meshproof: ${afterErrors.join('; ')}\n`);
-    return r.exitCode === 0 ? 3 : r.exitCode;
-  }
-  return r.exitCode;
+  if (o.verbose) human(`bundle: ${files.length} files hashed in ${path.join(outDir, 'manifest.sha256')}${signKeyPem ? ', signed' : ''}\n`);
+  for (const u of r.requirements.unmet) human(`required check ${u.id} was not applicable, which fails the run: ${u.reason}\n`);
+  afterErrors.push(...(await writeOutputs(r, { summaryMd: o.summaryMd, metrics: o.metrics, pushgateway: o.pushgateway, policyReportTo: reportTo, json })));
+  const exitCode = afterErrors.length > 0 && r.exitCode === 0 ? 3 : r.exitCode;
+  if (afterErrors.length > 0) process.stderr.write(`meshproof: ${afterErrors.join('; ')}\n`);
+  if (json) printJson(runDocument(r, { out: shownOut, exitCode, selectedBy, errors: afterErrors }));
+  else if (o.quiet) process.stdout.write(`${verdictLine({ ...r, exitCode: exitCode as RunResult['exitCode'] }, shownOut)}\n`);
+  return exitCode;
 }
 
 
@@ -376,12 +432,16 @@ export function runCommand(cmd: Command): void {
     .option('--metrics <file>', 'write the verdicts as Prometheus metrics (for node_exporter\'s textfile collector)')
     .option('--pushgateway <url>', 'push the verdicts as Prometheus metrics to a Pushgateway (job meshproof)')
     .option('--summary-md <file>', 'write a Markdown summary (verdicts, what broke) for CI job pages; under GitHub Actions it also goes to the step summary')
+    .option('--check <ids>', 'comma-separated check ids to run instead of whole suites (e.g. MTLS-001,AUTHZ-002; see meshproof list); the bundle records the narrower scope')
+    .addOption(outputOption())
+    .addOption(quietOption())
     .option('--require <list>', 'check ids or suites that must not be not-applicable: one that is fails the run (exit 1)')
     .option('-v, --verbose', 'print lab process output and report paths')
     .addHelpText(
       'after',
       '\nExit codes: 0 all checks pass, 1 a check failed, 2 usage or configuration error, 3 infrastructure error or inconclusive.\n' +
-        '\nExamples:\n  meshproof run --target lab\n  meshproof run --target lab --overlay fixtures/weakened/permissive-mtls.yaml --out out/weak',
+        '\n-o json: one document on stdout (schema meshproof.dev/cli-run/v1): runId, target, out, scope (selectedBy, suites, checks), status, exitCode, counts, checks (id, suite, title, status, reason, evidence, cases: label, status, reason), requirements, errors; progress is not shown, other lines go to stderr. A usage error prints no document.\n' +
+        '\nExamples:\n  meshproof run --target lab\n  meshproof run --check MTLS-001 -o json | jq .checks\n  meshproof run --target lab --overlay fixtures/weakened/permissive-mtls.yaml --out out/weak',
     )
     .option('--config <file>', 'run options from a YAML file (require, suite, posture, overlay, ...); flags given on the command line win')
     .action(async (o: RunOptions & { config?: string }, command: Command) => {

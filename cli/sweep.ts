@@ -14,12 +14,13 @@ import { SWEEP_FIXTURES } from '../harness/paths.js';
 import { loadPosture, type Posture, type PostureObject } from '../harness/posture/load.js';
 import { writeBundle } from '../harness/report/bundle.js';
 import { summaryTable } from '../harness/report/summary.js';
-import { parseExemptions, sweep, type Exemption } from '../harness/sweep/sweep.js';
+import { parseExemptions, sweep, type Exemption, type SweepReport } from '../harness/sweep/sweep.js';
 import type { RunResult } from '../harness/run.js';
 import type { Target } from '../harness/target.js';
 import { LAB_TIMEOUTS } from '../harness/timeouts.js';
 import { claimOut, createOut } from './common.js';
 import { withConfig, writeOutputs } from './outputs.js';
+import { outputOption, parseOutput, printJson, quietOption, sweepDocument, verdictLine } from './output.js';
 import { readKey } from './run.js';
 import { clusterOptions, kubeTarget, kubeTimeouts, labTarget } from './targets.js';
 import { schedulableNodes, sweptNamespaces } from '../cluster/kube/discover.js';
@@ -55,6 +56,8 @@ interface SweepOptions {
   out?: string;
   force?: boolean;
   verbose?: boolean;
+  output?: string;
+  quiet?: boolean;
 }
 
 /** The sweep options a `--config` file may set: the same names as the flags, strictly (a typo is an error). */
@@ -145,6 +148,9 @@ async function runSweep(o: SweepOptions, argv: string[]): Promise<number> {
   if (o.target === 'kind' || o.target === 'k3s') {
     throw new ConfigError(`--target ${o.target}: a cluster meshproof provisions holds no estate of yours; sweep an existing cluster with --target kubeconfig, or the lab's generated estate with --target lab --estate 200x3`);
   }
+  const json = parseOutput(o.output) === 'json';
+  /** --quiet and -o json: no progress lines (stdout is then the verdict line or the one document). */
+  const quiet = Boolean(o.quiet) || json;
   if (o.namespaces && o.namespaceSelector) throw new ConfigError('--namespaces and --namespace-selector: give one of them');
   if (o.policyReport && o.target === 'lab') throw new ConfigError('--policy-report writes into a cluster: use it with --target kubeconfig');
   const maxCertLifetimeMs = parseGoDuration(o.maxCertLifetime);
@@ -218,6 +224,7 @@ async function runSweep(o: SweepOptions, argv: string[]): Promise<number> {
   process.on('SIGTERM', onSignal);
   const started = Date.now();
   const progress = (p: { done: number; total: number }) => {
+    if (quiet) return;
     const elapsed = (Date.now() - started) / 1000;
     const eta = p.done > 0 ? Math.round((elapsed / p.done) * (p.total - p.done)) : undefined;
     process.stderr.write(`meshproof: swept ${p.done}/${p.total} endpoints${eta !== undefined && p.done < p.total ? `, about ${eta}s left` : ''}\n`);
@@ -225,8 +232,10 @@ async function runSweep(o: SweepOptions, argv: string[]): Promise<number> {
   let exitCode: number;
   let teardownError: unknown;
   let judged: RunResult | undefined;
+  let judgedReport: SweepReport | undefined;
+  let shownOut = '.';
   try {
-    process.stderr.write(o.target === 'lab' ? `meshproof: starting the lab estate ${o.estate} and meshproof's sweep namespace…\n` : `meshproof: creating the run namespace (attackers and canary)…\n`);
+    if (!quiet) process.stderr.write(o.target === 'lab' ? `meshproof: starting the lab estate ${o.estate} and meshproof's sweep namespace…\n` : `meshproof: creating the run namespace (attackers and canary)…\n`);
     await target.apply(applied);
     const result = await sweep({
       target,
@@ -246,15 +255,20 @@ async function runSweep(o: SweepOptions, argv: string[]): Promise<number> {
     });
     writeBundle({ outDir: createOut(outDir), run: result.run, posture: result.snapshot, allChecks: [], signKeyPem });
     judged = result.run;
-    process.stdout.write(`\n${summaryTable(result.run, path.relative(process.cwd(), outDir) || ".")}\n`);
+    judgedReport = result.report;
+    shownOut = path.relative(process.cwd(), outDir) || '.';
     const c = result.report.counts;
-    process.stdout.write(
-      `swept ${c.judged}/${c.endpoints} endpoints (${c.pods} pods, ${c.namespaces} namespaces) with ${c.probes} probes in ${c.execs} execs; canary ${result.report.canary.flagged ? 'flagged' : 'NOT flagged'}${result.report.incomplete ? '; INCOMPLETE (interrupted)' : ''}\n`,
-    );
-    if (o.target !== 'lab') process.stdout.write(`API calls and execs: ${calls}\n`);
-    process.stdout.write(`reports: ${outDir}\n`);
+    if (!quiet) {
+      process.stdout.write(`\n${summaryTable(result.run, shownOut)}\n`);
+      process.stdout.write(
+        `swept ${c.judged}/${c.endpoints} endpoints (${c.pods} pods, ${c.namespaces} namespaces) with ${c.probes} probes in ${c.execs} execs; canary ${result.report.canary.flagged ? 'flagged' : 'NOT flagged'}${result.report.incomplete ? '; INCOMPLETE (interrupted)' : ''}\n`,
+      );
+      if (o.target !== 'lab') process.stdout.write(`API calls and execs: ${calls}\n`);
+      process.stdout.write(`reports: ${outDir}\n`);
+    }
+    const code = abort.signal.aborted ? (signalSeen === 'SIGTERM' ? 143 : 130) : result.run.exitCode;
     // Interrupted: what was judged is written (marked incomplete), and the exit code is Ctrl-C's, as for `run`.
-    exitCode = abort.signal.aborted ? (signalSeen === 'SIGTERM' ? 143 : 130) : result.run.exitCode;
+    exitCode = code;
   } finally {
     try {
       await target.dispose();
@@ -266,11 +280,14 @@ async function runSweep(o: SweepOptions, argv: string[]): Promise<number> {
   }
   // Beside the bundle, as `run` writes them: the job page, the metrics, the PolicyReport (cli/outputs.ts).
   const afterErrors = teardownError ? [`teardown: ${messageOf(teardownError)}`] : [];
-  afterErrors.push(...(await writeOutputs(judged, { summaryMd: o.summaryMd, metrics: o.metrics, pushgateway: o.pushgateway, policyReportTo: reportTo })));
+  afterErrors.push(...(await writeOutputs(judged, { summaryMd: o.summaryMd, metrics: o.metrics, pushgateway: o.pushgateway, policyReportTo: reportTo, json })));
   if (afterErrors.length > 0) {
     process.stderr.write(`meshproof: ${afterErrors.join('; ')}\n`);
     if (exitCode === 0) exitCode = 3;
   }
+  // Last, with the final exit code: the one JSON document (-o json) or the one verdict line (--quiet).
+  if (json) printJson(sweepDocument(judged, judgedReport!, { out: shownOut, exitCode }));
+  else if (o.quiet) process.stdout.write(`${verdictLine({ ...judged, exitCode: exitCode as RunResult['exitCode'] }, shownOut)}${judgedReport!.incomplete ? ' (INCOMPLETE: interrupted)' : ''}\n`);
   return exitCode;
 }
 
@@ -302,6 +319,8 @@ export function sweepCommand(cmd: Command): void {
     .option('--pushgateway <url>', 'push the same metrics to a Pushgateway (job meshproof-sweep)')
     .option('--policy-report', 'with --target kubeconfig: write the verdicts and each finding as a PolicyReport (wgpolicyk8s.io/v1alpha2) named meshproof-sweep in the meshproof namespace')
     .option('--config <file>', 'sweep options from a YAML file (namespaces, exemptions, probes, summaryMd, ...; the flags\' names in camelCase); flags given on the command line win')
+    .addOption(outputOption())
+    .addOption(quietOption())
     .option('-v, --verbose', 'print lab process output')
     .addHelpText(
       'after',
@@ -311,6 +330,7 @@ export function sweepCommand(cmd: Command): void {
         "Gateway pods and the sidecar's own ports (15090, 15021, the status port) are listed as information, not attacked.\n" +
         'A canary (a pod without a sidecar and a PERMISSIVE port, in the run namespace) must be flagged, or the sweep is an error.\n' +
         '\nExit codes: 0 no finding, 1 a finding, 2 usage or configuration error, 3 infrastructure error, inconclusive or interrupted.\n' +
+        '\n-o json: one document (schema meshproof.dev/cli-sweep/v1): runId, target, out, status, exitCode, incomplete, counts (namespaces, services, pods, endpoints, judged, probes, execs), canary (flagged, missing), checks (id, status, reason), findings (check, namespace, pod, port, services, reason), exempt (the same, with the exemption\'s reason).\n' +
         '\nExamples:\n  meshproof sweep --target lab --estate 200x3\n  meshproof sweep --target kubeconfig --namespace-selector team=payments --exemptions exemptions.yaml\n' +
           '  meshproof sweep --target kubeconfig --config sweep.yaml --summary-md sweep.md --metrics sweep.prom --policy-report',
     )

@@ -23,7 +23,7 @@ interface RunJsonResult {
 interface RunJson {
   runId: string;
   target?: { kind?: string; summary?: string };
-  scope?: { suites?: string[]; namespaces?: Record<string, string> };
+  scope?: { suites?: string[]; namespaces?: Record<string, string>; selectedBy?: '--suite' | '--check'; checks?: string[] };
   results: RunJsonResult[];
 }
 
@@ -44,6 +44,10 @@ export interface CompareSide {
   target: string;
   targetKind: string;
   suites: string[];
+  /** `--check`: the run judged single checks (`checks` of them), not whole suites: a narrower scope than its suites say. */
+  selectedBy: '--suite' | '--check';
+  /** Under `--check`: the checks it named. */
+  selected?: string[];
   namespaces: string[];
   checks: number;
   signature: string;
@@ -111,6 +115,8 @@ function readSide(dir: string, publicKeyPem: string | undefined): { side: Compar
       target: run.target?.summary ?? 'unknown target',
       targetKind: run.target?.kind ?? 'unknown',
       suites: run.scope?.suites ?? [],
+      selectedBy: run.scope?.selectedBy ?? '--suite',
+      ...(run.scope?.selectedBy === '--check' ? { selected: run.scope.checks ?? run.results.map((r) => r.id) } : {}),
       // A sweep's namespaces are the ones it swept; a run's are its roles (mesh, bare…: their names are per run).
       namespaces: sweep ? sweep.inScope : Object.keys(run.scope?.namespaces ?? {}),
       checks: run.results.length,
@@ -183,7 +189,7 @@ export function compareBundles(baselineDir: string, candidateDir: string, o: Com
     if (!y) {
       // Not judged any more proves nothing any more: a regression unless the user accepted it by name.
       if (allowRemoved.includes(id)) return { id, title, baseline: x.verdict, candidate: '-', change: 'removed', reason: 'not run by the candidate (allowed by --allow-removed)' };
-      return { id, title, baseline: x.verdict, candidate: '-', change: 'regressed', reason: `not run by the candidate (its suites: ${b.side.suites.join(', ') || 'none'}); name it in --allow-removed to accept` };
+      return { id, title, baseline: x.verdict, candidate: '-', change: 'regressed', reason: `not run by the candidate (${b.side.selectedBy === '--check' ? scopeOf(b.side) : `its suites: ${b.side.suites.join(', ') || 'none'}`}); name it in --allow-removed to accept` };
     }
     if (x.verdict === y.verdict) return { id, title, baseline: x.verdict, candidate: y.verdict, change: 'same' };
     // Only a pass improves: fail → error is inconclusive, no better than the fail it replaced.
@@ -203,9 +209,15 @@ export function compareBundles(baselineDir: string, candidateDir: string, o: Com
   };
 }
 
+/** What a side judged: its suites, or under --check only the checks it named (a narrower scope than those suites). */
+function scopeOf(s: CompareSide): string {
+  if (s.selectedBy === '--check') return `--check ${s.selected?.join(',') ?? '-'} only (single checks, not whole suites)`;
+  return `suites ${s.suites.join(', ') || 'none'}`;
+}
+
 function sideLine(label: string, s: CompareSide): string {
   const ns = s.namespaces.length ? `, namespaces ${s.namespaces.join(', ')}` : '';
-  return `${label} ${s.dir}: ${s.kind} ${s.runId} on ${s.target}; suites ${s.suites.join(', ') || '-'} (${s.checks} checks)${ns}; signature ${s.signature}`;
+  return `${label} ${s.dir}: ${s.kind} ${s.runId} on ${s.target}; ${s.selectedBy === '--check' ? scopeOf(s) : `${scopeOf(s)} (${s.checks} checks)`}${ns}; signature ${s.signature}`;
 }
 
 export function comparisonTable(c: Comparison): string {

@@ -78,6 +78,11 @@ describe('meshproof run', () => {
     ['21-6: an empty overlay file', ['run', '--overlay', emptyFile], /^meshproof: .*empty\.yaml: holds no manifest \(empty, or only comments\)\n$/],
     ['21-6: an overlay of comments only', ['run', '--overlay', commentsOnly], /^meshproof: .*comments\.yaml: holds no manifest \(empty, or only comments\)\n$/],
     ['21-6: an unrendered template', ['run', '--posture', templated], /^meshproof: .*templated\.yaml:5: an unrendered template \(\{\{ … \}\}\): render it first/],
+    ['21-6: --edge naming a Service the posture lacks (was: ~30 s to an error)', ['run', '--suite', 'boundary', '--edge', 'edge/nope', '--edge-host', 'edge.meshproof.test'], /^meshproof: --edge edge\/nope: no such Service in the posture \(the lab runs only the posture's Services: [^)]*\)\n$/],
+    ['21-6: --edge whose Service lacks the --edge-host port', ['run', '--suite', 'boundary', '--edge', 'edge/ingressgateway', '--edge-host', 'edge.meshproof.test:8443'], /^meshproof: --edge edge\/ingressgateway: the Service has no port 8443 \(the --edge-host port; it has [0-9, ]+\)\n$/],
+    ['21-9: --check with an unknown id names the close matches', ['run', '--check', 'MTLS-001,mtls-01'], /^meshproof: --check MTLS-01: no such check \(did you mean MTLS-001[^)]*\?\); see meshproof list\n$/],
+    ['21-9: --check with --suite', ['run', '--check', 'MTLS-001', '--suite', 'mtls'], /^meshproof: --check and --suite: give one of them/],
+    ['21-9: an unknown --output', ['run', '-o', 'yaml'], /^meshproof: --output yaml: text or json\n$/],
   ])('%s: one line, exit 2, no stack trace, nothing left running', async (_n, args, re) => {
     const r = await cli(args);
     expect(r.code).toBe(2);
@@ -213,7 +218,7 @@ describe('meshproof run', () => {
 
   it.each([
     { name: 'an unknown check', arg: 'RES-999', re: /^meshproof: --require RES-999: no such check or suite \(see meshproof list\)\n$/ },
-    { name: 'a check the suites do not select', arg: 'CERT-001', re: /^meshproof: --require CERT-001: not selected by --suite, so it could never be judged\n$/ },
+    { name: 'a check the suites do not select', arg: 'CERT-001', re: /^meshproof: --require CERT-001: not selected by --suite or --check, so it could never be judged\n$/ },
   ])('--require with $name is a usage error', async ({ arg, re }) => {
     const r = await cli(['run', '--suite', 'mtls', '--require', arg]);
     expect(r.code).toBe(2);
@@ -245,6 +250,76 @@ describe('meshproof run', () => {
     await eventually(() => agentsOf(r.pid).length === 0, 5_000);
     expect(agentsOf(r.pid)).toEqual([]);
     expect(existsSync(path.join(out, 'junit.xml'))).toBe(false);
+  });
+
+  it('21-9: -o json, --check and --quiet: one JSON document on stdout, a --check run recorded as a narrower scope that compare names (exit 1 with -o json too), a one-line verdict under -q', async () => {
+    const suite = path.join(tmp, 'json-suite');
+    const single = path.join(tmp, 'json-check');
+    const [a, b] = await Promise.all([cli(['run', '--suite', 'mtls', '-o', 'json', '--out', suite]), cli(['run', '--check', 'mtls-001', '--quiet', '--out', single])]);
+    // -o json: stdout is exactly one document; progress went nowhere near it.
+    expect(a.code, a.stderr).toBe(0);
+    const doc = JSON.parse(a.stdout) as { schema: string; status: string; exitCode: number; scope: { selectedBy: string; checks: string[] }; counts: Record<string, number>; checks: { id: string; status: string; reason: string; cases: { label: string; status: string }[] }[] };
+    expect(doc.schema).toBe('meshproof.dev/cli-run/v1');
+    expect([doc.status, doc.exitCode, doc.scope.selectedBy]).toEqual(['pass', 0, 'suite']);
+    expect(doc.checks.map((c) => [c.id, c.status])).toEqual([['MTLS-001', 'pass'], ['MTLS-002', 'pass'], ['MTLS-003', 'pass']]);
+    expect(doc.counts).toEqual({ pass: 3, fail: 0, error: 0, notApplicable: 0 });
+    for (const c of doc.checks) expect(c.cases.length, c.id).toBeGreaterThan(0);
+    expect(doc.checks[0]!.cases.every((k) => k.status === 'pass' && k.label.length > 0)).toBe(true);
+    // --quiet: one line on stdout, nothing on stderr; --check ran that check only and the bundle says so.
+    expect(b.code, b.stderr).toBe(0);
+    expect(b.stderr).toBe('');
+    expect(b.stdout).toMatch(/^meshproof: run PASS: 1 passed, 0 failed, 0 inconclusive, 0 not applicable — reports in \S+json-check\n$/);
+    const run = JSON.parse(readFileSync(path.join(single, 'run.json'), 'utf8'));
+    expect(run.results.map((r: { id: string }) => r.id)).toEqual(['MTLS-001']);
+    expect(run.scope).toMatchObject({ selectedBy: '--check', checks: ['MTLS-001'], suites: ['mtls'] });
+    expect(run.scope.excluded).toContainEqual({ check: 'MTLS-002', suite: 'mtls', reason: 'not selected for this run (--check)' });
+    // compare names the narrower scope, and the checks the candidate did not judge are regressions.
+    const text = await cli(['compare', suite, single, '--unsigned', '--out', path.join(tmp, 'json-compare-text.json')]);
+    expect(text.code).toBe(1);
+    expect(text.stdout).toMatch(/^candidate:\s+\S+json-check: run \S+ on built-in lab .*; --check MTLS-001 only \(single checks, not whole suites\), namespaces /m);
+    expect(text.stdout).toMatch(/^ {2}MTLS-002: not run by the candidate \(--check MTLS-001 only \(single checks, not whole suites\)\); name it in --allow-removed to accept$/m);
+    const cmp = await cli(['compare', suite, single, '--unsigned', '-o', 'json', '--out', path.join(tmp, 'json-compare.json')]);
+    expect(cmp.code).toBe(1);
+    const c = JSON.parse(cmp.stdout) as { schema: string; exitCode: number; exitReason: string; regressed: string[]; candidate: { selectedBy: string }; baseline: { selectedBy: string } };
+    expect(c.schema).toBe('meshproof.dev/cli-compare/v1');
+    expect([c.exitCode, c.regressed, c.baseline.selectedBy, c.candidate.selectedBy]).toEqual([1, ['MTLS-002', 'MTLS-003'], '--suite', '--check']);
+    expect(c.exitReason).toBe('2 regression(s): MTLS-002, MTLS-003');
+  }, 180_000);
+
+  it('21-9: sweep -o json: one document with counts and every finding, exit code unchanged; sweep -q: one verdict line, no progress', async () => {
+    const [j, q] = await Promise.all([
+      cli(['sweep', '--target', 'lab', '--estate', '6x1', '-o', 'json', '--out', path.join(tmp, 'sweep-json')]),
+      cli(['sweep', '--target', 'lab', '--estate', '6x1', '-q', '--out', path.join(tmp, 'sweep-quiet')]),
+    ]);
+    expect([1, 0]).toContain(j.code);
+    expect(j.stderr).not.toMatch(/swept \d+\/\d+ endpoints/);
+    const doc = JSON.parse(j.stdout) as { schema: string; exitCode: number; status: string; incomplete: boolean; counts: { endpoints: number; judged: number }; canary: { flagged: boolean }; checks: { id: string; status: string }[]; findings: { check: string; namespace: string; pod: string; reason: string }[] };
+    expect(doc.schema).toBe('meshproof.dev/cli-sweep/v1');
+    expect(doc.exitCode).toBe(j.code);
+    expect(doc.canary.flagged).toBe(true);
+    expect(doc.incomplete).toBe(false);
+    expect(doc.counts.judged).toBe(doc.counts.endpoints);
+    expect(doc.findings.length > 0).toBe(j.code === 1);
+    expect(doc.findings.every((f) => f.check.startsWith('SWEEP-') && f.reason.length > 0 && !f.namespace.startsWith('sweep'))).toBe(true);
+    expect(doc.checks.some((c) => c.status === 'fail')).toBe(j.code === 1);
+    // --quiet: the verdict line only, the same verdict.
+    expect(q.code).toBe(j.code);
+    expect(q.stderr).toBe('');
+    expect(q.stdout).toMatch(new RegExp(`^meshproof: sweep ${j.code === 1 ? 'FAIL' : 'PASS'}: \\d+ passed, \\d+ failed, 0 inconclusive, \\d+ not applicable — reports in \\S+sweep-quiet\\n$`));
+  }, 180_000);
+
+  it('21-9: list and controls -o json: arrays on stdout, every check and every control', async () => {
+    const l = await cli(['list', '-o', 'json']);
+    expect(l.code).toBe(0);
+    const checks = JSON.parse(l.stdout) as { id: string; suite: string; command: string; weakenedBy: string[] }[];
+    expect(checks.filter((c) => c.command === 'run').map((c) => c.id)).toEqual(ALL_CHECKS.map((c) => c.id));
+    expect(checks.find((c) => c.id === 'MTLS-001')).toMatchObject({ suite: 'mtls', weakenedBy: expect.arrayContaining([expect.stringMatching(/permissive-mtls/)]) });
+    expect(checks.some((c) => c.suite === 'sweep' && c.id === 'SWEEP-MTLS')).toBe(true);
+    const k = await cli(['controls', '--output', 'json']);
+    expect(k.code).toBe(0);
+    const controls = JSON.parse(k.stdout) as { id: string; title: string; claimedBy: { check: string; relation: string }[] }[];
+    expect(controls.find((c) => c.id === 'PCI-DSS-4.0.1:4.2.1')?.claimedBy).toContainEqual({ check: 'MTLS-001', relation: expect.stringMatching(/^(addresses|supports)$/) });
+    expect((await cli(['list', '-o', 'xml'])).code).toBe(2);
   });
 
   it('--help documents the run command and exit codes', async () => {

@@ -26,6 +26,8 @@ export interface BundleInputs {
   /** Every check meshproof has, to list the ones this run did not select. */
   allChecks: Check[];
   signKeyPem?: string;
+  /** How the run chose its checks: whole suites (`--suite`, the default) or single checks (`--check`, a narrower scope). */
+  selectedBy?: '--suite' | '--check';
 }
 
 function policyFile(m: Posture['objects'][number]['manifest']): string {
@@ -44,7 +46,7 @@ export function writeBundle(b: BundleInputs): { files: string[] } {
   });
   const ran = new Set(run.results.map((r) => r.id));
   const excluded = [
-    ...b.allChecks.filter((c) => !ran.has(c.id)).map((c) => ({ check: c.id, suite: c.suite, reason: 'not selected for this run (--suite)' })),
+    ...b.allChecks.filter((c) => !ran.has(c.id)).map((c) => ({ check: c.id, suite: c.suite, reason: `not selected for this run (${b.selectedBy ?? '--suite'})` })),
     ...run.results.filter((r) => r.verdict === 'not-applicable').map((r) => ({ check: r.id, suite: r.suite, reason: `not applicable: ${r.reason}` })),
   ];
   const spiffeIds = [...new Set(JSON.stringify(run.results).match(/spiffe:\/\/[A-Za-z0-9._-]+\/ns\/[A-Za-z0-9._-]+\/sa\/[A-Za-z0-9._-]+/g) ?? [])].sort();
@@ -62,6 +64,8 @@ export function writeBundle(b: BundleInputs): { files: string[] } {
       namespaces: run.target.namespaces,
       spiffeIdsTested: spiffeIds,
       suites: [...new Set(run.results.map((r) => r.suite))],
+      // `compare` says which scope each side had: a --check run judged these checks only, not whole suites.
+      ...(b.selectedBy ? { selectedBy: b.selectedBy, checks: run.results.map((r) => r.id) } : {}),
       excluded,
       population: run.sweep
         ? `every ready pod and port in the swept namespaces (${run.sweep.counts.endpoints} endpoints, ${run.sweep.counts.pods} pods), listed in sweep.json${run.sweep.incomplete ? '; INCOMPLETE: interrupted' : ''}`
