@@ -2,7 +2,7 @@
 // one result per check with its controls, written into meshproof's own namespace as `meshproof` (replaced each
 // run). Server-side applied without force, like everything meshproof writes.
 import { type KubeConfig, KubernetesObjectApi, PatchStrategy } from '@kubernetes/client-node';
-import type { RunResult } from '../../harness/run.js';
+import type { RunResult } from '../../harness/result.js';
 import { InfraError } from '../../harness/errors.js';
 import { describeApiError } from './api-errors.js';
 import { MESHPROOF_NAMESPACE } from './permissions.js';

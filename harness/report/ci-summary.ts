@@ -1,7 +1,7 @@
 // What a CI user reads on the job page rather than in the artifact: a Markdown summary (GitHub's
 // GITHUB_STEP_SUMMARY, or `--summary-md FILE` anywhere) and GitHub Actions `::error` workflow commands for the
 // failed checks. Link-free: the job page cannot reach the bundle, and a summary must not invent URLs.
-import type { RunResult } from '../run.js';
+import type { RunResult } from '../result.js';
 
 const VERDICT = { pass: '✅ pass', fail: '❌ fail', error: '⚠️ error', 'not-applicable': '➖ not applicable' } as const;
 

@@ -3,7 +3,7 @@
 // reads half a file) or pushed to a Pushgateway. Each check's verdict is a one-hot gauge per possible verdict, so
 // `meshproof_check_verdict{verdict="fail"} == 1` alerts and `changes()` shows regressions over nights.
 import { renameSync, writeFileSync } from 'node:fs';
-import type { RunResult } from '../run.js';
+import type { RunResult } from '../result.js';
 
 const VERDICTS = ['pass', 'fail', 'error', 'not-applicable'] as const;
 

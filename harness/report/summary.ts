@@ -1,5 +1,5 @@
 // The per-check table printed at the end of a run.
-import type { RunResult } from '../run.js';
+import type { RunResult } from '../result.js';
 import { checkFile } from './checks.js';
 
 const VERDICT_LABEL = { pass: 'PASS', fail: 'FAIL', error: 'ERROR', 'not-applicable': 'N/A' } as const;
