@@ -1,7 +1,7 @@
 // The `flood` attack: bounded load from inside a probe pod, to trip the client sidecar's circuit breaker.
 import { randomUUID } from 'node:crypto';
 import http from 'node:http';
-import { splitHostPort } from './probe.js';
+import { splitHostPort } from './dial.js';
 import type { FloodAttack, FloodResult, Observation } from './protocol.js';
 
 /** Envoy's local reply when a circuit breaker overflows (E: source/common/router/router.cc). */

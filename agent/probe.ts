@@ -4,18 +4,13 @@ import { randomUUID } from 'node:crypto';
 import http from 'node:http';
 import net from 'node:net';
 import tls from 'node:tls';
+import { splitHostPort } from './dial.js';
 import { floodAttack } from './flood.js';
 import { NONCE_HEADER } from './protocol.js';
 import { MAX_PROBE_CONCURRENCY } from './protocol.js';
 import type { Attack, EchoPayload, FailureClass, HttpAttack, Observation, ProbeBatch, TcpAttack, TlsAttack } from './protocol.js';
 
 const BODY_LIMIT = 4096;
-
-export function splitHostPort(dial: string): { host: string; port: number } {
-  const m = /^\[?([^\]]+?)\]?:(\d+)$/.exec(dial);
-  if (!m) throw new Error(`dial address must be host:port, got ${JSON.stringify(dial)}`);
-  return { host: m[1]!, port: Number(m[2]) };
-}
 
 /** Maps a socket error to a failure class. ECONNRESET is only `reset` when the socket itself saw it. */
 export function failureClassOf(code: string | undefined): FailureClass {

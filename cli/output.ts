@@ -5,8 +5,8 @@
 import { Option } from 'commander';
 import type { Comparison } from '../harness/compare.js';
 import { ConfigError } from '../harness/errors.js';
-import type { RunResult } from '../harness/run.js';
-import type { SweepReport } from '../harness/sweep/sweep.js';
+import type { RunResult } from '../harness/result.js';
+import type { SweepReport } from '../harness/sweep/report.js';
 
 export type OutputFormat = 'text' | 'json';
 

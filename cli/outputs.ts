@@ -10,7 +10,7 @@ import { writePolicyReport } from '../cluster/kube/policy-report.js';
 import { ConfigError, messageOf } from '../harness/errors.js';
 import { githubErrors, markdownSummary } from '../harness/report/ci-summary.js';
 import { pushMetrics, writeMetrics } from '../harness/report/metrics.js';
-import type { RunResult } from '../harness/run.js';
+import type { RunResult } from '../harness/result.js';
 
 /**
  * A command's options with those a `--config` file sets: the same names as the flags (camelCase), strictly (a

@@ -11,7 +11,8 @@ import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { ConfigError, EvidenceError } from './errors.js';
 import { verifyBundle } from './report/manifest.js';
-import { outcomeKeys, type SweepReport } from './sweep/sweep.js';
+import type { SweepReport } from './sweep/report.js';
+import { outcomeKeys } from './sweep/sweep.js';
 
 interface RunJsonResult {
   id: string;

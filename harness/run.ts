@@ -6,31 +6,10 @@ import type { Posture } from './posture/load.js';
 import { toolCommit, VERSION } from './paths.js';
 import { PostureView } from './posture/view.js';
 import { canonicalJson } from './report/canonical.js';
-import type { SweepReport } from './sweep/sweep.js';
-import type { Target, TargetDescription } from './target.js';
+import type { RunResult } from './result.js';
+import type { Target } from './target.js';
 import type { Timeouts } from './timeouts.js';
 import { exitCodeOf } from './verdict.js';
-
-export interface RunResult {
-  runId: string;
-  tool: { name: 'meshproof'; version: string; commit: string };
-  /** SHA-256 of the canonical JSON of everything that decides the outcome: posture, checks, timeouts, settings. */
-  configHash: string;
-  startedAt: string;
-  finishedAt: string;
-  command: string[];
-  posture: string[];
-  target: TargetDescription;
-  results: CheckResult[];
-  /**
-   * Checks the run was required to judge (`--require`): one that was not-applicable fails the run, so a gate
-   * cannot go quietly green because its check stopped applying (a DestinationRule whose host no longer matches).
-   */
-  requirements: { required: string[]; unmet: { id: string; reason: string }[] };
-  exitCode: 0 | 1 | 3;
-  /** A sweep's per-endpoint results (written to sweep.json; JUnit and HTML show them per Service and namespace). */
-  sweep?: SweepReport;
-}
 
 export interface RunOptions {
   target: Target;

@@ -6,7 +6,7 @@ import path from 'node:path';
 import MarkdownIt from 'markdown-it';
 import { describe, expect, it } from 'vitest';
 import { githubErrors } from '../harness/report/ci-summary.js';
-import type { RunResult } from '../harness/run.js';
+import type { RunResult } from '../harness/result.js';
 import { cli } from './support/cli.js';
 
 const tmp = mkdtempSync(path.join(tmpdir(), 'meshproof-ci-summary-'));

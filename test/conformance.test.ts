@@ -7,7 +7,8 @@ import { LabTarget } from '../cluster/lab/lab-target.js';
 import type { Check } from '../harness/check.js';
 import type { CaseResult } from '../harness/engine.js';
 import { loadPosture } from '../harness/posture/load.js';
-import { conformanceRun, type RunResult, RunSession } from '../harness/run.js';
+import type { RunResult } from '../harness/result.js';
+import { conformanceRun, RunSession } from '../harness/run.js';
 import { LAB_TIMEOUTS, type Timeouts } from '../harness/timeouts.js';
 import { ALL_CHECKS, SUITES } from '../suites/index.js';
 

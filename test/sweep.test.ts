@@ -20,7 +20,8 @@ import { convertProtocol, targetPortProtocol } from '../harness/istio/protocol.j
 import { effectivePeerAuthentication, gatewayClaim, gatewayReason, istioOwnPorts, parseLabelSelector, policyNote, resolveScope, selectingPolicies } from '../harness/sweep/estate.js';
 import type { Observation } from '../agent/protocol.js';
 import { type AccessLogRecord, formatAccessLog, parseAccessLog } from '../harness/access-log.js';
-import { customAsked, type Exemption, parseExemptions, recordOf, type SweepOptions, sweep } from '../harness/sweep/sweep.js';
+import type { Exemption } from '../harness/sweep/report.js';
+import { customAsked, parseExemptions, recordOf, type SweepOptions, sweep } from '../harness/sweep/sweep.js';
 import { agentsOf, cli } from './support/cli.js';
 
 const SPEC = { services: 20, replicas: 2 };

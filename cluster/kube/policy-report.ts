@@ -4,7 +4,7 @@
 // result per finding, inconclusive or exempt outcome per namespace/Service/port, with the reason. Server-side
 // applied without force, like everything meshproof writes.
 import { type KubeConfig, KubernetesObjectApi, PatchStrategy } from '@kubernetes/client-node';
-import type { RunResult } from '../../harness/run.js';
+import type { RunResult } from '../../harness/result.js';
 import { InfraError } from '../../harness/errors.js';
 import { rowPlace, type SweepRow, sweepRows } from '../../harness/sweep/sweep.js';
 import { describeApiError } from './api-errors.js';

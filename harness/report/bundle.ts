@@ -1,23 +1,19 @@
 // The evidence bundle a run leaves in <out>/ (see reports/README.md): what auditors receive and CI gates on.
 // Written in dependency order: checks and policies first, then files that reference their hashes, then the
 // manifest over everything, then the optional signature.
-import { createHash } from 'node:crypto';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { stringify } from 'yaml';
 import type { Check } from '../check.js';
 import { claimsFor } from '../controls.js';
 import type { Posture } from '../posture/load.js';
-import type { RunResult } from '../run.js';
+import type { RunResult } from '../result.js';
 import { checkFile, writeChecks } from './checks.js';
+import { sha256File } from './hash.js';
 import { writeHtml } from './html.js';
 import { writeJunit } from './junit.js';
 import { signManifest, writeManifest } from './manifest.js';
 import { writeOscal } from './oscal.js';
-
-export function sha256File(file: string): string {
-  return createHash('sha256').update(readFileSync(file)).digest('hex');
-}
 
 export interface BundleInputs {
   outDir: string;

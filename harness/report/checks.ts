@@ -6,7 +6,7 @@ import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { controlEntry } from '../controls.js';
 import type { CheckResult } from '../engine.js';
-import type { RunResult } from '../run.js';
+import type { RunResult } from '../result.js';
 
 export const checkFile = (id: string) => `checks/${id}.json`;
 

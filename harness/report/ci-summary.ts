@@ -3,8 +3,9 @@
 // failed checks. Link-free: the job page cannot reach the bundle, and a summary must not invent URLs. A sweep's
 // summary adds its counts and what it found per namespace/Service/port with the reason, and its annotations name
 // each finding's Service and port rather than only the check.
-import type { RunResult } from '../run.js';
-import { rowPlace, type SweepReport, sweepRows, sweepTally } from '../sweep/sweep.js';
+import type { RunResult } from '../result.js';
+import type { SweepReport } from '../sweep/report.js';
+import { rowPlace, sweepRows, sweepTally } from '../sweep/sweep.js';
 import { failuresOf } from './failures.js';
 
 const VERDICT = { pass: '✅ pass', fail: '❌ fail', error: '⚠️ error', 'not-applicable': '➖ not applicable' } as const;

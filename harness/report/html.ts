@@ -5,7 +5,7 @@ import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { CATALOG, claimsFor } from '../controls.js';
 import type { CheckResult } from '../engine.js';
-import type { RunResult } from '../run.js';
+import type { RunResult } from '../result.js';
 import { checkFile } from './checks.js';
 import { picturesSection } from './pictures.js';
 import { failuresOf } from './failures.js';

@@ -8,8 +8,8 @@ import path from 'node:path';
 import { create } from 'xmlbuilder2';
 import type { Examined } from '../check.js';
 import type { CheckResult } from '../engine.js';
-import type { RunResult } from '../run.js';
-import { sha256File } from './bundle.js';
+import type { RunResult } from '../result.js';
+import { sha256File } from './hash.js';
 import { checkFile } from './checks.js';
 import { failureLines, failuresOf } from './failures.js';
 

@@ -1,9 +1,10 @@
 // manifest.sha256 over every file of the bundle, in `sha256sum` format (so `sha256sum -c manifest.sha256`
 // works too), an optional detached Ed25519 signature of the manifest, and `meshproof verify`.
-import { createHash, createPrivateKey, createPublicKey, sign, verify } from 'node:crypto';
+import { createPrivateKey, createPublicKey, sign, verify } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { ConfigError } from '../errors.js';
+import { sha256File } from './hash.js';
 
 export const MANIFEST = 'manifest.sha256';
 export const SIGNATURE = 'manifest.sha256.sig';
@@ -19,11 +20,9 @@ function listFiles(dir: string, rel = ''): string[] {
     });
 }
 
-const hashOf = (file: string) => createHash('sha256').update(readFileSync(file)).digest('hex');
-
 export function writeManifest(dir: string): string[] {
   const files = listFiles(dir).filter((f) => !UNHASHED.has(f));
-  writeFileSync(path.join(dir, MANIFEST), files.map((f) => `${hashOf(path.join(dir, f))}  ${f}\n`).join(''));
+  writeFileSync(path.join(dir, MANIFEST), files.map((f) => `${sha256File(path.join(dir, f))}  ${f}\n`).join(''));
   return files;
 }
 
@@ -75,7 +74,7 @@ export function verifyBundle(dir: string, publicKeyPem?: string, o: { requireSig
   for (const [f, want] of listed) {
     const p = path.join(dir, f);
     if (!existsSync(p)) problems.push(`missing: ${f}`);
-    else if (hashOf(p) !== want) problems.push(`changed: ${f}`);
+    else if (sha256File(p) !== want) problems.push(`changed: ${f}`);
   }
   for (const f of listFiles(dir)) if (!UNHASHED.has(f) && !listed.has(f)) problems.push(`not in the manifest: ${f}`);
   let signature: VerifyReport['signature'] = 'absent';

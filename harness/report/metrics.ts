@@ -7,7 +7,7 @@
 // run's group on the same Pushgateway, it neither collides nor replaces (node_exporter refuses a series two files
 // both carry).
 import { renameSync, writeFileSync } from 'node:fs';
-import type { RunResult } from '../run.js';
+import type { RunResult } from '../result.js';
 import { sweepTally } from '../sweep/sweep.js';
 
 const VERDICTS = ['pass', 'fail', 'error', 'not-applicable'] as const;

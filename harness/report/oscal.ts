@@ -10,8 +10,8 @@ import { randomUUID } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { claimsFor, controlEntry } from '../controls.js';
-import type { RunResult } from '../run.js';
-import { sha256File } from './bundle.js';
+import type { RunResult } from '../result.js';
+import { sha256File } from './hash.js';
 import { checkFile } from './checks.js';
 
 const NS = 'https://meshproof.dev/ns/oscal';

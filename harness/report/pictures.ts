@@ -8,7 +8,7 @@
 //   DestinationRule's limit.
 // Each drawn mark carries data-* attributes, so a test can count what a browser shows against the bundle.
 import type { CaseResult, CheckResult } from '../engine.js';
-import type { RunResult } from '../run.js';
+import type { RunResult } from '../result.js';
 
 const esc = (s: unknown) => String(s).replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
 

@@ -6,8 +6,8 @@ import path from 'node:path';
 import type { Category } from '../controls.js';
 import type { CheckResult } from '../engine.js';
 import { ConfigError } from '../errors.js';
-import type { RunResult } from '../run.js';
-import type { SweepReport } from '../sweep/sweep.js';
+import type { RunResult } from '../result.js';
+import type { SweepReport } from '../sweep/report.js';
 import { checkFile } from './checks.js';
 import { verifyBundle } from './manifest.js';
 

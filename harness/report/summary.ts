@@ -1,5 +1,5 @@
 // The per-check table printed at the end of a run.
-import type { RunResult } from '../run.js';
+import type { RunResult } from '../result.js';
 import { checkFile } from './checks.js';
 import { whatFailed } from './failures.js';
 

@@ -12,22 +12,13 @@ import { auditable } from '../mesh-logging.js';
 import { toolCommit, VERSION } from '../paths.js';
 import type { Posture } from '../posture/load.js';
 import { canonicalJson } from '../report/canonical.js';
-import type { RunResult } from '../run.js';
+import type { RunResult } from '../result.js';
 import type { MintedCert, PodRef, ProbeHandle, Ref, Target } from '../target.js';
 import { exitCodeOf } from '../verdict.js';
 import type { Verdict } from '../check.js';
+import type { AttemptSummary, EndpointResult, Exemption, SweepReport } from './report.js';
 import { type Estate, type EstatePod, type EstatePort, effectivePeerAuthentication, type SweepScope, selectingPolicies } from './estate.js';
-import { type CertFacts, certFacts, type DestinationRecord, decidingLayer, type EndpointInputs, type EndpointVerdict, judgeEndpoint, judgeInjection, SWEEP_CHECK_IDS, type SweepCheckId } from './judge.js';
-
-/** An AuthorizationPolicy finding the user accepts, with the reason that goes into the evidence. */
-export interface Exemption {
-  check: 'SWEEP-AUTHZ';
-  namespace: string;
-  service?: string;
-  pod?: string;
-  port?: number;
-  reason: string;
-}
+import { certFacts, type DestinationRecord, decidingLayer, type EndpointInputs, type EndpointVerdict, judgeEndpoint, judgeInjection, SWEEP_CHECK_IDS, type SweepCheckId } from './judge.js';
 
 export interface SweepOptions {
   target: Target;
@@ -49,48 +40,6 @@ export interface SweepOptions {
   signal?: AbortSignal;
   command?: string[];
   runId?: string;
-}
-
-interface AttemptSummary {
-  dial: string;
-  startedAt: string;
-  durationMs: number;
-  bytesReceived: number;
-  status?: number;
-  failure?: string;
-  tls?: { handshake: boolean; protocol?: string; alpn?: string };
-}
-
-export interface EndpointResult {
-  namespace: string;
-  pod: string;
-  port: number;
-  protocol: EstatePort['protocol'];
-  protocolFrom: string;
-  services: string[];
-  serviceAccount: string;
-  sidecar: boolean;
-  role?: EstatePod['role'];
-  verdicts: EndpointVerdict[];
-  plaintext?: AttemptSummary;
-  mtls?: AttemptSummary & { cert?: CertFacts };
-  /** Why, from the policy snapshot: present on every endpoint with a finding. */
-  explanation?: { peerAuthentication: { mode: string; setBy: string; note?: string }; authorizationPolicies: string[] };
-}
-
-export interface SweepReport {
-  scope: { inScope: string[]; left: { namespace: string; reason: string }[]; excludePorts: number[] };
-  counts: { namespaces: number; services: number; pods: number; endpoints: number; judged: number; probes: number; execs: number; logReads: number };
-  endpoints: EndpointResult[];
-  pods: { namespace: string; pod: string; verdict: EndpointVerdict; role?: EstatePod['role']; service?: string }[];
-  canary: { flagged: boolean; expected: string[]; missing: string[] };
-  exemptions: Exemption[];
-  incomplete: boolean;
-  listings: Estate['listings'];
-  skipped: Estate['skipped'];
-  /** Seen, deliberately not judged, and why: the sidecar's own plaintext ports, gateway pods (I-M7). */
-  information: { pod: string; port?: number; note: string }[];
-  settings: { attemptTimeoutMs: number; concurrency: number; ratePerSec: number; batchEndpoints: number; maxCertLifetimeHours: number };
 }
 
 export interface SweepResult {
