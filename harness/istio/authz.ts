@@ -14,14 +14,29 @@
 //   "skipped rule … on TCP filter chain"); for DENY the field is ignored and the rest of the operation stays (an
 //   operation left empty matches any request: `generatePermission` → `permissionAny`).
 
+/**
+ * A field the model does not judge (ipBlocks, requestPrincipals, a `when` condition…), kept so that a request whose
+ * decision does not depend on it is still decided (Kleene's three-valued logic), and one that does is refused with
+ * the field named, never guessed. `httpOnly`: istiod cannot generate it for a TCP filter chain (the generators in
+ * pilot/pkg/security/authz/model/generator.go return "is HTTP only" when forTCP).
+ */
+export interface Unjudged {
+  field: string;
+  httpOnly: boolean;
+}
+
 export interface AuthzSource {
   principals?: string[];
   notPrincipals?: string[];
   namespaces?: string[];
   notNamespaces?: string[];
+  unjudged?: Unjudged[];
 }
 
 export interface AuthzOperation {
+  /** HTTP only: the request's host (`:authority`), matched case-insensitively. */
+  hosts?: string[];
+  notHosts?: string[];
   methods?: string[];
   notMethods?: string[];
   paths?: string[];
@@ -33,14 +48,26 @@ export interface AuthzOperation {
 export interface AuthzRule {
   from?: { source: AuthzSource }[];
   to?: { operation: AuthzOperation }[];
+  /** The rule's `when` conditions, none judged by the model (each ANDed with the rule). */
+  when?: Unjudged[];
 }
 
 export interface AuthzPolicy {
   namespace: string;
   name: string;
-  action: 'ALLOW' | 'DENY' | 'CUSTOM';
+  /** AUDIT only logs (Envoy RBAC action LOG): it never decides (builder.go, `auditPolicies` → rbacpb.RBAC_LOG). */
+  action: 'ALLOW' | 'DENY' | 'CUSTOM' | 'AUDIT';
   /** CUSTOM only: the extension provider's name. */
   provider?: string;
+  /** CUSTOM only: the provider is an HTTP ext_authz one (ignored on TCP chains) or a gRPC one (applies on TCP too). */
+  providerKind?: 'http' | 'grpc';
+  /**
+   * CUSTOM only: why istiod cannot use the provider (undefined, invalid, or a second provider on the workload);
+   * istiod then turns the policy's rules into DENY rules (builder.go getBadCustomDenyRules, "deny-due-to-bad-CUSTOM-action").
+   */
+  badProvider?: string;
+  /** `istio.io/dry-run: "true"`: the policy is only a shadow rule, never enforced (builder.go isDryRun). */
+  dryRun?: boolean;
   /** [] = `spec: {}` (ALLOW: allow-nothing); [{}] = allow-all. */
   rules: AuthzRule[];
 }
@@ -54,6 +81,8 @@ export interface AuthzRequest {
   method?: string;
   /** URL path without the query (Istio matches `paths` against the path, not the query string). */
   path?: string;
+  /** HTTP only: the `:authority` (Host) header. */
+  host?: string;
   port: number;
   /** The request arrived on an HTTP filter chain (HTTP RBAC filter); false: a TCP chain (network RBAC filter). */
   http: boolean;
@@ -165,19 +194,69 @@ function namespaceMatches(values: string[] | undefined, notValues: string[] | un
   return true;
 }
 
+/**
+ * Kleene's three values: true, false, or a string naming what the model does not judge and the answer depends on.
+ * AND is false as soon as one part is false, OR true as soon as one is true, whatever the unjudged parts say; so a
+ * decided answer never rests on a guess.
+ */
+export type Tri = boolean | string;
+
+function and3(parts: Iterable<() => Tri>): Tri {
+  let unknown: string | undefined;
+  for (const p of parts) {
+    const v = p();
+    if (v === false) return false;
+    if (typeof v === 'string') unknown ??= v;
+  }
+  return unknown ?? true;
+}
+
+function or3(parts: Iterable<() => Tri>): Tri {
+  let unknown: string | undefined;
+  for (const p of parts) {
+    const v = p();
+    if (v === true) return true;
+    if (typeof v === 'string') unknown ??= v;
+  }
+  return unknown ?? false;
+}
+
+/** What an unjudged field contributes: nothing on a TCP chain when it is HTTP-only (DENY/CUSTOM/AUDIT ignore it). */
+const unjudgedTri = (u: Unjudged, r: AuthzRequest): Tri => (u.httpOnly && !r.http ? true : `${u.field} (not judged by the model)`);
+
 /** A rule's `from`: any source matches; within a source, every field matches (model.go `New`). */
-function fromMatches(rule: AuthzRule, r: AuthzRequest): boolean {
+function fromMatches(rule: AuthzRule, r: AuthzRequest): Tri {
   if (!rule.from) return true;
-  return rule.from.some(
-    ({ source: s }) => identityMatches(s.principals, s.notPrincipals, r.principal) && namespaceMatches(s.namespaces, s.notNamespaces, r.principal),
+  return or3(
+    rule.from.map(({ source: s }) => () =>
+      and3([
+        () => identityMatches(s.principals, s.notPrincipals, r.principal),
+        () => namespaceMatches(s.namespaces, s.notNamespaces, r.principal),
+        ...(s.unjudged ?? []).map((u) => () => unjudgedTri(u, r)),
+      ]),
+    ),
   );
 }
 
-const httpOnly = (o: AuthzOperation) => Boolean(o.methods || o.notMethods || o.paths || o.notPaths);
+const httpOnly = (o: AuthzOperation) => Boolean(o.methods || o.notMethods || o.paths || o.notPaths || o.hosts || o.notHosts);
 
-/** An ALLOW rule naming an HTTP-only field in ANY of its operations is not generated on a TCP chain (model.go `Generate`). */
-export function skippedOnTcp(rule: AuthzRule, action: 'ALLOW' | 'DENY'): boolean {
-  return action === 'ALLOW' && (rule.to ?? []).some(({ operation }) => httpOnly(operation));
+/**
+ * An ALLOW rule naming an HTTP-only field anywhere (an operation's methods/paths/hosts, a source's requestPrincipals,
+ * a `when` on request.*) is not generated on a TCP chain (model.go `Generate`, `checkError` returns the error for
+ * ALLOW only).
+ */
+export function skippedOnTcp(rule: AuthzRule, action: AuthzPolicy['action']): boolean {
+  if (action !== 'ALLOW') return false;
+  const unjudgedHttp = (us: Unjudged[] | undefined) => (us ?? []).some((u) => u.httpOnly);
+  return (rule.to ?? []).some(({ operation }) => httpOnly(operation)) || (rule.from ?? []).some(({ source }) => unjudgedHttp(source.unjudged)) || unjudgedHttp(rule.when);
+}
+
+/**
+ * `hosts`: Envoy header matchers on `:authority` with ignore_case, `*` → present, `*x` → suffix, `x*` → prefix (I:
+ * pilot/pkg/security/authz/matcher/header.go HostMatcher).
+ */
+export function hostMatch(pattern: string, host: string): boolean {
+  return stringMatch(pattern.toLowerCase(), host.toLowerCase());
 }
 
 /** One operation. On a TCP chain a DENY rule's HTTP-only fields are ignored (`checkError`), the ports still count. */
@@ -188,6 +267,9 @@ function operationMatches(o: AuthzOperation, r: AuthzRequest): boolean {
   if (!r.http) return true;
   const method = r.method ?? '';
   const path = r.path ?? '';
+  const host = r.host ?? '';
+  if (o.hosts && !o.hosts.some((h) => hostMatch(h, host))) return false;
+  if (o.notHosts?.some((h) => hostMatch(h, host))) return false;
   if (o.methods && !orMatch(o.methods, method)) return false;
   if (o.notMethods && orMatch(o.notMethods, method)) return false;
   if (o.paths && !orPathMatch(o.paths, path)) return false;
@@ -200,9 +282,10 @@ function toMatches(rule: AuthzRule, r: AuthzRequest): boolean {
   return rule.to.some(({ operation }) => operationMatches(operation, r));
 }
 
-function ruleMatches(rule: AuthzRule, r: AuthzRequest, action: 'ALLOW' | 'DENY'): boolean {
+/** A rule: OR(from) AND OR(to) AND every `when` (model.go `New`). */
+function ruleMatches(rule: AuthzRule, r: AuthzRequest, action: AuthzPolicy['action']): Tri {
   if (!r.http && skippedOnTcp(rule, action)) return false;
-  return fromMatches(rule, r) && toMatches(rule, r);
+  return and3([() => toMatches(rule, r), () => fromMatches(rule, r), ...(rule.when ?? []).map((u) => () => unjudgedTri(u, r))]);
 }
 
 /** Envoy's policy id (I: pilot/pkg/security/authz/builder/builder.go, policy name). */
@@ -210,18 +293,62 @@ export function policyId(p: Pick<AuthzPolicy, 'namespace' | 'name'>, rule: numbe
   return `ns[${p.namespace}]-policy[${p.name}]-rule[${rule}]`;
 }
 
-/** DENY first, then ALLOW: with no ALLOW policy everything else is allowed; with any, one rule must match. */
-export function evaluate(policies: AuthzPolicy[], r: AuthzRequest): AuthzDecision {
-  for (const p of policies.filter((x) => x.action === 'DENY')) {
-    const i = p.rules.findIndex((rule) => ruleMatches(rule, r, 'DENY'));
-    if (i >= 0) return { allowed: false, policy: policyId(p, i) };
+/**
+ * The first rule of a policy that surely matches (the policy matches whatever the unjudged rules say), else what the
+ * model could not judge, else undefined (no rule matches).
+ */
+function firstMatch(p: AuthzPolicy, r: AuthzRequest, action: AuthzPolicy['action']): number | string | undefined {
+  let unknown: string | undefined;
+  for (const [i, rule] of p.rules.entries()) {
+    const v = ruleMatches(rule, r, action);
+    if (v === true) return i;
+    if (typeof v === 'string') unknown ??= `${policyId(p, i)}: ${v}`;
   }
-  const allows = policies.filter((x) => x.action === 'ALLOW');
-  if (allows.length === 0) return { allowed: true };
+  return unknown;
+}
+
+/** The model's answer, or what it could not judge (`unjudged` names the policy, rule and field). */
+export type AuthzVerdict = AuthzDecision | { unjudged: string };
+
+/** The policies istiod enforces: no AUDIT (it only logs), no dry-run (shadow rules only; builder.go isDryRun). */
+const enforced = (policies: AuthzPolicy[]) => policies.filter((p) => p.action !== 'AUDIT' && !p.dryRun);
+
+/**
+ * A CUSTOM policy whose provider istiod cannot use becomes DENY rules (builder.go buildHTTP/buildTCP,
+ * getBadCustomDenyRules). On a TCP chain an HTTP provider's policy is dropped before that (builder.go buildTCP).
+ */
+const badCustom = (p: AuthzPolicy, r: AuthzRequest) => p.action === 'CUSTOM' && p.badProvider !== undefined && (r.http || p.providerKind !== 'http');
+
+/**
+ * Istio's decision, three-valued: DENY (and bad CUSTOM) first, then ALLOW; with no ALLOW policy everything else is
+ * allowed; with any, one rule must match (builder.go: CUSTOM, DENY and ALLOW filters in that order, each must pass).
+ */
+export function judge(policies: AuthzPolicy[], r: AuthzRequest): AuthzVerdict {
+  const live = enforced(policies);
+  let unknown: string | undefined;
+  for (const p of live.filter((x) => x.action === 'DENY' || badCustom(x, r))) {
+    const i = firstMatch(p, r, 'DENY');
+    if (typeof i === 'number') return { allowed: false, policy: policyId(p, i) };
+    if (typeof i === 'string') unknown ??= i;
+  }
+  const allows = live.filter((x) => x.action === 'ALLOW');
+  if (allows.length === 0) return unknown ? { unjudged: unknown } : { allowed: true };
   for (const p of allows) {
-    if (p.rules.some((rule) => ruleMatches(rule, r, 'ALLOW'))) return { allowed: true };
+    const i = firstMatch(p, r, 'ALLOW');
+    if (typeof i === 'number') return unknown ? { unjudged: unknown } : { allowed: true };
+    if (typeof i === 'string') unknown ??= i;
   }
-  return { allowed: false, policy: 'none' };
+  return unknown ? { unjudged: unknown } : { allowed: false, policy: 'none' };
+}
+
+/**
+ * `judge` for callers whose policies hold nothing unjudged (the lab's schema refuses every such field): a request the
+ * model cannot decide is an error, never a guess.
+ */
+export function evaluate(policies: AuthzPolicy[], r: AuthzRequest): AuthzDecision {
+  const v = judge(policies, r);
+  if ('unjudged' in v) throw new Error(`authorization not judged by the model: ${v.unjudged}`);
+  return v;
 }
 
 /**
@@ -229,14 +356,24 @@ export function evaluate(policies: AuthzPolicy[], r: AuthzRequest): AuthzDecisio
  * marks the request, and the ext_authz filter after it calls the provider only for marked requests (I:
  * pilot/pkg/security/authz/builder/builder.go, buildHTTP; extauthz.go filter_enabled_metadata). On a TCP chain a
  * CUSTOM policy with an HTTP provider is ignored ("ignored CUSTOM action with HTTP provider on TCP filter chain",
- * builder.go buildTCP), so TCP requests never match here. CUSTOM matches rules as DENY does (model.go checkError
- * returns the error only for ALLOW).
+ * builder.go buildTCP), a gRPC provider's applies. CUSTOM matches rules as DENY does (model.go checkError returns the
+ * error only for ALLOW). A bad provider's policy is a DENY (`judge`), never a call.
  */
-export function customMatch(policies: AuthzPolicy[], r: AuthzRequest): { provider: string; policy: string } | undefined {
-  if (!r.http) return undefined;
-  for (const p of policies.filter((x) => x.action === 'CUSTOM')) {
-    const i = p.rules.findIndex((rule) => ruleMatches(rule, r, 'DENY'));
-    if (i >= 0) return { provider: p.provider ?? '', policy: policyId(p, i) };
+export function customJudge(policies: AuthzPolicy[], r: AuthzRequest): { provider: string; policy: string } | undefined | { unjudged: string } {
+  let unknown: string | undefined;
+  for (const p of policies.filter((x) => x.action === 'CUSTOM' && x.badProvider === undefined)) {
+    if (!r.http && p.providerKind !== 'grpc') continue;
+    if (p.dryRun) return { unjudged: `${p.namespace}/${p.name}: a dry-run CUSTOM policy (not modelled)` };
+    const i = firstMatch(p, r, 'CUSTOM');
+    if (typeof i === 'number') return { provider: p.provider ?? '', policy: policyId(p, i) };
+    if (typeof i === 'string') unknown ??= i;
   }
-  return undefined;
+  return unknown ? { unjudged: unknown } : undefined;
+}
+
+/** `customJudge` for the lab (no unjudged field, HTTP providers only). */
+export function customMatch(policies: AuthzPolicy[], r: AuthzRequest): { provider: string; policy: string } | undefined {
+  const v = customJudge(policies.map((p) => (p.action === 'CUSTOM' && !p.providerKind ? { ...p, providerKind: 'http' as const } : p)), r);
+  if (v && 'unjudged' in v) throw new Error(`CUSTOM authorization not judged by the model: ${v.unjudged}`);
+  return v;
 }
