@@ -47,7 +47,7 @@ const refuse = (why: string): never => {
 };
 
 /** Source fields the model judges, and those it keeps as unjudged (TCP-capable unless listed as HTTP only). */
-const SOURCE_JUDGED = ['principals', 'notPrincipals', 'namespaces', 'notNamespaces'] as const;
+const SOURCE_JUDGED = ['principals', 'notPrincipals', 'namespaces', 'notNamespaces', 'serviceAccounts', 'notServiceAccounts', 'trustDomains', 'notTrustDomains'] as const;
 const SOURCE_UNJUDGED: Record<string, boolean> = {
   requestPrincipals: true,
   notRequestPrincipals: true,
@@ -55,10 +55,6 @@ const SOURCE_UNJUDGED: Record<string, boolean> = {
   notIpBlocks: false,
   remoteIpBlocks: false,
   notRemoteIpBlocks: false,
-  serviceAccounts: false,
-  notServiceAccounts: false,
-  trustDomains: false,
-  notTrustDomains: false,
 };
 const OPERATION_FIELDS = ['hosts', 'notHosts', 'ports', 'notPorts', 'methods', 'notMethods', 'paths', 'notPaths'] as const;
 
@@ -67,7 +63,10 @@ function strings(v: unknown, at: string): string[] {
   return v as string[];
 }
 
-function source(v: unknown, at: string): AuthzSource {
+/** A bare service account name is in the policy's namespace (generator.go serviceAccountRegex, defaultNamespace). */
+const qualify = (sas: string[] | undefined, ns: string) => sas?.map((sa) => (sa.includes('/') ? sa : `${ns}/${sa}`));
+
+function source(v: unknown, at: string, ns: string): AuthzSource {
   if (!isObj(v)) return refuse(`${at} is not an object`);
   const out: AuthzSource = {};
   const unjudged: Unjudged[] = [];
@@ -77,6 +76,8 @@ function source(v: unknown, at: string): AuthzSource {
     else refuse(`${at}.${k}: unknown field`);
   }
   if (unjudged.length > 0) out.unjudged = unjudged;
+  if (out.serviceAccounts) out.serviceAccounts = qualify(out.serviceAccounts, ns);
+  if (out.notServiceAccounts) out.notServiceAccounts = qualify(out.notServiceAccounts, ns);
   return out;
 }
 
@@ -93,13 +94,13 @@ function operation(v: unknown, at: string): AuthzOperation {
 /** `when` keys istiod can only generate for HTTP (generator.go: request.headers, request.auth.* "is HTTP only"). */
 const httpOnlyKey = (key: string) => key.startsWith('request.headers[') || key.startsWith('request.auth.');
 
-function rule(v: unknown, at: string): AuthzRule {
+function rule(v: unknown, at: string, ns: string): AuthzRule {
   if (!isObj(v)) return refuse(`${at} is not an object`);
   const out: AuthzRule = {};
   for (const [k, val] of Object.entries(v)) {
     if (k === 'from') {
       if (!Array.isArray(val)) refuse(`${at}.from is not a list`);
-      out.from = (val as unknown[]).map((f, j) => ({ source: source(isObj(f) ? f.source : undefined, `${at}.from[${j}].source`) }));
+      out.from = (val as unknown[]).map((f, j) => ({ source: source(isObj(f) ? f.source : undefined, `${at}.from[${j}].source`, ns) }));
     } else if (k === 'to') {
       if (!Array.isArray(val)) refuse(`${at}.to is not a list`);
       out.to = (val as unknown[]).map((t, j) => ({ operation: operation(isObj(t) ? t.operation : undefined, `${at}.to[${j}].operation`) }));
@@ -148,7 +149,7 @@ function convert(o: unknown, opts: AuthzPolicyOptions): SelectedAuthzPolicy {
     if (k === 'selector') selector = isObj(v) && isObj(v.matchLabels) ? (v.matchLabels as Record<string, string>) : refuse('spec.selector without matchLabels');
     else if (k === 'action') policy.action = ['ALLOW', 'DENY', 'AUDIT', 'CUSTOM'].includes(v as string) ? (v as AuthzPolicy['action']) : refuse(`spec.action ${String(v)}`);
     else if (k === 'provider') policy.provider = isObj(v) && typeof v.name === 'string' ? v.name : refuse('spec.provider without name');
-    else if (k === 'rules') policy.rules = Array.isArray(v) ? v.map((r, i) => rule(r, `rules[${i}]`)) : refuse('spec.rules is not a list');
+    else if (k === 'rules') policy.rules = Array.isArray(v) ? v.map((r, i) => rule(r, `rules[${i}]`, policy.namespace)) : refuse('spec.rules is not a list');
     else refuse(`spec.${k}: not modelled (the model judges sidecar policies selected by labels)`);
   }
   if (dryRun(m.annotations)) policy.dryRun = true;
@@ -188,4 +189,16 @@ export function forWorkload(policies: AuthzPolicy[], opts: AuthzPolicyOptions = 
   if (providers.size <= 1 || opts.multipleCustomProviders) return policies;
   const why = `multiple CUSTOM authorization providers per workload requires PILOT_ENABLE_MULTIPLE_CUSTOM_AUTHZ_PROVIDERS, found ${providers.size}`;
   return policies.map((p) => (p.action === 'CUSTOM' ? { ...p, badProvider: p.badProvider ?? why } : p));
+}
+
+/** Istio's default root namespace (meshConfig.rootNamespace): its policies apply mesh-wide. */
+export const DEFAULT_ROOT_NAMESPACE = 'istio-system';
+
+/**
+ * Whether a policy applies to a workload: in the workload's namespace or the root namespace, and its selector's
+ * labels all on the workload (I: pilot/pkg/model/authorization.go ListAuthorizationPolicies, PolicyMatcherForProxy).
+ */
+export function appliesTo(p: SelectedAuthzPolicy, namespace: string, labels: Record<string, string>, rootNamespace = DEFAULT_ROOT_NAMESPACE): boolean {
+  if (p.policy.namespace !== namespace && p.policy.namespace !== rootNamespace) return false;
+  return Object.entries(p.selector ?? {}).every(([k, v]) => labels[k] === v);
 }

@@ -30,6 +30,11 @@ export interface AuthzSource {
   notPrincipals?: string[];
   namespaces?: string[];
   notNamespaces?: string[];
+  /** `<namespace>/<name>` (the front end fills the policy's namespace in for a bare `<name>`). */
+  serviceAccounts?: string[];
+  notServiceAccounts?: string[];
+  trustDomains?: string[];
+  notTrustDomains?: string[];
   unjudged?: Unjudged[];
 }
 
@@ -224,6 +229,38 @@ function or3(parts: Iterable<() => Tri>): Tri {
 /** What an unjudged field contributes: nothing on a TCP chain when it is HTTP-only (DENY/CUSTOM/AUDIT ignore it). */
 const unjudgedTri = (u: Unjudged, r: AuthzRequest): Tri => (u.httpOnly && !r.http ? true : `${u.field} (not judged by the model)`);
 
+const quoteMeta = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+
+/**
+ * A `serviceAccounts` entry `<ns>/<sa>`: the safe_regex `spiffe://.+/ns/<ns>/(.+/|)sa/<sa>(/.+)?` on the peer's URI
+ * SAN, full match (I: pilot/pkg/security/authz/model/generator.go serviceAccountRegex). So `ns/foo/x/sa/bar` and
+ * `sa/bar/extra` match, `sa/bar-junk` does not.
+ */
+export function serviceAccountMatch(value: string, principal: string): boolean {
+  const [ns, sa] = value.split(/\/(.*)/s) as [string, string];
+  return new RegExp(`^spiffe://.+/ns/${quoteMeta(ns)}/(.+/|)sa/${quoteMeta(sa)}(/.+)?$`).test(`spiffe://${principal}`);
+}
+
+/**
+ * A `trustDomains` entry: `*` → any SPIFFE peer (prefix `spiffe://`); no `*` → prefix `spiffe://<td>/`; one `*` →
+ * `spiffe://<before>[^/]*<after>/.*` (regex, full match; a second `*` is a literal) (I: generator.go
+ * srcTrustDomainGenerator.principal).
+ */
+export function trustDomainMatch(value: string, principal: string): boolean {
+  const uri = `spiffe://${principal}`;
+  if (value === '*') return true;
+  if (!value.includes('*')) return uri.startsWith(`spiffe://${value}/`);
+  const i = value.indexOf('*');
+  return new RegExp(`^spiffe://${quoteMeta(value.slice(0, i))}[^/]*${quoteMeta(value.slice(i + 1))}/.*$`).test(uri);
+}
+
+/** A values/notValues pair of an identity field with its matcher: as `identityMatches`. */
+function peerField(values: string[] | undefined, notValues: string[] | undefined, principal: string | undefined, match: (v: string, p: string) => boolean): boolean {
+  if (values && (principal === undefined || !values.some((v) => match(v, principal)))) return false;
+  if (notValues && principal !== undefined && notValues.some((v) => match(v, principal))) return false;
+  return true;
+}
+
 /** A rule's `from`: any source matches; within a source, every field matches (model.go `New`). */
 function fromMatches(rule: AuthzRule, r: AuthzRequest): Tri {
   if (!rule.from) return true;
@@ -232,6 +269,8 @@ function fromMatches(rule: AuthzRule, r: AuthzRequest): Tri {
       and3([
         () => identityMatches(s.principals, s.notPrincipals, r.principal),
         () => namespaceMatches(s.namespaces, s.notNamespaces, r.principal),
+        () => peerField(s.serviceAccounts, s.notServiceAccounts, r.principal, serviceAccountMatch),
+        () => peerField(s.trustDomains, s.notTrustDomains, r.principal, trustDomainMatch),
         ...(s.unjudged ?? []).map((u) => () => unjudgedTri(u, r)),
       ]),
     ),
