@@ -90,23 +90,73 @@ const hosts = (objs: unknown[]) =>
   uniq(['httpbin.foo.svc.cluster.local', ...valuesOf(objs, ['hosts', 'notHosts']).flatMap((h) => instances(h, 'any.example')), ...valuesOf(objs, ['hosts']).map((h) => h.toUpperCase().replaceAll('*', 'X'))]);
 const ports = (objs: unknown[]) => uniq([8000, 1, ...valuesOf(objs, ['ports', 'notPorts']).flatMap((p) => [Number(p), Number(p) + 1])]);
 
-/** The requests for one test case: every identity with a neutral operation and with each operation value varied. */
+type Op = { method: string; path: string; host: string; port: number; sourceIp: string };
+
+/** Source IPs: the default peer address, and each ipBlocks/source.ip value's base address and its neighbour. */
+const sourceIps = (objs: unknown[]) =>
+  uniq([
+    '10.0.0.7',
+    ...valuesOf(objs, ['ipBlocks', 'notIpBlocks']).flatMap((b) => {
+      const a = b.split('/')[0]!;
+      const last = Number(a.split('.')[3]);
+      return [a, a.replace(/\.\d+$/, `.${(last + 1) % 256}`)];
+    }),
+  ]);
+
+/** Each operation of each rule as one request that should satisfy it (its first value of every field, instantiated). */
+function ruleOps(objs: unknown[], base: Op): Op[] {
+  const ops = valuesOfKey(objs, 'operation').map((o) => {
+    const first = (k: string, fill: string) => (Array.isArray(o[k]) && typeof o[k][0] === 'string' ? instances(o[k][0] as string, fill)[0] : undefined);
+    const path = Array.isArray(o.paths) && typeof o.paths[0] === 'string' ? (o.paths[0] as string).replaceAll('{**}', 'a/b').replaceAll('{*}', 'seg') : undefined;
+    const port = Array.isArray(o.ports) ? Number(o.ports[0]) : undefined;
+    return { ...base, method: first('methods', 'ANY') ?? base.method, path: path?.replace(/\*/, 'any') ?? base.path, host: first('hosts', 'any.example') ?? base.host, port: port ?? base.port };
+  });
+  return ops;
+}
+
+/** Every object under `key` anywhere in the policies. */
+function valuesOfKey(objs: unknown[], key: string): Record<string, unknown[]>[] {
+  const out: Record<string, unknown[]>[] = [];
+  const walk = (v: unknown) => {
+    if (Array.isArray(v)) v.forEach(walk);
+    else if (typeof v === 'object' && v !== null) {
+      for (const [k, x] of Object.entries(v)) {
+        if (k === key && typeof x === 'object' && x !== null) out.push(x as Record<string, unknown[]>);
+        walk(x);
+      }
+    }
+  };
+  objs.forEach(walk);
+  return out;
+}
+
+/**
+ * The requests for one test case: every identity with (a) a neutral operation, (b) an operation matching none of the
+ * policies' values, each varied in one field (method, path, host, port) through the policies' values and their
+ * neighbours, and (c) each rule operation's own values.
+ */
 function requests(objs: unknown[], http: boolean): AuthzRequest[] {
   const ids = identities(objs);
-  const base = { method: 'GET', path: '/', host: 'httpbin.foo.svc.cluster.local', port: 8000 };
-  const ops: (typeof base)[] = [base];
-  if (http) {
-    ops.push(...methods(objs).map((method) => ({ ...base, method })));
-    ops.push(...paths(objs).map((path) => ({ ...base, path })));
-    ops.push(...hosts(objs).map((host) => ({ ...base, host })));
+  const neutral: Op = { method: 'GET', path: '/', host: 'httpbin.foo.svc.cluster.local', port: 8000, sourceIp: '10.0.0.7' };
+  const miss: Op = { method: 'BOGUS', path: '/nowhere', host: 'nowhere.example', port: 1, sourceIp: '10.0.0.7' };
+  const ops: Op[] = [];
+  for (const base of [neutral, miss]) {
+    ops.push(base);
+    if (http) {
+      ops.push(...methods(objs).map((method) => ({ ...base, method })));
+      ops.push(...paths(objs).map((path) => ({ ...base, path })));
+      ops.push(...hosts(objs).map((host) => ({ ...base, host })));
+    }
+    ops.push(...ports(objs).map((port) => ({ ...base, port })));
+    ops.push(...sourceIps(objs).map((sourceIp) => ({ ...base, sourceIp })));
   }
-  ops.push(...ports(objs).map((port) => ({ ...base, port })));
+  ops.push(...ruleOps(objs, neutral));
   const seen = new Set<string>();
   const out: AuthzRequest[] = [];
   for (const principal of ids) {
     for (const op of ops) {
       const namespace = principal === undefined ? undefined : /\/ns\/([^/]+)\//.exec(principal)?.[1];
-      const r: AuthzRequest = http ? { principal, namespace, ...op, http } : { principal, namespace, port: op.port, http };
+      const r: AuthzRequest = http ? { principal, namespace, ...op, headers: {}, http } : { principal, namespace, port: op.port, sourceIp: op.sourceIp, http };
       const key = JSON.stringify(r);
       if (!seen.has(key)) {
         seen.add(key);
@@ -124,14 +174,14 @@ function envoyRequest(r: AuthzRequest): EnvoyRequest {
     headers: r.http ? { ':method': r.method ?? 'GET', ':path': r.path ?? '/', ':authority': r.host ?? '' } : {},
     localPort: r.port,
     localIp: '10.0.0.9',
-    directRemoteIp: '10.0.0.7',
-    remoteIp: '10.0.0.7',
+    directRemoteIp: r.sourceIp ?? '10.0.0.7',
+    remoteIp: r.sourceIp ?? '10.0.0.7',
     metadata: {},
   };
 }
 
 const describe = (r: AuthzRequest) =>
-  `${r.principal ?? 'plaintext'} ${r.http ? `${r.method} ${r.host}${r.path} :${r.port}` : `tcp :${r.port}`}`;
+  `${r.principal ?? 'plaintext'} from ${r.sourceIp} ${r.http ? `${r.method} ${r.host}${r.path} :${r.port}` : `tcp :${r.port}`}`;
 
 function oneCase(c: BuilderCase, policies: AuthzPolicy[] | string, filters: unknown[], r: AuthzRequest): OracleCase {
   const name = `${c.name}: ${describe(r)}`;

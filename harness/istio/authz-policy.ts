@@ -47,12 +47,10 @@ const refuse = (why: string): never => {
 };
 
 /** Source fields the model judges, and those it keeps as unjudged (TCP-capable unless listed as HTTP only). */
-const SOURCE_JUDGED = ['principals', 'notPrincipals', 'namespaces', 'notNamespaces', 'serviceAccounts', 'notServiceAccounts', 'trustDomains', 'notTrustDomains'] as const;
+const SOURCE_JUDGED = ['principals', 'notPrincipals', 'namespaces', 'notNamespaces', 'serviceAccounts', 'notServiceAccounts', 'trustDomains', 'notTrustDomains', 'ipBlocks', 'notIpBlocks'] as const;
 const SOURCE_UNJUDGED: Record<string, boolean> = {
   requestPrincipals: true,
   notRequestPrincipals: true,
-  ipBlocks: false,
-  notIpBlocks: false,
   remoteIpBlocks: false,
   notRemoteIpBlocks: false,
 };
@@ -72,7 +70,11 @@ function source(v: unknown, at: string, ns: string): AuthzSource {
   const unjudged: Unjudged[] = [];
   for (const [k, val] of Object.entries(v)) {
     if ((SOURCE_JUDGED as readonly string[]).includes(k)) out[k as (typeof SOURCE_JUDGED)[number]] = strings(val, `${at}.${k}`);
-    else if (k in SOURCE_UNJUDGED) unjudged.push({ field: `${at}.${k}`, httpOnly: SOURCE_UNJUDGED[k]! });
+    else if (k in SOURCE_UNJUDGED) {
+      strings(val, `${at}.${k}`);
+      const jwt = k === 'requestPrincipals' ? { withoutJwt: false } : k === 'notRequestPrincipals' ? { withoutJwt: true } : {};
+      unjudged.push({ field: `${at}.${k}`, httpOnly: SOURCE_UNJUDGED[k]!, ...jwt });
+    }
     else refuse(`${at}.${k}: unknown field`);
   }
   if (unjudged.length > 0) out.unjudged = unjudged;
@@ -91,8 +93,43 @@ function operation(v: unknown, at: string): AuthzOperation {
   return out;
 }
 
-/** `when` keys istiod can only generate for HTTP (generator.go: request.headers, request.auth.* "is HTTP only"). */
+/** `when` keys on the peer, judged with the `from` fields' matchers (model.go `New`, the attrSrc* cases). */
+const WHEN_SOURCE: Record<string, [keyof AuthzSource, keyof AuthzSource]> = {
+  'source.principal': ['principals', 'notPrincipals'],
+  'source.namespace': ['namespaces', 'notNamespaces'],
+  'source.serviceAccount': ['serviceAccounts', 'notServiceAccounts'],
+  'source.trustDomain': ['trustDomains', 'notTrustDomains'],
+  'source.ip': ['ipBlocks', 'notIpBlocks'],
+};
+
+/** Other `when` keys istiod knows (model.go `New`; any other is "unknown attribute"); HTTP only: generator.go. */
+const WHEN_UNJUDGED = ['destination.ip', 'connection.sni', 'remote.ip', 'request.auth.principal', 'request.auth.audiences', 'request.auth.presenter'];
+const WHEN_UNJUDGED_PREFIX = ['experimental.envoy.filters.', 'request.headers[', 'request.auth.claims['];
 const httpOnlyKey = (key: string) => key.startsWith('request.headers[') || key.startsWith('request.auth.');
+
+/** One `when` condition into the rule: a judged peer/port condition, or an unjudged one (named). */
+function when(c: unknown, at: string, out: AuthzRule, ns: string): void {
+  if (!isObj(c) || typeof c.key !== 'string') throw new Refusal(`${at} has no key`);
+  const key = c.key;
+  for (const k of Object.keys(c)) if (!['key', 'values', 'notValues'].includes(k)) refuse(`${at}.${k}: unknown field`);
+  const values = c.values === undefined ? undefined : strings(c.values, `${at}.values`);
+  const notValues = c.notValues === undefined ? undefined : strings(c.notValues, `${at}.notValues`);
+  const pair = <K extends string>(v: K, n: K) => ({ ...(values ? { [v]: values } : {}), ...(notValues ? { [n]: notValues } : {}) }) as Partial<Record<K, string[]>>;
+  if (key in WHEN_SOURCE) {
+    const [v, n] = WHEN_SOURCE[key]!;
+    const src = pair(v, n) as AuthzSource;
+    if (src.serviceAccounts) src.serviceAccounts = qualify(src.serviceAccounts, ns);
+    if (src.notServiceAccounts) src.notServiceAccounts = qualify(src.notServiceAccounts, ns);
+    out.whenSources = [...(out.whenSources ?? []), src];
+  } else if (key === 'destination.port') {
+    out.whenOperations = [...(out.whenOperations ?? []), pair('ports', 'notPorts')];
+  } else if (WHEN_UNJUDGED.includes(key) || WHEN_UNJUDGED_PREFIX.some((p) => key.startsWith(p))) {
+    // request.auth.*: the jwt_authn metadata, absent without a JWT (values never match, notValues always do).
+    const jwt = key.startsWith('request.auth.') ? { withoutJwt: values === undefined } : {};
+    const header = key.startsWith('request.headers[') && key.endsWith(']') ? { header: { name: key.slice('request.headers['.length, -1), whenAbsent: values === undefined } } : {};
+    out.when = [...(out.when ?? []), { field: `${at} (${key})`, httpOnly: httpOnlyKey(key), ...jwt, ...header }];
+  } else refuse(`${at}: unknown attribute ${key}`);
+}
 
 function rule(v: unknown, at: string, ns: string): AuthzRule {
   if (!isObj(v)) return refuse(`${at} is not an object`);
@@ -106,10 +143,7 @@ function rule(v: unknown, at: string, ns: string): AuthzRule {
       out.to = (val as unknown[]).map((t, j) => ({ operation: operation(isObj(t) ? t.operation : undefined, `${at}.to[${j}].operation`) }));
     } else if (k === 'when') {
       if (!Array.isArray(val)) refuse(`${at}.when is not a list`);
-      out.when = (val as unknown[]).map((c, j) => {
-        const key = isObj(c) && typeof c.key === 'string' ? c.key : refuse(`${at}.when[${j}] has no key`);
-        return { field: `${at}.when[${j}] (${key})`, httpOnly: httpOnlyKey(key) };
-      });
+      for (const [j, c] of (val as unknown[]).entries()) when(c, `${at}.when[${j}]`, out, ns);
     } else refuse(`${at}.${k}: unknown field`);
   }
   return out;

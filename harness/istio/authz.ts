@@ -23,6 +23,19 @@
 export interface Unjudged {
   field: string;
   httpOnly: boolean;
+  /**
+   * For a field read from the request's JWT (requestPrincipals, `request.auth.*`): its value on a request that carries
+   * no JWT. istiod matches them on the jwt_authn filter's dynamic metadata (generator.go requestPrincipalGenerator,
+   * MetadataStringMatcherForJWTClaim), which is absent without a JWT, so `values` never match and `notValues`
+   * (NOT of them) always do.
+   */
+  withoutJwt?: boolean;
+  /**
+   * For `request.headers[<name>]`: the header, and the condition's value when the request lacks it. istiod
+   * generates Envoy header matchers (generator.go requestHeaderGenerator, matcher.HeaderMatcher), which an absent
+   * header never matches, so `values` are false and `notValues` true.
+   */
+  header?: { name: string; whenAbsent: boolean };
 }
 
 export interface AuthzSource {
@@ -35,6 +48,9 @@ export interface AuthzSource {
   notServiceAccounts?: string[];
   trustDomains?: string[];
   notTrustDomains?: string[];
+  /** IPv4 addresses or CIDRs of the connection's peer (Envoy direct_remote_ip); judged when the request names its source IP. */
+  ipBlocks?: string[];
+  notIpBlocks?: string[];
   unjudged?: Unjudged[];
 }
 
@@ -53,7 +69,14 @@ export interface AuthzOperation {
 export interface AuthzRule {
   from?: { source: AuthzSource }[];
   to?: { operation: AuthzOperation }[];
-  /** The rule's `when` conditions, none judged by the model (each ANDed with the rule). */
+  /**
+   * `when` conditions the model judges, each ANDed with the rule: on the peer (source.principal, source.namespace,
+   * source.serviceAccount, source.trustDomain) and on the destination port (model.go `New` gives them the same
+   * generators as the `from`/`to` fields).
+   */
+  whenSources?: AuthzSource[];
+  whenOperations?: AuthzOperation[];
+  /** The rest of the rule's `when` conditions (each ANDed with the rule). */
   when?: Unjudged[];
 }
 
@@ -89,6 +112,15 @@ export interface AuthzRequest {
   /** HTTP only: the `:authority` (Host) header. */
   host?: string;
   port: number;
+  /** The connection's peer address (IPv4), when known; `ipBlocks` are judged only then. */
+  sourceIp?: string;
+  /**
+   * The request's headers beyond `:method`, `:path` and `:authority`, names lower-case, when the caller knows them
+   * all (a `request.headers[…]` condition on an absent header is then judged); undefined: not known.
+   */
+  headers?: Record<string, string>;
+  /** The request carries a JWT (request authentication): JWT-based fields are then not judged. */
+  jwt?: boolean;
   /** The request arrived on an HTTP filter chain (HTTP RBAC filter); false: a TCP chain (network RBAC filter). */
   http: boolean;
 }
@@ -227,7 +259,24 @@ function or3(parts: Iterable<() => Tri>): Tri {
 }
 
 /** What an unjudged field contributes: nothing on a TCP chain when it is HTTP-only (DENY/CUSTOM/AUDIT ignore it). */
-const unjudgedTri = (u: Unjudged, r: AuthzRequest): Tri => (u.httpOnly && !r.http ? true : `${u.field} (not judged by the model)`);
+function unjudgedTri(u: Unjudged, r: AuthzRequest): Tri {
+  if (u.httpOnly && !r.http) return true;
+  if (u.withoutJwt !== undefined && !r.jwt) return u.withoutJwt;
+  if (u.header && r.headers && !u.header.name.startsWith(':') && r.headers[u.header.name.toLowerCase()] === undefined) return u.header.whenAbsent;
+  return `${u.field} (not judged by the model)`;
+}
+
+/** One source: every field matches. */
+function sourceMatches(s: AuthzSource, r: AuthzRequest): Tri {
+  return and3([
+    () => identityMatches(s.principals, s.notPrincipals, r.principal),
+    () => namespaceMatches(s.namespaces, s.notNamespaces, r.principal),
+    () => peerField(s.serviceAccounts, s.notServiceAccounts, r.principal, serviceAccountMatch),
+    () => peerField(s.trustDomains, s.notTrustDomains, r.principal, trustDomainMatch),
+    () => ipBlocksMatch(s.ipBlocks, s.notIpBlocks, r.sourceIp, 'ipBlocks'),
+    ...(s.unjudged ?? []).map((u) => () => unjudgedTri(u, r)),
+  ]);
+}
 
 const quoteMeta = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
@@ -261,20 +310,39 @@ function peerField(values: string[] | undefined, notValues: string[] | undefined
   return true;
 }
 
+const ipv4 = (s: string): number | undefined => {
+  const parts = s.split('.').map(Number);
+  if (parts.length !== 4 || parts.some((x) => !Number.isInteger(x) || x < 0 || x > 255)) return undefined;
+  return ((parts[0]! << 24) | (parts[1]! << 16) | (parts[2]! << 8) | parts[3]!) >>> 0;
+};
+
+/**
+ * An `ipBlocks` entry: an address (a /32) or a CIDR, Envoy's CidrRange on the direct remote address (I:
+ * generator.go srcIPGenerator → principalDirectRemoteIP; matcher.CidrRange). IPv6 is not judged.
+ */
+export function ipBlockMatch(block: string, ip: string): boolean | string {
+  const [addr, len] = block.split('/') as [string, string | undefined];
+  const a = ipv4(addr);
+  const b = ipv4(ip);
+  const bits = len === undefined ? 32 : Number(len);
+  if (a === undefined || b === undefined || !Number.isInteger(bits) || bits < 0 || bits > 32) return `ipBlocks ${block} on ${ip} (only IPv4 is judged)`;
+  const mask = bits === 0 ? 0 : (0xffffffff << (32 - bits)) >>> 0;
+  return ((a & mask) >>> 0) === ((b & mask) >>> 0);
+}
+
+/** `ipBlocks`/`notIpBlocks` on the request's source IP; unjudged when the request does not name it. */
+function ipBlocksMatch(values: string[] | undefined, notValues: string[] | undefined, ip: string | undefined, field: string): Tri {
+  if (!values && !notValues) return true;
+  if (ip === undefined) return `${field} (the request's source IP is not known)`;
+  const any = (bs: string[]): Tri => or3(bs.map((b) => () => ipBlockMatch(b, ip)));
+  const not = (v: Tri): Tri => (typeof v === 'string' ? v : !v);
+  return and3([() => (values ? any(values) : true), () => (notValues ? not(any(notValues)) : true)]);
+}
+
 /** A rule's `from`: any source matches; within a source, every field matches (model.go `New`). */
 function fromMatches(rule: AuthzRule, r: AuthzRequest): Tri {
   if (!rule.from) return true;
-  return or3(
-    rule.from.map(({ source: s }) => () =>
-      and3([
-        () => identityMatches(s.principals, s.notPrincipals, r.principal),
-        () => namespaceMatches(s.namespaces, s.notNamespaces, r.principal),
-        () => peerField(s.serviceAccounts, s.notServiceAccounts, r.principal, serviceAccountMatch),
-        () => peerField(s.trustDomains, s.notTrustDomains, r.principal, trustDomainMatch),
-        ...(s.unjudged ?? []).map((u) => () => unjudgedTri(u, r)),
-      ]),
-    ),
-  );
+  return or3(rule.from.map(({ source }) => () => sourceMatches(source, r)));
 }
 
 const httpOnly = (o: AuthzOperation) => Boolean(o.methods || o.notMethods || o.paths || o.notPaths || o.hosts || o.notHosts);
@@ -324,7 +392,13 @@ function toMatches(rule: AuthzRule, r: AuthzRequest): boolean {
 /** A rule: OR(from) AND OR(to) AND every `when` (model.go `New`). */
 function ruleMatches(rule: AuthzRule, r: AuthzRequest, action: AuthzPolicy['action']): Tri {
   if (!r.http && skippedOnTcp(rule, action)) return false;
-  return and3([() => toMatches(rule, r), () => fromMatches(rule, r), ...(rule.when ?? []).map((u) => () => unjudgedTri(u, r))]);
+  return and3([
+    () => toMatches(rule, r),
+    () => fromMatches(rule, r),
+    ...(rule.whenSources ?? []).map((s) => () => sourceMatches(s, r)),
+    ...(rule.whenOperations ?? []).map((o) => () => operationMatches(o, r)),
+    ...(rule.when ?? []).map((u) => () => unjudgedTri(u, r)),
+  ]);
 }
 
 /** Envoy's policy id (I: pilot/pkg/security/authz/builder/builder.go, policy name). */
