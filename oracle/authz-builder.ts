@@ -66,7 +66,10 @@ function valuesOf(objs: unknown[], keys: string[]): string[] {
 
 /** The identities to try: the policies' principals and namespaces, their neighbours, another namespace, plaintext. */
 function identities(objs: unknown[]): (string | undefined)[] {
-  const principals = valuesOf(objs, ['principals', 'notPrincipals']).flatMap((p) => instances(p, 'cluster.local/ns/foo/sa/any'));
+  const principals = valuesOf(objs, ['principals', 'notPrincipals', 'values', 'notValues'])
+    .filter((p) => p.includes('/') || p === '*')
+    .flatMap((p) => instances(p, 'cluster.local/ns/foo/sa/any'))
+    .flatMap((p) => [p, p.replace(/^[^/]*\//, 'td1/'), p.replace(/^[^/]*\//, 'old-td/'), p.replace(/^[^/]*\//, 'some-td/')]);
   const namespaces = valuesOf(objs, ['namespaces', 'notNamespaces']).flatMap((n) => instances(n, 'any-ns').map((ns) => `cluster.local/ns/${ns}/sa/default`));
   const tds = valuesOf(objs, ['trustDomains', 'notTrustDomains']).flatMap((t) => instances(t, 'td').map((td) => `${td}/ns/foo/sa/default`));
   const sas = valuesOf(objs, ['serviceAccounts', 'notServiceAccounts']).map((s) => (s.includes('/') ? s.replace('/', '/sa/') : `foo/sa/${s}`)).map((s) => `cluster.local/ns/${s}`);
@@ -205,7 +208,7 @@ function oneCase(c: BuilderCase, policies: AuthzPolicy[] | string, filters: unkn
 
 /** The model's policies for the test's proxy, or the model's refusal of one of them. */
 function modelPolicies(docs: unknown[], c: BuilderCase, src: Source): AuthzPolicy[] | string {
-  const opts = { ...(c.meshConfig ? { providers: src.meshConfigs[c.meshConfig] } : {}), ...(c.tdBundle ? { trustDomainAliases: c.tdBundle.aliases } : {}) };
+  const opts = { ...(c.meshConfig ? { providers: src.meshConfigs[c.meshConfig] } : {}), ...(c.tdBundle ? { trustDomainBundle: c.tdBundle } : {}) };
   const out: AuthzPolicy[] = [];
   for (const d of docs) {
     const conv = authorizationPolicyFromIstio(d, opts);

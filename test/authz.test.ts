@@ -8,7 +8,7 @@ import { deniedByMesh } from '../harness/classify.js';
 import { loadPosture } from '../harness/posture/load.js';
 import { validateForLab } from '../cluster/lab/schema.js';
 import { type AuthzRequest, customJudge, judge, serviceAccountMatch, trustDomainMatch } from '../harness/istio/authz.js';
-import { authorizationPolicyFromIstio, forWorkload } from '../harness/istio/authz-policy.js';
+import { authorizationPolicyFromIstio, forWorkload, replaceTrustDomainAliases } from '../harness/istio/authz-policy.js';
 
 const AUTHZ = 'cluster.local/ns/mesh/sa/authorized';
 const OTHER = 'cluster.local/ns/mesh/sa/unauthorized';
@@ -264,5 +264,22 @@ describe('issue 20: the lab enforces what the model says, over real sockets', ()
     const { observations } = await authorized.run([{ kind: 'http', id: 'dry', dial: d.dial, authority: d.authority, path: '/', timeoutMs: 2_000 }]);
     expect(observations[0]!.http?.status).toBe(200);
     expect(observations[0]!.http?.echo?.nonce).toBe(observations[0]!.nonce);
+  });
+});
+
+describe('issue 20: trust-domain aliases (builder_test.go trust-domain-* cases)', () => {
+  it('simple-policy-td-aliases-in.yaml / simple-policy-principal-with-wildcard-in.yaml: principals are rewritten per trust domain of the bundle', () => {
+    const bundle = ['td1', 'cluster.local', 'some-td'];
+    expect(replaceTrustDomainAliases(['cluster.local/ns/a/sa/b'], bundle)).toEqual(['td1/ns/a/sa/b', 'cluster.local/ns/a/sa/b', 'some-td/ns/a/sa/b']);
+    expect(replaceTrustDomainAliases(['*/ns/foo/sa/x', 'other/ns/a/sa/b', 'not-spiffe'], bundle)).toEqual(['*/ns/foo/sa/x', 'other/ns/a/sa/b', 'not-spiffe']);
+    expect(replaceTrustDomainAliases(['*bar/ns/foo/sa/x'], ['td1', 'foobar'])).toEqual(['td1/ns/foo/sa/x', '*bar/ns/foo/sa/x']);
+    const c = authorizationPolicyFromIstio(
+      { apiVersion: 'security.istio.io/v1', kind: 'AuthorizationPolicy', metadata: { name: 'p', namespace: 'foo' }, spec: { rules: [{ from: [{ source: { principals: ['cluster.local/ns/a/sa/b'] } }] }] } },
+      { trustDomainBundle: { trustDomain: 'td1', aliases: ['cluster.local'] } },
+    );
+    if ('refused' in c) throw new Error(c.refused);
+    const r = { port: 80, http: true, method: 'GET', path: '/', host: 'h' };
+    expect(judge([c.policy], { ...r, principal: 'td1/ns/a/sa/b' })).toEqual({ allowed: true });
+    expect(judge([c.policy], { ...r, principal: 'td2/ns/a/sa/b' })).toMatchObject({ allowed: false });
   });
 });

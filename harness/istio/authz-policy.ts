@@ -24,8 +24,11 @@ export interface ExtensionProvider {
 export interface AuthzPolicyOptions {
   /** The mesh config's extension providers; undefined: CUSTOM providers are not resolved (the caller checks them). */
   providers?: ExtensionProvider[];
-  /** trustdomain.Bundle aliases; principals are rewritten per alias by istiod, which the model does not do. */
-  trustDomainAliases?: string[];
+  /**
+   * The mesh's trust domain and its aliases (trustdomain.NewBundle(trustDomain, aliases)): istiod rewrites
+   * principals and trustDomains for them (`trustDomainBundle`). Undefined: no rewriting (Istio with no aliases).
+   */
+  trustDomainBundle?: { trustDomain: string; aliases: string[] };
   /** PILOT_ENABLE_MULTIPLE_CUSTOM_AUTHZ_PROVIDERS (default false: a second provider on a workload is bad). */
   multipleCustomProviders?: boolean;
 }
@@ -155,6 +158,48 @@ function dryRun(annotations: unknown): boolean {
   return typeof v === 'string' && ['1', 't', 'T', 'TRUE', 'true', 'True'].includes(v);
 }
 
+/** pilot/pkg/security/trustdomain/util.go prefixMatch, suffixMatch, stringMatch. */
+const prefixMatch = (a: string, pattern: string) => pattern.endsWith('*') && a.startsWith(pattern.slice(0, -1));
+const suffixMatch = (a: string, pattern: string) => pattern.startsWith('*') && a.endsWith(pattern.slice(1));
+const tdListMatch = (a: string, list: string[]) => list.some((s) => a === s || s === '*' || prefixMatch(a, s) || prefixMatch(s, a) || suffixMatch(a, s) || suffixMatch(s, a));
+
+/**
+ * trustdomain.Bundle.ReplaceTrustDomainAliases: a principal `<td>/ns/<ns>/sa/<sa>` (5 parts, td not `*`) whose td
+ * is in the bundle (wildcards either way) or is `cluster.local` becomes one principal per bundle trust domain (kept as
+ * is where the bundle's td suffix-matches it), duplicates dropped; any other principal is kept.
+ */
+export function replaceTrustDomainAliases(principals: string[], bundle: string[]): string[] {
+  return principals.flatMap((p) => {
+    const parts = p.split('/');
+    if (parts.length !== 5 || parts[0] === '*') return [p];
+    const td = parts[0]!;
+    if (!tdListMatch(td, bundle) && td !== 'cluster.local') return [p];
+    return [...new Set(bundle.map((b) => (suffixMatch(b, td) ? p : [b, ...parts.slice(1)].join('/'))))];
+  });
+}
+
+/** trustdomain.Bundle.ExpandTrustDomainAliases: a trust domain of the bundle stands for all of them. */
+export function expandTrustDomainAliases(values: string[], bundle: string[]): string[] {
+  return [...new Set(values.flatMap((v) => (bundle.includes(v) ? bundle : [v])))];
+}
+
+/**
+ * model.go Model.MigrateTrustDomain, which istiod runs on every policy (builder.go `New` → model.New then
+ * MigrateTrustDomain): principals (from `from` and `when: source.principal`) and trust domains are rewritten.
+ */
+function migrateTrustDomain(policy: AuthzPolicy, bundle: string[]): void {
+  const fix = (s: AuthzSource) => {
+    if (s.principals) s.principals = replaceTrustDomainAliases(s.principals, bundle);
+    if (s.notPrincipals) s.notPrincipals = replaceTrustDomainAliases(s.notPrincipals, bundle);
+    if (s.trustDomains) s.trustDomains = expandTrustDomainAliases(s.trustDomains, bundle);
+    if (s.notTrustDomains) s.notTrustDomains = expandTrustDomainAliases(s.notTrustDomains, bundle);
+  };
+  for (const r of policy.rules) {
+    for (const { source } of r.from ?? []) fix(source);
+    for (const s of r.whenSources ?? []) fix(s);
+  }
+}
+
 /** Envoy's StatusCode enum (envoy/type/v3/http_status.proto), which builder/extauthz.go parseStatusOnError accepts. */
 const ENVOY_STATUS = new Set([
   100, 200, 201, 202, 203, 204, 205, 206, 207, 208, 226, 300, 301, 302, 303, 304, 305, 307, 308, 400, 401, 402, 403, 404, 405, 406, 407, 408, 409, 410, 411, 412, 413,
@@ -187,10 +232,7 @@ function convert(o: unknown, opts: AuthzPolicyOptions): SelectedAuthzPolicy {
     else refuse(`spec.${k}: not modelled (the model judges sidecar policies selected by labels)`);
   }
   if (dryRun(m.annotations)) policy.dryRun = true;
-  const aliases = opts.trustDomainAliases ?? [];
-  if (aliases.length > 0 && policy.rules.some((r) => (r.from ?? []).some(({ source: s }) => s.principals || s.notPrincipals))) {
-    refuse(`trust-domain aliases (${aliases.join(', ')}) rewrite principals (pilot/pkg/security/trustdomain); not modelled`);
-  }
+  if (opts.trustDomainBundle) migrateTrustDomain(policy, [opts.trustDomainBundle.trustDomain, ...opts.trustDomainBundle.aliases]);
   if (policy.action === 'CUSTOM' && opts.providers) {
     const p = opts.providers.find((x) => x.name === policy.provider);
     if (!p) policy.badProvider = `available providers are [${opts.providers.map((x) => x.name).join(' ')}] but found "${policy.provider}"`;
