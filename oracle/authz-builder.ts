@@ -138,7 +138,7 @@ function valuesOfKey(objs: unknown[], key: string): Record<string, unknown[]>[] 
  * policies' values, each varied in one field (method, path, host, port) through the policies' values and their
  * neighbours, and (c) each rule operation's own values.
  */
-function requests(objs: unknown[], http: boolean): AuthzRequest[] {
+export function requests(objs: unknown[], http: boolean): AuthzRequest[] {
   const ids = identities(objs);
   const neutral: Op = { method: 'GET', path: '/', host: 'httpbin.foo.svc.cluster.local', port: 8000, sourceIp: '10.0.0.7' };
   const miss: Op = { method: 'BOGUS', path: '/nowhere', host: 'nowhere.example', port: 1, sourceIp: '10.0.0.7' };
@@ -171,9 +171,9 @@ function requests(objs: unknown[], http: boolean): AuthzRequest[] {
 }
 
 /** The request as Envoy sees it on the inbound listener: URI SAN spiffe://<principal>, no JWT, fixed addresses. */
-function envoyRequest(r: AuthzRequest): EnvoyRequest {
+export function envoyRequest(r: AuthzRequest): EnvoyRequest {
   return {
-    ...(r.principal === undefined ? {} : { peerUriSans: [`spiffe://${r.principal}`] }),
+    ...(r.principal === undefined ? {} : { peerUriSans: [`spiffe://${r.principal}`], filterState: { 'io.istio.peer_principal': `spiffe://${r.principal}` } }),
     headers: r.http ? { ':method': r.method ?? 'GET', ':path': r.path ?? '/', ':authority': r.host ?? '' } : {},
     localPort: r.port,
     localIp: '10.0.0.9',
@@ -183,7 +183,7 @@ function envoyRequest(r: AuthzRequest): EnvoyRequest {
   };
 }
 
-const describe = (r: AuthzRequest) =>
+export const describe = (r: AuthzRequest) =>
   `${r.principal ?? 'plaintext'} from ${r.sourceIp} ${r.http ? `${r.method} ${r.host}${r.path} :${r.port}` : `tcp :${r.port}`}`;
 
 function oneCase(c: BuilderCase, policies: AuthzPolicy[] | string, filters: unknown[], r: AuthzRequest): OracleCase {

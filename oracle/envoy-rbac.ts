@@ -8,7 +8,7 @@
 //   (Http::HeaderUtility: an absent header matches nothing but is the only thing `present_match: false` matches),
 //   `url_path` (the path without query and fragment), `uri_template`, `destination_port` (the local port), IP
 //   matchers (`direct_remote_ip`, `remote_ip`, `source_ip`, `destination_ip`), `metadata` (dynamic metadata),
-//   `requested_server_name`; PolicyMatcher: some permission AND some principal.
+//   `requested_server_name`, `filter_state` (an absent key matches nothing); PolicyMatcher: some permission AND some principal.
 // - source/extensions/filters/common/rbac/engine_impl.cc RoleBasedAccessControlEngineImpl::handleAction: ALLOW
 //   allows when a policy matches, DENY denies when one does, LOG always allows; policies are held in a map sorted
 //   by name, and the first matching one is the effective policy id.
@@ -33,6 +33,8 @@ export interface EnvoyRequest {
   directRemoteIp: string;
   remoteIp: string;
   sni?: string;
+  /** Filter state strings (e.g. `io.istio.peer_principal`, the peer's SPIFFE URI, which Istio sets under mTLS). */
+  filterState?: Record<string, string>;
   /** Dynamic metadata by filter name (e.g. `envoy.filters.http.jwt_authn`); filled by the filters as they run. */
   metadata: Record<string, Record<string, unknown>>;
 }
@@ -214,6 +216,12 @@ export function principal(p: unknown, r: EnvoyRequest, at: string): boolean {
     }
     case 'metadata':
       return metadataMatcher(spec, r, `${at}.metadata`);
+    case 'filterState': {
+      // source/common/common/matchers.cc FilterStateMatcher: an absent key matches nothing.
+      const fs = obj(spec, at);
+      const v = r.filterState?.[String(fs.key)];
+      return v !== undefined && stringMatcher(fs.stringMatch, v, `${at}.filterState`);
+    }
     default:
       return refuse(`${at}: principal ${kind}`);
   }

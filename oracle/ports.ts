@@ -1,9 +1,9 @@
 // Every ported Istio test, in the order the oracle prints them. Add a port here and it runs in `npm run
 // istio-oracle` and in `npm test` (test/istio-oracle.test.ts).
 import { authzBuilder } from './authz-builder.js';
-import { authzGenerator } from './authz-generator.js';
+import { authzGenerator, authzGeneratorTable } from './authz-generator.js';
 import { conversion } from './conversion.js';
 import { telemetry } from './telemetry.js';
 import type { OraclePort } from './types.js';
 
-export const ports: OraclePort[] = [conversion, telemetry, authzBuilder, authzGenerator];
+export const ports: OraclePort[] = [conversion, telemetry, authzBuilder, authzGenerator, authzGeneratorTable];
