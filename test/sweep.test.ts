@@ -317,6 +317,13 @@ describe('sweep scope, protocol and policy resolution', () => {
     expect(policyNote(ap({ action: 'DENY', rules: [{}] }, { 'istio.io/dry-run': 'true' }))).toBe('DENY, istio.io/dry-run: not enforced');
   });
 
+  it('issue 20: dry-run is read as istiod reads it (strconv.ParseBool), and a dry-run CUSTOM policy is still matched', () => {
+    const ap = (spec: Record<string, unknown>, annotations?: Record<string, string>) => ({ apiVersion: 'security.istio.io/v1', kind: 'AuthorizationPolicy', metadata: { name: 'p', namespace: 'n', ...(annotations ? { annotations } : {}) }, spec });
+    expect(policyNote(ap({ action: 'DENY', rules: [{}] }, { 'istio.io/dry-run': 'True' }))).toBe('DENY, istio.io/dry-run: not enforced');
+    expect(policyNote(ap({ action: 'DENY', rules: [{}] }, { 'istio.io/dry-run': 'yes' }))).toBe('DENY');
+    expect(policyNote(ap({ action: 'CUSTOM', provider: { name: 'opa' }, rules: [{}] }, { 'istio.io/dry-run': 'true' }))).toBe('CUSTOM, provider opa, istio.io/dry-run: still matched before ext_authz');
+  });
+
   it('I-L1: appProtocol replaces the name, kubernetes.io/* values, well-known ports, the oldest Service wins', () => {
     expect(convertProtocol(8080, 'http-web', 'TCP', 'custom')).toBe('UnsupportedProtocol'); // no fallback to the name
     expect(convertProtocol(8080, 'x', 'TCP', 'http-v2')).toBe('HTTP'); // appProtocol split at '-'

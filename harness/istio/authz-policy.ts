@@ -153,7 +153,7 @@ function rule(v: unknown, at: string, ns: string): AuthzRule {
 }
 
 /** strconv.ParseBool, as builder.go isDryRun reads `istio.io/dry-run` (an unparsable value is logged and false). */
-function dryRun(annotations: unknown): boolean {
+export function isDryRun(annotations: unknown): boolean {
   const v = isObj(annotations) ? annotations['istio.io/dry-run'] : undefined;
   return typeof v === 'string' && ['1', 't', 'T', 'TRUE', 'true', 'True'].includes(v);
 }
@@ -231,7 +231,7 @@ function convert(o: unknown, opts: AuthzPolicyOptions): SelectedAuthzPolicy {
     else if (k === 'rules') policy.rules = Array.isArray(v) ? v.map((r, i) => rule(r, `rules[${i}]`, policy.namespace)) : refuse('spec.rules is not a list');
     else refuse(`spec.${k}: not modelled (the model judges sidecar policies selected by labels)`);
   }
-  if (dryRun(m.annotations)) policy.dryRun = true;
+  if (isDryRun(m.annotations)) policy.dryRun = true;
   if (opts.trustDomainBundle) migrateTrustDomain(policy, [opts.trustDomainBundle.trustDomain, ...opts.trustDomainBundle.aliases]);
   if (policy.action === 'CUSTOM' && opts.providers) {
     const p = opts.providers.find((x) => x.name === policy.provider);
