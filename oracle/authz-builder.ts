@@ -200,9 +200,11 @@ function oneCase(c: BuilderCase, policies: AuthzPolicy[] | string, filters: unkn
   if ('unjudged' in decision) return { name, outcome: { kind: 'refused', reason: decision.unjudged } };
   const custom = customJudge(policies, r);
   if (custom && 'unjudged' in custom) return { name, outcome: { kind: 'refused', reason: custom.unjudged } };
-  const model = { allowed: decision.allowed, extAuthzCalled: custom !== undefined };
-  const istio = { allowed: envoy.allowed, extAuthzCalled: envoy.extAuthzCalled };
-  const same = model.allowed === istio.allowed && model.extAuthzCalled === istio.extAuthzCalled;
+  // The denying policy id is compared too: it is what Envoy writes into rbac_access_denied_matched_policy[…].
+  const deniedBy = (allowed: boolean, p: string | undefined) => (allowed ? undefined : p);
+  const model = { allowed: decision.allowed, extAuthzCalled: custom !== undefined, policy: deniedBy(decision.allowed, decision.policy) };
+  const istio = { allowed: envoy.allowed, extAuthzCalled: envoy.extAuthzCalled, policy: deniedBy(envoy.allowed, envoy.policy) };
+  const same = model.allowed === istio.allowed && model.extAuthzCalled === istio.extAuthzCalled && model.policy === istio.policy;
   return { name, outcome: same ? { kind: 'agree' } : { kind: 'disagree', detail: `model ${JSON.stringify({ ...model, policy: decision.policy })}, golden Envoy ${JSON.stringify(istio)}` } };
 }
 

@@ -190,6 +190,8 @@ describe('issue 20: the model as Istio builds it (pilot/pkg/security/authz/build
     expect(judge([bad], r({ path: '/httpbin1' }))).toMatchObject({ allowed: false });
     expect(judge([bad], r({ path: '/other' }))).toEqual({ allowed: true });
     expect(customJudge([bad], r({ path: '/httpbin1' }))).toBeUndefined();
+    // custom-bad-out.yaml names it istio-ext-authz-default-ns[foo]-policy[httpbin-1]-rule[0]-deny-due-to-bad-CUSTOM-action.
+    expect(judge([bad], r({ path: '/httpbin1' }))).toEqual({ allowed: false, policy: 'istio-ext-authz-default-ns[foo]-policy[p]-rule[0]-deny-due-to-bad-CUSTOM-action' });
     const two = forWorkload([conv({ action: 'CUSTOM', provider: { name: 'a' }, rules: [{}] }), conv({ action: 'CUSTOM', provider: { name: 'b' }, rules: [{}] })]);
     expect(two.every((p) => p.badProvider?.includes('PILOT_ENABLE_MULTIPLE_CUSTOM_AUTHZ_PROVIDERS'))).toBe(true);
   });
@@ -237,6 +239,11 @@ describe('issue 20: the model as Istio builds it (pilot/pkg/security/authz/build
     const denyRule = conv({ action: 'DENY', rules: [{ from: [{ source: { requestPrincipals: ['id-1'] } }], to: [{ operation: { ports: ['80'] } }] }] });
     expect(judge([denyRule], r({ port: 80, http: false }))).toMatchObject({ allowed: false });
     expect(judge([denyRule], r({ port: 80 }))).toMatchObject({ allowed: true }); // HTTP, no JWT: requestPrincipals fail
+  });
+
+  it('tcp/deny-both-http-tcp-out.yaml: the denying policy is the first matching one by NAME, as Envoy\'s sorted policy map has it (rule[10] before rule[2])', () => {
+    const rules = Array.from({ length: 11 }, (_, i) => (i === 2 || i === 10 ? {} : { from: [{ source: { principals: ['nobody'] } }] }));
+    expect(judge([conv({ action: 'DENY', rules })], r())).toEqual({ allowed: false, policy: 'ns[foo]-policy[p]-rule[10]' });
   });
 
   it('the front end refuses what the model does not take, by name', () => {

@@ -407,6 +407,14 @@ export function policyId(p: Pick<AuthzPolicy, 'namespace' | 'name'>, rule: numbe
 }
 
 /**
+ * The id of a bad CUSTOM policy's DENY rule: the CUSTOM builder's name (`istio-ext-authz-<provider>-` + policyId)
+ * and the suffix `-deny-due-to-bad-CUSTOM-action` (builder.go policyName, getBadCustomDenyRules).
+ */
+export function badCustomPolicyId(p: Pick<AuthzPolicy, 'namespace' | 'name' | 'provider'>, rule: number): string {
+  return `istio-ext-authz-${p.provider ? `${p.provider}-` : ''}${policyId(p, rule)}-deny-due-to-bad-CUSTOM-action`;
+}
+
+/**
  * The first rule of a policy that surely matches (the policy matches whatever the unjudged rules say), else what the
  * model could not judge, else undefined (no rule matches).
  */
@@ -439,10 +447,21 @@ const badCustom = (p: AuthzPolicy, r: AuthzRequest) => p.action === 'CUSTOM' && 
 export function judge(policies: AuthzPolicy[], r: AuthzRequest): AuthzVerdict {
   const live = enforced(policies);
   let unknown: string | undefined;
-  for (const p of live.filter((x) => x.action === 'DENY' || badCustom(x, r))) {
-    const i = firstMatch(p, r, 'DENY');
-    if (typeof i === 'number') return { allowed: false, policy: policyId(p, i) };
-    if (typeof i === 'string') unknown ??= i;
+  // The bad-CUSTOM DENY filter comes first, then the DENY filter (builder.go BuildHTTP); within one, Envoy holds the
+  // policies in a map sorted by name and reports the first that matches (E: filters/common/rbac/engine_impl.cc).
+  for (const [ps, idOf] of [
+    [live.filter((x) => badCustom(x, r)), badCustomPolicyId],
+    [live.filter((x) => x.action === 'DENY'), policyId],
+  ] as const) {
+    const ids: string[] = [];
+    for (const p of ps) {
+      for (const [i, rule] of p.rules.entries()) {
+        const v = ruleMatches(rule, r, 'DENY');
+        if (v === true) ids.push(idOf(p, i));
+        else if (typeof v === 'string') unknown ??= `${policyId(p, i)}: ${v}`;
+      }
+    }
+    if (ids.length > 0) return { allowed: false, policy: ids.sort()[0]! };
   }
   const allows = live.filter((x) => x.action === 'ALLOW');
   if (allows.length === 0) return unknown ? { unjudged: unknown } : { allowed: true };
