@@ -7,6 +7,8 @@ import type { AuthzPolicyModel } from '../cluster/lab/model.js';
 import { deniedByMesh } from '../harness/classify.js';
 import { loadPosture } from '../harness/posture/load.js';
 import { validateForLab } from '../cluster/lab/schema.js';
+import { type AuthzRequest, customJudge, judge, serviceAccountMatch, trustDomainMatch } from '../harness/istio/authz.js';
+import { authorizationPolicyFromIstio, forWorkload, replaceTrustDomainAliases } from '../harness/istio/authz-policy.js';
 
 const AUTHZ = 'cluster.local/ns/mesh/sa/authorized';
 const OTHER = 'cluster.local/ns/mesh/sa/unauthorized';
@@ -147,5 +149,144 @@ describe('mesh denials over real sockets', () => {
     expect(lines.find((l) => l.includes(o.nonce))).toMatch(/" 403 - rbac_access_denied_matched_policy\[none\] /);
     const denied = (await Promise.all(pods.map((p) => lab.stats(p)))).reduce((n, s) => n + (s['http.inbound_0.0.0.0_8080.rbac.denied'] ?? 0), 0);
     expect(denied).toBeGreaterThanOrEqual(1);
+  });
+});
+
+// The model against Istio's golden builder configs (oracle/authz-builder.ts): each case names the Istio testdata it
+// comes from; the rule each one pins was added to harness/istio/authz.ts for that testdata.
+describe('issue 20: the model as Istio builds it (pilot/pkg/security/authz/builder/testdata)', () => {
+  const conv = (spec: Record<string, unknown>, annotations?: Record<string, string>, opts = {}) => {
+    const c = authorizationPolicyFromIstio({ apiVersion: 'security.istio.io/v1', kind: 'AuthorizationPolicy', metadata: { name: 'p', namespace: 'foo', ...(annotations ? { annotations } : {}) }, spec }, opts);
+    if ('refused' in c) throw new Error(c.refused);
+    return c.policy;
+  };
+  const r = (o: Partial<AuthzRequest> = {}): AuthzRequest => ({ principal: 'cluster.local/ns/foo/sa/sleep', namespace: 'foo', method: 'GET', path: '/', host: 'httpbin.foo', port: 8000, http: true, ...o });
+
+  it('multiple-policies-in.yaml: hosts match :authority case-insensitively (HostMatcher ignore_case)', () => {
+    const p = conv({ rules: [{ to: [{ operation: { hosts: ['httpbin.org', '*.example.com'] } }] }] });
+    expect(judge([p], r({ host: 'HTTPBIN.ORG' }))).toEqual({ allowed: true });
+    expect(judge([p], r({ host: 'a.EXAMPLE.com' }))).toEqual({ allowed: true });
+    expect(judge([p], r({ host: 'httpbin.org.evil' }))).toEqual({ allowed: false, policy: 'none' });
+  });
+
+  it('dry-run-allow-in.yaml / dry-run-mix-in.yaml: a dry-run policy is a shadow rule, never enforced', () => {
+    const dry = conv({ rules: [{ to: [{ operation: { paths: ['/exact'] } }] }] }, { 'istio.io/dry-run': 'true' });
+    expect(dry.dryRun).toBe(true);
+    expect(judge([dry], r({ path: '/other' }))).toEqual({ allowed: true });
+    const notDry = conv({ rules: [{ to: [{ operation: { paths: ['/another'] } }] }] }, { 'istio.io/dry-run': 'false' });
+    expect(judge([dry, notDry], r({ path: '/exact' }))).toEqual({ allowed: false, policy: 'none' });
+  });
+
+  it('audit-full-rule-in.yaml / tcp/audit-both-http-tcp-in.yaml: AUDIT (Envoy action LOG) never decides', () => {
+    const audit = conv({ action: 'AUDIT', rules: [{}] });
+    expect(judge([audit], r())).toEqual({ allowed: true });
+    expect(judge([audit], r({ http: false }))).toEqual({ allowed: true });
+  });
+
+  it('custom-bad-out.yaml / custom-bad-multiple-providers: a bad CUSTOM provider turns the policy\'s rules into DENY rules', () => {
+    const providers = [{ name: 'default', kind: 'envoyExtAuthzHttp', port: 999999 }];
+    const bad = conv({ action: 'CUSTOM', provider: { name: 'default' }, rules: [{ to: [{ operation: { paths: ['/httpbin1'] } }] }] }, undefined, { providers });
+    expect(bad.badProvider).toMatch(/port must be in the range/);
+    expect(judge([bad], r({ path: '/httpbin1' }))).toMatchObject({ allowed: false });
+    expect(judge([bad], r({ path: '/other' }))).toEqual({ allowed: true });
+    expect(customJudge([bad], r({ path: '/httpbin1' }))).toBeUndefined();
+    // custom-bad-out.yaml names it istio-ext-authz-default-ns[foo]-policy[httpbin-1]-rule[0]-deny-due-to-bad-CUSTOM-action.
+    expect(judge([bad], r({ path: '/httpbin1' }))).toEqual({ allowed: false, policy: 'istio-ext-authz-default-ns[foo]-policy[p]-rule[0]-deny-due-to-bad-CUSTOM-action' });
+    const two = forWorkload([conv({ action: 'CUSTOM', provider: { name: 'a' }, rules: [{}] }), conv({ action: 'CUSTOM', provider: { name: 'b' }, rules: [{}] })]);
+    expect(two.every((p) => p.badProvider?.includes('PILOT_ENABLE_MULTIPLE_CUSTOM_AUTHZ_PROVIDERS'))).toBe(true);
+  });
+
+  it('tcp/custom-both-http-tcp-in.yaml: a gRPC provider\'s CUSTOM applies on TCP, its HTTP-only fields ignored; an HTTP provider\'s does not', () => {
+    const spec = { action: 'CUSTOM', provider: { name: 'default' }, rules: [{ to: [{ operation: { methods: ['GET'] } }] }] };
+    const grpc = conv(spec, undefined, { providers: [{ name: 'default', kind: 'envoyExtAuthzGrpc', port: 9000 }] });
+    const http = conv(spec, undefined, { providers: [{ name: 'default', kind: 'envoyExtAuthzHttp', port: 9000 }] });
+    expect(customJudge([grpc], r({ http: false }))).toMatchObject({ provider: 'default' });
+    expect(customJudge([http], r({ http: false }))).toBeUndefined();
+  });
+
+  it('allow-full-rule-in.yaml: serviceAccounts and trustDomains are matched as istiod generates them', () => {
+    expect(serviceAccountMatch('my-ns/my-sa', 'td/ns/my-ns/sa/my-sa')).toBe(true);
+    expect(serviceAccountMatch('my-ns/my-sa', 'td/ns/my-ns/x/sa/my-sa/y')).toBe(true);
+    expect(serviceAccountMatch('my-ns/my-sa', 'td/ns/my-ns/sa/my-sa-junk')).toBe(false);
+    const p = conv({ rules: [{ from: [{ source: { serviceAccounts: ['sa-only'] } }] }] });
+    expect(judge([p], r({ principal: 'cluster.local/ns/foo/sa/sa-only' }))).toEqual({ allowed: true });
+    expect(judge([p], r({ principal: 'cluster.local/ns/bar/sa/sa-only' }))).toMatchObject({ allowed: false });
+    expect(trustDomainMatch('bad*', 'bad-td/ns/foo/sa/x')).toBe(true);
+    expect(trustDomainMatch('bad*', 'good/ns/bad/sa/x')).toBe(false);
+    expect(trustDomainMatch('cluster.local', 'cluster.localx/ns/foo/sa/x')).toBe(false);
+  });
+
+  it('single-policy-in.yaml / multiple-policies-in.yaml: what the model does not judge is refused by name unless the answer does not depend on it', () => {
+    const p = conv({ rules: [{ from: [{ source: { remoteIpBlocks: ['10.0.0.0/8'] } }] }] });
+    expect(judge([p], r())).toEqual({ unjudged: expect.stringContaining('remoteIpBlocks') });
+    expect(() => evaluate([p], r())).toThrow(/not judged by the model/);
+    // Decided whatever remoteIpBlocks says: the principal already fails.
+    const q = conv({ rules: [{ from: [{ source: { principals: ['x'], remoteIpBlocks: ['10.0.0.0/8'] } }] }] });
+    expect(judge([q], r())).toEqual({ allowed: false, policy: 'none' });
+    // No JWT: requestPrincipals never match, notRequestPrincipals always do (the jwt_authn metadata is absent).
+    expect(judge([conv({ rules: [{ from: [{ source: { requestPrincipals: ['*'] } }] }] })], r())).toMatchObject({ allowed: false });
+    expect(judge([conv({ rules: [{ from: [{ source: { requestPrincipals: ['*'] } }] }] })], r({ jwt: true }))).toHaveProperty('unjudged');
+    // ipBlocks judged on a known source IP only.
+    const ip = conv({ rules: [{ from: [{ source: { ipBlocks: ['5.6.7.0/24'] } }] }] });
+    expect(judge([ip], r({ sourceIp: '5.6.7.8' }))).toEqual({ allowed: true });
+    expect(judge([ip], r({ sourceIp: '5.6.8.8' }))).toMatchObject({ allowed: false });
+    expect(judge([ip], r())).toHaveProperty('unjudged');
+  });
+
+  it('tcp/allow-both-http-tcp-in.yaml: an ALLOW rule with requestPrincipals is dropped on TCP; tcp/deny-both-http-tcp-in.yaml: a DENY ignores them', () => {
+    const allowRule = conv({ rules: [{ from: [{ source: { namespaces: ['ns-2'], requestPrincipals: ['id-2'] } }], to: [{ operation: { ports: ['9090'] } }] }] });
+    expect(judge([allowRule], r({ principal: 'cluster.local/ns/ns-2/sa/x', port: 9090, http: false }))).toEqual({ allowed: false, policy: 'none' });
+    const denyRule = conv({ action: 'DENY', rules: [{ from: [{ source: { requestPrincipals: ['id-1'] } }], to: [{ operation: { ports: ['80'] } }] }] });
+    expect(judge([denyRule], r({ port: 80, http: false }))).toMatchObject({ allowed: false });
+    expect(judge([denyRule], r({ port: 80 }))).toMatchObject({ allowed: true }); // HTTP, no JWT: requestPrincipals fail
+  });
+
+  it('tcp/deny-both-http-tcp-out.yaml: the denying policy is the first matching one by NAME, as Envoy\'s sorted policy map has it (rule[10] before rule[2])', () => {
+    const rules = Array.from({ length: 11 }, (_, i) => (i === 2 || i === 10 ? {} : { from: [{ source: { principals: ['nobody'] } }] }));
+    expect(judge([conv({ action: 'DENY', rules })], r())).toEqual({ allowed: false, policy: 'ns[foo]-policy[p]-rule[10]' });
+  });
+
+  it('the front end refuses what the model does not take, by name', () => {
+    const refused = (o: Record<string, unknown>) => authorizationPolicyFromIstio({ apiVersion: 'security.istio.io/v1', kind: 'AuthorizationPolicy', metadata: { name: 'p', namespace: 'foo' }, spec: o });
+    expect(refused({ targetRefs: [{ kind: 'Gateway', name: 'w' }] })).toEqual({ refused: expect.stringContaining('spec.targetRefs') });
+    expect(refused({ rules: [{ when: [{ key: 'request.bogus', values: ['x'] }] }] })).toEqual({ refused: expect.stringContaining('unknown attribute request.bogus') });
+    expect(refused({ rules: [{ from: [{ source: { principalz: ['x'] } }] }] })).toEqual({ refused: expect.stringContaining('principalz: unknown field') });
+  });
+});
+
+describe('issue 20: the lab enforces what the model says, over real sockets', () => {
+  const lab = new LabTarget();
+  const ECHO = { namespace: 'mesh', name: 'echo' };
+  const posture = loadPosture('fixtures/secure');
+  const dryDeny = {
+    source: 'test: dry-run DENY',
+    manifest: { apiVersion: 'security.istio.io/v1', kind: 'AuthorizationPolicy', metadata: { name: 'dry-deny-all', namespace: 'mesh', annotations: { 'istio.io/dry-run': 'true' } }, spec: { action: 'DENY', rules: [{}] } },
+  };
+  beforeAll(() => lab.apply({ ...posture, objects: [...posture.objects, dryDeny as never] }));
+  afterAll(() => lab.dispose());
+
+  it('dry-run-allow-and-deny-in.yaml: a dry-run DENY policy is not enforced by the lab\'s sidecar (it would make an open port look blocked)', async () => {
+    const authorized = await lab.probe({ namespace: 'mesh', name: 'authorized' });
+    const d = await lab.address(ECHO, 8080, authorized);
+    const { observations } = await authorized.run([{ kind: 'http', id: 'dry', dial: d.dial, authority: d.authority, path: '/', timeoutMs: 2_000 }]);
+    expect(observations[0]!.http?.status).toBe(200);
+    expect(observations[0]!.http?.echo?.nonce).toBe(observations[0]!.nonce);
+  });
+});
+
+describe('issue 20: trust-domain aliases (builder_test.go trust-domain-* cases)', () => {
+  it('simple-policy-td-aliases-in.yaml / simple-policy-principal-with-wildcard-in.yaml: principals are rewritten per trust domain of the bundle', () => {
+    const bundle = ['td1', 'cluster.local', 'some-td'];
+    expect(replaceTrustDomainAliases(['cluster.local/ns/a/sa/b'], bundle)).toEqual(['td1/ns/a/sa/b', 'cluster.local/ns/a/sa/b', 'some-td/ns/a/sa/b']);
+    expect(replaceTrustDomainAliases(['*/ns/foo/sa/x', 'other/ns/a/sa/b', 'not-spiffe'], bundle)).toEqual(['*/ns/foo/sa/x', 'other/ns/a/sa/b', 'not-spiffe']);
+    expect(replaceTrustDomainAliases(['*bar/ns/foo/sa/x'], ['td1', 'foobar'])).toEqual(['td1/ns/foo/sa/x', '*bar/ns/foo/sa/x']);
+    const c = authorizationPolicyFromIstio(
+      { apiVersion: 'security.istio.io/v1', kind: 'AuthorizationPolicy', metadata: { name: 'p', namespace: 'foo' }, spec: { rules: [{ from: [{ source: { principals: ['cluster.local/ns/a/sa/b'] } }] }] } },
+      { trustDomainBundle: { trustDomain: 'td1', aliases: ['cluster.local'] } },
+    );
+    if ('refused' in c) throw new Error(c.refused);
+    const r = { port: 80, http: true, method: 'GET', path: '/', host: 'h' };
+    expect(judge([c.policy], { ...r, principal: 'td1/ns/a/sa/b' })).toEqual({ allowed: true });
+    expect(judge([c.policy], { ...r, principal: 'td2/ns/a/sa/b' })).toMatchObject({ allowed: false });
   });
 });

@@ -253,7 +253,12 @@ describe('which CUSTOM policies the sweep\'s own request reaches', () => {
     expect(asked(custom({ rules: [{ to: [{ operation: { methods: ['POST'] } }] }] }))).toBe(false);
     expect(asked(custom({ rules: [{ from: [{ source: { principals: ['cluster.local/ns/pay/sa/web'] } }] }] }))).toBe(false);
     expect(asked(custom({}))).toBe(false); // no rules: asks its provider about nothing
-    expect(asked(custom({ rules: [{}] }, { 'istio.io/dry-run': 'true' }))).toBe(false);
+    // A dry-run CUSTOM policy is NOT inert: istiod puts its rules in the RBAC filter's enforced `rules` (action DENY)
+    // before ext_authz (I: pilot/pkg/security/authz/builder/builder.go selectProviderRuleSet and buildHTTP,
+    // `rbac.Rules = providerShadowRules`), so a non-200 may be the mesh's; the model refuses to judge it.
+    expect(asked(custom({ rules: [{}] }, { 'istio.io/dry-run': 'true' }))).toBe(true);
+    // What the model does not judge (a header the sweep does not know) counts as asked.
+    expect(asked(custom({ rules: [{ when: [{ key: 'request.headers[x-user]', values: ['a'] }] }] }))).toBe(true);
     // Rules the sweep's request does match: the answer may be the provider's.
     expect(asked(custom({ rules: [{}] }))).toBe(true);
     expect(asked(custom({ rules: [{ to: [{ operation: { paths: ['/*'], ports: ['8080'], methods: ['GET'] } }] }] }))).toBe(true);
@@ -311,6 +316,13 @@ describe('sweep scope, protocol and policy resolution', () => {
     expect(policyNote(ap({ action: 'DENY' }))).toBe('DENY, no rules: denies nothing');
     expect(policyNote(ap({ action: 'CUSTOM', provider: { name: 'opa' }, rules: [{}] }))).toBe('CUSTOM, provider opa');
     expect(policyNote(ap({ action: 'DENY', rules: [{}] }, { 'istio.io/dry-run': 'true' }))).toBe('DENY, istio.io/dry-run: not enforced');
+  });
+
+  it('issue 20: dry-run is read as istiod reads it (strconv.ParseBool), and a dry-run CUSTOM policy is still matched', () => {
+    const ap = (spec: Record<string, unknown>, annotations?: Record<string, string>) => ({ apiVersion: 'security.istio.io/v1', kind: 'AuthorizationPolicy', metadata: { name: 'p', namespace: 'n', ...(annotations ? { annotations } : {}) }, spec });
+    expect(policyNote(ap({ action: 'DENY', rules: [{}] }, { 'istio.io/dry-run': 'True' }))).toBe('DENY, istio.io/dry-run: not enforced');
+    expect(policyNote(ap({ action: 'DENY', rules: [{}] }, { 'istio.io/dry-run': 'yes' }))).toBe('DENY');
+    expect(policyNote(ap({ action: 'CUSTOM', provider: { name: 'opa' }, rules: [{}] }, { 'istio.io/dry-run': 'true' }))).toBe('CUSTOM, provider opa, istio.io/dry-run: still matched before ext_authz');
   });
 
   it('I-L1: appProtocol replaces the name, kubernetes.io/* values, well-known ports, the oldest Service wins', () => {

@@ -1,5 +1,7 @@
 // The lab's reading of a posture: the Kubernetes and Istio objects it implements, resolved the way istiod would.
 import { ConfigError } from '../../harness/errors.js';
+import type { AuthzPolicy } from '../../harness/istio/authz.js';
+import { authorizationPolicyFromIstio } from '../../harness/istio/authz-policy.js';
 import type { Posture } from '../../harness/posture/load.js';
 import { parseGoDuration } from '../../harness/duration.js';
 import { type ControlPlanes, injection, namespaceRequestsInjection } from '../../harness/istio/injection.js';
@@ -7,7 +9,7 @@ import { effectiveLogging, type EffectiveLogging, type TelemetryObject } from '.
 import type { ProxyStatsMatcher } from './envoy/stats.js';
 import { effectivePeerAuthentication, type MtlsMode as MtlsModeIn, type PeerAuthenticationObject, peerAuthenticationProblems } from '../../harness/istio/peer-authentication.js';
 import { listAuthorizationPolicies } from '../../harness/istio/selection.js';
-import { type LabKinds, type MeshConfig, meshConfigOf, proxyConfigOf, secretTtlOf, type TlsVersion, validateForLab } from './schema.js';
+import { type MeshConfig, meshConfigOf, proxyConfigOf, secretTtlOf, type TlsVersion, validateForLab } from './schema.js';
 
 import { ROOT_NAMESPACE } from '../../harness/posture/view.js';
 import { chainKind, convertProtocol } from '../../harness/istio/protocol.js';
@@ -40,18 +42,13 @@ export interface DeploymentModel {
   source: string;
 }
 
-export type AuthzRule = NonNullable<LabKinds['AuthorizationPolicy']['spec']['rules']>[number];
-
-export interface AuthzPolicyModel {
-  namespace: string;
-  name: string;
+/**
+ * An AuthorizationPolicy as the lab holds it: the model's policy (harness/istio/authz-policy.ts converts the object,
+ * the one conversion in the project), its workload selector, and the fixture file it came from.
+ */
+export interface AuthzPolicyModel extends AuthzPolicy {
   selector?: Record<string, string>;
-  action: 'ALLOW' | 'DENY' | 'CUSTOM';
-  /** CUSTOM: the envoyExtAuthzHttp extension provider that decides. */
-  provider?: string;
   source?: string;
-  /** undefined = `spec: {}` (ALLOW: allow-nothing); [{}] = allow-all. */
-  rules: AuthzRule[];
 }
 
 /** The client-side traffic policy for one destination (I: pilot/pkg/networking/core/cluster_traffic_policy.go). */
@@ -201,10 +198,12 @@ export function applicable<P extends Pick<AuthzPolicyModel, 'namespace' | 'name'
 export const LAB_CONTROL_PLANES: ControlPlanes = { revisions: ['default'] };
 
 /**
- * A CUSTOM policy must name an envoyExtAuthzHttp provider of the mesh config. istiod answers an unknown provider
- * with a deny-all RBAC filter (I: pilot/pkg/security/authz/builder/builder.go, "failed parsing CUSTOM action, will
- * generate a deny all config"); the lab refuses it instead of guessing. Only one provider per workload (istiod
- * refuses more: builder.go, "only 1 provider can be used per workload"): the lab refuses two CUSTOM providers that could select the same pods.
+ * A CUSTOM policy must name an envoyExtAuthzHttp provider of the mesh config. istiod turns the rules of a policy
+ * whose provider is unknown or invalid into DENY rules (I: pilot/pkg/security/authz/builder/builder.go buildHTTP,
+ * getBadCustomDenyRules, "deny-due-to-bad-CUSTOM-action"; the model judges that: harness/istio/authz.ts
+ * `badProvider`); the lab refuses such a fixture instead. Two providers on one workload make both bad unless
+ * PILOT_ENABLE_MULTIPLE_CUSTOM_AUTHZ_PROVIDERS is set (builder.go, "multiple CUSTOM authorization providers per
+ * workload requires …"): the lab refuses two CUSTOM providers that could select the same pods.
  */
 function checkCustomProviders(model: LabModel): void {
   const http = new Set((model.meshConfig.extensionProviders ?? []).filter((p) => p.envoyExtAuthzHttp).map((p) => p.name));
@@ -333,16 +332,14 @@ export function buildModel(posture: Posture, controlPlanes: ControlPlanes = LAB_
         break;
       }
       case 'AuthorizationPolicy':
-        model.authorizationPolicies.push({
-          namespace: requireNs(m.namespace, o.source, what),
-          name: m.name,
-          selector: o.value.spec.selector?.matchLabels,
-          action: o.value.spec.action ?? 'ALLOW',
-          ...(o.value.spec.provider ? { provider: o.value.spec.provider.name } : {}),
-          rules: o.value.spec.rules ?? [],
-          source: o.source,
-        });
+      {
+        requireNs(m.namespace, o.source, what);
+        // The schema (schema.ts) admits only what the lab enforces; the model's front end converts it.
+        const conv = authorizationPolicyFromIstio(o.value);
+        if ('refused' in conv) throw new ConfigError(`${o.source}: ${what}: ${conv.refused}`);
+        model.authorizationPolicies.push({ ...conv.policy, ...(conv.selector ? { selector: conv.selector } : {}), source: o.source });
         break;
+      }
       case 'DestinationRule': {
         // Istio treats 0 as unset for these limits (I: pilot/pkg/networking/core/cluster_traffic_policy.go
         // applyConnectionPool's `> 0` guards).

@@ -594,6 +594,13 @@ function pathOf(p: PropertyKey[]): string {
   return p.map((s) => (typeof s === 'number' ? `[${s}]` : String(s))).join('.').replace(/\.\[/g, '[');
 }
 
+/**
+ * `istio.io/dry-run` on an AuthorizationPolicy: the model (harness/istio/authz.ts `judge`) does not enforce it, as
+ * istiod makes it a shadow rule only (I: pilot/pkg/security/authz/builder/builder.go isDryRun). The lab writes no
+ * shadow-rule stats (`istio_dry_run_*`); nothing in meshproof reads them.
+ */
+const DRY_RUN = 'istio.io/dry-run';
+
 /** Validates one posture object against what the lab implements. Throws a ConfigError naming file, object, field. */
 export function validateForLab(o: PostureObject): LabObject {
   const m = o.manifest;
@@ -608,6 +615,7 @@ export function validateForLab(o: PostureObject): LabObject {
   for (const part of ['labels', 'annotations'] as const) {
     for (const k of Object.keys(m.metadata?.[part] ?? {})) {
       if (m.kind === 'Namespace' && part === 'labels' && k === REVISION_LABEL) continue;
+      if (part === 'annotations' && m.kind === 'AuthorizationPolicy' && k === DRY_RUN) continue;
       if (/(^|\.)istio\.io\//.test(k)) throw new ConfigError(`${where}: metadata.${part}.${k}: unsupported Istio ${part === 'labels' ? 'label' : 'annotation'} (not implemented by the lab)`);
     }
   }

@@ -14,14 +14,50 @@
 //   "skipped rule … on TCP filter chain"); for DENY the field is ignored and the rest of the operation stays (an
 //   operation left empty matches any request: `generatePermission` → `permissionAny`).
 
+/**
+ * A field the model does not judge (ipBlocks, requestPrincipals, a `when` condition…), kept so that a request whose
+ * decision does not depend on it is still decided (Kleene's three-valued logic), and one that does is refused with
+ * the field named, never guessed. `httpOnly`: istiod cannot generate it for a TCP filter chain (the generators in
+ * pilot/pkg/security/authz/model/generator.go return "is HTTP only" when forTCP).
+ */
+export interface Unjudged {
+  field: string;
+  httpOnly: boolean;
+  /**
+   * For a field read from the request's JWT (requestPrincipals, `request.auth.*`): its value on a request that carries
+   * no JWT. istiod matches them on the jwt_authn filter's dynamic metadata (generator.go requestPrincipalGenerator,
+   * MetadataStringMatcherForJWTClaim), which is absent without a JWT, so `values` never match and `notValues`
+   * (NOT of them) always do.
+   */
+  withoutJwt?: boolean;
+  /**
+   * For `request.headers[<name>]`: the header, and the condition's value when the request lacks it. istiod
+   * generates Envoy header matchers (generator.go requestHeaderGenerator, matcher.HeaderMatcher), which an absent
+   * header never matches, so `values` are false and `notValues` true.
+   */
+  header?: { name: string; whenAbsent: boolean };
+}
+
 export interface AuthzSource {
   principals?: string[];
   notPrincipals?: string[];
   namespaces?: string[];
   notNamespaces?: string[];
+  /** `<namespace>/<name>` (the front end fills the policy's namespace in for a bare `<name>`). */
+  serviceAccounts?: string[];
+  notServiceAccounts?: string[];
+  trustDomains?: string[];
+  notTrustDomains?: string[];
+  /** IPv4 addresses or CIDRs of the connection's peer (Envoy direct_remote_ip); judged when the request names its source IP. */
+  ipBlocks?: string[];
+  notIpBlocks?: string[];
+  unjudged?: Unjudged[];
 }
 
 export interface AuthzOperation {
+  /** HTTP only: the request's host (`:authority`), matched case-insensitively. */
+  hosts?: string[];
+  notHosts?: string[];
   methods?: string[];
   notMethods?: string[];
   paths?: string[];
@@ -33,14 +69,33 @@ export interface AuthzOperation {
 export interface AuthzRule {
   from?: { source: AuthzSource }[];
   to?: { operation: AuthzOperation }[];
+  /**
+   * `when` conditions the model judges, each ANDed with the rule: on the peer (source.principal, source.namespace,
+   * source.serviceAccount, source.trustDomain) and on the destination port (model.go `New` gives them the same
+   * generators as the `from`/`to` fields).
+   */
+  whenSources?: AuthzSource[];
+  whenOperations?: AuthzOperation[];
+  /** The rest of the rule's `when` conditions (each ANDed with the rule). */
+  when?: Unjudged[];
 }
 
 export interface AuthzPolicy {
   namespace: string;
   name: string;
-  action: 'ALLOW' | 'DENY' | 'CUSTOM';
+  /** AUDIT only logs (Envoy RBAC action LOG): it never decides (builder.go, `auditPolicies` → rbacpb.RBAC_LOG). */
+  action: 'ALLOW' | 'DENY' | 'CUSTOM' | 'AUDIT';
   /** CUSTOM only: the extension provider's name. */
   provider?: string;
+  /** CUSTOM only: the provider is an HTTP ext_authz one (ignored on TCP chains) or a gRPC one (applies on TCP too). */
+  providerKind?: 'http' | 'grpc';
+  /**
+   * CUSTOM only: why istiod cannot use the provider (undefined, invalid, or a second provider on the workload);
+   * istiod then turns the policy's rules into DENY rules (builder.go getBadCustomDenyRules, "deny-due-to-bad-CUSTOM-action").
+   */
+  badProvider?: string;
+  /** `istio.io/dry-run: "true"`: the policy is only a shadow rule, never enforced (builder.go isDryRun). */
+  dryRun?: boolean;
   /** [] = `spec: {}` (ALLOW: allow-nothing); [{}] = allow-all. */
   rules: AuthzRule[];
 }
@@ -54,7 +109,18 @@ export interface AuthzRequest {
   method?: string;
   /** URL path without the query (Istio matches `paths` against the path, not the query string). */
   path?: string;
+  /** HTTP only: the `:authority` (Host) header. */
+  host?: string;
   port: number;
+  /** The connection's peer address (IPv4), when known; `ipBlocks` are judged only then. */
+  sourceIp?: string;
+  /**
+   * The request's headers beyond `:method`, `:path` and `:authority`, names lower-case, when the caller knows them
+   * all (a `request.headers[…]` condition on an absent header is then judged); undefined: not known.
+   */
+  headers?: Record<string, string>;
+  /** The request carries a JWT (request authentication): JWT-based fields are then not judged. */
+  jwt?: boolean;
   /** The request arrived on an HTTP filter chain (HTTP RBAC filter); false: a TCP chain (network RBAC filter). */
   http: boolean;
 }
@@ -165,19 +231,139 @@ function namespaceMatches(values: string[] | undefined, notValues: string[] | un
   return true;
 }
 
-/** A rule's `from`: any source matches; within a source, every field matches (model.go `New`). */
-function fromMatches(rule: AuthzRule, r: AuthzRequest): boolean {
-  if (!rule.from) return true;
-  return rule.from.some(
-    ({ source: s }) => identityMatches(s.principals, s.notPrincipals, r.principal) && namespaceMatches(s.namespaces, s.notNamespaces, r.principal),
-  );
+/**
+ * Kleene's three values: true, false, or a string naming what the model does not judge and the answer depends on.
+ * AND is false as soon as one part is false, OR true as soon as one is true, whatever the unjudged parts say; so a
+ * decided answer never rests on a guess.
+ */
+export type Tri = boolean | string;
+
+function and3(parts: Iterable<() => Tri>): Tri {
+  let unknown: string | undefined;
+  for (const p of parts) {
+    const v = p();
+    if (v === false) return false;
+    if (typeof v === 'string') unknown ??= v;
+  }
+  return unknown ?? true;
 }
 
-const httpOnly = (o: AuthzOperation) => Boolean(o.methods || o.notMethods || o.paths || o.notPaths);
+function or3(parts: Iterable<() => Tri>): Tri {
+  let unknown: string | undefined;
+  for (const p of parts) {
+    const v = p();
+    if (v === true) return true;
+    if (typeof v === 'string') unknown ??= v;
+  }
+  return unknown ?? false;
+}
 
-/** An ALLOW rule naming an HTTP-only field in ANY of its operations is not generated on a TCP chain (model.go `Generate`). */
-export function skippedOnTcp(rule: AuthzRule, action: 'ALLOW' | 'DENY'): boolean {
-  return action === 'ALLOW' && (rule.to ?? []).some(({ operation }) => httpOnly(operation));
+/** What an unjudged field contributes: nothing on a TCP chain when it is HTTP-only (DENY/CUSTOM/AUDIT ignore it). */
+function unjudgedTri(u: Unjudged, r: AuthzRequest): Tri {
+  if (u.httpOnly && !r.http) return true;
+  if (u.withoutJwt !== undefined && !r.jwt) return u.withoutJwt;
+  if (u.header && r.headers && !u.header.name.startsWith(':') && r.headers[u.header.name.toLowerCase()] === undefined) return u.header.whenAbsent;
+  return `${u.field} (not judged by the model)`;
+}
+
+/** One source: every field matches. */
+function sourceMatches(s: AuthzSource, r: AuthzRequest): Tri {
+  return and3([
+    () => identityMatches(s.principals, s.notPrincipals, r.principal),
+    () => namespaceMatches(s.namespaces, s.notNamespaces, r.principal),
+    () => peerField(s.serviceAccounts, s.notServiceAccounts, r.principal, serviceAccountMatch),
+    () => peerField(s.trustDomains, s.notTrustDomains, r.principal, trustDomainMatch),
+    () => ipBlocksMatch(s.ipBlocks, s.notIpBlocks, r.sourceIp, 'ipBlocks'),
+    ...(s.unjudged ?? []).map((u) => () => unjudgedTri(u, r)),
+  ]);
+}
+
+const quoteMeta = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+
+/**
+ * A `serviceAccounts` entry `<ns>/<sa>`: the safe_regex `spiffe://.+/ns/<ns>/(.+/|)sa/<sa>(/.+)?` on the peer's URI
+ * SAN, full match (I: pilot/pkg/security/authz/model/generator.go serviceAccountRegex). So `ns/foo/x/sa/bar` and
+ * `sa/bar/extra` match, `sa/bar-junk` does not.
+ */
+export function serviceAccountMatch(value: string, principal: string): boolean {
+  const [ns, sa] = value.split(/\/(.*)/s) as [string, string];
+  return new RegExp(`^spiffe://.+/ns/${quoteMeta(ns)}/(.+/|)sa/${quoteMeta(sa)}(/.+)?$`).test(`spiffe://${principal}`);
+}
+
+/**
+ * A `trustDomains` entry: `*` → any SPIFFE peer (prefix `spiffe://`); no `*` → prefix `spiffe://<td>/`; one `*` →
+ * `spiffe://<before>[^/]*<after>/.*` (regex, full match; a second `*` is a literal) (I: generator.go
+ * srcTrustDomainGenerator.principal).
+ */
+export function trustDomainMatch(value: string, principal: string): boolean {
+  const uri = `spiffe://${principal}`;
+  if (value === '*') return true;
+  if (!value.includes('*')) return uri.startsWith(`spiffe://${value}/`);
+  const i = value.indexOf('*');
+  return new RegExp(`^spiffe://${quoteMeta(value.slice(0, i))}[^/]*${quoteMeta(value.slice(i + 1))}/.*$`).test(uri);
+}
+
+/** A values/notValues pair of an identity field with its matcher: as `identityMatches`. */
+function peerField(values: string[] | undefined, notValues: string[] | undefined, principal: string | undefined, match: (v: string, p: string) => boolean): boolean {
+  if (values && (principal === undefined || !values.some((v) => match(v, principal)))) return false;
+  if (notValues && principal !== undefined && notValues.some((v) => match(v, principal))) return false;
+  return true;
+}
+
+const ipv4 = (s: string): number | undefined => {
+  const parts = s.split('.').map(Number);
+  if (parts.length !== 4 || parts.some((x) => !Number.isInteger(x) || x < 0 || x > 255)) return undefined;
+  return ((parts[0]! << 24) | (parts[1]! << 16) | (parts[2]! << 8) | parts[3]!) >>> 0;
+};
+
+/**
+ * An `ipBlocks` entry: an address (a /32) or a CIDR, Envoy's CidrRange on the direct remote address (I:
+ * generator.go srcIPGenerator → principalDirectRemoteIP; matcher.CidrRange). IPv6 is not judged.
+ */
+export function ipBlockMatch(block: string, ip: string): boolean | string {
+  const [addr, len] = block.split('/') as [string, string | undefined];
+  const a = ipv4(addr);
+  const b = ipv4(ip);
+  const bits = len === undefined ? 32 : Number(len);
+  if (a === undefined || b === undefined || !Number.isInteger(bits) || bits < 0 || bits > 32) return `ipBlocks ${block} on ${ip} (only IPv4 is judged)`;
+  const mask = bits === 0 ? 0 : (0xffffffff << (32 - bits)) >>> 0;
+  return ((a & mask) >>> 0) === ((b & mask) >>> 0);
+}
+
+/** `ipBlocks`/`notIpBlocks` on the request's source IP; unjudged when the request does not name it. */
+function ipBlocksMatch(values: string[] | undefined, notValues: string[] | undefined, ip: string | undefined, field: string): Tri {
+  if (!values && !notValues) return true;
+  if (ip === undefined) return `${field} (the request's source IP is not known)`;
+  const any = (bs: string[]): Tri => or3(bs.map((b) => () => ipBlockMatch(b, ip)));
+  const not = (v: Tri): Tri => (typeof v === 'string' ? v : !v);
+  return and3([() => (values ? any(values) : true), () => (notValues ? not(any(notValues)) : true)]);
+}
+
+/** A rule's `from`: any source matches; within a source, every field matches (model.go `New`). */
+function fromMatches(rule: AuthzRule, r: AuthzRequest): Tri {
+  if (!rule.from) return true;
+  return or3(rule.from.map(({ source }) => () => sourceMatches(source, r)));
+}
+
+const httpOnly = (o: AuthzOperation) => Boolean(o.methods || o.notMethods || o.paths || o.notPaths || o.hosts || o.notHosts);
+
+/**
+ * An ALLOW rule naming an HTTP-only field anywhere (an operation's methods/paths/hosts, a source's requestPrincipals,
+ * a `when` on request.*) is not generated on a TCP chain (model.go `Generate`, `checkError` returns the error for
+ * ALLOW only).
+ */
+export function skippedOnTcp(rule: AuthzRule, action: AuthzPolicy['action']): boolean {
+  if (action !== 'ALLOW') return false;
+  const unjudgedHttp = (us: Unjudged[] | undefined) => (us ?? []).some((u) => u.httpOnly);
+  return (rule.to ?? []).some(({ operation }) => httpOnly(operation)) || (rule.from ?? []).some(({ source }) => unjudgedHttp(source.unjudged)) || unjudgedHttp(rule.when);
+}
+
+/**
+ * `hosts`: Envoy header matchers on `:authority` with ignore_case, `*` → present, `*x` → suffix, `x*` → prefix (I:
+ * pilot/pkg/security/authz/matcher/header.go HostMatcher).
+ */
+export function hostMatch(pattern: string, host: string): boolean {
+  return stringMatch(pattern.toLowerCase(), host.toLowerCase());
 }
 
 /** One operation. On a TCP chain a DENY rule's HTTP-only fields are ignored (`checkError`), the ports still count. */
@@ -188,6 +374,9 @@ function operationMatches(o: AuthzOperation, r: AuthzRequest): boolean {
   if (!r.http) return true;
   const method = r.method ?? '';
   const path = r.path ?? '';
+  const host = r.host ?? '';
+  if (o.hosts && !o.hosts.some((h) => hostMatch(h, host))) return false;
+  if (o.notHosts?.some((h) => hostMatch(h, host))) return false;
   if (o.methods && !orMatch(o.methods, method)) return false;
   if (o.notMethods && orMatch(o.notMethods, method)) return false;
   if (o.paths && !orPathMatch(o.paths, path)) return false;
@@ -200,9 +389,16 @@ function toMatches(rule: AuthzRule, r: AuthzRequest): boolean {
   return rule.to.some(({ operation }) => operationMatches(operation, r));
 }
 
-function ruleMatches(rule: AuthzRule, r: AuthzRequest, action: 'ALLOW' | 'DENY'): boolean {
+/** A rule: OR(from) AND OR(to) AND every `when` (model.go `New`). */
+function ruleMatches(rule: AuthzRule, r: AuthzRequest, action: AuthzPolicy['action']): Tri {
   if (!r.http && skippedOnTcp(rule, action)) return false;
-  return fromMatches(rule, r) && toMatches(rule, r);
+  return and3([
+    () => toMatches(rule, r),
+    () => fromMatches(rule, r),
+    ...(rule.whenSources ?? []).map((s) => () => sourceMatches(s, r)),
+    ...(rule.whenOperations ?? []).map((o) => () => operationMatches(o, r)),
+    ...(rule.when ?? []).map((u) => () => unjudgedTri(u, r)),
+  ]);
 }
 
 /** Envoy's policy id (I: pilot/pkg/security/authz/builder/builder.go, policy name). */
@@ -210,18 +406,81 @@ export function policyId(p: Pick<AuthzPolicy, 'namespace' | 'name'>, rule: numbe
   return `ns[${p.namespace}]-policy[${p.name}]-rule[${rule}]`;
 }
 
-/** DENY first, then ALLOW: with no ALLOW policy everything else is allowed; with any, one rule must match. */
-export function evaluate(policies: AuthzPolicy[], r: AuthzRequest): AuthzDecision {
-  for (const p of policies.filter((x) => x.action === 'DENY')) {
-    const i = p.rules.findIndex((rule) => ruleMatches(rule, r, 'DENY'));
-    if (i >= 0) return { allowed: false, policy: policyId(p, i) };
+/**
+ * The id of a bad CUSTOM policy's DENY rule: the CUSTOM builder's name (`istio-ext-authz-<provider>-` + policyId)
+ * and the suffix `-deny-due-to-bad-CUSTOM-action` (builder.go policyName, getBadCustomDenyRules).
+ */
+export function badCustomPolicyId(p: Pick<AuthzPolicy, 'namespace' | 'name' | 'provider'>, rule: number): string {
+  return `istio-ext-authz-${p.provider ? `${p.provider}-` : ''}${policyId(p, rule)}-deny-due-to-bad-CUSTOM-action`;
+}
+
+/**
+ * The first rule of a policy that surely matches (the policy matches whatever the unjudged rules say), else what the
+ * model could not judge, else undefined (no rule matches).
+ */
+function firstMatch(p: AuthzPolicy, r: AuthzRequest, action: AuthzPolicy['action']): number | string | undefined {
+  let unknown: string | undefined;
+  for (const [i, rule] of p.rules.entries()) {
+    const v = ruleMatches(rule, r, action);
+    if (v === true) return i;
+    if (typeof v === 'string') unknown ??= `${policyId(p, i)}: ${v}`;
   }
-  const allows = policies.filter((x) => x.action === 'ALLOW');
-  if (allows.length === 0) return { allowed: true };
+  return unknown;
+}
+
+/** The model's answer, or what it could not judge (`unjudged` names the policy, rule and field). */
+export type AuthzVerdict = AuthzDecision | { unjudged: string };
+
+/** The policies istiod enforces: no AUDIT (it only logs), no dry-run (shadow rules only; builder.go isDryRun). */
+const enforced = (policies: AuthzPolicy[]) => policies.filter((p) => p.action !== 'AUDIT' && !p.dryRun);
+
+/**
+ * A CUSTOM policy whose provider istiod cannot use becomes DENY rules (builder.go buildHTTP/buildTCP,
+ * getBadCustomDenyRules). On a TCP chain an HTTP provider's policy is dropped before that (builder.go buildTCP).
+ */
+const badCustom = (p: AuthzPolicy, r: AuthzRequest) => p.action === 'CUSTOM' && p.badProvider !== undefined && (r.http || p.providerKind !== 'http');
+
+/**
+ * Istio's decision, three-valued: DENY (and bad CUSTOM) first, then ALLOW; with no ALLOW policy everything else is
+ * allowed; with any, one rule must match (builder.go: CUSTOM, DENY and ALLOW filters in that order, each must pass).
+ */
+export function judge(policies: AuthzPolicy[], r: AuthzRequest): AuthzVerdict {
+  const live = enforced(policies);
+  let unknown: string | undefined;
+  // The bad-CUSTOM DENY filter comes first, then the DENY filter (builder.go BuildHTTP); within one, Envoy holds the
+  // policies in a map sorted by name and reports the first that matches (E: filters/common/rbac/engine_impl.cc).
+  for (const [ps, idOf] of [
+    [live.filter((x) => badCustom(x, r)), badCustomPolicyId],
+    [live.filter((x) => x.action === 'DENY'), policyId],
+  ] as const) {
+    const ids: string[] = [];
+    for (const p of ps) {
+      for (const [i, rule] of p.rules.entries()) {
+        const v = ruleMatches(rule, r, 'DENY');
+        if (v === true) ids.push(idOf(p, i));
+        else if (typeof v === 'string') unknown ??= `${policyId(p, i)}: ${v}`;
+      }
+    }
+    if (ids.length > 0) return { allowed: false, policy: ids.sort()[0]! };
+  }
+  const allows = live.filter((x) => x.action === 'ALLOW');
+  if (allows.length === 0) return unknown ? { unjudged: unknown } : { allowed: true };
   for (const p of allows) {
-    if (p.rules.some((rule) => ruleMatches(rule, r, 'ALLOW'))) return { allowed: true };
+    const i = firstMatch(p, r, 'ALLOW');
+    if (typeof i === 'number') return unknown ? { unjudged: unknown } : { allowed: true };
+    if (typeof i === 'string') unknown ??= i;
   }
-  return { allowed: false, policy: 'none' };
+  return unknown ? { unjudged: unknown } : { allowed: false, policy: 'none' };
+}
+
+/**
+ * `judge` for callers whose policies hold nothing unjudged (the lab's schema refuses every such field): a request the
+ * model cannot decide is an error, never a guess.
+ */
+export function evaluate(policies: AuthzPolicy[], r: AuthzRequest): AuthzDecision {
+  const v = judge(policies, r);
+  if ('unjudged' in v) throw new Error(`authorization not judged by the model: ${v.unjudged}`);
+  return v;
 }
 
 /**
@@ -229,14 +488,24 @@ export function evaluate(policies: AuthzPolicy[], r: AuthzRequest): AuthzDecisio
  * marks the request, and the ext_authz filter after it calls the provider only for marked requests (I:
  * pilot/pkg/security/authz/builder/builder.go, buildHTTP; extauthz.go filter_enabled_metadata). On a TCP chain a
  * CUSTOM policy with an HTTP provider is ignored ("ignored CUSTOM action with HTTP provider on TCP filter chain",
- * builder.go buildTCP), so TCP requests never match here. CUSTOM matches rules as DENY does (model.go checkError
- * returns the error only for ALLOW).
+ * builder.go buildTCP), a gRPC provider's applies. CUSTOM matches rules as DENY does (model.go checkError returns the
+ * error only for ALLOW). A bad provider's policy is a DENY (`judge`), never a call.
  */
-export function customMatch(policies: AuthzPolicy[], r: AuthzRequest): { provider: string; policy: string } | undefined {
-  if (!r.http) return undefined;
-  for (const p of policies.filter((x) => x.action === 'CUSTOM')) {
-    const i = p.rules.findIndex((rule) => ruleMatches(rule, r, 'DENY'));
-    if (i >= 0) return { provider: p.provider ?? '', policy: policyId(p, i) };
+export function customJudge(policies: AuthzPolicy[], r: AuthzRequest): { provider: string; policy: string } | undefined | { unjudged: string } {
+  let unknown: string | undefined;
+  for (const p of policies.filter((x) => x.action === 'CUSTOM' && x.badProvider === undefined)) {
+    if (!r.http && p.providerKind !== 'grpc') continue;
+    if (p.dryRun) return { unjudged: `${p.namespace}/${p.name}: a dry-run CUSTOM policy (not modelled)` };
+    const i = firstMatch(p, r, 'CUSTOM');
+    if (typeof i === 'number') return { provider: p.provider ?? '', policy: policyId(p, i) };
+    if (typeof i === 'string') unknown ??= i;
   }
-  return undefined;
+  return unknown ? { unjudged: unknown } : undefined;
+}
+
+/** `customJudge` for the lab (no unjudged field, HTTP providers only). */
+export function customMatch(policies: AuthzPolicy[], r: AuthzRequest): { provider: string; policy: string } | undefined {
+  const v = customJudge(policies.map((p) => (p.action === 'CUSTOM' && !p.providerKind ? { ...p, providerKind: 'http' as const } : p)), r);
+  if (v && 'unjudged' in v) throw new Error(`CUSTOM authorization not judged by the model: ${v.unjudged}`);
+  return v;
 }

@@ -5,6 +5,7 @@ import { ConfigError } from '../errors.js';
 import { effectivePeerAuthentication as modelPeerAuthentication, type PeerAuthenticationObject } from '../istio/peer-authentication.js';
 import { listAuthorizationPolicies, type TargetablePolicy } from '../istio/selection.js';
 import { namespaceRequestsInjection } from '../istio/injection.js';
+import { isDryRun } from '../istio/authz-policy.js';
 import type { Manifest } from '../posture/load.js';
 
 /** How Istio treats a port: `sniffed` when neither appProtocol nor the port name declares it. */
@@ -272,7 +273,10 @@ export function selectingPolicies(snapshot: Manifest[], rootNamespace: string, p
  * One policy's effect in words. A rule-less policy means something different per action (API:
  * security/v1beta1/authorization_policy.proto): ALLOW with no rules allows nothing; DENY with no rules denies
  * nothing; AUDIT with no rules audits nothing; CUSTOM with no rules sends nothing to its provider. A policy
- * annotated `istio.io/dry-run: "true"` is not enforced (its result is only recorded in shadow stats and logs).
+ * annotated `istio.io/dry-run` (read as istiod does, strconv.ParseBool: harness/istio/authz-policy.ts `isDryRun`) is
+ * not enforced (its result is only recorded in shadow stats and logs), except CUSTOM: istiod still matches a dry-run
+ * CUSTOM policy's rules before ext_authz (I: pilot/pkg/security/authz/builder/builder.go buildHTTP, `rbac.Rules =
+ * providerShadowRules`).
  */
 export function policyNote(m: Manifest): string {
   const action = (specOf(m).action as string | undefined) ?? 'ALLOW';
@@ -281,6 +285,6 @@ export function policyNote(m: Manifest): string {
     parts.push(action === 'ALLOW' ? 'no rules: allows nothing' : action === 'DENY' ? 'no rules: denies nothing' : action === 'AUDIT' ? 'no rules: audits nothing' : 'no rules: asks its provider about nothing');
   }
   if (action === 'CUSTOM') parts.push(`provider ${((specOf(m).provider as { name?: string } | undefined)?.name ?? '?')}`);
-  if (m.metadata.annotations?.['istio.io/dry-run'] === 'true') parts.push('istio.io/dry-run: not enforced');
+  if (isDryRun(m.metadata.annotations)) parts.push(action === 'CUSTOM' ? 'istio.io/dry-run: still matched before ext_authz' : 'istio.io/dry-run: not enforced');
   return parts.join(', ');
 }

@@ -7,7 +7,8 @@ import { type AccessLogRecord, parseAccessLog, sameAddress, startedSince } from 
 import { controlsFor, type Category } from '../controls.js';
 import type { CheckResult } from '../engine.js';
 import { ConfigError, InfraError, messageOf } from '../errors.js';
-import { type AuthzRule, type AuthzPolicy, customMatch } from '../istio/authz.js';
+import { type AuthzPolicy, customJudge } from '../istio/authz.js';
+import { appliesTo, authorizationPolicyFromIstio } from '../istio/authz-policy.js';
 import { auditable } from '../mesh-logging.js';
 import { toolCommit, VERSION } from '../paths.js';
 import type { Posture } from '../posture/load.js';
@@ -167,36 +168,38 @@ async function corroborateBatch(o: SweepOptions, batch: Endpoint[], since: Date)
 /** The path every HTTP attempt of the sweep sends (the agent appends `?nonce=…`, which Istio's `paths` never see). */
 const SWEEP_PATH = '/';
 
-/** The enforced (not dry-run) CUSTOM AuthorizationPolicies that select the pod, in the Istio authz model's terms. */
-function customPolicies(estate: Estate, pod: EstatePod): AuthzPolicy[] {
-  return estate.snapshot
-    .filter((m) => {
-      if (m.kind !== 'AuthorizationPolicy' || (m.spec as { action?: string } | undefined)?.action !== 'CUSTOM') return false;
-      if (m.metadata.namespace !== estate.rootNamespace && m.metadata.namespace !== pod.namespace) return false;
-      if (m.metadata.annotations?.['istio.io/dry-run'] === 'true') return false;
-      const sel = (m.spec as { selector?: { matchLabels?: Record<string, string> } }).selector?.matchLabels;
-      return sel === undefined || Object.entries(sel).every(([k, v]) => pod.labels[k] === v);
-    })
-    .map((m) => {
-      const spec = m.spec as { provider?: { name?: string }; rules?: AuthzRule[] };
-      return { namespace: m.metadata.namespace ?? '', name: m.metadata.name, action: 'CUSTOM' as const, provider: spec.provider?.name, rules: spec.rules ?? [] };
-    });
+/**
+ * The CUSTOM AuthorizationPolicies that select the pod, through the model's front end (harness/istio/authz-policy.ts);
+ * `undefined` when the model refuses one of them (then no answer may be ruled out as the provider's).
+ */
+function customPolicies(estate: Estate, pod: EstatePod): AuthzPolicy[] | undefined {
+  const out: AuthzPolicy[] = [];
+  for (const m of estate.snapshot) {
+    if (m.kind !== 'AuthorizationPolicy' || (m.spec as { action?: string } | undefined)?.action !== 'CUSTOM') continue;
+    const conv = authorizationPolicyFromIstio(m);
+    if ('refused' in conv) return undefined;
+    if (appliesTo(conv, pod.namespace, pod.labels, estate.rootNamespace)) out.push({ ...conv.policy, providerKind: 'http' });
+  }
+  return out;
 }
 
 /**
  * Whether a CUSTOM policy's provider is asked about the sweep's own request to this port (M4): only then may a
  * non-200 answer be the provider's. Istio calls the provider only for requests a CUSTOM rule matches
- * (harness/istio/authz.ts `customMatch`, after I: pilot/pkg/security/authz/builder/builder.go buildHTTP), so a
+ * (harness/istio/authz.ts `customJudge`, after I: pilot/pkg/security/authz/builder/builder.go buildHTTP), so a
  * policy for `/admin*` or another port never answers a GET / here. The sweep sends GET / from the minted identity
- * over mTLS and with no identity in plaintext; a provider asked about either may have answered.
+ * over mTLS and with no identity in plaintext; a provider asked about either may have answered. What the model does
+ * not judge (a `when` on a header the sweep does not know, a refused policy…) counts as asked: never ruled out on a
+ * guess. A dry-run CUSTOM policy counts as asked too (builder.go still puts it before ext_authz).
  */
 export function customAsked(estate: Estate, pod: EstatePod, port: EstatePort, spiffeId: string): boolean {
   const policies = customPolicies(estate, pod);
+  if (policies === undefined) return true;
   if (policies.length === 0) return false;
   const principal = spiffeId.replace(/^spiffe:\/\//, '');
   const namespace = /\/ns\/([^/]+)\//.exec(principal)?.[1];
   const base = { method: 'GET', path: SWEEP_PATH, port: port.port, http: true };
-  return customMatch(policies, { ...base, principal, namespace }) !== undefined || customMatch(policies, base) !== undefined;
+  return customJudge(policies, { ...base, principal, namespace }) !== undefined || customJudge(policies, base) !== undefined;
 }
 
 function attacksFor(e: Endpoint, i: number, cert: MintedCert, timeoutMs: number): Attack[] {
