@@ -50,9 +50,12 @@ const refuse = (why: string): never => {
   throw new Refusal(why);
 };
 
+/** Why the front end refuses `spec.targetRef(s)` and any other spec field it does not know. */
+export const NOT_MODELLED_SPEC = 'not modelled (the model judges sidecar policies selected by labels)';
+
 /** Source fields the model judges, and those it keeps as unjudged (TCP-capable unless listed as HTTP only). */
 const SOURCE_JUDGED = ['principals', 'notPrincipals', 'namespaces', 'notNamespaces', 'serviceAccounts', 'notServiceAccounts', 'trustDomains', 'notTrustDomains', 'ipBlocks', 'notIpBlocks'] as const;
-const SOURCE_UNJUDGED: Record<string, boolean> = {
+export const SOURCE_UNJUDGED: Record<string, boolean> = {
   requestPrincipals: true,
   notRequestPrincipals: true,
   remoteIpBlocks: false,
@@ -107,8 +110,8 @@ const WHEN_SOURCE: Record<string, [keyof AuthzSource, keyof AuthzSource]> = {
 };
 
 /** Other `when` keys istiod knows (model.go `New`; any other is "unknown attribute"); HTTP only: generator.go. */
-const WHEN_UNJUDGED = ['destination.ip', 'connection.sni', 'remote.ip', 'request.auth.principal', 'request.auth.audiences', 'request.auth.presenter'];
-const WHEN_UNJUDGED_PREFIX = ['experimental.envoy.filters.', 'request.headers[', 'request.auth.claims['];
+export const WHEN_UNJUDGED = ['destination.ip', 'connection.sni', 'remote.ip', 'request.auth.principal', 'request.auth.audiences', 'request.auth.presenter'];
+export const WHEN_UNJUDGED_PREFIX = ['experimental.envoy.filters.', 'request.headers[', 'request.auth.claims['];
 const httpOnlyKey = (key: string) => key.startsWith('request.headers[') || key.startsWith('request.auth.');
 
 /** One `when` condition into the rule: a judged peer/port condition, or an unjudged one (named). */
@@ -230,7 +233,7 @@ function convert(o: unknown, opts: AuthzPolicyOptions): SelectedAuthzPolicy {
     else if (k === 'action') policy.action = ['ALLOW', 'DENY', 'AUDIT', 'CUSTOM'].includes(v as string) ? (v as AuthzPolicy['action']) : refuse(`spec.action ${String(v)}`);
     else if (k === 'provider') policy.provider = isObj(v) && typeof v.name === 'string' ? v.name : refuse('spec.provider without name');
     else if (k === 'rules') policy.rules = Array.isArray(v) ? v.map((r, i) => rule(r, `rules[${i}]`, policy.namespace)) : refuse('spec.rules is not a list');
-    else refuse(`spec.${k}: not modelled (the model judges sidecar policies selected by labels)`);
+    else refuse(`spec.${k}: ${NOT_MODELLED_SPEC}`);
   }
   if (isDryRun(m.annotations)) policy.dryRun = true;
   if (opts.trustDomainBundle) migrateTrustDomain(policy, [opts.trustDomainBundle.trustDomain, ...opts.trustDomainBundle.aliases]);

@@ -20,6 +20,12 @@
  * the field named, never guessed. `httpOnly`: istiod cannot generate it for a TCP filter chain (the generators in
  * pilot/pkg/security/authz/model/generator.go return "is HTTP only" when forTCP).
  */
+/**
+ * istiod puts a dry-run CUSTOM policy's rules into the RBAC filter's enforced rules with action DENY (builder.go
+ * selectProviderRuleSet/buildHTTP), whatever its comment says; no golden test covers it, so the model does not judge it.
+ */
+export const DRY_RUN_CUSTOM = 'a dry-run CUSTOM policy (not modelled)';
+
 export interface Unjudged {
   field: string;
   httpOnly: boolean;
@@ -495,7 +501,7 @@ export function customJudge(policies: AuthzPolicy[], r: AuthzRequest): { provide
   let unknown: string | undefined;
   for (const p of policies.filter((x) => x.action === 'CUSTOM' && x.badProvider === undefined)) {
     if (!r.http && p.providerKind !== 'grpc') continue;
-    if (p.dryRun) return { unjudged: `${p.namespace}/${p.name}: a dry-run CUSTOM policy (not modelled)` };
+    if (p.dryRun) return { unjudged: `${p.namespace}/${p.name}: ${DRY_RUN_CUSTOM}` };
     const i = firstMatch(p, r, 'CUSTOM');
     if (typeof i === 'number') return { provider: p.provider ?? '', policy: policyId(p, i) };
     if (typeof i === 'string') unknown ??= i;

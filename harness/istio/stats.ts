@@ -16,6 +16,9 @@
 //   the regexps (`safe_regex`, a full match), then `component` and `istio`.
 // Held against pkg/bootstrap/instance_test.go TestGolden's golden bootstraps (oracle/stats.ts).
 
+/** The proxies the model does not cover: an HBONE proxy adds `workload_discovery` (metadata discovery). */
+export const STATS_NOT_MODELLED = 'ambient (HBONE) proxies and waypoints: the model covers sidecar proxies only';
+
 /** `proxyStatsMatcher` of ProxyConfig (API: mesh/v1alpha1/proxy.proto). */
 export interface ProxyStatsMatcher {
   inclusionPrefixes?: string[];
