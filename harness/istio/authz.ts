@@ -135,6 +135,11 @@ export interface AuthzDecision {
   allowed: boolean;
   /** `ns[<ns>]-policy[<name>]-rule[<i>]` of the deciding DENY rule, or `none` when no ALLOW rule matched. */
   policy?: string;
+  /**
+   * Allowed: the first ALLOW rule that grants the request, in the order istiod lists the policies (its policy,
+   * namespace and rule index); absent when no ALLOW policy selects the workload (then Istio allows everything).
+   */
+  grantedBy?: { namespace: string; name: string; rule: number };
 }
 
 /** Istio string match: exact, `prefix*`, `*suffix`, or `*` (presence) (I: pilot/pkg/security/authz/matcher/string.go). */
@@ -473,7 +478,7 @@ export function judge(policies: AuthzPolicy[], r: AuthzRequest): AuthzVerdict {
   if (allows.length === 0) return unknown ? { unjudged: unknown } : { allowed: true };
   for (const p of allows) {
     const i = firstMatch(p, r, 'ALLOW');
-    if (typeof i === 'number') return unknown ? { unjudged: unknown } : { allowed: true };
+    if (typeof i === 'number') return unknown ? { unjudged: unknown } : { allowed: true, grantedBy: { namespace: p.namespace, name: p.name, rule: i } };
     if (typeof i === 'string') unknown ??= i;
   }
   return unknown ? { unjudged: unknown } : { allowed: false, policy: 'none' };

@@ -1,8 +1,8 @@
 import type { Corroboration } from '../../harness/check.js';
 import { defineCheck } from '../../harness/check.js';
 import { deniedByMesh, either, plaintextRefused } from '../../harness/classify.js';
-import { AUTHORIZED, filterChainNotFound, missing, OUTSIDE, portOf, reachEchoControl } from '../mtls/shared.js';
-import { ECHO, rbacDeniedHttp } from './shared.js';
+import { AUTHORIZED, filterChainNotFound, missing, OUTSIDE, plaintextAtFault, portOf, reachEchoControl } from '../mtls/shared.js';
+import { authzAtFault, both, ECHO, rbacDeniedHttp } from './shared.js';
 
 /** Whichever layer stopped it, the destination recorded it. */
 const refusedOrDenied: Corroboration = {
@@ -38,6 +38,7 @@ export const authz005 = defineCheck({
       cases: [
         {
           label: `outside (no sidecar) → echo.mesh:${http.port} despite DENY ${byIdentity.map((p) => p.metadata.name).join(', ')}`,
+          atFault: both(plaintextAtFault(view, ECHO, http.port), authzAtFault(view, target, { from: OUTSIDE, to: ECHO, port: http.port, http: true, plaintext: true })),
           control: reachEchoControl(target, ECHO, http),
           attack: { from: OUTSIDE, to: ECHO, port: http.port, kind: 'http', via: 'service', classify: either(plaintextRefused, deniedByMesh), attacker: 'no-sidecar' },
           corroborate: refusedOrDenied,

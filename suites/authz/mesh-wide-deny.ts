@@ -3,7 +3,7 @@ import { deniedByMesh } from '../../harness/classify.js';
 import type { Manifest } from '../../harness/posture/load.js';
 import { ROOT_NAMESPACE } from '../../harness/posture/view.js';
 import { AUTHORIZED, missing, reachEchoControl } from '../mtls/shared.js';
-import { rbacDeniedHttp, UNAUTHORIZED } from './shared.js';
+import { authzAtFault, rbacDeniedHttp, UNAUTHORIZED } from './shared.js';
 
 export const authz004 = defineCheck({
   id: 'AUTHZ-004',
@@ -29,6 +29,7 @@ export const authz004 = defineCheck({
           .filter((p) => p.protocol === 'http')
           .map((p) => ({
             label: `unauthorized → ${s.name}.${ns}:${p.port} (namespace ${ns} has no ALLOW policy; mesh-wide: ${meshWide.map((m) => m.metadata.name).join(', ')})`,
+            atFault: authzAtFault(view, target, { from: UNAUTHORIZED, to: s, port: p.port, http: true }),
             control: reachEchoControl(target, s, p),
             attack: { from: UNAUTHORIZED, to: s, port: p.port, kind: 'http' as const, via: 'service' as const, classify: deniedByMesh, attacker: 'sidecar' as const },
             corroborate: rbacDeniedHttp,

@@ -1,7 +1,7 @@
 import { defineCheck } from '../../harness/check.js';
 import { deniedByMesh } from '../../harness/classify.js';
 import { AUTHORIZED, missing, portOf, reachEchoControl } from '../mtls/shared.js';
-import { ECHO, rbacDeniedHttp } from './shared.js';
+import { authzAtFault, ECHO, rbacDeniedHttp } from './shared.js';
 
 /** A method and a path the secure posture's grant does not include. */
 const OUTSIDE_GRANT = [
@@ -28,6 +28,7 @@ export const authz002 = defineCheck({
     return {
       cases: OUTSIDE_GRANT.map((g) => ({
         label: `authorized → echo.mesh:${http.port} ${g.label}`,
+        atFault: authzAtFault(view, target, { from: AUTHORIZED, to: ECHO, port: http.port, http: true, method: g.method, path: g.path }),
         control: reachEchoControl(target, ECHO, http),
         attack: { from: AUTHORIZED, to: ECHO, port: http.port, kind: 'http' as const, method: g.method, path: g.path, via: 'service' as const, classify: deniedByMesh, attacker: 'sidecar' as const },
         corroborate: rbacDeniedHttp,

@@ -1,7 +1,11 @@
 // Pieces the authorization checks share: actors and the RBAC corroborations (istio-behaviours.md §2, §6).
 import { sameAddress } from '../../harness/access-log.js';
-import type { Corroboration } from '../../harness/check.js';
-import type { Ref } from '../../harness/target.js';
+import type { AtFault, Corroboration } from '../../harness/check.js';
+import type { AuthzPolicy } from '../../harness/istio/authz.js';
+import { judge } from '../../harness/istio/authz.js';
+import { appliesTo, authorizationPolicyFromIstio } from '../../harness/istio/authz-policy.js';
+import { type PostureView, ROOT_NAMESPACE } from '../../harness/posture/view.js';
+import type { Ref, Target } from '../../harness/target.js';
 
 export const ECHO: Ref = { namespace: 'mesh', name: 'echo' };
 export const BARE_ECHO: Ref = { namespace: 'bare', name: 'echo' };
@@ -27,3 +31,74 @@ export const rbacDeniedTcp: Corroboration = {
   keyByHop: true,
   matches: (r, _o, hop) => r.connectionTerminationDetails.startsWith('rbac_access_denied_matched_policy[') && (hop === undefined || sameAddress(r.downstreamRemoteAddress, hop)),
 };
+
+type ServiceSpec = { selector?: Record<string, string>; ports?: { port: number; targetPort?: number | string }[] };
+type PodTemplate = { serviceAccountName?: string; template?: { metadata?: { labels?: Record<string, string> }; spec?: { serviceAccountName?: string } } };
+
+/** Two findings on one path (plaintext through mTLS AND authorization): both objects, both fixes. */
+export function both(a: AtFault | undefined, b: AtFault | undefined): AtFault | undefined {
+  if (!a || !b) return a ?? b;
+  return { object: `${a.object}; and ${b.object}`, remedy: `${a.remedy}; and ${b.remedy}` };
+}
+
+/** The request an authorization attack sends, as the model takes it. */
+export interface AuthzAttempt {
+  from: Ref;
+  to: Ref;
+  /** The Service port dialled. */
+  port: number;
+  http: boolean;
+  method?: string;
+  path?: string;
+  /** A client without a sidecar: the request carries no principal. */
+  plaintext?: boolean;
+}
+
+/**
+ * Should an authorization attack get through: what the posture snapshot grants it, by the Istio model
+ * (harness/istio/authz-policy.ts → authz.ts `judge`, policies selected as istiod selects them), and the fix. A request
+ * the snapshot already denies is named too: then the policy is right and the mesh did not enforce it.
+ */
+export function authzAtFault(view: PostureView, target: Target, a: AuthzAttempt): AtFault | undefined {
+  const manifests = view.posture.objects.map((o) => o.manifest);
+  const find = (kind: string, r: Ref) => manifests.find((m) => m.kind === kind && m.metadata.namespace === r.namespace && m.metadata.name === r.name);
+  const svc = find('Service', a.to)?.spec as ServiceSpec | undefined;
+  const sp = svc?.ports?.find((p) => p.port === a.port);
+  const attacker = find('Deployment', a.from)?.spec as PodTemplate | undefined;
+  if (!svc?.selector || !sp || !attacker) return undefined;
+  const targetPort = typeof sp.targetPort === 'number' ? sp.targetPort : sp.targetPort === undefined ? sp.port : undefined;
+  const workload = manifests
+    .filter((m) => m.kind === 'Deployment' && m.metadata.namespace === a.to.namespace)
+    .map((m) => ({ name: m.metadata.name, labels: (m.spec as PodTemplate | undefined)?.template?.metadata?.labels ?? {} }))
+    .find((d) => Object.entries(svc.selector!).every(([k, v]) => d.labels[k] === v));
+  if (targetPort === undefined || !workload) return undefined;
+  const sa = attacker.template?.spec?.serviceAccountName ?? 'default';
+  const principal = a.plaintext ? undefined : target.identity(a.from.namespace, sa).replace(/^spiffe:\/\//, '');
+  const policies: AuthzPolicy[] = [];
+  for (const m of manifests.filter((x) => x.kind === 'AuthorizationPolicy')) {
+    const conv = authorizationPolicyFromIstio(m);
+    const what = `AuthorizationPolicy ${m.metadata.namespace}/${m.metadata.name}`;
+    if ('refused' in conv) return { object: `${what} is not judged by the model (${conv.refused})`, remedy: 'read it by hand: meshproof cannot say what it grants' };
+    if (appliesTo(conv, a.to.namespace, workload.labels, ROOT_NAMESPACE)) policies.push(conv.policy);
+  }
+  const request = `${a.http ? `${a.method ?? 'GET'} ${a.path ?? '/'}` : 'a TCP connection'} from ${principal ?? `${a.from.namespace}/${a.from.name} in plaintext (no principal)`} to ${a.to.namespace}/${workload.name} port ${targetPort}`;
+  const v = judge(policies, { ...(principal ? { principal, namespace: a.from.namespace } : {}), port: targetPort, http: a.http, ...(a.http ? { method: a.method ?? 'GET', path: a.path ?? '/' } : {}) });
+  if ('unjudged' in v) return { object: `the model cannot judge ${request}: ${v.unjudged}`, remedy: 'read the policies that select the workload by hand' };
+  if (!v.allowed) {
+    return {
+      object: `by the snapshot ${request} is denied (${v.policy === 'none' ? 'no ALLOW rule matches' : v.policy}): the policy is right, the mesh did not enforce it`,
+      remedy: 'check that istiod pushed it (istioctl proxy-status; istioctl x authz check <pod>) and that the workload runs an istio-proxy',
+    };
+  }
+  if (!v.grantedBy) {
+    return {
+      object: `no ALLOW AuthorizationPolicy selects ${a.to.namespace}/${workload.name} (neither in ${a.to.namespace} nor mesh-wide in ${ROOT_NAMESPACE}): with none, Istio allows ${request}`,
+      remedy: `apply an ALLOW policy in ${a.to.namespace} granting only the callers ${a.to.name} needs, and a mesh-wide allow-nothing (\`spec: {}\`) in ${ROOT_NAMESPACE}`,
+    };
+  }
+  const g = v.grantedBy;
+  return {
+    object: `AuthorizationPolicy ${g.namespace}/${g.name} rules[${g.rule}] grants ${request}`,
+    remedy: `narrow rules[${g.rule}] (its from.source principals/namespaces and to.operation methods/paths/ports) to the callers and calls ${a.to.name} needs`,
+  };
+}

@@ -1,7 +1,7 @@
 import { defineCheck } from '../../harness/check.js';
 import { tcpDenied } from '../../harness/classify.js';
 import { AUTHORIZED, missing, portOf, reachEchoControl } from '../mtls/shared.js';
-import { ECHO, rbacDeniedTcp, UNAUTHORIZED } from './shared.js';
+import { authzAtFault, ECHO, rbacDeniedTcp, UNAUTHORIZED } from './shared.js';
 
 export const authz003 = defineCheck({
   id: 'AUTHZ-003',
@@ -24,6 +24,7 @@ export const authz003 = defineCheck({
       cases: [
         {
           label: `unauthorized → echo.mesh:${tcp.port} (${tcp.name})`,
+          atFault: authzAtFault(view, target, { from: UNAUTHORIZED, to: ECHO, port: tcp.port, http: false }),
           control: reachEchoControl(target, ECHO, tcp),
           attack: { from: UNAUTHORIZED, to: ECHO, port: tcp.port, kind: 'tcp', via: 'service', classify: tcpDenied, attacker: 'sidecar' },
           corroborate: rbacDeniedTcp,

@@ -1,7 +1,7 @@
 import { defineCheck } from '../../harness/check.js';
 import { deniedByMesh } from '../../harness/classify.js';
 import { AUTHORIZED, missing, portOf, reachEchoControl } from '../mtls/shared.js';
-import { ECHO, rbacDeniedHttp, UNAUTHORIZED } from './shared.js';
+import { authzAtFault, ECHO, rbacDeniedHttp, UNAUTHORIZED } from './shared.js';
 
 export const authz001 = defineCheck({
   id: 'AUTHZ-001',
@@ -24,6 +24,7 @@ export const authz001 = defineCheck({
       cases: [
         {
           label: `unauthorized → echo.mesh:${http.port} GET /`,
+          atFault: authzAtFault(view, target, { from: UNAUTHORIZED, to: ECHO, port: http.port, http: true }),
           control: reachEchoControl(target, ECHO, http),
           attack: { from: UNAUTHORIZED, to: ECHO, port: http.port, kind: 'http', via: 'service', classify: deniedByMesh, attacker: 'sidecar' },
           corroborate: rbacDeniedHttp,
