@@ -4,14 +4,61 @@
 import { mkdtempSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { chromium } from 'playwright-core';
+import { type Page, chromium } from 'playwright-core';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { LabTarget } from '../cluster/lab/lab-target.js';
+import { loadPosture } from '../harness/posture/load.js';
+import { writeBundle } from '../harness/report/bundle.js';
+import { RunSession } from '../harness/run.js';
+import { LAB_TIMEOUTS } from '../harness/timeouts.js';
+import { ALL_CHECKS } from '../suites/index.js';
+import { authz001 } from '../suites/authz/unauthorized-denied.js';
+import { mtls001 } from '../suites/mtls/plaintext-refused.js';
 import { cli } from './support/cli.js';
 
 const out = path.join(mkdtempSync(path.join(tmpdir(), 'meshproof-pictures-')), 'bundle');
 
-type Case = { attack?: { from: string; to: string; judgements: { outcome: string }[] }; control?: { from: string; to: string; ok: boolean }; observed?: unknown; verdict: string };
-const checkDocs = () => readdirSync(path.join(out, 'checks')).map((f) => JSON.parse(readFileSync(path.join(out, 'checks', f), 'utf8')) as { check: { id: string }; cases: Case[] });
+type Case = { label: string; attack?: { from: string; to: string; judgements: { outcome: string }[] }; control?: { from: string; to: string; ok: boolean }; observed?: unknown; verdict: string };
+type CheckDoc = { check: { id: string }; verdict: string; cases: Case[] };
+const docsOf = (dir: string) => readdirSync(path.join(dir, 'checks')).map((f) => JSON.parse(readFileSync(path.join(dir, 'checks', f), 'utf8')) as CheckDoc);
+const checkDocs = () => docsOf(out);
+
+/**
+ * Every cell of the attack map against checks/*.json of the same bundle, worked out here from each case's own
+ * verdict (not from the code that draws): PASS → blocked, FAIL with an allowed attempt → got through, any other
+ * FAIL (unaudited) → failed, inconclusive → inconclusive; a control → succeeded or failed. A cell several cases
+ * share shows the worst. Its symbol is its state's, and the table's verdict for the check it links to agrees.
+ */
+async function expectEveryCellTrue(page: Page, dir: string): Promise<Map<string, string>> {
+  const RANK = ['control', 'blocked', 'control-failed', 'inconclusive', 'failed', 'got-through'];
+  const SYMBOL: Record<string, string> = { control: '●', blocked: '✓', 'control-failed': '○', inconclusive: '?', failed: '!', 'got-through': '✗' };
+  const want = new Map<string, string>();
+  const put = (k: string, s: string) => {
+    if (RANK.indexOf(s) > RANK.indexOf(want.get(k) ?? 'control')) want.set(k, s);
+    else if (!want.has(k)) want.set(k, s);
+  };
+  for (const d of docsOf(dir))
+    for (const c of d.cases) {
+      if (!c.attack || !c.control) continue;
+      const allowed = c.attack.judgements.some((j) => j.outcome === 'allowed');
+      put(`${c.attack.from}>${c.attack.to}`, c.verdict === 'pass' ? 'blocked' : c.verdict === 'error' ? 'inconclusive' : allowed ? 'got-through' : 'failed');
+      put(`${c.control.from}>${c.control.to}`, c.control.ok ? 'control' : 'control-failed');
+    }
+  const drawn = await page.locator('#attack-map g.cell').evaluateAll((els) =>
+    els.map((e) => ({ key: `${e.getAttribute('data-from')}>${e.getAttribute('data-to')}`, outcome: e.getAttribute('data-outcome'), check: e.getAttribute('data-check'), symbol: e.querySelector('text')?.textContent })),
+  );
+  const table = Object.fromEntries(
+    await page.locator('#summary ~ table').first().locator('tr').evaluateAll((rows) => rows.slice(1).map((r) => [r.querySelector('a')?.textContent, r.querySelector('.v')?.textContent])),
+  ) as Record<string, string>;
+  expect(drawn.map((d) => d.key).sort()).toEqual([...want.keys()].sort());
+  for (const d of drawn) {
+    expect(d.outcome, d.key).toBe(want.get(d.key));
+    expect(d.symbol, d.key).toBe(SYMBOL[d.outcome!]);
+    if (d.outcome === 'got-through' || d.outcome === 'failed') expect(table[d.check!], d.key).toBe('FAIL');
+    if (d.outcome === 'inconclusive') expect(table[d.check!], d.key).not.toBe('PASS');
+  }
+  return want;
+}
 
 /** A report opened in headless Chromium, with every console error, page error and non-file request collected. */
 async function openReport(file: string, height: number) {
@@ -66,6 +113,59 @@ describe('pictures in report.html', () => {
       await page.screenshot({ path: shot, fullPage: true });
       expect(statSync(shot).size).toBeGreaterThan(20_000);
       console.log(`pictures screenshot: ${shot}`);
+    } finally {
+      await browser.close();
+    }
+  });
+});
+
+describe('issue 21 item 8: one state per cell, from the verdict of checks/*.json', () => {
+  it('#21-8.1 an unaudited FAIL (every attempt blocked, no record) is drawn as failed, never ✓; every cell matches its bundle', async () => {
+    // A real lab run: access logging on (meshConfig.accessLogFile), but the echo sidecars write nothing, so the
+    // blocks are unaudited and MTLS-001 and AUTHZ-001 FAIL with every attempt blocked (docs/istio-behaviours.md §9.11).
+    const dir = path.join(path.dirname(out), 'unaudited');
+    const lab = new LabTarget();
+    try {
+      const posture = loadPosture('fixtures/secure', ['test/fixtures/logging/mesh-config-file.yaml']);
+      await lab.apply(posture);
+      for (const p of await lab.servicePods({ namespace: 'mesh', name: 'echo' })) lab.sidecarOf(p)!.muted = true;
+      const s = new RunSession({ target: lab, posture, timeouts: LAB_TIMEOUTS });
+      for (const c of [mtls001, authz001]) await s.check(c);
+      writeBundle({ outDir: dir, run: await s.finish(), posture, allChecks: ALL_CHECKS });
+    } finally {
+      await lab.dispose();
+    }
+    const docs = docsOf(dir);
+    expect(docs.map((d) => d.verdict)).toEqual(['fail', 'fail']);
+    const { browser, page, problems } = await openReport(path.join(dir, 'report.html'), 900);
+    try {
+      expect(problems).toEqual([]);
+      const want = await expectEveryCellTrue(page, dir);
+      expect([...want.values()].filter((v) => v === 'failed').length).toBe(2);
+      expect(await page.locator('#attack-map g.cell[data-outcome="blocked"]').count()).toBe(0);
+    } finally {
+      await browser.close();
+    }
+  }, 120_000);
+
+  it('#21-8.1 a weakened posture (permissive-mtls, --suite mtls): every cell of the map matches checks/*.json', async () => {
+    const dir = path.join(path.dirname(out), 'permissive');
+    const r = await cli(['run', '--suite', 'mtls', '--overlay', 'fixtures/weakened/permissive-mtls.yaml', '--out', dir]);
+    expect(r.code, r.stderr).toBe(1);
+    const { browser, page, problems } = await openReport(path.join(dir, 'report.html'), 900);
+    try {
+      expect(problems).toEqual([]);
+      const want = await expectEveryCellTrue(page, dir);
+      expect([...want.values()]).toContain('got-through');
+    } finally {
+      await browser.close();
+    }
+  }, 120_000);
+
+  it('#21-8.1 the allow-all run: every cell of the map matches checks/*.json', async () => {
+    const { browser, page } = await openReport(path.join(out, 'report.html'), 900);
+    try {
+      await expectEveryCellTrue(page, out);
     } finally {
       await browser.close();
     }

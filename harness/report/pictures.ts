@@ -14,14 +14,19 @@ const esc = (s: unknown) => String(s).replace(/[&<>"']/g, (c) => ({ '&': '&amp;'
 
 const DEFS = `<defs>
 <pattern id="hatch" width="6" height="6" patternUnits="userSpaceOnUse" patternTransform="rotate(45)"><rect width="6" height="6" fill="#ffd8d3"/><line x1="0" y1="0" x2="0" y2="6" stroke="#a40e26" stroke-width="2"/></pattern>
+<pattern id="cross" width="8" height="8" patternUnits="userSpaceOnUse"><rect width="8" height="8" fill="#ffebe9"/><path d="M0 0L8 8M8 0L0 8" stroke="#a40e26" stroke-width="1"/></pattern>
 <pattern id="dots" width="6" height="6" patternUnits="userSpaceOnUse"><rect width="6" height="6" fill="#fff8c5"/><circle cx="3" cy="3" r="1.2" fill="#9a6700"/></pattern>
 </defs>`;
 
-type Outcome = 'got-through' | 'inconclusive' | 'blocked' | 'control' | 'control-failed';
-const RANK: Record<Outcome, number> = { 'got-through': 4, inconclusive: 3, 'control-failed': 2, blocked: 1, control: 0 };
-const CELL: Record<Outcome, { fill: string; symbol: string; label: string }> = {
-  blocked: { fill: '#dafbe1', symbol: '✓', label: 'blocked' },
-  'got-through': { fill: 'url(#hatch)', symbol: '✗', label: 'got through' },
+// One state per cell, from the case's own verdict (the verdict the table and checks/*.json give), never re-derived
+// from its judgements: a case whose attempts were all blocked can still FAIL (unaudited, §9.11) or be inconclusive
+// (no positive control, unproven), and must not be drawn as blocked.
+type Outcome = 'got-through' | 'failed' | 'inconclusive' | 'control-failed' | 'blocked' | 'control';
+const RANK: Record<Outcome, number> = { 'got-through': 5, failed: 4, inconclusive: 3, 'control-failed': 2, blocked: 1, control: 0 };
+export const CELL: Record<Outcome, { fill: string; symbol: string; label: string }> = {
+  blocked: { fill: '#dafbe1', symbol: '✓', label: 'blocked (pass)' },
+  'got-through': { fill: 'url(#hatch)', symbol: '✗', label: 'got through (FAIL)' },
+  failed: { fill: 'url(#cross)', symbol: '!', label: 'blocked but FAILED (e.g. unaudited)' },
   inconclusive: { fill: 'url(#dots)', symbol: '?', label: 'inconclusive' },
   control: { fill: '#ddf4ff', symbol: '●', label: 'positive control succeeded' },
   'control-failed': { fill: 'url(#dots)', symbol: '○', label: 'positive control failed' },
@@ -29,20 +34,30 @@ const CELL: Record<Outcome, { fill: string; symbol: string; label: string }> = {
 
 const isCase = (c: CheckResult['cases'][number]): c is CaseResult => 'attack' in c && 'control' in c;
 
+/** The attack's state in its cell: the case's verdict; a FAIL is "got through" only when an attempt was allowed. */
+export function attackState(c: Pick<CaseResult, 'verdict' | 'attack'>): Outcome {
+  if (c.verdict === 'pass') return 'blocked';
+  if (c.verdict === 'error') return 'inconclusive';
+  return c.attack.judgements.some((j) => j.outcome === 'allowed') ? 'got-through' : 'failed';
+}
+
 /** Attackers × destinations from every attack case (and its positive control). */
 export function attackMap(run: RunResult): string {
-  const cells = new Map<string, { from: string; to: string; outcome: Outcome; check: string }>();
-  const put = (from: string, to: string, outcome: Outcome, check: string) => {
+  const cells = new Map<string, { from: string; to: string; outcome: Outcome; check: string; cases: string[] }>();
+  const put = (from: string, to: string, outcome: Outcome, check: string, label: string) => {
     const key = `${from}\u0000${to}`;
     const had = cells.get(key);
-    if (!had || RANK[outcome] > RANK[had.outcome]) cells.set(key, { from, to, outcome, check });
+    const line = `${check} ${label}: ${CELL[outcome].label}`;
+    if (!had) cells.set(key, { from, to, outcome, check, cases: [line] });
+    else {
+      had.cases.push(line);
+      if (RANK[outcome] > RANK[had.outcome]) Object.assign(had, { outcome, check });
+    }
   };
   for (const r of run.results) {
     for (const c of r.cases.filter(isCase)) {
-      const outcomes = c.attack.judgements.map((j) => j.outcome);
-      const attack: Outcome = outcomes.includes('allowed') ? 'got-through' : outcomes.length > 0 && outcomes.every((o) => o === 'blocked') ? 'blocked' : 'inconclusive';
-      put(c.attack.from, c.attack.to, attack, r.id);
-      put(c.control.from, c.control.to, c.control.ok ? 'control' : 'control-failed', r.id);
+      put(c.attack.from, c.attack.to, attackState(c), r.id, c.label);
+      put(c.control.from, c.control.to, c.control.ok ? 'control' : 'control-failed', r.id, `${c.label} (positive control)`);
     }
   }
   if (cells.size === 0) return '';
@@ -52,19 +67,26 @@ export function attackMap(run: RunResult): string {
   const top = 120;
   const size = 34;
   const w = left + cols.length * size + 10;
-  const h = top + rows.length * size + 48;
+  const h = top + rows.length * size + 56;
   const marks = [...cells.values()]
     .map((c) => {
       const x = left + cols.indexOf(c.to) * size;
       const y = top + rows.indexOf(c.from) * size;
       const s = CELL[c.outcome];
-      return `<a href="#${esc(c.check)}"><g class="cell" data-from="${esc(c.from)}" data-to="${esc(c.to)}" data-outcome="${c.outcome}" data-check="${esc(c.check)}"><title>${esc(`${c.from} → ${c.to}: ${s.label} (${c.check})`)}</title><rect x="${x}" y="${y}" width="${size - 2}" height="${size - 2}" fill="${s.fill}" stroke="#57606a"/><text x="${x + size / 2 - 1}" y="${y + size / 2 + 5}" text-anchor="middle" font-size="15">${s.symbol}</text></g></a>`;
+      return `<a href="#${esc(c.check)}"><g class="cell" data-from="${esc(c.from)}" data-to="${esc(c.to)}" data-outcome="${c.outcome}" data-check="${esc(c.check)}" data-cases="${c.cases.length}"><title>${esc(`${c.from} → ${c.to}: ${s.label} (${c.check})\n${c.cases.join('\n')}`)}</title><rect x="${x}" y="${y}" width="${size - 2}" height="${size - 2}" fill="${s.fill}" stroke="#57606a"/><text class="symbol" x="${x + size / 2 - 1}" y="${y + size / 2 + 5}" text-anchor="middle" font-size="15" font-weight="700">${s.symbol}</text></g></a>`;
     })
     .join('');
   const rowLabels = rows.map((r, i) => `<text x="${left - 6}" y="${top + i * size + size / 2 + 4}" text-anchor="end" font-size="11">${esc(r)}</text>`).join('');
   const colLabels = cols.map((c, i) => `<text transform="translate(${left + i * size + size / 2},${top - 6}) rotate(-45)" font-size="11">${esc(c)}</text>`).join('');
-  const legend = (Object.keys(CELL) as Outcome[]).map((k, i) => `<text x="${4 + (i % 3) * 200}" y="${h - 24 + Math.floor(i / 3) * 14}" font-size="11">${CELL[k].symbol} ${CELL[k].label}</text>`).join('');
-  return `<svg xmlns="http://www.w3.org/2000/svg" id="attack-map" role="img" aria-label="Attack map: attackers by destinations" width="${Math.max(w, 620)}" height="${h}" font-family="system-ui,sans-serif"><text x="4" y="14" font-size="12" font-weight="700">attacker ↓ · destination →</text>${rowLabels}${colLabels}${marks}${legend}</svg>`;
+  // The legend: each state's swatch (its pattern), symbol and words, so no state is told by colour alone.
+  const legend = (Object.keys(CELL) as Outcome[])
+    .map((k, i) => {
+      const lx = 4 + (i % 3) * 240;
+      const ly = h - 30 + Math.floor(i / 3) * 16;
+      return `<g class="legend" data-outcome="${k}"><rect x="${lx}" y="${ly - 10}" width="12" height="12" fill="${CELL[k].fill}" stroke="#57606a"/><text x="${lx + 16}" y="${ly}" font-size="11">${CELL[k].symbol} ${CELL[k].label}</text></g>`;
+    })
+    .join('');
+  return `<svg xmlns="http://www.w3.org/2000/svg" id="attack-map" role="img" aria-label="Attack map: attackers by destinations" width="${Math.max(w, 730)}" height="${h}" font-family="system-ui,sans-serif"><text x="4" y="14" font-size="12" font-weight="700">attacker ↓ · destination →</text>${rowLabels}${colLabels}${marks}${legend}</svg>`;
 }
 
 interface CertObserved {
