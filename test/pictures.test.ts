@@ -119,6 +119,75 @@ describe('pictures in report.html', () => {
   });
 });
 
+/** An axis as drawn: its title, and its ticks' values with their positions (x for horizontal, y for vertical). */
+async function axisOf(page: Page, id: string) {
+  return page.locator(`#${id}`).evaluate((g) => ({
+    title: g.querySelector('.axis-title')?.textContent ?? '',
+    ticks: [...g.querySelectorAll('g.tick')].map((t) => {
+      const l = t.querySelector('line')!;
+      return { value: Number(t.getAttribute('data-value')), label: t.querySelector('text')?.textContent ?? '', x: Number(l.getAttribute('x1')), y: Number(l.getAttribute('y1')) };
+    }),
+  }));
+}
+
+/** The axis's scale: position of a value, from its first and last ticks. */
+function scaleOf(ticks: { value: number; x: number; y: number }[], along: 'x' | 'y') {
+  const a = ticks[0]!;
+  const b = ticks.at(-1)!;
+  return (v: number) => a[along] + ((v - a.value) / (b.value - a.value)) * (b[along] - a[along]);
+}
+
+describe('issue 21 item 8: axes, units and time on the charts', () => {
+  it('#21-8.2 the certificate timeline and the overload chart have titled axes with units and tick values, states in words', async () => {
+    const { browser, page } = await openReport(path.join(out, 'report.html'), 1400);
+    try {
+      // Certificate timeline: time in hours (or days) from a stated UTC instant; each bar's length is its lifetime on that axis.
+      const cert = await axisOf(page, 'cert-timeline #cert-time');
+      expect(cert.title).toMatch(/^(hours|days) since \d{4}-\d\d-\d\dT[\d:.]+Z \(UTC/);
+      expect(cert.ticks.length).toBeGreaterThanOrEqual(3);
+      for (const t of cert.ticks) expect(t.label).toBe(String(t.value));
+      expect(cert.ticks.map((t) => t.value)).toEqual([...cert.ticks.map((t) => t.value)].sort((a, b) => a - b));
+      const perUnit = scaleOf(cert.ticks, 'x');
+      const hours = /^hours/.test(cert.title) ? 1 : 24;
+      const cert001 = checkDocs().find((d) => d.check.id === 'CERT-001')!;
+      const bars = await page.locator('#cert-timeline g.cert').evaluateAll((gs) =>
+        gs.map((g) => ({ serial: g.getAttribute('data-serial'), over: g.getAttribute('data-over-limit'), w: Number(g.querySelector('rect')!.getAttribute('width')), state: g.querySelector('text.state')?.textContent ?? '' })),
+      );
+      for (const c of cert001.cases) {
+        const o = c.observed as { serial: string; validFrom: string; expiration: string };
+        const bar = bars.find((b) => b.serial === o.serial)!;
+        const lifetime = (Date.parse(o.expiration) - Date.parse(o.validFrom)) / 3_600_000 / hours;
+        expect(bar.w).toBeCloseTo(Math.max(2, perUnit(lifetime) - perUnit(0)), 0); // a bar is at least 2 px wide (the rotating workload's lives minutes)
+        expect(bar.state).toMatch(c.verdict === 'fail' ? /OVER the limit/ : /within the limit/);
+      }
+
+      // Overload: answers against seconds; the backend's in-flight count against seconds and requests in flight.
+      const res001 = checkDocs().find((d) => d.check.id === 'RES-001')!;
+      const obs = res001.cases[0]!.observed as { attack: { timeline: [number, string][] }; limit: number; echoInFlight: [number, number][] };
+      const answersT = await axisOf(page, 'overload #answers-time');
+      expect(answersT.title).toBe('seconds since the overload began');
+      const inFlightT = await axisOf(page, 'overload #in-flight-time');
+      expect(inFlightT.title).toBe("seconds since the backend's first request");
+      const inFlightN = await axisOf(page, 'overload #in-flight-count');
+      expect(inFlightN.title).toBe('requests in flight');
+      for (const a of [answersT, inFlightT, inFlightN]) {
+        expect(a.ticks.length).toBeGreaterThanOrEqual(2);
+        for (const t of a.ticks) expect(Number(t.label)).toBe(t.value);
+      }
+      // The last answer sits at its time (ms in the bundle) on the seconds axis; the limit line at its count.
+      const lastX = await page.locator('#overload g.answer').last().evaluate((g) => {
+        const m = g.firstElementChild!;
+        return m.tagName === 'circle' ? Number(m.getAttribute('cx')) : m.tagName === 'rect' ? Number(m.getAttribute('x')) + 3 : Number(/M([\d.]+)/.exec(m.getAttribute('d')!)![1]) + 4;
+      });
+      expect(lastX).toBeCloseTo(scaleOf(answersT.ticks, 'x')(obs.attack.timeline.at(-1)![0] / 1000), 0);
+      const limitY = Number(await page.locator('#overload #limit').getAttribute('y1'));
+      expect(limitY).toBeCloseTo(scaleOf(inFlightN.ticks, 'y')(obs.limit), 0);
+    } finally {
+      await browser.close();
+    }
+  });
+});
+
 describe('issue 21 item 8: one state per cell, from the verdict of checks/*.json', () => {
   it('#21-8.1 an unaudited FAIL (every attempt blocked, no record) is drawn as failed, never ✓; every cell matches its bundle', async () => {
     // A real lab run: access logging on (meshConfig.accessLogFile), but the echo sidecars write nothing, so the

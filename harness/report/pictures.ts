@@ -89,6 +89,42 @@ export function attackMap(run: RunResult): string {
   return `<svg xmlns="http://www.w3.org/2000/svg" id="attack-map" role="img" aria-label="Attack map: attackers by destinations" width="${Math.max(w, 730)}" height="${h}" font-family="system-ui,sans-serif"><text x="4" y="14" font-size="12" font-weight="700">attacker ↓ · destination →</text>${rowLabels}${colLabels}${marks}${legend}</svg>`;
 }
 
+/** Round tick values from 0 to at least `max`: 1, 2 or 5 times a power of ten, about `count` of them. */
+export function ticks(max: number, count = 6): number[] {
+  const raw = Math.max(max, Number.EPSILON) / count;
+  const p = 10 ** Math.floor(Math.log10(raw));
+  const step = [1, 2, 5, 10].map((m) => m * p).find((m) => m >= raw)!;
+  const out: number[] = [];
+  for (let v = 0; v <= max + step * 1e-9; v += step) out.push(Number(v.toPrecision(12)));
+  return out;
+}
+
+/** A horizontal axis at `y`: a line, tick marks with their values, and the title with its unit. */
+function xAxis(o: { id: string; x0: number; width: number; y: number; max: number; title: string; fmt?: (v: number) => string }): string {
+  const vs = ticks(o.max);
+  const fmt = o.fmt ?? String;
+  const marks = vs
+    .map((v) => {
+      const x = o.x0 + (v / o.max) * o.width;
+      return `<g class="tick" data-value="${v}"><line x1="${x}" x2="${x}" y1="${o.y}" y2="${o.y + 4}" stroke="#24292f"/><text x="${x}" y="${o.y + 15}" text-anchor="middle" font-size="10">${esc(fmt(v))}</text></g>`;
+    })
+    .join('');
+  return `<g class="axis x" id="${o.id}"><line x1="${o.x0}" x2="${o.x0 + o.width}" y1="${o.y}" y2="${o.y}" stroke="#24292f"/>${marks}<text class="axis-title" x="${o.x0 + o.width / 2}" y="${o.y + 29}" text-anchor="middle" font-size="11">${esc(o.title)}</text></g>`;
+}
+
+/** A vertical axis at `x0` from `y0` (value 0) up `height` (value `max`), with integer ticks and its title. */
+function yAxis(o: { id: string; x0: number; y0: number; height: number; max: number; title: string }): string {
+  const vs = ticks(o.max, 4).filter((v) => Number.isInteger(v));
+  const marks = vs
+    .map((v) => {
+      const y = o.y0 - (v / o.max) * o.height;
+      return `<g class="tick" data-value="${v}"><line x1="${o.x0 - 4}" x2="${o.x0}" y1="${y}" y2="${y}" stroke="#24292f"/><text x="${o.x0 - 6}" y="${y + 3}" text-anchor="end" font-size="10">${v}</text></g>`;
+    })
+    .join('');
+  const mid = o.y0 - o.height / 2;
+  return `<g class="axis y" id="${o.id}"><line x1="${o.x0}" x2="${o.x0}" y1="${o.y0}" y2="${o.y0 - o.height}" stroke="#24292f"/>${marks}<text class="axis-title" transform="translate(${o.x0 - 34},${mid}) rotate(-90)" text-anchor="middle" font-size="11">${esc(o.title)}</text></g>`;
+}
+
 interface CertObserved {
   serial?: string;
   validFrom?: string;
@@ -108,8 +144,10 @@ export function certTimeline(run: RunResult): string {
   const from = Math.min(...bars.map((b) => Date.parse(b.o.validFrom)));
   const limitMs = (bars[0]!.o.limitHours ?? 24) * 3_600_000;
   const to = Math.max(...bars.map((b) => Date.parse(b.o.expiration)), from + limitMs) + 0.05 * limitMs;
+  // Time in hours from the earliest notBefore, or in days when the span is longer than three days.
+  const unit = to - from > 72 * 3_600_000 ? { ms: 86_400_000, name: 'days' } : { ms: 3_600_000, name: 'hours' };
   const left = 200;
-  const width = 560;
+  const width = 520;
   const x = (t: number) => left + ((t - from) / (to - from)) * width;
   const row = 22;
   const top = 30;
@@ -119,56 +157,67 @@ export function certTimeline(run: RunResult): string {
       const s = Date.parse(b.o.validFrom);
       const e = Date.parse(b.o.expiration);
       const { over } = b;
-      return `<g class="cert" data-serial="${esc(b.o.serial ?? '')}" data-over-limit="${over}"><title>${esc(`${b.label}: ${b.o.validFrom} → ${b.o.expiration} (${b.o.lifetimeHours}h)`)}</title><text x="${left - 6}" y="${y + 12}" text-anchor="end" font-size="11">${esc(b.label.slice(0, 32))}</text><rect x="${x(s)}" y="${y}" width="${Math.max(2, x(e) - x(s))}" height="14" fill="${over ? 'url(#hatch)' : '#8c959f'}" stroke="#24292f"/><line x1="${x(s + limitMs)}" y1="${y - 2}" x2="${x(s + limitMs)}" y2="${y + 16}" stroke="#a40e26" stroke-width="2" stroke-dasharray="3 2"/></g>`;
+      // The state in words beside the bar, not only by its fill: readable in black and white.
+      const state = `${b.o.lifetimeHours ?? Math.round((e - s) / 36_000) / 100} h${over ? ' — OVER the limit' : ' — within the limit'}`;
+      return `<g class="cert" data-serial="${esc(b.o.serial ?? '')}" data-over-limit="${over}"><title>${esc(`${b.label}: ${b.o.validFrom} → ${b.o.expiration} (${b.o.lifetimeHours}h)`)}</title><text x="${left - 6}" y="${y + 12}" text-anchor="end" font-size="11">${esc(b.label.slice(0, 32))}</text><rect x="${x(s)}" y="${y}" width="${Math.max(2, x(e) - x(s))}" height="14" fill="${over ? 'url(#hatch)' : '#8c959f'}" stroke="#24292f"/><line x1="${x(s + limitMs)}" y1="${y - 2}" x2="${x(s + limitMs)}" y2="${y + 16}" stroke="#a40e26" stroke-width="2" stroke-dasharray="3 2"/><text class="state" x="${Math.max(x(e), x(s + limitMs)) + 6}" y="${y + 12}" font-size="10">${esc(state)}</text></g>`;
     })
     .join('');
+  const axisY = top + bars.length * row + 4;
+  const axis = xAxis({ id: 'cert-time', x0: left, width, y: axisY, max: (to - from) / unit.ms, title: `${unit.name} since ${new Date(from).toISOString()} (UTC, the earliest notBefore)`, fmt: (v) => `${v}` });
   const rotation = run.results.find((r) => r.id === 'CERT-002')?.cases[0];
   const rot = rotation && 'observed' in rotation ? (rotation.observed as { first?: { serial_number?: string }; next?: { serial_number?: string }; rotatedAt?: string }) : undefined;
   const roots = run.results.find((r) => r.id === 'CERT-005')?.cases[0];
   const bundle = roots && 'observed' in roots ? ((roots.observed as { bundle?: { serial: string; notAfter: string }[] }).bundle ?? []) : [];
-  const y = top + bars.length * row + 16;
+  const y = axisY + 50;
   const notes = [
     rot?.next?.serial_number ? `rotation seen: ${rot.first?.serial_number?.slice(0, 8)}… → ${rot.next.serial_number.slice(0, 8)}… at ${rot.rotatedAt}` : 'no rotation observed in this run',
     ...bundle.map((r) => `root ${r.serial.slice(0, 8)}… valid until ${r.notAfter} (${Math.floor((Date.parse(r.notAfter) - Date.parse(run.finishedAt)) / 86_400_000)} days)`),
   ];
   const text = notes.map((n, i) => `<text class="note" x="4" y="${y + i * 16}" font-size="11">${esc(n)}</text>`).join('');
   const h = y + notes.length * 16 + 8;
-  return `<svg xmlns="http://www.w3.org/2000/svg" id="cert-timeline" role="img" aria-label="Certificate timeline" width="${left + width + 20}" height="${h}" font-family="system-ui,sans-serif"><text x="4" y="14" font-size="12" font-weight="700">workload certificates: validity (bar) against the ${limitMs / 3_600_000}h limit (dashed); hatched = longer than the limit</text>${marks}${text}</svg>`;
+  return `<svg xmlns="http://www.w3.org/2000/svg" id="cert-timeline" role="img" aria-label="Certificate timeline" width="${left + width + 180}" height="${h}" font-family="system-ui,sans-serif"><text x="4" y="14" font-size="12" font-weight="700">workload certificates: validity (bar) against the ${limitMs / 3_600_000} h limit (dashed line); hatched and marked OVER = longer than the limit</text>${marks}${axis}${text}</svg>`;
 }
 
 /** RES-001: the overload's answers over time by status, and what the backend held in flight against the limit. */
 export function overloadPicture(run: RunResult): string {
   const res = run.results.find((r) => r.id === 'RES-001')?.cases[0];
   const o = res && 'observed' in res ? (res.observed as { attack?: { timeline?: [number, string][] }; echoInFlight?: [number, number][]; limit?: number | null }) : undefined;
+  // Both series are in milliseconds: the answers from the flood's start (agent/flood.ts), the backend's in-flight
+  // count from the first request it received (harness/intervals.ts inFlightSeries). Drawn in seconds.
   const timeline = o?.attack?.timeline ?? [];
   const series = o?.echoInFlight ?? [];
   if (timeline.length === 0 && series.length === 0) return '';
-  const left = 50;
-  const width = 620;
-  const maxT = Math.max(1, ...timeline.map(([t]) => t));
+  const left = 80;
+  const width = 600;
+  const maxT = Math.max(1, ...timeline.map(([t]) => t)) / 1000;
   const lanes = [...new Set(timeline.map(([, s]) => s))].sort();
   const laneH = 18;
   const dots = timeline
     .map(([t, s]) => {
-      const cx = left + (t / maxT) * width;
+      const cx = left + (t / 1000 / maxT) * width;
       const cy = 30 + lanes.indexOf(s) * laneH;
       const shape = s === '200' ? `<circle cx="${cx}" cy="${cy}" r="3" fill="#116329"/>` : s === '503' ? `<path d="M${cx - 4} ${cy + 3}L${cx} ${cy - 4}L${cx + 4} ${cy + 3}Z" fill="#a40e26"/>` : `<rect x="${cx - 3}" y="${cy - 3}" width="6" height="6" fill="#9a6700"/>`;
       return `<g class="answer" data-status="${esc(s)}">${shape}</g>`;
     })
     .join('');
-  const laneLabels = lanes.map((s, i) => `<text x="${left - 6}" y="${30 + i * laneH + 4}" text-anchor="end" font-size="11">${esc(s)}</text>`).join('');
-  const top2 = 40 + lanes.length * laneH + 20;
+  const laneLabels = lanes.map((s, i) => `<text x="${left - 6}" y="${30 + i * laneH + 4}" text-anchor="end" font-size="11">${esc(s)} ${s === '200' ? '●' : s === '503' ? '▲' : '■'}</text>`).join('');
+  const axis1Y = 30 + Math.max(0, lanes.length - 1) * laneH + 12;
+  const axis1 = xAxis({ id: 'answers-time', x0: left, width, y: axis1Y, max: maxT, title: 'seconds since the overload began' });
+  const statusTitle = `<text class="axis-title" transform="translate(14,${30 + ((lanes.length - 1) * laneH) / 2}) rotate(-90)" text-anchor="middle" font-size="11">status</text>`;
+  const top2 = axis1Y + 60;
   const h2 = 110;
   const maxY = Math.max(1, ...series.map(([, n]) => n), o?.limit ?? 0);
-  const maxT2 = Math.max(1, ...series.map(([t]) => t));
-  const px = (t: number) => left + (t / maxT2) * width;
+  const maxT2 = Math.max(1, ...series.map(([t]) => t)) / 1000;
+  const px = (t: number) => left + (t / 1000 / maxT2) * width;
   const py = (n: number) => top2 + h2 - (n / maxY) * h2;
   let d = '';
   for (const [i, [t, n]] of series.entries()) d += i === 0 ? `M${px(t)} ${py(0)}L${px(t)} ${py(n)}` : `H${px(t)}V${py(n)}`;
-  const limit = o?.limit ? `<line id="limit" data-limit="${o.limit}" x1="${left}" x2="${left + width}" y1="${py(o.limit)}" y2="${py(o.limit)}" stroke="#a40e26" stroke-dasharray="6 3"/><text x="${left + width + 4}" y="${py(o.limit) + 4}" font-size="11">limit ${o.limit}</text>` : '';
+  const limit = o?.limit ? `<line id="limit" data-limit="${o.limit}" x1="${left}" x2="${left + width}" y1="${py(o.limit)}" y2="${py(o.limit)}" stroke="#a40e26" stroke-dasharray="6 3"/><text x="${left + width + 4}" y="${py(o.limit) + 4}" font-size="11">limit ${o.limit} (dashed)</text>` : '';
   const peak = Math.max(0, ...series.map(([, n]) => n));
-  const h = top2 + h2 + 30;
-  return `<svg xmlns="http://www.w3.org/2000/svg" id="overload" role="img" aria-label="Overload: answers over time and the backend's in-flight requests" width="${left + width + 70}" height="${h}" font-family="system-ui,sans-serif"><text x="4" y="14" font-size="12" font-weight="700">RES-001: answers over time by status (● 200, ▲ 503, ■ other), ${timeline.length} shown</text>${laneLabels}${dots}<text x="4" y="${top2 - 6}" font-size="12" font-weight="700">the backend's requests in flight (all replicas), peak ${peak}</text><path id="in-flight" data-peak="${peak}" d="${d}" fill="none" stroke="#24292f" stroke-width="1.5"/>${limit}<line x1="${left}" x2="${left + width}" y1="${py(0)}" y2="${py(0)}" stroke="#8c959f"/></svg>`;
+  const axis2 = xAxis({ id: 'in-flight-time', x0: left, width, y: py(0), max: maxT2, title: "seconds since the backend's first request" });
+  const axis2y = yAxis({ id: 'in-flight-count', x0: left, y0: py(0), height: h2, max: maxY, title: 'requests in flight' });
+  const h = top2 + h2 + 40;
+  return `<svg xmlns="http://www.w3.org/2000/svg" id="overload" role="img" aria-label="Overload: answers over time and the backend's in-flight requests" width="${left + width + 110}" height="${h}" font-family="system-ui,sans-serif"><text x="4" y="14" font-size="12" font-weight="700">RES-001: answers over time by status (● 200, ▲ 503, ■ other), ${timeline.length} shown</text>${statusTitle}${laneLabels}${dots}${axis1}<text x="4" y="${top2 - 14}" font-size="12" font-weight="700">the backend's requests in flight (all replicas, solid line), peak ${peak}</text><path id="in-flight" data-peak="${peak}" d="${d}" fill="none" stroke="#24292f" stroke-width="1.5"/>${limit}${axis2}${axis2y}</svg>`;
 }
 
 /** The pictures section, or nothing when the run drew none. */
