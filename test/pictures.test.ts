@@ -1,7 +1,7 @@
 // The pictures in report.html, as a person sees them: headless Chromium, no console errors, no request leaving
 // the file, and what is drawn matches the bundle (cells per attacker and destination with their outcomes,
 // certificate bars, answers and the limit of the overload picture). A screenshot is kept for a person to look at.
-import { mkdtempSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { type Page, chromium } from 'playwright-core';
@@ -241,25 +241,43 @@ describe('issue 21 item 8: one state per cell, from the verdict of checks/*.json
   });
 });
 
-describe('the sweep heat map in report.html', () => {
-  it('draws one cell per namespace and check, with the counts of sweep.json, in Chromium', async () => {
-    const sweepOut = path.join(path.dirname(out), 'sweep');
-    const r = await cli(['sweep', '--target', 'lab', '--estate', '60x1', '--out', sweepOut]);
+type SwVerdict = { check: string; outcome: string; reason: string };
+type Sw = {
+  endpoints: { namespace: string; pod: string; port: number; services: string[]; role?: string; verdicts: SwVerdict[] }[];
+  pods: { namespace: string; pod: string; role?: string; service?: string; verdict: SwVerdict }[];
+  canary: { expected: string[]; missing: string[] };
+};
+const sweepOut = path.join(path.dirname(out), 'sweep');
+const EXEMPT_REASON = 'estate-2 is served only through the audited gateway (ticket SEC-1234)';
+let sw: Sw;
+
+describe('the sweep in report.html', () => {
+  beforeAll(async () => {
+    // An exemption for estate-2's authorization findings, so the page has exempted rows to show.
+    const exemptions = path.join(path.dirname(out), 'exemptions.yaml');
+    writeFileSync(exemptions, `exemptions:\n  - namespace: estate-2\n    reason: ${EXEMPT_REASON}\n`);
+    const r = await cli(['sweep', '--target', 'lab', '--estate', '60x1', '--exemptions', exemptions, '--out', sweepOut]);
     expect(r.code, r.stderr).toBe(1);
-    type Sw = { endpoints: { namespace: string; verdicts: { check: string; outcome: string }[] }[]; pods: { namespace: string; verdict: { outcome: string } }[] };
-    const sw = JSON.parse(readFileSync(path.join(sweepOut, 'sweep.json'), 'utf8')) as Sw;
+    sw = JSON.parse(readFileSync(path.join(sweepOut, 'sweep.json'), 'utf8')) as Sw;
+  }, 120_000);
+
+  it('draws one cell per namespace and check, with the counts of sweep.json (the canary apart), in Chromium', async () => {
     const { browser, page, problems } = await openReport(path.join(sweepOut, 'report.html'), 900);
     try {
       expect(problems).toEqual([]);
-      const namespaces = new Set([...sw.endpoints.map((e) => e.namespace), ...sw.pods.map((p) => p.namespace)]);
-      expect(namespaces.size).toBe(3); // estate-1, estate-2 and the run namespace with the canary
+      const endpoints = sw.endpoints.filter((e) => e.role !== 'canary');
+      const pods = sw.pods.filter((p) => p.role !== 'canary');
+      const namespaces = new Set([...endpoints.map((e) => e.namespace), ...pods.map((p) => p.namespace)]);
+      expect(namespaces.size).toBe(2); // estate-1, estate-2; the run namespace holds only the canary
       expect(await page.locator('svg.sweep-heat-map g.heat').count()).toBe(namespaces.size * 4);
       for (const ns of namespaces) {
         for (const check of ['SWEEP-MTLS', 'SWEEP-AUTHZ', 'SWEEP-CERT']) {
-          const want = sw.endpoints.filter((e) => e.namespace === ns && e.verdicts.some((v) => v.check === check && v.outcome === 'finding')).length;
-          expect(await page.locator(`g.heat[data-namespace="${ns}"][data-check="${check}"]`).getAttribute('data-findings'), `${ns} ${check}`).toBe(String(want));
+          const count = (o: string) => String(endpoints.filter((e) => e.namespace === ns && e.verdicts.some((v) => v.check === check && v.outcome === o)).length);
+          const cell = page.locator(`g.heat[data-namespace="${ns}"][data-check="${check}"]`);
+          expect(await cell.getAttribute('data-findings'), `${ns} ${check}`).toBe(count('finding'));
+          expect(await cell.getAttribute('data-exempt'), `${ns} ${check}`).toBe(count('exempt'));
         }
-        const inject = sw.pods.filter((p) => p.namespace === ns && p.verdict.outcome === 'finding').length;
+        const inject = pods.filter((p) => p.namespace === ns && p.verdict.outcome === 'finding').length;
         expect(await page.locator(`g.heat[data-namespace="${ns}"][data-check="SWEEP-INJECT"]`).getAttribute('data-findings')).toBe(String(inject));
       }
       const shot = path.join(path.dirname(out), 'sweep-heat-map.png');
@@ -269,5 +287,100 @@ describe('the sweep heat map in report.html', () => {
     } finally {
       await browser.close();
     }
-  }, 120_000);
+  });
+
+  it('#21-8.3 the details are a table (namespace, Service, port, check, finding, why) that sorts on a header click, in Chromium', async () => {
+    const { browser, page, problems } = await openReport(path.join(sweepOut, 'report.html'), 900);
+    try {
+      const table = page.locator('#sweep-table');
+      expect(await table.locator('thead th').allTextContents()).toEqual(['Namespace', 'Service', 'Port', 'Check', 'Finding', 'Why']);
+      const rows = () => table.locator('tbody tr').evaluateAll((trs) => trs.map((tr) => [...tr.querySelectorAll('td')].map((td) => td.textContent ?? '')));
+      const before = await rows();
+      // Every judged (endpoint, check) of sweep.json has its row: namespace, Service, port, check.
+      const have = new Set(before.map((r) => `${r[0]} ${r[1]} ${r[2]} ${r[3]}`));
+      for (const e of sw.endpoints)
+        for (const v of e.verdicts) {
+          const svc = e.services[0] ? e.services[0].replace(/:\d+$/, '').split('/')[1] : `${e.pod} (no Service)`;
+          expect(have.has(`${e.namespace} ${svc} ${e.port} ${v.check}`), `${e.namespace}/${svc}:${e.port} ${v.check}`).toBe(true);
+        }
+      // The details are no longer one paragraph of Service: verdict pairs.
+      expect(await page.locator('.check p', { hasText: 'case(s):' }).count()).toBe(0);
+
+      await table.locator('thead th', { hasText: 'Service' }).click();
+      const byService = (await rows()).map((r) => r[1]!);
+      expect(byService).toEqual([...byService].sort((a, b) => a.localeCompare(b)));
+      expect(byService).not.toEqual(before.map((r) => r[1]));
+      await table.locator('thead th', { hasText: 'Service' }).click();
+      const reversed = (await rows()).map((r) => r[1]!);
+      expect(reversed).toEqual([...byService].sort((a, b) => b.localeCompare(a)));
+      await table.locator('thead th', { hasText: 'Port' }).click();
+      const ports = (await rows()).map((r) => r[2]!).filter((p) => p !== '').map(Number);
+      expect(ports).toEqual([...ports].sort((a, b) => a - b));
+      expect(await table.locator('thead th', { hasText: 'Port' }).getAttribute('aria-sort')).toBe('ascending');
+      expect(problems).toEqual([]);
+    } finally {
+      await browser.close();
+    }
+  });
+
+  it('#21-8.4 an exempted finding is shown as "exempt" with its reason, never as pass', async () => {
+    const exempted = sw.endpoints.filter((e) => e.verdicts.some((v) => v.outcome === 'exempt'));
+    expect(exempted.length).toBeGreaterThan(0);
+    const { browser, page } = await openReport(path.join(sweepOut, 'report.html'), 900);
+    try {
+      const rows = await page.locator('#sweep-table tbody tr').evaluateAll((trs) => trs.map((tr) => [...tr.querySelectorAll('td')].map((td) => td.textContent ?? '')));
+      for (const e of exempted) {
+        const svc = e.services[0]!.replace(/:\d+$/, '').split('/')[1];
+        const mine = rows.filter((r) => r[0] === e.namespace && r[1] === svc && r[2] === String(e.port) && r[3] === 'SWEEP-AUTHZ');
+        expect(mine.map((r) => r[4]), `${e.namespace}/${svc}:${e.port}`).toEqual(['exempt']);
+        expect(mine[0]![5]).toContain(`exempted: ${EXEMPT_REASON}`);
+      }
+      // The evidence paragraphs no longer read "estate-2/…: pass" for an exempted Service.
+      const text = await page.locator('#checks').evaluate((h) => {
+        let s = '';
+        for (let n = h.nextElementSibling; n && n.id !== 'sweep-details'; n = n.nextElementSibling) s += n.textContent;
+        return s;
+      });
+      for (const e of exempted) expect(text).not.toContain(`${e.services[0]!.replace(/:\d+$/, '')}: pass`);
+    } finally {
+      await browser.close();
+    }
+  });
+
+  it('#21-8.5 the canary is drawn as the control: "flagged as expected", never a red finding', async () => {
+    const { browser, page } = await openReport(path.join(sweepOut, 'report.html'), 900);
+    try {
+      const rows = await page.locator('#sweep-table tbody tr').evaluateAll((trs) =>
+        trs.map((tr) => ({ cells: [...tr.querySelectorAll('td')].map((td) => td.textContent ?? ''), colour: (globalThis as unknown as { getComputedStyle: (e: unknown) => { color: string } }).getComputedStyle(tr.querySelector('td.state')!).color })),
+      );
+      const findingColour = rows.find((r) => r.cells[4] === 'finding')!.colour;
+      const canaryPods = new Set([...sw.endpoints.filter((e) => e.role === 'canary').map((e) => e.pod), ...sw.pods.filter((p) => p.role === 'canary').map((p) => p.pod)]);
+      expect(canaryPods.size).toBeGreaterThan(0);
+      const canaryRows = rows.filter((r) => [...canaryPods].some((p) => r.cells[5]!.includes(`${p}:`)));
+      expect(canaryRows.length).toBeGreaterThan(0);
+      for (const r of canaryRows) {
+        expect(r.cells[4]).toMatch(/^canary: /);
+        expect(r.colour, r.cells.join(' | ')).not.toBe(findingColour);
+      }
+      // Each planted expectation (app: CHECK[@port]) has its row saying it was flagged as expected.
+      for (const want of sw.canary.expected) {
+        const [app, what] = want.split(': ') as [string, string];
+        const [check, port] = what.split('@');
+        expect(
+          canaryRows.some((r) => r.cells[3] === check && (port === undefined || r.cells[2] === port) && r.cells[5]!.startsWith(app) && r.cells[4] === 'canary: flagged as expected'),
+          want,
+        ).toBe(true);
+      }
+      // The heat map: the canary has its own row, flagged as expected for what it was planted for; no namespace row counts it.
+      for (const check of ['SWEEP-MTLS', 'SWEEP-INJECT']) {
+        const cell = page.locator(`svg.sweep-heat-map g.canary[data-check="${check}"]`);
+        expect(await cell.getAttribute('data-state')).toBe('flagged-as-expected');
+        expect(await cell.locator('text').textContent()).toMatch(/flagged as expected/);
+      }
+      const canaryNs = sw.endpoints.find((e) => e.role === 'canary')!.namespace;
+      expect(await page.locator(`svg.sweep-heat-map g.heat[data-namespace="${canaryNs}"]`).count()).toBe(0);
+    } finally {
+      await browser.close();
+    }
+  });
 });

@@ -220,32 +220,34 @@ export function overloadPicture(run: RunResult): string {
   return `<svg xmlns="http://www.w3.org/2000/svg" id="overload" role="img" aria-label="Overload: answers over time and the backend's in-flight requests" width="${left + width + 110}" height="${h}" font-family="system-ui,sans-serif"><text x="4" y="14" font-size="12" font-weight="700">RES-001: answers over time by status (● 200, ▲ 503, ■ other), ${timeline.length} shown</text>${statusTitle}${laneLabels}${dots}${axis1}<text x="4" y="${top2 - 14}" font-size="12" font-weight="700">the backend's requests in flight (all replicas, solid line), peak ${peak}</text><path id="in-flight" data-peak="${peak}" d="${d}" fill="none" stroke="#24292f" stroke-width="1.5"/>${limit}${axis2}${axis2y}</svg>`;
 }
 
-/** The pictures section, or nothing when the run drew none. */
 /**
  * For sweeps: namespaces × checks, each cell the number of endpoints (pods for SWEEP-INJECT) with a finding,
  * shaded by count and hatched when non-zero, the count written in the cell; exempted and inconclusive counts
- * follow in brackets. The canary's namespace is marked: its findings are expected.
+ * follow in brackets. The canary is not counted as a finding: it is the control, drawn in its own row as
+ * "flagged as expected" (or NOT flagged, which voids the sweep's passes).
  */
 export function sweepHeatMap(run: RunResult): string {
   const sw = run.sweep;
   if (!sw) return '';
   const checks = ['SWEEP-MTLS', 'SWEEP-INJECT', 'SWEEP-AUTHZ', 'SWEEP-CERT'];
-  const namespaces = [...new Set([...sw.endpoints.map((e) => e.namespace), ...sw.pods.map((p) => p.namespace)])].sort();
+  const endpoints = sw.endpoints.filter((e) => e.role !== 'canary');
+  const pods = sw.pods.filter((p) => p.role !== 'canary');
+  const namespaces = [...new Set([...endpoints.map((e) => e.namespace), ...pods.map((p) => p.namespace)])].sort();
   const count = (ns: string, check: string, outcome: string) =>
     check === 'SWEEP-INJECT'
-      ? sw.pods.filter((p) => p.namespace === ns && p.verdict.outcome === outcome).length
-      : sw.endpoints.filter((e) => e.namespace === ns && e.verdicts.some((v) => v.check === check && v.outcome === outcome)).length;
+      ? pods.filter((p) => p.namespace === ns && p.verdict.outcome === outcome).length
+      : endpoints.filter((e) => e.namespace === ns && e.verdicts.some((v) => v.check === check && v.outcome === outcome)).length;
   const max = Math.max(1, ...namespaces.flatMap((ns) => checks.map((c) => count(ns, c, 'finding'))));
-  const cw = 130;
+  const cw = 150;
   const ch = 26;
   const left = 190;
   const top = 40;
+  const hasCanary = sw.pods.some((p) => p.role === 'canary') || sw.canary.expected.length > 0;
   const width = left + checks.length * cw + 10;
-  const height = top + namespaces.length * ch + 10;
-  const canaryNs = new Set(sw.pods.filter((p) => p.role === 'canary').map((p) => p.namespace));
+  const height = top + (namespaces.length + (hasCanary ? 1 : 0)) * ch + 10;
   const cells: string[] = [];
   namespaces.forEach((ns, row) => {
-    cells.push(`<text x="${left - 8}" y="${top + row * ch + 17}" text-anchor="end" font-size="12">${esc(ns)}${canaryNs.has(ns) ? ' (canary)' : ''}</text>`);
+    cells.push(`<text x="${left - 8}" y="${top + row * ch + 17}" text-anchor="end" font-size="12">${esc(ns)}</text>`);
     checks.forEach((c, col) => {
       const n = count(ns, c, 'finding');
       const exempt = count(ns, c, 'exempt');
@@ -262,13 +264,36 @@ export function sweepHeatMap(run: RunResult): string {
       );
     });
   });
+  if (hasCanary) cells.push(canaryRow(sw, checks, { left, top: top + namespaces.length * ch, cw, ch }));
   const heads = checks.map((c, col) => `<text x="${left + col * cw + (cw - 4) / 2}" y="${top - 10}" text-anchor="middle" font-size="12" font-weight="bold">${c}</text>`).join('');
   return `<svg xmlns="http://www.w3.org/2000/svg" class="sweep-heat-map" role="img" aria-label="Sweep findings by namespace and check" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}">${heads}${cells.join('')}</svg>`;
 }
 
+/** The canary's row: per check, flagged as expected (the control worked), NOT flagged, or not planted for it. */
+function canaryRow(sw: NonNullable<RunResult['sweep']>, checks: string[], g: { left: number; top: number; cw: number; ch: number }): string {
+  const planted = (check: string) => sw.canary.expected.filter((e) => e.split(': ')[1]?.split('@')[0] === check);
+  const parts = [`<text x="${g.left - 8}" y="${g.top + 17}" text-anchor="end" font-size="12">canary (the control)</text>`];
+  checks.forEach((c, col) => {
+    const want = planted(c);
+    const missing = want.filter((e) => sw.canary.missing.some((m) => m.startsWith(e)));
+    const state = want.length === 0 ? 'not-planted' : missing.length === 0 ? 'flagged-as-expected' : 'not-flagged';
+    const look = {
+      'flagged-as-expected': { fill: '#ddf4ff', text: '● flagged as expected' },
+      'not-flagged': { fill: 'url(#dots)', text: '○ NOT flagged' },
+      'not-planted': { fill: '#ffffff', text: '— (none planted)' },
+    }[state];
+    const x = g.left + col * g.cw;
+    parts.push(
+      `<g class="canary" data-check="${c}" data-state="${state}"><title>${esc(want.length ? `canary planted for ${want.join(', ')}${missing.length ? `; not flagged: ${missing.join(', ')}` : ''}` : 'no canary planted for this check')}</title><rect x="${x}" y="${g.top}" width="${g.cw - 4}" height="${g.ch - 4}" fill="${look.fill}" stroke="#0550ae" stroke-dasharray="4 2"/><text x="${x + (g.cw - 4) / 2}" y="${g.top + 16}" text-anchor="middle" font-size="11">${look.text}</text></g>`,
+    );
+  });
+  return parts.join('');
+}
+
+/** The pictures section, or nothing when the run drew none. */
 export function picturesSection(run: RunResult): string {
   const figures = [
-    [sweepHeatMap(run), 'Sweep: findings per namespace and check (endpoints; pods for SWEEP-INJECT). Exempted and inconclusive in brackets.'],
+    [sweepHeatMap(run), 'Sweep: findings per namespace and check (endpoints; pods for SWEEP-INJECT). Exempted and inconclusive in brackets. The canary is the control, in its own row: flagged as expected, not a finding.'],
     [attackMap(run), 'Attack map: every attacker against every destination it tried, with the check that tried it.'],
     [certTimeline(run), 'Certificate timeline: workload certificates against the lifetime limit, the rotation seen, the roots.'],
     [overloadPicture(run), 'Overload (RES-001): answers over time by status, and what the backend held in flight against the limit.'],
