@@ -34,7 +34,7 @@ interface DetailRow {
 }
 
 /** `namespace/service` of an endpoint's first Service, or its pod when it has none (as sweep.ts keys them). */
-const serviceOf = (namespace: string, pod: string, services: string[]) => {
+const serviceOf = (pod: string, services: string[]) => {
   const s = services[0]?.replace(/:\d+$/, '');
   return s ? s.slice(s.indexOf('/') + 1) : `${pod} (no Service)`;
 };
@@ -71,7 +71,7 @@ export function detailRows(sw: SweepReport): DetailRow[] {
     else rows.set(key, { ...r, text, pods: 1 });
   };
   for (const e of sw.endpoints) {
-    const service = serviceOf(e.namespace, e.pod, e.services);
+    const service = serviceOf(e.pod, e.services);
     for (const v of e.verdicts) {
       const state = e.role === 'canary' ? canaryState(v, plantedFor(sw, e.pod, v.check, e.port)) : stateOf(v);
       put({ namespace: e.namespace, service, port: e.port, check: v.check, state, why: `${e.pod}: ${v.reason}` }, v);
