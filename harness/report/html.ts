@@ -1,4 +1,5 @@
-// <out>/report.html: the auditor's report. One self-contained file (inline CSS, no script, no external asset),
+// <out>/report.html: the auditor's report. One self-contained file (inline CSS; for a sweep, a few lines of inline
+// script that sort its details table; no external asset),
 // printable: scope, summary by framework and control, every check with its claim, method, result, caveats and
 // evidence links, and what was not tested, with reasons.
 import { writeFileSync } from 'node:fs';
@@ -9,6 +10,7 @@ import type { RunResult } from '../result.js';
 import { checkFile } from './checks.js';
 import { picturesSection } from './pictures.js';
 import { failuresOf } from './failures.js';
+import { sweepDetails } from './sweep-table.js';
 
 const esc = (s: unknown) =>
   String(s).replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
@@ -24,6 +26,9 @@ th,td{border:1px solid #d0d7de;padding:.3rem .5rem;text-align:left;vertical-alig
 .caveat{color:#57606a;font-size:.9em}.banner{background:#fff8c5;border:1px solid #d4a72c;padding:.5rem .8rem;margin:1rem 0}
 .totals span{display:inline-block;margin-right:1.2rem;font-size:1.1rem}code{font-size:.9em}
 .check{border:1px solid #d0d7de;border-radius:6px;padding:.2rem .9rem .6rem;margin:.8rem 0;break-inside:avoid}
+table.sortable th{cursor:pointer}table.sortable th[aria-sort=ascending]::after{content:" ▲"}table.sortable th[aria-sort=descending]::after{content:" ▼"}
+.row.finding .state{color:#a40e26;font-weight:700}.row.inconclusive .state,.row.canary-not-flagged .state{color:#9a6700;font-weight:700}
+.row.exempt .state{color:#57606a;font-style:italic}.row.canary-flagged .state,.row.canary-other .state{color:#0550ae}
 figure{margin:1rem 0;overflow-x:auto;break-inside:avoid}svg text{fill:#1b1f23}
 @media print{body{margin:0;max-width:none}a{color:inherit;text-decoration:none}.check{page-break-inside:avoid}}
 `;
@@ -39,6 +44,13 @@ function failedCases(r: CheckResult): string {
   const row = (f: ReturnType<typeof failuresOf>[number]) =>
     `<tr><td>${esc(f.label)}</td><td>${f.verdict === 'fail' ? 'FAIL' : 'INCONCLUSIVE'}</td><td>${esc(f.reason)}</td><td>${f.atFault ? esc(f.atFault.object) : '—'}</td><td>${f.atFault ? esc(f.atFault.remedy) : '—'}</td></tr>`;
   return `\n<table class="failures"><tr><th>Case</th><th>Verdict</th><th>Why</th><th>At fault</th><th>Fix</th></tr>${fs.map(row).join('')}</table>`;
+}
+
+/** A run's cases in a line; a sweep's hundreds of Services are in its details table instead, one row each. */
+function caseList(r: CheckResult, sweep: boolean): string {
+  if (r.cases.length === 0) return '';
+  if (sweep) return ` — ${r.cases.length} Service(s), each in <a href="#sweep-details">Sweep details</a>`;
+  return ` — ${r.cases.length} case(s): ${r.cases.map((c) => `${esc(c.label)}: ${esc(c.verdict)}`).join('; ')}`;
 }
 
 export function reportHtml(run: RunResult, excluded: { check: string; suite: string; reason: string }[]): string {
@@ -59,7 +71,7 @@ export function reportHtml(run: RunResult, excluded: { check: string; suite: str
 <p><b>Claim.</b> ${esc(r.claim)}</p>
 <p><b>Method.</b> ${r.method === 'TEST' ? 'TEST: attacked the mesh, with a positive control through the same path in the same run.' : 'EXAMINE: read the live state of every sidecar.'}</p>
 <p><b>Result.</b> ${esc(r.reason)}</p>${failedCases(r)}
-<p><b>Evidence.</b> <a href="${esc(checkFile(r.id))}">${esc(checkFile(r.id))}</a> (hash in <a href="manifest.sha256">manifest.sha256</a>)${r.cases.length > 0 ? ` — ${r.cases.length} case(s): ${r.cases.map((c) => `${esc(c.label)}: ${esc(c.verdict)}`).join('; ')}` : ''}</p>
+<p><b>Evidence.</b> <a href="${esc(checkFile(r.id))}">${esc(checkFile(r.id))}</a> (hash in <a href="manifest.sha256">manifest.sha256</a>)${caseList(r, Boolean(run.sweep))}</p>
 <p class="caveat"><b>Controls.</b> ${claimsFor(r.categories)
     .map((c) => `<code>${esc(c.id)}</code>${c.relation === 'supports' ? ' (supports)' : ''}`)
     .join(', ')}. Fails by design under: ${r.weakenedBy.map(esc).join(', ')}.</p>
@@ -95,6 +107,7 @@ ${picturesSection(run)}
 ${run.target.kind === 'lab' ? labControls : frameworks.map((fw) => `<h3>${esc(fw)}</h3><table><tr><th>Control</th><th>Title and caveat</th><th>Checks</th><th>Result</th></tr>${CATALOG.filter((c) => c.framework === fw && controls.includes(c.id)).map((c) => controlRow(c.id)).join('')}</table>`).join('\n')}
 <h2 id="checks">Checks</h2>
 ${run.results.map(checkBlock).join('\n')}
+${sweepDetails(run.sweep)}
 <h2 id="not-tested">Not tested</h2>
 ${notTested}
 <p class="caveat">Files: <a href="run.json">run.json</a> · <a href="junit.xml">junit.xml</a> · <a href="oscal-assessment-results.json">oscal-assessment-results.json</a> · <a href="manifest.sha256">manifest.sha256</a></p>
