@@ -74,14 +74,22 @@ export function rootNamespaceOf(mesh: MeshLoggingConfig): string {
   return mesh.rootNamespace || DEFAULT_ROOT_NAMESPACE;
 }
 
-function builtinShape(mesh: MeshLoggingConfig): LogShape {
+/**
+ * The mesh config's own format (the built-in file logger): TEXT with `accessLogFormat` or Istio's default; JSON with
+ * `accessLogFormat` only when it unmarshals into a protobuf Struct (a JSON object), else Istio's default JSON format
+ * (I: pilot/pkg/model/telemetry_logging.go, "error parsing provided json log format, default log format will be
+ * used": `[]`, `"{}"` and `foo` all fall back). Held against TestListenerAccessLog (oracle/accesslog.ts).
+ */
+export function meshConfigLogShape(mesh: Pick<MeshLoggingConfig, 'accessLogEncoding' | 'accessLogFormat'>): LogShape {
   if (mesh.accessLogEncoding === 'JSON') {
     if (mesh.accessLogFormat) {
       try {
-        return { kind: 'custom-json', labels: JSON.parse(mesh.accessLogFormat) as Record<string, unknown> };
+        const parsed: unknown = JSON.parse(mesh.accessLogFormat);
+        if (typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed)) return { kind: 'custom-json', labels: parsed as Record<string, unknown> };
       } catch {
-        return { kind: 'json' }; // istiod: "error parsing provided json log format, default log format will be used"
+        // not JSON at all: the default, as below
       }
+      return { kind: 'json' };
     }
     return { kind: 'json' };
   }
@@ -92,7 +100,7 @@ function sinkFor(mesh: MeshLoggingConfig, p: ExtensionProvider, mode: LogMode, f
   const f = p.envoyFileAccessLog;
   if (f) {
     // telemetryAccessLog: the provider named exactly `envoy` without logFormat/omitEmptyValues takes the mesh format.
-    if (p.name === 'envoy' && !f.logFormat && !f.omitEmptyValues) return { provider: p.name, path: f.path || STDOUT, shape: builtinShape(mesh), mode, filter };
+    if (p.name === 'envoy' && !f.logFormat && !f.omitEmptyValues) return { provider: p.name, path: f.path || STDOUT, shape: meshConfigLogShape(mesh), mode, filter };
     const lf = f.logFormat;
     const shape: LogShape = lf?.text
       ? { kind: 'custom-text', format: lf.text }
@@ -120,7 +128,7 @@ function sideSinks(mesh: MeshLoggingConfig, telemetries: TelemetryObject[], work
   const telemetrySource = s.levels.map((l) => l.source).join(' + ') || 'meshConfig.defaultProviders.accessLogging';
   if (fallsBackToMeshConfig(s)) {
     if (mesh.accessLogFile) {
-      return { sinks: [{ provider: 'meshConfig.accessLogFile', path: mesh.accessLogFile, shape: builtinShape(mesh), mode }], source: 'meshConfig.accessLogFile', unknown: s.unknown };
+      return { sinks: [{ provider: 'meshConfig.accessLogFile', path: mesh.accessLogFile, shape: meshConfigLogShape(mesh), mode }], source: 'meshConfig.accessLogFile', unknown: s.unknown };
     }
     const source = s.configs === undefined ? 'no Telemetry accessLogging and no meshConfig.accessLogFile' : `${telemetrySource}: no provider for this side, and no meshConfig.accessLogFile`;
     return { sinks: [], source, unknown: s.unknown };
