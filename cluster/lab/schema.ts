@@ -219,7 +219,7 @@ const telemetry = z.strictObject({
 });
 
 /**
- * The mesh config (ConfigMap `istio` in the root namespace, key `mesh`): the fields that decide access logging
+ * The mesh config (ConfigMap `istio` in the root namespace, key `mesh`): the fields that decide access logging and egress
  * (istio-behaviours.md §10). Any other field is refused, as everywhere in the lab.
  */
 const meshConfigSchema = z.strictObject({
