@@ -37,7 +37,8 @@ export const chaos001 = defineCheck({
       // The object at fault is the failing case's own (MTLS-001's PeerAuthentication, AUTHZ-001's policy), unless a
       // lab fault changes the sidecars only during the outage.
       const failed = r.cases.find((c) => c.verdict === 'fail');
-      const atFault = r.verdict === 'fail' ? (outageAtFault(ctx.view).object.startsWith('LabFault') ? outageAtFault(ctx.view) : (failed?.atFault ?? outageAtFault(ctx.view))) : undefined;
+      const lab = outageAtFault(ctx.view);
+      const atFault = r.verdict === 'fail' ? (lab.object.startsWith('LabFault') ? lab : (failed?.atFault ?? lab)) : undefined;
       items.push({ label: `${r.id} during the outage: ${r.title}`, verdict: r.verdict, reason: `${r.id}'s cases while istiod was down: ${r.reason}`, observed: { outage, cases: r.cases }, ...(atFault ? { atFault } : {}) });
     }
     return items;
