@@ -41,6 +41,7 @@ describe('issue 21 item 7: every failed case says what is at fault and how to fi
     ['audit', 'audit', 'logging-off-mesh.yaml', /^Telemetry mesh\/no-access-logs spec\.accessLogging/, /disabled: true .*Telemetry mesh\/no-access-logs/],
     ['edge', 'EDGE-001', 'edge-no-redirect.yaml', /^Gateway edge\/edge-gateway servers\[1\] \(HTTP port 80, hosts edge\.meshproof\.test\) tls\.httpsRedirect = unset/, /servers\[1\]\.tls\.httpsRedirect: true/],
     ['cert', 'CERT-001', 'workload-cert-90d.yaml', /^Deployment mesh\/echo .*proxyMetadata\.SECRET_TTL = 2160h$/, /SECRET_TTL to at most 24h/],
+    ['mesh-wide', 'MTLS-003', 'mesh-wide-permissive.yaml', /^PeerAuthentication istio-system\/default sets PERMISSIVE on container port \d+ of bare\/echo/, /STRICT .*PeerAuthentication istio-system\/default/],
     ['chaos-outage', 'CHAOS-001', 'permissive-mtls.yaml', /^PeerAuthentication mesh\/default sets PERMISSIVE on container port \d+ of mesh\/echo/, /STRICT .*PeerAuthentication mesh\/default/],
     ['chaos-join', 'CHAOS-002', 'lab-injection-fail-open.yaml', /^LabFault istio-system\/injection-fail-open spec\.injectionFailOpen = true \(a lab-only fault; on a cluster: MutatingWebhookConfiguration istio-sidecar-injector/, /failurePolicy: Fail/],
   ])('%s: %s with %s: terminal, junit.xml, --summary-md and the HTML name the object and the fix', async (name, suite, overlay, object, fix) => {

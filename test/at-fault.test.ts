@@ -126,3 +126,14 @@ describe('issue 21 item 7: at fault, per check, against the weakened postures', 
     expect(plain.object).toMatch(/not in the posture|no posture object/);
   });
 });
+
+describe('issue 21 item 7: MTLS-003', () => {
+  it('mesh-wide-permissive.yaml: the root namespace PeerAuthentication istio-system/default and its PERMISSIVE', async () => {
+    const { plaintextAtFault } = await import('../suites/mtls/shared.js');
+    const v = weakened('mesh-wide-permissive.yaml');
+    const bare = v.services('bare')[0]!;
+    const f = plaintextAtFault(v, bare, bare.ports.find((p) => p.protocol === 'http')!.port)!;
+    expect(f.object).toMatch(/^PeerAuthentication istio-system\/default .*sets PERMISSIVE on container port \d+ of bare\//);
+    expect(f.remedy).toMatch(/STRICT/);
+  });
+});
