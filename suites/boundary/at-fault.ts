@@ -138,8 +138,8 @@ export function edgeCertAtFault(view: PostureView, edge: EdgeTarget, problems: s
   if (!g) return { object: `the certificate served by the edge ${edge.service.namespace}/${edge.service.name} given with --edge (its Gateway and Secret are not in the posture)`, remedy: `in the Secret the edge's Gateway names in tls.credentialName: ${remedy}` };
   const s = g.servers.find((x) => x.port.protocol === 'HTTPS' && x.hosts.includes(edge.host));
   const name = s?.tls?.credentialName;
-  // A credentialName is read in the gateway workload's namespace (I: pilot/pkg/model/credentials, the SDS
-  // resource `kubernetes://<name>` resolved in the proxy's namespace).
+  // A credentialName is read in the gateway workload's namespace: the SDS resource `kubernetes://<name>` without a
+  // namespace resolves in the proxy's (I: pilot/pkg/model/credentials/resource.go ParseResourceName).
   const ns = edge.workload?.namespace ?? g.ref.namespace;
   if (!name) return { object: `Gateway ${g.ref.namespace}/${g.ref.name} HTTPS server for ${edge.host} names no tls.credentialName`, remedy: `set tls.credentialName to a Secret in ${ns} holding the full chain` };
   const present = find(view, 'Secret', { namespace: ns, name }) !== undefined;
