@@ -426,7 +426,7 @@ export function runCommand(cmd: Command): void {
     .option('--edge-cert-horizon-days <days>', 'EDGE-003: every certificate the edge serves must stay valid at least this long', '30')
     .option('--max-consecutive-5xx <n>', "RES-002: most consecutive 5xx echo's DestinationRule may need before ejecting a host (Istio's default is 5)", String(DEFAULT_SETTINGS.maxConsecutive5xx))
     .option('--max-pool <n>', "RES-001: most requests (connections + pending) echo's connection pool may admit before tripping (default: what RES-001's flood can exceed)", String(DEFAULT_SETTINGS.maxPool))
-    .option('--edge <namespace/service>', "EDGE-001..003 attack your own ingress gateway's Service (read-only) instead of the run's own gateway")
+    .option('--edge <namespace/service>', "EDGE-001..003 attack your own ingress gateway's Service (read-only) instead of the run's own gateway; on a cluster the Service is read first (deploy/rbac-edge.yaml)")
     .option('--edge-host <host[:port]>', 'with --edge: the host your gateway serves (SNI and Host) and its HTTPS Service port (default 443)')
     .option('--edge-http-port <port>', 'with --edge: the plaintext port EDGE-001 attacks (default 80)')
     .option('--edge-ca <file>', "with --edge: PEM trust anchors EDGE-003 verifies the edge's chain against (default: Node.js's public roots)")
