@@ -64,9 +64,17 @@ export function parseEdge(o: EdgeOptions): Settings['edge'] {
 /**
  * 21-6: the `--edge` Service must exist before any work, or every EDGE check runs to an `error` (about 30 s on the
  * lab). On the lab the posture is everything that exists, so the posture's Services decide; on a cluster a
- * Service of the posture (the run's own) exists once applied, and any other is looked up by `lookup` (a GET).
+ * Service of the posture (the run's own) exists once applied, and any other is looked up by `lookup` (a GET right
+ * after preflight, under deploy/rbac-edge.yaml: cluster/kube/preflight.ts edgeServicePorts).
  * Returns nothing when it is there with the HTTPS port; throws a one-line ConfigError otherwise.
  */
+/** The `--edge` Service when the posture does not hold it (a cluster must then be asked whether it exists). */
+export function edgeOutsidePosture(edge: Settings['edge'], posture: Posture): Ref | undefined {
+  if (!edge) return undefined;
+  const { namespace, name } = edge.service;
+  return new PostureView(posture).services().some((s) => s.namespace === namespace && s.name === name) ? undefined : edge.service;
+}
+
 export async function requireEdgeService(edge: Settings['edge'], posture: Posture, lookup?: (ref: Ref) => Promise<number[] | undefined>): Promise<void> {
   if (!edge) return;
   const { namespace, name } = edge.service;

@@ -11,11 +11,11 @@ import { DEFAULT_ISTIO_VERSION, installIstio } from '../cluster/istio/install.js
 import { createK3sCluster } from '../cluster/providers/k3s.js';
 import { createKindCluster, deleteKindCluster, type Provisioned } from '../cluster/providers/kind.js';
 import { loadKubeConfig } from '../cluster/kube/connect.js';
-import { preflight } from '../cluster/kube/preflight.js';
+import { edgeServicePorts, preflight } from '../cluster/kube/preflight.js';
 import { ALL_CHECKS, SUITES } from '../suites/index.js';
 import { type Check, DEFAULT_SETTINGS } from '../harness/check.js';
 import { parseGoDuration } from '../harness/duration.js';
-import { parseEdge, requireEdgeService } from './edge.js';
+import { edgeOutsidePosture, parseEdge, requireEdgeService } from './edge.js';
 import type { EdgeAuthority } from '../harness/pki.js';
 import { ConfigError, messageOf } from '../harness/errors.js';
 import { SECURE_POSTURE } from '../harness/paths.js';
@@ -290,7 +290,10 @@ export async function run(o: RunOptions, argv: string[], provided?: { cluster: P
       // Preflight first: nothing is created before it passes.
       const { kc } = loadKubeConfig(cluster ? { kubeconfig: cluster.kubeconfig } : o);
       const chaos = checks.some((c) => c.suite === 'chaos');
-      const pre = await preflight(kc, { istioNamespace: o.istioNamespace, revision: o.revision, policyReport: o.policyReport, chaos });
+      const edgeNamespace = edgeOutsidePosture(edge, posture)?.namespace;
+      const pre = await preflight(kc, { istioNamespace: o.istioNamespace, revision: o.revision, policyReport: o.policyReport, chaos, ...(edgeNamespace ? { edgeNamespace } : {}) });
+      // 21-6: the --edge Service is read right after preflight, before anything is created or attacked.
+      await requireEdgeService(edge, posture, (ref) => edgeServicePorts(kc, ref));
       // On a cluster meshproof provisioned, its identity is the cluster's admin anyway: nothing to confine.
       if (!cluster) for (const w of pre.warnings) process.stderr.write(`meshproof: warning: ${w}\n`);
       reportTo = o.policyReport ? kc : undefined;
@@ -423,7 +426,7 @@ export function runCommand(cmd: Command): void {
     .option('--edge-cert-horizon-days <days>', 'EDGE-003: every certificate the edge serves must stay valid at least this long', '30')
     .option('--max-consecutive-5xx <n>', "RES-002: most consecutive 5xx echo's DestinationRule may need before ejecting a host (Istio's default is 5)", String(DEFAULT_SETTINGS.maxConsecutive5xx))
     .option('--max-pool <n>', "RES-001: most requests (connections + pending) echo's connection pool may admit before tripping (default: what RES-001's flood can exceed)", String(DEFAULT_SETTINGS.maxPool))
-    .option('--edge <namespace/service>', "EDGE-001..003 attack your own ingress gateway's Service (read-only) instead of the run's own gateway")
+    .option('--edge <namespace/service>', "EDGE-001..003 attack your own ingress gateway's Service (read-only) instead of the run's own gateway; on a cluster the Service is read first (deploy/rbac-edge.yaml)")
     .option('--edge-host <host[:port]>', 'with --edge: the host your gateway serves (SNI and Host) and its HTTPS Service port (default 443)')
     .option('--edge-http-port <port>', 'with --edge: the plaintext port EDGE-001 attacks (default 80)')
     .option('--edge-ca <file>', "with --edge: PEM trust anchors EDGE-003 verifies the edge's chain against (default: Node.js's public roots)")

@@ -127,6 +127,14 @@ export const CHAOS_PERMISSIONS: Permission[] = [
   { group: 'apps', resource: 'deployments', subresource: 'scale', verbs: ['patch'], names: ['echo'], why: 'chaos: a bare/echo replica started during the outage (patched only; its scale is never read)' },
 ];
 
+/**
+ * `--edge <namespace>/<service>` naming a Service the posture does not hold: read once, right after preflight and
+ * before any work, so a Service that does not exist (or lacks the HTTPS port) is one line and exit 2, not every
+ * EDGE check running to an error. Asked in the edge's namespace only (deploy/rbac-edge.yaml: ClusterRole
+ * meshproof-edge, bound by a RoleBinding there).
+ */
+export const EDGE_PERMISSIONS: Permission[] = [{ group: '', resource: 'services', verbs: ['get'], why: "--edge: the user's edge Service exists and serves the HTTPS port, read before any attack" }];
+
 /** The PolicyReport a run writes, and the one a sweep writes (so neither replaces the other). */
 export const POLICY_REPORT_NAMES = { run: 'meshproof', sweep: 'meshproof-sweep' } as const;
 

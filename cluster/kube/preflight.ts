@@ -19,7 +19,7 @@ import { parse as parseYaml } from 'yaml';
 import { ConfigError, InfraError, messageOf } from '../../harness/errors.js';
 import type { LabelSelector } from '../../harness/istio/discovery.js';
 import { describeApiError } from './api-errors.js';
-import { CHAOS_PERMISSIONS, ISTIO_CRDS, meshConfigName, type Permission, policyReportPermissions, requiredFor, SWEEP_BINDER_PERMISSIONS, SWEEP_NODE_PERMISSIONS, SWEEP_PERMISSIONS } from './permissions.js';
+import { CHAOS_PERMISSIONS, EDGE_PERMISSIONS, ISTIO_CRDS, meshConfigName, type Permission, policyReportPermissions, requiredFor, SWEEP_BINDER_PERMISSIONS, SWEEP_NODE_PERMISSIONS, SWEEP_PERMISSIONS } from './permissions.js';
 import { retrying } from './retry.js';
 
 export { ISTIO_CRDS };
@@ -145,7 +145,8 @@ async function resolveRevision(kc: KubeConfig, given?: string): Promise<{ revisi
 
 
 /** `policyReport`: the command writes a PolicyReport (a run's, or with 'sweep' a sweep's); its CRD and Role are checked. */
-export async function preflight(kc: KubeConfig, o: { istioNamespace?: string; revision?: string; policyReport?: boolean | 'sweep'; chaos?: boolean } = {}): Promise<PreflightReport> {
+/** `edgeNamespace`: `--edge` names a Service outside the posture there; reading it needs deploy/rbac-edge.yaml. */
+export async function preflight(kc: KubeConfig, o: { istioNamespace?: string; revision?: string; policyReport?: boolean | 'sweep'; chaos?: boolean; edgeNamespace?: string } = {}): Promise<PreflightReport> {
   const server = kc.getCurrentCluster()?.server ?? '?';
   const istioNs = o.istioNamespace ?? 'istio-system';
   const { revision: givenRevision, tag } = await resolveRevision(kc, o.revision);
@@ -173,6 +174,12 @@ export async function preflight(kc: KubeConfig, o: { istioNamespace?: string; re
     const istiodName = o.revision && o.revision !== 'default' ? `istiod-${o.revision}` : 'istiod';
     const refused = await refusedOf(CHAOS_PERMISSIONS, (n) => (n === 'istiod' ? istiodName : n));
     if (refused.length > 0) throw new ConfigError(`the chaos suite: missing permissions: ${refused.join(', ')}. Apply deploy/rbac-chaos.yaml and bind it to this identity`);
+  }
+
+  // 2a''. --edge outside the posture: its Service is read (edgeServicePorts) before any work.
+  if (o.edgeNamespace) {
+    const refused = await refusedOf(EDGE_PERMISSIONS.map((p) => ({ ...p, namespace: o.edgeNamespace })));
+    if (refused.length > 0) throw new ConfigError(`--edge: missing permissions: ${refused.join(', ')}. Apply deploy/rbac-edge.yaml with its RoleBinding in ${o.edgeNamespace}, or omit --edge`);
   }
 
   // 2b. --policy-report: the CRD, and the Role in meshproof's namespace.
@@ -354,4 +361,18 @@ async function confinePolicy(kc: KubeConfig): Promise<{ installed: boolean; why:
     }
   }
   return { installed: true, why: '', inert };
+}
+
+/**
+ * The ports of a Service on the cluster (`--edge`), or undefined when it does not exist: one GET, under
+ * deploy/rbac-edge.yaml's `get services` in its namespace (checked by preflight first).
+ */
+export async function edgeServicePorts(kc: KubeConfig, ref: { namespace: string; name: string }): Promise<number[] | undefined> {
+  try {
+    const svc = await retrying(() => kc.makeApiClient(CoreV1Api).readNamespacedService({ name: ref.name, namespace: ref.namespace }));
+    return (svc.spec?.ports ?? []).map((p) => p.port);
+  } catch (e) {
+    if (status(e) === 404) return undefined;
+    throw new InfraError(`reading Service ${ref.namespace}/${ref.name} (--edge): ${describeApiError(e)}`);
+  }
 }

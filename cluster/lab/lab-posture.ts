@@ -13,6 +13,7 @@ import type { LabPod, PodTable } from './lab-pod.js';
 import { buildModel, type DeploymentModel, destinationRuleFor, effectiveMtls, type LabModel, ROOT_NAMESPACE, type ServiceModel, selects, type TrafficPolicy } from './model.js';
 import type { MeshView, UpstreamEndpoint } from './sidecar.js';
 import type { ControlPlanes } from '../../harness/istio/injection.js';
+import { outboundTrafficPolicy } from '../../harness/istio/sidecar-scope.js';
 
 export class AppliedPosture implements MeshView {
   readonly model: LabModel;
@@ -88,9 +89,9 @@ export class AppliedPosture implements MeshView {
   }
 
   outboundPolicy(clientNamespace: string): 'REGISTRY_ONLY' | 'ALLOW_ANY' {
-    // A Sidecar in the client's namespace, else one in the root namespace, else the mesh default (§7).
-    const m = this.model;
-    return m.outboundPolicy.get(clientNamespace) ?? m.outboundPolicy.get(ROOT_NAMESPACE) ?? 'ALLOW_ANY';
+    // A Sidecar in the client's namespace, else one in the root namespace, else the mesh config, else ALLOW_ANY (§7).
+    // The lab's Sidecars have no workloadSelector (schema.ts), so the pod's labels do not matter.
+    return outboundTrafficPolicy(this.model.sidecars, this.model.meshConfig, ROOT_NAMESPACE, { namespace: clientNamespace, labels: {} }).mode;
   }
 
   registered(ip: string, port: number, protocol: 'http' | 'tcp', clientNamespace: string, hostHeader?: string): { host: string } | undefined {

@@ -13,6 +13,7 @@ import { type MeshConfig, meshConfigOf, proxyConfigOf, secretTtlOf, type TlsVers
 
 import { ROOT_NAMESPACE } from '../../harness/posture/view.js';
 import { chainKind, convertProtocol } from '../../harness/istio/protocol.js';
+import { type SidecarObject, sidecarObjectOf } from '../../harness/istio/sidecar-scope.js';
 
 export { ROOT_NAMESPACE };
 
@@ -169,8 +170,8 @@ export interface LabModel {
   destinationRules: DestinationRuleModel[];
   gateways: GatewayModel[];
   virtualServices: VirtualServiceModel[];
-  /** Namespace → the outbound traffic policy of its Sidecar (none: the mesh default, ALLOW_ANY, §7). */
-  outboundPolicy: Map<string, 'REGISTRY_ONLY' | 'ALLOW_ANY'>;
+  /** The posture's Sidecars (one per namespace, no workloadSelector); harness/istio/sidecar-scope.ts picks (§7). */
+  sidecars: SidecarObject[];
   serviceEntries: ServiceEntryModel[];
   tlsSecrets: TlsSecretModel[];
   /**
@@ -231,7 +232,7 @@ export function buildModel(posture: Posture, controlPlanes: ControlPlanes = LAB_
     destinationRules: [],
     gateways: [],
     virtualServices: [],
-    outboundPolicy: new Map(),
+    sidecars: [],
     serviceEntries: [],
     tlsSecrets: [],
     secretReaders: new Set(),
@@ -434,8 +435,8 @@ export function buildModel(posture: Posture, controlPlanes: ControlPlanes = LAB_
       }
       case 'Sidecar': {
         const ns = requireNs(m.namespace, o.source, what);
-        if (model.outboundPolicy.has(ns)) throw new ConfigError(`${o.source}: ${what}: namespace ${ns} already has a Sidecar; Istio would pick the oldest, the lab refuses to guess`);
-        model.outboundPolicy.set(ns, o.value.spec.outboundTrafficPolicy?.mode ?? 'ALLOW_ANY');
+        if (model.sidecars.some((x) => x.namespace === ns)) throw new ConfigError(`${o.source}: ${what}: namespace ${ns} already has a Sidecar; Istio would pick the oldest, the lab refuses to guess`);
+        model.sidecars.push(sidecarObjectOf({ metadata: { name: m.name, namespace: ns }, spec: o.value.spec }));
         break;
       }
       case 'ServiceEntry':

@@ -219,7 +219,7 @@ const telemetry = z.strictObject({
 });
 
 /**
- * The mesh config (ConfigMap `istio` in the root namespace, key `mesh`): the fields that decide access logging
+ * The mesh config (ConfigMap `istio` in the root namespace, key `mesh`): the fields that decide access logging and egress
  * (istio-behaviours.md §10). Any other field is refused, as everywhere in the lab.
  */
 const meshConfigSchema = z.strictObject({
@@ -230,6 +230,8 @@ const meshConfigSchema = z.strictObject({
   rootNamespace: z.literal('istio-system', 'the lab\'s root namespace is istio-system').optional(),
   trustDomain: z.literal('cluster.local', 'the lab\'s trust domain is cluster.local').optional(),
   defaultProviders: z.strictObject({ accessLogging: z.array(z.string().min(1)).optional() }).optional(),
+  /** Egress of sidecars whose Sidecar sets no outboundTrafficPolicy (harness/istio/sidecar-scope.ts, §7). */
+  outboundTrafficPolicy: z.strictObject({ mode: z.enum(['REGISTRY_ONLY', 'ALLOW_ANY']) }).optional(),
   extensionProviders: z
     .array(
       z.strictObject({

@@ -7,6 +7,7 @@ import { anyOf, meshDenialShape, reachedEcho } from '../../harness/expect.js';
 import { messageOf } from '../../harness/errors.js';
 import { auditable } from '../../harness/mesh-logging.js';
 import { readRecords } from '../../harness/records.js';
+import { loggingOffAtFault, trailGapAtFault } from './at-fault.js';
 import type { PodRef } from '../../harness/target.js';
 import { AUTHORIZED, AUTHORIZED_SA, missing, OUTSIDE } from '../mtls/shared.js';
 
@@ -73,7 +74,8 @@ export const audit001 = defineCheck({
         }
         const off = setups.filter((s) => s.setup.mode === 'off');
         if (off.length > 0) {
-          results.push({ label, verdict: 'fail', reason: `access logging is off for ${off.map((s) => `${s.pod.namespace}/${s.pod.name}`).join(', ')}: ${off[0]!.setup.reason}`, observed });
+          const atFault = loggingOffAtFault(off);
+          results.push({ label, verdict: 'fail', reason: `access logging is off for ${off.map((s) => `${s.pod.namespace}/${s.pod.name}`).join(', ')}: ${off[0]!.setup.reason}`, observed, ...(atFault ? { atFault } : {}) });
           continue;
         }
         const unreadable = setups.find((s) => !auditable(s.setup));
@@ -99,7 +101,7 @@ export const audit001 = defineCheck({
         }
         results.push(
           gaps.length > 0
-            ? { label, verdict: 'fail', reason: `unaudited or incomplete: ${gaps.join('; ')}`, observed }
+            ? { label, verdict: 'fail', reason: `unaudited or incomplete: ${gaps.join('; ')}`, observed, atFault: trailGapAtFault(setups) }
             : { label, verdict: 'pass', reason: `${allowed.length + refused.length} attempt(s), each with a complete destination record (${setups[0]!.setup.mode})`, observed },
         );
       } catch (e) {

@@ -1,5 +1,6 @@
 import { defineCheck } from '../../harness/check.js';
 import { lastXfccUri } from '../../harness/expect.js';
+import { edgeBackendAtFault } from './at-fault.js';
 import { clientProblem, EDGE_CLIENT, edgeAnswered, untilControlHolds, edgeOf, httpsTo } from './shared.js';
 
 export const edge004 = defineCheck({
@@ -41,6 +42,7 @@ export const edge004 = defineCheck({
       {
         label,
         verdict: at < 0 ? 'pass' : 'fail',
+        ...(at < 0 ? {} : { atFault: edgeBackendAtFault(ctx.view, edge) }),
         reason:
           at < 0
             ? `echo saw ${expected} as the last XFCC URI on ${seen.length} request(s)`

@@ -1,5 +1,6 @@
 import { X509Certificate } from 'node:crypto';
 import { defineCheck, type Examined } from '../../harness/check.js';
+import { edgeCertAtFault } from './at-fault.js';
 import { atEachVantage, dnsNameCovers, edgeAnchors, untilControlHolds, httpsTo } from './shared.js';
 
 const DAY_MS = 86_400_000;
@@ -98,6 +99,7 @@ export const edge003 = defineCheck({
         return {
           label,
           verdict: report.problems.length === 0 ? 'pass' : 'fail',
+          ...(report.problems.length > 0 ? { atFault: edgeCertAtFault(ctx.view, edge, report.problems) } : {}),
           reason: report.problems.length === 0 ? `names ${edge.host}, chains to ${anchors.source} through what the edge sends, ${report.daysLeft} day(s) left (horizon ${horizon})` : report.problems.join('; '),
           observed: { edge, anchors: anchors.source, protocol: shake.observations[0]?.tls?.protocol, chainPem: chain, ...report },
         };

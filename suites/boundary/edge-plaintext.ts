@@ -1,5 +1,6 @@
 import { defineCheck } from '../../harness/check.js';
 import { plaintextNotServed } from '../../harness/classify.js';
+import { edgePlaintextAtFault } from './at-fault.js';
 import { atEachVantage, edgeAnswered, untilControlHolds, httpsTo, judged } from './shared.js';
 
 /** The one path EDGE-001 asks for, over HTTPS (the control) and plaintext (the attack). */
@@ -29,7 +30,8 @@ export const edge001 = defineCheck({
         const attacks = [];
         for (let i = 0; i < timeouts.attackAttempts; i++) attacks.push({ kind: 'http' as const, id: `plaintext-${i}`, dial: await v.http(), authority: edge.host, path: PATH, timeoutMs: timeouts.attackMs });
         const { observations } = await v.probe.run(attacks);
-        return judged(label, control, observations.map((o) => ({ observation: o, judgement: plaintextNotServed(control.observations)(o) })), { observed: { edge } });
+        const item = judged(label, control, observations.map((o) => ({ observation: o, judgement: plaintextNotServed(control.observations)(o) })), { observed: { edge } });
+        return item.verdict === 'fail' ? { ...item, atFault: edgePlaintextAtFault(ctx.view, edge) } : item;
       },
       (edge) => (edge.httpPort === undefined && edge.kind === 'posture' ? 'the edge Service declares no port for an HTTP server: declare it (with httpsRedirect) so plaintext can be attacked' : undefined),
     ),

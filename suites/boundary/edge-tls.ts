@@ -2,6 +2,7 @@ import { X509Certificate } from 'node:crypto';
 import type { Attack, Observation } from '../../agent/protocol.js';
 import { defineCheck } from '../../harness/check.js';
 import { legacyTlsRefused } from '../../harness/classify.js';
+import { edgeTlsAtFault } from './at-fault.js';
 import { atEachVantage, dnsNameCovers, type EdgeTarget, edgeAnswered, httpsTo, judged, untilRoundHolds } from './shared.js';
 
 /**
@@ -89,7 +90,8 @@ export const edge002 = defineCheck({
           httpsTo(edge, await v.https(), 'tls12-weak-suites', timeouts.attackMs, { minVersion: 'TLSv1.2', maxVersion: 'TLSv1.2', ciphers: WEAK_SUITES }),
         ];
         const { observations } = await v.probe.run(attacks);
-        return judged(label, control, observations.map((o) => ({ observation: o, judgement: legacyTlsRefused(o) })), { observed: { edge, weakSuitesOffered: WEAK_SUITES, modernVersionsRefused: modernRefused(control.observations) } });
+        const item = judged(label, control, observations.map((o) => ({ observation: o, judgement: legacyTlsRefused(o) })), { observed: { edge, weakSuitesOffered: WEAK_SUITES, modernVersionsRefused: modernRefused(control.observations) } });
+        return item.verdict === 'fail' ? { ...item, atFault: edgeTlsAtFault(ctx.view, edge) } : item;
       },
     ),
 });

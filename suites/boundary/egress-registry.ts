@@ -8,6 +8,7 @@ import { auditable } from '../../harness/mesh-logging.js';
 import { readRecords } from '../../harness/records.js';
 import type { Ref } from '../../harness/target.js';
 import { AUTHORIZED, missing, OUTSIDE } from '../mtls/shared.js';
+import { egressAtFault } from './at-fault.js';
 import { untilControlHolds, judged } from './shared.js';
 
 /** The "external" servers of the fixtures: sidecar-less pods without a Service, one registered by a ServiceEntry. */
@@ -54,8 +55,10 @@ export const egress001 = defineCheck({
     const setup = await target.accessLogSetup(probe.pod, 'client').catch((e) => ({ mode: 'not-verifiable' as const, reason: messageOf(e), source: '?' }));
     const items = [];
     for (const p of PORTS) {
+      let dialed: { ip?: string; authority?: string } = {};
       const attack = (to: Ref, id: string, from = probe) => async (): Promise<Attack> => {
         const d = await target.external(to, p.port, from);
+        if (to === EXT_BLOCKED && from === probe) dialed = { ip: d.dial.replace(/^\[?(.*?)\]?:\d+$/, '$1'), authority: d.authority };
         return p.kind === 'http' ? { kind: 'http', id, dial: d.dial, authority: d.authority, path: '/', timeoutMs: timeouts.attackMs } : { kind: 'tcp', id, dial: d.dial, timeoutMs: timeouts.attackMs };
       };
       // Two positive controls: the registered server through the same sidecar and port, and the unregistered one
@@ -78,7 +81,8 @@ export const egress001 = defineCheck({
         const matched = blocked.map((o) => records.find((x) => egressRecord(x.r, o))?.line);
         const missingRecords = blocked.filter((_, i) => matched[i] === undefined).map((o) => `${o.id} from ${o.localAddress ?? '?'}`);
         const unaudited = auditable(setup) && missingRecords.length > 0 ? `client access logging is on but ${missingRecords.length} blocked attempt(s) left no ${p.kind === 'http' ? 'block_all 502' : 'BlackHoleCluster'} record (${missingRecords.join(', ')})` : undefined;
-        items.push(judged(label(p.port, p.kind), control, judgements, { unaudited, observed: { accessLog: { mode: setup.mode, reason: setup.reason }, records: matched.filter(Boolean) } }));
+        const item = judged(label(p.port, p.kind), control, judgements, { unaudited, observed: { accessLog: { mode: setup.mode, reason: setup.reason }, records: matched.filter(Boolean) } });
+        items.push(item.verdict === 'fail' ? { ...item, atFault: egressAtFault(ctx.view, AUTHORIZED, p.port, p.kind, dialed) } : item);
       } catch (e) {
         items.push({ label: label(p.port, p.kind), verdict: 'error' as const, reason: `the attack could not be run: ${messageOf(e)}`, observed: {} });
       }

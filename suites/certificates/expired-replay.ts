@@ -1,4 +1,5 @@
 import { defineCheck } from '../../harness/check.js';
+import { expiredAtFault } from './at-fault.js';
 import { directTlsCase, ECHO, ROGUE } from './shared.js';
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
@@ -22,7 +23,8 @@ export const cert004 = defineCheck({
     if (!e) return { notApplicable: 'mesh/echo has no ready endpoint' };
     return {
       cases: [
-        directTlsCase({
+        {
+          ...directTlsCase({
           label: `rogue replays its own certificate (serial ${kept.serialNumber}, notAfter ${kept.notAfter.toISOString()}) to ${e.pod.namespace}/${e.pod.name} (Service port ${http.port}) after expiry`,
           dial: e.dial,
           port: http.port,
@@ -32,7 +34,9 @@ export const cert004 = defineCheck({
           expectedAlerts: ['certificate_expired'],
           timeoutMs: timeouts.attackMs,
           beforeAttack: () => sleep(Math.max(0, kept.notAfter.getTime() + timeouts.certSkewMs - Date.now())),
-        }),
+          }),
+          atFault: expiredAtFault(view, `${e.pod.namespace}/${e.pod.name}`),
+        },
       ],
     };
   },

@@ -1,6 +1,7 @@
 import { defineCheck } from '../../harness/check.js';
 import { CertificateAuthority } from '../../harness/pki.js';
 import { AUTHORIZED_SA } from '../mtls/shared.js';
+import { foreignCaAtFault } from './at-fault.js';
 import { directTlsCase, ECHO, ROGUE } from './shared.js';
 
 const ONE_HOUR = 3_600_000;
@@ -24,8 +25,8 @@ export const cert003 = defineCheck({
     const forged = await foreignCa.issue(ECHO.namespace, AUTHORIZED_SA, { uri: target.identity(ECHO.namespace, AUTHORIZED_SA) });
     const endpoints = await target.endpoints(ECHO, http.port);
     return {
-      cases: endpoints.map((e) =>
-        directTlsCase({
+      cases: endpoints.map((e) => ({
+        ...directTlsCase({
           label: `rogue → ${e.pod.namespace}/${e.pod.name} (Service port ${http.port}) with a foreign-CA certificate for ${forged.spiffeId}`,
           dial: e.dial,
           port: http.port,
@@ -35,7 +36,8 @@ export const cert003 = defineCheck({
           expectedAlerts: ['unknown_ca'],
           timeoutMs: timeouts.attackMs,
         }),
-      ),
+        atFault: foreignCaAtFault(view, `${e.pod.namespace}/${e.pod.name}`),
+      })),
     };
   },
 });

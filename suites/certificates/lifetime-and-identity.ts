@@ -1,5 +1,6 @@
 import type { Examined } from '../../harness/check.js';
 import { defineCheck } from '../../harness/check.js';
+import { identityAtFault, lifetimeAtFault } from './at-fault.js';
 import { readCerts } from './shared.js';
 
 /** istiod backdates NotBefore by two minutes (security/pkg/pki/util/generate_cert.go); allow a little more. */
@@ -31,9 +32,9 @@ export const cert001 = defineCheck({
       const uris = (leaf.subject_alt_names ?? []).flatMap((s) => (s.uri ? [s.uri] : []));
       const observed = { serial: leaf.serial_number, validFrom: leaf.valid_from, expiration: leaf.expiration_time, lifetimeHours: +(lifetime / 3_600_000).toFixed(3), limitHours: settings.maxCertLifetimeMs / 3_600_000, uriSans: uris, expected };
       if (lifetime > settings.maxCertLifetimeMs + BACKDATE_TOLERANCE_MS) {
-        out.push({ label, verdict: 'fail', reason: `certificate lives ${observed.lifetimeHours}h, more than ${settings.maxCertLifetimeMs / 3_600_000}h`, observed });
+        out.push({ label, verdict: 'fail', reason: `certificate lives ${observed.lifetimeHours}h, more than ${settings.maxCertLifetimeMs / 3_600_000}h`, observed, atFault: lifetimeAtFault(view, { namespace: pod.namespace, name: pod.workload }, settings.maxCertLifetimeMs / 3_600_000) });
       } else if (uris.length !== 1 || uris[0] !== expected) {
-        out.push({ label, verdict: 'fail', reason: `URI SANs ${JSON.stringify(uris)}, expected exactly ${expected}`, observed });
+        out.push({ label, verdict: 'fail', reason: `URI SANs ${JSON.stringify(uris)}, expected exactly ${expected}`, observed, atFault: identityAtFault({ namespace: pod.namespace, name: pod.workload }, sa) });
       } else {
         out.push({ label, verdict: 'pass', reason: `${observed.lifetimeHours}h, ${expected}`, observed });
       }

@@ -1,6 +1,7 @@
 import type { Examined } from '../../harness/check.js';
 import { defineCheck } from '../../harness/check.js';
 import { X509Certificate } from 'node:crypto';
+import { rootAtFault } from './at-fault.js';
 import { readCerts } from './shared.js';
 
 const DAY_MS = 86_400_000;
@@ -13,7 +14,7 @@ export const cert005 = defineCheck({
   categories: ['c'],
   weakenedBy: ['lab-short-root.yaml'],
   method: 'EXAMINE',
-  examine: async ({ target, settings }) => {
+  examine: async ({ target, settings, view }) => {
     const pods = await target.meshPods();
     if (pods.length === 0) return { notApplicable: 'no workload runs a sidecar' };
     const inventory = [];
@@ -39,7 +40,7 @@ export const cert005 = defineCheck({
     const days = (t?: string) => (t ? Math.floor((Date.parse(t) - Date.now()) / DAY_MS) : NaN);
     return [
       short.length > 0
-        ? { label: 'mesh roots', verdict: 'fail', reason: `root ${short.map(([s, t]) => `${s} expires ${t} (${days(t)} days)`).join(', ')}: less than ${settings.rootHorizonDays} days`, observed }
+        ? { label: 'mesh roots', verdict: 'fail', reason: `root ${short.map(([s, t]) => `${s} expires ${t} (${days(t)} days)`).join(', ')}: less than ${settings.rootHorizonDays} days`, observed, atFault: rootAtFault(view, settings.rootHorizonDays) }
         : { label: 'mesh roots', verdict: 'pass', reason: `${roots.size} root(s) (${bundle.length} in the trust bundle), the nearest expiry in ${Math.min(...[...roots.values()].map(days))} days`, observed },
     ];
   },

@@ -1,5 +1,6 @@
 import { defineCheck } from '../../harness/check.js';
 import { messageOf } from '../../harness/errors.js';
+import { rotationAtFault } from './at-fault.js';
 import { ECHO, readCerts, ROTATING, rotatingCall } from './shared.js';
 
 const POLL_MS = 250;
@@ -34,7 +35,7 @@ export const cert002 = defineCheck({
     }
     if (Date.now() >= expires + timeouts.certSkewMs) {
       // Observed directly in /certs: the sidecar serves an expired certificate. That is the violation itself.
-      return [{ label, verdict: 'fail', reason: `the live certificate (serial ${first.serial_number}) expired at ${first.expiration_time} and was never rotated`, observed: { first } }];
+      return [{ label, verdict: 'fail', reason: `the live certificate (serial ${first.serial_number}) expired at ${first.expiration_time} and was never rotated`, observed: { first }, atFault: rotationAtFault(view, label) }];
     }
     // The path must work before anything can fail: traffic first (judgement order, ARCHITECTURE.md "Verdict").
     const before = await traffic('before');
@@ -54,11 +55,14 @@ export const cert002 = defineCheck({
     const rotatedAt = new Date().toISOString();
     if (next.serial_number === first.serial_number) {
       const expired = Date.now() >= expires;
-      return [{ label, verdict: expired ? 'fail' : 'error', reason: expired ? `serial ${first.serial_number} expired at ${first.expiration_time} without rotation` : 'stopped watching before expiry', observed: { first } }];
+      return [{ label, verdict: expired ? 'fail' : 'error', reason: expired ? `serial ${first.serial_number} expired at ${first.expiration_time} without rotation` : 'stopped watching before expiry', observed: { first }, ...(expired ? { atFault: rotationAtFault(view, label) } : {}) }];
     }
     const after = await traffic('after');
     const observed = { first, next, rotatedAt, rotatedBeforeExpiry: Date.parse(rotatedAt) < expires, before: before.observations, after: after.observations };
-    if (!after.ok) return [{ label, verdict: 'fail', reason: `traffic stopped after the rotation: ${after.reason}`, observed }];
+    if (!after.ok) {
+      const atFault = { object: `no posture object: ${label} rotated (serial ${first.serial_number} → ${next.serial_number}) but its traffic to mesh/echo then failed`, remedy: "check that echo's sidecars trust the new certificate's issuer (istio-ca-root-cert) and the proxy log of both sides" };
+      return [{ label, verdict: 'fail', reason: `traffic stopped after the rotation: ${after.reason}`, observed, atFault }];
+    }
     return [{ label, verdict: 'pass', reason: `serial ${first.serial_number} → ${next.serial_number} before expiry ${first.expiration_time}; traffic flowed before and after`, observed }];
   },
 });

@@ -1,10 +1,11 @@
 import type { Observation } from '../../agent/protocol.js';
-import { defineCheck } from '../../harness/check.js';
+import { type AtFault, defineCheck } from '../../harness/check.js';
 import { parseGoDuration } from '../../harness/duration.js';
 import type { PodRef, Target } from '../../harness/target.js';
 import type { Timeouts } from '../../harness/timeouts.js';
 import { type CertDetail, ECHO, readCerts, ROTATING, rotatingCall } from '../certificates/shared.js';
 import { clientCounter, type Limits, rise, ruleInScope } from '../resilience/shared.js';
+import { expiredAtFault, rotationAtFault } from '../certificates/at-fault.js';
 import { duringOutage } from './shared.js';
 
 const POLL_MS = 250;
@@ -130,7 +131,7 @@ export const chaos003 = defineCheck({
     // happening at all (CERT-002's violation, and this claim's too: nothing will recover when istiod returns).
     const { start, before, serials } = await callBefore(target, probe.pod, timeouts, call);
     if (!start.fresh) {
-      return [{ label, verdict: 'fail', reason: `the live certificate expired at ${start.leaf?.expiration_time ?? 'unknown'} before this check's outage and no fresh one came within ${timeouts.certRenewalMaxMs} ms (the agent's retry back-off bound): it is not being rotated, so nothing can recover`, observed: { live: start.leaf, waitedMs: start.waitedMs } }];
+      return [{ label, verdict: 'fail', reason: `the live certificate expired at ${start.leaf?.expiration_time ?? 'unknown'} before this check's outage and no fresh one came within ${timeouts.certRenewalMaxMs} ms (the agent's retry back-off bound): it is not being rotated, so nothing can recover`, observed: { live: start.leaf, waitedMs: start.waitedMs }, atFault: rotationAtFault(view, label) }];
     }
     if (!before?.ok) return [{ label, verdict: 'error', reason: `traffic failed before the outage, so nothing can be said: ${before?.reason}`, observed: { before: before?.o, live: start.leaf, at: new Date().toISOString() } }];
     // A-H2: a certificate that completed a handshake may have left a TLS session in the client's cache (Istio leaves
@@ -141,7 +142,7 @@ export const chaos003 = defineCheck({
     // rotation: the certificate that expires during the outage then never completed a handshake.
     const fresh = await rotatedPast(target, probe.pod, timeouts, serials);
     if ('expired' in fresh) {
-      return [{ label, verdict: 'fail', reason: `the certificate that served the call before the outage (serial ${fresh.expired}) expired with istiod up and was not rotated: it is not being rotated, so nothing can recover`, observed: { before: before.o, serials } }];
+      return [{ label, verdict: 'fail', reason: `the certificate that served the call before the outage (serial ${fresh.expired}) expired with istiod up and was not rotated: it is not being rotated, so nothing can recover`, observed: { before: before.o, serials }, atFault: rotationAtFault(view, label) }];
     }
     if ('tooLong' in fresh) return { notApplicable: `mesh/rotating's certificate (serial ${serials.join(', ')}) was not rotated within ${timeouts.rotationWatchMaxMs} ms: too long to outlast in an outage (set a short SECRET_TTL)` };
     const { value, outage } = await duringOutage(target, async () => {
@@ -181,9 +182,9 @@ export const chaos003 = defineCheck({
       return [{ label, verdict: 'error', reason: `after its certificate expired at ${value.expiredAt} with istiod down, a call reached echo (HTTP ${resumed.o.http?.status}) on a resumed TLS session (${SESSION_REUSED} rose): the expired certificate was never presented, so expiry was not exercised`, observed: { outage, ...value } }];
     }
     if (through) {
-      return [{ label, verdict: 'fail', reason: `after its certificate expired at ${value.expiredAt} with istiod down, the call still reached echo (HTTP ${through.o.http?.status}): the expired certificate was accepted`, observed: { outage, ...value } }];
+      return [{ label, verdict: 'fail', reason: `after its certificate expired at ${value.expiredAt} with istiod down, the call still reached echo (HTTP ${through.o.http?.status}): the expired certificate was accepted`, observed: { outage, ...value }, atFault: expiredAtFault(view, 'mesh/echo') }];
     }
-    return recovery(ctx, { label, call, rule, outage, expiredAt: value.expiredAt, serial: value.serial, attempts: value.attempts, pod: probe.pod });
+    return recovery(ctx, { label, call, rule, outage, expiredAt: value.expiredAt, serial: value.serial, attempts: value.attempts, pod: probe.pod, atFault: rotationAtFault(view, label) });
   },
 });
 
@@ -198,7 +199,7 @@ type Attempt = Awaited<ReturnType<Call>>;
  */
 async function recovery(
   { target, timeouts }: { target: Target; timeouts: Timeouts },
-  r: { label: string; call: Call; rule: Limits | undefined; outage: { restoredAt: string }; expiredAt: string | undefined; serial: string | undefined; attempts: Attempt[]; pod: PodRef },
+  r: { label: string; call: Call; rule: Limits | undefined; outage: { restoredAt: string }; expiredAt: string | undefined; serial: string | undefined; attempts: Attempt[]; pod: PodRef; atFault: AtFault },
 ) {
   const restoredAt = Date.parse(r.outage.restoredAt);
   const since = () => Date.now() - restoredAt;
@@ -207,7 +208,7 @@ async function recovery(
   const during = r.attempts.map((a) => a.o);
   const base = { outage: r.outage, expiredAt: r.expiredAt, during };
   if (!renewed.fresh) {
-    return [{ label: r.label, verdict: 'fail' as const, reason: `refused while expired, but no fresh certificate within ${timeouts.certRenewalMaxMs} ms of istiod's return (the agent's retry back-off bound): rotation did not resume`, observed: { ...base, live: renewed.leaf } }];
+    return [{ label: r.label, verdict: 'fail' as const, reason: `refused while expired, but no fresh certificate within ${timeouts.certRenewalMaxMs} ms of istiod's return (the agent's retry back-off bound): rotation did not resume`, observed: { ...base, live: renewed.leaf }, atFault: r.atFault }];
   }
   const certRenewedAfterRestoreMs = since();
   const ejection = ejectionBoundMs(r.rule, r.attempts.length);
@@ -229,8 +230,15 @@ async function recovery(
     ? `; outlier detection (${r.rule?.rule}) had ejected every echo host on the refused calls ('no healthy upstream' at ${ejected.seenAt}), so traffic could wait up to its baseEjectionTime ${ejected.baseEjectionTime} per ejection: an effect of the posture, not of rotation`
     : '';
   if (!after.ok) {
-    return [{ label: r.label, verdict: 'fail' as const, reason: `refused while expired and a fresh certificate came ${certRenewedAfterRestoreMs} ms after istiod's return, but traffic did not recover: ${after.reason}${ejectionText}`, observed }];
+    return [{ label: r.label, verdict: 'fail' as const, reason: `refused while expired and a fresh certificate came ${certRenewedAfterRestoreMs} ms after istiod's return, but traffic did not recover: ${after.reason}${ejectionText}`, observed, atFault: recoveryAtFault(r.rule, ejected !== undefined) }];
   }
   const refusedAs = during.map((o) => (o.http ? `HTTP ${o.http.status}` : (o.failure?.class ?? 'no answer'))).join(', ');
   return [{ label: r.label, verdict: 'pass' as const, reason: `refused after expiry (${refusedAs}), never served; after istiod's restore returned, a fresh certificate in ${certRenewedAfterRestoreMs} ms and traffic in ${recoveryAfterRestoreMs} ms${ejectionText}`, observed }];
+}
+
+/** Traffic did not recover after rotation: the posture decides only when outlier detection ejected every host. */
+function recoveryAtFault(rule: Limits | undefined, ejected: boolean): AtFault {
+  return ejected && rule
+    ? { object: `DestinationRule ${rule.rule} trafficPolicy.outlierDetection (baseEjectionTime ${rule.outlier?.baseEjectionTime ?? 'unset: 30s'}) ejected every echo host on the refused calls`, remedy: 'set outlierDetection.maxEjectionPercent below 100 or a shorter baseEjectionTime so one client\'s refused calls cannot eject every host' }
+    : { object: 'no posture object: a fresh certificate came after istiod returned, yet traffic to mesh/echo did not recover', remedy: 'check both sidecars after the rotation (istioctl proxy-config secret; the istio-proxy logs) and that echo trusts the new certificate\'s issuer' };
 }

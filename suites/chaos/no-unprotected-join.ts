@@ -3,6 +3,7 @@ import { defineCheck, type Examined } from '../../harness/check.js';
 import { plaintextRefused } from '../../harness/classify.js';
 import { messageOf } from '../../harness/errors.js';
 import { readCerts } from '../certificates/shared.js';
+import { injectionAtFault } from '../certificates/at-fault.js';
 import { OUTSIDE } from '../mtls/shared.js';
 import { duringOutage } from './shared.js';
 
@@ -37,7 +38,7 @@ export const chaos002 = defineCheck({
         return { scaled, joined: joined.map((e) => e.pod.name), observations: report.observations };
       });
       const served = value.observations.map(plaintextRefused).find((j) => j.outcome === 'allowed');
-      if (served) return [{ label, verdict: 'fail', reason: `a pod that started during the outage (${value.joined.join(', ')}) served plaintext: ${served.reason}`, observed: { outage, ...value } }];
+      if (served) return [{ label, verdict: 'fail', reason: `a pod that started during the outage (${value.joined.join(', ')}) served plaintext: ${served.reason}`, observed: { outage, ...value }, atFault: injectionAtFault(view) }];
       const during = value.scaled.refused ? `refused while istiod was down (${value.scaled.refused})` : `${value.joined.length} pod(s) started, none serving plaintext`;
       // Positive control: with istiod back, the same scale-up goes through and the new pod holds a mesh certificate.
       // The ReplicaSet's retry of what the webhook refused is rate-limited (exponential, up to 1000 s: client-go

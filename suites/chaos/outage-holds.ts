@@ -2,6 +2,7 @@ import { defineCheck, type Examined } from '../../harness/check.js';
 import { runCheck } from '../../harness/engine.js';
 import { authz001 } from '../authz/unauthorized-denied.js';
 import { mtls001 } from '../mtls/plaintext-refused.js';
+import { outageAtFault } from '../certificates/at-fault.js';
 import { duringOutage } from './shared.js';
 
 /**
@@ -33,7 +34,12 @@ export const chaos001 = defineCheck({
     const items: Examined[] = [];
     for (const r of value) {
       if (r.verdict === 'not-applicable') return { notApplicable: `${r.id} does not apply: ${r.reason}` };
-      items.push({ label: `${r.id} during the outage: ${r.title}`, verdict: r.verdict, reason: `${r.id}'s cases while istiod was down: ${r.reason}`, observed: { outage, cases: r.cases } });
+      // The object at fault is the failing case's own (MTLS-001's PeerAuthentication, AUTHZ-001's policy), unless a
+      // lab fault changes the sidecars only during the outage.
+      const failed = r.cases.find((c) => c.verdict === 'fail');
+      const lab = outageAtFault(ctx.view);
+      const atFault = r.verdict === 'fail' ? (lab.object.startsWith('LabFault') ? lab : (failed?.atFault ?? lab)) : undefined;
+      items.push({ label: `${r.id} during the outage: ${r.title}`, verdict: r.verdict, reason: `${r.id}'s cases while istiod was down: ${r.reason}`, observed: { outage, cases: r.cases }, ...(atFault ? { atFault } : {}) });
     }
     return items;
   },

@@ -1,7 +1,7 @@
 import { defineCheck } from '../../harness/check.js';
 import { plaintextRefused } from '../../harness/classify.js';
 import { ROOT_NAMESPACE } from '../../harness/posture/view.js';
-import { AUTHORIZED, filterChainNotFound, missing, OUTSIDE, reachEchoControl } from './shared.js';
+import { AUTHORIZED, filterChainNotFound, missing, OUTSIDE, plaintextAtFault, reachEchoControl } from './shared.js';
 
 export const mtls003 = defineCheck({
   id: 'MTLS-003',
@@ -27,6 +27,7 @@ export const mtls003 = defineCheck({
           .filter((p) => p.protocol === 'http')
           .map((p) => ({
             label: `outside → ${s.name}.${ns}:${p.port} (namespace ${ns} has no PeerAuthentication)`,
+            atFault: plaintextAtFault(view, s, p.port),
             control: reachEchoControl(target, s, p),
             attack: { from: OUTSIDE, to: s, port: p.port, kind: p.protocol, via: 'service' as const, classify: plaintextRefused, attacker: 'no-sidecar' as const },
             corroborate: filterChainNotFound,

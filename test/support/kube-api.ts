@@ -193,7 +193,7 @@ export function confinePolicy(file = 'deploy/confine.yaml'): NonNullable<KubeApi
 export function defaultState(): KubeApiState {
   return {
     rbac: loadRoles('deploy/rbac.yaml'),
-    clusterRoles: clusterRolesOf(['deploy/rbac.yaml', 'deploy/rbac-sweep.yaml', 'deploy/rbac-chaos.yaml']),
+    clusterRoles: clusterRolesOf(['deploy/rbac.yaml', 'deploy/rbac-sweep.yaml', 'deploy/rbac-chaos.yaml', 'deploy/rbac-edge.yaml']),
     admission: confinePolicy(),
     admissionDenied: [],
     rbacUsed: new Set(),
@@ -975,6 +975,12 @@ export async function startKubeApi(state: KubeApiState = defaultState()): Promis
       if (req.method === 'GET' && onePod) {
         const pod = (podsOf(state, onePod[1]!, null, polls) as Obj[]).find((x) => x.metadata.name === onePod[2]);
         return pod ? json(res, 200, { ...pod, apiVersion: 'v1', kind: 'Pod' }) : notFound(res, `pods "${onePod[2]}"`);
+      }
+      // One Service, as stored (`--edge` reads the user's edge Service: deploy/rbac-edge.yaml).
+      const oneService = /^\/api\/v1\/namespaces\/([^/]+)\/services\/([^/]+)$/.exec(p);
+      if (req.method === 'GET' && oneService) {
+        const svc = state.objects.get(p);
+        return svc ? json(res, 200, svc) : notFound(res, `services "${oneService[2]}"`);
       }
       const pods = /^\/api\/v1\/namespaces\/([^/]+)\/pods$/.exec(p);
       if (req.method === 'GET' && pods) {

@@ -1,0 +1,45 @@
+// Issue 21 item 7: a failed case names the posture object at fault and the fix. What each check's plan names is
+// decided from the snapshot by the Istio model (PeerAuthentication composition, AuthorizationPolicy judgement); here
+// each weakened posture must make the plan name exactly the object the posture weakens.
+import { describe, expect, it } from 'vitest';
+import { LabTarget } from '../cluster/lab/lab-target.js';
+import type { AtFault, CheckContext } from '../harness/check.js';
+import { loadPosture } from '../harness/posture/load.js';
+import { PostureView } from '../harness/posture/view.js';
+import { DEFAULT_SETTINGS } from '../harness/check.js';
+import { LAB_TIMEOUTS } from '../harness/timeouts.js';
+import { ALL_CHECKS } from '../suites/index.js';
+
+/** The at-fault statements a check's plan makes on a posture (a plan reads the posture only; the lab is not started). */
+async function planned(checkId: string, overlay?: string): Promise<AtFault[]> {
+  const check = ALL_CHECKS.find((c) => c.id === checkId)!;
+  const view = new PostureView(loadPosture('fixtures/secure', overlay ? [`fixtures/weakened/${overlay}`] : []));
+  const ctx = { view, target: new LabTarget(), timeouts: LAB_TIMEOUTS, settings: DEFAULT_SETTINGS } as CheckContext;
+  const plan = await check.plan!(ctx);
+  if ('notApplicable' in plan) throw new Error(`${checkId} not applicable: ${plan.notApplicable}`);
+  return plan.cases.map((c) => c.atFault).filter((x): x is AtFault => x !== undefined);
+}
+
+describe('what a failed case says is at fault (issue 21 item 7)', () => {
+  it.each([
+    ['MTLS-001', 'permissive-mtls.yaml', /^PeerAuthentication mesh\/default sets PERMISSIVE on container port 8080 of mesh\/echo/, /set spec\.mtls\.mode to STRICT .* in PeerAuthentication mesh\/default/],
+    ['MTLS-002', 'port-level-disable.yaml', /^PeerAuthentication mesh\/echo-tcp-disable portLevelMtls 9000 sets DISABLE on container port 9000/, /set portLevelMtls\[9000\]\.mode to STRICT/],
+    ['MTLS-002', 'mesh-wide-permissive.yaml', /^PeerAuthentication istio-system\/default sets PERMISSIVE/, /spec\.mtls\.mode to STRICT .* in PeerAuthentication istio-system\/default/],
+    ['AUTHZ-001', 'allow-all.yaml', /^AuthorizationPolicy istio-system\/allow-nothing rules\[0\] grants GET \/ from cluster\.local\/ns\/mesh\/sa\/unauthorized to mesh\/echo port 8080/, /narrow rules\[0\]/],
+    ['AUTHZ-001', 'no-allow-policy.yaml', /^no ALLOW AuthorizationPolicy selects mesh\/echo .*Istio allows GET \//, /apply an ALLOW policy in mesh/],
+    ['AUTHZ-003', 'allow-all.yaml', /grants a TCP connection from cluster\.local\/ns\/mesh\/sa\/unauthorized to mesh\/echo port 9000/, /narrow/],
+    ['AUTHZ-005', 'deny-principal-permissive.yaml', /^PeerAuthentication mesh\/default sets PERMISSIVE .*; and .*in plaintext \(no principal\)/, /STRICT/],
+    ['AUTHZ-005', 'allow-notnamespaces-permissive.yaml', /PERMISSIVE.*; and AuthorizationPolicy mesh\/echo-allow rules\[\d\] grants GET \/ from outside\/outside in plaintext/, /narrow/],
+  ])('%s under %s names the weakened object', async (id, overlay, object, remedy) => {
+    const faults = await planned(id, overlay);
+    expect(faults.some((f) => object.test(f.object) && remedy.test(f.remedy)), JSON.stringify(faults, null, 1)).toBe(true);
+  });
+
+  it('on the secure posture the same plans say the policy is right and the mesh did not enforce it', async () => {
+    for (const id of ['MTLS-001', 'AUTHZ-001', 'AUTHZ-003']) {
+      const faults = await planned(id);
+      expect(faults.length, id).toBeGreaterThan(0);
+      for (const f of faults) expect(f.object, id).toMatch(/the policy is right, the mesh did not enforce it/);
+    }
+  });
+});
