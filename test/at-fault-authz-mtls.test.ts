@@ -35,6 +35,18 @@ describe('what a failed case says is at fault (issue 21 item 7)', () => {
     expect(faults.some((f) => object.test(f.object) && remedy.test(f.remedy)), JSON.stringify(faults, null, 1)).toBe(true);
   });
 
+  it('R4-L3: a Deployment that opts out of injection is named as at fault, not istiod', async () => {
+    const posture = loadPosture('fixtures/secure');
+    const echo = posture.objects.find((o) => o.manifest.kind === 'Deployment' && o.manifest.metadata.namespace === 'mesh' && o.manifest.metadata.name === 'echo')!;
+    const tmpl = (echo.manifest.spec as { template: { metadata: { labels: Record<string, string> } } }).template;
+    tmpl.metadata.labels = { ...tmpl.metadata.labels, 'sidecar.istio.io/inject': 'false' };
+    const ctx = { view: new PostureView(posture), target: new LabTarget(), timeouts: LAB_TIMEOUTS, settings: DEFAULT_SETTINGS } as CheckContext;
+    const plan = await ALL_CHECKS.find((c) => c.id === 'MTLS-001')!.plan!(ctx);
+    const f = 'cases' in plan ? plan.cases[0]!.atFault! : undefined;
+    expect(f?.object).toMatch(/^Deployment mesh\/echo opts out of injection/);
+    expect(f?.remedy).toMatch(/remove the sidecar\.istio\.io\/inject: "false"/);
+  });
+
   it('on the secure posture the same plans say the policy is right and the mesh did not enforce it', async () => {
     for (const id of ['MTLS-001', 'AUTHZ-001', 'AUTHZ-003']) {
       const faults = await planned(id);

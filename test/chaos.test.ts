@@ -42,6 +42,15 @@ describe('a control-plane outage on the lab', () => {
     expect(cert.spiffeId).toBe('spiffe://cluster.local/ns/outside/sa/rogue');
   });
 
+  it('R4-L4: the outage refusal names the webhook the injection model says admission calls (the gateway: its object selector)', async () => {
+    const gateway = { namespace: 'edge', name: 'ingressgateway' };
+    const before = (await lab.servicePods(gateway)).length;
+    const { value } = await duringOutage(lab, async () => lab.scale(gateway, before + 1));
+    expect(value.created).toEqual([]);
+    expect(value.refused).toMatch(/failed calling webhook "object\.sidecar-injector\.istio\.io".*no endpoints available for service "istiod"/);
+    await lab.scale(gateway, before);
+  });
+
   it('refuses a new injected pod while istiod is down (FailedCreate), and creates it once istiod is back', async () => {
     const before = await lab.servicePods(BARE_ECHO);
     const { value } = await duringOutage(lab, async () => {

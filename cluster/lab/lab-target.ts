@@ -360,9 +360,12 @@ export class LabTarget implements Target {
     if (replicas === live.length) return { created: [] };
     if (this.applied().controlPlaneDown && d.webhookCalled && !model.faults.injectionFailOpen) {
       this.pendingScale.set(`${d.namespace}/${d.name}`, replicas);
+      // The webhook the model says admission calls, posting to its revision's istiod (istiod-<rev> for a revision).
+      const hook = d.webhook ?? { name: 'namespace.sidecar-injector.istio.io', revision: 'default' };
+      const istiod = hook.revision === 'default' ? 'istiod' : `istiod-${hook.revision}`;
       return {
         created: [],
-        refused: `ReplicaSet ${d.namespace}/${d.name}: FailedCreate: Internal error occurred: failed calling webhook "namespace.sidecar-injector.istio.io": failed to call webhook: Post "https://istiod.istio-system.svc:443/inject": no endpoints available for service "istiod"`,
+        refused: `ReplicaSet ${d.namespace}/${d.name}: FailedCreate: Internal error occurred: failed calling webhook "${hook.name}": failed to call webhook: Post "https://${istiod}.istio-system.svc:443/inject": no endpoints available for service "${istiod}"`,
       };
     }
     const created: PodRef[] = [];

@@ -34,6 +34,8 @@ export interface DeploymentModel {
   injected: boolean;
   /** An injection webhook is called for the pod (so its creation fails while istiod is down, injected or not). */
   webhookCalled: boolean;
+  /** The webhook called (`<configuration>/<name>`) and the revision whose istiod it posts to, when one is. */
+  webhook?: { name: string; revision: string };
   /** proxyMetadata.SECRET_TTL from `proxy.istio.io/config`, in ms; undefined means istiod's 24h default. */
   secretTtlMs?: number;
   /** proxyStatsMatcher from `proxy.istio.io/config`: stats kept beyond Istio's defaults (§10). */
@@ -292,6 +294,7 @@ export function buildModel(posture: Posture, controlPlanes: ControlPlanes = LAB_
           containerPorts: (c.ports ?? []).map((p) => p.containerPort),
           injected: decision.injected,
           webhookCalled: decision.selected,
+          ...(decision.webhook ? { webhook: { name: decision.webhook.split('/').pop()!, revision: decision.revision ?? 'default' } } : {}),
           secretTtlMs: secretTtlOf(o.value.spec.template.metadata.annotations),
           statsMatcher: proxyConfigOf(o.value.spec.template.metadata.annotations).proxyStatsMatcher,
           suppressEnvoyHeaders: proxyConfigOf(o.value.spec.template.metadata.annotations).proxyHeaders?.envoyDebugHeaders?.disabled === true,

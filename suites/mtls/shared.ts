@@ -3,6 +3,7 @@ import { sameAddress } from '../../harness/access-log.js';
 import type { AtFault, ControlStep, Corroboration } from '../../harness/check.js';
 import { reachedEcho } from '../../harness/expect.js';
 import { type PostureView, ROOT_NAMESPACE, type ServicePort } from '../../harness/posture/view.js';
+import { namespaceRequestsInjection, podOptsOut } from '../../harness/istio/injection.js';
 import { effectivePeerAuthentication } from '../../harness/sweep/estate.js';
 import type { Ref, Target } from '../../harness/target.js';
 
@@ -51,7 +52,7 @@ export function portOf(view: PostureView, service: Ref, protocol: ServicePort['p
 }
 
 type ServiceSpec = { selector?: Record<string, string>; ports?: { port: number; targetPort?: number | string }[] };
-type DeploymentSpec = { template?: { metadata?: { labels?: Record<string, string> } } };
+type DeploymentSpec = { template?: { metadata?: { labels?: Record<string, string>; annotations?: Record<string, string> } } };
 
 /**
  * Should plaintext get through to `service:port`: what the snapshot says sets the mode of each pod port behind it,
@@ -68,8 +69,28 @@ export function plaintextAtFault(view: PostureView, service: Ref, port: number):
   if (targetPort === undefined) return undefined;
   const pods = manifests
     .filter((m) => m.kind === 'Deployment' && m.metadata.namespace === service.namespace)
-    .map((m) => ({ name: m.metadata.name, labels: (m.spec as DeploymentSpec | undefined)?.template?.metadata?.labels ?? {} }))
+    .map((m) => {
+      const t = (m.spec as DeploymentSpec | undefined)?.template;
+      return { name: m.metadata.name, labels: t?.metadata?.labels ?? {}, annotations: t?.metadata?.annotations ?? {} };
+    })
     .filter((d) => Object.entries(spec.selector!).every(([k, v]) => d.labels[k] === v));
+  // A pod the injector skips has no sidecar to enforce any mode (I: pkg/kube/inject/inject.go injectRequired; the
+  // webhooks' selectors): the posture's own opt-out, or a namespace that asks for no injection, is at fault.
+  const nsLabels = manifests.find((m) => m.kind === 'Namespace' && m.metadata.name === service.namespace)?.metadata.labels ?? {};
+  const optedOut = pods.filter((d) => podOptsOut(d.labels, d.annotations));
+  if (optedOut.length > 0) {
+    return {
+      object: `${optedOut.map((d) => `Deployment ${service.namespace}/${d.name}`).join(', ')} opts out of injection (sidecar.istio.io/inject: "false" on its pod template): no sidecar enforces mTLS on container port ${targetPort}`,
+      remedy: 'remove the sidecar.istio.io/inject: "false" label or annotation from the pod template and restart the pods',
+    };
+  }
+  const optedIn = (d: { labels: Record<string, string> }) => d.labels['sidecar.istio.io/inject'] === 'true';
+  if (!namespaceRequestsInjection(nsLabels) && pods.length > 0 && !pods.some(optedIn)) {
+    return {
+      object: `Namespace ${service.namespace} asks for no injection (neither istio-injection=enabled nor istio.io/rev): ${pods.map((d) => `${service.namespace}/${d.name}`).join(', ')} run without a sidecar`,
+      remedy: `label the namespace istio-injection=enabled (or istio.io/rev=<revision>) and restart its pods`,
+    };
+  }
   const settings = pods.map((d) => ({ d, e: effectivePeerAuthentication(manifests, ROOT_NAMESPACE, { namespace: service.namespace, labels: d.labels }, targetPort) }));
   const weak = settings.filter((x) => x.e.mode !== 'STRICT');
   if (weak.length === 0 && settings.length > 0) {
