@@ -9,6 +9,9 @@ import { PostureView } from '../harness/posture/view.js';
 import { DEFAULT_SETTINGS } from '../harness/check.js';
 import { LAB_TIMEOUTS } from '../harness/timeouts.js';
 import { ALL_CHECKS } from '../suites/index.js';
+import { authzAtFault } from '../suites/authz/shared.js';
+import { spiffeId } from '../harness/pki.js';
+import type { Target } from '../harness/target.js';
 
 /** The at-fault statements a check's plan makes on a posture (a plan reads the posture only; the lab is not started). */
 async function planned(checkId: string, overlay?: string): Promise<AtFault[]> {
@@ -41,5 +44,17 @@ describe('what a failed case says is at fault (issue 21 item 7)', () => {
       expect(faults.length, id).toBeGreaterThan(0);
       for (const f of faults) expect(f.object, id).toMatch(/the policy is right, the mesh did not enforce it/);
     }
+  });
+
+  it('R4-H2: on a mesh whose trust domain is example.org, the secure posture\'s cluster.local grant is judged as istiod migrates it', () => {
+    // authzAtFault takes the trust domain from the target's identities; istiod rewrites the policy's
+    // cluster.local/ns/mesh/sa/authorized to example.org/… (builder.go `New`, MigrateTrustDomain).
+    const view = new PostureView(loadPosture('fixtures/secure'));
+    const lab = new LabTarget();
+    const target = { identity: (ns: string, sa: string) => spiffeId('example.org', ns, sa) } as unknown as Target;
+    const fault = authzAtFault(view, target, { from: { namespace: 'mesh', name: 'authorized' }, to: { namespace: 'mesh', name: 'echo' }, port: 8080, http: true });
+    expect(fault?.object).toMatch(/^AuthorizationPolicy mesh\/echo-allow rules\[\d\] grants GET \/ from example\.org\/ns\/mesh\/sa\/authorized/);
+    // The same request on cluster.local (the lab) is granted too; an example.org principal is never cluster.local's.
+    expect(authzAtFault(view, lab, { from: { namespace: 'mesh', name: 'authorized' }, to: { namespace: 'mesh', name: 'echo' }, port: 8080, http: true })?.object).toMatch(/^AuthorizationPolicy mesh\/echo-allow/);
   });
 });

@@ -244,7 +244,7 @@ describe('which CUSTOM policies the sweep\'s own request reaches', () => {
     metadata: { name: 'ext', namespace: 'pay', ...(annotations ? { annotations } : {}) },
     spec: { selector: { matchLabels: { app: 'api' } }, action: 'CUSTOM', provider: { name: 'opa' }, ...spec },
   });
-  const estate = (...snapshot: ReturnType<typeof custom>[]) => ({ snapshot, rootNamespace: 'istio-system' }) as never;
+  const estate = (...snapshot: ReturnType<typeof custom>[]) => ({ snapshot, rootNamespace: 'istio-system', trustDomain: 'cluster.local', trustDomainAliases: [] }) as never;
   const asked = (...snapshot: ReturnType<typeof custom>[]) => customAsked(estate(...snapshot), pod, port, 'spiffe://cluster.local/ns/sweep/sa/sweeper');
 
   it('M4: a CUSTOM policy whose rules cannot match GET / on this port leaves a non-200 answer the app\'s, not the provider\'s', () => {
@@ -264,6 +264,17 @@ describe('which CUSTOM policies the sweep\'s own request reaches', () => {
     expect(asked(custom({ rules: [{ to: [{ operation: { paths: ['/*'], ports: ['8080'], methods: ['GET'] } }] }] }))).toBe(true);
     expect(asked(custom({ rules: [{ from: [{ source: { notPrincipals: ['cluster.local/ns/pay/sa/web'] } }] }] }))).toBe(true);
     expect(asked(custom({ rules: [{ from: [{ source: { namespaces: ['sweep'] } }] }] }))).toBe(true);
+  });
+
+  it('R4-H2: on a mesh with trust domain example.org, a CUSTOM rule on a cluster.local principal is asked about the sweep\'s example.org identity', () => {
+    // istiod migrates the policy's `cluster.local/…` principal to the estate's trust domain (builder.go `New`,
+    // MigrateTrustDomain; trustdomain/bundle.go ReplaceTrustDomainAliases), and to its aliases.
+    const policy = custom({ rules: [{ from: [{ source: { principals: ['cluster.local/ns/sweep/sa/sweeper'] } }] }] });
+    const onTd = (trustDomain: string, trustDomainAliases: string[], id: string) =>
+      customAsked({ snapshot: [policy], rootNamespace: 'istio-system', trustDomain, trustDomainAliases } as never, pod, port, id);
+    expect(onTd('example.org', [], 'spiffe://example.org/ns/sweep/sa/sweeper')).toBe(true);
+    expect(onTd('example.org', ['old.example'], 'spiffe://old.example/ns/sweep/sa/sweeper')).toBe(true);
+    expect(onTd('example.org', [], 'spiffe://other.example/ns/sweep/sa/sweeper')).toBe(false);
   });
 });
 

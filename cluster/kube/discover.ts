@@ -28,6 +28,8 @@ export interface DiscoverOptions {
   runNamespace: string;
   rootNamespace: string;
   trustDomain: string;
+  /** meshConfig.trustDomainAliases (the mesh config the target read). */
+  trustDomainAliases: string[];
   onCall?: (what: string) => void;
   /** Items per list page (LIST_PAGE unless a test asks for less). */
   pageSize?: number;
@@ -245,6 +247,7 @@ export async function discoverEstate(o: DiscoverOptions): Promise<Estate> {
     rootNamespace: o.rootNamespace,
     runNamespace: o.runNamespace,
     trustDomain: o.trustDomain,
+    trustDomainAliases: o.trustDomainAliases,
     listings,
     left,
     skipped: perNamespace.flatMap((x) => x.skipped),

@@ -139,6 +139,8 @@ export class LabTarget implements Target {
       rootNamespace: ROOT_NAMESPACE,
       runNamespace: scope.runNamespace,
       trustDomain: this.requireCa().trustDomain,
+      // The lab's mesh config refuses trustDomainAliases (schema.ts meshConfigSchema).
+      trustDomainAliases: [],
       listings: [
         { query: 'lab model: namespaces', items: all.length },
         { query: 'lab model: services in scope', items: services.length },

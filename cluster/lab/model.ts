@@ -1,7 +1,7 @@
 // The lab's reading of a posture: the Kubernetes and Istio objects it implements, resolved the way istiod would.
 import { ConfigError } from '../../harness/errors.js';
 import type { AuthzPolicy } from '../../harness/istio/authz.js';
-import { authorizationPolicyFromIstio } from '../../harness/istio/authz-policy.js';
+import { authorizationPolicyFromIstio, CLUSTER_LOCAL_BUNDLE } from '../../harness/istio/authz-policy.js';
 import type { Posture } from '../../harness/posture/load.js';
 import { parseGoDuration } from '../../harness/duration.js';
 import { type ControlPlanes, injection, namespaceRequestsInjection } from '../../harness/istio/injection.js';
@@ -335,8 +335,10 @@ export function buildModel(posture: Posture, controlPlanes: ControlPlanes = LAB_
       case 'AuthorizationPolicy':
       {
         requireNs(m.namespace, o.source, what);
-        // The schema (schema.ts) admits only what the lab enforces; the model's front end converts it.
-        const conv = authorizationPolicyFromIstio(o.value);
+        // The schema (schema.ts) admits only what the lab enforces; the model's front end converts it, with the
+        // lab's trust-domain bundle: the lab's mesh config pins trustDomain to cluster.local and refuses
+        // trustDomainAliases (schema.ts meshConfigSchema), so istiod's MigrateTrustDomain bundle is cluster.local alone.
+        const conv = authorizationPolicyFromIstio(o.value, { trustDomainBundle: CLUSTER_LOCAL_BUNDLE });
         if ('refused' in conv) throw new ConfigError(`${o.source}: ${what}: ${conv.refused}`);
         model.authorizationPolicies.push({ ...conv.policy, ...(conv.selector ? { selector: conv.selector } : {}), source: o.source });
         break;

@@ -22,14 +22,38 @@ export interface ExtensionProvider {
   statusOnError?: string;
 }
 
+/** trustdomain.NewBundle(meshConfig.trustDomain, meshConfig.trustDomainAliases): the mesh's trust domain first. */
+export interface TrustDomainBundle {
+  trustDomain: string;
+  aliases: string[];
+}
+
+/** The bundle of a mesh on Istio's default trust domain with no aliases (only for callers that truly are on it). */
+export const CLUSTER_LOCAL_BUNDLE: TrustDomainBundle = { trustDomain: 'cluster.local', aliases: [] };
+
+/** The trust domain of a SPIFFE ID (`spiffe://<td>/ns/…`, or without the scheme, as principals are written). */
+export function trustDomainOf(spiffeId: string): string {
+  return spiffeId.replace(/^spiffe:\/\//, '').split('/')[0]!;
+}
+
+/** meshConfig.trustDomainAliases from a parsed mesh config (ConfigMap `istio`, key `mesh`); [] when absent. */
+export function trustDomainAliasesOf(mesh: unknown): string[] {
+  const v = isObj(mesh) ? mesh.trustDomainAliases : undefined;
+  return Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : [];
+}
+
 export interface AuthzPolicyOptions {
   /** The mesh config's extension providers; undefined: CUSTOM providers are not resolved (the caller checks them). */
   providers?: ExtensionProvider[];
   /**
-   * The mesh's trust domain and its aliases (trustdomain.NewBundle(trustDomain, aliases)): istiod rewrites
-   * principals and trustDomains for them (`trustDomainBundle`). Undefined: no rewriting (Istio with no aliases).
+   * The mesh's trust domain and its aliases. istiod ALWAYS runs `MigrateTrustDomain` with this bundle on every
+   * policy (I: pilot/pkg/security/authz/builder/builder.go `New`, `m.MigrateTrustDomain(b.trustDomainBundle)`, the
+   * bundle being `trustdomain.NewBundle(meshConfig.trustDomain, meshConfig.trustDomainAliases)`), and
+   * `Bundle.ReplaceTrustDomainAliases` rewrites a `cluster.local/…` principal into the mesh's trust domain(s) even
+   * with no aliases (audit R4 H-2). Required, so every caller states the mesh it judges for. `null` only for
+   * istiod's generators tested alone (oracle/authz-generator.ts: generator_test.go runs no migration).
    */
-  trustDomainBundle?: { trustDomain: string; aliases: string[] };
+  trustDomainBundle: TrustDomainBundle | null;
   /** PILOT_ENABLE_MULTIPLE_CUSTOM_AUTHZ_PROVIDERS (default false: a second provider on a workload is bad). */
   multipleCustomProviders?: boolean;
 }
@@ -236,7 +260,7 @@ function convert(o: unknown, opts: AuthzPolicyOptions): SelectedAuthzPolicy {
     else refuse(`spec.${k}: ${NOT_MODELLED_SPEC}`);
   }
   if (isDryRun(m.annotations)) policy.dryRun = true;
-  if (opts.trustDomainBundle) migrateTrustDomain(policy, [opts.trustDomainBundle.trustDomain, ...opts.trustDomainBundle.aliases]);
+  if (opts.trustDomainBundle !== null) migrateTrustDomain(policy, [opts.trustDomainBundle.trustDomain, ...opts.trustDomainBundle.aliases]);
   if (policy.action === 'CUSTOM' && opts.providers) {
     const p = opts.providers.find((x) => x.name === policy.provider);
     if (!p) policy.badProvider = `available providers are [${opts.providers.map((x) => x.name).join(' ')}] but found "${policy.provider}"`;
@@ -250,7 +274,7 @@ function convert(o: unknown, opts: AuthzPolicyOptions): SelectedAuthzPolicy {
 }
 
 /** One AuthorizationPolicy object to the model, or the reason the model does not take it. */
-export function authorizationPolicyFromIstio(o: unknown, opts: AuthzPolicyOptions = {}): AuthzPolicyConversion {
+export function authorizationPolicyFromIstio(o: unknown, opts: AuthzPolicyOptions): AuthzPolicyConversion {
   try {
     return convert(o, opts);
   } catch (e) {
@@ -264,7 +288,7 @@ export function authorizationPolicyFromIstio(o: unknown, opts: AuthzPolicyOption
  * PILOT_ENABLE_MULTIPLE_CUSTOM_AUTHZ_PROVIDERS makes every CUSTOM policy bad (builder.go buildHTTP/buildTCP, "multiple
  * CUSTOM authorization providers per workload requires …").
  */
-export function forWorkload(policies: AuthzPolicy[], opts: AuthzPolicyOptions = {}): AuthzPolicy[] {
+export function forWorkload(policies: AuthzPolicy[], opts: Partial<AuthzPolicyOptions> = {}): AuthzPolicy[] {
   const providers = new Set(policies.filter((p) => p.action === 'CUSTOM').map((p) => p.provider));
   if (providers.size <= 1 || opts.multipleCustomProviders) return policies;
   const why = `multiple CUSTOM authorization providers per workload requires PILOT_ENABLE_MULTIPLE_CUSTOM_AUTHZ_PROVIDERS, found ${providers.size}`;

@@ -69,6 +69,11 @@ export interface Estate {
   /** meshproof's run namespace as the cluster names it (`mp-<run>-sweep`; `sweep` in the lab). */
   runNamespace: string;
   trustDomain: string;
+  /**
+   * meshConfig.trustDomainAliases: with `trustDomain`, the bundle istiod migrates every AuthorizationPolicy's
+   * principals with (I: pilot/pkg/security/authz/builder/builder.go `New`, trustdomain.NewBundle).
+   */
+  trustDomainAliases: string[];
   /** What discovery read, for the evidence: the query and how many items it returned. */
   listings: { query: string; items: number }[];
   /** Namespaces left out of scope, with why. */

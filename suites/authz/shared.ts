@@ -3,7 +3,7 @@ import { sameAddress } from '../../harness/access-log.js';
 import type { AtFault, Corroboration } from '../../harness/check.js';
 import type { AuthzPolicy } from '../../harness/istio/authz.js';
 import { judge } from '../../harness/istio/authz.js';
-import { appliesTo, authorizationPolicyFromIstio } from '../../harness/istio/authz-policy.js';
+import { appliesTo, authorizationPolicyFromIstio, trustDomainAliasesOf, trustDomainOf } from '../../harness/istio/authz-policy.js';
 import { type PostureView, ROOT_NAMESPACE } from '../../harness/posture/view.js';
 import type { Ref, Target } from '../../harness/target.js';
 
@@ -74,9 +74,15 @@ export function authzAtFault(view: PostureView, target: Target, a: AuthzAttempt)
   if (targetPort === undefined || !workload) return undefined;
   const sa = attacker.template?.spec?.serviceAccountName ?? 'default';
   const principal = a.plaintext ? undefined : target.identity(a.from.namespace, sa).replace(/^spiffe:\/\//, '');
+  // istiod migrates every policy's principals to the mesh's trust domain and aliases (builder.go `New`,
+  // MigrateTrustDomain; trustdomain/bundle.go ReplaceTrustDomainAliases rewrites `cluster.local/…` too): the
+  // mesh's trust domain is the one the target issues identities in; its aliases are known only where the posture
+  // carries the mesh config (ConfigMap istio-system/istio, as the lab runs it) — on a cluster whose mesh config
+  // sets trustDomainAliases that the posture does not, a principal written with an alias is judged unrewritten.
+  const bundle = { trustDomain: trustDomainOf(target.identity(a.to.namespace, 'default')), aliases: trustDomainAliasesOf(view.meshConfig()) };
   const policies: AuthzPolicy[] = [];
   for (const m of manifests.filter((x) => x.kind === 'AuthorizationPolicy')) {
-    const conv = authorizationPolicyFromIstio(m);
+    const conv = authorizationPolicyFromIstio(m, { trustDomainBundle: bundle });
     const what = `AuthorizationPolicy ${m.metadata.namespace}/${m.metadata.name}`;
     if ('refused' in conv) return { object: `${what} is not judged by the model (${conv.refused})`, remedy: 'read it by hand: meshproof cannot say what it grants' };
     if (appliesTo(conv, a.to.namespace, workload.labels, ROOT_NAMESPACE)) policies.push(conv.policy);
