@@ -8,7 +8,7 @@ import { deniedByMesh } from '../harness/classify.js';
 import { loadPosture } from '../harness/posture/load.js';
 import { validateForLab } from '../cluster/lab/schema.js';
 import { type AuthzRequest, customJudge, judge, serviceAccountMatch, trustDomainMatch } from '../harness/istio/authz.js';
-import { type AuthzPolicyOptions, authorizationPolicyFromIstio, CLUSTER_LOCAL_BUNDLE, forWorkload, replaceTrustDomainAliases } from '../harness/istio/authz-policy.js';
+import { type AuthzPolicyOptions, authorizationPolicyFromIstio, CLUSTER_LOCAL_BUNDLE, type ExtensionProvider, extensionProvidersOf, forWorkload, providerNameProblem, replaceTrustDomainAliases } from '../harness/istio/authz-policy.js';
 
 const AUTHZ = 'cluster.local/ns/mesh/sa/authorized';
 const OTHER = 'cluster.local/ns/mesh/sa/unauthorized';
@@ -310,5 +310,45 @@ describe('R4 H-2: istiod always migrates principals to the mesh trust domain', (
     const local = authorizationPolicyFromIstio(ap(['cluster.local/ns/mesh/sa/client']), { trustDomainBundle: CLUSTER_LOCAL_BUNDLE });
     if ('refused' in local) throw new Error(local.refused);
     expect(local.policy.rules[0]!.from![0]!.source.principals).toEqual(['cluster.local/ns/mesh/sa/client']);
+  });
+});
+
+describe('R4 M-5: CUSTOM provider validity (builder/extauthz.go processExtensionProvider)', () => {
+  const custom = (name: string, providers: ExtensionProvider[]) => {
+    const c = authorizationPolicyFromIstio(
+      { apiVersion: 'security.istio.io/v1', kind: 'AuthorizationPolicy', metadata: { name: 'ext', namespace: 'foo' }, spec: { action: 'CUSTOM', provider: { name }, rules: [{ to: [{ operation: { paths: ['/admin'] } }] }] } },
+      { trustDomainBundle: CLUSTER_LOCAL_BUNDLE, providers },
+    );
+    if ('refused' in c) throw new Error(c.refused);
+    return c.policy;
+  };
+  const req = { principal: 'cluster.local/ns/foo/sa/sleep', namespace: 'foo', method: 'GET', path: '/admin', host: 'httpbin.foo', port: 8000, http: true };
+
+  it('R4-M5: a provider named my_authz is bad: its CUSTOM rules deny (extauthz.go validateProviderName)', () => {
+    const bad = custom('my_authz', [{ name: 'my_authz', kind: 'envoyExtAuthzHttp', port: 8000 }]);
+    expect(bad.badProvider).toMatch(/invalid provider name "my_authz": invalid character '_' at position 2/);
+    expect(judge([bad], req)).toEqual({ allowed: false, policy: 'istio-ext-authz-my_authz-ns[foo]-policy[ext]-rule[0]-deny-due-to-bad-CUSTOM-action' });
+    expect(customJudge([bad], req)).toBeUndefined();
+    for (const name of ['ExtAuthz', 'authz.example', '-authz', 'a'.repeat(64)]) expect(providerNameProblem(name), name).toBeDefined();
+    expect(providerNameProblem('ext-authz-1')).toBeUndefined();
+    const good = custom('my-authz', [{ name: 'my-authz', kind: 'envoyExtAuthzHttp', port: 8000 }]);
+    expect(good.badProvider).toBeUndefined();
+    expect(customJudge([good], req)).toBeDefined();
+  });
+
+  it('R4-M5: a duplicate provider name: the later entry carries the error and replaces the first', () => {
+    const dup = custom('a', [{ name: 'a', kind: 'envoyExtAuthzHttp', port: 8000 }, { name: 'a', kind: 'envoyExtAuthzGrpc', port: 9000 }]);
+    expect(dup.badProvider).toMatch(/extension provider name must be unique, found duplicate: a/);
+    expect(dup.providerKind).toBe('grpc');
+    expect(judge([dup], req)).toMatchObject({ allowed: false });
+    // A non-authz provider of the same name is skipped by processExtensionProvider (`default: continue`).
+    expect(custom('a', [{ name: 'a', kind: 'envoyExtAuthzHttp', port: 8000 }, { name: 'a', kind: 'envoyFileAccessLog' }]).badProvider).toBeUndefined();
+  });
+
+  it('R4-M5: extensionProvidersOf reads the mesh config as the sweep and the lab get it', () => {
+    expect(extensionProvidersOf({ extensionProviders: [{ name: 'x', envoyExtAuthzHttp: { service: 's', port: '8000', pathPrefix: '/c' } }, { name: 'log', envoyFileAccessLog: {} }] })).toEqual([
+      { name: 'x', kind: 'envoyExtAuthzHttp', port: 8000, pathPrefix: '/c' },
+      { name: 'log', kind: 'envoyFileAccessLog' },
+    ]);
   });
 });

@@ -11,7 +11,7 @@ import { parseStats } from '../../harness/access-log.js';
 import { effectiveLogging, type LogSetup, type MeshLoggingConfig, logSetup, type TelemetryObject } from '../../harness/mesh-logging.js';
 import { parse as parseYaml } from 'yaml';
 import { ConfigError, InfraError } from '../../harness/errors.js';
-import { trustDomainAliasesOf } from '../../harness/istio/authz-policy.js';
+import { extensionProvidersOf, trustDomainAliasesOf } from '../../harness/istio/authz-policy.js';
 import type { LabelSelector } from '../../harness/istio/discovery.js';
 import type { Manifest, Posture } from '../../harness/posture/load.js';
 import { PostureView } from '../../harness/posture/view.js';
@@ -230,6 +230,7 @@ export class KubeTarget implements Target {
       trustDomain: this.trustDomain,
       // The bundle istiod migrates policies with (trustdomain.NewBundle(trustDomain, trustDomainAliases)).
       trustDomainAliases: trustDomainAliasesOf(mesh),
+      extensionProviders: extensionProvidersOf(mesh),
       onCall: this.o.onCall,
     });
     for (const p of estate.pods) {

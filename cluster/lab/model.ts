@@ -1,7 +1,7 @@
 // The lab's reading of a posture: the Kubernetes and Istio objects it implements, resolved the way istiod would.
 import { ConfigError } from '../../harness/errors.js';
 import type { AuthzPolicy } from '../../harness/istio/authz.js';
-import { authorizationPolicyFromIstio, CLUSTER_LOCAL_BUNDLE } from '../../harness/istio/authz-policy.js';
+import { authorizationPolicyFromIstio, CLUSTER_LOCAL_BUNDLE, extensionProvidersOf, resolveProviders } from '../../harness/istio/authz-policy.js';
 import type { Posture } from '../../harness/posture/load.js';
 import { parseGoDuration } from '../../harness/duration.js';
 import { type ControlPlanes, injection, namespaceRequestsInjection } from '../../harness/istio/injection.js';
@@ -209,7 +209,12 @@ export const LAB_CONTROL_PLANES: ControlPlanes = { revisions: ['default'] };
 function checkCustomProviders(model: LabModel): void {
   const http = new Set((model.meshConfig.extensionProviders ?? []).filter((p) => p.envoyExtAuthzHttp).map((p) => p.name));
   const custom = model.authorizationPolicies.filter((p) => p.action === 'CUSTOM');
+  // A provider istiod cannot use (builder/extauthz.go processExtensionProvider: validateProviderName, a duplicate
+  // name, an invalid port …) makes its policies fail closed in Istio; the lab refuses it rather than serve it.
+  const resolved = resolveProviders(extensionProvidersOf(model.meshConfig));
   for (const p of custom) {
+    const problem = resolved.get(p.provider!)?.problem;
+    if (problem) throw new ConfigError(`${p.source}: AuthorizationPolicy ${p.namespace}/${p.name}: provider ${p.provider}: ${problem} (istiod turns the policy's rules into DENY rules)`);
     if (!http.has(p.provider!)) throw new ConfigError(`${p.source}: AuthorizationPolicy ${p.namespace}/${p.name}: provider ${p.provider} is not an envoyExtAuthzHttp extensionProvider of the mesh config (ConfigMap istio-system/istio); the lab implements HTTP ext_authz providers only`);
   }
   for (const d of model.deployments) {

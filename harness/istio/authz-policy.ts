@@ -243,6 +243,63 @@ export function providerProblem(p: ExtensionProvider): string | undefined {
   return undefined;
 }
 
+/**
+ * builder/extauthz.go validateProviderName: a DNS-1123-label-like name (lowercase letters, digits, `-`; at most 63;
+ * no leading or trailing `-`), else the reason, in istiod's words.
+ */
+export function providerNameProblem(name: string): string | undefined {
+  if (name.length === 0) return 'provider name cannot be empty';
+  if (name.length > 63) return `provider name too long (max 63 characters): ${name.length}`;
+  for (const [i, c] of [...name].entries()) {
+    if (/[a-z0-9-]/.test(c)) continue;
+    if (/[A-Z]/.test(c)) return `uppercase letters not allowed (use lowercase): character '${c}' at position ${i}`;
+    return `invalid character '${c}' at position ${i} (only lowercase letters, digits, and hyphens allowed)`;
+  }
+  if (name.startsWith('-') || name.endsWith('-')) return 'provider name cannot start or end with hyphen';
+  return undefined;
+}
+
+/**
+ * builder/extauthz.go processExtensionProvider: the ext_authz providers by name, each with why istiod cannot use it.
+ * Other kinds are skipped (`default: continue`); a later entry with a name already resolved carries the duplicate
+ * error and replaces the first. Not judged: model.LookupCluster (the provider's service must be in istiod's
+ * registry) and agent.ValidateExtensionProvider*'s service-name format — a provider whose service is absent is
+ * bad in Istio and judged good here.
+ */
+export function resolveProviders(providers: ExtensionProvider[]): Map<string, { provider: ExtensionProvider; problem?: string }> {
+  const resolved = new Map<string, { provider: ExtensionProvider; problem?: string }>();
+  for (const [i, p] of providers.entries()) {
+    if (p.kind !== 'envoyExtAuthzHttp' && p.kind !== 'envoyExtAuthzGrpc') continue;
+    const problems: string[] = [];
+    if (p.name === '') problems.push(`extension provider name must not be empty, found empty at index: ${i}`);
+    else if (resolved.has(p.name)) problems.push(`extension provider name must be unique, found duplicate: ${p.name}`);
+    const bad = p.name === '' ? undefined : providerNameProblem(p.name);
+    if (bad) problems.push(`invalid provider name "${p.name}": ${bad}`);
+    const parse = providerProblem(p);
+    if (parse) problems.push(`failed to parse extension provider "${p.name}": ${parse}`);
+    resolved.set(p.name, problems.length > 0 ? { provider: p, problem: problems.join('; ') } : { provider: p });
+  }
+  return resolved;
+}
+
+/** The mesh config's `extensionProviders` (ConfigMap `istio`, key `mesh`, parsed), reduced to ExtensionProvider. */
+export function extensionProvidersOf(mesh: unknown): ExtensionProvider[] {
+  const list = isObj(mesh) && Array.isArray(mesh.extensionProviders) ? mesh.extensionProviders : [];
+  return list.filter(isObj).map((e) => {
+    const kind = Object.keys(e).find((k) => k !== 'name') ?? '';
+    const body = isObj(e[kind]) ? (e[kind] as Obj) : {};
+    // uint32 in the proto; YAML quotes it ("8000"), which protobuf JSON parsing accepts.
+    const port = body.port === undefined ? undefined : Number(body.port);
+    return {
+      name: typeof e.name === 'string' ? e.name : '',
+      kind,
+      ...(port !== undefined ? { port } : {}),
+      ...(typeof body.pathPrefix === 'string' ? { pathPrefix: body.pathPrefix } : {}),
+      ...(body.statusOnError !== undefined ? { statusOnError: String(body.statusOnError) } : {}),
+    };
+  });
+}
+
 function convert(o: unknown, opts: AuthzPolicyOptions): SelectedAuthzPolicy {
   if (!isObj(o)) return refuse('not an object');
   if (o.apiVersion !== 'security.istio.io/v1' && o.apiVersion !== 'security.istio.io/v1beta1') refuse(`apiVersion ${String(o.apiVersion)}`);
@@ -262,12 +319,12 @@ function convert(o: unknown, opts: AuthzPolicyOptions): SelectedAuthzPolicy {
   if (isDryRun(m.annotations)) policy.dryRun = true;
   if (opts.trustDomainBundle !== null) migrateTrustDomain(policy, [opts.trustDomainBundle.trustDomain, ...opts.trustDomainBundle.aliases]);
   if (policy.action === 'CUSTOM' && opts.providers) {
-    const p = opts.providers.find((x) => x.name === policy.provider);
-    if (!p) policy.badProvider = `available providers are [${opts.providers.map((x) => x.name).join(' ')}] but found "${policy.provider}"`;
+    const resolved = resolveProviders(opts.providers);
+    const r = resolved.get(policy.provider ?? '');
+    if (!r) policy.badProvider = `available providers are [${[...resolved.keys()].join(' ')}] but found "${policy.provider}"`;
     else {
-      policy.providerKind = p.kind === 'envoyExtAuthzGrpc' ? 'grpc' : 'http';
-      const why = providerProblem(p);
-      if (why) policy.badProvider = why;
+      policy.providerKind = r.provider.kind === 'envoyExtAuthzGrpc' ? 'grpc' : 'http';
+      if (r.problem) policy.badProvider = r.problem;
     }
   }
   return selector ? { policy, selector } : { policy };
