@@ -210,7 +210,7 @@ function oneCase(c: BuilderCase, policies: AuthzPolicy[] | string, filters: unkn
 
 /** The model's policies for the test's proxy, or the model's refusal of one of them. */
 function modelPolicies(docs: unknown[], c: BuilderCase, src: Source): AuthzPolicy[] | string {
-  const opts = { ...(c.meshConfig ? { providers: src.meshConfigs[c.meshConfig] } : {}), ...(c.tdBundle ? { trustDomainBundle: c.tdBundle } : {}) };
+  const opts = { ...(c.meshConfig ? { providers: src.meshConfigs[c.meshConfig] } : {}), trustDomainBundle: c.tdBundle ?? null };
   const out: AuthzPolicy[] = [];
   for (const d of docs) {
     const conv = authorizationPolicyFromIstio(d, opts);

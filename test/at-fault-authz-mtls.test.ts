@@ -4,11 +4,14 @@
 import { describe, expect, it } from 'vitest';
 import { LabTarget } from '../cluster/lab/lab-target.js';
 import type { AtFault, CheckContext } from '../harness/check.js';
-import { loadPosture } from '../harness/posture/load.js';
+import { loadPosture, type Manifest } from '../harness/posture/load.js';
 import { PostureView } from '../harness/posture/view.js';
 import { DEFAULT_SETTINGS } from '../harness/check.js';
 import { LAB_TIMEOUTS } from '../harness/timeouts.js';
 import { ALL_CHECKS } from '../suites/index.js';
+import { authzAtFault } from '../suites/authz/shared.js';
+import { spiffeId } from '../harness/pki.js';
+import type { Target } from '../harness/target.js';
 
 /** The at-fault statements a check's plan makes on a posture (a plan reads the posture only; the lab is not started). */
 async function planned(checkId: string, overlay?: string): Promise<AtFault[]> {
@@ -53,5 +56,56 @@ describe('what a failed case says is at fault (issue 21 item 7)', () => {
       expect(faults.length, id).toBeGreaterThan(0);
       for (const f of faults) expect(f.object, id).toMatch(/the policy is right, the mesh did not enforce it/);
     }
+  });
+
+  it('R4-H2: on a mesh whose trust domain is example.org, the secure posture\'s cluster.local grant is judged as istiod migrates it', () => {
+    // authzAtFault takes the trust domain from the target's identities; istiod rewrites the policy's
+    // cluster.local/ns/mesh/sa/authorized to example.org/… (builder.go `New`, MigrateTrustDomain).
+    const view = new PostureView(loadPosture('fixtures/secure'));
+    const lab = new LabTarget();
+    const target = { identity: (ns: string, sa: string) => spiffeId('example.org', ns, sa) } as unknown as Target;
+    const fault = authzAtFault(view, target, { from: { namespace: 'mesh', name: 'authorized' }, to: { namespace: 'mesh', name: 'echo' }, port: 8080, http: true });
+    expect(fault?.object).toMatch(/^AuthorizationPolicy mesh\/echo-allow rules\[\d\] grants GET \/ from example\.org\/ns\/mesh\/sa\/authorized/);
+    // The same request on cluster.local (the lab) is granted too; an example.org principal is never cluster.local's.
+    expect(authzAtFault(view, lab, { from: { namespace: 'mesh', name: 'authorized' }, to: { namespace: 'mesh', name: 'echo' }, port: 8080, http: true })?.object).toMatch(/^AuthorizationPolicy mesh\/echo-allow/);
+  });
+
+  describe('R4 M-3: every Deployment behind the Service, and the mesh config\'s root namespace', () => {
+    /** The secure posture with mesh/echo split into echo-v1 (selected by echo-allow) and a canary echo-v2. */
+    const canary = (opts: { allowNothing: boolean; rootNamespace?: string }) => {
+      const base = loadPosture('fixtures/secure');
+      const objects = base.objects
+        .filter((o) => opts.allowNothing || !(o.manifest.kind === 'AuthorizationPolicy' && o.manifest.metadata.name === 'allow-nothing'))
+        .flatMap((o) => {
+          const m = structuredClone(o.manifest) as Manifest & { spec: { template: { metadata: { labels: Record<string, string> } }; selector: { matchLabels: Record<string, string> } } };
+          if (m.kind === 'AuthorizationPolicy' && m.metadata.name === 'echo-allow') m.spec.selector.matchLabels = { app: 'echo', version: 'v1' };
+          if (m.kind !== 'Deployment' || m.metadata.namespace !== 'mesh' || m.metadata.name !== 'echo') return [{ ...o, manifest: m }];
+          const v2 = structuredClone(m);
+          m.metadata.name = 'echo-v1';
+          m.spec.template.metadata.labels = { app: 'echo', version: 'v1' };
+          v2.metadata.name = 'echo-v2';
+          v2.spec.template.metadata.labels = { app: 'echo', version: 'v2' };
+          return [{ ...o, manifest: m }, { ...o, manifest: v2 }];
+        });
+      const mesh = opts.rootNamespace ? [{ source: 'test: mesh config', manifest: { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'istio', namespace: 'istio-system' }, data: { mesh: `rootNamespace: ${opts.rootNamespace}\n` } } as Manifest }] : [];
+      return new PostureView({ ...base, objects: [...objects, ...mesh] });
+    };
+    const attack = { from: { namespace: 'mesh', name: 'unauthorized' }, to: { namespace: 'mesh', name: 'echo' }, port: 8080, http: true };
+
+    it('R4-M3: a Service over two Deployments names the one the policy does not select', () => {
+      const f = authzAtFault(canary({ allowNothing: false }), new LabTarget(), attack);
+      expect(f?.object).toMatch(/^no ALLOW AuthorizationPolicy selects mesh\/echo-v2 \(/);
+      expect(f?.object).not.toMatch(/did not enforce/);
+    });
+
+    it('R4-M3: "the mesh did not enforce it" only when every Deployment behind the Service is denied', () => {
+      const f = authzAtFault(canary({ allowNothing: true }), new LabTarget(), attack);
+      expect(f?.object).toMatch(/to mesh\/echo-v1, mesh\/echo-v2 port 8080 is denied .*the mesh did not enforce it/);
+    });
+
+    it('R4-M3: the root namespace is the mesh config\'s rootNamespace: istio-system policies are not mesh-wide under mesh-root', () => {
+      const f = authzAtFault(canary({ allowNothing: true, rootNamespace: 'mesh-root' }), new LabTarget(), attack);
+      expect(f?.object).toMatch(/^no ALLOW AuthorizationPolicy selects mesh\/echo-v2 \(neither in mesh nor mesh-wide in mesh-root\)/);
+    });
   });
 });

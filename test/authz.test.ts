@@ -8,7 +8,7 @@ import { deniedByMesh } from '../harness/classify.js';
 import { loadPosture } from '../harness/posture/load.js';
 import { validateForLab } from '../cluster/lab/schema.js';
 import { type AuthzRequest, customJudge, judge, serviceAccountMatch, trustDomainMatch } from '../harness/istio/authz.js';
-import { authorizationPolicyFromIstio, forWorkload, replaceTrustDomainAliases } from '../harness/istio/authz-policy.js';
+import { type AuthzPolicyOptions, authorizationPolicyFromIstio, CLUSTER_LOCAL_BUNDLE, type ExtensionProvider, extensionProvidersOf, forWorkload, providerNameProblem, replaceTrustDomainAliases } from '../harness/istio/authz-policy.js';
 
 const AUTHZ = 'cluster.local/ns/mesh/sa/authorized';
 const OTHER = 'cluster.local/ns/mesh/sa/unauthorized';
@@ -155,8 +155,8 @@ describe('mesh denials over real sockets', () => {
 // The model against Istio's golden builder configs (oracle/authz-builder.ts): each case names the Istio testdata it
 // comes from; the rule each one pins was added to harness/istio/authz.ts for that testdata.
 describe('issue 20: the model as Istio builds it (pilot/pkg/security/authz/builder/testdata)', () => {
-  const conv = (spec: Record<string, unknown>, annotations?: Record<string, string>, opts = {}) => {
-    const c = authorizationPolicyFromIstio({ apiVersion: 'security.istio.io/v1', kind: 'AuthorizationPolicy', metadata: { name: 'p', namespace: 'foo', ...(annotations ? { annotations } : {}) }, spec }, opts);
+  const conv = (spec: Record<string, unknown>, annotations?: Record<string, string>, opts: Partial<AuthzPolicyOptions> = {}) => {
+    const c = authorizationPolicyFromIstio({ apiVersion: 'security.istio.io/v1', kind: 'AuthorizationPolicy', metadata: { name: 'p', namespace: 'foo', ...(annotations ? { annotations } : {}) }, spec }, { trustDomainBundle: CLUSTER_LOCAL_BUNDLE, ...opts });
     if ('refused' in c) throw new Error(c.refused);
     return c.policy;
   };
@@ -247,7 +247,7 @@ describe('issue 20: the model as Istio builds it (pilot/pkg/security/authz/build
   });
 
   it('the front end refuses what the model does not take, by name', () => {
-    const refused = (o: Record<string, unknown>) => authorizationPolicyFromIstio({ apiVersion: 'security.istio.io/v1', kind: 'AuthorizationPolicy', metadata: { name: 'p', namespace: 'foo' }, spec: o });
+    const refused = (o: Record<string, unknown>) => authorizationPolicyFromIstio({ apiVersion: 'security.istio.io/v1', kind: 'AuthorizationPolicy', metadata: { name: 'p', namespace: 'foo' }, spec: o }, { trustDomainBundle: CLUSTER_LOCAL_BUNDLE });
     expect(refused({ targetRefs: [{ kind: 'Gateway', name: 'w' }] })).toEqual({ refused: expect.stringContaining('spec.targetRefs') });
     expect(refused({ rules: [{ when: [{ key: 'request.bogus', values: ['x'] }] }] })).toEqual({ refused: expect.stringContaining('unknown attribute request.bogus') });
     expect(refused({ rules: [{ from: [{ source: { principalz: ['x'] } }] }] })).toEqual({ refused: expect.stringContaining('principalz: unknown field') });
@@ -288,5 +288,67 @@ describe('issue 20: trust-domain aliases (builder_test.go trust-domain-* cases)'
     const r = { port: 80, http: true, method: 'GET', path: '/', host: 'h' };
     expect(judge([c.policy], { ...r, principal: 'td1/ns/a/sa/b' })).toEqual({ allowed: true });
     expect(judge([c.policy], { ...r, principal: 'td2/ns/a/sa/b' })).toMatchObject({ allowed: false });
+  });
+});
+
+describe('R4 H-2: istiod always migrates principals to the mesh trust domain', () => {
+  const ap = (principals: string[], action = 'ALLOW') => ({ apiVersion: 'security.istio.io/v1', kind: 'AuthorizationPolicy', metadata: { name: 'p', namespace: 'mesh' }, spec: { action, rules: [{ from: [{ source: { principals } }] }] } });
+  const req = { port: 8080, http: true, method: 'GET', path: '/', host: 'echo.mesh.svc.cluster.local:8080', principal: 'example.org/ns/mesh/sa/client', namespace: 'mesh' };
+
+  it('R4-H2: with trustDomain example.org a cluster.local principal grants the example.org peer', () => {
+    // I: pilot/pkg/security/authz/builder/builder.go `New` (MigrateTrustDomain with NewBundle(trustDomain, aliases));
+    // trustdomain/bundle.go ReplaceTrustDomainAliases: `cluster.local` stands for the local trust domain.
+    const bundle = { trustDomain: 'example.org', aliases: [] };
+    const allow = authorizationPolicyFromIstio(ap(['cluster.local/ns/mesh/sa/client']), { trustDomainBundle: bundle });
+    if ('refused' in allow) throw new Error(allow.refused);
+    expect(judge([allow.policy], req)).toMatchObject({ allowed: true });
+    expect(judge([allow.policy], { ...req, principal: 'cluster.local/ns/mesh/sa/client' })).toMatchObject({ allowed: false });
+    const deny = authorizationPolicyFromIstio(ap(['cluster.local/ns/mesh/sa/client'], 'DENY'), { trustDomainBundle: bundle });
+    if ('refused' in deny) throw new Error(deny.refused);
+    expect(judge([deny.policy], req)).toMatchObject({ allowed: false });
+    // On cluster.local itself the migration changes nothing.
+    const local = authorizationPolicyFromIstio(ap(['cluster.local/ns/mesh/sa/client']), { trustDomainBundle: CLUSTER_LOCAL_BUNDLE });
+    if ('refused' in local) throw new Error(local.refused);
+    expect(local.policy.rules[0]!.from![0]!.source.principals).toEqual(['cluster.local/ns/mesh/sa/client']);
+  });
+});
+
+describe('R4 M-5: CUSTOM provider validity (builder/extauthz.go processExtensionProvider)', () => {
+  const custom = (name: string, providers: ExtensionProvider[]) => {
+    const c = authorizationPolicyFromIstio(
+      { apiVersion: 'security.istio.io/v1', kind: 'AuthorizationPolicy', metadata: { name: 'ext', namespace: 'foo' }, spec: { action: 'CUSTOM', provider: { name }, rules: [{ to: [{ operation: { paths: ['/admin'] } }] }] } },
+      { trustDomainBundle: CLUSTER_LOCAL_BUNDLE, providers },
+    );
+    if ('refused' in c) throw new Error(c.refused);
+    return c.policy;
+  };
+  const req = { principal: 'cluster.local/ns/foo/sa/sleep', namespace: 'foo', method: 'GET', path: '/admin', host: 'httpbin.foo', port: 8000, http: true };
+
+  it('R4-M5: a provider named my_authz is bad: its CUSTOM rules deny (extauthz.go validateProviderName)', () => {
+    const bad = custom('my_authz', [{ name: 'my_authz', kind: 'envoyExtAuthzHttp', port: 8000 }]);
+    expect(bad.badProvider).toMatch(/invalid provider name "my_authz": invalid character '_' at position 2/);
+    expect(judge([bad], req)).toEqual({ allowed: false, policy: 'istio-ext-authz-my_authz-ns[foo]-policy[ext]-rule[0]-deny-due-to-bad-CUSTOM-action' });
+    expect(customJudge([bad], req)).toBeUndefined();
+    for (const name of ['ExtAuthz', 'authz.example', '-authz', 'a'.repeat(64)]) expect(providerNameProblem(name), name).toBeDefined();
+    expect(providerNameProblem('ext-authz-1')).toBeUndefined();
+    const good = custom('my-authz', [{ name: 'my-authz', kind: 'envoyExtAuthzHttp', port: 8000 }]);
+    expect(good.badProvider).toBeUndefined();
+    expect(customJudge([good], req)).toBeDefined();
+  });
+
+  it('R4-M5: a duplicate provider name: the later entry carries the error and replaces the first', () => {
+    const dup = custom('a', [{ name: 'a', kind: 'envoyExtAuthzHttp', port: 8000 }, { name: 'a', kind: 'envoyExtAuthzGrpc', port: 9000 }]);
+    expect(dup.badProvider).toMatch(/extension provider name must be unique, found duplicate: a/);
+    expect(dup.providerKind).toBe('grpc');
+    expect(judge([dup], req)).toMatchObject({ allowed: false });
+    // A non-authz provider of the same name is skipped by processExtensionProvider (`default: continue`).
+    expect(custom('a', [{ name: 'a', kind: 'envoyExtAuthzHttp', port: 8000 }, { name: 'a', kind: 'envoyFileAccessLog' }]).badProvider).toBeUndefined();
+  });
+
+  it('R4-M5: extensionProvidersOf reads the mesh config as the sweep and the lab get it', () => {
+    expect(extensionProvidersOf({ extensionProviders: [{ name: 'x', envoyExtAuthzHttp: { service: 's', port: '8000', pathPrefix: '/c' } }, { name: 'log', envoyFileAccessLog: {} }] })).toEqual([
+      { name: 'x', kind: 'envoyExtAuthzHttp', port: 8000, pathPrefix: '/c' },
+      { name: 'log', kind: 'envoyFileAccessLog' },
+    ]);
   });
 });

@@ -236,6 +236,7 @@ describe('matching an attempt to its destination record', () => {
 });
 
 describe('which CUSTOM policies the sweep\'s own request reaches', () => {
+  const OPA = [{ name: 'opa', kind: 'envoyExtAuthzHttp', port: 9191 }];
   const pod = { namespace: 'pay', name: 'api-0', serviceAccount: 'api', labels: { app: 'api' }, sidecar: true, injectedNamespace: true, optedOut: false, ports: [] };
   const port = { port: 8080, protocol: 'http' as const, protocolFrom: 'port name http', services: [], dial: '10.0.0.5:8080' };
   const custom = (spec: Record<string, unknown>, annotations?: Record<string, string>) => ({
@@ -244,7 +245,7 @@ describe('which CUSTOM policies the sweep\'s own request reaches', () => {
     metadata: { name: 'ext', namespace: 'pay', ...(annotations ? { annotations } : {}) },
     spec: { selector: { matchLabels: { app: 'api' } }, action: 'CUSTOM', provider: { name: 'opa' }, ...spec },
   });
-  const estate = (...snapshot: ReturnType<typeof custom>[]) => ({ snapshot, rootNamespace: 'istio-system' }) as never;
+  const estate = (...snapshot: ReturnType<typeof custom>[]) => ({ snapshot, rootNamespace: 'istio-system', trustDomain: 'cluster.local', trustDomainAliases: [], extensionProviders: OPA }) as never;
   const asked = (...snapshot: ReturnType<typeof custom>[]) => customAsked(estate(...snapshot), pod, port, 'spiffe://cluster.local/ns/sweep/sa/sweeper');
 
   it('M4: a CUSTOM policy whose rules cannot match GET / on this port leaves a non-200 answer the app\'s, not the provider\'s', () => {
@@ -264,6 +265,28 @@ describe('which CUSTOM policies the sweep\'s own request reaches', () => {
     expect(asked(custom({ rules: [{ to: [{ operation: { paths: ['/*'], ports: ['8080'], methods: ['GET'] } }] }] }))).toBe(true);
     expect(asked(custom({ rules: [{ from: [{ source: { notPrincipals: ['cluster.local/ns/pay/sa/web'] } }] }] }))).toBe(true);
     expect(asked(custom({ rules: [{ from: [{ source: { namespaces: ['sweep'] } }] }] }))).toBe(true);
+  });
+
+  it('R4-M5: a CUSTOM policy whose provider istiod rejects (name my_authz, a duplicate, none) is not asked: its rules deny in the mesh', () => {
+    // I: pilot/pkg/security/authz/builder/extauthz.go processExtensionProvider (validateProviderName, duplicates);
+    // builder.go buildHTTP turns a bad provider's rules into DENY rules (getBadCustomDenyRules), ext_authz never called.
+    const withProviders = (extensionProviders: unknown[], name: string) =>
+      customAsked({ snapshot: [custom({ provider: { name }, rules: [{}] })], rootNamespace: 'istio-system', trustDomain: 'cluster.local', trustDomainAliases: [], extensionProviders } as never, pod, port, 'spiffe://cluster.local/ns/sweep/sa/sweeper');
+    expect(withProviders([{ name: 'my-authz', kind: 'envoyExtAuthzHttp', port: 9191 }], 'my-authz')).toBe(true);
+    expect(withProviders([{ name: 'my_authz', kind: 'envoyExtAuthzHttp', port: 9191 }], 'my_authz')).toBe(false);
+    expect(withProviders([...OPA, { name: 'opa', kind: 'envoyExtAuthzGrpc', port: 9000 }], 'opa')).toBe(false);
+    expect(withProviders([], 'opa')).toBe(false);
+  });
+
+  it('R4-H2: on a mesh with trust domain example.org, a CUSTOM rule on a cluster.local principal is asked about the sweep\'s example.org identity', () => {
+    // istiod migrates the policy's `cluster.local/…` principal to the estate's trust domain (builder.go `New`,
+    // MigrateTrustDomain; trustdomain/bundle.go ReplaceTrustDomainAliases), and to its aliases.
+    const policy = custom({ rules: [{ from: [{ source: { principals: ['cluster.local/ns/sweep/sa/sweeper'] } }] }] });
+    const onTd = (trustDomain: string, trustDomainAliases: string[], id: string) =>
+      customAsked({ snapshot: [policy], rootNamespace: 'istio-system', trustDomain, trustDomainAliases, extensionProviders: OPA } as never, pod, port, id);
+    expect(onTd('example.org', [], 'spiffe://example.org/ns/sweep/sa/sweeper')).toBe(true);
+    expect(onTd('example.org', ['old.example'], 'spiffe://old.example/ns/sweep/sa/sweeper')).toBe(true);
+    expect(onTd('example.org', [], 'spiffe://other.example/ns/sweep/sa/sweeper')).toBe(false);
   });
 });
 

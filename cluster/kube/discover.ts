@@ -5,6 +5,7 @@
 // (`limit` + `continue`), namespaces are read a few at a time, and slices are indexed once per namespace.
 import { CoreV1Api, CustomObjectsApi, DiscoveryV1Api, type KubeConfig, type V1EndpointSlice, type V1Pod, type V1Service } from '@kubernetes/client-node';
 import { formatAddress } from '../../agent/probe.js';
+import type { ExtensionProvider } from '../../harness/istio/authz-policy.js';
 import type { Manifest } from '../../harness/posture/load.js';
 import { namespaceRequestsInjection, podOptsOut } from '../../harness/istio/injection.js';
 import { chainKind, type ServicePortDecl, targetPortProtocol } from '../../harness/istio/protocol.js';
@@ -28,6 +29,10 @@ export interface DiscoverOptions {
   runNamespace: string;
   rootNamespace: string;
   trustDomain: string;
+  /** meshConfig.trustDomainAliases (the mesh config the target read). */
+  trustDomainAliases: string[];
+  /** meshConfig.extensionProviders (the mesh config the target read). */
+  extensionProviders: ExtensionProvider[];
   onCall?: (what: string) => void;
   /** Items per list page (LIST_PAGE unless a test asks for less). */
   pageSize?: number;
@@ -245,6 +250,8 @@ export async function discoverEstate(o: DiscoverOptions): Promise<Estate> {
     rootNamespace: o.rootNamespace,
     runNamespace: o.runNamespace,
     trustDomain: o.trustDomain,
+    trustDomainAliases: o.trustDomainAliases,
+    extensionProviders: o.extensionProviders,
     listings,
     left,
     skipped: perNamespace.flatMap((x) => x.skipped),

@@ -11,6 +11,7 @@ import { parseStats } from '../../harness/access-log.js';
 import { effectiveLogging, type LogSetup, type MeshLoggingConfig, logSetup, type TelemetryObject } from '../../harness/mesh-logging.js';
 import { parse as parseYaml } from 'yaml';
 import { ConfigError, InfraError } from '../../harness/errors.js';
+import { extensionProvidersOf, trustDomainAliasesOf } from '../../harness/istio/authz-policy.js';
 import type { LabelSelector } from '../../harness/istio/discovery.js';
 import type { Manifest, Posture } from '../../harness/posture/load.js';
 import { PostureView } from '../../harness/posture/view.js';
@@ -227,6 +228,9 @@ export class KubeTarget implements Target {
       runNamespace: this.ns(scope.runNamespace),
       rootNamespace: mesh.rootNamespace || this.istio.rootNamespace,
       trustDomain: this.trustDomain,
+      // The bundle istiod migrates policies with (trustdomain.NewBundle(trustDomain, trustDomainAliases)).
+      trustDomainAliases: trustDomainAliasesOf(mesh),
+      extensionProviders: extensionProvidersOf(mesh),
       onCall: this.o.onCall,
     });
     for (const p of estate.pods) {

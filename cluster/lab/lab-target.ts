@@ -17,6 +17,7 @@ import { type Estate, type EstatePod, gatewayClaim, gatewayReason, resolveScope,
 import type { Dial, Outage, PodRef, ProbeHandle, Ref, ScaleResult, Target, TargetDescription } from '../../harness/target.js';
 import { PodTable, podRef } from './lab-pod.js';
 import { AppliedPosture } from './lab-posture.js';
+import { extensionProvidersOf } from '../../harness/istio/authz-policy.js';
 import { buildModel, loggingFor, ROOT_NAMESPACE, selects, type TrafficPolicy } from './model.js';
 import type { Sidecar } from './sidecar.js';
 import { LabWorkloads, type WorkloadOptions } from './workloads.js';
@@ -139,6 +140,9 @@ export class LabTarget implements Target {
       rootNamespace: ROOT_NAMESPACE,
       runNamespace: scope.runNamespace,
       trustDomain: this.requireCa().trustDomain,
+      // The lab's mesh config refuses trustDomainAliases (schema.ts meshConfigSchema).
+      trustDomainAliases: [],
+      extensionProviders: extensionProvidersOf(model.meshConfig),
       listings: [
         { query: 'lab model: namespaces', items: all.length },
         { query: 'lab model: services in scope', items: services.length },

@@ -1,7 +1,7 @@
 // The lab's reading of a posture: the Kubernetes and Istio objects it implements, resolved the way istiod would.
 import { ConfigError } from '../../harness/errors.js';
 import type { AuthzPolicy } from '../../harness/istio/authz.js';
-import { authorizationPolicyFromIstio } from '../../harness/istio/authz-policy.js';
+import { authorizationPolicyFromIstio, CLUSTER_LOCAL_BUNDLE, extensionProvidersOf, resolveProviders } from '../../harness/istio/authz-policy.js';
 import type { Posture } from '../../harness/posture/load.js';
 import { parseGoDuration } from '../../harness/duration.js';
 import { type ControlPlanes, injection, namespaceRequestsInjection } from '../../harness/istio/injection.js';
@@ -211,7 +211,12 @@ export const LAB_CONTROL_PLANES: ControlPlanes = { revisions: ['default'] };
 function checkCustomProviders(model: LabModel): void {
   const http = new Set((model.meshConfig.extensionProviders ?? []).filter((p) => p.envoyExtAuthzHttp).map((p) => p.name));
   const custom = model.authorizationPolicies.filter((p) => p.action === 'CUSTOM');
+  // A provider istiod cannot use (builder/extauthz.go processExtensionProvider: validateProviderName, a duplicate
+  // name, an invalid port …) makes its policies fail closed in Istio; the lab refuses it rather than serve it.
+  const resolved = resolveProviders(extensionProvidersOf(model.meshConfig));
   for (const p of custom) {
+    const problem = resolved.get(p.provider!)?.problem;
+    if (problem) throw new ConfigError(`${p.source}: AuthorizationPolicy ${p.namespace}/${p.name}: provider ${p.provider}: ${problem} (istiod turns the policy's rules into DENY rules)`);
     if (!http.has(p.provider!)) throw new ConfigError(`${p.source}: AuthorizationPolicy ${p.namespace}/${p.name}: provider ${p.provider} is not an envoyExtAuthzHttp extensionProvider of the mesh config (ConfigMap istio-system/istio); the lab implements HTTP ext_authz providers only`);
   }
   for (const d of model.deployments) {
@@ -338,8 +343,10 @@ export function buildModel(posture: Posture, controlPlanes: ControlPlanes = LAB_
       case 'AuthorizationPolicy':
       {
         requireNs(m.namespace, o.source, what);
-        // The schema (schema.ts) admits only what the lab enforces; the model's front end converts it.
-        const conv = authorizationPolicyFromIstio(o.value);
+        // The schema (schema.ts) admits only what the lab enforces; the model's front end converts it, with the
+        // lab's trust-domain bundle: the lab's mesh config pins trustDomain to cluster.local and refuses
+        // trustDomainAliases (schema.ts meshConfigSchema), so istiod's MigrateTrustDomain bundle is cluster.local alone.
+        const conv = authorizationPolicyFromIstio(o.value, { trustDomainBundle: CLUSTER_LOCAL_BUNDLE });
         if ('refused' in conv) throw new ConfigError(`${o.source}: ${what}: ${conv.refused}`);
         model.authorizationPolicies.push({ ...conv.policy, ...(conv.selector ? { selector: conv.selector } : {}), source: o.source });
         break;

@@ -22,14 +22,38 @@ export interface ExtensionProvider {
   statusOnError?: string;
 }
 
+/** trustdomain.NewBundle(meshConfig.trustDomain, meshConfig.trustDomainAliases): the mesh's trust domain first. */
+export interface TrustDomainBundle {
+  trustDomain: string;
+  aliases: string[];
+}
+
+/** The bundle of a mesh on Istio's default trust domain with no aliases (only for callers that truly are on it). */
+export const CLUSTER_LOCAL_BUNDLE: TrustDomainBundle = { trustDomain: 'cluster.local', aliases: [] };
+
+/** The trust domain of a SPIFFE ID (`spiffe://<td>/ns/…`, or without the scheme, as principals are written). */
+export function trustDomainOf(spiffeId: string): string {
+  return spiffeId.replace(/^spiffe:\/\//, '').split('/')[0]!;
+}
+
+/** meshConfig.trustDomainAliases from a parsed mesh config (ConfigMap `istio`, key `mesh`); [] when absent. */
+export function trustDomainAliasesOf(mesh: unknown): string[] {
+  const v = isObj(mesh) ? mesh.trustDomainAliases : undefined;
+  return Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : [];
+}
+
 export interface AuthzPolicyOptions {
   /** The mesh config's extension providers; undefined: CUSTOM providers are not resolved (the caller checks them). */
   providers?: ExtensionProvider[];
   /**
-   * The mesh's trust domain and its aliases (trustdomain.NewBundle(trustDomain, aliases)): istiod rewrites
-   * principals and trustDomains for them (`trustDomainBundle`). Undefined: no rewriting (Istio with no aliases).
+   * The mesh's trust domain and its aliases. istiod ALWAYS runs `MigrateTrustDomain` with this bundle on every
+   * policy (I: pilot/pkg/security/authz/builder/builder.go `New`, `m.MigrateTrustDomain(b.trustDomainBundle)`, the
+   * bundle being `trustdomain.NewBundle(meshConfig.trustDomain, meshConfig.trustDomainAliases)`), and
+   * `Bundle.ReplaceTrustDomainAliases` rewrites a `cluster.local/…` principal into the mesh's trust domain(s) even
+   * with no aliases (audit R4 H-2). Required, so every caller states the mesh it judges for. `null` only for
+   * istiod's generators tested alone (oracle/authz-generator.ts: generator_test.go runs no migration).
    */
-  trustDomainBundle?: { trustDomain: string; aliases: string[] };
+  trustDomainBundle: TrustDomainBundle | null;
   /** PILOT_ENABLE_MULTIPLE_CUSTOM_AUTHZ_PROVIDERS (default false: a second provider on a workload is bad). */
   multipleCustomProviders?: boolean;
 }
@@ -219,6 +243,63 @@ export function providerProblem(p: ExtensionProvider): string | undefined {
   return undefined;
 }
 
+/**
+ * builder/extauthz.go validateProviderName: a DNS-1123-label-like name (lowercase letters, digits, `-`; at most 63;
+ * no leading or trailing `-`), else the reason, in istiod's words.
+ */
+export function providerNameProblem(name: string): string | undefined {
+  if (name.length === 0) return 'provider name cannot be empty';
+  if (name.length > 63) return `provider name too long (max 63 characters): ${name.length}`;
+  for (const [i, c] of [...name].entries()) {
+    if (/[a-z0-9-]/.test(c)) continue;
+    if (/[A-Z]/.test(c)) return `uppercase letters not allowed (use lowercase): character '${c}' at position ${i}`;
+    return `invalid character '${c}' at position ${i} (only lowercase letters, digits, and hyphens allowed)`;
+  }
+  if (name.startsWith('-') || name.endsWith('-')) return 'provider name cannot start or end with hyphen';
+  return undefined;
+}
+
+/**
+ * builder/extauthz.go processExtensionProvider: the ext_authz providers by name, each with why istiod cannot use it.
+ * Other kinds are skipped (`default: continue`); a later entry with a name already resolved carries the duplicate
+ * error and replaces the first. Not judged: model.LookupCluster (the provider's service must be in istiod's
+ * registry) and agent.ValidateExtensionProvider*'s service-name format — a provider whose service is absent is
+ * bad in Istio and judged good here.
+ */
+export function resolveProviders(providers: ExtensionProvider[]): Map<string, { provider: ExtensionProvider; problem?: string }> {
+  const resolved = new Map<string, { provider: ExtensionProvider; problem?: string }>();
+  for (const [i, p] of providers.entries()) {
+    if (p.kind !== 'envoyExtAuthzHttp' && p.kind !== 'envoyExtAuthzGrpc') continue;
+    const problems: string[] = [];
+    if (p.name === '') problems.push(`extension provider name must not be empty, found empty at index: ${i}`);
+    else if (resolved.has(p.name)) problems.push(`extension provider name must be unique, found duplicate: ${p.name}`);
+    const bad = p.name === '' ? undefined : providerNameProblem(p.name);
+    if (bad) problems.push(`invalid provider name "${p.name}": ${bad}`);
+    const parse = providerProblem(p);
+    if (parse) problems.push(`failed to parse extension provider "${p.name}": ${parse}`);
+    resolved.set(p.name, problems.length > 0 ? { provider: p, problem: problems.join('; ') } : { provider: p });
+  }
+  return resolved;
+}
+
+/** The mesh config's `extensionProviders` (ConfigMap `istio`, key `mesh`, parsed), reduced to ExtensionProvider. */
+export function extensionProvidersOf(mesh: unknown): ExtensionProvider[] {
+  const list = isObj(mesh) && Array.isArray(mesh.extensionProviders) ? mesh.extensionProviders : [];
+  return list.filter(isObj).map((e) => {
+    const kind = Object.keys(e).find((k) => k !== 'name') ?? '';
+    const body = isObj(e[kind]) ? (e[kind] as Obj) : {};
+    // uint32 in the proto; YAML quotes it ("8000"), which protobuf JSON parsing accepts.
+    const port = body.port === undefined ? undefined : Number(body.port);
+    return {
+      name: typeof e.name === 'string' ? e.name : '',
+      kind,
+      ...(port !== undefined ? { port } : {}),
+      ...(typeof body.pathPrefix === 'string' ? { pathPrefix: body.pathPrefix } : {}),
+      ...(body.statusOnError !== undefined ? { statusOnError: String(body.statusOnError) } : {}),
+    };
+  });
+}
+
 function convert(o: unknown, opts: AuthzPolicyOptions): SelectedAuthzPolicy {
   if (!isObj(o)) return refuse('not an object');
   if (o.apiVersion !== 'security.istio.io/v1' && o.apiVersion !== 'security.istio.io/v1beta1') refuse(`apiVersion ${String(o.apiVersion)}`);
@@ -236,21 +317,21 @@ function convert(o: unknown, opts: AuthzPolicyOptions): SelectedAuthzPolicy {
     else refuse(`spec.${k}: ${NOT_MODELLED_SPEC}`);
   }
   if (isDryRun(m.annotations)) policy.dryRun = true;
-  if (opts.trustDomainBundle) migrateTrustDomain(policy, [opts.trustDomainBundle.trustDomain, ...opts.trustDomainBundle.aliases]);
+  if (opts.trustDomainBundle !== null) migrateTrustDomain(policy, [opts.trustDomainBundle.trustDomain, ...opts.trustDomainBundle.aliases]);
   if (policy.action === 'CUSTOM' && opts.providers) {
-    const p = opts.providers.find((x) => x.name === policy.provider);
-    if (!p) policy.badProvider = `available providers are [${opts.providers.map((x) => x.name).join(' ')}] but found "${policy.provider}"`;
+    const resolved = resolveProviders(opts.providers);
+    const r = resolved.get(policy.provider ?? '');
+    if (!r) policy.badProvider = `available providers are [${[...resolved.keys()].join(' ')}] but found "${policy.provider}"`;
     else {
-      policy.providerKind = p.kind === 'envoyExtAuthzGrpc' ? 'grpc' : 'http';
-      const why = providerProblem(p);
-      if (why) policy.badProvider = why;
+      policy.providerKind = r.provider.kind === 'envoyExtAuthzGrpc' ? 'grpc' : 'http';
+      if (r.problem) policy.badProvider = r.problem;
     }
   }
   return selector ? { policy, selector } : { policy };
 }
 
 /** One AuthorizationPolicy object to the model, or the reason the model does not take it. */
-export function authorizationPolicyFromIstio(o: unknown, opts: AuthzPolicyOptions = {}): AuthzPolicyConversion {
+export function authorizationPolicyFromIstio(o: unknown, opts: AuthzPolicyOptions): AuthzPolicyConversion {
   try {
     return convert(o, opts);
   } catch (e) {
@@ -264,7 +345,7 @@ export function authorizationPolicyFromIstio(o: unknown, opts: AuthzPolicyOption
  * PILOT_ENABLE_MULTIPLE_CUSTOM_AUTHZ_PROVIDERS makes every CUSTOM policy bad (builder.go buildHTTP/buildTCP, "multiple
  * CUSTOM authorization providers per workload requires …").
  */
-export function forWorkload(policies: AuthzPolicy[], opts: AuthzPolicyOptions = {}): AuthzPolicy[] {
+export function forWorkload(policies: AuthzPolicy[], opts: Partial<AuthzPolicyOptions> = {}): AuthzPolicy[] {
   const providers = new Set(policies.filter((p) => p.action === 'CUSTOM').map((p) => p.provider));
   if (providers.size <= 1 || opts.multipleCustomProviders) return policies;
   const why = `multiple CUSTOM authorization providers per workload requires PILOT_ENABLE_MULTIPLE_CUSTOM_AUTHZ_PROVIDERS, found ${providers.size}`;

@@ -1,5 +1,6 @@
 // Read-only questions the checks ask of a posture, in logical names. Lenient on purpose: validation of what a
 // target supports belongs to the target (the lab refuses unknown fields; a cluster's API server validates).
+import { parse as parseYaml } from 'yaml';
 import type { Ref } from '../target.js';
 import type { Manifest, Posture } from './load.js';
 import { namespaceRequestsInjection } from '../istio/injection.js';
@@ -141,6 +142,23 @@ export class PostureView {
       }
     }
     return undefined;
+  }
+
+  /**
+   * The posture's mesh config (ConfigMap `istio` in istio-system, key `mesh`, parsed), undefined when the posture
+   * has none. What a cluster really runs is read by the target (cluster/kube/preflight.ts); this is what the
+   * posture declares (the lab runs exactly it).
+   */
+  meshConfig(): Record<string, unknown> | undefined {
+    const cm = this.all('ConfigMap').find((m) => m.metadata.namespace === ROOT_NAMESPACE && m.metadata.name === 'istio');
+    const text = (cm as { data?: { mesh?: unknown } } | undefined)?.data?.mesh;
+    if (typeof text !== 'string') return undefined;
+    try {
+      const v = parseYaml(text) as unknown;
+      return typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Record<string, unknown>) : {};
+    } catch {
+      return undefined;
+    }
   }
 
   has(kind: string, ref: Ref): boolean {

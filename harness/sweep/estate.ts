@@ -5,7 +5,7 @@ import { ConfigError } from '../errors.js';
 import { effectivePeerAuthentication as modelPeerAuthentication, type PeerAuthenticationObject } from '../istio/peer-authentication.js';
 import { listAuthorizationPolicies, type TargetablePolicy } from '../istio/selection.js';
 import { namespaceRequestsInjection } from '../istio/injection.js';
-import { isDryRun } from '../istio/authz-policy.js';
+import { type ExtensionProvider, isDryRun } from '../istio/authz-policy.js';
 import type { Manifest } from '../posture/load.js';
 
 /** How Istio treats a port: `sniffed` when neither appProtocol nor the port name declares it. */
@@ -69,6 +69,16 @@ export interface Estate {
   /** meshproof's run namespace as the cluster names it (`mp-<run>-sweep`; `sweep` in the lab). */
   runNamespace: string;
   trustDomain: string;
+  /**
+   * meshConfig.trustDomainAliases: with `trustDomain`, the bundle istiod migrates every AuthorizationPolicy's
+   * principals with (I: pilot/pkg/security/authz/builder/builder.go `New`, trustdomain.NewBundle).
+   */
+  trustDomainAliases: string[];
+  /**
+   * meshConfig.extensionProviders, as the target read the mesh config: what a CUSTOM policy's provider resolves to
+   * (a bad one makes istiod turn its rules into DENY rules, builder/extauthz.go processExtensionProvider).
+   */
+  extensionProviders: ExtensionProvider[];
   /** What discovery read, for the evidence: the query and how many items it returned. */
   listings: { query: string; items: number }[];
   /** Namespaces left out of scope, with why. */

@@ -176,9 +176,12 @@ function customPolicies(estate: Estate, pod: EstatePod): AuthzPolicy[] | undefin
   const out: AuthzPolicy[] = [];
   for (const m of estate.snapshot) {
     if (m.kind !== 'AuthorizationPolicy' || (m.spec as { action?: string } | undefined)?.action !== 'CUSTOM') continue;
-    const conv = authorizationPolicyFromIstio(m);
+    // The mesh's bundle, as istiod migrates every policy (builder.go `New`: MigrateTrustDomain): a
+    // `cluster.local/…` principal stands for the mesh's own trust domain and its aliases.
+    // The mesh config's providers resolve the policy's provider (a bad one: its rules deny, ext_authz is not asked).
+    const conv = authorizationPolicyFromIstio(m, { trustDomainBundle: { trustDomain: estate.trustDomain, aliases: estate.trustDomainAliases }, providers: estate.extensionProviders });
     if ('refused' in conv) return undefined;
-    if (appliesTo(conv, pod.namespace, pod.labels, estate.rootNamespace)) out.push({ ...conv.policy, providerKind: 'http' });
+    if (appliesTo(conv, pod.namespace, pod.labels, estate.rootNamespace)) out.push(conv.policy);
   }
   return out;
 }

@@ -3,7 +3,7 @@ import { sameAddress } from '../../harness/access-log.js';
 import type { AtFault, Corroboration } from '../../harness/check.js';
 import type { AuthzPolicy } from '../../harness/istio/authz.js';
 import { judge } from '../../harness/istio/authz.js';
-import { appliesTo, authorizationPolicyFromIstio } from '../../harness/istio/authz-policy.js';
+import { appliesTo, authorizationPolicyFromIstio, type SelectedAuthzPolicy, trustDomainAliasesOf, trustDomainOf } from '../../harness/istio/authz-policy.js';
 import { type PostureView, ROOT_NAMESPACE } from '../../harness/posture/view.js';
 import type { Ref, Target } from '../../harness/target.js';
 
@@ -67,38 +67,63 @@ export function authzAtFault(view: PostureView, target: Target, a: AuthzAttempt)
   const attacker = find('Deployment', a.from)?.spec as PodTemplate | undefined;
   if (!svc?.selector || !sp || !attacker) return undefined;
   const targetPort = typeof sp.targetPort === 'number' ? sp.targetPort : sp.targetPort === undefined ? sp.port : undefined;
-  const workload = manifests
+  // Every pod the Service selects is an endpoint (Kubernetes EndpointSlice controller), and each is judged by the
+  // policies that select ITS labels (I: pilot/pkg/model/authorization.go ListAuthorizationPolicies): a canary
+  // Deployment behind the same Service may be open where the first one is not (audit R4 M-3).
+  const workloads = manifests
     .filter((m) => m.kind === 'Deployment' && m.metadata.namespace === a.to.namespace)
     .map((m) => ({ name: m.metadata.name, labels: (m.spec as PodTemplate | undefined)?.template?.metadata?.labels ?? {} }))
-    .find((d) => Object.entries(svc.selector!).every(([k, v]) => d.labels[k] === v));
-  if (targetPort === undefined || !workload) return undefined;
+    .filter((d) => Object.entries(svc.selector!).every(([k, v]) => d.labels[k] === v));
+  if (targetPort === undefined || workloads.length === 0) return undefined;
+  // meshConfig.rootNamespace where the posture carries the mesh config (the lab's schema pins istio-system).
+  const mesh = view.meshConfig();
+  const root = typeof mesh?.rootNamespace === 'string' && mesh.rootNamespace !== '' ? mesh.rootNamespace : ROOT_NAMESPACE;
   const sa = attacker.template?.spec?.serviceAccountName ?? 'default';
   const principal = a.plaintext ? undefined : target.identity(a.from.namespace, sa).replace(/^spiffe:\/\//, '');
-  const policies: AuthzPolicy[] = [];
+  // istiod migrates every policy's principals to the mesh's trust domain and aliases (builder.go `New`,
+  // MigrateTrustDomain; trustdomain/bundle.go ReplaceTrustDomainAliases rewrites `cluster.local/…` too): the
+  // mesh's trust domain is the one the target issues identities in; its aliases are known only where the posture
+  // carries the mesh config (ConfigMap istio-system/istio, as the lab runs it) — on a cluster whose mesh config
+  // sets trustDomainAliases that the posture does not, a principal written with an alias is judged unrewritten.
+  const bundle = { trustDomain: trustDomainOf(target.identity(a.to.namespace, 'default')), aliases: trustDomainAliasesOf(view.meshConfig()) };
+  const converted: SelectedAuthzPolicy[] = [];
   for (const m of manifests.filter((x) => x.kind === 'AuthorizationPolicy')) {
-    const conv = authorizationPolicyFromIstio(m);
+    const conv = authorizationPolicyFromIstio(m, { trustDomainBundle: bundle });
     const what = `AuthorizationPolicy ${m.metadata.namespace}/${m.metadata.name}`;
     if ('refused' in conv) return { object: `${what} is not judged by the model (${conv.refused})`, remedy: 'read it by hand: meshproof cannot say what it grants' };
-    if (appliesTo(conv, a.to.namespace, workload.labels, ROOT_NAMESPACE)) policies.push(conv.policy);
+    converted.push(conv);
   }
-  const request = `${a.http ? `${a.method ?? 'GET'} ${a.path ?? '/'}` : 'a TCP connection'} from ${principal ?? `${a.from.namespace}/${a.from.name} in plaintext (no principal)`} to ${a.to.namespace}/${workload.name} port ${targetPort}`;
-  const v = judge(policies, { ...(principal ? { principal, namespace: a.from.namespace } : {}), port: targetPort, http: a.http, ...(a.http ? { method: a.method ?? 'GET', path: a.path ?? '/' } : {}) });
-  if ('unjudged' in v) return { object: `the model cannot judge ${request}: ${v.unjudged}`, remedy: 'read the policies that select the workload by hand' };
-  if (!v.allowed) {
+  const judged = workloads.map((workload) => {
+    const policies: AuthzPolicy[] = converted.filter((c) => appliesTo(c, a.to.namespace, workload.labels, root)).map((c) => c.policy);
+    const request = `${a.http ? `${a.method ?? 'GET'} ${a.path ?? '/'}` : 'a TCP connection'} from ${principal ?? `${a.from.namespace}/${a.from.name} in plaintext (no principal)`} to ${a.to.namespace}/${workload.name} port ${targetPort}`;
+    const v = judge(policies, { ...(principal ? { principal, namespace: a.from.namespace } : {}), port: targetPort, http: a.http, ...(a.http ? { method: a.method ?? 'GET', path: a.path ?? '/' } : {}) });
+    return { workload, request, v };
+  });
+  const names = (xs: typeof judged) => xs.map((x) => `${a.to.namespace}/${x.workload.name}`).join(', ');
+  const open = judged.filter((x) => 'allowed' in x.v && x.v.allowed);
+  const others = (x: (typeof judged)[number]) => (open.length > 1 ? ` (open as well: ${names(open.filter((y) => y !== x))})` : '');
+  const first = open[0];
+  if (!first) {
+    const unjudged = judged.find((x) => 'unjudged' in x.v);
+    if (unjudged && 'unjudged' in unjudged.v) return { object: `the model cannot judge ${unjudged.request}: ${unjudged.v.unjudged}`, remedy: 'read the policies that select the workload by hand' };
+    const denials = judged.map((x) => ('allowed' in x.v && !x.v.allowed ? `${x.workload.name}: ${x.v.policy === 'none' ? 'no ALLOW rule matches' : x.v.policy}` : '')).join('; ');
+    const request = judged.length === 1 ? judged[0]!.request : judged[0]!.request.replace(/ to \S+ port /, ` to ${names(judged)} port `);
     return {
-      object: `by the snapshot ${request} is denied (${v.policy === 'none' ? 'no ALLOW rule matches' : v.policy}): the policy is right, the mesh did not enforce it`,
+      object: `by the snapshot ${request} is denied (${denials}): the policy is right, the mesh did not enforce it`,
       remedy: 'check that istiod pushed it (istioctl proxy-status; istioctl x authz check <pod>) and that the workload runs an istio-proxy',
     };
   }
-  if (!v.grantedBy) {
+  const { request, v } = first;
+  if (!('allowed' in v) || !v.grantedBy) {
+    const unprotected = open.filter((x) => 'allowed' in x.v && !x.v.grantedBy);
     return {
-      object: `no ALLOW AuthorizationPolicy selects ${a.to.namespace}/${workload.name} (neither in ${a.to.namespace} nor mesh-wide in ${ROOT_NAMESPACE}): with none, Istio allows ${request}`,
-      remedy: `apply an ALLOW policy in ${a.to.namespace} granting only the callers ${a.to.name} needs, and a mesh-wide allow-nothing (\`spec: {}\`) in ${ROOT_NAMESPACE}`,
+      object: `no ALLOW AuthorizationPolicy selects ${names(unprotected)} (neither in ${a.to.namespace} nor mesh-wide in ${root}): with none, Istio allows ${request}${others(first)}`,
+      remedy: `apply an ALLOW policy in ${a.to.namespace} granting only the callers ${a.to.name} needs, and a mesh-wide allow-nothing (\`spec: {}\`) in ${root}`,
     };
   }
   const g = v.grantedBy;
   return {
-    object: `AuthorizationPolicy ${g.namespace}/${g.name} rules[${g.rule}] grants ${request}`,
+    object: `AuthorizationPolicy ${g.namespace}/${g.name} rules[${g.rule}] grants ${request}${others(first)}`,
     remedy: `narrow rules[${g.rule}] (its from.source principals/namespaces and to.operation methods/paths/ports) to the callers and calls ${a.to.name} needs`,
   };
 }
