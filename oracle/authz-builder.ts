@@ -174,7 +174,9 @@ export function requests(objs: unknown[], http: boolean): AuthzRequest[] {
 export function envoyRequest(r: AuthzRequest): EnvoyRequest {
   return {
     ...(r.principal === undefined ? {} : { peerUriSans: [`spiffe://${r.principal}`], filterState: { 'io.istio.peer_principal': `spiffe://${r.principal}` } }),
-    headers: r.http ? { ':method': r.method ?? 'GET', ':path': r.path ?? '/', ':authority': r.host ?? '' } : {},
+    // A header the request does not name stays absent (Envoy: an absent header matches no header matcher), so the
+    // evaluator never shares the model's defaults (R4-H1).
+    headers: r.http ? { ...(r.method === undefined ? {} : { ':method': r.method }), ...(r.path === undefined ? {} : { ':path': r.path }), ...(r.host === undefined ? {} : { ':authority': r.host }) } : {},
     localPort: r.port,
     localIp: '10.0.0.9',
     directRemoteIp: r.sourceIp ?? '10.0.0.7',

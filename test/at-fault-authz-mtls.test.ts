@@ -1,6 +1,9 @@
 // Issue 21 item 7: a failed case names the posture object at fault and the fix. What each check's plan names is
 // decided from the snapshot by the Istio model (PeerAuthentication composition, AuthorizationPolicy judgement); here
 // each weakened posture must make the plan name exactly the object the posture weakens.
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { LabTarget } from '../cluster/lab/lab-target.js';
 import type { AtFault, CheckContext } from '../harness/check.js';
@@ -13,7 +16,7 @@ import { ALL_CHECKS } from '../suites/index.js';
 /** The at-fault statements a check's plan makes on a posture (a plan reads the posture only; the lab is not started). */
 async function planned(checkId: string, overlay?: string): Promise<AtFault[]> {
   const check = ALL_CHECKS.find((c) => c.id === checkId)!;
-  const view = new PostureView(loadPosture('fixtures/secure', overlay ? [`fixtures/weakened/${overlay}`] : []));
+  const view = new PostureView(loadPosture('fixtures/secure', overlay ? [overlay.includes('/') ? overlay : `fixtures/weakened/${overlay}`] : []));
   const ctx = { view, target: new LabTarget(), timeouts: LAB_TIMEOUTS, settings: DEFAULT_SETTINGS } as CheckContext;
   const plan = await check.plan!(ctx);
   if ('notApplicable' in plan) throw new Error(`${checkId} not applicable: ${plan.notApplicable}`);
@@ -41,5 +44,16 @@ describe('what a failed case says is at fault (issue 21 item 7)', () => {
       expect(faults.length, id).toBeGreaterThan(0);
       for (const f of faults) expect(f.object, id).toMatch(/the policy is right, the mesh did not enforce it/);
     }
+  });
+
+  it('R4-H1: an ALLOW granting by hosts is named with the Host the attack sends, not "the mesh did not enforce it"', async () => {
+    const overlay = join(mkdtempSync(join(tmpdir(), 'r4h1-')), 'allow-by-host.yaml');
+    writeFileSync(
+      overlay,
+      ['apiVersion: security.istio.io/v1', 'kind: AuthorizationPolicy', 'metadata: { name: echo-by-host, namespace: mesh }', 'spec:', '  selector: { matchLabels: { app: echo } }', '  rules:', '    - to: [{ operation: { hosts: ["echo.mesh.svc.cluster.local*"] } }]', ''].join('\n'),
+    );
+    const faults = await planned('AUTHZ-001', overlay);
+    expect(faults.some((f) => /^AuthorizationPolicy mesh\/echo-by-host rules\[0\] grants GET \/ from cluster\.local\/ns\/mesh\/sa\/unauthorized/.test(f.object)), JSON.stringify(faults, null, 1)).toBe(true);
+    expect(faults.some((f) => /did not enforce/.test(f.object))).toBe(false);
   });
 });

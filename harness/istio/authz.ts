@@ -111,11 +111,14 @@ export interface AuthzRequest {
   principal?: string;
   /** Namespace from the peer's SPIFFE ID; undefined for plaintext. */
   namespace?: string;
-  /** HTTP only. */
+  /**
+   * HTTP only, like `path` and `host`: undefined = not known to the caller, and a rule naming methods/notMethods
+   * (paths, hosts) is then unjudged, never matched against '' (R4-H1).
+   */
   method?: string;
   /** URL path without the query (Istio matches `paths` against the path, not the query string). */
   path?: string;
-  /** HTTP only: the `:authority` (Host) header. */
+  /** HTTP only: the `:authority` (Host) header, as the client sends it (`echo.mesh.svc.cluster.local:8080`, `echo:8080`…). */
   host?: string;
   port: number;
   /** The connection's peer address (IPv4), when known; `ipBlocks` are judged only then. */
@@ -208,8 +211,6 @@ export function pathProblem(path: string): string | undefined {
   if (template && !path.startsWith('/')) return `path template ${path}: Envoy's uri_template must start with '/' (not implemented by the lab)`;
   return undefined;
 }
-
-const orPathMatch = (patterns: string[], path: string) => patterns.some((p) => pathMatch(p, path));
 
 /**
  * One identity field: `values` → authenticated(OR), false without a peer identity; `notValues` →
@@ -377,27 +378,37 @@ export function hostMatch(pattern: string, host: string): boolean {
   return stringMatch(pattern.toLowerCase(), host.toLowerCase());
 }
 
+/**
+ * One HTTP field of an operation (`hosts`/`methods`/`paths` and their `not*`) on the request's header. Every HTTP
+ * request has `:authority`, `:method` and `:path`, and istiod turns the field into an Envoy header matcher on it (I:
+ * pilot/pkg/security/authz/model/generator.go hostGenerator, methodGenerator, pathGenerator); a request that does not
+ * name the value leaves the field unjudged (R4-H1), never matched against a guessed ''.
+ */
+function httpField(values: string[] | undefined, notValues: string[] | undefined, value: string | undefined, match: (p: string, v: string) => boolean, field: string, header: string): Tri {
+  if (!values && !notValues) return true;
+  if (value === undefined) return `${values ? field : `not${field[0]!.toUpperCase()}${field.slice(1)}`} (the request's ${header} is not known)`;
+  if (values && !values.some((p) => match(p, value))) return false;
+  if (notValues?.some((p) => match(p, value))) return false;
+  return true;
+}
+
 /** One operation. On a TCP chain a DENY rule's HTTP-only fields are ignored (`checkError`), the ports still count. */
-function operationMatches(o: AuthzOperation, r: AuthzRequest): boolean {
+function operationMatches(o: AuthzOperation, r: AuthzRequest): Tri {
   const port = String(r.port);
   if (o.ports && !orMatch(o.ports, port)) return false;
   if (o.notPorts && orMatch(o.notPorts, port)) return false;
   if (!r.http) return true;
-  const method = r.method ?? '';
-  const path = r.path ?? '';
-  const host = r.host ?? '';
-  if (o.hosts && !o.hosts.some((h) => hostMatch(h, host))) return false;
-  if (o.notHosts?.some((h) => hostMatch(h, host))) return false;
-  if (o.methods && !orMatch(o.methods, method)) return false;
-  if (o.notMethods && orMatch(o.notMethods, method)) return false;
-  if (o.paths && !orPathMatch(o.paths, path)) return false;
-  if (o.notPaths && orPathMatch(o.notPaths, path)) return false;
-  return true;
+  return and3([
+    () => httpField(o.hosts, o.notHosts, r.host, hostMatch, 'hosts', ':authority'),
+    () => httpField(o.methods, o.notMethods, r.method, stringMatch, 'methods', ':method'),
+    () => httpField(o.paths, o.notPaths, r.path, pathMatch, 'paths', ':path'),
+  ]);
 }
 
-function toMatches(rule: AuthzRule, r: AuthzRequest): boolean {
+/** A rule's `to`: any operation matches (model.go `New`), three-valued. */
+function toMatches(rule: AuthzRule, r: AuthzRequest): Tri {
   if (!rule.to) return true;
-  return rule.to.some(({ operation }) => operationMatches(operation, r));
+  return or3(rule.to.map(({ operation }) => () => operationMatches(operation, r)));
 }
 
 /** A rule: OR(from) AND OR(to) AND every `when` (model.go `New`). */

@@ -82,7 +82,12 @@ export function authzAtFault(view: PostureView, target: Target, a: AuthzAttempt)
     if (appliesTo(conv, a.to.namespace, workload.labels, ROOT_NAMESPACE)) policies.push(conv.policy);
   }
   const request = `${a.http ? `${a.method ?? 'GET'} ${a.path ?? '/'}` : 'a TCP connection'} from ${principal ?? `${a.from.namespace}/${a.from.name} in plaintext (no principal)`} to ${a.to.namespace}/${workload.name} port ${targetPort}`;
-  const v = judge(policies, { ...(principal ? { principal, namespace: a.from.namespace } : {}), port: targetPort, http: a.http, ...(a.http ? { method: a.method ?? 'GET', path: a.path ?? '/' } : {}) });
+  // The Host the attack sends (R4-H1): the engine dials `via: 'service'` through `target.address`, whose authority is
+  // `<svc>.<ns>.svc.cluster.local:<port>` on both targets (cluster/lab/lab-target.ts and cluster/kube/kube-target.ts
+  // `address`); it is known only at attack time, so it is rebuilt here in the posture's (logical) namespace, the one
+  // its policies' `hosts` are written in.
+  const host = `${a.to.name}.${a.to.namespace}.svc.cluster.local:${a.port}`;
+  const v = judge(policies, { ...(principal ? { principal, namespace: a.from.namespace } : {}), port: targetPort, http: a.http, ...(a.http ? { method: a.method ?? 'GET', path: a.path ?? '/', host } : {}) });
   if ('unjudged' in v) return { object: `the model cannot judge ${request}: ${v.unjudged}`, remedy: 'read the policies that select the workload by hand' };
   if (!v.allowed) {
     return {
