@@ -216,6 +216,28 @@ describe('issue 20: the model as Istio builds it (pilot/pkg/security/authz/build
     expect(two.every((p) => p.badProvider?.includes('PILOT_ENABLE_MULTIPLE_CUSTOM_AUTHZ_PROVIDERS'))).toBe(true);
   });
 
+  it('R4-M1: a bad HTTP ext_authz provider denies a TCP connection its rule matches (buildTCP calls getExtAuthz before the tcp==nil skip)', () => {
+    const tcp = r({ http: false });
+    const invalid = conv({ action: 'CUSTOM', provider: { name: 'default' }, rules: [{}] }, undefined, { providers: [{ name: 'default', kind: 'envoyExtAuthzHttp', port: 999999 }] });
+    expect(invalid.providerKind).toBe('http');
+    expect(judge([invalid], tcp)).toEqual({ allowed: false, policy: 'istio-ext-authz-default-ns[foo]-policy[p]-rule[0]-deny-due-to-bad-CUSTOM-action' });
+    // Two HTTP providers on one workload: every CUSTOM rule becomes a DENY; on TCP its path is dropped (forTCP), so the
+    // /admin rule denies every connection.
+    const providers = [
+      { name: 'a', kind: 'envoyExtAuthzHttp', port: 9000 },
+      { name: 'b', kind: 'envoyExtAuthzHttp', port: 9000 },
+    ];
+    const two = forWorkload(
+      [conv({ action: 'CUSTOM', provider: { name: 'a' }, rules: [{ to: [{ operation: { paths: ['/admin'] } }] }] }, undefined, { providers }), conv({ action: 'CUSTOM', provider: { name: 'b' }, rules: [{ to: [{ operation: { ports: ['1'] } }] }] }, undefined, { providers })],
+      { providers },
+    );
+    expect(judge(two, tcp)).toMatchObject({ allowed: false, policy: expect.stringContaining('deny-due-to-bad-CUSTOM-action') });
+    // A GOOD HTTP provider's policy is still ignored on TCP (the tcp==nil skip).
+    const good = conv({ action: 'CUSTOM', provider: { name: 'default' }, rules: [{}] }, undefined, { providers: [{ name: 'default', kind: 'envoyExtAuthzHttp', port: 9000 }] });
+    expect(judge([good], tcp)).toEqual({ allowed: true });
+    expect(customJudge([good], tcp)).toBeUndefined();
+  });
+
   it('tcp/custom-both-http-tcp-in.yaml: a gRPC provider\'s CUSTOM applies on TCP, its HTTP-only fields ignored; an HTTP provider\'s does not', () => {
     const spec = { action: 'CUSTOM', provider: { name: 'default' }, rules: [{ to: [{ operation: { methods: ['GET'] } }] }] };
     const grpc = conv(spec, undefined, { providers: [{ name: 'default', kind: 'envoyExtAuthzGrpc', port: 9000 }] });

@@ -268,7 +268,7 @@ describe('which CUSTOM policies the sweep\'s own request reaches', () => {
 
   it('R4-H1: a CUSTOM policy scoped by hosts is judged on the Host the sweep sends (its Service name), never on an empty one', () => {
     const svcPort = { ...port, services: ['pay/api:8080'] };
-    const at = (p: typeof port, ...snapshot: ReturnType<typeof custom>[]) => customAsked(estate(...snapshot), pod, p, 'spiffe://cluster.local/ns/sweep/sa/sweeper');
+    const at = (p: typeof svcPort, ...snapshot: ReturnType<typeof custom>[]) => customAsked(estate(...snapshot), pod, p, 'spiffe://cluster.local/ns/sweep/sa/sweeper');
     expect(at(svcPort, custom({ rules: [{ to: [{ operation: { hosts: ['api.pay.svc.cluster.local*'] } }] }] }))).toBe(true);
     expect(at(svcPort, custom({ rules: [{ to: [{ operation: { hosts: ['other.example'] } }] }] }))).toBe(false);
     // No Service: the sweep sends the address it dials as the Host.

@@ -458,9 +458,12 @@ const enforced = (policies: AuthzPolicy[]) => policies.filter((p) => p.action !=
 
 /**
  * A CUSTOM policy whose provider istiod cannot use becomes DENY rules (builder.go buildHTTP/buildTCP,
- * getBadCustomDenyRules). On a TCP chain an HTTP provider's policy is dropped before that (builder.go buildTCP).
+ * getBadCustomDenyRules), on a TCP chain too whatever the provider's kind (R4-M1): buildTCP denies for two providers
+ * before looking at any, and calls getExtAuthz (the error → DENY rules) BEFORE it drops a valid HTTP provider's policy
+ * (`else if extauthz.tcp == nil { … continue }`); the rules were built forTCP with action DENY, so their HTTP-only
+ * fields are ignored (`checkError`), as `ruleMatches` does for DENY.
  */
-const badCustom = (p: AuthzPolicy, r: AuthzRequest) => p.action === 'CUSTOM' && p.badProvider !== undefined && (r.http || p.providerKind !== 'http');
+const badCustom = (p: AuthzPolicy) => p.action === 'CUSTOM' && p.badProvider !== undefined;
 
 /**
  * Istio's decision, three-valued: DENY (and bad CUSTOM) first, then ALLOW; with no ALLOW policy everything else is
@@ -472,7 +475,7 @@ export function judge(policies: AuthzPolicy[], r: AuthzRequest): AuthzVerdict {
   // The bad-CUSTOM DENY filter comes first, then the DENY filter (builder.go BuildHTTP); within one, Envoy holds the
   // policies in a map sorted by name and reports the first that matches (E: filters/common/rbac/engine_impl.cc).
   for (const [ps, idOf] of [
-    [live.filter((x) => badCustom(x, r)), badCustomPolicyId],
+    [live.filter(badCustom), badCustomPolicyId],
     [live.filter((x) => x.action === 'DENY'), policyId],
   ] as const) {
     const ids: string[] = [];
