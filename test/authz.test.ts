@@ -7,7 +7,7 @@ import type { AuthzPolicyModel } from '../cluster/lab/model.js';
 import { deniedByMesh } from '../harness/classify.js';
 import { loadPosture } from '../harness/posture/load.js';
 import { validateForLab } from '../cluster/lab/schema.js';
-import { type AuthzRequest, customJudge, judge, serviceAccountMatch, trustDomainMatch } from '../harness/istio/authz.js';
+import { type AuthzRequest, customJudge, DRY_RUN_CUSTOM, judge, serviceAccountMatch, trustDomainMatch } from '../harness/istio/authz.js';
 import { authorizationPolicyFromIstio, forWorkload, replaceTrustDomainAliases } from '../harness/istio/authz-policy.js';
 
 const AUTHZ = 'cluster.local/ns/mesh/sa/authorized';
@@ -236,6 +236,19 @@ describe('issue 20: the model as Istio builds it (pilot/pkg/security/authz/build
     const good = conv({ action: 'CUSTOM', provider: { name: 'default' }, rules: [{}] }, undefined, { providers: [{ name: 'default', kind: 'envoyExtAuthzHttp', port: 9000 }] });
     expect(judge([good], tcp)).toEqual({ allowed: true });
     expect(customJudge([good], tcp)).toBeUndefined();
+  });
+
+  it('R4-M2: judge does not answer "allowed" for a request a dry-run CUSTOM rule matches (istiod enforces it as DENY)', () => {
+    const providers = [{ name: 'default', kind: 'envoyExtAuthzHttp', port: 9000 }];
+    const dry = conv({ action: 'CUSTOM', provider: { name: 'default' }, rules: [{}] }, { 'istio.io/dry-run': 'true' }, { providers });
+    expect(judge([dry], r())).toEqual({ unjudged: `ns[foo]-policy[p]-rule[0]: ${DRY_RUN_CUSTOM}` });
+    // May match (the host is not known): unjudged too, never "allowed".
+    const byHost = conv({ action: 'CUSTOM', provider: { name: 'default' }, rules: [{ to: [{ operation: { hosts: ['x'] } }] }] }, { 'istio.io/dry-run': 'true' }, { providers });
+    expect(judge([byHost], r({ host: undefined }))).toHaveProperty('unjudged');
+    // A rule that surely does not match, or an HTTP provider on a TCP chain (skipped by buildTCP), leaves it decided.
+    const admin = conv({ action: 'CUSTOM', provider: { name: 'default' }, rules: [{ to: [{ operation: { paths: ['/admin'] } }] }] }, { 'istio.io/dry-run': 'true' }, { providers });
+    expect(judge([admin], r({ path: '/' }))).toEqual({ allowed: true });
+    expect(judge([dry], r({ http: false }))).toEqual({ allowed: true });
   });
 
   it('tcp/custom-both-http-tcp-in.yaml: a gRPC provider\'s CUSTOM applies on TCP, its HTTP-only fields ignored; an HTTP provider\'s does not', () => {

@@ -466,10 +466,35 @@ const enforced = (policies: AuthzPolicy[]) => policies.filter((p) => p.action !=
 const badCustom = (p: AuthzPolicy) => p.action === 'CUSTOM' && p.badProvider !== undefined;
 
 /**
- * Istio's decision, three-valued: DENY (and bad CUSTOM) first, then ALLOW; with no ALLOW policy everything else is
- * allowed; with any, one rule must match (builder.go: CUSTOM, DENY and ALLOW filters in that order, each must pass).
+ * A dry-run CUSTOM policy with a usable provider: istiod puts its rules into the RBAC filter's ENFORCED `rules`, action
+ * DENY (builder.go selectProviderRuleSet → providerShadowRules; buildHTTP/buildTCP `rbac.Rules = providerShadowRules`),
+ * so a request it matches is denied, whatever builder.go's comment says. No golden holds it, so `judge` refuses to
+ * answer for a request it matches or may match (R4-M2). On TCP an HTTP provider's policy is skipped first (buildTCP
+ * `extauthz.tcp == nil`); a bad provider's dry-run rules are dropped (getBadCustomDenyRules takes providerRules only).
+ */
+function dryRunCustom(policies: AuthzPolicy[], r: AuthzRequest): string | undefined {
+  for (const p of policies.filter((x) => x.action === 'CUSTOM' && x.dryRun && x.badProvider === undefined)) {
+    if (!r.http && p.providerKind !== 'grpc') continue;
+    const i = firstMatch(p, r, 'CUSTOM');
+    if (i !== undefined) return `${typeof i === 'number' ? policyId(p, i) : i}: ${DRY_RUN_CUSTOM}`;
+  }
+  return undefined;
+}
+
+/**
+ * Istio's decision by its RBAC filters, three-valued: DENY (and bad CUSTOM) first, then ALLOW; with no ALLOW policy
+ * everything else is allowed; with any, one rule must match (builder.go: CUSTOM, DENY and ALLOW filters in that order,
+ * each must pass).
+ *
+ * Not in the answer (R4-L2): a usable (non-dry-run) CUSTOM policy. Its ext_authz filter runs before the RBAC filters
+ * (I: pilot/pkg/networking/core/listener_builder.go, authzCustomBuilder first) and its provider decides every request
+ * its rule matches, so `allowed: true` means "allowed by the AuthorizationPolicies the mesh enforces itself"; a
+ * caller that needs the full answer asks `customJudge` too (an access matrix built on `judge` alone over-states
+ * access wherever a provider is asked). A dry-run CUSTOM policy that matches makes the answer unjudged (R4-M2).
  */
 export function judge(policies: AuthzPolicy[], r: AuthzRequest): AuthzVerdict {
+  const dry = dryRunCustom(policies, r);
+  if (dry) return { unjudged: dry };
   const live = enforced(policies);
   let unknown: string | undefined;
   // The bad-CUSTOM DENY filter comes first, then the DENY filter (builder.go BuildHTTP); within one, Envoy holds the
