@@ -46,6 +46,33 @@ describe('what a failed case says is at fault (issue 21 item 7)', () => {
     }
   });
 
+  const overlayFile = (name: string, lines: string[]) => {
+    const f = join(mkdtempSync(join(tmpdir(), 'r4-')), name);
+    writeFileSync(f, [...lines, ''].join('\n'));
+    return f;
+  };
+
+  it('R4-L1: two ALLOW policies granting the attack are both named, in Envoy\'s order, in the object and the remedy', async () => {
+    const zzz = overlayFile('zzz.yaml', ['apiVersion: security.istio.io/v1', 'kind: AuthorizationPolicy', 'metadata: { name: zzz, namespace: mesh }', 'spec:', '  rules:', '    - {}']);
+    const check = ALL_CHECKS.find((c) => c.id === 'AUTHZ-001')!;
+    const view = new PostureView(loadPosture('fixtures/secure', ['fixtures/weakened/allow-all.yaml', zzz]));
+    const plan = await check.plan!({ view, target: new LabTarget(), timeouts: LAB_TIMEOUTS, settings: DEFAULT_SETTINGS } as CheckContext);
+    if ('notApplicable' in plan) throw new Error(plan.notApplicable);
+    const f = plan.cases.map((c) => c.atFault).find((x) => x !== undefined)!;
+    expect(f.object).toMatch(/^AuthorizationPolicy istio-system\/allow-nothing rules\[0\] grants GET \/ .*\(and so do AuthorizationPolicy mesh\/zzz rules\[0\]\)/);
+    expect(f.remedy).toMatch(/^narrow rules\[0\] of AuthorizationPolicy istio-system\/allow-nothing, rules\[0\] of AuthorizationPolicy mesh\/zzz /);
+  });
+
+  it('R4-L2: when a CUSTOM policy asks its provider about the attack, the object says the provider decides', async () => {
+    const ext = overlayFile('ext.yaml', ['apiVersion: security.istio.io/v1', 'kind: AuthorizationPolicy', 'metadata: { name: ext, namespace: mesh }', 'spec:', '  selector: { matchLabels: { app: echo } }', '  action: CUSTOM', '  provider: { name: opa }', '  rules:', '    - to: [{ operation: { paths: ["/*"] } }]']);
+    const check = ALL_CHECKS.find((c) => c.id === 'AUTHZ-001')!;
+    const view = new PostureView(loadPosture('fixtures/secure', ['fixtures/weakened/allow-all.yaml', ext]));
+    const plan = await check.plan!({ view, target: new LabTarget(), timeouts: LAB_TIMEOUTS, settings: DEFAULT_SETTINGS } as CheckContext);
+    if ('notApplicable' in plan) throw new Error(plan.notApplicable);
+    const f = plan.cases.map((c) => c.atFault).find((x) => x !== undefined)!;
+    expect(f.object).toMatch(/^AuthorizationPolicy istio-system\/allow-nothing rules\[0\] grants GET \/ .*; the ext_authz provider opa is asked too \(CUSTOM ns\[mesh\]-policy\[ext\]-rule\[0\]\): the provider decides$/);
+  });
+
   it('R4-H1: an ALLOW granting by hosts is named with the Host the attack sends, not "the mesh did not enforce it"', async () => {
     const overlay = join(mkdtempSync(join(tmpdir(), 'r4h1-')), 'allow-by-host.yaml');
     writeFileSync(

@@ -251,6 +251,19 @@ describe('issue 20: the model as Istio builds it (pilot/pkg/security/authz/build
     expect(judge([dry], r({ http: false }))).toEqual({ allowed: true });
   });
 
+  it('R4-L1: grantedBy lists every ALLOW rule that grants the request, sorted by Envoy\'s policy id', () => {
+    const zzz = { ...conv({ rules: [{}, { to: [{ operation: { paths: ['/nope'] } }] }, {}] }), name: 'zzz', namespace: 'mesh' };
+    const aaa = { ...conv({ rules: [{}] }), name: 'aaa', namespace: 'istio-system' };
+    expect(judge([zzz, aaa], r())).toEqual({
+      allowed: true,
+      grantedBy: [
+        { namespace: 'istio-system', name: 'aaa', rule: 0 },
+        { namespace: 'mesh', name: 'zzz', rule: 0 },
+        { namespace: 'mesh', name: 'zzz', rule: 2 },
+      ],
+    });
+  });
+
   it('tcp/custom-both-http-tcp-in.yaml: a gRPC provider\'s CUSTOM applies on TCP, its HTTP-only fields ignored; an HTTP provider\'s does not', () => {
     const spec = { action: 'CUSTOM', provider: { name: 'default' }, rules: [{ to: [{ operation: { methods: ['GET'] } }] }] };
     const grpc = conv(spec, undefined, { providers: [{ name: 'default', kind: 'envoyExtAuthzGrpc', port: 9000 }] });

@@ -139,10 +139,12 @@ export interface AuthzDecision {
   /** `ns[<ns>]-policy[<name>]-rule[<i>]` of the deciding DENY rule, or `none` when no ALLOW rule matched. */
   policy?: string;
   /**
-   * Allowed: the first ALLOW rule that grants the request, in the order istiod lists the policies (its policy,
-   * namespace and rule index); absent when no ALLOW policy selects the workload (then Istio allows everything).
+   * Allowed: EVERY ALLOW rule that surely grants the request (its policy's namespace and name, and the rule's index),
+   * sorted by Envoy's policy id (`ns[..]-policy[..]-rule[..]`, string order: Envoy holds the policies in a map sorted
+   * by name, E: filters/common/rbac/engine_impl.cc), since any one of them grants it (R4-L1); a rule the model cannot
+   * judge is not listed. Absent when no ALLOW policy selects the workload (then Istio allows everything).
    */
-  grantedBy?: { namespace: string; name: string; rule: number };
+  grantedBy?: { namespace: string; name: string; rule: number }[];
 }
 
 /** Istio string match: exact, `prefix*`, `*suffix`, or `*` (presence) (I: pilot/pkg/security/authz/matcher/string.go). */
@@ -515,12 +517,18 @@ export function judge(policies: AuthzPolicy[], r: AuthzRequest): AuthzVerdict {
   }
   const allows = live.filter((x) => x.action === 'ALLOW');
   if (allows.length === 0) return unknown ? { unjudged: unknown } : { allowed: true };
+  const grants: { namespace: string; name: string; rule: number }[] = [];
+  let allowUnknown: string | undefined;
   for (const p of allows) {
-    const i = firstMatch(p, r, 'ALLOW');
-    if (typeof i === 'number') return unknown ? { unjudged: unknown } : { allowed: true, grantedBy: { namespace: p.namespace, name: p.name, rule: i } };
-    if (typeof i === 'string') unknown ??= i;
+    for (const [i, rule] of p.rules.entries()) {
+      const v = ruleMatches(rule, r, 'ALLOW');
+      if (v === true) grants.push({ namespace: p.namespace, name: p.name, rule: i });
+      else if (typeof v === 'string') allowUnknown ??= `${policyId(p, i)}: ${v}`;
+    }
   }
-  return unknown ? { unjudged: unknown } : { allowed: false, policy: 'none' };
+  if (unknown) return { unjudged: unknown };
+  if (grants.length > 0) return { allowed: true, grantedBy: grants.sort((a, b) => (policyId(a, a.rule) < policyId(b, b.rule) ? -1 : 1)) };
+  return allowUnknown ? { unjudged: allowUnknown } : { allowed: false, policy: 'none' };
 }
 
 /**

@@ -1,8 +1,8 @@
 // Pieces the authorization checks share: actors and the RBAC corroborations (istio-behaviours.md §2, §6).
 import { sameAddress } from '../../harness/access-log.js';
 import type { AtFault, Corroboration } from '../../harness/check.js';
-import type { AuthzPolicy } from '../../harness/istio/authz.js';
-import { judge } from '../../harness/istio/authz.js';
+import type { AuthzPolicy, AuthzRequest } from '../../harness/istio/authz.js';
+import { customJudge, judge } from '../../harness/istio/authz.js';
 import { appliesTo, authorizationPolicyFromIstio } from '../../harness/istio/authz-policy.js';
 import { type PostureView, ROOT_NAMESPACE } from '../../harness/posture/view.js';
 import type { Ref, Target } from '../../harness/target.js';
@@ -87,7 +87,8 @@ export function authzAtFault(view: PostureView, target: Target, a: AuthzAttempt)
   // `address`); it is known only at attack time, so it is rebuilt here in the posture's (logical) namespace, the one
   // its policies' `hosts` are written in.
   const host = `${a.to.name}.${a.to.namespace}.svc.cluster.local:${a.port}`;
-  const v = judge(policies, { ...(principal ? { principal, namespace: a.from.namespace } : {}), port: targetPort, http: a.http, ...(a.http ? { method: a.method ?? 'GET', path: a.path ?? '/', host } : {}) });
+  const req: AuthzRequest = { ...(principal ? { principal, namespace: a.from.namespace } : {}), port: targetPort, http: a.http, ...(a.http ? { method: a.method ?? 'GET', path: a.path ?? '/', host } : {}) };
+  const v = judge(policies, req);
   if ('unjudged' in v) return { object: `the model cannot judge ${request}: ${v.unjudged}`, remedy: 'read the policies that select the workload by hand' };
   if (!v.allowed) {
     return {
@@ -95,15 +96,29 @@ export function authzAtFault(view: PostureView, target: Target, a: AuthzAttempt)
       remedy: 'check that istiod pushed it (istioctl proxy-status; istioctl x authz check <pod>) and that the workload runs an istio-proxy',
     };
   }
+  const asked = providerAsked(policies, req);
   if (!v.grantedBy) {
     return {
-      object: `no ALLOW AuthorizationPolicy selects ${a.to.namespace}/${workload.name} (neither in ${a.to.namespace} nor mesh-wide in ${ROOT_NAMESPACE}): with none, Istio allows ${request}`,
+      object: `no ALLOW AuthorizationPolicy selects ${a.to.namespace}/${workload.name} (neither in ${a.to.namespace} nor mesh-wide in ${ROOT_NAMESPACE}): with none, Istio allows ${request}${asked}`,
       remedy: `apply an ALLOW policy in ${a.to.namespace} granting only the callers ${a.to.name} needs, and a mesh-wide allow-nothing (\`spec: {}\`) in ${ROOT_NAMESPACE}`,
     };
   }
-  const g = v.grantedBy;
+  // Every rule that grants it (R4-L1), in Envoy's order: narrowing one leaves the request granted by the others.
+  const [g, ...more] = v.grantedBy;
+  const rule = (x: typeof g) => `AuthorizationPolicy ${x!.namespace}/${x!.name} rules[${x!.rule}]`;
   return {
-    object: `AuthorizationPolicy ${g.namespace}/${g.name} rules[${g.rule}] grants ${request}`,
-    remedy: `narrow rules[${g.rule}] (its from.source principals/namespaces and to.operation methods/paths/ports) to the callers and calls ${a.to.name} needs`,
+    object: `${rule(g)} grants ${request}${more.length ? ` (and so do ${more.map(rule).join(', ')})` : ''}${asked}`,
+    remedy: `narrow rules[${g!.rule}] of AuthorizationPolicy ${g!.namespace}/${g!.name}${more.map((x) => `, rules[${x.rule}] of AuthorizationPolicy ${x.namespace}/${x.name}`).join('')} (their from.source principals/namespaces and to.operation methods/paths/ports) to the callers and calls ${a.to.name} needs`,
   };
+}
+
+/**
+ * What a usable CUSTOM policy adds to an "allowed" (R4-L2): `judge` leaves it out, but its ext_authz provider decides
+ * every request its rule matches, before the RBAC filters (harness/istio/authz.ts `customJudge`).
+ */
+function providerAsked(policies: AuthzPolicy[], r: AuthzRequest): string {
+  const c = customJudge(policies, r);
+  if (c === undefined) return '';
+  if ('unjudged' in c) return `; a CUSTOM policy may ask its ext_authz provider (not judged: ${c.unjudged})`;
+  return `; the ext_authz provider ${c.provider} is asked too (CUSTOM ${c.policy}): the provider decides`;
 }
