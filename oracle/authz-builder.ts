@@ -66,8 +66,10 @@ function valuesOf(objs: unknown[], keys: string[]): string[] {
 
 /** The identities to try: the policies' principals and namespaces, their neighbours, another namespace, plaintext. */
 function identities(objs: unknown[]): (string | undefined)[] {
-  const principals = valuesOf(objs, ['principals', 'notPrincipals', 'values', 'notValues'])
-    .filter((p) => p.includes('/') || p === '*')
+  // Every principals/notPrincipals value is a peer identity to try, with or without a `/`: a URI SAN may be any string
+  // (single-policy-in.yaml's `principals: ["principal", …]`), so a source naming one must be met (R4-M4). A `when`
+  // condition's values are identities only when they look like one.
+  const principals = uniq([...valuesOf(objs, ['principals', 'notPrincipals']), ...valuesOf(objs, ['values', 'notValues']).filter((p) => p.includes('/') || p === '*')])
     .flatMap((p) => instances(p, 'cluster.local/ns/foo/sa/any'))
     .flatMap((p) => [p, p.replace(/^[^/]*\//, 'td1/'), p.replace(/^[^/]*\//, 'old-td/'), p.replace(/^[^/]*\//, 'some-td/')]);
   const namespaces = valuesOf(objs, ['namespaces', 'notNamespaces']).flatMap((n) => instances(n, 'any-ns').map((ns) => `cluster.local/ns/${ns}/sa/default`));
@@ -174,7 +176,9 @@ export function requests(objs: unknown[], http: boolean): AuthzRequest[] {
 export function envoyRequest(r: AuthzRequest): EnvoyRequest {
   return {
     ...(r.principal === undefined ? {} : { peerUriSans: [`spiffe://${r.principal}`], filterState: { 'io.istio.peer_principal': `spiffe://${r.principal}` } }),
-    headers: r.http ? { ':method': r.method ?? 'GET', ':path': r.path ?? '/', ':authority': r.host ?? '' } : {},
+    // A header the request does not name stays absent (Envoy: an absent header matches no header matcher), so the
+    // evaluator never shares the model's defaults (R4-H1).
+    headers: r.http ? { ...(r.method === undefined ? {} : { ':method': r.method }), ...(r.path === undefined ? {} : { ':path': r.path }), ...(r.host === undefined ? {} : { ':authority': r.host }) } : {},
     localPort: r.port,
     localIp: '10.0.0.9',
     directRemoteIp: r.sourceIp ?? '10.0.0.7',
@@ -195,7 +199,13 @@ function oneCase(c: BuilderCase, policies: AuthzPolicy[] | string, filters: unkn
     if (e instanceof EnvoyRefusal) return { name, outcome: { kind: 'refused', reason: `envoy-rbac evaluator: ${e.message}` } };
     throw e;
   }
-  if (typeof policies === 'string') return { name, outcome: { kind: 'refused', reason: policies } };
+  const golden = envoy.allowed ? ('allowed' as const) : ('denied' as const);
+  const withGolden = (x: OracleCase): OracleCase => ({ ...x, golden });
+  if (typeof policies === 'string') return withGolden({ name, outcome: { kind: 'refused', reason: policies } });
+  return withGolden(decide(name, policies, envoy, r));
+}
+
+function decide(name: string, policies: AuthzPolicy[], envoy: ReturnType<typeof runChain>, r: AuthzRequest): OracleCase {
   const decision = judge(policies, r);
   if ('unjudged' in decision) return { name, outcome: { kind: 'refused', reason: decision.unjudged } };
   const custom = customJudge(policies, r);
@@ -222,6 +232,12 @@ function modelPolicies(docs: unknown[], c: BuilderCase, src: Source): AuthzPolic
   return forWorkload(built, opts);
 }
 
+/** A golden RBAC filter whose enforced `rules` allow (Envoy: an absent action is ALLOW) and hold a policy. */
+function enforcesAllow(filter: unknown): boolean {
+  const rules = (filter as { typedConfig?: { rules?: { action?: string; policies?: Record<string, unknown> } } }).typedConfig?.rules;
+  return rules !== undefined && (rules.action === undefined || rules.action === 'ALLOW') && Object.keys(rules.policies ?? {}).length > 0;
+}
+
 export function authzBuilder(): OracleFile[] {
   const src = JSON.parse(read('SOURCE.json')) as Source;
   return src.cases.map((c) => {
@@ -235,6 +251,7 @@ export function authzBuilder(): OracleFile[] {
       test: `${c.test}/${c.name}`,
       commit: src.source.commit,
       cases: requests(docs, c.dir === 'http').map((r) => oneCase(c, policies, filters, r)),
+      enforcesAllow: filters.some(enforcesAllow),
     };
   });
 }

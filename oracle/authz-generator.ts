@@ -84,7 +84,20 @@ function generatorCases(c: GeneratorCase): OracleCase[] {
   });
 }
 
+/**
+ * The `not*` twin of a source generator case (R4-M4): istiod wraps the generators' matchers for `notValues` as
+ * NOT(OR(…)) (I: pilot/pkg/security/authz/model/model.go `rule.principal`, `principalNot(principalOr(or))`), so the
+ * golden for `not<F>: [v]` is `notId: { orIds: { ids: [<the golden principal>] } }`. Its requests include plaintext,
+ * so each not* source meets a request without a peer (ISTIO-SECURITY-2021-004: NOT of a peer matcher is true then).
+ */
+function notTwin(c: GeneratorCase): GeneratorCase | undefined {
+  if (!c.field.startsWith('source.') || c.principal === undefined) return undefined;
+  const f = c.field.slice('source.'.length);
+  return { ...c, name: `${c.name} (not${f[0]!.toUpperCase()}${f.slice(1)}, model.go rule.principal)`, field: `source.not${f[0]!.toUpperCase()}${f.slice(1)}`, principal: { notId: { orIds: { ids: [c.principal] } } } };
+}
+
 export function authzGeneratorTable(): OracleFile[] {
   const data = JSON.parse(readFileSync(new URL('../test/data/istio/generator_test.json', import.meta.url), 'utf8')) as Data & { generator: GeneratorCase[] };
-  return [{ source: data.source.path, test: 'TestGenerator', commit: data.source.commit, cases: data.generator.flatMap(generatorCases) }];
+  const all = data.generator.flatMap((c) => [c, ...[notTwin(c)].filter((x): x is GeneratorCase => x !== undefined)]);
+  return [{ source: data.source.path, test: 'TestGenerator', commit: data.source.commit, cases: all.flatMap(generatorCases) }];
 }

@@ -12,6 +12,8 @@ export type Outcome =
 export interface OracleCase {
   name: string;
   outcome: Outcome;
+  /** Where the case has one: the Istio side's own answer (the builder goldens: the golden Envoy chain's decision). */
+  golden?: 'allowed' | 'denied';
 }
 
 /** The cases ported from one Istio source file (a Go test file or one testdata file). */
@@ -23,6 +25,8 @@ export interface OracleFile {
   /** The istio/istio commit the data was ported from. */
   commit: string;
   cases: OracleCase[];
+  /** The builder goldens: the golden Envoy config enforces an ALLOW policy (an RBAC filter whose `rules` allow). */
+  enforcesAllow?: boolean;
 }
 
 export type OraclePort = () => OracleFile[];

@@ -1,6 +1,9 @@
 // Issue 21 item 7: a failed case names the posture object at fault and the fix. What each check's plan names is
 // decided from the snapshot by the Istio model (PeerAuthentication composition, AuthorizationPolicy judgement); here
 // each weakened posture must make the plan name exactly the object the posture weakens.
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { LabTarget } from '../cluster/lab/lab-target.js';
 import type { AtFault, CheckContext } from '../harness/check.js';
@@ -16,7 +19,7 @@ import type { Target } from '../harness/target.js';
 /** The at-fault statements a check's plan makes on a posture (a plan reads the posture only; the lab is not started). */
 async function planned(checkId: string, overlay?: string): Promise<AtFault[]> {
   const check = ALL_CHECKS.find((c) => c.id === checkId)!;
-  const view = new PostureView(loadPosture('fixtures/secure', overlay ? [`fixtures/weakened/${overlay}`] : []));
+  const view = new PostureView(loadPosture('fixtures/secure', overlay ? [overlay.includes('/') ? overlay : `fixtures/weakened/${overlay}`] : []));
   const ctx = { view, target: new LabTarget(), timeouts: LAB_TIMEOUTS, settings: DEFAULT_SETTINGS } as CheckContext;
   const plan = await check.plan!(ctx);
   if ('notApplicable' in plan) throw new Error(`${checkId} not applicable: ${plan.notApplicable}`);
@@ -107,5 +110,43 @@ describe('what a failed case says is at fault (issue 21 item 7)', () => {
       const f = authzAtFault(canary({ allowNothing: true, rootNamespace: 'mesh-root' }), new LabTarget(), attack);
       expect(f?.object).toMatch(/^no ALLOW AuthorizationPolicy selects mesh\/echo-v2 \(neither in mesh nor mesh-wide in mesh-root\)/);
     });
+  });
+
+  const overlayFile = (name: string, lines: string[]) => {
+    const f = join(mkdtempSync(join(tmpdir(), 'r4-')), name);
+    writeFileSync(f, [...lines, ''].join('\n'));
+    return f;
+  };
+
+  it('R4-L1: two ALLOW policies granting the attack are both named, in Envoy\'s order, in the object and the remedy', async () => {
+    const zzz = overlayFile('zzz.yaml', ['apiVersion: security.istio.io/v1', 'kind: AuthorizationPolicy', 'metadata: { name: zzz, namespace: mesh }', 'spec:', '  rules:', '    - {}']);
+    const check = ALL_CHECKS.find((c) => c.id === 'AUTHZ-001')!;
+    const view = new PostureView(loadPosture('fixtures/secure', ['fixtures/weakened/allow-all.yaml', zzz]));
+    const plan = await check.plan!({ view, target: new LabTarget(), timeouts: LAB_TIMEOUTS, settings: DEFAULT_SETTINGS } as CheckContext);
+    if ('notApplicable' in plan) throw new Error(plan.notApplicable);
+    const f = plan.cases.map((c) => c.atFault).find((x) => x !== undefined)!;
+    expect(f.object).toMatch(/^AuthorizationPolicy istio-system\/allow-nothing rules\[0\] grants GET \/ .*\(and so do AuthorizationPolicy mesh\/zzz rules\[0\]\)/);
+    expect(f.remedy).toMatch(/^narrow rules\[0\] of AuthorizationPolicy istio-system\/allow-nothing, rules\[0\] of AuthorizationPolicy mesh\/zzz /);
+  });
+
+  it('R4-L2: when a CUSTOM policy asks its provider about the attack, the object says the provider decides', async () => {
+    const ext = overlayFile('ext.yaml', ['apiVersion: security.istio.io/v1', 'kind: AuthorizationPolicy', 'metadata: { name: ext, namespace: mesh }', 'spec:', '  selector: { matchLabels: { app: echo } }', '  action: CUSTOM', '  provider: { name: opa }', '  rules:', '    - to: [{ operation: { paths: ["/*"] } }]']);
+    const check = ALL_CHECKS.find((c) => c.id === 'AUTHZ-001')!;
+    const view = new PostureView(loadPosture('fixtures/secure', ['fixtures/weakened/allow-all.yaml', ext]));
+    const plan = await check.plan!({ view, target: new LabTarget(), timeouts: LAB_TIMEOUTS, settings: DEFAULT_SETTINGS } as CheckContext);
+    if ('notApplicable' in plan) throw new Error(plan.notApplicable);
+    const f = plan.cases.map((c) => c.atFault).find((x) => x !== undefined)!;
+    expect(f.object).toMatch(/^AuthorizationPolicy istio-system\/allow-nothing rules\[0\] grants GET \/ .*; the ext_authz provider opa is asked too \(CUSTOM ns\[mesh\]-policy\[ext\]-rule\[0\]\): the provider decides$/);
+  });
+
+  it('R4-H1: an ALLOW granting by hosts is named with the Host the attack sends, not "the mesh did not enforce it"', async () => {
+    const overlay = join(mkdtempSync(join(tmpdir(), 'r4h1-')), 'allow-by-host.yaml');
+    writeFileSync(
+      overlay,
+      ['apiVersion: security.istio.io/v1', 'kind: AuthorizationPolicy', 'metadata: { name: echo-by-host, namespace: mesh }', 'spec:', '  selector: { matchLabels: { app: echo } }', '  rules:', '    - to: [{ operation: { hosts: ["echo.mesh.svc.cluster.local*"] } }]', ''].join('\n'),
+    );
+    const faults = await planned('AUTHZ-001', overlay);
+    expect(faults.some((f) => /^AuthorizationPolicy mesh\/echo-by-host rules\[0\] grants GET \/ from cluster\.local\/ns\/mesh\/sa\/unauthorized/.test(f.object)), JSON.stringify(faults, null, 1)).toBe(true);
+    expect(faults.some((f) => /did not enforce/.test(f.object))).toBe(false);
   });
 });

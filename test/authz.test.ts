@@ -7,7 +7,7 @@ import type { AuthzPolicyModel } from '../cluster/lab/model.js';
 import { deniedByMesh } from '../harness/classify.js';
 import { loadPosture } from '../harness/posture/load.js';
 import { validateForLab } from '../cluster/lab/schema.js';
-import { type AuthzRequest, customJudge, judge, serviceAccountMatch, trustDomainMatch } from '../harness/istio/authz.js';
+import { type AuthzRequest, customJudge, DRY_RUN_CUSTOM, judge, serviceAccountMatch, trustDomainMatch } from '../harness/istio/authz.js';
 import { type AuthzPolicyOptions, authorizationPolicyFromIstio, CLUSTER_LOCAL_BUNDLE, type ExtensionProvider, extensionProvidersOf, forWorkload, providerNameProblem, replaceTrustDomainAliases } from '../harness/istio/authz-policy.js';
 
 const AUTHZ = 'cluster.local/ns/mesh/sa/authorized';
@@ -164,23 +164,43 @@ describe('issue 20: the model as Istio builds it (pilot/pkg/security/authz/build
 
   it('multiple-policies-in.yaml: hosts match :authority case-insensitively (HostMatcher ignore_case)', () => {
     const p = conv({ rules: [{ to: [{ operation: { hosts: ['httpbin.org', '*.example.com'] } }] }] });
-    expect(judge([p], r({ host: 'HTTPBIN.ORG' }))).toEqual({ allowed: true });
-    expect(judge([p], r({ host: 'a.EXAMPLE.com' }))).toEqual({ allowed: true });
+    expect(judge([p], r({ host: 'HTTPBIN.ORG' }))).toMatchObject({ allowed: true });
+    expect(judge([p], r({ host: 'a.EXAMPLE.com' }))).toMatchObject({ allowed: true });
     expect(judge([p], r({ host: 'httpbin.org.evil' }))).toEqual({ allowed: false, policy: 'none' });
+  });
+
+  it('R4-H1: an ALLOW by hosts is unjudged, not denied, when the request names no host (methods, paths and their not* alike)', () => {
+    const noHost = r({ host: undefined });
+    const byHost = conv({ rules: [{ to: [{ operation: { hosts: ['echo.mesh.svc.cluster.local*'] } }] }] });
+    expect(judge([byHost], noHost)).toEqual({ unjudged: expect.stringMatching(/rule\[0\]: hosts \(the request's :authority is not known\)/) });
+    expect(judge([byHost], r({ host: 'echo.mesh.svc.cluster.local:8080' }))).toMatchObject({ allowed: true });
+    // DENY notHosts: "deny everything but these hosts" must not fire on a guessed ''.
+    const denyNotHosts = conv({ action: 'DENY', rules: [{ to: [{ operation: { notHosts: ['echo.mesh.svc.cluster.local*'] } }] }] });
+    expect(judge([denyNotHosts], noHost)).toEqual({ unjudged: expect.stringContaining('notHosts') });
+    const denyNotMethods = conv({ action: 'DENY', rules: [{ to: [{ operation: { notMethods: ['DELETE'] } }] }] });
+    expect(judge([denyNotMethods], r({ method: undefined }))).toEqual({ unjudged: expect.stringContaining('notMethods') });
+    const byPath = conv({ rules: [{ to: [{ operation: { paths: ['/api/*'] } }] }] });
+    expect(judge([byPath], r({ path: undefined }))).toEqual({ unjudged: expect.stringContaining('paths') });
+    // A decided answer that does not depend on the missing value stays decided: another operation grants, or the
+    // port already rules the operation out.
+    expect(judge([conv({ rules: [{ to: [{ operation: { hosts: ['x'] } }, { operation: { ports: ['8000'] } }] }] })], noHost)).toMatchObject({ allowed: true });
+    expect(judge([conv({ rules: [{ to: [{ operation: { hosts: ['x'], ports: ['1'] } }] }] })], noHost)).toEqual({ allowed: false, policy: 'none' });
+    // On a TCP chain a DENY rule's hosts are ignored (checkError): decided, whatever the host.
+    expect(judge([denyNotHosts], r({ host: undefined, http: false }))).toMatchObject({ allowed: false });
   });
 
   it('dry-run-allow-in.yaml / dry-run-mix-in.yaml: a dry-run policy is a shadow rule, never enforced', () => {
     const dry = conv({ rules: [{ to: [{ operation: { paths: ['/exact'] } }] }] }, { 'istio.io/dry-run': 'true' });
     expect(dry.dryRun).toBe(true);
-    expect(judge([dry], r({ path: '/other' }))).toEqual({ allowed: true });
+    expect(judge([dry], r({ path: '/other' }))).toMatchObject({ allowed: true });
     const notDry = conv({ rules: [{ to: [{ operation: { paths: ['/another'] } }] }] }, { 'istio.io/dry-run': 'false' });
     expect(judge([dry, notDry], r({ path: '/exact' }))).toEqual({ allowed: false, policy: 'none' });
   });
 
   it('audit-full-rule-in.yaml / tcp/audit-both-http-tcp-in.yaml: AUDIT (Envoy action LOG) never decides', () => {
     const audit = conv({ action: 'AUDIT', rules: [{}] });
-    expect(judge([audit], r())).toEqual({ allowed: true });
-    expect(judge([audit], r({ http: false }))).toEqual({ allowed: true });
+    expect(judge([audit], r())).toMatchObject({ allowed: true });
+    expect(judge([audit], r({ http: false }))).toMatchObject({ allowed: true });
   });
 
   it('custom-bad-out.yaml / custom-bad-multiple-providers: a bad CUSTOM provider turns the policy\'s rules into DENY rules', () => {
@@ -188,12 +208,60 @@ describe('issue 20: the model as Istio builds it (pilot/pkg/security/authz/build
     const bad = conv({ action: 'CUSTOM', provider: { name: 'default' }, rules: [{ to: [{ operation: { paths: ['/httpbin1'] } }] }] }, undefined, { providers });
     expect(bad.badProvider).toMatch(/port must be in the range/);
     expect(judge([bad], r({ path: '/httpbin1' }))).toMatchObject({ allowed: false });
-    expect(judge([bad], r({ path: '/other' }))).toEqual({ allowed: true });
+    expect(judge([bad], r({ path: '/other' }))).toMatchObject({ allowed: true });
     expect(customJudge([bad], r({ path: '/httpbin1' }))).toBeUndefined();
     // custom-bad-out.yaml names it istio-ext-authz-default-ns[foo]-policy[httpbin-1]-rule[0]-deny-due-to-bad-CUSTOM-action.
     expect(judge([bad], r({ path: '/httpbin1' }))).toEqual({ allowed: false, policy: 'istio-ext-authz-default-ns[foo]-policy[p]-rule[0]-deny-due-to-bad-CUSTOM-action' });
     const two = forWorkload([conv({ action: 'CUSTOM', provider: { name: 'a' }, rules: [{}] }), conv({ action: 'CUSTOM', provider: { name: 'b' }, rules: [{}] })]);
     expect(two.every((p) => p.badProvider?.includes('PILOT_ENABLE_MULTIPLE_CUSTOM_AUTHZ_PROVIDERS'))).toBe(true);
+  });
+
+  it('R4-M1: a bad HTTP ext_authz provider denies a TCP connection its rule matches (buildTCP calls getExtAuthz before the tcp==nil skip)', () => {
+    const tcp = r({ http: false });
+    const invalid = conv({ action: 'CUSTOM', provider: { name: 'default' }, rules: [{}] }, undefined, { providers: [{ name: 'default', kind: 'envoyExtAuthzHttp', port: 999999 }] });
+    expect(invalid.providerKind).toBe('http');
+    expect(judge([invalid], tcp)).toEqual({ allowed: false, policy: 'istio-ext-authz-default-ns[foo]-policy[p]-rule[0]-deny-due-to-bad-CUSTOM-action' });
+    // Two HTTP providers on one workload: every CUSTOM rule becomes a DENY; on TCP its path is dropped (forTCP), so the
+    // /admin rule denies every connection.
+    const providers = [
+      { name: 'a', kind: 'envoyExtAuthzHttp', port: 9000 },
+      { name: 'b', kind: 'envoyExtAuthzHttp', port: 9000 },
+    ];
+    const two = forWorkload(
+      [conv({ action: 'CUSTOM', provider: { name: 'a' }, rules: [{ to: [{ operation: { paths: ['/admin'] } }] }] }, undefined, { providers }), conv({ action: 'CUSTOM', provider: { name: 'b' }, rules: [{ to: [{ operation: { ports: ['1'] } }] }] }, undefined, { providers })],
+      { providers },
+    );
+    expect(judge(two, tcp)).toMatchObject({ allowed: false, policy: expect.stringContaining('deny-due-to-bad-CUSTOM-action') });
+    // A GOOD HTTP provider's policy is still ignored on TCP (the tcp==nil skip).
+    const good = conv({ action: 'CUSTOM', provider: { name: 'default' }, rules: [{}] }, undefined, { providers: [{ name: 'default', kind: 'envoyExtAuthzHttp', port: 9000 }] });
+    expect(judge([good], tcp)).toEqual({ allowed: true });
+    expect(customJudge([good], tcp)).toBeUndefined();
+  });
+
+  it('R4-M2: judge does not answer "allowed" for a request a dry-run CUSTOM rule matches (istiod enforces it as DENY)', () => {
+    const providers = [{ name: 'default', kind: 'envoyExtAuthzHttp', port: 9000 }];
+    const dry = conv({ action: 'CUSTOM', provider: { name: 'default' }, rules: [{}] }, { 'istio.io/dry-run': 'true' }, { providers });
+    expect(judge([dry], r())).toEqual({ unjudged: `ns[foo]-policy[p]-rule[0]: ${DRY_RUN_CUSTOM}` });
+    // May match (the host is not known): unjudged too, never "allowed".
+    const byHost = conv({ action: 'CUSTOM', provider: { name: 'default' }, rules: [{ to: [{ operation: { hosts: ['x'] } }] }] }, { 'istio.io/dry-run': 'true' }, { providers });
+    expect(judge([byHost], r({ host: undefined }))).toHaveProperty('unjudged');
+    // A rule that surely does not match, or an HTTP provider on a TCP chain (skipped by buildTCP), leaves it decided.
+    const admin = conv({ action: 'CUSTOM', provider: { name: 'default' }, rules: [{ to: [{ operation: { paths: ['/admin'] } }] }] }, { 'istio.io/dry-run': 'true' }, { providers });
+    expect(judge([admin], r({ path: '/' }))).toEqual({ allowed: true });
+    expect(judge([dry], r({ http: false }))).toEqual({ allowed: true });
+  });
+
+  it('R4-L1: grantedBy lists every ALLOW rule that grants the request, sorted by Envoy\'s policy id', () => {
+    const zzz = { ...conv({ rules: [{}, { to: [{ operation: { paths: ['/nope'] } }] }, {}] }), name: 'zzz', namespace: 'mesh' };
+    const aaa = { ...conv({ rules: [{}] }), name: 'aaa', namespace: 'istio-system' };
+    expect(judge([zzz, aaa], r())).toEqual({
+      allowed: true,
+      grantedBy: [
+        { namespace: 'istio-system', name: 'aaa', rule: 0 },
+        { namespace: 'mesh', name: 'zzz', rule: 0 },
+        { namespace: 'mesh', name: 'zzz', rule: 2 },
+      ],
+    });
   });
 
   it('tcp/custom-both-http-tcp-in.yaml: a gRPC provider\'s CUSTOM applies on TCP, its HTTP-only fields ignored; an HTTP provider\'s does not', () => {
@@ -209,7 +277,7 @@ describe('issue 20: the model as Istio builds it (pilot/pkg/security/authz/build
     expect(serviceAccountMatch('my-ns/my-sa', 'td/ns/my-ns/x/sa/my-sa/y')).toBe(true);
     expect(serviceAccountMatch('my-ns/my-sa', 'td/ns/my-ns/sa/my-sa-junk')).toBe(false);
     const p = conv({ rules: [{ from: [{ source: { serviceAccounts: ['sa-only'] } }] }] });
-    expect(judge([p], r({ principal: 'cluster.local/ns/foo/sa/sa-only' }))).toEqual({ allowed: true });
+    expect(judge([p], r({ principal: 'cluster.local/ns/foo/sa/sa-only' }))).toMatchObject({ allowed: true });
     expect(judge([p], r({ principal: 'cluster.local/ns/bar/sa/sa-only' }))).toMatchObject({ allowed: false });
     expect(trustDomainMatch('bad*', 'bad-td/ns/foo/sa/x')).toBe(true);
     expect(trustDomainMatch('bad*', 'good/ns/bad/sa/x')).toBe(false);
@@ -228,7 +296,7 @@ describe('issue 20: the model as Istio builds it (pilot/pkg/security/authz/build
     expect(judge([conv({ rules: [{ from: [{ source: { requestPrincipals: ['*'] } }] }] })], r({ jwt: true }))).toHaveProperty('unjudged');
     // ipBlocks judged on a known source IP only.
     const ip = conv({ rules: [{ from: [{ source: { ipBlocks: ['5.6.7.0/24'] } }] }] });
-    expect(judge([ip], r({ sourceIp: '5.6.7.8' }))).toEqual({ allowed: true });
+    expect(judge([ip], r({ sourceIp: '5.6.7.8' }))).toMatchObject({ allowed: true });
     expect(judge([ip], r({ sourceIp: '5.6.8.8' }))).toMatchObject({ allowed: false });
     expect(judge([ip], r())).toHaveProperty('unjudged');
   });
@@ -286,7 +354,7 @@ describe('issue 20: trust-domain aliases (builder_test.go trust-domain-* cases)'
     );
     if ('refused' in c) throw new Error(c.refused);
     const r = { port: 80, http: true, method: 'GET', path: '/', host: 'h' };
-    expect(judge([c.policy], { ...r, principal: 'td1/ns/a/sa/b' })).toEqual({ allowed: true });
+    expect(judge([c.policy], { ...r, principal: 'td1/ns/a/sa/b' })).toMatchObject({ allowed: true });
     expect(judge([c.policy], { ...r, principal: 'td2/ns/a/sa/b' })).toMatchObject({ allowed: false });
   });
 });

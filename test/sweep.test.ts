@@ -288,6 +288,15 @@ describe('which CUSTOM policies the sweep\'s own request reaches', () => {
     expect(onTd('example.org', ['old.example'], 'spiffe://old.example/ns/sweep/sa/sweeper')).toBe(true);
     expect(onTd('example.org', [], 'spiffe://other.example/ns/sweep/sa/sweeper')).toBe(false);
   });
+
+  it('R4-H1: a CUSTOM policy scoped by hosts is judged on the Host the sweep sends (its Service name), never on an empty one', () => {
+    const svcPort = { ...port, services: ['pay/api:8080'] };
+    const at = (p: typeof svcPort, ...snapshot: ReturnType<typeof custom>[]) => customAsked(estate(...snapshot), pod, p, 'spiffe://cluster.local/ns/sweep/sa/sweeper');
+    expect(at(svcPort, custom({ rules: [{ to: [{ operation: { hosts: ['api.pay.svc.cluster.local*'] } }] }] }))).toBe(true);
+    expect(at(svcPort, custom({ rules: [{ to: [{ operation: { hosts: ['other.example'] } }] }] }))).toBe(false);
+    // No Service: the sweep sends the address it dials as the Host.
+    expect(at(port, custom({ rules: [{ to: [{ operation: { hosts: ['10.0.0.5*'] } }] }] }))).toBe(true);
+  });
 });
 
 describe('sweep scope, protocol and policy resolution', () => {

@@ -111,11 +111,14 @@ export interface AuthzRequest {
   principal?: string;
   /** Namespace from the peer's SPIFFE ID; undefined for plaintext. */
   namespace?: string;
-  /** HTTP only. */
+  /**
+   * HTTP only, like `path` and `host`: undefined = not known to the caller, and a rule naming methods/notMethods
+   * (paths, hosts) is then unjudged, never matched against '' (R4-H1).
+   */
   method?: string;
   /** URL path without the query (Istio matches `paths` against the path, not the query string). */
   path?: string;
-  /** HTTP only: the `:authority` (Host) header. */
+  /** HTTP only: the `:authority` (Host) header, as the client sends it (`echo.mesh.svc.cluster.local:8080`, `echo:8080`…). */
   host?: string;
   port: number;
   /** The connection's peer address (IPv4), when known; `ipBlocks` are judged only then. */
@@ -136,10 +139,12 @@ export interface AuthzDecision {
   /** `ns[<ns>]-policy[<name>]-rule[<i>]` of the deciding DENY rule, or `none` when no ALLOW rule matched. */
   policy?: string;
   /**
-   * Allowed: the first ALLOW rule that grants the request, in the order istiod lists the policies (its policy,
-   * namespace and rule index); absent when no ALLOW policy selects the workload (then Istio allows everything).
+   * Allowed: EVERY ALLOW rule that surely grants the request (its policy's namespace and name, and the rule's index),
+   * sorted by Envoy's policy id (`ns[..]-policy[..]-rule[..]`, string order: Envoy holds the policies in a map sorted
+   * by name, E: filters/common/rbac/engine_impl.cc), since any one of them grants it (R4-L1); a rule the model cannot
+   * judge is not listed. Absent when no ALLOW policy selects the workload (then Istio allows everything).
    */
-  grantedBy?: { namespace: string; name: string; rule: number };
+  grantedBy?: { namespace: string; name: string; rule: number }[];
 }
 
 /** Istio string match: exact, `prefix*`, `*suffix`, or `*` (presence) (I: pilot/pkg/security/authz/matcher/string.go). */
@@ -208,8 +213,6 @@ export function pathProblem(path: string): string | undefined {
   if (template && !path.startsWith('/')) return `path template ${path}: Envoy's uri_template must start with '/' (not implemented by the lab)`;
   return undefined;
 }
-
-const orPathMatch = (patterns: string[], path: string) => patterns.some((p) => pathMatch(p, path));
 
 /**
  * One identity field: `values` → authenticated(OR), false without a peer identity; `notValues` →
@@ -377,27 +380,37 @@ export function hostMatch(pattern: string, host: string): boolean {
   return stringMatch(pattern.toLowerCase(), host.toLowerCase());
 }
 
+/**
+ * One HTTP field of an operation (`hosts`/`methods`/`paths` and their `not*`) on the request's header. Every HTTP
+ * request has `:authority`, `:method` and `:path`, and istiod turns the field into an Envoy header matcher on it (I:
+ * pilot/pkg/security/authz/model/generator.go hostGenerator, methodGenerator, pathGenerator); a request that does not
+ * name the value leaves the field unjudged (R4-H1), never matched against a guessed ''.
+ */
+function httpField(values: string[] | undefined, notValues: string[] | undefined, value: string | undefined, match: (p: string, v: string) => boolean, field: string, header: string): Tri {
+  if (!values && !notValues) return true;
+  if (value === undefined) return `${values ? field : `not${field[0]!.toUpperCase()}${field.slice(1)}`} (the request's ${header} is not known)`;
+  if (values && !values.some((p) => match(p, value))) return false;
+  if (notValues?.some((p) => match(p, value))) return false;
+  return true;
+}
+
 /** One operation. On a TCP chain a DENY rule's HTTP-only fields are ignored (`checkError`), the ports still count. */
-function operationMatches(o: AuthzOperation, r: AuthzRequest): boolean {
+function operationMatches(o: AuthzOperation, r: AuthzRequest): Tri {
   const port = String(r.port);
   if (o.ports && !orMatch(o.ports, port)) return false;
   if (o.notPorts && orMatch(o.notPorts, port)) return false;
   if (!r.http) return true;
-  const method = r.method ?? '';
-  const path = r.path ?? '';
-  const host = r.host ?? '';
-  if (o.hosts && !o.hosts.some((h) => hostMatch(h, host))) return false;
-  if (o.notHosts?.some((h) => hostMatch(h, host))) return false;
-  if (o.methods && !orMatch(o.methods, method)) return false;
-  if (o.notMethods && orMatch(o.notMethods, method)) return false;
-  if (o.paths && !orPathMatch(o.paths, path)) return false;
-  if (o.notPaths && orPathMatch(o.notPaths, path)) return false;
-  return true;
+  return and3([
+    () => httpField(o.hosts, o.notHosts, r.host, hostMatch, 'hosts', ':authority'),
+    () => httpField(o.methods, o.notMethods, r.method, stringMatch, 'methods', ':method'),
+    () => httpField(o.paths, o.notPaths, r.path, pathMatch, 'paths', ':path'),
+  ]);
 }
 
-function toMatches(rule: AuthzRule, r: AuthzRequest): boolean {
+/** A rule's `to`: any operation matches (model.go `New`), three-valued. */
+function toMatches(rule: AuthzRule, r: AuthzRequest): Tri {
   if (!rule.to) return true;
-  return rule.to.some(({ operation }) => operationMatches(operation, r));
+  return or3(rule.to.map(({ operation }) => () => operationMatches(operation, r)));
 }
 
 /** A rule: OR(from) AND OR(to) AND every `when` (model.go `New`). */
@@ -447,21 +460,49 @@ const enforced = (policies: AuthzPolicy[]) => policies.filter((p) => p.action !=
 
 /**
  * A CUSTOM policy whose provider istiod cannot use becomes DENY rules (builder.go buildHTTP/buildTCP,
- * getBadCustomDenyRules). On a TCP chain an HTTP provider's policy is dropped before that (builder.go buildTCP).
+ * getBadCustomDenyRules), on a TCP chain too whatever the provider's kind (R4-M1): buildTCP denies for two providers
+ * before looking at any, and calls getExtAuthz (the error → DENY rules) BEFORE it drops a valid HTTP provider's policy
+ * (`else if extauthz.tcp == nil { … continue }`); the rules were built forTCP with action DENY, so their HTTP-only
+ * fields are ignored (`checkError`), as `ruleMatches` does for DENY.
  */
-const badCustom = (p: AuthzPolicy, r: AuthzRequest) => p.action === 'CUSTOM' && p.badProvider !== undefined && (r.http || p.providerKind !== 'http');
+const badCustom = (p: AuthzPolicy) => p.action === 'CUSTOM' && p.badProvider !== undefined;
 
 /**
- * Istio's decision, three-valued: DENY (and bad CUSTOM) first, then ALLOW; with no ALLOW policy everything else is
- * allowed; with any, one rule must match (builder.go: CUSTOM, DENY and ALLOW filters in that order, each must pass).
+ * A dry-run CUSTOM policy with a usable provider: istiod puts its rules into the RBAC filter's ENFORCED `rules`, action
+ * DENY (builder.go selectProviderRuleSet → providerShadowRules; buildHTTP/buildTCP `rbac.Rules = providerShadowRules`),
+ * so a request it matches is denied, whatever builder.go's comment says. No golden holds it, so `judge` refuses to
+ * answer for a request it matches or may match (R4-M2). On TCP an HTTP provider's policy is skipped first (buildTCP
+ * `extauthz.tcp == nil`); a bad provider's dry-run rules are dropped (getBadCustomDenyRules takes providerRules only).
+ */
+function dryRunCustom(policies: AuthzPolicy[], r: AuthzRequest): string | undefined {
+  for (const p of policies.filter((x) => x.action === 'CUSTOM' && x.dryRun && x.badProvider === undefined)) {
+    if (!r.http && p.providerKind !== 'grpc') continue;
+    const i = firstMatch(p, r, 'CUSTOM');
+    if (i !== undefined) return `${typeof i === 'number' ? policyId(p, i) : i}: ${DRY_RUN_CUSTOM}`;
+  }
+  return undefined;
+}
+
+/**
+ * Istio's decision by its RBAC filters, three-valued: DENY (and bad CUSTOM) first, then ALLOW; with no ALLOW policy
+ * everything else is allowed; with any, one rule must match (builder.go: CUSTOM, DENY and ALLOW filters in that order,
+ * each must pass).
+ *
+ * Not in the answer (R4-L2): a usable (non-dry-run) CUSTOM policy. Its ext_authz filter runs before the RBAC filters
+ * (I: pilot/pkg/networking/core/listener_builder.go, authzCustomBuilder first) and its provider decides every request
+ * its rule matches, so `allowed: true` means "allowed by the AuthorizationPolicies the mesh enforces itself"; a
+ * caller that needs the full answer asks `customJudge` too (an access matrix built on `judge` alone over-states
+ * access wherever a provider is asked). A dry-run CUSTOM policy that matches makes the answer unjudged (R4-M2).
  */
 export function judge(policies: AuthzPolicy[], r: AuthzRequest): AuthzVerdict {
+  const dry = dryRunCustom(policies, r);
+  if (dry) return { unjudged: dry };
   const live = enforced(policies);
   let unknown: string | undefined;
   // The bad-CUSTOM DENY filter comes first, then the DENY filter (builder.go BuildHTTP); within one, Envoy holds the
   // policies in a map sorted by name and reports the first that matches (E: filters/common/rbac/engine_impl.cc).
   for (const [ps, idOf] of [
-    [live.filter((x) => badCustom(x, r)), badCustomPolicyId],
+    [live.filter(badCustom), badCustomPolicyId],
     [live.filter((x) => x.action === 'DENY'), policyId],
   ] as const) {
     const ids: string[] = [];
@@ -476,12 +517,18 @@ export function judge(policies: AuthzPolicy[], r: AuthzRequest): AuthzVerdict {
   }
   const allows = live.filter((x) => x.action === 'ALLOW');
   if (allows.length === 0) return unknown ? { unjudged: unknown } : { allowed: true };
+  const grants: { namespace: string; name: string; rule: number }[] = [];
+  let allowUnknown: string | undefined;
   for (const p of allows) {
-    const i = firstMatch(p, r, 'ALLOW');
-    if (typeof i === 'number') return unknown ? { unjudged: unknown } : { allowed: true, grantedBy: { namespace: p.namespace, name: p.name, rule: i } };
-    if (typeof i === 'string') unknown ??= i;
+    for (const [i, rule] of p.rules.entries()) {
+      const v = ruleMatches(rule, r, 'ALLOW');
+      if (v === true) grants.push({ namespace: p.namespace, name: p.name, rule: i });
+      else if (typeof v === 'string') allowUnknown ??= `${policyId(p, i)}: ${v}`;
+    }
   }
-  return unknown ? { unjudged: unknown } : { allowed: false, policy: 'none' };
+  if (unknown) return { unjudged: unknown };
+  if (grants.length > 0) return { allowed: true, grantedBy: grants.sort((a, b) => (policyId(a, a.rule) < policyId(b, b.rule) ? -1 : 1)) };
+  return allowUnknown ? { unjudged: allowUnknown } : { allowed: false, policy: 'none' };
 }
 
 /**

@@ -201,12 +201,17 @@ export function customAsked(estate: Estate, pod: EstatePod, port: EstatePort, sp
   if (policies.length === 0) return false;
   const principal = spiffeId.replace(/^spiffe:\/\//, '');
   const namespace = /\/ns\/([^/]+)\//.exec(principal)?.[1];
-  const base = { method: 'GET', path: SWEEP_PATH, port: port.port, http: true };
+  const base = { method: 'GET', path: SWEEP_PATH, host: sweepAuthority(port), port: port.port, http: true };
   return customJudge(policies, { ...base, principal, namespace }) !== undefined || customJudge(policies, base) !== undefined;
 }
 
+/** The Host the sweep sends to a port: its first Service's cluster-local name and port, else the address dialled. */
+function sweepAuthority(port: EstatePort): string {
+  return port.services[0]?.replace(/^([^/]+)\/([^:]+):(\d+)$/, '$2.$1.svc.cluster.local:$3') ?? port.dial;
+}
+
 function attacksFor(e: Endpoint, i: number, cert: MintedCert, timeoutMs: number): Attack[] {
-  const authority = e.port.services[0]?.replace(/^([^/]+)\/([^:]+):(\d+)$/, '$2.$1.svc.cluster.local:$3') ?? e.port.dial;
+  const authority = sweepAuthority(e.port);
   const plain: Attack = e.port.protocol === 'tcp' ? { kind: 'tcp', id: `p${i}`, dial: e.port.dial, timeoutMs } : { kind: 'http', id: `p${i}`, dial: e.port.dial, authority, path: SWEEP_PATH, timeoutMs };
   const mtls: TlsAttack = {
     kind: 'tls',

@@ -1,8 +1,8 @@
 // Pieces the authorization checks share: actors and the RBAC corroborations (istio-behaviours.md §2, §6).
 import { sameAddress } from '../../harness/access-log.js';
 import type { AtFault, Corroboration } from '../../harness/check.js';
-import type { AuthzPolicy } from '../../harness/istio/authz.js';
-import { judge } from '../../harness/istio/authz.js';
+import type { AuthzPolicy, AuthzRequest } from '../../harness/istio/authz.js';
+import { customJudge, judge } from '../../harness/istio/authz.js';
 import { appliesTo, authorizationPolicyFromIstio, type SelectedAuthzPolicy, trustDomainAliasesOf, trustDomainOf } from '../../harness/istio/authz-policy.js';
 import { type PostureView, ROOT_NAMESPACE } from '../../harness/posture/view.js';
 import type { Ref, Target } from '../../harness/target.js';
@@ -93,11 +93,16 @@ export function authzAtFault(view: PostureView, target: Target, a: AuthzAttempt)
     if ('refused' in conv) return { object: `${what} is not judged by the model (${conv.refused})`, remedy: 'read it by hand: meshproof cannot say what it grants' };
     converted.push(conv);
   }
+  // The Host the attack sends (R4-H1): the engine dials `via: 'service'` through `target.address`, whose authority is
+  // `<svc>.<ns>.svc.cluster.local:<port>` on both targets (cluster/lab/lab-target.ts and cluster/kube/kube-target.ts
+  // `address`); it is known only at attack time, so it is rebuilt here in the posture's (logical) namespace, the one
+  // its policies' `hosts` are written in.
+  const host = `${a.to.name}.${a.to.namespace}.svc.cluster.local:${a.port}`;
+  const req: AuthzRequest = { ...(principal ? { principal, namespace: a.from.namespace } : {}), port: targetPort, http: a.http, ...(a.http ? { method: a.method ?? 'GET', path: a.path ?? '/', host } : {}) };
   const judged = workloads.map((workload) => {
     const policies: AuthzPolicy[] = converted.filter((c) => appliesTo(c, a.to.namespace, workload.labels, root)).map((c) => c.policy);
     const request = `${a.http ? `${a.method ?? 'GET'} ${a.path ?? '/'}` : 'a TCP connection'} from ${principal ?? `${a.from.namespace}/${a.from.name} in plaintext (no principal)`} to ${a.to.namespace}/${workload.name} port ${targetPort}`;
-    const v = judge(policies, { ...(principal ? { principal, namespace: a.from.namespace } : {}), port: targetPort, http: a.http, ...(a.http ? { method: a.method ?? 'GET', path: a.path ?? '/' } : {}) });
-    return { workload, request, v };
+    return { workload, request, policies, v: judge(policies, req) };
   });
   const names = (xs: typeof judged) => xs.map((x) => `${a.to.namespace}/${x.workload.name}`).join(', ');
   const open = judged.filter((x) => 'allowed' in x.v && x.v.allowed);
@@ -114,16 +119,30 @@ export function authzAtFault(view: PostureView, target: Target, a: AuthzAttempt)
     };
   }
   const { request, v } = first;
-  if (!('allowed' in v) || !v.grantedBy) {
-    const unprotected = open.filter((x) => 'allowed' in x.v && !x.v.grantedBy);
+  const asked = providerAsked(first.policies, req);
+  if (!('allowed' in v) || !v.grantedBy || v.grantedBy.length === 0) {
+    const unprotected = open.filter((x) => 'allowed' in x.v && (!x.v.grantedBy || x.v.grantedBy.length === 0));
     return {
-      object: `no ALLOW AuthorizationPolicy selects ${names(unprotected)} (neither in ${a.to.namespace} nor mesh-wide in ${root}): with none, Istio allows ${request}${others(first)}`,
+      object: `no ALLOW AuthorizationPolicy selects ${names(unprotected)} (neither in ${a.to.namespace} nor mesh-wide in ${root}): with none, Istio allows ${request}${others(first)}${asked}`,
       remedy: `apply an ALLOW policy in ${a.to.namespace} granting only the callers ${a.to.name} needs, and a mesh-wide allow-nothing (\`spec: {}\`) in ${root}`,
     };
   }
-  const g = v.grantedBy;
+  // Every rule that grants it (R4-L1), in Envoy's order: narrowing one leaves the request granted by the others.
+  const [g, ...more] = v.grantedBy;
+  const rule = (x: typeof g) => `AuthorizationPolicy ${x!.namespace}/${x!.name} rules[${x!.rule}]`;
   return {
-    object: `AuthorizationPolicy ${g.namespace}/${g.name} rules[${g.rule}] grants ${request}${others(first)}`,
-    remedy: `narrow rules[${g.rule}] (its from.source principals/namespaces and to.operation methods/paths/ports) to the callers and calls ${a.to.name} needs`,
+    object: `${rule(g)} grants ${request}${more.length ? ` (and so do ${more.map(rule).join(', ')})` : ''}${others(first)}${asked}`,
+    remedy: `narrow rules[${g!.rule}] of AuthorizationPolicy ${g!.namespace}/${g!.name}${more.map((x) => `, rules[${x.rule}] of AuthorizationPolicy ${x.namespace}/${x.name}`).join('')} (their from.source principals/namespaces and to.operation methods/paths/ports) to the callers and calls ${a.to.name} needs`,
   };
+}
+
+/**
+ * What a usable CUSTOM policy adds to an "allowed" (R4-L2): `judge` leaves it out, but its ext_authz provider decides
+ * every request its rule matches, before the RBAC filters (harness/istio/authz.ts `customJudge`).
+ */
+function providerAsked(policies: AuthzPolicy[], r: AuthzRequest): string {
+  const c = customJudge(policies, r);
+  if (c === undefined) return '';
+  if ('unjudged' in c) return `; a CUSTOM policy may ask its ext_authz provider (not judged: ${c.unjudged})`;
+  return `; the ext_authz provider ${c.provider} is asked too (CUSTOM ${c.policy}): the provider decides`;
 }

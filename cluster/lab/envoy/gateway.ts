@@ -131,7 +131,7 @@ export class GatewayListeners {
     // require_tls) and route_not_found are the router's: a gateway that denies a request answers 403 even on its
     // plaintext port, and even for an authority it has no virtual host for (I-L4; I: listener_builder.go
     // buildHTTPConnectionManager puts the router last).
-    const decision = evaluate(host.policies(), { method: req.method, path: (req.url ?? '/').split('?')[0], port: containerPort, http: true });
+    const decision = evaluate(host.policies(), { method: req.method, path: (req.url ?? '/').split('?')[0], host: req.headers.host, port: containerPort, http: true });
     if (!decision.allowed) {
       host.stats.inc(`http.outbound_0.0.0.0_${containerPort}.rbac.denied`); // a gateway's HTTP stat prefix
       localReply(host, 'client', res, 403, RBAC_DENIED_BODY, { ...base, responseCodeDetails: `rbac_access_denied_matched_policy[${decision.policy ?? 'none'}]` });

@@ -302,7 +302,7 @@ export class Inbound {
     }
     headers['x-forwarded-proto'] = peer.mtls ? 'https' : 'http';
     headers['x-request-id'] ??= randomUUID();
-    const authzRequest: AuthzRequest = { ...principalOf(peer), method: req.method, path: (req.url ?? '/').split('?')[0], port: containerPort, http: true };
+    const authzRequest: AuthzRequest = { ...principalOf(peer), method: req.method, path: (req.url ?? '/').split('?')[0], host: req.headers.host, port: containerPort, http: true };
     const base: Partial<AccessLogRecord> = {
       ...requestFields(req, headers),
       xForwardedFor: req.headers['x-forwarded-for'] as string | undefined,
