@@ -230,7 +230,12 @@ async function recovery(
     ? `; outlier detection (${r.rule?.rule}) had ejected every echo host on the refused calls ('no healthy upstream' at ${ejected.seenAt}), so traffic could wait up to its baseEjectionTime ${ejected.baseEjectionTime} per ejection: an effect of the posture, not of rotation`
     : '';
   if (!after.ok) {
-    return [{ label: r.label, verdict: 'fail' as const, reason: `refused while expired and a fresh certificate came ${certRenewedAfterRestoreMs} ms after istiod's return, but traffic did not recover: ${after.reason}${ejectionText}`, observed, atFault: recoveryAtFault(r.rule, ejected !== undefined) }];
+    // Ejected every host and still not back: Envoy's ejection time grows with the host's ejection count (its
+    // backoff, E: outlier_detection_impl.cc checkHostForUneject), which the check cannot read, so the posture's
+    // outlier detection may still hide a recovered rotation: inconclusive, never a fail on that alone.
+    const verdict = ejected ? ('error' as const) : ('fail' as const);
+    const what = ejected ? 'recovery could not be observed' : 'traffic did not recover';
+    return [{ label: r.label, verdict, reason: `refused while expired and a fresh certificate came ${certRenewedAfterRestoreMs} ms after istiod's return, but ${what}: ${after.reason}${ejectionText}`, observed, atFault: recoveryAtFault(r.rule, ejected !== undefined) }];
   }
   const refusedAs = during.map((o) => (o.http ? `HTTP ${o.http.status}` : (o.failure?.class ?? 'no answer'))).join(', ');
   return [{ label: r.label, verdict: 'pass' as const, reason: `refused after expiry (${refusedAs}), never served; after istiod's restore returned, a fresh certificate in ${certRenewedAfterRestoreMs} ms and traffic in ${recoveryAfterRestoreMs} ms${ejectionText}`, observed }];
