@@ -6,6 +6,7 @@ import { customJudge, judge } from '../../harness/istio/authz.js';
 import { appliesTo, authorizationPolicyFromIstio, type SelectedAuthzPolicy, trustDomainAliasesOf, trustDomainOf } from '../../harness/istio/authz-policy.js';
 import { type PostureView, ROOT_NAMESPACE } from '../../harness/posture/view.js';
 import type { Ref, Target } from '../../harness/target.js';
+import { serviceBackends } from '../mtls/shared.js';
 
 export const ECHO: Ref = { namespace: 'mesh', name: 'echo' };
 export const BARE_ECHO: Ref = { namespace: 'bare', name: 'echo' };
@@ -32,7 +33,6 @@ export const rbacDeniedTcp: Corroboration = {
   matches: (r, _o, hop) => r.connectionTerminationDetails.startsWith('rbac_access_denied_matched_policy[') && (hop === undefined || sameAddress(r.downstreamRemoteAddress, hop)),
 };
 
-type ServiceSpec = { selector?: Record<string, string>; ports?: { port: number; targetPort?: number | string }[] };
 type PodTemplate = { serviceAccountName?: string; template?: { metadata?: { labels?: Record<string, string> }; spec?: { serviceAccountName?: string } } };
 
 /** Two findings on one path (plaintext through mTLS AND authorization): both objects, both fixes. */
@@ -62,19 +62,13 @@ export interface AuthzAttempt {
 export function authzAtFault(view: PostureView, target: Target, a: AuthzAttempt): AtFault | undefined {
   const manifests = view.posture.objects.map((o) => o.manifest);
   const find = (kind: string, r: Ref) => manifests.find((m) => m.kind === kind && m.metadata.namespace === r.namespace && m.metadata.name === r.name);
-  const svc = find('Service', a.to)?.spec as ServiceSpec | undefined;
-  const sp = svc?.ports?.find((p) => p.port === a.port);
   const attacker = find('Deployment', a.from)?.spec as PodTemplate | undefined;
-  if (!svc?.selector || !sp || !attacker) return undefined;
-  const targetPort = typeof sp.targetPort === 'number' ? sp.targetPort : sp.targetPort === undefined ? sp.port : undefined;
-  // Every pod the Service selects is an endpoint (Kubernetes EndpointSlice controller), and each is judged by the
-  // policies that select ITS labels (I: pilot/pkg/model/authorization.go ListAuthorizationPolicies): a canary
-  // Deployment behind the same Service may be open where the first one is not (audit R4 M-3).
-  const workloads = manifests
-    .filter((m) => m.kind === 'Deployment' && m.metadata.namespace === a.to.namespace)
-    .map((m) => ({ name: m.metadata.name, labels: (m.spec as PodTemplate | undefined)?.template?.metadata?.labels ?? {} }))
-    .filter((d) => Object.entries(svc.selector!).every(([k, v]) => d.labels[k] === v));
-  if (targetPort === undefined || workloads.length === 0) return undefined;
+  // Every pod the Service selects is an endpoint, and each is judged by the policies that select ITS labels (I:
+  // pilot/pkg/model/authorization.go ListAuthorizationPolicies): a canary Deployment behind the same Service may be
+  // open where the first one is not (audit R4 M-3).
+  const backends = serviceBackends(view, a.to, a.port);
+  if (!backends || !attacker || backends.workloads.length === 0) return undefined;
+  const { targetPort, workloads } = backends;
   // meshConfig.rootNamespace where the posture carries the mesh config (the lab's schema pins istio-system).
   const mesh = view.meshConfig();
   const root = typeof mesh?.rootNamespace === 'string' && mesh.rootNamespace !== '' ? mesh.rootNamespace : ROOT_NAMESPACE;

@@ -59,21 +59,35 @@ type DeploymentSpec = { template?: { metadata?: { labels?: Record<string, string
  * by Istio's composition (the model, harness/istio/peer-authentication.ts), and the fix. A port the snapshot already
  * makes STRICT is named too: then the policy is right and the mesh did not enforce it.
  */
-export function plaintextAtFault(view: PostureView, service: Ref, port: number): AtFault | undefined {
+/**
+ * What stands behind one Service port in the posture snapshot: the container port it targets (a named targetPort is
+ * not resolved: undefined) and every Deployment whose pod labels its selector matches (each of their pods is an
+ * endpoint: the Kubernetes EndpointSlice controller).
+ */
+export function serviceBackends(view: PostureView, service: Ref, port: number): { targetPort: number; workloads: { name: string; labels: Record<string, string>; annotations: Record<string, string> }[] } | undefined {
   const manifests = view.posture.objects.map((o) => o.manifest);
   const svc = manifests.find((m) => m.kind === 'Service' && m.metadata.namespace === service.namespace && m.metadata.name === service.name);
   const spec = svc?.spec as ServiceSpec | undefined;
   const sp = spec?.ports?.find((p) => p.port === port);
-  if (!spec?.selector || !sp) return undefined;
+  const selector = spec?.selector;
+  if (!selector || !sp) return undefined;
   const targetPort = typeof sp.targetPort === 'number' ? sp.targetPort : sp.targetPort === undefined ? sp.port : undefined;
   if (targetPort === undefined) return undefined;
-  const pods = manifests
+  const workloads = manifests
     .filter((m) => m.kind === 'Deployment' && m.metadata.namespace === service.namespace)
     .map((m) => {
       const t = (m.spec as DeploymentSpec | undefined)?.template;
       return { name: m.metadata.name, labels: t?.metadata?.labels ?? {}, annotations: t?.metadata?.annotations ?? {} };
     })
-    .filter((d) => Object.entries(spec.selector!).every(([k, v]) => d.labels[k] === v));
+    .filter((d) => Object.entries(selector).every(([k, v]) => d.labels[k] === v));
+  return { targetPort, workloads };
+}
+
+export function plaintextAtFault(view: PostureView, service: Ref, port: number): AtFault | undefined {
+  const manifests = view.posture.objects.map((o) => o.manifest);
+  const backends = serviceBackends(view, service, port);
+  if (!backends) return undefined;
+  const { targetPort, workloads: pods } = backends;
   // A pod the injector skips has no sidecar to enforce any mode (I: pkg/kube/inject/inject.go injectRequired; the
   // webhooks' selectors): the posture's own opt-out, or a namespace that asks for no injection, is at fault.
   const nsLabels = manifests.find((m) => m.kind === 'Namespace' && m.metadata.name === service.namespace)?.metadata.labels ?? {};
