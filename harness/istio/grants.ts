@@ -16,7 +16,12 @@
 import type { CellGrant, CellIntent, GrantRule, MatrixRequest } from '../matrix/types.js';
 import { type AuthzOperation, type AuthzPolicy, type AuthzRequest, containsPathTemplate, customJudge, judge, MATCH_ANY_TEMPLATE, MATCH_ONE_TEMPLATE, pathMatch, policyId, stringMatch } from './authz.js';
 
-/** Where every attack and grant probe path lives: a prefix no application serves. */
+/**
+ * Where every attack and grant probe path lives: a prefix no application serves. Made of plain segments (no `.`/`..`
+ * segment, no percent-encoding, no `//`), so every path normalization Istio offers (BASE, MERGE_SLASHES,
+ * DECODE_AND_MERGE_SLASHES: istio.io/latest/docs/reference/config/security/normalization) leaves it, and the nonce
+ * after it, as sent: the path judged is the path Envoy's RBAC filter sees.
+ */
 export const RESERVED_PREFIX = '/.meshproof/matrix/';
 
 /** Methods without side effects (RFC 9110 §9.2.1 "safe"): the only ones meshproof ever sends in the matrix. */
