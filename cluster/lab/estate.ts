@@ -2,7 +2,10 @@
 // namespaces, secured the way a careful platform team would (mesh-wide STRICT and allow-nothing, per-namespace
 // STRICT, per-service ALLOW from its one caller), with a few deliberate holes. Tests prove the sweep finds
 // every hole with the right explanation and flags nothing else. Plain Kubernetes and Istio objects: the lab
-// interprets them exactly as it interprets the fixtures.
+// interprets them exactly as it interprets the fixtures. For the access matrix (issue 22) it also has an intent
+// (estateIntent: Otterize ClientIntents, one per caller), over-grants beyond that intent that the plain sweep's
+// stranger cannot see, and a lab fault skipping one DENY (estateLabFaults), with what a correct matrix must find
+// (estateMatrixFindings, estateMatrixHole).
 import { ConfigError } from '../../harness/errors.js';
 import type { Manifest, PostureObject } from '../../harness/posture/load.js';
 import { ROOT_NAMESPACE } from '../../harness/posture/view.js';
