@@ -103,6 +103,32 @@ describe('LabFault skipAuthorizationPolicy (issue 22: the enforcement hole the m
     expect(tcp.record?.layer).toBe('rbac');
   }, 30_000);
 
+  it('the planted over-grants are grants by the model, and only with holes (without them each policy is exactly the intent)', () => {
+    const findings = estateMatrixFindings(SPEC);
+    const decide = (holes: boolean, f: { identity: string; namespace: string; service: string }, method: string, port = 8080) => {
+      const [ns, sa] = f.identity.split('/') as [string, string];
+      const model = buildModel({ origin: ['t'], objects: estatePosture({ ...SPEC, holes }) });
+      const req = { principal: `cluster.local/ns/${ns}/sa/${sa}`, namespace: ns, method, path: '/.meshproof/matrix/x', port, http: port === 8080 };
+      return evaluate(applicable(model.authorizationPolicies, f.namespace, { app: f.service }), req);
+    };
+    for (const kind of ['namespace-wide', 'open-to-any-identity', 'all-methods'] as const) {
+      const mine = findings.filter((f) => f.kind === kind);
+      expect(mine.length, kind).toBeGreaterThan(0);
+      for (const f of mine) {
+        for (const port of f.ports) expect(decide(true, f, 'POST', port), `${kind} ${f.identity} ${port}`).toMatchObject({ allowed: true, grantedBy: [f.rule] });
+        expect(decide(false, f, 'POST').allowed, `${kind} ${f.identity} without holes`).toBe(false);
+      }
+    }
+    // Without holes the all-methods service grants its caller exactly the declared GET /api/*.
+    const m = findings.find((f) => f.kind === 'all-methods')!;
+    const [ns, sa] = m.identity.split('/') as [string, string];
+    const clean = buildModel({ origin: ['t'], objects: estatePosture({ ...SPEC, holes: false }) });
+    const req = { principal: `cluster.local/ns/${ns}/sa/${sa}`, namespace: ns, method: 'GET', path: '/api/x', port: 8080, http: true };
+    expect(evaluate(applicable(clean.authorizationPolicies, m.namespace, { app: m.service }), req).allowed).toBe(true);
+    expect(estateMatrixFindings({ ...SPEC, holes: false })).toEqual([]);
+    expect(estateLabFaults({ ...SPEC, holes: false })).toEqual([]);
+  });
+
   it('refuses a fault naming no AuthorizationPolicy (a fault that skips nothing would prove nothing)', () => {
     const bad: PostureObject = { manifest: { apiVersion: 'lab.meshproof.dev/v1', kind: 'LabFault', metadata: { name: 'x', namespace: 'istio-system' }, spec: { skipAuthorizationPolicy: 'estate-1/no-such-policy' } }, source: 'test#1' };
     expect(() => buildModel({ origin: ['t'], objects: [...estatePosture(SPEC), bad] })).toThrow(ConfigError);

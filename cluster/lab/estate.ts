@@ -174,7 +174,7 @@ export function estateIdentities(spec: EstateSpec): string[] {
 
 /** One matrix cell the planted faults make wrong: a grant beyond the intent (with its rule) or an enforcement hole. */
 export interface EstateMatrixFinding {
-  kind: 'open-to-any-identity' | 'namespace-wide' | 'all-methods' | 'skipped-policy' | 'no-sidecar';
+  kind: 'open-to-any-identity' | 'namespace-wide' | 'all-methods' | 'skipped-policy';
   state: 'beyond-intent' | 'hole';
   identity: string;
   namespace: string;
@@ -183,14 +183,17 @@ export interface EstateMatrixFinding {
   ports: number[];
   /** beyond-intent: the ALLOW rule that grants beyond the declared call. */
   rule?: { namespace: string; name: string; rule: number };
-  /** hole: the policy not enforced (skipped-policy), or why nothing enforces (no-sidecar). */
+  /** hole: why the model's refusal is not enforced. */
   why?: string;
 }
 
 /**
  * What a correct matrix must find in the estate with holes, and nothing else (estate identities against estate
  * Services; the canary is judged apart). `identities`: the estate identities the engine judges (default
- * estateIdentities). A cell whose grant covers every request (the caller's own) is never attacked, so never a hole.
+ * estateIdentities, the gateway's included: pass the list without it if the engine leaves gateways out).
+ * Not listed: the cells of the sweep's own `no-sidecar` hole (estateHoles): that pod has no sidecar, so an mTLS
+ * attack meets a plaintext app (no handshake, and no destination record); what the matrix says of it is the
+ * engine's decision (SWEEP-INJECT already reports the pod).
  */
 export function estateMatrixFindings(spec: EstateSpec, identities: string[] = estateIdentities(spec)): EstateMatrixFinding[] {
   if (spec.holes === false) return [];
@@ -209,8 +212,6 @@ export function estateMatrixFindings(spec: EstateSpec, identities: string[] = es
     const wide = mx.namespaceWide;
     if (who === hole.identity) out.push(cell('skipped-policy', 'hole', who, wide, { why: `AuthorizationPolicy ${hole.policy} not pushed (LabFault)` }));
     else if (who.startsWith(`${nsOf(wide)}/`) && who !== id(callerOf(n, wide))) out.push(cell('namespace-wide', 'beyond-intent', who, wide, { rule: rule0(wide) }));
-    const bare = at['no-sidecar'];
-    if (who !== id(callerOf(n, bare))) out.push(cell('no-sidecar', 'hole', who, bare, { why: 'no sidecar: nothing enforces a policy' }));
   }
   // The caller declared GET /api/* only; the ALLOW grants it every method and path, and TCP (an http-only intent
   // generates a rule istiod skips on TCP chains).
