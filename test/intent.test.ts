@@ -4,10 +4,9 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ESTATE_DECLARED_HTTP, estateIntent, estatePosture } from '../cluster/lab/estate.js';
+import { ESTATE_DECLARED_HTTP, estateIntent, estateIntentYaml, estatePosture } from '../cluster/lab/estate.js';
 import { ConfigError } from '../harness/errors.js';
 import { callsCover, declaredFor, intentWarnings, type IntentScope, loadIntentFiles, parseIntents, podOfWorkload, resolveIntent } from '../harness/matrix/intent.js';
-import { stringify } from 'yaml';
 
 const V2 = `apiVersion: k8s.otterize.com/v2beta1
 kind: ClientIntents
@@ -182,7 +181,8 @@ describe('coverage of a request by declared calls (the rule Otterize generates: 
 describe('the lab estate’s own intent', () => {
   it('is valid ClientIntents v2beta1 that resolves every caller to its one Service, with no unresolved reference', () => {
     const spec = { services: 8, replicas: 1 };
-    const docs = parseIntents(estateIntent(spec).map((m) => `---\n${stringify(m)}`).join(''), 'intent.yaml');
+    const docs = parseIntents(estateIntentYaml(spec), 'intent.yaml');
+    expect(docs).toHaveLength(estateIntent(spec).length);
     const manifests = estatePosture(spec).map((o) => o.manifest) as unknown as { kind: string; metadata: { name: string; namespace: string }; spec: Record<string, unknown> }[];
     const scope: IntentScope = {
       services: manifests.filter((m) => m.kind === 'Service').map((m) => ({ namespace: m.metadata.namespace, name: m.metadata.name, selector: m.spec.selector as Record<string, string> })),

@@ -9,6 +9,7 @@
 import { ConfigError } from '../../harness/errors.js';
 import type { Manifest, PostureObject } from '../../harness/posture/load.js';
 import { ROOT_NAMESPACE } from '../../harness/posture/view.js';
+import { stringify } from 'yaml';
 
 export interface EstateSpec {
   services: number;
@@ -164,6 +165,13 @@ export function estateIntent(spec: EstateSpec): Manifest[] {
     out.push({ apiVersion: 'k8s.otterize.com/v2beta1', kind: 'ClientIntents', metadata: { name: svcName(j), namespace: ns }, spec: { workload: { name: svcName(j), kind: 'Deployment' }, targets } });
   }
   return out;
+}
+
+/** estateIntent as the bundle's `intent.yaml` (a YAML stream; harness/matrix/intent.ts parseIntents reads it back). */
+export function estateIntentYaml(spec: EstateSpec): string {
+  return estateIntent(spec)
+    .map((m) => `---\n${stringify(m)}`)
+    .join('');
 }
 
 /** The estate's identities (`ns/sa` of every service account running a pod), the gateway's included. */
