@@ -84,6 +84,8 @@ export interface LabFaults {
   plaintextOnControlPlaneOutage: boolean;
   injectionFailOpen: boolean;
   rootCertTtlMs?: number;
+  /** `<ns>/<name>` of AuthorizationPolicies no sidecar enforces (as if istiod never pushed them); the model still holds them. */
+  skipAuthorizationPolicies: string[];
 }
 
 export interface ServicePortModel {
@@ -197,6 +199,16 @@ export function applicable<P extends Pick<AuthzPolicyModel, 'namespace' | 'name'
   return listAuthorizationPolicies(wrapped, ROOT_NAMESPACE, { namespace, labels }).map((w) => w.p);
 }
 
+/**
+ * The AuthorizationPolicies the sidecars enforce: every one in the model but those a LabFault skipAuthorizationPolicy
+ * names (istiod never pushed them). Predictions (the oracle, the sweep's explanations, the matrix's grants) read the
+ * model's full list, as they read the API on a cluster; only the proxies lack the skipped policy.
+ */
+export function enforced(model: Pick<LabModel, 'authorizationPolicies' | 'faults'>): AuthzPolicyModel[] {
+  const skipped = model.faults.skipAuthorizationPolicies;
+  return skipped.length === 0 ? model.authorizationPolicies : model.authorizationPolicies.filter((p) => !skipped.includes(`${p.namespace}/${p.name}`));
+}
+
 /** One Istio default revision, with Istio's default injector config: what the lab emulates unless told otherwise. */
 export const LAB_CONTROL_PLANES: ControlPlanes = { revisions: ['default'] };
 
@@ -243,7 +255,7 @@ export function buildModel(posture: Posture, controlPlanes: ControlPlanes = LAB_
     serviceEntries: [],
     tlsSecrets: [],
     secretReaders: new Set(),
-    faults: { acceptUntrustedChain: false, allowExpiredCertificate: false, disableRotation: false, plaintextOnControlPlaneOutage: false, injectionFailOpen: false },
+    faults: { acceptUntrustedChain: false, allowExpiredCertificate: false, disableRotation: false, plaintextOnControlPlaneOutage: false, injectionFailOpen: false, skipAuthorizationPolicies: [] },
   };
   const objects = posture.objects.map(validateForLab);
   for (const o of objects) {
@@ -394,6 +406,7 @@ export function buildModel(posture: Posture, controlPlanes: ControlPlanes = LAB_
         if (f.plaintextOnControlPlaneOutage) model.faults.plaintextOnControlPlaneOutage = true;
         if (f.injectionFailOpen) model.faults.injectionFailOpen = true;
         if (f.rootCertTtl) model.faults.rootCertTtlMs = parseGoDuration(f.rootCertTtl);
+        if (f.skipAuthorizationPolicy) model.faults.skipAuthorizationPolicies.push(f.skipAuthorizationPolicy);
         break;
       }
       case 'Telemetry': {
@@ -512,6 +525,10 @@ export function buildModel(posture: Posture, controlPlanes: ControlPlanes = LAB_
         }
       }
     }
+  }
+  for (const id of model.faults.skipAuthorizationPolicies) {
+    // A fault that skips nothing would plant no hole and leave a test proving nothing: refuse it.
+    if (!model.authorizationPolicies.some((p) => `${p.namespace}/${p.name}` === id)) throw new ConfigError(`LabFault skipAuthorizationPolicy ${id}: no such AuthorizationPolicy in the posture`);
   }
   return model;
 }

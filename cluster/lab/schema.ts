@@ -392,6 +392,12 @@ const labFault = z.strictObject({
      */
     injectionFailOpen: z.boolean().optional(),
     rootCertTtl: z.string().refine((v) => parseGoDuration(v) !== undefined, 'a Go duration such as 720h').optional(),
+    /**
+     * `<namespace>/<name>` of one AuthorizationPolicy the sidecars do not enforce, as if istiod never pushed it to
+     * them (a stale or rejected xDS push): the policy stays in the API and in every model prediction, so the access
+     * matrix must find the difference by attack (an enforcement hole).
+     */
+    skipAuthorizationPolicy: z.string().regex(/^[^/\s]+\/[^/\s]+$/, '<namespace>/<name>').optional(),
   }),
 });
 

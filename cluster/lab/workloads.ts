@@ -13,7 +13,7 @@ import { applicable } from './authz.js';
 import { GatewayListeners, hostMatches, type ServerBinding } from './envoy/gateway.js';
 import type { LabPod, PodTable } from './lab-pod.js';
 import type { AppliedPosture } from './lab-posture.js';
-import { type DeploymentModel, loggingFor, selects } from './model.js';
+import { type DeploymentModel, enforced, loggingFor, selects } from './model.js';
 import { Sidecar } from './sidecar.js';
 
 /** How long a lab pod may take to print its ready line. */
@@ -175,7 +175,8 @@ export class LabWorkloads {
       statsMatcher: d.statsMatcher,
       podAnnotations: d.podAnnotations,
       suppressEnvoyHeaders: d.suppressEnvoyHeaders,
-      policies: () => applicable(model.authorizationPolicies, d.namespace, d.podLabels),
+      // A LabFault skipAuthorizationPolicy drops a policy from what this proxy enforces (never from the model).
+      policies: () => applicable(enforced(model), d.namespace, d.podLabels),
       faults: () => model.faults,
     });
     pod.sidecar = sidecar;
