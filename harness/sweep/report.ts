@@ -1,6 +1,7 @@
 // A sweep's result model: what it found per (pod, port) and per pod, and the evidence settings. Read by the sweep's
 // reporters and carried in a run's result (harness/result.ts); its own module so neither the sweep nor the run
 // imports the other.
+import type { MatrixReport } from '../matrix/types.js';
 import type { Estate, EstatePod, EstatePort } from './estate.js';
 import type { CertFacts, EndpointVerdict } from './judge.js';
 
@@ -54,4 +55,6 @@ export interface SweepReport {
   /** Seen, deliberately not judged, and why: the sidecar's own plaintext ports, gateway pods (I-M7). */
   information: { pod: string; port?: number; note: string }[];
   settings: { attemptTimeoutMs: number; concurrency: number; ratePerSec: number; batchEndpoints: number; maxCertLifetimeHours: number };
+  /** `sweep --matrix`: the access matrix (issue 22), written to matrix.json (not repeated in sweep.json). */
+  matrix?: MatrixReport;
 }
