@@ -123,7 +123,7 @@ function legend(m: MatrixReport): string {
 }
 
 /** The full grid: a cell per (identity, Service port); blank where the identity was not judged against it (the canary's apart). */
-function fullGrid(m: MatrixReport, cols: Column[], rows: ReturnType<typeof matrixRows>, drawn: Map<string, DrawnCell>): string {
+function fullGrid(cols: Column[], rows: ReturnType<typeof matrixRows>, drawn: Map<string, DrawnCell>): string {
   const spans = <T>(xs: T[], key: (x: T) => string) => xs.reduce<{ key: string; n: number }[]>((acc, x) => {
     const k = key(x);
     if (acc.at(-1)?.key === k) acc.at(-1)!.n++;
@@ -210,7 +210,7 @@ export function matrixSection(m: MatrixReport | undefined): string {
   const rows = matrixRows(m);
   const size = cols.length * rows.length;
   const full = size <= FULL_GRID_LIMIT;
-  const grid = full ? fullGrid(m, cols, rows, drawnCells(m)) : summaryGrid(m);
+  const grid = full ? fullGrid(cols, rows, drawnCells(m)) : summaryGrid(m);
   const how = full
     ? 'One cell per identity and Service port; hover a cell for its grant, rules, attack and why. Dashed: the canary, meshproof\'s own control, planted to be flagged.'
     : `${rows.length} identities × ${cols.length} Service ports (${size} cells) is more than ${FULL_GRID_LIMIT}: per namespace of identities and of Services, the cells of each state (glyph and count), drawn as the worst. Every cell not proven refused is in the table below.`;
