@@ -197,14 +197,18 @@ async function openReport(file: string) {
   return { browser, page, problems };
 }
 
-/** The worst state per (identity, Service port), worked out here from matrix.json (CELL_STATES is worst first). */
+/**
+ * The state drawn per (identity, Service port), worked out here from matrix.json: the pods' worst, where anything
+ * unproven outranks a proven refusal (one pod refused, one inconclusive: inconclusive, never a pass).
+ */
+const DRAW_RANK: CellState[] = ['hole', 'beyond-intent', 'inconclusive', 'not-judged', 'granted', 'refused'];
 function expectedDrawn(m: MatrixReport): Map<string, { state: CellState; pods: number; canary: boolean }> {
   const want = new Map<string, { state: CellState; pods: number; canary: boolean }>();
   for (const c of m.cells) {
     const k = `${c.identity}|${c.namespace}|${c.service}|${c.port}`;
     const had = want.get(k);
     if (!had) want.set(k, { state: c.state, pods: 1, canary: c.role === 'canary' });
-    else want.set(k, { state: CELL_STATES.indexOf(c.state) < CELL_STATES.indexOf(had.state) ? c.state : had.state, pods: had.pods + 1, canary: had.canary });
+    else want.set(k, { state: DRAW_RANK.indexOf(c.state) < DRAW_RANK.indexOf(had.state) ? c.state : had.state, pods: had.pods + 1, canary: had.canary });
   }
   return want;
 }
@@ -268,6 +272,7 @@ describe('issue 22: the access matrix in report.html, in Chromium', () => {
       expect(hole.title).toMatch(/→ hole \(the app answered 404: the request reached it\)/);
       expect(drawn.find((d) => d.key === `${FRONT}|pay|audit|7000`)!.title).toMatch(/not attacked: not judged/);
       // Two pods of pay/audit: the worst (inconclusive) drawn, both pods in the title.
+      expect(drawn.find((d) => d.key === `${LEDGER}|pay|audit|7000`)!.state).toBe('inconclusive');
       expect(drawn.find((d) => d.key === `${LEDGER}|pay|audit|7000`)!.title).toMatch(/2 pods; each:\n\[audit-0\] refused[\s\S]*\[audit-1\] inconclusive/);
       // Estate identities against canary targets (and the reverse) were not judged: blank, never a state.
       const rows = await page.locator('#matrix-grid tbody tr:not(.identity-group)').count();
@@ -348,7 +353,7 @@ describe('issue 22: the access matrix in report.html, in Chromium', () => {
       for (const c of cells) {
         const mine = big.cells.filter((x) => group(x) === `${c.i} ${c.s}`);
         for (const st of CELL_STATES) expect(c.counts[st], `${c.i} ${c.s} ${st}`).toBe(mine.filter((x) => x.state === st).length);
-        expect(c.state).toBe(CELL_STATES.find((st) => mine.some((x) => x.state === st)));
+        expect(c.state).toBe(DRAW_RANK.find((st) => mine.some((x) => x.state === st)));
       }
       expect(await page.locator('#matrix-table tbody tr').count()).toBe(big.cells.filter((c) => c.state !== 'refused').length);
       expect(problems).toEqual([]);
@@ -451,6 +456,8 @@ describe('issue 22: meshproof compare on two matrices', () => {
     if (s.canary) return { ...s, state: 'refused' };
     return { ...s, pod: `${s.svc}-7f9c-${s.port}` };
   });
+  // A second pod of shop/cart whose attack proved nothing: the Service's refusal is not proven any more.
+  candSpecs.push({ id: FRONT, ns: 'shop', svc: 'cart', port: 9000, state: 'inconclusive', pod: 'cart-7f9c-b' });
   const cand = bundle('cmp-cand', runOf(matrixOf(candSpecs)));
 
   it('#22-5 a new grant and a new hole regress, named identity → ns/service:port; a removed identity is said once; pods and the canary are not keys', () => {
@@ -465,7 +472,8 @@ describe('issue 22: meshproof compare on two matrices', () => {
     expect(c.rows.filter((r) => r.id.startsWith(`${LEDGER} →`))).toEqual([]);
     expect(c.rows.filter((r) => r.id.includes(RUN_NS) || /-7f9c-|-0\b/.test(r.id))).toEqual([]);
     const matrixRegressions = c.rows.filter((r) => r.change === 'regressed' && r.id.includes(' → '));
-    expect(matrixRegressions.map((r) => r.id).sort()).toEqual([`${CART} → pay/ledger:8080`, `${CART} → shop/cart:9000`]);
+    expect(row(`${FRONT} → shop/cart:9000`)).toMatchObject({ title: 'refusal proven before, not now', change: 'regressed', baseline: 'refused (none)', candidate: 'inconclusive (none)' });
+    expect(matrixRegressions.map((r) => r.id).sort()).toEqual([`${CART} → pay/ledger:8080`, `${CART} → shop/cart:9000`, `${FRONT} → shop/cart:9000`]);
     const table = comparisonTable(c);
     expect(table).toMatch(new RegExp(`^${CART} → shop/cart:9000\\s+refused \\(none\\)\\s+granted \\(partial\\)\\s+REGRESSED$`, 'm'));
     expect(table).toMatch(new RegExp(`^${CART} → pay/ledger:8080\\s+granted \\(partial\\)\\s+hole \\(partial\\)\\s+REGRESSED$`, 'm'));

@@ -1,11 +1,12 @@
 // `meshproof compare` on two access matrices (issue 22 item 3): cell by cell, keyed `identity → ns/service:port`
 // (never a pod name: pods are renamed on every rollout; with --per-pod a key's pods are folded, its widest grant and
-// worst state kept). The canary's cells are left out: they are meshproof's control, in a namespace named per run.
+// worst state kept, harness/matrix/worst.ts). The canary's cells are left out: they are meshproof's control, in a namespace named per run.
 // A regression is a NEW grant (none, or no cell at all, → partial or all; partial → all widens it), a NEW hole, a
 // new grant beyond the intent, and a refusal proven before that is not proven now (inconclusive, not judged, or
 // not attacked any more while identity and Service are both still there). An identity or a Service port the
 // candidate no longer has is reported as removed, once, not as a hole closed.
-import { CELL_STATES, type CellGrant, type CellState, type MatrixReport } from './types.js';
+import type { CellGrant, CellState, MatrixReport } from './types.js';
+import { worstState } from './worst.js';
 
 export interface MatrixDiffRow {
   id: string;
@@ -41,7 +42,7 @@ export function foldCells(m: MatrixReport): Map<string, Folded> {
       out.set(k, { state: c.state, grant: c.grant.kind, scope: [...c.grant.scope], why });
       continue;
     }
-    if (CELL_STATES.indexOf(c.state) < CELL_STATES.indexOf(had.state)) Object.assign(had, { state: c.state, why });
+    if (worstState([had.state, c.state]) !== had.state) Object.assign(had, { state: c.state, why });
     if (GRANT_WIDTH[c.grant.kind] > GRANT_WIDTH[had.grant]) had.grant = c.grant.kind;
     for (const s of c.grant.scope) if (!had.scope.includes(s)) had.scope.push(s);
   }

@@ -6,6 +6,7 @@
 // instead of a cell per (identity, Service port); the sortable table of every cell that is not a proven refusal
 // is there in both cases. Every drawn mark carries data-* attributes, so a test can hold it against matrix.json.
 import { CELL_STATES, type CellState, type MatrixCell, type MatrixReport } from '../matrix/types.js';
+import { FOLD_ORDER, worstState } from '../matrix/worst.js';
 
 const esc = (s: unknown) => String(s).replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
 
@@ -39,7 +40,6 @@ interface Column {
 }
 
 const colKey = (c: { namespace: string; service: string; port: number }) => `${c.namespace}/${c.service}:${c.port}`;
-const worse = (a: CellState, b: CellState) => (CELL_STATES.indexOf(a) <= CELL_STATES.indexOf(b) ? a : b);
 
 /** The Service ports across, by namespace then Service then port: the report's Services, and any a cell names. */
 export function matrixColumns(m: MatrixReport): Column[] {
@@ -59,7 +59,8 @@ export function matrixRows(m: MatrixReport): { identity: string; namespace: stri
 
 /**
  * One drawn cell per (identity, Service port): with `--per-pod` the pods of a Service are several MatrixCells, the
- * picture shows the worst of their states (CELL_STATES is worst first) and says how many pods.
+ * picture shows the worst of their states (harness/matrix/worst.ts: anything unproven over a proven refusal) and
+ * says how many pods.
  */
 export interface DrawnCell {
   identity: string;
@@ -76,7 +77,7 @@ export function drawnCells(m: MatrixReport): Map<string, DrawnCell> {
     const had = out.get(key);
     if (had) {
       had.cells.push(c);
-      had.state = worse(had.state, c.state);
+      had.state = worstState([had.state, c.state]);
       had.canary ||= c.role === 'canary';
     } else out.set(key, { identity: c.identity, column: { namespace: c.namespace, service: c.service, port: c.port }, state: c.state, canary: c.role === 'canary', cells: [c] });
   }
@@ -166,7 +167,7 @@ function summaryGrid(m: MatrixReport): string {
   const td = (i: string, s: string) => {
     const g = groups.get(`${i} ${s}`);
     if (!g) return '<td class="none">·</td>';
-    const worst = CELL_STATES.find((st) => g[st] > 0)!;
+    const worst = worstState(CELL_STATES.filter((st) => g[st] > 0));
     const parts = CELL_STATES.filter((st) => g[st] > 0).map((st) => `${MATRIX_STATE[st].glyph} ${g[st]}`);
     return `<td class="mx mx-${worst}${i === 'canary' ? ' canary' : ''}" data-identity-namespace="${esc(i)}" data-namespace="${esc(s)}" data-state="${worst}" ${CELL_STATES.map((st) => `data-${st}="${g[st]}"`).join(' ')} title="${esc(`identities of ${i} → Services of ${s}: ${CELL_STATES.filter((st) => g[st] > 0).map((st) => `${g[st]} ${MATRIX_STATE[st].text}`).join('; ')}`)}">${esc(parts.join(' · '))}</td>`;
   };
@@ -175,7 +176,7 @@ function summaryGrid(m: MatrixReport): string {
 
 /** Every cell that is not a proven refusal (holes, grants, not judged, inconclusive), sortable: the evidence in rows. */
 function detailsTable(m: MatrixReport): string {
-  const rank = (s: CellState) => CELL_STATES.indexOf(s);
+  const rank = (s: CellState) => FOLD_ORDER.indexOf(s);
   const cells = m.cells.filter((c) => c.state !== 'refused').sort((a, b) => Number(a.role === 'canary') - Number(b.role === 'canary') || rank(a.state) - rank(b.state) || a.identity.localeCompare(b.identity) || colKey(a).localeCompare(colKey(b)) || a.pod.localeCompare(b.pod));
   const head = ['State', 'Identity', 'Namespace', 'Service', 'Port', 'Grant', 'Rules', 'Attack', 'Why'].map((h) => `<th scope="col" title="sort by ${h.toLowerCase()}">${h}</th>`).join('');
   const tr = (c: MatrixCell) => {
