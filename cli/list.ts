@@ -14,7 +14,7 @@ function checksDocument() {
   return [
     ...Object.entries(SUITES).flatMap(([suite, checks]) => checks.map((c) => ({ id: c.id, suite, title: c.title, command: 'run', claim: c.claim, weakenedBy: c.weakenedBy, controls: claimsFor(c.categories) }))),
     ...SWEEP_CHECKS.map((c) => ({ id: c.id, suite: 'sweep', title: c.title, command: 'sweep', claim: c.claim, weakenedBy: ['fixtures/sweep (the canary)'], controls: claimsFor(c.categories) })),
-    ...MATRIX_CHECKS.map((c) => ({ id: c.id, suite: 'sweep', title: c.title, command: 'sweep --matrix', claim: c.claim, weakenedBy: [MATRIX_CANARY], controls: claimsFor(c.categories) })),
+    ...MATRIX_CHECKS.map((c) => ({ id: c.id, suite: 'sweep', title: c.title, command: 'sweep', claim: c.claim, weakenedBy: [MATRIX_CANARY], controls: claimsFor(c.categories) })),
   ];
 }
 
@@ -34,7 +34,7 @@ export function listCommand(cmd: Command): void {
     .command('list')
     .description('list the checks, their suites and the weakened postures that must make them fail')
     .addOption(outputOption())
-    .addHelpText('after', '\n-o json: an array of checks: id, suite (sweep for the sweep\'s), title, command (run, sweep or sweep --matrix), claim, weakenedBy, controls (id, relation: addresses or supports).')
+    .addHelpText('after', '\n-o json: an array of checks: id, suite (sweep for the sweep\'s), title, command (run or sweep), claim, weakenedBy, controls (id, relation: addresses or supports).')
     .action((o: { output?: string }) => {
       if (parseOutput(o.output) === 'json') return printJson(checksDocument());
       for (const [suite, checks] of Object.entries(SUITES)) {

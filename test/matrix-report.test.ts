@@ -25,6 +25,7 @@ import { FULL_GRID_LIMIT, MATRIX_STATE } from '../harness/report/matrix-picture.
 import { readBundle } from '../harness/report/rerender.js';
 import type { RunResult } from '../harness/result.js';
 import type { SweepReport } from '../harness/sweep/report.js';
+import { cli } from './support/cli.js';
 
 const tmp = mkdtempSync(path.join(tmpdir(), 'meshproof-matrix-report-'));
 const keys = generateKeyPairSync('ed25519');
@@ -433,6 +434,23 @@ describe('issue 22: the matrix checks in JUnit, OSCAL and the control catalog', 
   });
 
   const m2 = () => matrixOf(baseSpecs());
+
+  it('#22-2 `meshproof controls` and `list` show SWEEP-ENFORCE and SWEEP-LEASTPRIV with the (h) claims and caveats (needs npm run build)', async () => {
+    const text = await cli(['controls']);
+    expect(text.code, text.stderr).toBe(0);
+    expect(text.stdout).toMatch(/^SOC2:CC6\.3\s+Access removed or modified per least privilege \(role-based\) — .*it does not approve them\.$/m);
+    expect(text.stdout).toMatch(/^NIST-800-53r5:AC-6\(7\)\s+Review of user privileges — Input to the review\.$/m);
+    expect(text.stdout).toMatch(/^ {2}SWEEP-ENFORCE: .*PCI-DSS-4\.0\.1:7\.2\.5\.1 \(supports\).*SOC2:CC6\.1,.*SOC2:CC6\.3 \(supports\).*NIST-800-53r5:AC-3,.*NIST-800-53r5:AC-6\(7\) \(supports\)/m);
+    const json = JSON.parse((await cli(['controls', '-o', 'json'])).stdout) as { id: string; caveat?: string; claimedBy: { check: string; relation: string }[] }[];
+    const cc63 = json.find((c) => c.id === 'SOC2:CC6.3')!;
+    expect(cc63.claimedBy).toEqual([{ check: 'SWEEP-ENFORCE', relation: 'supports' }, { check: 'SWEEP-LEASTPRIV', relation: 'supports' }]);
+    // (b) checks keep their claims; the (h)-only rows are claimed by the matrix checks alone.
+    expect(json.find((c) => c.id === 'NIST-800-53r5:AC-6(7)')!.claimedBy.map((x) => x.check)).toEqual(['SWEEP-ENFORCE', 'SWEEP-LEASTPRIV']);
+    expect(json.find((c) => c.id === 'NIST-800-53r5:AC-3')!.claimedBy.map((x) => x.check)).toEqual(expect.arrayContaining(['AUTHZ-001', 'SWEEP-AUTHZ', 'SWEEP-ENFORCE']));
+    const list = JSON.parse((await cli(['list', '-o', 'json'])).stdout) as { id: string; suite: string; command: string; controls: { id: string }[] }[];
+    for (const id of ['SWEEP-ENFORCE', 'SWEEP-LEASTPRIV']) expect(list.find((c) => c.id === id)).toMatchObject({ suite: 'sweep', command: 'sweep', controls: claimsFor(['h']) });
+    expect((await cli(['list'])).stdout).toMatch(/^ {2}SWEEP-LEASTPRIV {2}Every grant is within the declared intent \(sweep --matrix\)$/m);
+  });
 
   it('#22-3 `meshproof report` re-renders the matrix from a verified bundle (matrix.json read back into the run)', () => {
     const { run } = readBundle(path.join(tmp, 'picture'), (id) => MATRIX_CHECKS.find((c) => c.id === id)?.categories ?? []);
