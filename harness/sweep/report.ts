@@ -3,7 +3,10 @@
 // imports the other.
 import type { MatrixReport } from '../matrix/types.js';
 import type { Estate, EstatePod, EstatePort } from './estate.js';
+import type { AttemptSummary } from './attempt.js';
 import type { CertFacts, EndpointVerdict } from './judge.js';
+
+export type { AttemptSummary };
 
 /** An AuthorizationPolicy finding the user accepts, with the reason that goes into the evidence. */
 export interface Exemption {
@@ -13,16 +16,6 @@ export interface Exemption {
   pod?: string;
   port?: number;
   reason: string;
-}
-
-export interface AttemptSummary {
-  dial: string;
-  startedAt: string;
-  durationMs: number;
-  bytesReceived: number;
-  status?: number;
-  failure?: string;
-  tls?: { handshake: boolean; protocol?: string; alpn?: string };
 }
 
 export interface EndpointResult {
