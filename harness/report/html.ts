@@ -1,5 +1,5 @@
 // <out>/report.html: the auditor's report. One self-contained file (inline CSS; for a sweep, a few lines of inline
-// script that sort its details table; no external asset),
+// script that sort its details table and the access matrix's; no external asset),
 // printable: scope, summary by framework and control, every check with its claim, method, result, caveats and
 // evidence links, and what was not tested, with reasons.
 import { writeFileSync } from 'node:fs';
