@@ -6,11 +6,15 @@
 // (pass, error or not-applicable → fail, and a check the candidate adds as fail), pass or not-applicable → error
 // (inconclusive proves nothing), pass → not-applicable (a check that quietly stopped applying proves nothing any
 // more) unless that is allowed, and a check the baseline judged that the candidate did not run at all (a narrower
-// --suite) unless `allowRemoved` names it. Only a move to `pass` is an improvement: fail → error is a change.
+// --suite) unless `allowRemoved` names it. Only a move to `pass` is an improvement: fail → error is a change. Two
+// access matrices are compared cell by cell too (harness/matrix/diff.ts: a new grant or a new hole regresses).
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { ConfigError, EvidenceError } from './errors.js';
+import { matrixDiff } from './matrix/diff.js';
+import type { MatrixReport } from './matrix/types.js';
 import { verifyBundle } from './report/manifest.js';
+import { readMatrix } from './report/matrix-json.js';
 import type { SweepReport } from './sweep/report.js';
 import { outcomeKeys } from './sweep/sweep.js';
 
@@ -101,14 +105,17 @@ function readSweep(dir: string): SweepRecord | undefined {
 }
 
 /** A bundle that verifies (every hash; the signature when a key is given), read; otherwise the gate fails. */
-function readSide(dir: string, publicKeyPem: string | undefined): { side: CompareSide; run: RunJson; sweep?: SweepRecord } {
+function readSide(dir: string, publicKeyPem: string | undefined): { side: CompareSide; run: RunJson; sweep?: SweepRecord; matrix?: MatrixReport } {
   const v = verifyBundle(dir, publicKeyPem);
   if (!v.ok) throw new EvidenceError(`${dir} does not verify (${v.problems.join('; ')}): nothing is compared`);
   const run = readRun(dir);
   const sweep = readSweep(dir);
+  // matrix.json is read only after the manifest (which lists it) verified.
+  const matrix = sweep ? readMatrix(dir) : undefined;
   return {
     run,
     sweep,
+    matrix,
     side: {
       dir,
       runId: run.runId,
@@ -200,6 +207,10 @@ export function compareBundles(baselineDir: string, candidateDir: string, o: Com
   // Two sweeps: endpoint by endpoint, so a new hole is a regression even when the check was already failing, and
   // an endpoint proven held before and inconclusive or untested now is one too.
   if (a.sweep && b.sweep) rows.push(...sweepRows(a.sweep, b.sweep, !!o.allowNotApplicable));
+  // Two access matrices (`sweep --matrix`): cell by cell, `identity → ns/service:port`; a new grant or a new hole
+  // regresses even when SWEEP-ENFORCE was already failing. A matrix the candidate lacks is SWEEP-ENFORCE not run
+  // (a regression above, unless --allow-removed names it).
+  if (a.matrix && b.matrix) rows.push(...matrixDiff(a.matrix, b.matrix));
   return {
     baseline: a.side,
     candidate: b.side,

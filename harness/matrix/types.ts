@@ -5,7 +5,7 @@
 // (matrix.ts), the reporters (matrix.json, the HTML picture, JUnit, compare) and the Targets; pure types.
 import type { DestinationRecord } from '../sweep/judge.js';
 import type { SweepProtocol } from '../sweep/estate.js';
-import type { AttemptSummary } from '../sweep/report.js';
+import type { AttemptSummary } from '../sweep/attempt.js';
 
 /** A service account that runs a pod in scope: the identity a compromised pod of it would hold. */
 export interface MatrixIdentity {

@@ -11,6 +11,7 @@ import type { RunResult } from '../result.js';
 import { checkFile, writeChecks } from './checks.js';
 import { sha256File } from './hash.js';
 import { writeHtml } from './html.js';
+import { writeMatrix } from './matrix-json.js';
 import { writeJunit } from './junit.js';
 import { signManifest, writeManifest } from './manifest.js';
 import { writeOscal } from './oscal.js';
@@ -84,7 +85,11 @@ export function writeBundle(b: BundleInputs): { files: string[] } {
   };
   if (run.sweep) {
     // Per-endpoint results: every (pod, port), both attempts, the certificate seen, and why for every finding.
-    writeFileSync(path.join(outDir, 'sweep.json'), `${JSON.stringify({ schema: 'meshproof.dev/sweep/v1', runId: run.runId, ...run.sweep }, null, 2)}\n`);
+    const { matrix, ...sweep } = run.sweep;
+    writeFileSync(path.join(outDir, 'sweep.json'), `${JSON.stringify({ schema: 'meshproof.dev/sweep/v1', runId: run.runId, ...sweep }, null, 2)}\n`);
+    // `sweep --matrix`: identities × Service ports, each cell's grant with its rules, attack, record and state. Written
+    // before the manifest, so `verify` and `compare` check it like every other file of the bundle.
+    if (matrix) writeMatrix(outDir, run.runId, matrix);
   }
   writeFileSync(path.join(outDir, 'run.json'), `${JSON.stringify(runJson, null, 2)}\n`);
   writeJunit(outDir, run);

@@ -1,5 +1,5 @@
 // <out>/report.html: the auditor's report. One self-contained file (inline CSS; for a sweep, a few lines of inline
-// script that sort its details table; no external asset),
+// script that sort its details table and the access matrix's; no external asset),
 // printable: scope, summary by framework and control, every check with its claim, method, result, caveats and
 // evidence links, and what was not tested, with reasons.
 import { writeFileSync } from 'node:fs';
@@ -10,6 +10,8 @@ import type { RunResult } from '../result.js';
 import { checkFile } from './checks.js';
 import { picturesSection } from './pictures.js';
 import { failuresOf } from './failures.js';
+import { MATRIX_CHECK_IDS } from '../matrix/checks.js';
+import { MATRIX_CSS, matrixSection } from './matrix-picture.js';
 import { sweepDetails } from './sweep-table.js';
 
 const esc = (s: unknown) =>
@@ -30,6 +32,7 @@ table.sortable th{cursor:pointer}table.sortable th[aria-sort=ascending]::after{c
 .row.finding .state{color:#a40e26;font-weight:700}.row.inconclusive .state,.row.canary-not-flagged .state{color:#9a6700;font-weight:700}
 .row.exempt .state{color:#57606a;font-style:italic}.row.canary-flagged .state,.row.canary-other .state{color:#0550ae}
 figure{margin:1rem 0;overflow-x:auto;break-inside:avoid}svg text{fill:#1b1f23}
+${MATRIX_CSS}
 @media print{body{margin:0;max-width:none}a{color:inherit;text-decoration:none}.check{page-break-inside:avoid}}
 `;
 
@@ -49,6 +52,7 @@ function failedCases(r: CheckResult): string {
 /** A run's cases in a line; a sweep's hundreds of Services are in its details table instead, one row each. */
 function caseList(r: CheckResult, sweep: boolean): string {
   if (r.cases.length === 0) return '';
+  if (sweep && (MATRIX_CHECK_IDS as string[]).includes(r.id)) return ` — ${r.cases.length} identit${r.cases.length === 1 ? 'y' : 'ies'}, each in the <a href="#access-matrix">Access matrix</a>`;
   if (sweep) return ` — ${r.cases.length} Service(s), each in <a href="#sweep-details">Sweep details</a>`;
   return ` — ${r.cases.length} case(s): ${r.cases.map((c) => `${esc(c.label)}: ${esc(c.verdict)}`).join('; ')}`;
 }
@@ -107,6 +111,7 @@ ${picturesSection(run)}
 ${run.target.kind === 'lab' ? labControls : frameworks.map((fw) => `<h3>${esc(fw)}</h3><table><tr><th>Control</th><th>Title and caveat</th><th>Checks</th><th>Result</th></tr>${CATALOG.filter((c) => c.framework === fw && controls.includes(c.id)).map((c) => controlRow(c.id)).join('')}</table>`).join('\n')}
 <h2 id="checks">Checks</h2>
 ${run.results.map(checkBlock).join('\n')}
+${matrixSection(run.sweep?.matrix)}
 ${sweepDetails(run.sweep)}
 <h2 id="not-tested">Not tested</h2>
 ${notTested}

@@ -10,17 +10,21 @@ import type { Examined } from '../check.js';
 import type { CheckResult } from '../engine.js';
 import type { RunResult } from '../result.js';
 import { sha256File } from './hash.js';
+import { MATRIX_CHECK_IDS } from '../matrix/checks.js';
 import { checkFile } from './checks.js';
 import { failureLines, failuresOf } from './failures.js';
 
 const seconds = (ms: number) => (ms / 1000).toFixed(3);
+
+/** A sweep check that did not apply at all (SWEEP-LEASTPRIV without an intent): one skipped testcase says why. */
+const skippedSweepCheck = (r: CheckResult) => r.verdict === 'not-applicable' && r.cases.length === 0;
 
 function counts(rs: CheckResult[], sweep = false) {
   if (sweep) {
     const cases = rs.flatMap((r) => r.cases);
     const sweepWide = rs.filter((r) => r.verdict === 'error' && r.cases.every((c) => c.verdict !== 'error')).length;
     return {
-      tests: String(cases.length + sweepWide),
+      tests: String(cases.length + sweepWide + rs.filter(skippedSweepCheck).length),
       failures: String(cases.filter((c) => c.verdict === 'fail').length),
       errors: String(cases.filter((c) => c.verdict === 'error').length + sweepWide),
       time: seconds(rs.reduce((n, r) => n + r.durationMs, 0)),
@@ -42,7 +46,7 @@ export function junitXml(run: RunResult, outDir: string): string {
     const ts = root.ele('testsuite', {
       name: suite,
       ...counts(rs, run.sweep !== undefined),
-      skipped: String(run.sweep ? 0 : rs.filter((r) => r.verdict === 'not-applicable').length),
+      skipped: String(run.sweep ? rs.filter(skippedSweepCheck).length : rs.filter((r) => r.verdict === 'not-applicable').length),
       timestamp: run.startedAt.replace(/\.\d+Z$/, ''),
       id: run.runId,
     });
@@ -61,10 +65,12 @@ export function junitXml(run: RunResult, outDir: string): string {
     }
     for (const r of rs) {
       if (run.sweep && r.suite === 'sweep') {
-        // A sweep: one testcase per Service (or per pod without one); a failure lists its pods and ports.
+        // A sweep: one testcase per Service (or per pod without one); a failure lists its pods and ports. The matrix
+        // checks (SWEEP-ENFORCE, SWEEP-LEASTPRIV): one testcase per identity, its cells in matrix.json.
+        const evidence = (MATRIX_CHECK_IDS as string[]).includes(r.id) ? 'matrix.json' : 'sweep.json';
         for (const c of r.cases as Examined[]) {
           const tc = ts.ele('testcase', { classname: `${suite}.${r.id}`, name: c.label, time: '0.000' });
-          const detail = `claim: ${r.claim}\nobserved: ${c.reason}${c.atFault ? `\nat fault: ${c.atFault.object}\nfix: ${c.atFault.remedy}` : ''}\nevidence: ${checkFile(r.id)}, sweep.json`;
+          const detail = `claim: ${r.claim}\nobserved: ${c.reason}${c.atFault ? `\nat fault: ${c.atFault.object}\nfix: ${c.atFault.remedy}` : ''}\nevidence: ${checkFile(r.id)}, ${evidence}`;
           if (c.verdict === 'fail') tc.ele('failure', { message: `${r.id}: ${c.reason}`.slice(0, 1000), type: 'fail' }).txt(detail);
           else if (c.verdict === 'error') tc.ele('error', { message: `inconclusive: ${c.reason}`.slice(0, 1000), type: 'inconclusive' }).txt(detail);
           tc.ele('system-out').txt(`${facts.get(r.id)}\nreason: ${c.reason}`);
@@ -72,6 +78,11 @@ export function junitXml(run: RunResult, outDir: string): string {
         if (r.verdict === 'error' && r.cases.every((c) => c.verdict !== 'error')) {
           // A sweep-wide error (the canary was not flagged, or it was interrupted) is its own testcase.
           ts.ele('testcase', { classname: `${suite}.${r.id}`, name: `${r.id} sweep`, time: seconds(r.durationMs) }).ele('error', { message: `inconclusive: ${r.reason}`, type: 'inconclusive' });
+        }
+        if (skippedSweepCheck(r)) {
+          const tc = ts.ele('testcase', { classname: `${suite}.${r.id}`, name: `${r.id} sweep`, time: seconds(r.durationMs) });
+          tc.ele('skipped', { message: `not applicable: ${r.reason}` });
+          tc.ele('system-out').txt(`${facts.get(r.id)}\nreason: ${r.reason}`);
         }
         continue;
       }

@@ -10,6 +10,7 @@ import type { RunResult } from '../result.js';
 import type { SweepReport } from '../sweep/report.js';
 import { checkFile } from './checks.js';
 import { verifyBundle } from './manifest.js';
+import { readMatrix } from './matrix-json.js';
 
 interface RunJson {
   runId: string;
@@ -77,6 +78,8 @@ export function readBundle(dir: string, categoriesOf: (id: string) => Category[]
   if (existsSync(sweepFile)) {
     const { schema: _s, runId: _r, ...sweep } = JSON.parse(readFileSync(sweepFile, 'utf8')) as SweepReport & { schema: string; runId: string };
     run.sweep = sweep;
+    const matrix = readMatrix(dir);
+    if (matrix) run.sweep.matrix = matrix;
   }
   return { run, excluded: runJson.scope.excluded };
 }

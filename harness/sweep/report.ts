@@ -1,8 +1,12 @@
 // A sweep's result model: what it found per (pod, port) and per pod, and the evidence settings. Read by the sweep's
 // reporters and carried in a run's result (harness/result.ts); its own module so neither the sweep nor the run
 // imports the other.
+import type { MatrixReport } from '../matrix/types.js';
 import type { Estate, EstatePod, EstatePort } from './estate.js';
+import type { AttemptSummary } from './attempt.js';
 import type { CertFacts, EndpointVerdict } from './judge.js';
+
+export type { AttemptSummary };
 
 /** An AuthorizationPolicy finding the user accepts, with the reason that goes into the evidence. */
 export interface Exemption {
@@ -12,16 +16,6 @@ export interface Exemption {
   pod?: string;
   port?: number;
   reason: string;
-}
-
-export interface AttemptSummary {
-  dial: string;
-  startedAt: string;
-  durationMs: number;
-  bytesReceived: number;
-  status?: number;
-  failure?: string;
-  tls?: { handshake: boolean; protocol?: string; alpn?: string };
 }
 
 export interface EndpointResult {
@@ -54,4 +48,6 @@ export interface SweepReport {
   /** Seen, deliberately not judged, and why: the sidecar's own plaintext ports, gateway pods (I-M7). */
   information: { pod: string; port?: number; note: string }[];
   settings: { attemptTimeoutMs: number; concurrency: number; ratePerSec: number; batchEndpoints: number; maxCertLifetimeHours: number };
+  /** `sweep --matrix`: the access matrix (issue 22), written to matrix.json (not repeated in sweep.json). */
+  matrix?: MatrixReport;
 }
