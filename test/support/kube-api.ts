@@ -199,7 +199,7 @@ export function confinePolicy(file = 'deploy/confine.yaml'): NonNullable<KubeApi
 export function defaultState(): KubeApiState {
   return {
     rbac: loadRoles('deploy/rbac.yaml'),
-    clusterRoles: clusterRolesOf(['deploy/rbac.yaml', 'deploy/rbac-sweep.yaml', 'deploy/rbac-chaos.yaml', 'deploy/rbac-edge.yaml']),
+    clusterRoles: clusterRolesOf(['deploy/rbac.yaml', 'deploy/rbac-sweep.yaml', 'deploy/rbac-chaos.yaml', 'deploy/rbac-edge.yaml', 'deploy/rbac-matrix.yaml']),
     admission: confinePolicy(),
     admissionDenied: [],
     rbacUsed: new Set(),
