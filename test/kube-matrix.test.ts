@@ -13,7 +13,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mint } from '../agent/mint.js';
 import { loadKubeConfig } from '../cluster/kube/connect.js';
 import type { KubeTarget } from '../cluster/kube/kube-target.js';
-import { MATRIX_BINDER_PERMISSIONS, MATRIX_PERMISSIONS, type Permission } from '../cluster/kube/permissions.js';
+import { listClientIntents } from '../cluster/kube/intents.js';
+import { INTENT_PERMISSIONS, MATRIX_BINDER_PERMISSIONS, MATRIX_PERMISSIONS, type Permission } from '../cluster/kube/permissions.js';
 import { sweepPreflight } from '../cluster/kube/preflight.js';
 import { AGENT_BUNDLE, SWEEP_FIXTURES } from '../harness/paths.js';
 import { CertificateAuthority, uriSans } from '../harness/pki.js';
@@ -310,6 +311,88 @@ describe('deploy/rbac-matrix.yaml and the --matrix preflight', () => {
       await expect(sweepPreflight(kc, { ...o, matrix: true })).resolves.toBeUndefined();
       expect(api.state.forbidden).toEqual([]);
       expect(api.calls.length).toBeGreaterThan(asked);
+    } finally {
+      await api.close();
+    }
+  });
+});
+
+describe('--intent cluster: the ClientIntents already in the cluster, read-only', () => {
+  const intent = (apiVersion: string, namespace: string, name: string) => ({
+    apiVersion,
+    kind: 'ClientIntents',
+    metadata: { name, namespace },
+    spec: apiVersion.endsWith('v2beta1') ? { workload: { name, kind: 'Deployment' }, targets: [{ kubernetes: { name: 'ledger.bank', kind: 'Service' } }] } : { service: { name }, calls: [{ name: 'ledger.bank', type: 'http' }] },
+  });
+  const start = async (o: { crd?: boolean; versions?: string[]; intents?: boolean } = {}) => {
+    const api = await startKubeApi();
+    for (const ns of [...SWEPT, 'elsewhere']) api.state.namespaces.set(ns, { labels: {}, created: '2026-01-01T00:00:00Z' });
+    if (o.crd ?? true) api.state.crds.add('clientintents.k8s.otterize.com');
+    if (o.versions) api.state.crdVersions = new Map([['clientintents.k8s.otterize.com', o.versions]]);
+    const version = o.versions?.[0] ?? 'v2beta1';
+    for (const [ns, name] of [['shop', 'frontend'], ['bank', 'teller'], ['elsewhere', 'intruder']] as const) {
+      api.state.objects.set(`/apis/k8s.otterize.com/${version}/namespaces/${ns}/clientintents/${name}`, intent(`k8s.otterize.com/${version}`, ns, name));
+    }
+    api.state.rbac = [...loadRoles('deploy/rbac.yaml'), ...(o.intents === false ? [] : loadRoles('deploy/rbac-matrix.yaml', { rolebindingsIn: SWEPT }))];
+    return { api, kc: loadKubeConfig({ kubeconfig: api.kubeconfig(dir), env: {} }).kc };
+  };
+
+  it('issue 22: lists the ClientIntents of the swept namespaces only (v2beta1), with only the list grant of meshproof-matrix-intents', async () => {
+    const { api, kc } = await start();
+    try {
+      const got = await listClientIntents(kc, SWEPT);
+      expect(got.map((o) => `${o.apiVersion} ${o.metadata?.namespace}/${o.metadata?.name}`).sort()).toEqual(['k8s.otterize.com/v2beta1 bank/teller', 'k8s.otterize.com/v2beta1 shop/frontend']);
+      expect(api.state.forbidden).toEqual([]);
+      expect([...api.state.rbacUsed].filter((g) => g.includes('otterize')).sort()).toEqual(['list k8s.otterize.com/clientintents in bank', 'list k8s.otterize.com/clientintents in shop']);
+      expect(api.calls.filter((c) => !c.includes('clientintents'))).toEqual([]);
+    } finally {
+      await api.close();
+    }
+  });
+
+  it('issue 22: an operator serving only v1alpha3 is read in v1alpha3', async () => {
+    const { api, kc } = await start({ versions: ['v1alpha3'] });
+    try {
+      expect((await listClientIntents(kc, SWEPT)).map((o) => o.apiVersion)).toEqual(['k8s.otterize.com/v1alpha3', 'k8s.otterize.com/v1alpha3']);
+    } finally {
+      await api.close();
+    }
+  });
+
+  it('issue 22: the CRD not installed is one line, exit 2; without the grant, one line naming it', async () => {
+    const absent = await start({ crd: false });
+    try {
+      const e = await listClientIntents(absent.kc, SWEPT).then(() => undefined, (x: Error & { exitCode?: number }) => x);
+      expect(e?.exitCode).toBe(2);
+      expect(e?.message).toBe('--intent cluster: the ClientIntents CRD is not installed (clientintents.k8s.otterize.com serves neither v2beta1 nor v1alpha3); pass --intent <file or dir> instead');
+    } finally {
+      await absent.api.close();
+    }
+    const ungranted = await start({ intents: false });
+    try {
+      const e = await listClientIntents(ungranted.kc, SWEPT).then(() => undefined, (x: Error & { exitCode?: number }) => x);
+      expect(e?.exitCode).toBe(2);
+      expect(e?.message).toMatch(/^--intent cluster: missing permission: list k8s\.otterize\.com\/clientintents in shop\. Apply deploy\/rbac-matrix\.yaml and bind ClusterRole meshproof-matrix-intents/);
+    } finally {
+      await ungranted.api.close();
+    }
+  });
+
+  it('issue 22: meshproof-matrix-intents grants exactly the list the preflight asks with --intent cluster, per namespace', async () => {
+    const roles = clusterRolesOf(['deploy/rbac-matrix.yaml']);
+    expect(grantsOf(roles.get('meshproof-matrix-intents')!)).toEqual(['list k8s.otterize.com/clientintents']);
+    expect(INTENT_PERMISSIONS.flatMap((p) => p.verbs.map((v) => `${v} ${p.group}/${p.resource}`))).toEqual(['list k8s.otterize.com/clientintents']);
+    const api = await startKubeApi();
+    try {
+      for (const ns of SWEPT) api.state.namespaces.set(ns, { labels: {}, created: '2026-01-01T00:00:00Z' });
+      const matrixOnly = loadRoles('deploy/rbac-matrix.yaml', { rolebindingsIn: SWEPT }).filter((r) => !r.resources.includes('clientintents'));
+      api.state.rbac = [...loadRoles('deploy/rbac.yaml'), ...loadRoles('deploy/rbac-sweep.yaml', { rolebindingsIn: SWEPT }), ...matrixOnly];
+      const { kc } = loadKubeConfig({ kubeconfig: api.kubeconfig(dir), env: {} });
+      const o = { namespaces: SWEPT, rootNamespace: 'istio-system', nodes: false, matrix: true };
+      await expect(sweepPreflight(kc, o)).resolves.toBeUndefined();
+      await expect(sweepPreflight(kc, { ...o, intentCluster: true })).rejects.toThrow(
+        'sweep --matrix: missing permissions: list k8s.otterize.com/clientintents in shop, list k8s.otterize.com/clientintents in bank. Apply deploy/rbac-matrix.yaml and bind ClusterRole meshproof-matrix and meshproof-matrix-intents to this identity in each namespace swept (RoleBindings) and meshproof-matrix-binder cluster-wide',
+      );
     } finally {
       await api.close();
     }

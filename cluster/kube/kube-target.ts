@@ -23,6 +23,7 @@ import { refusalsSeen, whyNoPods } from './readiness.js';
 import { execInPod } from './exec.js';
 import { retrying } from './retry.js';
 import { describeApiError, statusOf } from './api-errors.js';
+import { type ClientIntentsObject, listClientIntents } from './intents.js';
 import { ADDRESSES_OF, AGENT_MOUNT, generateSecrets, ISTIO_CA_TOKEN_PATH, type Rendered, renderForCluster } from './render.js';
 
 export interface KubeTargetOptions {
@@ -343,6 +344,11 @@ export class KubeTarget implements Target {
     const token = tr.status?.token;
     if (!token) throw new InfraError(`TokenRequest for ${namespace}/${serviceAccount} returned no token`);
     return token;
+  }
+
+  /** `--intent cluster`: the ClientIntents of the swept namespaces, read-only (cluster/kube/intents.ts). */
+  clientIntents(namespaces: string[]): Promise<ClientIntentsObject[]> {
+    return listClientIntents(this.o.kc, namespaces, this.o.onCall);
   }
 
   /** The agent's `mint` output, parsed without ever quoting it (it holds a private key). */

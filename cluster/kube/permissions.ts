@@ -132,6 +132,11 @@ export const MATRIX_BINDER_PERMISSIONS: Permission[] = [
   { group: 'rbac.authorization.k8s.io', resource: 'clusterroles', verbs: ['bind'], names: ['meshproof-matrix'], why: 'sweep --matrix: binding the token role without an escalation (RBAC escalation check)' },
 ];
 
+/** `sweep --matrix --intent cluster`: the Otterize ClientIntents of each swept namespace (meshproof-matrix-intents). */
+export const INTENT_PERMISSIONS: Permission[] = [
+  { group: 'k8s.otterize.com', resource: 'clientintents', verbs: ['list'], why: '--intent cluster: the calls each workload declares (Otterize ClientIntents), read-only' },
+];
+
 /** Without --probes only: one attacker per schedulable node (deploy/rbac-sweep.yaml meshproof-sweep-nodes; cluster-scoped). */
 export const SWEEP_NODE_PERMISSIONS: Permission[] = [{ group: '', resource: 'nodes', verbs: ['list'], why: 'sweep: one attacker pod per schedulable node by default (without --probes)' }];
 

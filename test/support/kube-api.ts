@@ -32,6 +32,8 @@ export interface KubeApiState {
   /** `verb group/resource[/sub]` entries that are denied. */
   denied: Set<string>;
   crds: Set<string>;
+  /** The versions a CRD that is not built into this API serves (ClientIntents: v2beta1, v1alpha3); all when unset. */
+  crdVersions?: Map<string, string[]>;
   /** CRDs served as an Istio older than 1.22 serves them: v1beta1 and v1alpha3, no v1. */
   crdsBeforeV1?: Set<string>;
   /** istiod's Deployment in istio-system: `istiod`, or `istiod-<rev>` labelled istio.io/rev for a revision (§10). */
@@ -1131,6 +1133,14 @@ export async function startKubeApi(state: KubeApiState = defaultState()): Promis
       }
       const list = /^\/apis\/([^/]+)\/([^/]+)\/namespaces\/([^/]+)\/([^/]+)$/.exec(p) ?? /^\/api\/(v1)()\/namespaces\/([^/]+)\/(serviceaccounts|services|configmaps)$/.exec(p);
       if (req.method === 'GET' && list) {
+        // A group this API does not build in is a CRD's: with no CRD installed for it (or not serving that
+        // version) the API server has no such resource and answers 404 (the apiextensions-apiserver serves a
+        // CRD's REST paths only while it is installed, and only its served versions).
+        const crd = `${list[4]}.${list[1]}`;
+        const builtIn = !list[2] || Object.keys(RESOURCES).some((gv) => gv.split('/')[0] === list[1]);
+        if (!builtIn && (!state.crds.has(crd) || (state.crdVersions?.get(crd) && !state.crdVersions.get(crd)!.includes(list[2]!)))) {
+          return json(res, 404, { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', reason: 'NotFound', message: 'the server could not find the requested resource', details: {}, code: 404 });
+        }
         const prefix = `${p}/`;
         const items = [...state.objects].filter(([k]) => k.startsWith(prefix)).map(([, o]) => o);
         return listReply(res, url, list[2] ? `${list[1]}/${list[2]}` : 'v1', 'List', items);
