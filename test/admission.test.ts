@@ -184,6 +184,21 @@ describe('deploy/confine.yaml in the façade (K-M9: evaluated on every write wit
     expect(r.code).toBe(200);
   });
 
+  it("issue 22: sweep --matrix's RoleBinding of meshproof-matrix to meshproof's own identity in its run namespace is admitted under rbac-matrix.yaml's binder", async () => {
+    const a = await facade();
+    a.state.rbac = [...loadRoles('deploy/rbac.yaml'), ...loadRoles('deploy/rbac-sweep.yaml'), ...loadRoles('deploy/rbac-matrix.yaml')];
+    expect((await apply(a, runNamespace)).code).toBe(200);
+    const rb = { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'RoleBinding', metadata: { name: 'meshproof-matrix', namespace: NS }, roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'meshproof-matrix' }, subjects: [{ kind: 'ServiceAccount', name: 'meshproof', namespace: 'meshproof' }] };
+    const r = await apply(a, rb);
+    expect(r.body.message ?? '').toBe('');
+    expect(r.code).toBe(200);
+    expect(a.state.rbacUsed).toContain('bind rbac.authorization.k8s.io/clusterroles [meshproof-matrix]');
+    // Outside a run's namespace the same binding is refused by admission (confine.yaml's namespace rule).
+    const outside = await apply(a, { ...rb, metadata: { name: 'meshproof-matrix', namespace: 'default' } });
+    expect(outside.code).toBe(403);
+    expect(outside.body.message).toMatch(/meshproof may only write in namespaces it created .*: refused CREATE rolebindings meshproof-matrix in default$/);
+  });
+
   it('K-H4: a scale of a Deployment not named istiod in istio-system is refused (the chaos grant names echo cluster-wide)', async () => {
     const a = await facade();
     // The user's own Deployment, there before meshproof.
