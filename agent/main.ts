@@ -7,7 +7,7 @@
 import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import { startEcho } from './echo.js';
-import { type MintExecRequest, mint } from './mint.js';
+import { mint, parseMintExecRequest } from './mint.js';
 import { runAttacks } from './probe.js';
 import { createInterface } from 'node:readline';
 import type { ProbeBatch, ProbeReport } from './protocol.js';
@@ -110,9 +110,10 @@ async function main(argv: string[]): Promise<number> {
     return 0;
   }
   if (mode === 'mint') {
-    // A genuine certificate for this pod's own identity from istiod's CA, with the pod's own projected token.
-    const { tokenPath, ...req } = JSON.parse(await readStdin()) as MintExecRequest;
-    const token = readFileSync(tokenPath, 'utf8').trim();
+    // A genuine certificate from istiod's CA: for this pod's own identity with the pod's own projected token
+    // (`tokenPath`), or for the identity of a TokenRequest token the harness handed over in the request (`token`).
+    const { tokenPath, token: given, ...req } = parseMintExecRequest(await readStdin());
+    const token = given ?? readFileSync(tokenPath!, 'utf8').trim();
     process.stdout.write(`${JSON.stringify(await mint({ ...req, token }))}\n`);
     return 0;
   }

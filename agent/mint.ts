@@ -18,11 +18,31 @@ export interface MintRequest {
 }
 
 /**
- * What the harness sends by exec: the token is not in it. The pod reads its own projected service-account token
- * (audience istio-ca) from the file the kubelet keeps fresh, as any pod can; it never travels on the exec stream.
+ * What the harness sends by exec, one of two ways:
+ * - `tokenPath` (the probe's OWN identity, `mintCertificate`): the pod reads its own projected service-account token
+ *   (audience istio-ca) from the file the kubelet keeps fresh, as any pod can; no token travels on the exec stream.
+ * - `token` (ANOTHER identity, the access matrix's `mintIdentityCertificate`): a TokenRequest token the runner
+ *   obtained for that service account (audiences exactly `["istio-ca"]`, 600 s), carried INSIDE this JSON on the
+ *   exec's stdin, never in argv, an environment variable or a file. The agent never prints it, nor the request.
  */
-export interface MintExecRequest extends Omit<MintRequest, 'token'> {
-  tokenPath: string;
+export type MintExecRequest = Omit<MintRequest, 'token'> & ({ tokenPath: string; token?: never } | { token: string; tokenPath?: never });
+
+/**
+ * The exec request from stdin, checked. A parse error never carries the text (Node's JSON.parse quotes the input
+ * it choked on, which here holds a token): the message names only what is wrong.
+ */
+export function parseMintExecRequest(text: string): MintExecRequest {
+  let r: Partial<MintExecRequest> & Record<string, unknown>;
+  try {
+    r = JSON.parse(text) as typeof r;
+  } catch {
+    throw new Error('mint: the request on stdin is not one line of JSON');
+  }
+  const hasToken = typeof r.token === 'string' && r.token.length > 0;
+  const hasPath = typeof r.tokenPath === 'string' && r.tokenPath.length > 0;
+  if (hasToken === hasPath) throw new Error('mint: the request needs exactly one of token and tokenPath');
+  for (const k of ['address', 'servername', 'rootPem'] as const) if (typeof r[k] !== 'string') throw new Error(`mint: the request has no ${k}`);
+  return r as MintExecRequest;
 }
 
 export interface MintResult {

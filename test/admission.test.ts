@@ -97,7 +97,8 @@ describe('deploy/confine.yaml in the façade (K-M9: evaluated on every write wit
     ['K-H4: a Gateway selecting another run', () => ({ apiVersion: 'networking.istio.io/v1', kind: 'Gateway', metadata: { name: 'gw', namespace: NS }, spec: { selector: { istio: 'ingressgateway', 'meshproof.dev/run': 'another-run' }, servers: [{ port: { number: 80, name: 'http', protocol: 'HTTP' }, hosts: ['*'] }] } }), /meshproof Gateway must select only the gateway pods of its own run/],
     ['K-H4: a RoleBinding to cluster-admin', () => ({ apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'RoleBinding', metadata: { name: 'rb', namespace: NS }, roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'cluster-admin' }, subjects: [{ kind: 'ServiceAccount', name: 'ingressgateway', namespace: NS }] }), /rolebindings\.rbac\.authorization\.k8s\.io "rb" is forbidden: .*meshproof may bind only the ClusterRole meshproof-gateway-secrets to ServiceAccounts of the same namespace/],
     ['K-H4: a RoleBinding of the gateway role to another namespace\'s ServiceAccount', () => ({ apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'RoleBinding', metadata: { name: 'rb', namespace: NS }, roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'meshproof-gateway-secrets' }, subjects: [{ kind: 'ServiceAccount', name: 'default', namespace: 'kube-system' }] }), /meshproof may bind only the ClusterRole meshproof-gateway-secrets/],
-    ["K-H4: a RoleBinding of the sweep role to another identity than meshproof's own", () => ({ apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'RoleBinding', metadata: { name: 'meshproof-sweep', namespace: NS }, roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'meshproof-sweep' }, subjects: [{ kind: 'ServiceAccount', name: 'default', namespace: 'kube-system' }] }), /and meshproof-sweep to itself/],
+    ["K-H4: a RoleBinding of the sweep role to another identity than meshproof's own", () => ({ apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'RoleBinding', metadata: { name: 'meshproof-sweep', namespace: NS }, roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'meshproof-sweep' }, subjects: [{ kind: 'ServiceAccount', name: 'default', namespace: 'kube-system' }] }), /and meshproof-sweep or meshproof-matrix to itself/],
+    ["issue 22: a RoleBinding of the matrix's token role to another identity than meshproof's own", () => ({ apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'RoleBinding', metadata: { name: 'meshproof-matrix', namespace: NS }, roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'meshproof-matrix' }, subjects: [{ kind: 'ServiceAccount', name: 'default', namespace: 'kube-system' }] }), /and meshproof-sweep or meshproof-matrix to itself/],
     ['K-H4: a RoleBinding of the gateway role to a user', () => ({ apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'RoleBinding', metadata: { name: 'rb', namespace: NS }, roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'meshproof-gateway-secrets' }, subjects: [{ kind: 'User', name: 'mallory', apiGroup: 'rbac.authorization.k8s.io' }] }), /meshproof may bind only the ClusterRole meshproof-gateway-secrets/],
     ['A-L3: a pod seccompProfile of type Unconfined', () => deployment({ securityContext: { seccompProfile: { type: 'Unconfined' } } }), BASELINE],
     ['A-L3: a container seccompProfile of type Unconfined', () => deployment({ containers: [{ name: 'c', image: 'node:22-alpine', securityContext: { seccompProfile: { type: 'Unconfined' } } }] }), BASELINE],
@@ -181,6 +182,21 @@ describe('deploy/confine.yaml in the façade (K-M9: evaluated on every write wit
     const r = await apply(a, rb);
     expect(r.body.message ?? '').toBe('');
     expect(r.code).toBe(200);
+  });
+
+  it("issue 22: sweep --matrix's RoleBinding of meshproof-matrix to meshproof's own identity in its run namespace is admitted under rbac-matrix.yaml's binder", async () => {
+    const a = await facade();
+    a.state.rbac = [...loadRoles('deploy/rbac.yaml'), ...loadRoles('deploy/rbac-sweep.yaml'), ...loadRoles('deploy/rbac-matrix.yaml')];
+    expect((await apply(a, runNamespace)).code).toBe(200);
+    const rb = { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'RoleBinding', metadata: { name: 'meshproof-matrix', namespace: NS }, roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'meshproof-matrix' }, subjects: [{ kind: 'ServiceAccount', name: 'meshproof', namespace: 'meshproof' }] };
+    const r = await apply(a, rb);
+    expect(r.body.message ?? '').toBe('');
+    expect(r.code).toBe(200);
+    expect(a.state.rbacUsed).toContain('bind rbac.authorization.k8s.io/clusterroles [meshproof-matrix]');
+    // Outside a run's namespace the same binding is refused by admission (confine.yaml's namespace rule).
+    const outside = await apply(a, { ...rb, metadata: { name: 'meshproof-matrix', namespace: 'default' } });
+    expect(outside.code).toBe(403);
+    expect(outside.body.message).toMatch(/meshproof may only write in namespaces it created .*: refused CREATE rolebindings meshproof-matrix in default$/);
   });
 
   it('K-H4: a scale of a Deployment not named istiod in istio-system is refused (the chaos grant names echo cluster-wide)', async () => {

@@ -17,7 +17,7 @@ beforeAll(async () => {
     cert: await ca.issue('istio-system', 'istiod', { dns: ['istiod.istio-system.svc'] }),
     sign: (spki, ns, sa, ttlMs) => ca.issue(ns, sa, { publicKeySpki: spki, ttlMs }),
   });
-  istiod.tokens.set('token-rogue', { namespace: 'mp-1-outside', serviceAccount: 'rogue' });
+  istiod.tokens.set('token-rogue', { namespace: 'mp-1-outside', serviceAccount: 'rogue', audiences: ['istio-ca'], expiresAt: Date.now() + 600_000 });
 });
 afterAll(() => istiod.close());
 

@@ -22,6 +22,8 @@ import { istioLocation } from './preflight.js';
 import { refusalsSeen, whyNoPods } from './readiness.js';
 import { execInPod } from './exec.js';
 import { retrying } from './retry.js';
+import { describeApiError, statusOf } from './api-errors.js';
+import { type ClientIntentsObject, listClientIntents } from './intents.js';
 import { ADDRESSES_OF, AGENT_MOUNT, generateSecrets, ISTIO_CA_TOKEN_PATH, type Rendered, renderForCluster } from './render.js';
 
 export interface KubeTargetOptions {
@@ -75,6 +77,10 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const AGENT = `${AGENT_MOUNT}/agent.mjs`;
 /** Added to a log window's whole seconds: clock skew between this machine and the node, and Envoy's 1 s flush. */
 const LOG_WINDOW_MARGIN_S = 5;
+/** The audience istiod's CA reviews tokens for (pkg/security TokenAudiences, default `istio-ca`). */
+const ISTIO_CA_AUDIENCE = 'istio-ca';
+/** TokenRequest's minimum life (kubernetes pkg/apis/authentication/validation/validation.go MinTokenAgeSec). */
+export const ISTIO_CA_TOKEN_SECONDS = 600;
 
 export class KubeTarget implements Target {
   readonly kind = 'kubernetes' as const;
@@ -285,7 +291,75 @@ export class KubeTarget implements Target {
     const p = this.pod(probe.pod);
     const rootPem = (await this.rootBundle(p.namespace)).join('');
     const request: MintExecRequest = { address: this.istio.caAddress, servername: this.istio.caServername, rootPem, tokenPath: ISTIO_CA_TOKEN_PATH, ttlSeconds: Math.max(1, Math.ceil(ttlMs / 1000)), timeoutMs: 15_000 };
-    const r = JSON.parse(await this.exec(p, 'agent', ['node', AGENT, 'mint'], JSON.stringify(request))) as MintResult;
+    return this.mintResult(await this.exec(p, 'agent', ['node', AGENT, 'mint'], JSON.stringify(request)), `${p.namespace}/${p.name}`);
+  }
+
+  /**
+   * A genuine mesh certificate for ANOTHER identity of the estate (the access matrix): what a compromised pod of
+   * that service account would hold. meshproof asks the API server for a token of that service account
+   * (TokenRequest, `istioCaToken`), hands it to the probe pod (the sidecar-less sweeper) inside the exec's stdin
+   * JSON, and the agent's `mint` exchanges it at istiod's CreateCertificate, which takes the identity from the token
+   * (istio security/pkg/server/ca/server.go `CreateCertificate`; kubeauth/kube_jwt.go `authenticate`). The token
+   * is in no argv, environment, file, log line, `onCall` trace or error; the key only in the returned object.
+   */
+  async mintIdentityCertificate(probe: ProbeHandle, identity: { namespace: string; serviceAccount: string }, ttlMs: number): Promise<MintedCert> {
+    const p = this.pod(probe.pod);
+    const namespace = this.ns(identity.namespace);
+    const who = `${namespace}/${identity.serviceAccount}`;
+    const token = await this.istioCaToken(namespace, identity.serviceAccount);
+    const rootPem = (await this.rootBundle(p.namespace)).join('');
+    const request: MintExecRequest = { address: this.istio.caAddress, servername: this.istio.caServername, rootPem, token, ttlSeconds: Math.max(1, Math.ceil(ttlMs / 1000)), timeoutMs: 15_000 };
+    const r = this.mintResult(await this.exec(p, 'agent', ['node', AGENT, 'mint'], JSON.stringify(request)), who);
+    // istiod signs for the token's identity whatever the CSR says: a certificate for anyone else is not this identity's.
+    const want = spiffeId(this.trustDomain, namespace, identity.serviceAccount);
+    if (r.spiffeId !== want) throw new InfraError(`istiod issued a certificate for ${r.spiffeId || 'no URI SAN'} where ${want} was asked (token of ${who})`);
+    return r;
+  }
+
+  /**
+   * A token for `namespace/serviceAccount` that istiod's CA accepts and nothing else should: TokenRequest
+   * (`POST /api/v1/namespaces/<ns>/serviceaccounts/<sa>/token`) with audiences exactly `["istio-ca"]` (istiod's
+   * kube JWT authenticator reviews the token for security.TokenAudiences, `istio-ca` by default:
+   * security/pkg/server/ca/authenticate/kubeauth/kube_jwt.go `authenticate`) and the shortest life Kubernetes
+   * grants, 600 s (kubernetes pkg/apis/authentication/validation/validation.go `MinTokenAgeSec = 10 * 60`,
+   * `ValidateTokenRequest`: "may not specify a duration less than 10 minutes"). deploy/confine.yaml refuses any
+   * other audience or a longer life. A retried create issues another token and creates no object (TokenREST.Create
+   * stores nothing), so transient failures are retried. Failures are described from the Status only: client-node's
+   * own message carries the whole response body.
+   */
+  private async istioCaToken(namespace: string, serviceAccount: string): Promise<string> {
+    this.o.onCall?.(`create serviceaccounts/token ${namespace}/${serviceAccount} (audiences istio-ca, ${ISTIO_CA_TOKEN_SECONDS} s)`);
+    const core = this.o.kc.makeApiClient(CoreV1Api);
+    let tr: { status?: { token?: string } };
+    try {
+      tr = await retrying(() =>
+        core.createNamespacedServiceAccountToken({ name: serviceAccount, namespace, body: { apiVersion: 'authentication.k8s.io/v1', kind: 'TokenRequest', spec: { audiences: [ISTIO_CA_AUDIENCE], expirationSeconds: ISTIO_CA_TOKEN_SECONDS } } }),
+      );
+    } catch (e) {
+      const s = statusOf(e);
+      const why = s?.code !== undefined && s.code >= 400 ? describeApiError(e) : 'no usable answer';
+      const hint = s?.code === 403 ? ` (meshproof needs create on serviceaccounts/token in ${namespace}: deploy/rbac-matrix.yaml)` : '';
+      throw new InfraError(`TokenRequest for ${namespace}/${serviceAccount} refused: ${why}${hint}`);
+    }
+    const token = tr.status?.token;
+    if (!token) throw new InfraError(`TokenRequest for ${namespace}/${serviceAccount} returned no token`);
+    return token;
+  }
+
+  /** `--intent cluster`: the ClientIntents of the swept namespaces, read-only (cluster/kube/intents.ts). */
+  clientIntents(namespaces: string[]): Promise<ClientIntentsObject[]> {
+    return listClientIntents(this.o.kc, namespaces, this.o.onCall);
+  }
+
+  /** The agent's `mint` output, parsed without ever quoting it (it holds a private key). */
+  private mintResult(out: string, who: string): MintedCert {
+    let r: MintResult;
+    try {
+      r = JSON.parse(out) as MintResult;
+    } catch {
+      throw new InfraError(`mint for ${who} printed no certificate`);
+    }
+    if (typeof r?.chainPem !== 'string' || typeof r.keyPem !== 'string') throw new InfraError(`mint for ${who} printed no certificate`);
     return { ...r, notBefore: new Date(r.notBefore), notAfter: new Date(r.notAfter) };
   }
 

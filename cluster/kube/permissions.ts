@@ -115,6 +115,28 @@ export const SWEEP_BINDER_PERMISSIONS: Permission[] = [
   { group: 'rbac.authorization.k8s.io', resource: 'clusterroles', verbs: ['bind'], names: ['meshproof-sweep'], why: 'sweep: binding the sweep role without an escalation (RBAC escalation check)' },
 ];
 
+/**
+ * `sweep --matrix`: a token for each identity of the estate (TokenRequest, audiences `["istio-ca"]`, 600 s), asked
+ * in each swept namespace (deploy/rbac-matrix.yaml's ClusterRole meshproof-matrix, bound per namespace).
+ */
+export const MATRIX_PERMISSIONS: Permission[] = [
+  { group: '', resource: 'serviceaccounts', subresource: 'token', verbs: ['create'], why: "sweep --matrix: a token for each identity swept (audience istio-ca, 600 s), exchanged at istiod's CA for its certificate" },
+];
+
+/**
+ * `sweep --matrix` binds ClusterRole meshproof-matrix in its own run namespace to its own identity (its canary
+ * identities live there; that namespace cannot be bound beforehand): deploy/rbac-matrix.yaml meshproof-matrix-binder.
+ */
+export const MATRIX_BINDER_PERMISSIONS: Permission[] = [
+  { group: 'rbac.authorization.k8s.io', resource: 'rolebindings', verbs: APPLY, names: ['meshproof-matrix'], why: 'sweep --matrix: the token role bound in its own run namespace (RoleBinding meshproof-matrix), for the canary identities' },
+  { group: 'rbac.authorization.k8s.io', resource: 'clusterroles', verbs: ['bind'], names: ['meshproof-matrix'], why: 'sweep --matrix: binding the token role without an escalation (RBAC escalation check)' },
+];
+
+/** `sweep --matrix --intent cluster`: the Otterize ClientIntents of each swept namespace (meshproof-matrix-intents). */
+export const INTENT_PERMISSIONS: Permission[] = [
+  { group: 'k8s.otterize.com', resource: 'clientintents', verbs: ['list'], why: '--intent cluster: the calls each workload declares (Otterize ClientIntents), read-only' },
+];
+
 /** Without --probes only: one attacker per schedulable node (deploy/rbac-sweep.yaml meshproof-sweep-nodes; cluster-scoped). */
 export const SWEEP_NODE_PERMISSIONS: Permission[] = [{ group: '', resource: 'nodes', verbs: ['list'], why: 'sweep: one attacker pod per schedulable node by default (without --probes)' }];
 

@@ -19,7 +19,7 @@ import { parse as parseYaml } from 'yaml';
 import { ConfigError, InfraError, messageOf } from '../../harness/errors.js';
 import type { LabelSelector } from '../../harness/istio/discovery.js';
 import { describeApiError } from './api-errors.js';
-import { CHAOS_PERMISSIONS, EDGE_PERMISSIONS, ISTIO_CRDS, meshConfigName, type Permission, policyReportPermissions, requiredFor, SWEEP_BINDER_PERMISSIONS, SWEEP_NODE_PERMISSIONS, SWEEP_PERMISSIONS } from './permissions.js';
+import { CHAOS_PERMISSIONS, EDGE_PERMISSIONS, INTENT_PERMISSIONS, ISTIO_CRDS, MATRIX_BINDER_PERMISSIONS, MATRIX_PERMISSIONS, meshConfigName, type Permission, policyReportPermissions, requiredFor, SWEEP_BINDER_PERMISSIONS, SWEEP_NODE_PERMISSIONS, SWEEP_PERMISSIONS } from './permissions.js';
 import { retrying } from './retry.js';
 
 export { ISTIO_CRDS };
@@ -95,7 +95,7 @@ async function refusedPermissions(kc: KubeConfig, perms: (Permission & { namespa
  * the root namespace), so RoleBindings per namespace pass; `nodes list` (cluster-scoped, a ClusterRoleBinding
  * only) only when the sweep places one attacker per node (no --probes). One line names everything missing.
  */
-export async function sweepPreflight(kc: KubeConfig, o: { namespaces: string[]; rootNamespace: string; nodes: boolean; istioNamespace?: string }): Promise<void> {
+export async function sweepPreflight(kc: KubeConfig, o: { namespaces: string[]; rootNamespace: string; nodes: boolean; istioNamespace?: string; matrix?: boolean; intentCluster?: boolean }): Promise<void> {
   const istioNs = o.istioNamespace ?? 'istio-system';
   // The root namespace is read for its mesh-wide policies only, unless it is swept too.
   const policies = SWEEP_PERMISSIONS.filter((p) => p.group.endsWith('.istio.io'));
@@ -107,6 +107,22 @@ export async function sweepPreflight(kc: KubeConfig, o: { namespaces: string[]; 
   if (refused.length > 0) {
     throw new ConfigError(
       `sweep: missing permissions: ${refused.join(', ')}. Apply deploy/rbac-sweep.yaml and bind ClusterRole meshproof-sweep to this identity in each namespace swept and in the root namespace (RoleBindings), meshproof-sweep-binder cluster-wide${o.nodes ? ', and meshproof-sweep-nodes cluster-wide (or pass --probes)' : ''}`,
+    );
+  }
+  if (o.matrix) await matrixPreflight(kc, o.namespaces, istioNs, o.intentCluster ?? false);
+}
+
+/**
+ * `sweep --matrix`: create serviceaccounts/token in each swept namespace (one SelfSubjectAccessReview per
+ * namespace, so RoleBindings per namespace pass) and the binder for its own run namespace. One line names every
+ * namespace missing the grant.
+ */
+async function matrixPreflight(kc: KubeConfig, namespaces: string[], istioNs: string, intentCluster: boolean): Promise<void> {
+  const perNamespace = [...MATRIX_PERMISSIONS, ...(intentCluster ? INTENT_PERMISSIONS : [])];
+  const refused = await refusedPermissions(kc, [...namespaces.flatMap((namespace) => perNamespace.map((p) => ({ ...p, namespace }))), ...MATRIX_BINDER_PERMISSIONS], istioNs);
+  if (refused.length > 0) {
+    throw new ConfigError(
+      `sweep --matrix: missing permissions: ${refused.join(', ')}. Apply deploy/rbac-matrix.yaml and bind ClusterRole meshproof-matrix${intentCluster ? ' and meshproof-matrix-intents' : ''} to this identity in each namespace swept (RoleBindings) and meshproof-matrix-binder cluster-wide`,
     );
   }
 }

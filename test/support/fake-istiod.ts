@@ -37,10 +37,22 @@ function decodeRequest(msg: Buffer): { csr: string; ttl: number } {
   return { csr: Buffer.isBuffer(csr) ? csr.toString('utf8') : '', ttl: typeof ttl === 'number' ? ttl : 0 };
 }
 
+/** A token as the API server issued it: whose it is, the audiences it is bound to, when it expires. */
+export interface IssuedToken {
+  namespace: string;
+  serviceAccount: string;
+  audiences: string[];
+  expiresAt: number;
+}
+
+/** The audiences istiod reviews a token for (istio pkg/security `TokenAudiences`, TOKEN_AUDIENCES, default istio-ca). */
+export const ISTIOD_TOKEN_AUDIENCES = ['istio-ca'];
+
 export interface FakeIstiod {
   address: string;
   servername: string;
-  tokens: Map<string, { namespace: string; serviceAccount: string }>;
+  /** The tokens the API server issued, with what its TokenReview would answer for them. */
+  tokens: Map<string, IssuedToken>;
   close(): Promise<void>;
 }
 
@@ -48,7 +60,7 @@ export async function startFakeIstiod(o: {
   cert: { chainPem: string; keyPem: string };
   sign: (spki: Buffer, namespace: string, serviceAccount: string, ttlMs: number) => Promise<{ certPem: string; chainPem: string }>;
 }): Promise<FakeIstiod> {
-  const tokens = new Map<string, { namespace: string; serviceAccount: string }>();
+  const tokens = new Map<string, IssuedToken>();
   const server = http2.createSecureServer({ cert: o.cert.chainPem, key: o.cert.keyPem, allowHTTP1: false });
   server.on('stream', (stream, headers) => {
     const chunks: Buffer[] = [];
@@ -61,8 +73,13 @@ export async function startFakeIstiod(o: {
       };
       if (headers[':path'] !== '/istio.v1.auth.IstioCertificateService/CreateCertificate') return fail(12, 'unimplemented');
       const who = tokens.get(String(headers.authorization ?? '').replace(/^Bearer /, ''));
-      // I: security/pkg/server/ca/server.go — the caller's identity comes from its token.
-      if (!who) return fail(16, 'request authenticate failure');
+      // I: security/pkg/server/ca/server.go `CreateCertificate` — the caller's identity comes from its token, and
+      // an unauthenticated caller gets Unauthenticated "request authenticate failure". The token is reviewed as
+      // security/pkg/server/ca/authenticate/kubeauth/kube_jwt.go `authenticate` has it reviewed: a TokenReview with
+      // audiences security.TokenAudiences (`istio-ca`), which the API server accepts only for a token bound to one
+      // of them and not expired (the identity is the review's service account, never the CSR's SANs).
+      const reviewed = who && who.expiresAt > Date.now() && who.audiences.some((a) => ISTIOD_TOKEN_AUDIENCES.includes(a));
+      if (!who || !reviewed) return fail(16, 'request authenticate failure');
       const body = Buffer.concat(chunks);
       const req = decodeRequest(body.subarray(5, 5 + body.readUInt32BE(1)));
       void o.sign(csrPublicKey(req.csr), who.namespace, who.serviceAccount, req.ttl * 1000).then((c) => {

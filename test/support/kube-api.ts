@@ -32,6 +32,8 @@ export interface KubeApiState {
   /** `verb group/resource[/sub]` entries that are denied. */
   denied: Set<string>;
   crds: Set<string>;
+  /** The versions a CRD that is not built into this API serves (ClientIntents: v2beta1, v1alpha3); all when unset. */
+  crdVersions?: Map<string, string[]>;
   /** CRDs served as an Istio older than 1.22 serves them: v1beta1 and v1alpha3, no v1. */
   crdsBeforeV1?: Set<string>;
   /** istiod's Deployment in istio-system: `istiod`, or `istiod-<rev>` labelled istio.io/rev for a revision (§10). */
@@ -122,8 +124,11 @@ export interface KubeApiState {
   beforePods?: () => Promise<void>;
   /** The `mesh` key of ConfigMap istio-system/istio, when set. */
   meshConfig?: string;
-  /** Issues a service-account token (TokenRequest). */
-  issueToken?: (namespace: string, serviceAccount: string) => string;
+  /**
+   * Issues a service-account token bound to its audiences, valid `expirationSeconds` (TokenRequest, or the
+   * kubelet's projected token): what istiod's review of the token later checks.
+   */
+  issueToken?: (namespace: string, serviceAccount: string, audiences: string[], expirationSeconds: number) => string;
   /** The mesh root, as istiod distributes it in ConfigMap istio-ca-root-cert. */
   rootPem?: () => string | undefined;
   /** Serves pod logs. */
@@ -167,6 +172,9 @@ export interface ExecCall {
 
 export const MESHPROOF_USER = 'system:serviceaccount:meshproof:meshproof';
 
+/** The API server's own audiences (--api-audiences; kind and kubeadm: the issuer), for a TokenRequest naming none. */
+export const API_SERVER_AUDIENCES = ['https://kubernetes.default.svc.cluster.local'];
+
 const RBAC_KINDS = new Set(['Role', 'RoleBinding', 'ClusterRole', 'ClusterRoleBinding']);
 
 /**
@@ -193,7 +201,7 @@ export function confinePolicy(file = 'deploy/confine.yaml'): NonNullable<KubeApi
 export function defaultState(): KubeApiState {
   return {
     rbac: loadRoles('deploy/rbac.yaml'),
-    clusterRoles: clusterRolesOf(['deploy/rbac.yaml', 'deploy/rbac-sweep.yaml', 'deploy/rbac-chaos.yaml', 'deploy/rbac-edge.yaml']),
+    clusterRoles: clusterRolesOf(['deploy/rbac.yaml', 'deploy/rbac-sweep.yaml', 'deploy/rbac-chaos.yaml', 'deploy/rbac-edge.yaml', 'deploy/rbac-matrix.yaml']),
     admission: confinePolicy(),
     admissionDenied: [],
     rbacUsed: new Set(),
@@ -822,6 +830,35 @@ export async function startKubeApi(state: KubeApiState = defaultState()): Promis
       }
       const status = (code: number, reason: string, message: string, causes?: { reason?: string; message: string; field?: string }[]) =>
         json(res, code, { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', reason, message, code, ...(causes ? { details: { causes } } : {}) });
+      /**
+       * TokenRequest, as kube-apiserver serves it (kubernetes pkg/registry/core/serviceaccount/storage/token.go
+       * `TokenREST.Create`): the body decoded with its defaults (pkg/apis/authentication/v1/defaults.go
+       * `SetDefaults_TokenRequestSpec`: expirationSeconds 3600 when unset), then validating admission on the
+       * TokenRequest itself (`createValidation(obj)`: a ValidatingAdmissionPolicy matching `serviceaccounts/token`
+       * CREATE sees it as `object`), then `ValidateTokenRequest` (422 under 600 s, pkg/apis/authentication/
+       * validation/validation.go `MinTokenAgeSec`), then the service account looked up (404), then empty audiences
+       * defaulted to the API server's own. The token is bound to its audiences (istiod's review checks them).
+       * RBAC (`create` on `serviceaccounts/token` in the namespace) was checked before this, as for any request.
+       */
+      const tokenRequest = (namespace: string, name: string) => {
+        const tr = (JSON.parse(body || '{}') ?? {}) as { metadata?: Record<string, unknown>; spec?: { audiences?: string[]; expirationSeconds?: number } };
+        const spec = { ...(tr.spec ?? {}) };
+        spec.expirationSeconds ??= 3600;
+        const object = { apiVersion: 'authentication.k8s.io/v1', kind: 'TokenRequest', metadata: tr.metadata ?? {}, spec };
+        const denied = admission('CREATE', p, object, null);
+        if (denied) return json(res, denied.code, denied.status);
+        const exp = spec.expirationSeconds;
+        const invalid = (why: string) =>
+          status(422, 'Invalid', `TokenRequest.authentication.k8s.io "" is invalid: spec.expirationSeconds: Invalid value: ${exp}: ${why}`, [{ reason: 'FieldValueInvalid', field: 'spec.expirationSeconds', message: `Invalid value: ${exp}: ${why}` }]);
+        if (!Number.isInteger(exp) || exp < 600) return invalid('may not specify a duration less than 10 minutes');
+        if (exp > 2 ** 32) return invalid('may not specify a duration larger than 2^32 seconds');
+        // The service account controller creates `default` in every namespace; any other must have been applied.
+        const exists = state.objects.has(`/api/v1/namespaces/${namespace}/serviceaccounts/${name}`) || (name === 'default' && state.namespaces.has(namespace));
+        if (!exists) return json(res, 404, { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', reason: 'NotFound', message: `serviceaccounts "${name}" not found`, details: { name, kind: 'serviceaccounts' }, code: 404 });
+        const audiences = spec.audiences && spec.audiences.length > 0 ? spec.audiences : API_SERVER_AUDIENCES;
+        const expirationTimestamp = new Date(Date.now() + exp * 1000).toISOString();
+        return json(res, 201, { ...object, spec: { ...spec, audiences }, status: { token: state.issueToken!(namespace, name, audiences, exp), expirationTimestamp } });
+      };
       // The ephemeralcontainers subresource (kubernetes pkg/registry/core/pod/storage EphemeralContainersREST): an
       // UPDATE of the Pod for admission, the Pod with the new spec.ephemeralContainers as its object. Pods here are
       // derived from their Deployments, so an admitted change is answered but not kept.
@@ -1001,11 +1038,7 @@ export async function startKubeApi(state: KubeApiState = defaultState()): Promis
         return json(res, 200, { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: meshCm, namespace: 'istio-system' }, data: { mesh: state.meshConfig } });
       }
       const tok = /^\/api\/v1\/namespaces\/([^/]+)\/serviceaccounts\/([^/]+)\/token$/.exec(p);
-      if (req.method === 'POST' && tok && state.issueToken) {
-        const denied = admission('CREATE', p, JSON.parse(body), null);
-        if (denied) return json(res, denied.code, denied.status);
-        return json(res, 201, { apiVersion: 'authentication.k8s.io/v1', kind: 'TokenRequest', spec: JSON.parse(body).spec, status: { token: state.issueToken(tok[1]!, tok[2]!), expirationTimestamp: new Date(Date.now() + 600_000).toISOString() } });
-      }
+      if (req.method === 'POST' && tok && state.issueToken) return tokenRequest(tok[1]!, tok[2]!);
       const rootCm = /^\/api\/v1\/namespaces\/([^/]+)\/configmaps\/istio-ca-root-cert$/.exec(p);
       // istiod writes the root only into namespaces its discoverySelectors let it see (harness/istio/discovery.ts).
       const seen = rootCm ? discovered((parseYaml(state.meshConfig ?? '') as { discoverySelectors?: LabelSelector[] } | null)?.discoverySelectors, state.namespaces.get(rootCm[1]!)?.labels ?? {}) : false;
@@ -1100,6 +1133,14 @@ export async function startKubeApi(state: KubeApiState = defaultState()): Promis
       }
       const list = /^\/apis\/([^/]+)\/([^/]+)\/namespaces\/([^/]+)\/([^/]+)$/.exec(p) ?? /^\/api\/(v1)()\/namespaces\/([^/]+)\/(serviceaccounts|services|configmaps)$/.exec(p);
       if (req.method === 'GET' && list) {
+        // A group this API does not build in is a CRD's: with no CRD installed for it (or not serving that
+        // version) the API server has no such resource and answers 404 (the apiextensions-apiserver serves a
+        // CRD's REST paths only while it is installed, and only its served versions).
+        const crd = `${list[4]}.${list[1]}`;
+        const builtIn = !list[2] || Object.keys(RESOURCES).some((gv) => gv.split('/')[0] === list[1]);
+        if (!builtIn && (!state.crds.has(crd) || (state.crdVersions?.get(crd) && !state.crdVersions.get(crd)!.includes(list[2]!)))) {
+          return json(res, 404, { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', reason: 'NotFound', message: 'the server could not find the requested resource', details: {}, code: 404 });
+        }
         const prefix = `${p}/`;
         const items = [...state.objects].filter(([k]) => k.startsWith(prefix)).map(([, o]) => o);
         return listReply(res, url, list[2] ? `${list[1]}/${list[2]}` : 'v1', 'List', items);

@@ -18,7 +18,7 @@ import { parseManifests } from '../../harness/posture/load.js';
 import { AGENT_BUNDLE } from '../../harness/paths.js';
 import type { Outage, PodRef } from '../../harness/target.js';
 import { runProcess } from './cli.js';
-import { type FakeIstiod, startFakeIstiod } from './fake-istiod.js';
+import { type FakeIstiod, type IssuedToken, startFakeIstiod } from './fake-istiod.js';
 import { allowedFor, controlPlanesOf, type KubeApi, pathFor, startKubeApi } from './kube-api.js';
 
 type Obj = Manifest & { spec?: Record<string, unknown>; data?: unknown };
@@ -141,11 +141,12 @@ export async function startLabCluster(
     builtAt = gen;
   };
   let istiod: FakeIstiod | undefined;
-  const tokens = new Map<string, { namespace: string; serviceAccount: string }>();
-  api.state.issueToken = (namespace, serviceAccount) => {
+  const tokens = new Map<string, IssuedToken>();
+  api.state.issueToken = (namespace, serviceAccount, audiences, expirationSeconds) => {
     const t = `token-${randomUUID()}`;
-    tokens.set(t, { namespace, serviceAccount });
-    istiod?.tokens.set(t, { namespace, serviceAccount });
+    const issued = { namespace, serviceAccount, audiences: [...audiences], expiresAt: Date.now() + expirationSeconds * 1000 };
+    tokens.set(t, issued);
+    istiod?.tokens.set(t, issued);
     return t;
   };
   // Before the lab's CA exists (the lab is still starting) there is no root to distribute yet.
@@ -195,20 +196,26 @@ export async function startLabCluster(
         if (what === 'certs') return { stdout: JSON.stringify(await lab.workloadCert(pod)), exitCode: 0 };
       }
       if (c.container === 'agent' && c.command[2] === 'mint') {
-        // The kubelet's projected service-account token: only a pod whose spec mounts one (audience istio-ca) at
-        // the path asked for has the file; its identity is the pod's own service account.
-        const asked = JSON.parse(c.stdin) as { tokenPath: string };
-        const deployment = [...api.state.objects.values()].find((o) => (o as Obj).kind === 'Deployment' && (o as Obj).metadata.namespace === c.namespace && (o as Obj).metadata.name === pod.workload) as Obj | undefined;
-        const spec = (deployment?.spec as { template: { spec: PodSpecLike } } | undefined)?.template.spec;
-        const dir = projectedTokenDir(spec, 'istio-ca');
-        if (!spec || !dir || `${dir}/token` !== asked.tokenPath) return { stderr: `open ${asked.tokenPath}: no such file or directory`, exitCode: 1 };
-        const tokenFile = path.join(tokenDir, `${c.namespace}-${c.pod}.token`);
-        writeFileSync(tokenFile, api.state.issueToken!(c.namespace, spec.serviceAccountName ?? 'default'), { mode: 0o600 });
-        // The real agent's mint, with istiod's address resolved to the fake CA (what cluster DNS would do).
+        const asked = JSON.parse(c.stdin) as { tokenPath?: string; token?: string; address?: string };
         // Cluster DNS: only istiod's own Service resolves (istiod, or istiod-<rev> for a revision).
         const service = `${api.state.istiod?.revision ? `istiod-${api.state.istiod.revision}` : 'istiod'}.istio-system.svc:15012`;
-        if ((asked as { address?: string }).address !== service) return { stderr: `dial tcp: lookup ${(asked as { address?: string }).address}: no such host`, exitCode: 1 };
-        const req = { ...(JSON.parse(c.stdin) as Record<string, unknown>), address: istiod!.address, tokenPath: tokenFile };
+        if (asked.address !== service) return { stderr: `dial tcp: lookup ${asked.address}: no such host`, exitCode: 1 };
+        let req: Record<string, unknown>;
+        if (asked.token !== undefined) {
+          // A token the runner obtained (TokenRequest) and handed over in the request: the real agent's mint, fed the
+          // same stdin, with istiod's address resolved to the fake CA (what cluster DNS would do). No file holds it.
+          req = { ...(JSON.parse(c.stdin) as Record<string, unknown>), address: istiod!.address };
+        } else {
+          // The kubelet's projected service-account token: only a pod whose spec mounts one (audience istio-ca) at
+          // the path asked for has the file; its identity is the pod's own service account.
+          const deployment = [...api.state.objects.values()].find((o) => (o as Obj).kind === 'Deployment' && (o as Obj).metadata.namespace === c.namespace && (o as Obj).metadata.name === pod.workload) as Obj | undefined;
+          const spec = (deployment?.spec as { template: { spec: PodSpecLike } } | undefined)?.template.spec;
+          const dir = projectedTokenDir(spec, 'istio-ca');
+          if (!spec || !dir || `${dir}/token` !== asked.tokenPath) return { stderr: `open ${asked.tokenPath}: no such file or directory`, exitCode: 1 };
+          const tokenFile = path.join(tokenDir, `${c.namespace}-${c.pod}.token`);
+          writeFileSync(tokenFile, api.state.issueToken!(c.namespace, spec.serviceAccountName ?? 'default', ['istio-ca'], 3600), { mode: 0o600 });
+          req = { ...(JSON.parse(c.stdin) as Record<string, unknown>), address: istiod!.address, tokenPath: tokenFile };
+        }
         // Asynchronously: the fake CA answers from this same process.
         const r = await runProcess(process.execPath, [AGENT_BUNDLE, 'mint'], { input: JSON.stringify(req) });
         return { stdout: r.stdout, stderr: r.stderr, exitCode: r.code ?? 1 };
