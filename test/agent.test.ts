@@ -158,5 +158,5 @@ describe('echo keep-alive outlives the sidecar\'s upstream idle timeout', () => 
     await new Promise((r) => setTimeout(r, 6_000));
     expect(await ask()).toMatch(/^HTTP\/1\.1 200/);
     sock.destroy();
-  }, 15_000);
+  });
 });

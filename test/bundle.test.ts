@@ -86,7 +86,7 @@ beforeAll(async () => {
   expect(c.code, c.stderr).toBe(0);
   expect(d.code, d.stderr).toBe(1); // the lab estate's planted holes are found
   expect(existsSync(path.join(swept, 'sweep.json'))).toBe(true);
-}, 180_000);
+});
 
 describe('run.json', () => {
   it('records the run id, tool, command, configuration hash, UTC times, scope and exclusions', () => {

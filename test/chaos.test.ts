@@ -22,7 +22,7 @@ let lab: LabTarget;
 beforeAll(async () => {
   lab = new LabTarget();
   await lab.apply(loadPosture('fixtures/secure', []));
-}, 60_000);
+});
 afterAll(async () => {
   await lab?.dispose();
 });
@@ -103,7 +103,7 @@ describe('one check\'s outage is not the next check\'s verdict (issue 19 item 10
     // I-L10: recovery is measured from restore() returning, which comes after the outage was asked to end.
     expect(Date.parse(observed.outage.restoredAt)).toBeGreaterThanOrEqual(Date.parse(observed.outage.endedAt));
     expect(observed.recoveryAfterRestoreMs).toBeGreaterThanOrEqual(observed.certRenewedAfterRestoreMs);
-  }, 60_000);
+  });
 
   it('item 10: with the authorized client\'s sidecar gone, CHAOS-001 ends its outage at its first failed control and CHAOS-003 still passes', async () => {
     const r = await runOnLab(['test/fixtures/authorized-no-sidecar.yaml']);
@@ -116,7 +116,7 @@ describe('one check\'s outage is not the next check\'s verdict (issue 19 item 10
     const inner = (cases[0]!.observed as { cases: unknown[] }).cases;
     expect(inner).toHaveLength(1);
     expect(c3!.verdict, c3!.reason).toBe('pass');
-  }, 120_000);
+  });
 });
 
 describe('I-M8: CHAOS-003 and pooled upstream connections', () => {
@@ -124,7 +124,7 @@ describe('I-M8: CHAOS-003 and pooled upstream connections', () => {
     const r = await runOnLab(['fixtures/weakened/dr-no-connection-pool.yaml'], [chaos003]);
     expect(r.results[0]!.verdict).toBe('not-applicable');
     expect(r.results[0]!.reason).toMatch(/DestinationRule in force \(mesh\/echo\) leaves maxRequestsPerConnection unset: Envoy may reuse a pooled connection opened before the certificate expired/);
-  }, 60_000);
+  });
 });
 
 describe('I-L10: outlier detection during the outage', () => {
@@ -136,7 +136,7 @@ describe('I-L10: outlier detection during the outage', () => {
     // At most baseEjectionTime × the ejections the refused calls could cause (one each, consecutive5xxErrors 1).
     expect(observed.ejectedByOutlierDetection).toMatchObject({ baseEjectionTime: '3s', boundMs: 3_000 * LAB_TIMEOUTS.attackAttempts });
     expect(observed.after.http?.status).toBe(200);
-  }, 60_000);
+  });
 });
 
 describe('A-H1: CHAOS-003 judges freshness against the certificate, not attackMs', () => {
@@ -146,13 +146,13 @@ describe('A-H1: CHAOS-003 judges freshness against the certificate, not attackMs
   it('A-H1: with attackMs + 1 s above the certificate TTL, CHAOS-003 still passes on the secure posture', async () => {
     const r = await runOnLab([], [chaos003], slow);
     expect(r.results[0]!.verdict, r.results[0]!.reason).toBe('pass');
-  }, 90_000);
+  });
   it('A-H1: with the same timeouts, lab-no-rotation and lab-allow-expired still fail CHAOS-003', async () => {
     for (const w of ['fixtures/weakened/lab-no-rotation.yaml', 'fixtures/weakened/lab-allow-expired.yaml']) {
       const r = await runOnLab([w], [chaos003], slow);
       expect(r.results[0]!.verdict, `${w}: ${r.results[0]!.reason}`).toBe('fail');
     }
-  }, 120_000);
+  });
 });
 
 describe('A-H2: TLS session resumption across a certificate\'s expiry', () => {
@@ -174,7 +174,7 @@ describe('A-H2: TLS session resumption across a certificate\'s expiry', () => {
     } finally {
       await lab.scale(echo, replicas);
     }
-  }, 60_000);
+  });
 
   async function resumesAcrossExpiry(view: PostureView) {
     const probe = await lab.probe(ROTATING);
@@ -238,5 +238,5 @@ describe('A-H2: TLS session resumption across a certificate\'s expiry', () => {
     } finally {
       await own.dispose();
     }
-  }, 120_000);
+  });
 });

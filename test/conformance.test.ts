@@ -84,7 +84,7 @@ describe.concurrent('every weakened posture fails exactly the checks that name i
     'dr-no-connection-pool.yaml': ['CHAOS-003'],
   };
 
-  it.each(weakened)('%s', { timeout: 120_000 }, async (file) => {
+  it.each(weakened)('%s', async (file) => {
     const r = await runLab([`fixtures/weakened/${file}`], ALL_CHECKS);
     const expected = Object.fromEntries(
       ALL_CHECKS.map((c) => [c.id, c.weakenedBy.includes(file) ? 'fail' : NOT_APPLICABLE[file]?.includes(c.id) ? 'not-applicable' : 'pass']),

@@ -51,5 +51,5 @@ describe('A-L7: a 0 connection-pool limit is unset, as in Istio', () => {
     } finally {
       await lab.dispose();
     }
-  }, 60_000);
+  });
 });

@@ -41,7 +41,7 @@ beforeAll(async () => {
   } finally {
     await lab.dispose();
   }
-}, 60_000);
+});
 
 describe('meshproof history', () => {
   it('verdicts per night, gaps, the first regression; a tampered bundle is left out and named', async () => {

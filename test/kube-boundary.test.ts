@@ -139,7 +139,7 @@ async function edgeRun(redirect: boolean) {
 }
 
 describe("the user's own edge through the Kubernetes path (--edge)", () => {
-  it('EDGE-001..003 attack it read-only and pass; EDGE-004 and EGRESS-001 run on the run\'s own gateway and lock', { timeout: 120_000 }, async () => {
+  it('EDGE-001..003 attack it read-only and pass; EDGE-004 and EGRESS-001 run on the run\'s own gateway and lock', async () => {
     const { r, writes, before, after } = await edgeRun(true);
     expect(Object.fromEntries(r.results.map((x) => [x.id, x.verdict]))).toEqual({ 'EDGE-001': 'pass', 'EDGE-002': 'pass', 'EDGE-003': 'pass', 'EDGE-004': 'pass', 'EGRESS-001': 'pass' });
     expect(r.results[0]!.cases[0]!.label).toMatch(/istio-ingress\/shop-gateway/);
@@ -148,7 +148,7 @@ describe("the user's own edge through the Kubernetes path (--edge)", () => {
     expect(after).toEqual(before);
   });
 
-  it('a user edge that serves plaintext on port 80 fails EDGE-001, and only it', { timeout: 120_000 }, async () => {
+  it('a user edge that serves plaintext on port 80 fails EDGE-001, and only it', async () => {
     const { r } = await edgeRun(false);
     expect(Object.fromEntries(r.results.map((x) => [x.id, x.verdict]))).toEqual({ 'EDGE-001': 'fail', 'EDGE-002': 'pass', 'EDGE-003': 'pass', 'EDGE-004': 'pass', 'EGRESS-001': 'pass' });
     expect(r.results[0]!.reason).toMatch(/plaintext HTTP got 200 from the app behind the edge/);
@@ -173,20 +173,20 @@ async function ownEdgeRun(bend: (objects: PostureObject[]) => PostureObject[], r
 const isGrant = (o: PostureObject) => o.manifest.kind === 'RoleBinding' && o.manifest.metadata.name === 'ingressgateway-secrets';
 
 describe("K-H2: the run's own gateway gets its credentialName only when its service account may list secrets (istiod's SDS)", () => {
-  it('with the RoleBinding to meshproof-gateway-secrets (written under deploy/rbac.yaml with bind, no 403) EDGE-001..004 pass', { timeout: 120_000 }, async () => {
+  it('with the RoleBinding to meshproof-gateway-secrets (written under deploy/rbac.yaml with bind, no 403) EDGE-001..004 pass', async () => {
     const { r, forbidden, used } = await ownEdgeRun((objects) => objects);
     expect(Object.fromEntries(r.results.map((x) => [x.id, x.verdict]))).toEqual({ 'EDGE-001': 'pass', 'EDGE-002': 'pass', 'EDGE-003': 'pass', 'EDGE-004': 'pass', 'EGRESS-001': 'pass' });
     expect(forbidden).toEqual([]);
     expect(used.has('bind rbac.authorization.k8s.io/clusterroles [meshproof-gateway-secrets]')).toBe(true);
   });
 
-  it('without it the gateway has no certificate and EDGE-001..004 are error, never pass', { timeout: 120_000 }, async () => {
+  it('without it the gateway has no certificate and EDGE-001..004 are error, never pass', async () => {
     const { r } = await ownEdgeRun((objects) => objects.filter((o) => !isGrant(o)));
     const verdicts = Object.fromEntries(r.results.map((x) => [x.id, x.verdict]));
     expect(verdicts).toMatchObject({ 'EDGE-001': 'error', 'EDGE-002': 'error', 'EDGE-003': 'error', 'EDGE-004': 'error' });
   });
 
-  it('a RoleBinding to a role whose permissions meshproof lacks, without bind on it, is refused 403 by the escalation check', { timeout: 120_000 }, async () => {
+  it('a RoleBinding to a role whose permissions meshproof lacks, without bind on it, is refused 403 by the escalation check', async () => {
     const noBind = (c: LabCluster) => {
       c.api.state.rbac = loadRoles('deploy/rbac.yaml').filter((x) => !x.verbs.includes('bind'));
     };

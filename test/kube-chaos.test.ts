@@ -17,7 +17,7 @@ const env = { ...process.env, MESHPROOF_TIMEOUTS: 'lab' };
 const MESH_WIDE = 'fixtures/secure/10-mesh-wide.yaml';
 
 describe('the chaos suite through the Kubernetes API façade', () => {
-  it('K-H3: passes with istiod scaled to 0 and back (the stale ReplicaFailure emulated), under the chaos role, and leaves istiod as it found it', { timeout: 240_000 }, async () => {
+  it('K-H3: passes with istiod scaled to 0 and back (the stale ReplicaFailure emulated), under the chaos role, and leaves istiod as it found it', async () => {
     const c = await startLabCluster({ meshWide: MESH_WIDE });
     const chaosRole = loadRoles('deploy/rbac-chaos.yaml');
     c.api.state.rbac = [...loadRoles('deploy/rbac.yaml'), ...chaosRole];
@@ -66,7 +66,7 @@ describe('the chaos suite through the Kubernetes API façade', () => {
     }
   });
 
-  it('Ctrl-C during the outage restores istiod before anything else, and exits 130', { timeout: 240_000 }, async () => {
+  it('Ctrl-C during the outage restores istiod before anything else, and exits 130', async () => {
     const c = await startLabCluster({ meshWide: MESH_WIDE });
     c.api.state.rbac = [...loadRoles('deploy/rbac.yaml'), ...loadRoles('deploy/rbac-chaos.yaml')];
     try {
@@ -81,7 +81,7 @@ describe('the chaos suite through the Kubernetes API façade', () => {
     }
   });
 
-  it('K-H3: a ReplicaFailure left from the outage is not read as a refusal after istiod returns; the scale waits for the backed-off retry', { timeout: 120_000 }, async () => {
+  it('K-H3: a ReplicaFailure left from the outage is not read as a refusal after istiod returns; the scale waits for the backed-off retry', async () => {
     const c = await startLabCluster({ meshWide: MESH_WIDE });
     c.api.state.rbac = [...loadRoles('deploy/rbac.yaml'), ...loadRoles('deploy/rbac-chaos.yaml')];
     // The controller's first retry 5 s after the refusal: well after the restore below, even on a loaded machine.
@@ -110,7 +110,7 @@ describe('the chaos suite through the Kubernetes API façade', () => {
     }
   });
 
-  it('K-M4: the outage begins only when istiod\'s last pod is gone (terminating pods still serve for their grace period)', { timeout: 60_000 }, async () => {
+  it('K-M4: the outage begins only when istiod\'s last pod is gone (terminating pods still serve for their grace period)', async () => {
     const c = await startLabCluster({ meshWide: MESH_WIDE });
     c.api.state.rbac = [...loadRoles('deploy/rbac.yaml'), ...loadRoles('deploy/rbac-chaos.yaml')];
     c.api.state.istiodGraceMs = 1_500;
@@ -129,7 +129,7 @@ describe('the chaos suite through the Kubernetes API façade', () => {
     }
   });
 
-  it('K-M4: istiod scaled back by a reconciler ends the outage start at a deadline, with one line, istiod restored', { timeout: 60_000 }, async () => {
+  it('K-M4: istiod scaled back by a reconciler ends the outage start at a deadline, with one line, istiod restored', async () => {
     const c = await startLabCluster({ meshWide: MESH_WIDE });
     c.api.state.rbac = [...loadRoles('deploy/rbac.yaml'), ...loadRoles('deploy/rbac-chaos.yaml')];
     c.api.state.istiod!.replicas = 2;
@@ -143,7 +143,8 @@ describe('the chaos suite through the Kubernetes API façade', () => {
     try {
       const t0 = Date.now();
       await expect(target.controlPlaneOutage()).rejects.toThrow(/^istio-system\/istiod still had pods 2s after being scaled to 0: something scaled istiod back \(an operator, GitOps self-heal or a managed add-on\); restored it to 2 replicas, no outage was run$/);
-      expect(Date.now() - t0).toBeLessThan(10_000);
+      // It gave up after its own 2 s wait, not after waiting for something else (the margin is for a loaded machine).
+      expect(Date.now() - t0).toBeLessThan(30_000);
       expect(c.api.state.istiod!.replicas).toBe(2);
     } finally {
       clearInterval(reconciler);

@@ -34,7 +34,7 @@ async function kubeRun(overlay?: string) {
 }
 
 describe.concurrent('KubeTarget against the lab-backed API: the same verdicts as LabTarget', () => {
-  it.each(['secure', ...overlays])('%s', { timeout: 180_000 }, async (name) => {
+  it.each(['secure', ...overlays])('%s', async (name) => {
     const overlay = name === 'secure' ? undefined : name;
     const r = await kubeRun(overlay);
     const expected = Object.fromEntries(
@@ -66,7 +66,7 @@ describe('meshproof run --target kubeconfig', () => {
       delete process.env.MESHPROOF_TIMEOUTS;
       await cluster.close();
     }
-  }, 120_000);
+  });
 
   it('Ctrl-C mid-run deletes everything labelled with the run and exits 130', async () => {
     const cluster = await startLabCluster({ meshWide: MESH_WIDE });
@@ -81,5 +81,5 @@ describe('meshproof run --target kubeconfig', () => {
       delete process.env.MESHPROOF_TIMEOUTS;
       await cluster.close();
     }
-  }, 120_000);
+  });
 });

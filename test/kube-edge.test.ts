@@ -50,7 +50,7 @@ describe('issue 21 item 6: --edge on a cluster target', () => {
     } finally {
       await c.close();
     }
-  }, 180_000);
+  });
 
   it('without deploy/rbac-edge.yaml (or bound in another namespace) the preflight refuses in one line, exit 2, nothing created', async () => {
     const c = await startLabCluster({ meshWide: MESH_WIDE });
@@ -70,5 +70,5 @@ describe('issue 21 item 6: --edge on a cluster target', () => {
     } finally {
       await c.close();
     }
-  }, 120_000);
+  });
 });

@@ -48,7 +48,8 @@ describe('exec in a pod', () => {
     const p = execInPod(kc, { namespace: 'mp-x-mesh', pod: 'p', container: 'agent', command: ['sleep'], stdin: '', timeoutMs: 500 });
     await expect(p).rejects.toThrow(InfraError);
     await expect(p).rejects.toThrow(/exec in mp-x-mesh\/p \(agent\): sleep: no result within 500 ms/);
-    expect(Date.now() - t0).toBeLessThan(3_000);
+    // The exec never answers: only the 500 ms timeout ends the call (without it the test would hang to its guard).
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(500);
   });
 
   it('works against an API server that speaks only v4.channel.k8s.io (Kubernetes < 1.30): stdin is never closed early', async () => {

@@ -70,5 +70,5 @@ describe('a run against an API that throttles, restarts and drops answers', () =
     } finally {
       await cluster.close();
     }
-  }, 240_000);
+  });
 });

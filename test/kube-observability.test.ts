@@ -31,7 +31,7 @@ async function kubeRun(cluster: LabCluster, checks: Check[], overlays: string[] 
 }
 
 describe.concurrent('KubeTarget reads what a real cluster has', () => {
-  it('without the proxyStatsMatcher that rendering adds, RES-001 and RES-002 are error naming the missing stat', { timeout: 120_000 }, async () => {
+  it('without the proxyStatsMatcher that rendering adds, RES-001 and RES-002 are error naming the missing stat', async () => {
     const cluster = await startLabCluster({ stripStatsMatcher: true });
     try {
       // The posture's own matcher annotation is removed too: the pods keep only Istio's defaults.
@@ -44,7 +44,7 @@ describe.concurrent('KubeTarget reads what a real cluster has', () => {
     }
   });
 
-  it('with it (rendered even when the posture has none), they pass', { timeout: 120_000 }, async () => {
+  it('with it (rendered even when the posture has none), they pass', async () => {
     const cluster = await startLabCluster();
     try {
       const r = await kubeRun(cluster, SUITES.resilience!, ['test/fixtures/no-stats-matcher.yaml']);
@@ -54,7 +54,7 @@ describe.concurrent('KubeTarget reads what a real cluster has', () => {
     }
   });
 
-  it('an API server that speaks only v4.channel.k8s.io (Kubernetes < 1.30): the whole run passes', { timeout: 180_000 }, async () => {
+  it('an API server that speaks only v4.channel.k8s.io (Kubernetes < 1.30): the whole run passes', async () => {
     const cluster = await startLabCluster();
     cluster.api.state.v4Only = true;
     try {
@@ -68,7 +68,7 @@ describe.concurrent('KubeTarget reads what a real cluster has', () => {
     }
   });
 
-  it('pod logs are asked for with sinceSeconds (client-node 1.4 has no sinceTime), never the whole log', { timeout: 120_000 }, async () => {
+  it('pod logs are asked for with sinceSeconds (client-node 1.4 has no sinceTime), never the whole log', async () => {
     const cluster = await startLabCluster();
     try {
       const r = await kubeRun(cluster, SUITES.mtls!.slice(0, 1));
@@ -86,7 +86,7 @@ describe.concurrent('KubeTarget reads what a real cluster has', () => {
     }
   });
 
-  it('CERT-005 reads every root of the istio-ca-root-cert bundle: a second root that expires soon fails the check', { timeout: 120_000 }, async () => {
+  it('CERT-005 reads every root of the istio-ca-root-cert bundle: a second root that expires soon fails the check', async () => {
     const retiring = await CertificateAuthority.create({ rootTtlMs: 30 * DAY });
     const cluster = await startLabCluster({ extraRootPem: retiring.rootPem });
     try {
@@ -99,7 +99,7 @@ describe.concurrent('KubeTarget reads what a real cluster has', () => {
     }
   });
 
-  it('CERT-005 passes with two long-lived roots and inventories both', { timeout: 120_000 }, async () => {
+  it('CERT-005 passes with two long-lived roots and inventories both', async () => {
     const next = await CertificateAuthority.create();
     const cluster = await startLabCluster({ extraRootPem: next.rootPem });
     try {
@@ -116,7 +116,7 @@ describe.concurrent('KubeTarget reads what a real cluster has', () => {
 describe('a revisioned control plane (istiod-canary, istio.io/rev=canary)', () => {
   const canaryRole = () => loadRoles('deploy/rbac.yaml').map((r) => (r.resourceNames?.includes('istio') ? { ...r, resourceNames: [...r.resourceNames, 'istio-canary'] } : r));
 
-  it('preflight without --revision names the revision it found; with it, istiod-canary and ConfigMap istio-canary', { timeout: 60_000 }, async () => {
+  it('preflight without --revision names the revision it found; with it, istiod-canary and ConfigMap istio-canary', async () => {
     const cluster = await startLabCluster();
     cluster.api.state.istiod = { image: 'docker.io/istio/pilot:1.30.1', replicas: 1, ready: 1, revision: 'canary' };
     cluster.api.state.rbac = canaryRole();
@@ -133,7 +133,7 @@ describe('a revisioned control plane (istiod-canary, istio.io/rev=canary)', () =
     }
   });
 
-  it('K-L8: --revision prod names a revision tag: preflight resolves it through istio-revision-tag-prod to istiod-canary', { timeout: 60_000 }, async () => {
+  it('K-L8: --revision prod names a revision tag: preflight resolves it through istio-revision-tag-prod to istiod-canary', async () => {
     const cluster = await startLabCluster();
     cluster.api.state.istiod = { image: 'docker.io/istio/pilot:1.30.1', replicas: 1, ready: 1, revision: 'canary' };
     cluster.api.state.webhooks = ['istio-sidecar-injector-canary'];
@@ -149,7 +149,7 @@ describe('a revisioned control plane (istiod-canary, istio.io/rev=canary)', () =
     }
   });
 
-  it('K-M2/I-M5: a run with --revision canary on a revision-only control plane passes: run namespaces get istio.io/rev, the gateway pod too (injected by rev.object.), the rogue mints from istiod-canary', { timeout: 180_000 }, async () => {
+  it('K-M2/I-M5: a run with --revision canary on a revision-only control plane passes: run namespaces get istio.io/rev, the gateway pod too (injected by rev.object.), the rogue mints from istiod-canary', async () => {
     const cluster = await startLabCluster({ meshWide: 'fixtures/secure/10-mesh-wide.yaml' });
     cluster.api.state.istiod = { image: 'docker.io/istio/pilot:1.30.1', replicas: 1, ready: 1, revision: 'canary' };
     cluster.api.state.webhooks = ['istio-sidecar-injector-canary'];
@@ -176,7 +176,7 @@ describe('a revisioned control plane (istiod-canary, istio.io/rev=canary)', () =
 describe('K-M3: meshConfig.discoverySelectors', () => {
   const mesh = (selector: string) => `discoverySelectors:\n- ${selector}\n`;
 
-  it('K-M3: preflight reads them; run namespaces get the meshproof.dev/ label a selector asks for, and istiod gives them its root', { timeout: 120_000 }, async () => {
+  it('K-M3: preflight reads them; run namespaces get the meshproof.dev/ label a selector asks for, and istiod gives them its root', async () => {
     const cluster = await startLabCluster({ meshWide: 'fixtures/secure/10-mesh-wide.yaml', meshConfig: mesh('matchLabels: {meshproof.dev/discovery: enabled}') });
     try {
       const { kc } = loadKubeConfig({ kubeconfig: cluster.api.kubeconfig(dir), env: {} });
@@ -216,7 +216,7 @@ describe('K-M3: meshConfig.discoverySelectors', () => {
 });
 
 describe('--policy-report', () => {
-  it('writes the verdicts as a PolicyReport in meshproof\'s namespace, valid against the CRD\'s schema', { timeout: 120_000 }, async () => {
+  it('writes the verdicts as a PolicyReport in meshproof\'s namespace, valid against the CRD\'s schema', async () => {
     const cluster = await startLabCluster({ meshWide: 'fixtures/secure/10-mesh-wide.yaml' });
     cluster.api.state.crds.add('policyreports.wgpolicyk8s.io');
     cluster.api.state.namespaces.set('meshproof', { labels: {}, created: '2026-01-01T00:00:00Z' });

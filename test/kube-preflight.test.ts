@@ -204,7 +204,7 @@ describe('cleanup', () => {
     const again = await cli(['cleanup', '--run', 'run-c', '--kubeconfig', a.kubeconfig(dir)], { env: { ...process.env, MESHPROOF_TIMEOUTS: 'lab' } });
     expect(again.stderr).not.toMatch(/409|Conflict/);
     expect(again.stderr).toMatch(/mp-cccc-mesh still Terminating/);
-  }, 30_000);
+  });
 
   it('needs exactly one of --run or --stale', async () => {
     const r = await cli(['cleanup']);

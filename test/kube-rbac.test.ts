@@ -75,7 +75,7 @@ describe('deploy/rbac.yaml', () => {
     expect(forbidden).toEqual([]);
     const grants = grantsOf(loadRoles('deploy/rbac.yaml'));
     expect(grants.filter((g) => !used.has(g))).toEqual([]);
-  }, 240_000);
+  });
 
   it('a missing rule is a 403 from the façade, and the run says what was refused', async () => {
     const c = await startLabCluster({ meshWide: MESH_WIDE });
@@ -87,7 +87,7 @@ describe('deploy/rbac.yaml', () => {
     } finally {
       await c.close();
     }
-  }, 120_000);
+  });
 });
 
 describe("the façade's authorizer resolves bindings as kube-apiserver's RBAC authorizer (VisitRulesFor)", () => {

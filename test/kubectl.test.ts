@@ -77,5 +77,5 @@ describe.runIf(hasKubectl)('kubectl against the API façade', () => {
     } finally {
       await cluster.close();
     }
-  }, 120_000);
+  });
 });

@@ -50,7 +50,7 @@ describe('lab: CUSTOM (ext_authz) authorization', () => {
     await lab.apply(posture());
     caller = await lab.probe({ namespace: NS, name: 'caller' });
     stranger = await lab.probe({ namespace: NS, name: 'stranger' });
-  }, 60_000);
+  });
   afterAll(() => lab.dispose());
 
   const call = async (from: ProbeHandle, headers: Record<string, string> = {}) => {

@@ -108,5 +108,5 @@ describe('--metrics and --pushgateway', () => {
     } finally {
       gateway.close();
     }
-  }, 120_000);
+  });
 });

@@ -80,7 +80,7 @@ beforeAll(async () => {
   // allow-all: the authorization attacks get through, so the map has cells of every common kind.
   const r = await cli(['run', '--suite', 'mtls,authz,certificates,resilience', '--overlay', 'fixtures/weakened/allow-all.yaml', '--out', out]);
   expect(r.code, r.stderr).toBe(1);
-}, 120_000);
+});
 
 describe('pictures in report.html', () => {
   it('draw what the bundle says, in Chromium, without errors or external requests', async () => {
@@ -215,7 +215,7 @@ describe('issue 21 item 8: one state per cell, from the verdict of checks/*.json
     } finally {
       await browser.close();
     }
-  }, 120_000);
+  });
 
   it('#21-8.1 a weakened posture (permissive-mtls, --suite mtls): every cell of the map matches checks/*.json', async () => {
     const dir = path.join(path.dirname(out), 'permissive');
@@ -229,7 +229,7 @@ describe('issue 21 item 8: one state per cell, from the verdict of checks/*.json
     } finally {
       await browser.close();
     }
-  }, 120_000);
+  });
 
   it('#21-8.1 the allow-all run: every cell of the map matches checks/*.json', async () => {
     const { browser, page } = await openReport(path.join(out, 'report.html'), 900);
@@ -259,7 +259,7 @@ describe('the sweep in report.html', () => {
     const r = await cli(['sweep', '--target', 'lab', '--estate', '60x1', '--exemptions', exemptions, '--out', sweepOut]);
     expect(r.code, r.stderr).toBe(1);
     sw = JSON.parse(readFileSync(path.join(sweepOut, 'sweep.json'), 'utf8')) as Sw;
-  }, 120_000);
+  });
 
   it('draws one cell per namespace and check, with the counts of sweep.json (the canary apart), in Chromium', async () => {
     const { browser, page, problems } = await openReport(path.join(sweepOut, 'report.html'), 900);

@@ -148,5 +148,5 @@ describe('the upgrade gate, end to end through fake kind and helm against the AP
     } finally {
       await cluster.close();
     }
-  }, 180_000);
+  });
 });

@@ -35,7 +35,7 @@ describe('meshproof self-verify', () => {
     expect(r.stdout).toMatch(/6 of 6 postures as expected/); // secure and the five weakened postures of the mtls checks
     const m = JSON.parse(readFileSync(out, 'utf8')) as { rows: { posture: string; verdicts: Record<string, string> }[] };
     expect(m.rows.find((x) => x.posture === 'permissive-mtls.yaml')?.verdicts).toEqual({ 'MTLS-001': 'fail', 'MTLS-002': 'fail', 'MTLS-003': 'pass' });
-  }, 120_000);
+  });
 });
 
 describe('meshproof self-verify --target kubeconfig (façade over the lab)', () => {

@@ -73,7 +73,7 @@ describe('sweep of the lab estate', () => {
   beforeAll(async () => {
     lab = new LabTarget({ podsPerProcess: 250 });
     await lab.apply({ origin: ['test estate'], objects: [...estatePosture(SPEC), ...loadPosture(SWEEP_FIXTURES, []).objects] });
-  }, 60_000);
+  });
   afterAll(async () => {
     await lab?.dispose();
   });
@@ -111,7 +111,7 @@ describe('sweep of the lab estate', () => {
     expect(ok.explanation).toBeUndefined();
     // Sharded: both probes worked, one exec per batch.
     expect(r.report.counts.execs).toBe(Math.ceil(r.report.counts.endpoints / 30));
-  }, 120_000);
+  });
 
   it('is `error` when its canary is not flagged: a sweep that cannot show a failure proves nothing', async () => {
     // Leaving out port 8080 hides the canary's PERMISSIVE port from the sweep.
@@ -123,7 +123,7 @@ describe('sweep of the lab estate', () => {
       expect(c.reason).toMatch(/canary was not flagged/);
     }
     expect(r.run.exitCode).toBe(3);
-  }, 120_000);
+  });
 
   it('turns an exempted SWEEP-AUTHZ finding into `exempt` with its reason, and scopes by namespace', async () => {
     const open = estateHoles(SPEC).find((h) => h.kind === 'open-to-any-identity')!;
@@ -141,7 +141,7 @@ describe('sweep of the lab estate', () => {
     expect(new Set(r.report.endpoints.map((e) => e.namespace))).toEqual(new Set([open.namespace, 'sweep']));
     // Exemptions cover authorization only: the bare service still fails SWEEP-MTLS.
     expect(r.run.results.find((x) => x.id === 'SWEEP-MTLS')!.verdict).toBe('fail');
-  }, 120_000);
+  });
 });
 
 describe('sweep of an estate without holes', () => {
@@ -162,7 +162,7 @@ describe('sweep of an estate without holes', () => {
     } finally {
       await clean.dispose();
     }
-  }, 120_000);
+  });
 });
 
 describe('sweep of an estate whose access logging is off', () => {
@@ -174,7 +174,7 @@ describe('sweep of an estate whose access logging is off', () => {
     const objects = estatePosture({ services: 6, replicas: 1, holes: false }).filter((o) => o.manifest.kind !== 'Telemetry');
     await quiet.apply({ origin: ['quiet estate'], objects: [...objects, ...loadPosture(SWEEP_FIXTURES, []).objects] });
     r = await sweep({ ...options(), target: quiet });
-  }, 120_000);
+  });
   afterAll(async () => {
     await quiet?.dispose();
   });
@@ -494,7 +494,7 @@ describe('meshproof sweep (CLI)', () => {
     expect(typo.code).toBe(2);
     expect(typo.stderr).toMatch(/^meshproof: --config .*sweep-config\.yaml: excludePort: not a sweep option\n$/);
     expect(existsSync(path.join(tmp, 'typo'))).toBe(false);
-  }, 120_000);
+  });
 
   it('Ctrl-C writes what was judged, marked incomplete, tears the lab down and exits 130', async () => {
     const out = path.join(tmp, 'interrupted');
@@ -518,7 +518,7 @@ describe('meshproof sweep (CLI)', () => {
     expect(run.scope.population).toMatch(/INCOMPLETE/);
     await new Promise((res) => setTimeout(res, 300));
     expect(agentsOf(r.pid)).toEqual([]);
-  }, 120_000);
+  });
 
   it('writes a bundle: sweep.json per endpoint, JUnit one testcase per Service (valid against the XSD), the heat map', async () => {
     const out = path.join(tmp, 'bundle');
@@ -556,7 +556,7 @@ describe('meshproof sweep (CLI)', () => {
     expect(readFileSync(path.join(tmp, 'rerendered', 'report.html'), 'utf8')).toMatch(/data-namespace="estate-1" data-check="SWEEP-INJECT" data-findings="1"/);
     // The minted certificate's key never reaches the bundle.
     for (const f of ['sweep.json', 'run.json', 'checks/SWEEP-AUTHZ.json']) expect(readFileSync(path.join(out, f), 'utf8')).not.toMatch(/PRIVATE KEY/);
-  }, 120_000);
+  });
 
   it('compare: a finding new in the candidate sweep is a regression, even when its check was failing already', async () => {
     const base = path.join(tmp, 'bundle'); // the sweep above, with svc-0010 exempted
@@ -573,5 +573,5 @@ describe('meshproof sweep (CLI)', () => {
     const back = await cli(['compare', cand, base, '--unsigned', '--out', path.join(tmp, 'compare-back.json')]);
     expect(back.code, back.stdout).toBe(0);
     expect(back.stdout).toMatch(/^SWEEP-AUTHZ estate-1\/svc-0010:8080\s+finding\s+exempt\s+changed$/m);
-  }, 120_000);
+  });
 });
