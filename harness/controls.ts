@@ -6,10 +6,11 @@
  * Categories of checks, as in controls.md:
  * a plaintext refused · b unauthorized identity denied, authorized allowed · c workload certificates ·
  * d circuit breaking and outlier detection · e egress to unregistered hosts · f ingress TLS ≥ 1.2 ·
- * g every attempt leaves an access-log record.
+ * g every attempt leaves an access-log record · h the access matrix: what each identity of the estate is granted by
+ * policy, every non-grant proven refused by attack, grants compared with the declared intent.
  */
-export type Category = 'a' | 'b' | 'c' | 'd' | 'e' | 'f' | 'g';
-const ALL: Category[] = ['a', 'b', 'c', 'd', 'e', 'f', 'g'];
+export type Category = 'a' | 'b' | 'c' | 'd' | 'e' | 'f' | 'g' | 'h';
+const ALL: Category[] = ['a', 'b', 'c', 'd', 'e', 'f', 'g', 'h'];
 
 export interface ControlEntry {
   id: string;
@@ -44,10 +45,12 @@ export const CATALOG: readonly ControlEntry[] = [
   e(PCI, 'PCI-DSS-4.0.1:1.4.1', 'Controls between trusted and untrusted networks', ['e', 'f']),
   e(PCI, 'PCI-DSS-4.0.1:1.4.2', 'Inbound traffic from untrusted networks restricted', ['e', 'f']),
   e(PCI, 'PCI-DSS-4.0.1:7.2.5', 'Least privilege for application and system accounts', ['b'], 'Treating workload identity as a "system account" is an interpretation.'),
+  e(PCI, 'PCI-DSS-4.0.1:7.2.5.1', 'Access by application and system accounts reviewed periodically', ['h'], 'Input to the entity\'s review, not the review itself; treating workload identity as a "system account" is an interpretation.'),
   e(PCI, 'PCI-DSS-4.0.1:10.2.1.4', 'Invalid logical access attempts are logged', ['g']),
   e(PCI, 'PCI-DSS-4.0.1:10.2.2', 'Audit logs record the required details', ['g']),
   e(PCI, 'PCI-DSS-4.0.1:11.4.5', 'Segmentation controls penetration-tested', ['a', 'b', 'e'], 'Supporting only: meshproof is not the qualified, independent penetration test.', ['a', 'b', 'e']),
-  e(SOC2, 'SOC2:CC6.1', 'Logical access security', ['a', 'b', 'c'], SOC2_CAVEAT),
+  e(SOC2, 'SOC2:CC6.1', 'Logical access security', ['a', 'b', 'c', 'h'], SOC2_CAVEAT),
+  e(SOC2, 'SOC2:CC6.3', 'Access removed or modified per least privilege (role-based)', ['h'], `${SOC2_CAVEAT} Supports: the matrix shows current grants, it does not approve them.`, ['h']),
   e(SOC2, 'SOC2:CC6.6', 'Threats from outside system boundaries', ['e', 'f'], SOC2_CAVEAT),
   e(SOC2, 'SOC2:CC6.7', 'Transmission of information restricted and protected', ['a', 'e', 'f'], SOC2_CAVEAT),
   e(SOC2, 'SOC2:CC7.1', 'Detection of configuration changes that introduce vulnerabilities', ALL, `${SOC2_CAVEAT} Applies as drift and regression detection across runs.`),
@@ -62,7 +65,7 @@ export const CATALOG: readonly ControlEntry[] = [
   e(RTS, 'RTS-2024/1774:Art.12', 'Logging of access and network events', ['g']),
   e(RTS, 'RTS-2024/1774:Art.13', 'Network security, segmentation, encrypted connections', ['a', 'b', 'e']),
   e(RTS, 'RTS-2024/1774:Art.14', 'Information in transit; procedures to assess compliance', ['a', 'f']),
-  e(RTS, 'RTS-2024/1774:Art.21', 'Access control, least privilege', ['b']),
+  e(RTS, 'RTS-2024/1774:Art.21', 'Access control, least privilege', ['b', 'h']),
   e(NIST, 'NIST-800-53r5:SC-8', 'Transmission confidentiality and integrity', ['a', 'f']),
   e(NIST, 'NIST-800-53r5:SC-8(1)', 'Cryptographic protection in transmission', ['a', 'f']),
   e(NIST, 'NIST-800-53r5:SC-23', 'Session authenticity', ['a', 'b', 'c']),
@@ -70,9 +73,10 @@ export const CATALOG: readonly ControlEntry[] = [
   e(NIST, 'NIST-800-53r5:IA-5(2)', 'PKI-based authentication', ['c']),
   e(NIST, 'NIST-800-53r5:SC-12', 'Cryptographic key establishment and management', ['c']),
   e(NIST, 'NIST-800-53r5:SC-17', 'Public key infrastructure certificates', ['c'], 'Approved trust anchors only.'),
-  e(NIST, 'NIST-800-53r5:AC-3', 'Access enforcement', ['b']),
-  e(NIST, 'NIST-800-53r5:AC-4', 'Information flow enforcement', ['b', 'e']),
-  e(NIST, 'NIST-800-53r5:AC-6', 'Least privilege', ['b']),
+  e(NIST, 'NIST-800-53r5:AC-3', 'Access enforcement', ['b', 'h']),
+  e(NIST, 'NIST-800-53r5:AC-4', 'Information flow enforcement', ['b', 'e', 'h']),
+  e(NIST, 'NIST-800-53r5:AC-6', 'Least privilege', ['b', 'h']),
+  e(NIST, 'NIST-800-53r5:AC-6(7)', 'Review of user privileges', ['h'], 'Input to the review.'),
   e(NIST, 'NIST-800-53r5:SC-7', 'Boundary protection', ['b', 'e', 'f']),
   e(NIST, 'NIST-800-53r5:SC-7(5)', 'Deny by default, allow by exception', ['b', 'e', 'f']),
   e(NIST, 'NIST-800-53r5:SC-5', 'Denial-of-service protection', ['d']),

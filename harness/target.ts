@@ -108,6 +108,14 @@ export interface Target {
    * (istiod's CreateCertificate with the pod's token, istio-behaviours.md §4b). Never written to evidence.
    */
   mintCertificate(probe: ProbeHandle, ttlMs: number): Promise<MintedCert>;
+  /**
+   * A genuine mesh certificate for ANOTHER identity of the estate (the access matrix, issue 22): what a compromised
+   * pod running that service account would hold. Cluster: a TokenRequest for the service account (audiences exactly
+   * `["istio-ca"]`, 600 s) handed to the sidecar-less probe over the exec stream and exchanged at istiod's
+   * CreateCertificate. Lab: the lab CA issues for it. A service account that does not exist is refused (the
+   * TokenRequest API answers 404). Token and key are never written anywhere.
+   */
+  mintIdentityCertificate(probe: ProbeHandle, identity: { namespace: string; serviceAccount: string }, ttlMs: number): Promise<MintedCert>;
   /** The pods a Service selects. */
   servicePods(service: Ref): Promise<PodRef[]>;
   /**

@@ -289,6 +289,11 @@ export class KubeTarget implements Target {
     return { ...r, notBefore: new Date(r.notBefore), notAfter: new Date(r.notAfter) };
   }
 
+  /** The access matrix's per-identity certificate: the kube helper's TokenRequest implementation replaces this stub. */
+  async mintIdentityCertificate(_probe: ProbeHandle, _identity: { namespace: string; serviceAccount: string }, _ttlMs: number): Promise<MintedCert> {
+    throw new InfraError('mintIdentityCertificate on a cluster: not implemented yet');
+  }
+
   private serviceAccountOf(workload: Ref): string {
     return (this.posture && new PostureView(this.posture).serviceAccountOf(workload)) ?? 'default';
   }
