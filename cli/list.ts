@@ -2,20 +2,20 @@
 import type { Command } from 'commander';
 import { SUITES } from '../suites/index.js';
 import { CATALOG, claimsFor } from '../harness/controls.js';
-import { SWEEP_CHECKS } from '../harness/sweep/sweep.js';
+import { ALL_SWEEP_CHECKS } from '../harness/sweep/sweep.js';
 import { outputOption, parseOutput, printJson } from './output.js';
 
 /** `list -o json`: every check as an object, the sweep's too (suite `sweep`). */
 function checksDocument() {
   return [
     ...Object.entries(SUITES).flatMap(([suite, checks]) => checks.map((c) => ({ id: c.id, suite, title: c.title, command: 'run', claim: c.claim, weakenedBy: c.weakenedBy, controls: claimsFor(c.categories) }))),
-    ...SWEEP_CHECKS.map((c) => ({ id: c.id, suite: 'sweep', title: c.title, command: 'sweep', claim: c.claim, weakenedBy: ['fixtures/sweep (the canary)'], controls: claimsFor(c.categories) })),
+    ...ALL_SWEEP_CHECKS.map((c) => ({ id: c.id, suite: 'sweep', title: c.title, command: 'sweep', claim: c.claim, weakenedBy: ['fixtures/sweep (the canary)'], controls: claimsFor(c.categories) })),
   ];
 }
 
 /** `controls -o json`: every control of the catalog, with the checks that claim it and how (addresses or supports). */
 function controlsDocument() {
-  const checks = [...Object.values(SUITES).flat(), ...SWEEP_CHECKS];
+  const checks = [...Object.values(SUITES).flat(), ...ALL_SWEEP_CHECKS];
   return CATALOG.map((c) => ({
     id: c.id,
     title: c.title,
@@ -37,7 +37,7 @@ export function listCommand(cmd: Command): void {
         for (const c of checks) process.stdout.write(`  ${c.id}  ${c.title}\n          fails under: ${c.weakenedBy.join(', ')}\n`);
       }
       process.stdout.write('sweep (meshproof sweep: your own workloads)\n');
-      for (const c of SWEEP_CHECKS) process.stdout.write(`  ${c.id}  ${c.title}\n          fails under: the canary (fixtures/sweep), on every sweep\n`);
+      for (const c of ALL_SWEEP_CHECKS) process.stdout.write(`  ${c.id}  ${c.title}\n          fails under: ${c.categories.includes('h') ? 'the matrix canary (fixtures/sweep), on every sweep --matrix' : 'the canary (fixtures/sweep), on every sweep'}\n`);
     });
   cmd
     .command('controls')
@@ -48,7 +48,7 @@ export function listCommand(cmd: Command): void {
       if (parseOutput(o.output) === 'json') return printJson(controlsDocument());
       for (const c of CATALOG) process.stdout.write(`${c.id.padEnd(28)} ${c.title}${c.caveat ? ` — ${c.caveat}` : ''}\n`);
       process.stdout.write('\nClaims per check:\n');
-      for (const check of [...Object.values(SUITES).flat(), ...SWEEP_CHECKS]) {
+      for (const check of [...Object.values(SUITES).flat(), ...ALL_SWEEP_CHECKS]) {
         const claims = claimsFor(check.categories).map((x) => (x.relation === 'supports' ? `${x.id} (supports)` : x.id));
         process.stdout.write(`  ${check.id}: ${claims.join(', ')}\n`);
       }

@@ -84,7 +84,11 @@ export function writeBundle(b: BundleInputs): { files: string[] } {
   };
   if (run.sweep) {
     // Per-endpoint results: every (pod, port), both attempts, the certificate seen, and why for every finding.
-    writeFileSync(path.join(outDir, 'sweep.json'), `${JSON.stringify({ schema: 'meshproof.dev/sweep/v1', runId: run.runId, ...run.sweep }, null, 2)}\n`);
+    const { matrix, ...sweep } = run.sweep;
+    writeFileSync(path.join(outDir, 'sweep.json'), `${JSON.stringify({ schema: 'meshproof.dev/sweep/v1', runId: run.runId, ...sweep }, null, 2)}\n`);
+    // The access matrix (--matrix): identities × Services × ports, each cell's grant with its rule, the attack and the
+    // destination's record. Never a certificate, key or token: cells carry attempt summaries only.
+    if (matrix) writeFileSync(path.join(outDir, 'matrix.json'), `${JSON.stringify({ schema: 'meshproof.dev/matrix/v1', runId: run.runId, ...matrix }, null, 2)}\n`);
   }
   writeFileSync(path.join(outDir, 'run.json'), `${JSON.stringify(runJson, null, 2)}\n`);
   writeJunit(outDir, run);

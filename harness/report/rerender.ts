@@ -7,6 +7,7 @@ import type { Category } from '../controls.js';
 import type { CheckResult } from '../engine.js';
 import { ConfigError } from '../errors.js';
 import type { RunResult } from '../result.js';
+import type { MatrixReport } from '../matrix/types.js';
 import type { SweepReport } from '../sweep/report.js';
 import { checkFile } from './checks.js';
 import { verifyBundle } from './manifest.js';
@@ -77,6 +78,11 @@ export function readBundle(dir: string, categoriesOf: (id: string) => Category[]
   if (existsSync(sweepFile)) {
     const { schema: _s, runId: _r, ...sweep } = JSON.parse(readFileSync(sweepFile, 'utf8')) as SweepReport & { schema: string; runId: string };
     run.sweep = sweep;
+    const matrixFile = path.join(dir, 'matrix.json');
+    if (existsSync(matrixFile)) {
+      const { schema: _m, runId: _mr, ...matrix } = JSON.parse(readFileSync(matrixFile, 'utf8')) as MatrixReport & { schema: string; runId: string };
+      run.sweep.matrix = matrix;
+    }
   }
   return { run, excluded: runJson.scope.excluded };
 }

@@ -2,6 +2,7 @@
 // reporters and carried in a run's result (harness/result.ts); its own module so neither the sweep nor the run
 // imports the other.
 import type { Estate, EstatePod, EstatePort } from './estate.js';
+import type { MatrixReport } from '../matrix/types.js';
 import type { CertFacts, EndpointVerdict } from './judge.js';
 
 /** An AuthorizationPolicy finding the user accepts, with the reason that goes into the evidence. */
@@ -54,4 +55,6 @@ export interface SweepReport {
   /** Seen, deliberately not judged, and why: the sidecar's own plaintext ports, gateway pods (I-M7). */
   information: { pod: string; port?: number; note: string }[];
   settings: { attemptTimeoutMs: number; concurrency: number; ratePerSec: number; batchEndpoints: number; maxCertLifetimeHours: number };
+  /** `--matrix`: the access matrix of the same run (also written as matrix.json). */
+  matrix?: MatrixReport;
 }

@@ -3,6 +3,7 @@
 // destination's own access-log records, and proven able to fail by a canary on every run.
 import { createHash, randomUUID } from 'node:crypto';
 import type { Attack, Observation, TlsAttack } from '../../agent/protocol.js';
+import { MATRIX_CHECKS, type MatrixOptions, type MatrixOutcome, runMatrix } from '../matrix/matrix.js';
 import { LOG_LIMIT_BYTES, type RecordReader, readDestinationRecords, recordOf, runSharded, summarize } from './attempts.js';
 import { controlsFor, type Category } from '../controls.js';
 import type { CheckResult } from '../engine.js';
@@ -40,6 +41,9 @@ export interface SweepOptions {
   signal?: AbortSignal;
   command?: string[];
   runId?: string;
+  /** `--matrix`: the access matrix after the plain sweep, in the same run (harness/matrix/matrix.ts). */
+  matrix?: MatrixOptions;
+  onMatrixProgress?: (p: { done: number; total: number }) => void;
 }
 
 export interface SweepResult {
@@ -64,6 +68,9 @@ export const SWEEP_CHECKS: CheckMeta[] = [
   { id: 'SWEEP-AUTHZ', title: 'No port is open to any mesh identity', claim: 'A fresh mesh identity that no policy grants is denied on every (pod, port) in scope (403 RBAC: access denied on HTTP, close on TCP), and the destination records the denial.', categories: ['b'] },
   { id: 'SWEEP-CERT', title: 'Every workload certificate is short-lived, exact and chained', claim: 'The certificate each port presents lives no longer than the limit, carries exactly spiffe://<trust domain>/ns/<ns>/sa/<pod service account>, and chains to the mesh root.', categories: ['c'] },
 ];
+
+/** Every check a sweep can report: the plain sweep's and, with --matrix, the access matrix's (for list, controls, report). */
+export const ALL_SWEEP_CHECKS: { id: string; title: string; claim: string; categories: Category[] }[] = [...SWEEP_CHECKS, ...MATRIX_CHECKS];
 
 /** What the canary workloads (fixtures/sweep) must be flagged for, by their `app` label: `check@port` or `check`. */
 const CANARY_EXPECTS: Record<string, string[]> = {
@@ -316,9 +323,32 @@ export async function sweep(o: SweepOptions): Promise<SweepResult> {
   const canary = { flagged: missing.length === 0, expected, missing };
 
   const checkResults: CheckResult[] = SWEEP_CHECKS.map((meta) => judgeCheck(meta, results, pods, canary, incomplete, endpoints.length, started));
+
+  // The access matrix (--matrix), in the same run: the same estate, probes, settings and certificate rules.
+  let matrix: MatrixOutcome | undefined;
+  if (o.matrix && !o.signal?.aborted) {
+    matrix = await runMatrix(
+      {
+        target: o.target,
+        estate,
+        probes,
+        roots,
+        excludePorts: o.scope.excludePorts,
+        attemptTimeoutMs: o.attemptTimeoutMs,
+        concurrency: o.concurrency,
+        ratePerSec: o.ratePerSec,
+        batchEndpoints: o.batchEndpoints,
+        accessLogDelayMs: o.accessLogDelayMs,
+        signal: o.signal,
+        onProgress: o.onMatrixProgress,
+      },
+      o.matrix,
+    );
+    checkResults.push(...matrix.results);
+  }
   const snapshot: Posture = { origin: ['cluster snapshot (discovery)'], objects: estate.snapshot.map((m, i) => ({ manifest: m, source: `snapshot#${i + 1}` })) };
   const description = await o.target.describe();
-  const config = { kind: 'sweep', target: o.target.kind, scope: o.scope, exemptions: o.exemptions, snapshot: estate.snapshot, settings: { maxCertLifetimeHours, attemptTimeoutMs: o.attemptTimeoutMs } };
+  const config = { kind: 'sweep', target: o.target.kind, scope: o.scope, exemptions: o.exemptions, snapshot: estate.snapshot, settings: { maxCertLifetimeHours, attemptTimeoutMs: o.attemptTimeoutMs }, ...(o.matrix ? { matrix: { identities: o.matrix.identities, identityNamespaces: o.matrix.identityNamespaces, perPod: o.matrix.perPod, probeGrants: o.matrix.probeGrants, intent: o.matrix.intent } } : {}) };
   const run: RunResult = {
     runId,
     tool: { name: 'meshproof', version: VERSION, commit: toolCommit() },
@@ -348,11 +378,12 @@ export async function sweep(o: SweepOptions): Promise<SweepResult> {
     pods,
     canary,
     exemptions: o.exemptions,
-    incomplete,
+    incomplete: incomplete || (matrix?.incomplete ?? false),
     listings: estate.listings,
     skipped,
     information,
     settings: { attemptTimeoutMs: o.attemptTimeoutMs, concurrency: o.concurrency, ratePerSec: o.ratePerSec, batchEndpoints: o.batchEndpoints, maxCertLifetimeHours },
+    ...(matrix ? { matrix: matrix.report } : {}),
   };
   run.sweep = report;
   return { run, report, snapshot };
