@@ -66,6 +66,8 @@ export interface MatrixOptions {
   /** `--probe-grants`: a nonce request inside each grant too (always on in the lab). */
   probeGrants: boolean;
   intent?: MatrixIntent;
+  /** Resolves the intent against the discovered estate (workloads to service accounts) when `intent` is absent. */
+  resolveIntent?: (estate: Estate) => Promise<MatrixIntent | undefined>;
 }
 
 /** What the sweep hands the matrix: its discovered estate, its probes, and its settings. */
@@ -340,6 +342,10 @@ async function mintAll(ctx: MatrixContext, identities: MatrixIdentity[]): Promis
 
 export async function runMatrix(ctx: MatrixContext, o: MatrixOptions): Promise<MatrixOutcome> {
   const started = new Date();
+  if (!o.intent && o.resolveIntent) {
+    const intent = await o.resolveIntent(ctx.estate);
+    o = intent ? { ...o, intent } : o;
+  }
   const identities = matrixIdentities(ctx.estate, o);
   const targets = matrixTargets(ctx.estate, { perPod: o.perPod, excludePorts: ctx.excludePorts });
   const work = planCells(ctx, o, identities, targets);
