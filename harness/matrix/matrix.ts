@@ -249,6 +249,8 @@ function attackFor(w: Work, req: MatrixRequest, id: string, cert: MintedCert, ti
     authority: t.authority,
     path: req.path ?? '/',
     method: req.method ?? 'GET',
+    // The server's chain proves a sidecar terminated the handshake (meshHandshake); it stays in memory, never in matrix.json.
+    capturePeer: true,
     timeoutMs,
   };
 }
