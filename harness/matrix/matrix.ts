@@ -16,8 +16,7 @@ import type { MintedCert, ProbeHandle, Target } from '../target.js';
 import { type RecordReader, readDestinationRecords, recordOf, runSharded, summarize } from '../sweep/attempts.js';
 import type { Estate, EstatePod, EstatePort } from '../sweep/estate.js';
 import { type DestinationRecord, judgeIdentityAttempt, meshHandshake, plaintextReachedApp } from '../sweep/judge.js';
-// TEMPORARY: the lead's harness/istio/grants.ts has this API; switch the import and delete the shim once it is on main.
-import { beyondIntent, cellGrant, type DeclaredCall, type GrantQuery, requestInsideGrant, requestOutsideGrant } from './grants-shim.js';
+import { beyondIntent, cellGrant, type DeclaredCall, type GrantQuery, requestInsideGrant, requestOutsideGrant } from '../istio/grants.js';
 import { CELL_STATES, type CellGrant, type CellIntent, type CellState, type DeclaredNotGranted, type MatrixAttempt, type MatrixCell, type MatrixIdentity, type MatrixReport, type MatrixRequest } from './types.js';
 
 export type MatrixCheckId = 'SWEEP-ENFORCE' | 'SWEEP-LEASTPRIV';
@@ -53,6 +52,7 @@ export const MATRIX_CHECKS: MatrixCheckMeta[] = [
 export interface MatrixIntent {
   source: string;
   namespaces: string[];
+  /** Each entry: one identity's calls to one Service (port: all ports when absent); `calls: []` = the whole Service. */
   calls: { identity: string; namespace: string; service: string; port?: number; calls: DeclaredCall[] }[];
 }
 
@@ -294,9 +294,8 @@ function planCells(ctx: MatrixContext, o: MatrixOptions, identities: MatrixIdent
         ? { policies, principal: identity.spiffeId.replace(/^spiffe:\/\//, ''), namespace: identity.namespace, port: t.port.port, http: t.port.protocol !== 'tcp', host: t.authority }
         : undefined;
       const declared = declaredFor(o.intent, identity, t, estate.runNamespace);
-      const declaredPaths = (declared.calls ?? []).flatMap((c) => (c.path ? [c.path] : []));
-      const grant: CellGrant = q ? cellGrant(q, nonce, declaredPaths) : { kind: 'not-judged', scope: [], rules: [], reason: (policies as { refused: string }).refused };
-      const intent: CellIntent = { status: declared.status, beyond: q && grant.kind !== 'not-judged' ? beyondIntent(q, nonce, declared.calls) : [] };
+      const grant: CellGrant = q ? cellGrant(q, nonce, declared.calls ?? []) : { kind: 'not-judged', scope: [], rules: [], reason: (policies as { refused: string }).refused };
+      const intent: CellIntent = { status: declared.status, beyond: q && declared.calls && grant.kind !== 'not-judged' ? beyondIntent(q, nonce, declared.calls) : [] };
       const cell: MatrixCell = {
         identity: idOf(identity),
         namespace: t.namespace,
