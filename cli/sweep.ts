@@ -402,7 +402,7 @@ export function sweepCommand(cmd: Command): void {
         'least-privilege finding (SWEEP-LEASTPRIV; not-applicable without an intent). A matrix canary (canary-caller granted beyond its\n' +
         'intent, canary refused on canary-target, canary-bare a hole) must be flagged, or both checks are an error. Bundle: matrix.json.\n' +
         '\nExit codes: 0 no finding, 1 a finding, 2 usage or configuration error, 3 infrastructure error, inconclusive or interrupted.\n' +
-        '\n-o json: one document (schema meshproof.dev/cli-sweep/v1): runId, target, out, status, exitCode, incomplete, counts (namespaces, services, pods, endpoints, judged, probes, execs), canary (flagged, missing), checks (id, status, reason), findings (check, namespace, pod, port, services, reason), exempt (the same, with the exemption\'s reason).\n' +
+        '\n-o json: one document (schema meshproof.dev/cli-sweep/v1): runId, target, out, status, exitCode, incomplete, counts (namespaces, services, pods, endpoints, judged, probes, execs), canary (flagged, missing), checks (id, status, reason), findings (check, namespace, pod, port, services, reason), exempt (the same, with the exemption\'s reason); with --matrix, matrix (counts, canary).\n' +
         '\nExamples:\n  meshproof sweep --target lab --estate 200x3\n  meshproof sweep --target lab --estate 20x2 --matrix\n  meshproof sweep --target kubeconfig --namespace-selector team=payments --exemptions exemptions.yaml\n' +
           '  meshproof sweep --target kubeconfig --config sweep.yaml --summary-md sweep.md --metrics sweep.prom --policy-report',
     )

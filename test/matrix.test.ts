@@ -96,6 +96,29 @@ describe('the access matrix of a clean estate', () => {
     expect(m.counts.logReads).toBeGreaterThan(0);
   });
 
+  it('holds grants against an intent: undeclared grants are beyond intent (LEASTPRIV fails, naming the rule); grants declared whole-Service are within it (LEASTPRIV passes)', async () => {
+    const granted = r.report.matrix!.cells.filter((c) => c.role !== 'canary' && c.state === 'granted');
+    expect(granted.length).toBeGreaterThan(0);
+    // An intent in estate-1 that declares nothing: every grant there is beyond it.
+    const none = await sweep(options(lab, { matrix: { perPod: false, probeGrants: true, intent: { source: 'test: nothing declared', namespaces: ['estate-1'], calls: [] } } }));
+    const lp = none.run.results.find((x) => x.id === 'SWEEP-LEASTPRIV')!;
+    expect(lp.verdict).toBe('fail');
+    const beyond = none.report.matrix!.cells.filter((c) => c.role !== 'canary' && c.state === 'beyond-intent');
+    expect(beyond.map((c) => `${c.identity} ${c.service}:${c.port}`).sort()).toEqual(granted.map((c) => `${c.identity} ${c.service}:${c.port}`).sort());
+    for (const c of beyond) expect(c.intent.beyond[0]!.rule.name, `${c.identity} → ${c.service}`).not.toBe('');
+    expect(new Set(lp.cases.filter((c) => c.verdict === 'fail').map((c) => c.label))).toEqual(new Set(granted.map((c) => c.identity)));
+    // The same grants, declared: within the intent.
+    const calls = [...new Set(granted.map((c) => `${c.identity}|${c.namespace}|${c.service}`))].map((k) => {
+      const [identity, namespace, service] = k.split('|') as [string, string, string];
+      return { identity, namespace, service, calls: [] };
+    });
+    const all = await sweep(options(lab, { matrix: { perPod: false, probeGrants: true, intent: { source: 'test: every grant declared', namespaces: ['estate-1'], calls } } }));
+    const lp2 = all.run.results.find((x) => x.id === 'SWEEP-LEASTPRIV')!;
+    expect(lp2.verdict, lp2.reason).toBe('pass');
+    expect(all.report.matrix!.counts['beyond-intent']).toBe(0);
+    expect(all.report.matrix!.intent).toMatchObject({ source: 'test: every grant declared', calls: calls.length, declaredNotGranted: [] });
+  }, 120_000);
+
   it('refuses to mint for a service account that does not exist, as the TokenRequest API does (404)', async () => {
     const [probe] = await lab.probes({ namespace: 'sweep', name: 'sweeper' });
     await expect(lab.mintIdentityCertificate(probe!, { namespace: 'estate-1', serviceAccount: 'nobody' }, 60_000)).rejects.toThrow(/serviceaccounts "nobody" not found in namespace estate-1/);
@@ -130,6 +153,28 @@ describe('the access matrix of a weakened estate', () => {
       for (const c of ungranted) expect(c.state).toBe('hole');
       expect(enforce.cases.filter((c) => c.verdict === 'fail').length).toBe(new Set(holes.map((h) => h.identity)).size);
       expect(r.run.exitCode).toBe(1);
+    } finally {
+      await lab.dispose();
+    }
+  }, 120_000);
+});
+
+describe('the matrix canary', () => {
+  it('missed (canary-caller granted nothing, so nothing is beyond its intent): SWEEP-ENFORCE and SWEEP-LEASTPRIV are error, never a pass', async () => {
+    const lab = new LabTarget({ podsPerProcess: 250 });
+    try {
+      const fixtures = loadPosture(SWEEP_FIXTURES, []).objects.filter((o) => !(o.manifest.kind === 'AuthorizationPolicy' && o.manifest.metadata.name === 'canary-target'));
+      await lab.apply({ origin: ['clean estate, canary broken'], objects: [...estatePosture({ services: 6, replicas: 1, holes: false }), ...fixtures] });
+      const r = await sweep(options(lab));
+      const m = r.report.matrix!;
+      expect(m.canary.flagged).toBe(false);
+      expect(m.canary.missing).toEqual([expect.stringMatching(/^sweep\/canary-caller → sweep\/canary-target: beyond-intent \(was 8080: refused\)$/)]);
+      for (const id of ['SWEEP-ENFORCE', 'SWEEP-LEASTPRIV']) {
+        const c = r.run.results.find((x) => x.id === id)!;
+        expect(c.verdict, id).toBe('error');
+        expect(c.reason).toMatch(/the matrix canary was not flagged/);
+      }
+      expect(r.run.exitCode).toBe(3);
     } finally {
       await lab.dispose();
     }

@@ -61,10 +61,11 @@ export function junitXml(run: RunResult, outDir: string): string {
     }
     for (const r of rs) {
       if (run.sweep && r.suite === 'sweep') {
-        // A sweep: one testcase per Service (or per pod without one); a failure lists its pods and ports.
+        // A sweep: one testcase per Service (or per pod without one), per identity for the access matrix's checks;
+        // a failure lists its pods and ports.
         for (const c of r.cases as Examined[]) {
           const tc = ts.ele('testcase', { classname: `${suite}.${r.id}`, name: c.label, time: '0.000' });
-          const detail = `claim: ${r.claim}\nobserved: ${c.reason}${c.atFault ? `\nat fault: ${c.atFault.object}\nfix: ${c.atFault.remedy}` : ''}\nevidence: ${checkFile(r.id)}, sweep.json`;
+          const detail = `claim: ${r.claim}\nobserved: ${c.reason}${c.atFault ? `\nat fault: ${c.atFault.object}\nfix: ${c.atFault.remedy}` : ''}\nevidence: ${checkFile(r.id)}, ${r.categories.includes('h') ? 'matrix.json' : 'sweep.json'}`;
           if (c.verdict === 'fail') tc.ele('failure', { message: `${r.id}: ${c.reason}`.slice(0, 1000), type: 'fail' }).txt(detail);
           else if (c.verdict === 'error') tc.ele('error', { message: `inconclusive: ${c.reason}`.slice(0, 1000), type: 'inconclusive' }).txt(detail);
           tc.ele('system-out').txt(`${facts.get(r.id)}\nreason: ${c.reason}`);
