@@ -9,7 +9,7 @@ import { outputOption, parseOutput, printJson } from './output.js';
 function checksDocument() {
   return [
     ...Object.entries(SUITES).flatMap(([suite, checks]) => checks.map((c) => ({ id: c.id, suite, title: c.title, command: 'run', claim: c.claim, weakenedBy: c.weakenedBy, controls: claimsFor(c.categories) }))),
-    ...ALL_SWEEP_CHECKS.map((c) => ({ id: c.id, suite: 'sweep', title: c.title, command: 'sweep', claim: c.claim, weakenedBy: ['fixtures/sweep (the canary)'], controls: claimsFor(c.categories) })),
+    ...ALL_SWEEP_CHECKS.map((c) => ({ id: c.id, suite: 'sweep', title: c.title, command: 'sweep', claim: c.claim, weakenedBy: [c.categories.includes('h') ? 'fixtures/sweep (the matrix canary)' : 'fixtures/sweep (the canary)'], controls: claimsFor(c.categories) })),
   ];
 }
 

@@ -207,6 +207,17 @@ describe('meshproof sweep --matrix (the built CLI)', () => {
     }
   }, 120_000);
 
+  it('list and controls show SWEEP-ENFORCE and SWEEP-LEASTPRIV with the category h controls (CC6.3 only supported)', async () => {
+    const l = JSON.parse((await cli(['list', '-o', 'json'])).stdout) as { id: string; suite: string; command: string }[];
+    for (const id of ['SWEEP-ENFORCE', 'SWEEP-LEASTPRIV']) expect(l.find((c) => c.id === id)).toMatchObject({ suite: 'sweep', command: 'sweep' });
+    const k = JSON.parse((await cli(['controls', '-o', 'json'])).stdout) as { id: string; claimedBy: { check: string; relation: string }[] }[];
+    const claim = (control: string, check: string) => k.find((c) => c.id === control)?.claimedBy.find((x) => x.check === check)?.relation;
+    expect(claim('SOC2:CC6.3', 'SWEEP-ENFORCE')).toBe('supports');
+    expect(claim('PCI-DSS-4.0.1:7.2.5.1', 'SWEEP-LEASTPRIV')).toBe('addresses');
+    expect(claim('NIST-800-53r5:AC-6(7)', 'SWEEP-LEASTPRIV')).toBe('addresses');
+    expect(claim('PCI-DSS-4.0.1:1.3.1', 'SWEEP-ENFORCE')).toBeUndefined();
+  });
+
   it('refuses a matrix option without --matrix with one line and exit 2', async () => {
     const r = await cli(['sweep', '--target', 'lab', '--per-pod']);
     expect(r.code).toBe(2);

@@ -7,8 +7,7 @@ import { messageOf } from '../errors.js';
 import { auditable } from '../mesh-logging.js';
 import type { PodRef, ProbeHandle, Target } from '../target.js';
 import type { EstatePod } from './estate.js';
-import { type DestinationRecord, decidingLayer } from './judge.js';
-import type { AttemptSummary } from './report.js';
+import { type AttemptSummary, type DestinationRecord, decidingLayer } from './judge.js';
 
 /** The most the sweep reads of one pod's log per batch (K-M1): a short window, never the whole file. */
 export const LOG_LIMIT_BYTES = 4 * 1024 * 1024;

@@ -109,6 +109,17 @@ function verifyChain(chainPem: string[], roots: string[]): boolean {
  */
 export type DecidingLayer = 'mtls' | 'rbac' | 'ext-authz' | 'upstream';
 
+/** One attempt as the evidence keeps it (sweep.json, matrix.json): what the wire showed, never a key or certificate. */
+export interface AttemptSummary {
+  dial: string;
+  startedAt: string;
+  durationMs: number;
+  bytesReceived: number;
+  status?: number;
+  failure?: string;
+  tls?: { handshake: boolean; protocol?: string; alpn?: string };
+}
+
 export interface DestinationRecord {
   layer: DecidingLayer;
   /** The record's own words, for the evidence. */

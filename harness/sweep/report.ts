@@ -3,7 +3,7 @@
 // imports the other.
 import type { Estate, EstatePod, EstatePort } from './estate.js';
 import type { MatrixReport } from '../matrix/types.js';
-import type { CertFacts, EndpointVerdict } from './judge.js';
+import type { AttemptSummary, CertFacts, EndpointVerdict } from './judge.js';
 
 /** An AuthorizationPolicy finding the user accepts, with the reason that goes into the evidence. */
 export interface Exemption {
@@ -15,15 +15,7 @@ export interface Exemption {
   reason: string;
 }
 
-export interface AttemptSummary {
-  dial: string;
-  startedAt: string;
-  durationMs: number;
-  bytesReceived: number;
-  status?: number;
-  failure?: string;
-  tls?: { handshake: boolean; protocol?: string; alpn?: string };
-}
+export type { AttemptSummary } from './judge.js';
 
 export interface EndpointResult {
   namespace: string;
