@@ -77,6 +77,10 @@ describe('the access matrix of a clean estate', () => {
     }
     expect(m.counts.refused).toBeGreaterThan(0);
     expect(m.counts.granted).toBeGreaterThan(0);
+    // Every grant the model sees that has a safe nonce request inside it reached the app (--probe-grants).
+    const probed = m.cells.filter((c) => c.grantProbe);
+    expect(probed.length).toBeGreaterThan(0);
+    for (const c of probed) expect(c.grantProbe!.outcome, `${c.identity} → ${c.service}:${c.port}: ${c.grantProbe!.reason}`).toBe('reached');
     const leastpriv = r.run.results.find((x) => x.id === 'SWEEP-LEASTPRIV')!;
     expect(leastpriv.verdict).toBe('not-applicable');
     expect(leastpriv.categories).toEqual(['h']);

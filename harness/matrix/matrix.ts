@@ -450,6 +450,18 @@ function summarizeReasons(xs: string[]): string {
   return xs.slice(0, 5).join('; ') + (xs.length > 5 ? `; … ${xs.length - 5} more` : '');
 }
 
+/**
+ * What the grant probes showed (`--probe-grants`): a grant the model sees that the mesh refused is noted, not a
+ * finding (the mesh is stricter than the model there; the attacks are judged on their own exact requests).
+ */
+function grantProbeNote(cells: MatrixCell[]): string {
+  const probes = cells.filter((c) => c.grantProbe);
+  if (probes.length === 0) return '';
+  const reached = probes.filter((c) => c.grantProbe!.outcome === 'reached').length;
+  const not = probes.filter((c) => c.grantProbe!.outcome !== 'reached');
+  return `; grant probes: ${reached} of ${probes.length} reached the app${not.length > 0 ? ` (not: ${summarizeReasons(not.map((c) => `${where(c)}: ${c.grantProbe!.outcome}, ${c.grantProbe!.reason}`))})` : ''}`;
+}
+
 /** SWEEP-ENFORCE and SWEEP-LEASTPRIV, one case per (non-canary) identity; either is `error` when the canary is missed. */
 export function judgeMatrix(report: MatrixReport, incomplete: boolean, started: Date): CheckResult[] {
   return MATRIX_CHECKS.map((meta) => {
@@ -467,7 +479,7 @@ export function judgeMatrix(report: MatrixReport, incomplete: boolean, started: 
             ? `enforcement hole: ${summarizeReasons(holes.map((c) => `${where(c)}: ${c.attack!.reason}`))}`
             : unsure.length > 0
               ? `not proven: ${summarizeReasons(unsure.map((c) => `${where(c)}: ${c.attack?.reason ?? c.notAttacked ?? 'not attacked'}`))}`
-              : `${refused.length} requests outside the grants refused (proven by the destination's record) on ${cells.length} Service ports; ${cells.filter((c) => c.state === 'not-judged').length} not judged`;
+              : `${refused.length} requests outside the grants refused (proven by the destination's record) on ${cells.length} Service ports; ${cells.filter((c) => c.state === 'not-judged').length} not judged${grantProbeNote(cells)}`;
         cases.push({ label: id, verdict, reason, observed: cells.map((c) => ({ where: where(c), state: c.state, attack: c.attack ? { outcome: c.attack.outcome, reason: c.attack.reason } : undefined, notAttacked: c.notAttacked })) });
       } else {
         if (!report.intent) continue;
