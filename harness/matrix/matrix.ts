@@ -219,6 +219,7 @@ interface Work {
   attackRecord?: DestinationRecord;
   probeRecord?: DestinationRecord;
   logProblem?: string;
+  settled?: boolean;
 }
 
 /** Which declared calls of an identity speak of this Service port: undefined when the identity has no intent. */
@@ -272,6 +273,18 @@ function judgeAttempt(w: Work, kind: 'attack' | 'probe', roots: string[]): Matri
   if (!hs.ok) return { ...base, outcome: 'inconclusive', reason: `the identity could not reach the port: ${hs.reason}` };
   const j = judgeIdentityAttempt(o, rec, w.custom, w.logProblem ?? 'the destination has no record of this attempt');
   return { ...base, outcome: j.outcome === 'reached' ? reachedAs : j.outcome, reason: j.reason };
+}
+
+/** A cell's attempts judged, its state set, its observations released. */
+function settle(w: Work, roots: string[]): void {
+  const attack = judgeAttempt(w, 'attack', roots);
+  const probe = judgeAttempt(w, 'probe', roots);
+  if (attack) w.cell.attack = attack;
+  if (probe) w.cell.grantProbe = probe;
+  w.cell.state = cellState(w.cell);
+  w.attackObs = undefined;
+  w.probeObs = undefined;
+  w.settled = true;
 }
 
 /** Builds the cells and the work for them: grant, intent and the attempts each cell sends. */
@@ -389,18 +402,14 @@ export async function runMatrix(ctx: MatrixContext, o: MatrixOptions): Promise<M
         },
       }));
       logReads += await readDestinationRecords(ctx.target, ctx.accessLogDelayMs, readers, since);
+      // Judged per batch, and the observations (with the server's chain) dropped: a large matrix keeps summaries only.
+      for (const w of batch) settle(w, ctx.roots);
       done += batch.length;
       ctx.onProgress?.({ done, total: sending.length });
     },
   });
-
-  for (const w of work) {
-    const attack = judgeAttempt(w, 'attack', ctx.roots);
-    const probe = judgeAttempt(w, 'probe', ctx.roots);
-    if (attack) w.cell.attack = attack;
-    if (probe) w.cell.grantProbe = probe;
-    w.cell.state = cellState(w.cell);
-  }
+  // Cells not attacked (not judged, or interrupted before their batch) are settled here.
+  for (const w of work) if (!w.settled) settle(w, ctx.roots);
   const cells = work.map((w) => w.cell);
   const report = matrixReport(ctx, o, identities, targets, cells, { certificates: certs.size, execs, logReads });
   return { report, results: judgeMatrix(report, incomplete, started), incomplete };
