@@ -251,7 +251,7 @@ export function tlsAttack(a: TlsAttack): Promise<Observation> {
       negotiated = { protocol: s.getProtocol() ?? undefined, cipher: s.getCipher()?.name };
       if (a.capturePeer) peerChainPem = peerChain(s);
       const base = a.path ?? '/';
-      s.write(`GET ${base}${base.includes('?') ? '&' : '?'}nonce=${nonce} HTTP/1.1\r\nhost: ${a.authority ?? a.dial}\r\n${NONCE_HEADER}: ${nonce}\r\nconnection: close\r\n\r\n`);
+      s.write(`${a.method ?? 'GET'} ${base}${base.includes('?') ? '&' : '?'}nonce=${nonce} HTTP/1.1\r\nhost: ${a.authority ?? a.dial}\r\n${NONCE_HEADER}: ${nonce}\r\nconnection: close\r\n\r\n`);
     });
     s.on('data', (d: Buffer) => {
       received = Buffer.concat([received, d]).subarray(0, 4 * BODY_LIMIT);

@@ -46,6 +46,8 @@ export interface TlsAttack extends AttackBase {
   ciphers?: string;
   /** Path of the request sent after the handshake (the agent appends the nonce); `/` by default. */
   path?: string;
+  /** Method of that request; GET by default (the access matrix sends only GET, HEAD or OPTIONS). */
+  method?: string;
   servername?: string;
   /** Host header of the request sent after the handshake. */
   authority?: string;

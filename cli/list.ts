@@ -2,25 +2,20 @@
 import type { Command } from 'commander';
 import { SUITES } from '../suites/index.js';
 import { CATALOG, claimsFor } from '../harness/controls.js';
-import { MATRIX_CHECKS } from '../harness/matrix/checks.js';
-import { SWEEP_CHECKS } from '../harness/sweep/sweep.js';
+import { ALL_SWEEP_CHECKS } from '../harness/sweep/sweep.js';
 import { outputOption, parseOutput, printJson } from './output.js';
-
-/** What makes the matrix checks fail on every `sweep --matrix`: its canary (issue 22 item 4). */
-const MATRIX_CANARY = 'fixtures/sweep (the matrix canary: canary-caller granted beyond its intent, canary-target\'s non-grants refused)';
 
 /** `list -o json`: every check as an object, the sweep's too (suite `sweep`). */
 function checksDocument() {
   return [
     ...Object.entries(SUITES).flatMap(([suite, checks]) => checks.map((c) => ({ id: c.id, suite, title: c.title, command: 'run', claim: c.claim, weakenedBy: c.weakenedBy, controls: claimsFor(c.categories) }))),
-    ...SWEEP_CHECKS.map((c) => ({ id: c.id, suite: 'sweep', title: c.title, command: 'sweep', claim: c.claim, weakenedBy: ['fixtures/sweep (the canary)'], controls: claimsFor(c.categories) })),
-    ...MATRIX_CHECKS.map((c) => ({ id: c.id, suite: 'sweep', title: c.title, command: 'sweep', claim: c.claim, weakenedBy: [MATRIX_CANARY], controls: claimsFor(c.categories) })),
+    ...ALL_SWEEP_CHECKS.map((c) => ({ id: c.id, suite: 'sweep', title: c.title, command: 'sweep', claim: c.claim, weakenedBy: [c.categories.includes('h') ? 'fixtures/sweep (the matrix canary)' : 'fixtures/sweep (the canary)'], controls: claimsFor(c.categories) })),
   ];
 }
 
 /** `controls -o json`: every control of the catalog, with the checks that claim it and how (addresses or supports). */
 function controlsDocument() {
-  const checks = [...Object.values(SUITES).flat(), ...SWEEP_CHECKS, ...MATRIX_CHECKS];
+  const checks = [...Object.values(SUITES).flat(), ...ALL_SWEEP_CHECKS];
   return CATALOG.map((c) => ({
     id: c.id,
     title: c.title,
@@ -42,8 +37,7 @@ export function listCommand(cmd: Command): void {
         for (const c of checks) process.stdout.write(`  ${c.id}  ${c.title}\n          fails under: ${c.weakenedBy.join(', ')}\n`);
       }
       process.stdout.write('sweep (meshproof sweep: your own workloads)\n');
-      for (const c of SWEEP_CHECKS) process.stdout.write(`  ${c.id}  ${c.title}\n          fails under: the canary (fixtures/sweep), on every sweep\n`);
-      for (const c of MATRIX_CHECKS) process.stdout.write(`  ${c.id}  ${c.title} (sweep --matrix)\n          fails under: ${MATRIX_CANARY}, on every sweep --matrix\n`);
+      for (const c of ALL_SWEEP_CHECKS) process.stdout.write(`  ${c.id}  ${c.title}\n          fails under: ${c.categories.includes('h') ? 'the matrix canary (fixtures/sweep), on every sweep --matrix' : 'the canary (fixtures/sweep), on every sweep'}\n`);
     });
   cmd
     .command('controls')
@@ -54,7 +48,7 @@ export function listCommand(cmd: Command): void {
       if (parseOutput(o.output) === 'json') return printJson(controlsDocument());
       for (const c of CATALOG) process.stdout.write(`${c.id.padEnd(28)} ${c.title}${c.caveat ? ` — ${c.caveat}` : ''}\n`);
       process.stdout.write('\nClaims per check:\n');
-      for (const check of [...Object.values(SUITES).flat(), ...SWEEP_CHECKS, ...MATRIX_CHECKS]) {
+      for (const check of [...Object.values(SUITES).flat(), ...ALL_SWEEP_CHECKS]) {
         const claims = claimsFor(check.categories).map((x) => (x.relation === 'supports' ? `${x.id} (supports)` : x.id));
         process.stdout.write(`  ${check.id}: ${claims.join(', ')}\n`);
       }

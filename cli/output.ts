@@ -111,6 +111,8 @@ export function sweepDocument(r: RunResult, s: SweepReport, o: { out: string; ex
     incomplete: s.incomplete,
     counts: s.counts,
     canary: { flagged: s.canary.flagged, missing: s.canary.missing },
+    // --matrix: the access matrix's counts and canary (its cells are in the bundle's matrix.json).
+    ...(s.matrix ? { matrix: { counts: s.matrix.counts, canary: { flagged: s.matrix.canary.flagged, missing: s.matrix.canary.missing } } } : {}),
     checks: r.results.map((c) => ({ id: c.id, status: c.verdict, reason: c.reason })),
     findings: rows('finding'),
     exempt: rows('exempt'),

@@ -3,8 +3,7 @@ import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Command } from 'commander';
 import { ALL_CHECKS } from '../suites/index.js';
-import { MATRIX_CHECKS } from '../harness/matrix/checks.js';
-import { SWEEP_CHECKS } from '../harness/sweep/sweep.js';
+import { ALL_SWEEP_CHECKS } from '../harness/sweep/sweep.js';
 import { markdownSummary } from '../harness/report/ci-summary.js';
 import { writeHtml } from '../harness/report/html.js';
 import { readBundle } from '../harness/report/rerender.js';
@@ -20,7 +19,7 @@ export function reportCommand(cmd: Command): void {
     .option('--out <dir>', 'where the pages go (default: <bundle>-report)')
     .option('--public-key <pem>', 'also require the bundle\'s signature by this Ed25519 key')
     .action((bundle: string, o: { out?: string; publicKey?: string }) => {
-      const { run: r, excluded } = readBundle(bundle, (id) => ALL_CHECKS.find((c) => c.id === id)?.categories ?? SWEEP_CHECKS.find((c) => c.id === id)?.categories ?? MATRIX_CHECKS.find((c) => c.id === id)?.categories ?? [], o.publicKey ? readKey(o.publicKey, '--public-key', 'public') : undefined);
+      const { run: r, excluded } = readBundle(bundle, (id) => ALL_CHECKS.find((c) => c.id === id)?.categories ?? ALL_SWEEP_CHECKS.find((c) => c.id === id)?.categories ?? [], o.publicKey ? readKey(o.publicKey, '--public-key', 'public') : undefined);
       const out = prepareOut(o.out ?? `${bundle.replace(/\/+$/, '')}-report`);
       writeHtml(out, r, excluded);
       writeFileSync(path.join(out, 'summary.md'), markdownSummary(r));

@@ -1,5 +1,5 @@
 // `meshproof sweep`: the user's own estate, every pod and port, attacked from meshproof's run namespace.
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { KubeConfig } from '@kubernetes/client-node';
 import { type Command, Option } from 'commander';
@@ -16,6 +16,8 @@ import { writeBundle } from '../harness/report/bundle.js';
 import { summaryTable } from '../harness/report/summary.js';
 import type { RunResult } from '../harness/result.js';
 import type { Exemption, SweepReport } from '../harness/sweep/report.js';
+import type { MatrixIntent, MatrixOptions } from '../harness/matrix/matrix.js';
+import type { Estate } from '../harness/sweep/estate.js';
 import { parseExemptions, sweep } from '../harness/sweep/sweep.js';
 import type { Target } from '../harness/target.js';
 import { LAB_TIMEOUTS } from '../harness/timeouts.js';
@@ -59,6 +61,12 @@ interface SweepOptions {
   verbose?: boolean;
   output?: string;
   quiet?: boolean;
+  matrix?: boolean;
+  identities?: string;
+  identityNamespaces?: string;
+  perPod?: boolean;
+  probeGrants?: boolean;
+  intent?: string;
 }
 
 /** The sweep options a `--config` file may set: the same names as the flags, strictly (a typo is an error). */
@@ -80,6 +88,12 @@ const SWEEP_CONFIG = z.strictObject({
   metrics: z.string().optional(),
   pushgateway: z.string().optional(),
   policyReport: z.boolean().optional(),
+  matrix: z.boolean().optional(),
+  identities: z.union([z.string(), z.array(z.string())]).optional(),
+  identityNamespaces: z.union([z.string(), z.array(z.string())]).optional(),
+  perPod: z.boolean().optional(),
+  probeGrants: z.boolean().optional(),
+  intent: z.string().optional(),
 });
 
 const list = (v: string | undefined) => (v ? v.split(',').map((s) => s.trim()).filter(Boolean) : []);
@@ -88,6 +102,39 @@ function positive(v: string, flag: string, max: number): number {
   const n = Number(v);
   if (!Number.isInteger(n) || n < 1 || n > max) throw new ConfigError(`${flag} ${v}: a whole number from 1 to ${max}`);
   return n;
+}
+
+/**
+ * The access matrix's options (`--matrix` and the flags that only mean something with it), checked before anything
+ * starts. `--probe-grants` is always on in the lab (its apps are meshproof's own echo servers).
+ */
+function matrixOptions(o: SweepOptions): MatrixOptions | undefined {
+  const given = (['identities', 'identityNamespaces', 'perPod', 'probeGrants', 'intent'] as const).filter((k) => o[k] !== undefined && o[k] !== false);
+  if (!o.matrix) {
+    if (given.length > 0) throw new ConfigError(`--${given[0]!.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)} needs --matrix`);
+    return undefined;
+  }
+  const identities = list(o.identities);
+  for (const i of identities) if (!/^[^/\s]+\/[^/\s]+$/.test(i)) throw new ConfigError(`--identities ${i}: expected namespace/serviceaccount`);
+  const intent = o.intent ? intentResolver(o.intent) : undefined;
+  return {
+    ...(identities.length > 0 ? { identities } : {}),
+    ...(o.identityNamespaces ? { identityNamespaces: list(o.identityNamespaces) } : {}),
+    perPod: Boolean(o.perPod),
+    probeGrants: o.target === 'lab' || Boolean(o.probeGrants),
+    ...(intent ? { resolveIntent: intent } : {}),
+  };
+}
+
+/**
+ * `--intent <file|dir|cluster>`: the seam to harness/matrix/intent.ts (`loadIntent`/`resolveIntent`, the intent
+ * helper's). The file or directory is checked here, before anything starts.
+ * TODO(lead, issue 22): once intent.ts is on main, load it here (a malformed intent is one line and exit 2) and
+ * return `(estate) => resolveIntent(loaded, estate)`; `cluster` lists ClientIntents through the Target.
+ */
+function intentResolver(spec: string): (estate: Estate) => Promise<MatrixIntent | undefined> {
+  if (spec !== 'cluster' && !existsSync(spec)) throw new ConfigError(`--intent ${spec}: no such file or directory`);
+  throw new ConfigError(`--intent ${spec}: reading ClientIntents is not in this build yet (harness/matrix/intent.ts)`);
 }
 
 function readExemptions(file: string | undefined): Exemption[] {
@@ -164,6 +211,7 @@ async function runSweep(o: SweepOptions, argv: string[]): Promise<number> {
   const batch = positive(o.batch, '--batch', 2_000);
   let probes = o.probes ? positive(o.probes, '--probes', 64) : 2;
   const exemptions = readExemptions(o.exemptions);
+  const matrix = matrixOptions(o);
   const signKeyPem = o.signKey ? readKey(o.signKey, '--sign-key') : undefined;
   const estate = o.target === 'lab' ? parseEstate(o.estate) : undefined;
   const runId = crypto.randomUUID();
@@ -230,6 +278,9 @@ async function runSweep(o: SweepOptions, argv: string[]): Promise<number> {
     const eta = p.done > 0 ? Math.round((elapsed / p.done) * (p.total - p.done)) : undefined;
     process.stderr.write(`meshproof: swept ${p.done}/${p.total} endpoints${eta !== undefined && p.done < p.total ? `, about ${eta}s left` : ''}\n`);
   };
+  const matrixProgress = (p: { done: number; total: number }) => {
+    if (!quiet && (p.done === 0 || p.done === p.total || p.done % 500 < 200)) process.stderr.write(`meshproof: matrix ${p.done}/${p.total} cells attacked\n`);
+  };
   let exitCode: number;
   let teardownError: unknown;
   let judged: RunResult | undefined;
@@ -253,6 +304,7 @@ async function runSweep(o: SweepOptions, argv: string[]): Promise<number> {
       signal: abort.signal,
       command: ['meshproof', ...argv],
       runId,
+      ...(matrix ? { matrix, onMatrixProgress: matrixProgress } : {}),
     });
     writeBundle({ outDir: createOut(outDir), run: result.run, posture: result.snapshot, allChecks: [], signKeyPem });
     judged = result.run;
@@ -264,6 +316,12 @@ async function runSweep(o: SweepOptions, argv: string[]): Promise<number> {
       process.stdout.write(
         `swept ${c.judged}/${c.endpoints} endpoints (${c.pods} pods, ${c.namespaces} namespaces) with ${c.probes} probes in ${c.execs} execs; canary ${result.report.canary.flagged ? 'flagged' : 'NOT flagged'}${result.report.incomplete ? '; INCOMPLETE (interrupted)' : ''}\n`,
       );
+      const m = result.report.matrix;
+      if (m) {
+        process.stdout.write(
+          `matrix: ${m.identities.filter((i) => i.role !== 'canary').length} identities × ${new Set(m.cells.filter((c) => c.role !== 'canary').map((c) => `${c.namespace}/${c.service}`)).size} Services, ${m.counts.cells} cells: ${m.counts.hole} holes, ${m.counts['beyond-intent']} beyond intent, ${m.counts.granted} granted, ${m.counts.refused} refused (proven), ${m.counts['not-judged']} not judged, ${m.counts.inconclusive} inconclusive; ${m.counts.certificates} certificates, ${m.counts.execs} execs; matrix canary ${m.canary.flagged ? 'flagged' : 'NOT flagged'}\n`,
+        );
+      }
       if (o.target !== 'lab') process.stdout.write(`API calls and execs: ${calls}\n`);
       process.stdout.write(`reports: ${outDir}\n`);
     }
@@ -319,6 +377,12 @@ export function sweepCommand(cmd: Command): void {
     .option('--metrics <file>', "write the verdicts and counts as Prometheus metrics (for node_exporter's textfile collector; sweep families are meshproof_sweep_*)")
     .option('--pushgateway <url>', 'push the same metrics to a Pushgateway (job meshproof-sweep)')
     .option('--policy-report', 'with --target kubeconfig: write the verdicts and each finding as a PolicyReport (wgpolicyk8s.io/v1alpha2) named meshproof-sweep in the meshproof namespace')
+    .option('--matrix', 'also build the access matrix: every identity of the estate against every Service port, each non-grant attacked (SWEEP-ENFORCE), grants held against the intent (SWEEP-LEASTPRIV)')
+    .option('--identities <list>', 'with --matrix: only these identities (namespace/serviceaccount, comma-separated)')
+    .option('--identity-namespaces <list>', 'with --matrix: only the identities of these namespaces')
+    .option('--per-pod', 'with --matrix: attack every pod of each Service, not only the first ready one')
+    .option('--probe-grants', 'with --matrix: also send a nonce request inside each grant and expect it to reach the app (always on in the lab)')
+    .option('--intent <file|dir|cluster>', 'with --matrix: the declared calls (Otterize ClientIntents YAML, a directory of them, or `cluster` to list them)')
     .option('--config <file>', 'sweep options from a YAML file (namespaces, exemptions, probes, summaryMd, ...; the flags\' names in camelCase); flags given on the command line win')
     .addOption(outputOption())
     .addOption(quietOption())
@@ -330,9 +394,16 @@ export function sweepCommand(cmd: Command): void {
         "A denial counts only with the destination's own access-log record of it (RBAC or ext_authz); without one it is inconclusive.\n" +
         "Gateway pods and the sidecar's own ports (15090, 15021, the status port) are listed as information, not attacked.\n" +
         'A canary (a pod without a sidecar and a PERMISSIVE port, in the run namespace) must be flagged, or the sweep is an error.\n' +
+        "\n--matrix: for each identity (a service account running a ready pod in scope, minus meshproof's attacker) and each Service port\n" +
+        "(the first ready pod by name; --per-pod every pod), what the AuthorizationPolicies grant it (by the Istio model), then one mTLS\n" +
+        'attempt with a genuine certificate for that identity on a request outside the grant: GET/HEAD/OPTIONS on /.meshproof/matrix/<nonce>\n' +
+        "(never an app's real path, never a method with side effects), or a nonce on a TCP port. A refusal counts only with the destination's\n" +
+        'record; an answer from the app is an enforcement hole (SWEEP-ENFORCE). With --intent, a grant wider than the declared calls is a\n' +
+        'least-privilege finding (SWEEP-LEASTPRIV; not-applicable without an intent). A matrix canary (canary-caller granted beyond its\n' +
+        'intent, canary refused on canary-target, canary-bare a hole) must be flagged, or both checks are an error. Bundle: matrix.json.\n' +
         '\nExit codes: 0 no finding, 1 a finding, 2 usage or configuration error, 3 infrastructure error, inconclusive or interrupted.\n' +
-        '\n-o json: one document (schema meshproof.dev/cli-sweep/v1): runId, target, out, status, exitCode, incomplete, counts (namespaces, services, pods, endpoints, judged, probes, execs), canary (flagged, missing), checks (id, status, reason), findings (check, namespace, pod, port, services, reason), exempt (the same, with the exemption\'s reason).\n' +
-        '\nExamples:\n  meshproof sweep --target lab --estate 200x3\n  meshproof sweep --target kubeconfig --namespace-selector team=payments --exemptions exemptions.yaml\n' +
+        '\n-o json: one document (schema meshproof.dev/cli-sweep/v1): runId, target, out, status, exitCode, incomplete, counts (namespaces, services, pods, endpoints, judged, probes, execs), canary (flagged, missing), checks (id, status, reason), findings (check, namespace, pod, port, services, reason), exempt (the same, with the exemption\'s reason); with --matrix, matrix (counts, canary).\n' +
+        '\nExamples:\n  meshproof sweep --target lab --estate 200x3\n  meshproof sweep --target lab --estate 20x2 --matrix\n  meshproof sweep --target kubeconfig --namespace-selector team=payments --exemptions exemptions.yaml\n' +
           '  meshproof sweep --target kubeconfig --config sweep.yaml --summary-md sweep.md --metrics sweep.prom --policy-report',
     )
     .action(async (o: SweepOptions & { config?: string }, command: Command) => {

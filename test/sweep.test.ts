@@ -80,8 +80,9 @@ describe('sweep of the lab estate', () => {
 
   it('finds exactly the planted holes, each with the explanation from the snapshot, and flags the canary', async () => {
     const r = await sweep(options());
-    // + the canary's two pods, the server-first app's one port and the CUSTOM-protected app's (awkwardWorkloads).
-    expect(r.report.counts.endpoints).toBe(SPEC.services * SPEC.replicas * 2 + 4 + 2);
+    // + the canary's two pods, the matrix canary's canary-target:8080, the server-first app's one port and the
+    // CUSTOM-protected app's (awkwardWorkloads).
+    expect(r.report.counts.endpoints).toBe(SPEC.services * SPEC.replicas * 2 + 4 + 1 + 2);
     expect(r.report.canary).toMatchObject({ flagged: true, missing: [] });
     expect(findingsOf(r)).toEqual(expectedFindings());
     for (const c of r.run.results) expect(c.verdict, `${c.id}: ${c.reason}`).toBe('fail');
@@ -528,7 +529,7 @@ describe('meshproof sweep (CLI)', () => {
     expect(r.code, r.stderr).toBe(1);
     expect(r.stdout).toMatch(/canary flagged/);
     const sw = JSON.parse(readFileSync(path.join(out, 'sweep.json'), 'utf8')) as { endpoints: unknown[]; canary: { flagged: boolean }; exemptions: unknown[] };
-    expect(sw.endpoints).toHaveLength(12 * 2 + 4 + 2); // + server-first:3306 and ext-authz-protected:8080
+    expect(sw.endpoints).toHaveLength(12 * 2 + 4 + 1 + 2); // + canary-target:8080 (the matrix canary), server-first:3306 and ext-authz-protected:8080
     expect(sw.canary.flagged).toBe(true);
     expect(sw.exemptions).toHaveLength(1);
     execFileSync('xmllint', ['--noout', '--schema', 'test/data/junit-10.xsd', path.join(out, 'junit.xml')], { stdio: 'pipe' });

@@ -194,6 +194,23 @@ export class LabTarget implements Target {
   }
 
   /**
+   * A mesh certificate for an identity of the estate (the access matrix): the lab CA stands for istiod's, which
+   * signs for the service account a valid TokenRequest token names. A service account the posture does not define
+   * is refused, as the TokenRequest API refuses one (404 NotFound: the token subresource's Create looks the service
+   * account up first, kubernetes pkg/registry/core/serviceaccount/storage/token.go `TokenREST.Create`). `default`
+   * exists in every namespace (the service account controller creates it).
+   */
+  async mintIdentityCertificate(probe: ProbeHandle, identity: { namespace: string; serviceAccount: string }, ttlMs: number): Promise<Pick<IssuedCert, 'chainPem' | 'keyPem' | 'notBefore' | 'notAfter' | 'serialNumber' | 'spiffeId'>> {
+    if (this.current?.controlPlaneDown) throw new InfraError('istiod is down: CreateCertificate is unreachable');
+    this.pods.find(probe.pod);
+    const model = this.applied().model;
+    const { namespace, serviceAccount } = identity;
+    const exists = model.namespaces.has(namespace) && (serviceAccount === 'default' || model.serviceAccounts.has(`${namespace}/${serviceAccount}`));
+    if (!exists) throw new ConfigError(`serviceaccounts "${serviceAccount}" not found in namespace ${namespace}: no token can be requested for it`);
+    return this.requireCa().issue(namespace, serviceAccount, { ttlMs });
+  }
+
+  /**
    * Where `from` connects to reach a pod no Service stands for, by its IP (egress, EGRESS-001): through the
    * client sidecar's capture of that address when it has one (§7), else straight to the pod.
    */

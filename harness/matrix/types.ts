@@ -3,9 +3,9 @@
 // harness/istio/grants.ts), what an attack outside that grant showed, and how the grant compares with the calls the
 // team declared (Otterize ClientIntents, harness/matrix/intent.ts). This file is the contract between the engine
 // (matrix.ts), the reporters (matrix.json, the HTML picture, JUnit, compare) and the Targets; pure types.
-import type { DestinationRecord } from '../sweep/judge.js';
-import type { SweepProtocol } from '../sweep/estate.js';
 import type { AttemptSummary } from '../sweep/attempt.js';
+import type { SweepProtocol } from '../sweep/estate.js';
+import type { DestinationRecord } from '../sweep/judge.js';
 
 /** A service account that runs a pod in scope: the identity a compromised pod of it would hold. */
 export interface MatrixIdentity {

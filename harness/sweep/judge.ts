@@ -109,6 +109,8 @@ function verifyChain(chainPem: string[], roots: string[]): boolean {
  */
 export type DecidingLayer = 'mtls' | 'rbac' | 'ext-authz' | 'upstream';
 
+export type { AttemptSummary } from './attempt.js';
+
 export interface DestinationRecord {
   layer: DecidingLayer;
   /** The record's own words, for the evidence. */
@@ -142,7 +144,7 @@ export function decidingLayer(r: { responseFlags: string; responseCodeDetails: s
 }
 
 /** The handshake completed with a certificate issued under the mesh's root: a sidecar terminated it. */
-function meshHandshake(o: Observation | undefined, roots: string[]): { ok: boolean; reason: string } {
+export function meshHandshake(o: Observation | undefined, roots: string[]): { ok: boolean; reason: string } {
   if (!o) return { ok: false, reason: 'no mTLS attempt' };
   if (!o.tls?.handshake) return { ok: false, reason: `no TLS handshake (${o.failure ? `${o.failure.class}${o.failure.code ? ` ${o.failure.code}` : ''}` : 'no answer'})` };
   const chain = o.tls.peerChainPem ?? [];
@@ -185,7 +187,7 @@ function judgeMtls(i: EndpointInputs, hs: { ok: boolean; reason: string }): Endp
 const providerStatus = (status: number) => status !== 200;
 
 /** The app's own answer to plaintext (not the mesh's denial): nothing authorizes callers without an identity. */
-function plaintextReachedApp(o: Observation | undefined, rec: DestinationRecord | undefined, custom: boolean): boolean {
+export function plaintextReachedApp(o: Observation | undefined, rec: DestinationRecord | undefined, custom: boolean): boolean {
   if (!o) return false;
   if (rec && rec.layer !== 'upstream') return false;
   if (o.http) {
@@ -195,40 +197,56 @@ function plaintextReachedApp(o: Observation | undefined, rec: DestinationRecord 
   return o.tcp?.nonceEchoed === true || (o.bytesReceived > 0 && rec?.layer === 'upstream');
 }
 
+/** What one mTLS attempt with an identity no policy grants it showed: refused (proven), reached the app, or neither. */
+export interface AttemptJudgement {
+  outcome: 'refused' | 'reached' | 'inconclusive';
+  reason: string;
+}
+
 /**
- * SWEEP-AUTHZ from the ungranted identity's mTLS attempt. Access is proven by the app's answer (an HTTP status
- * other than a denial, the nonce back) or by a record that the sidecar passed it upstream. Bytes are not access: a
- * server-first app's banner reaches a denied client before the RBAC network filter closes on the client's first
- * bytes (I-H1: tcp_proxy connects upstream in onNewConnection, E: source/common/tcp_proxy/tcp_proxy.cc; RBAC decides
- * in onData, E: source/extensions/filters/network/rbac/rbac_filter.cc). A denial counts only with the destination's
- * record of who denied; without it the verdict is inconclusive.
+ * One mTLS attempt that the policies do not grant its identity, after a mesh handshake (SWEEP-AUTHZ's attempt, and
+ * every access-matrix attack). Access is proven by the app's answer (an HTTP status other than a denial, the nonce
+ * back) or by a record that the sidecar passed it upstream. Bytes are not access: a server-first app's banner reaches
+ * a denied client before the RBAC network filter closes on the client's first bytes (I-H1: tcp_proxy connects
+ * upstream in onNewConnection, E: source/common/tcp_proxy/tcp_proxy.cc; RBAC decides in onData, E:
+ * source/extensions/filters/network/rbac/rbac_filter.cc). A refusal counts only with the destination's record of who
+ * refused; without it the attempt is inconclusive. `noRecord` says why no record is at hand.
+ */
+export function judgeIdentityAttempt(o: Observation, rec: DestinationRecord | undefined, customPolicy: boolean, noRecord: string): AttemptJudgement {
+  const refused = (how: string): AttemptJudgement => ({ outcome: 'refused', reason: `denied (${how}), recorded by the destination as ${rec!.detail}` });
+  if (o.http) {
+    const status = `HTTP ${o.http.status}${o.http.status === 403 ? ` ${JSON.stringify(o.http.body.slice(0, 40))}` : ''}`;
+    if (o.http.echo) return { outcome: 'reached', reason: `${status} from the app (its echo came back)` };
+    if (rec?.layer === 'rbac' && o.http.status === 403) return refused(status);
+    if (rec?.layer === 'ext-authz') return refused(`${status} from the CUSTOM provider`);
+    if (rec?.layer === 'upstream') return { outcome: 'reached', reason: `${status}, and the destination passed the request to the app (${rec.detail})` };
+    const mesh403 = o.http.status === 403 && o.http.body === RBAC_DENIED_BODY;
+    if (!mesh403 && !(customPolicy && providerStatus(o.http.status))) return { outcome: 'reached', reason: deniedByMesh(o).reason };
+    const who = mesh403 ? 'the mesh RBAC body' : "a CUSTOM (ext_authz) policy selects this workload, so the answer may be its provider's";
+    return { outcome: 'inconclusive', reason: `${status} (${who}) but uncorroborated: ${noRecord}` };
+  }
+  if (o.tcp?.nonceEchoed) return { outcome: 'reached', reason: 'the nonce came back over TCP' };
+  if (rec?.layer === 'rbac') {
+    const banner = o.bytesReceived > 0 ? `${o.bytesReceived} bytes of the app's greeting, then closed on our first bytes` : tcpDenied({ ...o, failure: o.failure?.class === 'closed-after-handshake' ? { ...o.failure, class: 'eof' } : o.failure }).reason;
+    return refused(banner);
+  }
+  if (rec?.layer === 'upstream') return { outcome: 'reached', reason: `the destination relayed the connection to the app with no denial (${rec.detail})` };
+  const seen = o.bytesReceived > 0 ? `${o.bytesReceived} bytes back without our nonce` : o.failure ? `${o.failure.class}${o.failure.code ? ` ${o.failure.code}` : ''}` : 'no answer';
+  return { outcome: 'inconclusive', reason: `${seen}: bytes are not access and a close is not a denial without the destination's record (${noRecord})` };
+}
+
+/**
+ * SWEEP-AUTHZ from the ungranted identity's attempts: plaintext reaching the app is a finding (nothing authorizes
+ * callers without an identity), then the mTLS attempt as judgeIdentityAttempt judges it.
  */
 function judgeAuthz(i: EndpointInputs, hs: { ok: boolean; reason: string }): EndpointVerdict {
   const A = 'SWEEP-AUTHZ' as const;
   if (plaintextReachedApp(i.plaintext, i.records.plaintext, i.customPolicy === true)) return { check: A, outcome: 'finding', reason: 'answered a caller with no identity at all (plaintext reached the app): nothing authorizes callers here' };
   const o = i.mtls;
   if (!o || !hs.ok) return { check: A, outcome: 'inconclusive', reason: `the ungranted identity could not reach the port: ${hs.reason}` };
-  const rec = i.records.mtls;
-  const denied = (how: string) => ({ check: A, outcome: 'ok' as const, reason: `denied (${how}), recorded by the destination as ${rec!.detail}` });
-  if (o.http) {
-    const status = `HTTP ${o.http.status}${o.http.status === 403 ? ` ${JSON.stringify(o.http.body.slice(0, 40))}` : ''}`;
-    if (o.http.echo) return { check: A, outcome: 'finding', reason: `open to any mesh identity: ${status} from the app (its echo came back)` };
-    if (rec?.layer === 'rbac' && o.http.status === 403) return denied(status);
-    if (rec?.layer === 'ext-authz') return denied(`${status} from the CUSTOM provider`);
-    if (rec?.layer === 'upstream') return { check: A, outcome: 'finding', reason: `open to any mesh identity: ${status}, and the destination passed the request to the app (${rec.detail})` };
-    const mesh403 = o.http.status === 403 && o.http.body === RBAC_DENIED_BODY;
-    if (!mesh403 && !(i.customPolicy && providerStatus(o.http.status))) return { check: A, outcome: 'finding', reason: `open to any mesh identity: ${deniedByMesh(o).reason}` };
-    const who = mesh403 ? 'the mesh RBAC body' : 'a CUSTOM (ext_authz) policy selects this workload, so the answer may be its provider\'s';
-    return { check: A, outcome: 'inconclusive', reason: `${status} (${who}) but uncorroborated: ${noRecord(i)}` };
-  }
-  if (o.tcp?.nonceEchoed) return { check: A, outcome: 'finding', reason: 'open to any mesh identity: the nonce came back over TCP' };
-  if (rec?.layer === 'rbac') {
-    const banner = o.bytesReceived > 0 ? `${o.bytesReceived} bytes of the app's greeting, then closed on our first bytes` : tcpDenied({ ...o, failure: o.failure?.class === 'closed-after-handshake' ? { ...o.failure, class: 'eof' } : o.failure }).reason;
-    return denied(banner);
-  }
-  if (rec?.layer === 'upstream') return { check: A, outcome: 'finding', reason: `open to any mesh identity: the destination relayed the connection to the app with no denial (${rec.detail})` };
-  const seen = o.bytesReceived > 0 ? `${o.bytesReceived} bytes back without our nonce` : o.failure ? `${o.failure.class}${o.failure.code ? ` ${o.failure.code}` : ''}` : 'no answer';
-  return { check: A, outcome: 'inconclusive', reason: `${seen}: bytes are not access and a close is not a denial without the destination's record (${noRecord(i)})` };
+  const j = judgeIdentityAttempt(o, i.records.mtls, i.customPolicy === true, noRecord(i));
+  if (j.outcome === 'reached') return { check: A, outcome: 'finding', reason: `open to any mesh identity: ${j.reason}` };
+  return { check: A, outcome: j.outcome === 'refused' ? 'ok' : 'inconclusive', reason: j.reason };
 }
 
 export function judgeEndpoint(i: EndpointInputs): EndpointVerdict[] {

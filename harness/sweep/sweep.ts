@@ -3,23 +3,23 @@
 // destination's own access-log records, and proven able to fail by a canary on every run.
 import { createHash, randomUUID } from 'node:crypto';
 import type { Attack, Observation, TlsAttack } from '../../agent/protocol.js';
-import { type AccessLogRecord, parseAccessLog, sameAddress, startedSince } from '../access-log.js';
+import { MATRIX_CHECKS, type MatrixOptions, type MatrixOutcome, runMatrix } from '../matrix/matrix.js';
+import { LOG_LIMIT_BYTES, type RecordReader, readDestinationRecords, recordOf, runSharded, summarize } from './attempts.js';
 import { controlsFor, type Category } from '../controls.js';
 import type { CheckResult } from '../engine.js';
-import { ConfigError, InfraError, messageOf } from '../errors.js';
+import { ConfigError, InfraError } from '../errors.js';
 import { type AuthzPolicy, customJudge } from '../istio/authz.js';
 import { appliesTo, authorizationPolicyFromIstio } from '../istio/authz-policy.js';
-import { auditable } from '../mesh-logging.js';
 import { toolCommit, VERSION } from '../paths.js';
 import type { Posture } from '../posture/load.js';
 import { canonicalJson } from '../report/canonical.js';
 import type { RunResult } from '../result.js';
-import type { MintedCert, PodRef, ProbeHandle, Ref, Target } from '../target.js';
+import type { MintedCert, Ref, Target } from '../target.js';
 import { exitCodeOf } from '../verdict.js';
 import type { Verdict } from '../check.js';
-import type { AttemptSummary, EndpointResult, Exemption, SweepReport } from './report.js';
+import type { EndpointResult, Exemption, SweepReport } from './report.js';
 import { type Estate, type EstatePod, type EstatePort, effectivePeerAuthentication, type SweepScope, selectingPolicies } from './estate.js';
-import { certFacts, type DestinationRecord, decidingLayer, type EndpointInputs, type EndpointVerdict, judgeEndpoint, judgeInjection, SWEEP_CHECK_IDS, type SweepCheckId } from './judge.js';
+import { certFacts, type EndpointInputs, type EndpointVerdict, judgeEndpoint, judgeInjection, SWEEP_CHECK_IDS, type SweepCheckId } from './judge.js';
 
 export interface SweepOptions {
   target: Target;
@@ -41,6 +41,9 @@ export interface SweepOptions {
   signal?: AbortSignal;
   command?: string[];
   runId?: string;
+  /** `--matrix`: the access matrix after the plain sweep, in the same run (harness/matrix/matrix.ts). */
+  matrix?: MatrixOptions;
+  onMatrixProgress?: (p: { done: number; total: number }) => void;
 }
 
 export interface SweepResult {
@@ -66,21 +69,14 @@ export const SWEEP_CHECKS: CheckMeta[] = [
   { id: 'SWEEP-CERT', title: 'Every workload certificate is short-lived, exact and chained', claim: 'The certificate each port presents lives no longer than the limit, carries exactly spiffe://<trust domain>/ns/<ns>/sa/<pod service account>, and chains to the mesh root.', categories: ['c'] },
 ];
 
+/** Every check a sweep can report: the plain sweep's and, with --matrix, the access matrix's (for list, controls, report). */
+export const ALL_SWEEP_CHECKS: { id: string; title: string; claim: string; categories: Category[] }[] = [...SWEEP_CHECKS, ...MATRIX_CHECKS];
+
 /** What the canary workloads (fixtures/sweep) must be flagged for, by their `app` label: `check@port` or `check`. */
 const CANARY_EXPECTS: Record<string, string[]> = {
   'canary-bare': ['SWEEP-INJECT', 'SWEEP-MTLS@8080'],
   'canary-permissive': ['SWEEP-MTLS@8080'],
 };
-
-const summarize = (o: Observation): AttemptSummary => ({
-  dial: o.dial,
-  startedAt: o.startedAt,
-  durationMs: o.durationMs,
-  bytesReceived: o.bytesReceived,
-  ...(o.http ? { status: o.http.status } : {}),
-  ...(o.failure ? { failure: `${o.failure.class}${o.failure.code ? ` (${o.failure.code})` : ''}` } : {}),
-  ...(o.tls ? { tls: { handshake: o.tls.handshake, protocol: o.tls.protocol, alpn: o.tls.alpn } } : {}),
-});
 
 interface Endpoint {
   pod: EstatePod;
@@ -92,77 +88,23 @@ interface Endpoint {
   logProblem?: string;
 }
 
-/** The most the sweep reads of one pod's log per batch (K-M1): a short window, never the whole file. */
-export const LOG_LIMIT_BYTES = 4 * 1024 * 1024;
-
 /**
- * The record of one attempt (M1). A record is this attempt's only when all of these hold:
- * - its downstream remote address is the probe's side of the connection, or its path carries the attempt's nonce;
- * - its downstream local address is the address the probe dialed: Linux may give two connections to different
- *   ports of one pod the same ephemeral source port, so the remote address alone does not name a connection. For
- *   an inbound connection Envoy's DOWNSTREAM_LOCAL_ADDRESS is the original destination podIP:port, restored by the
- *   listener's original_dst filter (E: source/extensions/filters/listener/original_dst/original_dst.cc
- *   `OriginalDstFilter::onAccept` → `restoreLocalAddress`), which is what the probe dialed;
- * - a record with a path carries the nonce (every HTTP attempt sends one; a path without it is another request);
- * - on an HTTP answer, a record with a response code has the status the probe saw (another attempt's
- *   `ext_authz_denied` 403 is not this 200's record).
- */
-export function recordOf(records: AccessLogRecord[], o: Observation | undefined): DestinationRecord | undefined {
-  if (!o?.localAddress) return undefined;
-  const mine = records.filter(
-    (r) =>
-      (sameAddress(r.downstreamRemoteAddress, o.localAddress) || (r.path !== '' && r.path.includes(o.nonce))) &&
-      sameAddress(r.downstreamLocalAddress, o.dial) &&
-      (r.path === '' || r.path.includes(o.nonce)) &&
-      (!o.http || r.responseCode === 0 || r.responseCode === o.http.status),
-  );
-  // A denial or NR outranks a pass-through record of the same connection.
-  const layers = mine.map(decidingLayer).filter((x): x is DestinationRecord => x !== undefined);
-  return layers.find((x) => x.layer !== 'upstream') ?? layers[0];
-}
-
-/**
- * Reads, right after a batch, the destination log of every sidecar pod the batch attacked (one read per pod, a
- * window starting at the batch, at most LOG_LIMIT_BYTES) and attaches to each attempt its record. Returns the reads.
+ * Reads, right after a batch, the destination log of every sidecar pod the batch attacked (attempts.ts
+ * `readDestinationRecords`, shared with the access matrix) and attaches to each attempt its record. Returns the reads.
  */
 async function corroborateBatch(o: SweepOptions, batch: Endpoint[], since: Date): Promise<number> {
-  const byPod = new Map<string, Endpoint[]>();
-  for (const e of batch) {
-    if (!e.plaintext || !e.mtls) continue;
-    if (!e.pod.sidecar) {
-      e.logProblem = 'no sidecar: no destination record exists';
-      continue;
-    }
-    const key = `${e.pod.namespace}/${e.pod.name}`;
-    byPod.set(key, [...(byPod.get(key) ?? []), e]);
-  }
-  if (byPod.size === 0) return 0;
-  if (o.accessLogDelayMs > 0) await new Promise((r) => setTimeout(r, o.accessLogDelayMs));
-  let reads = 0;
-  const pending = [...byPod.values()];
-  const readOne = async (group: Endpoint[]) => {
-    const pod = group[0]!.pod;
-    const ref: PodRef = { namespace: pod.namespace, name: pod.name, workload: pod.labels.app ?? pod.name };
-    try {
-      const setup = await o.target.accessLogSetup(ref);
-      if (!auditable(setup)) {
-        for (const e of group) e.logProblem = `the destination's access log cannot be read back (${setup.reason})`;
-        return;
-      }
-      reads++;
-      const records = (await o.target.accessLog(ref, since, { limitBytes: LOG_LIMIT_BYTES }))
-        .map(parseAccessLog)
-        .filter((r): r is AccessLogRecord => r !== undefined && startedSince(r, since));
-      for (const e of group) e.records = { plaintext: recordOf(records, e.plaintext), mtls: recordOf(records, e.mtls) };
-    } catch (err) {
-      for (const e of group) e.logProblem = `reading the destination's access log failed: ${messageOf(err)}`;
-    }
-  };
-  const readers = Array.from({ length: Math.min(8, pending.length) }, async () => {
-    for (let g = pending.shift(); g; g = pending.shift()) await readOne(g);
-  });
-  await Promise.all(readers);
-  return reads;
+  const readers: RecordReader[] = batch
+    .filter((e) => e.plaintext && e.mtls)
+    .map((e) => ({
+      pod: e.pod,
+      attach: (records) => {
+        e.records = { plaintext: recordOf(records, e.plaintext), mtls: recordOf(records, e.mtls) };
+      },
+      fail: (problem) => {
+        e.logProblem = problem;
+      },
+    }));
+  return readDestinationRecords(o.target, o.accessLogDelayMs, readers, since);
 }
 
 /** The path every HTTP attempt of the sweep sends (the agent appends `?nonce=…`, which Istio's `paths` never see). */
@@ -288,36 +230,16 @@ export async function sweep(o: SweepOptions): Promise<SweepResult> {
   const batches: number[][] = [];
   for (let i = 0; i < endpoints.length; i += o.batchEndpoints) batches.push(endpoints.slice(i, i + o.batchEndpoints).map((_, k) => i + k));
   let done = 0;
-  let execs = 0;
-  let next = 0;
-  let incomplete = false;
   let logReads = 0;
-  const perProbeRate = o.ratePerSec / probes.length;
-  const corroborate = async (batch: Endpoint[], since: Date) => {
-    logReads += await corroborateBatch(o, batch, since);
-  };
   o.onProgress?.({ done: 0, total: endpoints.length });
-  const worker = async (probe: ProbeHandle) => {
-    while (next < batches.length) {
-      if (o.signal?.aborted) {
-        incomplete = true;
-        return;
-      }
-      const batch = batches[next++]!;
-      const attacks = batch.flatMap((i) => attacksFor(endpoints[i]!, i, cert, o.attemptTimeoutMs));
-      execs++;
-      const since = new Date(Date.now() - 1_000);
-      let report: Awaited<ReturnType<ProbeHandle['run']>>;
-      try {
-        report = await probe.run(attacks, { concurrency: o.concurrency, ratePerSec: perProbeRate });
-      } catch (e) {
-        // Ctrl-C in a terminal reaches the probes too: a batch cut short by it is simply not judged.
-        if (o.signal?.aborted) {
-          incomplete = true;
-          return;
-        }
-        throw e;
-      }
+  const { execs, incomplete } = await runSharded({
+    probes,
+    batches,
+    concurrency: o.concurrency,
+    ratePerSec: o.ratePerSec,
+    signal: o.signal,
+    attacksOf: (batch) => batch.flatMap((i) => attacksFor(endpoints[i]!, i, cert, o.attemptTimeoutMs)),
+    onReport: async (batch, report, since) => {
       for (const ob of report.observations) {
         const i = Number(ob.id.slice(1));
         if (ob.id.startsWith('p')) endpoints[i]!.plaintext = ob;
@@ -325,16 +247,15 @@ export async function sweep(o: SweepOptions): Promise<SweepResult> {
       }
       // Corroborated now, from this batch's short window (K-M1): a busy pod's log rotates, and a read at the end
       // of a long sweep would find early records gone.
-      await corroborate(
+      logReads += await corroborateBatch(
+        o,
         batch.map((i) => endpoints[i]!),
         since,
       );
       done += batch.length;
       o.onProgress?.({ done, total: endpoints.length });
-    }
-  };
-  await Promise.all(probes.map(worker));
-  if (next < batches.length) incomplete = true;
+    },
+  });
   const judged = endpoints.filter((e) => e.plaintext && e.mtls);
 
   // Judge every endpoint and pod.
@@ -402,9 +323,32 @@ export async function sweep(o: SweepOptions): Promise<SweepResult> {
   const canary = { flagged: missing.length === 0, expected, missing };
 
   const checkResults: CheckResult[] = SWEEP_CHECKS.map((meta) => judgeCheck(meta, results, pods, canary, incomplete, endpoints.length, started));
+
+  // The access matrix (--matrix), in the same run: the same estate, probes, settings and certificate rules.
+  let matrix: MatrixOutcome | undefined;
+  if (o.matrix && !o.signal?.aborted) {
+    matrix = await runMatrix(
+      {
+        target: o.target,
+        estate,
+        probes,
+        roots,
+        excludePorts: o.scope.excludePorts,
+        attemptTimeoutMs: o.attemptTimeoutMs,
+        concurrency: o.concurrency,
+        ratePerSec: o.ratePerSec,
+        batchEndpoints: o.batchEndpoints,
+        accessLogDelayMs: o.accessLogDelayMs,
+        signal: o.signal,
+        onProgress: o.onMatrixProgress,
+      },
+      o.matrix,
+    );
+    checkResults.push(...matrix.results);
+  }
   const snapshot: Posture = { origin: ['cluster snapshot (discovery)'], objects: estate.snapshot.map((m, i) => ({ manifest: m, source: `snapshot#${i + 1}` })) };
   const description = await o.target.describe();
-  const config = { kind: 'sweep', target: o.target.kind, scope: o.scope, exemptions: o.exemptions, snapshot: estate.snapshot, settings: { maxCertLifetimeHours, attemptTimeoutMs: o.attemptTimeoutMs } };
+  const config = { kind: 'sweep', target: o.target.kind, scope: o.scope, exemptions: o.exemptions, snapshot: estate.snapshot, settings: { maxCertLifetimeHours, attemptTimeoutMs: o.attemptTimeoutMs }, ...(o.matrix ? { matrix: { identities: o.matrix.identities, identityNamespaces: o.matrix.identityNamespaces, perPod: o.matrix.perPod, probeGrants: o.matrix.probeGrants, intent: o.matrix.intent } } : {}) };
   const run: RunResult = {
     runId,
     tool: { name: 'meshproof', version: VERSION, commit: toolCommit() },
@@ -434,11 +378,12 @@ export async function sweep(o: SweepOptions): Promise<SweepResult> {
     pods,
     canary,
     exemptions: o.exemptions,
-    incomplete,
+    incomplete: incomplete || (matrix?.incomplete ?? false),
     listings: estate.listings,
     skipped,
     information,
     settings: { attemptTimeoutMs: o.attemptTimeoutMs, concurrency: o.concurrency, ratePerSec: o.ratePerSec, batchEndpoints: o.batchEndpoints, maxCertLifetimeHours },
+    ...(matrix ? { matrix: matrix.report } : {}),
   };
   run.sweep = report;
   return { run, report, snapshot };
@@ -641,4 +586,4 @@ export function parseExemptions(doc: unknown, file: string): Exemption[] {
   });
 }
 
-export { SWEEP_CHECK_IDS };
+export { LOG_LIMIT_BYTES, recordOf, SWEEP_CHECK_IDS };
