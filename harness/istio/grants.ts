@@ -218,13 +218,19 @@ export function requestInsideGrant(q: GrantQuery, nonce: string): MatrixRequest 
   return { none: 'no safe request with a nonce path lies inside the grant (it names exact paths only, or grants nothing)' };
 }
 
-/** Whether a declared call covers the request, as the AuthorizationPolicy Otterize generates from it would match it. */
-function covered(q: GrantQuery, w: Partial<Witness>, declared: DeclaredCall[]): boolean {
-  return declared.some((d) => {
-    // An HTTP-only declaration generates a rule with methods/paths, which istiod skips on a TCP chain (authz.ts skippedOnTcp).
-    if (!q.http) return !d.methods?.length && d.path === undefined;
-    const methodOk = !d.methods?.length || d.methods.some((m) => stringMatch(m.toUpperCase(), w.method ?? ''));
-    const pathOk = d.path === undefined || pathMatch(d.path, w.path ?? '');
+/**
+ * Whether declared calls cover a request, as the AuthorizationPolicy Otterize generates from them matches it: one
+ * ALLOW rule per target, one operation per http entry with `methods` as written and `paths: [path]`, no ports
+ * (otterize/intents-operator controllers/istiopolicy/policy_manager.go generateAuthorizationPolicy,
+ * intentsHTTPResourceToIstioOperations), matched with Istio's own string and path matching. An HTTP-only declaration
+ * generates a rule with methods/paths, which istiod skips on a TCP chain (authz.ts skippedOnTcp).
+ */
+export function callsCover(calls: DeclaredCall[], req: { http: boolean; method?: string; path?: string }): boolean {
+  return calls.some((d) => {
+    const whole = d.path === undefined && !d.methods?.length;
+    if (!req.http) return whole;
+    const methodOk = !d.methods?.length || d.methods.some((m) => stringMatch(m, req.method ?? ''));
+    const pathOk = d.path === undefined || pathMatch(d.path, req.path ?? '');
     return methodOk && pathOk;
   });
 }
@@ -237,7 +243,7 @@ export function beyondIntent(q: GrantQuery, nonce: string, declared: DeclaredCal
   const out = new Map<string, CellIntent['beyond'][number]>();
   for (const w of witnesses(q, nonce, declared)) {
     const d = decide(q, w);
-    if ('unjudged' in d || !d.allowed || covered(q, w, declared)) continue;
+    if ('unjudged' in d || !d.allowed || callsCover(declared, { http: q.http, method: w.method, path: w.path })) continue;
     for (const rule of d.rules) if (!out.has(ruleKey(rule))) out.set(ruleKey(rule), { rule, witness: witnessText(q, w) });
   }
   return [...out.entries()].sort(([a], [b]) => (a < b ? -1 : 1)).map(([, b]) => b);

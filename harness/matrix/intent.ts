@@ -23,16 +23,11 @@ import path from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import { z } from 'zod';
 import { ConfigError } from '../errors.js';
-import { pathMatch, stringMatch } from '../istio/authz.js';
+import type { DeclaredCall } from '../istio/grants.js';
 
-/**
- * A call the identity declares to a Service: methods and a path as Otterize writes them into the AuthorizationPolicy
- * it generates. `{}` declares the whole Service (every port, every request). Same shape as harness/istio/grants.ts.
- */
-export interface DeclaredCall {
-  methods?: string[];
-  path?: string;
-}
+// One copy of each: the shape of a declared call and whether it covers a request live with the grants they are held
+// against (harness/istio/grants.ts).
+export { callsCover, type DeclaredCall } from '../istio/grants.js';
 
 /** The whole Service: a target without `http` (Otterize generates a rule without `to`). */
 export const WHOLE_SERVICE: DeclaredCall[] = [{}];
@@ -303,17 +298,6 @@ export function declaredFor(r: ResolvedIntent, identity: string, service: string
   const ns = identity.split('/')[0]!;
   if (!r.namespaces.includes(ns)) return undefined;
   return r.declared.get(identity)?.get(service) ?? [];
-}
-
-/** Whether declared calls cover a request, as the AuthorizationPolicy Otterize generates from them matches it (see the header). */
-export function callsCover(calls: DeclaredCall[], req: { http: boolean; method?: string; path?: string }): boolean {
-  return calls.some((c) => {
-    const whole = c.path === undefined && !c.methods?.length;
-    if (!req.http) return whole;
-    const methodOk = !c.methods?.length || c.methods.some((m) => stringMatch(m, req.method ?? ''));
-    const pathOk = c.path === undefined || pathMatch(c.path, req.path ?? '');
-    return methodOk && pathOk;
-  });
 }
 
 /** One warning line per unresolved reference (the CLI writes them to stderr; they never change the exit code). */
