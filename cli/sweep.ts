@@ -1,13 +1,15 @@
 // `meshproof sweep`: the user's own estate, every pod and port, attacked from meshproof's run namespace.
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import type { KubeConfig } from '@kubernetes/client-node';
 import { type Command, Option } from 'commander';
-import { parse as parseYaml } from 'yaml';
+import { parse as parseYaml, stringify as toYaml } from 'yaml';
 import { z } from 'zod';
 import { loadKubeConfig } from '../cluster/kube/connect.js';
 import { preflight, sweepPreflight, whoAmI } from '../cluster/kube/preflight.js';
-import { estatePosture, parseEstate } from '../cluster/lab/estate.js';
+import type { KubeTarget } from '../cluster/kube/kube-target.js';
+import { estateIntentYaml, estateLabFaults, estatePosture, parseEstate } from '../cluster/lab/estate.js';
+import { type IntentDoc, intentWarnings, loadIntentFiles, parseIntents, resolveIntent } from '../harness/matrix/intent.js';
 import { parseGoDuration } from '../harness/duration.js';
 import { ConfigError, messageOf } from '../harness/errors.js';
 import { SWEEP_FIXTURES } from '../harness/paths.js';
@@ -56,6 +58,8 @@ interface SweepOptions {
   batch: string;
   maxCertLifetime: string;
   estate: string;
+  /** `--no-holes`: the lab estate without its planted holes (commander's negatable option: true unless given). */
+  holes?: boolean;
   out?: string;
   force?: boolean;
   verbose?: boolean;
@@ -116,25 +120,44 @@ function matrixOptions(o: SweepOptions): MatrixOptions | undefined {
   }
   const identities = list(o.identities);
   for (const i of identities) if (!/^[^/\s]+\/[^/\s]+$/.test(i)) throw new ConfigError(`--identities ${i}: expected namespace/serviceaccount`);
-  const intent = o.intent ? intentResolver(o.intent) : undefined;
   return {
     ...(identities.length > 0 ? { identities } : {}),
     ...(o.identityNamespaces ? { identityNamespaces: list(o.identityNamespaces) } : {}),
     perPod: Boolean(o.perPod),
     probeGrants: o.target === 'lab' || Boolean(o.probeGrants),
-    ...(intent ? { resolveIntent: intent } : {}),
   };
 }
 
+/** Where the declared calls come from: ClientIntents documents read before any work, or listed from the cluster. */
+type IntentSource = { docs: IntentDoc[]; yaml: string; source: string } | { cluster: true };
+
 /**
- * `--intent <file|dir|cluster>`: the seam to harness/matrix/intent.ts (`loadIntent`/`resolveIntent`, the intent
- * helper's). The file or directory is checked here, before anything starts.
- * TODO(lead, issue 22): once intent.ts is on main, load it here (a malformed intent is one line and exit 2) and
- * return `(estate) => resolveIntent(loaded, estate)`; `cluster` lists ClientIntents through the Target.
+ * `--intent <file|dir|cluster>`: a file or directory is read and validated here, before anything starts (a malformed
+ * ClientIntents is one line and exit 2); `cluster` is listed from the swept namespaces once the target is connected.
  */
-function intentResolver(spec: string): (estate: Estate) => Promise<MatrixIntent | undefined> {
-  if (spec !== 'cluster' && !existsSync(spec)) throw new ConfigError(`--intent ${spec}: no such file or directory`);
-  throw new ConfigError(`--intent ${spec}: reading ClientIntents is not in this build yet (harness/matrix/intent.ts)`);
+function readIntent(spec: string, target: string): IntentSource {
+  if (spec === 'cluster') {
+    if (target === 'lab') throw new ConfigError('--intent cluster lists the ClientIntents of a cluster: use it with --target kubeconfig (the lab estate brings its own intent)');
+    return { cluster: true };
+  }
+  if (!existsSync(spec)) throw new ConfigError(`--intent ${spec}: no such file or directory`);
+  const docs = loadIntentFiles(spec);
+  const files = statSync(spec).isDirectory() ? readdirSync(spec).filter((f) => /\.ya?ml$/.test(f)).sort().map((f) => path.join(spec, f)) : [spec];
+  return { docs, yaml: files.map((f) => `# ${f}\n${readFileSync(f, 'utf8')}`).join('\n---\n'), source: spec };
+}
+
+/** The resolved intent in the matrix's terms (identity → Service → declared calls), its warnings on stderr. */
+function matrixIntentOf(docs: IntentDoc[], source: string, estate: Estate, quiet: boolean): MatrixIntent {
+  const r = resolveIntent(docs, estate);
+  if (!quiet) for (const w of intentWarnings(r)) process.stderr.write(`${w}\n`);
+  const calls: MatrixIntent['calls'] = [];
+  for (const [identity, services] of r.declared) {
+    for (const [service, declared] of services) {
+      const [namespace, name] = service.split('/') as [string, string];
+      calls.push({ identity, namespace, service: name, calls: declared });
+    }
+  }
+  return { source, namespaces: r.namespaces, calls };
 }
 
 function readExemptions(file: string | undefined): Exemption[] {
@@ -164,17 +187,17 @@ function readExemptions(file: string | undefined): Exemption[] {
  * is read like a swept one, but it cannot be bound beforehand. A RoleBinding's ServiceAccount subject names its
  * namespace; any other identity is a User (kubernetes pkg/registry/rbac/validation/rule.go appliesToUser).
  */
-function ownNamespaceBinding(username: string): PostureObject {
+function ownNamespaceBinding(username: string, role: 'meshproof-sweep' | 'meshproof-matrix'): PostureObject {
   const sa = /^system:serviceaccount:([^:]+):([^:]+)$/.exec(username);
   const subject = sa ? { kind: 'ServiceAccount', name: sa[2]!, namespace: sa[1]! } : { kind: 'User', apiGroup: 'rbac.authorization.k8s.io', name: username };
   const manifest = {
     apiVersion: 'rbac.authorization.k8s.io/v1',
     kind: 'RoleBinding',
-    metadata: { name: 'meshproof-sweep', namespace: RUN_NAMESPACE },
-    roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'meshproof-sweep' },
+    metadata: { name: role, namespace: RUN_NAMESPACE },
+    roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: role },
     subjects: [subject],
   };
-  return { manifest: manifest as unknown as PostureObject['manifest'], source: 'meshproof sweep: the sweep role in its own namespace' };
+  return { manifest: manifest as unknown as PostureObject['manifest'], source: `meshproof sweep: ${role} in its own namespace` };
 }
 
 function sweepPosture(probes: number, spread: boolean): Posture {
@@ -212,8 +235,10 @@ async function runSweep(o: SweepOptions, argv: string[]): Promise<number> {
   let probes = o.probes ? positive(o.probes, '--probes', 64) : 2;
   const exemptions = readExemptions(o.exemptions);
   const matrix = matrixOptions(o);
+  const intentSource = matrix && o.intent ? readIntent(o.intent, o.target) : undefined;
   const signKeyPem = o.signKey ? readKey(o.signKey, '--sign-key') : undefined;
-  const estate = o.target === 'lab' ? parseEstate(o.estate) : undefined;
+  if (o.holes === false && o.target !== 'lab') throw new ConfigError('--no-holes shapes the lab\'s generated estate: use it with --target lab');
+  const estate = o.target === 'lab' ? { ...parseEstate(o.estate), holes: o.holes !== false } : undefined;
   const runId = crypto.randomUUID();
   // Absent or empty (or emptied by --force); created only when the bundle is written (cli/common.ts claimOut).
   const outDir = claimOut((o.out ?? path.join('reports', '{run}')).replaceAll('{run}', runId), o.force);
@@ -233,7 +258,7 @@ async function runSweep(o: SweepOptions, argv: string[]): Promise<number> {
     // The sweep role, asked in each namespace the sweep will read (RoleBindings per namespace pass); nodes only
     // when one attacker per node is wanted (M7).
     const swept = await sweptNamespaces(kc, { namespaces: o.namespaces ? list(o.namespaces) : undefined, selector: o.namespaceSelector, exclude: list(o.excludeNamespaces), excludePorts: [] }, pre.rootNamespace);
-    await sweepPreflight(kc, { namespaces: swept, rootNamespace: pre.rootNamespace, nodes: !o.probes, istioNamespace: o.istioNamespace });
+    await sweepPreflight(kc, { namespaces: swept, rootNamespace: pre.rootNamespace, nodes: !o.probes, istioNamespace: o.istioNamespace, matrix: Boolean(matrix), intentCluster: intentSource !== undefined && 'cluster' in intentSource });
     identity = await whoAmI(kc);
     // One attacker per schedulable node unless told otherwise, spread across them.
     if (!o.probes) probes = Math.max(1, Math.min(64, await schedulableNodes(kc)));
@@ -248,8 +273,32 @@ async function runSweep(o: SweepOptions, argv: string[]): Promise<number> {
     });
   }
   const posture = sweepPosture(probes, o.target !== 'lab');
-  if (identity) posture.objects.push(ownNamespaceBinding(identity));
-  const applied: Posture = estate ? { origin: [`generated estate ${o.estate}`, SWEEP_FIXTURES], objects: [...estatePosture(estate), ...posture.objects] } : posture;
+  if (identity) posture.objects.push(ownNamespaceBinding(identity, 'meshproof-sweep'));
+  // The matrix mints certificates for the run namespace's canary identities too: its token grant there, bound as the
+  // sweep's own role is (deploy/rbac-matrix.yaml, meshproof-matrix-binder).
+  if (identity && matrix) posture.objects.push(ownNamespaceBinding(identity, 'meshproof-matrix'));
+  // The lab estate: its objects, its lab fault (an AuthorizationPolicy its sidecars never received: the planted
+  // enforcement hole), then meshproof's own namespace.
+  const applied: Posture = estate ? { origin: [`generated estate ${o.estate}${estate.holes ? '' : ' (no planted holes)'}`, SWEEP_FIXTURES], objects: [...estatePosture(estate), ...estateLabFaults(estate), ...posture.objects] } : posture;
+  // The declared calls: --intent, else (lab) the generated estate's own; `intent.yaml` in the bundle either way.
+  let intentYaml: string | undefined;
+  if (matrix) {
+    if (intentSource && 'docs' in intentSource) {
+      intentYaml = intentSource.yaml;
+      matrix.resolveIntent = async (e) => matrixIntentOf(intentSource.docs, intentSource.source, e, quiet);
+    } else if (intentSource) {
+      const kube = target as unknown as KubeTarget;
+      matrix.resolveIntent = async (e) => {
+        const objects = await kube.clientIntents(e.namespaces.map((n) => n.name));
+        intentYaml = objects.map((x) => `---\n${toYaml(x)}`).join('');
+        return matrixIntentOf(parseIntents(intentYaml, '--intent cluster'), 'cluster (ClientIntents)', e, quiet);
+      };
+    } else if (estate) {
+      intentYaml = estateIntentYaml(estate);
+      const docs = parseIntents(intentYaml, 'intent.yaml');
+      matrix.resolveIntent = async (e) => matrixIntentOf(docs, `the generated estate's intent (intent.yaml)`, e, quiet);
+    }
+  }
   target.validate(applied);
 
   // Ctrl-C: the first stops new batches, judges what came back, writes it marked incomplete, and tears down.
@@ -306,7 +355,7 @@ async function runSweep(o: SweepOptions, argv: string[]): Promise<number> {
       runId,
       ...(matrix ? { matrix, onMatrixProgress: matrixProgress } : {}),
     });
-    writeBundle({ outDir: createOut(outDir), run: result.run, posture: result.snapshot, allChecks: [], signKeyPem });
+    writeBundle({ outDir: createOut(outDir), run: result.run, posture: result.snapshot, allChecks: [], signKeyPem, ...(result.report.matrix && intentYaml !== undefined ? { intentYaml } : {}) });
     judged = result.run;
     judgedReport = result.report;
     shownOut = path.relative(process.cwd(), outDir) || '.';
@@ -370,6 +419,7 @@ export function sweepCommand(cmd: Command): void {
     .option('--batch <n>', 'endpoints per exec', '200')
     .option('--max-cert-lifetime <duration>', 'SWEEP-CERT: longest acceptable workload certificate lifetime', '24h')
     .option('--estate <SxR>', 'with --target lab: generate S services of R pods each, with planted holes', '200x3')
+    .option('--no-holes', 'with --target lab: the same estate without its planted holes (every check must pass)')
     .option('--out <dir>', "write the sweep's reports into DIR, which must be absent or empty; {run} stands for the run id (default reports/{run}/)")
     .option('--force', 'empty a non-empty --out first; only a previous bundle (one holding manifest.sha256), never the working directory, home or /')
     .option('--sign-key <pem>', 'sign manifest.sha256 with this Ed25519 private key (the key is never written); `compare` and `history` check it with --public-key')

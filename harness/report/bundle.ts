@@ -25,6 +25,8 @@ export interface BundleInputs {
   signKeyPem?: string;
   /** How the run chose its checks: whole suites (`--suite`, the default) or single checks (`--check`, a narrower scope). */
   selectedBy?: '--suite' | '--check';
+  /** `sweep --matrix`: the declared calls the grants were held against, as read (ClientIntents YAML), for `intent.yaml`. */
+  intentYaml?: string;
 }
 
 function policyFile(m: Posture['objects'][number]['manifest']): string {
@@ -90,6 +92,8 @@ export function writeBundle(b: BundleInputs): { files: string[] } {
     // `sweep --matrix`: identities × Service ports, each cell's grant with its rules, attack, record and state. Written
     // before the manifest, so `verify` and `compare` check it like every other file of the bundle.
     if (matrix) writeMatrix(outDir, run.runId, matrix);
+    // The intent SWEEP-LEASTPRIV judged against, exactly as read, so a reviewer sees what "declared" meant.
+    if (matrix && b.intentYaml !== undefined) writeFileSync(path.join(outDir, 'intent.yaml'), b.intentYaml);
   }
   writeFileSync(path.join(outDir, 'run.json'), `${JSON.stringify(runJson, null, 2)}\n`);
   writeJunit(outDir, run);
