@@ -164,6 +164,21 @@ describe('the access matrix of a weakened estate', () => {
 });
 
 describe('the matrix canary', () => {
+  it('M22-M4: is flagged on a mesh without a mesh-wide allow-nothing (its hole on canary-bare does not depend on the user\'s policies)', async () => {
+    const lab = new LabTarget({ podsPerProcess: 250 });
+    try {
+      const estate = estatePosture({ services: 6, replicas: 1, holes: false }).filter((o) => !(o.manifest.kind === 'AuthorizationPolicy' && o.manifest.metadata.name === 'allow-nothing'));
+      await lab.apply({ origin: ['estate without a mesh-wide allow-nothing'], objects: [...estate, ...loadPosture(SWEEP_FIXTURES, []).objects] });
+      const r = await sweep(options(lab));
+      const m = r.report.matrix!;
+      expect(m.canary, JSON.stringify(m.canary.missing)).toMatchObject({ flagged: true, missing: [] });
+      const hole = cellsOf(m.cells, 'sweep/canary', 'canary-bare').find((c) => c.port === 8080)!;
+      expect(hole).toMatchObject({ state: 'hole', grant: { kind: 'none', rules: [] } });
+    } finally {
+      await lab.dispose();
+    }
+  });
+
   it('missed (canary-caller granted nothing, so nothing is beyond its intent): SWEEP-ENFORCE and SWEEP-LEASTPRIV are error, never a pass', async () => {
     const lab = new LabTarget({ podsPerProcess: 250 });
     try {
