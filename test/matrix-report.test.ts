@@ -18,6 +18,7 @@ import { CATALOG, claimsFor, FORBIDDEN } from '../harness/controls.js';
 import { compareBundles, comparisonTable } from '../harness/compare.js';
 import type { CheckResult } from '../harness/engine.js';
 import { MATRIX_CHECKS } from '../harness/matrix/checks.js';
+import { matrixDiff } from '../harness/matrix/diff.js';
 import { CELL_STATES, type CellState, type MatrixCell, type MatrixReport } from '../harness/matrix/types.js';
 import { writeBundle } from '../harness/report/bundle.js';
 import { signManifest, verifyBundle, writeManifest } from '../harness/report/manifest.js';
@@ -497,6 +498,17 @@ describe('issue 22: meshproof compare on two matrices', () => {
     expect(table).toMatch(new RegExp(`^${CART} → pay/ledger:8080\\s+granted \\(partial\\)\\s+hole \\(partial\\)\\s+REGRESSED$`, 'm'));
     // The same bundle against itself: nothing changed, pods renamed or not.
     expect(compareBundles(base, base, { publicKeyPem: pubPem }).rows.filter((r) => r.id.includes(' → '))).toEqual([]);
+  });
+
+  it('M22-M5: a partial grant that grants more (GET → GET, POST, DELETE, still partial) is a regression; the same scope is not', () => {
+    const before = matrixOf(baseSpecs());
+    const after = structuredClone(before);
+    const c = after.cells.find((x) => x.identity === FRONT && x.service === 'cart' && x.port === 8080)!;
+    expect(c.grant.kind).toBe('partial');
+    c.grant.scope = ['shop/allow-frontend rule 0: methods GET,POST,DELETE paths /api/*'];
+    const row = matrixDiff(before, after).find((r) => r.id === `${FRONT} → shop/cart:8080`);
+    expect(row).toMatchObject({ title: 'grant changed', change: 'regressed', reason: expect.stringContaining('methods GET,POST,DELETE') });
+    expect(matrixDiff(before, structuredClone(before))).toEqual([]);
   });
 
   it('#22-5 a removed Service port is said once; a matrix whose matrix.json was changed is not compared', () => {

@@ -1,7 +1,8 @@
 // `meshproof compare` on two access matrices (issue 22 item 3): cell by cell, keyed `identity → ns/service:port`
 // (never a pod name: pods are renamed on every rollout; with --per-pod a key's pods are folded, its widest grant and
 // worst state kept, harness/matrix/worst.ts). The canary's cells are left out: they are meshproof's control, in a namespace named per run.
-// A regression is a NEW grant (none, or no cell at all, → partial or all; partial → all widens it), a NEW hole, a
+// A regression is a NEW grant (none, or no cell at all, → partial or all; partial → all widens it; a granting rule or
+// scope the baseline did not have), a NEW hole, a
 // new grant beyond the intent, and a refusal proven before that is not proven now (inconclusive, not judged, or
 // not attacked any more while identity and Service are both still there). An identity or a Service port the
 // candidate no longer has is reported as removed, once, not as a hole closed.
@@ -63,6 +64,11 @@ function cellRow(id: string, x: Folded | undefined, y: Folded | undefined): Matr
   if (y.state === 'hole' && x?.state !== 'hole') return { ...row, title: 'new hole', change: 'regressed', reason: y.why };
   if (granted(y.grant) && !granted(x?.grant)) return { ...row, title: 'new grant', change: 'regressed', reason: `${y.scope.join('; ') || y.grant}; ${y.why}` };
   if (x?.grant === 'partial' && y.grant === 'all') return { ...row, title: 'grant widened', change: 'regressed', reason: `${y.scope.join('; ') || 'any request'}; ${y.why}` };
+  // A grant whose rules now grant something the baseline's did not (M22-M5: GET → GET, POST, DELETE keeps `partial`):
+  // the scope words name each granting rule and its operations, and cannot be ordered by width, so any new one is a
+  // regression for a reviewer to accept, never a silent change (fail closed).
+  const added = x && granted(x.grant) && granted(y.grant) ? y.scope.filter((s) => !x.scope.includes(s)) : [];
+  if (added.length > 0) return { ...row, title: 'grant changed', change: 'regressed', reason: `now granted by ${added.join('; ')}; before: ${x!.scope.join('; ') || x!.grant}` };
   if (y.state === 'beyond-intent' && x?.state !== 'beyond-intent') return { ...row, title: 'new grant beyond the intent', change: 'regressed', reason: y.why };
   if (x?.state === 'refused' && (y.state === 'inconclusive' || y.state === 'not-judged')) return { ...row, title: 'refusal proven before, not now', change: 'regressed', reason: y.why };
   if (!x) return { ...row, title: 'new cell', change: 'added' };
