@@ -100,7 +100,14 @@ async function main(argv: string[]): Promise<number> {
       return -1;
     }
     const text = args[0] ?? (await readStdin());
-    const batch = JSON.parse(text) as ProbeBatch;
+    // The batch carries the attack certificates' private keys (the matrix: every identity's): a parse error must not
+    // quote the input, as JSON.parse's message does (M22-L2).
+    let batch: ProbeBatch;
+    try {
+      batch = JSON.parse(text) as ProbeBatch;
+    } catch {
+      throw new Error('probe: the batch on stdin is not JSON');
+    }
     if (!Array.isArray(batch.attacks)) throw new Error('probe input must be {"attacks": [...]}');
     const report: ProbeReport = {
       agent: { version: AGENT_VERSION, pod: process.env.POD_NAME ?? 'unknown', uid: process.getuid?.() ?? null },

@@ -279,6 +279,20 @@ describe("the agent's mint never quotes the token it was handed", () => {
   });
 });
 
+describe("the agent's probe never quotes the batch it was handed (it holds private keys)", () => {
+  it('M22-L2: a batch on stdin that is not JSON fails without printing any of it', () => {
+    const KEY = 'MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQg7hQkZ3pL9xVb2sN4mR8tY1cW6uE0aD5fK';
+    // Unquoted, so V8's message would quote the text around the offending character: the key.
+    const input = `{"attacks": [{"kind": "tls", "keyPem": ${KEY}}]}`;
+    const r = spawnSync(process.execPath, [AGENT_BUNDLE, 'probe'], { input: `${input}\n`, encoding: 'utf8', timeout: 120_000 });
+    expect(r.status).not.toBe(0);
+    expect(r.stderr).toMatch(/^agent: probe: the batch on stdin is not JSON/);
+    const printed = `${r.stdout}${r.stderr}`;
+    for (let i = 0; i + 8 <= KEY.length; i++) expect(printed, `key characters ${i}..${i + 8} printed`).not.toContain(KEY.slice(i, i + 8));
+    expect(printed).not.toContain('PRIVATE KEY');
+  });
+});
+
 describe('deploy/rbac-matrix.yaml and the --matrix preflight', () => {
   const bare = (perms: Permission[]) => perms.flatMap((p) => p.verbs.map((v) => `${v} ${p.group || 'core'}/${p.resource}${p.subresource ? `/${p.subresource}` : ''}${p.names ? ` [${[...p.names].sort().join(',')}]` : ''}`));
 
