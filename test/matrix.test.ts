@@ -104,7 +104,7 @@ describe('the access matrix of a clean estate', () => {
     const granted = r.report.matrix!.cells.filter((c) => c.role !== 'canary' && c.state === 'granted');
     expect(granted.length).toBeGreaterThan(0);
     // An intent in estate-1 that declares nothing: every grant there is beyond it.
-    const none = await sweep(options(lab, { matrix: { perPod: false, probeGrants: true, intent: { source: 'test: nothing declared', namespaces: ['estate-1'], calls: [] } } }));
+    const none = await sweep(options(lab, { matrix: { perPod: false, probeGrants: true, resolveIntent: async () => ({ source: 'test: nothing declared', namespaces: ['estate-1'], calls: [] }) } }));
     const lp = none.run.results.find((x) => x.id === 'SWEEP-LEASTPRIV')!;
     expect(lp.verdict).toBe('fail');
     const beyond = none.report.matrix!.cells.filter((c) => c.role !== 'canary' && c.state === 'beyond-intent');
@@ -116,11 +116,13 @@ describe('the access matrix of a clean estate', () => {
       const [identity, namespace, service] = k.split('|') as [string, string, string];
       return { identity, namespace, service, calls: [] };
     });
-    const all = await sweep(options(lab, { matrix: { perPod: false, probeGrants: true, intent: { source: 'test: every grant declared', namespaces: ['estate-1'], calls } } }));
+    const all = await sweep(options(lab, { matrix: { perPod: false, probeGrants: true, resolveIntent: async () => ({ source: 'test: every grant declared', namespaces: ['estate-1'], calls }) } }));
     const lp2 = all.run.results.find((x) => x.id === 'SWEEP-LEASTPRIV')!;
     expect(lp2.verdict, lp2.reason).toBe('pass');
     expect(all.report.matrix!.counts['beyond-intent']).toBe(0);
     expect(all.report.matrix!.intent).toMatchObject({ source: 'test: every grant declared', calls: calls.length, declaredNotGranted: [] });
+    // M22-L6: the intent resolved against the estate (as the CLI gives it) is part of the run's configuration hash.
+    expect(all.run.configHash).not.toBe(none.run.configHash);
   }, 120_000);
 
   it('refuses to mint for a service account that does not exist, as the TokenRequest API does (404)', async () => {

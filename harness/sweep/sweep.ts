@@ -326,7 +326,9 @@ export async function sweep(o: SweepOptions): Promise<SweepResult> {
 
   // The access matrix (--matrix), in the same run: the same estate, probes, settings and certificate rules.
   let matrix: MatrixOutcome | undefined;
-  if (o.matrix && !o.signal?.aborted) {
+  // The intent is resolved against this estate here, so the run's config hash covers what LEASTPRIV judged (M22-L6).
+  const matrixOptions = o.matrix && !o.matrix.intent && o.matrix.resolveIntent ? { ...o.matrix, intent: await o.matrix.resolveIntent(estate) } : o.matrix;
+  if (matrixOptions && !o.signal?.aborted) {
     matrix = await runMatrix(
       {
         target: o.target,
@@ -342,13 +344,13 @@ export async function sweep(o: SweepOptions): Promise<SweepResult> {
         signal: o.signal,
         onProgress: o.onMatrixProgress,
       },
-      o.matrix,
+      matrixOptions,
     );
     checkResults.push(...matrix.results);
   }
   const snapshot: Posture = { origin: ['cluster snapshot (discovery)'], objects: estate.snapshot.map((m, i) => ({ manifest: m, source: `snapshot#${i + 1}` })) };
   const description = await o.target.describe();
-  const config = { kind: 'sweep', target: o.target.kind, scope: o.scope, exemptions: o.exemptions, snapshot: estate.snapshot, settings: { maxCertLifetimeHours, attemptTimeoutMs: o.attemptTimeoutMs }, ...(o.matrix ? { matrix: { identities: o.matrix.identities, identityNamespaces: o.matrix.identityNamespaces, perPod: o.matrix.perPod, probeGrants: o.matrix.probeGrants, intent: o.matrix.intent } } : {}) };
+  const config = { kind: 'sweep', target: o.target.kind, scope: o.scope, exemptions: o.exemptions, snapshot: estate.snapshot, settings: { maxCertLifetimeHours, attemptTimeoutMs: o.attemptTimeoutMs }, ...(matrixOptions ? { matrix: { identities: matrixOptions.identities, identityNamespaces: matrixOptions.identityNamespaces, perPod: matrixOptions.perPod, probeGrants: matrixOptions.probeGrants, intent: matrixOptions.intent } } : {}) };
   const run: RunResult = {
     runId,
     tool: { name: 'meshproof', version: VERSION, commit: toolCommit() },
