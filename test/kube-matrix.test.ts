@@ -185,7 +185,10 @@ describe('the TokenRequest API and istiod\'s token review, as strict as the real
     api = await startKubeApi();
     api.state.namespaces.set('shop', { labels: {}, created: '2026-01-01T00:00:00Z' });
     api.state.objects.set('/api/v1/namespaces/shop/serviceaccounts/frontend', { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: 'frontend', namespace: 'shop' } });
-    api.state.rbac = [...loadRoles('deploy/rbac.yaml'), ...loadRoles('deploy/rbac-matrix.yaml', { rolebindingsIn: ['shop'] })];
+    api.state.namespaces.set('kube-system', { labels: {}, created: '2026-01-01T00:00:00Z' });
+    api.state.objects.set('/api/v1/namespaces/kube-system/serviceaccounts/coredns', { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: 'coredns', namespace: 'kube-system' } });
+    // kube-system bound too, as a careless install might: confine.yaml must still refuse (M22-L7).
+    api.state.rbac = [...loadRoles('deploy/rbac.yaml'), ...loadRoles('deploy/rbac-matrix.yaml', { rolebindingsIn: ['shop', 'kube-system'] })];
     api.state.issueToken = (namespace, serviceAccount, audiences, expirationSeconds) => {
       issued.push({ namespace, serviceAccount, audiences, expirationSeconds });
       return `token-${issued.length}`;
@@ -194,10 +197,10 @@ describe('the TokenRequest API and istiod\'s token review, as strict as the real
   });
   afterAll(() => api?.close());
 
-  const request = (spec: { audiences?: string[]; expirationSeconds?: number }, name = 'frontend') =>
+  const request = (spec: { audiences?: string[]; expirationSeconds?: number }, name = 'frontend', namespace = 'shop') =>
     kc
       .makeApiClient(CoreV1Api)
-      .createNamespacedServiceAccountToken({ name, namespace: 'shop', body: { apiVersion: 'authentication.k8s.io/v1', kind: 'TokenRequest', spec: spec as { audiences: string[] } } })
+      .createNamespacedServiceAccountToken({ name, namespace, body: { apiVersion: 'authentication.k8s.io/v1', kind: 'TokenRequest', spec: spec as { audiences: string[] } } })
       .then(
         (r) => ({ code: 201, message: '', token: r.status?.token, audiences: r.spec.audiences }),
         (e: { code?: number; body?: string }) => ({ code: e.code, message: String((JSON.parse(e.body ?? '{}') as { message?: string }).message), token: undefined, audiences: undefined }),
@@ -217,6 +220,14 @@ describe('the TokenRequest API and istiod\'s token review, as strict as the real
     expect(r.message).toMatch(
       /^serviceaccounts "frontend" is forbidden: ValidatingAdmissionPolicy 'meshproof-confine' with binding 'meshproof-confine' denied request: meshproof may request only tokens with spec\.audiences \["istio-ca"\] and spec\.expirationSeconds at most 600: refused CREATE serviceaccounts\/token frontend in shop$/,
     );
+    expect(issued.length).toBe(before);
+  });
+
+  it('M22-L7: confine.yaml refuses a TokenRequest in Kubernetes\' own namespaces even where RBAC would allow it', async () => {
+    api.state.user = undefined;
+    const before = issued.length;
+    const r = await request({ audiences: ['istio-ca'], expirationSeconds: 600 }, 'coredns', 'kube-system');
+    expect(r).toMatchObject({ code: 403, message: expect.stringMatching(/denied request: meshproof never requests tokens for service accounts of Kubernetes' own namespaces: refused CREATE serviceaccounts\/token coredns in kube-system$/) });
     expect(issued.length).toBe(before);
   });
 
