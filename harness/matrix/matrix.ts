@@ -15,7 +15,7 @@ import type { AuthzPolicy } from '../istio/authz.js';
 import { appliesTo, authorizationPolicyFromIstio, forWorkload } from '../istio/authz-policy.js';
 import type { MintedCert, ProbeHandle, Target } from '../target.js';
 import { type RecordReader, readDestinationRecords, recordOf, runSharded, summarize } from '../sweep/attempts.js';
-import type { Estate, EstatePod, EstatePort } from '../sweep/estate.js';
+import type { Estate, EstatePod, EstatePort, EstateService } from '../sweep/estate.js';
 import { type DestinationRecord, judgeIdentityAttempt, meshHandshake, plaintextReachedApp } from '../sweep/judge.js';
 import { beyondIntent, cellGrant, type DeclaredCall, type GrantQuery, requestInsideGrant, requestOutsideGrant } from '../istio/grants.js';
 import { CELL_STATES, type CellGrant, type CellIntent, type CellState, type DeclaredNotGranted, type MatrixAttempt, type MatrixCell, type MatrixIdentity, type MatrixReport, type MatrixRequest } from './types.js';
@@ -209,11 +209,29 @@ interface Work {
   settled?: boolean;
 }
 
+/**
+ * Whether a declared call to a Service speaks of this cell. Otterize's generated AuthorizationPolicy selects the
+ * declared Service's PODS, by the Service's own selector, and names no ports (otterize/intents-operator
+ * src/operator/controllers/istiopolicy/policy_manager.go `generateAuthorizationPolicy`: `Selector.MatchLabels` from
+ * src/operator/api/v2alpha1/otterize_labels.go `ServiceIdentityToLabelsForWorkloadSelection`, which returns
+ * `maps.Clone(svc.Spec.Selector)` for kind Service; the rule has no `ports`). So "client calls Service S" covers
+ * every cell whose attacked pod is one of S's pods, whatever other Service or port names the cell (a headless or
+ * metrics Service over the same pods) (M22-M2). A call pinned to a port speaks of that Service port only.
+ */
+function callSpeaksOf(c: MatrixIntent['calls'][number], t: MatrixTarget, services: EstateService[]): boolean {
+  if (c.namespace !== t.namespace) return false;
+  if (c.service === t.service) return c.port === undefined || c.port === t.servicePort;
+  if (c.port !== undefined) return false;
+  const svc = services.find((s) => s.namespace === c.namespace && s.name === c.service);
+  return svc !== undefined && svc.namespace === t.pod.namespace && Object.keys(svc.selector).length > 0 && Object.entries(svc.selector).every(([k, v]) => t.pod.labels[k] === v);
+}
+
 /** Which declared calls of an identity speak of this Service port: undefined when the identity has no intent. */
-function declaredFor(intent: MatrixIntent | undefined, identity: MatrixIdentity, t: MatrixTarget, runNamespace: string): { status: CellIntent['status']; calls?: DeclaredCall[] } {
+function declaredFor(intent: MatrixIntent | undefined, identity: MatrixIdentity, t: MatrixTarget, estate: Pick<Estate, 'runNamespace' | 'services'>): { status: CellIntent['status']; calls?: DeclaredCall[] } {
   const id = idOf(identity);
+  const runNamespace = estate.runNamespace;
   const inRun = identity.namespace === runNamespace;
-  const calls = [...(inRun ? canaryIntent(runNamespace) : (intent?.calls ?? []))].filter((c) => c.identity === id && c.namespace === t.namespace && c.service === t.service && (c.port === undefined || c.port === t.servicePort));
+  const calls = [...(inRun ? canaryIntent(runNamespace) : (intent?.calls ?? []))].filter((c) => c.identity === id && callSpeaksOf(c, t, estate.services));
   if (calls.length > 0) return { status: 'declared', calls: calls.flatMap((c) => (c.calls.length === 0 ? [{}] : c.calls)) };
   const covered = inRun || (intent?.namespaces.includes(identity.namespace) ?? false);
   return covered ? { status: 'not-declared', calls: [] } : { status: 'no-intent' };
@@ -296,7 +314,7 @@ function planCells(ctx: MatrixContext, o: MatrixOptions, identities: MatrixIdent
       const q: GrantQuery | undefined = Array.isArray(policies)
         ? { policies, principal: identity.spiffeId.replace(/^spiffe:\/\//, ''), namespace: identity.namespace, port: t.port.port, http: t.port.protocol !== 'tcp', host: t.authority }
         : undefined;
-      const declared = declaredFor(o.intent, identity, t, estate.runNamespace);
+      const declared = declaredFor(o.intent, identity, t, estate);
       const grant: CellGrant = q ? cellGrant(q, nonce, declared.calls ?? []) : { kind: 'not-judged', scope: [], rules: [], reason: (policies as { refused: string }).refused };
       const intent: CellIntent = { status: declared.status, beyond: q && declared.calls && grant.kind !== 'not-judged' ? beyondIntent(q, nonce, declared.calls) : [] };
       const cell: MatrixCell = {
