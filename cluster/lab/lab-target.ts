@@ -136,6 +136,9 @@ export class LabTarget implements Target {
           namespace: p.namespace,
           name: p.name,
           serviceAccount: p.deployment.serviceAccount,
+          // The lab's pods belong to their Deployment (what a cluster's ownerReferences say, cluster/kube/discover.ts).
+          workload: p.deployment.name,
+          workloadKind: 'Deployment',
           labels,
           sidecar: p.sidecar !== undefined,
           injectedNamespace: model.namespaces.get(p.namespace)?.injected ?? false,
