@@ -226,6 +226,7 @@ export async function discoverEstate(o: DiscoverOptions): Promise<Estate> {
         namespace: ns,
         name,
         serviceAccount: p.spec?.serviceAccountName ?? 'default',
+        ...ownerWorkload(p.metadata ?? {}),
         labels,
         sidecar,
         injectedNamespace: nsInfo.injected,
@@ -268,4 +269,25 @@ export function proxyRestarts(p: V1Pod): number {
 export function proxyArgs(p: V1Pod): string[] | undefined {
   const proxy = [...(p.spec?.containers ?? []), ...(p.spec?.initContainers ?? [])].find((c) => c.name === 'istio-proxy');
   return proxy ? (proxy.args ?? []) : undefined;
+}
+
+/**
+ * The workload that owns a pod, from its controller ownerReference (as Otterize resolves a pod's workload,
+ * otterize/intents-operator src/shared/serviceidresolver/podownerresolver/podownerresolver.go `GetOwnerObject`), not
+ * from its name: a pod name is `generateName` truncated to 58 characters before the 5-character suffix
+ * (k8s.io/apiserver pkg/storage/names/generate.go `simpleNameGenerator.GenerateName`, `MaxGeneratedNameLength =
+ * maxNameLength - randomLength`), so a long Deployment name loses its pod-template hash, and a StatefulSet's
+ * `cart-worker-0` looks like a pod of `cart`. A ReplicaSet is named `<deployment>-<pod-template-hash>` (kubernetes
+ * pkg/controller/deployment/sync.go `getNewReplicaSet`: `Name: d.Name + "-" + podTemplateSpecHash`), the hash being
+ * the pod's `pod-template-hash` label, so its Deployment is read off without a GET; StatefulSet, DaemonSet and Job
+ * own their pods directly; a pod with no owner is its own workload.
+ */
+export function ownerWorkload(meta: { name?: string; labels?: Record<string, string>; ownerReferences?: { kind?: string; name?: string; controller?: boolean }[] }): { workload: string; workloadKind: string } | Record<string, never> {
+  const owners = meta.ownerReferences ?? [];
+  const owner = owners.find((o) => o.controller) ?? owners[0];
+  if (!owner) return meta.name ? { workload: meta.name, workloadKind: 'Pod' } : {};
+  if (!owner.kind || !owner.name) return {};
+  const hash = meta.labels?.['pod-template-hash'];
+  if (owner.kind === 'ReplicaSet' && hash && owner.name.endsWith(`-${hash}`)) return { workload: owner.name.slice(0, -(hash.length + 1)), workloadKind: 'Deployment' };
+  return { workload: owner.name, workloadKind: owner.kind };
 }

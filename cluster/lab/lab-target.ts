@@ -27,6 +27,22 @@ export interface LabOptions extends WorkloadOptions {
   podIp?: (namespace: string, name: string) => string | undefined;
   /** The Istio control planes (revisions, tags) whose webhooks decide injection; one default revision if absent. */
   controlPlanes?: ControlPlanes;
+  /**
+   * istiod's MAX_WORKLOAD_CERT_TTL (default 90 days, istio security/pkg/cmd/constants.go `DefaultMaxWorkloadCertTTL`;
+   * pilot/pkg/bootstrap/istio_ca.go `maxWorkloadCertTTL`): a longer requested TTL is refused, not capped.
+   */
+  maxWorkloadCertTtlMs?: number;
+}
+
+/** istio security/pkg/cmd/constants.go `DefaultMaxWorkloadCertTTL = 90 * 24 * time.Hour`. */
+const DEFAULT_MAX_WORKLOAD_CERT_TTL_MS = 90 * 24 * 3_600_000;
+
+/** A Go time.Duration's String() for whole seconds (what istiod's TTL error prints), e.g. 1h0m0s. */
+function goDuration(ms: number): string {
+  const s = Math.round(ms / 1000);
+  const h = Math.floor(s / 3600);
+  const m = Math.floor((s % 3600) / 60);
+  return h > 0 ? `${h}h${m}m${s % 60}s` : m > 0 ? `${m}m${s % 60}s` : `${s}s`;
 }
 
 export class LabTarget implements Target {
@@ -37,6 +53,8 @@ export class LabTarget implements Target {
   private current?: AppliedPosture;
   private readonly rr = new Map<string, number>();
   private disposed = false;
+  /** Service accounts deleted after the posture was applied (deleteServiceAccount). */
+  private readonly deletedServiceAccounts = new Set<string>();
   /** Scale-ups refused during an outage, created when it ends (the ReplicaSet controller retries). */
   private readonly pendingScale = new Map<string, number>();
 
@@ -56,6 +74,7 @@ export class LabTarget implements Target {
     if (!existsSync(this.workloads.agentPath)) throw new InfraError(`agent bundle ${this.workloads.agentPath} is missing: run \`npm run build\``);
     const applied = new AppliedPosture(posture, this.pods, this.opts.controlPlanes);
     this.current = applied;
+    this.deletedServiceAccounts.clear();
     await applied.start();
     await this.workloads.startAll();
   }
@@ -117,6 +136,9 @@ export class LabTarget implements Target {
           namespace: p.namespace,
           name: p.name,
           serviceAccount: p.deployment.serviceAccount,
+          // The lab's pods belong to their Deployment (what a cluster's ownerReferences say, cluster/kube/discover.ts).
+          workload: p.deployment.name,
+          workloadKind: 'Deployment',
           labels,
           sidecar: p.sidecar !== undefined,
           injectedNamespace: model.namespaces.get(p.namespace)?.injected ?? false,
@@ -206,8 +228,22 @@ export class LabTarget implements Target {
     const model = this.applied().model;
     const { namespace, serviceAccount } = identity;
     const exists = model.namespaces.has(namespace) && (serviceAccount === 'default' || model.serviceAccounts.has(`${namespace}/${serviceAccount}`));
-    if (!exists) throw new ConfigError(`serviceaccounts "${serviceAccount}" not found in namespace ${namespace}: no token can be requested for it`);
-    return this.requireCa().issue(namespace, serviceAccount, { ttlMs });
+    if (!exists || this.deletedServiceAccounts.has(`${namespace}/${serviceAccount}`)) throw new ConfigError(`serviceaccounts "${serviceAccount}" not found in namespace ${namespace}: no token can be requested for it`);
+    // istiod refuses (never caps) a TTL over its maximum: istio security/pkg/pki/ca/ca.go `IstioCA.sign` ("requested
+    // TTL %s is greater than the max allowed TTL %s", caerror.TTLError → gRPC InvalidArgument = status 3), reached from
+    // security/pkg/server/ca/server.go `CreateCertificate` (TTL = request.ValidityDuration seconds).
+    const max = this.opts.maxWorkloadCertTtlMs ?? DEFAULT_MAX_WORKLOAD_CERT_TTL_MS;
+    const seconds = Math.max(1, Math.ceil(ttlMs / 1000));
+    if (seconds * 1000 > max) throw new InfraError(`CreateCertificate refused (grpc-status 3): CSR signing error (requested TTL ${goDuration(seconds * 1000)} is greater than the max allowed TTL ${goDuration(max)})`);
+    return this.requireCa().issue(namespace, serviceAccount, { ttlMs: seconds * 1000 });
+  }
+
+  /**
+   * `kubectl delete serviceaccount`: its pods keep running with the identity they have (nothing restarts them), but
+   * no token can be requested for it any more (TokenRequest answers 404), so no new certificate can be minted.
+   */
+  deleteServiceAccount(namespace: string, serviceAccount: string): void {
+    this.deletedServiceAccounts.add(`${namespace}/${serviceAccount}`);
   }
 
   /**

@@ -200,7 +200,7 @@ export interface IntentScope {
   namespaces?: { name: string }[];
   services: { namespace: string; name: string; selector: Record<string, string> }[];
   /** `workload`: the owning workload's name when the Target knows it; else the pod name's shape decides (podOfWorkload). */
-  pods: { namespace: string; name: string; serviceAccount: string; labels: Record<string, string>; workload?: string; role?: string }[];
+  pods: { namespace: string; name: string; serviceAccount: string; labels: Record<string, string>; workload?: string; workloadKind?: string; role?: string }[];
 }
 
 /** An intent naming a workload or Service that does not exist in scope: reported, with a warning, never fatal. */
@@ -224,12 +224,15 @@ export interface ResolvedIntent {
 }
 
 /**
- * Whether a pod belongs to the workload `name`: its `workload` when known, else the pod name's shape, as the
- * controllers name pods: a Deployment's `<name>-<pod-template-hash>-<suffix>`, a StatefulSet's `<name>-<ordinal>`,
- * the lab's `<name>-<i>`, a bare Pod's own name.
+ * Whether a pod belongs to the workload `name` (of `kind`, when the intent names one): its `workload` from its
+ * ownerReferences when the Target knows it, as Otterize resolves pods (otterize/intents-operator
+ * src/shared/serviceidresolver/podownerresolver/podownerresolver.go `GetOwnerObject`, walking the owners to the
+ * root); else, only for a Target that cannot say, the pod name's shape, as the controllers name pods: a
+ * Deployment's `<name>-<pod-template-hash>-<suffix>`, a StatefulSet's `<name>-<ordinal>`, the lab's `<name>-<i>`, a
+ * bare Pod's own name (which misses names truncated to 58 characters and lets `cart` absorb `cart-worker-0`, M22-M3).
  */
-export function podOfWorkload(pod: { name: string; workload?: string }, name: string): boolean {
-  if (pod.workload !== undefined) return pod.workload === name;
+export function podOfWorkload(pod: { name: string; workload?: string; workloadKind?: string }, name: string, kind?: string): boolean {
+  if (pod.workload !== undefined) return pod.workload === name && (kind === undefined || pod.workloadKind === undefined || kind.toLowerCase() === pod.workloadKind.toLowerCase());
   if (pod.name === name) return true;
   if (!pod.name.startsWith(`${name}-`)) return false;
   return /^(?:[a-z0-9]{6,10}-)?[a-z0-9]{1,5}$/.test(pod.name.slice(name.length + 1));
@@ -257,7 +260,7 @@ export function resolveIntent(docs: IntentDoc[], scope: IntentScope): ResolvedIn
   const pods = scope.pods.filter((p) => p.role !== 'attacker');
   for (const d of docs) {
     if (!inScope.has(d.namespace)) continue;
-    const clientPods = pods.filter((p) => p.namespace === d.namespace && podOfWorkload(p, d.workload.name));
+    const clientPods = pods.filter((p) => p.namespace === d.namespace && podOfWorkload(p, d.workload.name, d.workload.kind));
     const identities = [...new Set(clientPods.map((p) => `${p.namespace}/${p.serviceAccount}`))].sort();
     if (identities.length === 0) {
       unresolved.push({ source: d.source, kind: 'workload', ref: `${d.namespace}/${d.workload.name}`, reason: 'no running pod of that workload in scope' });
@@ -283,7 +286,7 @@ export function resolveIntent(docs: IntentDoc[], scope: IntentScope): ResolvedIn
 
 function targetServices(t: IntentTarget, scope: IntentScope, pods: IntentScope['pods']): string[] {
   if (t.service) return scope.services.some((s) => s.namespace === t.namespace && s.name === t.name) ? [`${t.namespace}/${t.name}`] : [];
-  const backends = pods.filter((p) => p.namespace === t.namespace && podOfWorkload(p, t.name));
+  const backends = pods.filter((p) => p.namespace === t.namespace && podOfWorkload(p, t.name, t.kind));
   return scope.services
     .filter((s) => s.namespace === t.namespace && backends.some((p) => selects(s.selector, p.labels)))
     .map((s) => `${s.namespace}/${s.name}`)

@@ -3,7 +3,8 @@
 // attack with the identity's genuine certificate on a request outside that grant (judged as SWEEP-AUTHZ judges its
 // attempt: a refusal only with the destination's record), optionally a grant probe inside it, and the grant held
 // against the declared intent. Attempts are batched and sharded across the sweep's attacker probes exactly as the
-// sweep's are (attempts.ts), with one certificate per identity per run. Canary cells prove the matrix can fail.
+// sweep's are (attempts.ts), with one certificate per identity, re-minted before it runs short. Canary cells prove
+// the matrix can fail.
 import { randomUUID } from 'node:crypto';
 import type { Attack, Observation } from '../../agent/protocol.js';
 import type { CheckResult } from '../engine.js';
@@ -14,7 +15,7 @@ import type { AuthzPolicy } from '../istio/authz.js';
 import { appliesTo, authorizationPolicyFromIstio, forWorkload } from '../istio/authz-policy.js';
 import type { MintedCert, ProbeHandle, Target } from '../target.js';
 import { type RecordReader, readDestinationRecords, recordOf, runSharded, summarize } from '../sweep/attempts.js';
-import type { Estate, EstatePod, EstatePort } from '../sweep/estate.js';
+import type { Estate, EstatePod, EstatePort, EstateService } from '../sweep/estate.js';
 import { type DestinationRecord, judgeIdentityAttempt, meshHandshake, plaintextReachedApp } from '../sweep/judge.js';
 import { beyondIntent, cellGrant, type DeclaredCall, type GrantQuery, requestInsideGrant, requestOutsideGrant } from '../istio/grants.js';
 import { CELL_STATES, type CellGrant, type CellIntent, type CellState, type DeclaredNotGranted, type MatrixAttempt, type MatrixCell, type MatrixIdentity, type MatrixReport, type MatrixRequest } from './types.js';
@@ -45,6 +46,11 @@ export interface MatrixOptions {
   /** `--probe-grants`: a nonce request inside each grant too (always on in the lab). */
   probeGrants: boolean;
   intent?: MatrixIntent;
+  /**
+   * The certificate life to ask istiod for (default `certificateTtlMs`, sized from the run); the lab's tests set a
+   * short one to exercise the re-mint (M22-L4).
+   */
+  certTtlMs?: number;
   /** Resolves the intent against the discovered estate (workloads to service accounts) when `intent` is absent. */
   resolveIntent?: (estate: Estate) => Promise<MatrixIntent | undefined>;
 }
@@ -198,14 +204,34 @@ interface Work {
   attackRecord?: DestinationRecord;
   probeRecord?: DestinationRecord;
   logProblem?: string;
+  /** Why this cell's attempts were not sent: its identity has no certificate (M22-M1). */
+  noCertificate?: string;
   settled?: boolean;
 }
 
+/**
+ * Whether a declared call to a Service speaks of this cell. Otterize's generated AuthorizationPolicy selects the
+ * declared Service's PODS, by the Service's own selector, and names no ports (otterize/intents-operator
+ * src/operator/controllers/istiopolicy/policy_manager.go `generateAuthorizationPolicy`: `Selector.MatchLabels` from
+ * src/operator/api/v2alpha1/otterize_labels.go `ServiceIdentityToLabelsForWorkloadSelection`, which returns
+ * `maps.Clone(svc.Spec.Selector)` for kind Service; the rule has no `ports`). So "client calls Service S" covers
+ * every cell whose attacked pod is one of S's pods, whatever other Service or port names the cell (a headless or
+ * metrics Service over the same pods) (M22-M2). A call pinned to a port speaks of that Service port only.
+ */
+function callSpeaksOf(c: MatrixIntent['calls'][number], t: MatrixTarget, services: EstateService[]): boolean {
+  if (c.namespace !== t.namespace) return false;
+  if (c.service === t.service) return c.port === undefined || c.port === t.servicePort;
+  if (c.port !== undefined) return false;
+  const svc = services.find((s) => s.namespace === c.namespace && s.name === c.service);
+  return svc !== undefined && svc.namespace === t.pod.namespace && Object.keys(svc.selector).length > 0 && Object.entries(svc.selector).every(([k, v]) => t.pod.labels[k] === v);
+}
+
 /** Which declared calls of an identity speak of this Service port: undefined when the identity has no intent. */
-function declaredFor(intent: MatrixIntent | undefined, identity: MatrixIdentity, t: MatrixTarget, runNamespace: string): { status: CellIntent['status']; calls?: DeclaredCall[] } {
+function declaredFor(intent: MatrixIntent | undefined, identity: MatrixIdentity, t: MatrixTarget, estate: Pick<Estate, 'runNamespace' | 'services'>): { status: CellIntent['status']; calls?: DeclaredCall[] } {
   const id = idOf(identity);
+  const runNamespace = estate.runNamespace;
   const inRun = identity.namespace === runNamespace;
-  const calls = [...(inRun ? canaryIntent(runNamespace) : (intent?.calls ?? []))].filter((c) => c.identity === id && c.namespace === t.namespace && c.service === t.service && (c.port === undefined || c.port === t.servicePort));
+  const calls = [...(inRun ? canaryIntent(runNamespace) : (intent?.calls ?? []))].filter((c) => c.identity === id && callSpeaksOf(c, t, estate.services));
   if (calls.length > 0) return { status: 'declared', calls: calls.flatMap((c) => (c.calls.length === 0 ? [{}] : c.calls)) };
   const covered = inRun || (intent?.namespaces.includes(identity.namespace) ?? false);
   return covered ? { status: 'not-declared', calls: [] } : { status: 'no-intent' };
@@ -240,6 +266,7 @@ function judgeAttempt(w: Work, kind: 'attack' | 'probe', roots: string[]): Matri
   const req = kind === 'attack' ? w.attackRequest : w.probeRequest;
   const o = kind === 'attack' ? w.attackObs : w.probeObs;
   if (!req) return undefined;
+  if (w.noCertificate) return { request: req, outcome: 'inconclusive', reason: w.noCertificate };
   const rec = kind === 'attack' ? w.attackRecord : w.probeRecord;
   const base = { request: req, ...(rec ? { record: rec } : {}), ...(o ? { attempt: summarize(o) } : {}) };
   if (!o) return { ...base, outcome: 'inconclusive', reason: 'no attempt was made (interrupted)' };
@@ -260,7 +287,9 @@ function settle(w: Work, roots: string[]): void {
   const probe = judgeAttempt(w, 'probe', roots);
   if (attack) w.cell.attack = attack;
   if (probe) w.cell.grantProbe = probe;
-  w.cell.state = cellState(w.cell);
+  if (w.noCertificate && !attack) w.cell.notAttacked = `${w.cell.notAttacked ?? 'not attacked'}; grant probe not sent: ${w.noCertificate}`;
+  // No certificate: nothing was sent, so nothing about this cell's enforcement is known (never a pass).
+  w.cell.state = w.noCertificate ? 'inconclusive' : cellState(w.cell);
   w.attackObs = undefined;
   w.probeObs = undefined;
   w.settled = true;
@@ -285,7 +314,7 @@ function planCells(ctx: MatrixContext, o: MatrixOptions, identities: MatrixIdent
       const q: GrantQuery | undefined = Array.isArray(policies)
         ? { policies, principal: identity.spiffeId.replace(/^spiffe:\/\//, ''), namespace: identity.namespace, port: t.port.port, http: t.port.protocol !== 'tcp', host: t.authority }
         : undefined;
-      const declared = declaredFor(o.intent, identity, t, estate.runNamespace);
+      const declared = declaredFor(o.intent, identity, t, estate);
       const grant: CellGrant = q ? cellGrant(q, nonce, declared.calls ?? []) : { kind: 'not-judged', scope: [], rules: [], reason: (policies as { refused: string }).refused };
       const intent: CellIntent = { status: declared.status, beyond: q && declared.calls && grant.kind !== 'not-judged' ? beyondIntent(q, nonce, declared.calls) : [] };
       const cell: MatrixCell = {
@@ -318,19 +347,86 @@ function planCells(ctx: MatrixContext, o: MatrixOptions, identities: MatrixIdent
   return work;
 }
 
-/** Each identity's certificate, minted once per run through the Target (never written anywhere). */
-async function mintAll(ctx: MatrixContext, identities: MatrixIdentity[]): Promise<Map<string, MintedCert>> {
-  const certs = new Map<string, MintedCert>();
-  const ttlMs = Math.max(3_600_000, ctx.attemptTimeoutMs * 10);
-  for (const i of identities) {
+/** istio security/pkg/cmd/constants.go `DefaultWorkloadCertTTL = 24 * time.Hour`: well under the default maximum (90 d). */
+const DEFAULT_WORKLOAD_CERT_TTL_MS = 24 * 3_600_000;
+
+/**
+ * How much life a certificate must have left before a batch is sent with it (M22-L4): the batch's own sending time
+ * (up to two attempts per cell at this probe's share of the rate), its slowest attempt twice over (a handshake and a
+ * retry of the read), and the wait for the destination's record.
+ */
+export function certificateMarginMs(ctx: Pick<MatrixContext, 'attemptTimeoutMs' | 'batchEndpoints' | 'ratePerSec' | 'accessLogDelayMs'> & { probes: number }): number {
+  const sendMs = Math.ceil(((2 * ctx.batchEndpoints * Math.max(1, ctx.probes)) / Math.max(1, ctx.ratePerSec)) * 1000);
+  return 2 * ctx.attemptTimeoutMs + sendMs + ctx.accessLogDelayMs;
+}
+
+/**
+ * The certificate life to ask for: the whole matrix's planned work (every batch, one probe after another, each
+ * within its margin) plus one margin, at least 10 minutes (so small runs mint once), at most istiod's default
+ * workload TTL (24 h), which a default istiod grants (its maximum is 90 d; security/pkg/pki/ca/ca.go `IstioCA.sign`
+ * refuses, never caps, a TTL over MAX_WORKLOAD_CERT_TTL). A longer matrix re-mints (Certificates.for).
+ */
+export function certificateTtlMs(marginMs: number, batches: number, probes: number): number {
+  const workMs = Math.ceil(batches / Math.max(1, probes)) * marginMs + marginMs;
+  return Math.min(DEFAULT_WORKLOAD_CERT_TTL_MS, Math.max(600_000, workMs));
+}
+
+/** Why a mint failed, for the cells' reason; istiod's TTL refusal says so (M22-M1). Targets put no token or key in errors. */
+function mintFailure(id: string, e: unknown, ttlMs: number): string {
+  const m = messageOf(e);
+  const ttl = /greater than the max allowed TTL (\S+)/.exec(m);
+  const why = ttl
+    ? `istiod refuses a certificate TTL over its maximum (MAX_WORKLOAD_CERT_TTL ${ttl[1]?.replace(/\)$/, '')}; meshproof asked ${Math.ceil(ttlMs / 1000)} s): ${m}`
+    : m;
+  return `no certificate for ${id}, so none of its attempts was sent: ${why}`;
+}
+
+/**
+ * Each identity's certificate, minted through the Target when its first batch is sent and re-minted when less than
+ * the margin of its life remains (M22-L4): the planned margin, or twice the slowest batch seen so far if longer. A failure is kept on that identity (M22-M1): its cells are inconclusive
+ * with the reason, the rest of the matrix goes on. Never written anywhere.
+ */
+class Certificates {
+  private readonly held = new Map<string, Promise<MintedCert | { failed: string }>>();
+  minted = 0;
+  /** The slowest batch so far, from exec to judged (process start, a loaded machine): the margin is at least twice it. */
+  private slowestBatchMs = 0;
+  constructor(
+    private readonly ctx: MatrixContext,
+    private readonly ttlMs: number,
+    private readonly planned: number,
+  ) {}
+
+  get marginMs(): number {
+    return Math.max(this.planned, 2 * this.slowestBatchMs);
+  }
+
+  batchTook(ms: number): void {
+    this.slowestBatchMs = Math.max(this.slowestBatchMs, ms);
+  }
+
+  async for(identity: MatrixIdentity): Promise<MintedCert | { failed: string }> {
+    const id = idOf(identity);
+    const had = this.held.get(id);
+    if (had) {
+      const c = await had;
+      if ('failed' in c || c.notAfter.getTime() - Date.now() >= this.marginMs) return c;
+      if (this.held.get(id) !== had) return this.for(identity);
+    }
+    const next = this.mint(identity);
+    this.held.set(id, next);
+    return next;
+  }
+
+  private async mint(identity: MatrixIdentity): Promise<MintedCert | { failed: string }> {
     try {
-      certs.set(idOf(i), await ctx.target.mintIdentityCertificate(ctx.probes[0]!, { namespace: i.namespace, serviceAccount: i.serviceAccount }, ttlMs));
+      const c = await this.ctx.target.mintIdentityCertificate(this.ctx.probes[0]!, { namespace: identity.namespace, serviceAccount: identity.serviceAccount }, this.ttlMs);
+      this.minted++;
+      return c;
     } catch (e) {
-      // The message names the identity and what the Target said; a Target never puts a token or key in an error.
-      throw Object.assign(e instanceof Error ? e : new Error(messageOf(e)), { message: `minting a certificate for ${idOf(i)}: ${messageOf(e)}` });
+      return { failed: mintFailure(idOf(identity), e, this.ttlMs) };
     }
   }
-  return certs;
 }
 
 export async function runMatrix(ctx: MatrixContext, o: MatrixOptions): Promise<MatrixOutcome> {
@@ -342,13 +438,13 @@ export async function runMatrix(ctx: MatrixContext, o: MatrixOptions): Promise<M
   const identities = matrixIdentities(ctx.estate, o);
   const targets = matrixTargets(ctx.estate, { perPod: o.perPod, excludePorts: ctx.excludePorts });
   const work = planCells(ctx, o, identities, targets);
-  const used = identities.filter((i) => work.some((w) => w.identity === i && (w.attackRequest || w.probeRequest)));
-  const certs = await mintAll(ctx, used);
-
   const sending = work.filter((w) => w.attackRequest || w.probeRequest);
   const batches: Work[][] = [];
   for (let i = 0; i < sending.length; i += ctx.batchEndpoints) batches.push(sending.slice(i, i + ctx.batchEndpoints));
+  const marginMs = certificateMarginMs({ ...ctx, probes: ctx.probes.length });
+  const certs = new Certificates(ctx, o.certTtlMs ?? certificateTtlMs(marginMs, batches.length, ctx.probes.length), marginMs);
   const index = new Map(sending.map((w, i) => [w, i]));
+  const sentAt = new Map<Work[], number>();
   let done = 0;
   let logReads = 0;
   ctx.onProgress?.({ done: 0, total: sending.length });
@@ -358,19 +454,29 @@ export async function runMatrix(ctx: MatrixContext, o: MatrixOptions): Promise<M
     concurrency: ctx.concurrency,
     ratePerSec: ctx.ratePerSec,
     signal: ctx.signal,
-    attacksOf: (batch) =>
-      batch.flatMap((w) => {
+    attacksOf: async (batch) => {
+      const attacks: Attack[] = [];
+      for (const w of batch) {
+        // Checked before each batch: a certificate with less than the margin of life left is re-minted first.
+        const cert = await certs.for(w.identity);
+        if ('failed' in cert) {
+          w.noCertificate = cert.failed;
+          continue;
+        }
         const i = index.get(w)!;
-        const cert = certs.get(idOf(w.identity))!;
-        return [...(w.attackRequest ? [attackFor(w, w.attackRequest, `a${i}`, cert, ctx.attemptTimeoutMs)] : []), ...(w.probeRequest ? [attackFor(w, w.probeRequest, `g${i}`, cert, ctx.attemptTimeoutMs)] : [])];
-      }),
+        if (w.attackRequest) attacks.push(attackFor(w, w.attackRequest, `a${i}`, cert, ctx.attemptTimeoutMs));
+        if (w.probeRequest) attacks.push(attackFor(w, w.probeRequest, `g${i}`, cert, ctx.attemptTimeoutMs));
+      }
+      sentAt.set(batch, Date.now());
+      return attacks;
+    },
     onReport: async (batch, report, since) => {
       for (const ob of report.observations) {
         const w = sending[Number(ob.id.slice(1))]!;
         if (ob.id.startsWith('a')) w.attackObs = ob;
         else w.probeObs = ob;
       }
-      const readers: RecordReader[] = batch.map((w) => ({
+      const readers: RecordReader[] = batch.filter((w) => !w.noCertificate).map((w) => ({
         pod: w.target.pod,
         attach: (records) => {
           w.attackRecord = recordOf(records, w.attackObs);
@@ -383,6 +489,8 @@ export async function runMatrix(ctx: MatrixContext, o: MatrixOptions): Promise<M
       logReads += await readDestinationRecords(ctx.target, ctx.accessLogDelayMs, readers, since);
       // Judged per batch, and the observations (with the server's chain) dropped: a large matrix keeps summaries only.
       for (const w of batch) settle(w, ctx.roots);
+      certs.batchTook(Date.now() - (sentAt.get(batch) ?? Date.now()));
+      sentAt.delete(batch);
       done += batch.length;
       ctx.onProgress?.({ done, total: sending.length });
     },
@@ -390,7 +498,7 @@ export async function runMatrix(ctx: MatrixContext, o: MatrixOptions): Promise<M
   // Cells not attacked (not judged, or interrupted before their batch) are settled here.
   for (const w of work) if (!w.settled) settle(w, ctx.roots);
   const cells = work.map((w) => w.cell);
-  const report = matrixReport(ctx, o, identities, targets, cells, { certificates: certs.size, execs, logReads });
+  const report = matrixReport(ctx, o, identities, targets, cells, { certificates: certs.minted, execs, logReads });
   return { report, results: judgeMatrix(report, incomplete, started), incomplete };
 }
 

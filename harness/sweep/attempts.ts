@@ -106,7 +106,7 @@ export interface ShardOptions<T> {
   /** Attempts started per second, across all probes. */
   ratePerSec: number;
   signal?: AbortSignal;
-  attacksOf(batch: T[]): Attack[];
+  attacksOf(batch: T[]): Attack[] | Promise<Attack[]>;
   /** The batch's report, and the start of its log window: corroborate now, from this batch's short window (K-M1). */
   onReport(batch: T[], report: ProbeReport, since: Date): Promise<void>;
 }
@@ -127,7 +127,12 @@ export async function runSharded<T>(o: ShardOptions<T>): Promise<{ execs: number
         return;
       }
       const batch = o.batches[next++]!;
-      const attacks = o.attacksOf(batch);
+      const attacks = await o.attacksOf(batch);
+      if (attacks.length === 0) {
+        // Nothing left to send for this batch (the access matrix: no certificate for its identities): no exec.
+        await o.onReport(batch, { agent: { version: '', pod: probe.pod.name, uid: null }, observations: [] }, new Date());
+        continue;
+      }
       execs++;
       const since = new Date(Date.now() - 1_000);
       let report: ProbeReport;

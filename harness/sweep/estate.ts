@@ -29,6 +29,14 @@ export interface EstatePod {
   namespace: string;
   name: string;
   serviceAccount: string;
+  /**
+   * The workload that owns the pod, from its ownerReferences (cluster/kube/discover.ts `ownerWorkload`): a
+   * ReplicaSet's Deployment, a StatefulSet, DaemonSet or Job, or the bare Pod itself. Absent when the Target cannot
+   * say; then the pod name's shape decides (harness/matrix/intent.ts `podOfWorkload`).
+   */
+  workload?: string;
+  /** The owning workload's kind (`Deployment`, `StatefulSet`, `DaemonSet`, `Job`, `ReplicaSet`, `Pod`…). */
+  workloadKind?: string;
   labels: Record<string, string>;
   /** An `istio-proxy` among the containers or the native-sidecar initContainers. */
   sidecar: boolean;

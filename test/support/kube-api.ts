@@ -363,7 +363,16 @@ function podsOf(state: KubeApiState, namespace: string, selector: string | null,
           : undefined;
       const ready = !waiting && polls > state.readyAfterPolls;
       out.push({
-        metadata: { name: `${d.metadata.name}-${i}`, namespace, labels, ...(spec.template.metadata.annotations ? { annotations: spec.template.metadata.annotations } : {}) },
+        // Owned by the Deployment's ReplicaSet (`<deployment>-<pod-template-hash>`, the hash also a pod label), as the
+        // ReplicaSet controller creates pods (kubernetes pkg/controller/controller_utils.go `GetPodFromTemplate`:
+        // controller ownerReference); the name keeps the lab's `<deployment>-<i>` so the lab behind can serve it.
+        metadata: {
+          name: `${d.metadata.name}-${i}`,
+          namespace,
+          labels: { ...labels, 'pod-template-hash': RS_HASH },
+          ownerReferences: [{ apiVersion: 'apps/v1', kind: 'ReplicaSet', name: rsName(d.metadata.name), uid: `uid-rs-${namespace}-${d.metadata.name}`, controller: true, blockOwnerDeletion: true }],
+          ...(spec.template.metadata.annotations ? { annotations: spec.template.metadata.annotations } : {}),
+        },
         spec: {
           ...((spec.template.spec as { serviceAccountName?: string }).serviceAccountName ? { serviceAccountName: (spec.template.spec as { serviceAccountName?: string }).serviceAccountName } : {}),
           // The gateway template fills in the pod's own istio-proxy container as `proxy router`; the sidecar template
@@ -447,7 +456,8 @@ export interface ReplicaSetController {
 /** metav1.Time serializes with whole seconds (RFC 3339). */
 const kubeTime = (ms = Date.now()) => new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
 
-const rsName = (deployment: string) => `${deployment}-7d4b9c6f5`;
+const RS_HASH = '7d4b9c6f5';
+const rsName = (deployment: string) => `${deployment}-${RS_HASH}`;
 
 const WEBHOOK_DOWN = 'Internal error occurred: failed calling webhook "namespace.sidecar-injector.istio.io": failed to call webhook: Post "https://istiod.istio-system.svc:443/inject?timeout=10s": no endpoints available for service "istiod"';
 
