@@ -228,7 +228,7 @@ describe('meshproof sweep --matrix (the built CLI)', () => {
     }
   }, 120_000);
 
-  it('list and controls show SWEEP-ENFORCE and SWEEP-LEASTPRIV with the category h controls (CC6.3 only supported)', async () => {
+  it('list and controls show SWEEP-ENFORCE and SWEEP-LEASTPRIV with the category h controls (CC6.3, 7.2.5.1 and AC-6(7) only supported)', async () => {
     const l = JSON.parse((await cli(['list', '-o', 'json'])).stdout) as { id: string; suite: string; command: string }[];
     for (const id of ['SWEEP-ENFORCE', 'SWEEP-LEASTPRIV']) expect(l.find((c) => c.id === id)).toMatchObject({ suite: 'sweep', command: 'sweep' });
     const k = JSON.parse((await cli(['controls', '-o', 'json'])).stdout) as { id: string; claimedBy: { check: string; relation: string }[] }[];
