@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { authorizationPolicyFromIstio, CLUSTER_LOCAL_BUNDLE, forWorkload } from '../harness/istio/authz-policy.js';
 import type { AuthzPolicy } from '../harness/istio/authz.js';
 import { judge } from '../harness/istio/authz.js';
-import { beyondIntent, cellGrant, type GrantQuery, RESERVED_PREFIX, requestInsideGrant, requestOutsideGrant, SAFE_METHODS } from '../harness/istio/grants.js';
+import { beyondIntent, cellGrant, type GrantQuery, grantRuleText, RESERVED_PREFIX, requestInsideGrant, requestOutsideGrant, SAFE_METHODS } from '../harness/istio/grants.js';
 
 const policy = (name: string, spec: Record<string, unknown>, namespace = 'shop', extra: Record<string, unknown> = {}): AuthzPolicy => {
   const c = authorizationPolicyFromIstio(
@@ -19,6 +19,7 @@ const who = (ns: string, sa: string) => ({ principal: `cluster.local/ns/${ns}/sa
 const q = (policies: AuthzPolicy[], id: { principal: string; namespace: string }, o: Partial<GrantQuery> = {}): GrantQuery => ({
   policies,
   ...id,
+  workloadNamespace: 'shop',
   port: 8080,
   http: true,
   host: 'cart.shop.svc.cluster.local:8080',
@@ -46,6 +47,14 @@ describe('cellGrant', () => {
     const g = cellGrant(q([], who('web', 'anyone')), N);
     expect(g.kind).toBe('all');
     expect(g.rules[0]!.rule).toBe(-1);
+  });
+
+  it("M22-L1: the no-ALLOW-policy pseudo-rule names the WORKLOAD's namespace, and its words never say rule -1", () => {
+    const g = cellGrant(q([], who('web', 'anyone'), { workloadNamespace: 'pay' }), N);
+    expect(g.rules).toEqual([{ namespace: 'pay', name: '(no ALLOW policy selects the workload)', rule: -1 }]);
+    expect(g.scope).toEqual(['no ALLOW policy selects the workload (in pay): any request']);
+    expect(grantRuleText(g.rules[0]!)).toBe('no ALLOW policy selects the workload (in pay)');
+    expect(beyondIntent(q([], who('web', 'anyone'), { workloadNamespace: 'pay' }), N, [])[0]!.rule.namespace).toBe('pay');
   });
 
   it('a DENY rule narrows a grant', () => {

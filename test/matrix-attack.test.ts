@@ -10,6 +10,7 @@ import { estatePosture } from '../cluster/lab/estate.js';
 import { LabTarget } from '../cluster/lab/lab-target.js';
 import { type AccessLogRecord, parseAccessLog } from '../harness/access-log.js';
 import { judgeMatrix } from '../harness/matrix/matrix.js';
+import { matrixSection } from '../harness/report/matrix-picture.js';
 import type { MatrixCell, MatrixReport } from '../harness/matrix/types.js';
 import { SWEEP_FIXTURES } from '../harness/paths.js';
 import { loadPosture, type PostureObject } from '../harness/posture/load.js';
@@ -182,5 +183,21 @@ describe('what a cell proves', () => {
     // Nobody attacked at all: not applicable, never a pass.
     const none = judgeMatrix(report(cells.filter((c) => c.identity === 'web/never')), false, new Date())[0]!;
     expect(none.verdict).toBe('not-applicable');
+  });
+  it('M22-L1: a grant by no ALLOW policy is said as "no ALLOW policy selects the workload", never "rule -1", in the LEASTPRIV reason and the HTML', () => {
+    const pseudo = { namespace: 'shop', name: '(no ALLOW policy selects the workload)', rule: -1 };
+    const c = cell('web/front', { grant: { kind: 'all', scope: ['no ALLOW policy selects the workload (in shop): any request'], rules: [pseudo] }, intent: { status: 'not-declared', beyond: [{ rule: pseudo, witness: 'POST /.meshproof/matrix/n' }] }, state: 'beyond-intent', notAttacked: 'every safe request is granted' });
+    const r = { ...report([c]), intent: { source: 'test', calls: 0, declaredNotGranted: [] } };
+    const leastpriv = judgeMatrix(r, false, new Date()).find((x) => x.id === 'SWEEP-LEASTPRIV')!;
+    expect(leastpriv.cases[0]!.reason).toMatch(/by no ALLOW policy selects the workload \(in shop\)/);
+    const html = matrixSection(r);
+    expect(html).toContain('no ALLOW policy selects the workload (in shop)');
+    for (const text of [leastpriv.reason, leastpriv.cases[0]!.reason, html]) expect(text).not.toMatch(/rule ?\[?-1/);
+  });
+  it('M22-L3: SWEEP-LEASTPRIV is EXAMINE (it reads configuration through the model), SWEEP-ENFORCE is TEST, and its title and claim say one attack per cell', () => {
+    const [enforce, leastpriv] = judgeMatrix({ ...report([cell('web/a', { attack: refused, state: 'refused' })]), intent: { source: 't', calls: 0, declaredNotGranted: [] } }, false, new Date());
+    expect(enforce).toMatchObject({ id: 'SWEEP-ENFORCE', method: 'TEST', title: "One attack per cell outside an identity's grant is refused" });
+    expect(enforce!.claim).toMatch(/one sampled request .* not attacked, counted and named in the reason, and never counted as proof/);
+    expect(leastpriv).toMatchObject({ id: 'SWEEP-LEASTPRIV', method: 'EXAMINE' });
   });
 });

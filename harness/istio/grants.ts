@@ -37,6 +37,8 @@ export interface GrantQuery {
   principal: string;
   /** The identity's namespace. */
   namespace: string;
+  /** The workload's namespace (where the policies apply; named by the "no ALLOW policy" pseudo-rule). */
+  workloadNamespace: string;
   /** The container port attacked (what AuthorizationPolicy `ports` match). */
   port: number;
   /** The port is served on an HTTP filter chain (an HTTP or sniffed port) or a TCP one. */
@@ -121,8 +123,16 @@ const requestOf = (q: GrantQuery, w: Partial<Witness>): AuthzRequest => ({
 
 type Judged = { allowed: true; rules: GrantRule[] } | { allowed: false } | { unjudged: string };
 
-/** No ALLOW policy selects the workload: Istio allows every request (builder.go: no ALLOW filter at all). */
-const NO_ALLOW_POLICY = (q: GrantQuery): GrantRule => ({ namespace: q.namespace, name: '(no ALLOW policy selects the workload)', rule: -1 });
+/**
+ * No ALLOW policy selects the workload: Istio allows every request (builder.go: no ALLOW filter at all). A pseudo-rule
+ * in the WORKLOAD's namespace, with no index (rule < 0): print it with grantRuleText, never as "rule -1".
+ */
+const NO_ALLOW_POLICY = (q: GrantQuery): GrantRule => ({ namespace: q.workloadNamespace, name: '(no ALLOW policy selects the workload)', rule: -1 });
+
+/** A granting rule in words: `ns/name rule N`, or for the pseudo-rule `no ALLOW policy selects the workload (in ns)`. */
+export function grantRuleText(r: GrantRule): string {
+  return r.rule < 0 ? `no ALLOW policy selects the workload (in ${r.namespace})` : `${r.namespace}/${r.name} rule ${r.rule}`;
+}
 
 /** One request through the model: RBAC's answer, unless a CUSTOM provider is asked (then the model cannot say). */
 function decide(q: GrantQuery, w: Partial<Witness>): Judged {
@@ -143,7 +153,7 @@ const ruleKey = (r: GrantRule) => (r.rule < 0 ? `~${r.name}` : policyId(r, r.rul
 
 /** The words for what one rule grants: its `to` operations (the `from` is this identity by construction). */
 function ruleScope(q: GrantQuery, g: GrantRule): string {
-  const where = g.rule < 0 ? g.name : `${g.namespace}/${g.name} rule ${g.rule}`;
+  const where = grantRuleText(g);
   const p = q.policies.find((x) => x.namespace === g.namespace && x.name === g.name);
   const rule = p?.rules[g.rule];
   if (!rule?.to || rule.to.length === 0) return `${where}: ${q.http ? 'any request' : 'any connection'}`;

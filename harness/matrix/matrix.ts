@@ -16,7 +16,7 @@ import type { MintedCert, ProbeHandle, Target } from '../target.js';
 import { type RecordReader, readDestinationRecords, recordOf, runSharded, summarize } from '../sweep/attempts.js';
 import type { Estate, EstatePod, EstatePort } from '../sweep/estate.js';
 import { type DestinationRecord, judgeIdentityAttempt, meshHandshake, plaintextReachedApp } from '../sweep/judge.js';
-import { beyondIntent, cellGrant, type DeclaredCall, type GrantQuery, requestInsideGrant, requestOutsideGrant } from '../istio/grants.js';
+import { beyondIntent, cellGrant, type DeclaredCall, type GrantQuery, grantRuleText, requestInsideGrant, requestOutsideGrant } from '../istio/grants.js';
 import { CELL_STATES, type CellGrant, type CellIntent, type CellState, type DeclaredNotGranted, type MatrixAttempt, type MatrixCell, type MatrixIdentity, type MatrixReport, type MatrixRequest } from './types.js';
 
 import { MATRIX_CHECKS } from './checks.js';
@@ -284,7 +284,7 @@ function planCells(ctx: MatrixContext, o: MatrixOptions, identities: MatrixIdent
       }
       const nonce = randomUUID().replaceAll('-', '');
       const q: GrantQuery | undefined = Array.isArray(policies)
-        ? { policies, principal: identity.spiffeId.replace(/^spiffe:\/\//, ''), namespace: identity.namespace, port: t.port.port, http: t.port.protocol !== 'tcp', host: t.authority }
+        ? { policies, principal: identity.spiffeId.replace(/^spiffe:\/\//, ''), namespace: identity.namespace, workloadNamespace: t.pod.namespace, port: t.port.port, http: t.port.protocol !== 'tcp', host: t.authority }
         : undefined;
       const declared = declaredFor(o.intent, identity, t, estate.runNamespace);
       const grant: CellGrant = q ? cellGrant(q, nonce, declared.calls ?? []) : { kind: 'not-judged', scope: [], rules: [], reason: (policies as { refused: string }).refused };
@@ -493,7 +493,7 @@ export function judgeMatrix(report: MatrixReport, incomplete: boolean, started: 
         const verdict = beyond.length > 0 ? 'fail' : 'pass';
         const reason =
           beyond.length > 0
-            ? `granted beyond the declared intent: ${summarizeReasons(beyond.map((c) => `${where(c)}: ${c.intent.beyond.map((b) => `${b.witness} by ${b.rule.namespace}/${b.rule.name} rule ${b.rule.rule}`).join(', ')}`))}`
+            ? `granted beyond the declared intent: ${summarizeReasons(beyond.map((c) => `${where(c)}: ${c.intent.beyond.map((b) => `${b.witness} by ${grantRuleText(b.rule)}`).join(', ')}`))}`
             : `every grant on ${known.length} Service ports is within the declared intent`;
         cases.push({ label: id, verdict, reason, observed: cells.map((c) => ({ where: where(c), intent: c.intent.status, beyond: c.intent.beyond })) });
       }
@@ -543,7 +543,7 @@ export function judgeMatrix(report: MatrixReport, incomplete: boolean, started: 
       claim: meta.claim,
       controls: controlsFor(meta.categories),
       categories: meta.categories,
-      method: 'TEST',
+      method: meta.method,
       weakenedBy: ['the matrix canary (fixtures/sweep)'],
       verdict,
       reason,
