@@ -427,7 +427,7 @@ export function sweepCommand(cmd: Command): void {
     .option('--metrics <file>', "write the verdicts and counts as Prometheus metrics (for node_exporter's textfile collector; sweep families are meshproof_sweep_*)")
     .option('--pushgateway <url>', 'push the same metrics to a Pushgateway (job meshproof-sweep)')
     .option('--policy-report', 'with --target kubeconfig: write the verdicts and each finding as a PolicyReport (wgpolicyk8s.io/v1alpha2) named meshproof-sweep in the meshproof namespace')
-    .option('--matrix', 'also build the access matrix: every identity of the estate against every Service port, each non-grant attacked (SWEEP-ENFORCE), grants held against the intent (SWEEP-LEASTPRIV)')
+    .option('--matrix', 'also build the access matrix: every identity of the estate against every Service port, one request outside the grant attacked per cell (SWEEP-ENFORCE), grants held against the intent (SWEEP-LEASTPRIV)')
     .option('--identities <list>', 'with --matrix: only these identities (namespace/serviceaccount, comma-separated)')
     .option('--identity-namespaces <list>', 'with --matrix: only the identities of these namespaces')
     .option('--per-pod', 'with --matrix: attack every pod of each Service, not only the first ready one')
@@ -447,7 +447,9 @@ export function sweepCommand(cmd: Command): void {
         "\n--matrix: for each identity (a service account running a ready pod in scope, minus meshproof's attacker) and each Service port\n" +
         "(the first ready pod by name; --per-pod every pod), what the AuthorizationPolicies grant it (by the Istio model), then one mTLS\n" +
         'attempt with a genuine certificate for that identity on a request outside the grant: GET/HEAD/OPTIONS on /.meshproof/matrix/<nonce>\n' +
-        "(never an app's real path, never a method with side effects), or a nonce on a TCP port. A refusal counts only with the destination's\n" +
+        "or on a nonce path the policies' own paths/notPaths draw, with a Host their hosts name when that is the non-grant (never an app's\n" +
+        "real path, never a method with side effects), or a nonce on a TCP port; a cell with no such request is not attacked and never\n" +
+        "counted as proof. A refusal counts only with the destination's\n" +
         'record; an answer from the app is an enforcement hole (SWEEP-ENFORCE). With --intent, a grant wider than the declared calls is a\n' +
         'least-privilege finding (SWEEP-LEASTPRIV; not-applicable without an intent). A matrix canary (canary-caller granted beyond its\n' +
         'intent, canary refused on canary-target, canary-bare a hole) must be flagged, or both checks are an error. Bundle: matrix.json.\n' +

@@ -130,7 +130,8 @@ export type Plan = { cases: Case[] } | { notApplicable: string };
 /** The result of one examined item (EXAMINE checks read state rather than attack). */
 export interface Examined {
   label: string;
-  verdict: Exclude<Verdict, 'not-applicable'>;
+  /** `not-applicable`: nothing about the item could be proven (a matrix identity none of whose cells was attacked). */
+  verdict: Verdict;
   reason: string;
   atFault?: AtFault;
   observed: unknown;

@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { authorizationPolicyFromIstio, CLUSTER_LOCAL_BUNDLE, forWorkload } from '../harness/istio/authz-policy.js';
 import type { AuthzPolicy } from '../harness/istio/authz.js';
 import { judge } from '../harness/istio/authz.js';
-import { beyondIntent, cellGrant, type GrantQuery, RESERVED_PREFIX, requestInsideGrant, requestOutsideGrant, SAFE_METHODS } from '../harness/istio/grants.js';
+import { beyondIntent, cellGrant, type GrantQuery, grantRuleText, RESERVED_PREFIX, requestInsideGrant, requestOutsideGrant, SAFE_METHODS } from '../harness/istio/grants.js';
 
 const policy = (name: string, spec: Record<string, unknown>, namespace = 'shop', extra: Record<string, unknown> = {}): AuthzPolicy => {
   const c = authorizationPolicyFromIstio(
@@ -19,6 +19,7 @@ const who = (ns: string, sa: string) => ({ principal: `cluster.local/ns/${ns}/sa
 const q = (policies: AuthzPolicy[], id: { principal: string; namespace: string }, o: Partial<GrantQuery> = {}): GrantQuery => ({
   policies,
   ...id,
+  workloadNamespace: 'shop',
   port: 8080,
   http: true,
   host: 'cart.shop.svc.cluster.local:8080',
@@ -46,6 +47,14 @@ describe('cellGrant', () => {
     const g = cellGrant(q([], who('web', 'anyone')), N);
     expect(g.kind).toBe('all');
     expect(g.rules[0]!.rule).toBe(-1);
+  });
+
+  it("M22-L1: the no-ALLOW-policy pseudo-rule names the WORKLOAD's namespace, and its words never say rule -1", () => {
+    const g = cellGrant(q([], who('web', 'anyone'), { workloadNamespace: 'pay' }), N);
+    expect(g.rules).toEqual([{ namespace: 'pay', name: '(no ALLOW policy selects the workload)', rule: -1 }]);
+    expect(g.scope).toEqual(['no ALLOW policy selects the workload (in pay): any request']);
+    expect(grantRuleText(g.rules[0]!)).toBe('no ALLOW policy selects the workload (in pay)');
+    expect(beyondIntent(q([], who('web', 'anyone'), { workloadNamespace: 'pay' }), N, [])[0]!.rule.namespace).toBe('pay');
   });
 
   it('a DENY rule narrows a grant', () => {
@@ -102,6 +111,44 @@ describe('requestOutsideGrant (the attack) and requestInsideGrant (the grant pro
   it('picks HEAD when GET is the grant', () => {
     const p = policy('get-only', { rules: [{ to: [{ operation: { methods: ['GET'] } }] }] });
     expect(requestOutsideGrant(q([p], who('web', 'x')), N)).toMatchObject({ method: 'HEAD' });
+  });
+
+  it('M22-H1: a DENY on paths over an otherwise full grant is attacked on its own nonce path (GET /admin/.meshproof-<nonce>)', () => {
+    const allow = policy('cart-callers', { rules: [{ from: [{ source: { principals: ['cluster.local/ns/web/sa/frontend'] } }] }] });
+    const deny = policy('cart-admin', { action: 'DENY', rules: [{ from: [{ source: { principals: ['cluster.local/ns/web/sa/frontend'] } }], to: [{ operation: { paths: ['/admin/*'] } }] }] });
+    const query = q([allow, deny], who('web', 'frontend'));
+    expect(cellGrant(query, N).kind).toBe('partial');
+    const attack = requestOutsideGrant(query, N);
+    expect(attack).toEqual({ kind: 'http', method: 'GET', path: `/admin/.meshproof-${N}`, nonce: N });
+    if ('none' in attack) throw new Error('no attack');
+    expect(judge([allow, deny], { ...who('web', 'frontend'), method: 'GET', path: attack.path, host: query.host, port: 8080, http: true })).toMatchObject({ allowed: false, policy: 'ns[shop]-policy[cart-admin]-rule[0]' });
+  });
+
+  it('M22-H1: a DENY on hosts is attacked with that Host as the authority', () => {
+    const deny = policy('cart-admin-host', { action: 'DENY', rules: [{ to: [{ operation: { hosts: ['admin.shop.example'] } }] }] });
+    const query = q([deny], who('web', 'frontend'));
+    const attack = requestOutsideGrant(query, N);
+    expect(attack).toEqual({ kind: 'http', method: 'GET', path: `${RESERVED_PREFIX}${N}`, nonce: N, host: 'admin.shop.example' });
+    expect(judge([deny], { ...who('web', 'frontend'), method: 'GET', path: `${RESERVED_PREFIX}${N}`, host: 'admin.shop.example', port: 8080, http: true })).toMatchObject({ allowed: false });
+  });
+
+  it('M22-H1: an ALLOW with notPaths is attacked on the excluded nonce path', () => {
+    const p = policy('cart-not-admin', { rules: [{ from: [{ source: { principals: ['cluster.local/ns/web/sa/frontend'] } }], to: [{ operation: { notPaths: ['/admin/*'] } }] }] });
+    expect(requestOutsideGrant(q([p], who('web', 'frontend')), N)).toEqual({ kind: 'http', method: 'GET', path: `/admin/.meshproof-${N}`, nonce: N });
+  });
+
+  it('M22-H1: never an exact path, never an unsafe method: a DENY on an exact path or on DELETE alone leaves no attack, and says why', () => {
+    const exact = policy('cart-exact', { action: 'DENY', rules: [{ to: [{ operation: { paths: ['/admin/users'] } }] }] });
+    expect(requestOutsideGrant(q([exact], who('web', 'frontend')), N)).toEqual({ none: expect.stringMatching(/unsafe method or an exact path, never sent/) });
+    const del = policy('cart-no-delete', { rules: [{ to: [{ operation: { notMethods: ['DELETE'] } }] }] });
+    expect(requestOutsideGrant(q([del], who('web', 'frontend')), N)).toEqual({ none: expect.stringMatching(/every safe request/) });
+  });
+
+  it('M22-H2: GET is preferred over HEAD wherever GET is a non-grant (a GET-only grant with a DENY on /admin/* is attacked with GET there)', () => {
+    const get = policy('get-only', { rules: [{ to: [{ operation: { methods: ['GET'] } }] }] });
+    const deny = policy('no-admin', { action: 'DENY', rules: [{ to: [{ operation: { paths: ['/admin/*'] } }] }] });
+    expect(requestOutsideGrant(q([get, deny], who('web', 'x')), N)).toEqual({ kind: 'http', method: 'GET', path: `/admin/.meshproof-${N}`, nonce: N });
+    expect(requestOutsideGrant(q([get], who('web', 'x')), N)).toMatchObject({ method: 'HEAD', path: `${RESERVED_PREFIX}${N}` });
   });
 
   it('never probes an exact path (an app real path): such a grant is not probed', () => {

@@ -324,6 +324,10 @@ const authorizationPolicy = z.strictObject({
                   notMethods: stringList.optional(),
                   paths: stringList.optional(),
                   notPaths: stringList.optional(),
+                  // Matched on `:authority` by the model (harness/istio/authz.ts; I: pilot/pkg/security/authz/matcher/
+                  // header.go HostMatcher, exact/prefix/suffix, ignoring case); the lab's inbound passes the Host.
+                  hosts: stringList.optional(),
+                  notHosts: stringList.optional(),
                   ports: z.array(z.string().regex(/^\d+$/, 'ports are strings of digits')).min(1).optional(),
                   notPorts: z.array(z.string().regex(/^\d+$/, 'ports are strings of digits')).min(1).optional(),
                 }),

@@ -37,6 +37,8 @@ export interface GrantQuery {
   principal: string;
   /** The identity's namespace. */
   namespace: string;
+  /** The workload's namespace (where the policies apply; named by the "no ALLOW policy" pseudo-rule). */
+  workloadNamespace: string;
   /** The container port attacked (what AuthorizationPolicy `ports` match). */
   port: number;
   /** The port is served on an HTTP filter chain (an HTTP or sniffed port) or a TCP one. */
@@ -58,8 +60,10 @@ interface Witness {
   method?: string;
   path?: string;
   host?: string;
-  /** Carries the nonce in its path: may be sent as a grant probe. */
+  /** Carries the nonce in its path and the Service's Host: may be sent as a grant probe. */
   probeable: boolean;
+  /** Carries the nonce in its path (whatever its Host): may be sent as an attack. */
+  pathProbeable?: boolean;
 }
 
 const reservedPath = (nonce: string) => `${RESERVED_PREFIX}${nonce}`;
@@ -103,7 +107,7 @@ function httpWitnesses(q: GrantQuery, nonce: string, declared: DeclaredCall[]): 
   for (const p of [...ops.flatMap((o) => [...(o.paths ?? []), ...(o.notPaths ?? [])]), ...declared.flatMap((d) => (d.path ? [d.path] : []))]) addPath(instantiatePath(p, nonce));
   const hosts = [...new Set([q.host, ...ops.flatMap((o) => [...(o.hosts ?? []), ...(o.notHosts ?? [])]).map(instantiateHost)])];
   const out: (Witness & { method: string; path: string; host: string })[] = [];
-  for (const host of hosts) for (const w of paths.values()) for (const method of methods) out.push({ method, path: w.path!, host, probeable: w.probeable && host === q.host });
+  for (const host of hosts) for (const w of paths.values()) for (const method of methods) out.push({ method, path: w.path!, host, probeable: w.probeable && host === q.host, pathProbeable: w.probeable });
   return out;
 }
 
@@ -119,8 +123,16 @@ const requestOf = (q: GrantQuery, w: Partial<Witness>): AuthzRequest => ({
 
 type Judged = { allowed: true; rules: GrantRule[] } | { allowed: false } | { unjudged: string };
 
-/** No ALLOW policy selects the workload: Istio allows every request (builder.go: no ALLOW filter at all). */
-const NO_ALLOW_POLICY = (q: GrantQuery): GrantRule => ({ namespace: q.namespace, name: '(no ALLOW policy selects the workload)', rule: -1 });
+/**
+ * No ALLOW policy selects the workload: Istio allows every request (builder.go: no ALLOW filter at all). A pseudo-rule
+ * in the WORKLOAD's namespace, with no index (rule < 0): print it with grantRuleText, never as "rule -1".
+ */
+const NO_ALLOW_POLICY = (q: GrantQuery): GrantRule => ({ namespace: q.workloadNamespace, name: '(no ALLOW policy selects the workload)', rule: -1 });
+
+/** A granting rule in words: `ns/name rule N`, or for the pseudo-rule `no ALLOW policy selects the workload (in ns)`. */
+export function grantRuleText(r: GrantRule): string {
+  return r.rule < 0 ? `no ALLOW policy selects the workload (in ${r.namespace})` : `${r.namespace}/${r.name} rule ${r.rule}`;
+}
 
 /** One request through the model: RBAC's answer, unless a CUSTOM provider is asked (then the model cannot say). */
 function decide(q: GrantQuery, w: Partial<Witness>): Judged {
@@ -141,7 +153,7 @@ const ruleKey = (r: GrantRule) => (r.rule < 0 ? `~${r.name}` : policyId(r, r.rul
 
 /** The words for what one rule grants: its `to` operations (the `from` is this identity by construction). */
 function ruleScope(q: GrantQuery, g: GrantRule): string {
-  const where = g.rule < 0 ? g.name : `${g.namespace}/${g.name} rule ${g.rule}`;
+  const where = grantRuleText(g);
   const p = q.policies.find((x) => x.namespace === g.namespace && x.name === g.name);
   const rule = p?.rules[g.rule];
   if (!rule?.to || rule.to.length === 0) return `${where}: ${q.http ? 'any request' : 'any connection'}`;
@@ -184,8 +196,15 @@ export function cellGrant(q: GrantQuery, nonce: string, declared: DeclaredCall[]
 }
 
 /**
- * The attack: a request the model says this identity is NOT granted, a safe method on a reserved nonce path (HTTP)
- * or a nonce on the port (TCP). `none` when every such request is granted or the model cannot judge one.
+ * The attack: a request the model says this identity is NOT granted, made only of a safe method and a nonce path
+ * (HTTP), or a nonce on the port (TCP). Every probeable witness is searched, not only the reserved path: a non-grant
+ * enforced by a DENY on `paths`/`hosts`/`methods`, or by an ALLOW's `notPaths`/`notHosts`, is reachable only by a
+ * request on that path or Host, and a policy the proxy never received leaves exactly that request open (M22-H1).
+ * Order: GET before HEAD before OPTIONS (a HEAD answer carries no body, so only the destination's record can tell
+ * Envoy's refusal from the app's: M22-H2), and within a method the reserved path on the Service's Host first, then
+ * the policies' nonce-instantiated paths, then their Hosts (the Host a policy names is sent as the authority; Envoy
+ * matches `hosts` on `:authority`, I: pilot/pkg/security/authz/matcher/header.go HostMatcher). Never an exact path
+ * (an app's real path), never an unsafe method: `none` says why when nothing else is denied.
  */
 export function requestOutsideGrant(q: GrantQuery, nonce: string): MatrixRequest | { none: string } {
   if (!q.http) {
@@ -193,13 +212,18 @@ export function requestOutsideGrant(q: GrantQuery, nonce: string): MatrixRequest
     if ('unjudged' in d) return { none: `not judged: ${d.unjudged}` };
     return d.allowed ? { none: `every connection to port ${q.port} is granted` } : { kind: 'tcp', nonce };
   }
-  const path = reservedPath(nonce);
+  const reserved = decide(q, { method: SAFE_METHODS[0], path: reservedPath(nonce), host: q.host });
+  if ('unjudged' in reserved) return { none: `not judged: ${reserved.unjudged}` };
+  const candidates = httpWitnesses(q, nonce, []).filter((w) => w.pathProbeable);
   for (const method of SAFE_METHODS) {
-    const d = decide(q, { method, path, host: q.host });
-    if ('unjudged' in d) return { none: `not judged: ${d.unjudged}` };
-    if (!d.allowed) return { kind: 'http', method, path, nonce };
+    // httpWitnesses lists the Service's Host first and, for each Host, the reserved path first.
+    for (const w of candidates.filter((x) => x.method === method)) {
+      const d = decide(q, w);
+      if ('unjudged' in d || d.allowed) continue;
+      return { kind: 'http', method, path: w.path, nonce, ...(w.host !== q.host ? { host: w.host } : {}) };
+    }
   }
-  return { none: `every safe request (${SAFE_METHODS.join(', ')} on a reserved path) is granted` };
+  return { none: `every safe request (${SAFE_METHODS.join(', ')} on a nonce path: the reserved one and the policies' own paths and Hosts) is granted; what is not granted needs an unsafe method or an exact path, never sent` };
 }
 
 /** The grant probe: a safe request the model says IS granted, with the nonce in its path; `none` when there is none. */

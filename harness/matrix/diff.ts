@@ -6,8 +6,12 @@
 // new grant beyond the intent, and a refusal proven before that is not proven now (inconclusive, not judged, or
 // not attacked any more while identity and Service are both still there). An identity or a Service port the
 // candidate no longer has is reported as removed, once, not as a hole closed.
-import type { CellGrant, CellState, MatrixReport } from './types.js';
+import { grantRuleText } from '../istio/grants.js';
+import type { CellGrant, CellState, GrantRule, MatrixReport } from './types.js';
 import { worstState } from './worst.js';
+
+/** A granting rule as `ns/name rule[N]`; the no-ALLOW-policy pseudo-rule in words, never `rule[-1]` (M22-L1). */
+const ruleWords = (r: GrantRule) => (r.rule < 0 ? grantRuleText(r) : `${r.namespace}/${r.name} rule[${r.rule}]`);
 
 export interface MatrixDiffRow {
   id: string;
@@ -37,7 +41,7 @@ export function foldCells(m: MatrixReport): Map<string, Folded> {
   for (const c of m.cells) {
     if (c.role === 'canary') continue;
     const k = cellKey(c);
-    const why = `${c.pod}: ${c.attack ? `${c.attack.outcome} (${c.attack.reason})` : (c.notAttacked ?? c.grant.reason ?? c.state)}${c.grant.rules.length ? `; granted by ${c.grant.rules.map((r) => `${r.namespace}/${r.name} rule[${r.rule}]`).join(', ')}` : ''}`;
+    const why = `${c.pod}: ${c.attack ? `${c.attack.outcome} (${c.attack.reason})` : (c.notAttacked ?? c.grant.reason ?? c.state)}${c.grant.rules.length ? `; granted by ${c.grant.rules.map(ruleWords).join(', ')}` : ''}`;
     const had = out.get(k);
     if (!had) {
       out.set(k, { state: c.state, grant: c.grant.kind, scope: [...c.grant.scope], why });

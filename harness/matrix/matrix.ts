@@ -17,7 +17,7 @@ import type { MintedCert, ProbeHandle, Target } from '../target.js';
 import { type RecordReader, readDestinationRecords, recordOf, runSharded, summarize } from '../sweep/attempts.js';
 import type { Estate, EstatePod, EstatePort, EstateService } from '../sweep/estate.js';
 import { type DestinationRecord, judgeIdentityAttempt, meshHandshake, plaintextReachedApp } from '../sweep/judge.js';
-import { beyondIntent, cellGrant, type DeclaredCall, type GrantQuery, requestInsideGrant, requestOutsideGrant } from '../istio/grants.js';
+import { beyondIntent, cellGrant, type DeclaredCall, type GrantQuery, grantRuleText, requestInsideGrant, requestOutsideGrant } from '../istio/grants.js';
 import { CELL_STATES, type CellGrant, type CellIntent, type CellState, type DeclaredNotGranted, type MatrixAttempt, type MatrixCell, type MatrixIdentity, type MatrixReport, type MatrixRequest } from './types.js';
 
 import { MATRIX_CHECKS } from './checks.js';
@@ -242,7 +242,7 @@ function attackFor(w: Work, req: MatrixRequest, id: string, cert: MintedCert, ti
   if (!t.pod.sidecar) {
     // No sidecar at the destination: the caller's sidecar would send plaintext (auto mTLS upgrades only towards a
     // sidecar), and nothing there enforces any policy; the identity cannot be presented, so none is.
-    return req.kind === 'tcp' ? { kind: 'tcp', id, dial: t.port.dial, timeoutMs } : { kind: 'http', id, dial: t.port.dial, authority: t.authority, method: req.method ?? 'GET', path: req.path ?? '/', timeoutMs };
+    return req.kind === 'tcp' ? { kind: 'tcp', id, dial: t.port.dial, timeoutMs } : { kind: 'http', id, dial: t.port.dial, authority: req.host ?? t.authority, method: req.method ?? 'GET', path: req.path ?? '/', timeoutMs };
   }
   return {
     kind: 'tls',
@@ -252,7 +252,8 @@ function attackFor(w: Work, req: MatrixRequest, id: string, cert: MintedCert, ti
     keyPem: cert.keyPem,
     // An Istio ALPN, so a PERMISSIVE port cannot route the handshake to its passthrough chain (§4b).
     alpn: req.kind === 'tcp' ? ['istio'] : ['istio-http/1.1'],
-    authority: t.authority,
+    // A Host a policy's `hosts`/`notHosts` draws when the attack needs one (grants.ts requestOutsideGrant).
+    authority: req.host ?? t.authority,
     path: req.path ?? '/',
     method: req.method ?? 'GET',
     // The server's chain proves a sidecar terminated the handshake (meshHandshake); it stays in memory, never in matrix.json.
@@ -277,7 +278,7 @@ function judgeAttempt(w: Work, kind: 'attack' | 'probe', roots: string[]): Matri
   }
   const hs = meshHandshake(o, roots);
   if (!hs.ok) return { ...base, outcome: 'inconclusive', reason: `the identity could not reach the port: ${hs.reason}` };
-  const j = judgeIdentityAttempt(o, rec, w.custom, w.logProblem ?? 'the destination has no record of this attempt');
+  const j = judgeIdentityAttempt(o, rec, w.custom, w.logProblem ?? 'the destination has no record of this attempt', req.method);
   return { ...base, outcome: j.outcome === 'reached' ? reachedAs : j.outcome, reason: j.reason };
 }
 
@@ -312,7 +313,7 @@ function planCells(ctx: MatrixContext, o: MatrixOptions, identities: MatrixIdent
       }
       const nonce = randomUUID().replaceAll('-', '');
       const q: GrantQuery | undefined = Array.isArray(policies)
-        ? { policies, principal: identity.spiffeId.replace(/^spiffe:\/\//, ''), namespace: identity.namespace, port: t.port.port, http: t.port.protocol !== 'tcp', host: t.authority }
+        ? { policies, principal: identity.spiffeId.replace(/^spiffe:\/\//, ''), namespace: identity.namespace, workloadNamespace: t.pod.namespace, port: t.port.port, http: t.port.protocol !== 'tcp', host: t.authority }
         : undefined;
       const declared = declaredFor(o.intent, identity, t, estate);
       const grant: CellGrant = q ? cellGrant(q, nonce, declared.calls ?? []) : { kind: 'not-judged', scope: [], rules: [], reason: (policies as { refused: string }).refused };
@@ -558,6 +559,16 @@ function grantProbeNote(cells: MatrixCell[]): string {
   return `; grant probes: ${reached} of ${probes.length} reached the app${not.length > 0 ? ` (not: ${summarizeReasons(not.map((c) => `${where(c)}: ${c.grantProbe!.outcome}, ${c.grantProbe!.reason}`))})` : ''}`;
 }
 
+/** Why cells were not attacked, grouped: "3 cells not attacked: 2 grant every safe request, 1 not judged (…)". */
+function notAttackedText(cells: MatrixCell[]): string {
+  const groups = new Map<string, number>();
+  for (const c of cells) {
+    const why = c.grant.kind === 'not-judged' || c.notAttacked?.startsWith('not judged') ? 'not judged by the model' : (c.notAttacked ?? 'no attack was made');
+    groups.set(why, (groups.get(why) ?? 0) + 1);
+  }
+  return `${cells.length} cells not attacked: ${[...groups.entries()].map(([why, n]) => `${n} ${why}`).join('; ')}`;
+}
+
 /** SWEEP-ENFORCE and SWEEP-LEASTPRIV, one case per (non-canary) identity; either is `error` when the canary is missed. */
 export function judgeMatrix(report: MatrixReport, incomplete: boolean, started: Date): CheckResult[] {
   return MATRIX_CHECKS.map((meta) => {
@@ -568,14 +579,19 @@ export function judgeMatrix(report: MatrixReport, incomplete: boolean, started: 
       if (meta.id === 'SWEEP-ENFORCE') {
         const holes = cells.filter((c) => c.state === 'hole');
         const unsure = cells.filter((c) => c.attack?.outcome === 'inconclusive' || (c.state === 'inconclusive' && !c.attack));
+        const attacked = cells.filter((c) => c.attack);
         const refused = cells.filter((c) => c.attack?.outcome === 'refused');
-        const verdict = holes.length > 0 ? 'fail' : unsure.length > 0 ? 'error' : 'pass';
+        const unattacked = cells.filter((c) => !c.attack && c.state !== 'inconclusive');
+        // A cell never attacked proves nothing about enforcement (M22-H1): an identity with no attacked cell is not a pass.
+        const verdict = holes.length > 0 ? 'fail' : unsure.length > 0 ? 'error' : attacked.length === 0 ? 'not-applicable' : 'pass';
         const reason =
           holes.length > 0
             ? `enforcement hole: ${summarizeReasons(holes.map((c) => `${where(c)}: ${c.attack!.reason}`))}`
             : unsure.length > 0
               ? `not proven: ${summarizeReasons(unsure.map((c) => `${where(c)}: ${c.attack?.reason ?? c.notAttacked ?? 'not attacked'}`))}`
-              : `${refused.length} requests outside the grants refused (proven by the destination's record) on ${cells.length} Service ports; ${cells.filter((c) => c.state === 'not-judged').length} not judged${grantProbeNote(cells)}`;
+              : attacked.length === 0
+                ? `no cell attacked, so nothing proven: ${notAttackedText(unattacked)}`
+                : `${attacked.length} of ${cells.length} cells attacked (one request outside the grant each), ${refused.length} refused (proven by the destination's record)${unattacked.length > 0 ? `; ${notAttackedText(unattacked)}` : ''}${grantProbeNote(cells)}`;
         cases.push({ label: id, verdict, reason, observed: cells.map((c) => ({ where: where(c), state: c.state, attack: c.attack ? { outcome: c.attack.outcome, reason: c.attack.reason } : undefined, notAttacked: c.notAttacked })) });
       } else {
         if (!report.intent) continue;
@@ -585,7 +601,7 @@ export function judgeMatrix(report: MatrixReport, incomplete: boolean, started: 
         const verdict = beyond.length > 0 ? 'fail' : 'pass';
         const reason =
           beyond.length > 0
-            ? `granted beyond the declared intent: ${summarizeReasons(beyond.map((c) => `${where(c)}: ${c.intent.beyond.map((b) => `${b.witness} by ${b.rule.namespace}/${b.rule.name} rule ${b.rule.rule}`).join(', ')}`))}`
+            ? `granted beyond the declared intent: ${summarizeReasons(beyond.map((c) => `${where(c)}: ${c.intent.beyond.map((b) => `${b.witness} by ${grantRuleText(b.rule)}`).join(', ')}`))}`
             : `every grant on ${known.length} Service ports is within the declared intent`;
         cases.push({ label: id, verdict, reason, observed: cells.map((c) => ({ where: where(c), intent: c.intent.status, beyond: c.intent.beyond })) });
       }
@@ -609,6 +625,9 @@ export function judgeMatrix(report: MatrixReport, incomplete: boolean, started: 
     } else if (errors.length > 0) {
       verdict = 'error';
       reason = `${errors.length} of ${cases.length} identities not proven: ${errors[0]!.label} (${errors[0]!.reason})`;
+    } else if (meta.id === 'SWEEP-ENFORCE' && cases.length > 0 && cases.every((c) => c.verdict === 'not-applicable')) {
+      verdict = 'not-applicable';
+      reason = `no identity had a cell attacked: ${cases[0]!.label} (${cases[0]!.reason})`;
     } else if (meta.id === 'SWEEP-LEASTPRIV' && !report.intent) {
       verdict = 'not-applicable';
       reason = 'no intent given (--intent): grants cannot be compared with declared calls';
@@ -617,7 +636,13 @@ export function judgeMatrix(report: MatrixReport, incomplete: boolean, started: 
       reason = meta.id === 'SWEEP-LEASTPRIV' ? 'no identity in scope has a declared intent' : 'no identity in scope';
     } else {
       verdict = 'pass';
-      reason = `${cases.length} identities, ${report.counts.cells} cells; matrix canary flagged`;
+      const estate = report.cells.filter((c) => c.role !== 'canary');
+      const attacked = estate.filter((c) => c.attack);
+      const skipped = cases.filter((c) => c.verdict === 'not-applicable').length;
+      reason =
+        meta.id === 'SWEEP-ENFORCE'
+          ? `${cases.length - skipped} identities proven${skipped > 0 ? ` (${skipped} with no cell attacked, not counted)` : ''}; ${report.counts.cells} cells: ${attacked.length} attacked, ${attacked.filter((c) => c.attack!.outcome === 'refused').length} refused, ${notAttackedText(estate.filter((c) => !c.attack))}; matrix canary flagged`
+          : `${cases.length} identities, ${report.counts.cells} cells; matrix canary flagged`;
     }
     return {
       id: meta.id,
@@ -626,7 +651,7 @@ export function judgeMatrix(report: MatrixReport, incomplete: boolean, started: 
       claim: meta.claim,
       controls: controlsFor(meta.categories),
       categories: meta.categories,
-      method: 'TEST',
+      method: meta.method,
       weakenedBy: ['the matrix canary (fixtures/sweep)'],
       verdict,
       reason,

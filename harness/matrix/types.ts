@@ -48,10 +48,15 @@ export interface MatrixRequest {
   kind: 'http' | 'tcp';
   /** HTTP: GET, HEAD or OPTIONS only. */
   method?: string;
-  /** HTTP: a path under the reserved prefix (`/.meshproof/matrix/<nonce>`) or under a granted wildcard prefix. */
+  /** HTTP: a path under the reserved prefix (`/.meshproof/matrix/<nonce>`), or a policy's wildcard or template pattern with the nonce in it (never an exact path). */
   path?: string;
   /** The nonce the attempt carries (TCP: the bytes sent; HTTP: in the path). */
   nonce: string;
+  /**
+   * HTTP: the Host (`:authority`) sent, when not the Service's own (an attack on a non-grant a policy's `hosts` or
+   * `notHosts` draws; grants.ts requestOutsideGrant). Absent: the Service's cluster-local name and port.
+   */
+  host?: string;
 }
 
 export interface MatrixAttempt {

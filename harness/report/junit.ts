@@ -46,7 +46,7 @@ export function junitXml(run: RunResult, outDir: string): string {
     const ts = root.ele('testsuite', {
       name: suite,
       ...counts(rs, run.sweep !== undefined),
-      skipped: String(run.sweep ? rs.filter(skippedSweepCheck).length : rs.filter((r) => r.verdict === 'not-applicable').length),
+      skipped: String(run.sweep ? rs.filter(skippedSweepCheck).length + rs.flatMap((r) => r.cases).filter((c) => c.verdict === 'not-applicable').length : rs.filter((r) => r.verdict === 'not-applicable').length),
       timestamp: run.startedAt.replace(/\.\d+Z$/, ''),
       id: run.runId,
     });
@@ -73,6 +73,8 @@ export function junitXml(run: RunResult, outDir: string): string {
           const detail = `claim: ${r.claim}\nobserved: ${c.reason}${c.atFault ? `\nat fault: ${c.atFault.object}\nfix: ${c.atFault.remedy}` : ''}\nevidence: ${checkFile(r.id)}, ${evidence}`;
           if (c.verdict === 'fail') tc.ele('failure', { message: `${r.id}: ${c.reason}`.slice(0, 1000), type: 'fail' }).txt(detail);
           else if (c.verdict === 'error') tc.ele('error', { message: `inconclusive: ${c.reason}`.slice(0, 1000), type: 'inconclusive' }).txt(detail);
+          // A matrix identity none of whose cells was attacked proves nothing: skipped, with why (M22-H1).
+          else if (c.verdict === 'not-applicable') tc.ele('skipped', { message: `not applicable: ${c.reason}`.slice(0, 1000) });
           tc.ele('system-out').txt(`${facts.get(r.id)}\nreason: ${c.reason}`);
         }
         if (r.verdict === 'error' && r.cases.every((c) => c.verdict !== 'error')) {

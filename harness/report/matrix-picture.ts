@@ -5,8 +5,12 @@
 // never counted as findings. A large estate (more than FULL_GRID_LIMIT cells) gets a per-namespace summary grid
 // instead of a cell per (identity, Service port); the sortable table of every cell that is not a proven refusal
 // is there in both cases. Every drawn mark carries data-* attributes, so a test can hold it against matrix.json.
-import { CELL_STATES, type CellState, type MatrixCell, type MatrixReport } from '../matrix/types.js';
+import { grantRuleText } from '../istio/grants.js';
+import { CELL_STATES, type CellState, type GrantRule, type MatrixCell, type MatrixReport } from '../matrix/types.js';
 import { FOLD_ORDER, worstState } from '../matrix/worst.js';
+
+/** A granting rule as `ns/name rule[N]`; the no-ALLOW-policy pseudo-rule in words, never `rule[-1]` (M22-L1). */
+const ruleWords = (r: GrantRule) => (r.rule < 0 ? grantRuleText(r) : `${r.namespace}/${r.name} rule[${r.rule}]`);
 
 const esc = (s: unknown) => String(s).replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
 
@@ -93,7 +97,7 @@ export function stateCounts(m: MatrixReport): { estate: Record<CellState, number
   return { estate, canary };
 }
 
-const rulesText = (c: MatrixCell) => c.grant.rules.map((r) => `${r.namespace}/${r.name} rule[${r.rule}]`).join(', ');
+const rulesText = (c: MatrixCell) => c.grant.rules.map(ruleWords).join(', ');
 const requestText = (a: NonNullable<MatrixCell['attack']>) => (a.request.kind === 'http' ? `${a.request.method ?? 'GET'} ${a.request.path ?? ''}` : `TCP nonce ${a.request.nonce}`);
 
 /** A cell's evidence in words: grant, rules, intent, attack and its result, the grant probe, the pod. */
@@ -101,7 +105,7 @@ export function cellDetail(c: MatrixCell): string[] {
   return [
     `grant: ${c.grant.kind}${c.grant.scope.length ? ` (${c.grant.scope.join('; ')})` : ''}${c.grant.reason ? ` — ${c.grant.reason}` : ''}`,
     ...(c.grant.rules.length ? [`rules: ${rulesText(c)}`] : []),
-    `intent: ${c.intent.status}${c.intent.beyond.length ? `; beyond it: ${c.intent.beyond.map((b) => `${b.witness} by ${b.rule.namespace}/${b.rule.name} rule[${b.rule.rule}]`).join('; ')}` : ''}`,
+    `intent: ${c.intent.status}${c.intent.beyond.length ? `; beyond it: ${c.intent.beyond.map((b) => `${b.witness} by ${ruleWords(b.rule)}`).join('; ')}` : ''}`,
     c.attack ? `attack: ${requestText(c.attack)} → ${c.attack.outcome} (${c.attack.reason})` : `not attacked: ${c.notAttacked ?? 'no reason recorded'}`,
     ...(c.grantProbe ? [`grant probe: ${requestText(c.grantProbe)} → ${c.grantProbe.outcome} (${c.grantProbe.reason})`] : []),
     `pod: ${c.pod} (target port ${c.targetPort}, ${c.protocol})`,
@@ -183,7 +187,7 @@ function detailsTable(m: MatrixReport): string {
     const st = MATRIX_STATE[c.state];
     const attack = c.attack ? `${requestText(c.attack)} → ${c.attack.outcome}` : 'not attacked';
     const why = c.attack?.reason ?? c.notAttacked ?? c.grant.reason ?? '';
-    const beyond = c.intent.beyond.map((b) => `beyond intent: ${b.witness} (${b.rule.namespace}/${b.rule.name} rule[${b.rule.rule}])`);
+    const beyond = c.intent.beyond.map((b) => `beyond intent: ${b.witness} (${ruleWords(b.rule)})`);
     return `<tr class="matrix-row" data-state="${c.state}" data-identity="${esc(c.identity)}" data-namespace="${esc(c.namespace)}" data-service="${esc(c.service)}" data-port="${c.port}" data-pod="${esc(c.pod)}"${c.role === 'canary' ? ' data-role="canary"' : ''}><td class="mx-${c.state}">${st.glyph} ${esc(c.role === 'canary' ? `canary: ${c.state}` : c.state)}</td><td>${esc(c.identity)}</td><td>${esc(c.namespace)}</td><td>${esc(c.service)}</td><td>${c.port}</td><td>${esc(`${c.grant.kind}${c.grant.scope.length ? `: ${c.grant.scope.join('; ')}` : ''}`)}</td><td>${esc(rulesText(c))}</td><td>${esc(attack)}</td><td>${esc([why, ...beyond].filter(Boolean).join('; '))}</td></tr>`;
   };
   return `<h3>Every cell not proven refused (${cells.length})</h3>

@@ -197,6 +197,9 @@ export function plaintextReachedApp(o: Observation | undefined, rec: Destination
   return o.tcp?.nonceEchoed === true || (o.bytesReceived > 0 && rec?.layer === 'upstream');
 }
 
+/** A request whose answer carries no body by HTTP rules, whatever its status (RFC 9110 §9.3.2 HEAD). */
+const bodiless = (method: string) => method.toUpperCase() === 'HEAD';
+
 /** What one mTLS attempt with an identity no policy grants it showed: refused (proven), reached the app, or neither. */
 export interface AttemptJudgement {
   outcome: 'refused' | 'reached' | 'inconclusive';
@@ -210,9 +213,10 @@ export interface AttemptJudgement {
  * a denied client before the RBAC network filter closes on the client's first bytes (I-H1: tcp_proxy connects
  * upstream in onNewConnection, E: source/common/tcp_proxy/tcp_proxy.cc; RBAC decides in onData, E:
  * source/extensions/filters/network/rbac/rbac_filter.cc). A refusal counts only with the destination's record of who
- * refused; without it the attempt is inconclusive. `noRecord` says why no record is at hand.
+ * refused; without it the attempt is inconclusive. `noRecord` says why no record is at hand. `method`: the request's
+ (a 403 to a HEAD has no body, so without the record it is never the app's answer: M22-H2).
  */
-export function judgeIdentityAttempt(o: Observation, rec: DestinationRecord | undefined, customPolicy: boolean, noRecord: string): AttemptJudgement {
+export function judgeIdentityAttempt(o: Observation, rec: DestinationRecord | undefined, customPolicy: boolean, noRecord: string, method = 'GET'): AttemptJudgement {
   const refused = (how: string): AttemptJudgement => ({ outcome: 'refused', reason: `denied (${how}), recorded by the destination as ${rec!.detail}` });
   if (o.http) {
     const status = `HTTP ${o.http.status}${o.http.status === 403 ? ` ${JSON.stringify(o.http.body.slice(0, 40))}` : ''}`;
@@ -220,6 +224,11 @@ export function judgeIdentityAttempt(o: Observation, rec: DestinationRecord | un
     if (rec?.layer === 'rbac' && o.http.status === 403) return refused(status);
     if (rec?.layer === 'ext-authz') return refused(`${status} from the CUSTOM provider`);
     if (rec?.layer === 'upstream') return { outcome: 'reached', reason: `${status}, and the destination passed the request to the app (${rec.detail})` };
+    if (o.http.status === 403 && bodiless(method)) {
+      // Envoy's local reply to a HEAD is headers only (E: source/common/http/utility.cc Utility::encodeLocalReply,
+      // `is_head_request_`; RFC 9110 §9.3.2), so RBAC's 403 and an app's own 403 look alike: only the record can tell.
+      return { outcome: 'inconclusive', reason: `${status} to a ${method} (no body by HTTP rules, so the mesh's denial cannot be told from the app's) and uncorroborated: ${noRecord}` };
+    }
     const mesh403 = o.http.status === 403 && o.http.body === RBAC_DENIED_BODY;
     if (!mesh403 && !(customPolicy && providerStatus(o.http.status))) return { outcome: 'reached', reason: deniedByMesh(o).reason };
     const who = mesh403 ? 'the mesh RBAC body' : "a CUSTOM (ext_authz) policy selects this workload, so the answer may be its provider's";
