@@ -1,0 +1,214 @@
+// Issue 22 "done when": `meshproof sweep --matrix` on the generated estate, through the built CLI, finds exactly the
+// planted findings and nothing else: on the lab (`--estate 20x2`, exit 1; `--no-holes`, exit 0) and through the
+// Kubernetes API façade over the lab, under exactly deploy/rbac.yaml + rbac-sweep.yaml + rbac-matrix.yaml as
+// meshproof's own service account (deploy/confine.yaml admitting every write), with no token and no key in any
+// output; and the matrix picture of report.html read in Chromium against matrix.json.
+//
+// What "exactly the planted findings" is, worked out from cluster/lab/estate.ts and never from the run:
+// - estateMatrixFindings: the grants beyond the intent (a Service open to `principals: ["*"]`, one granting its whole
+//   namespace, one granting all methods where the intent declares `GET /api/*`) and the hole of the DENY the
+//   estate's LabFault leaves unpushed (estateMatrixHole);
+// - the sweep's own no-sidecar Service (estateHoles): nothing there enforces any policy, so every identity's attack
+//   outside its grant reaches the app, a hole, except for the one identity its policy grants everything (its one
+//   caller, read from that Service's ALLOW): outside an `all` grant there is no request to send.
+import { execFileSync } from 'node:child_process';
+import { cpSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { estateHoles, estateIdentities, estateIntentYaml, estateLabFaults, estateMatrixFindings, estateMatrixHole, estatePosture, type EstateSpec } from '../cluster/lab/estate.js';
+import type { CheckResult } from '../harness/engine.js';
+import type { CellState, MatrixCell, MatrixReport } from '../harness/matrix/types.js';
+import { CLI, type CliResult, cli } from './support/cli.js';
+import { type LabCluster, startLabCluster } from './support/lab-cluster.js';
+import { loadRoles } from './support/rbac.js';
+
+const tmp = mkdtempSync(path.join(tmpdir(), 'meshproof-matrix-estate-'));
+const SPEC: EstateSpec = { services: 20, replicas: 2 };
+const CLEAN: EstateSpec = { ...SPEC, holes: false };
+const PORTS = [8080, 9000];
+
+type Matrix = MatrixReport & { schema: string };
+const readJson = <T>(dir: string, file: string) => JSON.parse(readFileSync(path.join(dir, file), 'utf8')) as T;
+
+/** Every file under `root`, read whole. */
+function filesUnder(root: string): { file: string; text: string }[] {
+  return readdirSync(root).flatMap((f) => {
+    const p = path.join(root, f);
+    return statSync(p).isDirectory() ? filesUnder(p) : [{ file: p, text: readFileSync(p, 'latin1') }];
+  });
+}
+
+/** A cell as the findings are named: `identity → ns/service:port state`. */
+const key = (identity: string, namespace: string, service: string, port: number, state: string) => `${identity} → ${namespace}/${service}:${port} ${state}`;
+const cellKey = (c: MatrixCell) => key(c.identity, c.namespace, c.service, c.port, c.state);
+
+/** The one identity the no-sidecar Service's ALLOW admits (`principals: [cluster.local/ns/<ns>/sa/<sa>]`, no `to`). */
+function soleCallerOf(spec: EstateSpec, namespace: string, service: string): string {
+  const ap = estatePosture(spec).find((o) => o.manifest.kind === 'AuthorizationPolicy' && o.manifest.metadata.namespace === namespace && o.manifest.metadata.name === `${service}-callers`);
+  const rules = (ap?.manifest as { spec?: { rules?: { from?: { source: { principals?: string[] } }[]; to?: unknown }[] } } | undefined)?.spec?.rules ?? [];
+  expect(rules).toHaveLength(1);
+  expect(rules[0]!.to).toBeUndefined();
+  const principals = rules[0]!.from!.flatMap((f) => f.source.principals ?? []);
+  expect(principals).toHaveLength(1);
+  const m = /^cluster\.local\/ns\/([^/]+)\/sa\/([^/]+)$/.exec(principals[0]!);
+  return `${m![1]}/${m![2]}`;
+}
+
+/** The planted findings of the estate (holes on), as `identity → ns/service:port state`, from estate.ts alone. */
+function plantedFindings(spec: EstateSpec): string[] {
+  const identities = estateIdentities(spec);
+  const out = estateMatrixFindings(spec, identities).flatMap((f) => f.ports.map((p) => key(f.identity, f.namespace, f.service, p, f.state)));
+  const bare = estateHoles(spec).find((h) => h.kind === 'no-sidecar')!;
+  const caller = soleCallerOf(spec, bare.namespace, bare.service);
+  for (const who of identities) if (who !== caller) for (const p of PORTS) out.push(key(who, bare.namespace, bare.service, p, 'hole'));
+  return out.sort();
+}
+
+/** The matrix's findings: every estate cell (the canary's apart) that is a hole or a grant beyond the intent. */
+const foundFindings = (m: MatrixReport) =>
+  m.cells
+    .filter((c) => c.role !== 'canary' && (c.state === 'hole' || c.state === 'beyond-intent'))
+    .map(cellKey)
+    .sort();
+
+const checkOf = (dir: string, id: string) => readJson<CheckResult & { cases: { label: string; verdict: string; reason: string; observed: { where: string; state: CellState }[] }[] }>(dir, `checks/${id}.json`);
+
+/**
+ * The check's failing testcases are exactly the identities with findings of `state` (one testcase per identity), each
+ * observing exactly those Service ports in that state, and its reason naming them (the first few, then "… N more").
+ */
+function expectCasesName(dir: string, id: string, planted: string[], state: CellState): void {
+  const check = checkOf(dir, id);
+  expect(check.verdict, id).toBe('fail');
+  const want = new Map<string, string[]>();
+  for (const f of planted.filter((x) => x.endsWith(` ${state}`))) {
+    const [identity, rest] = f.split(' → ') as [string, string];
+    want.set(identity, [...(want.get(identity) ?? []), rest.replace(/ \S+$/, '')]);
+  }
+  const failing = check.cases.filter((c) => c.verdict === 'fail');
+  expect(failing.map((c) => c.label).sort(), id).toEqual([...want.keys()].sort());
+  for (const c of failing) {
+    const where = want.get(c.label)!.sort();
+    expect(c.observed.filter((o) => o.state === state).map((o) => o.where.replace(/ \(.*\)$/, '')).sort(), `${id} ${c.label}`).toEqual(where);
+    const named = where.filter((w) => c.reason.includes(`${w} (`));
+    const more = Number(/… (\d+) more$/.exec(c.reason)?.[1] ?? 0);
+    expect(named.length + more, `${id} ${c.label}: ${c.reason}`).toBe(where.length);
+    expect(named.length).toBeGreaterThan(0);
+  }
+  expect(check.cases.filter((c) => c.verdict !== 'fail' && c.verdict !== 'pass'), id).toEqual([]);
+}
+
+/** The cells no finding may be: every estate cell is one of `allowed`; not-judged only where a CUSTOM provider decides. */
+function expectOnlyJudged(m: MatrixReport, allowed: CellState[]): void {
+  const estate = m.cells.filter((c) => c.role !== 'canary');
+  expect(estate.filter((c) => !allowed.includes(c.state)).map(cellKey)).toEqual([]);
+  // A refusal is proven by the destination's record, never by the caller's view alone.
+  for (const c of estate.filter((x) => x.state === 'refused')) expect(c.attack?.reason, cellKey(c)).toMatch(/recorded by the destination as .*rbac_access_denied_matched_policy\[/);
+  const notJudged = estate.filter((c) => c.state === 'not-judged');
+  expect(new Set(notJudged.map((c) => `${c.namespace}/${c.service}:${c.port}`))).toEqual(new Set(['estate-1/ext-authz-protected:8080']));
+  expect(notJudged.map((c) => c.identity).sort()).toEqual(estateIdentities(SPEC).sort());
+  for (const c of notJudged) {
+    expect(c.grant.kind).toBe('not-judged');
+    expect(c.grant.reason ?? c.notAttacked, cellKey(c)).toMatch(/a CUSTOM provider \(lab-ext-authz, ns\[estate-1\]-policy\[ext-authz-protected-custom\]-rule\[0\]\) decides this request/);
+    expect(c.attack).toBeUndefined();
+  }
+}
+
+/** The matrix canary flagged: each expectation met, nothing missing. */
+function expectCanaryFlagged(m: MatrixReport): void {
+  expect(m.canary.missing).toEqual([]);
+  expect(m.canary.flagged).toBe(true);
+  expect(m.canary.expected).toHaveLength(3);
+}
+
+/** The bundle verifies (intent.yaml among its hashed files) and a changed intent.yaml does not. */
+function expectIntentVerified(dir: string, spec: EstateSpec): void {
+  expect(readFileSync(path.join(dir, 'intent.yaml'), 'utf8')).toBe(estateIntentYaml(spec));
+  expect(readFileSync(path.join(dir, 'manifest.sha256'), 'utf8')).toMatch(/^[0-9a-f]{64} {2}intent\.yaml$/m);
+  expect(execFileSync(process.execPath, [CLI, 'verify', dir], { encoding: 'utf8' })).toMatch(/^OK: \d+ files checked/);
+  const copy = path.join(mkdtempSync(path.join(tmp, 'tampered-')), 'bundle');
+  cpSync(dir, copy, { recursive: true });
+  writeFileSync(path.join(copy, 'intent.yaml'), readFileSync(path.join(dir, 'intent.yaml'), 'utf8').replace('name: svc-0001\n', 'name: svc-0019\n'));
+  let code = 0;
+  let printed = '';
+  try {
+    execFileSync(process.execPath, [CLI, 'verify', copy], { encoding: 'utf8', stdio: 'pipe' });
+  } catch (e) {
+    code = (e as { status: number }).status;
+    printed = `${(e as { stdout: string }).stdout}${(e as { stderr: string }).stderr}`;
+  }
+  expect(code).toBe(1);
+  expect(printed).toMatch(/intent\.yaml/);
+}
+
+/** No private key in any bundle file or in what the run printed. */
+function expectNoKey(dir: string, r: CliResult): void {
+  for (const f of filesUnder(dir)) expect(f.text.includes('PRIVATE KEY'), f.file).toBe(false);
+  expect(`${r.stdout}${r.stderr}`).not.toContain('PRIVATE KEY');
+}
+
+describe('issue 22 done when: sweep --target lab --estate 20x2 --matrix (the built CLI)', () => {
+  const out = path.join(tmp, 'lab');
+  let r: CliResult;
+  let m: Matrix;
+  beforeAll(async () => {
+    r = await cli(['sweep', '--target', 'lab', '--estate', '20x2', '--matrix', '--out', out]);
+    m = readJson<Matrix>(out, 'matrix.json');
+  });
+
+  it('exits 1 with exactly the planted findings: the holes (no-sidecar Service, the unpushed DENY) and the grants beyond the intent, each with the rule that grants too much', () => {
+    expect(r.code, r.stderr).toBe(1);
+    expect(m.schema).toBe('meshproof.dev/matrix/v1');
+    expect(m.identities.filter((i) => i.role !== 'canary').map((i) => `${i.namespace}/${i.serviceAccount}`).sort()).toEqual(estateIdentities(SPEC).sort());
+    const planted = plantedFindings(SPEC);
+    // 20x2: 22 identities into the no-sidecar Service and one through the unpushed DENY, two ports each; 21 + 22
+    // identities beyond the intent on the namespace-wide and the open Service, and the all-methods caller.
+    expect(planted.filter((f) => f.endsWith(' hole'))).toHaveLength(46);
+    expect(planted.filter((f) => f.endsWith(' beyond-intent'))).toHaveLength(88);
+    expect(foundFindings(m)).toEqual(planted);
+    // The counts are the estate's (the canary's cells apart), as the picture's legend shows them.
+    expect([m.counts.hole, m.counts['beyond-intent'], m.counts.inconclusive]).toEqual([46, 88, 0]);
+    // Each grant beyond the intent names the ALLOW rule that grants it, as estate.ts planted it.
+    for (const f of estateMatrixFindings(SPEC)) {
+      for (const port of f.ports) {
+        const c = m.cells.find((x) => x.identity === f.identity && x.namespace === f.namespace && x.service === f.service && x.port === port)!;
+        if (f.state === 'beyond-intent') expect(c.intent.beyond.map((b) => b.rule), cellKey(c)).toContainEqual(f.rule);
+        // The unpushed DENY: the attack the model says is refused reached the app, shown by the app's answer.
+        else expect(c.attack?.outcome, cellKey(c)).toBe('hole');
+      }
+    }
+    const hole = estateMatrixHole(SPEC);
+    const unpushed = m.cells.filter((c) => c.identity === hole.identity && c.service === hole.service);
+    expect(unpushed.map((c) => c.grant.kind)).toEqual(['none', 'none']);
+    expect(unpushed.map((c) => c.attack?.reason)).toEqual([expect.stringMatching(/HTTP 200 from the app/), expect.stringMatching(/the nonce came back over TCP/)]);
+    // Everything else is proven refused, granted within the intent, or not judged (the CUSTOM provider), never inconclusive.
+    expectOnlyJudged(m, ['hole', 'beyond-intent', 'granted', 'refused', 'not-judged']);
+  });
+
+  it('flags the matrix canary; SWEEP-ENFORCE and SWEEP-LEASTPRIV fail, one testcase per identity naming each of its findings', () => {
+    expectCanaryFlagged(m);
+    const run = readJson<{ results: { id: string; verdict: string }[] }>(out, 'run.json');
+    expect(run.results.filter((c) => c.id === 'SWEEP-ENFORCE' || c.id === 'SWEEP-LEASTPRIV').map((c) => `${c.id} ${c.verdict}`)).toEqual(['SWEEP-ENFORCE fail', 'SWEEP-LEASTPRIV fail']);
+    const planted = plantedFindings(SPEC);
+    expectCasesName(out, 'SWEEP-ENFORCE', planted, 'hole');
+    expectCasesName(out, 'SWEEP-LEASTPRIV', planted, 'beyond-intent');
+  });
+
+  it('writes the estate\'s intent as intent.yaml, verified by the manifest; no key in any file or output', () => {
+    expectIntentVerified(out, SPEC);
+    expectNoKey(out, r);
+  });
+
+  it('without the planted holes (--no-holes) exits 0: every cell refused (proven), granted within the intent, or not judged (only the CUSTOM-protected workload)', async () => {
+    const clean = path.join(tmp, 'lab-clean');
+    const c = await cli(['sweep', '--target', 'lab', '--estate', '20x2', '--no-holes', '--matrix', '--out', clean, '--quiet']);
+    expect(c.code, c.stderr).toBe(0);
+    const cm = readJson<Matrix>(clean, 'matrix.json');
+    expect(foundFindings(cm)).toEqual([]);
+    expectOnlyJudged(cm, ['granted', 'refused', 'not-judged']);
+    expectCanaryFlagged(cm);
+    for (const id of ['SWEEP-ENFORCE', 'SWEEP-LEASTPRIV']) expect(checkOf(clean, id).verdict, id).toBe('pass');
+    expectIntentVerified(clean, CLEAN);
+  });
+});
