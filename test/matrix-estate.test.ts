@@ -255,15 +255,22 @@ describe('issue 22 done when: sweep --target kubeconfig --matrix through the API
     expectCanaryFlagged(m);
     expectCasesName(out, 'SWEEP-ENFORCE', plantedFindings(SPEC), 'hole');
     expectCasesName(out, 'SWEEP-LEASTPRIV', plantedFindings(SPEC), 'beyond-intent');
-    expect(readFileSync(path.join(out, 'intent.yaml'), 'utf8')).toBe(estateIntentYaml(SPEC));
+    // The intent used, as given (headed by the file it came from), in the bundle and its manifest.
+    expect(readFileSync(path.join(out, 'intent.yaml'), 'utf8')).toBe(`# ${intent}\n${estateIntentYaml(SPEC)}`);
+    expect(readFileSync(path.join(out, 'manifest.sha256'), 'utf8')).toMatch(/^[0-9a-f]{64} {2}intent\.yaml$/m);
     // Under exactly the shipped roles and confine.yaml: nothing refused, nothing denied at admission.
     expect(c.api.state.forbidden).toEqual([]);
     expect(c.api.state.admissionDenied).toEqual([]);
-    // One TokenRequest per identity, as confine.yaml admits them (istio-ca only, 600 s), and the token grant used
-    // in every namespace that has identities (the estate's and the run namespace's canary).
+    // One TokenRequest per identity, as confine.yaml admits them (istio-ca only, 600 s); the only other token is the
+    // kubelet's projected one of the sweeper pod (its own fresh identity), which meshproof never requests.
     const identities = m.identities.map((i) => `${i.namespace}/${i.serviceAccount}`);
-    expect(issued.map((t) => `${t.namespace}/${t.serviceAccount}`).sort()).toEqual([...identities].sort());
-    expect(issued.every((t) => String(t.audiences) === 'istio-ca' && t.expirationSeconds === 600)).toBe(true);
+    const requested = c.api.calls.flatMap((x) => /^POST \/api\/v1\/namespaces\/([^/]+)\/serviceaccounts\/([^/]+)\/token$/.exec(x)?.slice(1, 3).join('/') ?? []);
+    expect(requested.sort()).toEqual([...identities].sort());
+    const byRequest = issued.filter((t) => identities.includes(`${t.namespace}/${t.serviceAccount}`));
+    expect(byRequest.map((t) => `${t.namespace}/${t.serviceAccount} ${t.audiences} ${t.expirationSeconds}`).sort()).toEqual(identities.map((i) => `${i} istio-ca 600`).sort());
+    const runNs = m.identities.find((i) => i.role === 'canary')!.namespace;
+    expect(issued.filter((t) => !byRequest.includes(t)).map((t) => `${t.namespace}/${t.serviceAccount}`)).toEqual([`${runNs}/sweeper`]);
+    // The token grant used in every namespace that has identities (the estate's, and the run namespace's canary).
     for (const ns of new Set(m.identities.map((i) => i.namespace))) expect([...c.api.state.rbacUsed], ns).toContain(`create core/serviceaccounts/token in ${ns}`);
     // Read-only towards the estate: every object its owners applied is exactly as it was, none managed by meshproof.
     for (const [k, v] of before) expect(c.api.state.objects.get(k), k).toEqual(v);
