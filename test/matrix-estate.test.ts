@@ -17,9 +17,11 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { estateHoles, estateIdentities, estateIntentYaml, estateLabFaults, estateMatrixFindings, estateMatrixHole, estatePosture, type EstateSpec } from '../cluster/lab/estate.js';
-import type { CellState, MatrixCell, MatrixReport } from '../harness/matrix/types.js';
+import { CELL_STATES, type CellState, type MatrixCell, type MatrixReport } from '../harness/matrix/types.js';
+import { MATRIX_STATE } from '../harness/report/matrix-picture.js';
 import { CLI, type CliResult, cli } from './support/cli.js';
 import { type LabCluster, startLabCluster } from './support/lab-cluster.js';
+import { drawnCells, expectedDrawn, openReport } from './support/matrix-picture.js';
 import { loadRoles } from './support/rbac.js';
 
 const tmp = mkdtempSync(path.join(tmpdir(), 'meshproof-matrix-estate-'));
@@ -199,6 +201,34 @@ describe('issue 22 done when: sweep --target lab --estate 20x2 --matrix (the bui
   it('writes the estate\'s intent as intent.yaml, verified by the manifest; no key in any file or output', () => {
     expectIntentVerified(out, SPEC);
     expectNoKey(out, r);
+  });
+
+  it('draws the matrix in report.html as matrix.json has it: every cell (identity, Service, port, state, glyph), the legend\'s counts, the canary as the control (Chromium)', async () => {
+    const { browser, page, problems } = await openReport(path.join(out, 'report.html'));
+    try {
+      expect(await page.locator('figure.matrix-figure').getAttribute('data-mode')).toBe('full');
+      const want = expectedDrawn(m);
+      const drawn = await drawnCells(page, '#matrix-grid td.mx');
+      expect(drawn.map((d) => d.key).sort()).toEqual([...want.keys()].sort());
+      for (const d of drawn) {
+        const w = want.get(d.key)!;
+        expect([d.state, d.pods, d.canary, d.glyph], d.key).toEqual([w.state, w.pods, w.canary, MATRIX_STATE[w.state].glyph]);
+        expect(d.title, d.key).toContain(MATRIX_STATE[w.state].text);
+      }
+      // The planted findings are drawn where they are (one pod per Service attacked: the cell is that pod's).
+      const drawnFindings = drawn.filter((d) => !d.canary && (d.state === 'hole' || d.state === 'beyond-intent')).map((d) => {
+        const [identity, namespace, service, port] = d.key.split('|') as [string, string, string, string];
+        return key(identity, namespace, service, Number(port), d.state!);
+      });
+      expect(drawnFindings.sort()).toEqual(plantedFindings(SPEC));
+      const legend = await page.locator('#matrix-legend li.legend').evaluateAll((els) => els.map((e) => `${e.getAttribute('data-state')} ${e.getAttribute('data-count')} +${e.getAttribute('data-canary-count')}`));
+      const count = (s: CellState, canary: boolean) => m.cells.filter((c) => c.state === s && (c.role === 'canary') === canary).length;
+      expect(legend).toEqual(CELL_STATES.map((s) => `${s} ${count(s, false)} +${count(s, true)}`));
+      expect(await page.locator('#matrix-canary').getAttribute('data-state')).toBe('flagged-as-expected');
+      expect(problems).toEqual([]);
+    } finally {
+      await browser.close();
+    }
   });
 
   it('without the planted holes (--no-holes) exits 0: every cell refused (proven), granted within the intent, or not judged (only the CUSTOM-protected workload)', async () => {
