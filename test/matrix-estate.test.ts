@@ -16,7 +16,7 @@ import { cpSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { estateHoles, estateIdentities, estateIntentYaml, estateLabFaults, estateMatrixFindings, estateMatrixHole, estatePosture, type EstateSpec } from '../cluster/lab/estate.js';
+import { estateHoles, estateIdentities, estateIntent, estateIntentYaml, estateLabFaults, estateMatrixFindings, estateMatrixHole, estatePosture, type EstateSpec } from '../cluster/lab/estate.js';
 import { CELL_STATES, type CellState, type MatrixCell, type MatrixReport } from '../harness/matrix/types.js';
 import { MATRIX_STATE } from '../harness/report/matrix-picture.js';
 import { CLI, type CliResult, cli } from './support/cli.js';
@@ -266,6 +266,9 @@ describe('issue 22 done when: sweep --target kubeconfig --matrix through the API
       issued.push({ token, namespace, serviceAccount, audiences, expirationSeconds });
       return token;
     };
+    // The team's ClientIntents, as the Otterize operator's CRD serves them (for --intent cluster).
+    c.api.state.crds.add('clientintents.k8s.otterize.com');
+    for (const x of estateIntent(SPEC)) c.api.state.objects.set(`/apis/k8s.otterize.com/v2beta1/namespaces/${x.metadata.namespace}/clientintents/${x.metadata.name}`, x as unknown as Record<string, unknown>);
     before = new Map([...c.api.state.objects].filter(([k]) => k.includes('/estate-')).map(([k, v]) => [k, structuredClone(v)]));
   });
   afterAll(async () => {
@@ -312,6 +315,36 @@ describe('issue 22 done when: sweep --target kubeconfig --matrix through the API
     for (const e of everywhere) {
       expect(e.text.includes('PRIVATE KEY'), e.where).toBe(false);
       for (const t of issued) expect(e.text.includes(t.token), `a token in ${e.where}`).toBe(false);
+    }
+  });
+
+  it('--intent cluster: the same findings from the ClientIntents in the cluster, listed read-only in the swept namespaces under the intents grant (never the run namespace, which no RoleBinding can reach), written into the bundle', async () => {
+    const calls = c.api.calls.length;
+    const tokens = issued.length;
+    const out = path.join(tmp, 'kube-cluster-intent');
+    const r = await cli(['sweep', '--target', 'kubeconfig', '--kubeconfig', c.api.kubeconfig(tmp), '--matrix', '--intent', 'cluster', '--out', out, '--quiet'], { env: { ...process.env, MESHPROOF_TIMEOUTS: 'lab' } });
+    expect(r.code, r.stderr).toBe(1);
+    const m = readJson<Matrix>(out, 'matrix.json');
+    expect(foundFindings(m)).toEqual(plantedFindings(SPEC));
+    expectOnlyJudged(m, ['hole', 'beyond-intent', 'granted', 'refused', 'not-judged']);
+    expectCanaryFlagged(m);
+    expect(m.intent?.source).toMatch(/cluster/);
+    // What was listed is what the bundle holds: the estate's ClientIntents, one per caller.
+    const listed = readFileSync(path.join(out, 'intent.yaml'), 'utf8');
+    for (const x of estateIntent(SPEC)) expect(listed).toContain(`name: ${x.metadata.name}\n  namespace: ${x.metadata.namespace}`);
+    expect(listed.match(/^kind: ClientIntents$/gm)).toHaveLength(SPEC.services);
+    const mine = c.api.calls.slice(calls);
+    expect(mine.filter((x) => x.includes('clientintents') && !x.startsWith('GET '))).toEqual([]);
+    expect([...c.api.state.rbacUsed]).toContain('list k8s.otterize.com/clientintents in estate-1');
+    expect(mine.filter((x) => x.includes('clientintents') && x.includes('/namespaces/mp-'))).toEqual([]);
+    expect(c.api.state.forbidden).toEqual([]);
+    expect(c.api.state.admissionDenied).toEqual([]);
+    for (const [k, v] of before) expect(c.api.state.objects.get(k), k).toEqual(v);
+    const fresh = issued.slice(tokens);
+    expect(fresh.length).toBeGreaterThan(0);
+    for (const e of [...filesUnder(out).map((f) => ({ where: f.file, text: f.text })), { where: 'output', text: `${r.stdout}${r.stderr}` }]) {
+      expect(e.text.includes('PRIVATE KEY'), e.where).toBe(false);
+      for (const t of fresh) expect(e.text.includes(t.token), `a token in ${e.where}`).toBe(false);
     }
   });
 });

@@ -44,6 +44,9 @@ const tokenDir = mkdtempSync(path.join(tmpdir(), 'meshproof-kubelet-'));
 function unrender(o: Obj, opts: { stripStatsMatcher?: boolean } = {}): Obj | undefined {
   // Not posture: the agent's ConfigMap, meshproof's own PolicyReport. RBAC is the API's: the lab asks it (sdsAuthorize).
   if (o.kind === 'ConfigMap' || o.kind === 'PolicyReport' || o.kind === 'Role' || o.kind === 'RoleBinding') return undefined;
+  // Otterize ClientIntents: a team's declared calls, which no sidecar reads (the Otterize operator, when installed,
+  // turns them into AuthorizationPolicies, which the façade would serve as such); meshproof lists them for --intent.
+  if (o.kind === 'ClientIntents') return undefined;
   const m = structuredClone(o);
   const strip = (labels?: Record<string, string>) => {
     if (!labels) return undefined;
