@@ -289,7 +289,9 @@ async function runSweep(o: SweepOptions, argv: string[]): Promise<number> {
     } else if (intentSource) {
       const kube = target as unknown as KubeTarget;
       matrix.resolveIntent = async (e) => {
-        const objects = await kube.clientIntents(e.namespaces.map((n) => n.name));
+        // The swept namespaces, which preflight checked the list grant in; never the run namespace: meshproof made it
+        // this run (no RoleBinding of meshproof-matrix-intents can be there) and its canary's intent is built in.
+        const objects = await kube.clientIntents(e.namespaces.map((n) => n.name).filter((n) => n !== e.runNamespace));
         intentYaml = objects.map((x) => `---\n${toYaml(x)}`).join('');
         return matrixIntentOf(parseIntents(intentYaml, '--intent cluster'), 'cluster (ClientIntents)', e, quiet);
       };

@@ -12,7 +12,6 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Ajv } from 'ajv';
 import addFormatsModule from 'ajv-formats';
-import { type Page, chromium } from 'playwright-core';
 import { describe, expect, it } from 'vitest';
 import { CATALOG, claimsFor, FORBIDDEN } from '../harness/controls.js';
 import { compareBundles, comparisonTable } from '../harness/compare.js';
@@ -27,6 +26,7 @@ import { readBundle } from '../harness/report/rerender.js';
 import type { RunResult } from '../harness/result.js';
 import type { SweepReport } from '../harness/sweep/report.js';
 import { cli } from './support/cli.js';
+import { DRAW_RANK, drawnCells, expectedDrawn, openReport, type Styles } from './support/matrix-picture.js';
 
 const tmp = mkdtempSync(path.join(tmpdir(), 'meshproof-matrix-report-'));
 const keys = generateKeyPairSync('ed25519');
@@ -183,53 +183,6 @@ function bundle(name: string, run: RunResult, sign = true): string {
   writeBundle({ outDir, run, posture: { origin: run.posture, objects: [] }, allChecks: [], ...(sign ? { signKeyPem: privPem } : {}) });
   return outDir;
 }
-
-async function openReport(file: string) {
-  const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--no-first-run'] });
-  const page = await browser.newPage({ viewport: { width: 1200, height: 1000 } });
-  const problems: string[] = [];
-  page.on('console', (msg) => {
-    if (msg.type() === 'error') problems.push(msg.text());
-  });
-  page.on('pageerror', (e) => problems.push(e.message));
-  page.on('request', (q) => {
-    if (!q.url().startsWith('file://')) problems.push(q.url());
-  });
-  await page.goto(`file://${file}`);
-  return { browser, page, problems };
-}
-
-/**
- * The state drawn per (identity, Service port), worked out here from matrix.json: the pods' worst, where anything
- * unproven outranks a proven refusal (one pod refused, one inconclusive: inconclusive, never a pass).
- */
-const DRAW_RANK: CellState[] = ['hole', 'beyond-intent', 'inconclusive', 'not-judged', 'granted', 'refused'];
-function expectedDrawn(m: MatrixReport): Map<string, { state: CellState; pods: number; canary: boolean }> {
-  const want = new Map<string, { state: CellState; pods: number; canary: boolean }>();
-  for (const c of m.cells) {
-    const k = `${c.identity}|${c.namespace}|${c.service}|${c.port}`;
-    const had = want.get(k);
-    if (!had) want.set(k, { state: c.state, pods: 1, canary: c.role === 'canary' });
-    else want.set(k, { state: DRAW_RANK.indexOf(c.state) < DRAW_RANK.indexOf(had.state) ? c.state : had.state, pods: had.pods + 1, canary: had.canary });
-  }
-  return want;
-}
-
-/** The browser's getComputedStyle (the test's tsconfig has no DOM lib). */
-type Styles = { getComputedStyle: (e: unknown) => { backgroundColor: string; outlineStyle: string } };
-
-const drawnCells = (page: Page, sel: string) =>
-  page.locator(sel).evaluateAll((els) =>
-    els.map((e) => ({
-      key: `${e.getAttribute('data-identity')}|${e.getAttribute('data-namespace')}|${e.getAttribute('data-service')}|${e.getAttribute('data-port')}`,
-      state: e.getAttribute('data-state'),
-      pods: Number(e.getAttribute('data-pods')),
-      canary: e.getAttribute('data-role') === 'canary' && e.classList.contains('canary'),
-      glyph: e.textContent,
-      title: e.getAttribute('title') ?? '',
-      color: (globalThis as unknown as Styles).getComputedStyle(e).backgroundColor,
-    })),
-  );
 
 describe('issue 22: the access matrix in report.html, in Chromium', () => {
   const m = matrixOf(baseSpecs());

@@ -44,6 +44,9 @@ const tokenDir = mkdtempSync(path.join(tmpdir(), 'meshproof-kubelet-'));
 function unrender(o: Obj, opts: { stripStatsMatcher?: boolean } = {}): Obj | undefined {
   // Not posture: the agent's ConfigMap, meshproof's own PolicyReport. RBAC is the API's: the lab asks it (sdsAuthorize).
   if (o.kind === 'ConfigMap' || o.kind === 'PolicyReport' || o.kind === 'Role' || o.kind === 'RoleBinding') return undefined;
+  // Otterize ClientIntents: a team's declared calls, which no sidecar reads (the Otterize operator, when installed,
+  // turns them into AuthorizationPolicies, which the façade would serve as such); meshproof lists them for --intent.
+  if (o.kind === 'ClientIntents') return undefined;
   const m = structuredClone(o);
   const strip = (labels?: Record<string, string>) => {
     if (!labels) return undefined;
@@ -93,6 +96,11 @@ export async function startLabCluster(
     existing?: PostureObject[];
     /** Echo pods per lab process (an estate of hundreds of pods); 1 keeps one process per pod. */
     podsPerProcess?: number;
+    /**
+     * Objects only the lab knows (LabFault: an emulated broken proxy, e.g. estateLabFaults), handed to the lab on every
+     * rebuild and never served by the API: a cluster has no such kind, and meshproof must find their effect by attack.
+     */
+    labOnly?: PostureObject[];
   } = {},
 ): Promise<LabCluster> {
   const api = await startKubeApi();
@@ -132,7 +140,7 @@ export async function startLabCluster(
       // istiod's SubjectAccessReview for a gateway's credentialName, answered by this API's RBAC authorizer.
       sdsAuthorize: (namespace, name) => allowedFor(api.state, { namespace, name }, { verb: 'list', group: '', resource: 'secrets', namespace }),
     });
-    await lab.apply({ origin: ['kube-api'], objects: objects.map((manifest, i) => ({ manifest, source: `kube-api#${i + 1}` })) });
+    await lab.apply({ origin: ['kube-api'], objects: [...objects.map((manifest, i) => ({ manifest, source: `kube-api#${i + 1}` })), ...(o.labOnly ?? [])] });
     // istiod's CA for this lab: CreateCertificate over gRPC, identities from the tokens this API issued.
     await istiod?.close();
     const l = lab;
