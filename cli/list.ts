@@ -37,7 +37,7 @@ export function listCommand(cmd: Command): void {
         for (const c of checks) process.stdout.write(`  ${c.id}  ${c.title}\n          fails under: ${c.weakenedBy.join(', ')}\n`);
       }
       process.stdout.write('sweep (meshproof sweep: your own workloads)\n');
-      for (const c of ALL_SWEEP_CHECKS) process.stdout.write(`  ${c.id}  ${c.title}\n          fails under: ${c.categories.includes('h') ? 'the matrix canary (fixtures/sweep), on every sweep --matrix' : 'the canary (fixtures/sweep), on every sweep'}\n`);
+      for (const c of ALL_SWEEP_CHECKS) process.stdout.write(`  ${c.id}  ${c.title}${c.categories.includes('h') ? ' (sweep --matrix)' : ''}\n          fails under: ${c.categories.includes('h') ? 'the matrix canary (fixtures/sweep), on every sweep --matrix' : 'the canary (fixtures/sweep), on every sweep'}\n`);
     });
   cmd
     .command('controls')
