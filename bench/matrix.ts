@@ -33,16 +33,26 @@ const ATTEMPT_MS = 3_000;
 
 const kb = (pid: number, field: 'VmRSS' | 'VmHWM') => Number(new RegExp(`${field}:\\s+(\\d+) kB`).exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0);
 
-/** This process's lab probe execs (they carry its pid in MESHPROOF_LAB_OWNER and run the agent's `probe`). */
+/**
+ * This process's probe execs: its children (every thread's, /proc/<pid>/task/<tid>/children) that run the agent's
+ * `probe`. Read from the children lists, not by scanning every process of the machine (which, every 50 ms on a shared
+ * machine, cost more CPU than the lab it measured).
+ */
 function probePids(): number[] {
   const out: number[] = [];
-  for (const d of readdirSync('/proc')) {
-    if (!/^\d+$/.test(d)) continue;
+  for (const tid of readdirSync(`/proc/${process.pid}/task`)) {
+    let children: string[];
     try {
-      if (!readFileSync(`/proc/${d}/environ`, 'latin1').includes(`MESHPROOF_LAB_OWNER=${process.pid}\0`)) continue;
-      if (readFileSync(`/proc/${d}/cmdline`, 'latin1').split('\0').includes('probe')) out.push(Number(d));
+      children = readFileSync(`/proc/${process.pid}/task/${tid}/children`, 'latin1').trim().split(/\s+/).filter(Boolean);
     } catch {
-      // exited meanwhile
+      continue; // the thread ended
+    }
+    for (const c of children) {
+      try {
+        if (readFileSync(`/proc/${c}/cmdline`, 'latin1').split('\0').includes('probe')) out.push(Number(c));
+      } catch {
+        // exited meanwhile
+      }
     }
   }
   return out;
@@ -62,7 +72,7 @@ async function peaks<T>(f: () => Promise<T>): Promise<{ value: T; runnerMb: numb
       }
     }
   };
-  const timer = setInterval(sample, 50);
+  const timer = setInterval(sample, 200);
   try {
     const value = await f();
     sample();
@@ -122,11 +132,16 @@ async function labMatrix(): Promise<void> {
 
     // The same sweep with the matrix: its own phase timed from its first progress report to the end.
     let matrixStart = 0;
+    let shown = 0;
     t = Date.now();
     const withMatrix = await peaks(() =>
       sweep(
         options({ perPod: false, probeGrants: true, identities: spreadIdentities(SERVICES, IDENTITIES), resolveIntent: async (e) => estateIntent(spec, e) }, (p) => {
           if (p.done === 0 && matrixStart === 0) matrixStart = Date.now();
+          if (p.total > 0 && Math.floor((p.done * 10) / p.total) > shown) {
+            shown = Math.floor((p.done * 10) / p.total);
+            process.stderr.write(`  matrix: ${p.done}/${p.total} cells attacked, ${((Date.now() - matrixStart) / 1000).toFixed(0)} s\n`);
+          }
         }),
       ),
     );
