@@ -8,7 +8,8 @@
 //    rbac.yaml + rbac-sweep.yaml + rbac-matrix.yaml, with the API calls it makes per 1,000 cells (TokenRequests,
 //    execs, pod-log reads, GETs and lists).
 // Every loop is bounded: each sweep by its attempt timeout and its finite cells, the façade run by runProcess.
-// MESHPROOF_BENCH_MATRIX=<identities>x<services> shrinks the lab part (e.g. 10x20) for a quick look.
+// MESHPROOF_BENCH_MATRIX=<identities>x<services> shrinks the lab part (e.g. 10x20) for a quick look;
+// MESHPROOF_BENCH_MATRIX_PARTS=lab or =facade runs one part; MESHPROOF_BENCH_DUMP=<file> keeps the lab's matrix.json.
 import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -202,8 +203,9 @@ async function facadeMatrix(): Promise<void> {
 }
 
 export async function matrixBench(): Promise<void> {
-  await labMatrix();
-  if (process.env.MESHPROOF_BENCH_FACADE !== '0') await facadeMatrix();
+  const parts = (process.env.MESHPROOF_BENCH_MATRIX_PARTS ?? 'lab,facade').split(',');
+  if (parts.includes('lab')) await labMatrix();
+  if (parts.includes('facade')) await facadeMatrix();
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) await matrixBench();
