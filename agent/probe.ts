@@ -189,6 +189,9 @@ export function alertOf(code: string | undefined): string | undefined {
   return m ? m[1]!.toLowerCase() : undefined;
 }
 
+/** How an HTTP/1.x answer starts (the status line): anything else on a TLS attempt is raw TCP bytes. */
+const HTTP_STATUS_START = Buffer.from('HTTP/');
+
 export function tlsAttack(a: TlsAttack): Promise<Observation> {
   const nonce = randomUUID();
   const started = new Date();
@@ -255,6 +258,10 @@ export function tlsAttack(a: TlsAttack): Promise<Observation> {
     });
     s.on('data', (d: Buffer) => {
       received = Buffer.concat([received, d]).subarray(0, 4 * BODY_LIMIT);
+      // Over a TCP chain the app (an echo) keeps the connection open after sending our nonce back: that nonce is
+      // the whole proof of access (nonceEchoed below), so the attempt ends there instead of at its timeout. An
+      // HTTP answer (a status line first) is read to its end, as before: its status and body are judged.
+      if (!received.subarray(0, 5).equals(HTTP_STATUS_START) && received.includes(nonce)) finish();
     });
     s.on('end', () => {
       if (received.length > 0) finish();

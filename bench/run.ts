@@ -23,6 +23,7 @@ import { RunSession } from '../harness/run.js';
 import { LAB_TIMEOUTS } from '../harness/timeouts.js';
 import { MAX_FLOOD_CONCURRENCY } from '../suites/resilience/shared.js';
 import { ALL_CHECKS, SUITES } from '../suites/index.js';
+import { matrixBench } from './matrix.js';
 import { sweepBench } from './sweep.js';
 
 const RUN_SECONDS = 5;
@@ -147,3 +148,4 @@ console.log('meshproof run --target lab, by phase:');
 for (const [k, v] of Object.entries(p)) console.log(`  ${k.padEnd(22)} ${(v / 1000).toFixed(2)} s  (${((v / total) * 100).toFixed(0)}%)`);
 console.log(`  ${'total'.padEnd(22)} ${(total / 1000).toFixed(2)} s`);
 await sweepBench();
+await matrixBench();
