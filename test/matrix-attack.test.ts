@@ -69,7 +69,7 @@ describe('the matrix attacks every non-grant it can express safely (lab)', () =>
     lab = new LabTarget({ podsPerProcess: 250 });
     await lab.apply({ origin: ['matrix-attack'], objects: [...estatePosture({ services: 6, replicas: 1, holes: false }), ...loadPosture(SWEEP_FIXTURES, []).objects, ...EXTRA] });
     r = await sweep(options(lab));
-  }, 120_000);
+  });
   afterAll(async () => {
     await lab?.dispose();
   });

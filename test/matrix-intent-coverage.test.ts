@@ -38,7 +38,7 @@ describe('declared calls and the cells they speak of', () => {
     objects.push({ manifest: alias, source: 'test: alias Service' });
     lab = new LabTarget({ podsPerProcess: 250 });
     await lab.apply({ origin: ['estate with an alias Service'], objects });
-  }, 120_000);
+  });
   afterAll(async () => {
     await lab?.dispose();
   });
@@ -69,7 +69,7 @@ describe('declared calls and the cells they speak of', () => {
     const elsewhere = cells.filter((c) => c.service !== 'svc-0001' && c.service !== 'svc-0001-alias' && c.grant.kind !== 'none' && c.grant.kind !== 'not-judged');
     expect(elsewhere.length).toBeGreaterThan(0);
     for (const c of elsewhere) expect(c.state, `${c.identity} → ${c.namespace}/${c.service}:${c.port}`).toBe('beyond-intent');
-  }, 180_000);
+  });
 });
 
 /** A ServiceAccount, an echo Deployment and its Service, all named `name`, in namespace shop. */
@@ -137,5 +137,5 @@ describe('intent workloads resolved by their owners (M22-M3)', () => {
     } finally {
       await lab.dispose();
     }
-  }, 120_000);
+  });
 });

@@ -40,7 +40,7 @@ describe('the access matrix of a clean estate', () => {
     lab = new LabTarget({ podsPerProcess: 250 });
     await lab.apply({ origin: ['clean estate'], objects: [...estatePosture({ services: 6, replicas: 1, holes: false }), ...loadPosture(SWEEP_FIXTURES, []).objects] });
     r = await sweep(options(lab));
-  }, 120_000);
+  });
   afterAll(async () => {
     await lab?.dispose();
   });
@@ -123,7 +123,7 @@ describe('the access matrix of a clean estate', () => {
     expect(all.report.matrix!.intent).toMatchObject({ source: 'test: every grant declared', calls: calls.length, declaredNotGranted: [] });
     // M22-L6: the intent resolved against the estate (as the CLI gives it) is part of the run's configuration hash.
     expect(all.run.configHash).not.toBe(none.run.configHash);
-  }, 120_000);
+  });
 
   it('refuses to mint for a service account that does not exist, as the TokenRequest API does (404)', async () => {
     const [probe] = await lab.probes({ namespace: 'sweep', name: 'sweeper' });
@@ -162,7 +162,7 @@ describe('the access matrix of a weakened estate', () => {
     } finally {
       await lab.dispose();
     }
-  }, 120_000);
+  });
 });
 
 describe('the matrix canary', () => {
@@ -199,7 +199,7 @@ describe('the matrix canary', () => {
     } finally {
       await lab.dispose();
     }
-  }, 120_000);
+  });
 });
 
 /** Every file under dir, recursively. */
@@ -226,7 +226,7 @@ describe('meshproof sweep --matrix (the built CLI)', () => {
       const text = readFileSync(f, 'utf8');
       expect(text, f).not.toMatch(/PRIVATE KEY|\beyJ[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,}\./);
     }
-  }, 120_000);
+  });
 
   it('list and controls show SWEEP-ENFORCE and SWEEP-LEASTPRIV with the category h controls (CC6.3, 7.2.5.1 and AC-6(7) only supported)', async () => {
     const l = JSON.parse((await cli(['list', '-o', 'json'])).stdout) as { id: string; suite: string; command: string }[];
