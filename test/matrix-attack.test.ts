@@ -17,6 +17,7 @@ import { loadPosture, type PostureObject } from '../harness/posture/load.js';
 import type { DestinationRecord } from '../harness/sweep/judge.js';
 import { judgeIdentityAttempt } from '../harness/sweep/judge.js';
 import { recordOf, type SweepOptions, sweep } from '../harness/sweep/sweep.js';
+import { matrixSweepOptions } from './support/matrix-sweep.js';
 
 const NS = 'estate-1';
 const principal = (sa: string) => `cluster.local/ns/${NS}/sa/${sa}`;
@@ -40,21 +41,7 @@ const EXTRA: PostureObject[] = [
   },
 ];
 
-function options(target: LabTarget): SweepOptions {
-  return {
-    target,
-    scope: { exclude: [], excludePorts: [], runNamespace: 'sweep' },
-    attacker: { namespace: 'sweep', name: 'sweeper' },
-    maxCertLifetimeMs: 24 * 3_600_000,
-    attemptTimeoutMs: 3_000,
-    concurrency: 16,
-    ratePerSec: 2_000,
-    batchEndpoints: 40,
-    accessLogDelayMs: 50,
-    exemptions: [],
-    matrix: { perPod: false, probeGrants: true },
-  };
-}
+const options = (target: LabTarget, over: Partial<SweepOptions> = {}): SweepOptions => matrixSweepOptions(target, over);
 
 const cellOf = (cells: MatrixCell[], identity: string, service: string, port = 8080) => {
   const c = cells.find((x) => x.identity === `${NS}/${identity}` && x.namespace === NS && x.service === service && x.port === port);

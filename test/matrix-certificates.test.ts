@@ -13,6 +13,7 @@ import { loadPosture } from '../harness/posture/load.js';
 import { writeBundle } from '../harness/report/bundle.js';
 import type { Estate, SweepScope } from '../harness/sweep/estate.js';
 import { type SweepOptions, sweep } from '../harness/sweep/sweep.js';
+import { matrixSweepOptions } from './support/matrix-sweep.js';
 
 /** A lab where a service account is deleted right after discovery (routine during a rollout): TokenRequest then answers 404. */
 class DeletingLab extends LabTarget {
@@ -29,22 +30,7 @@ class DeletingLab extends LabTarget {
   }
 }
 
-function options(target: LabTarget, over: Partial<SweepOptions> = {}): SweepOptions {
-  return {
-    target,
-    scope: { exclude: [], excludePorts: [], runNamespace: 'sweep' },
-    attacker: { namespace: 'sweep', name: 'sweeper' },
-    maxCertLifetimeMs: 24 * 3_600_000,
-    attemptTimeoutMs: 3_000,
-    concurrency: 16,
-    ratePerSec: 2_000,
-    batchEndpoints: 40,
-    accessLogDelayMs: 50,
-    exemptions: [],
-    matrix: { perPod: false, probeGrants: true },
-    ...over,
-  };
-}
+const options = (target: LabTarget, over: Partial<SweepOptions> = {}): SweepOptions => matrixSweepOptions(target, over);
 
 const posture = (services: number) => ({ origin: ['estate'], objects: [...estatePosture({ services, replicas: 1, holes: false }), ...loadPosture(SWEEP_FIXTURES, []).objects] });
 

@@ -10,23 +10,9 @@ import { ownerWorkload } from '../cluster/kube/discover.js';
 import { parseIntents, resolveIntent } from '../harness/matrix/intent.js';
 import type { MatrixIntent } from '../harness/matrix/matrix.js';
 import { type SweepOptions, sweep } from '../harness/sweep/sweep.js';
+import { matrixSweepOptions } from './support/matrix-sweep.js';
 
-function options(target: LabTarget, over: Partial<SweepOptions> = {}): SweepOptions {
-  return {
-    target,
-    scope: { exclude: [], excludePorts: [], runNamespace: 'sweep' },
-    attacker: { namespace: 'sweep', name: 'sweeper' },
-    maxCertLifetimeMs: 24 * 3_600_000,
-    attemptTimeoutMs: 3_000,
-    concurrency: 16,
-    ratePerSec: 2_000,
-    batchEndpoints: 40,
-    accessLogDelayMs: 50,
-    exemptions: [],
-    matrix: { perPod: false, probeGrants: false },
-    ...over,
-  };
-}
+const options = (target: LabTarget, over: Partial<SweepOptions> = {}): SweepOptions => matrixSweepOptions(target, { matrix: { perPod: false, probeGrants: false }, ...over });
 
 describe('declared calls and the cells they speak of', () => {
   let lab: LabTarget;

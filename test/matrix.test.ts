@@ -13,23 +13,9 @@ import { loadPosture, type PostureObject } from '../harness/posture/load.js';
 import type { MatrixCell } from '../harness/matrix/types.js';
 import { type SweepOptions, sweep } from '../harness/sweep/sweep.js';
 import { cli } from './support/cli.js';
+import { matrixSweepOptions } from './support/matrix-sweep.js';
 
-function options(target: LabTarget, over: Partial<SweepOptions> = {}): SweepOptions {
-  return {
-    target,
-    scope: { exclude: [], excludePorts: [], runNamespace: 'sweep' },
-    attacker: { namespace: 'sweep', name: 'sweeper' },
-    maxCertLifetimeMs: 24 * 3_600_000,
-    attemptTimeoutMs: 3_000,
-    concurrency: 16,
-    ratePerSec: 2_000,
-    batchEndpoints: 40,
-    accessLogDelayMs: 50,
-    exemptions: [],
-    matrix: { perPod: false, probeGrants: true },
-    ...over,
-  };
-}
+const options = (target: LabTarget, over: Partial<SweepOptions> = {}): SweepOptions => matrixSweepOptions(target, over);
 
 const cellsOf = (cells: MatrixCell[], identity: string, service: string) => cells.filter((c) => c.identity === identity && c.service === service);
 
